@@ -1,0 +1,55 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isDefinition } from '../../core/definitions/definition.ts';
+import type { ProjectSpec } from '../../core/definitions/specs.ts';
+import { DefinitionError } from '../../core/errors.ts';
+import { validateProject, type LoadedDefinition } from '../../core/validation/validate-project.ts';
+
+/**
+ * Imports every .ts file under the definitions folder (sorted, so loading is reproducible), collects
+ * the definitions they export, and validates them. Problems name the file relative to the project.
+ */
+export async function loadDefinitions(definitionsDir: string, projectRoot: string): Promise<ProjectSpec> {
+  if (!existsSync(definitionsDir)) {
+    throw new DefinitionError([{ file: relative(projectRoot, definitionsDir), kind: undefined, object: undefined, field: undefined, message: 'definitions folder does not exist' }]);
+  }
+  const loaded: LoadedDefinition[] = [];
+  const importFailures: DefinitionError['issues'][number][] = [];
+  for (const path of listTsFiles(definitionsDir)) {
+    const file = relative(projectRoot, path);
+    let module: Record<string, unknown>;
+    try {
+      module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    } catch (cause) {
+      importFailures.push({ file, kind: undefined, object: undefined, field: undefined, message: `cannot load: ${(cause as Error).message}` });
+      continue;
+    }
+    // The same object may be exported under two names (or re-exported); count it once.
+    const seen = new Set<unknown>();
+    for (const value of Object.values(module)) {
+      if (isDefinition(value) && !seen.has(value)) {
+        seen.add(value);
+        loaded.push({ file, definition: value });
+      }
+    }
+  }
+  if (importFailures.length > 0) throw new DefinitionError(importFailures);
+  return validateProject(dedupeReexports(loaded));
+}
+
+/** A definition re-exported from another file (export { user } from './entities.ts') is the same object. */
+function dedupeReexports(loaded: LoadedDefinition[]): LoadedDefinition[] {
+  const seen = new Set<unknown>();
+  return loaded.filter(({ definition }) => (seen.has(definition) ? false : (seen.add(definition), true)));
+}
+
+function listTsFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return listTsFiles(path);
+      return name.endsWith('.ts') && !name.endsWith('.d.ts') && !name.endsWith('.test.ts') ? [path] : [];
+    });
+}

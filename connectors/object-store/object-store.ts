@@ -1,0 +1,26 @@
+/** An object in a store: its key (relative to the store's root) and size in bytes. */
+export interface StoredObject {
+  readonly key: string;
+  readonly size: number;
+}
+
+/**
+ * Where datasets are written: a local folder (embedded) or S3 (and S3-compatible stores).
+ * Keys are `/`-separated paths relative to the store's root; writes of one key are atomic
+ * (a reader sees the old object or the new one, never half of one).
+ */
+export interface ObjectStore {
+  /** The URI a reader outside Flywheel uses for `key` (`file:///…`, `s3://bucket/…`). */
+  uri(key: string): string;
+  putFile(key: string, localPath: string): Promise<void>;
+  putBytes(key: string, body: Uint8Array | string): Promise<void>;
+  /** The object's bytes, or undefined when there is none. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** Downloads an object to a local file. Throws NotFoundError when there is none. */
+  getFile(key: string, localPath: string): Promise<void>;
+  /** Every object whose key starts with `prefix`, sorted by key. */
+  list(prefix: string): Promise<StoredObject[]>;
+  delete(key: string): Promise<void>;
+  /** Deletes every object under `prefix`; returns how many it deleted. */
+  deletePrefix(prefix: string): Promise<number>;
+}

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { identifierProblem } from './identifiers.ts';
+import type { FlywheelConfig } from './config.ts';
+
+/** Checks a loaded `flywheel.config.ts` default export; kept beside the types in config.ts. */
+
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be the NAME of an environment variable (upper case), not its value');
+
+const offline = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('duckdb'), path: z.string().min(1), threads: z.number().int().positive().optional(), memoryLimit: z.string().optional() }),
+  z.strictObject({
+    type: z.literal('snowflake'), account: z.string().min(1), username: z.string().min(1), database: z.string().min(1), schema: z.string().min(1),
+    warehouse: z.string().optional(), role: z.string().optional(), passwordEnv: envName.optional(), privateKeyPathEnv: envName.optional(),
+  }),
+], { error: (issue) => (issue.code === 'invalid_union' ? 'type must be "duckdb" or "snowflake"' : undefined) });
+
+const objectStore = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('local'), root: z.string().min(1) }),
+  z.strictObject({
+    type: z.literal('s3'), bucket: z.string().min(1), prefix: z.string().optional(), region: z.string().optional(),
+    endpoint: z.url().optional(), forcePathStyle: z.boolean().optional(), profile: z.string().optional(),
+  }),
+], { error: (issue) => (issue.code === 'invalid_union' ? 'type must be "local" or "s3"' : undefined) });
+
+const onlineStore = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('sqlite'), path: z.string().min(1) }),
+  z.strictObject({ type: z.literal('redis'), url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').refine((u) => !/\/\/[^/]*:[^@/]+@/.test(u), 'must not contain a password; use passwordEnv'), passwordEnv: envName.optional(), keyPrefix: z.string().optional() }),
+], { error: (issue) => (issue.code === 'invalid_union' ? 'type must be "sqlite" or "redis"' : undefined) });
+
+const temporal = z.strictObject({
+  address: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port'),
+  namespace: z.string().min(1),
+  taskQueue: z.string().min(1),
+  tls: z.strictObject({ serverName: z.string().optional(), serverRootCaPathEnv: envName.optional(), clientCertPathEnv: envName.optional(), clientKeyPathEnv: envName.optional() }).optional(),
+  apiKeyEnv: envName.optional(),
+});
+
+const profile = z.strictObject({ offline, objectStore, onlineStore, temporal });
+
+export const flywheelConfigSchema = z.strictObject({
+  project: z.string().superRefine((value, ctx) => {
+    const problem = identifierProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  definitions: z.string().min(1),
+  stateDir: z.string().min(1).optional(),
+  defaultProfile: z.string().optional(),
+  profiles: z.record(z.string(), profile).refine((p) => Object.keys(p).length > 0, 'declare at least one profile'),
+}) satisfies z.ZodType<FlywheelConfig>;

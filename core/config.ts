@@ -1,0 +1,98 @@
+/**
+ * The shape of `flywheel.config.ts`. A project has named profiles (`local`, `prod`, ...); each picks
+ * one engine per role by a literal `type`. Secrets are never written here: a profile names the
+ * environment variables that hold them (`passwordEnv: 'SNOWFLAKE_PASSWORD'`), and only workers and
+ * the CLI read those variables, so they never reach workflow arguments or histories.
+ */
+
+export type OfflineStoreConfig =
+  | { type: 'duckdb'; /** Database file, relative to the project root. */ path: string; threads?: number; memoryLimit?: string }
+  | {
+      type: 'snowflake';
+      account: string;
+      username: string;
+      database: string;
+      schema: string;
+      warehouse?: string;
+      role?: string;
+      /** Environment variable holding the password (or use privateKeyPathEnv). */
+      passwordEnv?: string;
+      /** Environment variable holding the path of a PEM private key for key-pair authentication. */
+      privateKeyPathEnv?: string;
+    };
+
+export type ObjectStoreConfig =
+  | { type: 'local'; /** Folder, relative to the project root. */ root: string }
+  | {
+      type: 's3';
+      bucket: string;
+      prefix?: string;
+      region?: string;
+      /** For S3-compatible stores (MinIO, versitygw): their URL. */
+      endpoint?: string;
+      forcePathStyle?: boolean;
+      /** AWS profile name; credentials otherwise come from the standard AWS environment chain. */
+      profile?: string;
+    };
+
+export type OnlineStoreConfig =
+  | { type: 'sqlite'; path: string }
+  | { type: 'redis'; url: string; /** Environment variable holding the password, if any. */ passwordEnv?: string; keyPrefix?: string };
+
+export interface TemporalConfig {
+  /** host:port of the Temporal frontend. */
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  tls?: {
+    serverName?: string;
+    /** Environment variables holding PEM file paths (never the PEMs in git). */
+    serverRootCaPathEnv?: string;
+    clientCertPathEnv?: string;
+    clientKeyPathEnv?: string;
+  };
+  /** Environment variable holding a Temporal Cloud API key. */
+  apiKeyEnv?: string;
+}
+
+export interface ProfileConfig {
+  offline: OfflineStoreConfig;
+  objectStore: ObjectStoreConfig;
+  onlineStore: OnlineStoreConfig;
+  temporal: TemporalConfig;
+}
+
+export interface FlywheelConfig {
+  /** Project name; an identifier. Used in task queues, schedule ids and registry rows. */
+  project: string;
+  /** Folder (relative to the config file) whose .ts files export the definitions. */
+  definitions: string;
+  /** Folder for local state (DuckDB file, Temporal dev database, SQLite online store). Default `.flywheel`. */
+  stateDir?: string;
+  defaultProfile?: string;
+  profiles: Record<string, ProfileConfig>;
+}
+
+/**
+ * Declares a project's configuration with type checking.
+ *
+ * @example
+ * export default defineConfig({
+ *   project: 'card_fraud', definitions: './definitions',
+ *   profiles: { local: localProfile() },
+ * });
+ */
+export function defineConfig(config: FlywheelConfig): FlywheelConfig {
+  return config;
+}
+
+/** The embedded profile: needs nothing installed beyond npm packages and the Temporal dev server. */
+export function localProfile(options: { stateDir?: string; temporalAddress?: string; taskQueue?: string } = {}): ProfileConfig {
+  const state = options.stateDir ?? '.flywheel';
+  return {
+    offline: { type: 'duckdb', path: `${state}/warehouse.duckdb` },
+    objectStore: { type: 'local', root: `${state}/objects` },
+    onlineStore: { type: 'sqlite', path: `${state}/online.sqlite` },
+    temporal: { address: options.temporalAddress ?? 'localhost:7233', namespace: 'default', taskQueue: options.taskQueue ?? 'flywheel' },
+  };
+}

@@ -1,0 +1,72 @@
+import { assertIdentifier, parseQualifiedName } from '../identifiers.ts';
+import type { ValueType } from '../types.ts';
+
+/**
+ * How one SQL engine spells the few things that differ between engines. The compilers in core/sql
+ * build statements from typed models and ask the dialect only for these pieces; a new engine is a
+ * new Dialect object, usually a few overrides of the default (see snowflake-dialect.ts).
+ */
+export interface Dialect {
+  readonly name: 'duckdb' | 'snowflake';
+  /** Quotes a validated identifier. Throws IdentifierError for anything outside the safe pattern. */
+  identifier(name: string): string;
+  /** Quotes each part of `schema.table` (validated). */
+  qualified(name: string): string;
+  stringLiteral(value: string): string;
+  /** The column type the engine stores a Flywheel type as. */
+  columnType(type: ValueType): string;
+  /** The Flywheel type of an engine column type, or undefined when Flywheel has none for it. */
+  valueTypeOf(engineType: string): ValueType | undefined;
+  /** A timestamp expression as a UTC instant (naive timestamps are read as UTC). */
+  asInstant(expression: string): string;
+  /** `expression` moved `seconds` into the past. */
+  minusSeconds(expression: string, seconds: number): string;
+  /** A relation over Parquet files at `path` (a local path or glob). */
+  readParquet(path: string): string;
+  /**
+   * The join that picks, for each left row, the right row with the latest time at or before the left
+   * row's time among rows with equal keys; left rows without a match are kept with nulls.
+   */
+  asofLeftJoin(args: { right: string; alias: string; keyPairs: readonly [left: string, right: string][]; leftTime: string; rightTime: string }): string;
+  /** A row number in scan order, used to keep duplicate spine rows apart and in order. */
+  scanRowNumber(): string;
+}
+
+const quote = (name: string) => `"${assertIdentifier(name)}"`;
+
+export const duckdbDialect: Dialect = {
+  name: 'duckdb',
+  identifier: quote,
+  qualified: (name) => parseQualifiedName(name).map((part) => `"${part}"`).join('.'),
+  stringLiteral: (value) => `'${value.replaceAll("'", "''")}'`,
+  columnType: (type) => DUCKDB_TYPES[type],
+  valueTypeOf: (engineType) => DUCKDB_TYPE_LOOKUP[engineType.toUpperCase()],
+  asInstant: (expression) => `CAST(${expression} AS TIMESTAMPTZ)`,
+  minusSeconds: (expression, seconds) => `(${expression} - INTERVAL ${Math.trunc(seconds)} SECOND)`,
+  readParquet: (path) => `read_parquet('${path.replaceAll("'", "''")}')`,
+  asofLeftJoin: ({ right, alias, keyPairs, leftTime, rightTime }) =>
+    `ASOF LEFT JOIN ${right} AS ${alias} ON ${[...keyPairs.map(([l, r]) => `${l} = ${r}`), `${leftTime} >= ${rightTime}`].join(' AND ')}`,
+  scanRowNumber: () => 'row_number() OVER ()',
+};
+
+const DUCKDB_TYPES: Record<ValueType, string> = {
+  int32: 'INTEGER',
+  int64: 'BIGINT',
+  float32: 'FLOAT',
+  float64: 'DOUBLE',
+  string: 'VARCHAR',
+  bool: 'BOOLEAN',
+  timestamp: 'TIMESTAMPTZ',
+  date: 'DATE',
+};
+
+const DUCKDB_TYPE_LOOKUP: Record<string, ValueType> = {
+  INTEGER: 'int32', INT: 'int32', INT4: 'int32', SMALLINT: 'int32', TINYINT: 'int32', USMALLINT: 'int32', UTINYINT: 'int32',
+  BIGINT: 'int64', INT8: 'int64', UINTEGER: 'int64', HUGEINT: 'int64',
+  FLOAT: 'float32', REAL: 'float32', FLOAT4: 'float32',
+  DOUBLE: 'float64', FLOAT8: 'float64',
+  VARCHAR: 'string', TEXT: 'string', STRING: 'string',
+  BOOLEAN: 'bool', BOOL: 'bool',
+  'TIMESTAMP WITH TIME ZONE': 'timestamp', TIMESTAMPTZ: 'timestamp', TIMESTAMP: 'timestamp', 'TIMESTAMP_MS': 'timestamp', 'TIMESTAMP_NS': 'timestamp', 'TIMESTAMP_S': 'timestamp',
+  DATE: 'date',
+};

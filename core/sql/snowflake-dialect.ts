@@ -1,0 +1,43 @@
+import type { ValueType } from '../types.ts';
+import { duckdbDialect, type Dialect } from './dialect.ts';
+
+/**
+ * Snowflake differs from the default (DuckDB) spelling in a few places: its ASOF JOIN takes a
+ * MATCH_CONDITION, intervals are DATEADD, row numbers need an ORDER BY, Parquet is read from a stage.
+ * Identifiers are always quoted, so they keep the case they were declared in.
+ */
+export const snowflakeDialect: Dialect = {
+  ...duckdbDialect,
+  name: 'snowflake',
+  columnType: (type) => SNOWFLAKE_TYPES[type],
+  valueTypeOf: (engineType) => {
+    const base = engineType.toUpperCase().replace(/\(.*\)$/, '');
+    if (base === 'NUMBER') return /,\s*0\)$/.test(engineType) || !engineType.includes(',') ? 'int64' : 'float64';
+    return SNOWFLAKE_TYPE_LOOKUP[base];
+  },
+  asInstant: (expression) => `CAST(${expression} AS TIMESTAMP_TZ)`,
+  minusSeconds: (expression, seconds) => `DATEADD(second, ${-Math.trunc(seconds)}, ${expression})`,
+  readParquet: (path) => `(SELECT $1 FROM ${path})`,
+  asofLeftJoin: ({ right, alias, keyPairs, leftTime, rightTime }) =>
+    `ASOF JOIN ${right} AS ${alias} MATCH_CONDITION(${leftTime} >= ${rightTime})${keyPairs.length > 0 ? ` ON ${keyPairs.map(([l, r]) => `${l} = ${r}`).join(' AND ')}` : ''}`,
+  scanRowNumber: () => 'SEQ8()',
+};
+
+const SNOWFLAKE_TYPES: Record<ValueType, string> = {
+  int32: 'NUMBER(10,0)',
+  int64: 'NUMBER(19,0)',
+  float32: 'FLOAT',
+  float64: 'FLOAT',
+  string: 'VARCHAR',
+  bool: 'BOOLEAN',
+  timestamp: 'TIMESTAMP_TZ',
+  date: 'DATE',
+};
+
+const SNOWFLAKE_TYPE_LOOKUP: Record<string, ValueType> = {
+  FLOAT: 'float64', DOUBLE: 'float64', REAL: 'float64',
+  VARCHAR: 'string', TEXT: 'string', STRING: 'string',
+  BOOLEAN: 'bool',
+  TIMESTAMP_TZ: 'timestamp', TIMESTAMP_NTZ: 'timestamp', TIMESTAMP_LTZ: 'timestamp',
+  DATE: 'date',
+};

@@ -1,0 +1,73 @@
+import type { ColumnSpec, FeatureSelection, FeatureViewSpec, ProjectSpec, SourceSpec, TrainingSetSpec } from '../definitions/specs.ts';
+import { NotFoundError } from '../errors.ts';
+import type { PointInTimeJoin } from '../sql/point-in-time.ts';
+import { featureViewViewName, sourceViewName } from '../sql/warehouse-names.ts';
+
+/** A training set with every reference followed: what to join, and the columns it will have. */
+export interface ResolvedTrainingSet {
+  readonly spec: TrainingSetSpec;
+  readonly spine: SourceSpec;
+  readonly views: readonly { readonly view: FeatureViewSpec; readonly features: readonly ColumnSpec[] }[];
+  /** Spine columns then features, in the order of the output files. */
+  readonly columns: readonly ColumnSpec[];
+  readonly join: PointInTimeJoin;
+}
+
+export interface TimeRange {
+  /** Inclusive lower bound on the spine timestamp (ISO-8601 instant). */
+  readonly from?: string;
+  /** Exclusive upper bound. */
+  readonly to?: string;
+}
+
+export function resolveTrainingSet(project: ProjectSpec, name: string, range: TimeRange = {}): ResolvedTrainingSet {
+  const spec = project.trainingSets[name];
+  if (!spec) throw new NotFoundError('training set', name, knownNames(project.trainingSets));
+  const spine = must(project.sources[spec.spine], 'source', spec.spine);
+  const selections: readonly FeatureSelection[] =
+    'service' in spec.features ? must(project.featureServices[spec.features.service], 'feature service', spec.features.service).features : spec.features.views;
+
+  const views = selections.map((selection) => {
+    const view = must(project.featureViews[selection.view], 'feature view', selection.view);
+    const features = selection.features.map((feature) => must(view.features.find((f) => f.name === feature), `feature of ${view.name}`, feature));
+    return { view, features };
+  });
+
+  return {
+    spec,
+    spine,
+    views,
+    columns: [...spine.columns, ...views.flatMap((v) => v.features)],
+    join: {
+      spine: {
+        relation: sourceViewName(spine.name),
+        timestampField: spine.timestampField,
+        columns: spine.columns.map((c) => c.name),
+        ...(range.from !== undefined ? { from: range.from } : {}),
+        ...(range.to !== undefined ? { to: range.to } : {}),
+      },
+      views: views.map(({ view, features }) => {
+        const source = must(project.sources[view.source], 'source', view.source);
+        return {
+          relation: featureViewViewName(view.name),
+          joinKeys: view.entities.flatMap((entity) => must(project.entities[entity], 'entity', entity).joinKeys.map((k) => k.name)),
+          timestampField: source.timestampField,
+          ...(source.createdTimestampField ? { createdTimestampField: source.createdTimestampField } : {}),
+          features: features.map((f) => f.name),
+          ttlSeconds: view.ttlSeconds,
+        };
+      }),
+    },
+  };
+}
+
+// The registry was validated when it was applied, so a dangling reference means it was edited by hand.
+function must<T>(value: T | undefined, what: string, name: string): T {
+  if (value === undefined) throw new NotFoundError(what, name, 'The applied registry refers to it; run `flywheel apply` again');
+  return value;
+}
+
+function knownNames(record: Record<string, unknown>): string {
+  const names = Object.keys(record);
+  return names.length ? `Known training sets: ${names.join(', ')}` : 'No training sets are applied; run `flywheel apply`';
+}

@@ -1,0 +1,241 @@
+import type { z } from 'zod';
+import { parseDuration } from '../duration.ts';
+import { DefinitionError, type DefinitionIssue } from '../errors.ts';
+import { isAssignable, type ValueType } from '../types.ts';
+import type { Definition } from '../definitions/definition.ts';
+import {
+  type ColumnSpec,
+  type DefinitionKind,
+  type EntitySpec,
+  type FeatureSelection,
+  type FeatureServiceSpec,
+  type FeatureViewSpec,
+  type ProjectSpec,
+  type SourceSpec,
+  type TrainingSetSpec,
+} from '../definitions/specs.ts';
+import { entityShape, featureServiceShape, featureViewShape, sourceShape, trainingSetShape } from './shapes.ts';
+
+/** A definition together with the file it was exported from (for messages). */
+export interface LoadedDefinition {
+  readonly file?: string;
+  readonly definition: Definition;
+}
+
+const SHAPES = {
+  entity: entityShape,
+  source: sourceShape,
+  featureView: featureViewShape,
+  featureService: featureServiceShape,
+  trainingSet: trainingSetShape,
+} as const satisfies Record<DefinitionKind, z.ZodType>;
+
+type Shaped = { [K in DefinitionKind]: z.output<(typeof SHAPES)[K]> };
+
+/**
+ * Checks every definition and returns the normalized project, or throws one DefinitionError listing
+ * every problem with its file, object and field.
+ */
+export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpec {
+  const issues: DefinitionIssue[] = [];
+  const files = new Map<string, string | undefined>();
+  const shaped: { [K in DefinitionKind]: Map<string, Shaped[K]> } = {
+    entity: new Map(),
+    source: new Map(),
+    featureView: new Map(),
+    featureService: new Map(),
+    trainingSet: new Map(),
+  };
+
+  for (const { file, definition } of loaded) {
+    const { kind, name } = definition;
+    const objectName = typeof name === 'string' ? name : '(unnamed)';
+    const key = `${kind}:${objectName}`;
+    if (files.has(key)) {
+      const first = files.get(key);
+      issues.push({ file, kind, object: objectName, field: 'name', message: `duplicate name: a ${kind} named "${objectName}" is also defined${first ? ` in ${first}` : ''}` });
+      continue;
+    }
+    files.set(key, file);
+    const result = SHAPES[kind].safeParse(definition.input);
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        issues.push({ file, kind, object: objectName, field: issue.path.map(String).join('.') || undefined, message: issue.message });
+      }
+      continue;
+    }
+    (shaped[kind] as Map<string, unknown>).set(objectName, result.data);
+  }
+
+  const at = (kind: DefinitionKind, object: string, field: string | undefined, message: string) =>
+    issues.push({ file: files.get(`${kind}:${object}`), kind, object, field, message });
+
+  const entities: Record<string, EntitySpec> = {};
+  for (const [name, input] of shaped.entity) {
+    entities[name] = { kind: 'entity', name, joinKeys: columnsOf(input.joinKeys), ...optional({ description: input.description }) };
+  }
+
+  const sources: Record<string, SourceSpec> = {};
+  for (const [name, input] of shaped.source) {
+    const columns = columnsOf(input.columns);
+    for (const field of ['timestampField', 'createdTimestampField'] as const) {
+      const column = input[field];
+      if (column === undefined) continue;
+      const type = input.columns[column];
+      if (type === undefined) at('source', name, field, `unknown column "${column}"; the source's columns are ${Object.keys(input.columns).join(', ')}`);
+      else if (type !== 'timestamp') at('source', name, field, `column "${column}" has type ${type}; a time column must be a timestamp`);
+    }
+    const location: SourceSpec['location'] =
+      input.table !== undefined ? { type: 'table', table: input.table }
+      : input.query !== undefined ? { type: 'query', query: input.query }
+      : { type: 'parquet', path: input.parquet ?? '' };
+    sources[name] = {
+      kind: 'source', name, location, timestampField: input.timestampField, columns, tags: input.tags ?? {},
+      ...optional({ createdTimestampField: input.createdTimestampField, description: input.description, owner: input.owner }),
+    };
+  }
+
+  const featureViews: Record<string, FeatureViewSpec> = {};
+  for (const [name, input] of shaped.featureView) {
+    const features: ColumnSpec[] = Object.entries(input.features).map(([featureName, feature]) =>
+      typeof feature === 'string'
+        ? { name: featureName, type: feature }
+        : { name: featureName, type: feature.type, ...optional({ description: feature.description }) },
+    );
+    input.entities.forEach((entityName, index) => {
+      if (!entities[entityName]) at('featureView', name, `entities.${index}`, `unknown entity "${entityName}"${didYouMean(entityName, Object.keys(entities))}`);
+    });
+    const source = sources[input.source];
+    if (!source) {
+      at('featureView', name, 'source', `unknown source "${input.source}"${didYouMean(input.source, Object.keys(sources))}`);
+    } else if (input.transformation === undefined) {
+      // Without a transformation the view reads source columns directly, so every key and feature must be one.
+      const sourceTypes = new Map(source.columns.map((c) => [c.name, c.type]));
+      for (const entityName of input.entities) {
+        for (const key of entities[entityName]?.joinKeys ?? []) {
+          checkColumn(sourceTypes, key, (message) => at('featureView', name, 'entities', `entity "${entityName}" join key ${message} in source "${source.name}"`));
+        }
+      }
+      for (const feature of features) {
+        checkColumn(sourceTypes, feature, (message) => at('featureView', name, `features.${feature.name}`, `${message} in source "${source.name}"`));
+      }
+    }
+    const keyNames = new Set(input.entities.flatMap((e) => entities[e]?.joinKeys.map((k) => k.name) ?? []));
+    for (const feature of features) {
+      if (keyNames.has(feature.name)) at('featureView', name, `features.${feature.name}`, 'a feature cannot have the name of a join key');
+      if (source && feature.name === source.timestampField) at('featureView', name, `features.${feature.name}`, 'a feature cannot have the name of the timestamp field');
+    }
+    const ttl = input.ttl === undefined ? null : parseDuration(input.ttl);
+    featureViews[name] = {
+      kind: 'featureView', name, entities: input.entities, source: input.source, features,
+      ttlSeconds: ttl && 'seconds' in ttl ? ttl.seconds : null,
+      online: input.online ?? true, offline: input.offline ?? true, tags: input.tags ?? {},
+      ...optional({ transformation: input.transformation, owner: input.owner, description: input.description }),
+    };
+  }
+
+  const checkSelections = (kind: DefinitionKind, object: string, field: string, selections: readonly { view: string; features?: string[] | undefined }[]): FeatureSelection[] => {
+    const seen = new Map<string, string>();
+    return selections.map((selection, index) => {
+      const view = featureViews[selection.view];
+      if (!view) {
+        at(kind, object, `${field}.${index}.view`, `unknown feature view "${selection.view}"${didYouMean(selection.view, Object.keys(featureViews))}`);
+        return { view: selection.view, features: selection.features ?? [] };
+      }
+      const names = selection.features ?? view.features.map((f) => f.name);
+      for (const feature of names) {
+        if (!view.features.some((f) => f.name === feature)) {
+          at(kind, object, `${field}.${index}.features`, `feature view "${view.name}" has no feature "${feature}"${didYouMean(feature, view.features.map((f) => f.name))}`);
+        } else if (seen.has(feature)) {
+          at(kind, object, `${field}.${index}.features`, `feature "${feature}" is selected from both "${seen.get(feature)}" and "${view.name}"; output columns must be unique`);
+        } else {
+          seen.set(feature, view.name);
+        }
+      }
+      return { view: view.name, features: names };
+    });
+  };
+
+  const featureServices: Record<string, FeatureServiceSpec> = {};
+  for (const [name, input] of shaped.featureService) {
+    featureServices[name] = {
+      kind: 'featureService', name, features: checkSelections('featureService', name, 'features', input.features), tags: input.tags ?? {},
+      ...optional({ owner: input.owner, description: input.description }),
+    };
+  }
+
+  const trainingSets: Record<string, TrainingSetSpec> = {};
+  for (const [name, input] of shaped.trainingSet) {
+    let selections: readonly FeatureSelection[] = [];
+    if ('service' in input.features) {
+      const service = featureServices[input.features.service];
+      if (!service) at('trainingSet', name, 'features', `unknown feature service "${input.features.service}"${didYouMean(input.features.service, Object.keys(featureServices))}`);
+      else selections = service.features;
+    } else {
+      selections = checkSelections('trainingSet', name, 'features', input.features.views);
+    }
+    const spine = sources[input.spine];
+    if (!spine) {
+      at('trainingSet', name, 'spine', `unknown source "${input.spine}"${didYouMean(input.spine, Object.keys(sources))}`);
+    } else {
+      const spineTypes = new Map(spine.columns.map((c) => [c.name, c.type]));
+      const checkedEntities = new Set<string>();
+      for (const selection of selections) {
+        for (const entityName of featureViews[selection.view]?.entities ?? []) {
+          if (checkedEntities.has(entityName)) continue;
+          checkedEntities.add(entityName);
+          for (const key of entities[entityName]?.joinKeys ?? []) {
+            checkColumn(spineTypes, key, (message) => at('trainingSet', name, 'spine', `entity "${entityName}" (used by feature view "${selection.view}") join key ${message} in spine source "${spine.name}"`));
+          }
+        }
+        for (const feature of selection.features) {
+          if (spineTypes.has(feature)) at('trainingSet', name, 'features', `feature "${feature}" has the name of a column of spine source "${spine.name}"; output columns must be unique`);
+        }
+      }
+    }
+    trainingSets[name] = {
+      kind: 'trainingSet', name, spine: input.spine,
+      features: 'service' in input.features ? { service: input.features.service } : { views: selections },
+      output: { format: 'parquet', path: input.output?.path ?? `training_sets/${name}` },
+      tags: input.tags ?? {},
+      ...optional({ owner: input.owner, description: input.description }),
+    };
+  }
+
+  if (issues.length > 0) throw new DefinitionError(issues);
+  return { entities, sources, featureViews, featureServices, trainingSets };
+}
+
+function columnsOf(record: Record<string, ValueType>): ColumnSpec[] {
+  return Object.entries(record).map(([name, type]) => ({ name, type }));
+}
+
+function checkColumn(available: Map<string, ValueType>, wanted: ColumnSpec, report: (message: string) => void): void {
+  const actual = available.get(wanted.name);
+  if (actual === undefined) report(`"${wanted.name}" is an unknown column${didYouMean(wanted.name, [...available.keys()])}`);
+  else if (!isAssignable(actual, wanted.type)) report(`"${wanted.name}" is declared ${wanted.type} but the column is ${actual}`);
+}
+
+/** Drops undefined values so specs stay canonical (and hash and diff the same however they were written). */
+function optional<T extends Record<string, unknown>>(fields: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as never;
+}
+
+function didYouMean(name: string, candidates: readonly string[]): string {
+  const close = candidates.find((c) => c.toLowerCase() === name.toLowerCase() || levenshtein(c, name) <= 2);
+  return close ? ` (did you mean "${close}"?)` : candidates.length > 0 && candidates.length <= 8 ? ` (known: ${candidates.join(', ')})` : '';
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}

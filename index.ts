@@ -1,0 +1,20 @@
+/**
+ * Flywheel: the ML data flywheel as code.
+ *
+ * @example
+ * import { entity, source, featureView, featureService, trainingSet } from 'flywheel';
+ *
+ * export const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
+ * export const txns = source({ name: 'txns', table: 'transactions', timestampField: 'ts',
+ *   columns: { user_id: 'int64', amount: 'float64', ts: 'timestamp' } });
+ * export const spend = featureView({ name: 'spend', entities: [user], source: txns, ttl: '7d',
+ *   features: { amount: 'float64' } });
+ */
+export { entity, type EntityInput, type EntityDefinition } from './core/definitions/entity.ts';
+export { source, type SourceInput, type SourceDefinition } from './core/definitions/source.ts';
+export { featureView, type FeatureViewInput, type FeatureViewDefinition } from './core/definitions/feature-view.ts';
+export { featureService, type FeatureServiceInput, type FeatureServiceDefinition } from './core/definitions/feature-service.ts';
+export { trainingSet, type TrainingSetInput, type TrainingSetDefinition } from './core/definitions/training-set.ts';
+export { defineConfig, localProfile, type FlywheelConfig, type ProfileConfig } from './core/config.ts';
+export type { ValueType } from './core/types.ts';
+export type * from './core/definitions/specs.ts';

@@ -1,0 +1,14 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/**
+ * Search attributes Flywheel sets on its workflows so runs are easy to find in the Temporal UI
+ * (`FlywheelTrainingSet = "fraud_training"`). The dev server and the test setup register them;
+ * on a cluster, `flywheel apply` (or an operator) registers them once per namespace.
+ */
+export const FLYWHEEL_PROJECT = defineSearchAttributeKey('FlywheelProject', SearchAttributeType.KEYWORD);
+export const FLYWHEEL_KIND = defineSearchAttributeKey('FlywheelKind', SearchAttributeType.KEYWORD);
+export const FLYWHEEL_OBJECT = defineSearchAttributeKey('FlywheelObject', SearchAttributeType.KEYWORD);
+export const FLYWHEEL_RANGE_START = defineSearchAttributeKey('FlywheelRangeStart', SearchAttributeType.DATETIME);
+export const FLYWHEEL_RANGE_END = defineSearchAttributeKey('FlywheelRangeEnd', SearchAttributeType.DATETIME);
+
+export const FLYWHEEL_SEARCH_ATTRIBUTES = [FLYWHEEL_PROJECT, FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_RANGE_START, FLYWHEEL_RANGE_END] as const;
