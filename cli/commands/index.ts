@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
+import { registerRunCommand } from './run.ts';
+import { registerWorkerCommand } from './worker.ts';
 
 /** Every subcommand, in the order `flywheel --help` lists them. Each file registers one command. */
 export function registerCommands(program: Command): void {
-  void program;
+  registerWorkerCommand(program);
+  registerRunCommand(program);
 }

@@ -1,0 +1,43 @@
+import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
+import type { ObjectStore } from '../connectors/object-store/object-store.ts';
+import type { ProjectSpec } from '../core/definitions/specs.ts';
+
+/** An applied registry version as activities read it. */
+export interface RegistryVersion {
+  readonly version: number;
+  readonly spec: ProjectSpec;
+}
+
+/** Reads applied registry versions from the warehouse (implemented by connectors/registry). */
+export interface RegistryReader {
+  latest(project: string): Promise<RegistryVersion | undefined>;
+  get(project: string, version: number): Promise<RegistryVersion | undefined>;
+}
+
+/**
+ * What activities are built from. The worker wires real connectors from the profile; tests inject
+ * real ones over temporary files. Credentials never pass through here from workflows: the
+ * connectors read them from the worker's environment.
+ */
+export interface ActivityDeps {
+  readonly project: string;
+  /**
+   * Opens the offline engine for the length of one activity. DuckDB allows one writer process per
+   * file, so the worker holds it only while it works and `flywheel apply` can run between activities.
+   */
+  openEngine(): Promise<OfflineEngine>;
+  registry(engine: OfflineEngine): RegistryReader;
+  readonly objectStore: ObjectStore;
+  /** A local folder for files on their way to the object store. */
+  readonly scratchDir: string;
+}
+
+/** Runs `work` with an engine opened for it, and always closes it. */
+export async function withEngine<T>(deps: ActivityDeps, work: (engine: OfflineEngine) => Promise<T>): Promise<T> {
+  const engine = await deps.openEngine();
+  try {
+    return await work(engine);
+  } finally {
+    await engine.close();
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * Activities: thin, idempotent steps over connectors. The worker builds them from its profile's
+ * connectors; workflows see them only as types.
+ *
+ * @example
+ * const activities = createActivities({ project, openEngine, registry, objectStore, scratchDir });
+ * await Worker.create({ activities, taskQueue, workflowBundle });
+ */
+import type { ActivityDeps } from './deps.ts';
+import { createTrainingSetActivities } from './training-set.ts';
+
+export type { ActivityDeps, RegistryReader, RegistryVersion } from './deps.ts';
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createTrainingSetActivities(deps),
+  };
+}
+
+export type FlywheelActivities = ReturnType<typeof createActivities>;

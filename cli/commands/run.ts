@@ -1,0 +1,76 @@
+import { Client } from '@temporalio/client';
+import { Command, InvalidArgumentError } from 'commander';
+import { connectClient } from '../../worker/temporal-connection.ts';
+import { UsageError } from '../errors.ts';
+import { createStageBar } from '../format/progress-bar.ts';
+import { parseInstant } from '../project/parse-instant.ts';
+import { startTrainingSetRun, waitForTrainingSetRun } from '../runs/training-set-run.ts';
+import { loadConfigFor } from './global-options.ts';
+
+interface RunTrainingSetOptions {
+  from?: string;
+  to?: string;
+  registryVersion?: number;
+  wait: boolean;
+  json?: boolean;
+}
+
+/** `flywheel run training-set <name>`: starts the workflow on Temporal and waits, showing progress. */
+export function registerRunCommand(program: Command): void {
+  const run = program.command('run').description('start a workflow on Temporal');
+  run
+    .command('training-set')
+    .description('build a training set (point-in-time join, Parquet and manifest in the object store)')
+    .argument('<name>', 'training set name')
+    .option('--from <time>', 'spine rows at or after this instant (2024-05-01 or 2024-05-01T00:00:00Z)')
+    .option('--to <time>', 'spine rows before this instant')
+    .option('--registry-version <n>', 'registry version to read (default: the latest applied)', parsePositiveInt)
+    .option('--no-wait', 'print the workflow id and return without waiting')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, options: RunTrainingSetOptions, command: Command) => {
+      const config = await loadConfigFor(command);
+      const from = options.from ? parseInstant(options.from, '--from') : undefined;
+      const to = options.to ? parseInstant(options.to, '--to') : undefined;
+      if (from && to && from >= to) throw new UsageError(`--from (${from}) must be before --to (${to})`);
+
+      const connection = await connectClient(config.profile.temporal);
+      try {
+        const client = new Client({ connection, namespace: config.profile.temporal.namespace });
+        const handle = await startTrainingSetRun(client, config.profile.temporal, {
+          project: config.project,
+          trainingSet: name,
+          ...(from ? { from } : {}),
+          ...(to ? { to } : {}),
+          ...(options.registryVersion ? { registryVersion: options.registryVersion } : {}),
+        });
+        process.stderr.write(`Started ${handle.workflowId} on task queue ${config.profile.temporal.taskQueue}\n`);
+        if (!options.wait) {
+          if (options.json) process.stdout.write(`${JSON.stringify({ workflowId: handle.workflowId })}\n`);
+          return;
+        }
+        const bar = createStageBar(`training set ${name}`);
+        let result;
+        try {
+          result = await waitForTrainingSetRun(handle, (p) => bar.update(p.completedStages, p.totalStages, p.stage));
+        } finally {
+          bar.stop();
+        }
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2)}\n`);
+        } else {
+          process.stdout.write(
+            `Training set ${name} version ${result.version}: ${result.rowCount} rows (registry v${result.registryVersion})\n` +
+              `  dataset:  ${result.datasetUri}\n  manifest: ${result.manifestUri}\n`,
+          );
+        }
+      } finally {
+        await connection.close();
+      }
+    });
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}

@@ -1,0 +1,23 @@
+import { UsageError } from '../errors.ts';
+
+const WITH_ZONE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})$/;
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * Reads a time given on the command line as a UTC instant. A date alone means its UTC midnight; a
+ * date-time must say its zone (`Z` or `+02:00`), since a bare local time is ambiguous.
+ */
+export function parseInstant(value: string, option: string): string {
+  const text = value.trim();
+  if (DATE_ONLY.test(text)) return checked(`${text}T00:00:00Z`, value, option);
+  if (!WITH_ZONE.test(text)) {
+    throw new UsageError(`${option} ${JSON.stringify(value)} is not an unambiguous instant: use a date (2024-05-01) or a date-time with a zone (2024-05-01T12:00:00Z)`);
+  }
+  return checked(text, value, option);
+}
+
+function checked(text: string, original: string, option: string): string {
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) throw new UsageError(`${option} ${JSON.stringify(original)} is not a valid date`);
+  return date.toISOString();
+}

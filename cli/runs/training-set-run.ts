@@ -1,0 +1,75 @@
+import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import type { TemporalConfig } from '../../core/config.ts';
+import { FlywheelError } from '../../core/errors.ts';
+import {
+  buildTrainingSet,
+  trainingSetProgressQuery,
+  type BuildTrainingSetInput,
+  type BuildTrainingSetResult,
+  type TrainingSetProgress,
+} from '../../workflows/build-training-set.ts';
+import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT, FLYWHEEL_RANGE_END, FLYWHEEL_RANGE_START } from '../../workflows/search-attributes.ts';
+
+/**
+ * The id of a training-set run: readable in the Temporal UI, and unique per request unless the caller
+ * gives one (a second start with the same id is refused while the first is running).
+ */
+export function trainingSetWorkflowId(input: BuildTrainingSetInput, now: Date): string {
+  const range = input.from || input.to ? `-${input.from ?? 'start'}..${input.to ?? 'now'}` : '';
+  return `${input.project}/training-set/${input.trainingSet}${range}/${now.toISOString()}`;
+}
+
+export async function startTrainingSetRun(
+  client: Client,
+  temporal: TemporalConfig,
+  input: BuildTrainingSetInput,
+  workflowId = trainingSetWorkflowId(input, new Date()),
+): Promise<WorkflowHandle<typeof buildTrainingSet>> {
+  try {
+    return await client.workflow.start(buildTrainingSet, {
+      args: [input],
+      taskQueue: temporal.taskQueue,
+      workflowId,
+      typedSearchAttributes: [
+        { key: FLYWHEEL_PROJECT, value: input.project },
+        { key: FLYWHEEL_KIND, value: 'training-set' },
+        { key: FLYWHEEL_OBJECT, value: input.trainingSet },
+        ...(input.from ? [{ key: FLYWHEEL_RANGE_START, value: new Date(input.from) }] : []),
+        ...(input.to ? [{ key: FLYWHEEL_RANGE_END, value: new Date(input.to) }] : []),
+      ],
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new FlywheelError(`A run with id "${workflowId}" is already in progress; wait for it or pick another id`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Waits for a run, calling `onProgress` with the workflow's progress query every `intervalMs`.
+ * Query failures (the worker is busy or restarting) are skipped; the result decides.
+ */
+export async function waitForTrainingSetRun(
+  handle: WorkflowHandle<typeof buildTrainingSet>,
+  onProgress: (progress: TrainingSetProgress) => void,
+  intervalMs = 500,
+): Promise<BuildTrainingSetResult> {
+  let finished = false;
+  const poll = (async () => {
+    while (!finished) {
+      try {
+        onProgress(await handle.query(trainingSetProgressQuery));
+      } catch {
+        // The first query can race the first workflow task; the next poll will answer.
+      }
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  })();
+  try {
+    return await handle.result();
+  } finally {
+    finished = true;
+    await poll;
+  }
+}

@@ -1,0 +1,20 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ActivityDeps } from '../activities/deps.ts';
+import { createObjectStore } from '../connectors/object-store/create-object-store.ts';
+import { createOfflineEngine } from '../connectors/offline/create-offline-engine.ts';
+import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
+import type { ResolvedConfig } from '../cli/project/load-config.ts';
+
+/** Wires the profile's connectors into what activities need. */
+export function activityDepsFromConfig(config: ResolvedConfig): ActivityDeps {
+  const scratchDir = join(config.stateDir, 'scratch');
+  mkdirSync(scratchDir, { recursive: true });
+  return {
+    project: config.project,
+    openEngine: () => createOfflineEngine(config.profile.offline),
+    registry: (engine) => new WarehouseRegistry(engine),
+    objectStore: createObjectStore(config.profile.objectStore),
+    scratchDir,
+  };
+}

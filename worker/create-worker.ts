@@ -1,0 +1,30 @@
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities/index.ts';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface FlywheelWorkerOptions {
+  readonly connection: NativeConnection;
+  readonly namespace: string;
+  readonly taskQueue: string;
+  readonly deps: ActivityDeps;
+  /** A prebuilt workflow bundle (tests build one per run); otherwise the workflows are bundled at start. */
+  readonly workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+/**
+ * A worker that runs every Flywheel workflow and activity on one task queue. Activities get the
+ * connectors through `deps`; workflows are loaded from `workflows/index.ts`.
+ */
+export function createFlywheelWorker(options: FlywheelWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: createActivities(options.deps),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    // DuckDB runs one writer per file; a few concurrent activities keep both cores busy without contention.
+    maxConcurrentActivityTaskExecutions: 4,
+  });
+}

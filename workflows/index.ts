@@ -1,0 +1,6 @@
+/**
+ * Flywheel's workflows. They only orchestrate: every read and write happens in activities, which
+ * they see as types. This module is bundled for the workflow sandbox, so it imports no Node
+ * built-ins, connectors, clocks or randomness (enforced by lint).
+ */
+export { buildTrainingSet, trainingSetProgressQuery } from './build-training-set.ts';
