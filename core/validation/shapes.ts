@@ -66,7 +66,15 @@ export const sourceShape = z
     }
   });
 
-const feature = z.union([valueType, z.strictObject({ type: valueType, description: z.string().optional() })]);
+const featureObject = z.strictObject({ type: valueType, description: z.string().optional() });
+
+/** A feature is a type name or `{ type, description }`; checked by form so errors name the real problem. */
+const feature = z.unknown().transform((value, ctx) => {
+  const result = (typeof value === 'string' ? valueType : featureObject).safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  return z.NEVER;
+});
 
 export const featureViewShape = z.strictObject({
   name: identifier,

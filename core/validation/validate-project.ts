@@ -222,7 +222,8 @@ function optional<T extends Record<string, unknown>>(fields: T): { [K in keyof T
 }
 
 function didYouMean(name: string, candidates: readonly string[]): string {
-  const close = candidates.find((c) => c.toLowerCase() === name.toLowerCase() || levenshtein(c, name) <= 2);
+  const tolerance = Math.min(2, Math.floor(name.length / 3));
+  const close = candidates.find((c) => c.toLowerCase() === name.toLowerCase() || levenshtein(c, name) <= tolerance);
   return close ? ` (did you mean "${close}"?)` : candidates.length > 0 && candidates.length <= 8 ? ` (known: ${candidates.join(', ')})` : '';
 }
 
