@@ -17,7 +17,12 @@ export interface OfflineEngine {
   readonly dialect: Dialect;
   /** Runs statements that return nothing (DDL, INSERT, COPY). */
   run(query: CompiledQuery): Promise<void>;
-  /** Runs a query and returns its rows as plain objects (timestamps as ISO strings, BIGINT as number when safe). */
+  /**
+   * Runs a query and returns its rows as plain, JSON-safe objects: timestamps as ISO-8601 UTC strings
+   * (`2024-03-01T08:00:00.000Z`, six fractional digits when there are microseconds), dates as
+   * `YYYY-MM-DD`, BIGINT as a number when it is a safe integer and as its decimal string otherwise.
+   * A failed statement throws EngineQueryError (engine-query-error.ts), which carries the SQL.
+   */
   all<Row extends Record<string, unknown> = Record<string, unknown>>(query: CompiledQuery): Promise<Row[]>;
   /** The columns a query or relation would return, without running it. */
   describe(query: CompiledQuery): Promise<EngineColumn[]>;

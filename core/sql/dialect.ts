@@ -40,7 +40,8 @@ export const duckdbDialect: Dialect = {
   qualified: (name) => parseQualifiedName(name).map((part) => `"${part}"`).join('.'),
   stringLiteral: (value) => `'${value.replaceAll("'", "''")}'`,
   columnType: (type) => DUCKDB_TYPES[type],
-  valueTypeOf: (engineType) => DUCKDB_TYPE_LOOKUP[engineType.toUpperCase()],
+  // DECIMAL(p,s) (what SUM and AVG over decimals give) reads as float64, like Parquet readers do.
+  valueTypeOf: (engineType) => DUCKDB_TYPE_LOOKUP[engineType.toUpperCase().replace(/^DECIMAL\(.*\)$/, 'DECIMAL')],
   asInstant: (expression) => `CAST(${expression} AS TIMESTAMPTZ)`,
   minusSeconds: (expression, seconds) => `(${expression} - INTERVAL ${Math.trunc(seconds)} SECOND)`,
   readParquet: (path) => `read_parquet('${path.replaceAll("'", "''")}')`,
@@ -69,4 +70,5 @@ const DUCKDB_TYPE_LOOKUP: Record<string, ValueType> = {
   BOOLEAN: 'bool', BOOL: 'bool',
   'TIMESTAMP WITH TIME ZONE': 'timestamp', TIMESTAMPTZ: 'timestamp', TIMESTAMP: 'timestamp', 'TIMESTAMP_MS': 'timestamp', 'TIMESTAMP_NS': 'timestamp', 'TIMESTAMP_S': 'timestamp',
   DATE: 'date',
+  DECIMAL: 'float64', NUMERIC: 'float64',
 };

@@ -1,0 +1,26 @@
+import type { OfflineStoreConfig } from '../../core/config.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { openDuckDBEngine } from './duckdb/duckdb-engine.ts';
+import type { OfflineEngine } from './offline-engine.ts';
+
+/**
+ * Opens the offline engine a profile names. Paths in `config` should be absolute (the config loader
+ * resolves them against the project root); relative ones resolve against the working directory.
+ */
+export async function createOfflineEngine(config: OfflineStoreConfig): Promise<OfflineEngine> {
+  switch (config.type) {
+    case 'duckdb':
+      return openDuckDBEngine({ path: config.path, threads: config.threads, memoryLimit: config.memoryLimit });
+    case 'snowflake':
+      throw new ConfigError(
+        'The Snowflake offline engine arrives in a later version of Flywheel; use { type: "duckdb" } for now',
+        { field: 'offline.type' },
+      );
+    default:
+      return unknownType(config);
+  }
+}
+
+function unknownType(config: never): never {
+  throw new ConfigError(`Unknown offline engine type ${JSON.stringify((config as { type?: unknown }).type)}`, { field: 'offline.type' });
+}

@@ -1,0 +1,197 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { DuckDBConnection, DuckDBMaterializedResult } from '@duckdb/node-api';
+import { FlywheelError } from '../../../core/errors.ts';
+import type { CompiledQuery } from '../../../core/sql/compiled-query.ts';
+import { duckdbDialect } from '../../../core/sql/dialect.ts';
+import { EngineQueryError } from '../engine-query-error.ts';
+import type { EngineColumn, OfflineEngine } from '../offline-engine.ts';
+import { leaseInstance, type DuckDBSettings, type InstanceLease } from './duckdb-instances.ts';
+import { toDuckDBParameters, toPlainValue } from './duckdb-values.ts';
+import { SerialQueue } from './serial-queue.ts';
+
+export interface DuckDBEngineOptions extends DuckDBSettings {
+  /** The database file (its folders are created), or ':memory:'. Relative paths resolve against the working directory. */
+  readonly path: string;
+}
+
+type Statements = Pick<OfflineEngine, 'run' | 'all'>;
+
+/** Which engine's transaction the current async call chain is inside (to refuse calls that would deadlock). */
+const insideTransaction = new AsyncLocalStorage<DuckDBEngine>();
+
+// DuckDB reports conflicts between concurrent transactions as "TransactionContext Error: … conflict …".
+const CONFLICT = /TransactionContext Error.*conflict|write-write conflict/is;
+
+/**
+ * Opens the DuckDB offline engine on a database file. Throws DuckDBLockedError when another process
+ * has the file open, DuckDBOpenError for other failures to open.
+ *
+ * @example
+ * const engine = await openDuckDBEngine({ path: '.flywheel/warehouse.duckdb' });
+ * const rows = await engine.all(sql('SELECT count(*) AS n FROM events WHERE ts >= ?', [since]));
+ * await engine.close();
+ */
+export async function openDuckDBEngine(options: DuckDBEngineOptions): Promise<DuckDBEngine> {
+  const path = options.path === ':memory:' ? options.path : resolve(options.path);
+  const lease = await leaseInstance(path, options);
+  let connection: DuckDBConnection | undefined;
+  try {
+    connection = await lease.instance.connect();
+    // Timestamps are UTC instants everywhere; a session time zone would shift naive casts and output.
+    await connection.run("SET TimeZone = 'UTC'");
+    return new DuckDBEngine(path, connection, lease);
+  } catch (error) {
+    connection?.closeSync();
+    lease.release();
+    throw error instanceof FlywheelError ? error : new FlywheelError(`Cannot connect to the DuckDB database "${path}"`, { cause: error });
+  }
+}
+
+/**
+ * The embedded offline engine: one DuckDB connection, used by one statement at a time. Statements
+ * queue in order; a transaction holds the connection from BEGIN to COMMIT, so statements from other
+ * callers never land inside it. Engines on the same file in one process share the database.
+ */
+export class DuckDBEngine implements OfflineEngine {
+  readonly dialect = duckdbDialect;
+  /** The absolute path of the database file, or ':memory:'. */
+  readonly path: string;
+  /** Held by one public call (or one whole transaction) at a time. */
+  private readonly session = new SerialQueue();
+  /** Held by one statement at a time, including statements inside a transaction issued concurrently. */
+  private readonly statements = new SerialQueue();
+  private closed = false;
+
+  /** Use openDuckDBEngine. */
+  constructor(
+    path: string,
+    private readonly connection: DuckDBConnection,
+    private readonly lease: InstanceLease,
+  ) {
+    this.path = path;
+  }
+
+  async run(query: CompiledQuery): Promise<void> {
+    await this.exclusive(() => this.execute(query));
+  }
+
+  async all<Row extends Record<string, unknown> = Record<string, unknown>>(query: CompiledQuery): Promise<Row[]> {
+    return this.exclusive(() => this.select<Row>(query));
+  }
+
+  /** Uses DuckDB's `DESCRIBE`, which binds the query (or relation name) without running it. */
+  async describe(query: CompiledQuery): Promise<EngineColumn[]> {
+    const rows = await this.all<{ column_name: string; column_type: string }>({
+      sql: `DESCRIBE ${withoutTrailingSemicolons(query.sql)}`,
+      parameters: query.parameters,
+    });
+    return rows.map((row) => ({ name: row.column_name, engineType: row.column_type, type: duckdbDialect.valueTypeOf(row.column_type) }));
+  }
+
+  /**
+   * Runs `work` between BEGIN and COMMIT (ROLLBACK if it throws). Use only the `statements` handle
+   * inside `work`: calling the engine itself there throws, since it would wait for this transaction.
+   */
+  async transaction<T>(work: (statements: Statements) => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      let open = true;
+      const guard = () => {
+        if (!open) throw new FlywheelError('This transaction has ended; its statements handle can no longer be used');
+      };
+      const statements: Statements = {
+        run: async (query) => {
+          guard();
+          await this.execute(query);
+        },
+        all: async <Row extends Record<string, unknown>>(query: CompiledQuery) => {
+          guard();
+          return this.select<Row>(query);
+        },
+      };
+      await this.execute({ sql: 'BEGIN TRANSACTION', parameters: [] });
+      try {
+        const result = await insideTransaction.run(this, () => work(statements));
+        open = false;
+        await this.execute({ sql: 'COMMIT', parameters: [] });
+        return result;
+      } catch (error) {
+        open = false;
+        // A failed COMMIT or statement may have ended the transaction already; then ROLLBACK has nothing to do.
+        await this.execute({ sql: 'ROLLBACK', parameters: [] }).catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * Writes the query's rows to `localPath` as zstd-compressed Parquet (folders created). DuckDB writes
+   * a temporary file beside it that is renamed into place, so a failed export leaves no partial file.
+   */
+  async exportParquet(query: CompiledQuery, localPath: string): Promise<{ rowCount: number }> {
+    const target = resolve(localPath);
+    const partial = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
+    await mkdir(dirname(target), { recursive: true });
+    // The newline before ')' keeps a trailing `-- comment` in the query from swallowing it.
+    const copy = {
+      sql: `COPY (\n${withoutTrailingSemicolons(query.sql)}\n) TO ${duckdbDialect.stringLiteral(partial)} (FORMAT parquet, COMPRESSION zstd)`,
+      parameters: query.parameters,
+    };
+    try {
+      const result = await this.exclusive(() => this.execute(copy));
+      await rename(partial, target);
+      return { rowCount: result.rowsChanged };
+    } catch (error) {
+      await rm(partial, { force: true });
+      throw error;
+    }
+  }
+
+  /** Waits for queued work, then closes the connection (and the file, when no other engine in this process uses it). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.session.run(async () => {
+      this.connection.closeSync();
+      this.lease.release();
+    });
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    if (insideTransaction.getStore() === this) {
+      return Promise.reject(
+        new FlywheelError('Inside engine.transaction(), run statements through the handle passed to the callback, not the engine'),
+      );
+    }
+    if (this.closed) return Promise.reject(new FlywheelError(`The DuckDB engine on "${this.path}" is closed`));
+    return this.session.run(task);
+  }
+
+  private async select<Row>(query: CompiledQuery): Promise<Row[]> {
+    const result = await this.execute(query);
+    try {
+      return (await result.convertRowObjects(toPlainValue)) as Row[];
+    } catch (error) {
+      throw new EngineQueryError('duckdb', query.sql, error);
+    }
+  }
+
+  private execute(query: CompiledQuery): Promise<DuckDBMaterializedResult> {
+    return this.statements.run(async () => {
+      try {
+        if (query.parameters.length === 0) return await this.connection.run(query.sql);
+        const { values, types } = toDuckDBParameters(query.parameters);
+        return await this.connection.run(query.sql, values, types);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        throw new EngineQueryError('duckdb', query.sql, error, { retryable: CONFLICT.test(message) });
+      }
+    });
+  }
+}
+
+function withoutTrailingSemicolons(sql: string): string {
+  return sql.replace(/[\s;]+$/, '');
+}

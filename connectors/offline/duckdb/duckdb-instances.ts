@@ -1,0 +1,82 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { openFailure } from './duckdb-errors.ts';
+
+export interface DuckDBSettings {
+  /** Worker threads DuckDB may use (DuckDB's default: one per core). */
+  readonly threads?: number;
+  /** DuckDB's `memory_limit`, e.g. '4GB' (DuckDB's default: 80% of RAM). */
+  readonly memoryLimit?: string;
+}
+
+/** A database opened for one engine; `release` closes it when no other engine uses it. */
+export interface InstanceLease {
+  readonly instance: DuckDBInstance;
+  release(): void;
+}
+
+interface SharedInstance {
+  readonly opening: Promise<DuckDBInstance>;
+  users: number;
+}
+
+/**
+ * Open databases by absolute path. DuckDB's file lock is per process, so two instances in one
+ * process would both "hold" it and write the same file through two buffer managers. Engines on one
+ * file (several activities running at once in a worker) therefore share one instance, each with its
+ * own connection; the settings of the first opener apply. The file closes, and its lock is released,
+ * when the last engine closes.
+ */
+const openByPath = new Map<string, SharedInstance>();
+
+/** Opens (or joins) the database at `path`, an absolute path or ':memory:'. */
+export async function leaseInstance(path: string, settings: DuckDBSettings): Promise<InstanceLease> {
+  if (path === ':memory:') {
+    const instance = await openInstance(path, settings);
+    return { instance, release: () => instance.closeSync() };
+  }
+  let shared = openByPath.get(path);
+  if (!shared) {
+    shared = { opening: openInstance(path, settings), users: 0 };
+    openByPath.set(path, shared);
+  }
+  const lease = shared;
+  lease.users += 1;
+  let instance: DuckDBInstance;
+  try {
+    instance = await lease.opening;
+  } catch (error) {
+    lease.users -= 1;
+    if (openByPath.get(path) === lease) openByPath.delete(path);
+    throw error;
+  }
+  let released = false;
+  return {
+    instance,
+    release: () => {
+      if (released) return;
+      released = true;
+      lease.users -= 1;
+      if (lease.users > 0) return;
+      openByPath.delete(path);
+      instance.closeSync();
+    },
+  };
+}
+
+async function openInstance(path: string, settings: DuckDBSettings): Promise<DuckDBInstance> {
+  const options: Record<string, string> = {
+    // Never reach for the network: extensions Flywheel needs (parquet, icu) are built in.
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+  };
+  if (settings.threads !== undefined) options['threads'] = String(settings.threads);
+  if (settings.memoryLimit !== undefined) options['memory_limit'] = settings.memoryLimit;
+  try {
+    if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
+    return await DuckDBInstance.create(path, options);
+  } catch (error) {
+    throw openFailure(path, error);
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * The one test suite every OfflineEngine runs (DuckDB now, Snowflake later). An implementation's
+ * test file calls describeOfflineEngineContract with a factory for an engine on a fresh database; a
+ * case it cannot pass is listed in `skip` with the reason, so gaps stay visible. SQL is built with
+ * the engine's dialect, so the same cases run on every engine.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EngineQueryError } from '../../connectors/offline/engine-query-error.ts';
+import type { OfflineEngine } from '../../connectors/offline/offline-engine.ts';
+import { sql } from '../../core/sql/compiled-query.ts';
+import type { ValueType } from '../../core/types.ts';
+
+export interface OfflineEngineUnderTest {
+  readonly engine: OfflineEngine;
+  /** Closes the engine and removes what it wrote. */
+  cleanup(): Promise<void>;
+}
+
+export const OFFLINE_ENGINE_CASES = [
+  'round trips every value type exactly',
+  'binds parameters by position',
+  'describes the columns of a query',
+  'commits a transaction',
+  'rolls a failed transaction back completely',
+  'keeps concurrent callers out of a transaction',
+  'exports Parquet that reads back the same rows',
+  'exports an empty result',
+  'reports failed statements with their SQL',
+] as const;
+export type OfflineEngineCase = (typeof OFFLINE_ENGINE_CASES)[number];
+
+const COLUMNS: readonly (readonly [name: string, type: ValueType])[] = [
+  ['id', 'int32'],
+  ['big', 'int64'],
+  ['ratio', 'float64'],
+  ['small', 'float32'],
+  ['label', 'string'],
+  ['flag', 'bool'],
+  ['at', 'timestamp'],
+  ['day', 'date'],
+];
+
+export function describeOfflineEngineContract(
+  name: string,
+  makeEngine: () => Promise<OfflineEngineUnderTest>,
+  options: { skip?: Partial<Record<OfflineEngineCase, string>> } = {},
+): void {
+  const test = (title: OfflineEngineCase, body: () => Promise<void>) => (options.skip?.[title] ? it.skip(`${title} (${options.skip[title]})`, body) : it(title, body));
+
+  describe(`OfflineEngine contract: ${name}`, () => {
+    let subject: OfflineEngineUnderTest;
+    let engine: OfflineEngine;
+    let scratch: string;
+
+    beforeAll(async () => {
+      subject = await makeEngine();
+      engine = subject.engine;
+      scratch = await mkdtemp(join(tmpdir(), 'flywheel-engine-contract-'));
+    });
+    afterAll(async () => {
+      await subject?.cleanup();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    });
+
+    /** A table with one column per Flywheel type, under a name no other case uses. */
+    async function createTypedTable(): Promise<string> {
+      const table = engine.dialect.identifier(`contract_${randomBytes(4).toString('hex')}`);
+      const columns = COLUMNS.map(([column, type]) => `${engine.dialect.identifier(column)} ${engine.dialect.columnType(type)}`);
+      await engine.run(sql(`CREATE TABLE ${table} (${columns.join(', ')})`));
+      return table;
+    }
+    const insertSql = (table: string, rows: number) =>
+      `INSERT INTO ${table} VALUES ${Array.from({ length: rows }, () => `(${COLUMNS.map(() => '?').join(', ')})`).join(', ')}`;
+
+    test('round trips every value type exactly', async () => {
+      const table = await createTypedTable();
+      await engine.run(
+        sql(insertSql(table, 4), [
+          1, 42, 0.1, 0.5, 'plain', true, '2024-03-01T08:00:00Z', '2024-02-29',
+          // An offset is an instant: 10:00 at +02:00 is 08:00 UTC. Microseconds survive.
+          2, '9007199254740993', -1.5e300, -2.25, "it's ünïcode ✓ \"quoted\"", false, '2024-03-01T10:00:00.123456+02:00', '1999-12-31',
+          3, -9007199254740991, Number.MIN_VALUE, 0, '', true, new Date('1969-07-20T20:17:40.5Z'), '0001-01-01',
+          4, null, null, null, null, null, null, null,
+        ]),
+      );
+      const rows = await engine.all(sql(`SELECT * FROM ${table} ORDER BY ${engine.dialect.identifier('id')}`));
+      expect(rows).toEqual([
+        { id: 1, big: 42, ratio: 0.1, small: 0.5, label: 'plain', flag: true, at: '2024-03-01T08:00:00.000Z', day: '2024-02-29' },
+        // int64 beyond 2^53 comes back as its exact decimal string, not a rounded number.
+        { id: 2, big: '9007199254740993', ratio: -1.5e300, small: -2.25, label: "it's ünïcode ✓ \"quoted\"", flag: false, at: '2024-03-01T08:00:00.123456Z', day: '1999-12-31' },
+        { id: 3, big: -9007199254740991, ratio: Number.MIN_VALUE, small: 0, label: '', flag: true, at: '1969-07-20T20:17:40.500Z', day: '0001-01-01' },
+        { id: 4, big: null, ratio: null, small: null, label: null, flag: null, at: null, day: null },
+      ]);
+
+      // A literal with an offset in the SQL text lands on the same instant as the parameter did.
+      const literal = await engine.all(sql(`SELECT ${engine.dialect.asInstant(engine.dialect.stringLiteral('2024-03-01 10:00:00.123456+02:00'))} AS at`));
+      expect(literal).toEqual([{ at: '2024-03-01T08:00:00.123456Z' }]);
+    });
+
+    test('binds parameters by position', async () => {
+      const rows = await engine.all(
+        sql('SELECT ? AS s, ? AS i, ? AS f, ? AS b, ? AS n, ? AS big, ? AS injected', ['text', 7, 2.5, false, null, 12345678901234n, "x'); DROP TABLE t; --"]),
+      );
+      expect(rows).toEqual([{ s: 'text', i: 7, f: 2.5, b: false, n: null, big: 12345678901234, injected: "x'); DROP TABLE t; --" }]);
+
+      const table = await createTypedTable();
+      await engine.run(sql(insertSql(table, 2), [
+        1, 10, 1, 1, 'a', true, '2024-01-01T00:00:00Z', '2024-01-01',
+        2, 20, 2, 2, 'b', false, '2024-01-02T00:00:00Z', '2024-01-02',
+      ]));
+      const at = engine.dialect.identifier('at');
+      const label = engine.dialect.identifier('label');
+      // Dates, offset strings and ISO strings all compare as instants.
+      for (const since of [new Date('2024-01-01T12:00:00Z'), '2024-01-01T14:00:00+02:00']) {
+        expect(await engine.all(sql(`SELECT ${label} FROM ${table} WHERE ${at} > ?`, [since]))).toEqual([{ label: 'b' }]);
+      }
+    });
+
+    test('describes the columns of a query', async () => {
+      const table = await createTypedTable();
+      const columns = await engine.describe(sql(`SELECT * FROM ${table}`));
+      expect(columns.map(({ name, type }) => ({ name, type }))).toEqual(COLUMNS.map(([column, type]) => ({ name: column, type })));
+      for (const column of columns) expect(column.engineType).not.toBe('');
+
+      // Parameters are bound for the description too; the (empty) table needs no rows to be described.
+      const withParameter = await engine.describe(sql(`SELECT ${engine.dialect.identifier('label')} FROM ${table} WHERE ${engine.dialect.identifier('id')} = ?`, [1]));
+      expect(withParameter.map((c) => [c.name, c.type])).toEqual([['label', 'string']]);
+    });
+
+    test('commits a transaction', async () => {
+      const table = await createTypedTable();
+      const result = await engine.transaction(async (tx) => {
+        await tx.run(sql(`INSERT INTO ${table} (${engine.dialect.identifier('id')}) VALUES (?)`, [1]));
+        await tx.run(sql(`INSERT INTO ${table} (${engine.dialect.identifier('id')}) VALUES (?)`, [2]));
+        return tx.all<{ n: number }>(sql(`SELECT count(*) AS n FROM ${table}`));
+      });
+      expect(result).toEqual([{ n: 2 }]);
+      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${table}`))).toEqual([{ n: 2 }]);
+    });
+
+    test('rolls a failed transaction back completely', async () => {
+      const table = await createTypedTable();
+      const id = engine.dialect.identifier('id');
+      const failure = engine.transaction(async (tx) => {
+        await tx.run(sql(`INSERT INTO ${table} (${id}) VALUES (?)`, [1]));
+        await tx.run(sql(`UPDATE ${table} SET ${engine.dialect.identifier('label')} = ?`, ['changed']));
+        throw new Error('work failed after two statements');
+      });
+      await expect(failure).rejects.toThrow('work failed after two statements');
+      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${table}`))).toEqual([{ n: 0 }]);
+
+      // A failing statement rolls back too, and the engine stays usable.
+      await expect(
+        engine.transaction(async (tx) => {
+          await tx.run(sql(`INSERT INTO ${table} (${id}) VALUES (?)`, [2]));
+          await tx.run(sql('SELECT * FROM contract_no_such_table'));
+        }),
+      ).rejects.toBeInstanceOf(EngineQueryError);
+      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${table}`))).toEqual([{ n: 0 }]);
+    });
+
+    test('keeps concurrent callers out of a transaction', async () => {
+      const table = await createTypedTable();
+      const id = engine.dialect.identifier('id');
+      const count = sql(`SELECT count(*) AS n FROM ${table}`);
+      let release!: () => void;
+      const paused = new Promise<void>((resolve) => (release = resolve));
+      let inserted!: () => void;
+      const firstInsert = new Promise<void>((resolve) => (inserted = resolve));
+
+      const failing = engine.transaction(async (tx) => {
+        await tx.run(sql(`INSERT INTO ${table} (${id}) VALUES (?)`, [1]));
+        inserted();
+        await paused;
+        await tx.run(sql(`INSERT INTO ${table} (${id}) VALUES (?)`, [2]));
+        throw new Error('rolled back');
+      });
+      await firstInsert;
+      // Started while the transaction is open: sees none of its rows, and writes none into it.
+      const reading = engine.all(count);
+      const writing = engine.transaction(async (tx) => tx.run(sql(`INSERT INTO ${table} (${id}) VALUES (?)`, [3])));
+      release();
+      await expect(failing).rejects.toThrow('rolled back');
+      expect(await reading).toEqual([{ n: 0 }]);
+      await writing;
+      expect(await engine.all(sql(`SELECT ${id} FROM ${table}`))).toEqual([{ id: 3 }]);
+    });
+
+    test('exports Parquet that reads back the same rows', async () => {
+      const table = await createTypedTable();
+      await engine.run(sql(insertSql(table, 3), [
+        1, '9007199254740993', 0.25, 1.5, 'a', true, '2024-03-01T10:00:00.123456+02:00', '2024-03-01',
+        2, 2, null, 2.5, 'b', false, '2024-03-02T00:00:00Z', '2024-03-02',
+        3, 3, 3.75, null, null, null, null, null,
+      ]));
+      const id = engine.dialect.identifier('id');
+      const query = sql(`SELECT * FROM ${table} WHERE ${id} >= ? ORDER BY ${id}`, [1]);
+      const path = join(scratch, 'exports', 'nested', 'rows.parquet');
+
+      expect(await engine.exportParquet(query, path)).toEqual({ rowCount: 3 });
+      expect(existsSync(path)).toBe(true);
+      const readBack = await engine.all(sql(`SELECT * FROM ${engine.dialect.readParquet(path)} ORDER BY ${id}`));
+      expect(readBack).toEqual(await engine.all(query));
+      expect(readBack[0]).toMatchObject({ big: '9007199254740993', at: '2024-03-01T08:00:00.123456Z', day: '2024-03-01' });
+      const types = await engine.describe(sql(`SELECT * FROM ${engine.dialect.readParquet(path)}`));
+      expect(types.map((c) => c.type)).toEqual(COLUMNS.map(([, type]) => type));
+
+      // Exporting again replaces the file.
+      expect(await engine.exportParquet(sql(`SELECT * FROM ${table} WHERE ${id} = ?`, [2]), path)).toEqual({ rowCount: 1 });
+      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${engine.dialect.readParquet(path)}`))).toEqual([{ n: 1 }]);
+    });
+
+    test('exports an empty result', async () => {
+      const table = await createTypedTable();
+      const path = join(scratch, 'empty.parquet');
+      expect(await engine.exportParquet(sql(`SELECT * FROM ${table}`), path)).toEqual({ rowCount: 0 });
+      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${engine.dialect.readParquet(path)}`))).toEqual([{ n: 0 }]);
+    });
+
+    test('reports failed statements with their SQL', async () => {
+      const statement = 'SELECT missing_column FROM contract_missing_table';
+      const failure = await engine.all(sql(statement)).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(EngineQueryError);
+      expect((failure as EngineQueryError).sql).toBe(statement);
+      expect((failure as EngineQueryError).message).toContain(statement);
+      expect((failure as EngineQueryError).message).toMatch(/contract_missing_table/);
+      expect((failure as EngineQueryError).retryable).toBe(false);
+
+      await expect(engine.run(sql('CREATE TABLE'))).rejects.toThrow(/CREATE TABLE/);
+      await expect(engine.exportParquet(sql('SELECT * FROM contract_missing_table'), join(scratch, 'never.parquet'))).rejects.toBeInstanceOf(EngineQueryError);
+      expect(existsSync(join(scratch, 'never.parquet'))).toBe(false);
+      await expect(engine.describe(sql('SELECT * FROM contract_missing_table'))).rejects.toBeInstanceOf(EngineQueryError);
+    });
+  });
+}
