@@ -92,3 +92,21 @@ describe('validateProject', () => {
     ]);
   });
 });
+
+describe('validateProject name rules', () => {
+  it('rejects names that differ only in case, and explains a bad record key', () => {
+    const upper = entity({ name: 'User', joinKeys: { '1st': 'int64' } });
+    expect(issuesOf(at('g.ts', user, upper))).toEqual([
+      { file: 'g.ts', object: 'User', field: 'name', message: 'duplicate name: a entity named "user" is also defined in g.ts (names may not differ only in case)' },
+    ]);
+    const badKey = entity({ name: 'card', joinKeys: { '1st': 'int64' } });
+    expect(issuesOf(at('h.ts', badKey))).toEqual([
+      { file: 'h.ts', object: 'card', field: 'joinKeys.1st', message: '"1st" is not a valid identifier: must start with a letter or underscore and contain only letters, digits and underscores' },
+    ]);
+  });
+
+  it('accepts a selection object without a feature list as the whole view', () => {
+    const project = validateProject(at('i.ts', user, txns, spend, featureService({ name: 'all', features: [{ view: spend } as never] })));
+    expect(project.featureServices.all?.features).toEqual([{ view: 'spend', features: ['amount', 'country'] }]);
+  });
+});

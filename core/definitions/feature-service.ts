@@ -1,4 +1,4 @@
-import { makeDefinition, refName, type Definition } from './definition.ts';
+import { isDefinition, makeDefinition, refName, type Definition } from './definition.ts';
 import type { FeatureViewDefinition } from './feature-view.ts';
 
 /** A whole feature view, or some of its features. */
@@ -6,6 +6,17 @@ export type FeatureSelectionInput<F extends string = string> =
   | FeatureViewDefinition<F>
   | string
   | { view: FeatureViewDefinition<F> | string; features: F[] };
+
+/**
+ * Some features of a view, checked by the compiler against the view's feature names
+ * (a plain `{ view, features }` object is accepted too, but checked only when definitions load).
+ *
+ * @example
+ * featureService({ name: 'fraud', features: [userSpend, select(merchantRisk, ['merchant_fraud_rate_30d'])] });
+ */
+export function select<F extends string>(view: FeatureViewDefinition<F>, features: NoInfer<F>[]): { view: FeatureViewDefinition<F>; features: F[] } {
+  return { view, features };
+}
 
 export interface FeatureServiceInput {
   name: string;
@@ -31,8 +42,9 @@ export function resolveSelections(selections: FeatureSelectionInput<any>[]): Fea
   if (!Array.isArray(selections)) return selections as never;
   return selections.map((selection) => {
     if (typeof selection === 'string') return { view: selection };
-    if ('view' in selection && 'features' in selection && !('kind' in selection)) {
-      return { view: refName(selection.view as FeatureViewDefinition | string), features: selection.features };
+    if (!isDefinition(selection) && 'view' in selection) {
+      const { view, features } = selection as { view: FeatureViewDefinition | string; features?: string[] };
+      return { view: refName(view), ...(features !== undefined ? { features } : {}) };
     }
     return { view: refName(selection as FeatureViewDefinition) };
   });

@@ -13,6 +13,12 @@ const identifier = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a valid identifier: ${problem}` });
 });
 
+/**
+ * Names of objects that become warehouse objects (`flywheel.fv_<name>`, `flywheel.src_<name>`,
+ * `run_ts_<name>_<run key>`) leave room for those prefixes and suffixes within 63 characters.
+ */
+const objectName = identifier.refine((value) => value.length <= 32, 'must be at most 32 characters (it prefixes warehouse object names)');
+
 const qualifiedName = z.string().superRefine((value, ctx) => {
   const problem = qualifiedNameProblem(value);
   if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a valid table name: ${problem}` });
@@ -22,9 +28,14 @@ const valueType = z.enum(VALUE_TYPES, {
   error: (issue) => `unknown type ${JSON.stringify(issue.input)}; expected one of ${VALUE_TYPES.join(', ')}`,
 });
 
+/** Names in one record (columns, keys, features) must differ in more than case: warehouses fold case. */
+const distinctIgnoringCase = (record: Record<string, unknown>) =>
+  new Set(Object.keys(record).map((k) => k.toLowerCase())).size === Object.keys(record).length;
+
 const columns = z
   .record(identifier, valueType)
-  .refine((record) => Object.keys(record).length > 0, 'declare at least one column');
+  .refine((record) => Object.keys(record).length > 0, 'declare at least one column')
+  .refine(distinctIgnoringCase, 'column names may not differ only in case');
 
 const tags = z.record(z.string(), z.string()).optional();
 
@@ -44,7 +55,7 @@ export const entityShape = z.strictObject({
 
 export const sourceShape = z
   .strictObject({
-    name: identifier,
+    name: objectName,
     table: qualifiedName.optional(),
     query: z.string().min(1).optional(),
     parquet: z.string().min(1).optional(),
@@ -77,7 +88,7 @@ const feature = z.unknown().transform((value, ctx) => {
 });
 
 export const featureViewShape = z.strictObject({
-  name: identifier,
+  name: objectName,
   entities: z.array(reference('entity')).min(1, 'declare at least one entity'),
   source: reference('source'),
   features: z.record(identifier, feature).refine((f) => Object.keys(f).length > 0, 'declare at least one feature'),
@@ -104,7 +115,7 @@ export const featureServiceShape = z.strictObject({
 });
 
 export const trainingSetShape = z.strictObject({
-  name: identifier,
+  name: objectName,
   spine: reference('source'),
   features: z.union([z.strictObject({ service: reference('feature service') }), z.strictObject({ views: z.array(selection).min(1) })]),
   output: z

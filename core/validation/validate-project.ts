@@ -39,6 +39,7 @@ type Shaped = { [K in DefinitionKind]: z.output<(typeof SHAPES)[K]> };
 export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpec {
   const issues: DefinitionIssue[] = [];
   const files = new Map<string, string | undefined>();
+  const names = new Map<string, string>();
   const shaped: { [K in DefinitionKind]: Map<string, Shaped[K]> } = {
     entity: new Map(),
     source: new Map(),
@@ -50,17 +51,26 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
   for (const { file, definition } of loaded) {
     const { kind, name } = definition;
     const objectName = typeof name === 'string' ? name : '(unnamed)';
-    const key = `${kind}:${objectName}`;
+    // Warehouses compare unquoted names without case, so `User` and `user` would collide there.
+    const key = `${kind}:${objectName.toLowerCase()}`;
     if (files.has(key)) {
       const first = files.get(key);
-      issues.push({ file, kind, object: objectName, field: 'name', message: `duplicate name: a ${kind} named "${objectName}" is also defined${first ? ` in ${first}` : ''}` });
+      const other = names.get(key);
+      const sameCase = other === objectName;
+      issues.push({
+        file, kind, object: objectName, field: 'name',
+        message: `duplicate name: a ${kind} named "${other}" is also defined${first ? ` in ${first}` : ''}${sameCase ? '' : ' (names may not differ only in case)'}`,
+      });
       continue;
     }
     files.set(key, file);
+    names.set(key, objectName);
     const result = SHAPES[kind].safeParse(definition.input);
     if (!result.success) {
       for (const issue of result.error.issues) {
-        issues.push({ file, kind, object: objectName, field: issue.path.map(String).join('.') || undefined, message: issue.message });
+        // A bad record key (`joinKeys: { '1st': ... }`) nests the reason; show it, not zod's "Invalid key in record".
+        const message = issue.code === 'invalid_key' && issue.issues[0] ? issue.issues[0].message : issue.message;
+        issues.push({ file, kind, object: objectName, field: issue.path.map(String).join('.') || undefined, message });
       }
       continue;
     }
@@ -68,7 +78,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
   }
 
   const at = (kind: DefinitionKind, object: string, field: string | undefined, message: string) =>
-    issues.push({ file: files.get(`${kind}:${object}`), kind, object, field, message });
+    issues.push({ file: files.get(`${kind}:${object.toLowerCase()}`), kind, object, field, message });
 
   const entities: Record<string, EntitySpec> = {};
   for (const [name, input] of shaped.entity) {

@@ -1,0 +1,27 @@
+import { createHash } from 'node:crypto';
+import type { DefinitionSpec, ProjectSpec } from '../definitions/specs.ts';
+
+/**
+ * JSON with object keys sorted at every level (array order kept, undefined values dropped), so two
+ * specs that mean the same thing print the same text however their objects were built.
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+/** The sha256 (hex) of a spec's canonical JSON: stored with each registry version and in run manifests. */
+export function definitionHash(spec: ProjectSpec | DefinitionSpec): string {
+  return createHash('sha256').update(canonicalJson(spec)).digest('hex');
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+    );
+  }
+  return value;
+}

@@ -1,0 +1,28 @@
+import { FlywheelError } from '../errors.ts';
+import type { PlanChange } from './diff.ts';
+import type { SourceColumnIssue } from './source-columns.ts';
+
+/** Thrown by apply when the plan holds breaking changes and the caller did not allow them. */
+export class BreakingChangesError extends FlywheelError {
+  readonly changes: readonly PlanChange[];
+  constructor(changes: readonly PlanChange[], hint?: string) {
+    const reasons = changes.flatMap((change) => change.reasons);
+    const head = `Refusing to apply ${changes.length} breaking change${changes.length === 1 ? '' : 's'}${hint ? ` (${hint})` : ''}:`;
+    super(`${head}\n${reasons.map((reason) => `  - ${reason}`).join('\n')}`);
+    this.changes = changes;
+  }
+}
+
+/** Thrown by plan and apply when the warehouse lacks a source's relation or columns, or holds them with other types. */
+export class WarehouseSchemaError extends FlywheelError {
+  readonly issues: readonly SourceColumnIssue[];
+  constructor(issues: readonly SourceColumnIssue[], options?: { cause?: unknown }) {
+    const head = issues.length === 1 ? 'The warehouse does not match a source definition:' : `The warehouse does not match the source definitions (${issues.length} problems):`;
+    super(`${head}\n${issues.map((issue) => `  - ${formatSourceColumnIssue(issue)}`).join('\n')}`, options);
+    this.issues = issues;
+  }
+}
+
+export function formatSourceColumnIssue(issue: SourceColumnIssue): string {
+  return `source "${issue.source}"${issue.column ? `, column "${issue.column}"` : ''}: ${issue.message}`;
+}
