@@ -1,0 +1,84 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { createOfflineEngine } from '../../connectors/offline/create-offline-engine.ts';
+import type { OfflineEngine } from '../../connectors/offline/offline-engine.ts';
+import { WarehouseRegistry, type RegistryVersion } from '../../connectors/registry/warehouse-registry.ts';
+import type { ProjectSpec } from '../../core/definitions/specs.ts';
+import { WarehouseSchemaError } from '../../core/plan/errors.ts';
+import { createPlan, toPlanDocument, type Plan } from '../../core/plan/plan.ts';
+import { checkSourceColumns, describeSourceRelation, type SourceColumnIssue } from '../../core/plan/source-columns.ts';
+import type { CompiledQuery } from '../../core/sql/compiled-query.ts';
+import { compileWarehouseObjects, planWarehouseObjects, sourceRelationQuery, type WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
+import { formatPlanText } from '../format/plan-text.ts';
+import type { ResolvedConfig } from '../project/load-config.ts';
+import { loadDefinitions } from '../project/load-definitions.ts';
+import { loadConfigFor } from './global-options.ts';
+
+/** Everything plan computes and apply carries out, with the open engine and registry. */
+export interface PreparedPlan {
+  readonly config: ResolvedConfig;
+  readonly engine: OfflineEngine;
+  readonly registry: WarehouseRegistry;
+  readonly applied: RegistryVersion | undefined;
+  readonly desired: ProjectSpec;
+  readonly plan: Plan;
+  /** The warehouse objects apply creates and drops, and their statements for the engine's dialect. */
+  readonly objects: readonly WarehouseObjectNode[];
+  readonly statements: readonly CompiledQuery[];
+}
+
+/**
+ * Loads the config and definitions, opens the profile's offline engine, checks the sources against
+ * the warehouse, diffs against the latest registry version and hands the result to `work`. The engine
+ * is closed when `work` ends (DuckDB holds a lock on its file while open).
+ */
+export async function withPreparedPlan<T>(command: Command, work: (prepared: PreparedPlan) => Promise<T>): Promise<T> {
+  const config = await loadConfigFor(command);
+  // Definitions first: an invalid definition is reported without touching the warehouse.
+  const desired = await loadDefinitions(config.definitionsDir, config.projectRoot);
+  const resolvePath = (path: string) => resolve(config.projectRoot, path);
+  const engine = await createOfflineEngine(config.profile.offline);
+  try {
+    const issues = await checkWarehouseSources(engine, desired, resolvePath);
+    if (issues.length > 0) throw new WarehouseSchemaError(issues);
+    const registry = new WarehouseRegistry(engine);
+    const applied = await registry.latest(config.project);
+    const plan = createPlan({ project: config.project, applied, desired });
+    const objects = planWarehouseObjects({ desired, applied: applied?.spec, resolvePath });
+    const statements = compileWarehouseObjects(objects, engine.dialect);
+    return await work({ config, engine, registry, applied, desired, plan, objects, statements });
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Describes each source's relation in the warehouse and compares it with the declared columns. */
+export async function checkWarehouseSources(engine: OfflineEngine, project: ProjectSpec, resolvePath: (path: string) => string): Promise<SourceColumnIssue[]> {
+  const issues: SourceColumnIssue[] = [];
+  for (const name of Object.keys(project.sources).sort()) {
+    const source = project.sources[name]!;
+    let columns;
+    try {
+      columns = await engine.describe(sourceRelationQuery(source, engine.dialect, resolvePath));
+    } catch (error) {
+      const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+      issues.push({ source: name, message: `cannot read ${describeSourceRelation(source)} in the warehouse: ${reason}` });
+      continue;
+    }
+    issues.push(...checkSourceColumns(source, columns));
+  }
+  return issues;
+}
+
+export function registerPlanCommand(program: Command): void {
+  program
+    .command('plan')
+    .description('show what apply would change: the diff between the definitions and the latest registry version')
+    .option('--json', 'print the plan as a JSON document (format flywheel.plan/v1)')
+    .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are (1 on errors)')
+    .action(async (options: { json?: boolean; detailedExitcode?: boolean }, command: Command) => {
+      const plan = await withPreparedPlan(command, async (prepared) => prepared.plan);
+      process.stdout.write(options.json ? `${JSON.stringify(toPlanDocument(plan), null, 2)}\n` : formatPlanText(plan));
+      if (options.detailedExitcode && plan.changes.length > 0) process.exitCode = 2;
+    });
+}

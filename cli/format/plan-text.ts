@@ -1,0 +1,98 @@
+import type { FieldChange, PlanChange } from '../../core/plan/diff.ts';
+import type { Plan } from '../../core/plan/plan.ts';
+import type { WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
+
+/**
+ * How `flywheel plan` and `flywheel apply` print a plan for people. Each change is one line
+ * (`+` add, `~` change, `-` remove), its changed fields indented under it; a `!` in the first column
+ * marks what is breaking, and the reasons follow the fields. No colours: the output is also read in CI logs.
+ *
+ *   Plan for project "demo" against registry version 1 (applied 2025-01-01T00:00:00.000Z).
+ *
+ *     + featureView user_spend
+ *   ! ~ featureView merchant_risk
+ *         + features.amount_7d: float64
+ *       ! ~ features.amount.type: float32 → float64
+ *         breaking: feature view "merchant_risk": feature "amount" changes type float32 → float64; …
+ *     - source old_events
+ *
+ *   Plan: 1 to add, 1 to change, 1 to remove (1 breaking).
+ */
+export function formatPlanText(plan: Plan): string {
+  if (plan.changes.length === 0) return `${noChangesLine(plan)}\n`;
+  const against = plan.applied
+    ? `registry version ${plan.applied.version} (applied ${plan.applied.appliedAt})`
+    : 'an empty registry (nothing applied yet)';
+  const lines = [`Plan for project "${plan.project}" against ${against}.`, '', ...plan.changes.flatMap(changeLines), '', summaryLine(plan)];
+  return `${lines.join('\n')}\n`;
+}
+
+export function noChangesLine(plan: Plan): string {
+  return plan.applied
+    ? `No changes. The registry (version ${plan.applied.version}) matches the definitions.`
+    : 'No changes. Nothing has been applied and the definitions declare nothing.';
+}
+
+export function summaryLine(plan: Plan): string {
+  const { add, change, remove, breaking } = plan.summary;
+  return `Plan: ${add} to add, ${change} to change, ${remove} to remove${breaking > 0 ? ` (${breaking} breaking)` : ''}.`;
+}
+
+/** What apply prints after the plan: the objects it created or dropped and the new registry version. */
+export function formatApplyText(result: { version: number; hash: string; objects: readonly WarehouseObjectNode[] }): string {
+  const lines = ['', 'Applied:', ...result.objects.map((node) => `  ${describeObject(node)}`), `Registry version ${result.version} saved (hash ${result.hash.slice(0, 12)}).`];
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatNoChangesApplied(plan: Plan): string {
+  return plan.applied
+    ? `No changes. Registry version ${plan.applied.version} is current.\n`
+    : 'No changes. Nothing has been applied and the definitions declare nothing; no registry version was written.\n';
+}
+
+const ACTION_MARK = { add: '+', change: '~', remove: '-' } as const satisfies Record<PlanChange['action'], string>;
+
+function changeLines(change: PlanChange): string[] {
+  const head = `${change.breaking ? '!' : ' '} ${ACTION_MARK[change.action]} ${change.kind} ${change.name}`;
+  const fields = change.action === 'change' ? change.fields.map(fieldLine) : [];
+  const reasons = change.reasons.map((reason) => `      breaking: ${reason}`);
+  return [head, ...fields, ...reasons];
+}
+
+function fieldLine(field: FieldChange): string {
+  const mark = field.breaking ? '    ! ' : '      ';
+  // A name added to or removed from a list of names is the last part of its path already.
+  const value = (v: unknown) => (v === field.path.split('.').at(-1) ? '' : `: ${formatValue(v)}`);
+  if (!('before' in field)) return `${mark}+ ${field.path}${value(field.after)}`;
+  if (!('after' in field)) return `${mark}- ${field.path}${value(field.before)}`;
+  return `${mark}~ ${field.path}: ${formatValue(field.before)} → ${formatValue(field.after)}`;
+}
+
+const MAX_VALUE = 80;
+
+/** A short rendering of a spec value: a column as its type, a plain word as itself, anything else as JSON. */
+export function formatValue(value: unknown): string {
+  let text: string;
+  if (isColumn(value)) {
+    text = value.type;
+  } else if (typeof value === 'string' && /^[\w.:/-]+$/.test(value)) {
+    text = value;
+  } else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
+    text = `[${value.join(', ')}]`;
+  } else {
+    text = JSON.stringify(value) ?? String(value);
+  }
+  return text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE - 1)}…` : text;
+}
+
+function isColumn(value: unknown): value is { name: string; type: string } {
+  return value !== null && typeof value === 'object' && typeof (value as { name?: unknown }).name === 'string' && typeof (value as { type?: unknown }).type === 'string';
+}
+
+function describeObject(node: WarehouseObjectNode): string {
+  switch (node.kind) {
+    case 'createSchema': return `schema ${node.schema} (created if missing)`;
+    case 'createView': return `view ${node.view} (created or replaced)`;
+    case 'dropView': return `view ${node.view} (dropped)`;
+  }
+}
