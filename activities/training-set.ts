@@ -1,12 +1,12 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { definitionHash } from '../core/definitions/hash.ts';
+import { definitionHash } from '../core/plan/definition-hash.ts';
 import type { ColumnSpec } from '../core/definitions/specs.ts';
 import { NotFoundError } from '../core/errors.ts';
 import { compileColumnStats, readColumnStats } from '../core/sql/column-stats.ts';
 import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
-import { runTableName } from '../core/sql/warehouse-names.ts';
+import { runTableName } from '../core/sql/warehouse-objects.ts';
 import { resolveTrainingSet, type TimeRange } from '../core/training-set/resolve-training-set.ts';
 import { datasetKeys, type TrainingSetManifest } from '../core/training-set/manifest.ts';
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';

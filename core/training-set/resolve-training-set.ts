@@ -1,7 +1,7 @@
 import type { ColumnSpec, FeatureSelection, FeatureViewSpec, ProjectSpec, SourceSpec, TrainingSetSpec } from '../definitions/specs.ts';
 import { NotFoundError } from '../errors.ts';
 import type { PointInTimeJoin } from '../sql/point-in-time.ts';
-import { featureViewViewName, sourceViewName } from '../sql/warehouse-names.ts';
+import { featureViewColumns, featureViewViewName, sourceViewName } from '../sql/warehouse-objects.ts';
 
 /** A training set with every reference followed: what to join, and the columns it will have. */
 export interface ResolvedTrainingSet {
@@ -47,12 +47,12 @@ export function resolveTrainingSet(project: ProjectSpec, name: string, range: Ti
         ...(range.to !== undefined ? { to: range.to } : {}),
       },
       views: views.map(({ view, features }) => {
-        const source = must(project.sources[view.source], 'source', view.source);
+        const columns = featureViewColumns(view, project);
         return {
           relation: featureViewViewName(view.name),
-          joinKeys: view.entities.flatMap((entity) => must(project.entities[entity], 'entity', entity).joinKeys.map((k) => k.name)),
-          timestampField: source.timestampField,
-          ...(source.createdTimestampField ? { createdTimestampField: source.createdTimestampField } : {}),
+          joinKeys: columns.joinKeys.map((k) => k.name),
+          timestampField: columns.timestamp,
+          ...(columns.createdTimestamp ? { createdTimestampField: columns.createdTimestamp } : {}),
           features: features.map((f) => f.name),
           ttlSeconds: view.ttlSeconds,
         };

@@ -17,7 +17,7 @@ const identifier = z.string().superRefine((value, ctx) => {
  * Names of objects that become warehouse objects (`flywheel.fv_<name>`, `flywheel.src_<name>`,
  * `run_ts_<name>_<run key>`) leave room for those prefixes and suffixes within 63 characters.
  */
-const objectName = identifier.refine((value) => value.length <= 32, 'must be at most 32 characters (it prefixes warehouse object names)');
+const objectName = identifier.refine((value) => value.length <= 30, 'must be at most 30 characters (it prefixes warehouse object names)');
 
 const qualifiedName = z.string().superRefine((value, ctx) => {
   const problem = qualifiedNameProblem(value);
