@@ -55,7 +55,7 @@ export async function loadConfig(options: { config?: string; profile?: string; c
       { file: configFile, ...(field ? { field } : {}) },
     );
   }
-  return resolveProfile(parsed.data, configFile, options.profile ?? process.env.FLYWHEEL_PROFILE);
+  return resolveProfile(parsed.data, configFile, options.profile ?? (process.env.FLYWHEEL_PROFILE || undefined));
 }
 
 function resolveProfile(config: FlywheelConfig, configFile: string, requested: string | undefined): ResolvedConfig {

@@ -1,0 +1,58 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTempProject, type TempProject } from './support/temp-project.ts';
+
+// Bad input gets one clear message and a non-zero exit, never a stack trace.
+let project: TempProject | undefined;
+afterEach(() => project?.remove());
+
+const config = (profile: string) => `import { defineConfig, localProfile } from 'flywheel';
+export default defineConfig({ project: 'p', definitions: './definitions', profiles: { local: ${profile} } });
+`;
+
+function expectCleanFailure(result: { code: number | null; stderr: string }, message: string) {
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain(message);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('flywheel CLI errors', () => {
+  it('names the config file and field of a bad profile', () => {
+    project = createTempProject({ 'flywheel.config.ts': config(`{ ...localProfile(), offline: { type: 'duck' } as never }`), 'definitions/.keep': '' });
+    const result = project.cli('plan');
+    expectCleanFailure(result, `${project.dir}/flywheel.config.ts, field "profiles.local.offline.type": type must be "duckdb" or "snowflake"`);
+  });
+
+  it('refuses a secret written into the config', () => {
+    project = createTempProject({ 'flywheel.config.ts': config(`{ ...localProfile(), onlineStore: { type: 'redis', url: 'redis://:hunter2@redis:6379' } }`), 'definitions/.keep': '' });
+    expectCleanFailure(project.cli('plan'), 'field "profiles.local.onlineStore.url": must not contain a password; use passwordEnv');
+  });
+
+  it('names an unknown profile and the known ones', () => {
+    project = createTempProject({ 'flywheel.config.ts': config('localProfile()'), 'definitions/.keep': '' });
+    expectCleanFailure(project.cli('--profile', 'staging', 'plan'), 'field "profiles": no profile "staging"; the profiles are local');
+  });
+
+  it('says where no config was found', () => {
+    project = createTempProject({});
+    expectCleanFailure(project.cli('plan'), 'no flywheel.config.ts found in');
+  });
+
+  it('reports a definitions file that does not load', () => {
+    project = createTempProject({ 'flywheel.config.ts': config('localProfile()'), 'definitions/broken.ts': 'export const x = ;\n' });
+    expectCleanFailure(project.cli('plan'), 'definitions/broken.ts: cannot load:');
+  });
+
+  it('names the Temporal address it cannot reach and how to start one', () => {
+    project = createTempProject({ 'flywheel.config.ts': config(`localProfile({ temporalAddress: '127.0.0.1:1' })`), 'definitions/.keep': '' });
+    expectCleanFailure(project.cli('run', 'training-set', 'anything'), 'Cannot reach the Temporal server at 127.0.0.1:1 (namespace "default"). Start a local one with `flywheel dev`');
+  }, 30_000);
+
+  it('rejects an ambiguous time and a bad option value', () => {
+    project = createTempProject({ 'flywheel.config.ts': config('localProfile()'), 'definitions/.keep': '' });
+    expectCleanFailure(project.cli('run', 'training-set', 'x', '--from', '2024-01-01T10:00'), '--from "2024-01-01T10:00" is not an unambiguous instant');
+    expectCleanFailure(project.cli('run', 'training-set', 'x', '--from', '2024-02-01', '--to', '2024-01-01'), 'must be before --to');
+    const bad = project.cli('run', 'training-set', 'x', '--registry-version', 'two');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("option '--registry-version <n>' argument 'two' is invalid. expected a positive whole number");
+  });
+});
