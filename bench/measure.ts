@@ -1,0 +1,30 @@
+/** Small helpers shared by benchmarks: median of repeated timings, and a printed report. */
+
+export async function medianMs(runs: number, work: () => Promise<unknown>): Promise<{ medianMs: number; samplesMs: number[] }> {
+  const samplesMs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await work();
+    samplesMs.push(performance.now() - start);
+  }
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  return { medianMs: sorted[Math.floor(sorted.length / 2)]!, samplesMs };
+}
+
+export interface BenchResult {
+  readonly name: string;
+  readonly subject: { readonly label: string; readonly medianMs: number };
+  readonly baseline: { readonly label: string; readonly medianMs: number };
+  readonly details: Readonly<Record<string, string | number>>;
+}
+
+export function report(result: BenchResult): void {
+  const ratio = result.subject.medianMs / result.baseline.medianMs;
+  process.stdout.write(
+    `\n${result.name}\n` +
+      Object.entries(result.details).map(([k, v]) => `  ${k}: ${v}\n`).join('') +
+      `  ${result.subject.label}: ${result.subject.medianMs.toFixed(0)} ms (median)\n` +
+      `  ${result.baseline.label} (baseline): ${result.baseline.medianMs.toFixed(0)} ms (median)\n` +
+      `  ratio: ${ratio.toFixed(2)}x the baseline\n`,
+  );
+}
