@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -7,12 +7,25 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(REPO_ROOT, 'bin', 'flywheel.js');
 
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
 export interface TempProject {
   readonly dir: string;
   write(path: string, text: string): void;
   /** Runs the real `flywheel` CLI in the project folder. */
-  cli(...args: string[]): { code: number | null; stdout: string; stderr: string };
+  cli(...args: string[]): CliResult;
+  /** The same without blocking this process (needed when a worker in this process must keep running). */
+  cliAsync(...args: string[]): Promise<CliResult>;
   remove(): void;
+}
+
+function cliEnv(): NodeJS.ProcessEnv {
+  const { FLYWHEEL_PROFILE: _ignored, ...env } = process.env;
+  return env;
 }
 
 /**
@@ -33,9 +46,19 @@ export function createTempProject(files: Record<string, string>): TempProject {
     dir,
     write,
     cli: (...args) => {
-      const result = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, FLYWHEEL_PROFILE: '' } });
+      const result = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: cliEnv() });
       return { code: result.status, stdout: result.stdout, stderr: result.stderr };
     },
+    cliAsync: (...args) =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: cliEnv() });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      }),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
