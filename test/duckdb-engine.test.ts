@@ -96,7 +96,7 @@ describe('DuckDBEngine', () => {
     expect(await engine.describe(sql('events'))).toEqual([
       { name: 'id', engineType: 'BIGINT', type: 'int64' },
       { name: 'ts', engineType: 'TIMESTAMP WITH TIME ZONE', type: 'timestamp' },
-      { name: 'amount', engineType: 'DECIMAL(10,2)', type: undefined },
+      { name: 'amount', engineType: 'DECIMAL(10,2)', type: 'float64' },
       { name: 'tags', engineType: 'VARCHAR[]', type: undefined },
     ]);
     // A trailing semicolon or comment does not break DESCRIBE or COPY.
