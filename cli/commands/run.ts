@@ -1,5 +1,6 @@
 import { Client } from '@temporalio/client';
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command} from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import { UsageError } from '../errors.ts';
 import { createStageBar } from '../format/progress-bar.ts';

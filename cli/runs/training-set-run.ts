@@ -1,4 +1,5 @@
-import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import type { Client} from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import type { TemporalConfig } from '../../core/config.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import {
