@@ -11,6 +11,23 @@ export async function medianMs(runs: number, work: () => Promise<unknown>): Prom
   return { medianMs: sorted[Math.floor(sorted.length / 2)]!, samplesMs };
 }
 
+/**
+ * Times `subject` and `baseline` alternately (after one untimed warm-up of each), so drift in the
+ * machine's load hits both alike; returns each one's median.
+ */
+export async function compareMs(runs: number, subject: () => Promise<unknown>, baseline: () => Promise<unknown>): Promise<{ subjectMs: number; baselineMs: number }> {
+  await subject();
+  await baseline();
+  const s: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    s.push((await medianMs(1, subject)).medianMs);
+    b.push((await medianMs(1, baseline)).medianMs);
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  return { subjectMs: median(s), baselineMs: median(b) };
+}
+
 export interface BenchResult {
   readonly name: string;
   readonly subject: { readonly label: string; readonly medianMs: number };

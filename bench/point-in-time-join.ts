@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
-import { medianMs, report, type BenchResult } from './measure.ts';
+import { compareMs, report, type BenchResult } from './measure.ts';
 
 export async function benchPointInTimeJoin(options: { spineRows: number; featureRows: number; runs: number }): Promise<BenchResult> {
   const dir = await mkdtemp(join(tmpdir(), 'flywheel-bench-pit-'));
@@ -45,8 +45,13 @@ export async function benchPointInTimeJoin(options: { spineRows: number; feature
     const [diff] = await engine.all({ sql: `SELECT count(*) AS n FROM ((${compiled.sql}) EXCEPT ALL (${handWritten}))`, parameters: [] });
     if (Number(diff?.n) !== 0) throw new Error(`compiled and hand-written joins disagree on ${diff?.n} rows`);
 
-    const subject = await medianMs(options.runs, () => q(`CREATE OR REPLACE TABLE out_flywheel AS ${compiled.sql}`));
-    const baseline = await medianMs(options.runs, () => q(`CREATE OR REPLACE TABLE out_baseline AS ${handWritten}`));
+    const timed = await compareMs(
+      options.runs,
+      () => q(`CREATE OR REPLACE TABLE out_flywheel AS ${compiled.sql}`),
+      () => q(`CREATE OR REPLACE TABLE out_baseline AS ${handWritten}`),
+    );
+    const subject = { medianMs: timed.subjectMs };
+    const baseline = { medianMs: timed.baselineMs };
     return {
       name: 'Point-in-time join (DuckDB, one feature view, ttl 7d)',
       subject: { label: 'flywheel compiled join', medianMs: subject.medianMs },
