@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { startProjectWorker } from '../../worker/start-project-worker.ts';
 import { registerApplyCommand } from './apply.ts';
+import { registerDevCommand } from './dev.ts';
 import { registerPlanCommand } from './plan.ts';
 import { registerRunCommand } from './run.ts';
 import { registerWorkerCommand } from './worker.ts';
@@ -8,6 +10,7 @@ import { registerWorkerCommand } from './worker.ts';
 export function registerCommands(program: Command): void {
   registerPlanCommand(program);
   registerApplyCommand(program);
+  registerDevCommand(program, startProjectWorker);
   registerWorkerCommand(program);
   registerRunCommand(program);
 }

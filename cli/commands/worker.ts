@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { activityDepsFromConfig } from '../../worker/activity-deps.ts';
-import { createFlywheelWorker } from '../../worker/create-worker.ts';
-import { connectWorker } from '../../worker/temporal-connection.ts';
+import { startProjectWorker } from '../../worker/start-project-worker.ts';
 import { loadConfigFor } from './global-options.ts';
 
 /** `flywheel worker`: runs the project's workflows and activities until Ctrl-C. */
@@ -12,11 +10,9 @@ export function registerWorkerCommand(program: Command): void {
     .action(async (_options: unknown, command: Command) => {
       const config = await loadConfigFor(command);
       const { temporal } = config.profile;
-      const connection = await connectWorker(temporal);
-      const worker = await createFlywheelWorker({ connection, namespace: temporal.namespace, taskQueue: temporal.taskQueue, deps: activityDepsFromConfig(config) });
+      const worker = await startProjectWorker(config);
       process.stderr.write(`Worker for ${config.project} (profile ${config.profileName}) on ${temporal.address}, namespace ${temporal.namespace}, task queue ${temporal.taskQueue}. Ctrl-C stops it.\n`);
       // The worker handles SIGINT/SIGTERM itself: it stops polling, lets running activities finish, then resolves.
-      await worker.run();
-      await connection.close();
+      await worker.finished;
     });
 }

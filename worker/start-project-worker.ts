@@ -1,0 +1,41 @@
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import type { ResolvedConfig } from '../cli/project/load-config.ts';
+import { activityDepsFromConfig } from './activity-deps.ts';
+import { createFlywheelWorker } from './create-worker.ts';
+import { connectWorker } from './temporal-connection.ts';
+
+/** A running worker: `finished` settles when it stops; `shutdown` stops it (safe to call twice). */
+export interface RunningWorker {
+  readonly finished: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** Connects to the profile's Temporal, wires its connectors and starts polling the project's task queue. */
+export async function startProjectWorker(config: ResolvedConfig): Promise<RunningWorker> {
+  installWorkerLogger();
+  const { temporal } = config.profile;
+  const connection = await connectWorker(temporal);
+  const worker = await createFlywheelWorker({ connection, namespace: temporal.namespace, taskQueue: temporal.taskQueue, deps: activityDepsFromConfig(config) });
+  const finished = worker.run().finally(() => connection.close());
+  return {
+    finished,
+    shutdown: async () => {
+      // The SDK already stops the worker on SIGINT/SIGTERM; a second shutdown() would throw.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await finished;
+    },
+  };
+}
+
+let loggerInstalled = false;
+
+/**
+ * The SDK logs every bundle build and state change at INFO, which buries the CLI's own output.
+ * Flywheel workers log at WARN unless FLYWHEEL_LOG_LEVEL says otherwise (TRACE, DEBUG, INFO, WARN, ERROR).
+ */
+function installWorkerLogger(): void {
+  if (loggerInstalled) return;
+  loggerInstalled = true;
+  const level = (process.env.FLYWHEEL_LOG_LEVEL?.toUpperCase() ?? 'WARN') as LogLevel;
+  Runtime.install({ logger: new DefaultLogger(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level) ? level : 'WARN') });
+}
