@@ -6,6 +6,7 @@ import type { ColumnSpec } from '../core/definitions/specs.ts';
 import { NotFoundError } from '../core/errors.ts';
 import { compileColumnStats, readColumnStats } from '../core/sql/column-stats.ts';
 import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
+import { compileCountRows, compileCreateTableAs, compileDropTable, compileSelectAll } from '../core/sql/tables.ts';
 import { runTableName } from '../core/sql/warehouse-objects.ts';
 import { resolveTrainingSet, type TimeRange } from '../core/training-set/resolve-training-set.ts';
 import { datasetKeys, type TrainingSetManifest } from '../core/training-set/manifest.ts';
@@ -91,8 +92,8 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           const resolved = await resolve(engine, run);
           const table = runTableName('ts', run.trainingSet, run.runKey);
           const join = compilePointInTimeJoin(resolved.join, engine.dialect);
-          await withHeartbeats(() => engine.run({ sql: `CREATE OR REPLACE TABLE ${engine.dialect.qualified(table)} AS\n${join.sql}`, parameters: join.parameters }), () => ({ stage: 'join' }));
-          const [row] = await engine.all<{ n: number }>({ sql: `SELECT count(*) AS n FROM ${engine.dialect.qualified(table)}`, parameters: [] });
+          await withHeartbeats(() => engine.run(compileCreateTableAs(table, join, engine.dialect)), () => ({ stage: 'join' }));
+          const [row] = await engine.all<{ n: number }>(compileCountRows(table, engine.dialect));
           return { table, rowCount: Number(row?.n ?? 0) };
         }),
       );
@@ -108,7 +109,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           const localPath = join(localDir, 'part-00000.parquet');
           try {
             const { rowCount } = await withHeartbeats(
-              () => engine.exportParquet({ sql: `SELECT * FROM ${engine.dialect.qualified(input.table)}`, parameters: [] }, localPath),
+              () => engine.exportParquet(compileSelectAll(input.table, engine.dialect), localPath),
               () => ({ stage: 'export' }),
             );
             const key = keys.dataFile(0);
@@ -126,7 +127,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
       return atBoundary(() =>
         withEngine(deps, async (engine) => {
           const { run, plan } = input;
-          const [statsRow] = await engine.all(compileColumnStats(input.table, plan.columns, engine.dialect));
+          const [statsRow] = await withHeartbeats(() => engine.all(compileColumnStats(input.table, plan.columns, engine.dialect)), () => ({ stage: 'stats' }));
           const stats = readColumnStats(statsRow ?? {}, plan.columns);
           const keys = datasetKeys(plan.outputPath, run.runKey);
           const manifest: TrainingSetManifest = {
@@ -160,7 +161,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
     /** Drops a run's working table; safe to call when it does not exist. */
     async dropRunTable(input: { table: string }): Promise<void> {
       return atBoundary(() =>
-        withEngine(deps, (engine) => engine.run({ sql: `DROP TABLE IF EXISTS ${engine.dialect.qualified(input.table)}`, parameters: [] })),
+        withEngine(deps, (engine) => engine.run(compileDropTable(input.table, engine.dialect))),
       );
     },
   };

@@ -1,0 +1,25 @@
+import type { CompiledQuery } from './compiled-query.ts';
+import type { Dialect } from './dialect.ts';
+
+/**
+ * Statements over whole tables that activities run (working tables of a run). Kept here so that
+ * activities never paste SQL together and every table name goes through the dialect.
+ */
+
+/** Replaces `table` with the rows of `query` (idempotent: a retry rebuilds the same table). */
+export function compileCreateTableAs(table: string, query: CompiledQuery, dialect: Dialect): CompiledQuery {
+  return { sql: `CREATE OR REPLACE TABLE ${dialect.qualified(table)} AS\n${query.sql}`, parameters: query.parameters };
+}
+
+export function compileSelectAll(table: string, dialect: Dialect): CompiledQuery {
+  return { sql: `SELECT * FROM ${dialect.qualified(table)}`, parameters: [] };
+}
+
+/** One row with one column, `n`. */
+export function compileCountRows(table: string, dialect: Dialect): CompiledQuery {
+  return { sql: `SELECT count(*) AS ${dialect.identifier('n')} FROM ${dialect.qualified(table)}`, parameters: [] };
+}
+
+export function compileDropTable(table: string, dialect: Dialect): CompiledQuery {
+  return { sql: `DROP TABLE IF EXISTS ${dialect.qualified(table)}`, parameters: [] };
+}
