@@ -234,7 +234,7 @@ export const missing = source({ name: 'missing', table: 'raw.nope', timestampFie
     expect(code).toBe(1);
     expect(stdout).toBe('');
     expect(stderr.split('\n')).toEqual([
-      'error: The warehouse does not match the source definitions (3 problems):',
+      'error: The warehouse does not match the definitions (3 problems):',
       '  - source "labels", column "user_id": declared string but the warehouse column is BIGINT',
       '  - source "labels", column "is_fraud": no such column in table "raw.transactions" (its columns are user_id, amount, country, ts)',
       expect.stringMatching(/^ {2}- source "missing": cannot read table "raw.nope" in the warehouse: .*Table with name nope does not exist/),

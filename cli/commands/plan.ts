@@ -6,9 +6,9 @@ import { WarehouseRegistry, type RegistryVersion } from '../../connectors/regist
 import type { ProjectSpec } from '../../core/definitions/specs.ts';
 import { WarehouseSchemaError } from '../../core/plan/errors.ts';
 import { createPlan, toPlanDocument, type Plan } from '../../core/plan/plan.ts';
-import { checkSourceColumns, describeSourceRelation, type SourceColumnIssue } from '../../core/plan/source-columns.ts';
+import { checkSourceColumns, checkTransformationColumns, describeSourceRelation, type WarehouseColumnIssue } from '../../core/plan/warehouse-columns.ts';
 import type { CompiledQuery } from '../../core/sql/compiled-query.ts';
-import { compileWarehouseObjects, planWarehouseObjects, sourceRelationQuery, type WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
+import { compileWarehouseObjects, planWarehouseObjects, sourceRelationQuery, transformationQuery, type WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
 import { formatPlanText } from '../format/plan-text.ts';
 import type { ResolvedConfig } from '../project/load-config.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
@@ -52,20 +52,32 @@ export async function withPreparedPlan<T>(command: Command, work: (prepared: Pre
   }
 }
 
-/** Describes each source's relation in the warehouse and compares it with the declared columns. */
-export async function checkWarehouseSources(engine: OfflineEngine, project: ProjectSpec, resolvePath: (path: string) => string): Promise<SourceColumnIssue[]> {
-  const issues: SourceColumnIssue[] = [];
+/**
+ * Describes each source's relation in the warehouse and compares it with the declared columns, then
+ * does the same for the output of each feature view's transformation (only when its source is fine).
+ */
+export async function checkWarehouseSources(engine: OfflineEngine, project: ProjectSpec, resolvePath: (path: string) => string): Promise<WarehouseColumnIssue[]> {
+  const issues: WarehouseColumnIssue[] = [];
+  const describe = async (query: CompiledQuery, onError: (reason: string) => WarehouseColumnIssue) => {
+    try {
+      return await engine.describe(query);
+    } catch (error) {
+      issues.push(onError((error instanceof Error ? error.message : String(error)).split('\n')[0] ?? ''));
+      return undefined;
+    }
+  };
   for (const name of Object.keys(project.sources).sort()) {
     const source = project.sources[name]!;
-    let columns;
-    try {
-      columns = await engine.describe(sourceRelationQuery(source, engine.dialect, resolvePath));
-    } catch (error) {
-      const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0];
-      issues.push({ source: name, message: `cannot read ${describeSourceRelation(source)} in the warehouse: ${reason}` });
-      continue;
-    }
-    issues.push(...checkSourceColumns(source, columns));
+    const columns = await describe(sourceRelationQuery(source, engine.dialect, resolvePath), (reason) => ({ kind: 'source', object: name, message: `cannot read ${describeSourceRelation(source)} in the warehouse: ${reason}` }));
+    if (columns) issues.push(...checkSourceColumns(source, columns));
+  }
+  const badSources = new Set(issues.map((issue) => issue.object));
+  for (const name of Object.keys(project.featureViews).sort()) {
+    const view = project.featureViews[name]!;
+    const query = transformationQuery(view, project, engine.dialect, resolvePath);
+    if (!query || badSources.has(view.source)) continue;
+    const columns = await describe(query, (reason) => ({ kind: 'featureView', object: name, message: `its transformation does not run in the warehouse: ${reason}` }));
+    if (columns) issues.push(...checkTransformationColumns(view, project, columns));
   }
   return issues;
 }

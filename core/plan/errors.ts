@@ -1,6 +1,6 @@
 import { FlywheelError } from '../errors.ts';
 import type { PlanChange } from './diff.ts';
-import type { SourceColumnIssue } from './source-columns.ts';
+import type { WarehouseColumnIssue } from './warehouse-columns.ts';
 
 /** Thrown by apply when the plan holds breaking changes and the caller did not allow them. */
 export class BreakingChangesError extends FlywheelError {
@@ -13,16 +13,19 @@ export class BreakingChangesError extends FlywheelError {
   }
 }
 
-/** Thrown by plan and apply when the warehouse lacks a source's relation or columns, or holds them with other types. */
+/**
+ * Thrown by plan and apply when the warehouse lacks a source's relation or columns, holds them with
+ * other types, or a feature view's transformation does not return what the view declares.
+ */
 export class WarehouseSchemaError extends FlywheelError {
-  readonly issues: readonly SourceColumnIssue[];
-  constructor(issues: readonly SourceColumnIssue[], options?: { cause?: unknown }) {
-    const head = issues.length === 1 ? 'The warehouse does not match a source definition:' : `The warehouse does not match the source definitions (${issues.length} problems):`;
-    super(`${head}\n${issues.map((issue) => `  - ${formatSourceColumnIssue(issue)}`).join('\n')}`, options);
+  readonly issues: readonly WarehouseColumnIssue[];
+  constructor(issues: readonly WarehouseColumnIssue[], options?: { cause?: unknown }) {
+    const head = issues.length === 1 ? 'The warehouse does not match a definition:' : `The warehouse does not match the definitions (${issues.length} problems):`;
+    super(`${head}\n${issues.map((issue) => `  - ${formatWarehouseColumnIssue(issue)}`).join('\n')}`, options);
     this.issues = issues;
   }
 }
 
-export function formatSourceColumnIssue(issue: SourceColumnIssue): string {
-  return `source "${issue.source}"${issue.column ? `, column "${issue.column}"` : ''}: ${issue.message}`;
+export function formatWarehouseColumnIssue(issue: WarehouseColumnIssue): string {
+  return `${issue.kind === 'source' ? 'source' : 'feature view'} "${issue.object}"${issue.column ? `, column "${issue.column}"` : ''}: ${issue.message}`;
 }

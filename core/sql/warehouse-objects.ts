@@ -141,7 +141,7 @@ type Compilers<N extends { kind: string }> = { [K in N['kind']]: (node: Extract<
 const RELATIONS: Compilers<RelationNode> = {
   table: (node, d) => d.qualified(node.name),
   parquet: (node, d) => d.readParquet(node.path),
-  transformation: (node, d) => `(${withoutTrailingSemicolon(node.sql).replace(/\{\{\s*source\s*\}\}/g, d.qualified(node.source))}) AS ${d.identifier('transformed')}`,
+  transformation: (node, d) => `(${withoutTrailingSemicolon(node.sql).replace(SOURCE_PLACEHOLDER, d.qualified(node.source))}) AS ${d.identifier('transformed')}`,
 };
 
 const PROJECTIONS: Compilers<ProjectionNode> = {
@@ -179,6 +179,19 @@ export function warehouseObjectStatements(options: WarehouseObjectsOptions & { r
 export function sourceRelationQuery(source: SourceSpec, dialect: Dialect, resolvePath: (path: string) => string): CompiledQuery {
   return sql(viewBody(sourceBody(source, resolvePath), dialect));
 }
+
+/**
+ * The rows a feature view's transformation returns, reading its source's relation directly (for
+ * `describe` at plan time, before the source's view exists). Undefined for views without one.
+ */
+export function transformationQuery(view: FeatureViewSpec, project: ProjectSpec, dialect: Dialect, resolvePath: (path: string) => string): CompiledQuery | undefined {
+  const source = project.sources[view.source];
+  if (view.transformation === undefined || !source) return undefined;
+  const input = `(${viewBody(sourceBody(source, resolvePath), dialect)})`;
+  return sql(`SELECT * FROM (${withoutTrailingSemicolon(view.transformation).replace(SOURCE_PLACEHOLDER, input)}) AS ${dialect.identifier('transformed')}`);
+}
+
+const SOURCE_PLACEHOLDER = /\{\{\s*source\s*\}\}/g;
 
 function withoutTrailingSemicolon(text: string): string {
   return text.trim().replace(/;\s*$/, '');

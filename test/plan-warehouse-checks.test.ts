@@ -1,0 +1,55 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
+import { createTempProject, type TempProject } from './support/temp-project.ts';
+
+// plan checks definitions against the warehouse before anything is applied: source columns, and
+// what each feature view's transformation really returns.
+let project: TempProject;
+
+const definitions = (transformation: string) => `
+import { entity, featureView, source } from 'flywheel';
+export const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
+export const txns = source({ name: 'txns', table: 'txns', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', amount: 'float64' } });
+export const daily = featureView({ name: 'daily', entities: [user], source: txns, ttl: '2d',
+  transformation: \`${transformation}\`,
+  features: { total: 'float64', n: 'int64' } });
+`;
+
+beforeAll(async () => {
+  project = createTempProject({
+    'flywheel.config.ts': `import { defineConfig, localProfile } from 'flywheel';\nexport default defineConfig({ project: 'checks', definitions: './definitions', profiles: { local: localProfile() } });\n`,
+  });
+  const engine = await openDuckDBEngine({ path: join(project.dir, '.flywheel', 'warehouse.duckdb') });
+  await engine.run({ sql: `CREATE TABLE txns (user_id BIGINT, ts TIMESTAMPTZ, amount DOUBLE); INSERT INTO txns VALUES (1, '2024-01-01 10:00:00+00', 5.0)`, parameters: [] });
+  await engine.close();
+});
+
+afterAll(() => project?.remove());
+
+describe('plan against the warehouse', () => {
+  it('accepts a transformation that returns the keys, the timestamp and every feature', () => {
+    project.write('definitions/defs.ts', definitions(`SELECT user_id, date_trunc('day', ts) + INTERVAL 1 DAY AS ts, sum(amount) AS total, count(*) AS n FROM {{source}} GROUP BY ALL`));
+    const result = project.cli('plan', '--json');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
+  it('names the feature view and column when a transformation returns the wrong columns', () => {
+    project.write('definitions/defs.ts', definitions(`SELECT user_id, ts, 'x' AS total FROM {{source}}`));
+    const result = project.cli('plan');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'error: The warehouse does not match the definitions (2 problems):\n' +
+        '  - feature view "daily", column "total": declared float64 but the warehouse column is VARCHAR\n' +
+        '  - feature view "daily", column "n": no such column in the output of the transformation (its columns are user_id, ts, total)\n',
+    );
+  });
+
+  it('says when a transformation does not run', () => {
+    project.write('definitions/defs.ts', definitions(`SELECT user_id, ts, amont AS total, 1 AS n FROM {{source}}`));
+    const result = project.cli('plan');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: The warehouse does not match a definition:\n {2}- feature view "daily": its transformation does not run in the warehouse: .*amont/);
+  });
+});
