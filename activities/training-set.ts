@@ -1,15 +1,22 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { definitionHash } from '../core/plan/definition-hash.ts';
-import type { ColumnSpec } from '../core/definitions/specs.ts';
+import type { ColumnSpec, PartitionUnit } from '../core/definitions/specs.ts';
 import { NotFoundError } from '../core/errors.ts';
+import { definitionHash } from '../core/plan/definition-hash.ts';
 import { compileColumnStats, readColumnStats } from '../core/sql/column-stats.ts';
+import { compileDistinctPartitions, compilePartitionRows } from '../core/sql/partition-sql.ts';
 import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
-import { compileCountRows, compileCreateTableAs, compileDropTable, compileSelectAll } from '../core/sql/tables.ts';
-import { runTableName } from '../core/sql/warehouse-objects.ts';
-import { resolveTrainingSet, type TimeRange } from '../core/training-set/resolve-training-set.ts';
-import { datasetKeys, type TrainingSetManifest } from '../core/training-set/manifest.ts';
+import { compileCountNulls, compileCreateTableAs, compileDropTable, compileMaxOf } from '../core/sql/tables.ts';
+import { featureViewViewName, runTableName } from '../core/sql/warehouse-objects.ts';
+import {
+  buildDatasetManifest,
+  datasetLayout,
+  type PartitionManifest,
+  type StagedRun,
+} from '../core/training-set/manifest.ts';
+import { PartitionRangeError, partitionFromKey, partitionsInRange, type Partition } from '../core/training-set/partitions.ts';
+import { resolveTrainingSet, type ResolvedTrainingSet, type TimeRange } from '../core/training-set/resolve-training-set.ts';
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
 import { atBoundary } from './failures.ts';
@@ -19,43 +26,44 @@ import { withHeartbeats } from './heartbeat.ts';
 export interface TrainingSetRunRef extends TimeRange {
   readonly trainingSet: string;
   readonly registryVersion: number;
-  /** Identifies this run's dataset version and working table; the same key always writes the same places. */
+  /** Identifies this run's staged files; the same key always writes the same places. */
   readonly runKey: string;
 }
 
 export interface TrainingSetPlan {
   readonly registryVersion: number;
   readonly outputPath: string;
+  readonly partitionBy: PartitionUnit;
+  /** The partitions the run covers when it has a range (each rebuilt whole), else undefined (every partition in the spine). */
+  readonly partitions: readonly string[] | undefined;
   readonly columns: readonly ColumnSpec[];
   readonly featureViews: readonly { readonly name: string; readonly definitionHash: string }[];
 }
 
-export interface JoinedTable {
-  readonly table: string;
+export interface StagedFiles {
+  /** Object key of the run's StagedRun document. */
+  readonly stagedRunKey: string;
+  readonly partitionCount: number;
   readonly rowCount: number;
-}
-
-export interface ExportedFile {
-  readonly key: string;
-  readonly rowCount: number;
-  readonly bytes: number;
+  /** Spine rows left out because their timestamp is null (they belong to no partition). */
+  readonly skippedNullTimestamps: number;
 }
 
 export interface PublishedDataset {
-  readonly version: string;
   readonly manifestKey: string;
   readonly manifestUri: string;
   readonly datasetUri: string;
+  readonly partitions: readonly { readonly key: string; readonly rowCount: number }[];
   readonly rowCount: number;
 }
 
 /**
- * The steps of building a training set. Each is idempotent: it writes to names derived from the
- * run key (CREATE OR REPLACE, overwrite of the same object keys), so a retry redoes the step
- * exactly rather than adding to it.
+ * The steps of building a training set: plan, write (join and stage Parquet per partition), publish
+ * (promote staged files, then each partition's manifest, then the dataset index). Each is idempotent:
+ * it writes to names derived from the run key and partition, so a retry redoes its step exactly.
  */
 export function createTrainingSetActivities(deps: ActivityDeps) {
-  const resolve = async (engine: OfflineEngine, run: Pick<TrainingSetRunRef, 'trainingSet' | 'registryVersion' | 'from' | 'to'>) => {
+  const resolveAt = async (engine: OfflineEngine, run: Pick<TrainingSetRunRef, 'trainingSet' | 'registryVersion' | 'from' | 'to'>): Promise<ResolvedTrainingSet> => {
     const registry = await deps.registry(engine).get(deps.project, run.registryVersion);
     if (!registry) throw new NotFoundError('registry version', String(run.registryVersion), `Project "${deps.project}"`);
     return resolveTrainingSet(registry.spec, run.trainingSet, {
@@ -65,8 +73,8 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
   };
 
   return {
-    /** Pins the registry version the run reads (the latest unless given) and says what it will produce. */
-    async planTrainingSet(input: { trainingSet: string; registryVersion?: number }): Promise<TrainingSetPlan> {
+    /** Pins the registry version the run reads (the latest unless given) and checks the range against the partitioning. */
+    async planTrainingSet(input: { trainingSet: string; registryVersion?: number; from?: string; to?: string }): Promise<TrainingSetPlan> {
       return atBoundary(() =>
         withEngine(deps, async (engine) => {
           const registry = deps.registry(engine);
@@ -75,9 +83,16 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             throw new NotFoundError('registry', input.registryVersion === undefined ? deps.project : `${deps.project} v${input.registryVersion}`, 'Run `flywheel apply` first');
           }
           const resolved = resolveTrainingSet(applied.spec, input.trainingSet);
+          const { partitionBy, path } = resolved.spec.output;
+          const ranged = input.from !== undefined || input.to !== undefined;
+          if (ranged && (input.from === undefined || input.to === undefined)) {
+            throw new PartitionRangeError(`give both --from and --to (or neither): partitions are rebuilt whole`);
+          }
           return {
             registryVersion: applied.version,
-            outputPath: resolved.spec.output.path,
+            outputPath: path,
+            partitionBy,
+            partitions: ranged ? partitionsInRange(input.from!, input.to!, partitionBy).map((p) => p.key) : undefined,
             columns: resolved.columns,
             featureViews: resolved.views.map(({ view }) => ({ name: view.name, definitionHash: definitionHash(view) })),
           };
@@ -85,86 +100,162 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
       );
     },
 
-    /** Runs the point-in-time join into the run's working table. */
-    async joinTrainingSet(run: TrainingSetRunRef): Promise<JoinedTable> {
-      return atBoundary(() =>
-        withEngine(deps, async (engine) => {
-          const resolved = await resolve(engine, run);
-          const table = runTableName('ts', run.trainingSet, run.runKey);
-          const join = compilePointInTimeJoin(resolved.join, engine.dialect);
-          await withHeartbeats(() => engine.run(compileCreateTableAs(table, join, engine.dialect)), () => ({ stage: 'join' }));
-          const [row] = await engine.all<{ n: number }>(compileCountRows(table, engine.dialect));
-          return { table, rowCount: Number(row?.n ?? 0) };
-        }),
-      );
-    },
-
-    /** Writes the working table as Parquet under the dataset version's folder in the object store. */
-    async exportTrainingSet(input: { table: string; outputPath: string; runKey: string }): Promise<ExportedFile[]> {
-      return atBoundary(() =>
-        withEngine(deps, async (engine) => {
-          const keys = datasetKeys(input.outputPath, input.runKey);
-          const localDir = join(deps.scratchDir, `${input.runKey}`);
-          await mkdir(localDir, { recursive: true });
-          const localPath = join(localDir, 'part-00000.parquet');
-          try {
-            const { rowCount } = await withHeartbeats(
-              () => engine.exportParquet(compileSelectAll(input.table, engine.dialect), localPath),
-              () => ({ stage: 'export' }),
-            );
-            const key = keys.dataFile(0);
-            await withHeartbeats(() => deps.objectStore.putFile(key, localPath), () => ({ stage: 'upload', key }));
-            return [{ key, rowCount, bytes: (await stat(localPath)).size }];
-          } finally {
-            await rm(localDir, { recursive: true, force: true });
-          }
-        }),
-      );
-    },
-
-    /** Writes the manifest last: a dataset version exists for readers only once its manifest does. */
-    async publishTrainingSet(input: { run: TrainingSetRunRef; plan: TrainingSetPlan; table: string; files: readonly ExportedFile[]; createdAt: string }): Promise<PublishedDataset> {
+    /**
+     * Runs the point-in-time join and stages one Parquet file per partition under the run's staging
+     * prefix, with per-partition statistics. Rows keep spine order within each partition.
+     */
+    async writeTrainingSetFiles(input: { run: TrainingSetRunRef; plan: TrainingSetPlan }): Promise<StagedFiles> {
       return atBoundary(() =>
         withEngine(deps, async (engine) => {
           const { run, plan } = input;
-          const [statsRow] = await withHeartbeats(() => engine.all(compileColumnStats(input.table, plan.columns, engine.dialect)), () => ({ stage: 'stats' }));
-          const stats = readColumnStats(statsRow ?? {}, plan.columns);
-          const keys = datasetKeys(plan.outputPath, run.runKey);
-          const manifest: TrainingSetManifest = {
-            formatVersion: 1,
-            project: deps.project,
-            trainingSet: run.trainingSet,
-            version: run.runKey,
-            createdAt: input.createdAt,
-            registryVersion: plan.registryVersion,
-            timeRange: { from: run.from ?? null, to: run.to ?? null },
-            rowCount: stats.rowCount,
-            schema: plan.columns.map((c) => ({ name: c.name, type: c.type })),
-            featureViews: plan.featureViews,
-            files: input.files.map((f) => ({ key: f.key, uri: deps.objectStore.uri(f.key), rowCount: f.rowCount, bytes: f.bytes })),
-            columnStats: stats.columns,
-          };
-          Context.current().heartbeat({ stage: 'manifest' });
-          await deps.objectStore.putBytes(keys.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
-          await deps.objectStore.putBytes(keys.latest, `${JSON.stringify({ version: run.runKey, manifest: keys.manifest }, null, 2)}\n`);
+          const resolved = await resolveAt(engine, run);
+          const layout = datasetLayout(plan.outputPath);
+          const timestamp = resolved.spine.timestampField;
+          const columnNames = resolved.columns.map((c) => c.name);
+          const join = compilePointInTimeJoin(resolved.join, engine.dialect);
+          const localDir = join_(deps.scratchDir, run.runKey);
+          await rm(localDir, { recursive: true, force: true });
+          const localFile = (key: string) => join_(localDir, key, 'part-00000.parquet');
+          let progress = { stage: 'join', done: 0, total: plan.partitions?.length ?? 0 };
+          const heartbeat = () => progress;
+
+          const written: { partition: Partition; path: string; rowCount: number }[] = [];
+          let skippedNullTimestamps = 0;
+          const single = plan.partitions?.length === 1 ? partitionFromKey(plan.partitions[0]!, plan.partitionBy) : undefined;
+          if (single) {
+            // One partition (a daily run, a backfill step): the join streams straight into its file.
+            await mkdir(join_(localDir, single.key), { recursive: true });
+            const { rowCount } = await withHeartbeats(() => engine.exportParquet(join, localFile(single.key)), heartbeat);
+            written.push({ partition: single, path: localFile(single.key), rowCount });
+          } else {
+            // Many partitions: join once into a working table (in spine order), then one file per partition.
+            const table = runTableName('ts', run.trainingSet, run.runKey);
+            try {
+              await withHeartbeats(() => engine.run(compileCreateTableAs(table, join, engine.dialect)), heartbeat);
+              const present = (await engine.all<{ partition_key: string }>(compileDistinctPartitions(table, timestamp, plan.partitionBy, engine.dialect))).map((r) => r.partition_key);
+              const keys = [...new Set([...(plan.partitions ?? []), ...(plan.partitionBy === 'none' ? ['all'] : present)])].sort();
+              const [nulls] = await engine.all<{ n: number }>(compileCountNulls(table, timestamp, engine.dialect));
+              skippedNullTimestamps = plan.partitionBy === 'none' ? 0 : Number(nulls?.n ?? 0);
+              progress = { stage: 'export', done: 0, total: keys.length };
+              for (const key of keys) {
+                const partition = partitionFromKey(key, plan.partitionBy);
+                if (!partition) throw new Error(`partition key ${key} does not match partitionBy ${plan.partitionBy}`);
+                await mkdir(join_(localDir, key), { recursive: true });
+                const rows = compilePartitionRows(table, columnNames, timestamp, plan.partitionBy, key, engine.dialect);
+                const { rowCount } = await withHeartbeats(() => engine.exportParquet(rows, localFile(key)), heartbeat);
+                written.push({ partition, path: localFile(key), rowCount });
+                progress = { ...progress, done: progress.done + 1 };
+              }
+            } finally {
+              await engine.run(compileDropTable(table, engine.dialect));
+            }
+          }
+
+          progress = { stage: 'stage', done: 0, total: written.length };
+          const partitions: StagedRun['partitions'][number][] = [];
+          for (const { partition, path, rowCount } of written) {
+            const [statsRow] = await engine.all(compileColumnStats(engine.dialect.readParquet(path), resolved.columns, engine.dialect));
+            const stats = readColumnStats(statsRow ?? {}, resolved.columns);
+            const stagedKey = layout.stagedFile(run.runKey, partition, 0);
+            await withHeartbeats(() => deps.objectStore.putFile(stagedKey, path), heartbeat);
+            partitions.push({ partition, rowCount, files: [{ stagedKey, rowCount, bytes: (await stat(path)).size }], columnStats: stats.columns });
+            progress = { ...progress, done: progress.done + 1 };
+          }
+
+          const sourceWatermarks: Record<string, string | null> = {};
+          for (const { view } of resolved.views) {
+            const column = resolved.join.views.find((v) => v.relation === featureViewViewName(view.name))?.timestampField;
+            const [row] = column ? await engine.all<{ max: string | null }>(compileMaxOf(featureViewViewName(view.name), column, engine.dialect)) : [];
+            sourceWatermarks[view.name] = row?.max ?? null;
+          }
+
+          const staged: StagedRun = { runKey: run.runKey, partitions, sourceWatermarks };
+          await deps.objectStore.putBytes(layout.stagedRun(run.runKey), JSON.stringify(staged));
+          await rm(localDir, { recursive: true, force: true });
           return {
-            version: run.runKey,
-            manifestKey: keys.manifest,
-            manifestUri: deps.objectStore.uri(keys.manifest),
-            datasetUri: deps.objectStore.uri(keys.folder),
-            rowCount: stats.rowCount,
+            stagedRunKey: layout.stagedRun(run.runKey),
+            partitionCount: partitions.length,
+            rowCount: partitions.reduce((sum, p) => sum + p.rowCount, 0),
+            skippedNullTimestamps,
           };
         }),
       );
     },
 
-    /** Drops a run's working table; safe to call when it does not exist. */
-    async dropRunTable(input: { table: string }): Promise<void> {
-      return atBoundary(() =>
-        withEngine(deps, (engine) => engine.run(compileDropTable(input.table, engine.dialect))),
-      );
+    /**
+     * Publishes staged partitions: copies each partition's files over the published ones, removes
+     * files the new version no longer has, then writes the partition's manifest. A retry resumes
+     * after the last partition it finished (heartbeat details) and redoes at most one.
+     */
+    async publishTrainingSet(input: { run: TrainingSetRunRef; plan: TrainingSetPlan; stagedRunKey: string; createdAt: string; updateIndex: boolean }): Promise<PublishedDataset> {
+      return atBoundary(async () => {
+        const { run, plan } = input;
+        const context = Context.current();
+        const layout = datasetLayout(plan.outputPath);
+        const bytes = await deps.objectStore.get(input.stagedRunKey);
+        if (!bytes) throw new NotFoundError('staged run', input.stagedRunKey, 'Its files were already published or removed');
+        const staged = JSON.parse(new TextDecoder().decode(bytes)) as StagedRun;
+        const resumeAt = (context.info.heartbeatDetails as { next?: number } | undefined)?.next ?? 0;
+
+        for (let i = resumeAt; i < staged.partitions.length; i++) {
+          const { partition, files, rowCount, columnStats } = staged.partitions[i]!;
+          const published = files.map((file, index) => ({ ...file, key: layout.partitionFile(partition, index) }));
+          for (const file of published) await deps.objectStore.copy(file.stagedKey, file.key);
+          const keep = new Set(published.map((f) => f.key));
+          for (const old of await deps.objectStore.list(`${layout.partitionFolder(partition)}/`)) {
+            if (!keep.has(old.key)) await deps.objectStore.delete(old.key);
+          }
+          const manifest: PartitionManifest = {
+            formatVersion: 1,
+            project: deps.project,
+            trainingSet: run.trainingSet,
+            partition,
+            version: run.runKey,
+            createdAt: input.createdAt,
+            registryVersion: plan.registryVersion,
+            rowCount,
+            schema: plan.columns.map((c) => ({ name: c.name, type: c.type })),
+            featureViews: plan.featureViews,
+            sourceWatermarks: staged.sourceWatermarks,
+            files: published.map((f) => ({ key: f.key, uri: deps.objectStore.uri(f.key), rowCount: f.rowCount, bytes: f.bytes })),
+            columnStats,
+          };
+          await deps.objectStore.putBytes(layout.partitionManifest(partition), `${JSON.stringify(manifest, null, 2)}\n`);
+          context.heartbeat({ next: i + 1 });
+        }
+
+        if (input.updateIndex) await rebuildIndex(deps, run.trainingSet, plan.outputPath, plan.partitionBy);
+        await deps.objectStore.deletePrefix(`${layout.staging(run.runKey)}/`);
+        return {
+          manifestKey: layout.manifest,
+          manifestUri: deps.objectStore.uri(layout.manifest),
+          datasetUri: deps.objectStore.uri(layout.root),
+          partitions: staged.partitions.map((p) => ({ key: p.partition.key, rowCount: p.rowCount })),
+          rowCount: staged.partitions.reduce((sum, p) => sum + p.rowCount, 0),
+        };
+      });
+    },
+
+    /** Rebuilds a dataset's `_manifest.json` from its partition manifests (after a backfill, or to repair it). */
+    async rebuildDatasetIndex(input: { trainingSet: string; outputPath: string; partitionBy: PartitionUnit }): Promise<{ manifestKey: string; partitionCount: number; rowCount: number }> {
+      return atBoundary(() => rebuildIndex(deps, input.trainingSet, input.outputPath, input.partitionBy));
     },
   };
 }
+
+async function rebuildIndex(deps: ActivityDeps, trainingSet: string, outputPath: string, partitionBy: PartitionUnit) {
+  const layout = datasetLayout(outputPath);
+  const manifests: PartitionManifest[] = [];
+  for (const object of await deps.objectStore.list(layout.partitionManifestsPrefix)) {
+    const bytes = await deps.objectStore.get(object.key);
+    if (bytes) manifests.push(JSON.parse(new TextDecoder().decode(bytes)) as PartitionManifest);
+    if (manifests.length % 100 === 0) Context.current().heartbeat({ stage: 'index', read: manifests.length });
+  }
+  const index = buildDatasetManifest({ project: deps.project, trainingSet, partitionBy, updatedAt: new Date().toISOString(), partitions: manifests, manifestKey: layout.partitionManifest });
+  await deps.objectStore.putBytes(layout.manifest, `${JSON.stringify(index, null, 2)}\n`);
+  return { manifestKey: layout.manifest, partitionCount: index.partitions.length, rowCount: index.rowCount };
+}
+
+const join_ = join;
 
 export type TrainingSetActivities = ReturnType<typeof createTrainingSetActivities>;

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import type { ObjectStore } from '../connectors/object-store/object-store.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import { TransientError } from '../core/errors.ts';
-import type { TrainingSetManifest } from '../core/training-set/manifest.ts';
+import type { DatasetManifest, PartitionManifest } from '../core/training-set/manifest.ts';
 import { buildTrainingSet, trainingSetProgressQuery } from '../workflows/build-training-set.ts';
 import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_RANGE_START } from '../workflows/search-attributes.ts';
 import { connectClient, runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
@@ -91,14 +91,23 @@ export default defineConfig({ project: 'pit_test', definitions: './definitions',
 
 afterAll(() => project?.remove());
 
-async function readDataset(folder: string) {
+/** Every published row, partition by partition (sorted by folder), each file in its own order. */
+async function readDataset(folder: string): Promise<Record<string, Record<string, unknown>[]>> {
   const engine = await openDuckDBEngine({ path: ':memory:' });
   try {
-    return await engine.all({ sql: `SELECT * FROM read_parquet('${join(folder, '*.parquet')}')`, parameters: [] });
+    const files = await engine.all<{ file: string }>({ sql: `SELECT file FROM glob('${join(folder, '*', '*.parquet')}') ORDER BY file`, parameters: [] });
+    const byPartition: Record<string, Record<string, unknown>[]> = {};
+    for (const { file } of files) {
+      const partition = file.split('/').at(-2)!;
+      byPartition[partition] = [...(byPartition[partition] ?? []), ...(await engine.all({ sql: `SELECT * FROM read_parquet('${file}', hive_partitioning = false)`, parameters: [] }))];
+    }
+    return byPartition;
   } finally {
     await engine.close();
   }
 }
+
+const readJson = async <T>(path: string) => JSON.parse(await readFile(path, 'utf8')) as T;
 
 describe('buildTrainingSet workflow', () => {
   it('joins point in time, writes Parquet and then the manifest, and is easy to find', async () => {
@@ -108,43 +117,60 @@ describe('buildTrainingSet workflow', () => {
       const result = await runWorker({ taskQueue, activities: createActivities(depsWith(new LocalObjectStore(objectsRoot))) }, async () => {
         const handle = await client.workflow.start(buildTrainingSet, { taskQueue, workflowId, args: [{ project: 'pit_test', trainingSet: 'fraud_training' }] });
         const done = await handle.result();
-        expect(await handle.query(trainingSetProgressQuery)).toEqual({ stage: 'done', completedStages: 5, totalStages: 5, rowCount: 5 });
+        expect(await handle.query(trainingSetProgressQuery)).toEqual({ stage: 'done', completedStages: 3, totalStages: 3, partitions: 3, rowCount: 5 });
         return done;
       });
-      expect(result).toMatchObject({ trainingSet: 'fraud_training', registryVersion: 1, rowCount: 5 });
+      expect(result).toMatchObject({
+        trainingSet: 'fraud_training', registryVersion: 1, rowCount: 5, empty: false, skippedNullTimestamps: 0,
+        partitions: [{ key: 'day=2024-03-01', rowCount: 1 }, { key: 'day=2024-03-02', rowCount: 3 }, { key: 'day=2024-03-03', rowCount: 1 }],
+      });
       expect(result.version).toMatch(/^\d{8}T\d{6}_[0-9a-f]{8}$/);
 
-      const folder = join(objectsRoot, 'datasets', 'fraud', result.version);
+      const folder = join(objectsRoot, 'datasets', 'fraud');
       expect(result.datasetUri).toBe(`file://${folder}`);
-      expect(await readDataset(folder)).toEqual([
-        { user_id: 1, ts: '2024-03-01T06:00:00.000Z', is_fraud: false, amount: 12.5, country: 'DE' },
-        { user_id: 1, ts: '2024-03-02T12:00:00.000Z', is_fraud: true, amount: 30, country: 'FR' },
-        { user_id: 2, ts: '2024-03-02T00:00:00.000Z', is_fraud: false, amount: 7, country: 'US' },
-        { user_id: 2, ts: '2024-03-02T00:00:01.000Z', is_fraud: true, amount: null, country: 'US' }, // 1 s past the 1d ttl
-        { user_id: 3, ts: '2024-03-03T00:00:00.000Z', is_fraud: false, amount: null, country: null },
-      ]);
+      // One folder per UTC day of the spine timestamp; spine order within each.
+      expect(await readDataset(folder)).toEqual({
+        'day=2024-03-01': [{ user_id: 1, ts: '2024-03-01T06:00:00.000Z', is_fraud: false, amount: 12.5, country: 'DE' }],
+        'day=2024-03-02': [
+          { user_id: 1, ts: '2024-03-02T12:00:00.000Z', is_fraud: true, amount: 30, country: 'FR' },
+          { user_id: 2, ts: '2024-03-02T00:00:00.000Z', is_fraud: false, amount: 7, country: 'US' },
+          { user_id: 2, ts: '2024-03-02T00:00:01.000Z', is_fraud: true, amount: null, country: 'US' }, // 1 s past the 1d ttl
+        ],
+        'day=2024-03-03': [{ user_id: 3, ts: '2024-03-03T00:00:00.000Z', is_fraud: false, amount: null, country: null }],
+      });
 
-      const manifest = JSON.parse(await readFile(join(folder, 'manifest.json'), 'utf8')) as TrainingSetManifest;
-      expect(manifest).toMatchObject({
+      const partition = await readJson<PartitionManifest>(join(folder, '_partitions', 'day=2024-03-02.json'));
+      expect(partition).toMatchObject({
         formatVersion: 1, project: 'pit_test', trainingSet: 'fraud_training', version: result.version, registryVersion: 1,
-        timeRange: { from: null, to: null }, rowCount: 5,
+        partition: { key: 'day=2024-03-02', value: '2024-03-02', start: '2024-03-02T00:00:00.000Z', end: '2024-03-03T00:00:00.000Z' },
+        rowCount: 3,
         schema: [
           { name: 'user_id', type: 'int64' }, { name: 'ts', type: 'timestamp' }, { name: 'is_fraud', type: 'bool' },
           { name: 'amount', type: 'float64' }, { name: 'country', type: 'string' },
         ],
-        files: [{ key: `datasets/fraud/${result.version}/part-00000.parquet`, rowCount: 5 }],
+        sourceWatermarks: { user_spend: '2024-03-02T12:00:00.000Z', user_profile: '2024-03-02T00:00:00.000Z' },
+        files: [{ key: 'datasets/fraud/day=2024-03-02/part-00000.parquet', rowCount: 3 }],
         columnStats: {
-          user_id: { nulls: 0, min: 1, max: 3, mean: 1.8 },
-          amount: { nulls: 2, min: 7, max: 30 },
-          country: { nulls: 1 },
-          ts: { nulls: 0, min: '2024-03-01T06:00:00.000Z', max: '2024-03-03T00:00:00.000Z' },
+          user_id: { nulls: 0, min: 1, max: 2, mean: 5 / 3 },
+          amount: { nulls: 1, min: 7, max: 30, mean: 18.5 },
+          country: { nulls: 0 },
+          ts: { nulls: 0, min: '2024-03-02T00:00:00.000Z', max: '2024-03-02T12:00:00.000Z' },
         },
       });
-      expect(manifest.featureViews.map((v) => v.name)).toEqual(['user_spend', 'user_profile']);
-      expect(manifest.featureViews.every((v) => /^[0-9a-f]{64}$/.test(v.definitionHash))).toBe(true);
-      expect(JSON.parse(await readFile(join(objectsRoot, 'datasets', 'fraud', '_latest.json'), 'utf8'))).toEqual({
-        version: result.version, manifest: `datasets/fraud/${result.version}/manifest.json`,
+      expect(partition.featureViews.map((v) => v.name)).toEqual(['user_spend', 'user_profile']);
+      expect(partition.featureViews.every((v) => /^[0-9a-f]{64}$/.test(v.definitionHash))).toBe(true);
+
+      const index = await readJson<DatasetManifest>(join(folder, '_manifest.json'));
+      expect(index).toMatchObject({
+        trainingSet: 'fraud_training', partitionBy: 'day', rowCount: 5,
+        timeRange: { from: '2024-03-01T00:00:00.000Z', to: '2024-03-04T00:00:00.000Z' },
+        partitions: [
+          { key: 'day=2024-03-01', rowCount: 1, version: result.version, manifest: 'datasets/fraud/_partitions/day=2024-03-01.json' },
+          { key: 'day=2024-03-02', rowCount: 3, version: result.version },
+          { key: 'day=2024-03-03', rowCount: 1, version: result.version },
+        ],
       });
+      expect(await readdir(join(folder))).toEqual(['_manifest.json', '_partitions', 'day=2024-03-01', 'day=2024-03-02', 'day=2024-03-03']);
 
       // Findable in the UI by training set name and kind; the run's working table is gone.
       const description = await client.workflow.getHandle(workflowId).describe();
@@ -159,47 +185,81 @@ describe('buildTrainingSet workflow', () => {
     }
   });
 
-  it('runs a time range through the CLI, with the range as search attributes', async () => {
+  it('rebuilds exactly the partitions of a range through the CLI, with the range as search attributes', async () => {
     const client = await connectClient();
+    const folder = join(objectsRoot, 'datasets', 'fraud');
+    const before = await readJson<DatasetManifest>(join(folder, '_manifest.json'));
     try {
       const cli = await runWorker({ taskQueue, activities: createActivities(depsWith(new LocalObjectStore(objectsRoot))) }, async () =>
         // spawnSync would block this process's event loop, and with it the worker; run the CLI asynchronously.
-        project.cliAsync('run', 'training-set', 'fraud_training', '--from', '2024-03-02', '--to', '2024-03-02T00:00:01Z', '--json'),
+        project.cliAsync('run', 'training-set', 'fraud_training', '--from', '2024-03-02', '--to', '2024-03-03', '--json'),
       );
+      expect(cli.stderr).not.toContain('error');
       expect(cli.code).toBe(0);
-      const result = JSON.parse(cli.stdout) as { workflowId: string; rowCount: number; datasetUri: string; version: string };
-      expect(result.rowCount).toBe(1);
-      expect(await readDataset(new URL(result.datasetUri).pathname)).toEqual([
-        { user_id: 2, ts: '2024-03-02T00:00:00.000Z', is_fraud: false, amount: 7, country: 'US' },
-      ]);
+      const result = JSON.parse(cli.stdout) as { workflowId: string; rowCount: number; version: string; partitions: unknown[] };
+      expect(result.partitions).toEqual([{ key: 'day=2024-03-02', rowCount: 3 }]);
       const description = await client.workflow.getHandle(result.workflowId).describe();
       expect(description.typedSearchAttributes.get(FLYWHEEL_RANGE_START)).toEqual(new Date('2024-03-02T00:00:00Z'));
-      const manifest = JSON.parse(await readFile(join(new URL(result.datasetUri).pathname, 'manifest.json'), 'utf8')) as TrainingSetManifest;
-      expect(manifest.timeRange).toEqual({ from: '2024-03-02T00:00:00.000Z', to: '2024-03-02T00:00:01.000Z' });
+
+      // Only that partition has a new version; its rows are the same, written once.
+      const after = await readJson<DatasetManifest>(join(folder, '_manifest.json'));
+      expect(after.partitions.map((p) => [p.key, p.version])).toEqual([
+        ['day=2024-03-01', before.partitions[0]!.version],
+        ['day=2024-03-02', result.version],
+        ['day=2024-03-03', before.partitions[2]!.version],
+      ]);
+      expect((await readDataset(folder))['day=2024-03-02']).toHaveLength(3);
+      expect(await readdir(join(folder, 'day=2024-03-02'))).toEqual(['part-00000.parquet']);
     } finally {
       await client.connection.close();
     }
   });
 
-  it('retries a step that failed midway without writing anything twice', async () => {
+  it('writes an empty partition with its manifest for a range without spine rows, and says so', async () => {
+    const cli = await runWorker({ taskQueue, activities: createActivities(depsWith(new LocalObjectStore(objectsRoot))) }, () =>
+      project.cliAsync('run', 'training-set', 'fraud_training', '--from', '2024-04-01', '--to', '2024-04-03'),
+    );
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toContain('0 rows in 2 partitions: the range holds no spine rows');
+    const folder = join(objectsRoot, 'datasets', 'fraud');
+    expect(await readDataset(folder)).toMatchObject({ 'day=2024-04-01': [], 'day=2024-04-02': [] });
+    expect(await readJson<PartitionManifest>(join(folder, '_partitions', 'day=2024-04-01.json'))).toMatchObject({ rowCount: 0, columnStats: { amount: { nulls: 0 } } });
+  });
+
+  it('refuses a range that does not fall on partition boundaries, before any work', async () => {
+    const cli = await runWorker({ taskQueue, activities: createActivities(depsWith(new LocalObjectStore(objectsRoot))) }, () =>
+      project.cliAsync('run', 'training-set', 'fraud_training', '--from', '2024-03-02', '--to', '2024-03-02T06:00:00Z'),
+    );
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toContain('--to 2024-03-02T06:00:00.000Z is not on a day boundary; partitions are rebuilt whole, so use e.g. 2024-03-02T00:00:00.000Z');
+  });
+
+  it('retries a publish that failed midway without writing anything twice', async () => {
     const store = new LocalObjectStore(objectsRoot);
-    let manifestWrites = 0;
-    // The first manifest write fails after the data file was uploaded, as if the store dropped the connection.
+    let failed = false;
+    // The second partition's manifest write fails after its files were copied, as if the store dropped the connection.
     const flaky: ObjectStore = Object.assign(Object.create(store) as ObjectStore, {
       putBytes: async (key: string, body: Uint8Array | string) => {
-        if (key.endsWith('manifest.json') && manifestWrites++ === 0) throw new TransientError('connection reset by the object store');
+        if (key.endsWith('_partitions/day=2024-03-02.json') && !failed) {
+          failed = true;
+          throw new TransientError('connection reset by the object store');
+        }
         return store.putBytes(key, body);
       },
     });
     const client = await connectClient();
     try {
       const result = await runWorker({ taskQueue, activities: createActivities(depsWith(flaky)) }, () =>
-        client.workflow.execute(buildTrainingSet, { taskQueue, workflowId: `retry-${taskQueue}`, args: [{ project: 'pit_test', trainingSet: 'fraud_training' }] }),
+        client.workflow.execute(buildTrainingSet, { taskQueue, workflowId: `retry-${taskQueue}`, args: [{ project: 'pit_test', trainingSet: 'fraud_training', from: '2024-03-01', to: '2024-03-04' }] }),
       );
-      expect(manifestWrites).toBe(2);
-      const keys = (await store.list(`datasets/fraud/${result.version}/`)).map((o) => o.key);
-      expect(keys).toEqual([`datasets/fraud/${result.version}/manifest.json`, `datasets/fraud/${result.version}/part-00000.parquet`]);
-      expect(await readDataset(join(objectsRoot, 'datasets', 'fraud', result.version))).toHaveLength(5);
+      expect(failed).toBe(true);
+      const folder = join(objectsRoot, 'datasets', 'fraud');
+      for (const day of ['2024-03-01', '2024-03-02', '2024-03-03']) {
+        expect(await readdir(join(folder, `day=${day}`))).toEqual(['part-00000.parquet']);
+        expect((await readJson<PartitionManifest>(join(folder, '_partitions', `day=${day}.json`))).version).toBe(result.version);
+      }
+      expect(Object.values(await readDataset(folder)).flat()).toHaveLength(5);
+      expect(await store.list('datasets/fraud/_staging/')).toEqual([]);
     } finally {
       await client.connection.close();
     }

@@ -1,66 +1,68 @@
-import {
-  CancellationScope,
-  defineQuery,
-  proxyActivities,
-  setHandler,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { defineQuery, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { TrainingSetActivities } from '../activities/training-set.ts';
 import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT, FLYWHEEL_RANGE_END, FLYWHEEL_RANGE_START } from './search-attributes.ts';
 
 export interface BuildTrainingSetInput {
   readonly project: string;
   readonly trainingSet: string;
-  /** Inclusive lower bound on spine time (ISO-8601 instant); omitted means from the beginning. */
+  /** Inclusive lower bound on spine time (ISO-8601 instant, on a partition boundary); omitted means every partition. */
   readonly from?: string;
-  /** Exclusive upper bound on spine time; omitted means up to now. */
+  /** Exclusive upper bound on spine time (on a partition boundary). */
   readonly to?: string;
   /** Registry version to read; omitted means the latest applied when the run starts. */
   readonly registryVersion?: number;
+  /** Rebuild the dataset's `_manifest.json` after publishing (default true; a backfill does it once at the end). */
+  readonly updateIndex?: boolean;
 }
 
 export interface BuildTrainingSetResult {
   readonly trainingSet: string;
+  /** This run's key, recorded as the version of every partition it wrote. */
   readonly version: string;
   readonly registryVersion: number;
   readonly rowCount: number;
+  readonly partitions: readonly { readonly key: string; readonly rowCount: number }[];
+  /** True when the range held no spine rows: the partitions exist, empty, with their manifests. */
+  readonly empty: boolean;
+  readonly skippedNullTimestamps: number;
   readonly datasetUri: string;
   readonly manifestUri: string;
 }
 
-export const TRAINING_SET_STAGES = ['plan', 'join', 'export', 'publish', 'cleanup'] as const;
+export const TRAINING_SET_STAGES = ['plan', 'write', 'publish'] as const;
 export type TrainingSetStage = (typeof TRAINING_SET_STAGES)[number] | 'done';
 
 export interface TrainingSetProgress {
   readonly stage: TrainingSetStage;
   readonly completedStages: number;
   readonly totalStages: number;
+  readonly partitions?: number;
   readonly rowCount?: number;
 }
 
 /** Query the CLI polls to draw its progress bar; also visible in the Temporal UI's Queries tab. */
 export const trainingSetProgressQuery = defineQuery<TrainingSetProgress>('progress');
 
-const { planTrainingSet, joinTrainingSet, exportTrainingSet, publishTrainingSet, dropRunTable } = proxyActivities<TrainingSetActivities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
+const { planTrainingSet, writeTrainingSetFiles, publishTrainingSet } = proxyActivities<TrainingSetActivities>({
+  startToCloseTimeout: '4 hours',
+  heartbeatTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
 });
 
 /**
- * Builds one version of a training set: pin the registry version, point-in-time join the spine with
- * the feature views in the warehouse, export Parquet to the object store, then publish the manifest.
- * Only names, times and URIs pass through here; the rows stay in the warehouse and object store.
+ * Builds a training set, or the partitions of it in [from, to): pin the registry version, join the
+ * spine with the feature views point in time and stage Parquet per partition, then publish each
+ * partition (files, then its manifest) and the dataset index. Only names, times and keys pass through
+ * here; rows stay in the warehouse and the object store.
  */
 export async function buildTrainingSet(input: BuildTrainingSetInput): Promise<BuildTrainingSetResult> {
   let progress: TrainingSetProgress = { stage: 'plan', completedStages: 0, totalStages: TRAINING_SET_STAGES.length };
   setHandler(trainingSetProgressQuery, () => progress);
-  const advance = (stage: TrainingSetStage, rowCount?: number) => {
-    progress = { stage, completedStages: progress.completedStages + 1, totalStages: TRAINING_SET_STAGES.length, ...(rowCount !== undefined ? { rowCount } : progress.rowCount !== undefined ? { rowCount: progress.rowCount } : {}) };
+  const advance = (stage: TrainingSetStage, extra: Partial<TrainingSetProgress> = {}) => {
+    progress = { ...progress, ...extra, stage, completedStages: progress.completedStages + 1 };
   };
 
-  // Set here as well as by the client, so runs started by a Schedule are just as easy to find.
+  // Set here as well as by the client, so runs started by a Schedule or a backfill are just as easy to find.
   upsertSearchAttributes([
     { key: FLYWHEEL_PROJECT, value: input.project },
     { key: FLYWHEEL_KIND, value: 'training-set' },
@@ -71,37 +73,27 @@ export async function buildTrainingSet(input: BuildTrainingSetInput): Promise<Bu
 
   const info = workflowInfo();
   const runKey = datasetVersion(info.runStartTime, info.runId);
+  const range = { ...(input.from !== undefined ? { from: input.from } : {}), ...(input.to !== undefined ? { to: input.to } : {}) };
 
-  const plan = await planTrainingSet({ trainingSet: input.trainingSet, ...(input.registryVersion !== undefined ? { registryVersion: input.registryVersion } : {}) });
-  advance('join');
-  const run = {
+  const plan = await planTrainingSet({ trainingSet: input.trainingSet, ...range, ...(input.registryVersion !== undefined ? { registryVersion: input.registryVersion } : {}) });
+  advance('write', plan.partitions ? { partitions: plan.partitions.length } : {});
+  const run = { trainingSet: input.trainingSet, registryVersion: plan.registryVersion, runKey, ...range };
+
+  const staged = await writeTrainingSetFiles({ run, plan });
+  advance('publish', { partitions: staged.partitionCount, rowCount: staged.rowCount });
+  const published = await publishTrainingSet({ run, plan, stagedRunKey: staged.stagedRunKey, createdAt: info.runStartTime.toISOString(), updateIndex: input.updateIndex ?? true });
+  advance('done');
+  return {
     trainingSet: input.trainingSet,
+    version: runKey,
     registryVersion: plan.registryVersion,
-    runKey,
-    ...(input.from !== undefined ? { from: input.from } : {}),
-    ...(input.to !== undefined ? { to: input.to } : {}),
+    rowCount: published.rowCount,
+    partitions: published.partitions,
+    empty: published.rowCount === 0,
+    skippedNullTimestamps: staged.skippedNullTimestamps,
+    datasetUri: published.datasetUri,
+    manifestUri: published.manifestUri,
   };
-
-  const joined = await joinTrainingSet(run);
-  try {
-    advance('export', joined.rowCount);
-    const files = await exportTrainingSet({ table: joined.table, outputPath: plan.outputPath, runKey });
-    advance('publish');
-    const published = await publishTrainingSet({ run, plan, table: joined.table, files, createdAt: info.runStartTime.toISOString() });
-    advance('cleanup');
-    return {
-      trainingSet: input.trainingSet,
-      version: published.version,
-      registryVersion: plan.registryVersion,
-      rowCount: published.rowCount,
-      datasetUri: published.datasetUri,
-      manifestUri: published.manifestUri,
-    };
-  } finally {
-    // Runs even when the workflow is cancelled, so working tables do not pile up in the warehouse.
-    await CancellationScope.nonCancellable(() => dropRunTable({ table: joined.table }));
-    advance('done');
-  }
 }
 
 /** `20261126T190012_3f2a9c1e`: sortable by start time, unique per run, the same on every replay. */

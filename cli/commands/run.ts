@@ -23,8 +23,8 @@ export function registerRunCommand(program: Command): void {
     .command('training-set')
     .description('build a training set (point-in-time join, Parquet and manifest in the object store)')
     .argument('<name>', 'training set name')
-    .option('--from <time>', 'spine rows at or after this instant (2024-05-01 or 2024-05-01T00:00:00Z)')
-    .option('--to <time>', 'spine rows before this instant')
+    .option('--from <time>', 'build the partitions from this instant on (a partition boundary: 2024-05-01)')
+    .option('--to <time>', 'up to this instant, exclusive (a partition boundary)')
     .option('--registry-version <n>', 'registry version to read (default: the latest applied)', parsePositiveInt)
     .option('--no-wait', 'print the workflow id and return without waiting')
     .option('--json', 'print the result as JSON')
@@ -32,6 +32,7 @@ export function registerRunCommand(program: Command): void {
       const config = await loadConfigFor(command);
       const from = options.from ? parseInstant(options.from, '--from') : undefined;
       const to = options.to ? parseInstant(options.to, '--to') : undefined;
+      if ((from === undefined) !== (to === undefined)) throw new UsageError('give both --from and --to, or neither (partitions are rebuilt whole)');
       if (from && to && from >= to) throw new UsageError(`--from (${from}) must be before --to (${to})`);
 
       const connection = await connectClient(config.profile.temporal);
@@ -59,8 +60,11 @@ export function registerRunCommand(program: Command): void {
         if (options.json) {
           process.stdout.write(`${JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2)}\n`);
         } else {
+          const partitions = `${result.partitions.length} partition${result.partitions.length === 1 ? '' : 's'}`;
           process.stdout.write(
-            `Training set ${name} version ${result.version}: ${result.rowCount} rows (registry v${result.registryVersion})\n` +
+            `Training set ${name} version ${result.version}: ${result.rowCount.toLocaleString('en-US')} rows in ${partitions}` +
+              `${result.empty ? ': the range holds no spine rows (empty partitions were written with their manifests)' : ''} (registry v${result.registryVersion})\n` +
+              (result.skippedNullTimestamps > 0 ? `  skipped ${result.skippedNullTimestamps} spine rows with a null timestamp (they belong to no partition)\n` : '') +
               `  dataset:  ${result.datasetUri}\n  manifest: ${result.manifestUri}\n`,
           );
         }

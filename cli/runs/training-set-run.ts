@@ -1,5 +1,4 @@
-import type { Client} from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { TemporalConfig } from '../../core/config.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import {
@@ -69,8 +68,27 @@ export async function waitForTrainingSetRun(
   })();
   try {
     return await handle.result();
+  } catch (error) {
+    throw explainWorkflowFailure(error, handle.workflowId);
   } finally {
     finished = true;
     await poll;
   }
+}
+
+/** Thrown when a run ends in failure: says what failed (the innermost cause) and which run to look at. */
+export class RunFailedError extends FlywheelError {
+  readonly workflowId: string;
+  constructor(workflowId: string, reason: string, options?: { cause?: unknown }) {
+    super(`${reason}\n(run ${workflowId}; see it in the Temporal UI)`, options);
+    this.workflowId = workflowId;
+  }
+}
+
+/** A failed run's error, as the message of its innermost cause (an activity's, usually). */
+export function explainWorkflowFailure(error: unknown, workflowId: string): unknown {
+  if (!(error instanceof WorkflowFailedError)) return error;
+  let cause: unknown = error;
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  return new RunFailedError(workflowId, (cause as Error).message, { cause: error });
 }

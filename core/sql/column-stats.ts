@@ -5,9 +5,10 @@ import type { Dialect } from './dialect.ts';
 /**
  * One pass over a relation giving its row count and, per column, the null count and (for numeric and
  * time columns) min, max and mean. Output columns are `n`, `<i>_nulls`, `<i>_min`, `<i>_max`, `<i>_mean`
- * with i the column's position, so any column name is safe.
+ * with i the column's position, so any column name is safe. `from` is compiled SQL: a quoted table
+ * name or a `read_parquet(...)` call from the dialect.
  */
-export function compileColumnStats(relation: string, columns: readonly ColumnSpec[], dialect: Dialect): CompiledQuery {
+export function compileColumnStats(from: string, columns: readonly ColumnSpec[], dialect: Dialect): CompiledQuery {
   const id = dialect.identifier;
   const parts = ['count(*) AS "n"'];
   columns.forEach((column, i) => {
@@ -18,7 +19,7 @@ export function compileColumnStats(relation: string, columns: readonly ColumnSpe
     }
     if (isNumeric(column)) parts.push(`avg(${c}) AS "c${i}_mean"`);
   });
-  return { sql: `SELECT ${parts.join(', ')} FROM ${dialect.qualified(relation)}`, parameters: [] };
+  return { sql: `SELECT ${parts.join(', ')} FROM ${from}`, parameters: [] };
 }
 
 export interface ColumnStats {

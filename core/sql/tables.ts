@@ -23,3 +23,13 @@ export function compileCountRows(table: string, dialect: Dialect): CompiledQuery
 export function compileDropTable(table: string, dialect: Dialect): CompiledQuery {
   return { sql: `DROP TABLE IF EXISTS ${dialect.qualified(table)}`, parameters: [] };
 }
+
+/** The greatest value of a column (a watermark), as `max`; null when the table is empty. */
+export function compileMaxOf(table: string, column: string, dialect: Dialect): CompiledQuery {
+  return { sql: `SELECT max(${dialect.identifier(column)}) AS ${dialect.identifier('max')} FROM ${dialect.qualified(table)}`, parameters: [] };
+}
+
+/** How many rows have a null in `column`, as `n`. */
+export function compileCountNulls(table: string, column: string, dialect: Dialect): CompiledQuery {
+  return { sql: `SELECT count(*) AS ${dialect.identifier('n')} FROM ${dialect.qualified(table)} WHERE ${dialect.identifier(column)} IS NULL`, parameters: [] };
+}
