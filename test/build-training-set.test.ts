@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,6 +37,8 @@ export const training = trainingSet({ name: 'fraud_training', spine: labels, fea
 `;
 
 let project: TempProject;
+// Python reading is checked where pandas and polars are installed (.ci/run installs them).
+const pythonReads = spawnSync('python3', ['-c', 'import pandas, polars, pyarrow'], { encoding: 'utf8' }).status === 0;
 let warehouse: string;
 let objectsRoot: string;
 const taskQueue = testTaskQueue();
@@ -183,6 +186,33 @@ describe('buildTrainingSet workflow', () => {
     } finally {
       await client.connection.close();
     }
+  });
+
+  it('lists and shows the dataset from its manifests', () => {
+    const list = project.cli('datasets', 'list');
+    expect(list.stderr).toBe('');
+    expect(list.stdout).toMatch(/^TRAINING SET\s+PARTITIONS\s+ROWS\s+FROM\s+TO\s+UPDATED\s+LOCATION\nfraud_training\s+3 \(day\)\s+5\s+2024-03-01T00:00:00.000Z\s+2024-03-04T00:00:00.000Z\s+\S+\s+file:\/\//);
+    const show = project.cli('datasets', 'show', 'fraud_training', '--partition', 'day=2024-03-02');
+    expect(show.stderr).toBe('');
+    expect(show.stdout).toContain('Training set fraud_training: 5 rows in 3 partitions by day, 2024-03-01T00:00:00.000Z .. 2024-03-04T00:00:00.000Z');
+    expect(show.stdout).toMatch(/amount\s+float64\s+1 \(33\.3%\)\s+7\s+30\s+18\.5000/);
+    expect(show.stdout).toMatch(/user_spend\s+[0-9a-f]{12}\s+watermark 2024-03-02T12:00:00.000Z/);
+    const missing = project.cli('datasets', 'show', 'fraud_training', '--partition', 'day=1999-01-01');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('partition "day=1999-01-01" not found. Partitions: day=2024-03-01, day=2024-03-02, day=2024-03-03');
+  });
+
+  it.skipIf(!pythonReads)('reads from Python with pandas and polars', () => {
+    const folder = join(objectsRoot, 'datasets', 'fraud');
+    const script = [
+      'import sys, pandas, polars',
+      'p = pandas.read_parquet(sys.argv[1])',
+      'q = polars.read_parquet(sys.argv[1] + "/*/*.parquet", hive_partitioning=True)',
+      'print(len(p), sorted(p["day"].astype(str).unique()), round(float(p["amount"].sum()), 2), len(q), q["country"].null_count())',
+    ].join('\n');
+    const result = spawnSync('python3', ['-c', script, folder], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe("5 ['2024-03-01', '2024-03-02', '2024-03-03'] 49.5 5 1");
   });
 
   it('rebuilds exactly the partitions of a range through the CLI, with the range as search attributes', async () => {

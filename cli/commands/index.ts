@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { startProjectWorker } from '../../worker/start-project-worker.ts';
 import { registerApplyCommand } from './apply.ts';
+import { registerDatasetsCommand } from './datasets.ts';
 import { registerDevCommand } from './dev.ts';
 import { registerPlanCommand } from './plan.ts';
 import { registerRunCommand } from './run.ts';
@@ -13,4 +14,5 @@ export function registerCommands(program: Command): void {
   registerDevCommand(program, startProjectWorker);
   registerWorkerCommand(program);
   registerRunCommand(program);
+  registerDatasetsCommand(program);
 }

@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';
+import { NotFoundError } from '../../core/errors.ts';
+import { datasetLayout } from '../../core/training-set/manifest.ts';
+import { readDatasetManifest, readPartitionManifest } from '../datasets/read-manifests.ts';
+import { formatDataset, formatDatasetList } from '../format/dataset-text.ts';
+import { loadDefinitions } from '../project/load-definitions.ts';
+import { loadConfigFor } from './global-options.ts';
+
+/**
+ * `flywheel datasets list|show`: reads the training sets' manifests from the object store. It needs
+ * neither Temporal nor the warehouse, so it works while a worker holds the DuckDB file.
+ */
+export function registerDatasetsCommand(program: Command): void {
+  const datasets = program.command('datasets').description('list and inspect the training sets written to the object store');
+
+  datasets
+    .command('list')
+    .description('every training set: partitions, rows, time range, last update')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const { store, project } = await open(command);
+      const entries = await Promise.all(
+        Object.values(project.trainingSets).map(async (spec) => ({ name: spec.name, uri: store.uri(datasetLayout(spec.output.path).root), manifest: await readDatasetManifest(store, spec) })),
+      );
+      process.stdout.write(options.json ? `${JSON.stringify(entries, null, 2)}\n` : formatDatasetList(entries));
+    });
+
+  datasets
+    .command('show')
+    .description("a training set's schema, partitions, and the column statistics of one partition (the newest by default)")
+    .argument('<name>', 'training set name')
+    .option('--partition <key>', 'partition to show statistics for, e.g. day=2024-03-01')
+    .option('--json', 'print the manifests as JSON')
+    .action(async (name: string, options: { partition?: string; json?: boolean }, command: Command) => {
+      const { store, project } = await open(command);
+      const spec = project.trainingSets[name];
+      if (!spec) throw new NotFoundError('training set', name, `Defined training sets: ${Object.keys(project.trainingSets).join(', ') || 'none'}`);
+      const manifest = await readDatasetManifest(store, spec);
+      if (!manifest) throw new NotFoundError('dataset of training set', name, `Nothing was published under ${store.uri(spec.output.path)} yet; run \`flywheel run training-set ${name}\``);
+      const key = options.partition ?? manifest.partitions.at(-1)?.key;
+      const partition = key ? await readPartitionManifest(store, spec, key) : undefined;
+      if (options.partition && !partition) throw new NotFoundError('partition', options.partition, `Partitions: ${manifest.partitions.map((p) => p.key).join(', ')}`);
+      const uri = store.uri(datasetLayout(spec.output.path).root);
+      process.stdout.write(options.json ? `${JSON.stringify({ uri, manifest, partition }, null, 2)}\n` : formatDataset(name, uri, manifest, partition));
+    });
+}
+
+async function open(command: Command) {
+  const config = await loadConfigFor(command);
+  const project = await loadDefinitions(config.definitionsDir, config.projectRoot);
+  return { store: createObjectStore(config.profile.objectStore), project };
+}

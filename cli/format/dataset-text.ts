@@ -1,0 +1,45 @@
+import type { DatasetManifest, PartitionManifest } from '../../core/training-set/manifest.ts';
+
+const n = (value: number) => value.toLocaleString('en-US');
+const pad = (rows: string[][]) => {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+};
+
+/** `flywheel datasets list`: one line per training set. */
+export function formatDatasetList(entries: readonly { name: string; uri: string; manifest: DatasetManifest | undefined }[]): string {
+  if (entries.length === 0) return 'No training sets are defined.\n';
+  const rows = [['TRAINING SET', 'PARTITIONS', 'ROWS', 'FROM', 'TO', 'UPDATED', 'LOCATION']];
+  for (const { name, uri, manifest } of entries) {
+    rows.push(manifest
+      ? [name, `${manifest.partitions.length} (${manifest.partitionBy})`, n(manifest.rowCount), manifest.timeRange.from ?? '-', manifest.timeRange.to ?? '-', manifest.updatedAt, uri]
+      : [name, '-', '-', '-', '-', 'not built yet', uri]);
+  }
+  return `${pad(rows)}\n`;
+}
+
+/** `flywheel datasets show`: the schema, the partitions and one partition's column statistics. */
+export function formatDataset(name: string, uri: string, manifest: DatasetManifest, partition: PartitionManifest | undefined): string {
+  const lines = [
+    `Training set ${name}: ${n(manifest.rowCount)} rows in ${manifest.partitions.length} partitions by ${manifest.partitionBy}, ${manifest.timeRange.from ?? '-'} .. ${manifest.timeRange.to ?? '-'}`,
+    `Location: ${uri}`,
+    '',
+    'Schema:',
+    ...manifest.schema.map((c) => `  ${c.name}  ${c.type}`),
+    '',
+    pad([['PARTITION', 'ROWS', 'VERSION', 'REGISTRY'], ...manifest.partitions.map((p) => [p.key, n(p.rowCount), p.version, `v${p.registryVersion}`])]),
+  ];
+  if (partition) {
+    lines.push('', `Partition ${partition.partition.key} (version ${partition.version}, ${n(partition.rowCount)} rows, created ${partition.createdAt}):`);
+    lines.push(pad([
+      ['COLUMN', 'TYPE', 'NULLS', 'MIN', 'MAX', 'MEAN'],
+      ...partition.schema.map((c) => {
+        const s = partition.columnStats[c.name];
+        const pct = partition.rowCount > 0 && s ? ` (${((s.nulls / partition.rowCount) * 100).toFixed(1)}%)` : '';
+        return [c.name, c.type, s ? `${n(s.nulls)}${pct}` : '-', s?.min === undefined ? '' : String(s.min), s?.max === undefined ? '' : String(s.max), s?.mean === undefined ? '' : s.mean.toPrecision(6)];
+      }),
+    ]));
+    lines.push('', 'Feature views:', ...partition.featureViews.map((v) => `  ${v.name}  ${v.definitionHash.slice(0, 12)}  watermark ${partition.sourceWatermarks[v.name] ?? '-'}`));
+  }
+  return `${lines.join('\n')}\n`;
+}
