@@ -73,14 +73,15 @@ async function main(): Promise<void> {
 
   try {
     step('4. Build the training set on Temporal');
-    const result = JSON.parse(await flywheel(['run', 'training-set', 'fraud_training', '--json'])) as { workflowId: string; rowCount: number; datasetUri: string; manifestUri: string };
+    const result = JSON.parse(await flywheel(['run', 'training-set', 'fraud_training', '--json'])) as { workflowId: string; rowCount: number; partitions: unknown[]; datasetUri: string; manifestUri: string };
 
     step('5. The dataset');
+    await flywheel(['datasets', 'list']);
     const datasetDir = fileURLToPath(result.datasetUri);
-    process.stdout.write(`  location: ${relative(process.cwd(), datasetDir)}\n  rows:     ${result.rowCount.toLocaleString('en-US')}\n  workflow: ${result.workflowId} (see it in the Web UI while \`flywheel dev\` runs)\n\n`);
+    process.stdout.write(`  location: ${relative(process.cwd(), datasetDir)} (one folder per day; _manifest.json beside them)\n  rows:     ${result.rowCount.toLocaleString('en-US')} in ${result.partitions.length} daily partitions\n  workflow: ${result.workflowId} (see it in the Web UI while \`flywheel dev\` runs)\n\n`);
     const engine = await openDuckDBEngine({ path: ':memory:' });
     try {
-      const glob = join(datasetDir, '*.parquet').replaceAll("'", "''");
+      const glob = join(datasetDir, '*', '*.parquet').replaceAll("'", "''");
       const preview = await engine.all({ sql: `SELECT transaction_id, user_id, ts, amount, is_fraud, txn_count_1d, amount_avg_1d, merchant_chargeback_rate_30d FROM read_parquet('${glob}') WHERE transaction_id % 60000 = 0 ORDER BY transaction_id`, parameters: [] });
       console.table(preview);
       const [summary] = await engine.all({ sql: `SELECT count(*) AS rows, round(avg(is_fraud::INT) * 100, 2) AS fraud_pct, round(100 - count(amount_avg_1d) * 100.0 / count(*), 1) AS pct_without_user_spend FROM read_parquet('${glob}')`, parameters: [] });
