@@ -27,14 +27,14 @@ const bin = join(repoRoot, 'bin', 'flywheel.js');
 const step = (title: string) => process.stdout.write(`\n\x1b[1m== ${title}\x1b[0m\n`);
 
 /** Runs the real CLI in the example folder, as a user would, and returns its stdout. */
-function flywheel(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+function flywheel(args: string[], options: { echo?: boolean } = {}): Promise<string> {
   process.stdout.write(`$ flywheel ${args.join(' ')}\n`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: exampleDir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [bin, ...args], { cwd: exampleDir, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      process.stdout.write(chunk);
+      if (options.echo ?? true) process.stdout.write(chunk);
     });
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`flywheel ${args.join(' ')} exited with code ${code}`))));
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
 
   try {
     step('4. Build the training set on Temporal');
-    const result = JSON.parse(await flywheel(['run', 'training-set', 'fraud_training', '--json'])) as { workflowId: string; rowCount: number; partitions: unknown[]; datasetUri: string; manifestUri: string };
+    const result = JSON.parse(await flywheel(['run', 'training-set', 'fraud_training', '--json'], { echo: false })) as { workflowId: string; rowCount: number; partitions: unknown[]; datasetUri: string; manifestUri: string };
 
     step('5. The dataset');
     await flywheel(['datasets', 'list']);
