@@ -127,7 +127,7 @@ describe('buildTrainingSet workflow', () => {
         trainingSet: 'fraud_training', registryVersion: 1, rowCount: 5, empty: false, skippedNullTimestamps: 0,
         partitions: [{ key: 'day=2024-03-01', rowCount: 1 }, { key: 'day=2024-03-02', rowCount: 3 }, { key: 'day=2024-03-03', rowCount: 1 }],
       });
-      expect(result.version).toMatch(/^\d{8}T\d{6}_[0-9a-f]{8}$/);
+      expect(result.version).toMatch(/^\d{8}T\d{6}_[0-9a-f]{12}$/);
 
       const folder = join(objectsRoot, 'datasets', 'fraud');
       expect(result.datasetUri).toBe(`file://${folder}`);

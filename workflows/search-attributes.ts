@@ -11,4 +11,12 @@ export const FLYWHEEL_OBJECT = defineSearchAttributeKey('FlywheelObject', Search
 export const FLYWHEEL_RANGE_START = defineSearchAttributeKey('FlywheelRangeStart', SearchAttributeType.DATETIME);
 export const FLYWHEEL_RANGE_END = defineSearchAttributeKey('FlywheelRangeEnd', SearchAttributeType.DATETIME);
 
-export const FLYWHEEL_SEARCH_ATTRIBUTES = [FLYWHEEL_PROJECT, FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_RANGE_START, FLYWHEEL_RANGE_END] as const;
+/** A backfill's progress, kept current so the UI's list can show (and filter on) it. */
+export const FLYWHEEL_PARTITIONS_TOTAL = defineSearchAttributeKey('FlywheelPartitionsTotal', SearchAttributeType.INT);
+export const FLYWHEEL_PARTITIONS_DONE = defineSearchAttributeKey('FlywheelPartitionsDone', SearchAttributeType.INT);
+export const FLYWHEEL_PARTITIONS_FAILED = defineSearchAttributeKey('FlywheelPartitionsFailed', SearchAttributeType.INT);
+
+export const FLYWHEEL_SEARCH_ATTRIBUTES = [
+  FLYWHEEL_PROJECT, FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_RANGE_START, FLYWHEEL_RANGE_END,
+  FLYWHEEL_PARTITIONS_TOTAL, FLYWHEEL_PARTITIONS_DONE, FLYWHEEL_PARTITIONS_FAILED,
+] as const;

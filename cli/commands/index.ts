@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { startProjectWorker } from '../../worker/start-project-worker.ts';
 import { registerApplyCommand } from './apply.ts';
+import { registerBackfillCommand } from './backfill.ts';
 import { registerDatasetsCommand } from './datasets.ts';
 import { registerDevCommand } from './dev.ts';
 import { registerPlanCommand } from './plan.ts';
@@ -14,5 +15,6 @@ export function registerCommands(program: Command): void {
   registerDevCommand(program, startProjectWorker);
   registerWorkerCommand(program);
   registerRunCommand(program);
+  registerBackfillCommand(program);
   registerDatasetsCommand(program);
 }

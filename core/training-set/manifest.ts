@@ -47,7 +47,7 @@ export interface PartitionManifest {
   readonly project: string;
   readonly trainingSet: string;
   readonly partition: Partition;
-  /** The run that wrote it (`<start time>_<run id prefix>`). */
+  /** The run that wrote it (`<start time>_<end of the run id>`). */
   readonly version: string;
   readonly createdAt: string;
   readonly registryVersion: number;

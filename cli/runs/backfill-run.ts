@@ -1,0 +1,92 @@
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { TemporalConfig } from '../../core/config.ts';
+import { FlywheelError, NotFoundError } from '../../core/errors.ts';
+import {
+  backfillProgressQuery,
+  backfillTrainingSet,
+  type BackfillProgress,
+  type BackfillTrainingSetInput,
+  type BackfillTrainingSetResult,
+} from '../../workflows/backfill-training-set.ts';
+import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT, FLYWHEEL_RANGE_END, FLYWHEEL_RANGE_START } from '../../workflows/search-attributes.ts';
+import { explainWorkflowFailure } from './training-set-run.ts';
+
+export function backfillWorkflowId(input: Pick<BackfillTrainingSetInput, 'project' | 'trainingSet' | 'from' | 'to'>, now: Date): string {
+  return `${input.project}/backfill/${input.trainingSet}/${input.from}..${input.to}/${now.toISOString()}`;
+}
+
+export async function startBackfill(client: Client, temporal: TemporalConfig, input: BackfillTrainingSetInput): Promise<WorkflowHandle<typeof backfillTrainingSet>> {
+  const workflowId = backfillWorkflowId(input, new Date());
+  try {
+    return await client.workflow.start(backfillTrainingSet, {
+      args: [input],
+      taskQueue: temporal.taskQueue,
+      workflowId,
+      typedSearchAttributes: [
+        { key: FLYWHEEL_PROJECT, value: input.project },
+        { key: FLYWHEEL_KIND, value: 'backfill' },
+        { key: FLYWHEEL_OBJECT, value: input.trainingSet },
+        { key: FLYWHEEL_RANGE_START, value: new Date(input.from) },
+        { key: FLYWHEEL_RANGE_END, value: new Date(input.to) },
+      ],
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new FlywheelError(`A backfill with id "${workflowId}" is already running`, { cause: error });
+    throw error;
+  }
+}
+
+/** Waits for a backfill, reporting progress; Ctrl-C cancels it and waits for its partitions to stop. */
+export async function waitForBackfill(
+  handle: WorkflowHandle<typeof backfillTrainingSet>,
+  onProgress: (progress: BackfillProgress) => void,
+  onCancel: () => void = () => {},
+  intervalMs = 500,
+): Promise<BackfillTrainingSetResult> {
+  let finished = false;
+  const cancel = () => {
+    onCancel();
+    void handle.cancel();
+  };
+  process.once('SIGINT', cancel);
+  const poll = (async () => {
+    while (!finished) {
+      try {
+        onProgress(await handle.query(backfillProgressQuery));
+      } catch {
+        // Between continue-as-new runs or before the first task the query may fail; the next poll answers.
+      }
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  })();
+  try {
+    return await handle.result();
+  } catch (error) {
+    throw explainWorkflowFailure(error, handle.workflowId);
+  } finally {
+    finished = true;
+    process.removeListener('SIGINT', cancel);
+    await poll;
+  }
+}
+
+/** The most recent finished backfill of a training set, with its range and the partitions that failed. */
+export async function lastBackfill(client: Client, project: string, trainingSet: string): Promise<{ workflowId: string; from: string; to: string; result: BackfillTrainingSetResult }> {
+  const query = `FlywheelProject = '${project.replaceAll("'", '')}' AND FlywheelKind = 'backfill' AND FlywheelObject = '${trainingSet.replaceAll("'", '')}' AND ExecutionStatus != 'Running'`;
+  let latest: { workflowId: string; startTime: Date; from?: Date; to?: Date } | undefined;
+  for await (const execution of client.workflow.list({ query })) {
+    if (!latest || execution.startTime > latest.startTime) {
+      latest = {
+        workflowId: execution.workflowId,
+        startTime: execution.startTime,
+        ...(execution.typedSearchAttributes.get(FLYWHEEL_RANGE_START) ? { from: execution.typedSearchAttributes.get(FLYWHEEL_RANGE_START)! } : {}),
+        ...(execution.typedSearchAttributes.get(FLYWHEEL_RANGE_END) ? { to: execution.typedSearchAttributes.get(FLYWHEEL_RANGE_END)! } : {}),
+      };
+    }
+  }
+  if (!latest?.from || !latest.to) throw new NotFoundError('finished backfill of training set', trainingSet, 'Nothing to re-run');
+  const result = (await client.workflow.getHandle<typeof backfillTrainingSet>(latest.workflowId).result().catch((error: unknown) => {
+    throw new FlywheelError(`The last backfill (${latest!.workflowId}) did not complete, so its failed partitions are unknown; run the range again`, { cause: error });
+  }));
+  return { workflowId: latest.workflowId, from: latest.from.toISOString(), to: latest.to.toISOString(), result };
+}
