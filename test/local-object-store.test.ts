@@ -88,9 +88,9 @@ describe('createObjectStore', () => {
     expect(store.uri('a.txt')).toBe('file:///tmp/flywheel-objects/a.txt');
   });
 
-  it('says S3 arrives in a later version', () => {
-    expect(() => createObjectStore({ type: 's3', bucket: 'b' })).toThrow(ConfigError);
-    expect(() => createObjectStore({ type: 's3', bucket: 'b' })).toThrow(/later version/);
+  it('reports a type it does not know as a config error', () => {
+    expect(() => createObjectStore({ type: 'gcs' } as never)).toThrow(ConfigError);
+    expect(() => createObjectStore({ type: 'gcs' } as never)).toThrow(/Unknown object store type "gcs"/);
   });
 });
 

@@ -21,6 +21,12 @@ export interface ObjectStore {
   /** Every object whose key starts with `prefix`, sorted by key. */
   list(prefix: string): Promise<StoredObject[]>;
   delete(key: string): Promise<void>;
+  /**
+   * Copies an object inside the store (server-side: the bytes do not pass through this process).
+   * The target is replaced atomically: readers see its old version or the copy, never part of one.
+   * Throws NotFoundError when `fromKey` has no object. Copying a key onto itself changes nothing.
+   */
+  copy(fromKey: string, toKey: string): Promise<void>;
   /** Deletes every object under `prefix`; returns how many it deleted. */
   deletePrefix(prefix: string): Promise<number>;
 }

@@ -1,5 +1,5 @@
 /**
- * The one test suite every ObjectStore runs (local folder now, S3 later). An implementation's test
+ * The one test suite every ObjectStore runs (local folder, S3). An implementation's test
  * file calls describeObjectStoreContract with a factory for a fresh, empty store; a case it cannot
  * pass is listed in `skip` with the reason, so gaps stay visible.
  */
@@ -25,6 +25,8 @@ export const OBJECT_STORE_CASES = [
   'lists sorted by key under a prefix',
   'deletes single objects',
   'deletes by prefix',
+  'copies objects',
+  'copies over a target atomically',
   'rejects unsafe keys',
   'names objects by URI',
 ] as const;
@@ -152,6 +154,65 @@ export function describeObjectStoreContract(
       expect((await store.list('')).map((o) => o.key)).toEqual(['keep.txt', 'runs/2/a']);
       expect(await store.deletePrefix('')).toBe(2);
       expect(await store.list('')).toEqual([]);
+    });
+
+    test('copies objects', async () => {
+      await store.putBytes('staged/run-1/part-0.parquet', 'version 1');
+      await store.copy('staged/run-1/part-0.parquet', 'published/latest/part-0.parquet');
+      expect(text(await store.get('published/latest/part-0.parquet'))).toBe('version 1');
+      // The source stays, and the copy is independent of it.
+      await store.putBytes('staged/run-1/part-0.parquet', 'changed');
+      expect(text(await store.get('published/latest/part-0.parquet'))).toBe('version 1');
+      // An existing target is replaced.
+      await store.copy('staged/run-1/part-0.parquet', 'published/latest/part-0.parquet');
+      expect(text(await store.get('published/latest/part-0.parquet'))).toBe('changed');
+      // Onto itself: nothing changes.
+      await store.copy('published/latest/part-0.parquet', 'published/latest/part-0.parquet');
+      expect(text(await store.get('published/latest/part-0.parquet'))).toBe('changed');
+      // Special characters survive on both sides (S3 needs the copy source URL-encoded).
+      await store.putBytes('with space/ünïcode+#?%.json', '{"a":1}');
+      await store.copy('with space/ünïcode+#?%.json', 'copied/ünïcode & co.json');
+      expect(text(await store.get('copied/ünïcode & co.json'))).toBe('{"a":1}');
+      // Empty objects copy too.
+      await store.putBytes('empty', '');
+      await store.copy('empty', 'copied/empty');
+      expect(await store.get('copied/empty')).toEqual(new Uint8Array());
+
+      expect(await store.list('')).toEqual([
+        { key: 'copied/empty', size: 0 },
+        { key: 'copied/ünïcode & co.json', size: 7 },
+        { key: 'empty', size: 0 },
+        { key: 'published/latest/part-0.parquet', size: 7 },
+        { key: 'staged/run-1/part-0.parquet', size: 7 },
+        { key: 'with space/ünïcode+#?%.json', size: 7 },
+      ]);
+    });
+
+    test('copies over a target atomically', async () => {
+      // A missing source is NotFoundError, and the target is left as it was.
+      await store.putBytes('target.bin', 'old');
+      const missing = store.copy('missing/source.bin', 'target.bin');
+      await expect(missing).rejects.toBeInstanceOf(NotFoundError);
+      await expect(store.copy('missing/source.bin', 'target.bin')).rejects.toThrow(/missing\/source\.bin/);
+      await expect(store.copy('missing/source.bin', 'missing/source.bin')).rejects.toBeInstanceOf(NotFoundError);
+      expect(text(await store.get('target.bin'))).toBe('old');
+      await expect(store.copy('target.bin', '../outside')).rejects.toBeInstanceOf(ObjectKeyError);
+      await expect(store.copy('/etc/passwd', 'x')).rejects.toBeInstanceOf(ObjectKeyError);
+
+      // Readers racing copies see one whole version or the other.
+      const small = 'a'.repeat(100_000);
+      const large = 'b'.repeat(1_000_000);
+      await store.putBytes('versions/small', small);
+      await store.putBytes('versions/large', large);
+      const copies = Array.from({ length: 6 }, (_, i) => store.copy(i % 2 ? 'versions/small' : 'versions/large', 'target.bin'));
+      const reads = Array.from({ length: 30 }, () => store.get('target.bin'));
+      const [, seen] = await Promise.all([Promise.all(copies), Promise.all(reads)]);
+      for (const bytes of seen) expect(['old', small, large]).toContain(text(bytes));
+
+      await store.copy('versions/small', 'target.bin');
+      expect(text(await store.get('target.bin'))).toBe(small);
+      // No temporary objects are left behind or listed.
+      expect((await store.list('')).map((o) => o.key)).toEqual(['target.bin', 'versions/large', 'versions/small']);
     });
 
     test('rejects unsafe keys', async () => {

@@ -6,13 +6,16 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { locateTemporalCli } from '../../cli/dev/temporal-cli.ts';
+import { locateVersitygw, startVersitygw, type RunningVersitygw } from '../../cli/dev/versitygw.ts';
 import { FLYWHEEL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.ts';
 
 /**
  * Runs once per `vitest run`, in the main process: starts ONE Temporal dev server (a real one, with
  * Schedules and search attributes, not the time-skipping test server) and bundles the workflows
- * ONCE, then hands the address and the bundle path to every test file through `provide()`.
- * Test files use them through test/setup/temporal.ts.
+ * ONCE, starts ONE versitygw (a real S3-compatible server, posix backend in a temporary folder,
+ * on 127.0.0.1), then hands the addresses, the bundle path and the S3 root credentials to every
+ * test file through `provide()`. Test files use them through test/setup/temporal.ts and
+ * test/setup/s3.ts.
  */
 
 declare module 'vitest' {
@@ -22,6 +25,13 @@ declare module 'vitest' {
     temporalNamespace: string;
     /** JavaScript file holding the bundled `workflows/index.ts`, for `Worker.create({ workflowBundle: { codePath } })`. */
     workflowBundlePath: string;
+    /** `http://127.0.0.1:<port>` of the shared versitygw; path-style addressing. */
+    s3Endpoint: string;
+    /** The region versitygw answers to (us-east-1: CreateBucket needs no location constraint). */
+    s3Region: string;
+    /** Root credentials of the shared versitygw, generated for this run; they may create buckets. */
+    s3AccessKeyId: string;
+    s3SecretAccessKey: string;
   }
 }
 
@@ -36,17 +46,40 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Keep the SDK's own INFO logs (server start, bundle size) out of the test output.
   installQuietRuntime();
 
-  const cliPath = await locateTemporalCli({ build: true, allowDownload: true, onProgress: (message) => console.log(`[temporal] ${message}`) });
-  const [env, bundlePath] = await Promise.all([startServer(cliPath), bundleWorkflows()]);
+  const [temporal, bundle, s3] = await Promise.allSettled([startTemporal(), bundleWorkflows(), startS3Server()]);
+  if (temporal.status === 'rejected' || bundle.status === 'rejected' || s3.status === 'rejected') {
+    // Stop what did start, then report the first failure.
+    if (temporal.status === 'fulfilled') await temporal.value.teardown();
+    if (s3.status === 'fulfilled') await s3.value.stop();
+    if (bundle.status === 'fulfilled') rmSync(join(bundle.value, '..'), { recursive: true, force: true });
+    throw [temporal, bundle, s3].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))[0];
+  }
+  const env = temporal.value;
+  const bundlePath = bundle.value;
 
   project.provide('temporalAddress', env.address);
   project.provide('temporalNamespace', NAMESPACE);
   project.provide('workflowBundlePath', bundlePath);
+  project.provide('s3Endpoint', s3.value.endpoint);
+  project.provide('s3Region', s3.value.region);
+  project.provide('s3AccessKeyId', s3.value.accessKeyId);
+  project.provide('s3SecretAccessKey', s3.value.secretAccessKey);
 
   return async () => {
-    await env.teardown();
+    await Promise.all([env.teardown(), s3.value.stop()]);
     rmSync(join(bundlePath, '..'), { recursive: true, force: true });
   };
+}
+
+/** Finds (or builds, about a minute the first time) versitygw and starts it on a temporary folder. */
+async function startS3Server(): Promise<RunningVersitygw> {
+  const executable = await locateVersitygw({ build: true, onProgress: (message) => console.log(`[versitygw] ${message}`) });
+  return startVersitygw({ executable });
+}
+
+async function startTemporal(): Promise<TestWorkflowEnvironment> {
+  const cliPath = await locateTemporalCli({ build: true, allowDownload: true, onProgress: (message) => console.log(`[temporal] ${message}`) });
+  return startServer(cliPath);
 }
 
 async function startServer(cliPath: string | undefined): Promise<TestWorkflowEnvironment> {

@@ -87,6 +87,23 @@ export class LocalObjectStore implements ObjectStore {
     await this.remove(key);
   }
 
+  /** Copies the object's file to a temporary file in the target's folder, then renames it over the target. */
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    const source = this.pathOf(fromKey);
+    assertObjectKey(toKey);
+    if (!(await isFile(source))) throw new NotFoundError('Object', fromKey);
+    if (toKey === fromKey) return;
+    await this.write(toKey, async (partial) => {
+      try {
+        await copyFile(source, partial);
+      } catch (error) {
+        // Deleted (or replaced by a folder) since the check above.
+        if (isMissing(error) && !(await isFile(source))) throw new NotFoundError('Object', fromKey);
+        throw error;
+      }
+    });
+  }
+
   async deletePrefix(prefix: string): Promise<number> {
     const objects = await this.list(prefix);
     let deleted = 0;
