@@ -6,6 +6,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
 import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
+import { S3ObjectStore } from '../connectors/object-store/s3/s3-object-store.ts';
 import type { ObjectStore } from '../connectors/object-store/object-store.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
@@ -13,6 +14,7 @@ import { TransientError } from '../core/errors.ts';
 import type { DatasetManifest, PartitionManifest } from '../core/training-set/manifest.ts';
 import { buildTrainingSet, trainingSetProgressQuery } from '../workflows/build-training-set.ts';
 import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_RANGE_START } from '../workflows/search-attributes.ts';
+import { createTestBucket, deleteTestBucket, s3TestConfig, useTestCredentials } from './setup/s3.ts';
 import { connectClient, runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
 import { createTempProject, type TempProject } from './support/temp-project.ts';
 
@@ -292,6 +294,42 @@ describe('buildTrainingSet workflow', () => {
       expect(await store.list('datasets/fraud/_staging/')).toEqual([]);
     } finally {
       await client.connection.close();
+    }
+  });
+
+  it('publishes to S3 (a real S3-compatible server) the same way', async () => {
+    useTestCredentials();
+    const bucket = await createTestBucket();
+    const store = new S3ObjectStore(s3TestConfig(bucket, { prefix: 'team/' }));
+    try {
+      const client = await connectClient();
+      try {
+        const result = await runWorker({ taskQueue, activities: createActivities(depsWith(store)) }, () =>
+          client.workflow.execute(buildTrainingSet, { taskQueue, workflowId: `s3-${taskQueue}`, args: [{ project: 'pit_test', trainingSet: 'fraud_training' }] }),
+        );
+        expect(result.datasetUri).toBe(`s3://${bucket}/team/datasets/fraud`);
+        expect(result.manifestUri).toBe(`s3://${bucket}/team/datasets/fraud/_manifest.json`);
+      } finally {
+        await client.connection.close();
+      }
+      expect((await store.list('datasets/fraud/')).map((o) => o.key)).toEqual([
+        'datasets/fraud/_manifest.json',
+        'datasets/fraud/_partitions/day=2024-03-01.json', 'datasets/fraud/_partitions/day=2024-03-02.json', 'datasets/fraud/_partitions/day=2024-03-03.json',
+        'datasets/fraud/day=2024-03-01/part-00000.parquet', 'datasets/fraud/day=2024-03-02/part-00000.parquet', 'datasets/fraud/day=2024-03-03/part-00000.parquet',
+      ]);
+      const local = join(project.dir, 'from-s3.parquet');
+      await store.getFile('datasets/fraud/day=2024-03-02/part-00000.parquet', local);
+      const engine = await openDuckDBEngine({ path: ':memory:' });
+      try {
+        expect(await engine.all({ sql: `SELECT user_id, amount FROM read_parquet('${local}')`, parameters: [] })).toEqual([
+          { user_id: 1, amount: 30 }, { user_id: 2, amount: 7 }, { user_id: 2, amount: null },
+        ]);
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      store.destroy();
+      await deleteTestBucket(bucket);
     }
   });
 
