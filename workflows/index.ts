@@ -4,3 +4,5 @@
  * built-ins, connectors, clocks or randomness (enforced by lint).
  */
 export { buildTrainingSet, trainingSetProgressQuery } from './build-training-set.ts';
+export { scheduledTrainingSet } from './scheduled-training-set.ts';
+export { backfillTrainingSet, backfillProgressQuery } from './backfill-training-set.ts';

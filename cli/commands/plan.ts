@@ -6,12 +6,14 @@ import { WarehouseRegistry, type RegistryVersion } from '../../connectors/regist
 import type { ProjectSpec } from '../../core/definitions/specs.ts';
 import { WarehouseSchemaError } from '../../core/plan/errors.ts';
 import { createPlan, toPlanDocument, type Plan } from '../../core/plan/plan.ts';
+import { desiredSchedules, diffSchedules, knownScheduleIds, planDocumentWithSchedules, schedulesInvolved, type SchedulePlan } from '../../core/plan/schedules.ts';
 import { checkSourceColumns, checkTransformationColumns, describeSourceRelation, type WarehouseColumnIssue } from '../../core/plan/warehouse-columns.ts';
 import type { CompiledQuery } from '../../core/sql/compiled-query.ts';
 import { compileWarehouseObjects, planWarehouseObjects, sourceRelationQuery, transformationQuery, type WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
 import { formatPlanText } from '../format/plan-text.ts';
 import type { ResolvedConfig } from '../project/load-config.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
+import { TemporalSchedules } from '../schedules/temporal-schedules.ts';
 import { loadConfigFor } from './global-options.ts';
 
 /** Everything plan computes and apply carries out, with the open engine and registry. */
@@ -25,12 +27,20 @@ export interface PreparedPlan {
   /** The warehouse objects apply creates and drops, and their statements for the engine's dialect. */
   readonly objects: readonly WarehouseObjectNode[];
   readonly statements: readonly CompiledQuery[];
+  /**
+   * The training-set schedules to create, update and delete on Temporal, and the open connection
+   * to do it with; both undefined when neither the definitions nor the applied version schedule
+   * anything (then Temporal is not contacted at all).
+   */
+  readonly schedules: SchedulePlan | undefined;
+  readonly temporalSchedules: TemporalSchedules | undefined;
 }
 
 /**
  * Loads the config and definitions, opens the profile's offline engine, checks the sources against
- * the warehouse, diffs against the latest registry version and hands the result to `work`. The engine
- * is closed when `work` ends (DuckDB holds a lock on its file while open).
+ * the warehouse, diffs against the latest registry version and, when schedules are involved, against
+ * the schedules on the profile's Temporal, and hands the result to `work`. The engine and the Temporal
+ * connection are closed when `work` ends (DuckDB holds a lock on its file while open).
  */
 export async function withPreparedPlan<T>(command: Command, work: (prepared: PreparedPlan) => Promise<T>): Promise<T> {
   const config = await loadConfigFor(command);
@@ -46,7 +56,20 @@ export async function withPreparedPlan<T>(command: Command, work: (prepared: Pre
     const plan = createPlan({ project: config.project, applied, desired });
     const objects = planWarehouseObjects({ desired, applied: applied?.spec, resolvePath });
     const statements = compileWarehouseObjects(objects, engine.dialect);
-    return await work({ config, engine, registry, applied, desired, plan, objects, statements });
+    // Temporal only when a schedule is or was declared: projects without schedules plan and apply without it.
+    if (!schedulesInvolved(applied?.spec, desired)) {
+      return await work({ config, engine, registry, applied, desired, plan, objects, statements, schedules: undefined, temporalSchedules: undefined });
+    }
+    const { temporal } = config.profile;
+    const temporalSchedules = await TemporalSchedules.connect(config.project, temporal);
+    try {
+      const existing = await temporalSchedules.read(knownScheduleIds(config.project, applied?.spec, desired));
+      const changes = diffSchedules(desiredSchedules({ project: config.project, spec: desired, taskQueue: temporal.taskQueue }), existing);
+      const schedules: SchedulePlan = { temporal: { address: temporal.address, namespace: temporal.namespace }, changes };
+      return await work({ config, engine, registry, applied, desired, plan, objects, statements, schedules, temporalSchedules });
+    } finally {
+      await temporalSchedules.close();
+    }
   } finally {
     await engine.close();
   }
@@ -85,12 +108,13 @@ export async function checkWarehouseSources(engine: OfflineEngine, project: Proj
 export function registerPlanCommand(program: Command): void {
   program
     .command('plan')
-    .description('show what apply would change: the diff between the definitions and the latest registry version')
+    .description('show what apply would change: the diff between the definitions and the latest registry version, and the training-set schedules on Temporal')
     .option('--json', 'print the plan as a JSON document (format flywheel.plan/v1)')
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are (1 on errors)')
     .action(async (options: { json?: boolean; detailedExitcode?: boolean }, command: Command) => {
-      const plan = await withPreparedPlan(command, async (prepared) => prepared.plan);
-      process.stdout.write(options.json ? `${JSON.stringify(toPlanDocument(plan), null, 2)}\n` : formatPlanText(plan));
-      if (options.detailedExitcode && plan.changes.length > 0) process.exitCode = 2;
+      const { plan, schedules } = await withPreparedPlan(command, async (prepared) => prepared);
+      const document = planDocumentWithSchedules(toPlanDocument(plan), schedules);
+      process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : formatPlanText(plan, schedules));
+      if (options.detailedExitcode && document.hasChanges) process.exitCode = 2;
     });
 }

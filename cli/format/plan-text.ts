@@ -1,5 +1,6 @@
 import type { FieldChange, PlanChange } from '../../core/plan/diff.ts';
 import type { Plan } from '../../core/plan/plan.ts';
+import { describeTimes, hasScheduleChanges, summarizeSchedules, type ScheduleChange, type ScheduleChangeAction, type SchedulePlan } from '../../core/plan/schedules.ts';
 import type { WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
 
 /**
@@ -17,13 +18,31 @@ import type { WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
  *     - source old_events
  *
  *   Plan: 1 to add, 1 to change, 1 to remove (1 breaking).
+ *
+ * When training sets are (or were) scheduled, the schedules on Temporal follow, one line each
+ * (`+` create, `~` update with its fields, `-` delete, or unchanged):
+ *
+ *   Schedules on Temporal (localhost:7233, namespace "default"):
+ *
+ *     + schedule flywheel:demo:training-set:fraud_training: cron "0 3 * * *" UTC
+ *     ~ schedule flywheel:demo:training-set:daily_labels
+ *         ~ spec: every 1d → every 1d offset 3h
+ *       schedule flywheel:demo:training-set:weekly (unchanged)
+ *
+ *   Schedules: 1 to create, 1 to update, 0 to delete, 1 unchanged.
  */
-export function formatPlanText(plan: Plan): string {
-  if (plan.changes.length === 0) return `${noChangesLine(plan)}\n`;
+export function formatPlanText(plan: Plan, schedules?: SchedulePlan): string {
+  const scheduleChanges = schedules?.changes ?? [];
+  if (plan.changes.length === 0) {
+    if (!hasScheduleChanges(scheduleChanges)) return `${[noChangesLine(plan), ...scheduleChanges.map(scheduleDoneLine)].join('\n')}\n`;
+    const registry = plan.applied ? `The registry (version ${plan.applied.version}) matches the definitions` : 'Nothing has been applied and the definitions declare nothing';
+    return `${[`${registry}; the schedules on Temporal do not.`, '', ...scheduleSection(schedules!)].join('\n')}\n`;
+  }
   const against = plan.applied
     ? `registry version ${plan.applied.version} (applied ${plan.applied.appliedAt})`
     : 'an empty registry (nothing applied yet)';
   const lines = [`Plan for project "${plan.project}" against ${against}.`, '', ...plan.changes.flatMap(changeLines), '', summaryLine(plan)];
+  if (schedules && scheduleChanges.length > 0) lines.push('', ...scheduleSection(schedules));
   return `${lines.join('\n')}\n`;
 }
 
@@ -38,16 +57,59 @@ export function summaryLine(plan: Plan): string {
   return `Plan: ${add} to add, ${change} to change, ${remove} to remove${breaking > 0 ? ` (${breaking} breaking)` : ''}.`;
 }
 
-/** What apply prints after the plan: the objects it created or dropped and the new registry version. */
-export function formatApplyText(result: { version: number; hash: string; objects: readonly WarehouseObjectNode[] }): string {
-  const lines = ['', 'Applied:', ...result.objects.map((node) => `  ${describeObject(node)}`), `Registry version ${result.version} saved (hash ${result.hash.slice(0, 12)}).`];
+/**
+ * What apply prints after the plan: the objects it created or dropped, the schedules it changed, and
+ * the new registry version (or the current one, when only schedules changed).
+ */
+export function formatApplyText(result: {
+  saved: { version: number; hash: string } | undefined;
+  current?: number | undefined;
+  objects: readonly WarehouseObjectNode[];
+  schedules?: readonly ScheduleChange[];
+}): string {
+  const registry = result.saved
+    ? `Registry version ${result.saved.version} saved (hash ${result.saved.hash.slice(0, 12)}).`
+    : result.current !== undefined ? `Registry version ${result.current} is current; no new version was written.` : 'No registry version was written.';
+  const schedules = (result.schedules ?? []).filter((change) => change.action !== 'unchanged');
+  const lines = ['', 'Applied:', ...result.objects.map((node) => `  ${describeObject(node)}`), ...schedules.map(scheduleDoneLine), registry];
   return `${lines.join('\n')}\n`;
 }
 
-export function formatNoChangesApplied(plan: Plan): string {
-  return plan.applied
-    ? `No changes. Registry version ${plan.applied.version} is current.\n`
-    : 'No changes. Nothing has been applied and the definitions declare nothing; no registry version was written.\n';
+export function formatNoChangesApplied(plan: Plan, schedules?: SchedulePlan): string {
+  const head = plan.applied
+    ? `No changes. Registry version ${plan.applied.version} is current.`
+    : 'No changes. Nothing has been applied and the definitions declare nothing; no registry version was written.';
+  return `${[head, ...(schedules?.changes ?? []).map(scheduleDoneLine)].join('\n')}\n`;
+}
+
+const SCHEDULE_MARK = { create: '+', update: '~', delete: '-', unchanged: ' ' } as const satisfies Record<ScheduleChangeAction, string>;
+const SCHEDULE_DONE = { create: 'created', update: 'updated', delete: 'deleted', unchanged: 'unchanged' } as const satisfies Record<ScheduleChangeAction, string>;
+
+/** The schedules part of a plan: a header naming the Temporal server, a line per schedule, a summary. */
+function scheduleSection(schedules: SchedulePlan): string[] {
+  const { create, update, delete: remove, unchanged } = summarizeSchedules(schedules.changes);
+  return [
+    `Schedules on Temporal (${schedules.temporal.address}, namespace "${schedules.temporal.namespace}"):`,
+    '',
+    ...schedules.changes.flatMap(scheduleLines),
+    '',
+    `Schedules: ${create} to create, ${update} to update, ${remove} to delete, ${unchanged} unchanged.`,
+  ];
+}
+
+function scheduleLines(change: ScheduleChange): string[] {
+  const head = `  ${SCHEDULE_MARK[change.action]} schedule ${change.id}`;
+  switch (change.action) {
+    case 'create': return [`${head}: ${describeTimes(change.desired.times)}${change.desired.paused ? ', paused' : ''}`];
+    case 'update': return [head, ...change.fields.map((field) => `      ~ ${field.path}: ${field.before} → ${field.after}`)];
+    case 'delete': return [head];
+    case 'unchanged': return [`${head} (unchanged)`];
+  }
+}
+
+/** `  schedule <id> (created)`: what apply did to a schedule, or found it needed nothing. */
+function scheduleDoneLine(change: ScheduleChange): string {
+  return `  schedule ${change.id} (${SCHEDULE_DONE[change.action]})`;
 }
 
 const ACTION_MARK = { add: '+', change: '~', remove: '-' } as const satisfies Record<PlanChange['action'], string>;

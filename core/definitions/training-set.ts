@@ -1,3 +1,4 @@
+import type { DurationInput } from '../duration.ts';
 import { makeDefinition, refName, type Definition, type Ref } from './definition.ts';
 import { resolveSelections, type FeatureSelectionInput, type FeatureSelectionResolvedInput, type FeatureServiceDefinition } from './feature-service.ts';
 import type { SourceDefinition } from './source.ts';
@@ -8,11 +9,35 @@ export interface TrainingSetInput {
   spine: Ref<SourceDefinition>;
   /** A feature service, or a list of feature views and selections. */
   features: Ref<FeatureServiceDefinition> | FeatureSelectionInput<any>[];
-  output?: { format?: 'parquet'; path?: string };
+  /**
+   * Where and how the dataset is written: Parquet under `path` (default `training_sets/<name>`),
+   * one folder per partition of the spine timestamp (`partitionBy`, default `day`; UTC).
+   */
+  output?: { format?: 'parquet'; path?: string; partitionBy?: 'day' | 'hour' | 'month' | 'none' };
+  /** Build the training set on a schedule (UTC), one day partition per run; `flywheel apply` creates it on Temporal. */
+  schedule?: TrainingSetScheduleInput;
   owner?: string;
   description?: string;
   tags?: Record<string, string>;
 }
+
+/**
+ * When a scheduled training set is built: a five-field cron or an interval, in UTC. Each run builds
+ * one UTC day: the day it is scheduled on, minus `partitionLag` days.
+ */
+export type TrainingSetScheduleInput = (
+  | { /** Five fields, UTC: `'0 3 * * *'` is every day at 03:00 UTC. */ cron: string; every?: never; offset?: never }
+  | { /** `'1d'`, `'12h'`: times since the Unix epoch, plus offset. */ every: DurationInput; /** `'3h'`: shifts each time. */ offset?: DurationInput; cron?: never }
+) & {
+  /** How many day partitions back from the scheduled day to build; default 1 (yesterday). */
+  partitionLag?: number;
+  /** Runs missed while Temporal was down are still started if at most this late; default `'1d'`. */
+  catchupWindow?: DurationInput;
+  /** Create the schedule paused; default false. */
+  paused?: boolean;
+  /** Not supported: schedules run in UTC. */
+  timezone?: never;
+};
 
 export interface TrainingSetResolvedInput extends Omit<TrainingSetInput, 'spine' | 'features'> {
   spine: string | undefined;

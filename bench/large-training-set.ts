@@ -1,0 +1,132 @@
+/**
+ * The large training-set benchmark: 10 million spine rows against three feature views holding 50
+ * million rows over 100,000 users (and 10,000 merchants). Flywheel builds the training set through
+ * its workflow on a real Temporal dev server (join, Parquet per day, statistics, publish to the
+ * object store); in the same process, the baseline is a hand-written DuckDB ASOF JOIN plus COPY to
+ * one Parquet file. Reports rows per second, peak memory, and the ratio.
+ *
+ *   npx tsx bench/large-training-set.ts [--scale 1] [--partition-by day|none] [--runs 1]
+ *
+ * --scale 0.1 runs a tenth of the sizes (for a quick look).
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createObjectStore } from '../connectors/object-store/create-object-store.ts';
+import { openDuckDBEngine, type DuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
+import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
+import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
+import { startDevServer } from '../cli/dev/dev-server.ts';
+import { locateTemporalCli } from '../cli/dev/temporal-cli.ts';
+import { buildTrainingSet } from '../workflows/build-training-set.ts';
+import { createFlywheelWorker } from '../worker/create-worker.ts';
+import { generateLargeData, HAND_WRITTEN_JOIN, LARGE_DEFAULTS, largeProject, type LargeDataSizes } from './large-training-set-data.ts';
+
+interface Measured {
+  readonly seconds: number;
+  /** Peak of DuckDB's own memory (buffers, hash tables, sorts), sampled every 100 ms. */
+  readonly peakDuckdbBytes: number;
+  /** Peak resident set size of this process over the run, sampled every 100 ms. */
+  readonly peakRssBytes: number;
+}
+
+async function measure(sampler: DuckDBEngine, work: () => Promise<unknown>): Promise<Measured> {
+  let peakDuckdbBytes = 0;
+  let peakRssBytes = 0;
+  let sampling = true;
+  const sample = (async () => {
+    while (sampling) {
+      const [row] = await sampler.all<{ bytes: number }>({ sql: 'SELECT sum(memory_usage_bytes) AS bytes FROM duckdb_memory()', parameters: [] });
+      peakDuckdbBytes = Math.max(peakDuckdbBytes, Number(row?.bytes ?? 0));
+      peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  const start = performance.now();
+  try {
+    await work();
+  } finally {
+    sampling = false;
+    await sample;
+  }
+  return { seconds: (performance.now() - start) / 1000, peakDuckdbBytes, peakRssBytes };
+}
+
+export async function benchLargeTrainingSet(options: { scale: number; partitionBy: 'day' | 'none'; runs: number; port: number }) {
+  const sizes: LargeDataSizes = {
+    spineRows: Math.round(LARGE_DEFAULTS.spineRows * options.scale),
+    userRowsPerView: Math.round(LARGE_DEFAULTS.userRowsPerView * options.scale),
+    merchantRows: Math.round(LARGE_DEFAULTS.merchantRows * options.scale),
+    users: LARGE_DEFAULTS.users,
+    merchants: LARGE_DEFAULTS.merchants,
+  };
+  const dir = await mkdtemp(join(tmpdir(), 'flywheel-bench-large-'));
+  const warehousePath = join(dir, 'warehouse.duckdb');
+  const scratchDir = join(dir, 'scratch');
+  await mkdir(scratchDir);
+  const objectStore = createObjectStore({ type: 'local', root: join(dir, 'objects') });
+  const spec = largeProject(options.partitionBy);
+  // One engine kept open for the whole run: it samples memory, and it keeps DuckDB's instance (shared
+  // in this process with the activities' engines) warm for both sides alike.
+  const engine = await openDuckDBEngine({ path: warehousePath });
+  const generated = performance.now();
+  await generateLargeData(engine, sizes);
+  const generateSeconds = (performance.now() - generated) / 1000;
+  await new WarehouseRegistry(engine).save('bench', spec, { statements: warehouseObjectStatements({ desired: spec, resolvePath: (p) => p, dialect: engine.dialect }) });
+
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const server = await startDevServer({ cliPath: await locateTemporalCli(), dbFile: join(dir, 'temporal.db'), port: options.port, uiPort: options.port + 1000 });
+  const connection = await NativeConnection.connect({ address: server.address });
+  const clientConnection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection: clientConnection });
+  const taskQueue = 'bench-large';
+  const worker = await createFlywheelWorker({
+    connection, namespace: 'default', taskQueue,
+    deps: { project: 'bench', openEngine: () => openDuckDBEngine({ path: warehousePath }), registry: (e) => new WarehouseRegistry(e), objectStore, scratchDir },
+  });
+  const running = worker.run();
+  const flywheel: Measured[] = [];
+  const baseline: Measured[] = [];
+  let partitions = 0;
+  try {
+    for (let i = 0; i < options.runs; i++) {
+      flywheel.push(await measure(engine, async () => {
+        const result = await client.workflow.execute(buildTrainingSet, { taskQueue, workflowId: `bench-large-${Date.now()}`, args: [{ project: 'bench', trainingSet: 'large' }] });
+        if (result.rowCount !== sizes.spineRows) throw new Error(`expected ${sizes.spineRows} rows, got ${result.rowCount}`);
+        partitions = result.partitions.length;
+      }));
+      baseline.push(await measure(engine, () => engine.run({ sql: `COPY (${HAND_WRITTEN_JOIN}) TO '${join(dir, 'hand-written.parquet')}' (FORMAT parquet, COMPRESSION zstd)`, parameters: [] })));
+    }
+  } finally {
+    worker.shutdown();
+    await running;
+    await connection.close();
+    await clientConnection.close();
+    await server.stop();
+    await engine.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const best = (xs: Measured[]) => [...xs].sort((a, b) => a.seconds - b.seconds)[0]!;
+  return { sizes, generateSeconds, partitions, flywheel: best(flywheel), baseline: best(baseline), partitionBy: options.partitionBy, runs: options.runs };
+}
+
+export function reportLarge(r: Awaited<ReturnType<typeof benchLargeTrainingSet>>): void {
+  const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+  const rate = (m: Measured) => Math.round(r.sizes.spineRows / m.seconds).toLocaleString('en-US');
+  const featureRows = 2 * r.sizes.userRowsPerView + r.sizes.merchantRows;
+  process.stdout.write(
+    `\nLarge training set (DuckDB, 3 feature views, partitionBy ${r.partitionBy}, best of ${r.runs})\n` +
+      `  spine rows: ${r.sizes.spineRows.toLocaleString('en-US')}; feature rows: ${featureRows.toLocaleString('en-US')} over ${r.sizes.users.toLocaleString('en-US')} users and ${r.sizes.merchants.toLocaleString('en-US')} merchants (generated in ${r.generateSeconds.toFixed(1)} s)\n` +
+      `  flywheel workflow: ${r.flywheel.seconds.toFixed(1)} s, ${rate(r.flywheel)} rows/s, ${r.partitions} partitions, peak DuckDB memory ${gib(r.flywheel.peakDuckdbBytes)}, peak RSS ${gib(r.flywheel.peakRssBytes)}\n` +
+      `  hand-written ASOF JOIN + COPY (baseline): ${r.baseline.seconds.toFixed(1)} s, ${rate(r.baseline)} rows/s, peak DuckDB memory ${gib(r.baseline.peakDuckdbBytes)}, peak RSS ${gib(r.baseline.peakRssBytes)}\n` +
+      `  ratio: ${(r.flywheel.seconds / r.baseline.seconds).toFixed(2)}x the baseline\n`,
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' }, 'partition-by': { type: 'string', default: 'day' }, runs: { type: 'string', default: '1' }, port: { type: 'string', default: '7277' } } });
+  reportLarge(await benchLargeTrainingSet({ scale: Number(values.scale), partitionBy: values['partition-by'] === 'none' ? 'none' : 'day', runs: Number(values.runs), port: Number(values.port) }));
+}

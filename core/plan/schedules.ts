@@ -1,0 +1,289 @@
+import type { ProjectSpec, TrainingSetSchedule, TrainingSetSpec } from '../definitions/specs.ts';
+import type { ApplyDocument, PlanDocument } from './plan.ts';
+import { formatDuration } from '../duration.ts';
+import { formatCronCalendar, parseCron, type CronCalendar } from '../validation/cron.ts';
+
+/**
+ * Training-set schedules as plan sees them: the Temporal Schedules the definitions want, the ones
+ * that exist (read by cli/schedules/temporal-schedules.ts), and the diff between the two, kept apart
+ * from carrying it out and from printing it (cli/format/plan-text.ts). Pure: no I/O, no Temporal.
+ *
+ * @example
+ * const desired = desiredSchedules({ project: 'demo', spec, taskQueue: 'flywheel' });
+ * const changes = diffSchedules(desired, existing);   // existing: read from Temporal
+ * changes.filter((c) => c.action !== 'unchanged');     // what apply will do
+ */
+
+/** The workflow a schedule starts (exported by workflows/scheduled-training-set.ts under this name). */
+export const SCHEDULED_TRAINING_SET_WORKFLOW = 'scheduledTrainingSet';
+
+/** The overlap policy of every Flywheel schedule: a run still going when the next is due makes it skip. */
+export const SCHEDULE_OVERLAP = 'SKIP';
+
+/** `flywheel:<project>:training-set:<name>`: the schedule's id, also the base of the ids of the runs it starts. */
+export function trainingSetScheduleId(project: string, trainingSet: string): string {
+  return `${scheduleIdPrefix(project)}${trainingSet}`;
+}
+
+/** The training set a schedule id belongs to, or undefined if it is not a training-set schedule of `project`. */
+export function trainingSetOfScheduleId(project: string, id: string): string | undefined {
+  const prefix = scheduleIdPrefix(project);
+  return id.startsWith(prefix) && id.length > prefix.length ? id.slice(prefix.length) : undefined;
+}
+
+function scheduleIdPrefix(project: string): string {
+  return `flywheel:${project}:training-set:`;
+}
+
+/** When a schedule fires. Flywheel writes calendars (from a cron) and intervals; anything else is `other`. */
+export type ScheduleTimes =
+  | { readonly type: 'calendar'; readonly calendar: CronCalendar; /** The cron as written, when known. */ readonly cron?: string }
+  | { readonly type: 'interval'; readonly everySeconds: number; readonly offsetSeconds: number }
+  | { /** A spec Flywheel never writes (several calendars, a time zone, skips, start/end): always a difference. */ readonly type: 'other'; readonly description: string };
+
+/**
+ * A training-set schedule in the terms both sides can state: what the definitions want (from the
+ * spec and the profile's task queue) and what Temporal describes.
+ */
+export interface ScheduleState {
+  readonly id: string;
+  readonly trainingSet: string;
+  readonly times: ScheduleTimes;
+  readonly paused: boolean;
+  readonly overlap: string;
+  readonly catchupWindowSeconds: number;
+  /** Search attributes on the schedule itself (how plan lists a project's schedules). */
+  readonly searchAttributes: Readonly<Record<string, string>>;
+  readonly action: {
+    readonly workflowType: string;
+    /** The base of the started runs' ids (Temporal appends the scheduled time). */
+    readonly workflowId: string;
+    readonly taskQueue: string;
+    /** The workflow's single argument. */
+    readonly input: unknown;
+    readonly searchAttributes: Readonly<Record<string, string>>;
+  };
+}
+
+/** The training sets of a project that declare a schedule, by name. */
+export function scheduledTrainingSets(spec: ProjectSpec | undefined): (TrainingSetSpec & { readonly schedule: TrainingSetSchedule })[] {
+  return Object.values(spec?.trainingSets ?? {})
+    .filter((set): set is TrainingSetSpec & { readonly schedule: TrainingSetSchedule } => set.schedule !== undefined)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * Whether plan must ask Temporal about schedules: when the definitions declare one, or the applied
+ * registry version did (its schedule may still exist and need deleting). Apply deletes schedules
+ * before it saves a registry version and creates them after, so a Flywheel schedule on Temporal
+ * always belongs to a training set scheduled in the latest applied version; a project that declares
+ * none and applied none needs no Temporal at all.
+ */
+export function schedulesInvolved(applied: ProjectSpec | undefined, desired: ProjectSpec): boolean {
+  return scheduledTrainingSets(desired).length > 0 || scheduledTrainingSets(applied).length > 0;
+}
+
+/** The ids to describe on Temporal for certain, whatever listing (eventually consistent) returns. */
+export function knownScheduleIds(project: string, applied: ProjectSpec | undefined, desired: ProjectSpec): string[] {
+  const names = [...scheduledTrainingSets(desired), ...scheduledTrainingSets(applied)].map((set) => set.name);
+  return [...new Set(names)].sort().map((name) => trainingSetScheduleId(project, name));
+}
+
+/** The schedules the definitions want, one per scheduled training set, in name order. */
+export function desiredSchedules(args: { project: string; spec: ProjectSpec; taskQueue: string }): ScheduleState[] {
+  return scheduledTrainingSets(args.spec).map((set) => {
+    const id = trainingSetScheduleId(args.project, set.name);
+    const searchAttributes = { FlywheelProject: args.project, FlywheelKind: 'training-set', FlywheelObject: set.name };
+    return {
+      id,
+      trainingSet: set.name,
+      times: scheduleTimes(set.schedule),
+      paused: set.schedule.paused,
+      overlap: SCHEDULE_OVERLAP,
+      catchupWindowSeconds: set.schedule.catchupWindowSeconds,
+      searchAttributes,
+      action: {
+        workflowType: SCHEDULED_TRAINING_SET_WORKFLOW,
+        workflowId: id,
+        taskQueue: args.taskQueue,
+        input: { project: args.project, trainingSet: set.name, partitionLag: set.schedule.partitionLag },
+        searchAttributes,
+      },
+    };
+  });
+}
+
+function scheduleTimes(schedule: TrainingSetSchedule): ScheduleTimes {
+  if (schedule.cron !== undefined) {
+    const parsed = parseCron(schedule.cron);
+    // Validation accepted the cron, so it parses; a spec from elsewhere that does not is reported, not applied.
+    if ('error' in parsed) return { type: 'other', description: `cron ${JSON.stringify(schedule.cron)} (${parsed.error})` };
+    return { type: 'calendar', calendar: parsed.calendar, cron: schedule.cron };
+  }
+  return { type: 'interval', everySeconds: schedule.everySeconds ?? 0, offsetSeconds: schedule.offsetSeconds ?? 0 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diff
+
+export type ScheduleChangeAction = 'create' | 'update' | 'delete' | 'unchanged';
+
+/** One difference of an existing schedule from the desired one, as short display strings. */
+export interface ScheduleFieldChange {
+  /** `spec`, `paused`, `catchupWindow`, `overlap`, `action.input.partitionLag`, `searchAttributes.FlywheelObject`, … */
+  readonly path: string;
+  readonly before: string;
+  readonly after: string;
+}
+
+export type ScheduleChange =
+  | { readonly action: 'create'; readonly id: string; readonly trainingSet: string; readonly desired: ScheduleState }
+  | { readonly action: 'update'; readonly id: string; readonly trainingSet: string; readonly desired: ScheduleState; readonly existing: ScheduleState; readonly fields: readonly ScheduleFieldChange[] }
+  | { readonly action: 'delete'; readonly id: string; readonly trainingSet: string; readonly existing: ScheduleState }
+  | { readonly action: 'unchanged'; readonly id: string; readonly trainingSet: string; readonly desired: ScheduleState };
+
+/** The schedule part of a plan: where the schedules live, and what to do to each. */
+export interface SchedulePlan {
+  readonly temporal: { readonly address: string; readonly namespace: string };
+  readonly changes: readonly ScheduleChange[];
+}
+
+export interface ScheduleSummary {
+  readonly create: number;
+  readonly update: number;
+  readonly delete: number;
+  readonly unchanged: number;
+}
+
+/**
+ * What to do to each schedule, by id: create the desired ones that do not exist, update those that
+ * differ (listing how), delete existing ones no longer desired, leave the rest. `existing` holds only
+ * Flywheel training-set schedules of the project.
+ */
+export function diffSchedules(desired: readonly ScheduleState[], existing: readonly ScheduleState[]): ScheduleChange[] {
+  const before = new Map(existing.map((state) => [state.id, state]));
+  const after = new Map(desired.map((state) => [state.id, state]));
+  const ids = [...new Set([...before.keys(), ...after.keys()])].sort();
+  return ids.map((id): ScheduleChange => {
+    const old = before.get(id);
+    const now = after.get(id);
+    if (now && !old) return { action: 'create', id, trainingSet: now.trainingSet, desired: now };
+    if (old && !now) return { action: 'delete', id, trainingSet: old.trainingSet, existing: old };
+    const fields = compareSchedules(old!, now!);
+    return fields.length === 0
+      ? { action: 'unchanged', id, trainingSet: now!.trainingSet, desired: now! }
+      : { action: 'update', id, trainingSet: now!.trainingSet, desired: now!, existing: old!, fields };
+  });
+}
+
+export function summarizeSchedules(changes: readonly ScheduleChange[]): ScheduleSummary {
+  const count = (action: ScheduleChangeAction) => changes.filter((change) => change.action === action).length;
+  return { create: count('create'), update: count('update'), delete: count('delete'), unchanged: count('unchanged') };
+}
+
+export function hasScheduleChanges(changes: readonly ScheduleChange[]): boolean {
+  return changes.some((change) => change.action !== 'unchanged');
+}
+
+function compareSchedules(old: ScheduleState, now: ScheduleState): ScheduleFieldChange[] {
+  const fields: ScheduleFieldChange[] = [];
+  const check = (path: string, same: boolean, before: string, after: string) => {
+    if (!same) fields.push({ path, before, after });
+  };
+  check('spec', sameTimes(old.times, now.times), describeTimes(old.times), describeTimes(now.times));
+  check('paused', old.paused === now.paused, String(old.paused), String(now.paused));
+  check('overlap', old.overlap === now.overlap, old.overlap, now.overlap);
+  check('catchupWindow', old.catchupWindowSeconds === now.catchupWindowSeconds, formatDuration(old.catchupWindowSeconds), formatDuration(now.catchupWindowSeconds));
+  fields.push(...compareRecords('searchAttributes', old.searchAttributes, now.searchAttributes));
+  check('action.workflowType', old.action.workflowType === now.action.workflowType, old.action.workflowType, now.action.workflowType);
+  check('action.workflowId', old.action.workflowId === now.action.workflowId, old.action.workflowId, now.action.workflowId);
+  check('action.taskQueue', old.action.taskQueue === now.action.taskQueue, old.action.taskQueue, now.action.taskQueue);
+  if (isRecord(old.action.input) && isRecord(now.action.input)) fields.push(...compareRecords('action.input', old.action.input, now.action.input));
+  else check('action.input', jsonEqual(old.action.input, now.action.input), JSON.stringify(old.action.input) ?? 'none', JSON.stringify(now.action.input) ?? 'none');
+  fields.push(...compareRecords('action.searchAttributes', old.action.searchAttributes, now.action.searchAttributes));
+  return fields;
+}
+
+function compareRecords(path: string, before: Readonly<Record<string, unknown>>, after: Readonly<Record<string, unknown>>): ScheduleFieldChange[] {
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  return keys
+    .filter((key) => !jsonEqual(before[key], after[key]))
+    .map((key) => ({ path: `${path}.${key}`, before: displayValue(before[key]), after: displayValue(after[key]) }));
+}
+
+function displayValue(value: unknown): string {
+  return value === undefined ? 'none' : typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function sameTimes(a: ScheduleTimes, b: ScheduleTimes): boolean {
+  if (a.type === 'calendar' && b.type === 'calendar') return jsonEqual(a.calendar, b.calendar);
+  if (a.type === 'interval' && b.type === 'interval') return a.everySeconds === b.everySeconds && a.offsetSeconds === b.offsetSeconds;
+  return false;
+}
+
+/** `cron "0 3 * * *" UTC`, `every 1d offset 3h`: how plan shows when a schedule fires. */
+export function describeTimes(times: ScheduleTimes): string {
+  switch (times.type) {
+    case 'calendar': return `cron "${times.cron ?? formatCronCalendar(times.calendar)}" UTC`;
+    case 'interval': return `every ${formatDuration(times.everySeconds)}${times.offsetSeconds > 0 ? ` offset ${formatDuration(times.offsetSeconds)}` : ''}`;
+    case 'other': return times.description;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Equality of JSON values (key order ignored). */
+function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, i) => jsonEqual(item, b[i]));
+  if (isRecord(a) && isRecord(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].every((key) => jsonEqual(a[key], b[key]));
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON form
+
+/** One schedule in the `schedules` list of `flywheel plan --json` and `flywheel apply --json`. */
+export interface ScheduleDocumentEntry {
+  readonly action: ScheduleChangeAction;
+  readonly id: string;
+  readonly trainingSet: string;
+  /** When the desired schedule fires (absent for a delete): `cron "0 3 * * *" UTC`, `every 1d`. */
+  readonly spec?: string;
+  /** Present for action "update" only. */
+  readonly fields?: readonly ScheduleFieldChange[];
+}
+
+export function toScheduleDocument(changes: readonly ScheduleChange[]): ScheduleDocumentEntry[] {
+  return changes.map((change) => ({
+    action: change.action,
+    id: change.id,
+    trainingSet: change.trainingSet,
+    ...(change.action !== 'delete' ? { spec: describeTimes(change.desired.times) } : {}),
+    ...(change.action === 'update' ? { fields: change.fields.map((f) => ({ path: f.path, before: f.before, after: f.after })) } : {}),
+  }));
+}
+
+/**
+ * A plan document with its `schedules` (empty when Temporal was not consulted: nothing is or was
+ * scheduled); `hasChanges` also counts schedules to create, update or delete.
+ */
+export interface PlanDocumentWithSchedules extends PlanDocument {
+  readonly schedules: readonly ScheduleDocumentEntry[];
+}
+
+/**
+ * What `flywheel apply --json` prints. `result` is null when no registry version was written, even
+ * if schedules were changed; every schedule change listed was carried out.
+ */
+export type ApplyDocumentWithSchedules = PlanDocumentWithSchedules & Pick<ApplyDocument, 'result'>;
+
+export function planDocumentWithSchedules(document: PlanDocument, schedules: SchedulePlan | undefined): PlanDocumentWithSchedules {
+  const changes = schedules?.changes ?? [];
+  return { ...document, hasChanges: document.hasChanges || hasScheduleChanges(changes), schedules: toScheduleDocument(changes) };
+}
