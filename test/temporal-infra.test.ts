@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INDEXED_VALUE_TYPES } from '../cli/dev/dev-server.ts';
+import { INDEXED_VALUE_TYPES } from '../worker/search-attributes-registration.ts';
 import { FLYWHEEL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.ts';
 import { connectClient, runWorker, temporalNamespace, testTaskQueue } from './setup/temporal.ts';
 

@@ -2,8 +2,8 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 
 /**
  * Search attributes Flywheel sets on its workflows so runs are easy to find in the Temporal UI
- * (`FlywheelTrainingSet = "fraud_training"`). The dev server and the test setup register them;
- * on a cluster, `flywheel apply` (or an operator) registers them once per namespace.
+ * (`FlywheelObject = "fraud_training"`). The dev server and the test setup register them; on a
+ * cluster, `flywheel apply` registers them when it manages schedules (or an operator does, once).
  */
 export const FLYWHEEL_PROJECT = defineSearchAttributeKey('FlywheelProject', SearchAttributeType.KEYWORD);
 export const FLYWHEEL_KIND = defineSearchAttributeKey('FlywheelKind', SearchAttributeType.KEYWORD);

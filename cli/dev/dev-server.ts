@@ -3,7 +3,8 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import { SearchAttributeType, TypedSearchAttributes, type defineSearchAttributeKey } from '@temporalio/common';
+import { TypedSearchAttributes, type SearchAttributeType, type defineSearchAttributeKey } from '@temporalio/common';
+import { registerSearchAttributes } from '../../worker/search-attributes-registration.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import { FLYWHEEL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.ts';
 
@@ -152,31 +153,11 @@ export async function isTemporalReachable(address: string, namespace?: string): 
 export async function ensureSearchAttributes(address: string, namespace: string, keys: readonly AnySearchAttributeKey[]): Promise<void> {
   const connection = await Connection.connect({ address });
   try {
-    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-    const missing = keys.filter((key) => !(key.name in (customAttributes ?? {})));
-    if (missing.length === 0) return;
-    await connection.operatorService.addSearchAttributes({
-      namespace,
-      searchAttributes: Object.fromEntries(missing.map((key) => [key.name, INDEXED_VALUE_TYPES[key.type]])),
-    });
+    await registerSearchAttributes(connection, namespace, keys);
   } finally {
     await connection.close();
   }
 }
-
-/**
- * The API's enum number for each type (temporal.api.enums.v1.IndexedValueType), spelled out
- * so that a new type does not compile until it is mapped.
- */
-export const INDEXED_VALUE_TYPES: Record<SearchAttributeType, number> = {
-  [SearchAttributeType.TEXT]: 1,
-  [SearchAttributeType.KEYWORD]: 2,
-  [SearchAttributeType.INT]: 3,
-  [SearchAttributeType.DOUBLE]: 4,
-  [SearchAttributeType.BOOL]: 5,
-  [SearchAttributeType.DATETIME]: 6,
-  [SearchAttributeType.KEYWORD_LIST]: 7,
-};
 
 /** Polls the frontend until it answers, the process ends, or time runs out. */
 async function waitUntilReachable(address: string, timeoutMs: number, ended: Promise<number | null | Error>): Promise<'ready' | 'timeout' | number | null | Error> {

@@ -19,6 +19,8 @@ import { FlywheelError } from '../../core/errors.ts';
 import { trainingSetOfScheduleId, type ScheduleState, type ScheduleTimes } from '../../core/plan/schedules.ts';
 import { CRON_FIELDS, type CronCalendar, type CronField } from '../../core/validation/cron.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
+import { registerSearchAttributes } from '../../worker/search-attributes-registration.ts';
+import { FLYWHEEL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.ts';
 import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT } from '../../workflows/search-attributes.ts';
 
 /**
@@ -45,6 +47,13 @@ export class TemporalSchedules {
   /** Connects to the profile's Temporal; throws TemporalUnreachableError when no server answers. */
   static async connect(project: string, temporal: TemporalConfig): Promise<TemporalSchedules> {
     const connection = await connectClient(temporal);
+    // Schedules start workflows with Flywheel's search attributes, which a cluster must know first.
+    try {
+      await registerSearchAttributes(connection, temporal.namespace, FLYWHEEL_SEARCH_ATTRIBUTES);
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
     return new TemporalSchedules(new Client({ connection, namespace: temporal.namespace }), project, { address: temporal.address, namespace: temporal.namespace });
   }
 
