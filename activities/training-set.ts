@@ -1,14 +1,16 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import type { ColumnSpec, PartitionUnit } from '../core/definitions/specs.ts';
+import type { ColumnSpec, PartitionUnit, SourceSpec } from '../core/definitions/specs.ts';
+import { WarehouseSchemaError } from '../core/plan/errors.ts';
+import { checkSourceColumns, type WarehouseColumnIssue } from '../core/plan/warehouse-columns.ts';
 import { NotFoundError } from '../core/errors.ts';
 import { definitionHash } from '../core/plan/definition-hash.ts';
 import { compileColumnStats, readColumnStats } from '../core/sql/column-stats.ts';
 import { compileDistinctPartitions, compilePartitionRows } from '../core/sql/partition-sql.ts';
 import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
-import { compileCountNulls, compileCreateTableAs, compileDropTable, compileMaxOf } from '../core/sql/tables.ts';
-import { featureViewViewName, runTableName } from '../core/sql/warehouse-objects.ts';
+import { compileCountNulls, compileCreateTableAs, compileDropTable, compileMaxOf, compileSelectAll } from '../core/sql/tables.ts';
+import { featureViewViewName, runTableName, sourceViewName } from '../core/sql/warehouse-objects.ts';
 import {
   buildDatasetManifest,
   datasetLayout,
@@ -83,6 +85,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             throw new NotFoundError('registry', input.registryVersion === undefined ? deps.project : `${deps.project} v${input.registryVersion}`, 'Run `flywheel apply` first');
           }
           const resolved = resolveTrainingSet(applied.spec, input.trainingSet);
+          await checkSourcesInWarehouse(engine, [resolved.spine, ...resolved.views.map(({ view }) => applied.spec.sources[view.source]!)]);
           const { partitionBy, path } = resolved.spec.output;
           const ranged = input.from !== undefined || input.to !== undefined;
           if (ranged && (input.from === undefined || input.to === undefined)) {
@@ -254,6 +257,22 @@ async function rebuildIndex(deps: ActivityDeps, trainingSet: string, outputPath:
   const index = buildDatasetManifest({ project: deps.project, trainingSet, partitionBy, updatedAt: new Date().toISOString(), partitions: manifests, manifestKey: layout.partitionManifest });
   await deps.objectStore.putBytes(layout.manifest, `${JSON.stringify(index, null, 2)}\n`);
   return { manifestKey: layout.manifest, partitionCount: index.partitions.length, rowCount: index.rowCount };
+}
+
+/**
+ * The spine's and the feature views' sources as the warehouse has them now: a column dropped or
+ * retyped since `apply` fails here, before any work, naming the source and column.
+ */
+async function checkSourcesInWarehouse(engine: OfflineEngine, sources: readonly SourceSpec[]): Promise<void> {
+  const issues: WarehouseColumnIssue[] = [];
+  for (const source of new Set(sources)) {
+    try {
+      issues.push(...checkSourceColumns(source, await engine.describe(compileSelectAll(sourceViewName(source.name), engine.dialect))));
+    } catch (error) {
+      issues.push({ kind: 'source', object: source.name, message: `cannot read it in the warehouse: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}` });
+    }
+  }
+  if (issues.length > 0) throw new WarehouseSchemaError(issues);
 }
 
 const join_ = join;

@@ -348,4 +348,25 @@ describe('buildTrainingSet workflow', () => {
       await client.connection.close();
     }
   });
+
+  it('fails before any work when the spine lost a column since apply, naming it', async () => {
+    const engine = await openDuckDBEngine({ path: warehouse });
+    await engine.run({ sql: 'ALTER TABLE labels RENAME COLUMN is_fraud TO fraud', parameters: [] });
+    await engine.close();
+    const client = await connectClient();
+    try {
+      const failure = await runWorker({ taskQueue, activities: createActivities(depsWith(new LocalObjectStore(objectsRoot))) }, () =>
+        client.workflow.execute(buildTrainingSet, { taskQueue, workflowId: `drift-${taskQueue}`, args: [{ project: 'pit_test', trainingSet: 'fraud_training' }] }).catch((e: unknown) => e),
+      );
+      const cause = (failure as WorkflowFailedError).cause?.cause as { message: string; type: string; nonRetryable: boolean };
+      expect(cause.type).toBe('WarehouseSchemaError');
+      expect(cause.nonRetryable).toBe(true);
+      expect(cause.message).toBe('The warehouse does not match a definition:\n  - source "labels", column "is_fraud": no such column in table "labels" (its columns are user_id, ts, fraud)');
+    } finally {
+      await client.connection.close();
+      const restore = await openDuckDBEngine({ path: warehouse });
+      await restore.run({ sql: 'ALTER TABLE labels RENAME COLUMN fraud TO is_fraud', parameters: [] });
+      await restore.close();
+    }
+  });
 });
