@@ -6,7 +6,13 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDefinition } from '../core/definitions/definition.ts';
 import type { ProjectSpec } from '../core/definitions/specs.ts';
+import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
+import { compileAggregatesAsOf } from '../core/aggregations/aggregates-as-of.ts';
+import { aggregationEventsOf } from '../core/aggregations/aggregation-events.ts';
 import { duckdbDialect } from '../core/sql/dialect.ts';
+import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
+import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
+import { resolveTrainingSet } from '../core/training-set/resolve-training-set.ts';
 import { validateProject, type LoadedDefinition } from '../core/validation/validate-project.ts';
 import config from '../examples/card-fraud/flywheel.config.ts';
 import {
@@ -73,7 +79,7 @@ describe('card-fraud example definitions', () => {
   it('validate and declare the expected objects', () => {
     expect(Object.keys(project.entities).sort()).toEqual(['merchant', 'user']);
     expect(Object.keys(project.sources).sort()).toEqual(['labeled_transactions', 'merchant_daily_stats', 'transactions', 'user_daily_stats', 'user_profile']);
-    expect(Object.keys(project.featureViews).sort()).toEqual(['merchant_risk', 'user_account', 'user_activity', 'user_spend']);
+    expect(Object.keys(project.featureViews).sort()).toEqual(['merchant_risk', 'user_account', 'user_activity', 'user_spend', 'user_txn_windows']);
     expect(Object.keys(project.featureServices)).toEqual(['fraud_model']);
     expect(Object.keys(project.trainingSets)).toEqual(['fraud_training']);
   });
@@ -86,7 +92,14 @@ describe('card-fraud example definitions', () => {
     expect(views.user_activity?.transformation).toContain('{{source}}');
     for (const view of Object.values(views)) expect([view.online, view.offline]).toEqual([true, true]);
     expect(project.sources.user_profile?.createdTimestampField).toBe('created_at');
-    expect(project.featureServices.fraud_model?.features.map((s) => s.view)).toEqual(['user_spend', 'user_activity', 'user_account', 'merchant_risk']);
+    expect(project.featureServices.fraud_model?.features.map((s) => s.view)).toEqual(['user_spend', 'user_activity', 'user_account', 'merchant_risk', 'user_txn_windows']);
+    expect(views.user_txn_windows?.aggregations?.map((a) => [a.name, a.function, a.column ?? null, a.windowSeconds])).toEqual([
+      ['count_1h', 'count', null, 3600], ['count_1d', 'count', null, 86_400], ['count_7d', 'count', null, 604_800],
+      ['amount_sum_1h', 'sum', 'amount', 3600], ['amount_sum_1d', 'sum', 'amount', 86_400], ['amount_sum_7d', 'sum', 'amount', 604_800],
+      ['amount_avg_1h', 'avg', 'amount', 3600], ['amount_avg_1d', 'avg', 'amount', 86_400], ['amount_avg_7d', 'avg', 'amount', 604_800],
+      ['distinct_merchants_30d', 'distinct_count', 'merchant_id', 2_592_000],
+    ]);
+    expect(views.user_txn_windows?.ttlSeconds).toBeNull();
     expect(project.trainingSets.fraud_training).toMatchObject({
       spine: 'labeled_transactions',
       features: { service: 'fraud_model' },
@@ -200,6 +213,36 @@ describe('generateCardFraudData', () => {
         SELECT user_id, updated_at, created_at FROM user_profile GROUP BY ALL HAVING count(*) > 1)`);
     expect(check).toEqual({ exact_duplicates: 0 });
   });
+
+  it('builds fraud_training end to end: the velocity features agree with the aggregates as of each transaction', async () => {
+    const project = validateProject(await loadExampleDefinitions());
+    const e2ePath = join(dir, 'e2e.duckdb');
+    await generateCardFraudData({ warehousePath: e2ePath, ...small });
+    const engine = await openDuckDBEngine({ path: e2ePath });
+    try {
+      for (const statement of warehouseObjectStatements({ desired: project, dialect: engine.dialect, resolvePath: (p) => join(exampleDir, p) })) await engine.run(statement);
+      const resolved = resolveTrainingSet(project, 'fraud_training', { from: '2025-03-03T00:00:00Z', to: '2025-03-05T00:00:00Z' });
+      const rows = await engine.all(compilePointInTimeJoin(resolved.join, engine.dialect));
+      expect(rows).toHaveLength(600);
+      expect(Object.keys(rows[0]!)).toEqual(resolved.columns.map((c) => c.name));
+      // The transaction at t is itself an event of the window (e <= t): every spine row counts at least itself.
+      expect(rows.every((r) => Number(r.count_1h) >= 1 && Number(r.count_1h) <= Number(r.count_1d) && Number(r.count_1d) <= Number(r.count_7d))).toBe(true);
+      expect(rows.every((r) => Number(r.distinct_merchants_30d) >= 1)).toBe(true);
+
+      const events = aggregationEventsOf(project.featureViews.user_txn_windows!, project);
+      for (const row of rows.filter((_, i) => i % 60 === 0)) {
+        const online = await engine.all(compileAggregatesAsOf(events, String(row.ts), engine.dialect));
+        const entity = online.find((o) => o.user_id === row.user_id);
+        for (const feature of ['count_1h', 'count_1d', 'count_7d', 'amount_sum_7d', 'amount_avg_1h', 'distinct_merchants_30d']) {
+          const value = entity?.[feature];
+          if (typeof value === 'number' && !Number.isInteger(value)) expect(value, feature).toBeCloseTo(row[feature] as number, 6);
+          else expect(value, `${feature} of user ${String(row.user_id)} at ${String(row.ts)}`).toEqual(row[feature]);
+        }
+      }
+    } finally {
+      await engine.close();
+    }
+  }, 60_000);
 
   it('is deterministic for a seed', async () => {
     const again = join(dir, 'again.duckdb');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { entity, featureService, featureView, source, trainingSet } from '../index.ts';
+import type { AggregationInput } from '../core/definitions/feature-view.ts';
 import type { Definition } from '../core/definitions/definition.ts';
 import { emptyProject, type ProjectSpec } from '../core/definitions/specs.ts';
 import { canonicalJson, definitionHash } from '../core/plan/definition-hash.ts';
@@ -209,6 +210,33 @@ describe('diffProjects', () => {
       const change = modified(diffProjects(build({ serviceFeatures: ['amount', 'country'] }), build({ serviceFeatures: ['country', 'amount'] })), 'featureService', 'fraud');
       expect(change).toMatchObject({ breaking: false, fields: [{ path: 'features.$order', before: ['spend.amount', 'spend.country'], after: ['spend.country', 'spend.amount'], breaking: false }] });
     });
+  });
+});
+
+describe('diffProjects on aggregation views', () => {
+  const windowed = (aggregations: readonly AggregationInput[], serviceFeatures: string[]) => {
+    const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
+    const txns = source({ name: 'txns', table: 'raw.transactions', timestampField: 'ts', columns: { user_id: 'int64', amount: 'float64', ts: 'timestamp' } });
+    const windows = featureView({ name: 'windows', entities: [user], source: txns, aggregations });
+    const service = featureService({ name: 'velocity', features: [{ view: windows, features: serviceFeatures as never[] }] });
+    return validateProject([user, txns, windows, service].map((definition) => ({ file: 'defs.ts', definition })));
+  };
+
+  it('keys aggregations by feature name: a new window of a named aggregation is a compatible change', () => {
+    const before = windowed([{ function: 'count', windows: ['1h'] }, { column: 'amount', function: 'avg', windows: ['7d'], name: 'avg_ticket' }], ['count_1h']);
+    const after = windowed([{ function: 'count', windows: ['1h'] }, { column: 'amount', function: 'avg', windows: ['30d'], name: 'avg_ticket' }], ['count_1h']);
+    expect(modified(diffProjects(before, after), 'featureView', 'windows')).toMatchObject({
+      breaking: false,
+      fields: [{ path: 'aggregations.avg_ticket.windowSeconds', before: 604_800, after: 2_592_000, breaking: false }],
+    });
+  });
+
+  it('a generated feature that disappears while a service uses it is breaking', () => {
+    const before = windowed([{ function: 'count', windows: ['1h', '1d'] }], ['count_1h', 'count_1d']);
+    const after = windowed([{ function: 'count', windows: ['1h'] }], ['count_1h']);
+    const view = modified(diffProjects(before, after), 'featureView', 'windows');
+    expect(view.fields.map((f) => [f.path, f.breaking])).toEqual([['features.count_1d', true], ['aggregations.count_1d', false]]);
+    expect(view.reasons).toEqual(['feature view "windows": feature "count_1d" is removed but feature service "velocity" still uses it']);
   });
 });
 

@@ -88,6 +88,40 @@ describe('point-in-time join on DuckDB', () => {
     ]);
   });
 
+  it('gives the same rows with and without range pushdown, on the edges of the ttl and of the range', async () => {
+    const withWindows: PointInTimeJoin = {
+      ...join3d,
+      views: [
+        ...join3d.views,
+        {
+          kind: 'aggregation', relation: 'flywheel.user_spend', joinKeys: ['user_id'], timestampField: 'ts', createdTimestampField: 'created',
+          aggregations: [
+            { feature: 'n_2d', function: 'count', windowSeconds: 2 * 86_400, type: 'int64' },
+            { feature: 'amount_last_1d', function: 'last', column: 'amount', windowSeconds: 86_400, type: 'float64' },
+          ],
+        },
+      ],
+    };
+    const ranges: [string | undefined, string | undefined][] = [
+      // r5 is exactly ttl (3d) after the row at 01-02 00:00:01: that row must survive the pushdown (e >= from - ttl).
+      ['2024-01-05T00:00:01Z', '2024-01-06T00:00:00Z'],
+      ['2024-01-02T00:00:00Z', '2024-01-05T00:00:01Z'],
+      // to = 01-02 00:00:01: the row at exactly that time is never a candidate for spine rows before it.
+      ['2024-01-01T00:00:00Z', '2024-01-02T00:00:01Z'],
+      [undefined, '2024-01-03T00:00:00Z'],
+      ['2024-01-03T00:00:00Z', undefined],
+    ];
+    for (const [from, to] of ranges) {
+      const spine = { ...withWindows.spine, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
+      const pushed = await engine.all(compilePointInTimeJoin({ ...withWindows, spine }, engine.dialect));
+      const plain = await engine.all(compilePointInTimeJoin({ ...withWindows, spine }, engine.dialect, { rangePushdown: false }));
+      expect(pushed.length, `[${from}, ${to})`).toBeGreaterThan(0);
+      expect(pushed, `[${from}, ${to})`).toEqual(plain);
+    }
+    const [r5] = await engine.all(compilePointInTimeJoin({ ...withWindows, spine: { ...withWindows.spine, from: '2024-01-05T00:00:01Z', to: '2024-01-05T00:00:02Z' } }, engine.dialect));
+    expect(r5).toMatchObject({ amount: 99, n_2d: 0, amount_last_1d: null });
+  });
+
   it('keeps spine order on a spine larger than one DuckDB row group', async () => {
     // 300k rows in descending time order span many row groups and threads.
     await engine.run({ sql: `CREATE TABLE flywheel.big_spine AS SELECT (i % 7)::BIGINT AS user_id, NULL::BIGINT AS merchant_id, TIMESTAMPTZ '2024-02-01 00:00:00+00' - to_seconds(i) AS ts, i::INTEGER AS label FROM range(300000) t(i)`, parameters: [] });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { entity, featureService, featureView, source, trainingSet } from '../index.ts';
+import { entity, featureService, featureView, select, source, trainingSet } from '../index.ts';
 import { DefinitionError } from '../core/errors.ts';
 import { validateProject, type LoadedDefinition } from '../core/validation/validate-project.ts';
 import type { Definition } from '../core/definitions/definition.ts';
@@ -108,5 +108,156 @@ describe('validateProject name rules', () => {
   it('accepts a selection object without a feature list as the whole view', () => {
     const project = validateProject(at('i.ts', user, txns, spend, featureService({ name: 'all', features: [{ view: spend } as never] })));
     expect(project.featureServices.all?.features).toEqual([{ view: 'spend', features: ['amount', 'country'] }]);
+  });
+});
+
+describe('validateProject aggregations', () => {
+  const events = source({
+    name: 'events', table: 'events', timestampField: 'ts', createdTimestampField: 'loaded_at',
+    columns: { user_id: 'int64', amount: 'float64', qty: 'int32', merchant: 'string', flagged: 'bool', ts: 'timestamp', loaded_at: 'timestamp' },
+  });
+  const windows = featureView({
+    name: 'user_windows', entities: [user], source: events,
+    aggregations: [
+      { function: 'count', windows: ['1h', '1d', '7d'] },
+      { column: 'amount', function: 'sum', windows: ['1d', '30d'] },
+      { column: 'qty', function: 'sum', windows: ['1d'] },
+      { column: 'amount', function: 'avg', windows: ['7d'], name: 'avg_ticket_7d', description: 'Average ticket' },
+      { column: 'merchant', function: 'distinct_count', windows: ['30d'] },
+      { column: 'merchant', function: 'max', windows: [86_400] },
+      { column: 'flagged', function: 'last', windows: ['2 d'] },
+      { column: 'qty', function: 'min', windows: ['1h'] },
+    ],
+  });
+
+  it('generates one feature per window, typed by function and column, and keeps the aggregations and their inputs', () => {
+    const project = validateProject(at('w.ts', user, events, windows));
+    expect(project.featureViews.user_windows).toEqual({
+      kind: 'featureView', name: 'user_windows', entities: ['user'], source: 'events',
+      features: [
+        { name: 'count_1h', type: 'int64' }, { name: 'count_1d', type: 'int64' }, { name: 'count_7d', type: 'int64' },
+        { name: 'amount_sum_1d', type: 'float64' }, { name: 'amount_sum_30d', type: 'float64' },
+        { name: 'qty_sum_1d', type: 'int64' },
+        { name: 'avg_ticket_7d', type: 'float64', description: 'Average ticket' },
+        { name: 'merchant_distinct_count_30d', type: 'int64' },
+        { name: 'merchant_max_1d', type: 'string' },
+        { name: 'flagged_last_2d', type: 'bool' },
+        { name: 'qty_min_1h', type: 'int32' },
+      ],
+      aggregations: [
+        { name: 'count_1h', function: 'count', windowSeconds: 3600 },
+        { name: 'count_1d', function: 'count', windowSeconds: 86_400 },
+        { name: 'count_7d', function: 'count', windowSeconds: 604_800 },
+        { name: 'amount_sum_1d', function: 'sum', column: 'amount', windowSeconds: 86_400 },
+        { name: 'amount_sum_30d', function: 'sum', column: 'amount', windowSeconds: 2_592_000 },
+        { name: 'qty_sum_1d', function: 'sum', column: 'qty', windowSeconds: 86_400 },
+        { name: 'avg_ticket_7d', function: 'avg', column: 'amount', windowSeconds: 604_800 },
+        { name: 'merchant_distinct_count_30d', function: 'distinct_count', column: 'merchant', windowSeconds: 2_592_000 },
+        { name: 'merchant_max_1d', function: 'max', column: 'merchant', windowSeconds: 86_400 },
+        { name: 'flagged_last_2d', function: 'last', column: 'flagged', windowSeconds: 172_800 },
+        { name: 'qty_min_1h', function: 'min', column: 'qty', windowSeconds: 3600 },
+      ],
+      aggregationInputs: [{ name: 'amount', type: 'float64' }, { name: 'qty', type: 'int32' }, { name: 'merchant', type: 'string' }, { name: 'flagged', type: 'bool' }],
+      ttlSeconds: null, online: true, offline: true, tags: {},
+    });
+  });
+
+  it('lets services and training sets select generated features, checked by the compiler', () => {
+    const service = featureService({ name: 'velocity', features: [select(windows, ['count_1h', 'avg_ticket_7d', 'merchant_max_1d'])] });
+    // @ts-expect-error: no aggregation generates count_2h
+    select(windows, ['count_2h']);
+    const training = trainingSet({ name: 'velocity_training', spine, features: service });
+    const project = validateProject(at('w.ts', user, events, windows, spine, service, training));
+    expect(project.featureServices.velocity?.features).toEqual([{ view: 'user_windows', features: ['count_1h', 'avg_ticket_7d', 'merchant_max_1d'] }]);
+  });
+
+  it('reads the columns of a transformation from its declared inputs', () => {
+    const converted = featureView({
+      name: 'usd_windows', entities: [user], source: events,
+      transformation: 'SELECT user_id, ts, amount * 1.1 AS amount_usd FROM {{source}}',
+      inputs: { amount_usd: 'float64' },
+      aggregations: [{ column: 'amount_usd', function: 'sum', windows: ['1d'] }, { function: 'count', windows: ['1d'] }],
+    });
+    const view = validateProject(at('w.ts', user, events, converted)).featureViews.usd_windows;
+    expect(view?.features).toEqual([{ name: 'amount_usd_sum_1d', type: 'float64' }, { name: 'count_1d', type: 'int64' }]);
+    expect(view?.aggregationInputs).toEqual([{ name: 'amount_usd', type: 'float64' }]);
+  });
+
+  it('reports shape problems: features and aggregations together, a ttl, columns, names, functions and windows', () => {
+    const both = featureView({ name: 'both', entities: [user], source: events, ttl: '1d', features: { amount: 'float64' }, aggregations: [{ function: 'count', windows: ['1h'] }] });
+    const neither = featureView({ name: 'neither', entities: [user], source: events });
+    const shapes = featureView({
+      name: 'shapes', entities: [user], source: events,
+      aggregations: [
+        { function: 'count', column: 'amount', windows: ['1h'] },
+        { function: 'sum', windows: ['1h'] },
+        { function: 'avg', column: 'amount', windows: ['1h', '2h'], name: 'avg_amount' },
+        { function: 'median' as never, column: 'amount', windows: ['1 day'] },
+        { function: 'max', column: 'amount', windows: [] },
+      ],
+    });
+    const strayInputs = featureView({ name: 'stray_inputs', entities: [user], source: events, inputs: { amount: 'float64' }, aggregations: [{ function: 'count', windows: ['1h'] }] });
+    expect(issuesOf(at('v.ts', user, events, both, neither, shapes, strayInputs))).toEqual([
+      { file: 'v.ts', object: 'both', field: 'aggregations', message: 'give either features or aggregations, not both (declare the aggregations in a view of their own)' },
+      { file: 'v.ts', object: 'both', field: 'ttl', message: 'a view with aggregations takes no ttl: each window says how long an event counts' },
+      { file: 'v.ts', object: 'neither', field: 'features', message: "declare features (the latest row's values) or aggregations (over trailing windows)" },
+      { file: 'v.ts', object: 'shapes', field: 'aggregations.0.column', message: 'count counts events and takes no column (distinct_count counts distinct values of a column)' },
+      { file: 'v.ts', object: 'shapes', field: 'aggregations.1.column', message: 'sum needs a column' },
+      { file: 'v.ts', object: 'shapes', field: 'aggregations.2.name', message: "a name is allowed only with a single window (got 2); without one, each window's feature gets a generated name" },
+      { file: 'v.ts', object: 'shapes', field: 'aggregations.3.function', message: 'unknown function "median"; expected one of count, sum, avg, min, max, last, distinct_count' },
+      { file: 'v.ts', object: 'shapes', field: 'aggregations.3.windows.0', message: 'expected a duration such as "30m", "1h", "7d" or "2w", got "1 day"' },
+      { file: 'v.ts', object: 'shapes', field: 'aggregations.4.windows', message: 'give at least one window, such as ["1h", "1d"]' },
+      { file: 'v.ts', object: 'stray_inputs', field: 'inputs', message: "inputs declare columns of a transformation's output; without a transformation, aggregations read the source's columns" },
+    ]);
+  });
+
+  it('reports columns the source lacks or a function refuses, reserved and duplicate names', () => {
+    const bad = featureView({
+      name: 'bad', entities: [user], source: events,
+      aggregations: [
+        { column: 'amout', function: 'sum', windows: ['1h'] },
+        { column: 'merchant', function: 'avg', windows: ['1h'] },
+        { column: 'flagged', function: 'max', windows: ['1h'] },
+        { column: 'user_id', function: 'distinct_count', windows: ['1h'] },
+        { column: 'loaded_at', function: 'last', windows: ['1h'] },
+        { function: 'count', windows: ['1h', '60m', 3600] },
+        { function: 'count', windows: ['1h'] },
+        { function: 'count', windows: ['1d'], name: 'ts' },
+        { column: 'amount', function: 'distinct_count', windows: ['1h'], name: 'x'.repeat(64) },
+      ],
+    });
+    const transformed = featureView({
+      name: 'transformed', entities: [user], source: events, transformation: 'SELECT * FROM {{source}}',
+      inputs: { amount_usd: 'float64', unused: 'string' },
+      aggregations: [{ column: 'amount_usd', function: 'sum', windows: ['1h'] }, { column: 'amount', function: 'sum', windows: ['1h'] }],
+    });
+    // A shape problem (a bad name) stops the checks of that view until it is fixed.
+    expect(issuesOf(at('v.ts', user, events, bad))).toEqual([
+      { file: 'v.ts', object: 'bad', field: 'aggregations.8.name', message: `"${'x'.repeat(64)}" is not a valid identifier: must be at most 63 characters` },
+    ]);
+    const fixed = featureView({ ...bad.input, entities: [user], source: events, aggregations: bad.input.aggregations!.slice(0, 8) } as never);
+    expect(issuesOf(at('v.ts', user, events, fixed, transformed))).toEqual([
+      { file: 'v.ts', object: 'bad', field: 'aggregations.0.column', message: '"amout" is an unknown column (did you mean "amount"?) in source "events"' },
+      { file: 'v.ts', object: 'bad', field: 'aggregations.1.column', message: 'avg cannot aggregate "merchant", a string column in source "events"; it takes int32, int64, float32, float64' },
+      { file: 'v.ts', object: 'bad', field: 'aggregations.2.column', message: 'max cannot aggregate "flagged", a bool column in source "events"; it takes int32, int64, float32, float64, string, timestamp, date' },
+      { file: 'v.ts', object: 'bad', field: 'aggregations.3.column', message: '"user_id" is a join key; aggregate another column' },
+      { file: 'v.ts', object: 'bad', field: 'aggregations.4.column', message: '"loaded_at" is the created timestamp field; aggregate another column' },
+      { file: 'v.ts', object: 'bad', field: 'aggregations.5.windows.2', message: 'the feature "count_1h" is already generated by another window of this aggregation; feature names must be unique (and differ in more than case)' },
+      { file: 'v.ts', object: 'bad', field: 'aggregations.6.windows.0', message: 'the feature "count_1h" is already generated by aggregations.5; feature names must be unique (and differ in more than case)' },
+      { file: 'v.ts', object: 'bad', field: 'aggregations.7.name', message: 'a feature cannot have the name of the timestamp field ("ts")' },
+      { file: 'v.ts', object: 'transformed', field: 'aggregations.1.column', message: `"amount" is not declared in inputs; with a transformation, declare the type of each column the aggregations read (for example inputs: { amount: 'float64' })` },
+      { file: 'v.ts', object: 'transformed', field: 'inputs.unused', message: 'no aggregation reads "unused"' },
+    ]);
+  });
+
+  it('reports a generated name that is too long', () => {
+    const long = source({ name: 'long', table: 'long', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', [`amount_${'y'.repeat(50)}`]: 'float64' } });
+    const view = featureView({ name: 'long_windows', entities: [user], source: long, aggregations: [{ column: `amount_${'y'.repeat(50)}`, function: 'distinct_count', windows: ['1h'] }] });
+    expect(issuesOf(at('l.ts', user, long, view))).toEqual([
+      {
+        file: 'l.ts', object: 'long_windows', field: 'aggregations.0.windows.0',
+        message: `the generated feature name "amount_${'y'.repeat(50)}_distinct_count_1h" is not a valid identifier: must be at most 63 characters; give this window an aggregation of its own with a name`,
+      },
+    ]);
   });
 });

@@ -32,7 +32,23 @@ const daily = featureView({
   features: { clicks_1d: 'int64' },
 });
 
-const project = validateProject([user, merchant, txns, labels, clicks, daily, spend].map((definition) => ({ definition })));
+// Aggregation views: their warehouse view holds the events, with the input columns the aggregations read.
+const txnWindows = featureView({
+  name: 'txn_windows', entities: [user], source: txns,
+  aggregations: [
+    { function: 'count', windows: ['1h'] },
+    { column: 'amount', function: 'sum', windows: ['1d', '7d'] },
+    { column: 'merchant_id', function: 'distinct_count', windows: ['7d'] },
+  ],
+});
+const clickWindows = featureView({
+  name: 'click_windows', entities: [user], source: clicks,
+  transformation: 'SELECT user_id, ts, n * 2 AS n2 FROM {{source}}',
+  inputs: { n2: 'int64' },
+  aggregations: [{ column: 'n2', function: 'max', windows: ['1d'] }],
+});
+
+const project = validateProject([user, merchant, txns, labels, clicks, daily, spend, txnWindows, clickWindows].map((definition) => ({ definition })));
 const resolvePath = (path: string) => `/projects/demo/${path}`;
 
 const expected: Record<Dialect['name'], string[]> = {
@@ -41,26 +57,34 @@ const expected: Record<Dialect['name'], string[]> = {
     'CREATE OR REPLACE VIEW "flywheel"."src_clicks" AS SELECT * FROM read_parquet(\'/projects/demo/data/clicks/*.parquet\')',
     'CREATE OR REPLACE VIEW "flywheel"."src_labels" AS SELECT * FROM raw.labels WHERE ts > DATE \'2024-01-01\'',
     'CREATE OR REPLACE VIEW "flywheel"."src_txns" AS SELECT * FROM "raw"."transactions"',
+    'CREATE OR REPLACE VIEW "flywheel"."fv_click_windows" AS SELECT "user_id", CAST("ts" AS TIMESTAMPTZ) AS "ts", CAST("n2" AS BIGINT) AS "n2" ' +
+      'FROM (SELECT user_id, ts, n * 2 AS n2 FROM "flywheel"."src_clicks") AS "transformed"',
     'CREATE OR REPLACE VIEW "flywheel"."fv_daily_clicks" AS SELECT "user_id", CAST("ts" AS TIMESTAMPTZ) AS "ts", CAST("clicks_1d" AS BIGINT) AS "clicks_1d" ' +
       'FROM (SELECT user_id, ts, sum(n) AS clicks_1d FROM "flywheel"."src_clicks" GROUP BY ALL) AS "transformed"',
     'CREATE OR REPLACE VIEW "flywheel"."fv_spend" AS SELECT "user_id", "merchant_id", CAST("ts" AS TIMESTAMPTZ) AS "ts", CAST("loaded_at" AS TIMESTAMPTZ) AS "loaded_at", ' +
       'CAST("amount" AS DOUBLE) AS "amount" FROM "flywheel"."src_txns"',
+    'CREATE OR REPLACE VIEW "flywheel"."fv_txn_windows" AS SELECT "user_id", CAST("ts" AS TIMESTAMPTZ) AS "ts", CAST("loaded_at" AS TIMESTAMPTZ) AS "loaded_at", ' +
+      'CAST("amount" AS FLOAT) AS "amount", CAST("merchant_id" AS VARCHAR) AS "merchant_id" FROM "flywheel"."src_txns"',
   ],
   snowflake: [
     'CREATE SCHEMA IF NOT EXISTS "flywheel"',
     'CREATE OR REPLACE VIEW "flywheel"."src_clicks" AS SELECT * FROM (SELECT $1 FROM /projects/demo/data/clicks/*.parquet)',
     'CREATE OR REPLACE VIEW "flywheel"."src_labels" AS SELECT * FROM raw.labels WHERE ts > DATE \'2024-01-01\'',
     'CREATE OR REPLACE VIEW "flywheel"."src_txns" AS SELECT * FROM "raw"."transactions"',
+    'CREATE OR REPLACE VIEW "flywheel"."fv_click_windows" AS SELECT "user_id", CAST("ts" AS TIMESTAMP_TZ) AS "ts", CAST("n2" AS NUMBER(19,0)) AS "n2" ' +
+      'FROM (SELECT user_id, ts, n * 2 AS n2 FROM "flywheel"."src_clicks") AS "transformed"',
     'CREATE OR REPLACE VIEW "flywheel"."fv_daily_clicks" AS SELECT "user_id", CAST("ts" AS TIMESTAMP_TZ) AS "ts", CAST("clicks_1d" AS NUMBER(19,0)) AS "clicks_1d" ' +
       'FROM (SELECT user_id, ts, sum(n) AS clicks_1d FROM "flywheel"."src_clicks" GROUP BY ALL) AS "transformed"',
     'CREATE OR REPLACE VIEW "flywheel"."fv_spend" AS SELECT "user_id", "merchant_id", CAST("ts" AS TIMESTAMP_TZ) AS "ts", CAST("loaded_at" AS TIMESTAMP_TZ) AS "loaded_at", ' +
       'CAST("amount" AS FLOAT) AS "amount" FROM "flywheel"."src_txns"',
+    'CREATE OR REPLACE VIEW "flywheel"."fv_txn_windows" AS SELECT "user_id", CAST("ts" AS TIMESTAMP_TZ) AS "ts", CAST("loaded_at" AS TIMESTAMP_TZ) AS "loaded_at", ' +
+      'CAST("amount" AS FLOAT) AS "amount", CAST("merchant_id" AS VARCHAR) AS "merchant_id" FROM "flywheel"."src_txns"',
   ],
 };
 
 const expectedDrops: Record<Dialect['name'], string[]> = {
-  duckdb: ['CREATE SCHEMA IF NOT EXISTS "ml"', 'DROP VIEW IF EXISTS "ml"."fv_daily_clicks"', 'DROP VIEW IF EXISTS "ml"."fv_spend"', 'DROP VIEW IF EXISTS "ml"."src_clicks"', 'DROP VIEW IF EXISTS "ml"."src_txns"', 'CREATE OR REPLACE VIEW "ml"."src_labels" AS SELECT * FROM raw.labels WHERE ts > DATE \'2024-01-01\''],
-  snowflake: ['CREATE SCHEMA IF NOT EXISTS "ml"', 'DROP VIEW IF EXISTS "ml"."fv_daily_clicks"', 'DROP VIEW IF EXISTS "ml"."fv_spend"', 'DROP VIEW IF EXISTS "ml"."src_clicks"', 'DROP VIEW IF EXISTS "ml"."src_txns"', 'CREATE OR REPLACE VIEW "ml"."src_labels" AS SELECT * FROM raw.labels WHERE ts > DATE \'2024-01-01\''],
+  duckdb: ['CREATE SCHEMA IF NOT EXISTS "ml"', 'DROP VIEW IF EXISTS "ml"."fv_click_windows"', 'DROP VIEW IF EXISTS "ml"."fv_daily_clicks"', 'DROP VIEW IF EXISTS "ml"."fv_spend"', 'DROP VIEW IF EXISTS "ml"."fv_txn_windows"', 'DROP VIEW IF EXISTS "ml"."src_clicks"', 'DROP VIEW IF EXISTS "ml"."src_txns"', 'CREATE OR REPLACE VIEW "ml"."src_labels" AS SELECT * FROM raw.labels WHERE ts > DATE \'2024-01-01\''],
+  snowflake: ['CREATE SCHEMA IF NOT EXISTS "ml"', 'DROP VIEW IF EXISTS "ml"."fv_click_windows"', 'DROP VIEW IF EXISTS "ml"."fv_daily_clicks"', 'DROP VIEW IF EXISTS "ml"."fv_spend"', 'DROP VIEW IF EXISTS "ml"."fv_txn_windows"', 'DROP VIEW IF EXISTS "ml"."src_clicks"', 'DROP VIEW IF EXISTS "ml"."src_txns"', 'CREATE OR REPLACE VIEW "ml"."src_labels" AS SELECT * FROM raw.labels WHERE ts > DATE \'2024-01-01\''],
 };
 
 const expectedRegistry: Record<Dialect['name'], Record<string, string>> = {
@@ -126,7 +150,25 @@ describe('view names and columns', () => {
     expect(featureViewColumns(project.featureViews.daily_clicks!, project).createdTimestamp).toBeUndefined();
   });
 
+  it("lists an aggregation view's columns: its events hold the columns the aggregations read, not the features", () => {
+    expect(featureViewColumns(project.featureViews.txn_windows!, project)).toEqual({
+      joinKeys: [{ name: 'user_id', type: 'int64' }],
+      timestamp: 'ts', createdTimestamp: 'loaded_at',
+      features: [{ name: 'amount', type: 'float32' }, { name: 'merchant_id', type: 'string' }],
+    });
+    expect(project.featureViews.txn_windows!.features).toEqual([
+      { name: 'count_1h', type: 'int64' },
+      { name: 'amount_sum_1d', type: 'float64' },
+      { name: 'amount_sum_7d', type: 'float64' },
+      { name: 'merchant_id_distinct_count_7d', type: 'int64' },
+    ]);
+    // With a transformation: the declared inputs, and no created time.
+    expect(featureViewColumns(project.featureViews.click_windows!, project)).toEqual({
+      joinKeys: [{ name: 'user_id', type: 'int64' }], timestamp: 'ts', createdTimestamp: undefined, features: [{ name: 'n2', type: 'int64' }],
+    });
+  });
+
   it('plans objects as typed nodes', () => {
-    expect(planWarehouseObjects({ desired: project, resolvePath }).map((n) => n.kind)).toEqual(['createSchema', 'createView', 'createView', 'createView', 'createView', 'createView']);
+    expect(planWarehouseObjects({ desired: project, resolvePath }).map((n) => n.kind)).toEqual(['createSchema', ...Array(7).fill('createView')]);
   });
 });

@@ -36,15 +36,37 @@ export interface SourceSpec {
   readonly tags: Readonly<Record<string, string>>;
 }
 
+/** What a windowed aggregation computes over the events in its window (docs/point-in-time.md, "Windowed aggregations"). */
+export type AggregationFunction = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'last' | 'distinct_count';
+
+/** One feature of an aggregation view: a function of the view's events in a trailing window. */
+export interface AggregationSpec {
+  /** The feature it produces (also in FeatureViewSpec.features, with its type). */
+  readonly name: string;
+  readonly function: AggregationFunction;
+  /** The column it reads; absent for `count`, which counts events. */
+  readonly column?: string;
+  /** Events with event time e count for an instant t when t - window < e <= t. */
+  readonly windowSeconds: number;
+}
+
 export interface FeatureViewSpec {
   readonly kind: 'featureView';
   readonly name: string;
   readonly entities: readonly string[];
   readonly source: string;
+  /** The features, in order. For an aggregation view, the features its aggregations generate. */
   readonly features: readonly ColumnSpec[];
-  /** SQL over the source, which it names as `{{source}}`; its output holds the join keys, the timestamp and the features. */
+  /**
+   * Present for an aggregation view: its rows are events, and each feature aggregates the events in a
+   * trailing window of the time it is read as of. Absent for a plain view (the latest row's values).
+   */
+  readonly aggregations?: readonly AggregationSpec[];
+  /** For an aggregation view, the columns its aggregations read, with their types (from the source, or the declared `inputs` of a transformation). */
+  readonly aggregationInputs?: readonly ColumnSpec[];
+  /** SQL over the source, which it names as `{{source}}`; its output holds the join keys, the timestamp and the features (or the aggregation inputs). */
   readonly transformation?: string;
-  /** Values older than this (relative to the time they are read as of) read as null; null means no limit. */
+  /** Values older than this (relative to the time they are read as of) read as null; null means no limit (always null for an aggregation view). */
   readonly ttlSeconds: number | null;
   readonly online: boolean;
   readonly offline: boolean;
@@ -71,10 +93,30 @@ export type TrainingSetFeatures =
   | { readonly service: string }
   | { readonly views: readonly FeatureSelection[] };
 
+export const PARTITION_UNITS = ['day', 'hour', 'month', 'none'] as const;
+/** How a training set's rows are split into partitions, by the UTC spine timestamp. */
+export type PartitionUnit = (typeof PARTITION_UNITS)[number];
+
 export interface TrainingSetOutput {
   readonly format: 'parquet';
-  /** Key prefix in the object store under which each run's dataset is written. */
+  /** Key prefix in the object store under which the dataset is written. */
   readonly path: string;
+  readonly partitionBy: PartitionUnit;
+}
+
+/**
+ * A training set's schedule, in UTC: exactly one of `cron` or `everySeconds` (with `offsetSeconds`).
+ * Each run builds the UTC day `partitionLag` days before the day it is scheduled on.
+ */
+export interface TrainingSetSchedule {
+  /** Five-field cron, single-spaced. */
+  readonly cron?: string;
+  readonly everySeconds?: number;
+  /** Present, possibly 0, with `everySeconds`. */
+  readonly offsetSeconds?: number;
+  readonly partitionLag: number;
+  readonly catchupWindowSeconds: number;
+  readonly paused: boolean;
 }
 
 export interface TrainingSetSpec {
@@ -84,6 +126,8 @@ export interface TrainingSetSpec {
   readonly spine: string;
   readonly features: TrainingSetFeatures;
   readonly output: TrainingSetOutput;
+  /** Build on a schedule; `flywheel apply` keeps a Temporal Schedule in step with it. */
+  readonly schedule?: TrainingSetSchedule;
   readonly owner?: string;
   readonly description?: string;
   readonly tags: Readonly<Record<string, string>>;

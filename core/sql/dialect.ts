@@ -30,6 +30,22 @@ export interface Dialect {
   asofLeftJoin(args: { right: string; alias: string; keyPairs: readonly [left: string, right: string][]; leftTime: string; rightTime: string }): string;
   /** A row number in scan order, used to keep duplicate spine rows apart and in order. */
   scanRowNumber(): string;
+  /** `name AS (body)` for a CTE that must be evaluated once even when several parts of the statement read it. */
+  materializedCte(name: string, body: string): string;
+  /**
+   * An instant as a whole number of ticks since the Unix epoch, at the engine's timestamp precision.
+   * Windowed aggregations frame on it: integer RANGE offsets are exact, and in DuckDB they are several
+   * times faster than interval offsets.
+   */
+  instantTicks(expression: string): string;
+  /** Ticks per second of instantTicks: microseconds in DuckDB, nanoseconds in Snowflake. */
+  readonly ticksPerSecond: bigint;
+  /**
+   * How COUNT(DISTINCT) over a sliding window is computed. `frame`: COUNT(DISTINCT x) OVER a RANGE
+   * frame. `intervals`, for engines that refuse DISTINCT in a framed window: a running sum in which each
+   * event counts from its time until the next event with the same value or the end of its window.
+   */
+  readonly windowedDistinctCount: 'frame' | 'intervals';
 }
 
 const quote = (name: string) => `"${assertIdentifier(name)}"`;
@@ -48,6 +64,11 @@ export const duckdbDialect: Dialect = {
   asofLeftJoin: ({ right, alias, keyPairs, leftTime, rightTime }) =>
     `ASOF LEFT JOIN ${right} AS ${alias} ON ${[...keyPairs.map(([l, r]) => `${l} = ${r}`), `${leftTime} >= ${rightTime}`].join(' AND ')}`,
   scanRowNumber: () => 'row_number() OVER ()',
+  materializedCte: (name, body) => `${name} AS MATERIALIZED (${body})`,
+  instantTicks: (expression) => `epoch_us(${expression})`,
+  ticksPerSecond: 1_000_000n,
+  // Measured on DuckDB 1.5: COUNT(DISTINCT) over a frame is about twice as fast as the running sum.
+  windowedDistinctCount: 'frame',
 };
 
 const DUCKDB_TYPES: Record<ValueType, string> = {

@@ -3,7 +3,8 @@ import { duckdbDialect, type Dialect } from './dialect.ts';
 
 /**
  * Snowflake differs from the default (DuckDB) spelling in a few places: its ASOF JOIN takes a
- * MATCH_CONDITION, intervals are DATEADD, row numbers need an ORDER BY, Parquet is read from a stage.
+ * MATCH_CONDITION, intervals are DATEADD, row numbers need an ORDER BY, Parquet is read from a stage,
+ * timestamps tick in nanoseconds, and a windowed distinct count is a running sum.
  * Identifiers are always quoted, so they keep the case they were declared in.
  */
 export const snowflakeDialect: Dialect = {
@@ -21,6 +22,12 @@ export const snowflakeDialect: Dialect = {
   asofLeftJoin: ({ right, alias, keyPairs, leftTime, rightTime }) =>
     `ASOF JOIN ${right} AS ${alias} MATCH_CONDITION(${leftTime} >= ${rightTime})${keyPairs.length > 0 ? ` ON ${keyPairs.map(([l, r]) => `${l} = ${r}`).join(' AND ')}` : ''}`,
   scanRowNumber: () => 'SEQ8()',
+  // Snowflake computes a WITH clause read several times once (a WithClause operator) and has no MATERIALIZED keyword.
+  materializedCte: (name, body) => `${name} AS (${body})`,
+  instantTicks: (expression) => `DATE_PART(epoch_nanosecond, ${expression})`,
+  ticksPerSecond: 1_000_000_000n,
+  // COUNT(DISTINCT …) OVER (… ORDER BY …) is not allowed in Snowflake.
+  windowedDistinctCount: 'intervals',
 };
 
 const SNOWFLAKE_TYPES: Record<ValueType, string> = {

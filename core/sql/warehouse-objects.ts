@@ -8,7 +8,8 @@ import type { Dialect } from './dialect.ts';
  * The objects `flywheel apply` keeps in the warehouse for a project, as a small typed model compiled
  * to SQL per dialect: one schema, a view per source (`<schema>.src_<name>`) that reads its table,
  * query or Parquet files, and a view per feature view (`<schema>.fv_<name>`) with exactly its join
- * keys, its event time (and created time) as UTC instants, and its features cast to their types.
+ * keys, its event time (and created time) as UTC instants, and its features cast to their types (for
+ * an aggregation view: its events, with the input columns its aggregations read).
  *
  * @example
  * const statements = compileWarehouseObjects(
@@ -40,7 +41,10 @@ export interface FeatureViewColumns {
   readonly timestamp: string;
   /** The created time column, named after the source's createdTimestampField, when the source declares one and the view has no transformation. */
   readonly createdTimestamp: string | undefined;
-  /** The features, cast to their declared types. */
+  /**
+   * The value columns, cast to their types: a plain view's features, or, for an aggregation view, the
+   * columns its aggregations read (its rows are events; the features are computed when they are read).
+   */
   readonly features: readonly ColumnSpec[];
 }
 
@@ -53,7 +57,8 @@ export function featureViewColumns(view: FeatureViewSpec, project: ProjectSpec):
   }
   // A transformation promises join keys, timestamp and features only (see FeatureViewInput.transformation).
   const createdTimestamp = view.transformation === undefined ? source.createdTimestampField : undefined;
-  return { joinKeys: [...joinKeys.values()], timestamp: source.timestampField, createdTimestamp, features: view.features };
+  const features = view.aggregations ? (view.aggregationInputs ?? []) : view.features;
+  return { joinKeys: [...joinKeys.values()], timestamp: source.timestampField, createdTimestamp, features };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import type { ColumnSpec, FeatureSelection, FeatureViewSpec, ProjectSpec, SourceSpec, TrainingSetSpec } from '../definitions/specs.ts';
 import { NotFoundError } from '../errors.ts';
-import type { PointInTimeJoin } from '../sql/point-in-time.ts';
+import { aggregationEventsOf } from '../aggregations/aggregation-events.ts';
+import type { PointInTimeJoin, PointInTimeView } from '../sql/point-in-time.ts';
 import { featureViewColumns, featureViewViewName, sourceViewName } from '../sql/warehouse-objects.ts';
 
 /** A training set with every reference followed: what to join, and the columns it will have. */
@@ -46,9 +47,11 @@ export function resolveTrainingSet(project: ProjectSpec, name: string, range: Ti
         ...(range.from !== undefined ? { from: range.from } : {}),
         ...(range.to !== undefined ? { to: range.to } : {}),
       },
-      views: views.map(({ view, features }) => {
+      views: views.map(({ view, features }): PointInTimeView => {
+        if (view.aggregations) return { kind: 'aggregation', ...aggregationEventsOf(view, project, features.map((f) => f.name)) };
         const columns = featureViewColumns(view, project);
         return {
+          kind: 'latest',
           relation: featureViewViewName(view.name),
           joinKeys: columns.joinKeys.map((k) => k.name),
           timestampField: columns.timestamp,

@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { parseDuration } from '../duration.ts';
 import { identifierProblem, qualifiedNameProblem } from '../identifiers.ts';
 import { VALUE_TYPES } from '../types.ts';
+import { AGGREGATION_FUNCTIONS } from '../aggregations/functions.ts';
+import { PARTITION_UNITS } from '../definitions/specs.ts';
+import { parseCron } from './cron.ts';
 
 /**
  * Shape checks for each kind of definition, one zod schema per kind. Cross-object rules (references,
@@ -87,19 +90,52 @@ const feature = z.unknown().transform((value, ctx) => {
   return z.NEVER;
 });
 
-export const featureViewShape = z.strictObject({
-  name: objectName,
-  entities: z.array(reference('entity')).min(1, 'declare at least one entity'),
-  source: reference('source'),
-  features: z.record(identifier, feature).refine((f) => Object.keys(f).length > 0, 'declare at least one feature'),
-  transformation: z.string().min(1).optional(),
-  ttl: duration.optional(),
-  online: z.boolean().optional(),
-  offline: z.boolean().optional(),
-  owner: z.string().optional(),
-  description: z.string().optional(),
-  tags,
-});
+/** One windowed aggregation; its column and generated names are checked against the source in aggregations.ts. */
+const aggregation = z
+  .strictObject({
+    function: z.enum(AGGREGATION_FUNCTIONS, {
+      error: (issue) => `unknown function ${JSON.stringify(issue.input)}; expected one of ${AGGREGATION_FUNCTIONS.join(', ')}`,
+    }),
+    column: identifier.optional(),
+    windows: z.array(duration).min(1, 'give at least one window, such as ["1h", "1d"]'),
+    name: identifier.optional(),
+    description: z.string().optional(),
+  })
+  .superRefine((value, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (value.function === 'count' && value.column !== undefined) issue('column', 'count counts events and takes no column (distinct_count counts distinct values of a column)');
+    if (value.function !== 'count' && value.column === undefined) issue('column', `${value.function} needs a column`);
+    if (value.name !== undefined && value.windows.length !== 1) {
+      issue('name', `a name is allowed only with a single window (got ${value.windows.length}); without one, each window's feature gets a generated name`);
+    }
+  });
+
+export const featureViewShape = z
+  .strictObject({
+    name: objectName,
+    entities: z.array(reference('entity')).min(1, 'declare at least one entity'),
+    source: reference('source'),
+    features: z.record(identifier, feature).refine((f) => Object.keys(f).length > 0, 'declare at least one feature').optional(),
+    aggregations: z.array(aggregation).min(1, 'declare at least one aggregation').optional(),
+    inputs: z.record(identifier, valueType).optional(),
+    transformation: z.string().min(1).optional(),
+    ttl: duration.optional(),
+    online: z.boolean().optional(),
+    offline: z.boolean().optional(),
+    owner: z.string().optional(),
+    description: z.string().optional(),
+    tags,
+  })
+  .superRefine((value, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (value.features !== undefined && value.aggregations !== undefined) issue('aggregations', 'give either features or aggregations, not both (declare the aggregations in a view of their own)');
+    if (value.features === undefined && value.aggregations === undefined) issue('features', 'declare features (the latest row\'s values) or aggregations (over trailing windows)');
+    if (value.aggregations !== undefined && value.ttl !== undefined) issue('ttl', 'a view with aggregations takes no ttl: each window says how long an event counts');
+    if (value.inputs !== undefined && value.aggregations === undefined) issue('inputs', 'inputs are the columns aggregations read, and this view has no aggregations');
+    else if (value.inputs !== undefined && value.transformation === undefined) {
+      issue('inputs', 'inputs declare columns of a transformation\'s output; without a transformation, aggregations read the source\'s columns');
+    }
+  });
 
 const selection = z.strictObject({
   view: reference('feature view'),
@@ -114,6 +150,56 @@ export const featureServiceShape = z.strictObject({
   tags,
 });
 
+/** The shortest schedule interval and catch-up window: the grain of a cron, and well above Temporal's own minimum. */
+const MIN_SCHEDULE_SECONDS = 60;
+
+const secondsOf = (value: string | number | undefined): number | undefined => {
+  const parsed = value === undefined ? undefined : parseDuration(value);
+  return parsed && 'seconds' in parsed ? parsed.seconds : undefined;
+};
+
+/**
+ * When a training set is built on its own: a cron or an interval, always in UTC. Each run builds one
+ * UTC day, `partitionLag` days before the day it is scheduled on. Cross-field rules (one of cron or
+ * every, offset below every) run once the fields themselves are fine.
+ */
+const trainingSetSchedule = z
+  .strictObject({
+    cron: z
+      .string({ error: 'expected a cron expression such as "0 3 * * *"' })
+      .superRefine((value, ctx) => {
+        const parsed = parseCron(value);
+        if ('error' in parsed) ctx.addIssue({ code: 'custom', message: parsed.error });
+      })
+      .optional(),
+    every: duration.optional(),
+    offset: duration.optional(),
+    partitionLag: z
+      .number({ error: 'expected a whole number of days (0 or more)' })
+      .int({ error: 'expected a whole number of days (0 or more)' })
+      .min(0, { error: 'expected a whole number of days (0 or more)' })
+      .optional(),
+    catchupWindow: duration.optional(),
+    paused: z.boolean({ error: 'expected true or false' }).optional(),
+    // Declared only to say why it is refused.
+    timezone: z
+      .unknown()
+      .refine(() => false, { error: 'schedules run in UTC only; remove timezone and write the cron in UTC (3:00 in Berlin is "0 2 * * *" in winter)' })
+      .optional(),
+  })
+  .superRefine((value, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (value.cron === undefined && value.every === undefined) issue('cron', 'give one of cron or every');
+    if (value.cron !== undefined && value.every !== undefined) issue('every', 'give only one of cron or every');
+    const every = secondsOf(value.every);
+    const offset = secondsOf(value.offset);
+    if (value.offset !== undefined && value.every === undefined) issue('offset', 'offset applies to every only; with a cron, put the offset in its minute and hour fields');
+    if (every !== undefined && every < MIN_SCHEDULE_SECONDS) issue('every', 'must be at least 1m');
+    if (every !== undefined && offset !== undefined && offset >= every) issue('offset', `must be shorter than every (${String(value.every)})`);
+    const catchup = secondsOf(value.catchupWindow);
+    if (catchup !== undefined && catchup < MIN_SCHEDULE_SECONDS) issue('catchupWindow', 'must be at least 1m');
+  });
+
 export const trainingSetShape = z.strictObject({
   name: objectName,
   spine: reference('source'),
@@ -125,9 +211,12 @@ export const trainingSetShape = z.strictObject({
         .string()
         .regex(/^[A-Za-z0-9_\-./]+$/, 'use letters, digits, "_", "-", "." and "/" only')
         .refine((p) => !p.split('/').includes('..') && !p.startsWith('/'), 'must be a relative path without ".."')
+        .refine((p) => !p.split('/').some((part) => part === '' || part === '.' || part.startsWith('_')), 'must not have empty or "." segments, or segments starting with "_" (readers skip those)')
         .optional(),
+      partitionBy: z.enum(PARTITION_UNITS, { error: (issue) => `expected one of ${PARTITION_UNITS.join(', ')}, got ${JSON.stringify(issue.input)}` }).optional(),
     })
     .optional(),
+  schedule: trainingSetSchedule.optional(),
   owner: z.string().optional(),
   description: z.string().optional(),
   tags,

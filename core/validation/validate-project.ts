@@ -12,8 +12,11 @@ import {
   type FeatureViewSpec,
   type ProjectSpec,
   type SourceSpec,
+  type TrainingSetSchedule,
   type TrainingSetSpec,
 } from '../definitions/specs.ts';
+import { normalizeCronSpacing } from './cron.ts';
+import { normalizeAggregations } from './aggregations.ts';
 import { entityShape, featureServiceShape, featureViewShape, sourceShape, trainingSetShape } from './shapes.ts';
 
 /** A definition together with the file it was exported from (for messages). */
@@ -107,7 +110,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
 
   const featureViews: Record<string, FeatureViewSpec> = {};
   for (const [name, input] of shaped.featureView) {
-    const features: ColumnSpec[] = Object.entries(input.features).map(([featureName, feature]) =>
+    const declared: ColumnSpec[] = Object.entries(input.features ?? {}).map(([featureName, feature]) =>
       typeof feature === 'string'
         ? { name: featureName, type: feature }
         : { name: featureName, type: feature.type, ...optional({ description: feature.description }) },
@@ -116,28 +119,40 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
       if (!entities[entityName]) at('featureView', name, `entities.${index}`, `unknown entity "${entityName}"${didYouMean(entityName, Object.keys(entities))}`);
     });
     const source = sources[input.source];
+    const sourceTypes = new Map(source?.columns.map((c) => [c.name, c.type]));
     if (!source) {
       at('featureView', name, 'source', `unknown source "${input.source}"${didYouMean(input.source, Object.keys(sources))}`);
     } else if (input.transformation === undefined) {
       // Without a transformation the view reads source columns directly, so every key and feature must be one.
-      const sourceTypes = new Map(source.columns.map((c) => [c.name, c.type]));
       for (const entityName of input.entities) {
         for (const key of entities[entityName]?.joinKeys ?? []) {
           checkColumn(sourceTypes, key, (message) => at('featureView', name, 'entities', `entity "${entityName}" join key ${message} in source "${source.name}"`));
         }
       }
-      for (const feature of features) {
+      for (const feature of declared) {
         checkColumn(sourceTypes, feature, (message) => at('featureView', name, `features.${feature.name}`, `${message} in source "${source.name}"`));
       }
     }
     const keyNames = new Set(input.entities.flatMap((e) => entities[e]?.joinKeys.map((k) => k.name) ?? []));
-    for (const feature of features) {
+    for (const feature of declared) {
       if (keyNames.has(feature.name)) at('featureView', name, `features.${feature.name}`, 'a feature cannot have the name of a join key');
       if (source && feature.name === source.timestampField) at('featureView', name, `features.${feature.name}`, 'a feature cannot have the name of the timestamp field');
     }
+    // An aggregation view generates its features from its aggregations (core/validation/aggregations.ts).
+    const aggregated = input.aggregations && normalizeAggregations(input.aggregations, {
+      columns: input.transformation !== undefined ? new Map(Object.entries(input.inputs ?? {})) : source && sourceTypes,
+      where: input.transformation !== undefined ? 'inputs' : `source "${input.source}"`,
+      transformation: input.transformation !== undefined,
+      keys: keyNames,
+      timestampField: source?.timestampField,
+      createdTimestampField: input.transformation === undefined ? source?.createdTimestampField : undefined,
+      declaredInputs: input.inputs,
+      suggest: didYouMean,
+    }, (field, message) => at('featureView', name, field, message));
     const ttl = input.ttl === undefined ? null : parseDuration(input.ttl);
     featureViews[name] = {
-      kind: 'featureView', name, entities: input.entities, source: input.source, features,
+      kind: 'featureView', name, entities: input.entities, source: input.source, features: aggregated ? aggregated.features : declared,
+      ...(aggregated ? { aggregations: aggregated.aggregations, aggregationInputs: aggregated.inputs } : {}),
       ttlSeconds: ttl && 'seconds' in ttl ? ttl.seconds : null,
       online: input.online ?? true, offline: input.offline ?? true, tags: input.tags ?? {},
       ...optional({ transformation: input.transformation, owner: input.owner, description: input.description }),
@@ -206,15 +221,40 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     trainingSets[name] = {
       kind: 'trainingSet', name, spine: input.spine,
       features: 'service' in input.features ? { service: input.features.service } : { views: selections },
-      output: { format: 'parquet', path: input.output?.path ?? `training_sets/${name}` },
+      output: { format: 'parquet', path: input.output?.path ?? `training_sets/${name}`, partitionBy: input.output?.partitionBy ?? 'day' },
       tags: input.tags ?? {},
-      ...optional({ owner: input.owner, description: input.description }),
+      ...optional({ schedule: input.schedule && scheduleSpec(input.schedule), owner: input.owner, description: input.description }),
     };
+    // A scheduled run builds one UTC day: the output must be split into days or hours to hold it.
+    const partitionBy = input.output && 'partitionBy' in input.output ? input.output.partitionBy : undefined;
+    if (input.schedule && (partitionBy === 'month' || partitionBy === 'none')) {
+      at('trainingSet', name, 'schedule', `a scheduled run builds one UTC day, which output.partitionBy "${partitionBy}" cannot hold; use "day" (the default) or "hour"`);
+    }
   }
 
   if (issues.length > 0) throw new DefinitionError(issues);
   return { entities, sources, featureViews, featureServices, trainingSets };
 }
+
+/** The normalized schedule of a training set whose shape is valid: seconds, defaults filled in, cron single-spaced. */
+function scheduleSpec(input: NonNullable<Shaped['trainingSet']['schedule']>): TrainingSetSchedule {
+  const seconds = (value: string | number) => {
+    const parsed = parseDuration(value);
+    return 'seconds' in parsed ? parsed.seconds : 0;
+  };
+  const times = input.cron !== undefined
+    ? { cron: normalizeCronSpacing(input.cron) }
+    : { everySeconds: seconds(input.every ?? 0), offsetSeconds: input.offset === undefined ? 0 : seconds(input.offset) };
+  return {
+    ...times,
+    partitionLag: input.partitionLag ?? 1,
+    catchupWindowSeconds: input.catchupWindow === undefined ? DEFAULT_CATCHUP_WINDOW_SECONDS : seconds(input.catchupWindow),
+    paused: input.paused ?? false,
+  };
+}
+
+/** How late a missed scheduled run may still start (after Temporal was down): one day. */
+const DEFAULT_CATCHUP_WINDOW_SECONDS = 86_400;
 
 function columnsOf(record: Record<string, ValueType>): ColumnSpec[] {
   return Object.entries(record).map(([name, type]) => ({ name, type }));

@@ -69,3 +69,25 @@ export const userActivity = featureView({
   description: 'Daily activity patterns per user (merchant spread, night-time and online share).',
   tags: { team: 'risk-ml', tier: 'silver' },
 });
+
+/**
+ * Rolling activity per user, aggregated from raw transactions as of each point in time: how many
+ * transactions, how much and how large on average in the last hour, day and week, and with how many
+ * merchants in the last 30 days. The windows slide with the time they are read at (t - window < ts <= t),
+ * so unlike the daily aggregates they include the day's earlier transactions, and the transaction
+ * at t itself: serve them the same way, by recording each authorization before it is scored.
+ */
+export const userTxnWindows = featureView({
+  name: 'user_txn_windows',
+  entities: [user],
+  source: transactions,
+  aggregations: [
+    { function: 'count', windows: ['1h', '1d', '7d'], description: 'Transactions in the window.' },
+    { column: 'amount', function: 'sum', windows: ['1h', '1d', '7d'], description: 'Total spend in the window; null without transactions.' },
+    { column: 'amount', function: 'avg', windows: ['1h', '1d', '7d'], description: 'Average amount in the window; null without transactions.' },
+    { column: 'merchant_id', function: 'distinct_count', windows: ['30d'], name: 'distinct_merchants_30d', description: 'Distinct merchants paid in the last 30 days.' },
+  ],
+  owner,
+  description: 'Sliding-window counts, sums and averages of the user\'s transactions (velocity features).',
+  tags: { team: 'risk-ml', tier: 'silver' },
+});
