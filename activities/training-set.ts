@@ -7,17 +7,17 @@ import { checkSourceColumns, type WarehouseColumnIssue } from '../core/plan/ware
 import { NotFoundError } from '../core/errors.ts';
 import { definitionHash } from '../core/plan/definition-hash.ts';
 import { compileColumnStats, readColumnStats } from '../core/sql/column-stats.ts';
-import { compileDistinctPartitions, compilePartitionRows } from '../core/sql/partition-sql.ts';
+import { compileCountUnpartitioned, compileDistinctPartitions, compilePartitionRows } from '../core/sql/partition-sql.ts';
 import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
-import { compileCountNulls, compileCreateTableAs, compileDropTable, compileMaxOf, compileSelectAll } from '../core/sql/tables.ts';
-import { featureViewViewName, runTableName, sourceViewName } from '../core/sql/warehouse-objects.ts';
+import { compileCreateTempTableAs, compileDropTable, compileMaxOf, compileSelectAll } from '../core/sql/tables.ts';
+import { featureViewViewName, sourceViewName } from '../core/sql/warehouse-objects.ts';
 import {
   buildDatasetManifest,
   datasetLayout,
   type PartitionManifest,
   type StagedRun,
 } from '../core/training-set/manifest.ts';
-import { PartitionRangeError, partitionFromKey, partitionsInRange, type Partition } from '../core/training-set/partitions.ts';
+import { PartitionRangeError, partitionFromKey, partitionOf, partitionsInRange, type Partition } from '../core/training-set/partitions.ts';
 import { resolveTrainingSet, type ResolvedTrainingSet, type TimeRange } from '../core/training-set/resolve-training-set.ts';
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
@@ -113,9 +113,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           const { run, plan } = input;
           const resolved = await resolveAt(engine, run);
           const layout = datasetLayout(plan.outputPath);
-          const timestamp = resolved.spine.timestampField;
           const columnNames = resolved.columns.map((c) => c.name);
-          const join = compilePointInTimeJoin(resolved.join, engine.dialect);
           const localDir = join_(deps.scratchDir, run.runKey);
           await rm(localDir, { recursive: true, force: true });
           const localFile = (key: string) => join_(localDir, key, 'part-00000.parquet');
@@ -124,28 +122,31 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
 
           const written: { partition: Partition; path: string; rowCount: number }[] = [];
           let skippedNullTimestamps = 0;
-          const single = plan.partitions?.length === 1 ? partitionFromKey(plan.partitions[0]!, plan.partitionBy) : undefined;
+          const ranged = plan.partitions?.length === 1 ? partitionFromKey(plan.partitions[0]!, plan.partitionBy) : undefined;
+          const single = plan.partitionBy === 'none' ? partitionOf(new Date(0), 'none') : ranged;
           if (single) {
-            // One partition (a daily run, a backfill step): the join streams straight into its file.
+            // One partition (a daily run, a backfill step, an unpartitioned set): the join streams straight into its file.
             await mkdir(join_(localDir, single.key), { recursive: true });
-            const { rowCount } = await withHeartbeats(() => engine.exportParquet(join, localFile(single.key)), heartbeat);
+            const { rowCount } = await withHeartbeats(() => engine.exportParquet(compilePointInTimeJoin(resolved.join, engine.dialect), localFile(single.key)), heartbeat);
             written.push({ partition: single, path: localFile(single.key), rowCount });
           } else {
-            // Many partitions: join once into a working table (in spine order), then one file per partition.
-            const table = runTableName('ts', run.trainingSet, run.runKey);
+            // Many partitions: join once into a working table clustered by partition (then spine order),
+            // then one file per partition, each read from its own row groups.
+            const unit = plan.partitionBy as Exclude<PartitionUnit, 'none'>;
+            const table = `run_ts_${run.trainingSet}_${run.runKey}`;
+            const partitioned = compilePointInTimeJoin({ ...resolved.join, spine: { ...resolved.join.spine, partitionBy: unit } }, engine.dialect);
             try {
-              await withHeartbeats(() => engine.run(compileCreateTableAs(table, join, engine.dialect)), heartbeat);
-              const present = (await engine.all<{ partition_key: string }>(compileDistinctPartitions(table, timestamp, plan.partitionBy, engine.dialect))).map((r) => r.partition_key);
-              const keys = [...new Set([...(plan.partitions ?? []), ...(plan.partitionBy === 'none' ? ['all'] : present)])].sort();
-              const [nulls] = await engine.all<{ n: number }>(compileCountNulls(table, timestamp, engine.dialect));
-              skippedNullTimestamps = plan.partitionBy === 'none' ? 0 : Number(nulls?.n ?? 0);
+              await withHeartbeats(() => engine.run(compileCreateTempTableAs(table, partitioned, engine.dialect)), heartbeat);
+              const present = (await engine.all<{ partition_key: string }>(compileDistinctPartitions(table, engine.dialect))).map((r) => r.partition_key);
+              const keys = [...new Set([...(plan.partitions ?? []), ...present])].sort();
+              const [nulls] = await engine.all<{ n: number }>(compileCountUnpartitioned(table, engine.dialect));
+              skippedNullTimestamps = Number(nulls?.n ?? 0);
               progress = { stage: 'export', done: 0, total: keys.length };
               for (const key of keys) {
-                const partition = partitionFromKey(key, plan.partitionBy);
-                if (!partition) throw new Error(`partition key ${key} does not match partitionBy ${plan.partitionBy}`);
+                const partition = partitionFromKey(key, unit);
+                if (!partition) throw new Error(`partition key ${key} does not match partitionBy ${unit}`);
                 await mkdir(join_(localDir, key), { recursive: true });
-                const rows = compilePartitionRows(table, columnNames, timestamp, plan.partitionBy, key, engine.dialect);
-                const { rowCount } = await withHeartbeats(() => engine.exportParquet(rows, localFile(key)), heartbeat);
+                const { rowCount } = await withHeartbeats(() => engine.exportParquet(compilePartitionRows(table, columnNames, key, engine.dialect), localFile(key)), heartbeat);
                 written.push({ partition, path: localFile(key), rowCount });
                 progress = { ...progress, done: progress.done + 1 };
               }

@@ -256,3 +256,15 @@ describe('compilePointInTimeJoin', () => {
     expect(() => compilePointInTimeJoin(evil, duckdbDialect)).toThrow(/Invalid identifier/);
   });
 });
+
+describe('compilePointInTimeJoin with partitionBy', () => {
+  it('adds the partition key and clusters the output by partition, then spine order', () => {
+    const partitioned = { ...join, spine: { ...join.spine, partitionBy: 'day' as const } };
+    const compiled = compilePointInTimeJoin(partitioned, duckdbDialect, { rangePushdown: false });
+    expect(compiled.sql).toContain(`row_number() OVER () AS "__fw_row", strftime(CAST("ts" AS TIMESTAMPTZ), 'day=%Y-%m-%d') AS "__fw_partition"`);
+    expect(compiled.sql).toContain('SELECT s."user_id",\n  s."ts",\n  s."label",\n  s."__fw_partition",');
+    expect(compiled.sql.endsWith('ORDER BY s."__fw_partition", s."__fw_row"')).toBe(true);
+    const snowflake = compilePointInTimeJoin(partitioned, snowflakeDialect, { rangePushdown: false });
+    expect(snowflake.sql).toContain(`TO_CHAR(CONVERT_TIMEZONE('UTC', CAST("ts" AS TIMESTAMP_TZ)), '"day="YYYY-MM-DD') AS "__fw_partition"`);
+  });
+});

@@ -25,14 +25,24 @@ export function partitionKeySql(timestampColumn: string, unit: PartitionUnit, di
   return FORMATS[dialect.name][unit](dialect.asInstant(dialect.identifier(timestampColumn)));
 }
 
-/** The distinct partition keys of a relation's rows, sorted; rows with a null timestamp are left out. */
-export function compileDistinctPartitions(relation: string, timestampColumn: string, unit: PartitionUnit, dialect: Dialect): CompiledQuery {
-  const key = partitionKeySql(timestampColumn, unit, dialect);
-  return { sql: `SELECT DISTINCT ${key} AS ${dialect.identifier('partition_key')} FROM ${dialect.qualified(relation)} WHERE ${dialect.identifier(timestampColumn)} IS NOT NULL ORDER BY 1`, parameters: [] };
+/** The column a partitioned join adds with each row's partition key (see PointInTimeJoin.spine.partitionBy). */
+export const PARTITION_COLUMN = '__fw_partition';
+
+/** The distinct partition keys in a working table, sorted; rows with a null timestamp (no partition) are left out. */
+export function compileDistinctPartitions(table: string, dialect: Dialect): CompiledQuery {
+  const column = dialect.identifier(PARTITION_COLUMN);
+  return { sql: `SELECT DISTINCT ${column} AS ${dialect.identifier('partition_key')} FROM ${dialect.qualified(table)} WHERE ${column} IS NOT NULL ORDER BY 1`, parameters: [] };
 }
 
-/** The rows of one partition, in the relation's order. */
-export function compilePartitionRows(relation: string, columns: readonly string[], timestampColumn: string, unit: PartitionUnit, partitionKey: string, dialect: Dialect): CompiledQuery {
-  const filter = unit === 'none' ? '' : ` WHERE ${partitionKeySql(timestampColumn, unit, dialect)} = ?`;
-  return { sql: `SELECT ${columns.map(dialect.identifier).join(', ')} FROM ${dialect.qualified(relation)}${filter}`, parameters: unit === 'none' ? [] : [partitionKey] };
+/** How many rows of a working table have no partition (a null spine timestamp), as `n`. */
+export function compileCountUnpartitioned(table: string, dialect: Dialect): CompiledQuery {
+  return { sql: `SELECT count(*) AS ${dialect.identifier('n')} FROM ${dialect.qualified(table)} WHERE ${dialect.identifier(PARTITION_COLUMN)} IS NULL`, parameters: [] };
+}
+
+/**
+ * The rows of one partition of a working table, in its order. The table is clustered by partition
+ * (the join orders by it), so the engine reads only the row groups of that partition.
+ */
+export function compilePartitionRows(table: string, columns: readonly string[], partitionKey: string, dialect: Dialect): CompiledQuery {
+  return { sql: `SELECT ${columns.map(dialect.identifier).join(', ')} FROM ${dialect.qualified(table)} WHERE ${dialect.identifier(PARTITION_COLUMN)} = ?`, parameters: [partitionKey] };
 }

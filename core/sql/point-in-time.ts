@@ -2,6 +2,8 @@ import { AGGREGATION_RULES, lastTieBreak } from '../aggregations/functions.ts';
 import { aggregationColumns, type AggregationEvents, type WindowAggregation } from '../aggregations/aggregation-events.ts';
 import type { CompiledQuery } from './compiled-query.ts';
 import type { Dialect } from './dialect.ts';
+import type { PartitionUnit } from '../definitions/specs.ts';
+import { PARTITION_COLUMN, partitionKeySql } from './partition-sql.ts';
 
 /**
  * The typed model of a point-in-time join: spine rows, each joined to what the feature views knew as
@@ -25,6 +27,11 @@ export interface PointInTimeJoin {
     /** Keep only spine rows with from <= timestamp < to (ISO-8601 instants). */
     readonly from?: string;
     readonly to?: string;
+    /**
+     * Adds each row's partition key (`day=2024-03-01`) as the column `__fw_partition` and orders the
+     * output by partition, then spine order, so a table of the result is clustered by partition.
+     */
+    readonly partitionBy?: Exclude<PartitionUnit, 'none'>;
   };
   readonly views: readonly PointInTimeView[];
 }
@@ -109,6 +116,7 @@ export function compilePointInTimeJoin(join: PointInTimeJoin, dialect: Dialect, 
       ...spine.columns.map(id),
       `${dialect.asInstant(id(spine.timestampField))} AS ${id(SPINE_TS)}`,
       `${dialect.scanRowNumber()} AS ${id(ROW)}`,
+      ...(spine.partitionBy ? [`${partitionKeySql(spine.timestampField, spine.partitionBy, dialect)} AS ${id(PARTITION_COLUMN)}`] : []),
     ].join(', ')}\n  FROM ${dialect.qualified(spine.relation)}${filters.length ? `\n  WHERE ${filters.join(' AND ')}` : ''}\n`;
   // Aggregation views read the spine a second time (as markers); its row numbers must be the same both times.
   const readTwice = join.views.some((view) => view.kind === 'aggregation');
@@ -118,7 +126,7 @@ export function compilePointInTimeJoin(join: PointInTimeJoin, dialect: Dialect, 
     dialect, id, bind, pushdown: options.rangePushdown ?? true,
     range: { ...(spine.from !== undefined ? { from: spine.from } : {}), ...(spine.to !== undefined ? { to: spine.to } : {}) },
   };
-  const selected = spine.columns.map((column) => `s.${id(column)}`);
+  const selected = [...spine.columns, ...(spine.partitionBy ? [PARTITION_COLUMN] : [])].map((column) => `s.${id(column)}`);
   const joins: string[] = [];
   join.views.forEach((view, index) => {
     const compiled = compileView(view, index, ctx);
@@ -131,7 +139,7 @@ export function compilePointInTimeJoin(join: PointInTimeJoin, dialect: Dialect, 
     `WITH ${ctes.join(',\n')}\n` +
     `SELECT ${selected.join(',\n  ')}\n` +
     `FROM ${id(SPINE)} AS s${joins.map((j) => `\n${j}`).join('')}\n` +
-    `ORDER BY s.${id(ROW)}`;
+    `ORDER BY ${spine.partitionBy ? `s.${id(PARTITION_COLUMN)}, ` : ''}s.${id(ROW)}`;
   return { sql: text, parameters };
 }
 

@@ -6,9 +6,13 @@ import type { Dialect } from './dialect.ts';
  * activities never paste SQL together and every table name goes through the dialect.
  */
 
-/** Replaces `table` with the rows of `query` (idempotent: a retry rebuilds the same table). */
-export function compileCreateTableAs(table: string, query: CompiledQuery, dialect: Dialect): CompiledQuery {
-  return { sql: `CREATE OR REPLACE TABLE ${dialect.qualified(table)} AS\n${query.sql}`, parameters: query.parameters };
+/**
+ * Replaces the session's temporary table `name` (an unqualified identifier) with the rows of `query`.
+ * Temporary tables live with the connection, in memory (spilling to disk), and skip the database
+ * file's write-ahead log: the right place for a run's working rows.
+ */
+export function compileCreateTempTableAs(name: string, query: CompiledQuery, dialect: Dialect): CompiledQuery {
+  return { sql: `CREATE OR REPLACE TEMPORARY TABLE ${dialect.identifier(name)} AS\n${query.sql}`, parameters: query.parameters };
 }
 
 export function compileSelectAll(table: string, dialect: Dialect): CompiledQuery {
@@ -29,7 +33,3 @@ export function compileMaxOf(table: string, column: string, dialect: Dialect): C
   return { sql: `SELECT max(${dialect.identifier(column)}) AS ${dialect.identifier('max')} FROM ${dialect.qualified(table)}`, parameters: [] };
 }
 
-/** How many rows have a null in `column`, as `n`. */
-export function compileCountNulls(table: string, column: string, dialect: Dialect): CompiledQuery {
-  return { sql: `SELECT count(*) AS ${dialect.identifier('n')} FROM ${dialect.qualified(table)} WHERE ${dialect.identifier(column)} IS NULL`, parameters: [] };
-}

@@ -28,11 +28,6 @@ export function featureViewViewName(name: string, schema: string = DEFAULT_WAREH
   return `${assertIdentifier(schema)}.${assertIdentifier(`fv_${name}`)}`;
 }
 
-/** A run's working table, `flywheel.run_<kind>_<name>_<run key>` (for example a training set's joined rows before export). */
-export function runTableName(kind: string, name: string, runKey: string, schema: string = DEFAULT_WAREHOUSE_SCHEMA): string {
-  return `${assertIdentifier(schema)}.${assertIdentifier(`run_${kind}_${name}_${runKey}`)}`;
-}
-
 /** The columns of a feature view's view, in order, with the types they have there. */
 export interface FeatureViewColumns {
   /** The join keys of the view's entities, in entity order, each once (not cast: as the source holds them). */
