@@ -19,11 +19,6 @@ export function compileSelectAll(table: string, dialect: Dialect): CompiledQuery
   return { sql: `SELECT * FROM ${dialect.qualified(table)}`, parameters: [] };
 }
 
-/** One row with one column, `n`. */
-export function compileCountRows(table: string, dialect: Dialect): CompiledQuery {
-  return { sql: `SELECT count(*) AS ${dialect.identifier('n')} FROM ${dialect.qualified(table)}`, parameters: [] };
-}
-
 export function compileDropTable(table: string, dialect: Dialect): CompiledQuery {
   return { sql: `DROP TABLE IF EXISTS ${dialect.qualified(table)}`, parameters: [] };
 }
