@@ -6,8 +6,8 @@ import { WarehouseSchemaError } from '../core/plan/errors.ts';
 import { checkSourceColumns, type WarehouseColumnIssue } from '../core/plan/warehouse-columns.ts';
 import { NotFoundError } from '../core/errors.ts';
 import { definitionHash } from '../core/plan/definition-hash.ts';
-import { compileColumnStats, readColumnStats } from '../core/sql/column-stats.ts';
-import { compileCountUnpartitioned, compileDistinctPartitions, compilePartitionRows } from '../core/sql/partition-sql.ts';
+import { compileColumnStats, readColumnStats, type ColumnStats } from '../core/sql/column-stats.ts';
+import { compileCountUnpartitioned, compilePartitionRows, PARTITION_COLUMN } from '../core/sql/partition-sql.ts';
 import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
 import { compileCreateTempTableAs, compileDropTable, compileMaxOf, compileSelectAll } from '../core/sql/tables.ts';
 import { featureViewViewName, sourceViewName } from '../core/sql/warehouse-objects.ts';
@@ -120,7 +120,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           let progress = { stage: 'join', done: 0, total: plan.partitions?.length ?? 0 };
           const heartbeat = () => progress;
 
-          const written: { partition: Partition; path: string; rowCount: number }[] = [];
+          const written: { partition: Partition; path: string; rowCount: number; stats?: ColumnStatsByName }[] = [];
           let skippedNullTimestamps = 0;
           const ranged = plan.partitions?.length === 1 ? partitionFromKey(plan.partitions[0]!, plan.partitionBy) : undefined;
           const single = plan.partitionBy === 'none' ? partitionOf(new Date(0), 'none') : ranged;
@@ -137,8 +137,10 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             const partitioned = compilePointInTimeJoin({ ...resolved.join, spine: { ...resolved.join.spine, partitionBy: unit } }, engine.dialect);
             try {
               await withHeartbeats(() => engine.run(compileCreateTempTableAs(table, partitioned, engine.dialect)), heartbeat);
-              const present = (await engine.all<{ partition_key: string }>(compileDistinctPartitions(table, engine.dialect))).map((r) => r.partition_key);
-              const keys = [...new Set([...(plan.partitions ?? []), ...present])].sort();
+              // Statistics of every partition in one pass over the working table.
+              const grouped = await withHeartbeats(() => engine.all(compileColumnStats(engine.dialect.qualified(table), resolved.columns, engine.dialect, { groupBy: PARTITION_COLUMN })), heartbeat);
+              const statsByKey = new Map(grouped.filter((row) => row.g !== null).map((row) => [String(row.g), readColumnStats(row, resolved.columns).columns]));
+              const keys = [...new Set([...(plan.partitions ?? []), ...statsByKey.keys()])].sort();
               const [nulls] = await engine.all<{ n: number }>(compileCountUnpartitioned(table, engine.dialect));
               skippedNullTimestamps = Number(nulls?.n ?? 0);
               progress = { stage: 'export', done: 0, total: keys.length };
@@ -147,7 +149,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
                 if (!partition) throw new Error(`partition key ${key} does not match partitionBy ${unit}`);
                 await mkdir(join_(localDir, key), { recursive: true });
                 const { rowCount } = await withHeartbeats(() => engine.exportParquet(compilePartitionRows(table, columnNames, key, engine.dialect), localFile(key)), heartbeat);
-                written.push({ partition, path: localFile(key), rowCount });
+                written.push({ partition, path: localFile(key), rowCount, stats: statsByKey.get(key) ?? emptyStats(resolved.columns) });
                 progress = { ...progress, done: progress.done + 1 };
               }
             } finally {
@@ -157,12 +159,11 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
 
           progress = { stage: 'stage', done: 0, total: written.length };
           const partitions: StagedRun['partitions'][number][] = [];
-          for (const { partition, path, rowCount } of written) {
-            const [statsRow] = await engine.all(compileColumnStats(engine.dialect.readParquet(path), resolved.columns, engine.dialect));
-            const stats = readColumnStats(statsRow ?? {}, resolved.columns);
+          for (const { partition, path, rowCount, stats: known } of written) {
+            const stats = known ?? readColumnStats((await engine.all(compileColumnStats(engine.dialect.readParquet(path), resolved.columns, engine.dialect)))[0] ?? {}, resolved.columns).columns;
             const stagedKey = layout.stagedFile(run.runKey, partition, 0);
             await withHeartbeats(() => deps.objectStore.putFile(stagedKey, path), heartbeat);
-            partitions.push({ partition, rowCount, files: [{ stagedKey, rowCount, bytes: (await stat(path)).size }], columnStats: stats.columns });
+            partitions.push({ partition, rowCount, files: [{ stagedKey, rowCount, bytes: (await stat(path)).size }], columnStats: stats });
             progress = { ...progress, done: progress.done + 1 };
           }
 
@@ -274,6 +275,13 @@ async function checkSourcesInWarehouse(engine: OfflineEngine, sources: readonly 
     }
   }
   if (issues.length > 0) throw new WarehouseSchemaError(issues);
+}
+
+type ColumnStatsByName = Record<string, ColumnStats>;
+
+/** Statistics of a partition without rows: nothing is null, nothing has a min or max. */
+function emptyStats(columns: readonly ColumnSpec[]): ColumnStatsByName {
+  return Object.fromEntries(columns.map((c) => [c.name, { nulls: 0 }]));
 }
 
 const join_ = join;

@@ -8,9 +8,9 @@ import type { Dialect } from './dialect.ts';
  * with i the column's position, so any column name is safe. `from` is compiled SQL: a quoted table
  * name or a `read_parquet(...)` call from the dialect.
  */
-export function compileColumnStats(from: string, columns: readonly ColumnSpec[], dialect: Dialect): CompiledQuery {
+export function compileColumnStats(from: string, columns: readonly ColumnSpec[], dialect: Dialect, options: { groupBy?: string } = {}): CompiledQuery {
   const id = dialect.identifier;
-  const parts = ['count(*) AS "n"'];
+  const parts = [...(options.groupBy ? [`${id(options.groupBy)} AS "g"`] : []), 'count(*) AS "n"'];
   columns.forEach((column, i) => {
     const c = id(column.name);
     parts.push(`count(*) - count(${c}) AS "c${i}_nulls"`);
@@ -19,7 +19,8 @@ export function compileColumnStats(from: string, columns: readonly ColumnSpec[],
     }
     if (isNumeric(column)) parts.push(`avg(${c}) AS "c${i}_mean"`);
   });
-  return { sql: `SELECT ${parts.join(', ')} FROM ${from}`, parameters: [] };
+  // With groupBy: one row per group, its key as `g` (one pass for every partition of a working table).
+  return { sql: `SELECT ${parts.join(', ')} FROM ${from}${options.groupBy ? ` GROUP BY ${id(options.groupBy)}` : ''}`, parameters: [] };
 }
 
 export interface ColumnStats {

@@ -28,12 +28,6 @@ export function partitionKeySql(timestampColumn: string, unit: PartitionUnit, di
 /** The column a partitioned join adds with each row's partition key (see PointInTimeJoin.spine.partitionBy). */
 export const PARTITION_COLUMN = '__fw_partition';
 
-/** The distinct partition keys in a working table, sorted; rows with a null timestamp (no partition) are left out. */
-export function compileDistinctPartitions(table: string, dialect: Dialect): CompiledQuery {
-  const column = dialect.identifier(PARTITION_COLUMN);
-  return { sql: `SELECT DISTINCT ${column} AS ${dialect.identifier('partition_key')} FROM ${dialect.qualified(table)} WHERE ${column} IS NOT NULL ORDER BY 1`, parameters: [] };
-}
-
 /** How many rows of a working table have no partition (a null spine timestamp), as `n`. */
 export function compileCountUnpartitioned(table: string, dialect: Dialect): CompiledQuery {
   return { sql: `SELECT count(*) AS ${dialect.identifier('n')} FROM ${dialect.qualified(table)} WHERE ${dialect.identifier(PARTITION_COLUMN)} IS NULL`, parameters: [] };
