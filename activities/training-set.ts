@@ -85,7 +85,8 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             throw new NotFoundError('registry', input.registryVersion === undefined ? deps.project : `${deps.project} v${input.registryVersion}`, 'Run `flywheel apply` first');
           }
           const resolved = resolveTrainingSet(applied.spec, input.trainingSet);
-          await checkSourcesInWarehouse(engine, [resolved.spine, ...resolved.views.map(({ view }) => applied.spec.sources[view.source]!)]);
+          // Views over event streams read the streams' own tables, which apply keeps; only sources can drift.
+          await checkSourcesInWarehouse(engine, [resolved.spine, ...resolved.views.flatMap(({ view }) => applied.spec.sources[view.source] ?? [])]);
           const { partitionBy, path } = resolved.spec.output;
           const ranged = input.from !== undefined || input.to !== undefined;
           if (ranged && (input.from === undefined || input.to === undefined)) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { entity, featureService, featureView, select, source, trainingSet } from '../index.ts';
+import { entity, eventStream, featureService, featureView, select, source, trainingSet } from '../index.ts';
 import { DefinitionError } from '../core/errors.ts';
 import { validateProject, type LoadedDefinition } from '../core/validation/validate-project.ts';
 import type { Definition } from '../core/definitions/definition.ts';
@@ -258,6 +258,101 @@ describe('validateProject aggregations', () => {
         file: 'l.ts', object: 'long_windows', field: 'aggregations.0.windows.0',
         message: `the generated feature name "amount_${'y'.repeat(50)}_distinct_count_1h" is not a valid identifier: must be at most 63 characters; give this window an aggregation of its own with a name`,
       },
+    ]);
+  });
+});
+
+describe('validateProject event streams', () => {
+  const clicks = eventStream({
+    name: 'clicks', entities: [user], timestampField: 'ts', eventIdField: 'click_id', retention: '90d',
+    fields: { click_id: 'string', item_id: 'int64', dwell_ms: { type: 'int64', nullable: true, description: 'Time on the item' }, page: 'string' },
+    owner: 'growth@acme.example',
+  });
+
+  it('normalizes a stream: keys from its entities, fields non-null unless nullable, retention in seconds', () => {
+    const project = validateProject(at('streams.ts', user, clicks));
+    expect(project.eventStreams.clicks).toEqual({
+      kind: 'eventStream', name: 'clicks', entities: ['user'], keys: [{ name: 'user_id', type: 'int64' }], timestampField: 'ts', eventIdField: 'click_id',
+      fields: [
+        { name: 'click_id', type: 'string', nullable: false },
+        { name: 'item_id', type: 'int64', nullable: false },
+        { name: 'dwell_ms', type: 'int64', nullable: true, description: 'Time on the item' },
+        { name: 'page', type: 'string', nullable: false },
+      ],
+      retentionSeconds: 7_776_000, owner: 'growth@acme.example', tags: {},
+    });
+  });
+
+  it('normalizes `from`: a column watermark is event time, loadedAtColumn load time', () => {
+    const byEventTime = eventStream({ name: 'a', entities: ['user'], timestampField: 'ts', fields: {}, retention: '30d', from: { table: 'raw.app_clicks', watermark: 'ts', lookback: '1h' } });
+    const byLoadTime = eventStream({ name: 'b', entities: ['user'], timestampField: 'ts', fields: {}, retention: 86_400, from: { table: 'db.raw.t', watermark: { loadedAtColumn: 'loaded_at' }, lookback: 600 } });
+    const project = validateProject(at('streams.ts', user, byEventTime, byLoadTime));
+    expect(project.eventStreams.a?.from).toEqual({ table: 'raw.app_clicks', watermark: { type: 'eventTime', column: 'ts' }, lookbackSeconds: 3600 });
+    expect(project.eventStreams.b?.from).toEqual({ table: 'db.raw.t', watermark: { type: 'loadedAt', column: 'loaded_at' }, lookbackSeconds: 600 });
+  });
+
+  it('is a source of feature views: its keys, timestamp and fields are its columns', () => {
+    const recent = featureView({ name: 'recent_click', entities: [user], source: clicks, ttl: '1d', features: { item_id: 'int64', dwell_ms: 'float64' } });
+    const windows = featureView({ name: 'click_windows', entities: [user], source: 'clicks', aggregations: [{ function: 'count', windows: ['1h'] }, { column: 'dwell_ms', function: 'avg', windows: ['1d'] }] });
+    const project = validateProject(at('views.ts', user, clicks, recent, windows));
+    expect(project.featureViews.recent_click).toMatchObject({ source: 'clicks', features: [{ name: 'item_id', type: 'int64' }, { name: 'dwell_ms', type: 'float64' }] });
+    expect(project.featureViews.click_windows?.aggregationInputs).toEqual([{ name: 'dwell_ms', type: 'int64' }]);
+
+    const bad = featureView({ name: 'bad', entities: [user], source: clicks, features: { dwel_ms: 'int64', page: 'int64', ts: 'timestamp' } });
+    const typo = featureView({ name: 'typo', entities: [user], source: 'click', features: { page: 'string' } });
+    expect(issuesOf(at('views.ts', user, clicks, bad, typo))).toEqual([
+      { file: 'views.ts', object: 'bad', field: 'features.dwel_ms', message: '"dwel_ms" is an unknown column (did you mean "dwell_ms"?) in event stream "clicks"' },
+      { file: 'views.ts', object: 'bad', field: 'features.page', message: '"page" is declared int64 but the column is string in event stream "clicks"' },
+      { file: 'views.ts', object: 'bad', field: 'features.ts', message: 'a feature cannot have the name of the timestamp field' },
+      { file: 'views.ts', object: 'typo', field: 'source', message: 'unknown source "click" (did you mean "clicks"?)' },
+    ]);
+  });
+
+  it('reports bad shapes: types, retention, `from` table and lookback, unknown keys', () => {
+    const bad = eventStream({
+      name: 'bad', entities: [], timestampField: 'ts', retention: '3 months',
+      fields: { item_id: 'int' as never, page: { type: 'string', nulable: true } as never },
+      from: { table: 'raw.app-clicks', watermark: { loadedAt: 'x' } as never, lookback: 0 },
+    });
+    expect(issuesOf(at('streams.ts', user, bad))).toEqual([
+      { file: 'streams.ts', object: 'bad', field: 'entities', message: 'declare at least one entity' },
+      { file: 'streams.ts', object: 'bad', field: 'fields.item_id', message: 'unknown type "int"; expected one of int32, int64, float32, float64, string, bool, timestamp, date' },
+      { file: 'streams.ts', object: 'bad', field: 'fields.page', message: 'Unrecognized key: "nulable"' },
+      { file: 'streams.ts', object: 'bad', field: 'retention', message: 'expected a duration such as "30m", "1h", "7d" or "2w", got "3 months"' },
+      { file: 'streams.ts', object: 'bad', field: 'from.table', message: '"raw.app-clicks" is not a valid table name: "app-clicks" must start with a letter or underscore and contain only letters, digits and underscores' },
+      { file: 'streams.ts', object: 'bad', field: 'from.watermark.loadedAtColumn', message: 'expected the name of the column that holds when each row was loaded' },
+      { file: 'streams.ts', object: 'bad', field: 'from.watermark', message: 'Unrecognized key: "loadedAt"' },
+      { file: 'streams.ts', object: 'bad', field: 'from.lookback', message: 'expected a positive whole number of seconds, got 0' },
+    ]);
+  });
+
+  it('reports names that clash with keys, the timestamp or Flywheel columns, and a bad event id field', () => {
+    const merchant = entity({ name: 'merchant', joinKeys: { merchant_id: 'string', user_id: 'string' } });
+    const clash = eventStream({
+      name: 'clash', entities: [user, 'merchant', 'nobody'], timestampField: 'user_id', eventIdField: 'n', retention: '1d',
+      fields: { USER_ID: 'int64', _batch: 'string', n: { type: 'string', nullable: true } },
+    });
+    const idType = eventStream({ name: 'id_type', entities: [user], timestampField: '_ts', eventIdField: 'n', retention: '1d', fields: { n: 'int64', ts: 'timestamp' } });
+    const idMissing = eventStream({ name: 'id_missing', entities: [user], timestampField: 'ts', eventIdField: 'click', retention: '1d', fields: { clicks: 'string' } });
+    const watermark = eventStream({ name: 'wm', entities: [user], timestampField: 'ts', retention: '1d', fields: { day: 'date' }, from: { table: 't', watermark: 'day', lookback: '1h' } });
+    expect(issuesOf(at('streams.ts', user, merchant, clash, idType, idMissing, watermark))).toEqual([
+      { file: 'streams.ts', object: 'clash', field: 'entities.2', message: 'unknown entity "nobody" (known: user, merchant)' },
+      { file: 'streams.ts', object: 'clash', field: 'entities', message: 'entity "merchant" join key "user_id" is string, but another entity of the stream declares it int64' },
+      { file: 'streams.ts', object: 'clash', field: 'timestampField', message: '"user_id" is a join key; the timestamp field needs a column of its own' },
+      { file: 'streams.ts', object: 'clash', field: 'fields.USER_ID', message: 'a field cannot have the name of a join key (the keys are columns of every event already)' },
+      { file: 'streams.ts', object: 'clash', field: 'fields._batch', message: 'the field "_batch" starts with "_", which is reserved for Flywheel\'s columns (_event_id, _received_at, _batch)' },
+      { file: 'streams.ts', object: 'clash', field: 'eventIdField', message: 'field "n" is nullable; every event needs an id' },
+      { file: 'streams.ts', object: 'id_type', field: 'timestampField', message: 'the timestamp field "_ts" starts with "_", which is reserved for Flywheel\'s columns (_event_id, _received_at, _batch)' },
+      { file: 'streams.ts', object: 'id_type', field: 'eventIdField', message: 'field "n" is int64; an event id field must be a string' },
+      { file: 'streams.ts', object: 'id_missing', field: 'eventIdField', message: '"click" is not a field of the stream (did you mean "clicks"?); declare it in fields as a string' },
+      { file: 'streams.ts', object: 'wm', field: 'from.watermark', message: 'column "day" is date; a watermark must be a timestamp' },
+    ]);
+  });
+
+  it('refuses a stream and a source of the same name: feature views name either', () => {
+    const source_ = source({ name: 'Clicks', table: 'raw.clicks', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp' } });
+    expect(issuesOf(at('streams.ts', user, source_, clicks))).toEqual([
+      { file: 'streams.ts', object: 'clicks', field: 'name', message: 'a source named "Clicks" exists; feature views name their source or event stream, so the two may not share a name' },
     ]);
   });
 });

@@ -1,15 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { entity, featureView, source } from '../index.ts';
+import { entity, eventStream, featureView, source } from '../index.ts';
 import { IdentifierError } from '../core/errors.ts';
 import { duckdbDialect, type Dialect } from '../core/sql/dialect.ts';
 import { registryStatements } from '../core/sql/registry-sql.ts';
 import { snowflakeDialect } from '../core/sql/snowflake-dialect.ts';
 import {
+  eventStreamTableName,
   featureViewColumns,
   featureViewViewName,
   planWarehouseObjects,
   sourceRelationQuery,
   sourceViewName,
+  transformationQuery,
+  unsupportedTableChanges,
   warehouseObjectStatements,
 } from '../core/sql/warehouse-objects.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
@@ -170,5 +173,121 @@ describe('view names and columns', () => {
 
   it('plans objects as typed nodes', () => {
     expect(planWarehouseObjects({ desired: project, resolvePath }).map((n) => n.kind)).toEqual(['createSchema', ...Array(7).fill('createView')]);
+  });
+});
+
+// Event streams: a table per stream (created, then only altered) and the ledger they share.
+const clickStream = eventStream({
+  name: 'clicks', entities: [user], timestampField: 'ts', retention: '90d',
+  fields: { item_id: 'int32', dwell_ms: { type: 'int64', nullable: true }, page: 'string' },
+});
+const lastClick = featureView({ name: 'last_click', entities: [user], source: clickStream, features: { item_id: 'int64' } });
+const clicksPerPage = featureView({
+  name: 'page_clicks', entities: [user], source: clickStream,
+  transformation: "SELECT user_id, ts, count(*) OVER (PARTITION BY user_id, page) AS n FROM {{source}}",
+  features: { n: 'int64' },
+});
+const streamProject = validateProject([user, clickStream, lastClick, clicksPerPage].map((definition) => ({ definition })));
+// The next version: item_id widened, dwell_ms removed, page nullable, referrer added; a stream `views` removed.
+const clickStreamV2 = eventStream({
+  name: 'clicks', entities: [user], timestampField: 'ts', retention: '90d',
+  fields: { item_id: 'int64', page: { type: 'string', nullable: true }, referrer: 'string' },
+});
+const viewStream = eventStream({ name: 'views', entities: [user], timestampField: 'ts', retention: '7d', fields: {} });
+const streamApplied = validateProject([user, clickStream, viewStream].map((definition) => ({ definition })));
+const streamDesired = validateProject([user, clickStreamV2].map((definition) => ({ definition })));
+
+const expectedStreams: Record<Dialect['name'], string[]> = {
+  duckdb: [
+    'CREATE SCHEMA IF NOT EXISTS "flywheel"',
+    'CREATE TABLE IF NOT EXISTS "flywheel"."ingest_ledger" ("stream" VARCHAR NOT NULL, "batch" VARCHAR NOT NULL, "rows" BIGINT NOT NULL, "loaded_at" TIMESTAMPTZ NOT NULL, "watermark" VARCHAR, PRIMARY KEY ("stream", "batch"))',
+    'CREATE TABLE IF NOT EXISTS "flywheel"."stream_clicks" ("_event_id" VARCHAR NOT NULL, "user_id" BIGINT NOT NULL, "ts" TIMESTAMPTZ NOT NULL, "item_id" INTEGER NOT NULL, "dwell_ms" BIGINT, "page" VARCHAR NOT NULL, ' +
+      '"_received_at" TIMESTAMPTZ NOT NULL, "_batch" VARCHAR NOT NULL, PRIMARY KEY ("_event_id"))',
+    'CREATE OR REPLACE VIEW "flywheel"."fv_last_click" AS SELECT "user_id", CAST("ts" AS TIMESTAMPTZ) AS "ts", CAST("item_id" AS BIGINT) AS "item_id" FROM "flywheel"."stream_clicks"',
+    'CREATE OR REPLACE VIEW "flywheel"."fv_page_clicks" AS SELECT "user_id", CAST("ts" AS TIMESTAMPTZ) AS "ts", CAST("n" AS BIGINT) AS "n" ' +
+      'FROM (SELECT user_id, ts, count(*) OVER (PARTITION BY user_id, page) AS n FROM "flywheel"."stream_clicks") AS "transformed"',
+  ],
+  snowflake: [
+    'CREATE SCHEMA IF NOT EXISTS "flywheel"',
+    'CREATE TABLE IF NOT EXISTS "flywheel"."ingest_ledger" ("stream" VARCHAR NOT NULL, "batch" VARCHAR NOT NULL, "rows" NUMBER(19,0) NOT NULL, "loaded_at" TIMESTAMP_TZ NOT NULL, "watermark" VARCHAR, PRIMARY KEY ("stream", "batch"))',
+    'CREATE TABLE IF NOT EXISTS "flywheel"."stream_clicks" ("_event_id" VARCHAR NOT NULL, "user_id" NUMBER(19,0) NOT NULL, "ts" TIMESTAMP_TZ NOT NULL, "item_id" NUMBER(10,0) NOT NULL, "dwell_ms" NUMBER(19,0), "page" VARCHAR NOT NULL, ' +
+      '"_received_at" TIMESTAMP_TZ NOT NULL, "_batch" VARCHAR NOT NULL, PRIMARY KEY ("_event_id"))',
+    'CREATE OR REPLACE VIEW "flywheel"."fv_last_click" AS SELECT "user_id", CAST("ts" AS TIMESTAMP_TZ) AS "ts", CAST("item_id" AS NUMBER(19,0)) AS "item_id" FROM "flywheel"."stream_clicks"',
+    'CREATE OR REPLACE VIEW "flywheel"."fv_page_clicks" AS SELECT "user_id", CAST("ts" AS TIMESTAMP_TZ) AS "ts", CAST("n" AS NUMBER(19,0)) AS "n" ' +
+      'FROM (SELECT user_id, ts, count(*) OVER (PARTITION BY user_id, page) AS n FROM "flywheel"."stream_clicks") AS "transformed"',
+  ],
+};
+
+const expectedStreamAlterations: Record<Dialect['name'], string[]> = {
+  duckdb: [
+    'ALTER TABLE "flywheel"."stream_clicks" ALTER COLUMN "item_id" SET DATA TYPE BIGINT',
+    'ALTER TABLE "flywheel"."stream_clicks" ALTER COLUMN "page" DROP NOT NULL',
+    'ALTER TABLE "flywheel"."stream_clicks" ADD COLUMN IF NOT EXISTS "referrer" VARCHAR',
+  ],
+  snowflake: [
+    'ALTER TABLE "flywheel"."stream_clicks" ALTER COLUMN "item_id" SET DATA TYPE NUMBER(19,0)',
+    'ALTER TABLE "flywheel"."stream_clicks" ALTER COLUMN "page" DROP NOT NULL',
+    'ALTER TABLE "flywheel"."stream_clicks" ADD COLUMN IF NOT EXISTS "referrer" VARCHAR',
+  ],
+};
+
+const expectedEmptyStream: Record<Dialect['name'], string> = {
+  duckdb: 'SELECT * FROM (SELECT user_id, ts, count(*) OVER (PARTITION BY user_id, page) AS n FROM (SELECT CAST(NULL AS VARCHAR) AS "_event_id", CAST(NULL AS BIGINT) AS "user_id", ' +
+    'CAST(NULL AS TIMESTAMPTZ) AS "ts", CAST(NULL AS INTEGER) AS "item_id", CAST(NULL AS BIGINT) AS "dwell_ms", CAST(NULL AS VARCHAR) AS "page", CAST(NULL AS TIMESTAMPTZ) AS "_received_at", ' +
+    'CAST(NULL AS VARCHAR) AS "_batch" LIMIT 0)) AS "transformed"',
+  snowflake: 'SELECT * FROM (SELECT user_id, ts, count(*) OVER (PARTITION BY user_id, page) AS n FROM (SELECT CAST(NULL AS VARCHAR) AS "_event_id", CAST(NULL AS NUMBER(19,0)) AS "user_id", ' +
+    'CAST(NULL AS TIMESTAMP_TZ) AS "ts", CAST(NULL AS NUMBER(10,0)) AS "item_id", CAST(NULL AS NUMBER(19,0)) AS "dwell_ms", CAST(NULL AS VARCHAR) AS "page", CAST(NULL AS TIMESTAMP_TZ) AS "_received_at", ' +
+    'CAST(NULL AS VARCHAR) AS "_batch" LIMIT 0)) AS "transformed"',
+};
+
+describe.each(Object.values(dialects))('event stream tables ($name)', (dialect) => {
+  it('creates the ledger and a table per stream; views over a stream read its table', () => {
+    const statements = warehouseObjectStatements({ desired: streamProject, dialect, resolvePath });
+    expect(statements.map((s) => s.sql)).toEqual(expectedStreams[dialect.name]);
+  });
+
+  it('alters a table to the new columns: converts a type, drops NOT NULL, adds a column; keeps removed columns and streams', () => {
+    const statements = warehouseObjectStatements({ desired: streamDesired, applied: streamApplied, dialect, resolvePath }).map((s) => s.sql);
+    const alterations = statements.filter((text) => text.startsWith('ALTER'));
+    // dwell_ms is no longer declared: kept, already nullable. The removed stream's table runs nothing.
+    expect(alterations).toEqual(expectedStreamAlterations[dialect.name]);
+    expect(statements.some((text) => text.includes('stream_views'))).toBe(false);
+  });
+
+  it('describes a transformation over a stream on no rows of its columns (its table may not exist yet)', () => {
+    expect(transformationQuery(streamProject.featureViews.page_clicks!, streamProject, dialect, resolvePath)?.sql).toBe(expectedEmptyStream[dialect.name]);
+  });
+});
+
+describe('event stream table model', () => {
+  it('plans a created table, alterations and kept tables as typed nodes', () => {
+    const nodes = planWarehouseObjects({ desired: streamDesired, applied: streamApplied, resolvePath });
+    expect(nodes.filter((n) => n.kind !== 'createSchema' && n.kind !== 'createView')).toEqual([
+      { kind: 'createTable', table: 'flywheel.ingest_ledger', columns: expect.any(Array), primaryKey: ['stream', 'batch'] },
+      { kind: 'createTable', table: 'flywheel.stream_clicks', columns: expect.any(Array), primaryKey: ['_event_id'] },
+      { kind: 'alterColumnType', table: 'flywheel.stream_clicks', column: 'item_id', from: 'int32', to: 'int64' },
+      { kind: 'dropNotNull', table: 'flywheel.stream_clicks', column: 'page' },
+      { kind: 'addColumn', table: 'flywheel.stream_clicks', column: 'referrer', type: 'string', required: false },
+      { kind: 'keepTable', table: 'flywheel.stream_views', reason: 'event stream "views" was removed; drop the table by hand to delete its events' },
+    ]);
+    expect(eventStreamTableName('clicks', 'ml')).toBe('ml.stream_clicks');
+    expect(() => eventStreamTableName('x'.repeat(60))).toThrow(IdentifierError);
+  });
+
+  it('drops NOT NULL from a removed non-null column, since new events leave it empty', () => {
+    const narrower = validateProject([user, eventStream({ name: 'clicks', entities: [user], timestampField: 'ts', retention: '90d', fields: { item_id: 'int32' } })].map((definition) => ({ definition })));
+    const nodes = planWarehouseObjects({ desired: narrower, applied: streamApplied, resolvePath }).filter((n) => n.kind === 'dropNotNull');
+    expect(nodes).toEqual([{ kind: 'dropNotNull', table: 'flywheel.stream_clicks', column: 'page' }]);
+  });
+
+  it('lists the changes a warehouse cannot make: a conversion it does not do, a new key or timestamp column', () => {
+    const retyped = validateProject([user, eventStream({ name: 'clicks', entities: [user], timestampField: 'event_ts', retention: '90d', fields: { item_id: 'float64', dwell_ms: { type: 'string', nullable: true }, page: 'int64' } })].map((definition) => ({ definition })));
+    const nodes = planWarehouseObjects({ desired: retyped, applied: streamApplied, resolvePath });
+    expect(unsupportedTableChanges(nodes, duckdbDialect)).toEqual([
+      { table: 'flywheel.stream_clicks', column: 'event_ts', message: 'a new join key or timestamp column, which the stored events have no value for; declare a new event stream instead' },
+      { table: 'flywheel.stream_clicks', column: 'page', message: 'duckdb cannot convert the stored string values to int64; declare the field under a new name instead (the old column and its values are kept), or convert the table by hand' },
+    ]);
+    // Snowflake widens only numbers of the same kind: int32 → float64 is refused too; anything → string as well.
+    expect(unsupportedTableChanges(nodes, snowflakeDialect).map((issue) => issue.column)).toEqual(['event_ts', 'item_id', 'dwell_ms', 'page']);
   });
 });

@@ -1,9 +1,9 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { BreakingChangesError } from '../../core/plan/errors.ts';
+import { BreakingChangesError, UnsupportedTableChangeError } from '../../core/plan/errors.ts';
 import { breakingChanges, toPlanDocument, type ApplyDocument } from '../../core/plan/plan.ts';
 import { hasScheduleChanges, planDocumentWithSchedules, type ApplyDocumentWithSchedules, type ScheduleChange } from '../../core/plan/schedules.ts';
-import type { WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
+import { unsupportedTableChanges, type WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
 import { formatApplyText, formatNoChangesApplied, formatPlanText } from '../format/plan-text.ts';
 import { ScheduleApplyError } from '../schedules/errors.ts';
 import type { TemporalSchedules } from '../schedules/temporal-schedules.ts';
@@ -16,7 +16,7 @@ export function registerApplyCommand(program: Command): void {
     .option('--json', 'print the plan and the result as a JSON document')
     .option('--allow-breaking', 'apply even when the plan holds breaking changes')
     .action(async (options: { json?: boolean; allowBreaking?: boolean }, command: Command) => {
-      await withPreparedPlan(command, async ({ config, registry, desired, plan, objects, statements, applied, schedules, temporalSchedules }) => {
+      await withPreparedPlan(command, async ({ config, engine, registry, desired, plan, objects, statements, applied, schedules, temporalSchedules }) => {
         const print = (document: ApplyDocument['result'], text: string) => {
           const json = { ...planDocumentWithSchedules(toPlanDocument(plan), schedules), result: document } satisfies ApplyDocumentWithSchedules;
           process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : text);
@@ -31,6 +31,12 @@ export function registerApplyCommand(program: Command): void {
         if (breaking.length > 0 && !options.allowBreaking) {
           if (!options.json) process.stdout.write(formatPlanText(plan, schedules));
           throw new BreakingChangesError(breaking, 'pass --allow-breaking to apply anyway');
+        }
+        // Some changes to a stream's table would lose or invent stored data; no flag allows those.
+        const unsupported = unsupportedTableChanges(objects, engine.dialect);
+        if (unsupported.length > 0) {
+          if (!options.json) process.stdout.write(formatPlanText(plan, schedules));
+          throw new UnsupportedTableChangeError(unsupported);
         }
         // Deletes before the registry version is saved, creates and updates after it: a Flywheel
         // schedule on Temporal then always belongs to the latest applied version, which is how plan
@@ -69,8 +75,17 @@ async function applyScheduleChanges(schedules: TemporalSchedules | undefined, ch
   }
 }
 
-function objectSummary(node: WarehouseObjectNode): { action: WarehouseObjectNode['kind']; name: string } {
-  return { action: node.kind, name: node.kind === 'createSchema' ? node.schema : node.view };
+function objectSummary(node: WarehouseObjectNode): { action: WarehouseObjectNode['kind']; name: string; column?: string } {
+  switch (node.kind) {
+    case 'createSchema': return { action: node.kind, name: node.schema };
+    case 'createView':
+    case 'dropView': return { action: node.kind, name: node.view };
+    case 'createTable':
+    case 'keepTable': return { action: node.kind, name: node.table };
+    case 'addColumn':
+    case 'alterColumnType':
+    case 'dropNotNull': return { action: node.kind, name: node.table, column: node.column };
+  }
 }
 
 /** Stored with the registry version: $FLYWHEEL_APPLIED_BY (a CI job), else the OS user. */

@@ -7,7 +7,8 @@ import type { ProjectSpec } from '../../core/definitions/specs.ts';
 import { WarehouseSchemaError } from '../../core/plan/errors.ts';
 import { createPlan, toPlanDocument, type Plan } from '../../core/plan/plan.ts';
 import { desiredSchedules, diffSchedules, knownScheduleIds, planDocumentWithSchedules, schedulesInvolved, type SchedulePlan } from '../../core/plan/schedules.ts';
-import { checkSourceColumns, checkTransformationColumns, describeSourceRelation, type WarehouseColumnIssue } from '../../core/plan/warehouse-columns.ts';
+import { checkEventStreamFromColumns, checkSourceColumns, checkTransformationColumns, describeSourceRelation, type WarehouseColumnIssue } from '../../core/plan/warehouse-columns.ts';
+import { compileSelectAll } from '../../core/sql/tables.ts';
 import type { CompiledQuery } from '../../core/sql/compiled-query.ts';
 import { compileWarehouseObjects, planWarehouseObjects, sourceRelationQuery, transformationQuery, type WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
 import { formatPlanText } from '../format/plan-text.ts';
@@ -76,8 +77,10 @@ export async function withPreparedPlan<T>(command: Command, work: (prepared: Pre
 }
 
 /**
- * Describes each source's relation in the warehouse and compares it with the declared columns, then
- * does the same for the output of each feature view's transformation (only when its source is fine).
+ * Describes each source's relation in the warehouse and compares it with the declared columns, the
+ * same for the table each `from` event stream loads, then for the output of each feature view's
+ * transformation (only when its source is fine; a stream's transformation is described over the
+ * stream's desired columns, since apply creates or alters its table).
  */
 export async function checkWarehouseSources(engine: OfflineEngine, project: ProjectSpec, resolvePath: (path: string) => string): Promise<WarehouseColumnIssue[]> {
   const issues: WarehouseColumnIssue[] = [];
@@ -94,7 +97,15 @@ export async function checkWarehouseSources(engine: OfflineEngine, project: Proj
     const columns = await describe(sourceRelationQuery(source, engine.dialect, resolvePath), (reason) => ({ kind: 'source', object: name, message: `cannot read ${describeSourceRelation(source)} in the warehouse: ${reason}` }));
     if (columns) issues.push(...checkSourceColumns(source, columns));
   }
-  const badSources = new Set(issues.map((issue) => issue.object));
+  // A `from` stream's external table is filled by another system; Flywheel's own stream tables are made by apply.
+  for (const name of Object.keys(project.eventStreams).sort()) {
+    const stream = project.eventStreams[name]!;
+    if (!stream.from) continue;
+    const table = stream.from.table;
+    const columns = await describe(compileSelectAll(table, engine.dialect), (reason) => ({ kind: 'eventStream', object: name, message: `cannot read table "${table}" in the warehouse: ${reason}` }));
+    if (columns) issues.push(...checkEventStreamFromColumns(stream, columns));
+  }
+  const badSources = new Set(issues.filter((issue) => issue.kind === 'source').map((issue) => issue.object));
   for (const name of Object.keys(project.featureViews).sort()) {
     const view = project.featureViews[name]!;
     const query = transformationQuery(view, project, engine.dialect, resolvePath);

@@ -156,5 +156,10 @@ function describeObject(node: WarehouseObjectNode): string {
     case 'createSchema': return `schema ${node.schema} (created if missing)`;
     case 'createView': return `view ${node.view} (created or replaced)`;
     case 'dropView': return `view ${node.view} (dropped)`;
+    case 'createTable': return `table ${node.table} (created if missing)`;
+    case 'addColumn': return `table ${node.table}: column ${node.column} ${node.type} (added, nullable)`;
+    case 'alterColumnType': return `table ${node.table}: column ${node.column} ${node.from} → ${node.to} (converted)`;
+    case 'dropNotNull': return `table ${node.table}: column ${node.column} (may now be null)`;
+    case 'keepTable': return `table ${node.table} (kept: ${node.reason})`;
   }
 }

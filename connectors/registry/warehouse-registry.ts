@@ -1,4 +1,4 @@
-import type { ProjectSpec } from '../../core/definitions/specs.ts';
+import { emptyProject, type ProjectSpec } from '../../core/definitions/specs.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import { definitionHash } from '../../core/plan/definition-hash.ts';
 import type { CompiledQuery } from '../../core/sql/compiled-query.ts';
@@ -132,7 +132,8 @@ function toVersion(row: Record<string, unknown>): RegistryVersion {
     appliedAt: toIsoString(row.applied_at),
     project: stored.project,
     hash: stored.hash,
-    spec,
+    // Versions applied before a kind existed (event streams) lack its collection: read it as empty.
+    spec: { ...emptyProject(), ...spec },
     appliedBy: stored.applied_by,
   };
 }

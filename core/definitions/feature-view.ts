@@ -2,6 +2,7 @@ import type { DurationInput } from '../duration.ts';
 import type { ValueType } from '../types.ts';
 import { makeDefinition, refName, type Definition, type Ref } from './definition.ts';
 import type { EntityDefinition } from './entity.ts';
+import type { EventStreamDefinition } from './event-stream.ts';
 import type { SourceDefinition } from './source.ts';
 import type { AggregationFunction } from './specs.ts';
 
@@ -38,7 +39,8 @@ export type AggregationFeatureName<A> = A extends { name: infer N extends string
 export interface FeatureViewInput<F extends string = string, A extends readonly AggregationInput[] = readonly AggregationInput[]> {
   name: string;
   entities: Ref<EntityDefinition>[];
-  source: Ref<SourceDefinition>;
+  /** A source, or an event stream (its columns: the entities' join keys, the timestamp and the fields). */
+  source: Ref<SourceDefinition> | Ref<EventStreamDefinition>;
   /** The features and their types, for example `{ amount_7d: 'float64' }`. Give this or `aggregations`. */
   features?: Record<F, FeatureInput>;
   /**

@@ -36,6 +36,61 @@ export interface SourceSpec {
   readonly tags: Readonly<Record<string, string>>;
 }
 
+/** A field of an event stream: a column of its table, non-null unless declared `nullable`. */
+export interface EventFieldSpec {
+  readonly name: string;
+  readonly type: ValueType;
+  readonly nullable: boolean;
+  readonly description?: string;
+}
+
+/**
+ * How a `from` stream finds the rows of its external table it has not loaded yet: rows whose
+ * `column` is later than the last load's watermark minus the lookback. `eventTime`: the column is
+ * when the event happened (a row arriving later than the lookback is missed); `loadedAt`: when the
+ * row was written to the table (late events are picked up when they land).
+ */
+export type EventStreamWatermark =
+  | { readonly type: 'eventTime'; readonly column: string }
+  | { readonly type: 'loadedAt'; readonly column: string };
+
+/** An existing warehouse table that another system fills, which the stream loads from (docs/collect.md). */
+export interface EventStreamFrom {
+  readonly table: string;
+  readonly watermark: EventStreamWatermark;
+  /** How far before the last watermark each load reads again, for rows that landed late. */
+  readonly lookbackSeconds: number;
+}
+
+/**
+ * A stream of events Flywheel stores in its own table, `flywheel.stream_<name>` (core/sql/warehouse-objects.ts):
+ * one row per event id, with the join keys and the timestamp (never null) and the fields.
+ * Feature views may name it as their `source`.
+ */
+export interface EventStreamSpec {
+  readonly kind: 'eventStream';
+  readonly name: string;
+  readonly entities: readonly string[];
+  /**
+   * The join keys of the entities, in entity order, each once: columns of every event, never null.
+   * Kept with the stream (not only in its entities) because they are columns of its table.
+   */
+  readonly keys: readonly ColumnSpec[];
+  /** The column holding each event's time (a UTC instant). */
+  readonly timestampField: string;
+  /** A string field that identifies an event; without it, a `from` stream's ids hash the keys, timestamp and fields. */
+  readonly eventIdField?: string;
+  /** The fields, in declared order (the keys and the timestamp are not among them). */
+  readonly fields: readonly EventFieldSpec[];
+  /** How long events are kept after their event time. */
+  readonly retentionSeconds: number;
+  /** Present when the events are loaded from an existing table rather than sent to Flywheel. */
+  readonly from?: EventStreamFrom;
+  readonly description?: string;
+  readonly owner?: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
 /** What a windowed aggregation computes over the events in its window (docs/point-in-time.md, "Windowed aggregations"). */
 export type AggregationFunction = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'last' | 'distinct_count';
 
@@ -54,6 +109,7 @@ export interface FeatureViewSpec {
   readonly kind: 'featureView';
   readonly name: string;
   readonly entities: readonly string[];
+  /** The name of a source or of an event stream (a source and a stream never share a name). */
   readonly source: string;
   /** The features, in order. For an aggregation view, the features its aggregations generate. */
   readonly features: readonly ColumnSpec[];
@@ -133,15 +189,16 @@ export interface TrainingSetSpec {
   readonly tags: Readonly<Record<string, string>>;
 }
 
-export type DefinitionSpec = EntitySpec | SourceSpec | FeatureViewSpec | FeatureServiceSpec | TrainingSetSpec;
+export type DefinitionSpec = EntitySpec | SourceSpec | EventStreamSpec | FeatureViewSpec | FeatureServiceSpec | TrainingSetSpec;
 export type DefinitionKind = DefinitionSpec['kind'];
 
-export const DEFINITION_KINDS = ['entity', 'source', 'featureView', 'featureService', 'trainingSet'] as const satisfies readonly DefinitionKind[];
+export const DEFINITION_KINDS = ['entity', 'source', 'eventStream', 'featureView', 'featureService', 'trainingSet'] as const satisfies readonly DefinitionKind[];
 
 /** Everything a project declares, by kind and name. Produced by validateProject; stored as a registry version. */
 export interface ProjectSpec {
   readonly entities: Readonly<Record<string, EntitySpec>>;
   readonly sources: Readonly<Record<string, SourceSpec>>;
+  readonly eventStreams: Readonly<Record<string, EventStreamSpec>>;
   readonly featureViews: Readonly<Record<string, FeatureViewSpec>>;
   readonly featureServices: Readonly<Record<string, FeatureServiceSpec>>;
   readonly trainingSets: Readonly<Record<string, TrainingSetSpec>>;
@@ -150,11 +207,12 @@ export interface ProjectSpec {
 export const COLLECTION_OF_KIND = {
   entity: 'entities',
   source: 'sources',
+  eventStream: 'eventStreams',
   featureView: 'featureViews',
   featureService: 'featureServices',
   trainingSet: 'trainingSets',
 } as const satisfies Record<DefinitionKind, keyof ProjectSpec>;
 
 export function emptyProject(): ProjectSpec {
-  return { entities: {}, sources: {}, featureViews: {}, featureServices: {}, trainingSets: {} };
+  return { entities: {}, sources: {}, eventStreams: {}, featureViews: {}, featureServices: {}, trainingSets: {} };
 }

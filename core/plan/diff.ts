@@ -4,8 +4,11 @@ import {
   type DefinitionKind,
   type DefinitionSpec,
   type FeatureSelection,
+  type FeatureViewSpec,
   type ProjectSpec,
 } from '../definitions/specs.ts';
+import { formatDuration } from '../duration.ts';
+import { eventStreamTableName } from '../sql/warehouse-objects.ts';
 
 /**
  * The diff between the applied registry version and the desired definitions: a list of typed
@@ -66,7 +69,7 @@ export interface PlanSummary {
  * columns, join keys, entities) is not a change.
  */
 export function diffProjects(applied: ProjectSpec | undefined, desired: ProjectSpec): PlanChange[] {
-  const usage = featureUsage(applied, desired);
+  const usage: Usage = { consumers: featureUsage(applied, desired), streamReaders: streamReaders(applied, desired) };
   const changes: PlanChange[] = [];
   for (const kind of DEFINITION_KINDS) {
     const collection = COLLECTION_OF_KIND[kind];
@@ -229,17 +232,47 @@ function featureUsage(applied: ProjectSpec | undefined, desired: ProjectSpec): r
   ];
 }
 
-function usersOf(usage: readonly Consumer[], test: (consumer: Consumer) => boolean): string {
-  return usage.filter(test).map((c) => c.label).join(', ');
+/** What reads what, in either version: the breaking rules look here. */
+interface Usage {
+  readonly consumers: readonly Consumer[];
+  /** The feature views (as `feature view "x"`) that read column `column` of stream `stream`. */
+  readonly streamReaders: (stream: string, column: string) => string[];
 }
 
-function removalReasons(removed: DefinitionSpec, usage: readonly Consumer[]): string[] {
+/**
+ * Which feature views read which columns of event streams, in the applied or the desired version. A
+ * view without a transformation reads its features' or aggregations' columns; with one, any column
+ * its SQL names (as a whole word, ignoring case: a guess that errs on the side of "reads it").
+ */
+function streamReaders(applied: ProjectSpec | undefined, desired: ProjectSpec): Usage['streamReaders'] {
+  const views = [...Object.values(applied?.featureViews ?? {}), ...Object.values(desired.featureViews)];
+  const streams = new Set([...Object.keys(applied?.eventStreams ?? {}), ...Object.keys(desired.eventStreams)]);
+  const reads = (view: FeatureViewSpec, column: string) => {
+    if (view.transformation !== undefined) return new RegExp(`\\b${column}\\b`, 'i').test(view.transformation);
+    const columns = view.aggregations ? (view.aggregationInputs ?? []) : view.features;
+    return columns.some((c) => c.name === column);
+  };
+  return (stream, column) => {
+    if (!streams.has(stream)) return [];
+    const labels = views.filter((view) => view.source === stream && reads(view, column)).map((view) => `feature view "${view.name}"`);
+    return [...new Set(labels)].sort();
+  };
+}
+
+function usersOf(consumers: readonly Consumer[], test: (consumer: Consumer) => boolean): string {
+  return consumers.filter(test).map((c) => c.label).join(', ');
+}
+
+function removalReasons(removed: DefinitionSpec, usage: Usage): string[] {
+  if (removed.kind === 'eventStream') {
+    return [`event stream "${removed.name}" is removed; apply keeps its table ${eventStreamTableName(removed.name)} and the events in it (drop the table by hand to delete them)`];
+  }
   if (removed.kind !== 'featureView') return [];
-  const users = usersOf(usage, (c) => c.views.has(removed.name));
+  const users = usersOf(usage.consumers, (c) => c.views.has(removed.name));
   return users ? [`feature view "${removed.name}" is removed but ${users} still uses it`] : [];
 }
 
-type FieldRule = (name: string, field: RawFieldChange, usage: readonly Consumer[]) => string | undefined;
+type FieldRule = (name: string, field: RawFieldChange, usage: Usage) => string | undefined;
 
 const isTypeChange = (field: RawFieldChange, collection: string) =>
   field.segments.length === 3 && field.segments[0] === collection && field.segments[2] === 'type' && field.before !== undefined && field.after !== undefined;
@@ -269,13 +302,43 @@ const BREAKING_FIELD_RULES: Record<DefinitionKind, FieldRule> = {
     }
     return undefined;
   },
+  eventStream: (name, field, usage) => {
+    const [first, column] = field.segments;
+    const stream = `event stream "${name}"`;
+    const added = field.segments.length === 2 && field.before === undefined;
+    const removed = field.segments.length === 2 && field.after === undefined;
+    if (first === 'fields' && removed) {
+      const readers = usage.streamReaders(name, column!);
+      return readers.length > 0 ? `${stream}: field "${column}" is removed but ${readers.join(', ')} read it; its column and values are kept in the table, and new events leave it null` : undefined;
+    }
+    if (isTypeChange(field, 'fields') || isTypeChange(field, 'keys')) {
+      const what = first === 'fields' ? 'field' : 'join key';
+      return `${stream}: ${what} "${column}" changes type ${String(field.before)} → ${String(field.after)}; apply --allow-breaking converts the stored column if the warehouse can (to a wider type, or to string), and stops otherwise`;
+    }
+    if (first === 'keys' && added) return `${stream}: join key "${column}" is added; the stored events have no value for it, so apply refuses (declare a new event stream)`;
+    if (first === 'keys' && removed) return `${stream}: join key "${column}" is removed; its column and values are kept in the table, and new events leave it null`;
+    if (first === 'timestampField') {
+      return `${stream}: timestamp field changes ${describe(field.before)} → ${describe(field.after)}; the stored events keep their time in the old column`;
+    }
+    if (first === 'eventIdField') {
+      return `${stream}: event id field changes ${describe(field.before ?? null)} → ${describe(field.after ?? null)}; an event sent or loaded again after the change gets another id and is stored twice`;
+    }
+    if (first === 'retentionSeconds' && typeof field.before === 'number' && typeof field.after === 'number' && field.after < field.before) {
+      return `${stream}: retention shrinks ${formatDuration(field.before)} → ${formatDuration(field.after)}; stored events older than ${formatDuration(field.after)} will be deleted`;
+    }
+    const path = field.segments.join('.');
+    if ((path === 'from.table' || path === 'from.watermark.column') && field.before !== undefined && field.after !== undefined) {
+      return `${stream}: it loads from another ${path === 'from.table' ? 'table' : 'watermark column'}, which the last load's watermark does not describe; rows older than that watermark (minus the lookback) are skipped`;
+    }
+    return undefined;
+  },
   featureView: (name, field, usage) => {
     if (isTypeChange(field, 'features')) {
       return `feature view "${name}": feature "${field.segments[1]}" changes type ${String(field.before)} → ${String(field.after)}; readers and stored values of the old type break`;
     }
     if (field.segments.length === 2 && field.segments[0] === 'features' && field.after === undefined) {
       const feature = field.segments[1]!;
-      const users = usersOf(usage, (c) => c.features.has(`${name}.${feature}`));
+      const users = usersOf(usage.consumers, (c) => c.features.has(`${name}.${feature}`));
       if (users) return `feature view "${name}": feature "${feature}" is removed but ${users} still uses it`;
     }
     return undefined;

@@ -1,5 +1,6 @@
 import { FlywheelError } from '../errors.ts';
 import type { PlanChange } from './diff.ts';
+import type { TableChangeIssue } from '../sql/warehouse-objects.ts';
 import type { WarehouseColumnIssue } from './warehouse-columns.ts';
 
 /** Thrown by apply when the plan holds breaking changes and the caller did not allow them. */
@@ -14,8 +15,23 @@ export class BreakingChangesError extends FlywheelError {
 }
 
 /**
- * Thrown by plan and apply when the warehouse lacks a source's relation or columns, holds them with
- * other types, or a feature view's transformation does not return what the view declares.
+ * Thrown by apply when an event stream's table would have to change in a way the warehouse cannot
+ * make without losing or inventing stored data (a type it cannot convert, a new key column); no flag
+ * allows these.
+ */
+export class UnsupportedTableChangeError extends FlywheelError {
+  readonly issues: readonly TableChangeIssue[];
+  constructor(issues: readonly TableChangeIssue[]) {
+    const head = `Cannot apply ${issues.length === 1 ? 'a change' : `${issues.length} changes`} to event stream tables, even with --allow-breaking:`;
+    super(`${head}\n${issues.map((issue) => `  - table ${issue.table}, column "${issue.column}": ${issue.message}`).join('\n')}`);
+    this.issues = issues;
+  }
+}
+
+/**
+ * Thrown by plan and apply when the warehouse lacks a source's relation or columns (or those of the
+ * table a `from` event stream loads), holds them with other types, or a feature view's transformation
+ * does not return what the view declares.
  */
 export class WarehouseSchemaError extends FlywheelError {
   readonly issues: readonly WarehouseColumnIssue[];
@@ -26,6 +42,8 @@ export class WarehouseSchemaError extends FlywheelError {
   }
 }
 
+const ISSUE_KIND_LABEL = { source: 'source', eventStream: 'event stream', featureView: 'feature view' } as const satisfies Record<WarehouseColumnIssue['kind'], string>;
+
 export function formatWarehouseColumnIssue(issue: WarehouseColumnIssue): string {
-  return `${issue.kind === 'source' ? 'source' : 'feature view'} "${issue.object}"${issue.column ? `, column "${issue.column}"` : ''}: ${issue.message}`;
+  return `${ISSUE_KIND_LABEL[issue.kind]} "${issue.object}"${issue.column ? `, column "${issue.column}"` : ''}: ${issue.message}`;
 }

@@ -1,4 +1,5 @@
 import type { ProjectSpec } from '../definitions/specs.ts';
+import type { WarehouseObjectNode } from '../sql/warehouse-objects.ts';
 import { definitionHash } from './definition-hash.ts';
 import { diffProjects, summarizeChanges, type PlanChange, type PlanSummary } from './diff.ts';
 
@@ -101,7 +102,7 @@ export interface ApplyDocument extends PlanDocument {
   readonly result: {
     readonly version: number;
     readonly hash: string;
-    /** The warehouse objects created or dropped, in the order their statements ran. */
-    readonly objects: readonly { readonly action: 'createSchema' | 'createView' | 'dropView'; readonly name: string }[];
+    /** The warehouse objects created, altered, dropped or kept, in the order their statements ran. */
+    readonly objects: readonly { readonly action: WarehouseObjectNode['kind']; readonly name: string; readonly column?: string }[];
   } | null;
 }

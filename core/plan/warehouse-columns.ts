@@ -1,4 +1,5 @@
-import type { ColumnSpec, FeatureViewSpec, ProjectSpec, SourceSpec } from '../definitions/specs.ts';
+import type { ColumnSpec, EventStreamSpec, FeatureViewSpec, ProjectSpec, SourceSpec } from '../definitions/specs.ts';
+import { eventStreamColumns } from '../definitions/view-source.ts';
 import { isAssignable, type ValueType } from '../types.ts';
 import { featureViewColumns } from '../sql/warehouse-objects.ts';
 
@@ -12,10 +13,11 @@ export interface WarehouseColumn {
 
 /**
  * A declared column the warehouse lacks or holds with an incompatible type, or a relation it cannot
- * read: of a source (its table, query or files) or of a feature view's transformation.
+ * read: of a source (its table, query or files), of the table a `from` event stream loads, or of a
+ * feature view's transformation.
  */
 export interface WarehouseColumnIssue {
-  readonly kind: 'source' | 'featureView';
+  readonly kind: 'source' | 'eventStream' | 'featureView';
   readonly object: string;
   readonly column?: string;
   readonly message: string;
@@ -37,6 +39,18 @@ export function describeSourceRelation(source: SourceSpec): string {
  */
 export function checkSourceColumns(source: SourceSpec, actual: readonly WarehouseColumn[]): WarehouseColumnIssue[] {
   return checkColumns(source.columns, actual, `in ${describeSourceRelation(source)}`).map((issue) => ({ kind: 'source', object: source.name, ...issue }));
+}
+
+/**
+ * Compares the table a `from` stream loads with what the stream reads from it: its join keys,
+ * timestamp and fields, and the watermark column (a timestamp). A stream without `from` has nothing to check.
+ */
+export function checkEventStreamFromColumns(stream: EventStreamSpec, actual: readonly WarehouseColumn[]): WarehouseColumnIssue[] {
+  if (!stream.from) return [];
+  const expected = eventStreamColumns(stream);
+  const watermark = stream.from.watermark.column;
+  if (!expected.some((c) => c.name === watermark)) expected.push({ name: watermark, type: 'timestamp' });
+  return checkColumns(expected, actual, `in table "${stream.from.table}"`).map((issue) => ({ kind: 'eventStream', object: stream.name, ...issue }));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { assertIdentifier, parseQualifiedName } from '../identifiers.ts';
-import type { ValueType } from '../types.ts';
+import { isAssignable, type ValueType } from '../types.ts';
 
 /**
  * How one SQL engine spells the few things that differ between engines. The compilers in core/sql
@@ -17,6 +17,16 @@ export interface Dialect {
   columnType(type: ValueType): string;
   /** The Flywheel type of an engine column type, or undefined when Flywheel has none for it. */
   valueTypeOf(engineType: string): ValueType | undefined;
+  /**
+   * Whether `ALTER TABLE … ALTER COLUMN … SET DATA TYPE` converts a column of one type to the other,
+   * keeping every stored value (a stream's field whose type changed).
+   */
+  canAlterColumnType(from: ValueType, to: ValueType): boolean;
+  /**
+   * A relation over a file of JSON objects, one per line, with exactly `columns` (a staged batch of
+   * events; core/sql/ingest.ts). Values are read as the given engine types; missing keys are null.
+   */
+  readJsonLines(path: string, columns: readonly (readonly [name: string, engineType: string])[]): string;
   /** A timestamp expression as a UTC instant (naive timestamps are read as UTC). */
   asInstant(expression: string): string;
   /** `expression` moved `seconds` into the past. */
@@ -58,6 +68,10 @@ export const duckdbDialect: Dialect = {
   columnType: (type) => DUCKDB_TYPES[type],
   // DECIMAL(p,s) (what SUM and AVG over decimals give) reads as float64, like Parquet readers do.
   valueTypeOf: (engineType) => DUCKDB_TYPE_LOOKUP[engineType.toUpperCase().replace(/^DECIMAL\(.*\)$/, 'DECIMAL')],
+  // DuckDB casts every value of a wider type (int32 → int64, int64 → double, date → timestamp) and of any type to text.
+  canAlterColumnType: (from, to) => isAssignable(from, to) || to === 'string',
+  readJsonLines: (path, columns) =>
+    `read_json('${path.replaceAll("'", "''")}', format = 'newline_delimited', columns = {${columns.map(([name, type]) => `'${assertIdentifier(name)}': '${type}'`).join(', ')}})`,
   asInstant: (expression) => `CAST(${expression} AS TIMESTAMPTZ)`,
   minusSeconds: (expression, seconds) => `(${expression} - INTERVAL ${Math.trunc(seconds)} SECOND)`,
   readParquet: (path) => `read_parquet('${path.replaceAll("'", "''")}')`,

@@ -1,10 +1,12 @@
+import { assertIdentifier } from '../identifiers.ts';
 import type { ValueType } from '../types.ts';
 import { duckdbDialect, type Dialect } from './dialect.ts';
 
 /**
  * Snowflake differs from the default (DuckDB) spelling in a few places: its ASOF JOIN takes a
  * MATCH_CONDITION, intervals are DATEADD, row numbers need an ORDER BY, Parquet is read from a stage,
- * timestamps tick in nanoseconds, and a windowed distinct count is a running sum.
+ * timestamps tick in nanoseconds, a windowed distinct count is a running sum, staged JSON is read as
+ * VARIANT, and a column's type changes only to a wider number.
  * Identifiers are always quoted, so they keep the case they were declared in.
  */
 export const snowflakeDialect: Dialect = {
@@ -16,6 +18,10 @@ export const snowflakeDialect: Dialect = {
     if (base === 'NUMBER') return /,\s*0\)$/.test(engineType) || !engineType.includes(',') ? 'int64' : 'float64';
     return SNOWFLAKE_TYPE_LOOKUP[base];
   },
+  // Snowflake changes a column's type only to a wider one of the same kind (NUMBER precision up); FLOAT is both float types.
+  canAlterColumnType: (from, to) => SNOWFLAKE_TYPES[from] === SNOWFLAKE_TYPES[to] || (from === 'int32' && to === 'int64'),
+  // A staged file of JSON lines, each line one VARIANT ($1) whose keys are cast to the columns' types.
+  readJsonLines: (path, columns) => `(SELECT ${columns.map(([name, type]) => `$1:"${assertIdentifier(name)}"::${type} AS "${name}"`).join(', ')} FROM ${path})`,
   asInstant: (expression) => `CAST(${expression} AS TIMESTAMP_TZ)`,
   minusSeconds: (expression, seconds) => `DATEADD(second, ${-Math.trunc(seconds)}, ${expression})`,
   readParquet: (path) => `(SELECT $1 FROM ${path})`,

@@ -114,7 +114,7 @@ export const featureViewShape = z
   .strictObject({
     name: objectName,
     entities: z.array(reference('entity')).min(1, 'declare at least one entity'),
-    source: reference('source'),
+    source: reference('source or event stream'),
     features: z.record(identifier, feature).refine((f) => Object.keys(f).length > 0, 'declare at least one feature').optional(),
     aggregations: z.array(aggregation).min(1, 'declare at least one aggregation').optional(),
     inputs: z.record(identifier, valueType).optional(),
@@ -136,6 +136,54 @@ export const featureViewShape = z
       issue('inputs', 'inputs declare columns of a transformation\'s output; without a transformation, aggregations read the source\'s columns');
     }
   });
+
+const eventFieldObject = z.strictObject({ type: valueType, nullable: z.boolean({ error: 'expected true or false' }).optional(), description: z.string().optional() });
+
+/** A stream's field is a type name or `{ type, nullable, description }`; checked by form, like a feature. */
+const eventField = z.unknown().transform((value, ctx) => {
+  const result = (typeof value === 'string' ? valueType : eventFieldObject).safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  return z.NEVER;
+});
+
+/** A `from` stream's watermark: a column name (event time) or `{ loadedAtColumn }`. */
+const loadedAtWatermark = z.strictObject({
+  loadedAtColumn: z.string({ error: 'expected the name of the column that holds when each row was loaded' }).pipe(identifier),
+});
+const watermark = z.unknown().transform((value, ctx) => {
+  if (typeof value !== 'string' && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    ctx.addIssue({ code: 'custom', message: 'expected a column name (the event time) or { loadedAtColumn: "<column>" }' });
+    return z.NEVER;
+  }
+  const result = (typeof value === 'string' ? identifier : loadedAtWatermark).safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  return z.NEVER;
+});
+
+/** Fields, keys and timestamps named like this are refused; Flywheel's own columns start with "_". */
+export const RESERVED_COLUMN_PREFIX = '_';
+
+/** An event stream; its entities, names and event id field are checked against each other in validate-project.ts. */
+export const eventStreamShape = z.strictObject({
+  name: objectName,
+  entities: z.array(reference('entity')).min(1, 'declare at least one entity'),
+  timestampField: identifier,
+  eventIdField: identifier.optional(),
+  fields: z.record(identifier, eventField).refine(distinctIgnoringCase, 'field names may not differ only in case'),
+  retention: duration,
+  from: z
+    .strictObject({
+      table: qualifiedName,
+      watermark,
+      lookback: duration,
+    })
+    .optional(),
+  description: z.string().optional(),
+  owner: z.string().optional(),
+  tags,
+});
 
 const selection = z.strictObject({
   view: reference('feature view'),

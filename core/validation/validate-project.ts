@@ -7,6 +7,8 @@ import {
   type ColumnSpec,
   type DefinitionKind,
   type EntitySpec,
+  type EventFieldSpec,
+  type EventStreamSpec,
   type FeatureSelection,
   type FeatureServiceSpec,
   type FeatureViewSpec,
@@ -17,7 +19,8 @@ import {
 } from '../definitions/specs.ts';
 import { normalizeCronSpacing } from './cron.ts';
 import { normalizeAggregations } from './aggregations.ts';
-import { entityShape, featureServiceShape, featureViewShape, sourceShape, trainingSetShape } from './shapes.ts';
+import { viewSourceOf } from '../definitions/view-source.ts';
+import { entityShape, eventStreamShape, featureServiceShape, featureViewShape, RESERVED_COLUMN_PREFIX, sourceShape, trainingSetShape } from './shapes.ts';
 
 /** A definition together with the file it was exported from (for messages). */
 export interface LoadedDefinition {
@@ -28,6 +31,7 @@ export interface LoadedDefinition {
 const SHAPES = {
   entity: entityShape,
   source: sourceShape,
+  eventStream: eventStreamShape,
   featureView: featureViewShape,
   featureService: featureServiceShape,
   trainingSet: trainingSetShape,
@@ -46,6 +50,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
   const shaped: { [K in DefinitionKind]: Map<string, Shaped[K]> } = {
     entity: new Map(),
     source: new Map(),
+    eventStream: new Map(),
     featureView: new Map(),
     featureService: new Map(),
     trainingSet: new Map(),
@@ -108,6 +113,13 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     };
   }
 
+  const eventStreams: Record<string, EventStreamSpec> = {};
+  for (const [name, input] of shaped.eventStream) {
+    eventStreams[name] = eventStreamSpec(name, input, entities, (field, message) => at('eventStream', name, field, message), {
+      sourceNamed: Object.keys(sources).find((s) => s.toLowerCase() === name.toLowerCase()),
+    });
+  }
+
   const featureViews: Record<string, FeatureViewSpec> = {};
   for (const [name, input] of shaped.featureView) {
     const declared: ColumnSpec[] = Object.entries(input.features ?? {}).map(([featureName, feature]) =>
@@ -118,19 +130,20 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     input.entities.forEach((entityName, index) => {
       if (!entities[entityName]) at('featureView', name, `entities.${index}`, `unknown entity "${entityName}"${didYouMean(entityName, Object.keys(entities))}`);
     });
-    const source = sources[input.source];
+    // The source is a source or an event stream; a stream offers its join keys, timestamp and fields as columns.
+    const source = viewSourceOf({ sources, eventStreams }, input.source);
     const sourceTypes = new Map(source?.columns.map((c) => [c.name, c.type]));
     if (!source) {
-      at('featureView', name, 'source', `unknown source "${input.source}"${didYouMean(input.source, Object.keys(sources))}`);
+      at('featureView', name, 'source', `unknown source "${input.source}"${didYouMean(input.source, [...Object.keys(sources), ...Object.keys(eventStreams)])}`);
     } else if (input.transformation === undefined) {
       // Without a transformation the view reads source columns directly, so every key and feature must be one.
       for (const entityName of input.entities) {
         for (const key of entities[entityName]?.joinKeys ?? []) {
-          checkColumn(sourceTypes, key, (message) => at('featureView', name, 'entities', `entity "${entityName}" join key ${message} in source "${source.name}"`));
+          checkColumn(sourceTypes, key, (message) => at('featureView', name, 'entities', `entity "${entityName}" join key ${message} in ${source.label}`));
         }
       }
       for (const feature of declared) {
-        checkColumn(sourceTypes, feature, (message) => at('featureView', name, `features.${feature.name}`, `${message} in source "${source.name}"`));
+        checkColumn(sourceTypes, feature, (message) => at('featureView', name, `features.${feature.name}`, `${message} in ${source.label}`));
       }
     }
     const keyNames = new Set(input.entities.flatMap((e) => entities[e]?.joinKeys.map((k) => k.name) ?? []));
@@ -141,7 +154,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     // An aggregation view generates its features from its aggregations (core/validation/aggregations.ts).
     const aggregated = input.aggregations && normalizeAggregations(input.aggregations, {
       columns: input.transformation !== undefined ? new Map(Object.entries(input.inputs ?? {})) : source && sourceTypes,
-      where: input.transformation !== undefined ? 'inputs' : `source "${input.source}"`,
+      where: input.transformation !== undefined ? 'inputs' : (source?.label ?? `source "${input.source}"`),
       transformation: input.transformation !== undefined,
       keys: keyNames,
       timestampField: source?.timestampField,
@@ -233,7 +246,95 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
   }
 
   if (issues.length > 0) throw new DefinitionError(issues);
-  return { entities, sources, featureViews, featureServices, trainingSets };
+  return { entities, sources, eventStreams, featureViews, featureServices, trainingSets };
+}
+
+/**
+ * The normalized spec of an event stream whose shape is valid, reporting what does not fit together:
+ * unknown entities, names that clash with a key, the timestamp or Flywheel's own columns, an event id
+ * field that is not a non-null string field, a watermark that is not a timestamp.
+ */
+function eventStreamSpec(
+  name: string,
+  input: Shaped['eventStream'],
+  entities: Readonly<Record<string, EntitySpec>>,
+  report: (field: string | undefined, message: string) => void,
+  context: { sourceNamed: string | undefined },
+): EventStreamSpec {
+  if (context.sourceNamed !== undefined) {
+    report('name', `a source named "${context.sourceNamed}" exists; feature views name their source or event stream, so the two may not share a name`);
+  }
+  const reserved = (column: string) => column.startsWith(RESERVED_COLUMN_PREFIX);
+  const reservedMessage = (what: string, column: string) =>
+    `${what} "${column}" starts with "${RESERVED_COLUMN_PREFIX}", which is reserved for Flywheel's columns (_event_id, _received_at, _batch)`;
+
+  input.entities.forEach((entityName, index) => {
+    const entity = entities[entityName];
+    if (!entity) {
+      report(`entities.${index}`, `unknown entity "${entityName}"${didYouMean(entityName, Object.keys(entities))}`);
+      return;
+    }
+    for (const key of entity.joinKeys) if (reserved(key.name)) report(`entities.${index}`, reservedMessage(`entity "${entityName}" join key`, key.name));
+  });
+  // The keys in entity order, each once. Two entities sharing a key must agree on its type: the table has one column per key.
+  const keys: ColumnSpec[] = [];
+  for (const entityName of input.entities) {
+    for (const key of entities[entityName]?.joinKeys ?? []) {
+      const first = keys.find((k) => k.name === key.name);
+      if (!first) keys.push(key);
+      else if (first.type !== key.type) report('entities', `entity "${entityName}" join key "${key.name}" is ${key.type}, but another entity of the stream declares it ${first.type}`);
+    }
+  }
+  const keyNames = new Set(keys.map((k) => k.name.toLowerCase()));
+
+  const timestamp = input.timestampField;
+  if (reserved(timestamp)) report('timestampField', reservedMessage('the timestamp field', timestamp));
+  else if (keyNames.has(timestamp.toLowerCase())) report('timestampField', `"${timestamp}" is a join key; the timestamp field needs a column of its own`);
+
+  const fields = Object.entries(input.fields).map(([fieldName, field]): EventFieldSpec =>
+    typeof field === 'string'
+      ? { name: fieldName, type: field, nullable: false }
+      : { name: fieldName, type: field.type, nullable: field.nullable ?? false, ...optional({ description: field.description }) },
+  );
+  for (const field of fields) {
+    const path = `fields.${field.name}`;
+    if (reserved(field.name)) report(path, reservedMessage('the field', field.name));
+    else if (keyNames.has(field.name.toLowerCase())) report(path, 'a field cannot have the name of a join key (the keys are columns of every event already)');
+    else if (field.name.toLowerCase() === timestamp.toLowerCase()) report(path, 'a field cannot have the name of the timestamp field (it is a column of every event already)');
+  }
+
+  if (input.eventIdField !== undefined) {
+    const idField = fields.find((f) => f.name === input.eventIdField);
+    if (!idField) report('eventIdField', `"${input.eventIdField}" is not a field of the stream${didYouMean(input.eventIdField, fields.map((f) => f.name))}; declare it in fields as a string`);
+    else if (idField.type !== 'string') report('eventIdField', `field "${idField.name}" is ${idField.type}; an event id field must be a string`);
+    else if (idField.nullable) report('eventIdField', `field "${idField.name}" is nullable; every event needs an id`);
+  }
+
+  let from: EventStreamSpec['from'];
+  if (input.from) {
+    const column = typeof input.from.watermark === 'string' ? input.from.watermark : input.from.watermark.loadedAtColumn;
+    const declared = [...keys, { name: timestamp, type: 'timestamp' as const }, ...fields].find((c) => c.name === column);
+    if (declared && declared.type !== 'timestamp') {
+      report(typeof input.from.watermark === 'string' ? 'from.watermark' : 'from.watermark.loadedAtColumn', `column "${column}" is ${declared.type}; a watermark must be a timestamp`);
+    }
+    from = {
+      table: input.from.table,
+      watermark: typeof input.from.watermark === 'string' ? { type: 'eventTime', column } : { type: 'loadedAt', column },
+      lookbackSeconds: secondsOf(input.from.lookback),
+    };
+  }
+
+  return {
+    kind: 'eventStream', name, entities: input.entities, keys, timestampField: timestamp, fields,
+    retentionSeconds: secondsOf(input.retention), tags: input.tags ?? {},
+    ...optional({ eventIdField: input.eventIdField, from, description: input.description, owner: input.owner }),
+  };
+}
+
+/** The seconds of a duration whose shape was checked already. */
+function secondsOf(value: string | number): number {
+  const parsed = parseDuration(value);
+  return 'seconds' in parsed ? parsed.seconds : 0;
 }
 
 /** The normalized schedule of a training set whose shape is valid: seconds, defaults filled in, cron single-spaced. */
