@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { entity, featureService, featureView, source, trainingSet } from '../index.ts';
+import { entity, eventStream, featureService, featureView, source, trainingSet } from '../index.ts';
+import type { EventStreamInput } from '../core/definitions/event-stream.ts';
 import type { AggregationInput } from '../core/definitions/feature-view.ts';
 import type { Definition } from '../core/definitions/definition.ts';
 import { emptyProject, type ProjectSpec } from '../core/definitions/specs.ts';
@@ -240,6 +241,89 @@ describe('diffProjects on aggregation views', () => {
   });
 });
 
+describe('diffProjects: event streams', () => {
+  const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
+  const region = entity({ name: 'region', joinKeys: { region_id: 'string' } });
+  /** A project with the stream `clicks` (overridable) and, optionally, a view reading its `page` field. */
+  const streams = (overrides: Partial<EventStreamInput> = {}, options: { view?: 'plain' | 'transformation' } = {}): ProjectSpec => {
+    const clicks = eventStream({
+      name: 'clicks', entities: [user], timestampField: 'ts', retention: '90d',
+      fields: { item_id: 'int32', page: 'string', dwell_ms: { type: 'int64', nullable: true } },
+      from: { table: 'raw.app_clicks', watermark: 'ts', lookback: '1h' },
+      ...overrides,
+    });
+    const views = options.view === 'plain' ? [featureView({ name: 'last_page', entities: [user], source: clicks, features: { page: 'string' } })]
+      : options.view === 'transformation' ? [featureView({ name: 'pages', entities: [user], source: clicks, transformation: 'SELECT user_id, ts, length(PAGE) AS n FROM {{source}}', features: { n: 'int64' } })]
+      : [];
+    return validateProject([user, region, clicks, ...views].map((definition) => ({ file: 'defs.ts', definition })));
+  };
+  const streamChange = (before: ProjectSpec, after: ProjectSpec) => modified(diffProjects(before, after), 'eventStream', 'clicks');
+
+  it('adds a stream after sources and before feature views, compatibly', () => {
+    expect(diffProjects(undefined, streams({}, { view: 'plain' })).map((c) => [c.action, c.kind, c.name, c.breaking])).toEqual([
+      ['add', 'entity', 'region', false], ['add', 'entity', 'user', false], ['add', 'eventStream', 'clicks', false], ['add', 'featureView', 'last_page', false],
+    ]);
+  });
+
+  it('an added field, a field made nullable and a longer lookback are compatible', () => {
+    const change = streamChange(streams(), streams({
+      fields: { item_id: 'int32', page: { type: 'string', nullable: true }, dwell_ms: { type: 'int64', nullable: true }, referrer: 'string' },
+      from: { table: 'raw.app_clicks', watermark: 'ts', lookback: '2h' },
+    }));
+    expect(change).toMatchObject({ breaking: false, reasons: [] });
+    expect(change.fields.map((f) => f.path)).toEqual(['fields.page.nullable', 'fields.referrer', 'from.lookbackSeconds']);
+  });
+
+  it('a removed field is compatible unless a feature view reads it (its column is kept)', () => {
+    const fewer = { fields: { item_id: 'int32', dwell_ms: { type: 'int64', nullable: true } } } as const;
+    expect(streamChange(streams(), streams(fewer))).toMatchObject({ breaking: false, fields: [{ path: 'fields.page', breaking: false }] });
+    // The applied view read "page"; the desired one is gone (or would no longer validate).
+    expect(streamChange(streams({}, { view: 'plain' }), streams(fewer)).reasons).toEqual([
+      'event stream "clicks": field "page" is removed but feature view "last_page" read it; its column and values are kept in the table, and new events leave it null',
+    ]);
+    // A transformation that names the column (in any case) counts as reading it.
+    expect(streamChange(streams({}, { view: 'transformation' }), streams(fewer, { view: 'transformation' })).breaking).toBe(true);
+  });
+
+  it('a field or key type change is breaking; apply converts it where the warehouse can', () => {
+    const change = streamChange(streams(), streams({ fields: { item_id: 'int64', page: 'string', dwell_ms: { type: 'int64', nullable: true } } }));
+    expect(change.fields).toEqual([{ path: 'fields.item_id.type', before: 'int32', after: 'int64', breaking: true }]);
+    expect(change.reasons).toEqual([
+      'event stream "clicks": field "item_id" changes type int32 → int64; apply --allow-breaking converts the stored column if the warehouse can (to a wider type, or to string), and stops otherwise',
+    ]);
+  });
+
+  it('new or removed keys, a new timestamp or event id field, a shorter retention and a new table to load are breaking', () => {
+    const change = streamChange(streams(), streams({
+      entities: [region], timestampField: 'event_ts', eventIdField: 'page', retention: '30d',
+      from: { table: 'raw.app_clicks_v2', watermark: 'event_ts', lookback: '1h' },
+    }));
+    expect(change.reasons).toEqual([
+      'event stream "clicks": join key "user_id" is removed; its column and values are kept in the table, and new events leave it null',
+      'event stream "clicks": join key "region_id" is added; the stored events have no value for it, so apply refuses (declare a new event stream)',
+      'event stream "clicks": timestamp field changes "ts" → "event_ts"; the stored events keep their time in the old column',
+      'event stream "clicks": retention shrinks 90d → 30d; stored events older than 30d will be deleted',
+      'event stream "clicks": it loads from another table, which the last load\'s watermark does not describe; rows older than that watermark (minus the lookback) are skipped',
+      'event stream "clicks": it loads from another watermark column, which the last load\'s watermark does not describe; rows older than that watermark (minus the lookback) are skipped',
+      'event stream "clicks": event id field changes null → "page"; an event sent or loaded again after the change gets another id and is stored twice',
+    ]);
+    expect(streamChange(streams(), streams({ retention: '180d' })).breaking).toBe(false);
+  });
+
+  it('removing a stream is breaking: apply keeps its table', () => {
+    const without = validateProject([user, region].map((definition) => ({ definition })));
+    expect(only(diffProjects(streams(), without), 'eventStream', 'clicks')).toMatchObject({
+      action: 'remove', breaking: true,
+      reasons: ['event stream "clicks" is removed; apply keeps its table flywheel.stream_clicks and the events in it (drop the table by hand to delete them)'],
+    });
+  });
+
+  it('reads a registry version applied before streams existed as having none', () => {
+    const { eventStreams: _none, ...old } = validateProject([user].map((definition) => ({ definition })));
+    expect(diffProjects(old as ProjectSpec, streams()).map((c) => `${c.action} ${c.kind} ${c.name}`)).toEqual(['add entity region', 'add eventStream clicks']);
+  });
+});
+
 describe('definitionHash', () => {
   it('is the sha256 of canonical JSON: key order does not matter, array order does', () => {
     expect(canonicalJson({ b: 1, a: { d: [2, 1], c: undefined } })).toBe('{"a":{"d":[2,1]},"b":1}');
@@ -252,6 +336,9 @@ describe('definitionHash', () => {
 
   it('is stable across releases for the same spec (stored in registries and manifests)', () => {
     expect(definitionHash(emptyProject())).toBe('c55616b62d2e3fcc8972ea958233e1bb9115829cd1eee13f1f176a627089ee29');
+    // A kind added later (event streams) leaves the hash of a project that declares none as it was.
+    const { eventStreams: _none, ...before } = build();
+    expect(definitionHash(build())).toBe(definitionHash(before as ProjectSpec));
   });
 });
 
