@@ -30,6 +30,11 @@ export interface ActivityDeps {
   readonly objectStore: ObjectStore;
   /** A local folder for files on their way to the object store. */
   readonly scratchDir: string;
+  /**
+   * The project's state folder, where `flywheel serve` keeps its log segments (`<stateDir>/segments`).
+   * Ingestion reads segments from here, so it runs on a worker that shares the server's disk.
+   */
+  readonly stateDir?: string;
 }
 
 /** Runs `work` with an engine opened for it, and always closes it. */

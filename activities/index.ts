@@ -7,6 +7,7 @@
  * await Worker.create({ activities, taskQueue, workflowBundle });
  */
 import type { ActivityDeps } from './deps.ts';
+import { createIngestActivities } from './ingest.ts';
 import { createTrainingSetActivities } from './training-set.ts';
 
 export type { ActivityDeps, RegistryReader, RegistryVersion } from './deps.ts';
@@ -14,6 +15,7 @@ export type { ActivityDeps, RegistryReader, RegistryVersion } from './deps.ts';
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createTrainingSetActivities(deps),
+    ...createIngestActivities(deps),
   };
 }
 

@@ -16,5 +16,6 @@ export function activityDepsFromConfig(config: ResolvedConfig): ActivityDeps {
     registry: (engine) => new WarehouseRegistry(engine),
     objectStore: createObjectStore(config.profile.objectStore),
     scratchDir,
+    stateDir: config.stateDir,
   };
 }

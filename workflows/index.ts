@@ -6,3 +6,4 @@
 export { buildTrainingSet, trainingSetProgressQuery } from './build-training-set.ts';
 export { scheduledTrainingSet } from './scheduled-training-set.ts';
 export { backfillTrainingSet, backfillProgressQuery } from './backfill-training-set.ts';
+export { ingestSegment, ingestPending } from './ingest.ts';

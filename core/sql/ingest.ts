@@ -238,3 +238,12 @@ function eventIdExpression(stream: EventStreamSpec, columns: readonly TableColum
   });
   return `md5(${parts.join(' || ')})`;
 }
+
+/** The ledger row of a batch: one row with `rows` when the batch was loaded, none otherwise. */
+export function compileLedgerRows(stream: string, batch: string, dialect: Dialect, schema?: string): CompiledQuery {
+  const id = dialect.identifier;
+  return {
+    sql: `SELECT ${id('rows')} AS ${id('rows')} FROM ${dialect.qualified(ingestLedgerTableName(schema))} WHERE ${id('stream')} = ? AND ${id('batch')} = ?`,
+    parameters: [stream, batch],
+  };
+}

@@ -1,0 +1,158 @@
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EventStreamSpec } from '../core/definitions/specs.ts';
+import { FlywheelError, NotFoundError } from '../core/errors.ts';
+import { compileIngestBatch, compileIngestFromTable, compileLastWatermark, compileLedgerRows } from '../core/sql/ingest.ts';
+import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
+import { listClosedSegments, segmentToNdjson, streamSegmentsDir } from '../server/segment-log/index.ts';
+import { withEngine, type ActivityDeps } from './deps.ts';
+import { atBoundary } from './failures.ts';
+import { withHeartbeats } from './heartbeat.ts';
+
+export interface SegmentRef {
+  readonly stream: string;
+  readonly segmentId: string;
+}
+
+export interface IngestedBatch {
+  readonly stream: string;
+  readonly batch: string;
+  /** Rows the batch stored (events whose ids were already in the table are not counted). */
+  readonly rows: number;
+  /** True when the ledger already held the batch: nothing was written this time. */
+  readonly alreadyLoaded: boolean;
+}
+
+/**
+ * Ingestion: closed log segments (and external tables) into a stream's warehouse table, exactly
+ * once. The rows and the ledger row are written in one transaction, and a batch already in the ledger
+ * is skipped, so a retried or repeated load changes nothing. A segment file is archived only after its
+ * load committed.
+ */
+export function createIngestActivities(deps: ActivityDeps) {
+  const stateDir = () => {
+    if (!deps.stateDir) throw new FlywheelError('This worker has no state folder, so it cannot read log segments; run it with the project\'s config (flywheel worker)');
+    return deps.stateDir;
+  };
+  const streamSpec = async (engine: OfflineEngine, name: string): Promise<EventStreamSpec> => {
+    const applied = await deps.registry(engine).latest(deps.project);
+    const stream = applied?.spec.eventStreams?.[name];
+    if (!stream) throw new NotFoundError('event stream', name, 'Apply a definition of it (flywheel apply) before sending events');
+    return stream;
+  };
+  const ledgerRows = async (engine: { all: OfflineEngine['all']; dialect: OfflineEngine['dialect'] }, stream: string, batch: string) => {
+    const [row] = await engine.all<{ rows: number }>(compileLedgerRows(stream, batch, engine.dialect));
+    return row === undefined ? undefined : Number(row.rows);
+  };
+
+  return {
+    /** Loads one closed segment into its stream's table (or finds it already loaded). */
+    async ingestSegment(segment: SegmentRef): Promise<IngestedBatch> {
+      return atBoundary(() =>
+        withEngine(deps, async (engine) => {
+          const stream = await streamSpec(engine, segment.stream);
+          const before = await ledgerRows(engine, stream.name, segment.segmentId);
+          if (before !== undefined) return { stream: stream.name, batch: segment.segmentId, rows: before, alreadyLoaded: true };
+          const path = join(streamSegmentsDir(stateDir(), stream.name), `${segment.segmentId}.seg`);
+          const ndjson = join(deps.scratchDir, `${stream.name}-${segment.segmentId}.ndjson`);
+          try {
+            await withHeartbeats(() => segmentToNdjson(path, ndjson), () => ({ stage: 'read', segment: segment.segmentId }));
+            const statements = compileIngestBatch(stream, { batch: segment.segmentId, stagingRelation: { kind: 'jsonLines', path: ndjson } }, engine.dialect);
+            const rows = await withHeartbeats(
+              () =>
+                engine.transaction(async (tx) => {
+                  for (const statement of statements) await tx.run(statement);
+                  return ledgerRows({ all: (q) => tx.all(q), dialect: engine.dialect }, stream.name, segment.segmentId);
+                }),
+              () => ({ stage: 'load', segment: segment.segmentId }),
+            );
+            return { stream: stream.name, batch: segment.segmentId, rows: rows ?? 0, alreadyLoaded: false };
+          } finally {
+            await rm(ndjson, { force: true });
+          }
+        }),
+      );
+    },
+
+    /**
+     * Moves a loaded segment out of the way (`segments/<stream>/loaded/`), or deletes it. Refuses when
+     * the ledger does not hold it: a segment is never removed before its rows are in the warehouse.
+     */
+    async archiveSegment(input: SegmentRef & { keep: boolean }): Promise<void> {
+      return atBoundary(() =>
+        withEngine(deps, async (engine) => {
+          if ((await ledgerRows(engine, input.stream, input.segmentId)) === undefined) {
+            throw new FlywheelError(`Segment ${input.segmentId} of stream ${input.stream} is not in the ingest ledger; it is kept`);
+          }
+          const dir = streamSegmentsDir(stateDir(), input.stream);
+          const path = join(dir, `${input.segmentId}.seg`);
+          if (!(await exists(path))) return; // archived by an earlier attempt
+          if (input.keep) {
+            await mkdir(join(dir, 'loaded'), { recursive: true });
+            await rename(path, join(dir, 'loaded', `${input.segmentId}.seg`));
+          } else {
+            await rm(path);
+          }
+        }),
+      );
+    },
+
+    /** Closed segments waiting to be loaded, oldest first, for the safety-net run. */
+    async listPendingSegments(input: { limit: number }): Promise<SegmentRef[]> {
+      return atBoundary(() =>
+        withEngine(deps, async (engine) => {
+          const applied = await deps.registry(engine).latest(deps.project);
+          const pending: SegmentRef[] = [];
+          for (const stream of Object.values(applied?.spec.eventStreams ?? {})) {
+            if (stream.from) continue;
+            for (const segment of await listClosedSegments(stateDir(), stream.name)) {
+              if (pending.length >= input.limit) return pending;
+              pending.push({ stream: stream.name, segmentId: segment.segmentId });
+            }
+          }
+          return pending;
+        }),
+      );
+    },
+
+    /** The streams declared over external tables (`from`), which are ingested by watermark. */
+    async listTableStreams(): Promise<string[]> {
+      return atBoundary(() =>
+        withEngine(deps, async (engine) => {
+          const applied = await deps.registry(engine).latest(deps.project);
+          return Object.values(applied?.spec.eventStreams ?? {}).filter((s) => s.from).map((s) => s.name).sort();
+        }),
+      );
+    },
+
+    /** Loads the rows an external table gained since the last watermark (minus the lookback), exactly once. */
+    async ingestFromTable(input: { stream: string; now: string }): Promise<IngestedBatch & { watermark: string | null }> {
+      return atBoundary(() =>
+        withEngine(deps, async (engine) => {
+          const stream = await streamSpec(engine, input.stream);
+          if (!stream.from) throw new FlywheelError(`Stream ${stream.name} is not declared over a table (from); its events come through the log API`);
+          return withHeartbeats(
+            () =>
+              engine.transaction(async (tx) => {
+                const [last] = await tx.all<{ watermark: string | null }>(compileLastWatermark(stream, engine.dialect));
+                const load = compileIngestFromTable(stream, { watermark: last?.watermark ?? undefined, now: input.now }, engine.dialect);
+                const [next] = await tx.all<{ watermark: string | null }>(load.nextWatermark);
+                if (!next?.watermark) return { stream: stream.name, batch: '', rows: 0, alreadyLoaded: true, watermark: last?.watermark ?? null };
+                const batch = load.load(next.watermark);
+                for (const statement of batch.statements) await tx.run(statement);
+                const rows = await ledgerRows({ all: (q) => tx.all(q), dialect: engine.dialect }, stream.name, batch.batch);
+                return { stream: stream.name, batch: batch.batch, rows: rows ?? 0, alreadyLoaded: false, watermark: batch.watermark };
+              }),
+            () => ({ stage: 'load', stream: input.stream }),
+          );
+        }),
+      );
+    },
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+export type IngestActivities = ReturnType<typeof createIngestActivities>;

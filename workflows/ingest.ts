@@ -1,0 +1,91 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { proxyActivities, startChild, upsertSearchAttributes, workflowInfo, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import type { IngestActivities, IngestedBatch } from '../activities/ingest.ts';
+import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT } from './search-attributes.ts';
+
+const { ingestSegment: loadSegment, archiveSegment, listPendingSegments, listTableStreams, ingestFromTable } = proxyActivities<IngestActivities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+});
+
+export interface IngestSegmentInput {
+  readonly project: string;
+  readonly stream: string;
+  readonly segmentId: string;
+  /** Keep loaded segments under `segments/<stream>/loaded/` instead of deleting them. */
+  readonly keep?: boolean;
+}
+
+/** The id of a segment's ingestion: one per segment, so starting it twice is refused by Temporal. */
+export function ingestSegmentWorkflowId(project: string, stream: string, segmentId: string): string {
+  return `${project}/ingest/${stream}/${segmentId}`;
+}
+
+/**
+ * Loads one closed log segment into its stream's table, then archives the file: exactly once (the
+ * rows and the ledger row commit together; a batch already in the ledger is skipped), and the file
+ * goes only after its rows are in the warehouse.
+ */
+export async function ingestSegment(input: IngestSegmentInput): Promise<IngestedBatch> {
+  upsertSearchAttributes([
+    { key: FLYWHEEL_PROJECT, value: input.project },
+    { key: FLYWHEEL_KIND, value: 'ingest' },
+    { key: FLYWHEEL_OBJECT, value: input.stream },
+  ]);
+  const loaded = await loadSegment({ stream: input.stream, segmentId: input.segmentId });
+  await archiveSegment({ stream: input.stream, segmentId: input.segmentId, keep: input.keep ?? false });
+  return loaded;
+}
+
+export interface IngestPendingInput {
+  readonly project: string;
+  readonly keep?: boolean;
+  /** Segments handled per run (default 200). */
+  readonly limit?: number;
+}
+
+export interface IngestPendingResult {
+  readonly segments: number;
+  readonly rows: number;
+  readonly tables: readonly { readonly stream: string; readonly rows: number; readonly watermark: string | null }[];
+}
+
+/**
+ * The safety net, run on a schedule: loads every closed segment whose ingestion did not happen (the
+ * server was down when it closed, Temporal was unreachable, ...), each through the same per-segment
+ * workflow and id, and ingests the streams declared over external tables by watermark.
+ */
+export async function ingestPending(input: IngestPendingInput): Promise<IngestPendingResult> {
+  upsertSearchAttributes([
+    { key: FLYWHEEL_PROJECT, value: input.project },
+    { key: FLYWHEEL_KIND, value: 'ingest' },
+  ]);
+  const pending = await listPendingSegments({ limit: input.limit ?? 200 });
+  let rows = 0;
+  let segments = 0;
+  for (const segment of pending) {
+    try {
+      const child = await startChild(ingestSegment, {
+        workflowId: ingestSegmentWorkflowId(input.project, segment.stream, segment.segmentId),
+        args: [{ project: input.project, stream: segment.stream, segmentId: segment.segmentId, ...(input.keep ? { keep: true } : {}) }],
+        // A segment whose ingestion already ran and failed (or ran and archived nothing) may run again.
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      });
+      const result = await child.result();
+      rows += result.rows;
+      segments++;
+    } catch (error) {
+      // Running already (started by the server a moment ago): it will finish on its own.
+      if (error instanceof WorkflowExecutionAlreadyStartedError) continue;
+      throw error;
+    }
+  }
+  const tables = [];
+  const now = workflowInfo().runStartTime.toISOString();
+  for (const stream of await listTableStreams()) {
+    const loaded = await ingestFromTable({ stream, now });
+    tables.push({ stream, rows: loaded.rows, watermark: loaded.watermark });
+  }
+  return { segments, rows, tables };
+}
