@@ -1,0 +1,87 @@
+/**
+ * Ingest rate: one closed log segment of N events into a stream's DuckDB table through Flywheel's
+ * ingestion activity (verify checksums, stage as JSON lines, insert new ids only, ledger row, one
+ * transaction), against a plain `INSERT ... SELECT FROM read_json` of the same events as JSON lines
+ * into an identical table, in the same process.
+ *
+ *   npx tsx bench/ingest.ts [--events 1000000] [--runs 3]
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createIngestActivities } from '../activities/ingest.ts';
+import { createObjectStore } from '../connectors/object-store/create-object-store.ts';
+import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
+import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
+import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
+import { validateProject } from '../core/validation/validate-project.ts';
+import { entity, eventStream } from '../index.ts';
+import { encodeRecords, streamSegmentsDir } from '../server/segment-log/index.ts';
+import { compareMs, report, type BenchResult } from './measure.ts';
+
+export async function benchIngest(options: { events: number; runs: number }): Promise<BenchResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'flywheel-bench-ingest-'));
+  const stateDir = join(dir, 'state');
+  const warehousePath = join(dir, 'warehouse.duckdb');
+  const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
+  const clicks = eventStream({ name: 'clicks', entities: [user], timestampField: 'ts', retention: '90d', fields: { item_id: 'int64', page: 'string', dwell_ms: { type: 'int64', nullable: true } } });
+  const spec = validateProject([user, clicks].map((definition) => ({ file: 'bench', definition })));
+  const engine = await openDuckDBEngine({ path: warehousePath });
+  await new WarehouseRegistry(engine).save('bench', spec, { statements: warehouseObjectStatements({ desired: spec, resolvePath: (p) => p, dialect: engine.dialect }) });
+  await engine.run({ sql: 'CREATE TABLE plain_clicks AS SELECT * FROM flywheel.stream_clicks LIMIT 0', parameters: [] });
+
+  // Each run sends new event ids, so both tables grow as they would in production (and the dedupe
+  // join runs against a table that already holds every earlier run's events).
+  const eventsOf = (run: number) => {
+    const lines: string[] = [];
+    for (let i = 0; i < options.events; i++) {
+      lines.push(JSON.stringify({ _event_id: `r${run}-e${i}`, user_id: i % 100_000, ts: new Date(Date.UTC(2024, 4, 1) + i * 1000).toISOString(), item_id: i % 5000, page: `/items/${i % 5000}`, dwell_ms: i % 7 === 0 ? null : i % 3000, _received_at: '2024-05-01T12:00:00.000Z' }));
+    }
+    return lines;
+  };
+  const segments = streamSegmentsDir(stateDir, 'clicks');
+  await mkdir(segments, { recursive: true });
+  await mkdir(join(dir, 'scratch'));
+  const activities = createIngestActivities({
+    project: 'bench', openEngine: () => openDuckDBEngine({ path: warehousePath }), registry: (e) => new WarehouseRegistry(e),
+    objectStore: createObjectStore({ type: 'local', root: join(dir, 'objects') }), scratchDir: join(dir, 'scratch'), stateDir,
+  });
+  // Inputs are written before each timed run (not timed): the segment for Flywheel, JSON lines for the baseline.
+  const runs = Array.from({ length: options.runs + 1 }, (_, run) => eventsOf(run));
+  for (const [run, lines] of runs.entries()) {
+    await writeFile(join(segments, `seg-${run}.seg`), encodeRecords(lines));
+    await writeFile(join(dir, `plain-${run}.ndjson`), `${lines.join('\n')}\n`);
+  }
+  let subjectRun = 0;
+  let baselineRun = 0;
+  const timed = await compareMs(
+    options.runs,
+    async () => {
+      const result = await new MockActivityEnvironment().run(activities.ingestSegment, { stream: 'clicks', segmentId: `seg-${subjectRun++}` }) as { rows: number };
+      if (result.rows !== options.events) throw new Error(`stored ${result.rows} of ${options.events}`);
+    },
+    async () => {
+      const ndjson = join(dir, `plain-${baselineRun++}.ndjson`);
+      await engine.run({ sql: `INSERT INTO plain_clicks SELECT _event_id, user_id, ts, item_id, page, dwell_ms, _received_at, 'plain' FROM read_json('${ndjson}', format = 'newline_delimited', columns = {_event_id: 'VARCHAR', user_id: 'BIGINT', ts: 'TIMESTAMPTZ', item_id: 'BIGINT', page: 'VARCHAR', dwell_ms: 'BIGINT', _received_at: 'TIMESTAMPTZ'})`, parameters: [] });
+    },
+  );
+  await engine.close();
+  await rm(dir, { recursive: true, force: true });
+  return {
+    name: `Ingest: one log segment of ${options.events.toLocaleString('en-US')} events into DuckDB`,
+    subject: { label: 'flywheel ingestSegment activity (checksums, staging, dedupe by id, ledger, one transaction)', medianMs: timed.subjectMs },
+    baseline: { label: 'plain INSERT ... SELECT FROM read_json of the same events', medianMs: timed.baselineMs },
+    details: {
+      'rows/s (flywheel)': Math.round(options.events / (timed.subjectMs / 1000)).toLocaleString('en-US'),
+      'rows/s (plain)': Math.round(options.events / (timed.baselineMs / 1000)).toLocaleString('en-US'),
+      runs: options.runs,
+    },
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { events: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '3' } } });
+  report(await benchIngest({ events: Number(values.events), runs: Number(values.runs) }));
+}
