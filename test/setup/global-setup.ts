@@ -8,14 +8,15 @@ import type { TestProject } from 'vitest/node';
 import { locateTemporalCli } from '../../cli/dev/temporal-cli.ts';
 import { locateVersitygw, startVersitygw, type RunningVersitygw } from '../../cli/dev/versitygw.ts';
 import { FLYWHEEL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.ts';
+import { startRedisServer, type RunningRedis } from './redis.ts';
 
 /**
  * Runs once per `vitest run`, in the main process: starts ONE Temporal dev server (a real one, with
  * Schedules and search attributes, not the time-skipping test server) and bundles the workflows
  * ONCE, starts ONE versitygw (a real S3-compatible server, posix backend in a temporary folder,
- * on 127.0.0.1), then hands the addresses, the bundle path and the S3 root credentials to every
- * test file through `provide()`. Test files use them through test/setup/temporal.ts and
- * test/setup/s3.ts.
+ * on 127.0.0.1) and ONE redis-server (127.0.0.1, a free port, no persistence), then hands the
+ * addresses, the bundle path and the S3 root credentials to every test file through `provide()`.
+ * Test files use them through test/setup/temporal.ts, test/setup/s3.ts and test/setup/redis.ts.
  */
 
 declare module 'vitest' {
@@ -32,6 +33,8 @@ declare module 'vitest' {
     /** Root credentials of the shared versitygw, generated for this run; they may create buckets. */
     s3AccessKeyId: string;
     s3SecretAccessKey: string;
+    /** `redis://127.0.0.1:<port>` of the shared redis-server (no password, no persistence). */
+    redisUrl: string;
   }
 }
 
@@ -46,13 +49,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Keep the SDK's own INFO logs (server start, bundle size) out of the test output.
   installQuietRuntime();
 
-  const [temporal, bundle, s3] = await Promise.allSettled([startTemporal(), bundleWorkflows(), startS3Server()]);
-  if (temporal.status === 'rejected' || bundle.status === 'rejected' || s3.status === 'rejected') {
+  const [temporal, bundle, s3, redis] = await Promise.allSettled([startTemporal(), bundleWorkflows(), startS3Server(), startRedis()]);
+  if (temporal.status === 'rejected' || bundle.status === 'rejected' || s3.status === 'rejected' || redis.status === 'rejected') {
     // Stop what did start, then report the first failure.
     if (temporal.status === 'fulfilled') await temporal.value.teardown();
     if (s3.status === 'fulfilled') await s3.value.stop();
+    if (redis.status === 'fulfilled') await redis.value.stop();
     if (bundle.status === 'fulfilled') rmSync(join(bundle.value, '..'), { recursive: true, force: true });
-    throw [temporal, bundle, s3].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))[0];
+    throw [temporal, bundle, s3, redis].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))[0];
   }
   const env = temporal.value;
   const bundlePath = bundle.value;
@@ -64,9 +68,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('s3Region', s3.value.region);
   project.provide('s3AccessKeyId', s3.value.accessKeyId);
   project.provide('s3SecretAccessKey', s3.value.secretAccessKey);
+  project.provide('redisUrl', redis.value.url);
 
   return async () => {
-    await Promise.all([env.teardown(), s3.value.stop()]);
+    await Promise.all([env.teardown(), s3.value.stop(), redis.value.stop()]);
     rmSync(join(bundlePath, '..'), { recursive: true, force: true });
   };
 }
@@ -75,6 +80,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
 async function startS3Server(): Promise<RunningVersitygw> {
   const executable = await locateVersitygw({ build: true, onProgress: (message) => console.log(`[versitygw] ${message}`) });
   return startVersitygw({ executable });
+}
+
+/**
+ * Starts the redis-server the online-store tests share. Fails the run with a message saying to
+ * `apt-get install redis-server` when there is no binary.
+ */
+function startRedis(): Promise<RunningRedis> {
+  return startRedisServer();
 }
 
 async function startTemporal(): Promise<TestWorkflowEnvironment> {

@@ -1,0 +1,110 @@
+/**
+ * The online store: the latest feature values of each entity, served by key at low latency.
+ * SQLite embedded (`sqlite/`), Redis in production (`redis/`); both pass the same contract suite
+ * (test/contracts/online-store.contract.ts). Layouts, key encoding and failure behaviour:
+ * docs/online-store.md.
+ */
+
+/**
+ * One join key value: a string, or an integer (a safe-integer number, or a bigint for int64 values
+ * beyond 2^53). Types are kept apart: `1` and `"1"` are different keys; `1` and `1n` are the same.
+ */
+export type OnlineKeyPart = string | number | bigint;
+
+/**
+ * A feature value as rows carry it everywhere in Flywheel (JSON-safe): numbers (int32, int64 when
+ * exact, floats), strings (timestamps as ISO-8601 UTC, dates as `YYYY-MM-DD`, int64 beyond 2^53 as
+ * decimal strings), booleans and null. Non-finite numbers are rejected.
+ */
+export type OnlineFeatureValue = string | number | boolean | null;
+
+/** The values of one entity of one feature view, as of `eventTime`. */
+export interface OnlineRecord {
+  /** The feature view (an identifier). */
+  readonly view: string;
+  /** The view's join key values, in entity order (composite keys have several). */
+  readonly key: readonly OnlineKeyPart[];
+  /** Feature name → value. A record replaces the whole stored record: features it lacks are dropped. */
+  readonly values: Readonly<Record<string, OnlineFeatureValue>>;
+  /** When the values became true: ISO-8601 with a zone (`Z` or `±hh:mm`), microseconds kept. */
+  readonly eventTime: string;
+}
+
+export interface OnlineWriteResult {
+  /** Records stored (new keys, and newer or equal event times than the stored record's). */
+  readonly written: number;
+  /** Records not stored because the stored record of their key has a later event time. */
+  readonly skippedOlder: number;
+}
+
+export interface OnlineReadRequest {
+  readonly view: string;
+  readonly key: readonly OnlineKeyPart[];
+  /** Only these features, in this order; a feature the stored record lacks reads as null. Default: every stored feature. */
+  readonly features?: readonly string[];
+  /** The view's ttl: older values are `expired` (see OnlineValue). null: values never expire. */
+  readonly ttlSeconds: number | null;
+}
+
+interface OnlineValueOf<Status extends string> {
+  readonly status: Status;
+  readonly view: string;
+  readonly key: readonly OnlineKeyPart[];
+}
+
+/** The stored record, within its ttl: its values are served. */
+export interface OnlinePresentValue extends OnlineValueOf<'present'> {
+  readonly values: Readonly<Record<string, OnlineFeatureValue>>;
+  /** The record's event time, ISO-8601 UTC (`2024-05-01T12:00:00.000Z`; six fraction digits when it has microseconds). */
+  readonly eventTime: string;
+  /** When the store wrote it, ISO-8601 UTC. */
+  readonly writtenAt: string;
+}
+
+/** A record exists but its event time is older than `now - ttl`: every feature reads as null (`values` is empty). */
+export interface OnlineExpiredValue extends OnlineValueOf<'expired'> {
+  readonly values: Readonly<Record<string, never>>;
+  readonly eventTime: string;
+  readonly writtenAt: string;
+}
+
+/** No record for this view and key. */
+export interface OnlineMissingValue extends OnlineValueOf<'missing'> {
+  readonly values: Readonly<Record<string, never>>;
+  readonly eventTime: null;
+  readonly writtenAt: null;
+}
+
+export type OnlineValue = OnlinePresentValue | OnlineExpiredValue | OnlineMissingValue;
+export type OnlineValueStatus = OnlineValue['status'];
+
+/**
+ * Where materialization writes the latest feature values and serving reads them.
+ *
+ * @example
+ * await store.write([{ view: 'user_stats', key: [42], values: { txn_count_7d: 3 }, eventTime: '2024-05-01T12:00:00Z' }]);
+ * const [stats] = await store.read([{ view: 'user_stats', key: [42], ttlSeconds: 86_400 }], new Date());
+ * if (stats?.status === 'present') console.log(stats.values.txn_count_7d);
+ */
+export interface OnlineStore {
+  /**
+   * Stores records. Per (view, key), a record replaces the stored one only when its event time is
+   * later than or equal to the stored one's, never when it is earlier, also against concurrent
+   * writers (the check and the replacement are one atomic step). Records of one call are applied
+   * in order. Invalid records (InvalidOnlineRecordError) reject the whole call before anything is
+   * written.
+   */
+  write(records: readonly OnlineRecord[]): Promise<OnlineWriteResult>;
+  /**
+   * Reads many keys of many views in one round trip; one result per request, in request order.
+   * `now` and each request's ttl decide `expired` with the training-set rule: a record is expired
+   * when `now - eventTime > ttl`, so one exactly `ttl` old is still present.
+   */
+  read(requests: readonly OnlineReadRequest[], now: Date): Promise<OnlineValue[]>;
+  /** Deletes every record of a view. */
+  deleteView(view: string): Promise<void>;
+  /** Resolves when the store answers; throws OnlineStoreUnavailableError when it does not. */
+  ping(): Promise<void>;
+  /** Releases connections and files. Calls after it throw OnlineStoreError. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,423 @@
+/**
+ * The one test suite every OnlineStore runs (SQLite, Redis). An implementation's test file calls
+ * describeOnlineStoreContract with a factory for a fresh, empty store; a case it cannot pass is
+ * listed in `skip` with the reason, so gaps stay visible. Expected values are written out by hand.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InvalidOnlineRecordError, OnlineStoreError } from '../../connectors/online-store/online-store-errors.ts';
+import type { OnlineReadRequest, OnlineRecord, OnlineStore, OnlineValue } from '../../connectors/online-store/online-store.ts';
+
+export interface OnlineStoreUnderTest {
+  readonly store: OnlineStore;
+  /** Opens another store over the same data (a second connection or file handle). The suite closes it. */
+  openAnother(): Promise<OnlineStore>;
+  /** Closes `store` and removes everything it wrote. */
+  cleanup(): Promise<void>;
+}
+
+export const ONLINE_STORE_CASES = [
+  'round trips every value type',
+  'keeps microseconds of event times',
+  'keeps typed and composite keys apart',
+  'replaces a record only with a newer or equal event time',
+  'reports present, expired and missing at the exact ttl edges',
+  'reads a subset of features',
+  'reads many keys of many views in one call',
+  'never lets an older value win under concurrent writers',
+  'deletes a view',
+  'rejects invalid records and requests before writing',
+  'handles empty batches',
+  'persists across stores',
+  'answers ping and refuses calls after close',
+] as const;
+export type OnlineStoreCase = (typeof ONLINE_STORE_CASES)[number];
+
+const NOW = new Date('2024-05-02T12:00:00.000Z');
+const DAY = 86_400;
+
+const rec = (view: string, key: OnlineRecord['key'], values: OnlineRecord['values'], eventTime = '2024-05-01T12:00:00Z'): OnlineRecord => ({ view, key, values, eventTime });
+const req = (view: string, key: OnlineReadRequest['key'], extra: Partial<OnlineReadRequest> = {}): OnlineReadRequest => ({ view, key, ttlSeconds: null, ...extra });
+
+/** The parts of a result that do not depend on when the test ran (writtenAt is checked apart). */
+function withoutWrittenAt(value: OnlineValue | undefined) {
+  if (value === undefined) return undefined;
+  const { writtenAt: _writtenAt, ...rest } = value;
+  return rest;
+}
+
+export function describeOnlineStoreContract(
+  name: string,
+  makeStore: () => Promise<OnlineStoreUnderTest>,
+  options: { skip?: Partial<Record<OnlineStoreCase, string>> } = {},
+): void {
+  const test = (title: OnlineStoreCase, body: () => Promise<void>) => (options.skip?.[title] ? it.skip(`${title} (${options.skip[title]})`, body) : it(title, body));
+
+  describe(`OnlineStore contract: ${name}`, () => {
+    let subject: OnlineStoreUnderTest;
+    let store: OnlineStore;
+    const others: OnlineStore[] = [];
+    const another = async () => {
+      const opened = await subject.openAnother();
+      others.push(opened);
+      return opened;
+    };
+    const readOne = async (request: OnlineReadRequest, now = NOW) => (await store.read([request], now))[0];
+
+    beforeEach(async () => {
+      subject = await makeStore();
+      store = subject.store;
+    });
+    afterEach(async () => {
+      await Promise.all(others.splice(0).map((s) => s.close()));
+      await subject.cleanup();
+    });
+
+    test('round trips every value type', async () => {
+      const values = {
+        int64_max_safe: 9_007_199_254_740_991,
+        int64_min_safe: -9_007_199_254_740_991,
+        int64_beyond_2_53: '9223372036854775807',
+        int32: -2_147_483_648,
+        float_tenth: 0.1,
+        float_tiny: 5e-324,
+        float_huge: 1.7976931348623157e308,
+        float_negative: -2.5,
+        text: 'Zoë "the" \\ 🚀\n\ttab',
+        text_empty: '',
+        flag_true: true,
+        flag_false: false,
+        timestamp: '2024-04-30T23:59:59.999999Z',
+        date: '2024-04-30',
+        nothing: null,
+      };
+      const before = Date.now();
+      expect(await store.write([rec('user_stats', [42], values)])).toEqual({ written: 1, skippedOlder: 0 });
+      const after = Date.now();
+
+      const result = await readOne(req('user_stats', [42]));
+      expect(withoutWrittenAt(result)).toStrictEqual({ status: 'present', view: 'user_stats', key: [42], values, eventTime: '2024-05-01T12:00:00.000Z' });
+      expect(Object.is((result?.values as Record<string, unknown>).int64_max_safe, 9_007_199_254_740_991)).toBe(true);
+      const writtenAt = Date.parse(result!.writtenAt!);
+      expect(result!.writtenAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      expect(writtenAt).toBeGreaterThanOrEqual(before);
+      expect(writtenAt).toBeLessThanOrEqual(after);
+    });
+
+    test('keeps microseconds of event times', async () => {
+      await store.write([rec('v', ['k'], { n: 1 }, '2024-05-01T12:00:00.123456Z')]);
+      expect((await readOne(req('v', ['k'])))?.eventTime).toBe('2024-05-01T12:00:00.123456Z');
+
+      // One microsecond later, written with another offset: newer.
+      expect(await store.write([rec('v', ['k'], { n: 2 }, '2024-05-01T14:00:00.123457+02:00')])).toEqual({ written: 1, skippedOlder: 0 });
+      expect(withoutWrittenAt(await readOne(req('v', ['k'])))).toStrictEqual({
+        status: 'present', view: 'v', key: ['k'], values: { n: 2 }, eventTime: '2024-05-01T12:00:00.123457Z',
+      });
+      // One microsecond earlier: older.
+      expect(await store.write([rec('v', ['k'], { n: 3 }, '2024-05-01T12:00:00.123456Z')])).toEqual({ written: 0, skippedOlder: 1 });
+      expect((await readOne(req('v', ['k'])))?.values).toStrictEqual({ n: 2 });
+      // Milliseconds only: printed with three digits.
+      await store.write([rec('v', ['ms'], { n: 4 }, '2024-05-01T12:00:00.5Z')]);
+      expect((await readOne(req('v', ['ms'])))?.eventTime).toBe('2024-05-01T12:00:00.500Z');
+    });
+
+    test('keeps typed and composite keys apart', async () => {
+      const keys: [OnlineRecord['key'], string][] = [
+        [[1], 'int 1'],
+        [['1'], 'string 1'],
+        [['a:b', 'c'], 'a:b | c'],
+        [['a', 'b:c'], 'a | b:c'],
+        [['a', 'b', 'c'], 'a | b | c'],
+        [['a,b'], 'a,b'],
+        [['a', 'b'], 'a | b'],
+        [[1, 'FR'], 'int 1 | FR'],
+        [['1', 'FR'], 'string 1 | FR'],
+        [['FR', 1], 'FR | int 1'],
+        [['', ''], 'empty | empty'],
+        [[''], 'empty'],
+        [['"'], 'quote'],
+        [['\\'], 'backslash'],
+        [['[1]'], 'looks encoded'],
+        [['é'], 'e acute'],
+        [[9_223_372_036_854_775_807n], 'int64 max'],
+        [[-5], 'int -5'],
+      ];
+      await store.write(keys.map(([key, which]) => rec('v', key, { which })));
+      await store.write([rec('w', [1], { which: 'view w, int 1' })]);
+
+      const results = await store.read(keys.map(([key]) => req('v', key)), NOW);
+      expect(results.map((r) => r.values)).toStrictEqual(keys.map(([, which]) => ({ which })));
+      const more = await store.read(
+        [req('w', [1]), req('v', [1n]), req('v', [2]), req('v', ['a:b:c']), req('v', ['a', 'b', 'c', 'd']), req('v', [9_223_372_036_854_775_806n]), req('v', ['-5'])],
+        NOW,
+      );
+      expect(more.map((r) => [r.status, r.values])).toStrictEqual([
+        ['present', { which: 'view w, int 1' }],
+        ['present', { which: 'int 1' }], // 1n and 1 are the same key
+        ['missing', {}],
+        ['missing', {}],
+        ['missing', {}],
+        ['missing', {}],
+        ['missing', {}],
+      ]);
+    });
+
+    test('replaces a record only with a newer or equal event time', async () => {
+      expect(await store.write([rec('v', [7], { x: 1, y: 'a' }, '2024-05-01T12:00:00Z')])).toEqual({ written: 1, skippedOlder: 0 });
+      const first = await readOne(req('v', [7]));
+
+      await sleep(5);
+      expect(await store.write([rec('v', [7], { x: 0, y: 'old' }, '2024-05-01T11:00:00Z')])).toEqual({ written: 0, skippedOlder: 1 });
+      // Untouched, write time included.
+      expect(await readOne(req('v', [7]))).toStrictEqual(first);
+      expect(first?.values).toStrictEqual({ x: 1, y: 'a' });
+
+      // Equal event time replaces, and the new record replaces the whole record (y is gone).
+      expect(await store.write([rec('v', [7], { x: 2 }, '2024-05-01T12:00:00Z')])).toEqual({ written: 1, skippedOlder: 0 });
+      const equal = await readOne(req('v', [7]));
+      expect(withoutWrittenAt(equal)).toStrictEqual({ status: 'present', view: 'v', key: [7], values: { x: 2 }, eventTime: '2024-05-01T12:00:00.000Z' });
+      expect(Date.parse(equal!.writtenAt!)).toBeGreaterThan(Date.parse(first!.writtenAt!));
+
+      // One batch, applied in order: 14:00 written, 13:30 skipped, the second 14:00 written (equal).
+      expect(
+        await store.write([
+          rec('v', [7], { x: 4 }, '2024-05-01T14:00:00Z'),
+          rec('v', [7], { x: 99 }, '2024-05-01T13:30:00Z'),
+          rec('v', [7], { x: 5 }, '2024-05-01T14:00:00Z'),
+          rec('v', [8], { x: 8 }, '2024-05-01T09:00:00Z'),
+        ]),
+      ).toEqual({ written: 3, skippedOlder: 1 });
+      expect((await store.read([req('v', [7]), req('v', [8])], NOW)).map(withoutWrittenAt)).toStrictEqual([
+        { status: 'present', view: 'v', key: [7], values: { x: 5 }, eventTime: '2024-05-01T14:00:00.000Z' },
+        { status: 'present', view: 'v', key: [8], values: { x: 8 }, eventTime: '2024-05-01T09:00:00.000Z' },
+      ]);
+    });
+
+    test('reports present, expired and missing at the exact ttl edges', async () => {
+      await store.write([
+        rec('v', ['edge'], { n: 1 }, '2024-05-01T12:00:00Z'), // exactly NOW - 1 day
+        rec('v', ['over'], { n: 2 }, '2024-05-01T11:59:59.999999Z'), // 1 µs more than a day old
+        rec('v', ['now'], { n: 3 }, '2024-05-02T12:00:00Z'), // exactly NOW
+        rec('v', ['future'], { n: 4 }, '2024-05-02T13:00:00Z'), // after NOW: still the latest value known
+      ]);
+      const results = await store.read(
+        [
+          req('v', ['edge'], { ttlSeconds: DAY }),
+          req('v', ['over'], { ttlSeconds: DAY }),
+          req('v', ['over'], { ttlSeconds: null }),
+          req('v', ['now'], { ttlSeconds: 0 }),
+          req('v', ['edge'], { ttlSeconds: 0 }),
+          req('v', ['future'], { ttlSeconds: 0 }),
+          req('v', ['nobody'], { ttlSeconds: DAY }),
+          req('no_such_view', ['edge'], { ttlSeconds: DAY }),
+        ],
+        NOW,
+      );
+      expect(results.map(withoutWrittenAt)).toStrictEqual([
+        { status: 'present', view: 'v', key: ['edge'], values: { n: 1 }, eventTime: '2024-05-01T12:00:00.000Z' },
+        { status: 'expired', view: 'v', key: ['over'], values: {}, eventTime: '2024-05-01T11:59:59.999999Z' },
+        { status: 'present', view: 'v', key: ['over'], values: { n: 2 }, eventTime: '2024-05-01T11:59:59.999999Z' },
+        { status: 'present', view: 'v', key: ['now'], values: { n: 3 }, eventTime: '2024-05-02T12:00:00.000Z' },
+        { status: 'expired', view: 'v', key: ['edge'], values: {}, eventTime: '2024-05-01T12:00:00.000Z' },
+        { status: 'present', view: 'v', key: ['future'], values: { n: 4 }, eventTime: '2024-05-02T13:00:00.000Z' },
+        { status: 'missing', view: 'v', key: ['nobody'], values: {}, eventTime: null },
+        { status: 'missing', view: 'no_such_view', key: ['edge'], values: {}, eventTime: null },
+      ]);
+      expect(typeof results[1]!.writtenAt).toBe('string');
+      expect(results[6]!.writtenAt).toBeNull();
+      // One millisecond later the edge value is more than a day old.
+      expect((await readOne(req('v', ['edge'], { ttlSeconds: DAY }), new Date(NOW.getTime() + 1)))?.status).toBe('expired');
+    });
+
+    test('reads a subset of features', async () => {
+      await store.write([rec('v', [1], { a: 1, b: 'two', c: null, d: true })]);
+      const results = await store.read(
+        [
+          req('v', [1], { features: ['d', 'a'] }),
+          req('v', [1], { features: ['c'] }),
+          req('v', [1], { features: ['not_stored', 'b'] }),
+          req('v', [1], { features: [] }),
+          req('v', [1]),
+          req('v', [1], { features: ['a'], ttlSeconds: 0 }),
+          req('v', [2], { features: ['a'] }),
+        ],
+        NOW,
+      );
+      expect(results.map((r) => [r.status, r.values])).toStrictEqual([
+        ['present', { d: true, a: 1 }],
+        ['present', { c: null }],
+        ['present', { not_stored: null, b: 'two' }],
+        ['present', {}],
+        ['present', { a: 1, b: 'two', c: null, d: true }],
+        ['expired', {}],
+        ['missing', {}],
+      ]);
+      expect(Object.keys(results[0]!.values)).toEqual(['d', 'a']);
+      expect(results[0]!.eventTime).toBe('2024-05-01T12:00:00.000Z');
+    });
+
+    test('reads many keys of many views in one call', async () => {
+      const users = Array.from({ length: 300 }, (_, i) => rec('users', [i], { n: i, tag: `u${i}` }, `2024-05-01T${String(i % 24).padStart(2, '0')}:00:00Z`));
+      const merchants = Array.from({ length: 300 }, (_, i) => rec('merchants', [`m${i}`, i % 7], { n: -i - 1 }));
+      expect(await store.write([...users, ...merchants])).toEqual({ written: 600, skippedOlder: 0 });
+
+      const requests: OnlineReadRequest[] = [];
+      const expected: [string, unknown][] = [];
+      for (let i = 0; i < 500; i++) {
+        requests.push(req('users', [i], { ttlSeconds: DAY }));
+        // Users written at hour i % 24 of May 1st: within a day of NOW only from 12:00 on.
+        expected.push(i >= 300 ? ['missing', {}] : i % 24 >= 12 ? ['present', { n: i, tag: `u${i}` }] : ['expired', {}]);
+        requests.push(req('merchants', [`m${i}`, i % 7], { features: ['n'] }));
+        expected.push(i >= 300 ? ['missing', {}] : ['present', { n: -i - 1 }]);
+      }
+      const results = await store.read(requests, NOW);
+      expect(results).toHaveLength(1000);
+      expect(results.map((r) => [r.status, r.values])).toStrictEqual(expected);
+      expect(results.map((r) => [r.view, r.key])).toStrictEqual(requests.map((r) => [r.view, r.key]));
+      // The same key twice in one call: two results.
+      const twice = await store.read([req('users', [5]), req('users', [5])], NOW);
+      expect(twice.map((r) => r.values)).toStrictEqual([{ n: 5, tag: 'u5' }, { n: 5, tag: 'u5' }]);
+    });
+
+    test('never lets an older value win under concurrent writers', async () => {
+      const second = await another();
+      const keys = 20;
+      const times = 30;
+      const at = (j: number) => `2024-05-01T${String(Math.floor(j / 60) + 10).padStart(2, '0')}:${String(j % 60).padStart(2, '0')}:00Z`;
+      // Every (key, time) once, in an order that interleaves old and new, split over two stores;
+      // some calls carry one record, some several.
+      const jobs: { store: OnlineStore; records: OnlineRecord[] }[] = [];
+      for (let round = 0; round < times; round++) {
+        const j = round % 2 === 0 ? times - 1 - round / 2 : (round - 1) / 2; // 29, 0, 28, 1, 27, 2, ...
+        const records = Array.from({ length: keys }, (_, k) => rec('race', [k], { j, by: round % 2 }, at(j)));
+        if (round % 3 === 0) jobs.push({ store: round % 2 === 0 ? store : second, records });
+        else for (const record of records) jobs.push({ store: round % 2 === 0 ? second : store, records: [record] });
+      }
+      const results = await Promise.all(jobs.map((job) => job.store.write(job.records)));
+      const written = results.reduce((sum, r) => sum + r.written, 0);
+      const skipped = results.reduce((sum, r) => sum + r.skippedOlder, 0);
+      expect(written + skipped).toBe(keys * times);
+      expect(written).toBeGreaterThanOrEqual(keys);
+
+      const expected = Array.from({ length: keys }, (_, k) => ({ status: 'present', view: 'race', key: [k], values: { j: 29, by: 0 }, eventTime: '2024-05-01T10:29:00.000Z' }));
+      expect((await store.read(Array.from({ length: keys }, (_, k) => req('race', [k])), NOW)).map(withoutWrittenAt)).toStrictEqual(expected);
+      expect((await second.read(Array.from({ length: keys }, (_, k) => req('race', [k])), NOW)).map(withoutWrittenAt)).toStrictEqual(expected);
+
+      // Again, with the oldest writes racing the newest ones on both stores at once.
+      const racing = Array.from({ length: 10 }, (_, round) => [
+        store.write(Array.from({ length: keys }, (_, k) => rec('race', [k], { j: -round, by: 0 }, at(round)))),
+        second.write(Array.from({ length: keys }, (_, k) => rec('race', [k], { j: 100 + round, by: 1 }, `2024-05-01T11:${String(round).padStart(2, '0')}:00Z`))),
+      ]).flat();
+      await Promise.all(racing);
+      expect((await store.read(Array.from({ length: keys }, (_, k) => req('race', [k])), NOW)).map((r) => [r.values, r.eventTime])).toStrictEqual(
+        Array.from({ length: keys }, () => [{ j: 109, by: 1 }, '2024-05-01T11:09:00.000Z']),
+      );
+    });
+
+    test('deletes a view', async () => {
+      await store.write([rec('a', [1], { n: 1 }), rec('a', [2], { n: 2 }), rec('ab', [1], { n: 3 }), rec('b', [1], { n: 4 }), rec('b', ['a'], { n: 5 })]);
+      await store.deleteView('a');
+      await store.deleteView('never_written');
+      const results = await store.read([req('a', [1]), req('a', [2]), req('ab', [1]), req('b', [1]), req('b', ['a'])], NOW);
+      expect(results.map((r) => [r.status, r.values])).toStrictEqual([
+        ['missing', {}],
+        ['missing', {}],
+        ['present', { n: 3 }],
+        ['present', { n: 4 }],
+        ['present', { n: 5 }],
+      ]);
+      // A deleted view can be written again from scratch, at any event time.
+      expect(await store.write([rec('a', [1], { n: 6 }, '2020-01-01T00:00:00Z')])).toEqual({ written: 1, skippedOlder: 0 });
+    });
+
+    test('rejects invalid records and requests before writing', async () => {
+      const valid = rec('v', [1], { n: 1 });
+      const invalid: [unknown, string][] = [
+        [{ ...valid, view: 'bad-name' }, 'view'],
+        [{ ...valid, view: '' }, 'view'],
+        [{ ...valid, key: [] }, 'key'],
+        [{ ...valid, key: 'k' }, 'key'],
+        [{ ...valid, key: [1.5] }, 'key[0]'],
+        [{ ...valid, key: ['a', null] }, 'key[1]'],
+        [{ ...valid, key: [Number.MAX_SAFE_INTEGER + 1] }, 'key[0]'],
+        [{ ...valid, values: { n: Number.NaN } }, 'values.n'],
+        [{ ...valid, values: { n: Number.POSITIVE_INFINITY } }, 'values.n'],
+        [{ ...valid, values: { n: undefined } }, 'values.n'],
+        [{ ...valid, values: { n: new Date() } }, 'values.n'],
+        [{ ...valid, values: { n: [1] } }, 'values.n'],
+        [{ ...valid, values: { n: 1n } }, 'values.n'],
+        [{ ...valid, values: { __event_time: 1 } }, '__event_time'],
+        [{ ...valid, values: { 'not an identifier': 1 } }, 'not an identifier'],
+        [{ ...valid, values: null }, 'values'],
+        [{ ...valid, eventTime: '2024-05-01T12:00:00' }, 'eventTime'],
+        [{ ...valid, eventTime: '2024-02-30T00:00:00Z' }, 'eventTime'],
+        [{ ...valid, eventTime: '2024-05-01T24:00:00Z' }, 'eventTime'],
+        [{ ...valid, eventTime: 'yesterday' }, 'eventTime'],
+        [{ ...valid, eventTime: new Date() }, 'eventTime'],
+      ];
+      for (const [record, field] of invalid) {
+        const error = await store.write([valid, record as OnlineRecord]).then(() => undefined, (e: unknown) => e);
+        expect(error, JSON.stringify(record, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))).toBeInstanceOf(InvalidOnlineRecordError);
+        expect((error as InvalidOnlineRecordError).field).toBe(field);
+        expect((error as InvalidOnlineRecordError).retryable).toBe(false);
+      }
+      // Nothing of the rejected batches was written.
+      expect((await readOne(req('v', [1])))?.status).toBe('missing');
+      expect(String(await store.write([{ ...valid, key: [1, 2.5] }]).catch((e: unknown) => e))).toBe(
+        'InvalidOnlineRecordError: Invalid online record (view "v", key [1, 2.5], field "key[1]"): 2.5 is not a safe integer; join keys are integers or strings (give int64 keys beyond 2^53 as bigint)',
+      );
+
+      const badRequests: [unknown, string][] = [
+        [req('v', [1], { ttlSeconds: -1 }), 'ttlSeconds'],
+        [req('v', [1], { ttlSeconds: 1.5 }), 'ttlSeconds'],
+        [{ view: 'v', key: [1] }, 'ttlSeconds'],
+        [req('v', [1], { features: ['bad name'] }), 'bad name'],
+        [req('v', [1], { features: ['__written_at'] }), '__written_at'],
+        [req('v-1', [1]), 'view'],
+        [req('v', [0.5]), 'key[0]'],
+      ];
+      for (const [request, field] of badRequests) {
+        const error = await store.read([req('v', [1]), request as OnlineReadRequest], NOW).then(() => undefined, (e: unknown) => e);
+        expect(error, JSON.stringify(request)).toBeInstanceOf(InvalidOnlineRecordError);
+        expect((error as InvalidOnlineRecordError).field).toBe(field);
+      }
+      await expect(store.read([req('v', [1])], new Date(Number.NaN))).rejects.toThrow(InvalidOnlineRecordError);
+      await expect(store.deleteView('bad name')).rejects.toThrow(InvalidOnlineRecordError);
+    });
+
+    test('handles empty batches', async () => {
+      expect(await store.write([])).toEqual({ written: 0, skippedOlder: 0 });
+      expect(await store.read([], NOW)).toEqual([]);
+      await store.write([rec('v', ['no features'], {})]);
+      expect(withoutWrittenAt(await readOne(req('v', ['no features'])))).toStrictEqual({
+        status: 'present', view: 'v', key: ['no features'], values: {}, eventTime: '2024-05-01T12:00:00.000Z',
+      });
+    });
+
+    test('persists across stores', async () => {
+      await store.write([rec('v', ['k'], { n: 1 })]);
+      const second = await another();
+      expect(withoutWrittenAt(await second.read([req('v', ['k'])], NOW).then((r) => r[0]))).toStrictEqual({
+        status: 'present', view: 'v', key: ['k'], values: { n: 1 }, eventTime: '2024-05-01T12:00:00.000Z',
+      });
+      // A newer write through the second store is what the first one reads.
+      await second.write([rec('v', ['k'], { n: 2 }, '2024-05-01T13:00:00Z')]);
+      expect((await readOne(req('v', ['k'])))?.values).toStrictEqual({ n: 2 });
+    });
+
+    test('answers ping and refuses calls after close', async () => {
+      await store.ping();
+      const second = await another();
+      await second.ping();
+      await second.close();
+      await second.close(); // closing twice is harmless
+      await expect(second.read([req('v', [1])], NOW)).rejects.toThrow(OnlineStoreError);
+      await expect(second.write([rec('v', [1], { n: 1 })])).rejects.toThrow(OnlineStoreError);
+      await expect(second.ping()).rejects.toThrow(OnlineStoreError);
+      await expect(second.deleteView('v')).rejects.toThrow(OnlineStoreError);
+      // The first store is not affected.
+      await store.write([rec('v', [1], { n: 1 })]);
+      expect((await readOne(req('v', [1])))?.values).toStrictEqual({ n: 1 });
+    });
+  });
+}
