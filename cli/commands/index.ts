@@ -6,6 +6,7 @@ import { registerDatasetsCommand } from './datasets.ts';
 import { registerDevCommand } from './dev.ts';
 import { registerPlanCommand } from './plan.ts';
 import { registerRunCommand } from './run.ts';
+import { registerServeCommand } from './serve.ts';
 import { registerWorkerCommand } from './worker.ts';
 
 /** Every subcommand, in the order `flywheel --help` lists them. Each file registers one command. */
@@ -17,4 +18,5 @@ export function registerCommands(program: Command): void {
   registerRunCommand(program);
   registerBackfillCommand(program);
   registerDatasetsCommand(program);
+  registerServeCommand(program);
 }

@@ -1,0 +1,237 @@
+/**
+ * The log API's throughput with durable acknowledgements, against a floor: a minimal node:http server
+ * that only reads the same body, JSON.parses it, appends it to a file and fdatasyncs before answering
+ * (one write and one fdatasync per request: it has no group commit, and no validation, no ids, no
+ * framing). Both run as child processes of this one, one at a time, alternately; autocannon drives
+ * them from this process with the same body, connections and duration.
+ *
+ *   npx tsx bench/log-api.ts [--batches 100,1000] [--connections 32] [--duration 8] [--runs 3]
+ *
+ * Reports events accepted per second (2xx requests × batch size), p50 and p99 latency, the ratio, and
+ * the CPU time each server process used per event (user + system, all its threads): the load
+ * generator shares the machine, so the CPU cost is the steadier measure of the work each does.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, write } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startLogServer, TokenTable, type StreamSchema } from '../server/index.ts';
+
+const TOKEN = 'bench-token';
+const STREAM: StreamSchema = {
+  name: 'clicks',
+  keys: [{ name: 'user_id', type: 'int64' }],
+  timestampField: 'ts',
+  fields: [
+    { name: 'item_id', type: 'int64', nullable: false },
+    { name: 'page', type: 'string', nullable: false },
+    { name: 'dwell_ms', type: 'int64', nullable: true },
+    { name: 'price', type: 'float64', nullable: true },
+    { name: 'in_stock', type: 'bool', nullable: true },
+  ],
+};
+
+/** A batch of `n` events of about 130 bytes each, without ids (the server assigns UUIDv7s). */
+export function batchBody(n: number): string {
+  return JSON.stringify(
+    Array.from({ length: n }, (_, i) => ({
+      user_id: 100_000 + i,
+      ts: new Date(Date.UTC(2026, 10, 26, 10, 0, i % 60)).toISOString(),
+      item_id: 5_000_000 + ((i * 7919) % 100_000),
+      page: `/products/${(i * 31) % 977}`,
+      dwell_ms: i % 5 === 0 ? null : 100 + i,
+      price: 9.99 + (i % 100),
+      in_stock: i % 3 !== 0,
+    })),
+  );
+}
+
+// --- child mode: one server, printing its URL, until SIGTERM -----------------------------------------
+
+/** CPU time (user + system, every thread) this process used so far, in microseconds. */
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+async function serveFlywheel(dir: string): Promise<void> {
+  const server = await startLogServer({ stateDir: dir, streams: [STREAM], tokens: TokenTable.parse(`${TOKEN}=write:*`), port: 0, log: () => undefined });
+  process.stdout.write(`listening on ${server.url} cpu=${cpuMicros()}\n`);
+  process.once('SIGTERM', () => {
+    const cpu = cpuMicros();
+    void server.close().then(() => {
+      process.stdout.write(`stopped cpu=${cpu}\n`);
+      process.exit(0);
+    });
+  });
+}
+
+/** The floor: read, JSON.parse, append, fdatasync, answer. Nothing else. */
+function serveFloor(dir: string): void {
+  const fd = openSync(join(dir, 'floor.log'), 'a');
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const events = JSON.parse(body.toString('utf8')) as unknown[];
+      write(fd, Buffer.concat([body, Buffer.from('\n')]), (writeError) => {
+        if (writeError) throw writeError;
+        fdatasync(fd, (syncError) => {
+          if (syncError) throw syncError;
+          res.writeHead(200, { 'content-type': 'application/json' }).end(`{"accepted":${events.length}}`);
+        });
+      });
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`listening on http://127.0.0.1:${(server.address() as AddressInfo).port} cpu=${cpuMicros()}\n`));
+  process.once('SIGTERM', () => {
+    const cpu = cpuMicros();
+    server.closeAllConnections();
+    server.close(() => {
+      closeSync(fd);
+      process.stdout.write(`stopped cpu=${cpu}\n`);
+      process.exit(0);
+    });
+  });
+}
+
+// --- driver ------------------------------------------------------------------------------------------
+
+interface AutocannonResult {
+  readonly requests: { readonly average: number; readonly total: number };
+  readonly latency: { readonly p50: number; readonly p99: number };
+  readonly duration: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly timeouts: number;
+  readonly '2xx': number;
+}
+type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+type Subject = 'flywheel' | 'floor';
+
+interface Run {
+  readonly eventsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** CPU time of the server process (all threads) per event accepted. */
+  readonly cpuMicrosPerEvent: number;
+}
+
+async function startChild(subject: Subject, dir: string): Promise<{ url: string; stop: () => Promise<number> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', subject, '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const { url, cpuAtStart } = await new Promise<{ url: string; cpuAtStart: number }>((resolve, reject) => {
+    child.stdout.on('data', () => {
+      const match = /listening on (\S+) cpu=(\d+)/.exec(out);
+      if (match) resolve({ url: match[1]!, cpuAtStart: Number(match[2]) });
+    });
+    void exited.then((code) => reject(new Error(`${subject} server exited with ${code}`)));
+  });
+  return {
+    url,
+    /** Stops the server; resolves with the CPU microseconds it used while it served. */
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      const match = /stopped cpu=(\d+)/.exec(out);
+      if (!match) throw new Error(`${subject} server did not report its CPU time`);
+      return Number(match[1]) - cpuAtStart;
+    },
+  };
+}
+
+async function measure(subject: Subject, body: string, batch: number, options: { connections: number; duration: number }): Promise<Run> {
+  const dir = mkdtempSync(join(tmpdir(), `flywheel-bench-log-${subject}-`));
+  const server = await startChild(subject, dir);
+  let result: AutocannonResult;
+  let cpuMicros: number;
+  try {
+    const path = subject === 'flywheel' ? '/v1/streams/clicks/events' : '/';
+    result = await autocannon({
+      url: server.url + path,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body,
+      connections: options.connections,
+      duration: options.duration,
+    });
+  } finally {
+    cpuMicros = await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+    throw new Error(`${subject}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`);
+  }
+  const events = result['2xx'] * batch;
+  return { eventsPerSecond: events / result.duration, p50Ms: result.latency.p50, p99Ms: result.latency.p99, cpuMicrosPerEvent: cpuMicros / events };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function benchLogApi(options: { batches: number[]; connections: number; duration: number; runs: number }): Promise<void> {
+  process.stdout.write(`node ${process.version}, ${cpus().length} cores; ${options.connections} connections, ${options.duration} s per run, ${options.runs} runs each (alternating)\n`);
+  for (const batch of options.batches) {
+    const body = batchBody(batch);
+    // Warm-up of each, untimed.
+    await measure('flywheel', body, batch, { connections: options.connections, duration: 2 });
+    await measure('floor', body, batch, { connections: options.connections, duration: 2 });
+    const runs: Record<Subject, Run[]> = { flywheel: [], floor: [] };
+    for (let i = 0; i < options.runs; i++) {
+      runs.flywheel.push(await measure('flywheel', body, batch, options));
+      runs.floor.push(await measure('floor', body, batch, options));
+    }
+    const summary = (subject: Subject) => ({
+      eventsPerSecond: median(runs[subject].map((r) => r.eventsPerSecond)),
+      p50Ms: median(runs[subject].map((r) => r.p50Ms)),
+      p99Ms: median(runs[subject].map((r) => r.p99Ms)),
+      cpuMicrosPerEvent: median(runs[subject].map((r) => r.cpuMicrosPerEvent)),
+    });
+    const flywheel = summary('flywheel');
+    const floor = summary('floor');
+    const fmt = (s: ReturnType<typeof summary>) =>
+      `${Math.round(s.eventsPerSecond).toLocaleString('en-US')} events/s, p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, ${s.cpuMicrosPerEvent.toFixed(2)} µs CPU/event`;
+    process.stdout.write(
+      `\nLog API, batches of ${batch} events (${body.length.toLocaleString('en-US')} bytes)\n` +
+        `  Flywheel (validate, ids, framing, group commit, fdatasync): ${fmt(flywheel)}\n` +
+        `    runs: ${runs.flywheel.map((r) => Math.round(r.eventsPerSecond)).join(', ')} events/s\n` +
+        `  floor (JSON.parse, append, fdatasync per request): ${fmt(floor)}\n` +
+        `    runs: ${runs.floor.map((r) => Math.round(r.eventsPerSecond)).join(', ')} events/s\n` +
+        `  ratio: ${((100 * flywheel.eventsPerSecond) / floor.eventsPerSecond).toFixed(0)}% of the floor's events/s; ` +
+        `${(flywheel.cpuMicrosPerEvent / floor.cpuMicrosPerEvent).toFixed(1)}× its CPU per event\n`,
+    );
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      serve: { type: 'string' },
+      dir: { type: 'string' },
+      batches: { type: 'string', default: '100,1000' },
+      connections: { type: 'string', default: '32' },
+      duration: { type: 'string', default: '8' },
+      runs: { type: 'string', default: '3' },
+    },
+  });
+  if (values.serve === 'flywheel') await serveFlywheel(values.dir!);
+  else if (values.serve === 'floor') serveFloor(values.dir!);
+  else {
+    await benchLogApi({
+      batches: values.batches.split(',').map(Number),
+      connections: Number(values.connections),
+      duration: Number(values.duration),
+      runs: Number(values.runs),
+    });
+  }
+}

@@ -1,0 +1,129 @@
+import { IncomingMessage } from 'node:http';
+import { Hono, type Context } from 'hono';
+import { ApiError, toApiError } from './api-errors.ts';
+import { allows, type TokenTable } from './auth/bearer-tokens.ts';
+import { readBody } from './read-body.ts';
+import type { StreamLogStats } from './segment-log/index.ts';
+import type { AcceptedBatch, StreamIngest } from './stream-ingest.ts';
+import type { EventIssue } from './validation/event-validator.ts';
+import { parseBatch, type BodyFormat } from './validation/parse-body.ts';
+
+export interface LogApiLimits {
+  /** Largest request body in bytes. Default 10 MiB. */
+  readonly maxBodyBytes: number;
+  /** Most events in one request. Default 10,000. */
+  readonly maxBatchEvents: number;
+}
+
+export const DEFAULT_LIMITS: LogApiLimits = { maxBodyBytes: 10 * 1024 * 1024, maxBatchEvents: 10_000 };
+
+export interface LogAppDeps {
+  readonly streams: ReadonlyMap<string, StreamIngest>;
+  readonly tokens: TokenTable;
+  readonly limits: LogApiLimits;
+  /** True once shutdown began: requests are refused with 503 and connections closed. */
+  readonly isShuttingDown?: () => boolean;
+  /** Counters of the segment log, per stream, shown by /healthz. */
+  readonly logStats?: () => Readonly<Record<string, StreamLogStats>>;
+}
+
+/**
+ * The log API as a Hono app (docs/collect-api.md):
+ *
+ * - `POST /v1/streams/:stream/events` — a JSON array or NDJSON batch; answers once it is durable;
+ * - `GET /healthz`.
+ */
+export function createLogApp(deps: LogAppDeps): Hono {
+  const app = new Hono();
+  const shuttingDown = deps.isShuttingDown ?? (() => false);
+
+  app.use(async (c, next) => {
+    if (shuttingDown()) {
+      c.header('Connection', 'close');
+      if (c.req.path !== '/healthz') throw new ApiError('shutting_down', 'the server is shutting down; retry on another instance or in a moment');
+    }
+    await next();
+  });
+
+  app.get('/healthz', (c) =>
+    c.json({ status: shuttingDown() ? 'shutting_down' : 'ok', streams: [...deps.streams.keys()], ...(deps.logStats ? { log: deps.logStats() } : {}) }, shuttingDown() ? 503 : 200),
+  );
+
+  app.post('/v1/streams/:stream/events', async (c) => {
+    const name = c.req.param('stream');
+    authorize(c, deps.tokens, name);
+    const stream = deps.streams.get(name);
+    if (!stream) throw new ApiError('unknown_stream', `no event stream "${name}"; the streams are ${[...deps.streams.keys()].join(', ') || '(none)'}`);
+    const withIds = idsOption(c.req.query('ids'));
+    const format = bodyFormat(c.req.header('content-type'));
+    const receivedAt = new Date().toISOString();
+    const body = await readBody(c.req.raw, deps.limits.maxBodyBytes, incomingOf(c));
+    const { ids, duplicates, durable } = acceptBatch(stream, body, format, deps.limits.maxBatchEvents, receivedAt);
+    // Serialized before waiting, so the ids need not outlive the fsync as strings in an array.
+    const answer = JSON.stringify(withIds ? { accepted: ids.length, duplicates, ids } : { accepted: ids.length, duplicates });
+    await durable;
+    return c.body(answer, 200, { 'content-type': 'application/json' });
+  });
+
+  app.notFound((c) => {
+    const error = new ApiError('not_found', `no route ${c.req.method} ${c.req.path}; events go to POST /v1/streams/<stream>/events`);
+    return c.json(error.toBody(), error.status);
+  });
+
+  app.onError((raw, c) => {
+    const error = toApiError(raw);
+    if (error.code === 'internal') process.stderr.write(`log API: ${c.req.method} ${c.req.path}: ${raw.stack ?? raw.message}\n`);
+    if (error.code === 'unauthorized') c.header('WWW-Authenticate', 'Bearer realm="flywheel"');
+    return c.json(error.toBody(), error.status);
+  });
+
+  return app;
+}
+
+function authorize(c: Context, tokens: TokenTable, stream: string): void {
+  const header = c.req.header('authorization');
+  const match = header === undefined ? null : /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  if (!match) throw new ApiError('unauthorized', 'missing bearer token; send Authorization: Bearer <token>');
+  const scopes = tokens.scopesOf(match[1]!);
+  if (!scopes) throw new ApiError('unauthorized', 'unknown token');
+  if (!allows(scopes, 'write', stream)) throw new ApiError('forbidden', `this token may not write to stream "${stream}"`);
+}
+
+function bodyFormat(contentType: string | undefined): BodyFormat {
+  const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (mediaType === 'application/json') return 'json';
+  if (mediaType === 'application/x-ndjson' || mediaType === 'application/ndjson' || mediaType === 'application/jsonl') return 'ndjson';
+  throw new ApiError(
+    'unsupported_media_type',
+    `Content-Type must be application/json (an array of events) or application/x-ndjson (one event per line), got ${contentType ? JSON.stringify(contentType) : 'none'}`,
+  );
+}
+
+function idsOption(value: string | undefined): boolean {
+  if (value === undefined || value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ApiError('bad_query', `ids must be true or false, got ${JSON.stringify(value)}`);
+}
+
+/** Parses and accepts a body (synchronously: nothing of the parsed batch outlives this call but the ids). */
+function acceptBatch(stream: StreamIngest, body: Buffer, format: BodyFormat, maxEvents: number, receivedAt: string): AcceptedBatch {
+  const batch = parseBatch(body.toString('utf8'), format, maxEvents, body);
+  try {
+    return stream.accept(batch, receivedAt);
+  } catch (error) {
+    throw withLines(toApiError(error), batch.lines);
+  }
+}
+
+/** The Node request under @hono/node-server (read directly: faster than its web stream), else undefined. */
+function incomingOf(c: Context): IncomingMessage | undefined {
+  const env = c.env as { incoming?: unknown } | undefined;
+  return env?.incoming instanceof IncomingMessage ? env.incoming : undefined;
+}
+
+/** For NDJSON, each problem also names the line its event was on. */
+function withLines(error: ApiError, lines: readonly number[] | undefined): ApiError {
+  if (error.code !== 'invalid_events' || !lines) return error;
+  const issues = error.details as readonly EventIssue[];
+  return new ApiError(error.code, error.message, issues.map((issue) => ({ ...issue, line: lines[issue.index] })));
+}

@@ -1,0 +1,26 @@
+/**
+ * The log API: `POST /v1/streams/:stream/events` validates each batch against its event stream and
+ * acknowledges it once it is fsync'd to the stream's segment log (docs/collect-api.md).
+ *
+ * @example
+ * import { startLogServer, TokenTable, streamSchemaFromSpec } from './server/index.ts';
+ *
+ * const server = await startLogServer({
+ *   stateDir: '.flywheel',
+ *   streams: [{ name: 'clicks', keys: [{ name: 'user_id', type: 'int64' }], timestampField: 'ts', fields: [{ name: 'url', type: 'string', nullable: true }] }],
+ *   tokens: TokenTable.parse('devtoken=write:clicks'),
+ *   onSegmentClosed: ({ stream, segmentId, path, events }) => { ... }, // ingestion starts here
+ * });
+ * // curl -H 'Authorization: Bearer devtoken' -H 'Content-Type: application/json' \
+ * //   -d '[{"user_id": 1, "ts": "2026-11-26T10:00:00Z", "url": "/"}]' $URL/v1/streams/clicks/events
+ * await server.close();
+ */
+export { startLogServer, DEFAULT_RECENT_IDS, type LogServerOptions, type RunningLogServer } from './log-server.ts';
+export { createLogApp, DEFAULT_LIMITS, type LogApiLimits, type LogAppDeps } from './app.ts';
+export { closeOnSignal } from './close-on-signal.ts';
+export { TokenTable, TokenConfigError, TOKENS_ENV, allows, type TokenScope, type Access } from './auth/bearer-tokens.ts';
+export { streamSchemaFromSpec, streamSchemasOf, type StreamSchema, type StreamField, type EventStreamSpecFields } from './stream-schema.ts';
+export { StreamIngest, InvalidEventsError, type AcceptedBatch } from './stream-ingest.ts';
+export { API_ERRORS, ApiError, type ApiErrorCode, type ApiErrorBody } from './api-errors.ts';
+export { uuidv7 } from './event-ids.ts';
+export * from './segment-log/index.ts';

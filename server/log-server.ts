@@ -1,0 +1,104 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { createLogApp, DEFAULT_LIMITS, type LogApiLimits } from './app.ts';
+import type { TokenTable } from './auth/bearer-tokens.ts';
+import { openSegmentLog, type OnSegmentClosed } from './segment-log/index.ts';
+import { StreamIngest } from './stream-ingest.ts';
+import type { StreamSchema } from './stream-schema.ts';
+
+export interface LogServerOptions {
+  /** The project's state folder; segments go to `<stateDir>/segments/<stream>/`. */
+  readonly stateDir: string;
+  readonly streams: readonly StreamSchema[];
+  readonly tokens: TokenTable;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 8080; 0 picks a free port. */
+  readonly port?: number;
+  readonly limits?: Partial<LogApiLimits>;
+  /** Segment roll-over: by size (default 64 MiB) and by age (default 10 s). */
+  readonly segments?: { readonly maxBytes?: number; readonly maxAgeMs?: number };
+  /** Ids remembered per stream to drop duplicates. Default 200,000. */
+  readonly recentIdsPerStream?: number;
+  /** Called for each closed segment (see `OnSegmentClosed`): where ingestion into the warehouse starts. */
+  readonly onSegmentClosed?: OnSegmentClosed;
+  /** Start-up, recovery and shutdown messages. Default: stderr. */
+  readonly log?: (line: string) => void;
+  /** How long close() lets requests in flight finish before cutting their connections. Default 10 s. */
+  readonly shutdownGraceMs?: number;
+}
+
+export interface RunningLogServer {
+  /** `http://host:port` */
+  readonly url: string;
+  readonly port: number;
+  /**
+   * Stops accepting connections, answers 503 on open ones, lets requests in flight finish (their
+   * events become durable), then closes every open segment. Safe to call twice.
+   */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_RECENT_IDS = 200_000;
+
+/**
+ * Recovers the segment log, then serves the log API.
+ *
+ * @example
+ * const server = await startLogServer({ stateDir: '.flywheel', streams, tokens: TokenTable.fromEnv(), port: 8080 });
+ * process.once('SIGTERM', () => void server.close());
+ */
+export async function startLogServer(options: LogServerOptions): Promise<RunningLogServer> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const segmentLog = await openSegmentLog({
+    stateDir: options.stateDir,
+    streams: options.streams.map((s) => s.name),
+    ...(options.segments?.maxBytes !== undefined ? { maxSegmentBytes: options.segments.maxBytes } : {}),
+    ...(options.segments?.maxAgeMs !== undefined ? { maxSegmentAgeMs: options.segments.maxAgeMs } : {}),
+    ...(options.onSegmentClosed ? { onSegmentClosed: options.onSegmentClosed } : {}),
+    log,
+  });
+  const streams = new Map<string, StreamIngest>();
+  for (const schema of options.streams) {
+    const ingest = new StreamIngest(schema, segmentLog, { recentIds: options.recentIdsPerStream ?? DEFAULT_RECENT_IDS, maxIssues: 100 });
+    await ingest.rememberStoredIds(options.stateDir);
+    streams.set(schema.name, ingest);
+  }
+  let shuttingDown = false;
+  const app = createLogApp({ streams, tokens: options.tokens, limits: { ...DEFAULT_LIMITS, ...options.limits }, isShuttingDown: () => shuttingDown, logStats: () => segmentLog.stats() });
+
+  const host = options.host ?? '127.0.0.1';
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8080 }, () => resolve(s as Server)) as Server;
+      s.once('error', reject);
+    });
+  } catch (error) {
+    await segmentLog.close();
+    throw error;
+  }
+  // Keep-alive connections outlive the load balancer's idle timeout by default; these are Node's.
+  server.keepAliveTimeout = 65_000;
+  const { port } = server.address() as AddressInfo;
+
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    shuttingDown = true;
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Keep-alive connections go as soon as they are idle: now, or when their request in flight ends.
+    server.closeIdleConnections();
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    const grace = setTimeout(() => server.closeAllConnections(), options.shutdownGraceMs ?? 10_000);
+    await stopped;
+    clearInterval(sweep);
+    clearTimeout(grace);
+    await segmentLog.close();
+  };
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    close: () => (closing ??= close()),
+  };
+}

@@ -1,0 +1,249 @@
+import { constants } from 'node:fs';
+import { open, rename, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SegmentLogClosedError, SegmentWriteError } from './errors.ts';
+import { CLOSED_SUFFIX, fsyncDir, OPEN_SUFFIX, type SegmentIdClock } from './segment-files.ts';
+
+/** What `onSegmentClosed` receives: a closed, fsync'd segment, renamed to `.seg`, with its directory entry durable. */
+export interface ClosedSegment {
+  readonly stream: string;
+  readonly segmentId: string;
+  /** Absolute path of the `.seg` file. */
+  readonly path: string;
+  /** Records (events) in it. */
+  readonly events: number;
+}
+
+export interface StreamSegmentWriterOptions {
+  readonly stream: string;
+  readonly dir: string;
+  readonly ids: SegmentIdClock;
+  readonly maxSegmentBytes: number;
+  readonly maxSegmentAgeMs: number;
+  /** fdatasyncs that may run at once (each acknowledges what was written before it). Default 2. */
+  readonly maxSyncsInFlight?: number;
+  /** Called once a segment is closed; the writer does not wait for it. */
+  readonly onClosed: (segment: ClosedSegment) => void;
+}
+
+interface PendingAppend {
+  readonly records: Buffer;
+  readonly count: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface OpenSegment {
+  readonly segmentId: string;
+  readonly path: string;
+  readonly handle: FileHandle;
+  readonly timer: NodeJS.Timeout;
+  bytes: number;
+  events: number;
+}
+
+/** Counters of one stream's writer: `syncs` below `appends` is group commit at work. */
+export interface StreamLogStats {
+  readonly appends: number;
+  readonly records: number;
+  /** Group writes, each followed by one fdatasync. */
+  readonly syncs: number;
+  readonly segmentsClosed: number;
+}
+
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND;
+
+/**
+ * Appends one stream's records to its open segment with group commit: appends that arrive while a
+ * write is in flight queue up, the next write takes all of them at once, and one fdatasync started
+ * after it acknowledges them all. Writes run one at a time, in order; the next group may be written
+ * while the previous group's fdatasync runs (up to `maxSyncsInFlight` of them), so the disk and the
+ * CPU work side by side. A group is acknowledged only when its own fdatasync and every earlier one
+ * succeeded, so acknowledgements come in order and every acknowledged record lies before any byte
+ * that may be torn.
+ *
+ * A segment is created on the first append after the last one closed, and closed when it reaches
+ * `maxSegmentBytes` or `maxSegmentAgeMs` after it was opened. One append's records never span two
+ * segments.
+ */
+export class StreamSegmentWriter {
+  private readonly queue: PendingAppend[] = [];
+  private current: OpenSegment | undefined;
+  /** The segment whose age ran out; closed by the drain loop unless it is already closed. */
+  private expired: OpenSegment | undefined;
+  private draining: Promise<void> | undefined;
+  private closing = false;
+  private failure: Error | undefined;
+  /** Settles once every group written so far is durable (or rejects with the first failure). */
+  private allDurable: Promise<void> = Promise.resolve();
+  /** The fdatasyncs running now, oldest first. */
+  private readonly syncing: Promise<void>[] = [];
+  private counters = { appends: 0, records: 0, syncs: 0, segmentsClosed: 0 };
+
+  constructor(private readonly options: StreamSegmentWriterOptions) {}
+
+  /** Resolves once `records` (`count` framed records) are written and fsync'd. */
+  append(records: Buffer, count: number): Promise<void> {
+    if (this.closing) return Promise.reject(new SegmentLogClosedError());
+    if (this.failure) return Promise.reject(new SegmentWriteError(this.options.stream, { cause: this.failure }));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ records, count, resolve, reject });
+      this.wake();
+    });
+  }
+
+  stats(): StreamLogStats {
+    return { ...this.counters };
+  }
+
+  /** Writes what is queued, closes the open segment, and takes no more appends. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.wake();
+    // A drain that was finishing as close() began starts another one; wait for all of them.
+    while (this.draining) await this.draining;
+  }
+
+  private wake(): void {
+    if (this.draining) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+      // Work may have arrived between the loop's last check and now (an append, close(), an expiry).
+      if (this.hasWork()) this.wake();
+    });
+  }
+
+  private hasWork(): boolean {
+    if (this.failure) return false;
+    return this.queue.length > 0 || (this.expired !== undefined && this.expired === this.current) || (this.closing && this.current !== undefined);
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.failure) throw this.failure;
+        if (this.expired) {
+          const expired = this.expired;
+          this.expired = undefined;
+          if (expired === this.current) await this.closeCurrent();
+        }
+        if (this.queue.length > 0) {
+          await this.writeGroup();
+          continue;
+        }
+        if (this.closing && this.current) await this.closeCurrent();
+        return;
+      }
+    } catch (error) {
+      this.fail(error as Error);
+      if (this.current) {
+        clearTimeout(this.current.timer);
+        await this.current.handle.close().catch(() => undefined);
+        this.current = undefined; // left as .open on disk: recovery keeps its durable records
+      }
+    }
+  }
+
+  /** From the first failure on, every append queued or to come is refused. */
+  private fail(error: Error): void {
+    this.failure ??= error;
+    const wrapped = new SegmentWriteError(this.options.stream, { cause: this.failure });
+    for (const pending of this.queue.splice(0)) pending.reject(wrapped);
+  }
+
+  private async writeGroup(): Promise<void> {
+    const { maxSegmentBytes } = this.options;
+    const first = this.queue[0]!;
+    if (this.current && this.current.bytes > 0 && this.current.bytes + first.records.length > maxSegmentBytes) await this.closeCurrent();
+    const segment = this.current ?? (await this.openSegment());
+    let bytes = 0;
+    let taken = 0;
+    while (taken < this.queue.length) {
+      const next = this.queue[taken]!;
+      if (taken > 0 && segment.bytes + bytes + next.records.length > maxSegmentBytes) break;
+      bytes += next.records.length;
+      taken++;
+    }
+    const group = this.queue.splice(0, taken);
+    try {
+      await writeAll(segment.handle, group.map((g) => g.records));
+    } catch (error) {
+      const wrapped = new SegmentWriteError(this.options.stream, { cause: error });
+      for (const pending of group) pending.reject(wrapped);
+      throw error;
+    }
+    segment.bytes += bytes;
+    for (const pending of group) segment.events += pending.count;
+    this.startSync(segment, group);
+    if (this.syncing.length >= (this.options.maxSyncsInFlight ?? 2)) await this.syncing[0]!.catch(() => undefined);
+    if (segment.bytes >= maxSegmentBytes) await this.closeCurrent();
+  }
+
+  /** Starts the fdatasync that makes `group` durable; the group is acknowledged once it and all earlier ones succeed. */
+  private startSync(segment: OpenSegment, group: PendingAppend[]): void {
+    this.counters.syncs++;
+    const sync = segment.handle.datasync();
+    const tracked = sync.finally(() => this.syncing.splice(this.syncing.indexOf(tracked), 1));
+    tracked.catch(() => undefined); // the failure is reported through `durable` below
+    this.syncing.push(tracked);
+    const durable = Promise.all([this.allDurable, sync]).then(() => undefined);
+    this.allDurable = durable;
+    durable.then(
+      () => {
+        this.counters.appends += group.length;
+        for (const pending of group) {
+          this.counters.records += pending.count;
+          pending.resolve();
+        }
+      },
+      (error: unknown) => {
+        const wrapped = new SegmentWriteError(this.options.stream, { cause: error });
+        for (const pending of group) pending.reject(wrapped);
+        this.fail(error as Error);
+      },
+    );
+  }
+
+  private async openSegment(): Promise<OpenSegment> {
+    const segmentId = this.options.ids.next();
+    const path = join(this.options.dir, segmentId + OPEN_SUFFIX);
+    const handle = await open(path, CREATE_FLAGS, 0o644);
+    // The new file's directory entry must be durable before any record in it is acknowledged.
+    await fsyncDir(this.options.dir);
+    const timer = setTimeout(() => {
+      this.expired = segment;
+      this.wake();
+    }, this.options.maxSegmentAgeMs);
+    timer.unref();
+    const segment: OpenSegment = { segmentId, path, handle, timer, bytes: 0, events: 0 };
+    this.current = segment;
+    return segment;
+  }
+
+  private async closeCurrent(): Promise<void> {
+    const segment = this.current!;
+    clearTimeout(segment.timer);
+    await this.allDurable; // every group of the segment acknowledged (or the failure thrown)
+    await segment.handle.sync();
+    await segment.handle.close();
+    this.current = undefined;
+    const path = join(this.options.dir, segment.segmentId + CLOSED_SUFFIX);
+    await rename(segment.path, path);
+    await fsyncDir(this.options.dir);
+    this.counters.segmentsClosed++;
+    this.options.onClosed({ stream: this.options.stream, segmentId: segment.segmentId, path, events: segment.events });
+  }
+}
+
+/** writev that finishes short writes (a full disk or a signal can cut one). */
+async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
+  let rest = buffers;
+  while (rest.length > 0) {
+    const { bytesWritten } = await handle.writev(rest);
+    let skip = bytesWritten;
+    let i = 0;
+    while (i < rest.length && skip >= rest[i]!.length) skip -= rest[i++]!.length;
+    rest = rest.slice(i);
+    if (rest.length > 0 && skip > 0) rest = [rest[0]!.subarray(skip), ...rest.slice(1)];
+  }
+}
