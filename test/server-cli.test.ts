@@ -29,7 +29,7 @@ export const imported = eventStream({
 };
 
 function startServe(dir: string, env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'flywheel.js'), 'serve', '--port', '0', '--segment-age', '60s'], { cwd: dir, env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'flywheel.js'), 'serve', '--port', '0', '--segment-age', '60s', '--no-ingest'], { cwd: dir, env: { ...process.env, ...env } });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

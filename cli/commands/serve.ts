@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDuration } from '../../core/duration.ts';
-import { closeOnSignal, startLogServer, streamSchemasOf, TokenTable, type ClosedSegment, type OnSegmentClosed } from '../../server/index.ts';
+import { closeOnSignal, startLogServer, streamSchemasOf, TokenTable, type ClosedSegment } from '../../server/index.ts';
+import { startIngestion } from '../serve/ingestion-starter.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
 import { loadConfigFor } from './global-options.ts';
 
@@ -11,6 +12,7 @@ interface ServeOptions {
   maxBatch: number;
   segmentSize: number;
   segmentAge: number;
+  ingest: boolean;
 }
 
 /**
@@ -18,7 +20,7 @@ interface ServeOptions {
  * `<stateDir>/segments/`; tokens come from FLYWHEEL_TOKENS. Ctrl-C or SIGTERM stops accepting, lets
  * requests in flight finish and closes the open segments.
  */
-export function registerServeCommand(program: Command, onSegmentClosed: OnSegmentClosed = printClosedSegment): Command {
+export function registerServeCommand(program: Command): Command {
   return program
     .command('serve')
     .description("run the log API (POST /v1/streams/<stream>/events) for the project's event streams until Ctrl-C")
@@ -28,12 +30,15 @@ export function registerServeCommand(program: Command, onSegmentClosed: OnSegmen
     .option('--max-batch <n>', 'most events in one request', parsePositive, 10_000)
     .option('--segment-size <size>', 'close a segment at this size (bytes, or with KiB/MiB/GiB)', parseSize, 64 * 1024 * 1024)
     .option('--segment-age <duration>', 'close a segment this long after it was opened (10s, 1m)', parseSeconds, 10)
+    .option('--no-ingest', 'only accept events: do not start ingestion workflows on Temporal')
     .action(async (options: ServeOptions, command: Command) => {
       const config = await loadConfigFor(command);
       const project = await loadDefinitions(config.definitionsDir, config.projectRoot);
       const streams = streamSchemasOf(project);
       const tokens = TokenTable.fromEnv();
       if (streams.length === 0) process.stderr.write(`warning: ${config.project} declares no event streams that receive events; every POST will answer 404\n`);
+      // Each closed segment starts its ingestion workflow; a schedule runs the safety net.
+      const ingestion = options.ingest ? await startIngestion({ project: config.project, temporal: config.profile.temporal }) : undefined;
       const server = await startLogServer({
         stateDir: config.stateDir,
         streams,
@@ -42,17 +47,18 @@ export function registerServeCommand(program: Command, onSegmentClosed: OnSegmen
         port: options.port,
         limits: { maxBodyBytes: options.maxBody, maxBatchEvents: options.maxBatch },
         segments: { maxBytes: options.segmentSize, maxAgeMs: options.segmentAge * 1000 },
-        onSegmentClosed,
+        onSegmentClosed: ingestion?.onSegmentClosed ?? printClosedSegment,
       });
       process.stderr.write(
         `Log API for ${config.project} on ${server.url}: POST /v1/streams/<stream>/events for ${streams.map((s) => s.name).join(', ') || 'no streams'}. ` +
           `Segments in ${config.stateDir}/segments. Ctrl-C stops it.\n`,
       );
       await closeOnSignal(server);
+      await ingestion?.close();
     });
 }
 
-/** Until ingestion is wired in, a closed segment is reported and left in place for it. */
+/** With --no-ingest, a closed segment is reported and left in place for `ingestPending`. */
 function printClosedSegment(segment: ClosedSegment): void {
   process.stderr.write(`closed segment ${segment.stream}/${segment.segmentId} (${segment.events} events)\n`);
 }
