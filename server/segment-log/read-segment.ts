@@ -1,10 +1,6 @@
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { decodeRecordAt, RECORD_HEADER_BYTES } from './record-framing.ts';
 import { SegmentCorruptError } from './errors.ts';
-import { fsyncDir } from './segment-files.ts';
-import { dirname } from 'node:path';
 
 /** One stored event: the validated event's fields plus the two the server adds. */
 export type StoredEvent = Record<string, unknown> & { readonly _event_id: string; readonly _received_at: string };
@@ -103,27 +99,27 @@ export async function* readSegment(path: string): AsyncGenerator<StoredEvent> {
  * first-to-last; the file appears at `ndjsonPath` only when complete (written beside it, then renamed).
  */
 export async function segmentToNdjson(segmentPath: string, ndjsonPath: string): Promise<{ events: number; bytes: number }> {
-  const partial = `${ndjsonPath}.partial`;
-  const out = createWriteStream(partial);
-  let events = 0;
-  let bytes = 0;
+  // A closed segment is bounded (64 MiB by default): read it whole, check every record, and write the
+  // payloads with their newlines in one call; far faster than a stream write per record.
+  const bytes = await readFile(segmentPath);
+  const pieces: Buffer[] = [];
   const newline = Buffer.from('\n');
+  let events = 0;
+  for (let offset = 0; offset < bytes.length; ) {
+    const record = decodeRecordAt(bytes, offset);
+    if (record.kind !== 'record') throw new SegmentCorruptError(segmentPath, offset, record.kind === 'corrupt' ? record.reason : 'the last record is incomplete');
+    pieces.push(record.payload, newline);
+    events++;
+    offset = record.next;
+  }
+  const ndjson = Buffer.concat(pieces);
+  const partial = `${ndjsonPath}.partial`;
   try {
-    for await (const payload of readSegmentPayloads(segmentPath)) {
-      // The payload buffer is reused on the next read: copy before handing it to the stream.
-      const line = Buffer.concat([payload, newline]);
-      events++;
-      bytes += line.length;
-      if (!out.write(line)) await once(out, 'drain');
-    }
-    out.end();
-    await once(out, 'finish');
+    await writeFile(partial, ndjson);
   } catch (error) {
-    out.destroy();
     await rm(partial, { force: true });
     throw error;
   }
   await rename(partial, ndjsonPath);
-  await fsyncDir(dirname(ndjsonPath));
-  return { events, bytes };
+  return { events, bytes: ndjson.length };
 }
