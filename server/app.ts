@@ -4,6 +4,7 @@ import { ApiError, toApiError } from './api-errors.ts';
 import { allows, type TokenTable } from './auth/bearer-tokens.ts';
 import { readBody } from './read-body.ts';
 import type { StreamLogStats } from './segment-log/index.ts';
+import type { OnlinePushStats } from './push/online-push.ts';
 import type { AcceptedBatch, StreamIngest } from './stream-ingest.ts';
 import type { EventIssue } from './validation/event-validator.ts';
 import { parseBatch, type BodyFormat } from './validation/parse-body.ts';
@@ -25,6 +26,8 @@ export interface LogAppDeps {
   readonly isShuttingDown?: () => boolean;
   /** Counters of the segment log, per stream, shown by /healthz. */
   readonly logStats?: () => Readonly<Record<string, StreamLogStats>>;
+  /** Counters of the online push (pushed features), shown by /healthz when the server pushes. */
+  readonly pushStats?: () => OnlinePushStats;
 }
 
 /**
@@ -46,7 +49,13 @@ export function createLogApp(deps: LogAppDeps): Hono {
   });
 
   app.get('/healthz', (c) =>
-    c.json({ status: shuttingDown() ? 'shutting_down' : 'ok', streams: [...deps.streams.keys()], ...(deps.logStats ? { log: deps.logStats() } : {}) }, shuttingDown() ? 503 : 200),
+    c.json(
+      {
+        status: shuttingDown() ? 'shutting_down' : 'ok', streams: [...deps.streams.keys()],
+        ...(deps.logStats ? { log: deps.logStats() } : {}), ...(deps.pushStats ? { push: deps.pushStats() } : {}),
+      },
+      shuttingDown() ? 503 : 200,
+    ),
   );
 
   app.post('/v1/streams/:stream/events', async (c) => {

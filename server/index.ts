@@ -20,7 +20,8 @@ export { createLogApp, DEFAULT_LIMITS, type LogApiLimits, type LogAppDeps } from
 export { closeOnSignal } from './close-on-signal.ts';
 export { TokenTable, TokenConfigError, TOKENS_ENV, allows, type TokenScope, type Access } from './auth/bearer-tokens.ts';
 export { streamSchemaFromSpec, streamSchemasOf, type StreamSchema, type StreamField, type EventStreamSpecFields } from './stream-schema.ts';
-export { StreamIngest, InvalidEventsError, type AcceptedBatch } from './stream-ingest.ts';
+export { StreamIngest, InvalidEventsError, type AcceptedBatch, type StoredEventsBatch } from './stream-ingest.ts';
+export { OnlinePush, pushedViewsOf, type PushedView, type OnlinePushOptions, type OnlinePushStats } from './push/online-push.ts';
 export { API_ERRORS, ApiError, type ApiErrorCode, type ApiErrorBody } from './api-errors.ts';
 export { uuidv7 } from './event-ids.ts';
 export * from './segment-log/index.ts';

@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import { createLogApp, DEFAULT_LIMITS, type LogApiLimits } from './app.ts';
 import type { TokenTable } from './auth/bearer-tokens.ts';
 import { openSegmentLog, type OnSegmentClosed } from './segment-log/index.ts';
+import { OnlinePush, type OnlinePushOptions } from './push/online-push.ts';
 import { StreamIngest } from './stream-ingest.ts';
 import type { StreamSchema } from './stream-schema.ts';
 
@@ -23,6 +24,12 @@ export interface LogServerOptions {
   readonly recentIdsPerStream?: number;
   /** Called for each closed segment (see `OnSegmentClosed`): where ingestion into the warehouse starts. */
   readonly onSegmentClosed?: OnSegmentClosed;
+  /**
+   * Pushed features: once a batch is durable, the latest values of the `push: true` views over its
+   * stream are written to this online store in the background (server/push/online-push.ts). The
+   * server owns the store from then on and closes it when it closes. Default: nothing is pushed.
+   */
+  readonly push?: OnlinePushOptions | undefined;
   /** Start-up, recovery and shutdown messages. Default: stderr. */
   readonly log?: (line: string) => void;
   /** How long close() lets requests in flight finish before cutting their connections. Default 10 s. */
@@ -59,14 +66,21 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
     ...(options.onSegmentClosed ? { onSegmentClosed: options.onSegmentClosed } : {}),
     log,
   });
+  const push = options.push ? new OnlinePush(options.push, log) : undefined;
   const streams = new Map<string, StreamIngest>();
   for (const schema of options.streams) {
-    const ingest = new StreamIngest(schema, segmentLog, { recentIds: options.recentIdsPerStream ?? DEFAULT_RECENT_IDS, maxIssues: 100 });
+    const storedEvents = push?.batchesOf(schema.name);
+    const ingest = new StreamIngest(schema, segmentLog, {
+      recentIds: options.recentIdsPerStream ?? DEFAULT_RECENT_IDS, maxIssues: 100, ...(storedEvents ? { storedEvents } : {}),
+    });
     await ingest.rememberStoredIds(options.stateDir);
     streams.set(schema.name, ingest);
   }
   let shuttingDown = false;
-  const app = createLogApp({ streams, tokens: options.tokens, limits: { ...DEFAULT_LIMITS, ...options.limits }, isShuttingDown: () => shuttingDown, logStats: () => segmentLog.stats() });
+  const app = createLogApp({
+    streams, tokens: options.tokens, limits: { ...DEFAULT_LIMITS, ...options.limits }, isShuttingDown: () => shuttingDown,
+    logStats: () => segmentLog.stats(), ...(push ? { pushStats: () => push.stats() } : {}),
+  });
 
   const host = options.host ?? '127.0.0.1';
   let server: Server;
@@ -77,6 +91,7 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
     });
   } catch (error) {
     await segmentLog.close();
+    await push?.close();
     throw error;
   }
   // Keep-alive connections outlive the load balancer's idle timeout by default; these are Node's.
@@ -95,6 +110,8 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
     clearInterval(sweep);
     clearTimeout(grace);
     await segmentLog.close();
+    // After the log: every batch acknowledged has been handed to the push by then.
+    await push?.close();
   };
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,

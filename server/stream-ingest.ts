@@ -39,6 +39,18 @@ export interface StreamIngestOptions {
   readonly recentIds: number;
   /** How many problems an InvalidEventsError lists. */
   readonly maxIssues: number;
+  /** A collector per batch for what must see the stored events (the online push, server/push/); none by default. */
+  readonly storedEvents?: () => StoredEventsBatch;
+}
+
+/**
+ * Sees the events one batch stores: `add` for each event stored by this batch (not the duplicates),
+ * in its stored form, during `accept`; then `stored` once they are all durable (never when the write
+ * fails). It must keep only what it needs: the batch itself is not kept through the fsync.
+ */
+export interface StoredEventsBatch {
+  add(event: Readonly<Record<string, unknown>>): void;
+  stored(): void;
 }
 
 /**
@@ -78,6 +90,7 @@ export class StreamIngest {
     const earlier: Promise<void>[] = [];
     const inBatch = new Set<string>();
     const idField = this.schema.eventIdField !== undefined;
+    const seen = this.options.storedEvents?.();
     let invalid = 0;
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
@@ -100,6 +113,7 @@ export class StreamIngest {
         inBatch.add(valid.id);
         fresh.push(valid.id);
       }
+      seen?.add(event as Record<string, unknown>);
       addStoredEvent(records, event as Record<string, unknown>, valid, { fromServer: idFromServer, replacesClientId: idField && valid.sentId }, receivedAt, batch, i);
     }
     if (invalid > 0) throw new InvalidEventsError(this.schema.name, issues.issues, issues.total, invalid, events.length);
@@ -109,6 +123,8 @@ export class StreamIngest {
       // Remembered before the write is durable, so a copy arriving meanwhile waits for this write.
       if (fresh.length > 0) this.recent.add(fresh, write);
       writes.push(write);
+      // Registered before the caller awaits `durable`: it only queues, and the answer is sent right after.
+      if (seen) void write.then(() => seen.stored(), () => undefined);
     }
     const durable = writes.length === 1 ? writes[0]! : Promise.all(writes).then(() => undefined);
     return { ids, duplicates: events.length - records.count, durable };

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDuration } from '../../core/duration.ts';
-import { closeOnSignal, startLogServer, streamSchemasOf, TokenTable, type ClosedSegment } from '../../server/index.ts';
+import { createOnlineStore } from '../../connectors/online-store/create-online-store.ts';
+import { closeOnSignal, pushedViewsOf, startLogServer, streamSchemasOf, TokenTable, type ClosedSegment } from '../../server/index.ts';
 import { startIngestion } from '../serve/ingestion-starter.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
 import { loadConfigFor } from './global-options.ts';
@@ -38,6 +39,7 @@ export function registerServeCommand(program: Command): Command {
       const tokens = TokenTable.fromEnv();
       if (streams.length === 0) process.stderr.write(`warning: ${config.project} declares no event streams that receive events; every POST will answer 404\n`);
       // Each closed segment starts its ingestion workflow; a schedule runs the safety net.
+      const pushed = pushedViewsOf(project);
       const ingestion = options.ingest ? await startIngestion({ project: config.project, temporal: config.profile.temporal }) : undefined;
       const server = await startLogServer({
         stateDir: config.stateDir,
@@ -48,6 +50,8 @@ export function registerServeCommand(program: Command): Command {
         limits: { maxBodyBytes: options.maxBody, maxBatchEvents: options.maxBatch },
         segments: { maxBytes: options.segmentSize, maxAgeMs: options.segmentAge * 1000 },
         onSegmentClosed: ingestion?.onSegmentClosed ?? printClosedSegment,
+        // Feature views declared `push: true` get their latest values in the online store as events arrive.
+        ...(pushed.length > 0 ? { push: { store: await createOnlineStore(config.profile.onlineStore, { project: config.project }), views: pushed } } : {}),
       });
       process.stderr.write(
         `Log API for ${config.project} on ${server.url}: POST /v1/streams/<stream>/events for ${streams.map((s) => s.name).join(', ') || 'no streams'}. ` +

@@ -63,6 +63,12 @@ export interface FeatureViewInput<F extends string = string, A extends readonly 
   ttl?: DurationInput;
   online?: boolean;
   offline?: boolean;
+  /**
+   * Over an event stream: write each event's values to the online store as soon as the log API has
+   * stored it, instead of waiting for materialization (docs/collect-api.md, "Pushed features"). Needs
+   * an event stream as source, `online`, and plain features (no transformation, no aggregations).
+   */
+  push?: boolean;
   owner?: string;
   description?: string;
   tags?: Record<string, string>;

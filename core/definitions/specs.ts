@@ -126,6 +126,12 @@ export interface FeatureViewSpec {
   readonly ttlSeconds: number | null;
   readonly online: boolean;
   readonly offline: boolean;
+  /**
+   * `true` for a view over an event stream whose events the log API writes to the online store once
+   * they are stored (server/push/). Absent means not pushed (never `false`): specs applied before
+   * the field existed hash and diff as they did.
+   */
+  readonly push?: true;
   readonly owner?: string;
   readonly description?: string;
   readonly tags: Readonly<Record<string, string>>;

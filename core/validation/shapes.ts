@@ -122,12 +122,19 @@ export const featureViewShape = z
     ttl: duration.optional(),
     online: z.boolean().optional(),
     offline: z.boolean().optional(),
+    push: z.boolean({ error: 'expected true or false' }).optional(),
     owner: z.string().optional(),
     description: z.string().optional(),
     tags,
   })
   .superRefine((value, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (value.push === true) {
+      // The log API writes each event's fields as they are: nothing to compute, and somewhere to write them.
+      if (value.online === false) issue('online', 'a pushed view is written to the online store, so it cannot be online: false');
+      if (value.transformation !== undefined) issue('transformation', 'a pushed view takes no transformation: its features are fields of the stream\'s events, written as they arrive');
+      if (value.aggregations !== undefined) issue('aggregations', 'a pushed view takes no aggregations: it holds the latest event\'s fields (aggregate them in a view that is not pushed)');
+    }
     if (value.features !== undefined && value.aggregations !== undefined) issue('aggregations', 'give either features or aggregations, not both (declare the aggregations in a view of their own)');
     if (value.features === undefined && value.aggregations === undefined) issue('features', 'declare features (the latest row\'s values) or aggregations (over trailing windows)');
     if (value.aggregations !== undefined && value.ttl !== undefined) issue('ttl', 'a view with aggregations takes no ttl: each window says how long an event counts');

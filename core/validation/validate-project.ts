@@ -162,13 +162,18 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
       declaredInputs: input.inputs,
       suggest: didYouMean,
     }, (field, message) => at('featureView', name, field, message));
+    if (input.push === true && source) {
+      // Only events that come through the log API can be pushed as they arrive.
+      if (source.kind !== 'eventStream') at('featureView', name, 'push', `a pushed view reads an event stream, and ${source.label} is not one`);
+      else if (source.spec.from !== undefined) at('featureView', name, 'push', `${source.label} loads its events from table "${source.spec.from.table}", so none arrive through the log API to push`);
+    }
     const ttl = input.ttl === undefined ? null : parseDuration(input.ttl);
     featureViews[name] = {
       kind: 'featureView', name, entities: input.entities, source: input.source, features: aggregated ? aggregated.features : declared,
       ...(aggregated ? { aggregations: aggregated.aggregations, aggregationInputs: aggregated.inputs } : {}),
       ttlSeconds: ttl && 'seconds' in ttl ? ttl.seconds : null,
       online: input.online ?? true, offline: input.offline ?? true, tags: input.tags ?? {},
-      ...optional({ transformation: input.transformation, owner: input.owner, description: input.description }),
+      ...optional({ transformation: input.transformation, push: input.push === true ? (true as const) : undefined, owner: input.owner, description: input.description }),
     };
   }
 
