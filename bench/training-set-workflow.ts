@@ -81,7 +81,7 @@ export async function benchTrainingSetWorkflow(options: { runs: number; transact
       name: 'Training-set workflow on Temporal (card-fraud example, DuckDB, local object store)',
       subject: { label: 'buildTrainingSet workflow', medianMs: subject.medianMs },
       baseline: { label: 'same join + Parquet + upload in-process, no Temporal', medianMs: baseline.medianMs },
-      details: { 'spine rows': rows.toLocaleString('en-US'), 'feature views': 4, runs: options.runs },
+      details: { 'spine rows': rows.toLocaleString('en-US'), 'feature views': 'fraud_model', runs: options.runs },
     };
   } finally {
     worker.shutdown();
