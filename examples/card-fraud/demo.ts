@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     const engine = await openDuckDBEngine({ path: ':memory:' });
     try {
       const glob = join(datasetDir, '*', '*.parquet').replaceAll("'", "''");
-      const preview = await engine.all({ sql: `SELECT transaction_id, user_id, ts, amount, is_fraud, txn_count_1d, amount_avg_1d, merchant_chargeback_rate_30d FROM read_parquet('${glob}') WHERE transaction_id % 60000 = 0 ORDER BY transaction_id`, parameters: [] });
+      const preview = await engine.all({ sql: `SELECT transaction_id, user_id, ts, amount, is_fraud, count_1h, count_7d, amount_avg_1d, merchant_chargeback_rate_30d FROM read_parquet('${glob}') WHERE transaction_id % 60000 = 0 ORDER BY transaction_id`, parameters: [] });
       console.table(preview);
       const [summary] = await engine.all({ sql: `SELECT count(*) AS rows, round(avg(is_fraud::INT) * 100, 2) AS fraud_pct, round(100 - count(amount_avg_1d) * 100.0 / count(*), 1) AS pct_without_user_spend FROM read_parquet('${glob}')`, parameters: [] });
       process.stdout.write(`  ${JSON.stringify(summary)}\n`);
