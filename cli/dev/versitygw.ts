@@ -1,6 +1,5 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -8,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FlywheelError } from '../../core/errors.ts';
-import { REPO_ROOT } from './temporal-cli.ts';
+import { findGoTool, GoToolNotFoundError, tail, type GoTool, type LocateGoToolOptions } from './go-tool.ts';
 
 /**
  * versitygw, the Versity S3 Gateway: a real S3-compatible server (one Go binary) that the S3 object
@@ -24,49 +23,17 @@ import { REPO_ROOT } from './temporal-cli.ts';
  * await server.stop();
  */
 
-export const VERSITYGW_VERSION = 'v1.7.0';
-export const VERSITYGW_MODULE = 'github.com/versity/versitygw/cmd/versitygw';
-/** Environment variable naming a versitygw binary to use instead of searching. */
-export const VERSITYGW_ENV = 'FLYWHEEL_VERSITYGW';
-
-/** Where the built binary is cached (`.tools/` is git-ignored). */
-export function cachedVersitygwPath(repoRoot: string = REPO_ROOT): string {
-  return join(repoRoot, '.tools', 'versitygw');
-}
-
-/** The shell command that builds versitygw into the cache, as printed in errors and progress messages. */
-export function versitygwInstallCommand(repoRoot: string = REPO_ROOT): string {
-  return `CGO_ENABLED=0 GOBIN=${join(repoRoot, '.tools')} go install ${VERSITYGW_MODULE}@${VERSITYGW_VERSION}`;
-}
-
-/** Thrown by `locateVersitygw` when no versitygw can be found, run or built. */
-export class VersitygwNotFoundError extends FlywheelError {
-  /** What was tried, in order, and why each failed. */
-  readonly attempts: readonly string[];
-  constructor(attempts: readonly string[], repoRoot: string = REPO_ROOT) {
-    super(
-      [
-        'No versitygw (the S3-compatible server the S3 tests run against) found. Tried:',
-        ...attempts.map((a) => `  - ${a}`),
-        'Install one of:',
-        '  - Go 1.25 or newer (https://go.dev/dl), then run `npx tsx scripts/ensure-versitygw.ts`, which runs:',
-        `      ${versitygwInstallCommand(repoRoot)}`,
-        '  - a `versitygw` binary on PATH (https://github.com/versity/versitygw)',
-        `  - or set ${VERSITYGW_ENV}=/path/to/versitygw`,
-      ].join('\n'),
-    );
-    this.attempts = attempts;
-  }
-}
-
-/** Thrown when `go install` of versitygw fails; carries the tail of Go's output. */
-export class VersitygwBuildError extends FlywheelError {
-  readonly output: string;
-  constructor(message: string, output: string, repoRoot: string = REPO_ROOT) {
-    super(`${message}\nCommand: ${versitygwInstallCommand(repoRoot)}\nLast output:\n${output || '(none)'}`);
-    this.output = output;
-  }
-}
+/** versitygw v1.7.0, built from source like the Temporal CLI (about a minute and a half cold). */
+export const VERSITYGW: GoTool = {
+  title: 'versitygw (the S3-compatible server the S3 tests run against)',
+  binary: 'versitygw',
+  module: 'github.com/versity/versitygw/cmd/versitygw',
+  version: 'v1.7.0',
+  envVar: 'FLYWHEEL_VERSITYGW',
+  ensureCommand: 'npx tsx scripts/ensure-versitygw.ts',
+  homepage: 'https://github.com/versity/versitygw',
+  firstBuild: '~1.5 min on 2 cores with a cold Go module cache',
+};
 
 /** Thrown when versitygw exits during start-up or does not answer in time; carries its last output. */
 export class VersitygwStartError extends FlywheelError {
@@ -79,63 +46,11 @@ export class VersitygwStartError extends FlywheelError {
   }
 }
 
-export interface LocateVersitygwOptions {
-  /** Build with `go install` when no binary is found. Default true. */
-  build?: boolean;
-  /** Receives human-readable progress (which binary is used, build started, still building). */
-  onProgress?: (message: string) => void;
-  /** Defaults to this repository's root. */
-  repoRoot?: string;
-  /** Environment for the override and for finding and running `versitygw` and `go`. Defaults to `process.env`. */
-  env?: NodeJS.ProcessEnv;
-}
-
 /** Returns the path (or, for PATH, the bare name `versitygw`) of a runnable versitygw. */
-export async function locateVersitygw(options: LocateVersitygwOptions = {}): Promise<string> {
-  const { build = true, onProgress = () => {}, repoRoot = REPO_ROOT, env = process.env } = options;
-  const attempts: string[] = [];
-
-  // An explicit choice wins, and a broken one is an error rather than a silent fallback.
-  const override = env[VERSITYGW_ENV];
-  if (override) {
-    const version = await versionOf(override, env);
-    if (version === undefined) throw new VersitygwNotFoundError([`${VERSITYGW_ENV}=${override}: does not run \`--version\``], repoRoot);
-    onProgress(`Using versitygw from ${VERSITYGW_ENV}: ${override} (${version})`);
-    return override;
-  }
-
-  const onPath = await versionOf('versitygw', env);
-  if (onPath !== undefined) {
-    onProgress(`Using versitygw on PATH (${onPath})`);
-    return 'versitygw';
-  }
-  attempts.push('`versitygw` on PATH: not found');
-
-  const cached = cachedVersitygwPath(repoRoot);
-  if (existsSync(cached)) {
-    const version = await versionOf(cached, env);
-    if (version !== undefined) {
-      onProgress(`Using versitygw ${cached} (${version})`);
-      return cached;
-    }
-    attempts.push(`${cached}: exists but does not run`);
-  } else {
-    attempts.push(`${cached}: not built yet`);
-  }
-
-  if (!build) {
-    attempts.push('building with Go: not enabled');
-    throw new VersitygwNotFoundError(attempts, repoRoot);
-  }
-  if ((await firstLine('go', ['version'], env)) === undefined) {
-    attempts.push('building with Go: `go` not found on PATH');
-    throw new VersitygwNotFoundError(attempts, repoRoot);
-  }
-  await buildVersitygw(repoRoot, env, onProgress);
-  const version = await versionOf(cached, env);
-  if (version === undefined) throw new VersitygwBuildError('go install succeeded but the binary does not run', '', repoRoot);
-  onProgress(`Built versitygw ${cached} (${version})`);
-  return cached;
+export async function locateVersitygw(options: LocateGoToolOptions = {}): Promise<string> {
+  const found = await findGoTool(VERSITYGW, options);
+  if ('path' in found) return found.path;
+  throw new GoToolNotFoundError(VERSITYGW, found.attempts, options.repoRoot);
 }
 
 export interface StartVersitygwOptions {
@@ -303,55 +218,3 @@ function describeEnd(outcome: number | null | Error): string {
   return outcome instanceof Error ? outcome.message : `exit code ${outcome}`;
 }
 
-/** Runs `go install` with output captured (shown only on failure) and a progress line each minute. */
-async function buildVersitygw(repoRoot: string, env: NodeJS.ProcessEnv, onProgress: (message: string) => void): Promise<void> {
-  onProgress(
-    `Building versitygw ${VERSITYGW_VERSION} with Go (1–2 minutes on 2 cores with cold Go caches; later runs reuse ${cachedVersitygwPath(repoRoot)}):\n  ${versitygwInstallCommand(repoRoot)}`,
-  );
-  const started = Date.now();
-  const ticker = setInterval(() => onProgress(`  still building versitygw (${Math.round((Date.now() - started) / 60_000)} min)...`), 60_000);
-  ticker.unref();
-  try {
-    const { code, output } = await run('go', ['install', `${VERSITYGW_MODULE}@${VERSITYGW_VERSION}`], {
-      ...env,
-      // A static binary: no C toolchain needed.
-      CGO_ENABLED: '0',
-      GOBIN: join(repoRoot, '.tools'),
-    });
-    if (code !== 0) throw new VersitygwBuildError(`go install exited with code ${code}`, tail(output, 40), repoRoot);
-  } finally {
-    clearInterval(ticker);
-  }
-}
-
-/** The first line of `<exe> --version`, or undefined when it does not run. */
-function versionOf(executable: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  return firstLine(executable, ['--version'], env);
-}
-
-function firstLine(executable: string, args: string[], env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    execFile(executable, args, { env, timeout: 30_000 }, (error, stdout) => {
-      resolve(error ? undefined : (stdout.trim().split('\n')[0] ?? '').replace(/\s+/g, ' '));
-    });
-  });
-}
-
-/** Runs a command to completion, collecting stdout and stderr together. */
-function run(executable: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(executable, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const collect = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-64_000);
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, output }));
-  });
-}
-
-function tail(text: string, lines: number): string {
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
