@@ -9,7 +9,7 @@ import {
   type BackfillTrainingSetResult,
 } from '../../workflows/backfill-training-set.ts';
 import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT, FLYWHEEL_RANGE_END, FLYWHEEL_RANGE_START } from '../../workflows/search-attributes.ts';
-import { explainWorkflowFailure } from './training-set-run.ts';
+import { waitWithProgress } from './wait-with-progress.ts';
 
 export function backfillWorkflowId(input: Pick<BackfillTrainingSetInput, 'project' | 'trainingSet' | 'from' | 'to'>, now: Date): string {
   return `${input.project}/backfill/${input.trainingSet}/${input.from}..${input.to}/${now.toISOString()}`;
@@ -43,30 +43,15 @@ export async function waitForBackfill(
   onCancel: () => void = () => {},
   intervalMs = 500,
 ): Promise<BackfillTrainingSetResult> {
-  let finished = false;
   const cancel = () => {
     onCancel();
     void handle.cancel();
   };
   process.once('SIGINT', cancel);
-  const poll = (async () => {
-    while (!finished) {
-      try {
-        onProgress(await handle.query(backfillProgressQuery));
-      } catch {
-        // Between continue-as-new runs or before the first task the query may fail; the next poll answers.
-      }
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    }
-  })();
   try {
-    return await handle.result();
-  } catch (error) {
-    throw explainWorkflowFailure(error, handle.workflowId);
+    return await waitWithProgress(handle, backfillProgressQuery, onProgress, intervalMs);
   } finally {
-    finished = true;
     process.removeListener('SIGINT', cancel);
-    await poll;
   }
 }
 

@@ -1,4 +1,5 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { waitWithProgress } from './wait-with-progress.ts';
 import type { TemporalConfig } from '../../core/config.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import {
@@ -46,49 +47,11 @@ export async function startTrainingSetRun(
   }
 }
 
-/**
- * Waits for a run, calling `onProgress` with the workflow's progress query every `intervalMs`.
- * Query failures (the worker is busy or restarting) are skipped; the result decides.
- */
-export async function waitForTrainingSetRun(
+/** Waits for a run, reporting its progress (see waitWithProgress). */
+export function waitForTrainingSetRun(
   handle: WorkflowHandle<typeof buildTrainingSet>,
   onProgress: (progress: TrainingSetProgress) => void,
   intervalMs = 500,
 ): Promise<BuildTrainingSetResult> {
-  let finished = false;
-  const poll = (async () => {
-    while (!finished) {
-      try {
-        onProgress(await handle.query(trainingSetProgressQuery));
-      } catch {
-        // The first query can race the first workflow task; the next poll will answer.
-      }
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    }
-  })();
-  try {
-    return await handle.result();
-  } catch (error) {
-    throw explainWorkflowFailure(error, handle.workflowId);
-  } finally {
-    finished = true;
-    await poll;
-  }
-}
-
-/** Thrown when a run ends in failure: says what failed (the innermost cause) and which run to look at. */
-export class RunFailedError extends FlywheelError {
-  readonly workflowId: string;
-  constructor(workflowId: string, reason: string, options?: { cause?: unknown }) {
-    super(`${reason}\n(run ${workflowId}; see it in the Temporal UI)`, options);
-    this.workflowId = workflowId;
-  }
-}
-
-/** A failed run's error, as the message of its innermost cause (an activity's, usually). */
-export function explainWorkflowFailure(error: unknown, workflowId: string): unknown {
-  if (!(error instanceof WorkflowFailedError)) return error;
-  let cause: unknown = error;
-  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
-  return new RunFailedError(workflowId, (cause as Error).message, { cause: error });
+  return waitWithProgress(handle, trainingSetProgressQuery, onProgress, intervalMs);
 }
