@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { TypedSearchAttributes, type SearchAttributeType, type defineSearchAttributeKey } from '@temporalio/common';
 import { registerSearchAttributes } from '../../worker/search-attributes-registration.ts';
 import { FlywheelError } from '../../core/errors.ts';
+import { describeEnd, stopChild, waitUntilReady } from './child-process.ts';
 import { FLYWHEEL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.ts';
 
 /**
@@ -109,13 +109,14 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 
   const stop = async (timeoutMs = 10_000) => {
     process.removeListener('exit', killOnExit);
-    await stopChild(child, ended, timeoutMs);
+    // SIGINT lets the server close its SQLite file cleanly.
+    await stopChild(child, ended, timeoutMs, 'SIGINT');
   };
 
-  const ready = await waitUntilReachable(address, options.readyTimeoutMs ?? 60_000, ended);
+  const ready = await waitUntilReady(() => isTemporalReachable(address), ended, options.readyTimeoutMs ?? 60_000, 250);
   if (ready !== 'ready') {
     await stop(5_000);
-    const why = ready === 'timeout' ? `did not answer at ${address} within ${(options.readyTimeoutMs ?? 60_000) / 1000} s` : `exited during start-up (${describe(ready)})`;
+    const why = ready === 'timeout' ? `did not answer at ${address} within ${(options.readyTimeoutMs ?? 60_000) / 1000} s` : `exited during start-up (${describeEnd(ready)})`;
     throw new DevServerStartError(`Temporal dev server ${why}. Log: ${logFile}`, address, tailOf(logFile));
   }
 
@@ -157,41 +158,6 @@ export async function ensureSearchAttributes(address: string, namespace: string,
   } finally {
     await connection.close();
   }
-}
-
-/** Polls the frontend until it answers, the process ends, or time runs out. */
-async function waitUntilReachable(address: string, timeoutMs: number, ended: Promise<number | null | Error>): Promise<'ready' | 'timeout' | number | null | Error> {
-  let outcome: number | null | Error | undefined;
-  let hasEnded = false;
-  void ended.then((value) => {
-    outcome = value;
-    hasEnded = true;
-  });
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (hasEnded) return outcome ?? null;
-    if (await isTemporalReachable(address)) return 'ready';
-    await sleep(250);
-  }
-  return 'timeout';
-}
-
-/** SIGINT lets the server close its SQLite file cleanly; SIGKILL if it takes longer than `timeoutMs`. */
-async function stopChild(child: ChildProcess, ended: Promise<unknown>, timeoutMs: number): Promise<void> {
-  // Never started (spawn error), or already gone.
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGINT');
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  try {
-    await ended;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function describe(ended: number | null | Error): string {
-  if (ended instanceof Error) return ended.message;
-  return ended === null ? 'killed by a signal' : `exit code ${ended}`;
 }
 
 function tailOf(file: string, lines = 20): string {

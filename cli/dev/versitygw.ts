@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FlywheelError } from '../../core/errors.ts';
+import { describeEnd, freePort, stopChild, waitUntilReady } from './child-process.ts';
 import { findGoTool, GoToolNotFoundError, tail, type GoTool, type LocateGoToolOptions } from './go-tool.ts';
 
 /**
@@ -109,7 +108,7 @@ export async function startVersitygw(options: StartVersitygwOptions): Promise<Ru
 }
 
 async function startOnce(options: StartVersitygwOptions, dataDir: string, ownsDataDir: boolean): Promise<RunningVersitygw> {
-  const port = await freePort();
+  const port = await freePort(HOST);
   const endpoint = `http://${HOST}:${port}`;
   const region = options.region ?? 'us-east-1';
   // An access key shaped like AWS's (20 upper-case characters) and a 40-character secret.
@@ -150,7 +149,7 @@ async function startOnce(options: StartVersitygwOptions, dataDir: string, ownsDa
   };
 
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-  const ready = await waitUntilHealthy(`${endpoint}${HEALTH_PATH}`, readyTimeoutMs, ended);
+  const ready = await waitUntilReady(async () => (await httpStatus(`${endpoint}${HEALTH_PATH}`)) === 200, ended, readyTimeoutMs, 50);
   if (ready !== 'ready') {
     process.removeListener('exit', killOnExit);
     await stopChild(child, ended, 2_000);
@@ -158,37 +157,6 @@ async function startOnce(options: StartVersitygwOptions, dataDir: string, ownsDa
     throw new VersitygwStartError(`versitygw ${why}: ${options.executable} ${args.join(' ')}`, endpoint, tail(output, 30));
   }
   return { endpoint, host: HOST, port, region, accessKeyId, secretAccessKey, dataDir, pid: child.pid ?? -1, stop };
-}
-
-/** A port free on 127.0.0.1 right now, chosen by the operating system. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
-    });
-  });
-}
-
-/** Polls the health endpoint until it answers 200, the process ends, or time runs out. */
-async function waitUntilHealthy(url: string, timeoutMs: number, ended: Promise<number | null | Error>): Promise<'ready' | 'timeout' | number | null | Error> {
-  let outcome: number | null | Error | undefined;
-  let hasEnded = false;
-  void ended.then((value) => {
-    outcome = value;
-    hasEnded = true;
-  });
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (hasEnded) return outcome ?? null;
-    if ((await httpStatus(url)) === 200) return 'ready';
-    await sleep(50);
-  }
-  return 'timeout';
 }
 
 function httpStatus(url: string): Promise<number | undefined> {
@@ -201,20 +169,5 @@ function httpStatus(url: string): Promise<number | undefined> {
     req.on('error', () => resolve(undefined));
     req.end();
   });
-}
-
-async function stopChild(child: ChildProcess, ended: Promise<unknown>, timeoutMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  try {
-    await ended;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function describeEnd(outcome: number | null | Error): string {
-  return outcome instanceof Error ? outcome.message : `exit code ${outcome}`;
 }
 

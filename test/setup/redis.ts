@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { expect, inject } from 'vitest';
 import type {} from './global-setup.ts'; // the `ProvidedContext` keys
+import { freePort } from '../../cli/dev/child-process.ts';
 
 /**
  * Real redis-server processes for tests: the shared one global-setup.ts starts for the whole run
@@ -119,7 +120,7 @@ export interface RunningRedis {
 export async function startRedisServer(options: StartRedisOptions = {}): Promise<RunningRedis> {
   const executable = locateRedisServer();
   const dir = mkdtempSync(join(tmpdir(), 'flywheel-redis-'));
-  let port = options.port ?? (await freePort());
+  let port = options.port ?? (await freePort(HOST));
   let child: ChildProcess;
   const killOnExit = () => child?.kill('SIGKILL');
   process.once('exit', killOnExit);
@@ -146,7 +147,7 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
         rmSync(dir, { recursive: true, force: true });
         throw error;
       }
-      port = await freePort();
+      port = await freePort(HOST);
     }
   }
 
@@ -215,20 +216,6 @@ async function killChild(child: ChildProcess, signal: NodeJS.Signals): Promise<v
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await exited;
   clearTimeout(timer);
-}
-
-/** A port free on 127.0.0.1 right now, chosen by the operating system. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
-    });
-  });
 }
 
 /** A TCP proxy in front of a server that holds every reply chunk back by a fixed delay. */
