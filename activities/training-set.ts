@@ -115,9 +115,9 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           const resolved = await resolveAt(engine, run);
           const layout = datasetLayout(plan.outputPath);
           const columnNames = resolved.columns.map((c) => c.name);
-          const localDir = join_(deps.scratchDir, run.runKey);
+          const localDir = join(deps.scratchDir, run.runKey);
           await rm(localDir, { recursive: true, force: true });
-          const localFile = (key: string) => join_(localDir, key, 'part-00000.parquet');
+          const localFile = (key: string) => join(localDir, key, 'part-00000.parquet');
           let progress = { stage: 'join', done: 0, total: plan.partitions?.length ?? 0 };
           const heartbeat = () => progress;
 
@@ -127,7 +127,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           const single = plan.partitionBy === 'none' ? partitionOf(new Date(0), 'none') : ranged;
           if (single) {
             // One partition (a daily run, a backfill step, an unpartitioned set): the join streams straight into its file.
-            await mkdir(join_(localDir, single.key), { recursive: true });
+            await mkdir(join(localDir, single.key), { recursive: true });
             const { rowCount } = await withHeartbeats(() => engine.exportParquet(compilePointInTimeJoin(resolved.join, engine.dialect), localFile(single.key)), heartbeat);
             written.push({ partition: single, path: localFile(single.key), rowCount });
           } else {
@@ -148,7 +148,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
               for (const key of keys) {
                 const partition = partitionFromKey(key, unit);
                 if (!partition) throw new Error(`partition key ${key} does not match partitionBy ${unit}`);
-                await mkdir(join_(localDir, key), { recursive: true });
+                await mkdir(join(localDir, key), { recursive: true });
                 const { rowCount } = await withHeartbeats(() => engine.exportParquet(compilePartitionRows(table, columnNames, key, engine.dialect), localFile(key)), heartbeat);
                 written.push({ partition, path: localFile(key), rowCount, stats: statsByKey.get(key) ?? emptyStats(resolved.columns) });
                 progress = { ...progress, done: progress.done + 1 };
@@ -285,6 +285,5 @@ function emptyStats(columns: readonly ColumnSpec[]): ColumnStatsByName {
   return Object.fromEntries(columns.map((c) => [c.name, { nulls: 0 }]));
 }
 
-const join_ = join;
 
 export type TrainingSetActivities = ReturnType<typeof createTrainingSetActivities>;
