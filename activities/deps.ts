@@ -1,5 +1,6 @@
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
 import type { ObjectStore } from '../connectors/object-store/object-store.ts';
+import type { OnlineStore } from '../connectors/online-store/online-store.ts';
 import type { ProjectSpec } from '../core/definitions/specs.ts';
 
 /** An applied registry version as activities read it. */
@@ -35,6 +36,8 @@ export interface ActivityDeps {
    * Ingestion reads segments from here, so it runs on a worker that shares the server's disk.
    */
   readonly stateDir?: string;
+  /** Where materialization writes the latest feature values; workers get it from the profile. */
+  readonly onlineStore?: OnlineStore;
 }
 
 /** Runs `work` with an engine opened for it, and always closes it. */

@@ -8,6 +8,7 @@
  */
 import type { ActivityDeps } from './deps.ts';
 import { createIngestActivities } from './ingest.ts';
+import { createMaterializeActivities } from './materialize.ts';
 import { createTrainingSetActivities } from './training-set.ts';
 
 export type { ActivityDeps, RegistryReader, RegistryVersion } from './deps.ts';
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createTrainingSetActivities(deps),
     ...createIngestActivities(deps),
+    ...createMaterializeActivities(deps),
   };
 }
 

@@ -1,5 +1,6 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import type { ResolvedConfig } from '../cli/project/load-config.ts';
+import { createOnlineStore } from '../connectors/online-store/create-online-store.ts';
 import { activityDepsFromConfig } from './activity-deps.ts';
 import { createFlywheelWorker } from './create-worker.ts';
 import { connectWorker } from './temporal-connection.ts';
@@ -15,8 +16,13 @@ export async function startProjectWorker(config: ResolvedConfig): Promise<Runnin
   installWorkerLogger();
   const { temporal } = config.profile;
   const connection = await connectWorker(temporal);
-  const worker = await createFlywheelWorker({ connection, namespace: temporal.namespace, taskQueue: temporal.taskQueue, deps: activityDepsFromConfig(config) });
-  const finished = worker.run().finally(() => connection.close());
+  // Materialization writes here; credentials come from the worker's environment (passwordEnv).
+  const onlineStore = await createOnlineStore(config.profile.onlineStore, { project: config.project });
+  const worker = await createFlywheelWorker({ connection, namespace: temporal.namespace, taskQueue: temporal.taskQueue, deps: { ...activityDepsFromConfig(config), onlineStore } });
+  const finished = worker.run().finally(async () => {
+    await onlineStore.close();
+    await connection.close();
+  });
   return {
     finished,
     shutdown: async () => {

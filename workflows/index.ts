@@ -7,3 +7,4 @@ export { buildTrainingSet, trainingSetProgressQuery } from './build-training-set
 export { scheduledTrainingSet } from './scheduled-training-set.ts';
 export { backfillTrainingSet, backfillProgressQuery } from './backfill-training-set.ts';
 export { ingestSegment, ingestPending } from './ingest.ts';
+export { materializeFeatureView, materializeProgressQuery } from './materialize.ts';

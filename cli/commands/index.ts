@@ -4,6 +4,7 @@ import { registerApplyCommand } from './apply.ts';
 import { registerBackfillCommand } from './backfill.ts';
 import { registerDatasetsCommand } from './datasets.ts';
 import { registerDevCommand } from './dev.ts';
+import { registerMaterializeCommand } from './materialize.ts';
 import { registerPlanCommand } from './plan.ts';
 import { registerRunCommand } from './run.ts';
 import { registerServeCommand } from './serve.ts';
@@ -18,5 +19,6 @@ export function registerCommands(program: Command): void {
   registerRunCommand(program);
   registerBackfillCommand(program);
   registerDatasetsCommand(program);
+  registerMaterializeCommand(program);
   registerServeCommand(program);
 }
