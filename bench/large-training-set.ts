@@ -13,16 +13,12 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createObjectStore } from '../connectors/object-store/create-object-store.ts';
 import { openDuckDBEngine, type DuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
-import { startDevServer } from '../cli/dev/dev-server.ts';
-import { locateTemporalCli } from '../cli/dev/temporal-cli.ts';
 import { buildTrainingSet } from '../workflows/build-training-set.ts';
-import { createFlywheelWorker } from '../worker/create-worker.ts';
+import { startBenchStack } from './temporal-stack.ts';
 import { generateLargeData, HAND_WRITTEN_JOIN, LARGE_DEFAULTS, largeProject, type LargeDataSizes } from './large-training-set-data.ts';
 
 interface Measured {
@@ -77,17 +73,8 @@ export async function benchLargeTrainingSet(options: { scale: number; partitionB
   const generateSeconds = (performance.now() - generated) / 1000;
   await new WarehouseRegistry(engine).save('bench', spec, { statements: warehouseObjectStatements({ desired: spec, resolvePath: (p) => p, dialect: engine.dialect }) });
 
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const server = await startDevServer({ cliPath: await locateTemporalCli(), dbFile: join(dir, 'temporal.db'), port: options.port, uiPort: options.port + 1000 });
-  const connection = await NativeConnection.connect({ address: server.address });
-  const clientConnection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection: clientConnection });
-  const taskQueue = 'bench-large';
-  const worker = await createFlywheelWorker({
-    connection, namespace: 'default', taskQueue,
-    deps: { project: 'bench', openEngine: () => openDuckDBEngine({ path: warehousePath }), registry: (e) => new WarehouseRegistry(e), objectStore, scratchDir },
-  });
-  const running = worker.run();
+  const stack = await startBenchStack({ dir, port: options.port, taskQueue: 'bench-large', project: 'bench', warehousePath, objectStore, scratchDir });
+  const { client, taskQueue } = stack;
   const flywheel: Measured[] = [];
   const baseline: Measured[] = [];
   let partitions = 0;
@@ -101,11 +88,7 @@ export async function benchLargeTrainingSet(options: { scale: number; partitionB
       baseline.push(await measure(engine, () => engine.run({ sql: `COPY (${HAND_WRITTEN_JOIN}) TO '${join(dir, 'hand-written.parquet')}' (FORMAT parquet, COMPRESSION zstd)`, parameters: [] })));
     }
   } finally {
-    worker.shutdown();
-    await running;
-    await connection.close();
-    await clientConnection.close();
-    await server.stop();
+    await stack.stop();
     await engine.close();
     await rm(dir, { recursive: true, force: true });
   }

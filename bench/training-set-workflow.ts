@@ -10,20 +10,16 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createObjectStore } from '../connectors/object-store/create-object-store.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
 import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
 import { resolveTrainingSet } from '../core/training-set/resolve-training-set.ts';
-import { startDevServer } from '../cli/dev/dev-server.ts';
-import { locateTemporalCli } from '../cli/dev/temporal-cli.ts';
 import { loadDefinitions } from '../cli/project/load-definitions.ts';
 import { generateCardFraudData } from '../examples/card-fraud/generate-data.ts';
 import { buildTrainingSet } from '../workflows/build-training-set.ts';
-import { createFlywheelWorker } from '../worker/create-worker.ts';
+import { startBenchStack } from './temporal-stack.ts';
 import { compareMs, report, type BenchResult } from './measure.ts';
 
 const exampleDir = new URL('../examples/card-fraud/', import.meta.url).pathname;
@@ -44,17 +40,8 @@ export async function benchTrainingSetWorkflow(options: { runs: number; transact
     await engine.close();
   }
 
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const server = await startDevServer({ cliPath: await locateTemporalCli(), dbFile: join(dir, 'temporal.db'), port: options.port, uiPort: options.port + 1000 });
-  const connection = await NativeConnection.connect({ address: server.address });
-  const clientConnection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection: clientConnection });
-  const taskQueue = 'bench-training-set';
-  const worker = await createFlywheelWorker({
-    connection, namespace: 'default', taskQueue,
-    deps: { project: 'card_fraud', openEngine: () => openDuckDBEngine({ path: warehousePath }), registry: (e) => new WarehouseRegistry(e), objectStore, scratchDir },
-  });
-  const running = worker.run();
+  const stack = await startBenchStack({ dir, port: options.port, taskQueue: 'bench-training-set', project: 'card_fraud', warehousePath, objectStore, scratchDir });
+  const { client, taskQueue } = stack;
   try {
     let rows = 0;
     const timed = await compareMs(
@@ -84,11 +71,7 @@ export async function benchTrainingSetWorkflow(options: { runs: number; transact
       details: { 'spine rows': rows.toLocaleString('en-US'), 'feature views': 'fraud_model', runs: options.runs },
     };
   } finally {
-    worker.shutdown();
-    await running;
-    await connection.close();
-    await clientConnection.close();
-    await server.stop();
+    await stack.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
