@@ -15,16 +15,7 @@ import {
 import type { TrainingSetActivities } from '../activities/training-set.ts';
 import { partitionFromKey } from '../core/training-set/partitions.ts';
 import { buildTrainingSet, type BuildTrainingSetResult } from './build-training-set.ts';
-import {
-  FLYWHEEL_KIND,
-  FLYWHEEL_OBJECT,
-  FLYWHEEL_PARTITIONS_DONE,
-  FLYWHEEL_PARTITIONS_FAILED,
-  FLYWHEEL_PARTITIONS_TOTAL,
-  FLYWHEEL_PROJECT,
-  FLYWHEEL_RANGE_END,
-  FLYWHEEL_RANGE_START,
-} from './search-attributes.ts';
+import { FLYWHEEL_PARTITIONS_DONE, FLYWHEEL_PARTITIONS_FAILED, FLYWHEEL_PARTITIONS_TOTAL, runSearchAttributes } from './search-attributes.ts';
 
 export interface BackfillTrainingSetInput {
   readonly project: string;
@@ -117,13 +108,7 @@ export async function backfillTrainingSet(input: BackfillTrainingSetInput): Prom
       { key: FLYWHEEL_PARTITIONS_DONE, value: state.done },
       { key: FLYWHEEL_PARTITIONS_FAILED, value: state.failed.length },
     ]);
-  upsertSearchAttributes([
-    { key: FLYWHEEL_PROJECT, value: input.project },
-    { key: FLYWHEEL_KIND, value: 'backfill' },
-    { key: FLYWHEEL_OBJECT, value: input.trainingSet },
-    { key: FLYWHEEL_RANGE_START, value: new Date(input.from) },
-    { key: FLYWHEEL_RANGE_END, value: new Date(input.to) },
-  ]);
+  upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'backfill', object: input.trainingSet, from: input.from, to: input.to }));
   publishProgress();
 
   const backfillId = workflowInfo().workflowId;

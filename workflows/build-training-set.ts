@@ -1,6 +1,6 @@
 import { defineQuery, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { TrainingSetActivities } from '../activities/training-set.ts';
-import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT, FLYWHEEL_RANGE_END, FLYWHEEL_RANGE_START } from './search-attributes.ts';
+import { runSearchAttributes } from './search-attributes.ts';
 
 export interface BuildTrainingSetInput {
   readonly project: string;
@@ -62,18 +62,11 @@ export async function buildTrainingSet(input: BuildTrainingSetInput): Promise<Bu
     progress = { ...progress, ...extra, stage, completedStages: progress.completedStages + 1 };
   };
 
-  // Set here as well as by the client, so runs started by a Schedule or a backfill are just as easy to find.
-  upsertSearchAttributes([
-    { key: FLYWHEEL_PROJECT, value: input.project },
-    { key: FLYWHEEL_KIND, value: 'training-set' },
-    { key: FLYWHEEL_OBJECT, value: input.trainingSet },
-    ...(input.from ? [{ key: FLYWHEEL_RANGE_START, value: new Date(input.from) }] : []),
-    ...(input.to ? [{ key: FLYWHEEL_RANGE_END, value: new Date(input.to) }] : []),
-  ]);
-
   const info = workflowInfo();
   const runKey = datasetVersion(info.runStartTime, info.runId);
   const range = { ...(input.from !== undefined ? { from: input.from } : {}), ...(input.to !== undefined ? { to: input.to } : {}) };
+  // Set here as well as by the client, so runs started by a Schedule or a backfill are just as easy to find.
+  upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'training-set', object: input.trainingSet, ...range }));
 
   const plan = await planTrainingSet({ trainingSet: input.trainingSet, ...range, ...(input.registryVersion !== undefined ? { registryVersion: input.registryVersion } : {}) });
   advance('write', plan.partitions ? { partitions: plan.partitions.length } : {});

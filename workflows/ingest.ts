@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { proxyActivities, startChild, upsertSearchAttributes, workflowInfo, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import type { IngestActivities, IngestedBatch } from '../activities/ingest.ts';
-import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT } from './search-attributes.ts';
+import { runSearchAttributes } from './search-attributes.ts';
 
 const { ingestSegment: loadSegment, archiveSegment, listPendingSegments, listTableStreams, ingestFromTable } = proxyActivities<IngestActivities>({
   startToCloseTimeout: '30 minutes',
@@ -28,11 +28,7 @@ export function ingestSegmentWorkflowId(project: string, stream: string, segment
  * goes only after its rows are in the warehouse.
  */
 export async function ingestSegment(input: IngestSegmentInput): Promise<IngestedBatch> {
-  upsertSearchAttributes([
-    { key: FLYWHEEL_PROJECT, value: input.project },
-    { key: FLYWHEEL_KIND, value: 'ingest' },
-    { key: FLYWHEEL_OBJECT, value: input.stream },
-  ]);
+  upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'ingest', object: input.stream }));
   const loaded = await loadSegment({ stream: input.stream, segmentId: input.segmentId });
   await archiveSegment({ stream: input.stream, segmentId: input.segmentId, keep: input.keep ?? false });
   return loaded;
@@ -57,10 +53,7 @@ export interface IngestPendingResult {
  * workflow and id, and ingests the streams declared over external tables by watermark.
  */
 export async function ingestPending(input: IngestPendingInput): Promise<IngestPendingResult> {
-  upsertSearchAttributes([
-    { key: FLYWHEEL_PROJECT, value: input.project },
-    { key: FLYWHEEL_KIND, value: 'ingest' },
-  ]);
+  upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'ingest' }));
   const pending = await listPendingSegments({ limit: input.limit ?? 200 });
   let rows = 0;
   let segments = 0;

@@ -1,6 +1,6 @@
 import { ApplicationFailure, defineQuery, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { MaterializeActivities } from '../activities/materialize.ts';
-import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT } from './search-attributes.ts';
+import { runSearchAttributes } from './search-attributes.ts';
 
 export interface MaterializeFeatureViewInput {
   readonly project: string;
@@ -52,11 +52,7 @@ export async function materializeFeatureView(input: MaterializeFeatureViewInput)
 
   let progress: MaterializeProgress = { chunksDone: 0, chunks, rows: 0, written: 0, skippedOlder: 0 };
   setHandler(materializeProgressQuery, () => progress);
-  upsertSearchAttributes([
-    { key: FLYWHEEL_PROJECT, value: input.project },
-    { key: FLYWHEEL_KIND, value: 'materialization' },
-    { key: FLYWHEEL_OBJECT, value: input.view },
-  ]);
+  upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'materialization', object: input.view }));
 
   let next = 0;
   const lane = async (): Promise<void> => {

@@ -20,3 +20,26 @@ export const FLYWHEEL_SEARCH_ATTRIBUTES = [
   FLYWHEEL_PROJECT, FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_RANGE_START, FLYWHEEL_RANGE_END,
   FLYWHEEL_PARTITIONS_TOTAL, FLYWHEEL_PARTITIONS_DONE, FLYWHEEL_PARTITIONS_FAILED,
 ] as const;
+
+/** Where a run belongs: its project, what kind of run it is, the object it is about and its time range. */
+export interface RunLabels {
+  readonly project: string;
+  readonly kind: 'training-set' | 'backfill' | 'ingest' | 'materialization';
+  readonly object?: string;
+  readonly from?: string;
+  readonly to?: string;
+}
+
+/**
+ * The search attributes of a run, set the same way by clients when they start it and by the
+ * workflow itself (so runs started by a Schedule or a parent are just as easy to find).
+ */
+export function runSearchAttributes(labels: RunLabels) {
+  return [
+    { key: FLYWHEEL_PROJECT, value: labels.project },
+    { key: FLYWHEEL_KIND, value: labels.kind },
+    ...(labels.object !== undefined ? [{ key: FLYWHEEL_OBJECT, value: labels.object }] : []),
+    ...(labels.from ? [{ key: FLYWHEEL_RANGE_START, value: new Date(labels.from) }] : []),
+    ...(labels.to ? [{ key: FLYWHEEL_RANGE_END, value: new Date(labels.to) }] : []),
+  ];
+}

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from 'commander';
 import { FlywheelError } from '../../core/errors.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import { materializeFeatureView, materializeProgressQuery } from '../../workflows/materialize.ts';
-import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT } from '../../workflows/search-attributes.ts';
+import { runSearchAttributes } from '../../workflows/search-attributes.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { waitWithProgress } from '../runs/wait-with-progress.ts';
 import { loadConfigFor } from './global-options.ts';
@@ -33,11 +33,7 @@ export function registerMaterializeCommand(program: Command): void {
             args: [{ project: config.project, view, chunks: options.chunks }],
             taskQueue: temporal.taskQueue,
             workflowId,
-            typedSearchAttributes: [
-              { key: FLYWHEEL_PROJECT, value: config.project },
-              { key: FLYWHEEL_KIND, value: 'materialization' },
-              { key: FLYWHEEL_OBJECT, value: view },
-            ],
+            typedSearchAttributes: runSearchAttributes({ project: config.project, kind: 'materialization', object: view }),
           });
         } catch (error) {
           if (error instanceof WorkflowExecutionAlreadyStartedError) throw new FlywheelError(`A run with id "${workflowId}" is already in progress`, { cause: error });

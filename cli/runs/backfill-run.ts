@@ -8,7 +8,7 @@ import {
   type BackfillTrainingSetInput,
   type BackfillTrainingSetResult,
 } from '../../workflows/backfill-training-set.ts';
-import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT, FLYWHEEL_RANGE_END, FLYWHEEL_RANGE_START } from '../../workflows/search-attributes.ts';
+import { FLYWHEEL_RANGE_END, FLYWHEEL_RANGE_START, runSearchAttributes } from '../../workflows/search-attributes.ts';
 import { waitWithProgress } from './wait-with-progress.ts';
 
 export function backfillWorkflowId(input: Pick<BackfillTrainingSetInput, 'project' | 'trainingSet' | 'from' | 'to'>, now: Date): string {
@@ -22,13 +22,7 @@ export async function startBackfill(client: Client, temporal: TemporalConfig, in
       args: [input],
       taskQueue: temporal.taskQueue,
       workflowId,
-      typedSearchAttributes: [
-        { key: FLYWHEEL_PROJECT, value: input.project },
-        { key: FLYWHEEL_KIND, value: 'backfill' },
-        { key: FLYWHEEL_OBJECT, value: input.trainingSet },
-        { key: FLYWHEEL_RANGE_START, value: new Date(input.from) },
-        { key: FLYWHEEL_RANGE_END, value: new Date(input.to) },
-      ],
+      typedSearchAttributes: runSearchAttributes({ project: input.project, kind: 'backfill', object: input.trainingSet, from: input.from, to: input.to }),
     });
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) throw new FlywheelError(`A backfill with id "${workflowId}" is already running`, { cause: error });

@@ -9,7 +9,7 @@ import {
   type BuildTrainingSetResult,
   type TrainingSetProgress,
 } from '../../workflows/build-training-set.ts';
-import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT, FLYWHEEL_RANGE_END, FLYWHEEL_RANGE_START } from '../../workflows/search-attributes.ts';
+import { runSearchAttributes } from '../../workflows/search-attributes.ts';
 
 /**
  * The id of a training-set run: readable in the Temporal UI, and unique per request unless the caller
@@ -31,13 +31,7 @@ export async function startTrainingSetRun(
       args: [input],
       taskQueue: temporal.taskQueue,
       workflowId,
-      typedSearchAttributes: [
-        { key: FLYWHEEL_PROJECT, value: input.project },
-        { key: FLYWHEEL_KIND, value: 'training-set' },
-        { key: FLYWHEEL_OBJECT, value: input.trainingSet },
-        ...(input.from ? [{ key: FLYWHEEL_RANGE_START, value: new Date(input.from) }] : []),
-        ...(input.to ? [{ key: FLYWHEEL_RANGE_END, value: new Date(input.to) }] : []),
-      ],
+      typedSearchAttributes: runSearchAttributes({ project: input.project, kind: 'training-set', object: input.trainingSet, from: input.from, to: input.to }),
     });
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) {

@@ -3,7 +3,7 @@ import type { TemporalConfig } from '../../core/config.ts';
 import type { ClosedSegment, OnSegmentClosed } from '../../server/index.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import { ingestPending, ingestSegment, ingestSegmentWorkflowId } from '../../workflows/ingest.ts';
-import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT } from '../../workflows/search-attributes.ts';
+import { FLYWHEEL_PROJECT, runSearchAttributes } from '../../workflows/search-attributes.ts';
 
 /** The schedule that runs `ingestPending` for a project: the safety net behind per-segment starts. */
 export const ingestScheduleId = (project: string) => `flywheel:${project}:ingest`;
@@ -45,11 +45,7 @@ export async function startIngestion(options: { project: string; temporal: Tempo
           taskQueue: options.temporal.taskQueue,
           workflowId: ingestSegmentWorkflowId(options.project, segment.stream, segment.segmentId),
           args: [{ project: options.project, stream: segment.stream, segmentId: segment.segmentId }],
-          typedSearchAttributes: [
-            { key: FLYWHEEL_PROJECT, value: options.project },
-            { key: FLYWHEEL_KIND, value: 'ingest' },
-            { key: FLYWHEEL_OBJECT, value: segment.stream },
-          ],
+          typedSearchAttributes: runSearchAttributes({ project: options.project, kind: 'ingest', object: segment.stream }),
         });
       } catch (error) {
         if (error instanceof WorkflowExecutionAlreadyStartedError) return;
@@ -67,7 +63,7 @@ async function ensureSafetyNet(client: Client, project: string, taskQueue: strin
     await client.schedule.create({
       scheduleId: ingestScheduleId(project),
       spec: { intervals: [{ every }] },
-      action: { type: 'startWorkflow', workflowType: ingestPending, args: [{ project }], taskQueue, workflowId: `${project}/ingest-pending`, typedSearchAttributes: [{ key: FLYWHEEL_PROJECT, value: project }, { key: FLYWHEEL_KIND, value: 'ingest' }] },
+      action: { type: 'startWorkflow', workflowType: ingestPending, args: [{ project }], taskQueue, workflowId: `${project}/ingest-pending`, typedSearchAttributes: runSearchAttributes({ project, kind: 'ingest' }) },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
       typedSearchAttributes: [{ key: FLYWHEEL_PROJECT, value: project }],
     });
