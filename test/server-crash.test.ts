@@ -133,7 +133,12 @@ describe('log API durability', () => {
     const unacknowledged: Batch[] = [];
     for (let round = 0; round < 3; round++) {
       const server = await startServer();
-      if (round > 0) expect(server.stderr()).toMatch(/segment log: recovered clicks segment \S+ \(\d+ events\) and closed it/);
+      if (round > 0) {
+        // The recovery line goes to stderr, the "listening" line to stdout: two pipes, so allow it a moment to arrive.
+        const recovered = /segment log: recovered clicks segment \S+ \(\d+ events\) and closed it/;
+        for (let i = 0; i < 40 && !recovered.test(server.stderr()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(server.stderr()).toMatch(recovered);
+      }
       const load = runLoad(server.url, 8, seq);
       // Kill once a good number of batches were acknowledged, at a moment the load does not choose.
       const target = 150 * 20 + round * 500;
