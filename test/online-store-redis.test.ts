@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOnlineStore } from '../connectors/online-store/create-online-store.ts';
 import { OnlineStoreUnavailableError } from '../connectors/online-store/online-store-errors.ts';
+import { layoutOf } from '../connectors/online-store/online-layouts.ts';
 import type { OnlineReadRequest, OnlineRecord, OnlineStore } from '../connectors/online-store/online-store.ts';
 import { redactUrl, RedisOnlineStore } from '../connectors/online-store/redis/redis-online-store.ts';
 import { ConfigError } from '../core/errors.ts';
@@ -67,7 +68,7 @@ describe('RedisOnlineStore', () => {
     return store;
   };
 
-  it('stores one hash per view and key, fields as JSON, times in microseconds', async () => {
+  it('stores one string per view and key: times in microseconds, layout id, values as a JSON array', async () => {
     const server = await ownServer();
     const store = closing(await createOnlineStore({ type: 'redis', url: server.url }, { project: 'card_fraud' }));
     const before = Date.now();
@@ -78,12 +79,18 @@ describe('RedisOnlineStore', () => {
     const after = Date.now();
 
     await withRedisClient(server.url, async (client) => {
-      expect((await client.keys('*')).sort()).toEqual(['fw:card_fraud:user_stats:["42"]', 'fw:card_fraud:user_stats:[42,"FR"]']);
-      const { __written_at: writtenAt, ...hash } = await client.hGetAll('fw:card_fraud:user_stats:[42,"FR"]');
-      expect(hash).toEqual({ count: '3', name: '"a:b"', ratio: '0.5', flag: 'true', nothing: 'null', __event_time: '1714564800123456' });
+      expect((await client.keys('*')).sort()).toEqual(['fw:card_fraud:__layouts', 'fw:card_fraud:user_stats:["42"]', 'fw:card_fraud:user_stats:[42,"FR"]']);
+      const stored = (await client.get('fw:card_fraud:user_stats:[42,"FR"]'))!;
+      const [eventTime, writtenAt, layoutId, ...rest] = stored.split('|');
+      const layout = layoutOf(['count', 'name', 'ratio', 'flag', 'nothing']);
+      expect([eventTime, layoutId, rest.join('|')]).toEqual(['1714564800123456', layout.id, '[3,"a:b",0.5,true,null]']);
       expect(Number(writtenAt)).toBeGreaterThanOrEqual(before * 1000);
       expect(Number(writtenAt)).toBeLessThanOrEqual(after * 1000);
-      expect(await client.type('fw:card_fraud:user_stats:[42,"FR"]')).toBe('hash');
+      expect(await client.type('fw:card_fraud:user_stats:[42,"FR"]')).toBe('string');
+      expect(await client.hGetAll('fw:card_fraud:__layouts')).toEqual({
+        [layout.id]: '["count","name","ratio","flag","nothing"]',
+        [layoutOf(['count']).id]: '["count"]',
+      });
       expect(await client.ttl('fw:card_fraud:user_stats:[42,"FR"]')).toBe(-1);
     });
 
@@ -93,7 +100,7 @@ describe('RedisOnlineStore', () => {
     expect(await withRedisClient(server.url, (client) => client.exists('cf:user_stats:[1]'))).toBe(1);
   });
 
-  it('reads many keys in one round trip, one command per key', async () => {
+  it('writes and reads many keys in one round trip each: scripts of 100 records, one MGET', async () => {
     const server = await ownServer();
     const replyDelayMs = 300;
     const proxy = await startDelayProxy(server.port, replyDelayMs);
@@ -105,11 +112,11 @@ describe('RedisOnlineStore', () => {
     await withRedisClient(server.url, (client) => client.configResetStat());
     const write = await timed(store.write(records));
     expect(write.result).toEqual({ written: 500, skippedOlder: 0 });
-    // The script is loaded in the same pipeline as the calls: one round trip. Each call runs
-    // HGET (the stored event time), DEL and HSET inside Redis.
+    // The script is loaded in the same pipeline as the calls: one round trip. Each call takes 100
+    // records and runs GET (the stored event time) and SET per record inside Redis.
     expect(write.ms).toBeGreaterThanOrEqual(replyDelayMs - 5);
     expect(write.ms).toBeLessThan(2 * replyDelayMs);
-    expect(await commandCounts(server.url)).toEqual({ 'script|load': 1, evalsha: 500, hget: 500, del: 500, hset: 500 });
+    expect(await commandCounts(server.url)).toEqual({ 'script|load': 1, hsetnx: 1, evalsha: 5, get: 500, set: 500 });
 
     const requests: OnlineReadRequest[] = records.map((r, i) => ({ view: r.view, key: r.key, ttlSeconds: null, ...(i % 4 === 1 ? { features: ['s'] } : {}) }));
     await withRedisClient(server.url, (client) => client.configResetStat());
@@ -118,7 +125,7 @@ describe('RedisOnlineStore', () => {
     expect(read.result!.map((r) => r.values)).toEqual(records.map((r, i) => (i % 4 === 1 ? { s: `v${i}` } : r.values)));
     expect(read.ms).toBeGreaterThanOrEqual(replyDelayMs - 5);
     expect(read.ms).toBeLessThan(2 * replyDelayMs);
-    expect(await commandCounts(server.url)).toEqual({ hgetall: 375, hmget: 125 });
+    expect(await commandCounts(server.url)).toEqual({ mget: 1 });
 
     // Without the proxy, the same read is fast: the delay was the round trip.
     const direct = closing(new RedisOnlineStore({ url: server.url, keyPrefix: 'fw:p:' }));

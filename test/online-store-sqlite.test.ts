@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createOnlineStore } from '../connectors/online-store/create-online-store.ts';
 import { OnlineStoreError, OnlineStoreUnavailableError } from '../connectors/online-store/online-store-errors.ts';
+import { layoutOf } from '../connectors/online-store/online-layouts.ts';
 import { SQLITE_READ, SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-online-store.ts';
 import { ConfigError } from '../core/errors.ts';
 import { describeOnlineStoreContract } from './contracts/online-store.contract.ts';
@@ -48,18 +49,27 @@ describe('SqliteOnlineStore', () => {
     const db = new Database(path, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      const columns = db.prepare("SELECT name, type, pk FROM pragma_table_info('online_values') ORDER BY cid").all();
+      const columns = db.prepare("SELECT name, type, pk FROM pragma_table_info('online_records') ORDER BY cid").all();
       expect(columns).toEqual([
         { name: 'view', type: 'TEXT', pk: 1 },
         { name: 'key', type: 'TEXT', pk: 2 },
+        { name: 'layout', type: 'TEXT', pk: 0 },
         { name: 'values_json', type: 'TEXT', pk: 0 },
         { name: 'event_time', type: 'INTEGER', pk: 0 },
         { name: 'written_at', type: 'INTEGER', pk: 0 },
       ]);
-      const rows = db.prepare('SELECT view, key, values_json, event_time, typeof(written_at) AS written_type FROM online_values').all();
+      const rows = db.prepare('SELECT view, key, layout, values_json, event_time, typeof(written_at) AS written_type FROM online_records').all();
+      const layout = layoutOf(['count', 'name']);
       expect(rows).toEqual([
-        { view: 'user_stats', key: '[42,"FR"]', values_json: '{"count":3,"name":"a:b"}', event_time: 1_714_564_800_123_456, written_type: 'integer' },
+        { view: 'user_stats', key: '[42,"FR"]', layout: layout.id, values_json: '[3,"a:b"]', event_time: 1_714_564_800_123_456, written_type: 'integer' },
       ]);
+      // Both layouts written are kept, the skipped record's too.
+      expect(db.prepare('SELECT id, features FROM online_layouts ORDER BY features').all()).toEqual(
+        [
+          { id: layout.id, features: '["count","name"]' },
+          { id: layoutOf(['count']).id, features: '["count"]' },
+        ],
+      );
     } finally {
       db.close();
     }

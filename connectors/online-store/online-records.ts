@@ -1,7 +1,17 @@
 import { identifierProblem } from '../../core/identifiers.ts';
 import { describeKey, encodeOnlineKey, keyPartProblem } from './online-key.ts';
 import { InvalidOnlineRecordError } from './online-store-errors.ts';
-import type { OnlineFeatureValue, OnlineKeyPart, OnlineReadRequest, OnlineRecord, OnlineValue } from './online-store.ts';
+import { layoutOf, type OnlineLayout } from './online-layouts.ts';
+import type {
+  EncodedOnlineBatch,
+  EncodedOnlineRecord,
+  OnlineFeatureValue,
+  OnlineKeyPart,
+  OnlineKeyRequest,
+  OnlineReadRequest,
+  OnlineRecord,
+  OnlineValue,
+} from './online-store.ts';
 import { isExpired, isoFromMicros, microsFromDate, microsFromIso } from './online-time.ts';
 
 /**
@@ -12,12 +22,20 @@ import { isExpired, isoFromMicros, microsFromDate, microsFromIso } from './onlin
 /** Feature names starting with this are the store's own (`__event_time`, `__written_at` in Redis hashes). */
 export const RESERVED_FEATURE_PREFIX = '__';
 
-/** A record checked and encoded for storage. */
+/** A record checked and encoded for storage: its values as one JSON array following its layout. */
 export interface PreparedRecord {
   readonly view: string;
   readonly encodedKey: string;
   readonly eventMicros: number;
-  readonly values: Readonly<Record<string, OnlineFeatureValue>>;
+  readonly layout: OnlineLayout;
+  /** A JSON array text, one value per feature of the layout. */
+  readonly values: string;
+}
+
+/** A key to fetch, checked and encoded. */
+export interface PreparedKey {
+  readonly view: string;
+  readonly encodedKey: string;
 }
 
 /** A read request checked and encoded. */
@@ -26,12 +44,6 @@ export interface PreparedRequest {
   readonly encodedKey: string;
 }
 
-/** A record as an engine returns it: its values (all, or the requested ones), event and write times. */
-export interface StoredRecord {
-  readonly values: Readonly<Record<string, OnlineFeatureValue>>;
-  readonly eventMicros: number;
-  readonly writtenMicros: number;
-}
 
 /** Checks every record (throwing InvalidOnlineRecordError for the first bad one) and encodes keys and times. */
 export function prepareRecords(records: readonly OnlineRecord[]): PreparedRecord[] {
@@ -51,12 +63,51 @@ export function prepareRecords(records: readonly OnlineRecord[]): PreparedRecord
     if (typeof values !== 'object' || values === null || Array.isArray(values)) {
       throw new InvalidOnlineRecordError('expected an object of feature name → value', { ...at, field: 'values' });
     }
-    for (const [name, value] of Object.entries(values)) {
+    const names = Object.keys(values);
+    let encoded = '[';
+    for (const [i, name] of names.entries()) {
       checkFeatureName(name, at);
+      const value = values[name];
       const problem = valueProblem(value);
       if (problem) throw new InvalidOnlineRecordError(problem, { ...at, field: `values.${name}` });
+      encoded += (i === 0 ? '' : ',') + JSON.stringify(value);
     }
-    return { view, encodedKey: encodeOnlineKey(key), eventMicros, values };
+    return { view, encodedKey: encodeOnlineKey(key), eventMicros, layout: layoutOf(names), values: `${encoded}]` };
+  });
+}
+
+/**
+ * Checks an encoded batch: the view, the feature names, every key and event time, and that every
+ * `values` is bracketed as a JSON array. The array's content is trusted (the offline engine wrote it).
+ */
+export function prepareEncodedBatch(batch: EncodedOnlineBatch): PreparedRecord[] {
+  if (typeof batch !== 'object' || batch === null) throw new InvalidOnlineRecordError('writeEncoded() takes { view, features, rows }', { field: 'batch' });
+  const view = checkView(batch.view);
+  if (!Array.isArray(batch.features)) throw new InvalidOnlineRecordError('expected an array of feature names', { view, field: 'features' });
+  for (const name of batch.features) checkFeatureName(name, { view, key: '(every row)' });
+  if (!Array.isArray(batch.rows)) throw new InvalidOnlineRecordError('expected an array of rows', { view, field: 'rows' });
+  const layout = layoutOf(batch.features);
+  return batch.rows.map((row, index) => {
+    const { key } = checkViewAndKey(view, row?.key);
+    const at = { view, key: describeKey(key) };
+    if (!Number.isSafeInteger(row.eventMicros)) {
+      throw new InvalidOnlineRecordError(`expected whole microseconds since the epoch, got ${String(row.eventMicros)}`, { ...at, field: `rows[${index}].eventMicros` });
+    }
+    const values = row.values;
+    if (typeof values !== 'string' || values.charCodeAt(0) !== 91 /* [ */ || values.charCodeAt(values.length - 1) !== 93 /* ] */) {
+      throw new InvalidOnlineRecordError(`expected a JSON array text, got ${JSON.stringify(values)?.slice(0, 80)}`, { ...at, field: `rows[${index}].values` });
+    }
+    return { view, encodedKey: encodeOnlineKey(key), eventMicros: row.eventMicros, layout, values };
+  });
+}
+
+/** Checks the keys of readEncoded and encodes them. */
+export function prepareKeys(requests: readonly OnlineKeyRequest[]): PreparedKey[] {
+  if (!Array.isArray(requests)) throw new InvalidOnlineRecordError('readEncoded() takes an array of { view, key }', { field: 'requests' });
+  return requests.map((request) => {
+    if (typeof request !== 'object' || request === null) throw new InvalidOnlineRecordError('a request must be an object', { field: 'requests' });
+    const { view, key } = checkViewAndKey(request.view, request.key);
+    return { view, encodedKey: encodeOnlineKey(key) };
   });
 }
 
@@ -90,7 +141,7 @@ export function nowMicros(now: Date): number {
  * Turns what an engine found for each request (undefined: nothing stored) into the results, in
  * request order. Records written together share their times, so each time is printed once.
  */
-export function toOnlineValues(prepared: readonly PreparedRequest[], found: readonly (StoredRecord | undefined)[], now: number): OnlineValue[] {
+export function toOnlineValues(prepared: readonly PreparedRequest[], found: readonly (EncodedOnlineRecord | undefined)[], now: number): OnlineValue[] {
   const printed = new Map<number, string>();
   const iso = (micros: number) => {
     let text = printed.get(micros);
@@ -100,17 +151,23 @@ export function toOnlineValues(prepared: readonly PreparedRequest[], found: read
   return prepared.map((p, i) => toOnlineValue(p, found[i], now, iso));
 }
 
-function toOnlineValue(prepared: PreparedRequest, stored: StoredRecord | undefined, now: number, iso: (micros: number) => string): OnlineValue {
+function toOnlineValue(prepared: PreparedRequest, stored: EncodedOnlineRecord | undefined, now: number, iso: (micros: number) => string): OnlineValue {
   const { view, key, features, ttlSeconds } = prepared.request;
   if (stored === undefined) return { status: 'missing', view, key, values: {}, eventTime: null, writtenAt: null };
   const eventTime = iso(stored.eventMicros);
   const writtenAt = iso(stored.writtenMicros);
   if (isExpired(stored.eventMicros, now, ttlSeconds)) return { status: 'expired', view, key, values: {}, eventTime, writtenAt };
-  let values = stored.values;
-  if (features !== undefined) {
-    const picked: Record<string, OnlineFeatureValue> = {};
-    for (const name of features) picked[name] = Object.hasOwn(stored.values, name) ? stored.values[name]! : null;
-    values = picked;
+  const array = JSON.parse(stored.values) as OnlineFeatureValue[];
+  const values: Record<string, OnlineFeatureValue> = {};
+  if (features === undefined) {
+    stored.features.forEach((name, i) => {
+      values[name] = array[i] ?? null;
+    });
+  } else {
+    for (const name of features) {
+      const i = stored.features.indexOf(name);
+      values[name] = i === -1 ? null : (array[i] ?? null);
+    }
   }
   return { status: 'present', view, key, values, eventTime, writtenAt };
 }

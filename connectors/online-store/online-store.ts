@@ -75,6 +75,45 @@ export interface OnlineMissingValue extends OnlineValueOf<'missing'> {
   readonly writtenAt: null;
 }
 
+/**
+ * Rows of one view whose values are already encoded, one JSON array per row in `features` order:
+ * the fast path of materialization, where the offline engine writes the JSON (`json_array(...)` in
+ * DuckDB) so no value is converted one by one in JavaScript.
+ */
+export interface EncodedOnlineBatch {
+  readonly view: string;
+  /** Feature names (identifiers, not starting with `__`), in the order of every row's `values`. */
+  readonly features: readonly string[];
+  readonly rows: readonly EncodedOnlineRow[];
+}
+
+export interface EncodedOnlineRow {
+  /** The view's join key values, in entity order. */
+  readonly key: readonly OnlineKeyPart[];
+  /** The values' event time in microseconds since the epoch (a safe integer). */
+  readonly eventMicros: number;
+  /** A JSON array text with one value per feature, in the batch's `features` order: `[3,12.5,"FR",null]`. */
+  readonly values: string;
+}
+
+/** One key as readEncoded finds it: the stored record as it is, for callers that assemble JSON themselves. */
+export interface EncodedOnlineRecord {
+  /**
+   * The stored features, in the order of `values`. Records written with the same feature list share
+   * one frozen array, so a caller may cache what it derives from it by identity.
+   */
+  readonly features: readonly string[];
+  /** A JSON array text, one value per feature. */
+  readonly values: string;
+  readonly eventMicros: number;
+  readonly writtenMicros: number;
+}
+
+export interface OnlineKeyRequest {
+  readonly view: string;
+  readonly key: readonly OnlineKeyPart[];
+}
+
 export type OnlineValue = OnlinePresentValue | OnlineExpiredValue | OnlineMissingValue;
 export type OnlineValueStatus = OnlineValue['status'];
 
@@ -96,11 +135,23 @@ export interface OnlineStore {
    */
   write(records: readonly OnlineRecord[]): Promise<OnlineWriteResult>;
   /**
+   * write() for rows whose values are already JSON arrays (materialization's fast path), with the
+   * same newer-wins rule. Keys, times and the feature list are checked; each `values` must be a JSON
+   * array text with one entry per feature (its brackets are checked, its content is trusted).
+   */
+  writeEncoded(batch: EncodedOnlineBatch): Promise<OnlineWriteResult>;
+  /**
    * Reads many keys of many views in one round trip; one result per request, in request order.
    * `now` and each request's ttl decide `expired` with the training-set rule: a record is expired
    * when `now - eventTime > ttl`, so one exactly `ttl` old is still present.
    */
   read(requests: readonly OnlineReadRequest[], now: Date): Promise<OnlineValue[]>;
+  /**
+   * The stored records of many keys in one round trip, undecoded; undefined where nothing is stored.
+   * No ttl is applied: the caller decides `present`/`expired` with isExpired (online-time.ts).
+   * This is the serving API's read: it splices `values` into its response without parsing them.
+   */
+  readEncoded(requests: readonly OnlineKeyRequest[]): Promise<(EncodedOnlineRecord | undefined)[]>;
   /** Deletes every record of a view. */
   deleteView(view: string): Promise<void>;
   /** Resolves when the store answers; throws OnlineStoreUnavailableError when it does not. */

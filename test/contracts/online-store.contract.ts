@@ -30,6 +30,9 @@ export const ONLINE_STORE_CASES = [
   'handles empty batches',
   'persists across stores',
   'answers ping and refuses calls after close',
+  'writes encoded rows with the same rules',
+  'reads records undecoded, sharing one features array per layout',
+  'rejects invalid encoded batches before writing',
 ] as const;
 export type OnlineStoreCase = (typeof ONLINE_STORE_CASES)[number];
 
@@ -418,6 +421,80 @@ export function describeOnlineStoreContract(
       // The first store is not affected.
       await store.write([rec('v', [1], { n: 1 })]);
       expect((await readOne(req('v', [1])))?.values).toStrictEqual({ n: 1 });
+    });
+
+    test('writes encoded rows with the same rules', async () => {
+      const t = (iso: string) => Date.parse(iso) * 1000;
+      const batch = (rows: { key: OnlineRecord['key']; eventMicros: number; values: string }[]) => ({ view: 'user_stats', features: ['count', 'name', 'seen'], rows });
+      expect(
+        await store.writeEncoded(
+          batch([
+            { key: [1], eventMicros: t('2024-05-01T12:00:00Z') + 7, values: '[3,"a|b",null]' },
+            { key: ['1', 'FR'], eventMicros: t('2024-05-01T12:00:00Z'), values: '[1,"x","2024-05-01T11:00:00.000Z"]' },
+          ]),
+        ),
+      ).toEqual({ written: 2, skippedOlder: 0 });
+      expect((await store.read([req('user_stats', [1]), req('user_stats', ['1', 'FR'], { features: ['seen', 'count'] })], NOW)).map(withoutWrittenAt)).toStrictEqual([
+        { status: 'present', view: 'user_stats', key: [1], values: { count: 3, name: 'a|b', seen: null }, eventTime: '2024-05-01T12:00:00.000007Z' },
+        { status: 'present', view: 'user_stats', key: ['1', 'FR'], values: { seen: '2024-05-01T11:00:00.000Z', count: 1 }, eventTime: '2024-05-01T12:00:00.000Z' },
+      ]);
+      // Older: skipped; equal: replaces; and a record written by write() is replaced by an encoded one (and back).
+      expect(await store.writeEncoded(batch([{ key: [1], eventMicros: t('2024-05-01T12:00:00Z'), values: '[0,"old",null]' }]))).toEqual({ written: 0, skippedOlder: 1 });
+      expect(await store.writeEncoded(batch([{ key: [1], eventMicros: t('2024-05-01T12:00:00Z') + 7, values: '[4,"same time",null]' }]))).toEqual({ written: 1, skippedOlder: 0 });
+      await store.write([rec('user_stats', [1], { other: true }, '2024-05-01T13:00:00Z')]);
+      expect((await readOne(req('user_stats', [1])))?.values).toStrictEqual({ other: true });
+      await store.writeEncoded(batch([{ key: [1], eventMicros: t('2024-05-01T14:00:00Z'), values: '[5,"b",null]' }]));
+      expect((await readOne(req('user_stats', [1])))?.values).toStrictEqual({ count: 5, name: 'b', seen: null });
+      expect(await store.writeEncoded(batch([]))).toEqual({ written: 0, skippedOlder: 0 });
+    });
+
+    test('reads records undecoded, sharing one features array per layout', async () => {
+      await store.write([
+        rec('a', [1], { x: 1, y: 'p' }, '2024-05-01T12:00:00.000001Z'),
+        rec('a', [2], { x: 2, y: 'q' }),
+        rec('b', [1], { z: false }),
+      ]);
+      const found = await store.readEncoded([
+        { view: 'a', key: [1] },
+        { view: 'b', key: [1] },
+        { view: 'a', key: [3] },
+        { view: 'a', key: [2] },
+        { view: 'a', key: [1] },
+      ]);
+      expect(found.map((f) => f && { features: [...f.features], values: f.values, eventMicros: f.eventMicros })).toStrictEqual([
+        { features: ['x', 'y'], values: '[1,"p"]', eventMicros: 1_714_564_800_000_001 },
+        { features: ['z'], values: '[false]', eventMicros: 1_714_564_800_000_000 },
+        undefined,
+        { features: ['x', 'y'], values: '[2,"q"]', eventMicros: 1_714_564_800_000_000 },
+        { features: ['x', 'y'], values: '[1,"p"]', eventMicros: 1_714_564_800_000_001 },
+      ]);
+      expect(found[0]!.features).toBe(found[3]!.features);
+      expect(Object.isFrozen(found[0]!.features)).toBe(true);
+      expect(found[0]!.writtenMicros).toBeGreaterThan(0);
+      // No ttl at this level: a record from 1970 comes back as it is.
+      await store.write([rec('old', [1], { n: 1 }, '1970-01-02T00:00:00Z')]);
+      expect((await store.readEncoded([{ view: 'old', key: [1] }]))[0]?.eventMicros).toBe(86_400_000_000);
+      // A store opened after the write (a fresh process would have no layouts cached) reads the layout back.
+      const second = await another();
+      expect((await second.readEncoded([{ view: 'b', key: [1] }]))[0]?.features).toStrictEqual(['z']);
+      expect(await store.readEncoded([])).toEqual([]);
+    });
+
+    test('rejects invalid encoded batches before writing', async () => {
+      const good = { key: [1], eventMicros: 1_714_564_800_000_000, values: '[1]' };
+      const cases: [unknown, RegExp][] = [
+        [{ view: 'bad view', features: ['n'], rows: [good] }, /view name/],
+        [{ view: 'v', features: ['__n'], rows: [good] }, /reserved/],
+        [{ view: 'v', features: ['n'], rows: [good, { ...good, key: [1.5] }] }, /not a safe integer/],
+        [{ view: 'v', features: ['n'], rows: [good, { ...good, eventMicros: 1.5 }] }, /whole microseconds/],
+        [{ view: 'v', features: ['n'], rows: [good, { ...good, values: '{"n":1}' }] }, /JSON array text/],
+      ];
+      for (const [batch, message] of cases) {
+        await expect(store.writeEncoded(batch as never)).rejects.toThrow(message);
+        await expect(store.writeEncoded(batch as never)).rejects.toThrow(InvalidOnlineRecordError);
+      }
+      expect((await readOne(req('v', [1])))?.status).toBe('missing');
+      await expect(store.readEncoded([{ view: 'v', key: [] }])).rejects.toThrow(InvalidOnlineRecordError);
     });
   });
 }

@@ -1,19 +1,42 @@
 import { createClient, ErrorReply } from 'redis';
 import { ConfigError, FlywheelError } from '../../../core/errors.ts';
 import { OnlineStoreError, OnlineStoreUnavailableError } from '../online-store-errors.ts';
-import { checkView, nowMicros, prepareRecords, prepareRequests, toOnlineValues, type PreparedRecord, type StoredRecord } from '../online-records.ts';
-import type { OnlineFeatureValue, OnlineReadRequest, OnlineRecord, OnlineStore, OnlineValue, OnlineWriteResult } from '../online-store.ts';
-import { EVENT_TIME_FIELD, WRITE_SCRIPT, WRITE_SCRIPT_SHA, WRITTEN_AT_FIELD } from './redis-write-script.ts';
+import { knownLayout, rememberLayout, type OnlineLayout } from '../online-layouts.ts';
+import {
+  checkView,
+  nowMicros,
+  prepareEncodedBatch,
+  prepareKeys,
+  prepareRecords,
+  prepareRequests,
+  toOnlineValues,
+  type PreparedKey,
+  type PreparedRecord,
+} from '../online-records.ts';
+import type {
+  EncodedOnlineBatch,
+  EncodedOnlineRecord,
+  OnlineKeyRequest,
+  OnlineReadRequest,
+  OnlineRecord,
+  OnlineStore,
+  OnlineValue,
+  OnlineWriteResult,
+} from '../online-store.ts';
+import { WRITE_SCRIPT, WRITE_SCRIPT_SHA } from './redis-write-script.ts';
 
 /**
- * The production online store: one Redis hash per (view, key),
+ * The production online store: one Redis string per (view, key),
  *
- *   <prefix><view>:<encoded key>  →  { <feature>: <JSON value>, ..., __event_time: <µs>, __written_at: <µs> }
+ *   <prefix><view>:<encoded key>  →  <event µs>|<written µs>|<layout id>|<JSON array of the values>
+ *   <prefix>__layouts             →  hash { <layout id>: <JSON array of the feature names> }
  *
  * with the prefix `fw:<project>:` unless the profile sets `keyPrefix`, and the key encoded as a JSON
- * array (online-key.ts): `fw:card_fraud:user_stats:[42]`. Writes run a Lua script per record
- * (redis-write-script.ts) that replaces the hash only when the record is not older; reads send one
- * HGETALL (or HMGET for a feature subset) per request, all in one pipeline: one round trip per call.
+ * array (online-key.ts): `fw:card_fraud:user_stats:[42]`. One string per record, not a hash of
+ * fields, because reads are the hot path: one bulk reply per entity is parsed several times faster
+ * by the client than 50 (docs/online-store.md, "Why one string per record"). Writes run a Lua
+ * script per 100 records (redis-write-script.ts) that replaces a value only when the record is not
+ * older; a read is one MGET of every key of the call: one round trip.
  *
  * Failing fast: commands are never queued while Redis is unreachable (`disableOfflineQueue`); a
  * call waits at most `connectTimeoutMs` for a connection and `commandTimeoutMs` for its replies,
@@ -37,7 +60,9 @@ export interface RedisOnlineStoreOptions {
 }
 
 /** Records per pipeline of a write: bounds the memory of one round trip, not the size of a call. */
-const WRITE_PIPELINE_RECORDS = 1000;
+const WRITE_PIPELINE_RECORDS = 2000;
+/** Records per script call: large enough to amortize the call, small enough not to block Redis for long (~0.1 ms). */
+const RECORDS_PER_SCRIPT_CALL = 100;
 /** Error replies a retry may fix (a loading, busy or failing-over server). */
 const TRANSIENT_REPLIES = new Set(['LOADING', 'BUSY', 'TRYAGAIN', 'MASTERDOWN', 'CLUSTERDOWN', 'READONLY', 'OOM', 'NOREPLICAS']);
 
@@ -92,35 +117,22 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   async write(records: readonly OnlineRecord[]): Promise<OnlineWriteResult> {
-    const prepared = prepareRecords(records);
-    this.#assertOpen('write');
-    if (prepared.length === 0) return { written: 0, skippedOlder: 0 };
-    await this.#ready('write');
-    const writtenAt = String(Date.now() * 1000);
-    let written = 0;
-    for (let start = 0; start < prepared.length; start += WRITE_PIPELINE_RECORDS) {
-      written += await this.#writePipeline(prepared.slice(start, start + WRITE_PIPELINE_RECORDS), writtenAt);
-    }
-    return { written, skippedOlder: prepared.length - written };
+    return this.#write(prepareRecords(records), 'write');
+  }
+
+  async writeEncoded(batch: EncodedOnlineBatch): Promise<OnlineWriteResult> {
+    return this.#write(prepareEncodedBatch(batch), 'writeEncoded');
   }
 
   async read(requests: readonly OnlineReadRequest[], now: Date): Promise<OnlineValue[]> {
     const prepared = prepareRequests(requests);
     const at = nowMicros(now);
-    this.#assertOpen('read');
-    if (prepared.length === 0) return [];
-    await this.#ready('read');
-    const commands = prepared.map(({ request, encodedKey }) => {
-      const key = this.#key(request.view, encodedKey);
-      return request.features === undefined ? ['HGETALL', key] : ['HMGET', key, EVENT_TIME_FIELD, WRITTEN_AT_FIELD, ...request.features];
-    });
-    const replies = await this.#pipeline(commands, 'read');
-    const found = prepared.map((p, i) => {
-      const reply = replies[i]!;
-      if (reply.status === 'rejected') throw this.#failure(reply.reason, 'read');
-      return p.request.features === undefined ? fromHash(reply.value) : fromFields(reply.value, p.request.features);
-    });
+    const found = await this.#fetch(prepared.map((p) => ({ view: p.request.view, encodedKey: p.encodedKey })), 'read');
     return toOnlineValues(prepared, found, at);
+  }
+
+  async readEncoded(requests: readonly OnlineKeyRequest[]): Promise<(EncodedOnlineRecord | undefined)[]> {
+    return this.#fetch(prepareKeys(requests), 'readEncoded');
   }
 
   async deleteView(view: string): Promise<void> {
@@ -157,35 +169,79 @@ export class RedisOnlineStore implements OnlineStore {
     return `${this.keyPrefix}${view}:${encodedKey}`;
   }
 
-  async #writePipeline(records: readonly PreparedRecord[], writtenAt: string): Promise<number> {
-    const commands = records.map((record) => {
-      const args = ['EVALSHA', WRITE_SCRIPT_SHA, '1', this.#key(record.view, record.encodedKey), String(record.eventMicros), writtenAt];
-      for (const [name, value] of Object.entries(record.values)) args.push(name, JSON.stringify(value));
-      return args;
-    });
+  async #write(prepared: readonly PreparedRecord[], operation: string): Promise<OnlineWriteResult> {
+    this.#assertOpen(operation);
+    if (prepared.length === 0) return { written: 0, skippedOlder: 0 };
+    await this.#ready(operation);
+    const writtenPrefix = `|${Date.now() * 1000}|`;
+    let written = 0;
+    for (let start = 0; start < prepared.length; start += WRITE_PIPELINE_RECORDS) {
+      written += await this.#writePipeline(prepared.slice(start, start + WRITE_PIPELINE_RECORDS), writtenPrefix, operation);
+    }
+    return { written, skippedOlder: prepared.length - written };
+  }
+
+  async #writePipeline(records: readonly PreparedRecord[], writtenPrefix: string, operation: string): Promise<number> {
+    const commands: string[][] = [];
+    // Every layout of the pipeline, registered before its records (HSETNX: a no-op once there).
+    const layouts = new Set<OnlineLayout>(records.map((r) => r.layout));
+    for (const layout of layouts) commands.push(['HSETNX', this.#layoutsKey, layout.id, JSON.stringify(layout.features)]);
+    const first = commands.length;
+    for (let start = 0; start < records.length; start += RECORDS_PER_SCRIPT_CALL) {
+      const batch = records.slice(start, start + RECORDS_PER_SCRIPT_CALL);
+      const args = ['EVALSHA', WRITE_SCRIPT_SHA, String(batch.length)];
+      for (const record of batch) args.push(this.#key(record.view, record.encodedKey));
+      for (const record of batch) args.push(String(record.eventMicros), `${record.eventMicros}${writtenPrefix}${record.layout.id}|${record.values}`);
+      commands.push(args);
+    }
     // Loading the script costs nothing when Redis has it, and rides in the same pipeline.
     const load = this.#scriptLoaded ? [] : [['SCRIPT', 'LOAD', WRITE_SCRIPT]];
-    let replies = await this.#pipeline([...load, ...commands], 'write');
+    let replies = await this.#pipeline([...load, ...commands], operation);
     if (load.length > 0) {
       const loaded = replies[0]!;
-      if (loaded.status === 'rejected') throw this.#failure(loaded.reason, 'write');
+      if (loaded.status === 'rejected') throw this.#failure(loaded.reason, operation);
       this.#scriptLoaded = true;
       replies = replies.slice(1);
     }
     // Someone ran SCRIPT FLUSH between our load and the calls: those not run are safe to resend.
     const flushed = replies.flatMap((reply, i) => (reply.status === 'rejected' && isNoScript(reply.reason) ? [i] : []));
     if (flushed.length > 0) {
-      const retried = await this.#pipeline([['SCRIPT', 'LOAD', WRITE_SCRIPT], ...flushed.map((i) => commands[i]!)], 'write');
+      const retried = await this.#pipeline([['SCRIPT', 'LOAD', WRITE_SCRIPT], ...flushed.map((i) => commands[i]!)], operation);
       flushed.forEach((index, j) => {
         replies[index] = retried[j + 1]!;
       });
     }
     let written = 0;
-    for (const reply of replies) {
-      if (reply.status === 'rejected') throw this.#failure(reply.reason, 'write');
-      written += Number(reply.value);
+    for (const [i, reply] of replies.entries()) {
+      if (reply.status === 'rejected') throw this.#failure(reply.reason, operation);
+      if (i >= first) written += Number(reply.value);
     }
     return written;
+  }
+
+  /** One MGET for every key, then (rarely) one HMGET for layouts this process has not seen yet. */
+  async #fetch(keys: readonly PreparedKey[], operation: string): Promise<(EncodedOnlineRecord | undefined)[]> {
+    this.#assertOpen(operation);
+    if (keys.length === 0) return [];
+    await this.#ready(operation);
+    const redisKeys = keys.map((k) => this.#key(k.view, k.encodedKey));
+    const reply = (await this.#command(['MGET', ...redisKeys], operation)) as (string | null)[];
+    const context = { store: this.name, operation };
+    const parsed = reply.map((value, i) => (value === null ? undefined : parseStored(value, redisKeys[i]!, context)));
+    const unknown = [...new Set(parsed.flatMap((p) => (p && !knownLayout(p.layoutId) ? [p.layoutId] : [])))];
+    if (unknown.length > 0) {
+      const features = (await this.#command(['HMGET', this.#layoutsKey, ...unknown], operation)) as (string | null)[];
+      unknown.forEach((id, i) => {
+        const json = features[i];
+        if (json === null || json === undefined) throw new OnlineStoreError(`Online store ${this.name} holds records of layout ${id} but not the layout itself (${this.#layoutsKey})`, { store: this.name, operation });
+        rememberLayout(id, json);
+      });
+    }
+    return parsed.map((p) => p && { features: knownLayout(p.layoutId)!.features, values: p.values, eventMicros: p.eventMicros, writtenMicros: p.writtenMicros });
+  }
+
+  get #layoutsKey(): string {
+    return `${this.keyPrefix}__layouts`;
   }
 
   /**
@@ -286,34 +342,11 @@ function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
-function parseValue(json: string): OnlineFeatureValue {
-  return JSON.parse(json) as OnlineFeatureValue;
-}
-
-/** An HGETALL reply (RESP2: a flat array of field, value, ...). */
-function fromHash(reply: Reply): StoredRecord | undefined {
-  const flat = reply as string[];
-  let eventMicros: number | undefined;
-  let writtenMicros = 0;
-  const values: Record<string, OnlineFeatureValue> = {};
-  for (let i = 0; i < flat.length; i += 2) {
-    const field = flat[i]!;
-    const value = flat[i + 1]!;
-    if (field === EVENT_TIME_FIELD) eventMicros = Number(value);
-    else if (field === WRITTEN_AT_FIELD) writtenMicros = Number(value);
-    else values[field] = parseValue(value);
-  }
-  return eventMicros === undefined ? undefined : { values, eventMicros, writtenMicros };
-}
-
-/** An HMGET reply for `__event_time`, `__written_at` and `features`, in that order. */
-function fromFields(reply: Reply, features: readonly string[]): StoredRecord | undefined {
-  const [eventTime, writtenAt, ...rest] = reply as (string | null)[];
-  if (eventTime === null || eventTime === undefined) return undefined;
-  const values: Record<string, OnlineFeatureValue> = {};
-  features.forEach((name, i) => {
-    const value = rest[i];
-    values[name] = value === null || value === undefined ? null : parseValue(value);
-  });
-  return { values, eventMicros: Number(eventTime), writtenMicros: Number(writtenAt ?? 0) };
+/** A stored value, `<event µs>|<written µs>|<layout id>|<JSON array>`, cut at its first three bars. */
+function parseStored(value: string, key: string, context: { store: string; operation: string }): { eventMicros: number; writtenMicros: number; layoutId: string; values: string } {
+  const a = value.indexOf('|');
+  const b = value.indexOf('|', a + 1);
+  const c = value.indexOf('|', b + 1);
+  if (a < 0 || b < 0 || c < 0) throw new OnlineStoreError(`Online store ${context.store}: the value of ${key} is not a Flywheel record (${value.slice(0, 40)}…)`, context);
+  return { eventMicros: Number(value.slice(0, a)), writtenMicros: Number(value.slice(a + 1, b)), layoutId: value.slice(b + 1, c), values: value.slice(c + 1) };
 }

@@ -1,25 +1,28 @@
 import { createHash } from 'node:crypto';
 
-/** Hash fields the store keeps beside the features (feature names may not start with `__`). */
-export const EVENT_TIME_FIELD = '__event_time';
-export const WRITTEN_AT_FIELD = '__written_at';
-
 /**
- * The newer-wins write of one record, atomic in Redis (a script runs alone): the record replaces
- * the hash only when no stored event time is later than its own. Returns 1 when it wrote, 0 when it
- * skipped an older record. Times are microseconds since the epoch; Lua numbers are doubles, exact
- * below 2^53.
+ * The newer-wins write of a batch of records, atomic per record in Redis (a script runs alone):
+ * each record replaces the stored value of its key only when the stored event time is not later
+ * than its own. Records are applied in order (a key twice in one batch: the later call sees the
+ * first). Returns how many it wrote. Times are microseconds since the epoch; Lua numbers are
+ * doubles, exact below 2^53.
  *
- *   KEYS[1]  the record's hash
- *   ARGV[1]  event time, ARGV[2] written at, ARGV[3..] feature, JSON value, feature, JSON value, ...
+ *   KEYS[i]       a record's key
+ *   ARGV[2i - 1]  its event time
+ *   ARGV[2i]      its stored value, `<event µs>|<written µs>|<layout id>|<JSON array>`
+ *
+ * Reading the stored event time needs only the text before the first `|`.
  */
-export const WRITE_SCRIPT = `local stored = redis.call('HGET', KEYS[1], '${EVENT_TIME_FIELD}')
-if stored and tonumber(stored) > tonumber(ARGV[1]) then
-  return 0
+export const WRITE_SCRIPT = `local written = 0
+for i = 1, #KEYS do
+  local stored = redis.call('GET', KEYS[i])
+  local bar = stored and string.find(stored, '|', 1, true)
+  if not bar or tonumber(string.sub(stored, 1, bar - 1)) <= tonumber(ARGV[2 * i - 1]) then
+    redis.call('SET', KEYS[i], ARGV[2 * i])
+    written = written + 1
+  end
 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], '${EVENT_TIME_FIELD}', ARGV[1], '${WRITTEN_AT_FIELD}', ARGV[2], unpack(ARGV, 3))
-return 1
+return written
 `;
 
 /** What EVALSHA names the script by (Redis caches scripts by the SHA-1 of their text). */

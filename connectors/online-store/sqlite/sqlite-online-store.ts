@@ -3,45 +3,71 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { FlywheelError } from '../../../core/errors.ts';
 import { OnlineStoreError, OnlineStoreUnavailableError } from '../online-store-errors.ts';
-import { checkView, nowMicros, prepareRecords, prepareRequests, toOnlineValues, type StoredRecord } from '../online-records.ts';
-import type { OnlineReadRequest, OnlineRecord, OnlineStore, OnlineValue, OnlineWriteResult } from '../online-store.ts';
+import { knownLayout, rememberLayout, type OnlineLayout } from '../online-layouts.ts';
+import {
+  checkView,
+  nowMicros,
+  prepareEncodedBatch,
+  prepareKeys,
+  prepareRecords,
+  prepareRequests,
+  toOnlineValues,
+  type PreparedKey,
+  type PreparedRecord,
+} from '../online-records.ts';
+import type {
+  EncodedOnlineBatch,
+  EncodedOnlineRecord,
+  OnlineKeyRequest,
+  OnlineReadRequest,
+  OnlineRecord,
+  OnlineStore,
+  OnlineValue,
+  OnlineWriteResult,
+} from '../online-store.ts';
 
 /**
- * The embedded online store: one SQLite file (better-sqlite3), one table, WAL mode so readers in
- * other processes (the HTTP server) never wait for the writer (materialization).
+ * The embedded online store: one SQLite file (better-sqlite3), WAL mode so readers in other
+ * processes (the HTTP server) never wait for the writer (materialization).
  *
- *   online_values(view TEXT, key TEXT, values_json TEXT, event_time INTEGER, written_at INTEGER,
- *                 PRIMARY KEY (view, key)) WITHOUT ROWID
+ *   online_records(view TEXT, key TEXT, layout TEXT, values_json TEXT, event_time INTEGER,
+ *                  written_at INTEGER, PRIMARY KEY (view, key)) WITHOUT ROWID
+ *   online_layouts(id TEXT PRIMARY KEY, features TEXT)
  *
- * `key` is the JSON-array key encoding (online-key.ts), `values_json` a JSON object of the features,
- * times are microseconds since the epoch. A write is one transaction of upserts whose
- * `WHERE excluded.event_time >= event_time` keeps the newer record; a read is one statement for the
- * whole batch. better-sqlite3 is synchronous: calls block the event loop while they run (about a
- * millisecond for 500 keys).
+ * `key` is the JSON-array key encoding (online-key.ts), `values_json` a JSON array of the values in
+ * the order of its layout's features (online-layouts.ts), times are microseconds since the epoch.
+ * A write is one transaction of upserts whose `WHERE excluded.event_time >= event_time` keeps the
+ * newer record; a read is one statement for the whole batch. better-sqlite3 is synchronous: calls
+ * block the event loop while they run (about a millisecond for 500 keys).
  */
 
-export const SQLITE_ONLINE_SCHEMA = `CREATE TABLE IF NOT EXISTS online_values (
+export const SQLITE_ONLINE_SCHEMA = `CREATE TABLE IF NOT EXISTS online_records (
   view TEXT NOT NULL,
   key TEXT NOT NULL,
+  layout TEXT NOT NULL,
   values_json TEXT NOT NULL,
   event_time INTEGER NOT NULL,
   written_at INTEGER NOT NULL,
   PRIMARY KEY (view, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS online_layouts (
+  id TEXT NOT NULL PRIMARY KEY,
+  features TEXT NOT NULL
 ) WITHOUT ROWID`;
 
 /** Inserts a record, or replaces the stored one when it is not newer; `changes` is 0 when skipped. */
-export const SQLITE_UPSERT = `INSERT INTO online_values (view, key, values_json, event_time, written_at) VALUES (?, ?, ?, ?, ?)
+export const SQLITE_UPSERT = `INSERT INTO online_records (view, key, layout, values_json, event_time, written_at) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (view, key) DO UPDATE SET
-  values_json = excluded.values_json, event_time = excluded.event_time, written_at = excluded.written_at
-WHERE excluded.event_time >= online_values.event_time`;
+  layout = excluded.layout, values_json = excluded.values_json, event_time = excluded.event_time, written_at = excluded.written_at
+WHERE excluded.event_time >= online_records.event_time`;
 
 /**
  * Reads a batch in one statement: the parameter is a JSON array of `[view, key]` pairs, and each
  * found row carries the position of its request. CROSS JOIN keeps the pairs as the outer loop, so
  * each is one primary-key lookup.
  */
-export const SQLITE_READ = `SELECT r.key AS position, v.values_json AS valuesJson, v.event_time AS eventMicros, v.written_at AS writtenMicros
-FROM json_each(?) AS r CROSS JOIN online_values AS v
+export const SQLITE_READ = `SELECT r.key AS position, v.layout AS layout, v.values_json AS valuesJson, v.event_time AS eventMicros, v.written_at AS writtenMicros
+FROM json_each(?) AS r CROSS JOIN online_records AS v
 WHERE v.view = r.value ->> 0 AND v.key = r.value ->> 1`;
 
 export interface SqliteOnlineStoreOptions {
@@ -53,6 +79,7 @@ export interface SqliteOnlineStoreOptions {
 
 interface ReadRow {
   position: number;
+  layout: string;
   valuesJson: string;
   eventMicros: number;
   writtenMicros: number;
@@ -65,10 +92,12 @@ export class SqliteOnlineStore implements OnlineStore {
   /** `sqlite:<absolute path>`, as errors name it. */
   readonly name: string;
   readonly #db: Database.Database;
-  readonly #upsert: Database.Statement<[string, string, string, number, number]>;
+  readonly #upsert: Database.Statement<[string, string, string, string, number, number]>;
+  readonly #saveLayout: Database.Statement<[string, string]>;
+  readonly #loadLayout: Database.Statement<[string], { features: string }>;
   readonly #read: Database.Statement<[string], ReadRow>;
   readonly #deleteView: Database.Statement<[string]>;
-  readonly #writeBatch: (records: ReturnType<typeof prepareRecords>, writtenMicros: number) => number;
+  readonly #writeBatch: (records: readonly PreparedRecord[], writtenMicros: number) => number;
   #closed = false;
 
   constructor(options: SqliteOnlineStoreOptions) {
@@ -87,50 +116,84 @@ export class SqliteOnlineStore implements OnlineStore {
       this.#db.pragma('synchronous = NORMAL');
       this.#db.exec(SQLITE_ONLINE_SCHEMA);
       this.#upsert = this.#db.prepare(SQLITE_UPSERT);
+      this.#saveLayout = this.#db.prepare('INSERT INTO online_layouts (id, features) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
+      this.#loadLayout = this.#db.prepare('SELECT features FROM online_layouts WHERE id = ?');
       this.#read = this.#db.prepare(SQLITE_READ);
-      this.#deleteView = this.#db.prepare('DELETE FROM online_values WHERE view = ?');
+      this.#deleteView = this.#db.prepare('DELETE FROM online_records WHERE view = ?');
     } catch (error) {
       this.#db.close();
       throw this.#failure(error, 'open');
     }
     const upsert = this.#upsert;
-    this.#writeBatch = this.#db.transaction((records: ReturnType<typeof prepareRecords>, writtenMicros: number) => {
+    const saveLayout = this.#saveLayout;
+    this.#writeBatch = this.#db.transaction((records: readonly PreparedRecord[], writtenMicros: number) => {
       let written = 0;
+      let lastLayout: OnlineLayout | undefined;
       for (const record of records) {
-        written += upsert.run(record.view, record.encodedKey, JSON.stringify(record.values), record.eventMicros, writtenMicros).changes;
+        if (record.layout !== lastLayout) {
+          lastLayout = record.layout;
+          saveLayout.run(lastLayout.id, JSON.stringify(lastLayout.features));
+        }
+        written += upsert.run(record.view, record.encodedKey, record.layout.id, record.values, record.eventMicros, writtenMicros).changes;
       }
       return written;
     }).immediate;
   }
 
   async write(records: readonly OnlineRecord[]): Promise<OnlineWriteResult> {
-    const prepared = prepareRecords(records);
-    this.#assertOpen('write');
-    if (prepared.length === 0) return { written: 0, skippedOlder: 0 };
-    try {
-      const written = this.#writeBatch(prepared, Date.now() * 1000);
-      return { written, skippedOlder: prepared.length - written };
-    } catch (error) {
-      throw this.#failure(error, 'write');
-    }
+    return this.#write(prepareRecords(records), 'write');
+  }
+
+  async writeEncoded(batch: EncodedOnlineBatch): Promise<OnlineWriteResult> {
+    return this.#write(prepareEncodedBatch(batch), 'writeEncoded');
   }
 
   async read(requests: readonly OnlineReadRequest[], now: Date): Promise<OnlineValue[]> {
     const prepared = prepareRequests(requests);
     const at = nowMicros(now);
     this.#assertOpen('read');
-    if (prepared.length === 0) return [];
-    let rows: ReadRow[];
-    try {
-      rows = this.#read.all(JSON.stringify(prepared.map((p) => [p.request.view, p.encodedKey])));
-    } catch (error) {
-      throw this.#failure(error, 'read');
-    }
-    const found = new Array<StoredRecord | undefined>(prepared.length);
-    for (const row of rows) {
-      found[row.position] = { values: JSON.parse(row.valuesJson) as StoredRecord['values'], eventMicros: row.eventMicros, writtenMicros: row.writtenMicros };
-    }
+    const found = this.#fetch(prepared.map((p) => ({ view: p.request.view, encodedKey: p.encodedKey })), 'read');
     return toOnlineValues(prepared, found, at);
+  }
+
+  async readEncoded(requests: readonly OnlineKeyRequest[]): Promise<(EncodedOnlineRecord | undefined)[]> {
+    const prepared = prepareKeys(requests);
+    this.#assertOpen('readEncoded');
+    return this.#fetch(prepared, 'readEncoded');
+  }
+
+  #write(prepared: readonly PreparedRecord[], operation: string): OnlineWriteResult {
+    this.#assertOpen(operation);
+    if (prepared.length === 0) return { written: 0, skippedOlder: 0 };
+    try {
+      const written = this.#writeBatch(prepared, Date.now() * 1000);
+      return { written, skippedOlder: prepared.length - written };
+    } catch (error) {
+      throw this.#failure(error, operation);
+    }
+  }
+
+  #fetch(keys: readonly PreparedKey[], operation: string): (EncodedOnlineRecord | undefined)[] {
+    const found = new Array<EncodedOnlineRecord | undefined>(keys.length).fill(undefined);
+    if (keys.length === 0) return found;
+    try {
+      const rows = this.#read.all(JSON.stringify(keys.map((k) => [k.view, k.encodedKey])));
+      for (const row of rows) {
+        found[row.position] = { features: this.#layout(row.layout).features, values: row.valuesJson, eventMicros: row.eventMicros, writtenMicros: row.writtenMicros };
+      }
+    } catch (error) {
+      throw this.#failure(error, operation);
+    }
+    return found;
+  }
+
+  /** A layout by id: from this process's cache, else from the file (then cached for good). */
+  #layout(id: string): OnlineLayout {
+    const known = knownLayout(id);
+    if (known) return known;
+    const row = this.#loadLayout.get(id);
+    if (!row) throw new OnlineStoreError(`Online store ${this.name} holds records of layout ${id} but not the layout itself`, { store: this.name, operation: 'read' });
+    return rememberLayout(id, row.features);
   }
 
   async deleteView(view: string): Promise<void> {
