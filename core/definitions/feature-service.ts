@@ -1,3 +1,4 @@
+import type { DurationInput } from '../duration.ts';
 import { isDefinition, makeDefinition, refName, type Definition } from './definition.ts';
 import type { FeatureViewDefinition } from './feature-view.ts';
 
@@ -18,9 +19,25 @@ export function select<F extends string>(view: FeatureViewDefinition<F>, feature
   return { view, features };
 }
 
+/**
+ * Log what the service serves (docs/serving.md, "Logging what was served"): a sample of its
+ * responses, each entity row with the keys, the values served with their event times and statuses,
+ * is appended to the service's decision stream and stored in the warehouse like any event stream.
+ */
+export interface FeatureServiceLoggingInput {
+  /** The share of decisions logged, greater than 0 and at most 1 (`0.1`: one in ten; `1`: all). */
+  sampleRate: number;
+  /** The decision stream's name (at most 30 characters). Default `<service>_decisions`. */
+  stream?: string;
+  /** How long logged decisions are kept after they were served. Default `'365d'`. */
+  retention?: DurationInput;
+}
+
 export interface FeatureServiceInput {
   name: string;
   features: FeatureSelectionInput<any>[];
+  /** Log a sample of the decisions served; their rows land in the table `flywheel.stream_<stream>`. */
+  logging?: FeatureServiceLoggingInput;
   owner?: string;
   description?: string;
   tags?: Record<string, string>;
@@ -57,6 +74,7 @@ export function resolveSelections(selections: FeatureSelectionInput<any>[]): Fea
  * export const fraudModel = featureService({
  *   name: 'fraud_model',
  *   features: [userStats, { view: merchantStats, features: ['fraud_rate_30d'] }],
+ *   logging: { sampleRate: 0.1 },   // one decision in ten, to the event stream fraud_model_decisions
  * });
  */
 export function featureService(input: FeatureServiceInput): FeatureServiceDefinition {

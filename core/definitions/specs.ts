@@ -142,10 +142,25 @@ export interface FeatureSelection {
   readonly features: readonly string[];
 }
 
+/**
+ * A feature service whose responses are logged: a sample of its decisions is appended to its
+ * decision stream, an event stream derived from the service (core/definitions/decision-stream.ts).
+ */
+export interface FeatureServiceLogging {
+  /** The share of decisions logged, in (0, 1]; which ones is decided by a hash of the decision id. */
+  readonly sampleRate: number;
+  /** The decision stream's name (`<service>_decisions` unless declared); it is in `ProjectSpec.eventStreams`. */
+  readonly stream: string;
+  /** How long logged decisions are kept after they were served. */
+  readonly retentionSeconds: number;
+}
+
 export interface FeatureServiceSpec {
   readonly kind: 'featureService';
   readonly name: string;
   readonly features: readonly FeatureSelection[];
+  /** Absent when the service's decisions are not logged (specs applied before logging existed hash as they did). */
+  readonly logging?: FeatureServiceLogging;
   readonly owner?: string;
   readonly description?: string;
   readonly tags: Readonly<Record<string, string>>;

@@ -197,9 +197,24 @@ const selection = z.strictObject({
   features: z.array(identifier).min(1, 'select at least one feature').optional(),
 });
 
+/** The share of decisions a logged service keeps: more than none, at most all. */
+const sampleRate = z.number({ error: 'expected a number greater than 0 and at most 1, such as 0.1 (one decision in ten)' }).superRefine((value, ctx) => {
+  if (!(value > 0 && value <= 1)) {
+    ctx.addIssue({ code: 'custom', message: `${value} is not a sample rate: give a number greater than 0 and at most 1 (0.1 logs one decision in ten, 1 logs every one); to log nothing, leave logging out` });
+  }
+});
+
+/** A feature service's decision log; the stream it derives is checked in validate-project.ts. */
+const serviceLogging = z.strictObject({
+  sampleRate,
+  stream: objectName.optional(),
+  retention: duration.optional(),
+}, { error: (issue) => (issue.code === 'invalid_type' ? 'expected { sampleRate, stream?, retention? }' : undefined) });
+
 export const featureServiceShape = z.strictObject({
   name: identifier,
   features: z.array(selection).min(1, 'select at least one feature view'),
+  logging: serviceLogging.optional(),
   owner: z.string().optional(),
   description: z.string().optional(),
   tags,

@@ -10,6 +10,7 @@ import {
   type EventFieldSpec,
   type EventStreamSpec,
   type FeatureSelection,
+  type FeatureServiceLogging,
   type FeatureServiceSpec,
   type FeatureViewSpec,
   type ProjectSpec,
@@ -20,6 +21,7 @@ import {
 import { normalizeCronSpacing } from './cron.ts';
 import { normalizeAggregations } from './aggregations.ts';
 import { viewSourceOf } from '../definitions/view-source.ts';
+import { DEFAULT_DECISION_RETENTION_SECONDS, decisionStreamProblems, decisionStreamSpec, defaultDecisionStreamName, isLogged } from '../definitions/decision-stream.ts';
 import { entityShape, eventStreamShape, featureServiceShape, featureViewShape, RESERVED_COLUMN_PREFIX, sourceShape, trainingSetShape } from './shapes.ts';
 
 /** A definition together with the file it was exported from (for messages). */
@@ -120,6 +122,12 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     });
   }
 
+  // Decision streams are derived from feature services, after the views: a view cannot read one.
+  const decisionStreamNames = new Map<string, string>();
+  for (const [name, input] of shaped.featureService) {
+    if (input.logging) decisionStreamNames.set((input.logging.stream ?? defaultDecisionStreamName(name)).toLowerCase(), name);
+  }
+
   const featureViews: Record<string, FeatureViewSpec> = {};
   for (const [name, input] of shaped.featureView) {
     const declared: ColumnSpec[] = Object.entries(input.features ?? {}).map(([featureName, feature]) =>
@@ -133,7 +141,10 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     // The source is a source or an event stream; a stream offers its join keys, timestamp and fields as columns.
     const source = viewSourceOf({ sources, eventStreams }, input.source);
     const sourceTypes = new Map(source?.columns.map((c) => [c.name, c.type]));
-    if (!source) {
+    const loggingService = decisionStreamNames.get(input.source.toLowerCase());
+    if (!source && loggingService !== undefined) {
+      at('featureView', name, 'source', `"${input.source}" is the decision stream of feature service "${loggingService}", which a feature view cannot read (decision streams are derived after the views); read its table flywheel.stream_${input.source} in a source instead`);
+    } else if (!source) {
       at('featureView', name, 'source', `unknown source "${input.source}"${didYouMean(input.source, [...Object.keys(sources), ...Object.keys(eventStreams)])}`);
     } else if (input.transformation === undefined) {
       // Without a transformation the view reads source columns directly, so every key and feature must be one.
@@ -201,10 +212,45 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
 
   const featureServices: Record<string, FeatureServiceSpec> = {};
   for (const [name, input] of shaped.featureService) {
+    let logging: FeatureServiceLogging | undefined;
+    if (input.logging) {
+      const stream = input.logging.stream ?? defaultDecisionStreamName(name);
+      if (input.logging.stream === undefined && stream.length > 30) {
+        at('featureService', name, 'logging.stream', `the decision stream would be named "${stream}" (${stream.length} characters), and a stream name has at most 30; set logging.stream to a shorter name`);
+      }
+      const retentionSeconds = input.logging.retention === undefined ? DEFAULT_DECISION_RETENTION_SECONDS : secondsOf(input.logging.retention);
+      logging = { sampleRate: input.logging.sampleRate, stream, retentionSeconds };
+    }
     featureServices[name] = {
       kind: 'featureService', name, features: checkSelections('featureService', name, 'features', input.features), tags: input.tags ?? {},
-      ...optional({ owner: input.owner, description: input.description }),
+      ...optional({ logging, owner: input.owner, description: input.description }),
     };
+  }
+
+  // Each logged service's decision stream joins the declared streams: planned, applied and ingested like them.
+  const loggedTo = new Map<string, string>();
+  const declaredStreams = Object.keys(eventStreams);
+  for (const service of Object.values(featureServices)) {
+    if (!isLogged(service)) continue;
+    const stream = service.logging.stream;
+    const lower = stream.toLowerCase();
+    const declared = declaredStreams.find((s) => s.toLowerCase() === lower);
+    const sourceNamed = Object.keys(sources).find((s) => s.toLowerCase() === lower);
+    const otherService = loggedTo.get(lower);
+    const rename = service.logging.stream === defaultDecisionStreamName(service.name) ? 'set logging.stream to another name' : 'choose another logging.stream';
+    if (declared !== undefined) {
+      const where = files.get(`eventStream:${lower}`);
+      at('featureService', service.name, 'logging.stream', `feature service "${service.name}" logs its decisions to the event stream "${stream}", and event stream "${declared}"${where ? ` (${where})` : ''} is declared with that name; ${rename} or rename the declared stream`);
+    } else if (sourceNamed !== undefined) {
+      at('featureService', service.name, 'logging.stream', `feature service "${service.name}" logs its decisions to the event stream "${stream}", and source "${sourceNamed}" has that name (feature views name their source or stream, so the two may not share one); ${rename}`);
+    } else if (otherService !== undefined) {
+      at('featureService', service.name, 'logging.stream', `feature service "${service.name}" logs its decisions to the event stream "${stream}", and so does feature service "${otherService}"; each service needs a decision stream of its own`);
+    } else {
+      loggedTo.set(lower, service.name);
+      const problems = decisionStreamProblems(service, { entities, featureViews });
+      for (const problem of problems) at('featureService', service.name, problem.field, problem.message);
+      if (problems.length === 0) eventStreams[stream] = decisionStreamSpec(service, { entities, featureViews });
+    }
   }
 
   const trainingSets: Record<string, TrainingSetSpec> = {};
