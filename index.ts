@@ -21,4 +21,4 @@ export { trainingSet, type TrainingSetInput, type TrainingSetDefinition, type Tr
 export { defineConfig, localProfile, type FlywheelConfig, type ProfileConfig } from './core/config.ts';
 export type { ValueType } from './core/types.ts';
 export type * from './core/definitions/specs.ts';
-export { createFlywheelClient, FlywheelClientError, ClientOptionsError, BufferFullError, InvalidEventError, EventsRejectedError, DeliveryFailedError, EVENT_ID_FIELD, type FlywheelClient, type FlywheelClientOptions, type ClientStats, type EventsByStream, type EventIssue } from './client/index.ts';
+export { createFlywheelClient, FlywheelClientError, ClientOptionsError, BufferFullError, InvalidEventError, EventsRejectedError, DeliveryFailedError, FeatureServingError, EVENT_ID_FIELD, type FlywheelClient, type FlywheelClientOptions, type ClientStats, type EventsByStream, type EventIssue, type GetFeaturesRequest, type FeaturesResponse, type FeatureRow, type FeatureValue, type FeatureStatus } from './client/index.ts';

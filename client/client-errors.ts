@@ -1,7 +1,7 @@
 /**
- * Errors of the log API client. `log()` never throws: apart from `ClientOptionsError` (thrown by
- * `createFlywheelClient`), each of these reaches the application only through the `onError` option,
- * and the events concerned are counted in `stats()`.
+ * Errors of the Flywheel client. `log()` never throws: apart from `ClientOptionsError` (thrown by
+ * `createFlywheelClient`), each log error reaches the application only through the `onError` option,
+ * and the events concerned are counted in `stats()`. `getFeatures()` rejects with FeatureServingError.
  */
 import { FlywheelError } from '../core/errors.ts';
 
@@ -103,6 +103,29 @@ export class DeliveryFailedError extends FlywheelClientError {
     this.attempts = context.attempts;
     this.status = context.status;
     this.events = context.events;
+  }
+}
+
+/**
+ * Thrown by `getFeatures()` when no features were served: the server refused the request (`status`
+ * and the API's `code`: `invalid_entities`, `unknown_service`, `forbidden`, `online_store_unavailable`...),
+ * or there was no answer (`status` undefined; `code` `timeout`, `aborted` or `connection_failed`).
+ */
+export class FeatureServingError extends FlywheelError {
+  /** HTTP status of the refusal; undefined when no answer came. */
+  readonly status: number | undefined;
+  /** The API's `error.code`, `http_<status>` when the body named none, or `timeout`, `aborted`, `connection_failed`, `bad_response`. */
+  readonly code: string;
+  /** The API's `error.details`: for `invalid_entities`, `[{ index, field, message }]`. */
+  readonly details: unknown;
+  /** True when the same request may succeed later: 5xx, 429, timeouts and connection failures. */
+  override readonly retryable: boolean;
+  constructor(context: { status: number | undefined; code: string; message: string; details: unknown }, options?: { cause?: unknown }) {
+    super(`Flywheel serving API${context.status !== undefined ? ` (${context.status} ${context.code})` : ` (${context.code})`}: ${context.message}`, options);
+    this.status = context.status;
+    this.code = context.code;
+    this.details = context.details;
+    this.retryable = context.status === undefined ? context.code !== 'aborted' : context.status >= 500 || context.status === 429;
   }
 }
 

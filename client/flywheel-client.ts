@@ -1,8 +1,9 @@
 /**
- * The log API client: `log()` queues an event in memory and returns at once; batches go to
+ * The Flywheel client. `log()` queues an event in memory and returns at once; batches go to
  * `POST {url}/v1/streams/{stream}/events` in the background, one in flight per stream, retried on
  * transient failures. Delivery is at least once; every event carries an `_event_id` the server
- * dedupes on, so a retried batch is stored once. See docs/client.md.
+ * dedupes on, so a retried batch is stored once. `getFeatures()` reads feature values from
+ * `POST {url}/v1/features`. See docs/client.md and docs/serving.md.
  */
 import {
   BufferFullError,
@@ -12,6 +13,7 @@ import {
   type FlywheelClientError,
 } from './client-errors.ts';
 import { EVENT_ID_FIELD, uuidv7 } from './event-id.ts';
+import { getFeatures, type FeaturesResponse, type FeatureValue, type GetFeaturesOptions, type GetFeaturesRequest } from './get-features.ts';
 import { retryDelayMs, type BackoffPolicy } from './retry-delay.ts';
 import { sendBatch, type LogApiTarget } from './send-batch.ts';
 import { StreamQueue, type BatchLimits, type QueuedEvent } from './stream-queue.ts';
@@ -75,6 +77,12 @@ export interface FlywheelClient<Events extends EventsByStream = EventsByStream> 
   /** Stops accepting events, flushes, and stops the timers. Idempotent. */
   close(): Promise<void>;
   stats(): ClientStats;
+  /**
+   * Feature values from the serving API, one row per entity row (or candidate) in request order.
+   * Not retried; rejects with FeatureServingError (its `retryable` says whether trying again may help).
+   * `F` names the service's features and their value types.
+   */
+  getFeatures<F extends Record<string, FeatureValue> = Record<string, FeatureValue>>(request: GetFeaturesRequest, options?: GetFeaturesOptions): Promise<FeaturesResponse<F>>;
 }
 
 interface ResolvedOptions extends BatchLimits, BackoffPolicy {
@@ -94,6 +102,7 @@ const BUFFER_FULL_REPORT_INTERVAL_MS = 1000;
  *   onError: (error) => logger.warn(error),
  * });
  * client.log('decisions', { user_id: 42, score: 0.93 });
+ * const { decisionId, rows } = await client.getFeatures<{ txn_count_7d: number | null }>({ service: 'fraud_model', entities: [{ user_id: 42 }] });
  * await client.close(); // on shutdown
  */
 export function createFlywheelClient<Events extends EventsByStream = EventsByStream>(options: FlywheelClientOptions): FlywheelClient<Events> {
@@ -242,6 +251,7 @@ export function createFlywheelClient<Events extends EventsByStream = EventsByStr
     flush,
     close,
     stats: () => ({ buffered, sent, dropped, failed, retries }),
+    getFeatures: (request, options) => getFeatures(config.target, request, options),
   };
 }
 

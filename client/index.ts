@@ -11,6 +11,8 @@
  *   onError: (error) => console.warn(error.message),
  * });
  * client.log('decisions', { user_id: 42, score: 0.93 }); // returns at once
+ * const features = await client.getFeatures({ service: 'fraud_model', entities: [{ user_id: 42 }] });
+ * features.rows[0]?.values.txn_count_7d;                 // a number, or null when missing or expired
  * process.on('SIGTERM', () => void client.close());      // delivers what is buffered, then stops
  */
 export {
@@ -27,6 +29,18 @@ export {
   InvalidEventError,
   EventsRejectedError,
   DeliveryFailedError,
+  FeatureServingError,
   type EventIssue,
 } from './client-errors.ts';
+export {
+  type GetFeaturesRequest,
+  type GetFeaturesOptions,
+  type FeaturesResponse,
+  type FeatureRow,
+  type FeatureValue,
+  type FeatureStatus,
+  type FeatureTarget,
+  type FeatureRows,
+  type EntityKeyValue,
+} from './get-features.ts';
 export { EVENT_ID_FIELD } from './event-id.ts';

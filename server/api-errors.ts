@@ -5,8 +5,8 @@ import { InvalidEventsError } from './stream-ingest.ts';
 import { SegmentLogClosedError, SegmentWriteError } from './segment-log/index.ts';
 
 /**
- * Every error the log API answers with, and its HTTP status. The body is always
- * `{ "error": { "code", "message", "details"? } }` (docs/collect-api.md, "Errors").
+ * Every error the log API and the serving API answer with, and its HTTP status. The body is always
+ * `{ "error": { "code", "message", "details"? } }` (docs/collect-api.md and docs/serving.md, "Errors").
  */
 export const API_ERRORS = {
   malformed_json: 400,
@@ -15,16 +15,23 @@ export const API_ERRORS = {
   incomplete_body: 400,
   invalid_events: 400,
   bad_query: 400,
+  invalid_request: 400,
+  unknown_service: 400,
+  unknown_feature: 400,
+  not_servable: 400,
+  invalid_entities: 400,
   unauthorized: 401,
   forbidden: 403,
   unknown_stream: 404,
   not_found: 404,
   body_too_large: 413,
   batch_too_large: 413,
+  too_many_rows: 413,
   unsupported_media_type: 415,
   internal: 500,
   storage_unavailable: 503,
   shutting_down: 503,
+  online_store_unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -1,8 +1,11 @@
 import { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
+import { routePath } from 'hono/route';
 import { ApiError, toApiError } from './api-errors.ts';
 import { allows, type TokenTable } from './auth/bearer-tokens.ts';
+import type { ServerMetrics } from './metrics.ts';
 import { readBody } from './read-body.ts';
+import type { FeatureServing } from './serving/feature-serving.ts';
 import type { StreamLogStats } from './segment-log/index.ts';
 import type { OnlinePushStats } from './push/online-push.ts';
 import type { AcceptedBatch, StreamIngest } from './stream-ingest.ts';
@@ -28,22 +31,40 @@ export interface LogAppDeps {
   readonly logStats?: () => Readonly<Record<string, StreamLogStats>>;
   /** Counters of the online push (pushed features), shown by /healthz when the server pushes. */
   readonly pushStats?: () => OnlinePushStats;
+  /** Counters of the decision log (logged services), shown by /healthz. */
+  readonly decisionStats?: () => Readonly<Record<string, number>>;
+  /** Streams whose segment log failed (they refuse events until restart): /readyz answers 503 while any has. */
+  readonly logFailures?: () => Readonly<Record<string, string>>;
+  /** The serving API (`POST /v1/features`, docs/serving.md), when the server has an online store. */
+  readonly serving?: FeatureServing;
+  /** Prometheus metrics: observed for every request and shown by `GET /metrics`. */
+  readonly metrics?: ServerMetrics;
 }
 
 /**
- * The log API as a Hono app (docs/collect-api.md):
+ * The log API as a Hono app (docs/collect-api.md), and the serving API when given (docs/serving.md):
  *
  * - `POST /v1/streams/:stream/events` — a JSON array or NDJSON batch; answers once it is durable;
- * - `GET /healthz`.
+ * - `POST /v1/features` — feature values from the online store (with `serving`);
+ * - `GET /healthz`, `GET /readyz`, `GET /metrics` (with `metrics`).
  */
 export function createLogApp(deps: LogAppDeps): Hono {
   const app = new Hono();
   const shuttingDown = deps.isShuttingDown ?? (() => false);
+  const { metrics, serving } = deps;
+
+  if (metrics) {
+    app.use(async (c, next) => {
+      const start = performance.now();
+      await next();
+      metrics.observeRequest(routeOf(c), c.req.method, c.res.status, (performance.now() - start) / 1000);
+    });
+  }
 
   app.use(async (c, next) => {
     if (shuttingDown()) {
       c.header('Connection', 'close');
-      if (c.req.path !== '/healthz') throw new ApiError('shutting_down', 'the server is shutting down; retry on another instance or in a moment');
+      if (!OPERATIONS_PATHS.has(c.req.path)) throw new ApiError('shutting_down', 'the server is shutting down; retry on another instance or in a moment');
     }
     await next();
   });
@@ -53,10 +74,31 @@ export function createLogApp(deps: LogAppDeps): Hono {
       {
         status: shuttingDown() ? 'shutting_down' : 'ok', streams: [...deps.streams.keys()],
         ...(deps.logStats ? { log: deps.logStats() } : {}), ...(deps.pushStats ? { push: deps.pushStats() } : {}),
+        ...(deps.decisionStats ? { decisions: deps.decisionStats() } : {}),
       },
       shuttingDown() ? 503 : 200,
     ),
   );
+
+  // Ready to take traffic: not stopping, every stream's segment log writable, the online store answering.
+  app.get('/readyz', async (c) => {
+    const checks: Record<string, string> = {};
+    if (shuttingDown()) checks.server = 'shutting down';
+    const failures = Object.entries(deps.logFailures?.() ?? {});
+    checks.segment_log = failures.length === 0 ? 'ok' : failures.map(([stream, message]) => `stream "${stream}" refuses events until restart: ${message}`).join('; ');
+    if (serving) checks.online_store = (await serving.notReady()) ?? 'ok';
+    const ready = Object.values(checks).every((check) => check === 'ok');
+    return c.json({ status: ready ? 'ready' : 'not_ready', checks }, ready ? 200 : 503);
+  });
+
+  if (metrics) {
+    app.get('/metrics', async (c) => {
+      const { text, contentType } = await metrics.exposition();
+      return c.body(text, 200, { 'content-type': contentType });
+    });
+  }
+
+  if (serving) app.post('/v1/features', (c) => serving.handle(c));
 
   app.post('/v1/streams/:stream/events', async (c) => {
     const name = c.req.param('stream');
@@ -75,7 +117,8 @@ export function createLogApp(deps: LogAppDeps): Hono {
   });
 
   app.notFound((c) => {
-    const error = new ApiError('not_found', `no route ${c.req.method} ${c.req.path}; events go to POST /v1/streams/<stream>/events`);
+    const features = serving ? ', feature values come from POST /v1/features' : '';
+    const error = new ApiError('not_found', `no route ${c.req.method} ${c.req.path}; events go to POST /v1/streams/<stream>/events${features}`);
     return c.json(error.toBody(), error.status);
   });
 
@@ -87,6 +130,15 @@ export function createLogApp(deps: LogAppDeps): Hono {
   });
 
   return app;
+}
+
+/** Answered while shutting down too (with their own status), so probes see the server stop. */
+const OPERATIONS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** The matched route's pattern (`/v1/streams/:stream/events`) for metrics; `unmatched` when no route matched. */
+function routeOf(c: Context): string {
+  const route = routePath(c, -1);
+  return route === '*' || route === '/*' ? 'unmatched' : route;
 }
 
 function authorize(c: Context, tokens: TokenTable, stream: string): void {

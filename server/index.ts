@@ -1,6 +1,7 @@
 /**
  * The log API: `POST /v1/streams/:stream/events` validates each batch against its event stream and
- * acknowledges it once it is fsync'd to the stream's segment log (docs/collect-api.md).
+ * acknowledges it once it is fsync'd to the stream's segment log (docs/collect-api.md). With
+ * `serving`, the same server answers `POST /v1/features` from the online store (docs/serving.md).
  *
  * @example
  * import { startLogServer, TokenTable, streamSchemaFromSpec } from './server/index.ts';
@@ -24,4 +25,10 @@ export { StreamIngest, InvalidEventsError, type AcceptedBatch, type StoredEvents
 export { OnlinePush, pushedViewsOf, type PushedView, type OnlinePushOptions, type OnlinePushStats } from './push/online-push.ts';
 export { API_ERRORS, ApiError, type ApiErrorCode, type ApiErrorBody } from './api-errors.ts';
 export { uuidv7 } from './event-ids.ts';
+export { FeatureServing, type ServingOptions } from './serving/feature-serving.ts';
+export { DEFAULT_SERVING_LIMITS, type ServingLimits } from './serving/serving-request.ts';
+export { resolveServices, resolveFeatureList, type ServingTarget, type ResolvedService } from './serving/resolve-service.ts';
+export { StoreBreaker } from './serving/store-breaker.ts';
+export type { ServedDecision, ServedRow, ServedFeatureStatus, ServedFeatureValue, ServedKeyValue, DecisionSink } from './serving/served-decision.ts';
+export { ServerMetrics, type DecisionLogCounters, type MetricSources } from './metrics.ts';
 export * from './segment-log/index.ts';

@@ -3,8 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createLogApp, DEFAULT_LIMITS, type LogApiLimits } from './app.ts';
 import type { TokenTable } from './auth/bearer-tokens.ts';
+import { ServerMetrics, type DecisionLogCounters } from './metrics.ts';
 import { openSegmentLog, type OnSegmentClosed } from './segment-log/index.ts';
 import { OnlinePush, type OnlinePushOptions } from './push/online-push.ts';
+import { decisionLayoutsOf } from '../core/definitions/decision-stream.ts';
+import { createDecisionLog, type DecisionLog } from './serving/decision-log.ts';
+import { FeatureServing, type ServingOptions } from './serving/feature-serving.ts';
 import { StreamIngest } from './stream-ingest.ts';
 import type { StreamSchema } from './stream-schema.ts';
 
@@ -30,6 +34,15 @@ export interface LogServerOptions {
    * server owns the store from then on and closes it when it closes. Default: nothing is pushed.
    */
   readonly push?: OnlinePushOptions | undefined;
+  /**
+   * The serving API, `POST /v1/features` (docs/serving.md), reading `serving.store`. The server owns
+   * the store from then on and closes it when it closes; give the push the same store to share it.
+   * The responses of services with `logging` go to their decision streams (server/serving/decision-log.ts),
+   * unless `serving.decisions` says where else. Default: no feature serving.
+   */
+  readonly serving?: ServingOptions | undefined;
+  /** The counters of a decision log given as `serving.decisions`, for `GET /metrics` and `/healthz`. */
+  readonly decisionLogStats?: () => DecisionLogCounters;
   /** Start-up, recovery and shutdown messages. Default: stderr. */
   readonly log?: (line: string) => void;
   /** How long close() lets requests in flight finish before cutting their connections. Default 10 s. */
@@ -77,10 +90,40 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
     streams.set(schema.name, ingest);
   }
   let shuttingDown = false;
-  const app = createLogApp({
-    streams, tokens: options.tokens, limits: { ...DEFAULT_LIMITS, ...options.limits }, isShuttingDown: () => shuttingDown,
-    logStats: () => segmentLog.stats(), ...(push ? { pushStats: () => push.stats() } : {}),
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  // The services with `logging` append what they served to their decision streams, through the same ingest.
+  const decisionLog: DecisionLog | undefined =
+    options.serving && options.serving.decisions === undefined && decisionLayoutsOf(options.serving.project).size > 0
+      ? createDecisionLog({ streams, project: options.serving.project, log })
+      : undefined;
+  const decisionLogStats = decisionLog ? () => decisionLog.stats() : options.decisionLogStats;
+  const metrics: ServerMetrics = new ServerMetrics({
+    logStats: () => segmentLog.stats(),
+    ...(push ? { pushStats: () => push.stats() } : {}),
+    ...(decisionLogStats ? { decisionLogStats } : {}),
+    // Called at scrape time, when `serving` is set.
+    ...(options.serving ? { storeAvailable: (): boolean => serving?.breaker.available ?? false } : {}),
   });
+  const serving: FeatureServing | undefined = options.serving
+    ? new FeatureServing({ ...options.serving, ...(decisionLog ? { decisions: decisionLog } : {}) }, { tokens: options.tokens, maxBodyBytes: limits.maxBodyBytes, metrics, log })
+    : undefined;
+  const app = createLogApp({
+    streams, tokens: options.tokens, limits, isShuttingDown: () => shuttingDown,
+    logStats: () => segmentLog.stats(), logFailures: () => segmentLog.failures(), ...(push ? { pushStats: () => push.stats() } : {}),
+    ...(decisionLogStats ? { decisionStats: decisionLogStats } : {}),
+    metrics, ...(serving ? { serving } : {}),
+  });
+  /** Closes the serving store unless the push owns it too (the push closes its store). */
+  const closeServing = async () => {
+    if (!serving) return;
+    serving.stop();
+    if (serving.store === options.push?.store) return;
+    try {
+      await serving.store.close();
+    } catch (error) {
+      log(`serving: closing the online store failed: ${(error as Error).message}`);
+    }
+  };
 
   const host = options.host ?? '127.0.0.1';
   let server: Server;
@@ -90,8 +133,10 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
       s.once('error', reject);
     });
   } catch (error) {
+    await decisionLog?.close();
     await segmentLog.close();
     await push?.close();
+    await closeServing();
     throw error;
   }
   // Keep-alive connections outlive the load balancer's idle timeout by default; these are Node's.
@@ -109,9 +154,12 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
     await stopped;
     clearInterval(sweep);
     clearTimeout(grace);
+    // Before the log: the decisions of the last responses are appended to their streams.
+    await decisionLog?.close();
     await segmentLog.close();
     // After the log: every batch acknowledged has been handed to the push by then.
     await push?.close();
+    await closeServing();
   };
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,

@@ -1,12 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError, type Command } from 'commander';
+import { TOKENS_ENV, TokenTable } from '../../server/index.ts';
 import type { ResolvedConfig } from '../project/load-config.ts';
-import { runDev, type DevWorker } from '../dev/run-dev.ts';
+import { runDev, type DevApiServer, type DevWorker } from '../dev/run-dev.ts';
+import { startProjectServer } from '../serve/start-project-server.ts';
 import { loadConfigFor } from './global-options.ts';
 
 /**
- * `flywheel dev`: starts (or reuses) a local Temporal dev server with the Web UI on :8233 and runs
- * a Flywheel worker against it until Ctrl-C. The worker is started by `startWorker`, which main.ts
- * passes in, so this command does not depend on how the worker wires connectors.
+ * `flywheel dev`: starts (or reuses) a local Temporal dev server with the Web UI on :8233, runs a
+ * Flywheel worker against it and the project's API server (`flywheel serve`: the log API and the
+ * serving API) on --port, until Ctrl-C. The worker is started by `startWorker`, which main.ts
+ * passes in, so this command does not depend on how the worker wires connectors. Without
+ * FLYWHEEL_TOKENS, the API takes one token made up for the session (`read,write:*`), printed.
  *
  * @example
  * registerDevCommand(program, startProjectWorker);
@@ -14,9 +19,11 @@ import { loadConfigFor } from './global-options.ts';
 export function registerDevCommand(program: Command, startWorker: (config: ResolvedConfig) => Promise<DevWorker>): Command {
   return program
     .command('dev')
-    .description('run a local Temporal dev server (Web UI on http://localhost:8233) and a Flywheel worker until Ctrl-C')
+    .description('run a local Temporal dev server (Web UI on http://localhost:8233), a Flywheel worker and the API server (flywheel serve) until Ctrl-C')
     .option('--ui-port <port>', 'port of the Temporal Web UI', parsePort, 8233)
-    .action(async (options: { uiPort: number }, command: Command) => {
+    .option('--port <port>', 'port of the API server (log and serving API)', parsePort, 8080)
+    .option('--no-serve', 'do not run the API server')
+    .action(async (options: { uiPort: number; port: number; serve: boolean }, command: Command) => {
       const config = await loadConfigFor(command);
       await runDev({
         projectRoot: config.projectRoot,
@@ -24,8 +31,27 @@ export function registerDevCommand(program: Command, startWorker: (config: Resol
         temporal: config.profile.temporal,
         uiPort: options.uiPort,
         startWorker: () => startWorker(config),
+        ...(options.serve ? { startServer: () => startDevApi(config, options.port) } : {}),
       });
     });
+}
+
+/** `flywheel serve` on 127.0.0.1, with FLYWHEEL_TOKENS or a token made up for the session. */
+async function startDevApi(config: ResolvedConfig, port: number): Promise<DevApiServer> {
+  const spec = process.env[TOKENS_ENV];
+  const madeUp = spec && spec.trim() !== '' ? undefined : randomBytes(18).toString('hex');
+  const tokens = madeUp === undefined ? TokenTable.fromEnv() : TokenTable.parse(`${madeUp}=read,write:*`, 'the dev token');
+  const running = await startProjectServer(config, { tokens, host: '127.0.0.1', port, ingest: true });
+  return {
+    description: [
+      `API server         ${running.server.url}`,
+      ...running.description.map((line) => `                   ${line}`),
+      madeUp === undefined
+        ? `                   Tokens from ${TOKENS_ENV}.`
+        : `                   Token (this session only; set ${TOKENS_ENV} to choose): Authorization: Bearer ${madeUp}`,
+    ],
+    close: () => running.close(),
+  };
 }
 
 function parsePort(value: string): number {

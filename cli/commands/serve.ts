@@ -1,9 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDuration } from '../../core/duration.ts';
-import { createOnlineStore } from '../../connectors/online-store/create-online-store.ts';
-import { closeOnSignal, pushedViewsOf, startLogServer, streamSchemasOf, TokenTable, type ClosedSegment } from '../../server/index.ts';
-import { startIngestion } from '../serve/ingestion-starter.ts';
-import { loadDefinitions } from '../project/load-definitions.ts';
+import { closeOnSignal, TokenTable } from '../../server/index.ts';
+import { startProjectServer } from '../serve/start-project-server.ts';
 import { loadConfigFor } from './global-options.ts';
 
 interface ServeOptions {
@@ -17,14 +15,16 @@ interface ServeOptions {
 }
 
 /**
- * `flywheel serve`: the log API for the project's event streams (docs/collect-api.md). Segments go to
- * `<stateDir>/segments/`; tokens come from FLYWHEEL_TOKENS. Ctrl-C or SIGTERM stops accepting, lets
- * requests in flight finish and closes the open segments.
+ * `flywheel serve`: the log API for the project's event streams (docs/collect-api.md) and the
+ * serving API for its feature services (docs/serving.md), one server. Segments go to
+ * `<stateDir>/segments/`; features are read from the profile's online store; tokens come from
+ * FLYWHEEL_TOKENS. Ctrl-C or SIGTERM stops accepting, lets requests in flight finish and closes the
+ * open segments and the online store.
  */
 export function registerServeCommand(program: Command): Command {
   return program
     .command('serve')
-    .description("run the log API (POST /v1/streams/<stream>/events) for the project's event streams until Ctrl-C")
+    .description("run the log API (POST /v1/streams/<stream>/events) and the serving API (POST /v1/features) for the project until Ctrl-C")
     .option('--port <port>', 'port to listen on', parsePort, 8080)
     .option('--host <host>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
     .option('--max-body <size>', 'largest request body (bytes, or with KiB/MiB)', parseSize, 10 * 1024 * 1024)
@@ -34,37 +34,21 @@ export function registerServeCommand(program: Command): Command {
     .option('--no-ingest', 'only accept events: do not start ingestion workflows on Temporal')
     .action(async (options: ServeOptions, command: Command) => {
       const config = await loadConfigFor(command);
-      const project = await loadDefinitions(config.definitionsDir, config.projectRoot);
-      const streams = streamSchemasOf(project);
-      const tokens = TokenTable.fromEnv();
-      if (streams.length === 0) process.stderr.write(`warning: ${config.project} declares no event streams that receive events; every POST will answer 404\n`);
-      // Each closed segment starts its ingestion workflow; a schedule runs the safety net.
-      const pushed = pushedViewsOf(project);
-      const ingestion = options.ingest ? await startIngestion({ project: config.project, temporal: config.profile.temporal }) : undefined;
-      const server = await startLogServer({
-        stateDir: config.stateDir,
-        streams,
-        tokens,
+      const running = await startProjectServer(config, {
+        tokens: TokenTable.fromEnv(),
         host: options.host,
         port: options.port,
-        limits: { maxBodyBytes: options.maxBody, maxBatchEvents: options.maxBatch },
-        segments: { maxBytes: options.segmentSize, maxAgeMs: options.segmentAge * 1000 },
-        onSegmentClosed: ingestion?.onSegmentClosed ?? printClosedSegment,
-        // Feature views declared `push: true` get their latest values in the online store as events arrive.
-        ...(pushed.length > 0 ? { push: { store: await createOnlineStore(config.profile.onlineStore, { project: config.project }), views: pushed } } : {}),
+        maxBodyBytes: options.maxBody,
+        maxBatchEvents: options.maxBatch,
+        segmentBytes: options.segmentSize,
+        segmentAgeMs: options.segmentAge * 1000,
+        ingest: options.ingest,
       });
-      process.stderr.write(
-        `Log API for ${config.project} on ${server.url}: POST /v1/streams/<stream>/events for ${streams.map((s) => s.name).join(', ') || 'no streams'}. ` +
-          `Segments in ${config.stateDir}/segments. Ctrl-C stops it.\n`,
-      );
-      await closeOnSignal(server);
-      await ingestion?.close();
+      const [first, ...rest] = running.description;
+      process.stderr.write(`${[`${first} Ctrl-C stops it.`, ...rest].join('\n')}\n`);
+      await closeOnSignal(running.server);
+      await running.close();
     });
-}
-
-/** With --no-ingest, a closed segment is reported and left in place for `ingestPending`. */
-function printClosedSegment(segment: ClosedSegment): void {
-  process.stderr.write(`closed segment ${segment.stream}/${segment.segmentId} (${segment.events} events)\n`);
 }
 
 function parsePort(value: string): number {

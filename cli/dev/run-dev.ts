@@ -4,10 +4,19 @@ import { isTemporalReachable, startDevServer, type DevServer } from './dev-serve
 import { locateTemporalCli } from './temporal-cli.ts';
 
 /**
- * `flywheel dev`: a local Temporal dev server (or the one already running) plus a Flywheel worker,
- * until Ctrl-C. Shutdown order matters: the worker first, so it can finish or hand back its tasks
- * while the server still answers, then the server, so its SQLite file is closed cleanly.
+ * `flywheel dev`: a local Temporal dev server (or the one already running), a Flywheel worker and
+ * the project's API server (log and serving), until Ctrl-C. Shutdown order matters: the API server
+ * first (its last segments start their ingestion while Temporal still answers), then the worker, so
+ * it can finish or hand back its tasks while the server still answers, then the Temporal server, so
+ * its SQLite file is closed cleanly.
  */
+
+/** The project's API server, as started by the caller. */
+export interface DevApiServer {
+  /** What it serves, one line each (its URL first). */
+  readonly description: readonly string[];
+  close(): Promise<void>;
+}
 
 /** A running worker, as started by the caller. */
 export interface DevWorker {
@@ -24,6 +33,8 @@ export interface RunDevOptions {
   /** From the profile. The address must be local (`localhost:7233`) unless a server already answers there. */
   temporal: { address: string; namespace: string; taskQueue: string };
   startWorker: () => Promise<DevWorker>;
+  /** Starts the project's API server once Temporal and the worker run. Default: none. */
+  startServer?: () => Promise<DevApiServer>;
   /** Web UI port. Default 8233. */
   uiPort?: number;
   /** Where progress and addresses are printed. Default: stdout. */
@@ -75,13 +86,23 @@ async function runUntilStopped(options: RunDevOptions, stopRequested: Promise<un
     throw error;
   }
 
+  let api: DevApiServer | undefined;
+  try {
+    api = await options.startServer?.();
+  } catch (error) {
+    await worker.shutdown();
+    await server.stop();
+    throw error;
+  }
+
   const where = (path: string) => relative(options.projectRoot, path) || path;
   log('');
   log(`Temporal frontend  ${address}${server.reused ? '  (already running, reused)' : `  (started; state in ${where(dbFile)}${server.logFile ? `, log in ${where(server.logFile)}` : ''})`}`);
   log(`Temporal Web UI    ${server.uiUrl}`);
   log(`Namespace          ${namespace}`);
   log(`Task queue         ${taskQueue}`);
-  log('Worker running. Press Ctrl-C to stop.');
+  for (const line of api?.description ?? []) log(line);
+  log(`Worker running${api ? ', API serving' : ''}. Press Ctrl-C to stop.`);
 
   const crashed = worker.finished?.then(
     () => new Error('the worker stopped on its own'),
@@ -89,8 +110,13 @@ async function runUntilStopped(options: RunDevOptions, stopRequested: Promise<un
   );
   const outcome = await Promise.race([stopRequested.then(() => undefined), ...(crashed ? [crashed] : [])]);
 
-  log(outcome === undefined ? '\nStopping the worker...' : '\nThe worker stopped; stopping...');
+  if (outcome !== undefined) log('\nThe worker stopped; stopping...');
   try {
+    if (api) {
+      log(`${outcome === undefined ? '\n' : ''}Stopping the API server...`);
+      await api.close();
+    }
+    if (outcome === undefined) log(`${api ? '' : '\n'}Stopping the worker...`);
     await worker.shutdown();
   } finally {
     if (!server.reused) log('Stopping the Temporal dev server...');

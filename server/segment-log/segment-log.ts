@@ -41,6 +41,8 @@ export interface SegmentLog {
   close(): Promise<void>;
   /** Counters per stream since the log was opened. */
   stats(): Readonly<Record<string, StreamLogStats>>;
+  /** Per stream that refuses appends since a write or fsync failed: the failure (for readiness). */
+  failures(): Readonly<Record<string, string>>;
 }
 
 /**
@@ -95,6 +97,11 @@ export async function openSegmentLog(options: SegmentLogOptions): Promise<Segmen
     },
     stats() {
       return Object.fromEntries([...writers].map(([stream, writer]) => [stream, writer.stats()]));
+    },
+    failures() {
+      const failed: Record<string, string> = {};
+      for (const [stream, writer] of writers) if (writer.failed) failed[stream] = writer.failed.message;
+      return failed;
     },
     async close() {
       await Promise.all([...writers.values()].map((w) => w.close()));

@@ -96,6 +96,11 @@ export class StreamSegmentWriter {
     return { ...this.counters };
   }
 
+  /** The write or fsync failure that stopped this stream (it refuses appends until restart), if any. */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
   /** Writes what is queued, closes the open segment, and takes no more appends. */
   async close(): Promise<void> {
     this.closing = true;

@@ -1,0 +1,91 @@
+import { createOnlineStore } from '../../connectors/online-store/create-online-store.ts';
+import type { OnlineStoreConfig } from '../../core/config.ts';
+import { pushedViewsOf, startLogServer, streamSchemasOf, type ClosedSegment, type RunningLogServer, type TokenTable } from '../../server/index.ts';
+import type { ResolvedConfig } from '../project/load-config.ts';
+import { loadDefinitions } from '../project/load-definitions.ts';
+import { startIngestion, type IngestionStarter } from './ingestion-starter.ts';
+
+/**
+ * The project's server, as `flywheel serve` and `flywheel dev` run it: the log API for its event
+ * streams (docs/collect-api.md) and the serving API for its feature services (docs/serving.md), one
+ * process, one port. Pushed views and feature services share one online store, the profile's.
+ */
+export interface ProjectServerOptions {
+  readonly tokens: TokenTable;
+  readonly host: string;
+  readonly port: number;
+  readonly maxBodyBytes?: number;
+  readonly maxBatchEvents?: number;
+  readonly segmentBytes?: number;
+  readonly segmentAgeMs?: number;
+  /** Start an ingestion workflow on Temporal for each closed segment. */
+  readonly ingest: boolean;
+  /** Warnings and closed segments (with `ingest: false`). Default: stderr. */
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningProjectServer {
+  readonly server: RunningLogServer;
+  /** What it serves, one line each, for the terminal. */
+  readonly description: readonly string[];
+  /** Stops the server (requests in flight finish, segments close), then the ingestion starter. */
+  close(): Promise<void>;
+}
+
+export async function startProjectServer(config: ResolvedConfig, options: ProjectServerOptions): Promise<RunningProjectServer> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const project = await loadDefinitions(config.definitionsDir, config.projectRoot);
+  const streams = streamSchemasOf(project);
+  const services = Object.keys(project.featureServices);
+  if (streams.length === 0) log(`warning: ${config.project} declares no event streams that receive events; every POST of events will answer 404`);
+  const pushed = pushedViewsOf(project);
+  // Each closed segment starts its ingestion workflow; a schedule runs the safety net.
+  const ingestion: IngestionStarter | undefined = options.ingest ? await startIngestion({ project: config.project, temporal: config.profile.temporal, log }) : undefined;
+  // One online store for both: pushed views write to it, feature services are read from it. The server closes it.
+  const store = pushed.length > 0 || services.length > 0 ? await createOnlineStore(config.profile.onlineStore, { project: config.project }) : undefined;
+  let server: RunningLogServer;
+  try {
+    server = await startLogServer({
+      stateDir: config.stateDir,
+      streams,
+      tokens: options.tokens,
+      host: options.host,
+      port: options.port,
+      limits: {
+        ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+        ...(options.maxBatchEvents !== undefined ? { maxBatchEvents: options.maxBatchEvents } : {}),
+      },
+      segments: {
+        ...(options.segmentBytes !== undefined ? { maxBytes: options.segmentBytes } : {}),
+        ...(options.segmentAgeMs !== undefined ? { maxAgeMs: options.segmentAgeMs } : {}),
+      },
+      onSegmentClosed: ingestion?.onSegmentClosed ?? ((segment: ClosedSegment) => log(`closed segment ${segment.stream}/${segment.segmentId} (${segment.events} events)`)),
+      // Feature views declared `push: true` get their latest values in the online store as events arrive.
+      ...(store && pushed.length > 0 ? { push: { store, views: pushed } } : {}),
+      ...(store && services.length > 0 ? { serving: { store, project } } : {}),
+      log,
+    });
+  } catch (error) {
+    await ingestion?.close();
+    throw error;
+  }
+  const description = [
+    `Log API for ${config.project} on ${server.url}: POST /v1/streams/<stream>/events for ${streams.map((s) => s.name).join(', ') || 'no streams'}. ` +
+      `Segments in ${config.stateDir}/segments.`,
+    ...(services.length > 0 ? [`Serving API on ${server.url}: POST /v1/features for ${services.join(', ')}, from ${describeStore(config.profile.onlineStore)}.`] : []),
+    `Operations: GET ${server.url}/healthz, /readyz, /metrics.`,
+  ];
+  return {
+    server,
+    description,
+    close: async () => {
+      await server.close();
+      await ingestion?.close();
+    },
+  };
+}
+
+/** The online store as printed: `sqlite:/path` or the Redis URL (the config never holds its password). */
+function describeStore(config: OnlineStoreConfig): string {
+  return config.type === 'sqlite' ? `sqlite:${config.path}` : config.url;
+}

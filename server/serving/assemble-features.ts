@@ -1,0 +1,275 @@
+import { encodeOnlineKey } from '../../connectors/online-store/online-key.ts';
+import type { EncodedOnlineRecord, OnlineKeyPart, OnlineKeyRequest } from '../../connectors/online-store/online-store.ts';
+import { isExpired, isoFromMicros } from '../../connectors/online-store/online-time.ts';
+import { repeatJoined, type ServingGroup, type ServingTarget } from './resolve-service.ts';
+import type { EntityRows } from './serving-request.ts';
+import type { ServedDecision, ServedFeatureStatus, ServedFeatureValue, ServedKeyValue, ServedRow } from './served-decision.ts';
+
+/**
+ * The hot path of `POST /v1/features`, in two steps around the one store call:
+ *
+ * 1. `planReads`: each view's distinct keys among the rows, once each (a context key shared by 500
+ *    candidates is one read), as one list of store requests for every view: one round trip.
+ * 2. `assembleFeatures`: the response JSON, built as a string. Each (key, selection) gets its JSON
+ *    fragments once, however many rows share the key; a row is then the concatenation of its
+ *    fragments. When a selection is exactly the stored record's features in stored order, the stored
+ *    JSON array text is spliced in as it is, without parsing; otherwise it is parsed once and the
+ *    selected values picked (the index map is cached per stored layout and selection).
+ */
+
+/** The store requests of a request, and which one each row of each view reads. */
+export interface ReadPlan {
+  readonly requests: readonly OnlineKeyRequest[];
+  /** The view (index into ServingTarget.views) of each request. */
+  readonly viewOf: readonly number[];
+  /** Per view: the request every row reads (a number when all rows share it), by row. */
+  readonly slots: readonly (Int32Array | number)[];
+}
+
+export function planReads(target: ServingTarget, rows: EntityRows): ReadPlan {
+  const requests: OnlineKeyRequest[] = [];
+  const viewOf: number[] = [];
+  const slots: (Int32Array | number)[] = [];
+  const { columns, shared, count } = rows;
+  for (let v = 0; v < target.views.length; v++) {
+    const view = target.views[v]!;
+    const keyIndexes = view.keyIndexes;
+    if (keyIndexes.every((at) => columns[at] === undefined)) {
+      // Every key from the context: one read for all the rows.
+      slots.push(requests.length);
+      requests.push({ view: view.view, key: keyIndexes.map((at) => shared[at]!) });
+      viewOf.push(v);
+      continue;
+    }
+    const slot = new Int32Array(count);
+    if (keyIndexes.length === 1) {
+      // Map keys are compared as SameValueZero: 1 and "1" stay apart, 0 and -0 (one online key) do not.
+      const column = columns[keyIndexes[0]!]!;
+      const seen = new Map<OnlineKeyPart, number>();
+      for (let row = 0; row < count; row++) {
+        const value = column[row]!;
+        let at = seen.get(value);
+        if (at === undefined) {
+          at = requests.length;
+          seen.set(value, at);
+          requests.push({ view: view.view, key: [value] });
+          viewOf.push(v);
+        }
+        slot[row] = at;
+      }
+    } else {
+      const seen = new Map<string, number>();
+      for (let row = 0; row < count; row++) {
+        const key = keyIndexes.map((at) => columns[at]?.[row] ?? shared[at]!);
+        const id = encodeOnlineKey(key);
+        let at = seen.get(id);
+        if (at === undefined) {
+          at = requests.length;
+          seen.set(id, at);
+          requests.push({ view: view.view, key });
+          viewOf.push(v);
+        }
+        slot[row] = at;
+      }
+    }
+    slots.push(slot);
+  }
+  return { requests, viewOf, slots };
+}
+
+export interface AssembleOptions {
+  readonly decisionId: string;
+  /** The reading instant in microseconds: the ttl is applied at it. */
+  readonly nowMicros: number;
+  /** False: rows carry `values` only. */
+  readonly metadata: boolean;
+}
+
+/** The JSON fragments of one (store request, selection): its values, statuses and event times, comma-joined. */
+interface Fragments {
+  readonly values: string[];
+  readonly statuses: string[];
+  readonly times: string[];
+}
+
+/**
+ * The response body:
+ * `{"decision_id":"…","service":"…","features":[…],"rows":[{"values":[…],"statuses":[…],"event_times":[…]},…]}`.
+ * `fragments` is kept for the decision log (decisionOf).
+ */
+export function assembleFeatures(
+  target: ServingTarget,
+  rows: EntityRows,
+  plan: ReadPlan,
+  found: readonly (EncodedOnlineRecord | undefined)[],
+  options: AssembleOptions,
+): { body: string; fragments: Fragments; base: Int32Array } {
+  const { requests, viewOf, slots } = plan;
+  const { groups, views } = target;
+  // Fragments of request r for its view's j-th group are at base[r] + j.
+  const base = new Int32Array(requests.length);
+  let total = 0;
+  for (let r = 0; r < requests.length; r++) {
+    base[r] = total;
+    total += views[viewOf[r]!]!.groups.length;
+  }
+  const fragments: Fragments = { values: new Array<string>(total), statuses: new Array<string>(total), times: new Array<string>(total) };
+  for (let r = 0; r < requests.length; r++) {
+    const view = views[viewOf[r]!]!;
+    fillFragments(fragments, base[r]!, view.groups.map((g) => groups[g]!), found[r], view.ttlSeconds, options.nowMicros);
+  }
+
+  let body = `{"decision_id":"${options.decisionId}","service":${target.service === undefined ? 'null' : JSON.stringify(target.service)},"features":${target.featuresJson},"rows":[`;
+  const at = new Int32Array(groups.length);
+  for (let row = 0; row < rows.count; row++) {
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g]!;
+      const slot = slots[group.viewIndex]!;
+      at[g] = base[typeof slot === 'number' ? slot : slot[row]!]! + group.indexInView;
+    }
+    let values = '';
+    for (let g = 0; g < groups.length; g++) values += g === 0 ? fragments.values[at[g]!]! : `,${fragments.values[at[g]!]!}`;
+    if (options.metadata) {
+      let statuses = '';
+      let times = '';
+      for (let g = 0; g < groups.length; g++) {
+        statuses += g === 0 ? fragments.statuses[at[g]!]! : `,${fragments.statuses[at[g]!]!}`;
+        times += g === 0 ? fragments.times[at[g]!]! : `,${fragments.times[at[g]!]!}`;
+      }
+      body += `${row === 0 ? '' : ','}{"values":[${values}],"statuses":[${statuses}],"event_times":[${times}]}`;
+    } else {
+      body += `${row === 0 ? '' : ','}{"values":[${values}]}`;
+    }
+  }
+  return { body: `${body}]}`, fragments, base };
+}
+
+/** How a stored layout maps onto a selection: spliced as it is, or picked by index (-1: the record lacks the feature). */
+type Projection = 'splice' | Int32Array;
+
+/** Per stored layout (the frozen array records of one feature list share), per selection. */
+const projections = new WeakMap<readonly string[], WeakMap<ServingGroup, Projection>>();
+
+function projectionOf(layout: readonly string[], group: ServingGroup): Projection {
+  let byGroup = projections.get(layout);
+  if (byGroup === undefined) projections.set(layout, (byGroup = new WeakMap()));
+  let projection = byGroup.get(group);
+  if (projection === undefined) {
+    const selected = group.features;
+    const same = selected.length === layout.length && selected.every((name, i) => layout[i] === name);
+    projection = same ? 'splice' : Int32Array.from(selected, (name) => layout.indexOf(name));
+    byGroup.set(group, projection);
+  }
+  return projection;
+}
+
+function fillFragments(
+  out: Fragments,
+  first: number,
+  groups: readonly ServingGroup[],
+  record: EncodedOnlineRecord | undefined,
+  ttlSeconds: number | null,
+  nowMicros: number,
+): void {
+  if (record === undefined) {
+    for (let j = 0; j < groups.length; j++) {
+      const group = groups[j]!;
+      out.values[first + j] = group.nulls;
+      out.statuses[first + j] = group.missing;
+      out.times[first + j] = group.nulls;
+    }
+    return;
+  }
+  const time = `"${isoFromMicros(record.eventMicros)}"`;
+  if (isExpired(record.eventMicros, nowMicros, ttlSeconds)) {
+    for (let j = 0; j < groups.length; j++) {
+      const group = groups[j]!;
+      out.values[first + j] = group.nulls;
+      out.statuses[first + j] = group.expired;
+      out.times[first + j] = repeatJoined(time, group.features.length);
+    }
+    return;
+  }
+  let parsed: unknown[] | undefined;
+  for (let j = 0; j < groups.length; j++) {
+    const group = groups[j]!;
+    const projection = projectionOf(record.features, group);
+    const text = record.values;
+    if (projection === 'splice' && text.charCodeAt(0) === 0x5b && text.charCodeAt(text.length - 1) === 0x5d) {
+      out.values[first + j] = text.slice(1, -1);
+      out.statuses[first + j] = group.present;
+      out.times[first + j] = repeatJoined(time, group.features.length);
+      continue;
+    }
+    parsed ??= JSON.parse(text) as unknown[];
+    const indexes = projection === 'splice' ? Int32Array.from(group.features, (_, i) => i) : projection;
+    let values = '';
+    let statuses = '';
+    let times = '';
+    for (let i = 0; i < indexes.length; i++) {
+      const index = indexes[i]!;
+      const comma = i === 0 ? '' : ',';
+      // A feature the stored record lacks (added to the view since it was written) is missing.
+      if (index < 0) {
+        values += `${comma}null`;
+        statuses += `${comma}"missing"`;
+        times += `${comma}null`;
+      } else {
+        values += comma + JSON.stringify(parsed[index] ?? null);
+        statuses += `${comma}"present"`;
+        times += comma + time;
+      }
+    }
+    out.values[first + j] = values;
+    out.statuses[first + j] = statuses;
+    out.times[first + j] = times;
+  }
+}
+
+/** The decision the response was, for the decision log: every row's keys, values, event times and statuses by feature. */
+export function decisionOf(
+  target: ServingTarget & { service: string },
+  rows: EntityRows,
+  plan: ReadPlan,
+  assembled: { fragments: Fragments; base: Int32Array },
+  decisionId: string,
+  servedAt: string,
+): ServedDecision {
+  const { fragments, base } = assembled;
+  const parsed = new Map<number, { values: ServedFeatureValue[]; statuses: ServedFeatureStatus[]; times: (string | null)[] }>();
+  const parse = (at: number) => {
+    let entry = parsed.get(at);
+    if (entry === undefined) {
+      entry = {
+        values: JSON.parse(`[${fragments.values[at]!}]`) as ServedFeatureValue[],
+        statuses: JSON.parse(`[${fragments.statuses[at]!}]`) as ServedFeatureStatus[],
+        times: JSON.parse(`[${fragments.times[at]!}]`) as (string | null)[],
+      };
+      parsed.set(at, entry);
+    }
+    return entry;
+  };
+  const served: ServedRow[] = [];
+  for (let row = 0; row < rows.count; row++) {
+    const keys: Record<string, ServedKeyValue> = {};
+    for (let k = 0; k < target.keys.length; k++) {
+      const value = rows.columns[k]?.[row] ?? rows.shared[k]!;
+      keys[target.keys[k]!.name] = typeof value === 'bigint' ? value.toString() : value;
+    }
+    const values: Record<string, ServedFeatureValue> = {};
+    const eventTimes: Record<string, string | null> = {};
+    const statuses: Record<string, ServedFeatureStatus> = {};
+    for (const group of target.groups) {
+      const slot = plan.slots[group.viewIndex]!;
+      const entry = parse(base[typeof slot === 'number' ? slot : slot[row]!]! + group.indexInView);
+      for (let i = 0; i < group.features.length; i++) {
+        const name = group.features[i]!;
+        values[name] = entry.values[i]!;
+        eventTimes[name] = entry.times[i]!;
+        statuses[name] = entry.statuses[i]!;
+      }
+    }
+    served.push({ keys, values, eventTimes, statuses });
+  }
+  return { decisionId, service: target.service, servedAt, context: rows.context, features: target.features, rows: served };
+}
