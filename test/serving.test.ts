@@ -154,6 +154,15 @@ function describeServing(name: string, open: () => Promise<StoreUnderTest>): voi
       });
     });
 
+    it('answers no rows for no entities, without reading', async () => {
+      counted.reads.length = 0;
+      const answer = await post(server.url, { service: 'ranking', context: { user_id: 1 }, candidates: [] });
+      expect(answer).toMatchObject({ status: 200, body: { service: 'ranking', features: ['nickname', 'txn_count_7d', 'ctr', 'title', 'clicks'], rows: [] } });
+      const none = await post(server.url, { service: 'fraud_model', entities: [] });
+      expect(none.body.rows).toEqual([]);
+      expect(counted.reads).toEqual([]);
+    });
+
     it('answers values only with "metadata": false', async () => {
       const answer = await post(server.url, { service: 'fraud_model', entities: [{ user_id: 1 }, { user_id: 3 }], metadata: false });
       expect(answer.body.rows).toEqual([{ values: Object.values(USER_1) }, { values: new Array(USER_FEATURES.length).fill(null) }]);

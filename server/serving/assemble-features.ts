@@ -31,6 +31,8 @@ export function planReads(target: ServingTarget, rows: EntityRows): ReadPlan {
   const viewOf: number[] = [];
   const slots: (Int32Array | number)[] = [];
   const { columns, shared, count } = rows;
+  // No rows, nothing to read (not even a context's keys).
+  if (count === 0) return { requests, viewOf, slots: target.views.map(() => new Int32Array(0)) };
   for (let v = 0; v < target.views.length; v++) {
     const view = target.views[v]!;
     const keyIndexes = view.keyIndexes;
