@@ -1,0 +1,348 @@
+/**
+ * The serving API (`POST /v1/features`) against a floor, with Redis on loopback:
+ *
+ * - the floor: a minimal node:http server keeping each entity as a Redis hash of its features and
+ *   answering with one pipelined `HMGET` of every feature per entity (no validation, no ttl, no
+ *   statuses, no decision id), the naive layout;
+ * - Flywheel: `flywheel serve`'s server (the log API and serving, one process) over the
+ *   RedisOnlineStore, for a feature service of `--features` features of one view.
+ *
+ * `--entities` entities are loaded in both layouts into one redis-server started here (or
+ * `--redis-url`). Both servers run as child processes; this process is the client. Latency: one
+ * client at a time, sequential requests on a keep-alive connection, for 1 entity, 100 and 500
+ * candidates (random keys; p50, p99, p99.9 over `--requests` requests, the two servers taking
+ * turns). Throughput: autocannon with `--connections` connections of 500-candidate requests for
+ * `--duration` seconds, in entity rows per second.
+ *
+ *   npx tsx bench/serving.ts [--entities 1000000] [--features 50] [--requests 2000] [--duration 10] [--connections 10] [--redis-url redis://…]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, createServer as createHttpServer, request as httpRequest } from 'node:http';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createClient } from 'redis';
+import { RedisOnlineStore } from '../connectors/online-store/redis/redis-online-store.ts';
+import { startFlywheelServing } from './serving-server.ts';
+
+export const VIEW = 'item_features';
+export const SERVICE = 'ranking';
+export const TOKEN = 'bench-token';
+export const KEY_PREFIX = 'fw:bench:';
+const FLOOR_PREFIX = 'floor:item:';
+
+export const featureNames = (features: number): string[] => Array.from({ length: features }, (_, i) => `f${i}`);
+
+/** The values of entity `id`: deterministic, two decimals, so both layouts hold the same numbers. */
+export function valuesOf(id: number, features: number): number[] {
+  const out = new Array<number>(features);
+  let x = (id * 2_654_435_761) >>> 0;
+  for (let i = 0; i < features; i++) {
+    x = (x * 1_103_515_245 + 12_345) >>> 0;
+    out[i] = (x % 1_000_000) / 100;
+  }
+  return out;
+}
+
+// --- child mode: one server, printing its URL, until SIGTERM -----------------------------------------
+
+async function serveFloor(redisUrl: string, features: number): Promise<void> {
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  const fields = featureNames(features);
+  const server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as { entities: { item_id: number }[] };
+      // node-redis writes the commands of one tick as one pipeline.
+      void Promise.all(body.entities.map((e) => client.sendCommand<(string | null)[]>(['HMGET', `${FLOOR_PREFIX}${e.item_id}`, ...fields]))).then(
+        (rows) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ rows: rows.map((values) => ({ values: values.map((v) => (v === null ? null : Number(v))) })) }));
+        },
+        (error: unknown) => {
+          res.writeHead(503);
+          res.end(String(error));
+        },
+      );
+    });
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    process.stdout.write(`listening on http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}\n`);
+  });
+  process.once('SIGTERM', () => process.exit(0));
+}
+
+async function serveFlywheel(redisUrl: string, features: number): Promise<void> {
+  const server = await startFlywheelServing({ redisUrl, features });
+  process.stdout.write(`listening on ${server.url}\n`);
+  process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
+}
+
+// --- driver ------------------------------------------------------------------------------------------
+
+type Subject = 'flywheel' | 'floor';
+
+interface AutocannonResult {
+  readonly duration: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly timeouts: number;
+  readonly '2xx': number;
+  readonly latency: { readonly p50: number; readonly p99: number };
+}
+type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+async function startChild(subject: Subject, redisUrl: string, features: number): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', subject, '--redis-url', redisUrl, '--features', String(features)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, FLYWHEEL_TOKENS: `${TOKEN}=read` },
+  });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /listening on (\S+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    void exited.then((code) => reject(new Error(`${subject} server exited with ${code}`)));
+  });
+  return {
+    url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+const pathOf = (subject: Subject) => (subject === 'flywheel' ? '/v1/features' : '/');
+
+function bodyOf(subject: Subject, ids: readonly number[]): string {
+  const entities = ids.map((id) => ({ item_id: id }));
+  return JSON.stringify(subject === 'flywheel' ? { service: SERVICE, entities } : { entities });
+}
+
+function randomIds(n: number, entities: number): number[] {
+  return Array.from({ length: n }, () => Math.floor(Math.random() * entities));
+}
+
+/** One POST on a keep-alive agent; resolves with the body and the time it took. */
+function post(agent: Agent, url: URL, body: string): Promise<{ ms: number; status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const req = httpRequest(
+      { agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ ms: performance.now() - start, status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+
+interface Latency {
+  readonly p50: number;
+  readonly p99: number;
+  readonly p999: number;
+}
+
+/** Sequential requests of `rows` random entities, the two servers taking turns request by request. */
+async function latencies(urls: Record<Subject, URL>, rows: number, requests: number, entities: number): Promise<Record<Subject, Latency>> {
+  const agents = { flywheel: new Agent({ keepAlive: true, maxSockets: 1 }), floor: new Agent({ keepAlive: true, maxSockets: 1 }) };
+  const samples: Record<Subject, number[]> = { flywheel: [], floor: [] };
+  const warmUp = Math.min(200, requests);
+  for (let i = 0; i < requests + warmUp; i++) {
+    const ids = randomIds(rows, entities);
+    for (const subject of ['flywheel', 'floor'] as const) {
+      const { ms, status, text } = await post(agents[subject], urls[subject], bodyOf(subject, ids));
+      if (status !== 200) throw new Error(`${subject} answered ${status}: ${text.slice(0, 300)}`);
+      if (i >= warmUp) samples[subject].push(ms);
+    }
+  }
+  agents.flywheel.destroy();
+  agents.floor.destroy();
+  const summary = (xs: number[]): Latency => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9) };
+  };
+  return { flywheel: summary(samples.flywheel), floor: summary(samples.floor) };
+}
+
+async function throughput(subject: Subject, url: URL, options: { connections: number; duration: number; entities: number; rows: number }): Promise<{ rowsPerSecond: number; p99Ms: number }> {
+  const requests = Array.from({ length: 64 }, () => ({ method: 'POST', path: pathOf(subject), body: bodyOf(subject, randomIds(options.rows, options.entities)) }));
+  const result = await autocannon({
+    url: url.origin,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    requests,
+    connections: options.connections,
+    duration: options.duration,
+  });
+  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+    throw new Error(`${subject}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`);
+  }
+  return { rowsPerSecond: (result['2xx'] * options.rows) / result.duration, p99Ms: result.latency.p99 };
+}
+
+/** Loads every entity in both layouts; returns how long each took. */
+async function load(redisUrl: string, entities: number, features: number): Promise<{ flywheelMs: number; floorMs: number }> {
+  const store = new RedisOnlineStore({ url: redisUrl, keyPrefix: KEY_PREFIX });
+  const names = featureNames(features);
+  const eventMicros = Date.now() * 1000;
+  const batch = 10_000;
+  let start = performance.now();
+  for (let first = 0; first < entities; first += batch) {
+    const rows = [];
+    for (let id = first; id < Math.min(entities, first + batch); id++) rows.push({ key: [id], eventMicros, values: JSON.stringify(valuesOf(id, features)) });
+    await store.writeEncoded({ view: VIEW, features: names, rows });
+  }
+  const flywheelMs = performance.now() - start;
+  await store.close();
+
+  const client = createClient({ url: redisUrl });
+  await client.connect();
+  start = performance.now();
+  for (let first = 0; first < entities; first += batch) {
+    const pending = [];
+    for (let id = first; id < Math.min(entities, first + batch); id++) {
+      const values = valuesOf(id, features);
+      const args = ['HSET', `${FLOOR_PREFIX}${id}`];
+      names.forEach((name, i) => args.push(name, String(values[i])));
+      pending.push(client.sendCommand(args));
+    }
+    await Promise.all(pending);
+  }
+  const floorMs = performance.now() - start;
+  await client.close();
+  return { flywheelMs, floorMs };
+}
+
+/** Checks that both servers answer the stored values for a few keys, so the two do the same work. */
+async function checkAnswers(urls: Record<Subject, URL>, entities: number, features: number): Promise<void> {
+  const agent = new Agent({ keepAlive: false });
+  const ids = [0, entities - 1, Math.floor(entities / 2)];
+  const expected = ids.map((id) => valuesOf(id, features));
+  for (const subject of ['flywheel', 'floor'] as const) {
+    const { status, text } = await post(agent, urls[subject], bodyOf(subject, ids));
+    const body = JSON.parse(text) as { rows: { values: unknown[]; statuses?: string[] }[] };
+    const got = body.rows.map((r) => r.values);
+    if (status !== 200 || JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`${subject} answered ${status} with other values: ${text.slice(0, 300)}`);
+    if (subject === 'flywheel' && body.rows.some((r) => r.statuses?.some((s) => s !== 'present'))) throw new Error(`flywheel: not every feature is present: ${text.slice(0, 300)}`);
+  }
+  agent.destroy();
+}
+
+export async function benchServing(options: { entities: number; features: number; requests: number; duration: number; connections: number; redisUrl?: string }) {
+  const dir = await mkdtemp(join(tmpdir(), 'flywheel-bench-serving-'));
+  const redis = options.redisUrl ? { url: options.redisUrl, stop: async () => undefined } : await startRedis(dir);
+  const children: { stop: () => Promise<void> }[] = [];
+  try {
+    process.stdout.write(`node ${process.version}, ${cpus().length} cores; ${options.entities.toLocaleString('en')} entities × ${options.features} features, Redis ${redis.url}\n`);
+    const loaded = await load(redis.url, options.entities, options.features);
+    process.stdout.write(
+      `loaded: Flywheel layout (writeEncoded, newer-wins script) ${(loaded.flywheelMs / 1000).toFixed(1)} s = ${Math.round(options.entities / (loaded.flywheelMs / 1000)).toLocaleString('en')} rows/s; ` +
+        `hashes (raw pipelined HSET) ${(loaded.floorMs / 1000).toFixed(1)} s = ${Math.round(options.entities / (loaded.floorMs / 1000)).toLocaleString('en')} rows/s\n`,
+    );
+    const flywheel = await startChild('flywheel', redis.url, options.features);
+    children.push(flywheel);
+    const floor = await startChild('floor', redis.url, options.features);
+    children.push(floor);
+    const urls = { flywheel: new URL(flywheel.url + pathOf('flywheel')), floor: new URL(floor.url + pathOf('floor')) };
+    await checkAnswers(urls, options.entities, options.features);
+
+    const figures: Record<string, unknown> = {};
+    for (const rows of [1, 100, 500]) {
+      const requests = rows === 1 ? options.requests : Math.max(200, Math.round(options.requests / (rows / 50)));
+      const measured = await latencies(urls, rows, requests, options.entities);
+      figures[`latency ${rows}`] = measured;
+      const line = (s: Subject) => `p50 ${measured[s].p50.toFixed(2)} ms, p99 ${measured[s].p99.toFixed(2)} ms, p99.9 ${measured[s].p999.toFixed(2)} ms`;
+      process.stdout.write(`${rows === 1 ? '1 entity' : `${rows} candidates`}, one client, ${requests} requests: Flywheel ${line('flywheel')}; floor ${line('floor')}\n`);
+    }
+    const load500 = { connections: options.connections, duration: options.duration, entities: options.entities, rows: 500 };
+    await throughput('flywheel', urls.flywheel, { ...load500, duration: 2 });
+    await throughput('floor', urls.floor, { ...load500, duration: 2 });
+    const runs = { flywheel: [] as number[], floor: [] as number[] };
+    for (let i = 0; i < 2; i++) {
+      runs.flywheel.push((await throughput('flywheel', urls.flywheel, load500)).rowsPerSecond);
+      runs.floor.push((await throughput('floor', urls.floor, load500)).rowsPerSecond);
+    }
+    const best = (xs: number[]) => Math.max(...xs);
+    process.stdout.write(
+      `throughput, ${options.connections} connections × 500 candidates, ${options.duration} s, best of 2: Flywheel ${Math.round(best(runs.flywheel)).toLocaleString('en')} entity rows/s; ` +
+        `floor ${Math.round(best(runs.floor)).toLocaleString('en')} entity rows/s; ratio ${(best(runs.flywheel) / best(runs.floor)).toFixed(2)}× the floor\n`,
+    );
+  } finally {
+    for (const child of children) await child.stop();
+    await redis.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function startRedis(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await new Promise<number>((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    child.once('error', (error) => reject(new Error(`cannot run redis-server (apt-get install redis-server): ${error.message}`)));
+    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) resolve();
+    });
+  });
+  child.stdout!.resume();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      serve: { type: 'string' },
+      entities: { type: 'string', default: '1000000' },
+      features: { type: 'string', default: '50' },
+      requests: { type: 'string', default: '2000' },
+      duration: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '10' },
+      'redis-url': { type: 'string' },
+    },
+  });
+  const features = Number(values.features);
+  if (values.serve === 'floor') await serveFloor(values['redis-url']!, features);
+  else if (values.serve === 'flywheel') await serveFlywheel(values['redis-url']!, features);
+  else {
+    await benchServing({
+      entities: Number(values.entities),
+      features,
+      requests: Number(values.requests),
+      duration: Number(values.duration),
+      connections: Number(values.connections),
+      ...(values['redis-url'] ? { redisUrl: values['redis-url'] } : {}),
+    });
+  }
+}
