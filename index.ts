@@ -15,7 +15,7 @@
 export { entity, type EntityInput, type EntityDefinition } from './core/definitions/entity.ts';
 export { source, type SourceInput, type SourceDefinition } from './core/definitions/source.ts';
 export { eventStream, type EventStreamInput, type EventStreamDefinition, type EventFieldInput } from './core/definitions/event-stream.ts';
-export { featureView, type FeatureViewInput, type FeatureViewDefinition } from './core/definitions/feature-view.ts';
+export { featureView, type FeatureViewInput, type FeatureViewDefinition, type MaterializationScheduleInput } from './core/definitions/feature-view.ts';
 export { featureService, select, type FeatureServiceInput, type FeatureServiceLoggingInput, type FeatureServiceDefinition } from './core/definitions/feature-service.ts';
 export { trainingSet, type TrainingSetInput, type TrainingSetDefinition, type TrainingSetScheduleInput } from './core/definitions/training-set.ts';
 export { defineConfig, localProfile, type FlywheelConfig, type ProfileConfig } from './core/config.ts';

@@ -2,6 +2,7 @@ import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
 import type { ObjectStore } from '../connectors/object-store/object-store.ts';
 import type { OnlineStore } from '../connectors/online-store/online-store.ts';
 import type { ProjectSpec } from '../core/definitions/specs.ts';
+import type { MaterializationState } from '../core/materialization/run-plan.ts';
 
 /** An applied registry version as activities read it. */
 export interface RegistryVersion {
@@ -13,6 +14,13 @@ export interface RegistryVersion {
 export interface RegistryReader {
   latest(project: string): Promise<RegistryVersion | undefined>;
   get(project: string, version: number): Promise<RegistryVersion | undefined>;
+}
+
+/** Reads and records the materialization state of feature views (implemented by connectors/registry/materialization-state.ts). */
+export interface MaterializationStateStore {
+  get(project: string, featureView: string): Promise<MaterializationState | undefined>;
+  /** Writes `next` when `accept` says so given the stored state, atomically. */
+  record(next: MaterializationState, accept: (current: MaterializationState | undefined) => boolean): Promise<{ recorded: boolean; previous: MaterializationState | undefined }>;
 }
 
 /**
@@ -38,6 +46,8 @@ export interface ActivityDeps {
   readonly stateDir?: string;
   /** Where materialization writes the latest feature values; workers get it from the profile. */
   readonly onlineStore?: OnlineStore;
+  /** Where materialization keeps each view's watermark: a table in the warehouse, next to the registry. */
+  materializationState?(engine: OfflineEngine): MaterializationStateStore;
 }
 
 /** Runs `work` with an engine opened for it, and always closes it. */

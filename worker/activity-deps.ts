@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { ActivityDeps } from '../activities/deps.ts';
 import { createObjectStore } from '../connectors/object-store/create-object-store.ts';
 import { createOfflineEngine } from '../connectors/offline/create-offline-engine.ts';
+import { WarehouseMaterializationState } from '../connectors/registry/materialization-state.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import type { ResolvedConfig } from '../cli/project/load-config.ts';
 
@@ -14,6 +15,7 @@ export function activityDepsFromConfig(config: ResolvedConfig): ActivityDeps {
     project: config.project,
     openEngine: () => createOfflineEngine(config.profile.offline),
     registry: (engine) => new WarehouseRegistry(engine),
+    materializationState: (engine) => new WarehouseMaterializationState(engine),
     objectStore: createObjectStore(config.profile.objectStore),
     scratchDir,
     stateDir: config.stateDir,

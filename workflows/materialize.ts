@@ -1,26 +1,44 @@
 import { ApplicationFailure, defineQuery, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { MaterializeActivities } from '../activities/materialize.ts';
+import type { MaterializationPlan, MaterializeActivities } from '../activities/materialize.ts';
 import { runSearchAttributes } from './search-attributes.ts';
 
 export interface MaterializeFeatureViewInput {
   readonly project: string;
   readonly view: string;
-  /** The instant the values are read as of (ISO-8601 with a zone); omitted means when the run started. */
-  readonly asOf?: string;
-  /** How many disjoint buckets of entity keys to write, each by one activity (default 4). */
+  /** The end of the run: values are computed as of this instant (ISO-8601 with a zone); omitted means when the run started. */
+  readonly to?: string;
+  /** Recompute what changed in (from, to] instead of since the stored watermark (ISO-8601 with a zone). */
+  readonly from?: string;
+  /** Recompute every entity, whatever the stored watermark. */
+  readonly full?: boolean;
+  /** How far before the watermark (or `from`) to look for rows that arrived late; default the view's (docs/materialization.md). */
+  readonly lookbackSeconds?: number;
+  /** How many disjoint buckets of entity keys to write, each by one activity; default the view's schedule's, else 4. */
   readonly chunks?: number;
 }
 
 export interface MaterializeFeatureViewResult {
   readonly view: string;
-  readonly asOf: string;
+  readonly mode: MaterializationPlan['mode'];
+  /** Why this mode: `no watermark yet`, `from the stored watermark`, ... */
+  readonly reason: string;
+  /** The range start of an incremental run (exclusive); null for a full run. */
+  readonly from: string | null;
+  readonly to: string;
   readonly chunks: number;
   readonly rows: number;
   readonly written: number;
   readonly skippedOlder: number;
+  /** Whether `to` became the stored watermark, why (or why not), and the watermark stored now. */
+  readonly watermarkAdvanced: boolean;
+  readonly watermarkReason: string;
+  readonly watermark: string | null;
 }
 
 export interface MaterializeProgress {
+  /** `planning`, `writing`, `finishing`, `done`. */
+  readonly stage: 'planning' | 'writing' | 'finishing' | 'done';
+  readonly mode: MaterializationPlan['mode'] | null;
   readonly chunksDone: number;
   readonly chunks: number;
   readonly rows: number;
@@ -31,8 +49,13 @@ export interface MaterializeProgress {
 /** Query the CLI polls to draw its progress bar. */
 export const materializeProgressQuery = defineQuery<MaterializeProgress>('progress');
 
-/** Chunks running at once: each holds the warehouse while it queries. */
+/** Chunks running at once: each holds the warehouse while it reads. */
 const CONCURRENCY = 2;
+
+const { planMaterialization, finishMaterialization } = proxyActivities<MaterializeActivities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});
 
 const { materializeChunk } = proxyActivities<MaterializeActivities>({
   startToCloseTimeout: '2 hours',
@@ -41,27 +64,48 @@ const { materializeChunk } = proxyActivities<MaterializeActivities>({
 });
 
 /**
- * Writes the latest values of one online feature view, as of one instant, to the online store: the
- * entity keys split into `chunks` disjoint hash buckets, at most two written at a time. Re-running
- * with the same asOf writes the same records (equal event times replace).
+ * Writes the values of one online feature view that changed since its stored watermark (or all of
+ * them, on the first run or after its definition changed) to the online store, as of `to`:
+ *
+ * 1. `planMaterialization` decides the range and pins the registry version;
+ * 2. the entity keys are split into disjoint hash buckets, each written by one `materializeChunk`
+ *    activity (two at a time) that heartbeats and resumes after its last written key when retried;
+ * 3. `finishMaterialization` records `to` as the new watermark, only after every chunk succeeded.
+ *
+ * Re-running a range writes the same records (equal event times replace), and the store never lets
+ * an older value replace a newer one. A Schedule created by `flywheel apply` starts this workflow.
  */
 export async function materializeFeatureView(input: MaterializeFeatureViewInput): Promise<MaterializeFeatureViewResult> {
-  const chunks = input.chunks ?? 4;
-  if (!Number.isSafeInteger(chunks) || chunks < 1) throw ApplicationFailure.nonRetryable(`chunks must be a positive whole number, got ${chunks}`, 'UsageError');
-  const asOf = input.asOf ?? workflowInfo().runStartTime.toISOString();
-
-  let progress: MaterializeProgress = { chunksDone: 0, chunks, rows: 0, written: 0, skippedOlder: 0 };
+  if (input.chunks !== undefined && (!Number.isSafeInteger(input.chunks) || input.chunks < 1)) {
+    throw ApplicationFailure.nonRetryable(`chunks must be a positive whole number, got ${input.chunks}`, 'UsageError');
+  }
+  const to = input.to ?? workflowInfo().runStartTime.toISOString();
+  let progress: MaterializeProgress = { stage: 'planning', mode: null, chunksDone: 0, chunks: input.chunks ?? 0, rows: 0, written: 0, skippedOlder: 0 };
   setHandler(materializeProgressQuery, () => progress);
-  upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'materialization', object: input.view }));
+  upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'materialization', object: input.view, to }));
+
+  const plan = await planMaterialization({
+    view: input.view, to,
+    ...(input.from !== undefined ? { from: input.from } : {}),
+    ...(input.full ? { full: true } : {}),
+    ...(input.lookbackSeconds !== undefined ? { lookbackSeconds: input.lookbackSeconds } : {}),
+    ...(input.chunks !== undefined ? { chunks: input.chunks } : {}),
+  });
+  if (plan.from !== undefined) upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'materialization', object: input.view, from: plan.from, to }));
+  const chunks = plan.upToDate ? 0 : plan.chunks;
+  progress = { ...progress, stage: 'writing', mode: plan.mode, chunks };
 
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < chunks) {
       const chunk = next++;
-      const done = await materializeChunk({ view: input.view, asOf, chunk, chunks });
+      const done = await materializeChunk({
+        view: plan.view, registryVersion: plan.registryVersion, asOf: plan.to, chunk, chunks,
+        ...(plan.changedSince !== undefined ? { changedSince: plan.changedSince } : {}),
+      });
       progress = {
+        ...progress,
         chunksDone: progress.chunksDone + 1,
-        chunks,
         rows: progress.rows + done.rows,
         written: progress.written + done.written,
         skippedOlder: progress.skippedOlder + done.skippedOlder,
@@ -69,5 +113,13 @@ export async function materializeFeatureView(input: MaterializeFeatureViewInput)
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, chunks) }, () => lane()));
-  return { view: input.view, asOf, chunks, rows: progress.rows, written: progress.written, skippedOlder: progress.skippedOlder };
+
+  progress = { ...progress, stage: 'finishing' };
+  const finished = await finishMaterialization({ plan, rows: progress.rows, runId: workflowInfo().workflowId });
+  progress = { ...progress, stage: 'done' };
+  return {
+    view: plan.view, mode: plan.mode, reason: plan.reason, from: plan.from ?? null, to: plan.to, chunks,
+    rows: progress.rows, written: progress.written, skippedOlder: progress.skippedOlder,
+    watermarkAdvanced: finished.advanced, watermarkReason: finished.reason, watermark: finished.watermark,
+  };
 }

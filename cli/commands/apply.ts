@@ -12,7 +12,7 @@ import { withPreparedPlan } from './plan.ts';
 export function registerApplyCommand(program: Command): void {
   program
     .command('apply')
-    .description('create the warehouse objects of the definitions, store them as a new registry version, and create, update or delete the training-set schedules on Temporal')
+    .description('create the warehouse objects of the definitions, store them as a new registry version, and create, update or delete the schedules on Temporal (training sets, materialization)')
     .option('--json', 'print the plan and the result as a JSON document')
     .option('--allow-breaking', 'apply even when the plan holds breaking changes')
     .action(async (options: { json?: boolean; allowBreaking?: boolean }, command: Command) => {

@@ -8,6 +8,7 @@ import { registerMaterializeCommand } from './materialize.ts';
 import { registerPlanCommand } from './plan.ts';
 import { registerRunCommand } from './run.ts';
 import { registerServeCommand } from './serve.ts';
+import { registerStatusCommand } from './status.ts';
 import { registerWorkerCommand } from './worker.ts';
 
 /** Every subcommand, in the order `flywheel --help` lists them. Each file registers one command. */
@@ -20,5 +21,6 @@ export function registerCommands(program: Command): void {
   registerBackfillCommand(program);
   registerDatasetsCommand(program);
   registerMaterializeCommand(program);
+  registerStatusCommand(program);
   registerServeCommand(program);
 }

@@ -1,28 +1,58 @@
 import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
+import { parseDuration } from '../../core/duration.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
-import { materializeFeatureView, materializeProgressQuery } from '../../workflows/materialize.ts';
+import { materializeFeatureView, materializeProgressQuery, type MaterializeFeatureViewInput, type MaterializeFeatureViewResult } from '../../workflows/materialize.ts';
 import { runSearchAttributes } from '../../workflows/search-attributes.ts';
+import { UsageError } from '../errors.ts';
 import { createStageBar } from '../format/progress-bar.ts';
+import { parseInstant } from '../project/parse-instant.ts';
 import { waitWithProgress } from '../runs/wait-with-progress.ts';
 import { loadConfigFor } from './global-options.ts';
 
 interface MaterializeOptions {
-  chunks: number;
+  from?: string;
+  to?: string;
+  full?: boolean;
+  lookback?: number;
+  chunks?: number;
+  json?: boolean;
 }
 
-/** `flywheel materialize <view>`: writes a feature view's latest values to the online store, on Temporal, showing progress. */
+/**
+ * `flywheel materialize <view> [--from --to] [--full]`: writes a feature view's changed values to
+ * the online store, on Temporal, with a progress bar (docs/materialization.md).
+ */
 export function registerMaterializeCommand(program: Command): void {
   program
     .command('materialize')
-    .description("write an online feature view's latest values to the online store")
+    .description("write an online feature view's values that changed since its last run (its watermark) to the online store")
     .argument('<view>', 'feature view name')
-    .option('--chunks <n>', 'disjoint buckets of entity keys, written two at a time', parsePositiveInt, 4)
+    .option('--from <instant>', 'recompute what changed after this instant instead of after the watermark (a date, or a date-time with a zone)')
+    .option('--to <instant>', 'compute the values as of this instant (default: now)')
+    .option('--full', 'recompute every entity, whatever the watermark')
+    .option('--lookback <duration>', "look this far before the watermark (or --from) for rows that arrived late (default: the view's)", parseSeconds)
+    .option('--chunks <n>', "disjoint buckets of entity keys, written two at a time (default: the view's schedule's, else 4)", parsePositiveInt)
+    .option('--json', 'print the result as JSON')
     .action(async (view: string, options: MaterializeOptions, command: Command) => {
+      const from = options.from === undefined ? undefined : parseInstant(options.from, '--from');
+      const to = options.to === undefined ? undefined : parseInstant(options.to, '--to');
+      if (from !== undefined && options.full) throw new UsageError('--from and --full cannot be used together: a full run recomputes every entity');
+      if (from !== undefined && to !== undefined && Date.parse(from) >= Date.parse(to)) throw new UsageError(`--from ${options.from} must be before --to ${options.to}`);
+      if (from !== undefined && to === undefined && Date.parse(from) >= Date.now()) throw new UsageError(`--from ${options.from} is in the future`);
+
       const config = await loadConfigFor(command);
       const temporal = config.profile.temporal;
+      const input: MaterializeFeatureViewInput = {
+        project: config.project, view,
+        ...(from !== undefined ? { from } : {}),
+        ...(to !== undefined ? { to } : {}),
+        ...(options.full ? { full: true } : {}),
+        ...(options.lookback !== undefined ? { lookbackSeconds: options.lookback } : {}),
+        ...(options.chunks !== undefined ? { chunks: options.chunks } : {}),
+      };
       const connection = await connectClient(temporal);
       try {
         const client = new Client({ connection, namespace: temporal.namespace });
@@ -30,10 +60,10 @@ export function registerMaterializeCommand(program: Command): void {
         let handle;
         try {
           handle = await client.workflow.start(materializeFeatureView, {
-            args: [{ project: config.project, view, chunks: options.chunks }],
+            args: [input],
             taskQueue: temporal.taskQueue,
             workflowId,
-            typedSearchAttributes: runSearchAttributes({ project: config.project, kind: 'materialization', object: view }),
+            typedSearchAttributes: runSearchAttributes({ project: config.project, kind: 'materialization', object: view, from, to }),
           });
         } catch (error) {
           if (error instanceof WorkflowExecutionAlreadyStartedError) throw new FlywheelError(`A run with id "${workflowId}" is already in progress`, { cause: error });
@@ -43,22 +73,40 @@ export function registerMaterializeCommand(program: Command): void {
         const bar = createStageBar(`materialize ${view}`);
         let result;
         try {
-          result = await waitWithProgress(handle, materializeProgressQuery, (p) => bar.update(p.chunksDone, p.chunks, `${p.written.toLocaleString('en-US')} written`));
+          result = await waitWithProgress(handle, materializeProgressQuery, (p) => bar.update(p.chunksDone, p.chunks, p.mode ? `${p.stage} (${p.mode})` : p.stage));
         } finally {
           bar.stop();
         }
-        process.stdout.write(
-          `Materialized ${view} as of ${result.asOf}: ${result.rows.toLocaleString('en-US')} entities in ${result.chunks} chunks, ` +
-            `${result.written.toLocaleString('en-US')} written, ${result.skippedOlder.toLocaleString('en-US')} skipped (the store had newer values)\n`,
-        );
+        process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatMaterializeResult(result));
       } finally {
         await connection.close();
       }
     });
 }
 
+/** What `flywheel materialize` prints when a run is done. */
+export function formatMaterializeResult(result: MaterializeFeatureViewResult): string {
+  const n = (value: number) => value.toLocaleString('en-US');
+  const range = result.from === null ? `full run as of ${result.to}` : `incremental run over (${result.from}, ${result.to}]`;
+  const lines = [
+    `Materialized ${result.view}: ${range} (${result.reason}).`,
+    `  ${n(result.rows)} entities in ${result.chunks} chunks: ${n(result.written)} written, ${n(result.skippedOlder)} skipped (the store had newer values).`,
+    result.watermarkAdvanced
+      ? `  Watermark: ${result.watermark}.`
+      : `  Watermark ${result.watermark ?? 'not set'} kept: ${result.watermarkReason}.`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
 function parsePositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
   return n;
+}
+
+function parseSeconds(value: string): number {
+  if (value.trim() === '0') return 0;
+  const parsed = parseDuration(value);
+  if ('error' in parsed) throw new InvalidArgumentError(parsed.error);
+  return parsed.seconds;
 }

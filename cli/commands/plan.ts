@@ -29,7 +29,7 @@ export interface PreparedPlan {
   readonly objects: readonly WarehouseObjectNode[];
   readonly statements: readonly CompiledQuery[];
   /**
-   * The training-set schedules to create, update and delete on Temporal, and the open connection
+   * The schedules (training sets, materialization) to create, update and delete on Temporal, and the open connection
    * to do it with; both undefined when neither the definitions nor the applied version schedule
    * anything (then Temporal is not contacted at all).
    */
@@ -119,7 +119,7 @@ export async function checkWarehouseSources(engine: OfflineEngine, project: Proj
 export function registerPlanCommand(program: Command): void {
   program
     .command('plan')
-    .description('show what apply would change: the diff between the definitions and the latest registry version, and the training-set schedules on Temporal')
+    .description('show what apply would change: the diff between the definitions and the latest registry version, and the schedules on Temporal (training sets, materialization)')
     .option('--json', 'print the plan as a JSON document (format flywheel.plan/v1)')
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are (1 on errors)')
     .action(async (options: { json?: boolean; detailedExitcode?: boolean }, command: Command) => {

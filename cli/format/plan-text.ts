@@ -19,7 +19,7 @@ import type { WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
  *
  *   Plan: 1 to add, 1 to change, 1 to remove (1 breaking).
  *
- * When training sets are (or were) scheduled, the schedules on Temporal follow, one line each
+ * When training sets or feature views are (or were) scheduled, the schedules on Temporal follow, one line each
  * (`+` create, `~` update with its fields, `-` delete, or unchanged):
  *
  *   Schedules on Temporal (localhost:7233, namespace "default"):

@@ -16,7 +16,7 @@ import {
 import type { SearchAttributePair, TypedSearchAttributes } from '@temporalio/common';
 import type { TemporalConfig } from '../../core/config.ts';
 import { FlywheelError } from '../../core/errors.ts';
-import { trainingSetOfScheduleId, type ScheduleState, type ScheduleTimes } from '../../core/plan/schedules.ts';
+import { scheduleTargetOfId, type ScheduleState, type ScheduleTimes } from '../../core/plan/schedules.ts';
 import { CRON_FIELDS, type CronCalendar, type CronField } from '../../core/validation/cron.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import { registerSearchAttributes } from '../../worker/search-attributes-registration.ts';
@@ -24,7 +24,7 @@ import { FLYWHEEL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.ts
 import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT } from '../../workflows/search-attributes.ts';
 
 /**
- * A project's training-set schedules on Temporal: read them as ScheduleState (what core/plan/schedules.ts
+ * A project's schedules on Temporal (training sets' and feature views' materialization): read them as ScheduleState (what core/plan/schedules.ts
  * diffs), and create, update and delete them. The only module that turns Flywheel's schedule model
  * into Temporal's and back.
  *
@@ -62,15 +62,16 @@ export class TemporalSchedules {
   }
 
   /**
-   * The project's training-set schedules that exist: `ids` are described for certain (listing is
-   * eventually consistent, so a schedule created a moment ago may not be listed yet), plus any other
-   * schedule listed with `FlywheelProject = <project>` whose id is a training-set schedule id of the project.
+   * The project's schedules that exist: `ids` are described for certain (listing is eventually
+   * consistent, so a schedule created a moment ago may not be listed yet), plus any other schedule
+   * listed with `FlywheelProject = <project>` whose id is a training-set or materialization schedule
+   * id of the project.
    */
   async read(ids: readonly string[]): Promise<ScheduleState[]> {
     const candidates = new Set(ids);
     try {
       for await (const summary of this.client.schedule.list({ query: `FlywheelProject = '${this.project}'` })) {
-        if (trainingSetOfScheduleId(this.project, summary.scheduleId) !== undefined) candidates.add(summary.scheduleId);
+        if (scheduleTargetOfId(this.project, summary.scheduleId) !== undefined) candidates.add(summary.scheduleId);
       }
     } catch (cause) {
       throw new FlywheelError(`Cannot list the schedules of project "${this.project}" on Temporal at ${this.temporal.address}: ${(cause as Error).message}`, { cause });
@@ -199,7 +200,7 @@ function stateFromDescription(project: string, description: ScheduleDescription)
   const { action } = description;
   return {
     id: description.scheduleId,
-    trainingSet: trainingSetOfScheduleId(project, description.scheduleId) ?? description.scheduleId,
+    ...(scheduleTargetOfId(project, description.scheduleId) ?? { trainingSet: description.scheduleId }),
     times: timesFromSpec(description.spec),
     paused: description.state.paused,
     // The server treats an unspecified overlap policy as SKIP.

@@ -10,6 +10,23 @@ export interface EngineColumn {
 }
 
 /**
+ * A batch of rows from OfflineEngine.stream, column by column: `values[c][r]` is the value of column
+ * `columns[c]` in row r, converted as `all` converts it (JSON-safe: timestamps as ISO strings, int64
+ * beyond 2^53 as decimal strings).
+ */
+export interface EngineBatch {
+  /** The result's column names, in order. */
+  readonly columns: readonly string[];
+  readonly values: readonly (readonly unknown[])[];
+  readonly rowCount: number;
+}
+
+export interface StreamOptions {
+  /** Rows per batch: every batch but the last has exactly this many (default 2048, DuckDB's chunk size). */
+  readonly batchRows?: number;
+}
+
+/**
  * The offline (warehouse) engine: DuckDB embedded, Snowflake for warehouse-native teams.
  * SQL comes compiled from core/sql for `dialect`; the engine only runs it.
  */
@@ -24,6 +41,19 @@ export interface OfflineEngine {
    * A failed statement throws EngineQueryError (engine-query-error.ts), which carries the SQL.
    */
   all<Row extends Record<string, unknown> = Record<string, unknown>>(query: CompiledQuery): Promise<Row[]>;
+  /**
+   * Runs a query and yields its rows in batches, reading the next batch only when the previous one
+   * was taken: a large result never sits in memory whole. The engine is held for this stream until
+   * it is consumed, or the loop over it ends early (break, return, throw), which releases it; other
+   * calls on the engine wait meanwhile, so do not call the engine from inside the loop.
+   * A failed statement throws EngineQueryError from the first iteration.
+   *
+   * @example
+   * for await (const batch of engine.stream(sql('SELECT id, label FROM t ORDER BY id'), { batchRows: 1000 })) {
+   *   const [ids, labels] = batch.values;
+   * }
+   */
+  stream(query: CompiledQuery, options?: StreamOptions): AsyncIterable<EngineBatch>;
   /** The columns a query or relation would return, without running it. */
   describe(query: CompiledQuery): Promise<EngineColumn[]>;
   /** Runs `work` in one transaction: all of its statements land, or none do. */

@@ -69,10 +69,38 @@ export interface FeatureViewInput<F extends string = string, A extends readonly 
    * an event stream as source, `online`, and plain features (no transformation, no aggregations).
    */
   push?: boolean;
+  /**
+   * Materialize the view on a schedule (UTC): `flywheel apply` keeps a Temporal Schedule that writes
+   * the values that changed since the last run to the online store (docs/materialization.md).
+   * For example `{ every: '1h' }` or `{ cron: '*\/15 * * * *', lookback: '10m' }`.
+   */
+  materialize?: MaterializationScheduleInput;
   owner?: string;
   description?: string;
   tags?: Record<string, string>;
 }
+
+/** When an online feature view is materialized: a five-field cron or an interval, in UTC. */
+export type MaterializationScheduleInput = (
+  | { /** Five fields, UTC: `'0 * * * *'` is every hour on the hour. */ cron: string; every?: never; offset?: never }
+  | { /** `'1h'`, `'15m'`: times since the Unix epoch, plus offset. */ every: DurationInput; /** `'5m'`: shifts each time. */ offset?: DurationInput; cron?: never }
+) & {
+  /**
+   * How far before the last run's watermark each run looks for rows that arrived late (their event
+   * time is before the watermark); default: the lookback of the event stream the view reads when it
+   * loads from a table (`from.lookback`), else none. Aggregation views need none for events within
+   * their longest window.
+   */
+  lookback?: DurationInput;
+  /** Disjoint buckets of entity keys a run is split into, one activity each; default 4. */
+  chunks?: number;
+  /** Runs missed while Temporal was down are still started if at most this late; default `'1d'`. */
+  catchupWindow?: DurationInput;
+  /** Create the schedule paused; default false. */
+  paused?: boolean;
+  /** Not supported: schedules run in UTC. */
+  timezone?: never;
+};
 
 /** What the builder stores: the input with entity and source references turned into names. */
 export interface FeatureViewResolvedInput extends Omit<FeatureViewInput, 'entities' | 'source'> {

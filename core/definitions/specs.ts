@@ -132,9 +132,35 @@ export interface FeatureViewSpec {
    * the field existed hash and diff as they did.
    */
   readonly push?: true;
+  /**
+   * Present when the view is materialized on a schedule: `flywheel apply` keeps a Temporal Schedule
+   * that runs its incremental materialization (docs/materialization.md). Absent: only on demand.
+   */
+  readonly materialize?: MaterializationSchedule;
   readonly owner?: string;
   readonly description?: string;
   readonly tags: Readonly<Record<string, string>>;
+}
+
+/**
+ * When and how an online feature view is materialized, in UTC: exactly one of `cron` or
+ * `everySeconds` (with `offsetSeconds`), like a training set's schedule.
+ */
+export interface MaterializationSchedule {
+  /** Five-field cron, single-spaced. */
+  readonly cron?: string;
+  readonly everySeconds?: number;
+  /** Present, possibly 0, with `everySeconds`. */
+  readonly offsetSeconds?: number;
+  readonly catchupWindowSeconds: number;
+  readonly paused: boolean;
+  /**
+   * How far before the stored watermark each incremental run looks for rows that arrived late.
+   * Absent: the lookback of the event stream the view reads when it loads from a table, else none.
+   */
+  readonly lookbackSeconds?: number;
+  /** Disjoint buckets of entity keys each run is split into, one activity each. */
+  readonly chunks: number;
 }
 
 export interface FeatureSelection {

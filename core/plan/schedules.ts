@@ -1,10 +1,10 @@
-import type { ProjectSpec, TrainingSetSchedule, TrainingSetSpec } from '../definitions/specs.ts';
+import type { FeatureViewSpec, MaterializationSchedule, ProjectSpec, TrainingSetSchedule, TrainingSetSpec } from '../definitions/specs.ts';
 import type { ApplyDocument, PlanDocument } from './plan.ts';
 import { formatDuration } from '../duration.ts';
 import { formatCronCalendar, parseCron, type CronCalendar } from '../validation/cron.ts';
 
 /**
- * Training-set schedules as plan sees them: the Temporal Schedules the definitions want, the ones
+ * Schedules as plan sees them (a training set's builds, a feature view's materialization): the Temporal Schedules the definitions want, the ones
  * that exist (read by cli/schedules/temporal-schedules.ts), and the diff between the two, kept apart
  * from carrying it out and from printing it (cli/format/plan-text.ts). Pure: no I/O, no Temporal.
  *
@@ -16,6 +16,9 @@ import { formatCronCalendar, parseCron, type CronCalendar } from '../validation/
 
 /** The workflow a schedule starts (exported by workflows/scheduled-training-set.ts under this name). */
 export const SCHEDULED_TRAINING_SET_WORKFLOW = 'scheduledTrainingSet';
+
+/** The workflow a materialization schedule starts (exported by workflows/materialize.ts under this name). */
+export const MATERIALIZATION_WORKFLOW = 'materializeFeatureView';
 
 /** The overlap policy of every Flywheel schedule: a run still going when the next is due makes it skip. */
 export const SCHEDULE_OVERLAP = 'SKIP';
@@ -35,6 +38,34 @@ function scheduleIdPrefix(project: string): string {
   return `flywheel:${project}:training-set:`;
 }
 
+/** `flywheel:<project>:materialization:<view>`: the id of a feature view's materialization schedule. */
+export function materializationScheduleId(project: string, featureView: string): string {
+  return `${materializationIdPrefix(project)}${featureView}`;
+}
+
+/** The feature view a schedule id belongs to, or undefined if it is not a materialization schedule of `project`. */
+export function featureViewOfScheduleId(project: string, id: string): string | undefined {
+  const prefix = materializationIdPrefix(project);
+  return id.startsWith(prefix) && id.length > prefix.length ? id.slice(prefix.length) : undefined;
+}
+
+function materializationIdPrefix(project: string): string {
+  return `flywheel:${project}:materialization:`;
+}
+
+/** What a schedule runs: a training set's builds, or a feature view's materialization (exactly one of the two names). */
+export type ScheduleTarget =
+  | { readonly trainingSet: string; readonly featureView?: never }
+  | { readonly featureView: string; readonly trainingSet?: never };
+
+/** The target of a Flywheel schedule id of `project`, or undefined for any other id. */
+export function scheduleTargetOfId(project: string, id: string): ScheduleTarget | undefined {
+  const trainingSet = trainingSetOfScheduleId(project, id);
+  if (trainingSet !== undefined) return { trainingSet };
+  const featureView = featureViewOfScheduleId(project, id);
+  return featureView !== undefined ? { featureView } : undefined;
+}
+
 /** When a schedule fires. Flywheel writes calendars (from a cron) and intervals; anything else is `other`. */
 export type ScheduleTimes =
   | { readonly type: 'calendar'; readonly calendar: CronCalendar; /** The cron as written, when known. */ readonly cron?: string }
@@ -42,12 +73,13 @@ export type ScheduleTimes =
   | { /** A spec Flywheel never writes (several calendars, a time zone, skips, start/end): always a difference. */ readonly type: 'other'; readonly description: string };
 
 /**
- * A training-set schedule in the terms both sides can state: what the definitions want (from the
- * spec and the profile's task queue) and what Temporal describes.
+ * A schedule in the terms both sides can state: what the definitions want (from the spec and the
+ * profile's task queue) and what Temporal describes. Its target is a training set or a feature view.
  */
-export interface ScheduleState {
+export type ScheduleState = ScheduleTarget & ScheduleStateFields;
+
+interface ScheduleStateFields {
   readonly id: string;
-  readonly trainingSet: string;
   readonly times: ScheduleTimes;
   readonly paused: boolean;
   readonly overlap: string;
@@ -72,26 +104,39 @@ export function scheduledTrainingSets(spec: ProjectSpec | undefined): (TrainingS
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** The online feature views of a project that declare a materialization schedule, by name. */
+export function scheduledFeatureViews(spec: ProjectSpec | undefined): (FeatureViewSpec & { readonly materialize: MaterializationSchedule })[] {
+  return Object.values(spec?.featureViews ?? {})
+    .filter((view): view is FeatureViewSpec & { readonly materialize: MaterializationSchedule } => view.materialize !== undefined && view.online)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
 /**
  * Whether plan must ask Temporal about schedules: when the definitions declare one, or the applied
  * registry version did (its schedule may still exist and need deleting). Apply deletes schedules
  * before it saves a registry version and creates them after, so a Flywheel schedule on Temporal
- * always belongs to a training set scheduled in the latest applied version; a project that declares
- * none and applied none needs no Temporal at all.
+ * always belongs to a training set or feature view scheduled in the latest applied version; a
+ * project that declares none and applied none needs no Temporal at all.
  */
 export function schedulesInvolved(applied: ProjectSpec | undefined, desired: ProjectSpec): boolean {
-  return scheduledTrainingSets(desired).length > 0 || scheduledTrainingSets(applied).length > 0;
+  return [desired, applied].some((spec) => scheduledTrainingSets(spec).length > 0 || scheduledFeatureViews(spec).length > 0);
 }
 
 /** The ids to describe on Temporal for certain, whatever listing (eventually consistent) returns. */
 export function knownScheduleIds(project: string, applied: ProjectSpec | undefined, desired: ProjectSpec): string[] {
-  const names = [...scheduledTrainingSets(desired), ...scheduledTrainingSets(applied)].map((set) => set.name);
-  return [...new Set(names)].sort().map((name) => trainingSetScheduleId(project, name));
+  const ids = [desired, applied].flatMap((spec) => [
+    ...scheduledTrainingSets(spec).map((set) => trainingSetScheduleId(project, set.name)),
+    ...scheduledFeatureViews(spec).map((view) => materializationScheduleId(project, view.name)),
+  ]);
+  return [...new Set(ids)].sort();
 }
 
-/** The schedules the definitions want, one per scheduled training set, in name order. */
+/**
+ * The schedules the definitions want: one per scheduled training set, in name order, then one per
+ * feature view with a materialization schedule, in name order.
+ */
 export function desiredSchedules(args: { project: string; spec: ProjectSpec; taskQueue: string }): ScheduleState[] {
-  return scheduledTrainingSets(args.spec).map((set) => {
+  const trainingSets = scheduledTrainingSets(args.spec).map((set): ScheduleState => {
     const id = trainingSetScheduleId(args.project, set.name);
     const searchAttributes = { FlywheelProject: args.project, FlywheelKind: 'training-set', FlywheelObject: set.name };
     return {
@@ -111,9 +156,26 @@ export function desiredSchedules(args: { project: string; spec: ProjectSpec; tas
       },
     };
   });
+  // A run reads its lookback and chunks from the registry, so the schedule only names the view.
+  const featureViews = scheduledFeatureViews(args.spec).map((view): ScheduleState => {
+    const id = materializationScheduleId(args.project, view.name);
+    const searchAttributes = { FlywheelProject: args.project, FlywheelKind: 'materialization', FlywheelObject: view.name };
+    return {
+      id,
+      featureView: view.name,
+      times: scheduleTimes(view.materialize),
+      paused: view.materialize.paused,
+      overlap: SCHEDULE_OVERLAP,
+      catchupWindowSeconds: view.materialize.catchupWindowSeconds,
+      searchAttributes,
+      action: { workflowType: MATERIALIZATION_WORKFLOW, workflowId: id, taskQueue: args.taskQueue, input: { project: args.project, view: view.name }, searchAttributes },
+    };
+  });
+  return [...trainingSets, ...featureViews];
 }
 
-function scheduleTimes(schedule: TrainingSetSchedule): ScheduleTimes {
+/** When a training-set or materialization schedule fires. */
+export function scheduleTimes(schedule: Pick<TrainingSetSchedule, 'cron' | 'everySeconds' | 'offsetSeconds'>): ScheduleTimes {
   if (schedule.cron !== undefined) {
     const parsed = parseCron(schedule.cron);
     // Validation accepted the cron, so it parses; a spec from elsewhere that does not is reported, not applied.
@@ -136,11 +198,17 @@ export interface ScheduleFieldChange {
   readonly after: string;
 }
 
-export type ScheduleChange =
-  | { readonly action: 'create'; readonly id: string; readonly trainingSet: string; readonly desired: ScheduleState }
-  | { readonly action: 'update'; readonly id: string; readonly trainingSet: string; readonly desired: ScheduleState; readonly existing: ScheduleState; readonly fields: readonly ScheduleFieldChange[] }
-  | { readonly action: 'delete'; readonly id: string; readonly trainingSet: string; readonly existing: ScheduleState }
-  | { readonly action: 'unchanged'; readonly id: string; readonly trainingSet: string; readonly desired: ScheduleState };
+export type ScheduleChange = ScheduleTarget & (
+  | { readonly action: 'create'; readonly id: string; readonly desired: ScheduleState }
+  | { readonly action: 'update'; readonly id: string; readonly desired: ScheduleState; readonly existing: ScheduleState; readonly fields: readonly ScheduleFieldChange[] }
+  | { readonly action: 'delete'; readonly id: string; readonly existing: ScheduleState }
+  | { readonly action: 'unchanged'; readonly id: string; readonly desired: ScheduleState }
+);
+
+/** The target of a schedule, alone (a training set's name or a feature view's). */
+export function targetOf(state: ScheduleTarget): ScheduleTarget {
+  return state.trainingSet !== undefined ? { trainingSet: state.trainingSet } : { featureView: state.featureView! };
+}
 
 /** The schedule part of a plan: where the schedules live, and what to do to each. */
 export interface SchedulePlan {
@@ -158,7 +226,7 @@ export interface ScheduleSummary {
 /**
  * What to do to each schedule, by id: create the desired ones that do not exist, update those that
  * differ (listing how), delete existing ones no longer desired, leave the rest. `existing` holds only
- * Flywheel training-set schedules of the project.
+ * Flywheel schedules of the project.
  */
 export function diffSchedules(desired: readonly ScheduleState[], existing: readonly ScheduleState[]): ScheduleChange[] {
   const before = new Map(existing.map((state) => [state.id, state]));
@@ -167,12 +235,12 @@ export function diffSchedules(desired: readonly ScheduleState[], existing: reado
   return ids.map((id): ScheduleChange => {
     const old = before.get(id);
     const now = after.get(id);
-    if (now && !old) return { action: 'create', id, trainingSet: now.trainingSet, desired: now };
-    if (old && !now) return { action: 'delete', id, trainingSet: old.trainingSet, existing: old };
+    if (now && !old) return { action: 'create', id, ...targetOf(now), desired: now };
+    if (old && !now) return { action: 'delete', id, ...targetOf(old), existing: old };
     const fields = compareSchedules(old!, now!);
     return fields.length === 0
-      ? { action: 'unchanged', id, trainingSet: now!.trainingSet, desired: now! }
-      : { action: 'update', id, trainingSet: now!.trainingSet, desired: now!, existing: old!, fields };
+      ? { action: 'unchanged', id, ...targetOf(now!), desired: now! }
+      : { action: 'update', id, ...targetOf(now!), desired: now!, existing: old!, fields };
   });
 }
 
@@ -249,21 +317,21 @@ function jsonEqual(a: unknown, b: unknown): boolean {
 // JSON form
 
 /** One schedule in the `schedules` list of `flywheel plan --json` and `flywheel apply --json`. */
-export interface ScheduleDocumentEntry {
+export type ScheduleDocumentEntry = ScheduleTarget & {
   readonly action: ScheduleChangeAction;
   readonly id: string;
-  readonly trainingSet: string;
   /** When the desired schedule fires (absent for a delete): `cron "0 3 * * *" UTC`, `every 1d`. */
   readonly spec?: string;
   /** Present for action "update" only. */
   readonly fields?: readonly ScheduleFieldChange[];
-}
+};
 
+/** The `schedules` of a plan document: each with `trainingSet` or `featureView`, whichever it runs. */
 export function toScheduleDocument(changes: readonly ScheduleChange[]): ScheduleDocumentEntry[] {
   return changes.map((change) => ({
     action: change.action,
     id: change.id,
-    trainingSet: change.trainingSet,
+    ...targetOf(change),
     ...(change.action !== 'delete' ? { spec: describeTimes(change.desired.times) } : {}),
     ...(change.action === 'update' ? { fields: change.fields.map((f) => ({ path: f.path, before: f.before, after: f.after })) } : {}),
   }));

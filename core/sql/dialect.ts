@@ -50,6 +50,18 @@ export interface Dialect {
   instantTicks(expression: string): string;
   /** Ticks per second of instantTicks: microseconds in DuckDB, nanoseconds in Snowflake. */
   readonly ticksPerSecond: bigint;
+  /** An instant as whole microseconds since the Unix epoch (a 64-bit integer), whatever the engine's precision. */
+  epochMicros(expression: string): string;
+  /**
+   * An expression of Flywheel type `type` as the JSON value OfflineEngine.all gives for it: numbers as
+   * numbers (int64 beyond ±(2^53 - 1) as its decimal string; NaN and ±Infinity as null, -0 as 0),
+   * timestamps as ISO-8601 UTC text with three fraction digits, six when there are microseconds
+   * (`2024-03-01T08:00:00.000Z`), dates as `YYYY-MM-DD`, strings, booleans and null as they are.
+   * Each result is one argument of jsonArray.
+   */
+  jsonValue(expression: string, type: ValueType): string;
+  /** The JSON text of an array of jsonValue expressions, in order, nulls kept: `[3,12.5,"FR",null]`. */
+  jsonArray(values: readonly string[]): string;
   /**
    * How COUNT(DISTINCT) over a sliding window is computed. `frame`: COUNT(DISTINCT x) OVER a RANGE
    * frame. `intervals`, for engines that refuse DISTINCT in a framed window: a running sum in which each
@@ -81,8 +93,32 @@ export const duckdbDialect: Dialect = {
   materializedCte: (name, body) => `${name} AS MATERIALIZED (${body})`,
   instantTicks: (expression) => `epoch_us(${expression})`,
   ticksPerSecond: 1_000_000n,
+  epochMicros: (expression) => `epoch_us(${expression})`,
+  jsonValue: (expression, type) => DUCKDB_JSON_VALUES[type](expression),
+  // json_array embeds JSON-typed arguments as they are, writes VARCHARs as JSON strings and numbers as numbers.
+  jsonArray: (values) => `CAST(json_array(${values.join(', ')}) AS VARCHAR)`,
   // Measured on DuckDB 1.5: COUNT(DISTINCT) over a frame is about twice as fast as the running sum.
   windowedDistinctCount: 'frame',
+};
+
+/** Safe integers, beyond which a JS number is no longer exact: int64 values outside are written as decimal strings. */
+export const MAX_SAFE_INTEGER_SQL = '9007199254740991';
+
+/**
+ * Per type, an expression json_array writes as OfflineEngine.all's value. Timestamps are formatted
+ * from their UTC wall time (`timezone('UTC', …)`), so the session time zone does not matter; FLOAT is
+ * widened to DOUBLE first, as all() does (0.1 as a FLOAT is 0.10000000149011612); `+ 0.0` turns -0 into 0.
+ */
+const DUCKDB_JSON_VALUES: Record<ValueType, (expression: string) => string> = {
+  int32: (e) => e,
+  int64: (e) => `CASE WHEN ${e} BETWEEN -${MAX_SAFE_INTEGER_SQL} AND ${MAX_SAFE_INTEGER_SQL} THEN to_json(${e}) ELSE to_json(CAST(${e} AS VARCHAR)) END`,
+  float32: (e) => `CASE WHEN isfinite(${e}) THEN CAST(${e} AS DOUBLE) + 0.0 END`,
+  float64: (e) => `CASE WHEN isfinite(${e}) THEN ${e} + 0.0 END`,
+  string: (e) => e,
+  bool: (e) => e,
+  timestamp: (e) =>
+    `CASE WHEN epoch_us(${e}) % 1000 = 0 THEN strftime(timezone('UTC', ${e}), '%Y-%m-%dT%H:%M:%S.%gZ') ELSE strftime(timezone('UTC', ${e}), '%Y-%m-%dT%H:%M:%S.%fZ') END`,
+  date: (e) => `strftime(${e}, '%Y-%m-%d')`,
 };
 
 const DUCKDB_TYPES: Record<ValueType, string> = {

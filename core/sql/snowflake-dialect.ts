@@ -1,12 +1,12 @@
 import { assertIdentifier } from '../identifiers.ts';
 import type { ValueType } from '../types.ts';
-import { duckdbDialect, type Dialect } from './dialect.ts';
+import { duckdbDialect, MAX_SAFE_INTEGER_SQL, type Dialect } from './dialect.ts';
 
 /**
  * Snowflake differs from the default (DuckDB) spelling in a few places: its ASOF JOIN takes a
  * MATCH_CONDITION, intervals are DATEADD, row numbers need an ORDER BY, Parquet is read from a stage,
  * timestamps tick in nanoseconds, a windowed distinct count is a running sum, staged JSON is read as
- * VARIANT, and a column's type changes only to a wider number.
+ * VARIANT, a column's type changes only to a wider number, and JSON arrays are ARRAY_CONSTRUCT turned into text.
  * Identifiers are always quoted, so they keep the case they were declared in.
  */
 export const snowflakeDialect: Dialect = {
@@ -32,8 +32,26 @@ export const snowflakeDialect: Dialect = {
   materializedCte: (name, body) => `${name} AS (${body})`,
   instantTicks: (expression) => `DATE_PART(epoch_nanosecond, ${expression})`,
   ticksPerSecond: 1_000_000_000n,
+  epochMicros: (expression) => `DATE_PART(epoch_microsecond, ${expression})`,
+  jsonValue: (expression, type) => SNOWFLAKE_JSON_VALUES[type](expression),
+  // A SQL NULL in ARRAY_CONSTRUCT is an undefined element; a JSON null keeps the position.
+  jsonArray: (values) => `TO_JSON(ARRAY_CONSTRUCT(${values.map((v) => `COALESCE(TO_VARIANT(${v}), PARSE_JSON('null'))`).join(', ')}))`,
   // COUNT(DISTINCT …) OVER (… ORDER BY …) is not allowed in Snowflake.
   windowedDistinctCount: 'intervals',
+};
+
+/** The best-effort equivalents of the DuckDB dialect's JSON values (checked by expected-SQL tests only). */
+const SNOWFLAKE_JSON_VALUES: Record<ValueType, (expression: string) => string> = {
+  int32: (e) => e,
+  int64: (e) => `CASE WHEN ${e} BETWEEN -${MAX_SAFE_INTEGER_SQL} AND ${MAX_SAFE_INTEGER_SQL} THEN TO_VARIANT(${e}) ELSE TO_VARIANT(TO_VARCHAR(${e})) END`,
+  float32: (e) => `CASE WHEN ${e} IN ('NaN'::FLOAT, 'inf'::FLOAT, '-inf'::FLOAT) THEN NULL ELSE ${e} + 0 END`,
+  float64: (e) => `CASE WHEN ${e} IN ('NaN'::FLOAT, 'inf'::FLOAT, '-inf'::FLOAT) THEN NULL ELSE ${e} + 0 END`,
+  string: (e) => e,
+  bool: (e) => e,
+  timestamp: (e) =>
+    `CASE WHEN DATE_PART(nanosecond, ${e}) % 1000000 = 0 THEN TO_VARCHAR(CONVERT_TIMEZONE('UTC', ${e}), 'YYYY-MM-DD"T"HH24:MI:SS.FF3"Z"') ` +
+    `ELSE TO_VARCHAR(CONVERT_TIMEZONE('UTC', ${e}), 'YYYY-MM-DD"T"HH24:MI:SS.FF6"Z"') END`,
+  date: (e) => `TO_VARCHAR(${e}, 'YYYY-MM-DD')`,
 };
 
 const SNOWFLAKE_TYPES: Record<ValueType, string> = {

@@ -123,12 +123,15 @@ export const featureViewShape = z
     online: z.boolean().optional(),
     offline: z.boolean().optional(),
     push: z.boolean({ error: 'expected true or false' }).optional(),
+    // Lazy: the schedule shapes are declared further down, with the training set's.
+    materialize: z.lazy(() => materializationSchedule).optional(),
     owner: z.string().optional(),
     description: z.string().optional(),
     tags,
   })
   .superRefine((value, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (value.materialize !== undefined && value.online === false) issue('materialize', 'materialization writes to the online store, so a materialized view cannot be online: false');
     if (value.push === true) {
       // The log API writes each event's fields as they are: nothing to compute, and somewhere to write them.
       if (value.online === false) issue('online', 'a pushed view is written to the online store, so it cannot be online: false');
@@ -228,47 +231,77 @@ const secondsOf = (value: string | number | undefined): number | undefined => {
   return parsed && 'seconds' in parsed ? parsed.seconds : undefined;
 };
 
+/** When a schedule fires, in UTC: a cron or an interval. Shared by training-set and materialization schedules. */
+const scheduleTimeFields = {
+  cron: z
+    .string({ error: 'expected a cron expression such as "0 3 * * *"' })
+    .superRefine((value, ctx) => {
+      const parsed = parseCron(value);
+      if ('error' in parsed) ctx.addIssue({ code: 'custom', message: parsed.error });
+    })
+    .optional(),
+  every: duration.optional(),
+  offset: duration.optional(),
+  catchupWindow: duration.optional(),
+  paused: z.boolean({ error: 'expected true or false' }).optional(),
+  // Declared only to say why it is refused.
+  timezone: z
+    .unknown()
+    .refine(() => false, { error: 'schedules run in UTC only; remove timezone and write the cron in UTC (3:00 in Berlin is "0 2 * * *" in winter)' })
+    .optional(),
+};
+
+/** Cross-field rules of scheduleTimeFields (one of cron or every, offset below every), run once the fields themselves are fine. */
+function checkScheduleTimes(
+  value: { cron?: string | undefined; every?: string | number | undefined; offset?: string | number | undefined; catchupWindow?: string | number | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (value.cron === undefined && value.every === undefined) issue('cron', 'give one of cron or every');
+  if (value.cron !== undefined && value.every !== undefined) issue('every', 'give only one of cron or every');
+  const every = secondsOf(value.every);
+  const offset = secondsOf(value.offset);
+  if (value.offset !== undefined && value.every === undefined) issue('offset', 'offset applies to every only; with a cron, put the offset in its minute and hour fields');
+  if (every !== undefined && every < MIN_SCHEDULE_SECONDS) issue('every', 'must be at least 1m');
+  if (every !== undefined && offset !== undefined && offset >= every) issue('offset', `must be shorter than every (${String(value.every)})`);
+  const catchup = secondsOf(value.catchupWindow);
+  if (catchup !== undefined && catchup < MIN_SCHEDULE_SECONDS) issue('catchupWindow', 'must be at least 1m');
+}
+
 /**
  * When a training set is built on its own: a cron or an interval, always in UTC. Each run builds one
- * UTC day, `partitionLag` days before the day it is scheduled on. Cross-field rules (one of cron or
- * every, offset below every) run once the fields themselves are fine.
+ * UTC day, `partitionLag` days before the day it is scheduled on.
  */
 const trainingSetSchedule = z
   .strictObject({
-    cron: z
-      .string({ error: 'expected a cron expression such as "0 3 * * *"' })
-      .superRefine((value, ctx) => {
-        const parsed = parseCron(value);
-        if ('error' in parsed) ctx.addIssue({ code: 'custom', message: parsed.error });
-      })
-      .optional(),
-    every: duration.optional(),
-    offset: duration.optional(),
+    ...scheduleTimeFields,
     partitionLag: z
       .number({ error: 'expected a whole number of days (0 or more)' })
       .int({ error: 'expected a whole number of days (0 or more)' })
       .min(0, { error: 'expected a whole number of days (0 or more)' })
       .optional(),
-    catchupWindow: duration.optional(),
-    paused: z.boolean({ error: 'expected true or false' }).optional(),
-    // Declared only to say why it is refused.
-    timezone: z
-      .unknown()
-      .refine(() => false, { error: 'schedules run in UTC only; remove timezone and write the cron in UTC (3:00 in Berlin is "0 2 * * *" in winter)' })
+  })
+  .superRefine(checkScheduleTimes);
+
+/** The most chunks a materialization run is split into. */
+export const MAX_MATERIALIZATION_CHUNKS = 1024;
+
+/**
+ * When an online feature view is materialized on its own: a cron or an interval in UTC, with the
+ * lookback each incremental run takes for late rows and the chunks it is split into.
+ */
+const materializationSchedule = z
+  .strictObject({
+    ...scheduleTimeFields,
+    lookback: duration.optional(),
+    chunks: z
+      .number({ error: `expected a whole number of chunks from 1 to ${MAX_MATERIALIZATION_CHUNKS}` })
+      .int({ error: `expected a whole number of chunks from 1 to ${MAX_MATERIALIZATION_CHUNKS}` })
+      .min(1, { error: `expected a whole number of chunks from 1 to ${MAX_MATERIALIZATION_CHUNKS}` })
+      .max(MAX_MATERIALIZATION_CHUNKS, { error: `expected a whole number of chunks from 1 to ${MAX_MATERIALIZATION_CHUNKS}` })
       .optional(),
   })
-  .superRefine((value, ctx) => {
-    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
-    if (value.cron === undefined && value.every === undefined) issue('cron', 'give one of cron or every');
-    if (value.cron !== undefined && value.every !== undefined) issue('every', 'give only one of cron or every');
-    const every = secondsOf(value.every);
-    const offset = secondsOf(value.offset);
-    if (value.offset !== undefined && value.every === undefined) issue('offset', 'offset applies to every only; with a cron, put the offset in its minute and hour fields');
-    if (every !== undefined && every < MIN_SCHEDULE_SECONDS) issue('every', 'must be at least 1m');
-    if (every !== undefined && offset !== undefined && offset >= every) issue('offset', `must be shorter than every (${String(value.every)})`);
-    const catchup = secondsOf(value.catchupWindow);
-    if (catchup !== undefined && catchup < MIN_SCHEDULE_SECONDS) issue('catchupWindow', 'must be at least 1m');
-  });
+  .superRefine(checkScheduleTimes);
 
 export const trainingSetShape = z.strictObject({
   name: objectName,

@@ -13,6 +13,7 @@ import {
   type FeatureServiceLogging,
   type FeatureServiceSpec,
   type FeatureViewSpec,
+  type MaterializationSchedule,
   type ProjectSpec,
   type SourceSpec,
   type TrainingSetSchedule,
@@ -184,7 +185,10 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
       ...(aggregated ? { aggregations: aggregated.aggregations, aggregationInputs: aggregated.inputs } : {}),
       ttlSeconds: ttl && 'seconds' in ttl ? ttl.seconds : null,
       online: input.online ?? true, offline: input.offline ?? true, tags: input.tags ?? {},
-      ...optional({ transformation: input.transformation, push: input.push === true ? (true as const) : undefined, owner: input.owner, description: input.description }),
+      ...optional({
+        transformation: input.transformation, push: input.push === true ? (true as const) : undefined,
+        materialize: input.materialize && materializationScheduleSpec(input.materialize), owner: input.owner, description: input.description,
+      }),
     };
   }
 
@@ -390,23 +394,34 @@ function secondsOf(value: string | number): number {
 
 /** The normalized schedule of a training set whose shape is valid: seconds, defaults filled in, cron single-spaced. */
 function scheduleSpec(input: NonNullable<Shaped['trainingSet']['schedule']>): TrainingSetSchedule {
-  const seconds = (value: string | number) => {
-    const parsed = parseDuration(value);
-    return 'seconds' in parsed ? parsed.seconds : 0;
-  };
+  return { ...scheduleTimesSpec(input), partitionLag: input.partitionLag ?? 1 };
+}
+
+/** When a schedule whose shape is valid fires, and its catch-up window and paused state, defaults filled in. */
+function scheduleTimesSpec(input: NonNullable<Shaped['trainingSet']['schedule']> | NonNullable<Shaped['featureView']['materialize']>) {
   const times = input.cron !== undefined
     ? { cron: normalizeCronSpacing(input.cron) }
-    : { everySeconds: seconds(input.every ?? 0), offsetSeconds: input.offset === undefined ? 0 : seconds(input.offset) };
+    : { everySeconds: secondsOf(input.every ?? 0), offsetSeconds: input.offset === undefined ? 0 : secondsOf(input.offset) };
   return {
     ...times,
-    partitionLag: input.partitionLag ?? 1,
-    catchupWindowSeconds: input.catchupWindow === undefined ? DEFAULT_CATCHUP_WINDOW_SECONDS : seconds(input.catchupWindow),
+    catchupWindowSeconds: input.catchupWindow === undefined ? DEFAULT_CATCHUP_WINDOW_SECONDS : secondsOf(input.catchupWindow),
     paused: input.paused ?? false,
   };
 }
 
 /** How late a missed scheduled run may still start (after Temporal was down): one day. */
 const DEFAULT_CATCHUP_WINDOW_SECONDS = 86_400;
+
+/** The normalized materialization schedule of a feature view whose shape is valid: 4 chunks unless given, the lookback when given. */
+function materializationScheduleSpec(input: NonNullable<Shaped['featureView']['materialize']>): MaterializationSchedule {
+  return {
+    ...scheduleTimesSpec(input), chunks: input.chunks ?? DEFAULT_MATERIALIZATION_CHUNKS,
+    ...(input.lookback !== undefined ? { lookbackSeconds: secondsOf(input.lookback) } : {}),
+  };
+}
+
+/** Chunks of a scheduled materialization run unless the view says otherwise (as `flywheel materialize` defaults to). */
+export const DEFAULT_MATERIALIZATION_CHUNKS = 4;
 
 function columnsOf(record: Record<string, ValueType>): ColumnSpec[] {
   return Object.entries(record).map(([name, type]) => ({ name, type }));

@@ -31,6 +31,9 @@ export const OFFLINE_ENGINE_CASES = [
   'exports Parquet that reads back the same rows',
   'exports an empty result',
   'reports failed statements with their SQL',
+  'streams rows in batches, converted like all()',
+  'holds the engine while a stream is read, and releases it when the loop ends early',
+  'reports a failed streamed statement with its SQL',
 ] as const;
 export type OfflineEngineCase = (typeof OFFLINE_ENGINE_CASES)[number];
 
@@ -235,6 +238,78 @@ export function describeOfflineEngineContract(
       await expect(engine.exportParquet(sql('SELECT * FROM contract_missing_table'), join(scratch, 'never.parquet'))).rejects.toBeInstanceOf(EngineQueryError);
       expect(existsSync(join(scratch, 'never.parquet'))).toBe(false);
       await expect(engine.describe(sql('SELECT * FROM contract_missing_table'))).rejects.toBeInstanceOf(EngineQueryError);
+    });
+    test('streams rows in batches, converted like all()', async () => {
+      const table = await createTypedTable();
+      const id = engine.dialect.identifier('id');
+      await engine.run(sql(insertSql(table, 3), [
+        1, '9007199254740993', 0.1, 0.5, "it's \"q\"", true, '2024-03-01T10:00:00.123456+02:00', '2024-02-29',
+        2, -7, null, null, null, false, '2024-03-01T08:00:00Z', null,
+        3, null, 2.5, -2.25, '', null, null, '1999-12-31',
+      ]));
+      const query = sql(`SELECT * FROM ${table} WHERE ${id} >= ? ORDER BY ${id}`, [1]);
+      const batches = [];
+      for await (const batch of engine.stream(query, { batchRows: 2 })) batches.push(batch);
+      const names = COLUMNS.map(([column]) => column);
+      expect(batches.map((b) => b.rowCount)).toEqual([2, 1]);
+      for (const batch of batches) expect(batch.columns).toEqual(names);
+      // Column by column, each value exactly what all() gives for it.
+      const rows = batches.flatMap((batch) => Array.from({ length: batch.rowCount }, (_, r) => Object.fromEntries(names.map((name, c) => [name, batch.values[c]![r]]))));
+      expect(rows).toEqual(await engine.all(query));
+      expect(rows[0]).toEqual({ id: 1, big: '9007199254740993', ratio: 0.1, small: 0.5, label: "it's \"q\"", flag: true, at: '2024-03-01T08:00:00.123456Z', day: '2024-02-29' });
+
+      // More rows than an engine chunk (DuckDB's is 2048), in batches that cut across chunks.
+      const many = engine.dialect.name === 'duckdb'
+        ? sql('SELECT range AS n FROM range(5000) ORDER BY n')
+        : sql('SELECT SEQ4() AS n FROM TABLE(GENERATOR(ROWCOUNT => 5000)) ORDER BY n');
+      const sizes: number[] = [];
+      let next = 0;
+      for await (const batch of engine.stream(many, { batchRows: 1500 })) {
+        sizes.push(batch.rowCount);
+        for (const n of batch.values[0]!) expect(n).toBe(next++);
+      }
+      expect(sizes).toEqual([1500, 1500, 1500, 500]);
+      expect(next).toBe(5000);
+
+      // No rows: no batches.
+      const empty = [];
+      for await (const batch of engine.stream(sql(`SELECT * FROM ${table} WHERE ${id} > ?`, [99]))) empty.push(batch);
+      expect(empty).toEqual([]);
+    });
+
+    test('holds the engine while a stream is read, and releases it when the loop ends early', async () => {
+      const table = await createTypedTable();
+      const id = engine.dialect.identifier('id');
+      await engine.run(sql(insertSql(table, 4), Array.from({ length: 4 }, (_, i) => [i + 1, null, null, null, null, null, null, null]).flat()));
+      const order: string[] = [];
+      let count: Promise<unknown> | undefined;
+      for await (const batch of engine.stream(sql(`SELECT ${id} FROM ${table} ORDER BY ${id}`), { batchRows: 1 })) {
+        order.push(`batch ${String(batch.values[0]![0])}`);
+        // Queued while the stream holds the engine: runs only after the loop has left it.
+        count ??= engine.all(sql(`SELECT count(*) AS n FROM ${table}`)).then((rows) => order.push(`count ${String(rows[0]!.n)}`));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (batch.values[0]![0] === 2) break;
+      }
+      await count;
+      expect(order).toEqual(['batch 1', 'batch 2', 'count 4']);
+
+      // A throw inside the loop releases it too, and the engine stays usable.
+      await expect((async () => {
+        for await (const _batch of engine.stream(sql(`SELECT ${id} FROM ${table}`))) throw new Error('consumer failed');
+      })()).rejects.toThrow('consumer failed');
+      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${table}`))).toEqual([{ n: 4 }]);
+    });
+
+    test('reports a failed streamed statement with its SQL', async () => {
+      const statement = 'SELECT missing_column FROM contract_missing_table';
+      const failure = await (async () => {
+        for await (const _batch of engine.stream(sql(statement))) return 'no error';
+        return 'no rows';
+      })().catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(EngineQueryError);
+      expect((failure as EngineQueryError).sql).toBe(statement);
+      // The engine is free again.
+      expect(await engine.all(sql('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
     });
   });
 }

@@ -7,7 +7,7 @@ import { FlywheelError } from '../../../core/errors.ts';
 import type { CompiledQuery } from '../../../core/sql/compiled-query.ts';
 import { duckdbDialect } from '../../../core/sql/dialect.ts';
 import { EngineQueryError } from '../engine-query-error.ts';
-import type { EngineColumn, OfflineEngine } from '../offline-engine.ts';
+import type { EngineBatch, EngineColumn, OfflineEngine, StreamOptions } from '../offline-engine.ts';
 import { leaseInstance, type DuckDBSettings, type InstanceLease } from './duckdb-instances.ts';
 import { toDuckDBParameters, toPlainValue } from './duckdb-values.ts';
 import { SerialQueue } from './serial-queue.ts';
@@ -18,6 +18,9 @@ export interface DuckDBEngineOptions extends DuckDBSettings {
 }
 
 type Statements = Pick<OfflineEngine, 'run' | 'all'>;
+
+/** Rows in a DuckDB data chunk (STANDARD_VECTOR_SIZE): the default batch of a stream. */
+const DUCKDB_CHUNK_ROWS = 2048;
 
 /** Which engine's transaction the current async call chain is inside (to refuse calls that would deadlock). */
 const insideTransaction = new AsyncLocalStorage<DuckDBEngine>();
@@ -80,6 +83,63 @@ export class DuckDBEngine implements OfflineEngine {
 
   async all<Row extends Record<string, unknown> = Record<string, unknown>>(query: CompiledQuery): Promise<Row[]> {
     return this.exclusive(() => this.select<Row>(query));
+  }
+
+  /**
+   * Streams the result with DuckDB's streaming API (`connection.stream` and `fetchChunk`): chunks of
+   * up to 2048 rows are read only as batches are taken. The engine's session is held from the first
+   * iteration until the loop ends, however it ends (the generator's `finally` releases it).
+   */
+  async *stream(query: CompiledQuery, options: StreamOptions = {}): AsyncGenerator<EngineBatch, void, undefined> {
+    const batchRows = options.batchRows ?? DUCKDB_CHUNK_ROWS;
+    if (!Number.isSafeInteger(batchRows) || batchRows < 1) throw new RangeError(`batchRows must be a positive whole number, got ${batchRows}`);
+    if (insideTransaction.getStore() === this) {
+      throw new FlywheelError('Inside engine.transaction(), run statements through the handle passed to the callback, not the engine');
+    }
+    if (this.closed) throw new FlywheelError(`The DuckDB engine on "${this.path}" is closed`);
+    const release = await this.session.hold();
+    try {
+      const result = await this.statements.run(async () => {
+        try {
+          if (query.parameters.length === 0) return await this.connection.stream(query.sql);
+          const { values, types } = toDuckDBParameters(query.parameters);
+          return await this.connection.stream(query.sql, values, types);
+        } catch (error) {
+          throw new EngineQueryError('duckdb', query.sql, error);
+        }
+      });
+      const columns = result.columnNames();
+      let pending: unknown[][] = columns.map(() => []);
+      let pendingRows = 0;
+      for (;;) {
+        let chunk;
+        try {
+          chunk = await result.fetchChunk();
+        } catch (error) {
+          // A streamed statement can fail while it runs, after its first chunks.
+          throw new EngineQueryError('duckdb', query.sql, error);
+        }
+        if (!chunk || chunk.rowCount === 0) break;
+        const values = chunk.convertColumns(toPlainValue);
+        if (pendingRows === 0 && chunk.rowCount === batchRows) {
+          yield { columns, values, rowCount: batchRows };
+          continue;
+        }
+        values.forEach((column, c) => {
+          for (const value of column) pending[c]!.push(value);
+        });
+        pendingRows += chunk.rowCount;
+        while (pendingRows >= batchRows) {
+          const batch = pending.map((column) => column.slice(0, batchRows));
+          pending = pending.map((column) => column.slice(batchRows));
+          pendingRows -= batchRows;
+          yield { columns, values: batch, rowCount: batchRows };
+        }
+      }
+      if (pendingRows > 0) yield { columns, values: pending, rowCount: pendingRows };
+    } finally {
+      release();
+    }
   }
 
   /** Uses DuckDB's `DESCRIBE`, which binds the query (or relation name) without running it. */

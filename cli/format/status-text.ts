@@ -1,0 +1,45 @@
+import { formatAge, type ViewMaterializationStatus } from '../../core/materialization/status.ts';
+
+/**
+ * How `flywheel status` prints for people: one line per online feature view, in columns.
+ *
+ *   Project "demo", registry version 3, at 2024-05-01T12:30:00.000Z:
+ *
+ *     feature view   schedule    watermark                 age     rows    state
+ *     user_spend     every 1h    2024-05-01T12:00:00.000Z  30m     4,210   fresh
+ *     user_windows   every 15m   2024-05-01T11:00:00.000Z  1h 30m  118     stale
+ *     user_static    -           -                         -       -       never materialized
+ *
+ *   1 of 3 online feature views fresh, 2 stale.
+ */
+export function formatStatusText(document: {
+  readonly project: string;
+  readonly registryVersion: number | null;
+  readonly now: string;
+  readonly featureViews: readonly ViewMaterializationStatus[];
+}): string {
+  if (document.registryVersion === null) return `Nothing has been applied to project "${document.project}" yet; run flywheel apply.\n`;
+  const head = `Project "${document.project}", registry version ${document.registryVersion}, at ${document.now}:`;
+  if (document.featureViews.length === 0) return `${head}\n\nNo online feature views.\n`;
+  const rows = document.featureViews.map((s) => [
+    s.view,
+    s.schedule === null ? '-' : `${s.schedule}${s.paused ? ' (paused)' : ''}`,
+    s.watermark ?? '-',
+    s.ageSeconds === null ? '-' : formatAge(s.ageSeconds),
+    s.rows === null ? '-' : s.rows.toLocaleString('en-US'),
+    stateText(s),
+  ]);
+  const header = ['feature view', 'schedule', 'watermark', 'age', 'rows', 'state'];
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: readonly string[]) => `  ${cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')}`.trimEnd();
+  const stale = document.featureViews.filter((s) => s.stale).length;
+  const fresh = document.featureViews.filter((s) => s.state === 'fresh').length;
+  const total = document.featureViews.length;
+  const summary = `${fresh} of ${total} online feature view${total === 1 ? '' : 's'} fresh, ${stale} stale.`;
+  return `${[head, '', line(header), ...rows.map(line), '', summary].join('\n')}\n`;
+}
+
+function stateText(status: ViewMaterializationStatus): string {
+  const base = status.state === 'never' ? 'never materialized (stale)' : status.state === 'unscheduled' ? 'not scheduled' : status.state;
+  return status.definitionChanged ? `${base}; definition changed, next run is full` : base;
+}
