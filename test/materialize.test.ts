@@ -7,12 +7,14 @@ import type { MaterializeDeps } from '../activities/materialize.ts';
 import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import type { EncodedOnlineBatch, OnlineKeyPart, OnlineStore } from '../connectors/online-store/online-store.ts';
+import { RedisOnlineStore } from '../connectors/online-store/redis/redis-online-store.ts';
 import { SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-online-store.ts';
 import { WarehouseMaterializationState } from '../connectors/registry/materialization-state.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import type { ProjectSpec } from '../core/definitions/specs.ts';
 import { compileEncodedLatestValues, compileLatestValues } from '../core/sql/latest-values.ts';
 import { materializeFeatureView, materializeProgressQuery, type MaterializeFeatureViewInput, type MaterializeFeatureViewResult } from '../workflows/materialize.ts';
+import { deleteTestKeys, redisUrl, testKeyPrefix } from './setup/redis.ts';
 import { connectClient, runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
 import { createTempProject, type TempProject } from './support/temp-project.ts';
 
@@ -244,6 +246,12 @@ describe('compileEncodedLatestValues on DuckDB', () => {
       const plain = await engine.all(compileLatestValues(view, spec, engine.dialect, { asOf: at('12:00') }));
       expect(rows.map((row) => JSON.parse(String(row.__fw_values)))).toEqual(plain.map((row) => view.features.map((f) => JSON.parse(JSON.stringify(row[f.name]) ?? 'null'))));
 
+      // Timestamps are formatted from their UTC wall time, whatever the session's time zone.
+      await engine.run({ sql: "SET TimeZone = 'Asia/Kolkata'", parameters: [] });
+      const elsewhere = await engine.all(compileEncodedLatestValues(view, spec, engine.dialect, { asOf: at('12:00') }));
+      await engine.run({ sql: "SET TimeZone = 'UTC'", parameters: [] });
+      expect(elsewhere).toEqual(rows);
+
       // The same rows streamed, in batches.
       const streamed: unknown[][] = [];
       for await (const batch of engine.stream(compileEncodedLatestValues(view, spec, engine.dialect, { asOf: at('12:00') }), { batchRows: 2 })) {
@@ -471,5 +479,23 @@ describe('materializeChunk', () => {
       [{ amount: 3072 }, '2024-05-01T00:00:00.002048Z'],
       [{ amount: 7498.5 }, '2024-05-01T00:00:00.004999Z'],
     ]);
+  });
+
+  it('writes the same records to Redis as to SQLite', async () => {
+    const redis = new RedisOnlineStore({ url: redisUrl(), keyPrefix: testKeyPrefix() });
+    try {
+      const { version } = await applied();
+      const input = { view: 'thing_values', registryVersion: version, asOf: at('12:00'), chunk: 0, chunks: 1 };
+      expect(await new MockActivityEnvironment().run(createActivities(deps(redis)).materializeChunk, input)).toEqual({ rows: 5, written: 5, skippedOlder: 0 });
+      const keys: OnlineKeyPart[][] = [[1, 'eu'], [2, 'eu'], [3, 'eu'], [4, 'eu'], [9007199254740993n, 'us']];
+      const requests = keys.map((key) => ({ view: 'thing_values', key, ttlSeconds: null }));
+      const fromRedis = await redis.read(requests, new Date(at('12:00')));
+      const fromSqlite = await store.read(requests, new Date(at('12:00')));
+      expect(fromRedis.map((r) => [r.status, r.values, r.eventTime])).toEqual(fromSqlite.map((r) => [r.status, r.values, r.eventTime]));
+      expect(fromRedis[4]).toMatchObject({ status: 'present', values: { i64: -9007199254740991, seen_at: '1969-07-20T20:17:40.500Z' } });
+    } finally {
+      await deleteTestKeys(redisUrl(), redis.keyPrefix);
+      await redis.close();
+    }
   });
 });
