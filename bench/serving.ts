@@ -292,7 +292,7 @@ export async function benchServing(options: { entities: number; features: number
   }
 }
 
-async function startRedis(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startRedis(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await new Promise<number>((resolve, reject) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
       const address = server.address();
