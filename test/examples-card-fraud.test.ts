@@ -82,6 +82,8 @@ describe('card-fraud example definitions', () => {
     expect(Object.keys(project.featureViews).sort()).toEqual(['merchant_risk', 'user_account', 'user_activity', 'user_spend', 'user_txn_windows']);
     expect(Object.keys(project.featureServices)).toEqual(['fraud_model']);
     expect(Object.keys(project.trainingSets)).toEqual(['fraud_training']);
+    // Derived from fraud_model's logging, not declared.
+    expect(Object.keys(project.eventStreams)).toEqual(['fraud_model_decisions']);
   });
 
   it('normalize ttl, flags, selections and the training output', () => {
@@ -100,6 +102,12 @@ describe('card-fraud example definitions', () => {
       ['distinct_merchants_30d', 'distinct_count', 'merchant_id', 2_592_000],
     ]);
     expect(views.user_txn_windows?.ttlSeconds).toBeNull();
+    // Served online (npm run demo materializes every view); the sliding windows are refreshed hourly.
+    expect(Object.values(views).filter((v) => v.materialize).map((v) => [v.name, v.materialize])).toEqual([
+      ['user_txn_windows', { everySeconds: 3600, offsetSeconds: 0, catchupWindowSeconds: 86_400, paused: false, chunks: 4 }],
+    ]);
+    expect(project.featureServices.fraud_model?.logging).toEqual({ sampleRate: 1, stream: 'fraud_model_decisions', retentionSeconds: 365 * 86_400 });
+    expect(project.eventStreams.fraud_model_decisions).toMatchObject({ keys: [{ name: 'user_id', type: 'int64' }, { name: 'merchant_id', type: 'int64' }], timestampField: 'served_at' });
     expect(project.trainingSets.fraud_training).toMatchObject({
       spine: 'labeled_transactions',
       features: { service: 'fraud_model' },

@@ -18,6 +18,7 @@ export const merchantRisk = featureView({
       description: 'Chargebacks reported in the last 30 days over transactions in the last 30 days.',
     },
   },
+  online: true,
   owner: 'merchant-risk@acme.example',
   description: 'Merchant volume and chargeback history, refreshed daily.',
   tags: { team: 'merchant-risk', tier: 'gold' },

@@ -15,6 +15,9 @@ export const fraudModel = featureService({
       'count_1h', 'count_1d', 'count_7d', 'amount_sum_1h', 'amount_sum_7d', 'amount_avg_1h', 'amount_avg_7d', 'distinct_merchants_30d',
     ]),
   ],
+  // Every response is logged to the derived decision stream fraud_model_decisions (the warehouse table
+  // flywheel.stream_fraud_model_decisions): the values the model saw, per decision id, to join with outcomes.
+  logging: { sampleRate: 1 },
   owner: 'risk-ml@acme.example',
   description: 'Features of the card-authorization fraud model (gradient-boosted trees, v3).',
   tags: { model: 'card_fraud_gbt', stage: 'production' },
