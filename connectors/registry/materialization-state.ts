@@ -42,16 +42,26 @@ export class WarehouseMaterializationState {
    * if needed). Returns whether it was written, and the state stored before.
    */
   async record(next: MaterializationState, accept: (current: MaterializationState | undefined) => boolean): Promise<{ recorded: boolean; previous: MaterializationState | undefined }> {
-    await this.engine.run(this.statements.createSchema());
-    await this.engine.run(this.statements.createTable());
-    return this.engine.transaction(async (tx) => {
-      const [row] = await tx.all(this.statements.get(next.project, next.featureView));
-      const previous = row ? toState(row) : undefined;
-      if (!accept(previous)) return { recorded: false, previous };
-      await tx.run(this.statements.delete(next.project, next.featureView));
-      await tx.run(this.statements.insert(next));
-      return { recorded: true, previous };
-    });
+    // Two runs recording a view's first state at once: the later one meets the earlier one's table
+    // or row ("Duplicate key", a catalog or write-write conflict). Reading again and letting `accept` decide against the
+    // row now stored is what a serial order would have done.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.engine.run(this.statements.createSchema());
+        await this.engine.run(this.statements.createTable());
+        return await this.engine.transaction(async (tx) => {
+          const [row] = await tx.all(this.statements.get(next.project, next.featureView));
+          const previous = row ? toState(row) : undefined;
+          if (!accept(previous)) return { recorded: false, previous };
+          await tx.run(this.statements.delete(next.project, next.featureView));
+          await tx.run(this.statements.insert(next));
+          return { recorded: true, previous };
+        });
+      } catch (error) {
+        const message = error instanceof Error ? `${error.message} ${String((error as { cause?: unknown }).cause ?? '')}` : String(error);
+        if (attempt >= 5 || !/Duplicate key|conflict/i.test(message)) throw error;
+      }
+    }
   }
 
   private async tableExists(): Promise<boolean> {
