@@ -2,7 +2,7 @@
  * Flywheel: the ML data flywheel as code.
  *
  * @example
- * import { entity, source, eventStream, featureView, featureService, trainingSet } from 'flywheel';
+ * import { entity, source, eventStream, featureView, featureService, trainingSet, labels } from 'flywheel';
  *
  * export const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
  * export const txns = source({ name: 'txns', table: 'transactions', timestampField: 'ts',
@@ -11,6 +11,8 @@
  *   features: { amount: 'float64' } });
  * export const clicks = eventStream({ name: 'clicks', entities: [user], timestampField: 'ts',
  *   fields: { item_id: 'int64', page: 'string' }, retention: '90d' });
+ * export const clicked = labels({ name: 'clicked', decisions: 'feed_decisions', outcomes: clicks,
+ *   match: { by: 'keys' }, window: '30m', value: { kind: 'any' } });
  */
 export { entity, type EntityInput, type EntityDefinition } from './core/definitions/entity.ts';
 export { source, type SourceInput, type SourceDefinition } from './core/definitions/source.ts';
@@ -18,6 +20,7 @@ export { eventStream, type EventStreamInput, type EventStreamDefinition, type Ev
 export { featureView, type FeatureViewInput, type FeatureViewDefinition, type MaterializationScheduleInput } from './core/definitions/feature-view.ts';
 export { featureService, select, type FeatureServiceInput, type FeatureServiceLoggingInput, type FeatureServiceDefinition } from './core/definitions/feature-service.ts';
 export { trainingSet, type TrainingSetInput, type TrainingSetDefinition, type TrainingSetScheduleInput } from './core/definitions/training-set.ts';
+export { labels, type LabelsInput, type LabelsDefinition, type LabelsMatchInput, type LabelValueInput, type LabelsScheduleInput } from './core/definitions/labels.ts';
 export { defineConfig, localProfile, type FlywheelConfig, type ProfileConfig } from './core/config.ts';
 export type { ValueType } from './core/types.ts';
 export type * from './core/definitions/specs.ts';

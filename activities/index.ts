@@ -8,6 +8,7 @@
  */
 import type { ActivityDeps } from './deps.ts';
 import { createIngestActivities } from './ingest.ts';
+import { createLabelActivities } from './labels.ts';
 import { createMaterializeActivities } from './materialize.ts';
 import { createTrainingSetActivities } from './training-set.ts';
 
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTrainingSetActivities(deps),
     ...createIngestActivities(deps),
     ...createMaterializeActivities(deps),
+    ...createLabelActivities(deps),
   };
 }
 

@@ -20,6 +20,7 @@ import {
 import { PartitionRangeError, partitionFromKey, partitionOf, partitionsInRange, type Partition } from '../core/training-set/partitions.ts';
 import { resolveTrainingSet, type ResolvedTrainingSet, type TimeRange } from '../core/training-set/resolve-training-set.ts';
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
+import { promotePartitionFiles, readPartitionManifests } from './dataset-files.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
 import { atBoundary } from './failures.ts';
 import { withHeartbeats } from './heartbeat.ts';
@@ -205,12 +206,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
 
         for (let i = resumeAt; i < staged.partitions.length; i++) {
           const { partition, files, rowCount, columnStats } = staged.partitions[i]!;
-          const published = files.map((file, index) => ({ ...file, key: layout.partitionFile(partition, index) }));
-          for (const file of published) await deps.objectStore.copy(file.stagedKey, file.key);
-          const keep = new Set(published.map((f) => f.key));
-          for (const old of await deps.objectStore.list(`${layout.partitionFolder(partition)}/`)) {
-            if (!keep.has(old.key)) await deps.objectStore.delete(old.key);
-          }
+          const published = await promotePartitionFiles(deps.objectStore, layout, partition, files);
           const manifest: PartitionManifest = {
             formatVersion: 1,
             project: deps.project,
@@ -223,7 +219,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             schema: plan.columns.map((c) => ({ name: c.name, type: c.type })),
             featureViews: plan.featureViews,
             sourceWatermarks: staged.sourceWatermarks,
-            files: published.map((f) => ({ key: f.key, uri: deps.objectStore.uri(f.key), rowCount: f.rowCount, bytes: f.bytes })),
+            files: published,
             columnStats,
           };
           await deps.objectStore.putBytes(layout.partitionManifest(partition), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -251,12 +247,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
 
 async function rebuildIndex(deps: ActivityDeps, trainingSet: string, outputPath: string, partitionBy: PartitionUnit) {
   const layout = datasetLayout(outputPath);
-  const manifests: PartitionManifest[] = [];
-  for (const object of await deps.objectStore.list(layout.partitionManifestsPrefix)) {
-    const bytes = await deps.objectStore.get(object.key);
-    if (bytes) manifests.push(JSON.parse(new TextDecoder().decode(bytes)) as PartitionManifest);
-    if (manifests.length % 100 === 0) Context.current().heartbeat({ stage: 'index', read: manifests.length });
-  }
+  const manifests = await readPartitionManifests<PartitionManifest>(deps.objectStore, layout);
   const index = buildDatasetManifest({ project: deps.project, trainingSet, partitionBy, updatedAt: new Date().toISOString(), partitions: manifests, manifestKey: layout.partitionManifest });
   await deps.objectStore.putBytes(layout.manifest, `${JSON.stringify(index, null, 2)}\n`);
   return { manifestKey: layout.manifest, partitionCount: index.partitions.length, rowCount: index.rowCount };

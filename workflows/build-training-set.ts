@@ -1,5 +1,6 @@
 import { defineQuery, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { TrainingSetActivities } from '../activities/training-set.ts';
+import { runKey } from './run-key.ts';
 import { runSearchAttributes } from './search-attributes.ts';
 
 export interface BuildTrainingSetInput {
@@ -63,14 +64,14 @@ export async function buildTrainingSet(input: BuildTrainingSetInput): Promise<Bu
   };
 
   const info = workflowInfo();
-  const runKey = datasetVersion(info.runStartTime, info.runId);
+  const key = runKey(info.runStartTime, info.runId);
   const range = { ...(input.from !== undefined ? { from: input.from } : {}), ...(input.to !== undefined ? { to: input.to } : {}) };
   // Set here as well as by the client, so runs started by a Schedule or a backfill are just as easy to find.
   upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'training-set', object: input.trainingSet, ...range }));
 
   const plan = await planTrainingSet({ trainingSet: input.trainingSet, ...range, ...(input.registryVersion !== undefined ? { registryVersion: input.registryVersion } : {}) });
   advance('write', plan.partitions ? { partitions: plan.partitions.length } : {});
-  const run = { trainingSet: input.trainingSet, registryVersion: plan.registryVersion, runKey, ...range };
+  const run = { trainingSet: input.trainingSet, registryVersion: plan.registryVersion, runKey: key, ...range };
 
   const staged = await writeTrainingSetFiles({ run, plan });
   advance('publish', { partitions: staged.partitionCount, rowCount: staged.rowCount });
@@ -78,7 +79,7 @@ export async function buildTrainingSet(input: BuildTrainingSetInput): Promise<Bu
   advance('done');
   return {
     trainingSet: input.trainingSet,
-    version: runKey,
+    version: key,
     registryVersion: plan.registryVersion,
     rowCount: published.rowCount,
     partitions: published.partitions,
@@ -87,14 +88,4 @@ export async function buildTrainingSet(input: BuildTrainingSetInput): Promise<Bu
     datasetUri: published.datasetUri,
     manifestUri: published.manifestUri,
   };
-}
-
-/**
- * `20261126T190012_8e0f3a9c1b2d`: sortable by start time, unique per run, the same on every replay.
- * Run ids are UUIDv7, whose leading digits are a timestamp (runs started together share them), so
- * the key takes the trailing, random ones.
- */
-function datasetVersion(start: Date, runId: string): string {
-  const stamp = start.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '');
-  return `${stamp}_${runId.replace(/-/g, '').slice(-12)}`;
 }

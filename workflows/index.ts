@@ -8,3 +8,4 @@ export { scheduledTrainingSet } from './scheduled-training-set.ts';
 export { backfillTrainingSet, backfillProgressQuery } from './backfill-training-set.ts';
 export { ingestSegment, ingestPending } from './ingest.ts';
 export { materializeFeatureView, materializeProgressQuery } from './materialize.ts';
+export { buildLabels, buildLabelPartition, labelsProgressQuery } from './build-labels.ts';

@@ -4,6 +4,7 @@ import { registerApplyCommand } from './apply.ts';
 import { registerBackfillCommand } from './backfill.ts';
 import { registerDatasetsCommand } from './datasets.ts';
 import { registerDevCommand } from './dev.ts';
+import { registerLabelsCommand } from './labels.ts';
 import { registerMaterializeCommand } from './materialize.ts';
 import { registerPlanCommand } from './plan.ts';
 import { registerRunCommand } from './run.ts';
@@ -20,6 +21,7 @@ export function registerCommands(program: Command): void {
   registerRunCommand(program);
   registerBackfillCommand(program);
   registerDatasetsCommand(program);
+  registerLabelsCommand(program);
   registerMaterializeCommand(program);
   registerStatusCommand(program);
   registerServeCommand(program);

@@ -1,5 +1,6 @@
 import type { ObjectStore } from '../../connectors/object-store/object-store.ts';
-import type { TrainingSetSpec } from '../../core/definitions/specs.ts';
+import type { LabelsSpec, TrainingSetSpec } from '../../core/definitions/specs.ts';
+import type { LabelDatasetManifest, LabelPartitionManifest } from '../../core/labels/manifest.ts';
 import { datasetLayout, type DatasetManifest, type PartitionManifest } from '../../core/training-set/manifest.ts';
 
 async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
@@ -15,4 +16,14 @@ export function readDatasetManifest(store: ObjectStore, spec: TrainingSetSpec): 
 /** One partition's manifest, by key (`day=2024-03-01`). */
 export function readPartitionManifest(store: ObjectStore, spec: TrainingSetSpec, key: string): Promise<PartitionManifest | undefined> {
   return readJson<PartitionManifest>(store, datasetLayout(spec.output.path).partitionManifest({ key }));
+}
+
+/** A labels dataset's index, or undefined when it was never built. */
+export function readLabelDatasetManifest(store: ObjectStore, spec: LabelsSpec): Promise<LabelDatasetManifest | undefined> {
+  return readJson<LabelDatasetManifest>(store, datasetLayout(spec.output.path).manifest);
+}
+
+/** One partition's manifest of a labels dataset, by key (`day=2024-03-01`). */
+export function readLabelPartitionManifest(store: ObjectStore, spec: LabelsSpec, key: string): Promise<LabelPartitionManifest | undefined> {
+  return readJson<LabelPartitionManifest>(store, datasetLayout(spec.output.path).partitionManifest({ key }));
 }

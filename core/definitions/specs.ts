@@ -236,10 +236,87 @@ export interface TrainingSetSpec {
   readonly tags: Readonly<Record<string, string>>;
 }
 
-export type DefinitionSpec = EntitySpec | SourceSpec | EventStreamSpec | FeatureViewSpec | FeatureServiceSpec | TrainingSetSpec;
+/**
+ * How outcomes find the decisions they label (docs/labels.md): by the decision id the outcome carries
+ * (and, optionally, columns both streams have, such as the item of a ranked row), or by entity keys,
+ * an outcome counting for a decision of the same keys whose window holds it.
+ */
+export type LabelsMatch =
+  | {
+      readonly by: 'decision_id';
+      /** The decision stream's column holding the decision id (`decision_id` for a service's decision log). */
+      readonly decisionIdField: string;
+      /** The outcome stream's column holding the id of the decision it follows. */
+      readonly outcomeField: string;
+      /** Columns of both streams that must be equal too (the row of a multi-row decision); often none. */
+      readonly keys: readonly string[];
+    }
+  | {
+      readonly by: 'keys';
+      /** Columns of both streams that must all be equal (and not null). */
+      readonly keys: readonly string[];
+      /** `all`: an outcome counts for every decision whose window holds it; `last`: only for the latest decision at or before it. */
+      readonly attribution: 'all' | 'last';
+    };
+
+export const LABEL_VALUE_KINDS = ['any', 'count', 'sum', 'avg', 'min', 'max', 'last'] as const;
+export type LabelValueKind = (typeof LABEL_VALUE_KINDS)[number];
+
+/**
+ * A decision's label, from the outcomes matched in its window: `any` is 1 when there is at least
+ * one, else 0; `count` is how many; the others aggregate an outcome field, null (or `default`) when
+ * nothing is there to aggregate.
+ */
+export type LabelValue =
+  | { readonly kind: 'any' }
+  | { readonly kind: 'count' }
+  | {
+      readonly kind: 'sum' | 'avg' | 'min' | 'max' | 'last';
+      /** The outcome stream's field it reads. */
+      readonly field: string;
+      /** The label when the aggregate is null (no outcome, or none with a value); absent: null. */
+      readonly default?: number | string | boolean;
+    };
+
+/** A labels dataset's schedule, in UTC: exactly one of `cron` or `everySeconds` (with `offsetSeconds`). Each run builds what is due. */
+export interface LabelsSchedule {
+  /** Five-field cron, single-spaced. */
+  readonly cron?: string;
+  readonly everySeconds?: number;
+  /** Present, possibly 0, with `everySeconds`. */
+  readonly offsetSeconds?: number;
+  readonly catchupWindowSeconds: number;
+  readonly paused: boolean;
+}
+
+/**
+ * How outcomes become labels for decisions (docs/labels.md): each decision of the `decisions`
+ * stream whose window `[decision time, decision time + window]` has closed gets a label computed
+ * from the `outcomes` that match it in that window. Written as Parquet partitioned by decision time.
+ */
+export interface LabelsSpec {
+  readonly kind: 'labels';
+  readonly name: string;
+  /** An event stream (declared, or a feature service's decision stream): one row per decision. */
+  readonly decisions: string;
+  /** An event stream: one row per outcome. */
+  readonly outcomes: string;
+  readonly match: LabelsMatch;
+  readonly windowSeconds: number;
+  readonly value: LabelValue;
+  /** Parquet under `path` (default `labels/<name>`), one folder per UTC day or hour of the decision time. */
+  readonly output: { readonly format: 'parquet'; readonly path: string; readonly partitionBy: 'day' | 'hour' };
+  /** Build on a schedule; `flywheel apply` keeps a Temporal Schedule in step with it. */
+  readonly schedule?: LabelsSchedule;
+  readonly owner?: string;
+  readonly description?: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export type DefinitionSpec = EntitySpec | SourceSpec | EventStreamSpec | FeatureViewSpec | FeatureServiceSpec | TrainingSetSpec | LabelsSpec;
 export type DefinitionKind = DefinitionSpec['kind'];
 
-export const DEFINITION_KINDS = ['entity', 'source', 'eventStream', 'featureView', 'featureService', 'trainingSet'] as const satisfies readonly DefinitionKind[];
+export const DEFINITION_KINDS = ['entity', 'source', 'eventStream', 'featureView', 'featureService', 'trainingSet', 'labels'] as const satisfies readonly DefinitionKind[];
 
 /** Everything a project declares, by kind and name. Produced by validateProject; stored as a registry version. */
 export interface ProjectSpec {
@@ -249,6 +326,7 @@ export interface ProjectSpec {
   readonly featureViews: Readonly<Record<string, FeatureViewSpec>>;
   readonly featureServices: Readonly<Record<string, FeatureServiceSpec>>;
   readonly trainingSets: Readonly<Record<string, TrainingSetSpec>>;
+  readonly labels: Readonly<Record<string, LabelsSpec>>;
 }
 
 export const COLLECTION_OF_KIND = {
@@ -258,8 +336,9 @@ export const COLLECTION_OF_KIND = {
   featureView: 'featureViews',
   featureService: 'featureServices',
   trainingSet: 'trainingSets',
+  labels: 'labels',
 } as const satisfies Record<DefinitionKind, keyof ProjectSpec>;
 
 export function emptyProject(): ProjectSpec {
-  return { entities: {}, sources: {}, eventStreams: {}, featureViews: {}, featureServices: {}, trainingSets: {} };
+  return { entities: {}, sources: {}, eventStreams: {}, featureViews: {}, featureServices: {}, trainingSets: {}, labels: {} };
 }

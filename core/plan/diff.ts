@@ -355,4 +355,12 @@ const BREAKING_FIELD_RULES: Record<DefinitionKind, FieldRule> = {
     return undefined;
   },
   trainingSet: () => undefined,
+  labels: (name, field) => {
+    const path = field.segments.join('.');
+    // Published partitions are keyed by the old unit and would stay beside the new ones.
+    if (path === 'output.partitionBy' && field.before !== undefined && field.after !== undefined) {
+      return `labels "${name}": partitions change from ${String(field.before)} to ${String(field.after)}; the published ${String(field.before)} partitions would stay beside the new ones, so write to a new output.path (or delete the dataset first)`;
+    }
+    return undefined;
+  },
 };

@@ -1,4 +1,4 @@
-import type { FeatureViewSpec, MaterializationSchedule, ProjectSpec, TrainingSetSchedule, TrainingSetSpec } from '../definitions/specs.ts';
+import type { FeatureViewSpec, LabelsSchedule, LabelsSpec, MaterializationSchedule, ProjectSpec, TrainingSetSchedule, TrainingSetSpec } from '../definitions/specs.ts';
 import type { ApplyDocument, PlanDocument } from './plan.ts';
 import { formatDuration } from '../duration.ts';
 import { formatCronCalendar, parseCron, type CronCalendar } from '../validation/cron.ts';
@@ -19,6 +19,9 @@ export const SCHEDULED_TRAINING_SET_WORKFLOW = 'scheduledTrainingSet';
 
 /** The workflow a materialization schedule starts (exported by workflows/materialize.ts under this name). */
 export const MATERIALIZATION_WORKFLOW = 'materializeFeatureView';
+
+/** The workflow a labels schedule starts (exported by workflows/build-labels.ts under this name). */
+export const LABELS_WORKFLOW = 'buildLabels';
 
 /** The overlap policy of every Flywheel schedule: a run still going when the next is due makes it skip. */
 export const SCHEDULE_OVERLAP = 'SKIP';
@@ -53,17 +56,36 @@ function materializationIdPrefix(project: string): string {
   return `flywheel:${project}:materialization:`;
 }
 
-/** What a schedule runs: a training set's builds, or a feature view's materialization (exactly one of the two names). */
+/** `flywheel:<project>:labels:<name>`: the id of a labels dataset's schedule. */
+export function labelsScheduleId(project: string, labels: string): string {
+  return `${labelsIdPrefix(project)}${labels}`;
+}
+
+/** The labels a schedule id belongs to, or undefined if it is not a labels schedule of `project`. */
+export function labelsOfScheduleId(project: string, id: string): string | undefined {
+  const prefix = labelsIdPrefix(project);
+  // Builds of one partition have the id `<schedule id>/<partition>`; they are workflows, not schedules.
+  return id.startsWith(prefix) && id.length > prefix.length && !id.includes('/', prefix.length) ? id.slice(prefix.length) : undefined;
+}
+
+function labelsIdPrefix(project: string): string {
+  return `flywheel:${project}:labels:`;
+}
+
+/** What a schedule runs: a training set's builds, a feature view's materialization or a labels dataset's builds (exactly one of the names). */
 export type ScheduleTarget =
-  | { readonly trainingSet: string; readonly featureView?: never }
-  | { readonly featureView: string; readonly trainingSet?: never };
+  | { readonly trainingSet: string; readonly featureView?: never; readonly labels?: never }
+  | { readonly featureView: string; readonly trainingSet?: never; readonly labels?: never }
+  | { readonly labels: string; readonly trainingSet?: never; readonly featureView?: never };
 
 /** The target of a Flywheel schedule id of `project`, or undefined for any other id. */
 export function scheduleTargetOfId(project: string, id: string): ScheduleTarget | undefined {
   const trainingSet = trainingSetOfScheduleId(project, id);
   if (trainingSet !== undefined) return { trainingSet };
   const featureView = featureViewOfScheduleId(project, id);
-  return featureView !== undefined ? { featureView } : undefined;
+  if (featureView !== undefined) return { featureView };
+  const labels = labelsOfScheduleId(project, id);
+  return labels !== undefined ? { labels } : undefined;
 }
 
 /** When a schedule fires. Flywheel writes calendars (from a cron) and intervals; anything else is `other`. */
@@ -111,6 +133,13 @@ export function scheduledFeatureViews(spec: ProjectSpec | undefined): (FeatureVi
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** The labels of a project that declare a schedule, by name. */
+export function scheduledLabels(spec: ProjectSpec | undefined): (LabelsSpec & { readonly schedule: LabelsSchedule })[] {
+  return Object.values(spec?.labels ?? {})
+    .filter((labels): labels is LabelsSpec & { readonly schedule: LabelsSchedule } => labels.schedule !== undefined)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
 /**
  * Whether plan must ask Temporal about schedules: when the definitions declare one, or the applied
  * registry version did (its schedule may still exist and need deleting). Apply deletes schedules
@@ -119,7 +148,7 @@ export function scheduledFeatureViews(spec: ProjectSpec | undefined): (FeatureVi
  * project that declares none and applied none needs no Temporal at all.
  */
 export function schedulesInvolved(applied: ProjectSpec | undefined, desired: ProjectSpec): boolean {
-  return [desired, applied].some((spec) => scheduledTrainingSets(spec).length > 0 || scheduledFeatureViews(spec).length > 0);
+  return [desired, applied].some((spec) => scheduledTrainingSets(spec).length > 0 || scheduledFeatureViews(spec).length > 0 || scheduledLabels(spec).length > 0);
 }
 
 /** The ids to describe on Temporal for certain, whatever listing (eventually consistent) returns. */
@@ -127,13 +156,14 @@ export function knownScheduleIds(project: string, applied: ProjectSpec | undefin
   const ids = [desired, applied].flatMap((spec) => [
     ...scheduledTrainingSets(spec).map((set) => trainingSetScheduleId(project, set.name)),
     ...scheduledFeatureViews(spec).map((view) => materializationScheduleId(project, view.name)),
+    ...scheduledLabels(spec).map((labels) => labelsScheduleId(project, labels.name)),
   ]);
   return [...new Set(ids)].sort();
 }
 
 /**
  * The schedules the definitions want: one per scheduled training set, in name order, then one per
- * feature view with a materialization schedule, in name order.
+ * feature view with a materialization schedule, then one per scheduled labels dataset, each in name order.
  */
 export function desiredSchedules(args: { project: string; spec: ProjectSpec; taskQueue: string }): ScheduleState[] {
   const trainingSets = scheduledTrainingSets(args.spec).map((set): ScheduleState => {
@@ -171,7 +201,22 @@ export function desiredSchedules(args: { project: string; spec: ProjectSpec; tas
       action: { workflowType: MATERIALIZATION_WORKFLOW, workflowId: id, taskQueue: args.taskQueue, input: { project: args.project, view: view.name }, searchAttributes },
     };
   });
-  return [...trainingSets, ...featureViews];
+  // Each run builds every partition that is due as of the time it was scheduled for; the schedule only names the labels.
+  const labels = scheduledLabels(args.spec).map((spec): ScheduleState => {
+    const id = labelsScheduleId(args.project, spec.name);
+    const searchAttributes = { FlywheelProject: args.project, FlywheelKind: 'labels', FlywheelObject: spec.name };
+    return {
+      id,
+      labels: spec.name,
+      times: scheduleTimes(spec.schedule),
+      paused: spec.schedule.paused,
+      overlap: SCHEDULE_OVERLAP,
+      catchupWindowSeconds: spec.schedule.catchupWindowSeconds,
+      searchAttributes,
+      action: { workflowType: LABELS_WORKFLOW, workflowId: id, taskQueue: args.taskQueue, input: { project: args.project, labels: spec.name }, searchAttributes },
+    };
+  });
+  return [...trainingSets, ...featureViews, ...labels];
 }
 
 /** When a training-set or materialization schedule fires. */
@@ -205,9 +250,10 @@ export type ScheduleChange = ScheduleTarget & (
   | { readonly action: 'unchanged'; readonly id: string; readonly desired: ScheduleState }
 );
 
-/** The target of a schedule, alone (a training set's name or a feature view's). */
+/** The target of a schedule, alone (a training set's name, a feature view's or a labels dataset's). */
 export function targetOf(state: ScheduleTarget): ScheduleTarget {
-  return state.trainingSet !== undefined ? { trainingSet: state.trainingSet } : { featureView: state.featureView! };
+  if (state.trainingSet !== undefined) return { trainingSet: state.trainingSet };
+  return state.featureView !== undefined ? { featureView: state.featureView } : { labels: state.labels! };
 }
 
 /** The schedule part of a plan: where the schedules live, and what to do to each. */

@@ -303,6 +303,13 @@ const materializationSchedule = z
   })
   .superRefine(checkScheduleTimes);
 
+/** Where a dataset is written in the object store: a relative key prefix that readers do not skip. */
+const outputPath = z
+  .string()
+  .regex(/^[A-Za-z0-9_\-./]+$/, 'use letters, digits, "_", "-", "." and "/" only')
+  .refine((p) => !p.split('/').includes('..') && !p.startsWith('/'), 'must be a relative path without ".."')
+  .refine((p) => !p.split('/').some((part) => part === '' || part === '.' || part.startsWith('_')), 'must not have empty or "." segments, or segments starting with "_" (readers skip those)');
+
 export const trainingSetShape = z.strictObject({
   name: objectName,
   spine: reference('source'),
@@ -310,16 +317,61 @@ export const trainingSetShape = z.strictObject({
   output: z
     .strictObject({
       format: z.literal('parquet').optional(),
-      path: z
-        .string()
-        .regex(/^[A-Za-z0-9_\-./]+$/, 'use letters, digits, "_", "-", "." and "/" only')
-        .refine((p) => !p.split('/').includes('..') && !p.startsWith('/'), 'must be a relative path without ".."')
-        .refine((p) => !p.split('/').some((part) => part === '' || part === '.' || part.startsWith('_')), 'must not have empty or "." segments, or segments starting with "_" (readers skip those)')
-        .optional(),
+      path: outputPath.optional(),
       partitionBy: z.enum(PARTITION_UNITS, { error: (issue) => `expected one of ${PARTITION_UNITS.join(', ')}, got ${JSON.stringify(issue.input)}` }).optional(),
     })
     .optional(),
   schedule: trainingSetSchedule.optional(),
+  owner: z.string().optional(),
+  description: z.string().optional(),
+  tags,
+});
+
+/** When a labels dataset is built: a cron or an interval in UTC. Each run builds every partition that is due. */
+const labelsSchedule = z.strictObject({ ...scheduleTimeFields }).superRefine(checkScheduleTimes);
+
+const labelsMatch = z.discriminatedUnion('by', [
+  z.strictObject({
+    by: z.literal('decision_id'),
+    decisionIdField: identifier.optional(),
+    outcomeField: identifier,
+    keys: z.array(identifier).optional(),
+  }),
+  z.strictObject({
+    by: z.literal('keys'),
+    keys: z.array(identifier).min(1, 'give at least one key, or leave keys out to match on the join keys both streams have').optional(),
+    attribution: z.enum(['all', 'last'], { error: (issue) => `expected "all" or "last", got ${JSON.stringify(issue.input)}` }).optional(),
+  }),
+], { error: (issue) => (issue.code === 'invalid_union' ? 'expected { by: "decision_id", outcomeField } or { by: "keys" }' : undefined) });
+
+const labelValue = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('any') }),
+  z.strictObject({ kind: z.literal('count') }),
+  z.strictObject({
+    kind: z.enum(['sum', 'avg', 'min', 'max', 'last']),
+    field: identifier,
+    default: z.union([z.number(), z.string(), z.boolean()], { error: 'expected a number, a string or a boolean' }).optional(),
+  }),
+], { error: (issue) => (issue.code === 'invalid_union' ? 'expected { kind: "any" }, { kind: "count" } or { kind: "sum" | "avg" | "min" | "max" | "last", field }' : undefined) });
+
+/** A labels definition; its streams, match columns and value field are checked against each other in labels.ts. */
+export const labelsShape = z.strictObject({
+  name: objectName,
+  decisions: z.union([z.strictObject({ stream: reference('event stream') }), z.strictObject({ service: reference('feature service') })], {
+    error: 'expected an event stream or a logged feature service (the object or its name)',
+  }),
+  outcomes: reference('event stream'),
+  match: labelsMatch,
+  window: duration,
+  value: labelValue,
+  partitionBy: z.enum(['day', 'hour'], { error: (issue) => `expected "day" or "hour", got ${JSON.stringify(issue.input)}` }).optional(),
+  output: z
+    .strictObject({
+      format: z.literal('parquet').optional(),
+      path: outputPath.optional(),
+    })
+    .optional(),
+  schedule: labelsSchedule.optional(),
   owner: z.string().optional(),
   description: z.string().optional(),
   tags,

@@ -13,6 +13,7 @@ import {
   type FeatureServiceLogging,
   type FeatureServiceSpec,
   type FeatureViewSpec,
+  type LabelsSpec,
   type MaterializationSchedule,
   type ProjectSpec,
   type SourceSpec,
@@ -23,7 +24,8 @@ import { normalizeCronSpacing } from './cron.ts';
 import { normalizeAggregations } from './aggregations.ts';
 import { viewSourceOf } from '../definitions/view-source.ts';
 import { DEFAULT_DECISION_RETENTION_SECONDS, decisionStreamProblems, decisionStreamSpec, defaultDecisionStreamName, isLogged } from '../definitions/decision-stream.ts';
-import { entityShape, eventStreamShape, featureServiceShape, featureViewShape, RESERVED_COLUMN_PREFIX, sourceShape, trainingSetShape } from './shapes.ts';
+import { entityShape, eventStreamShape, featureServiceShape, featureViewShape, labelsShape, RESERVED_COLUMN_PREFIX, sourceShape, trainingSetShape } from './shapes.ts';
+import { labelsSpecOf } from './labels.ts';
 
 /** A definition together with the file it was exported from (for messages). */
 export interface LoadedDefinition {
@@ -38,6 +40,7 @@ const SHAPES = {
   featureView: featureViewShape,
   featureService: featureServiceShape,
   trainingSet: trainingSetShape,
+  labels: labelsShape,
 } as const satisfies Record<DefinitionKind, z.ZodType>;
 
 type Shaped = { [K in DefinitionKind]: z.output<(typeof SHAPES)[K]> };
@@ -57,6 +60,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     featureView: new Map(),
     featureService: new Map(),
     trainingSet: new Map(),
+    labels: new Map(),
   };
 
   for (const { file, definition } of loaded) {
@@ -300,8 +304,16 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     }
   }
 
+  // Labels read event streams, decision streams included, so they come after the services.
+  const labels: Record<string, LabelsSpec> = {};
+  for (const [name, input] of shaped.labels) {
+    const labelPaths = new Map(Object.values(labels).map((l) => [l.name, l.output.path]));
+    const spec = labelsSpecOf(name, input, { eventStreams, featureServices, sources, trainingSets, labelPaths, suggest: didYouMean }, (field, message) => at('labels', name, field, message));
+    labels[name] = { ...spec, ...(input.schedule ? { schedule: scheduleTimesSpec(input.schedule) } : {}) };
+  }
+
   if (issues.length > 0) throw new DefinitionError(issues);
-  return { entities, sources, eventStreams, featureViews, featureServices, trainingSets };
+  return { entities, sources, eventStreams, featureViews, featureServices, trainingSets, labels };
 }
 
 /**

@@ -1,0 +1,42 @@
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { TemporalConfig } from '../../core/config.ts';
+import { FlywheelError } from '../../core/errors.ts';
+import { buildLabels, labelsProgressQuery, type BuildLabelsInput, type BuildLabelsResult, type LabelsProgress } from '../../workflows/build-labels.ts';
+import { runSearchAttributes } from '../../workflows/search-attributes.ts';
+import { waitWithProgress } from './wait-with-progress.ts';
+
+/** `<project>/labels/<name>[-<from>..<to>]/<now>`: readable in the Temporal UI, one per request. */
+export function labelsWorkflowId(input: Pick<BuildLabelsInput, 'project' | 'labels' | 'from' | 'to'>, now: Date): string {
+  const range = input.from || input.to ? `-${input.from ?? 'start'}..${input.to ?? 'now'}` : '';
+  return `${input.project}/labels/${input.labels}${range}/${now.toISOString()}`;
+}
+
+export async function startLabelsRun(client: Client, temporal: TemporalConfig, input: BuildLabelsInput): Promise<WorkflowHandle<typeof buildLabels>> {
+  const workflowId = labelsWorkflowId(input, new Date());
+  try {
+    return await client.workflow.start(buildLabels, {
+      args: [input],
+      taskQueue: temporal.taskQueue,
+      workflowId,
+      typedSearchAttributes: runSearchAttributes({ project: input.project, kind: 'labels', object: input.labels, from: input.from, to: input.to }),
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new FlywheelError(`A run with id "${workflowId}" is already in progress`, { cause: error });
+    throw error;
+  }
+}
+
+/** Waits for a labels run, reporting progress; Ctrl-C cancels it (partitions already published stay). */
+export async function waitForLabelsRun(
+  handle: WorkflowHandle<typeof buildLabels>,
+  onProgress: (progress: LabelsProgress) => void,
+  intervalMs = 500,
+): Promise<BuildLabelsResult> {
+  const cancel = () => void handle.cancel();
+  process.once('SIGINT', cancel);
+  try {
+    return await waitWithProgress(handle, labelsProgressQuery, onProgress, intervalMs);
+  } finally {
+    process.removeListener('SIGINT', cancel);
+  }
+}
