@@ -102,6 +102,7 @@ describe('labels definitions', () => {
       labels({ name: 'b', decisions: fraud, outcomes: visits, match: { by: 'decision_id', outcomeField: 'decision_id', keys: ['user_id'] }, window: '1h', value: { kind: 'any' } }),
       labels({ name: 'c', decisions: fraud, outcomes: visits, match: { by: 'keys' }, window: '1h', value: { kind: 'any' } }),
       labels({ name: 'd', decisions: fraud, outcomes: chargebacks, match: { by: 'keys', keys: ['user_id', 'served_at', 'user_id'] }, window: '1h', value: { kind: 'any' } }),
+      labels({ name: 'e', decisions: 'nope', outcomes: chargebacks, match: { by: 'decision_id', outcomeField: 'decison_id' }, window: '1h', value: { kind: 'any' } }),
     )).toEqual([
       'labels "a", match: "decision_id" is not a column of decision stream "offers" (its columns: user_id, ts, label)',
       'labels "b", match: "decision_id" is string in decision stream "fraud_model_decisions" but "decision_id" is int64 in outcome stream "visits"; matched columns need the same type',
@@ -109,6 +110,9 @@ describe('labels definitions', () => {
       'labels "c", match: event streams "fraud_model_decisions" (keys user_id) and "visits" (keys merchant_id) share no join key; give match.keys',
       'labels "d", match.keys.1: "served_at" is not a column of outcome stream "chargebacks" (its columns: user_id, ts, decision_id, amount, reason, at)',
       'labels "d", match.keys.2: "user_id" is listed twice',
+      'labels "e", decisions: unknown event stream "nope" (known: chargebacks, visits, offers, requests, fraud_model_decisions)',
+      // The outcome side is checked even while the decisions are unknown.
+      'labels "e", match: "decison_id" is not a column of outcome stream "chargebacks" (its columns: user_id, ts, decision_id, amount, reason, at)',
     ]);
   });
 

@@ -95,12 +95,12 @@ function matchSpec(input: LabelsShaped['match'], decisions: EventStreamSpec | un
   const describe = (stream: EventStreamSpec) => eventStreamColumns(stream).map((c) => c.name);
   /** A column of both streams with types that compare: equal, or both integers. */
   const checkPair = (field: string, decisionColumn: string, outcomeColumn: string) => {
-    if (!decisions || !outcomes) return;
-    const left = typeIn(decisions, decisionColumn);
-    const right = typeIn(outcomes, outcomeColumn);
-    if (left === undefined) report(field, `"${decisionColumn}" is not a column of decision stream "${decisions.name}" (its columns: ${describe(decisions).join(', ')})`);
-    if (right === undefined) report(field, `"${outcomeColumn}" is not a column of outcome stream "${outcomes.name}" (its columns: ${describe(outcomes).join(', ')})`);
-    if (left === undefined || right === undefined) return;
+    // Each side is checked on its own, so a typo shows even while the other stream is unknown.
+    const left = decisions && typeIn(decisions, decisionColumn);
+    const right = outcomes && typeIn(outcomes, outcomeColumn);
+    if (decisions && left === undefined) report(field, `"${decisionColumn}" is not a column of decision stream "${decisions.name}" (its columns: ${describe(decisions).join(', ')})`);
+    if (outcomes && right === undefined) report(field, `"${outcomeColumn}" is not a column of outcome stream "${outcomes.name}" (its columns: ${describe(outcomes).join(', ')})`);
+    if (!decisions || !outcomes || left === undefined || right === undefined) return;
     if (decisionColumn === decisions.timestampField || outcomeColumn === outcomes.timestampField) {
       report(field, 'a time column cannot be matched on: the window says which times match');
     } else if (!comparable(left, right)) {
