@@ -113,7 +113,8 @@ export function createLabelActivities(deps: ActivityDeps) {
           const { spec, join } = resolved;
           const unit = spec.output.partitionBy;
           const layout = datasetLayout(spec.output.path);
-          const watermark = async (stream: LabelStream) => (await engine.all<{ watermark: string | null }>(compileStreamWatermark(stream, engine.dialect)))[0]?.watermark ?? null;
+          const watermark = async (stream: LabelStream) =>
+            (await withHeartbeats(() => engine.all<{ watermark: string | null }>(compileStreamWatermark(stream, engine.dialect)), () => ({ stage: 'watermark', stream: stream.stream })))[0]?.watermark ?? null;
           // Read first: the builds count only rows loaded up to these, so what lands meanwhile is late, never lost.
           const watermarks = { decisions: await watermark(join.decisions), outcomes: await watermark(join.outcomes) };
 
@@ -121,7 +122,7 @@ export function createLabelActivities(deps: ActivityDeps) {
           for (const manifest of await readPartitionManifests<LabelPartitionManifest>(deps.objectStore, layout)) manifests.set(manifest.partition.key, manifest);
           let decisionTimes: { first: string; last: string } | undefined;
           if (input.from === undefined && watermarks.decisions !== null) {
-            const [row] = await engine.all<{ first: string | null; last: string | null }>(compileStreamTimeRange(join.decisions, watermarks.decisions, engine.dialect));
+            const [row] = await withHeartbeats(() => engine.all<{ first: string | null; last: string | null }>(compileStreamTimeRange(join.decisions, watermarks.decisions!, engine.dialect)), () => ({ stage: 'range' }));
             if (row?.first && row.last) decisionTimes = { first: row.first, last: row.last };
           }
           const partitions = runPartitions({

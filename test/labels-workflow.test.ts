@@ -80,11 +80,11 @@ const decision = (id: string, userId: number, at: string) => ({
 const chargeback = (id: string, decisionId: string, userId: number, at: string, amount: number) => ({ _event_id: id, user_id: userId, ts: at, decision_id: decisionId, amount });
 
 /** Runs buildLabels as of AS_OF on a worker of this test, and reads its progress query before the worker stops. */
-async function build(input: Partial<BuildLabelsInput> = {}, workflowId = `labels-${++batches}-${taskQueue}`): Promise<{ result: BuildLabelsResult; workflowId: string; progress: LabelsProgress }> {
+async function build(input: Partial<BuildLabelsInput> = {}, workflowId = `labels-${++batches}-${taskQueue}`): Promise<{ result: BuildLabelsResult; workflowId: string; firstRunId: string; progress: LabelsProgress }> {
   return runWorker({ taskQueue, activities: createActivities(deps()) }, async () => {
     const handle = await client.workflow.start(buildLabels, { taskQueue, workflowId, args: [{ project: PROJECT, labels: 'charged_back', asOf: AS_OF, ...input }] });
     const result = await handle.result();
-    return { result, workflowId, progress: await handle.query(labelsProgressQuery) };
+    return { result, workflowId, firstRunId: handle.firstExecutionRunId, progress: await handle.query(labelsProgressQuery) };
   });
 }
 
@@ -292,6 +292,19 @@ describe('buildLabels workflow', () => {
     const missing = project.cli('labels', 'build', 'nope', '--from', '2024-03-02');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('give both --from and --to, or neither');
+  });
+});
+
+describe('buildLabels workflow, asked to rebuild', () => {
+  it('rebuilds every partition of the range with the reason requested, continuing as new to keep its history small', async () => {
+    const { result, progress, workflowId, firstRunId } = await build({ asOf: '2024-03-03T01:00:00Z', rebuild: true, concurrency: 1, partitionsPerRun: 1 });
+    expect((await client.workflow.getHandle(workflowId, firstRunId).describe()).status.name).toBe('CONTINUED_AS_NEW');
+    expect(result.partitions.map((p) => [p.key, p.action, p.version, p.reason])).toEqual([
+      ['day=2024-02-29', 'rebuilt', 3, 'requested'], ['day=2024-03-01', 'rebuilt', 3, 'requested'], ['day=2024-03-02', 'rebuilt', 3, 'requested'],
+    ]);
+    expect(progress).toMatchObject({ stage: 'done', total: 3, done: 3, failed: 0 });
+    expect(await partitionManifest('2024-03-01')).toMatchObject({ version: 3, causes: ['requested'], previous: { version: 2 } });
+    expect((await rowsOf('2024-03-01')).map((r) => r.label)).toEqual([7, 20]);
   });
 });
 
