@@ -21,6 +21,7 @@ export { featureView, type FeatureViewInput, type FeatureViewDefinition, type Ma
 export { featureService, select, type FeatureServiceInput, type FeatureServiceLoggingInput, type FeatureServiceDefinition } from './core/definitions/feature-service.ts';
 export { trainingSet, type TrainingSetInput, type TrainingSetDefinition, type TrainingSetScheduleInput } from './core/definitions/training-set.ts';
 export { labels, type LabelsInput, type LabelsDefinition, type LabelsMatchInput, type LabelValueInput, type LabelsScheduleInput } from './core/definitions/labels.ts';
+export { loop, type LoopInput, type LoopDefinition, type LoopScheduleInput } from './core/definitions/loop.ts';
 export { defineConfig, localProfile, type FlywheelConfig, type ProfileConfig } from './core/config.ts';
 export type { ValueType } from './core/types.ts';
 export type * from './core/definitions/specs.ts';

@@ -9,6 +9,7 @@
 import type { ActivityDeps } from './deps.ts';
 import { createIngestActivities } from './ingest.ts';
 import { createLabelActivities } from './labels.ts';
+import { createLoopActivities } from './loop.ts';
 import { createMaterializeActivities } from './materialize.ts';
 import { createTrainingSetActivities } from './training-set.ts';
 
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createIngestActivities(deps),
     ...createMaterializeActivities(deps),
     ...createLabelActivities(deps),
+    ...createLoopActivities(deps),
   };
 }
 

@@ -97,14 +97,14 @@ export function createIngestActivities(deps: ActivityDeps) {
       );
     },
 
-    /** Closed segments waiting to be loaded, oldest first, for the safety-net run. */
-    async listPendingSegments(input: { limit: number }): Promise<SegmentRef[]> {
+    /** Closed segments waiting to be loaded, oldest first, for the safety-net run (or of one `stream`, for the loop's ingest stage). */
+    async listPendingSegments(input: { limit: number; stream?: string }): Promise<SegmentRef[]> {
       return atBoundary(() =>
         withEngine(deps, async (engine) => {
           const applied = await deps.registry(engine).latest(deps.project);
           const pending: SegmentRef[] = [];
           for (const stream of Object.values(applied?.spec.eventStreams ?? {})) {
-            if (stream.from) continue;
+            if (stream.from || (input.stream !== undefined && stream.name !== input.stream)) continue;
             for (const segment of await listClosedSegments(stateDir(), stream.name)) {
               if (pending.length >= input.limit) return pending;
               pending.push({ stream: stream.name, segmentId: segment.segmentId });

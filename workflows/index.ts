@@ -6,6 +6,7 @@
 export { buildTrainingSet, trainingSetProgressQuery } from './build-training-set.ts';
 export { scheduledTrainingSet } from './scheduled-training-set.ts';
 export { backfillTrainingSet, backfillProgressQuery } from './backfill-training-set.ts';
-export { ingestSegment, ingestPending } from './ingest.ts';
+export { ingestSegment, ingestPending, ingestStream } from './ingest.ts';
 export { materializeFeatureView, materializeProgressQuery } from './materialize.ts';
+export { flywheelLoop, loopProgressQuery } from './flywheel-loop.ts';
 export { buildLabels, buildLabelPartition, labelsProgressQuery } from './build-labels.ts';

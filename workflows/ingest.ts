@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { proxyActivities, startChild, upsertSearchAttributes, workflowInfo, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import { executeChild, proxyActivities, startChild, upsertSearchAttributes, workflowInfo, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import type { IngestActivities, IngestedBatch } from '../activities/ingest.ts';
 import { runSearchAttributes } from './search-attributes.ts';
 
@@ -81,4 +81,53 @@ export async function ingestPending(input: IngestPendingInput): Promise<IngestPe
     tables.push({ stream, rows: loaded.rows, watermark: loaded.watermark });
   }
   return { segments, rows, tables };
+}
+
+export interface IngestStreamInput {
+  readonly project: string;
+  readonly stream: string;
+  readonly keep?: boolean;
+  /** Segments handled per run (default 200); the rest wait for the next run. */
+  readonly limit?: number;
+}
+
+export interface IngestStreamResult {
+  readonly stream: string;
+  /** `segments`: closed log segments loaded through ingestSegment; `table`: rows loaded from the stream's `from` table. */
+  readonly from: 'segments' | 'table';
+  readonly segments: number;
+  readonly rows: number;
+  /** A `from` stream's watermark after the load (null before its first rows); absent for segments. */
+  readonly watermark?: string | null;
+}
+
+/**
+ * Ingests what one event stream has waiting: its closed log segments, each through the same
+ * per-segment workflow and id as ingestPending (so a segment the server is loading already is not
+ * loaded twice), or, for a stream declared over a table (`from`), the rows the table gained since
+ * the last watermark. The flywheel loop's ingest stage; it also runs alone.
+ */
+export async function ingestStream(input: IngestStreamInput): Promise<IngestStreamResult> {
+  upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'ingest', object: input.stream }));
+  if ((await listTableStreams()).includes(input.stream)) {
+    const loaded = await ingestFromTable({ stream: input.stream, now: workflowInfo().runStartTime.toISOString() });
+    return { stream: input.stream, from: 'table', segments: 0, rows: loaded.rows, watermark: loaded.watermark };
+  }
+  let rows = 0;
+  let segments = 0;
+  for (const segment of await listPendingSegments({ limit: input.limit ?? 200, stream: input.stream })) {
+    try {
+      const result = await executeChild(ingestSegment, {
+        workflowId: ingestSegmentWorkflowId(input.project, segment.stream, segment.segmentId),
+        args: [{ project: input.project, stream: segment.stream, segmentId: segment.segmentId, ...(input.keep ? { keep: true } : {}) }],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      });
+      rows += result.rows;
+      segments++;
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) continue;
+      throw error;
+    }
+  }
+  return { stream: input.stream, from: 'segments', segments, rows };
 }

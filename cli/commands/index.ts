@@ -4,6 +4,7 @@ import { registerApplyCommand } from './apply.ts';
 import { registerBackfillCommand } from './backfill.ts';
 import { registerDatasetsCommand } from './datasets.ts';
 import { registerDevCommand } from './dev.ts';
+import { registerLoopCommand } from './loop.ts';
 import { registerLabelsCommand } from './labels.ts';
 import { registerMaterializeCommand } from './materialize.ts';
 import { registerPlanCommand } from './plan.ts';
@@ -24,5 +25,6 @@ export function registerCommands(program: Command): void {
   registerLabelsCommand(program);
   registerMaterializeCommand(program);
   registerStatusCommand(program);
+  registerLoopCommand(program);
   registerServeCommand(program);
 }

@@ -313,10 +313,39 @@ export interface LabelsSpec {
   readonly tags: Readonly<Record<string, string>>;
 }
 
-export type DefinitionSpec = EntitySpec | SourceSpec | EventStreamSpec | FeatureViewSpec | FeatureServiceSpec | TrainingSetSpec | LabelsSpec;
+/** A loop's schedule, in UTC: exactly one of `cron` or `everySeconds` (with `offsetSeconds`). */
+export interface LoopSchedule {
+  /** Five-field cron, single-spaced. */
+  readonly cron?: string;
+  readonly everySeconds?: number;
+  /** Present, possibly 0, with `everySeconds`. */
+  readonly offsetSeconds?: number;
+  readonly catchupWindowSeconds: number;
+  readonly paused: boolean;
+}
+
+/**
+ * A named run of the flywheel loop (docs/loop.md): the project's stages (ingest, labels, training
+ * sets, materialization) in dependency order, each a child workflow, all of them or `only` some.
+ * With a `schedule`, `flywheel apply` keeps a Temporal Schedule that starts it.
+ */
+export interface LoopSpec {
+  readonly kind: 'loop';
+  readonly name: string;
+  /** Stage kinds (`materialize`) or stage ids (`trainingSet:fraud_training`); absent: every stage. */
+  readonly only?: readonly string[];
+  /** Stages running at once. */
+  readonly concurrency: number;
+  readonly schedule?: LoopSchedule;
+  readonly owner?: string;
+  readonly description?: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export type DefinitionSpec = EntitySpec | SourceSpec | EventStreamSpec | FeatureViewSpec | FeatureServiceSpec | TrainingSetSpec | LabelsSpec | LoopSpec;
 export type DefinitionKind = DefinitionSpec['kind'];
 
-export const DEFINITION_KINDS = ['entity', 'source', 'eventStream', 'featureView', 'featureService', 'trainingSet', 'labels'] as const satisfies readonly DefinitionKind[];
+export const DEFINITION_KINDS = ['entity', 'source', 'eventStream', 'featureView', 'featureService', 'trainingSet', 'labels', 'loop'] as const satisfies readonly DefinitionKind[];
 
 /** Everything a project declares, by kind and name. Produced by validateProject; stored as a registry version. */
 export interface ProjectSpec {
@@ -327,6 +356,7 @@ export interface ProjectSpec {
   readonly featureServices: Readonly<Record<string, FeatureServiceSpec>>;
   readonly trainingSets: Readonly<Record<string, TrainingSetSpec>>;
   readonly labels: Readonly<Record<string, LabelsSpec>>;
+  readonly loops: Readonly<Record<string, LoopSpec>>;
 }
 
 export const COLLECTION_OF_KIND = {
@@ -337,8 +367,9 @@ export const COLLECTION_OF_KIND = {
   featureService: 'featureServices',
   trainingSet: 'trainingSets',
   labels: 'labels',
+  loop: 'loops',
 } as const satisfies Record<DefinitionKind, keyof ProjectSpec>;
 
 export function emptyProject(): ProjectSpec {
-  return { entities: {}, sources: {}, eventStreams: {}, featureViews: {}, featureServices: {}, trainingSets: {}, labels: {} };
+  return { entities: {}, sources: {}, eventStreams: {}, featureViews: {}, featureServices: {}, trainingSets: {}, labels: {}, loops: {} };
 }

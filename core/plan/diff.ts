@@ -363,4 +363,6 @@ const BREAKING_FIELD_RULES: Record<DefinitionKind, FieldRule> = {
     }
     return undefined;
   },
+  // A loop only orchestrates: changing it changes what runs next, never stored data.
+  loop: () => undefined,
 };

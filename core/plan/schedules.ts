@@ -1,4 +1,5 @@
 import type { FeatureViewSpec, LabelsSchedule, LabelsSpec, MaterializationSchedule, ProjectSpec, TrainingSetSchedule, TrainingSetSpec } from '../definitions/specs.ts';
+import type { LoopSchedule, LoopSpec } from '../definitions/specs.ts';
 import type { ApplyDocument, PlanDocument } from './plan.ts';
 import { formatDuration } from '../duration.ts';
 import { formatCronCalendar, parseCron, type CronCalendar } from '../validation/cron.ts';
@@ -22,6 +23,9 @@ export const MATERIALIZATION_WORKFLOW = 'materializeFeatureView';
 
 /** The workflow a labels schedule starts (exported by workflows/build-labels.ts under this name). */
 export const LABELS_WORKFLOW = 'buildLabels';
+
+/** The workflow a loop's schedule starts (exported by workflows/flywheel-loop.ts under this name). */
+export const LOOP_WORKFLOW = 'flywheelLoop';
 
 /** The overlap policy of every Flywheel schedule: a run still going when the next is due makes it skip. */
 export const SCHEDULE_OVERLAP = 'SKIP';
@@ -72,11 +76,27 @@ function labelsIdPrefix(project: string): string {
   return `flywheel:${project}:labels:`;
 }
 
+/** `flywheel:<project>:loop:<name>`: the id of a loop's schedule. */
+export function loopScheduleId(project: string, loop: string): string {
+  return `${loopIdPrefix(project)}${loop}`;
+}
+
+/** The loop a schedule id belongs to, or undefined if it is not a loop schedule of `project`. */
+export function loopOfScheduleId(project: string, id: string): string | undefined {
+  const prefix = loopIdPrefix(project);
+  return id.startsWith(prefix) && id.length > prefix.length ? id.slice(prefix.length) : undefined;
+}
+
+function loopIdPrefix(project: string): string {
+  return `flywheel:${project}:loop:`;
+}
+
 /** What a schedule runs: a training set's builds, a feature view's materialization or a labels dataset's builds (exactly one of the names). */
 export type ScheduleTarget =
   | { readonly trainingSet: string; readonly featureView?: never; readonly labels?: never }
   | { readonly featureView: string; readonly trainingSet?: never; readonly labels?: never }
-  | { readonly labels: string; readonly trainingSet?: never; readonly featureView?: never };
+  | { readonly labels: string; readonly trainingSet?: never; readonly featureView?: never }
+  | { /** A flywheel loop (docs/loop.md). */ readonly loop: string; readonly trainingSet?: never; readonly featureView?: never; readonly labels?: never };
 
 /** The target of a Flywheel schedule id of `project`, or undefined for any other id. */
 export function scheduleTargetOfId(project: string, id: string): ScheduleTarget | undefined {
@@ -85,7 +105,9 @@ export function scheduleTargetOfId(project: string, id: string): ScheduleTarget 
   const featureView = featureViewOfScheduleId(project, id);
   if (featureView !== undefined) return { featureView };
   const labels = labelsOfScheduleId(project, id);
-  return labels !== undefined ? { labels } : undefined;
+  if (labels !== undefined) return { labels };
+  const loop = loopOfScheduleId(project, id);
+  return loop !== undefined ? { loop } : undefined;
 }
 
 /** When a schedule fires. Flywheel writes calendars (from a cron) and intervals; anything else is `other`. */
@@ -140,6 +162,14 @@ export function scheduledLabels(spec: ProjectSpec | undefined): (LabelsSpec & { 
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** The loops of a project that declare a schedule, by name. */
+export function scheduledLoops(spec: ProjectSpec | undefined): (LoopSpec & { readonly schedule: LoopSchedule })[] {
+  // Specs applied before loops existed have none.
+  return Object.values(spec?.loops ?? {})
+    .filter((loop): loop is LoopSpec & { readonly schedule: LoopSchedule } => loop.schedule !== undefined)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
 /**
  * Whether plan must ask Temporal about schedules: when the definitions declare one, or the applied
  * registry version did (its schedule may still exist and need deleting). Apply deletes schedules
@@ -148,7 +178,7 @@ export function scheduledLabels(spec: ProjectSpec | undefined): (LabelsSpec & { 
  * project that declares none and applied none needs no Temporal at all.
  */
 export function schedulesInvolved(applied: ProjectSpec | undefined, desired: ProjectSpec): boolean {
-  return [desired, applied].some((spec) => scheduledTrainingSets(spec).length > 0 || scheduledFeatureViews(spec).length > 0 || scheduledLabels(spec).length > 0);
+  return [desired, applied].some((spec) => scheduledTrainingSets(spec).length > 0 || scheduledFeatureViews(spec).length > 0 || scheduledLabels(spec).length > 0 || scheduledLoops(spec).length > 0);
 }
 
 /** The ids to describe on Temporal for certain, whatever listing (eventually consistent) returns. */
@@ -157,6 +187,7 @@ export function knownScheduleIds(project: string, applied: ProjectSpec | undefin
     ...scheduledTrainingSets(spec).map((set) => trainingSetScheduleId(project, set.name)),
     ...scheduledFeatureViews(spec).map((view) => materializationScheduleId(project, view.name)),
     ...scheduledLabels(spec).map((labels) => labelsScheduleId(project, labels.name)),
+    ...scheduledLoops(spec).map((loop) => loopScheduleId(project, loop.name)),
   ]);
   return [...new Set(ids)].sort();
 }
@@ -216,7 +247,22 @@ export function desiredSchedules(args: { project: string; spec: ProjectSpec; tas
       action: { workflowType: LABELS_WORKFLOW, workflowId: id, taskQueue: args.taskQueue, input: { project: args.project, labels: spec.name }, searchAttributes },
     };
   });
-  return [...trainingSets, ...featureViews, ...labels];
+  // A run reads the loop's stages and concurrency from the registry, so the schedule only names the loop.
+  const loops = scheduledLoops(args.spec).map((loop): ScheduleState => {
+    const id = loopScheduleId(args.project, loop.name);
+    const searchAttributes = { FlywheelProject: args.project, FlywheelKind: 'loop', FlywheelObject: loop.name };
+    return {
+      id,
+      loop: loop.name,
+      times: scheduleTimes(loop.schedule),
+      paused: loop.schedule.paused,
+      overlap: SCHEDULE_OVERLAP,
+      catchupWindowSeconds: loop.schedule.catchupWindowSeconds,
+      searchAttributes,
+      action: { workflowType: LOOP_WORKFLOW, workflowId: id, taskQueue: args.taskQueue, input: { project: args.project, loop: loop.name }, searchAttributes },
+    };
+  });
+  return [...trainingSets, ...featureViews, ...labels, ...loops];
 }
 
 /** When a training-set or materialization schedule fires. */
@@ -252,6 +298,7 @@ export type ScheduleChange = ScheduleTarget & (
 
 /** The target of a schedule, alone (a training set's name, a feature view's or a labels dataset's). */
 export function targetOf(state: ScheduleTarget): ScheduleTarget {
+  if ('loop' in state && state.loop !== undefined) return { loop: state.loop };
   if (state.trainingSet !== undefined) return { trainingSet: state.trainingSet };
   return state.featureView !== undefined ? { featureView: state.featureView } : { labels: state.labels! };
 }

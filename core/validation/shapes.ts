@@ -376,3 +376,22 @@ export const labelsShape = z.strictObject({
   description: z.string().optional(),
   tags,
 });
+
+/** The most stages a loop runs at once. */
+export const MAX_LOOP_CONCURRENCY = 16;
+
+/** A loop; its `only` is checked against the project's stages in validate-project.ts. */
+export const loopShape = z.strictObject({
+  name: identifier,
+  schedule: z.strictObject({ ...scheduleTimeFields }).superRefine(checkScheduleTimes).optional(),
+  only: z.array(z.string({ error: 'expected a stage kind or a stage id' }).min(1)).min(1, 'name at least one stage or kind, or leave only out to run every stage').optional(),
+  concurrency: z
+    .number({ error: `expected a whole number of stages from 1 to ${MAX_LOOP_CONCURRENCY}` })
+    .int({ error: `expected a whole number of stages from 1 to ${MAX_LOOP_CONCURRENCY}` })
+    .min(1, { error: `expected a whole number of stages from 1 to ${MAX_LOOP_CONCURRENCY}` })
+    .max(MAX_LOOP_CONCURRENCY, { error: `expected a whole number of stages from 1 to ${MAX_LOOP_CONCURRENCY}` })
+    .optional(),
+  owner: z.string().optional(),
+  description: z.string().optional(),
+  tags,
+});

@@ -14,6 +14,7 @@ import {
   type FeatureServiceSpec,
   type FeatureViewSpec,
   type LabelsSpec,
+  type LoopSpec,
   type MaterializationSchedule,
   type ProjectSpec,
   type SourceSpec,
@@ -24,8 +25,9 @@ import { normalizeCronSpacing } from './cron.ts';
 import { normalizeAggregations } from './aggregations.ts';
 import { viewSourceOf } from '../definitions/view-source.ts';
 import { DEFAULT_DECISION_RETENTION_SECONDS, decisionStreamProblems, decisionStreamSpec, defaultDecisionStreamName, isLogged } from '../definitions/decision-stream.ts';
-import { entityShape, eventStreamShape, featureServiceShape, featureViewShape, labelsShape, RESERVED_COLUMN_PREFIX, sourceShape, trainingSetShape } from './shapes.ts';
+import { entityShape, eventStreamShape, featureServiceShape, featureViewShape, labelsShape, loopShape, RESERVED_COLUMN_PREFIX, sourceShape, trainingSetShape } from './shapes.ts';
 import { labelsSpecOf } from './labels.ts';
+import { LOOP_STAGE_KINDS, loopStageIds } from '../loop/plan-loop.ts';
 
 /** A definition together with the file it was exported from (for messages). */
 export interface LoadedDefinition {
@@ -41,6 +43,7 @@ const SHAPES = {
   featureService: featureServiceShape,
   trainingSet: trainingSetShape,
   labels: labelsShape,
+  loop: loopShape,
 } as const satisfies Record<DefinitionKind, z.ZodType>;
 
 type Shaped = { [K in DefinitionKind]: z.output<(typeof SHAPES)[K]> };
@@ -61,6 +64,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     featureService: new Map(),
     trainingSet: new Map(),
     labels: new Map(),
+    loop: new Map(),
   };
 
   for (const { file, definition } of loaded) {
@@ -312,8 +316,23 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     labels[name] = { ...spec, ...(input.schedule ? { schedule: scheduleTimesSpec(input.schedule) } : {}) };
   }
 
+  // A loop's `only` names kinds or stages of the loop every other definition makes.
+  const loops: Record<string, LoopSpec> = {};
+  const stages = loopStageIds({ entities, sources, eventStreams, featureViews, featureServices, trainingSets, labels, loops: {} });
+  for (const [name, input] of shaped.loop) {
+    input.only?.forEach((entry, index) => {
+      if (!(LOOP_STAGE_KINDS as readonly string[]).includes(entry) && !stages.includes(entry)) {
+        at('loop', name, `only.${index}`, `unknown stage "${entry}"${didYouMean(entry, stages)}; give a kind (${LOOP_STAGE_KINDS.join(', ')}) or a stage id (flywheel loop plan lists them)`);
+      }
+    });
+    loops[name] = {
+      kind: 'loop', name, concurrency: input.concurrency ?? 2, tags: input.tags ?? {},
+      ...optional({ only: input.only, schedule: input.schedule && scheduleTimesSpec(input.schedule), owner: input.owner, description: input.description }),
+    };
+  }
+
   if (issues.length > 0) throw new DefinitionError(issues);
-  return { entities, sources, eventStreams, featureViews, featureServices, trainingSets, labels };
+  return { entities, sources, eventStreams, featureViews, featureServices, trainingSets, labels, loops };
 }
 
 /**

@@ -1,0 +1,30 @@
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { TemporalConfig } from '../../core/config.ts';
+import { FlywheelError } from '../../core/errors.ts';
+import { flywheelLoop, loopProgressQuery, type FlywheelLoopInput, type FlywheelLoopResult, type LoopProgress } from '../../workflows/flywheel-loop.ts';
+import { runSearchAttributes } from '../../workflows/search-attributes.ts';
+import { waitWithProgress } from './wait-with-progress.ts';
+
+/** `<project>/loop/<name or "all">/<start time>`: readable in the Temporal UI, unique per request. */
+export function loopWorkflowId(input: FlywheelLoopInput, now: Date): string {
+  return `${input.project}/loop/${input.loop ?? 'all'}/${now.toISOString()}`;
+}
+
+export async function startLoopRun(client: Client, temporal: TemporalConfig, input: FlywheelLoopInput, workflowId = loopWorkflowId(input, new Date())): Promise<WorkflowHandle<typeof flywheelLoop>> {
+  try {
+    return await client.workflow.start(flywheelLoop, {
+      args: [input],
+      taskQueue: temporal.taskQueue,
+      workflowId,
+      typedSearchAttributes: runSearchAttributes({ project: input.project, kind: 'loop', ...(input.loop !== undefined ? { object: input.loop } : {}), to: input.asOf }),
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new FlywheelError(`A run with id "${workflowId}" is already in progress`, { cause: error });
+    throw error;
+  }
+}
+
+/** Waits for a loop, reporting its progress (see waitWithProgress). */
+export function waitForLoopRun(handle: WorkflowHandle<typeof flywheelLoop>, onProgress: (progress: LoopProgress) => void, intervalMs = 500): Promise<FlywheelLoopResult> {
+  return waitWithProgress(handle, loopProgressQuery, onProgress, intervalMs);
+}

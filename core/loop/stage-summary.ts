@@ -1,0 +1,43 @@
+import type { LoopStageKind } from './plan-loop.ts';
+
+/**
+ * One line about what a stage's child workflow did, from its result, for the loop's result and the
+ * CLI: the loop keeps this line and the child's id, never the child's whole result (which the Temporal
+ * UI shows under the child). Pure; reads only the fields it knows and ignores the rest, so a result
+ * that grows new fields still summarizes.
+ */
+export function summarizeStageResult(kind: LoopStageKind, result: unknown): string {
+  const r = (result ?? {}) as Record<string, unknown>;
+  const num = (key: string): number | undefined => (typeof r[key] === 'number' ? r[key] : undefined);
+  const str = (key: string): string | undefined => (typeof r[key] === 'string' ? r[key] : undefined);
+  const n = (value: number) => value.toLocaleString('en-US');
+  const plural = (count: number, word: string, words = `${word}s`) => `${n(count)} ${count === 1 ? word : words}`;
+  switch (kind) {
+    case 'ingest': {
+      const rows = num('rows') ?? 0;
+      if (str('from') === 'table') {
+        const watermark = str('watermark');
+        return `${plural(rows, 'row')} loaded from the table${watermark ? `, watermark ${watermark}` : ''}`;
+      }
+      return `${plural(num('segments') ?? 0, 'segment')} loaded, ${plural(rows, 'row')}`;
+    }
+    case 'labels': {
+      const parts = (['built', 'rebuilt', 'upToDate', 'open', 'failed'] as const)
+        .map((key) => [key, num(key)] as const)
+        .filter(([key, count]) => count !== undefined && (count > 0 || key === 'built'))
+        .map(([key, count]) => `${n(count!)} ${key === 'upToDate' ? 'up to date' : key}`);
+      return `partitions: ${parts.join(', ') || 'none'}`;
+    }
+    case 'trainingSet': {
+      const partitions = Array.isArray(r.partitions) ? r.partitions.length : 0;
+      const version = str('version');
+      return `${plural(num('rowCount') ?? 0, 'row')} in ${plural(partitions, 'partition')}${version ? `, version ${version}` : ''}`;
+    }
+    case 'materialize': {
+      const mode = str('mode') ?? 'run';
+      const reason = str('reason');
+      const watermark = str('watermark');
+      return `${mode}${reason ? ` (${reason})` : ''}: ${plural(num('rows') ?? 0, 'entity', 'entities')}, ${n(num('written') ?? 0)} written${watermark ? `, watermark ${watermark}` : ''}`;
+    }
+  }
+}

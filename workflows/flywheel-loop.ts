@@ -1,0 +1,198 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  executeChild,
+  isCancellation,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { LoopActivities } from '../activities/loop.ts';
+import { dependentsOf, type LoopStage, type LoopStageKind } from '../core/loop/plan-loop.ts';
+import { summarizeStageResult } from '../core/loop/stage-summary.ts';
+import { runSearchAttributes } from './search-attributes.ts';
+
+export interface FlywheelLoopInput {
+  readonly project: string;
+  /** A declared loop (`loop({ name })`): its `only` and concurrency apply. Absent: every stage of the project. */
+  readonly loop?: string;
+  /** Stage kinds (`materialize`) or ids (`trainingSet:fraud_training`); replaces the declared loop's `only`. */
+  readonly only?: readonly string[];
+  /**
+   * The instant the run is for (ISO-8601 with a zone): labels are built as of it, training sets build
+   * their latest complete partition before it, materializations compute their values as of it.
+   * Default: the time the run was scheduled for, else when it started.
+   */
+  readonly asOf?: string;
+  /** Stages running at once (default: the declared loop's, else 2). */
+  readonly concurrency?: number;
+}
+
+export type LoopStageStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
+
+/** What happened to one stage: references and one line, never the child's whole result. */
+export interface LoopStageOutcome {
+  readonly id: string;
+  readonly kind: LoopStageKind;
+  readonly object: string;
+  readonly dependsOn: readonly string[];
+  readonly status: LoopStageStatus;
+  /** The child workflow's id (`<loop id>/<stage id>`), once started. */
+  readonly workflowId?: string;
+  readonly startedAt?: string;
+  readonly durationMs?: number;
+  /** Succeeded: what the child did (`1,204 rows in 1 partition, version …`). */
+  readonly summary?: string;
+  /** Failed: the innermost cause of the child's failure. */
+  readonly error?: string;
+  /** Skipped: why (`ingest:clicks failed`). */
+  readonly reason?: string;
+}
+
+export interface FlywheelLoopResult {
+  readonly project: string;
+  readonly loop?: string;
+  readonly asOf: string;
+  readonly registryVersion: number;
+  readonly concurrency: number;
+  /** Every stage, in loop order. */
+  readonly stages: readonly LoopStageOutcome[];
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
+}
+
+export interface LoopProgress {
+  readonly stage: 'planning' | 'running' | 'done';
+  readonly total: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly running: readonly string[];
+  readonly pending: number;
+  readonly stages: readonly Pick<LoopStageOutcome, 'id' | 'status'>[];
+}
+
+/** The CLI polls this for its progress; it is also in the Temporal UI's Queries tab. */
+export const loopProgressQuery = defineQuery<LoopProgress>('progress');
+
+/** Set by Temporal on every workflow a Schedule starts: the time it was scheduled for. */
+const TEMPORAL_SCHEDULED_START_TIME = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+
+const DEFAULT_CONCURRENCY = 2;
+/** Long enough for a line, short enough that hundreds of stages keep the result far below Temporal's 2 MB. */
+const MAX_TEXT = 500;
+
+const { planFlywheelLoop } = proxyActivities<LoopActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
+/**
+ * The flywheel loop (docs/loop.md): plans the project's stages from its latest applied definitions
+ * (ingest → labels → training sets, materialization), then runs each as a child workflow with the id
+ * `<loop id>/<stage id>`, as many at once as `concurrency` and their dependencies allow. A stage that
+ * fails makes every stage depending on it, directly or not, `skipped`; the others go on. The loop
+ * itself succeeds with every stage's outcome in its result (the CLI exits 3 when one failed).
+ * Cancelling it cancels the running stages; closing it otherwise asks them to cancel too.
+ */
+export async function flywheelLoop(input: FlywheelLoopInput): Promise<FlywheelLoopResult> {
+  const info = workflowInfo();
+  const asOf = instant(input.asOf ?? (info.typedSearchAttributes.get(TEMPORAL_SCHEDULED_START_TIME) ?? info.runStartTime).toISOString());
+  if (input.concurrency !== undefined && (!Number.isSafeInteger(input.concurrency) || input.concurrency < 1)) {
+    throw ApplicationFailure.nonRetryable(`concurrency must be a positive whole number, got ${input.concurrency}`, 'UsageError');
+  }
+  upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'loop', ...(input.loop !== undefined ? { object: input.loop } : {}), to: asOf }));
+
+  let phase: LoopProgress['stage'] = 'planning';
+  let stages: readonly LoopStage[] = [];
+  const outcomes = new Map<string, LoopStageOutcome>();
+  const running = new Map<string, Promise<void>>();
+  const listed = () => stages.map((stage) => outcomes.get(stage.id)!);
+  const count = (status: LoopStageStatus) => listed().filter((outcome) => outcome.status === status).length;
+  setHandler(loopProgressQuery, (): LoopProgress => ({
+    stage: phase, total: stages.length, succeeded: count('succeeded'), failed: count('failed'), skipped: count('skipped'),
+    running: [...running.keys()], pending: count('pending'), stages: listed().map(({ id, status }) => ({ id, status })),
+  }));
+
+  const plan = await planFlywheelLoop({ ...(input.loop !== undefined ? { loop: input.loop } : {}), ...(input.only ? { only: input.only } : {}), asOf });
+  stages = plan.stages;
+  const concurrency = input.concurrency ?? plan.concurrency ?? DEFAULT_CONCURRENCY;
+  for (const stage of stages) outcomes.set(stage.id, { id: stage.id, kind: stage.kind, object: stage.object, dependsOn: stage.dependsOn, status: 'pending' });
+  const update = (id: string, change: Partial<LoopStageOutcome>) => outcomes.set(id, { ...outcomes.get(id)!, ...change });
+  phase = 'running';
+
+  const runStage = async (stage: LoopStage): Promise<void> => {
+    const workflowId = `${info.workflowId}/${stage.id}`;
+    // The sandbox's clock is the time of the workflow task, the same on every replay.
+    const started = new Date();
+    update(stage.id, { status: 'running', workflowId, startedAt: started.toISOString() });
+    try {
+      // By type name: the loop does not depend on each stage's module (buildLabels lives with the labels).
+      const result: unknown = await executeChild(stage.workflowType, {
+        workflowId,
+        args: [stage.args],
+        // Terminating or timing out the loop asks its running stages to stop cleanly.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      });
+      update(stage.id, { status: 'succeeded', summary: clip(summarizeStageResult(stage.kind, result)) });
+    } catch (error) {
+      // The loop being cancelled ends it; a stage cancelled on its own (in the UI) is a failed stage.
+      if (isCancellation(error) && CancellationScope.current().consideredCancelled) throw error;
+      update(stage.id, { status: 'failed', error: clip(rootMessage(error)) });
+      for (const id of dependentsOf(stages, stage.id)) {
+        if (outcomes.get(id)!.status === 'pending') update(id, { status: 'skipped', reason: `${stage.id} failed` });
+      }
+    } finally {
+      update(stage.id, { durationMs: new Date().getTime() - started.getTime() });
+      running.delete(stage.id);
+    }
+  };
+
+  try {
+    for (;;) {
+      for (const stage of stages) {
+        if (running.size >= concurrency) break;
+        if (outcomes.get(stage.id)!.status !== 'pending') continue;
+        if (stage.dependsOn.every((id) => outcomes.get(id)!.status === 'succeeded')) running.set(stage.id, runStage(stage));
+      }
+      if (running.size === 0) break;
+      await Promise.race(running.values());
+    }
+  } catch (error) {
+    if (isCancellation(error)) {
+      // Wait for the children to acknowledge their cancellation, so nothing is left running.
+      await CancellationScope.nonCancellable(() => Promise.allSettled(running.values()));
+    }
+    throw error;
+  }
+  phase = 'done';
+  // Every stage has ended or been skipped by now; this only guards against a dependency outside the plan.
+  for (const stage of stages) if (outcomes.get(stage.id)!.status === 'pending') update(stage.id, { status: 'skipped', reason: 'a dependency did not run' });
+
+  return {
+    project: input.project, ...(input.loop !== undefined ? { loop: input.loop } : {}), asOf, registryVersion: plan.registryVersion, concurrency,
+    stages: listed(),
+    succeeded: count('succeeded'), failed: count('failed'), skipped: count('skipped'),
+  };
+}
+
+function instant(value: string): string {
+  const parsed = new Date(value);
+  if (Number.isNaN(parsed.getTime())) throw ApplicationFailure.nonRetryable(`asOf must be an ISO-8601 instant, got ${JSON.stringify(value)}`, 'UsageError');
+  return parsed.toISOString();
+}
+
+function rootMessage(error: unknown): string {
+  let cause: unknown = error;
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+function clip(text: string): string {
+  return text.length <= MAX_TEXT ? text : `${text.slice(0, MAX_TEXT - 1)}…`;
+}
