@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { entity, eventStream, featureService, featureView, loop, source, trainingSet } from '../index.ts';
 import type { Definition } from '../core/definitions/definition.ts';
-import type { LabelsSpec, ProjectSpec } from '../core/definitions/specs.ts';
+import type { LabelsSpec, ProjectSpec, TrainingSetSpec } from '../core/definitions/specs.ts';
 import { DefinitionError } from '../core/errors.ts';
 import { summarizeStageResult } from '../core/loop/stage-summary.ts';
 import { definitionHash } from '../core/plan/definition-hash.ts';
@@ -91,6 +91,18 @@ describe('planLoop', () => {
       Object.entries(spec).map(([collection, objects]) => [collection, Object.fromEntries(Object.entries(objects as object).reverse())]),
     ) as unknown as ProjectSpec;
     expect(planLoop(reversed, { project: 'demo', asOf: AS_OF })).toEqual(planLoop(spec, { project: 'demo', asOf: AS_OF }));
+  });
+
+  it('builds a training set whose spine is a labels dataset after those labels', () => {
+    const spec = project();
+    // A labels spine (`{ labels }`), as the labels-spine training sets store it.
+    const fromLabels = { ...spec.trainingSets.from_source!, name: 'from_labels', spine: { labels: 'clicked', fromLog: false } } as unknown as TrainingSetSpec;
+    const stages = planLoop({ ...spec, trainingSets: { ...spec.trainingSets, from_labels: fromLabels } }, { project: 'demo', asOf: AS_OF });
+    expect(summary(stages).filter(([id]) => String(id).startsWith('labels') || id === 'trainingSet:from_labels')).toEqual([
+      ['labels:clicked', ['ingest:clicks', 'ingest:model_decisions']],
+      ['trainingSet:from_labels', ['labels:clicked']],
+    ]);
+    expect(dependentsOf(stages, 'ingest:clicks')).toContain('trainingSet:from_labels');
   });
 
   it('has no labels stage for a spec without labels (applied before they existed)', () => {

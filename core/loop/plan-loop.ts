@@ -100,7 +100,7 @@ export type LoopNode = {
  * - `ingest:<stream>` for every event stream (declared, or a feature service's decision stream);
  * - `labels:<name>` for every labels definition, after the ingestion of its decisions and outcomes;
  * - `trainingSet:<name>` for every training set, after the ingestion of every stream its feature
- *   views read (and, for a spine that is a labels dataset, after those labels);
+ *   views read and, for a spine that is a labels dataset, after those labels;
  * - `materialize:<view>` for every online feature view, after the ingestion of its stream, if any.
  */
 export function planLoop(spec: ProjectSpec, options: PlanLoopOptions): LoopStage[] {
@@ -137,7 +137,7 @@ export function loopNodes(spec: ProjectSpec, options: PlanLoopOptions): LoopNode
         ...(options.registryVersion !== undefined ? { registryVersion: options.registryVersion } : {}),
       },
       produces: [],
-      reads: [...spineReads(spec, set), ...views.flatMap(streamOfView)],
+      reads: [...spineReads(set), ...views.flatMap(streamOfView)],
     });
   }
   for (const view of Object.values(spec.featureViews)) {
@@ -242,12 +242,14 @@ function selectionsOf(spec: ProjectSpec, set: TrainingSetSpec): readonly Feature
 }
 
 /**
- * What a training set's spine is read from, beyond the warehouse. A spine is a source today, which no
- * stage produces. When a spine can be a labels dataset, it reads `labels:<name>` here, and the
- * training set then runs after that labels stage.
+ * What a training set's spine is read from, beyond the warehouse: nothing for a source spine (no
+ * stage produces a source); `labels:<name>` for a spine that is a labels dataset (`{ labels }`), so
+ * the training set runs after that labels stage. Read structurally, so specs from before labels
+ * spines existed (a plain source name) and after read alike.
  */
-function spineReads(_spec: ProjectSpec, _set: TrainingSetSpec): LoopResource[] {
-  return [];
+function spineReads(set: TrainingSetSpec): LoopResource[] {
+  const spine: unknown = set.spine;
+  return typeof spine === 'object' && spine !== null && 'labels' in spine && typeof spine.labels === 'string' ? [`labels:${spine.labels}`] : [];
 }
 
 const DAY_MS = 86_400_000;
