@@ -7,6 +7,8 @@ import { checkSourceColumns, type WarehouseColumnIssue } from '../core/plan/ware
 import { NotFoundError } from '../core/errors.ts';
 import { definitionHash } from '../core/plan/definition-hash.ts';
 import { compileColumnStats, readColumnStats, type ColumnStats } from '../core/sql/column-stats.ts';
+import { compileConsistency, readConsistency } from '../core/sql/consistency.ts';
+import { buildConsistencyReport, mergeConsistency, type ColumnSource, type PartitionConsistency } from '../core/training-set/consistency.ts';
 import { compileCountUnpartitioned, compilePartitionRows, PARTITION_COLUMN } from '../core/sql/partition-sql.ts';
 import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
 import { compileCreateTempTableAs, compileDropTable, compileMaxOf, compileSelectAll } from '../core/sql/tables.ts';
@@ -14,13 +16,16 @@ import { featureViewViewName, sourceViewName } from '../core/sql/warehouse-objec
 import {
   buildDatasetManifest,
   datasetLayout,
+  type ManifestColumnStats,
   type PartitionManifest,
+  type SpineLineage,
   type StagedRun,
 } from '../core/training-set/manifest.ts';
 import { PartitionRangeError, partitionFromKey, partitionOf, partitionsInRange, type Partition } from '../core/training-set/partitions.ts';
 import { resolveTrainingSet, type ResolvedTrainingSet, type TimeRange } from '../core/training-set/resolve-training-set.ts';
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
 import { promotePartitionFiles, readPartitionManifests } from './dataset-files.ts';
+import { loadLabelsSpine, logJoinAsStored, spineLineage } from './labels-spine.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
 import { atBoundary } from './failures.ts';
 import { withHeartbeats } from './heartbeat.ts';
@@ -58,6 +63,17 @@ export interface PublishedDataset {
   readonly datasetUri: string;
   readonly partitions: readonly { readonly key: string; readonly rowCount: number }[];
   readonly rowCount: number;
+  /** For a training set built from a decision log: the run's partitions compared, summed (docs/training-from-logs.md). */
+  readonly consistency?: RunConsistency;
+}
+
+/** What a run built from a decision log found: where each feature's values came from, and the skew of the logged ones. */
+export interface RunConsistency extends PartitionConsistency {
+  readonly decisionStream: string;
+  /** Every feature column, logged or not. */
+  readonly sources: Readonly<Record<string, ColumnSource>>;
+  /** The dataset's `_consistency.json` (every published partition), when the index was rebuilt. */
+  readonly reportUri: string;
 }
 
 /**
@@ -87,7 +103,11 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           }
           const resolved = resolveTrainingSet(applied.spec, input.trainingSet);
           // Views over event streams read the streams' own tables, which apply keeps; only sources can drift.
-          await checkSourcesInWarehouse(engine, [resolved.spine, ...resolved.views.flatMap(({ view }) => applied.spec.sources[view.source] ?? [])]);
+          await checkSourcesInWarehouse(engine, [...(resolved.spine ? [resolved.spine] : []), ...resolved.views.flatMap(({ view }) => applied.spec.sources[view.source] ?? [])]);
+          const labels = resolved.labelsSpine?.labels.spec;
+          if (labels && (await deps.objectStore.list(datasetLayout(labels.output.path).partitionManifestsPrefix)).length === 0) {
+            throw new NotFoundError('labels dataset', labels.name, `Nothing is published under ${deps.objectStore.uri(labels.output.path)}; build it first with \`flywheel labels build ${labels.name}\``);
+          }
           const { partitionBy, path } = resolved.spec.output;
           const ranged = input.from !== undefined || input.to !== undefined;
           if (ranged && (input.from === undefined || input.to === undefined)) {
@@ -122,27 +142,37 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           let progress = { stage: 'join', done: 0, total: plan.partitions?.length ?? 0 };
           const heartbeat = () => progress;
 
-          const written: { partition: Partition; path: string; rowCount: number; stats?: ColumnStatsByName }[] = [];
+          const written: { partition: Partition; path: string; rowCount: number; stats?: ColumnStatsByName; consistency?: PartitionConsistency }[] = [];
           let skippedNullTimestamps = 0;
+          // A labels spine: the published label partitions of the range, loaded into the spine's table of this session.
+          const spine = resolved.labelsSpine ? await withHeartbeats(() => loadLabelsSpine({ engine, store: deps.objectStore, resolved, range: run, localDir }), () => ({ stage: 'spine' })) : undefined;
+          const log = await logJoinAsStored(engine, resolved.join);
+          const joined = log ? { ...resolved.join, log } : resolved.join;
           const ranged = plan.partitions?.length === 1 ? partitionFromKey(plan.partitions[0]!, plan.partitionBy) : undefined;
           const single = plan.partitionBy === 'none' ? partitionOf(new Date(0), 'none') : ranged;
-          if (single) {
+          if (single && !log) {
             // One partition (a daily run, a backfill step, an unpartitioned set): the join streams straight into its file.
             await mkdir(join(localDir, single.key), { recursive: true });
-            const { rowCount } = await withHeartbeats(() => engine.exportParquet(compilePointInTimeJoin(resolved.join, engine.dialect), localFile(single.key)), heartbeat);
+            const { rowCount } = await withHeartbeats(() => engine.exportParquet(compilePointInTimeJoin(joined, engine.dialect), localFile(single.key)), heartbeat);
             written.push({ partition: single, path: localFile(single.key), rowCount });
           } else {
-            // Many partitions: join once into a working table clustered by partition (then spine order),
-            // then one file per partition, each read from its own row groups.
-            const unit = plan.partitionBy as Exclude<PartitionUnit, 'none'>;
+            // Many partitions (or values from a decision log, compared on the way): join once into a working
+            // table clustered by partition (then spine order), then one file per partition, each read from its own row groups.
+            const unit = plan.partitionBy;
             const table = `run_ts_${run.trainingSet}_${run.runKey}`;
-            const partitioned = compilePointInTimeJoin({ ...resolved.join, spine: { ...resolved.join.spine, partitionBy: unit } }, engine.dialect);
+            const partitioned = compilePointInTimeJoin({ ...joined, spine: { ...joined.spine, partitionBy: unit } }, engine.dialect);
             try {
               await withHeartbeats(() => engine.run(compileCreateTempTableAs(table, partitioned, engine.dialect)), heartbeat);
               // Statistics of every partition in one pass over the working table.
               const grouped = await withHeartbeats(() => engine.all(compileColumnStats(engine.dialect.qualified(table), resolved.columns, engine.dialect, { groupBy: PARTITION_COLUMN })), heartbeat);
               const statsByKey = new Map(grouped.filter((row) => row.g !== null).map((row) => [String(row.g), readColumnStats(row, resolved.columns).columns]));
-              const keys = [...new Set([...(plan.partitions ?? []), ...statsByKey.keys()])].sort();
+              // Logged values against recomputed ones, per partition, in one more pass.
+              const compared = log ? log.features.map((f) => ({ name: f.name, type: f.type })) : [];
+              const consistencyByKey = log
+                ? new Map((await withHeartbeats(() => engine.all(compileConsistency(engine.dialect.qualified(table), compared, engine.dialect, { groupBy: PARTITION_COLUMN })), heartbeat))
+                  .filter((row) => row.g !== null).map((row) => [String(row.g), readConsistency(row, compared)]))
+                : undefined;
+              const keys = [...new Set([...(plan.partitions ?? (unit === 'none' ? ['all'] : [])), ...statsByKey.keys()])].sort();
               const [nulls] = await engine.all<{ n: number }>(compileCountUnpartitioned(table, engine.dialect));
               skippedNullTimestamps = Number(nulls?.n ?? 0);
               progress = { stage: 'export', done: 0, total: keys.length };
@@ -151,7 +181,9 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
                 if (!partition) throw new Error(`partition key ${key} does not match partitionBy ${unit}`);
                 await mkdir(join(localDir, key), { recursive: true });
                 const { rowCount } = await withHeartbeats(() => engine.exportParquet(compilePartitionRows(table, columnNames, key, engine.dialect), localFile(key)), heartbeat);
-                written.push({ partition, path: localFile(key), rowCount, stats: statsByKey.get(key) ?? emptyStats(resolved.columns) });
+                const consistency = consistencyByKey ? consistencyByKey.get(key) ?? readConsistency({}, compared) : undefined;
+                const stats = statsByKey.get(key) ?? emptyStats(resolved.columns);
+                written.push({ partition, path: localFile(key), rowCount, stats: consistency ? withSources(stats, resolved, consistency) : stats, ...(consistency ? { consistency } : {}) });
                 progress = { ...progress, done: progress.done + 1 };
               }
             } finally {
@@ -161,11 +193,16 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
 
           progress = { stage: 'stage', done: 0, total: written.length };
           const partitions: StagedRun['partitions'][number][] = [];
-          for (const { partition, path, rowCount, stats: known } of written) {
+          const logged = resolved.labelsSpine?.log && log ? { stream: resolved.labelsSpine.log.stream, service: resolved.labelsSpine.log.service, features: log.features.map((f) => f.name) } : undefined;
+          for (const { partition, path, rowCount, stats: known, consistency } of written) {
             const stats = known ?? readColumnStats((await engine.all(compileColumnStats(engine.dialect.readParquet(path), resolved.columns, engine.dialect)))[0] ?? {}, resolved.columns).columns;
             const stagedKey = layout.stagedFile(run.runKey, partition, 0);
             await withHeartbeats(() => deps.objectStore.putFile(stagedKey, path), heartbeat);
-            partitions.push({ partition, rowCount, files: [{ stagedKey, rowCount, bytes: (await stat(path)).size }], columnStats: stats });
+            partitions.push({
+              partition, rowCount, files: [{ stagedKey, rowCount, bytes: (await stat(path)).size }], columnStats: stats,
+              ...(spine ? { spine: spineLineage(spine, partition, logged) } : {}),
+              ...(consistency ? { consistency } : {}),
+            });
             progress = { ...progress, done: progress.done + 1 };
           }
 
@@ -205,7 +242,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
         const resumeAt = (context.info.heartbeatDetails as { next?: number } | undefined)?.next ?? 0;
 
         for (let i = resumeAt; i < staged.partitions.length; i++) {
-          const { partition, files, rowCount, columnStats } = staged.partitions[i]!;
+          const { partition, files, rowCount, columnStats, spine, consistency } = staged.partitions[i]!;
           const published = await promotePartitionFiles(deps.objectStore, layout, partition, files);
           const manifest: PartitionManifest = {
             formatVersion: 1,
@@ -221,6 +258,8 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             sourceWatermarks: staged.sourceWatermarks,
             files: published,
             columnStats,
+            ...(spine ? { spine } : {}),
+            ...(consistency ? { consistency } : {}),
           };
           await deps.objectStore.putBytes(layout.partitionManifest(partition), `${JSON.stringify(manifest, null, 2)}\n`);
           context.heartbeat({ next: i + 1 });
@@ -228,12 +267,14 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
 
         if (input.updateIndex) await rebuildIndex(deps, run.trainingSet, plan.outputPath, plan.partitionBy);
         await deps.objectStore.deletePrefix(`${layout.staging(run.runKey)}/`);
+        const consistency = runConsistency(staged, deps.objectStore.uri(layout.consistency));
         return {
           manifestKey: layout.manifest,
           manifestUri: deps.objectStore.uri(layout.manifest),
           datasetUri: deps.objectStore.uri(layout.root),
           partitions: staged.partitions.map((p) => ({ key: p.partition.key, rowCount: p.rowCount })),
           rowCount: staged.partitions.reduce((sum, p) => sum + p.rowCount, 0),
+          ...(consistency ? { consistency } : {}),
         };
       });
     },
@@ -250,7 +291,57 @@ async function rebuildIndex(deps: ActivityDeps, trainingSet: string, outputPath:
   const manifests = await readPartitionManifests<PartitionManifest>(deps.objectStore, layout);
   const index = buildDatasetManifest({ project: deps.project, trainingSet, partitionBy, updatedAt: new Date().toISOString(), partitions: manifests, manifestKey: layout.partitionManifest });
   await deps.objectStore.putBytes(layout.manifest, `${JSON.stringify(index, null, 2)}\n`);
+  await rebuildConsistencyReport(deps, trainingSet, layout, manifests);
   return { manifestKey: layout.manifest, partitionCount: index.partitions.length, rowCount: index.rowCount };
+}
+
+/**
+ * Writes `_consistency.json` from the partitions built from a decision log (the newest one names the
+ * labels and the log), or removes it when no published partition was.
+ */
+async function rebuildConsistencyReport(deps: ActivityDeps, trainingSet: string, layout: ReturnType<typeof datasetLayout>, manifests: readonly PartitionManifest[]): Promise<void> {
+  const compared = manifests.filter((m): m is PartitionManifest & { consistency: PartitionConsistency; spine: SpineLineage & { decisionLog: NonNullable<SpineLineage['decisionLog']> } } =>
+    m.consistency !== undefined && m.spine?.decisionLog !== undefined);
+  if (compared.length === 0) {
+    if (await deps.objectStore.get(layout.consistency)) await deps.objectStore.delete(layout.consistency);
+    return;
+  }
+  const newest = [...compared].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0))[0]!;
+  const report = buildConsistencyReport({
+    project: deps.project, trainingSet, labels: newest.spine.labels, decisionStream: newest.spine.decisionLog.stream, service: newest.spine.decisionLog.service,
+    updatedAt: new Date().toISOString(),
+    partitions: compared.map((m) => ({ key: m.partition.key, version: m.version, consistency: m.consistency })),
+  });
+  await deps.objectStore.putBytes(layout.consistency, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+/** The run's partitions compared, summed, with every feature's sources; undefined when the run read no decision log. */
+function runConsistency(staged: StagedRun, reportUri: string): RunConsistency | undefined {
+  const compared = staged.partitions.filter((p) => p.consistency !== undefined);
+  const stream = staged.partitions.find((p) => p.spine?.decisionLog)?.spine?.decisionLog?.stream;
+  if (compared.length === 0 || stream === undefined) return undefined;
+  const sources: Record<string, { log: number; join: number }> = {};
+  for (const partition of compared) {
+    for (const [column, stats] of Object.entries(partition.columnStats)) {
+      if (!stats.source) continue;
+      const total = (sources[column] ??= { log: 0, join: 0 });
+      total.log += stats.source.log;
+      total.join += stats.source.join;
+    }
+  }
+  return { ...mergeConsistency(compared.map((p) => p.consistency!)), decisionStream: stream, sources, reportUri };
+}
+
+/** A partition's column statistics with, for every feature, how many values came from the log and how many from the join. */
+function withSources(stats: ColumnStatsByName, resolved: ResolvedTrainingSet, consistency: PartitionConsistency): Record<string, ManifestColumnStats> {
+  const out: Record<string, ManifestColumnStats> = { ...stats };
+  for (const { features } of resolved.views) {
+    for (const { name } of features) {
+      const source = consistency.features[name]?.source ?? { log: 0, join: consistency.rows };
+      out[name] = { ...(stats[name] ?? { nulls: 0 }), source };
+    }
+  }
+  return out;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { defineQuery, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { TrainingSetActivities } from '../activities/training-set.ts';
+import type { RunConsistency, TrainingSetActivities } from '../activities/training-set.ts';
 import { runKey } from './run-key.ts';
 import { runSearchAttributes } from './search-attributes.ts';
 
@@ -28,6 +28,8 @@ export interface BuildTrainingSetResult {
   readonly skippedNullTimestamps: number;
   readonly datasetUri: string;
   readonly manifestUri: string;
+  /** For a training set built from a decision log: where the values came from, and the skew of the logged ones (docs/training-from-logs.md). */
+  readonly consistency?: RunConsistency;
 }
 
 export const TRAINING_SET_STAGES = ['plan', 'write', 'publish'] as const;
@@ -87,5 +89,6 @@ export async function buildTrainingSet(input: BuildTrainingSetInput): Promise<Bu
     skippedNullTimestamps: staged.skippedNullTimestamps,
     datasetUri: published.datasetUri,
     manifestUri: published.manifestUri,
+    ...(published.consistency ? { consistency: published.consistency } : {}),
   };
 }

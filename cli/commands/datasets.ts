@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { datasetLayout } from '../../core/training-set/manifest.ts';
-import { readDatasetManifest, readPartitionManifest } from '../datasets/read-manifests.ts';
+import { readConsistencyReport, readDatasetManifest, readPartitionManifest } from '../datasets/read-manifests.ts';
+import { formatConsistencyReport } from '../format/consistency-text.ts';
 import { formatDataset, formatDatasetList } from '../format/dataset-text.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
 import { loadConfigFor } from './global-options.ts';
@@ -42,7 +43,11 @@ export function registerDatasetsCommand(program: Command): void {
       const partition = key ? await readPartitionManifest(store, spec, key) : undefined;
       if (options.partition && !partition) throw new NotFoundError('partition', options.partition, `Partitions: ${manifest.partitions.map((p) => p.key).join(', ')}`);
       const uri = store.uri(datasetLayout(spec.output.path).root);
-      process.stdout.write(options.json ? `${JSON.stringify({ uri, manifest, partition }, null, 2)}\n` : formatDataset(name, uri, manifest, partition));
+      // A training set built from a decision log has a consistency report beside its index.
+      const consistency = await readConsistencyReport(store, spec);
+      process.stdout.write(options.json
+        ? `${JSON.stringify({ uri, manifest, partition, ...(consistency ? { consistency } : {}) }, null, 2)}\n`
+        : formatDataset(name, uri, manifest, partition) + (consistency ? `\n${formatConsistencyReport(consistency, manifest.sources)}` : ''));
     });
 }
 

@@ -3,6 +3,7 @@ import type { Command} from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import { UsageError } from '../errors.ts';
+import { formatRunConsistency } from '../format/consistency-text.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { parseInstant } from '../project/parse-instant.ts';
 import { startTrainingSetRun, waitForTrainingSetRun } from '../runs/training-set-run.ts';
@@ -65,7 +66,8 @@ export function registerRunCommand(program: Command): void {
             `Training set ${name} version ${result.version}: ${result.rowCount.toLocaleString('en-US')} rows in ${partitions}` +
               `${result.empty ? ': the range holds no spine rows (empty partitions were written with their manifests)' : ''} (registry v${result.registryVersion})\n` +
               (result.skippedNullTimestamps > 0 ? `  skipped ${result.skippedNullTimestamps} spine rows with a null timestamp (they belong to no partition)\n` : '') +
-              `  dataset:  ${result.datasetUri}\n  manifest: ${result.manifestUri}\n`,
+              `  dataset:  ${result.datasetUri}\n  manifest: ${result.manifestUri}\n` +
+              (result.consistency ? formatRunConsistency(result.consistency) : ''),
           );
         }
       } finally {

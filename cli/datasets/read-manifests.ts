@@ -1,6 +1,7 @@
 import type { ObjectStore } from '../../connectors/object-store/object-store.ts';
 import type { LabelsSpec, TrainingSetSpec } from '../../core/definitions/specs.ts';
 import type { LabelDatasetManifest, LabelPartitionManifest } from '../../core/labels/manifest.ts';
+import type { ConsistencyReport } from '../../core/training-set/consistency.ts';
 import { datasetLayout, type DatasetManifest, type PartitionManifest } from '../../core/training-set/manifest.ts';
 
 async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
@@ -16,6 +17,11 @@ export function readDatasetManifest(store: ObjectStore, spec: TrainingSetSpec): 
 /** One partition's manifest, by key (`day=2024-03-01`). */
 export function readPartitionManifest(store: ObjectStore, spec: TrainingSetSpec, key: string): Promise<PartitionManifest | undefined> {
   return readJson<PartitionManifest>(store, datasetLayout(spec.output.path).partitionManifest({ key }));
+}
+
+/** A training set's consistency report (built from a decision log), or undefined when it has none. */
+export function readConsistencyReport(store: ObjectStore, spec: TrainingSetSpec): Promise<ConsistencyReport | undefined> {
+  return readJson<ConsistencyReport>(store, datasetLayout(spec.output.path).consistency);
 }
 
 /** A labels dataset's index, or undefined when it was never built. */

@@ -31,14 +31,21 @@ export function formatDataset(name: string, uri: string, manifest: DatasetManife
   ];
   if (partition) {
     lines.push('', `Partition ${partition.partition.key} (version ${partition.version}, ${n(partition.rowCount)} rows, created ${partition.createdAt}):`);
+    // Built from a decision log: where each feature's values came from.
+    const sourced = Object.values(partition.columnStats).some((s) => s.source !== undefined);
     lines.push(pad([
-      ['COLUMN', 'TYPE', 'NULLS', 'MIN', 'MAX', 'MEAN'],
+      ['COLUMN', 'TYPE', 'NULLS', 'MIN', 'MAX', 'MEAN', ...(sourced ? ['FROM LOG', 'FROM JOIN'] : [])],
       ...partition.schema.map((c) => {
         const s = partition.columnStats[c.name];
         const pct = partition.rowCount > 0 && s ? ` (${((s.nulls / partition.rowCount) * 100).toFixed(1)}%)` : '';
-        return [c.name, c.type, s ? `${n(s.nulls)}${pct}` : '-', s?.min === undefined ? '' : String(s.min), s?.max === undefined ? '' : String(s.max), s?.mean === undefined ? '' : s.mean.toPrecision(6)];
+        const source = sourced ? (s?.source ? [n(s.source.log), n(s.source.join)] : ['', '']) : [];
+        return [c.name, c.type, s ? `${n(s.nulls)}${pct}` : '-', s?.min === undefined ? '' : String(s.min), s?.max === undefined ? '' : String(s.max), s?.mean === undefined ? '' : s.mean.toPrecision(6), ...source];
       }),
     ]));
+    if (partition.spine) {
+      const log = partition.spine.decisionLog;
+      lines.push('', `Spine: labels ${partition.spine.labels} (${partition.spine.partitions.map((p) => `${p.key} v${p.version}`).join(', ') || 'no partition in range'})${log ? `; features from the decision log ${log.stream}: ${log.features.join(', ')}` : ''}`);
+    }
     lines.push('', 'Feature views:', ...partition.featureViews.map((v) => `  ${v.name}  ${v.definitionHash.slice(0, 12)}  watermark ${partition.sourceWatermarks[v.name] ?? '-'}`));
   }
   return `${lines.join('\n')}\n`;

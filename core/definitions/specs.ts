@@ -222,11 +222,29 @@ export interface TrainingSetSchedule {
   readonly paused: boolean;
 }
 
+/**
+ * A training set whose rows are a labels dataset's (docs/training-from-logs.md): each decision with
+ * its label, as of the decision time. With `fromLog`, each feature takes the value the decision log
+ * holds for the decision (what the model saw) and the point-in-time join fills the rest.
+ */
+export interface TrainingSetLabelsSpine {
+  readonly labels: string;
+  /** Only for labels over a feature service's decision log (the default there). */
+  readonly fromLog: boolean;
+}
+
+/** A source's name (its rows are the spine), or a labels dataset. */
+export type TrainingSetSpine = string | TrainingSetLabelsSpine;
+
 export interface TrainingSetSpec {
   readonly kind: 'trainingSet';
   readonly name: string;
-  /** A source whose rows (entity keys, a timestamp, and any label columns) are the rows of the training set. */
-  readonly spine: string;
+  /**
+   * The rows of the training set: a source (its name) whose rows hold entity keys, a timestamp and
+   * any label columns, or a labels dataset. A source spine stays a plain string, so specs applied
+   * before labels spines existed hash and diff as they did.
+   */
+  readonly spine: TrainingSetSpine;
   readonly features: TrainingSetFeatures;
   readonly output: TrainingSetOutput;
   /** Build on a schedule; `flywheel apply` keeps a Temporal Schedule in step with it. */

@@ -3,7 +3,9 @@ import { aggregationColumns, type AggregationEvents, type WindowAggregation } fr
 import type { CompiledQuery } from './compiled-query.ts';
 import type { Dialect } from './dialect.ts';
 import type { PartitionUnit } from '../definitions/specs.ts';
+import type { ValueType } from '../types.ts';
 import { PARTITION_COLUMN, partitionKeySql } from './partition-sql.ts';
+import { EVENT_ID_COLUMN } from './warehouse-objects.ts';
 
 /**
  * The typed model of a point-in-time join: spine rows, each joined to what the feature views knew as
@@ -28,13 +30,45 @@ export interface PointInTimeJoin {
     readonly from?: string;
     readonly to?: string;
     /**
-     * Adds each row's partition key (`day=2024-03-01`) as the column `__fw_partition` and orders the
-     * output by partition, then spine order, so a table of the result is clustered by partition.
+     * Adds each row's partition key (`day=2024-03-01`; `all` for `none`) as the column `__fw_partition`
+     * and orders the output by partition, then spine order, so a table of the result is clustered by partition.
      */
-    readonly partitionBy?: Exclude<PartitionUnit, 'none'>;
+    readonly partitionBy?: PartitionUnit;
   };
   readonly views: readonly PointInTimeView[];
+  /**
+   * Take features from a decision log where it holds them (a labels spine, docs/training-from-logs.md):
+   * each spine row is joined to its decision's logged row, and a feature whose status the row holds
+   * (it was served) takes the logged value, even a null one (missing or expired: what the model saw);
+   * otherwise the join's value. The join's rules do not change.
+   */
+  readonly log?: DecisionLogJoin;
 }
+
+/** The decision log a training set reads logged feature values from. */
+export interface DecisionLogJoin {
+  /** Qualified name of the decision stream's table. */
+  readonly relation: string;
+  /** Columns of both the spine and the log that identify a decision row (`decision_id`, `row_index`). */
+  readonly keys: readonly string[];
+  /** The log's time column; a spine row's time is that of its decision, so a spine range bounds it too. */
+  readonly timestampField: string;
+  /** Output features the log may hold, each with its status column (null: not served, or the row predates the feature). */
+  readonly features: readonly { readonly name: string; readonly type: ValueType; readonly statusColumn: string }[];
+  /**
+   * Also output, for the consistency report: per logged feature i, `__fw_log_src<i>` (1 when the value
+   * came from the log, else 0) and `__fw_log_pit<i>` (the join's value where the log gave it, else
+   * null); and `__fw_log_row` (1 when the decision's row is in the log). See logCompareColumns.
+   */
+  readonly compare?: boolean;
+}
+
+/** The names of the columns `DecisionLogJoin.compare` adds. */
+export const logCompareColumns = {
+  row: '__fw_log_row',
+  source: (index: number) => `__fw_log_src${index}`,
+  recomputed: (index: number) => `__fw_log_pit${index}`,
+} as const;
 
 /** How a view's features are read: a tagged union, compiled by VIEW_COMPILERS (one compiler per kind). */
 export type PointInTimeView = LatestValueView | WindowAggregationView;
@@ -74,6 +108,8 @@ const ROW = '__fw_row';
 const VIEW_TS = '__fw_ts';
 const TICK = '__fw_tick';
 const EVENT = '__fw_event';
+const LOG = '__fw_log';
+const LOG_ALIAS = 'dl';
 
 /** What the compilers of every view kind share: the dialect, the parameters in text order, and the spine range. */
 interface Context {
@@ -89,7 +125,7 @@ interface Context {
 interface CompiledView {
   readonly ctes: readonly string[];
   readonly joins: readonly string[];
-  readonly selected: readonly string[];
+  readonly selected: readonly { readonly feature: string; readonly value: string }[];
 }
 
 type ViewCompilers = { [K in PointInTimeViewKind]: (view: Extract<PointInTimeView, { kind?: K }>, index: number, ctx: Context) => CompiledView };
@@ -128,12 +164,21 @@ export function compilePointInTimeJoin(join: PointInTimeJoin, dialect: Dialect, 
   };
   const selected = [...spine.columns, ...(spine.partitionBy ? [PARTITION_COLUMN] : [])].map((column) => `s.${id(column)}`);
   const joins: string[] = [];
+  const features: { feature: string; value: string }[] = [];
   join.views.forEach((view, index) => {
     const compiled = compileView(view, index, ctx);
     ctes.push(...compiled.ctes);
     joins.push(...compiled.joins);
-    selected.push(...compiled.selected);
+    features.push(...compiled.selected);
   });
+  if (join.log) {
+    const logged = compileLogJoin(join.log, features, ctx);
+    ctes.push(...logged.ctes);
+    joins.push(...logged.joins);
+    selected.push(...logged.selected);
+  } else {
+    selected.push(...features.map(({ feature, value }) => `${value} AS ${id(feature)}`));
+  }
 
   const text =
     `WITH ${ctes.join(',\n')}\n` +
@@ -164,9 +209,10 @@ const VIEW_COMPILERS: ViewCompilers = {
       joins: [asofJoin(view.joinKeys, cte, alias, ctx)],
       selected: view.features.map((feature) => {
         const value = `${alias}.${id(feature)}`;
-        return view.ttlSeconds === null
-          ? `${value} AS ${id(feature)}`
-          : `CASE WHEN ${alias}.${id(VIEW_TS)} >= ${dialect.minusSeconds(`s.${id(SPINE_TS)}`, view.ttlSeconds)} THEN ${value} END AS ${id(feature)}`;
+        return {
+          feature,
+          value: view.ttlSeconds === null ? value : `CASE WHEN ${alias}.${id(VIEW_TS)} >= ${dialect.minusSeconds(`s.${id(SPINE_TS)}`, view.ttlSeconds)} THEN ${value} END`,
+        };
       }),
     };
   },
@@ -266,9 +312,47 @@ const VIEW_COMPILERS: ViewCompilers = {
       }
     });
 
-    return { ctes, joins, selected: view.aggregations.map((a) => `${expressions.get(a.feature)} AS ${id(a.feature)}`) };
+    return { ctes, joins, selected: view.aggregations.map((a) => ({ feature: a.feature, value: expressions.get(a.feature)! })) };
   },
 };
+
+/**
+ * The decision log's part: a CTE of its rows (one per decision row; the spine range bounds its time),
+ * a LEFT JOIN on the decision's identity, and per feature the logged value when its status is there,
+ * else the join's. With `compare`, the columns of the consistency report.
+ */
+function compileLogJoin(log: DecisionLogJoin, features: readonly { feature: string; value: string }[], ctx: Context): { ctes: string[]; joins: string[]; selected: string[] } {
+  const { dialect, id, bind, range } = ctx;
+  const time = dialect.asInstant(id(log.timestampField));
+  const filters: string[] = [];
+  if (ctx.pushdown && range.from !== undefined) filters.push(`${time} >= ${dialect.asInstant(bind(range.from))}`);
+  if (ctx.pushdown && range.to !== undefined) filters.push(`${time} < ${dialect.asInstant(bind(range.to))}`);
+  const keys = log.keys.map(id);
+  const cte =
+    `${id(LOG)} AS (\n  SELECT ${[...keys, ...log.features.flatMap((f) => [id(f.name), id(f.statusColumn)])].join(', ')}\n` +
+    `  FROM ${dialect.qualified(log.relation)}\n` +
+    (filters.length ? `  WHERE ${filters.join(' AND ')}\n` : '') +
+    // The log stores a decision row once (its event id is `<decision_id>:<row_index>`); this keeps every spine row once whatever it holds.
+    `  QUALIFY row_number() OVER (PARTITION BY ${keys.join(', ')} ORDER BY ${id(EVENT_ID_COLUMN)}) = 1\n)`;
+  const join = `LEFT JOIN ${id(LOG)} AS ${LOG_ALIAS} ON ${keys.map((k) => `${LOG_ALIAS}.${k} = s.${k}`).join(' AND ')}`;
+
+  const served = (statusColumn: string) => `${LOG_ALIAS}.${id(statusColumn)} IS NOT NULL`;
+  const selected = features.map(({ feature, value }) => {
+    const logged = log.features.find((f) => f.name === feature);
+    return logged ? `CASE WHEN ${served(logged.statusColumn)} THEN ${LOG_ALIAS}.${id(feature)} ELSE ${value} END AS ${id(feature)}` : `${value} AS ${id(feature)}`;
+  });
+  if (log.compare) {
+    selected.push(`CASE WHEN ${LOG_ALIAS}.${keys[0]} IS NOT NULL THEN 1 ELSE 0 END AS ${id(logCompareColumns.row)}`);
+    log.features.forEach((logged, index) => {
+      const value = features.find((f) => f.feature === logged.name)?.value ?? 'NULL';
+      selected.push(
+        `CASE WHEN ${served(logged.statusColumn)} THEN 1 ELSE 0 END AS ${id(logCompareColumns.source(index))}`,
+        `CASE WHEN ${served(logged.statusColumn)} THEN ${value} END AS ${id(logCompareColumns.recomputed(index))}`,
+      );
+    });
+  }
+  return { ctes: [cte], joins: [join], selected };
+}
 
 function compileView(view: PointInTimeView, index: number, ctx: Context): CompiledView {
   switch (view.kind) {

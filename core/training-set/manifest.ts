@@ -1,5 +1,6 @@
 import type { PartitionUnit } from '../definitions/specs.ts';
 import type { ColumnStats } from '../sql/column-stats.ts';
+import type { ColumnSource, PartitionConsistency } from './consistency.ts';
 import type { ValueType } from '../types.ts';
 import type { Partition } from './partitions.ts';
 
@@ -26,7 +27,23 @@ export function datasetLayout(path: string) {
     staging: (runKey: string) => `${path}/_staging/${runKey}`,
     stagedFile: (runKey: string, partition: Pick<Partition, 'key'>, index: number) => `${path}/_staging/${runKey}/${partition.key}/part-${String(index).padStart(5, '0')}.parquet`,
     stagedRun: (runKey: string) => `${path}/_staging/${runKey}/_run.json`,
+    /** The consistency report of a training set built from a decision log (docs/training-from-logs.md). */
+    consistency: `${path}/_consistency.json`,
   };
+}
+
+/** A column's statistics in a manifest; a feature of a training set built from a decision log also says where its values came from. */
+export interface ManifestColumnStats extends ColumnStats {
+  readonly source?: ColumnSource;
+}
+
+/** What a partition of a training set over a labels dataset was built from. */
+export interface SpineLineage {
+  readonly labels: string;
+  /** The label partitions read (those overlapping the partition), with the version each was at. */
+  readonly partitions: readonly { readonly key: string; readonly version: number; readonly build: string }[];
+  /** Present when features were taken from the decision log: which stream, and which features it could give. */
+  readonly decisionLog?: { readonly stream: string; readonly service: string; readonly features: readonly string[] };
 }
 
 export interface SchemaColumn {
@@ -57,7 +74,11 @@ export interface PartitionManifest {
   /** Latest event time in each feature view's source when the partition was built (null: no rows). */
   readonly sourceWatermarks: Readonly<Record<string, string | null>>;
   readonly files: readonly ManifestFile[];
-  readonly columnStats: Readonly<Record<string, ColumnStats>>;
+  readonly columnStats: Readonly<Record<string, ManifestColumnStats>>;
+  /** Present when the spine is a labels dataset. */
+  readonly spine?: SpineLineage;
+  /** Present when features were taken from the decision log: logged and recomputed values compared. */
+  readonly consistency?: PartitionConsistency;
 }
 
 /** The dataset's index: every published partition, rebuilt from the partition manifests. */
@@ -80,6 +101,8 @@ export interface DatasetManifest {
     readonly registryVersion: number;
     readonly manifest: string;
   }[];
+  /** Per feature column of a training set built from a decision log: values from the log and from the join, over every partition that says. */
+  readonly sources?: Readonly<Record<string, ColumnSource>>;
 }
 
 /** What a run stages for its publish step: small enough to pass by key, not through Temporal. */
@@ -89,7 +112,9 @@ export interface StagedRun {
     readonly partition: Partition;
     readonly files: readonly { readonly stagedKey: string; readonly rowCount: number; readonly bytes: number }[];
     readonly rowCount: number;
-    readonly columnStats: Readonly<Record<string, ColumnStats>>;
+    readonly columnStats: Readonly<Record<string, ManifestColumnStats>>;
+    readonly spine?: SpineLineage;
+    readonly consistency?: PartitionConsistency;
   }[];
   readonly sourceWatermarks: Readonly<Record<string, string | null>>;
 }
@@ -113,5 +138,20 @@ export function buildDatasetManifest(args: { project: string; trainingSet: strin
       key: p.partition.key, start: p.partition.start, end: p.partition.end, rowCount: p.rowCount,
       version: p.version, registryVersion: p.registryVersion, manifest: args.manifestKey(p.partition),
     })),
+    ...sumSources(sorted),
   };
+}
+
+/** The per-column sources of the partitions that record them, summed; nothing when none does. */
+function sumSources(partitions: readonly PartitionManifest[]): { sources?: Record<string, ColumnSource> } {
+  const sources: Record<string, { log: number; join: number }> = {};
+  for (const partition of partitions) {
+    for (const [column, stats] of Object.entries(partition.columnStats)) {
+      if (!stats.source) continue;
+      const total = (sources[column] ??= { log: 0, join: 0 });
+      total.log += stats.source.log;
+      total.join += stats.source.join;
+    }
+  }
+  return Object.keys(sources).length > 0 ? { sources } : {};
 }

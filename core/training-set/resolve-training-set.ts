@@ -3,11 +3,15 @@ import { NotFoundError } from '../errors.ts';
 import { aggregationEventsOf } from '../aggregations/aggregation-events.ts';
 import type { PointInTimeJoin, PointInTimeView } from '../sql/point-in-time.ts';
 import { featureViewColumns, featureViewViewName, sourceViewName } from '../sql/warehouse-objects.ts';
+import { decisionLogJoin, labelsSpineTable, resolveLabelsSpine, type ResolvedLabelsSpine } from './labels-spine.ts';
 
 /** A training set with every reference followed: what to join, and the columns it will have. */
 export interface ResolvedTrainingSet {
   readonly spec: TrainingSetSpec;
-  readonly spine: SourceSpec;
+  /** The spine's source; absent when the spine is a labels dataset (`labelsSpine`). */
+  readonly spine: SourceSpec | undefined;
+  /** A labels spine: the labels, and the decision log features are read from (core/training-set/labels-spine.ts). */
+  readonly labelsSpine?: ResolvedLabelsSpine;
   readonly views: readonly { readonly view: FeatureViewSpec; readonly features: readonly ColumnSpec[] }[];
   /** Spine columns then features, in the order of the output files. */
   readonly columns: readonly ColumnSpec[];
@@ -24,9 +28,13 @@ export interface TimeRange {
 export function resolveTrainingSet(project: ProjectSpec, name: string, range: TimeRange = {}): ResolvedTrainingSet {
   const spec = project.trainingSets[name];
   if (!spec) throw new NotFoundError('training set', name, knownNames(project.trainingSets));
-  const spine = must(project.sources[spec.spine], 'source', spec.spine);
   const selections: readonly FeatureSelection[] =
     'service' in spec.features ? must(project.featureServices[spec.features.service], 'feature service', spec.features.service).features : spec.features.views;
+  const spine = typeof spec.spine === 'string' ? must(project.sources[spec.spine], 'source', spec.spine) : undefined;
+  // A labels spine's rows are loaded by the run into a table of its session; its time is the decision's.
+  const labelsSpine = typeof spec.spine === 'string' ? undefined : resolveLabelsSpine(project, spec.spine, selections);
+  const spineColumns = spine?.columns ?? labelsSpine?.labels.columns ?? [];
+  const spineTime = spine?.timestampField ?? labelsSpine?.labels.decisions.timestampField ?? '';
 
   const views = selections.map((selection) => {
     const view = must(project.featureViews[selection.view], 'feature view', selection.view);
@@ -37,13 +45,15 @@ export function resolveTrainingSet(project: ProjectSpec, name: string, range: Ti
   return {
     spec,
     spine,
+    ...(labelsSpine ? { labelsSpine } : {}),
     views,
-    columns: [...spine.columns, ...views.flatMap((v) => v.features)],
+    columns: [...spineColumns, ...views.flatMap((v) => v.features)],
     join: {
+      ...(labelsSpine?.log ? { log: decisionLogJoin(labelsSpine.log, spineTime) } : {}),
       spine: {
-        relation: sourceViewName(spine.name),
-        timestampField: spine.timestampField,
-        columns: spine.columns.map((c) => c.name),
+        relation: spine ? sourceViewName(spine.name) : labelsSpineTable(spec.name),
+        timestampField: spineTime,
+        columns: spineColumns.map((c) => c.name),
         ...(range.from !== undefined ? { from: range.from } : {}),
         ...(range.to !== undefined ? { to: range.to } : {}),
       },

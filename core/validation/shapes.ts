@@ -312,8 +312,11 @@ const outputPath = z
 
 export const trainingSetShape = z.strictObject({
   name: objectName,
-  spine: reference('source'),
+  spine: z.union([reference('source'), z.strictObject({ labels: reference('labels') })], {
+    error: 'expected a source (the object or its name) or { labels } (a labels definition or its name)',
+  }),
   features: z.union([z.strictObject({ service: reference('feature service') }), z.strictObject({ views: z.array(selection).min(1) })]),
+  fromLog: z.boolean({ error: 'expected true or false' }).optional(),
   output: z
     .strictObject({
       format: z.literal('parquet').optional(),

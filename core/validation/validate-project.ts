@@ -27,6 +27,7 @@ import { viewSourceOf } from '../definitions/view-source.ts';
 import { DEFAULT_DECISION_RETENTION_SECONDS, decisionStreamProblems, decisionStreamSpec, defaultDecisionStreamName, isLogged } from '../definitions/decision-stream.ts';
 import { entityShape, eventStreamShape, featureServiceShape, featureViewShape, labelsShape, loopShape, RESERVED_COLUMN_PREFIX, sourceShape, trainingSetShape } from './shapes.ts';
 import { labelsSpecOf } from './labels.ts';
+import { labelsSpineSpecOf } from './labels-spine.ts';
 import { LOOP_STAGE_KINDS, loopStageIds } from '../loop/plan-loop.ts';
 
 /** A definition together with the file it was exported from (for messages). */
@@ -275,8 +276,10 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     } else {
       selections = checkSelections('trainingSet', name, 'features', input.features.views);
     }
-    const spine = sources[input.spine];
-    if (!spine) {
+    const spine = typeof input.spine === 'string' ? sources[input.spine] : undefined;
+    if (typeof input.spine !== 'string') {
+      // A labels spine is checked after the labels, below.
+    } else if (!spine) {
       at('trainingSet', name, 'spine', `unknown source "${input.spine}"${didYouMean(input.spine, Object.keys(sources))}`);
     } else {
       const spineTypes = new Map(spine.columns.map((c) => [c.name, c.type]));
@@ -294,8 +297,11 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
         }
       }
     }
+    if (typeof input.spine === 'string' && input.fromLog !== undefined) {
+      at('trainingSet', name, 'fromLog', `fromLog takes feature values from a decision log, so the spine must be { labels } over a logged feature service's decisions; the spine is the source "${input.spine}"`);
+    }
     trainingSets[name] = {
-      kind: 'trainingSet', name, spine: input.spine,
+      kind: 'trainingSet', name, spine: typeof input.spine === 'string' ? input.spine : { labels: input.spine.labels, fromLog: input.fromLog ?? false },
       features: 'service' in input.features ? { service: input.features.service } : { views: selections },
       output: { format: 'parquet', path: input.output?.path ?? `training_sets/${name}`, partitionBy: input.output?.partitionBy ?? 'day' },
       tags: input.tags ?? {},
@@ -314,6 +320,15 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     const labelPaths = new Map(Object.values(labels).map((l) => [l.name, l.output.path]));
     const spec = labelsSpecOf(name, input, { eventStreams, featureServices, sources, trainingSets, labelPaths, suggest: didYouMean }, (field, message) => at('labels', name, field, message));
     labels[name] = { ...spec, ...(input.schedule ? { schedule: scheduleTimesSpec(input.schedule) } : {}) };
+  }
+
+  // A training set whose spine is a labels dataset: its rows are the labels', so it is checked against them.
+  for (const [name, input] of shaped.trainingSet) {
+    const set = trainingSets[name];
+    if (!set || typeof input.spine === 'string') continue;
+    const selections = 'service' in set.features ? featureServices[set.features.service]?.features ?? [] : set.features.views;
+    const spine = labelsSpineSpecOf({ labels: input.spine.labels, fromLog: input.fromLog }, selections, { entities, eventStreams, featureViews, featureServices, labels, suggest: didYouMean }, (field, message) => at('trainingSet', name, field, message));
+    trainingSets[name] = { ...set, spine };
   }
 
   // A loop's `only` names kinds or stages of the loop every other definition makes.
