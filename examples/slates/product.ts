@@ -1,0 +1,203 @@
+/**
+ * The simulated product: a feed that shows each user a slate of items, as an app would call Flywheel.
+ *
+ * For each request it picks ~20 candidate items, asks the serving API for the `ranking` features of
+ * the user (context) and the candidates (`getFeatures`, which also logs the decision), ranks them
+ * with the current model (or at random: turn 0, and the exploration share of every turn), shows the
+ * top few and logs an impression per shown item. Then the hidden truth (world.ts) decides which shown
+ * items the user clicks, and each click is logged through the log API after a random delay; a share
+ * of them come after the label window (late: they must not count).
+ *
+ * A turn is `rounds` rounds of one request per user, `roundGapMs` apart, so a click of one round can
+ * reach the online store (pushed) before the user's next request.
+ */
+import type { FlywheelClient } from '../../client/index.ts';
+import { uuidv7 } from '../../client/event-id.ts';
+import { modelInputs, predict, type LogisticModel } from './model.ts';
+import { clickProbability, createRandom, type Item, type User, type World } from './world.ts';
+
+export const RANKING_SERVICE = 'ranking';
+
+export interface ProductOptions {
+  readonly candidates: number;
+  readonly shown: number;
+  readonly rounds: number;
+  readonly roundGapMs: number;
+  /** The share of slates ranked at random once there is a model (exploration; held-out evaluation). */
+  readonly exploreShare: number;
+  /** The share of clicks sent after the label window. */
+  readonly lateShare: number;
+  /** The label window, in seconds: in-time clicks come well within it, late ones a second or more after. */
+  readonly windowSeconds: number;
+  /** Requests in flight at once. */
+  readonly concurrency: number;
+  readonly seed: number;
+}
+
+/** One served slate. */
+export interface Slate {
+  readonly turn: number;
+  readonly round: number;
+  readonly userId: number;
+  readonly decisionId: string;
+  /** `explore` (random order) or `model-v<n>`. */
+  readonly policy: string;
+  readonly servedAt: number;
+  /** The shown items, top first. */
+  readonly shownItems: readonly number[];
+}
+
+/** One click the product sent. */
+export interface SentClick {
+  readonly eventId: string;
+  readonly decisionId: string;
+  readonly userId: number;
+  readonly itemId: number;
+  readonly position: number;
+  readonly category: string;
+  /** Sent after the label window: the label must stay 0. */
+  readonly late: boolean;
+  /** The click's event time (when it happened), ISO-8601. */
+  readonly ts: string;
+}
+
+export interface TurnTraffic {
+  readonly slates: readonly Slate[];
+  readonly clicks: readonly SentClick[];
+  readonly impressions: number;
+  readonly decisionRows: number;
+}
+
+/** What happens to the click chosen to be traced, seen from the app: when it happened and when the log API had it. */
+export interface TracedClick {
+  readonly click: SentClick;
+  /** When `log()` was called (the click's event time). */
+  readonly clickedAt: number;
+  /** When the log API answered the batch holding it: durable in a segment. */
+  readonly acceptedAt: number;
+}
+
+/** A request planned before it is served: every random draw of a slate is made up front, in order. */
+interface PlannedSlate {
+  readonly user: User;
+  readonly round: number;
+  readonly candidates: readonly Item[];
+  readonly explore: boolean;
+  /** A random score per candidate: the order of an exploration slate. */
+  readonly shuffle: readonly number[];
+  /** Per shown position: the draw that decides a click, whether it is late, and its delay. */
+  readonly clickDraws: readonly number[];
+  readonly lateDraws: readonly number[];
+  readonly delayDraws: readonly number[];
+}
+
+export interface PlayTurnArgs {
+  readonly client: FlywheelClient;
+  readonly world: World;
+  readonly turn: number;
+  /** The ranker for this turn; none: every slate is random (turn 0). */
+  readonly model?: LogisticModel | undefined;
+  readonly options: ProductOptions;
+  /** Trace the first in-time click of this turn's first round that is its slate's only click. */
+  readonly trace?: boolean;
+  /** Called with the traced click once the log API accepted it (the caller follows it into the online store). */
+  readonly onTraced?: (traced: TracedClick) => void;
+}
+
+/** Serves one turn of slates and sends their impressions and clicks; resolves once every click was sent (late ones included) and delivered. */
+export async function playTurn(args: PlayTurnArgs): Promise<TurnTraffic> {
+  const { client, world, turn, model, options } = args;
+  const random = createRandom(options.seed * 1_000 + turn);
+  const plans: PlannedSlate[][] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    plans.push(world.users.map((user) => ({
+      user,
+      round,
+      candidates: random.sample(world.items, options.candidates),
+      explore: model === undefined || random.next() < options.exploreShare,
+      shuffle: Array.from({ length: options.candidates }, () => random.next()),
+      clickDraws: Array.from({ length: options.shown }, () => random.next()),
+      lateDraws: Array.from({ length: options.shown }, () => random.next()),
+      delayDraws: Array.from({ length: options.shown }, () => random.next()),
+    })));
+  }
+  const policy = model ? `model-v${turn}` : 'explore';
+  const slates: Slate[] = [];
+  const clicks: SentClick[] = [];
+  const pending: Promise<void>[] = [];
+  let traceTaken = !args.trace;
+  const started = performance.now();
+
+  const serve = async (plan: PlannedSlate): Promise<void> => {
+    const response = await client.getFeatures({
+      service: RANKING_SERVICE,
+      context: { user_id: plan.user.userId },
+      candidates: plan.candidates.map((item) => ({ item_id: item.itemId })),
+    });
+    const servedAt = Date.now();
+    const scores = plan.explore || !model ? plan.shuffle : response.rows.map((row) => predict(model, modelInputs(row.values)));
+    const order = scores.map((score, index) => ({ score, index })).sort((a, b) => b.score - a.score || a.index - b.index).slice(0, options.shown).map((s) => s.index);
+    const shownItems = order.map((index) => plan.candidates[index]!);
+    const slatePolicy = plan.explore ? 'explore' : policy;
+    slates.push({ turn, round: plan.round, userId: plan.user.userId, decisionId: response.decisionId, policy: slatePolicy, servedAt, shownItems: shownItems.map((i) => i.itemId) });
+    const ts = new Date(servedAt).toISOString();
+    shownItems.forEach((item, position) => {
+      client.log('impressions', { user_id: plan.user.userId, item_id: item.itemId, ts, decision_id: response.decisionId, position, policy: slatePolicy });
+    });
+
+    const clicked = shownItems.flatMap((item, position) => (plan.clickDraws[position]! < clickProbability(plan.user, item, position) ? [{ item, position }] : []));
+    const traceThis = !traceTaken && plan.round === 0 && clicked.length === 1 && plan.lateDraws[clicked[0]!.position]! >= options.lateShare;
+    if (traceThis) traceTaken = true;
+    for (const { item, position } of clicked) {
+      const late = plan.lateDraws[position]! < options.lateShare;
+      const draw = plan.delayDraws[position]!;
+      // In time: well inside the window. Late: 0.5 to 2 s after it closed (measured from the decision).
+      const delayMs = late ? (options.windowSeconds + 0.5 + 1.5 * draw) * 1000 : (0.2 + Math.min(3.3, options.windowSeconds * 0.6) * draw) * 1000;
+      pending.push(sleep(Math.max(0, servedAt + delayMs - Date.now())).then(async () => {
+        const clickedAt = Date.now();
+        const click: SentClick = {
+          eventId: uuidv7(clickedAt), decisionId: response.decisionId, userId: plan.user.userId, itemId: item.itemId,
+          position, category: item.category, late, ts: new Date(clickedAt).toISOString(),
+        };
+        clicks.push(click);
+        client.log('clicks', {
+          _event_id: click.eventId, user_id: click.userId, item_id: click.itemId, ts: click.ts,
+          decision_id: click.decisionId, position, clicked_category: click.category,
+        });
+        if (traceThis) {
+          await client.flush();
+          args.onTraced?.({ click, clickedAt, acceptedAt: Date.now() });
+        }
+      }));
+    }
+  };
+
+  for (let round = 0; round < options.rounds; round++) {
+    const roundStart = started + round * options.roundGapMs;
+    await sleep(Math.max(0, roundStart - performance.now()));
+    await mapLimit(plans[round]!, options.concurrency, serve);
+  }
+  await Promise.all(pending);
+  await client.flush();
+  const stats = client.stats();
+  if (stats.failed > 0 || stats.dropped > 0) throw new Error(`the log API did not take every event: ${stats.failed} failed, ${stats.dropped} dropped`);
+  return {
+    slates: slates.sort((a, b) => a.round - b.round || a.userId - b.userId),
+    clicks,
+    impressions: slates.reduce((n, s) => n + s.shownItems.length, 0),
+    decisionRows: slates.length * options.candidates,
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  });
+  await Promise.all(workers);
+}

@@ -1,0 +1,177 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../activities/index.ts';
+import { readDatasetManifest, readPartitionManifest } from '../cli/datasets/read-manifests.ts';
+import { loadConfig, type ResolvedConfig } from '../cli/project/load-config.ts';
+import { loadDefinitions } from '../cli/project/load-definitions.ts';
+import { ingestScheduleId } from '../cli/serve/ingestion-starter.ts';
+import { createObjectStore } from '../connectors/object-store/create-object-store.ts';
+import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
+import { createOnlineStore } from '../connectors/online-store/create-online-store.ts';
+import { sql } from '../core/sql/compiled-query.ts';
+import { writeCatalog } from '../examples/slates/catalog.ts';
+import { MODEL_INPUTS } from '../examples/slates/model.ts';
+import { runSlatesLoop, TRAINING_SET, type SlatesLoopResult } from '../examples/slates/slates-loop.ts';
+import { createWorld } from '../examples/slates/world.ts';
+import { activityDepsFromConfig } from '../worker/activity-deps.ts';
+import { connectClient, runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
+import { createTempProject, type TempProject } from './support/temp-project.ts';
+
+/**
+ * A short run of the slates demo's closed loop (examples/slates/slates-loop.ts) against the real
+ * stack: the example's definitions in a temporary project (label window 3 s instead of 5 s), the real
+ * CLI for apply, the loop, labels and the training set, a worker in this process, the project server
+ * serving slates and taking impressions and clicks, two turns of 20 users. Checks the decisions in the
+ * warehouse, the labels (late clicks labeled 0), the training set built from the decision log, the
+ * models, and the traced click in the online store, the warehouse, the labels and the training set.
+ */
+
+const PROJECT = 'slates_loop';
+const exampleDir = fileURLToPath(new URL('../examples/slates/', import.meta.url));
+const taskQueue = testTaskQueue();
+const world = createWorld({ users: 20, items: 120, seed: 5 });
+let project: TempProject;
+let config: ResolvedConfig;
+let warehouse: string;
+let result: SlatesLoopResult;
+
+async function query(text: string, parameters: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
+  const engine = await openDuckDBEngine({ path: warehouse });
+  try {
+    return await engine.all(sql(text, parameters));
+  } finally {
+    await engine.close();
+  }
+}
+
+beforeAll(async () => {
+  const definitions = Object.fromEntries(
+    readdirSync(join(exampleDir, 'definitions')).filter((f) => f.endsWith('.ts')).map((f) => {
+      const text = readFileSync(join(exampleDir, 'definitions', f), 'utf8');
+      return [`definitions/${f}`, f === 'labels.ts' ? text.replace("window: '5s'", "window: '3s'") : text];
+    }),
+  );
+  expect(definitions['definitions/labels.ts']).toContain("window: '3s'");
+  project = createTempProject({
+    'flywheel.config.ts': `import { defineConfig, localProfile } from 'flywheel';
+export default defineConfig({ project: '${PROJECT}', definitions: './definitions', profiles: { local: localProfile({ temporalAddress: '${temporalAddress()}', taskQueue: '${taskQueue}' }) } });
+`,
+    ...definitions,
+  });
+  config = await loadConfig({ cwd: project.dir, profile: 'local' });
+  if (config.profile.offline.type !== 'duckdb') throw new Error('expected the local profile');
+  warehouse = config.profile.offline.path;
+  await writeCatalog(warehouse, world.items);
+});
+
+afterAll(async () => {
+  const client = await connectClient();
+  try {
+    await client.schedule.getHandle(ingestScheduleId(PROJECT)).delete().catch(() => undefined);
+  } finally {
+    await client.connection.close();
+  }
+  project?.remove();
+});
+
+describe('the slates demo loop: serve, log, ingest, label, train, serve better', { timeout: 120_000 }, () => {
+  it('applies the example and turns the loop twice', async () => {
+    const applied = project.cli('apply');
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('table flywheel.stream_ranking_decisions (created if missing)');
+
+    const commands: string[] = [];
+    const onlineStore = await createOnlineStore(config.profile.onlineStore, { project: config.project });
+    try {
+      result = await runWorker({ taskQueue, activities: createActivities({ ...activityDepsFromConfig(config), onlineStore }) }, () =>
+        runSlatesLoop({
+          config, world, turns: 2, rounds: 2, roundGapMs: 1_000, exploreShare: 0.5, seed: 3, segmentAgeMs: 300,
+          flywheel: async (args) => {
+            commands.push(args.join(' '));
+            const run = await project.cliAsync(...args);
+            if (run.code !== 0) throw new Error(`flywheel ${args.join(' ')} exited with ${run.code}: ${run.stderr}`);
+            return run.stdout;
+          },
+        }),
+      );
+    } finally {
+      await onlineStore.close();
+    }
+    expect(commands).toEqual([
+      'loop run --only materialize',
+      ...[0, 1].flatMap(() => ['loop run --only ingest,materialize', 'labels build clicked --include-open', `run training-set ${TRAINING_SET}`]),
+    ]);
+  });
+
+  it('logged every candidate of every slate, and the warehouse holds them', () => {
+    expect(result.turns).toHaveLength(2);
+    for (const turn of result.turns) {
+      expect(turn.slates).toBe(world.users.length * 2);
+      expect(turn.decisionRows).toBe(turn.slates * 20);
+      expect(turn.shown).toBe(turn.slates * 5);
+    }
+  });
+
+  it('labels every decision row, each in-time click 1 and each late click 0', () => {
+    for (const turn of result.turns) {
+      expect(turn.labeledRows).toBe(turn.decisionRows);
+      expect(turn.clicks).toBeGreaterThan(0);
+      expect(turn.positives).toBeGreaterThan(0);
+      expect(turn.positives).toBe(turn.clicks - turn.lateClicks);
+      expect(turn.lateLabeledPositive).toBe(0);
+    }
+    expect(result.turns.reduce((n, t) => n + t.lateClicks, 0)).toBeGreaterThan(0);
+  });
+
+  it('builds the training set from the labels and the decision log', async () => {
+    const spec = (await loadDefinitions(config.definitionsDir, config.projectRoot)).trainingSets[TRAINING_SET]!;
+    expect(spec.spine).toEqual({ labels: 'clicked', fromLog: true });
+    const objects = createObjectStore(config.profile.objectStore);
+    const manifest = await readDatasetManifest(objects, spec);
+    expect(manifest?.rowCount).toBe(result.turns.reduce((n, t) => n + t.decisionRows, 0));
+    const partition = await readPartitionManifest(objects, spec, 'all');
+    expect(partition?.spine?.labels).toBe('clicked');
+    expect(partition?.spine?.decisionLog?.stream).toBe('ranking_decisions');
+    // One row per logged candidate, each with the values its decision logged (what the ranker was served).
+    const files = partition!.files.map((f) => `'${fileURLToPath(f.uri).replaceAll("'", "''")}'`).join(', ');
+    const [compared] = await query(`
+      SELECT count(*)::INTEGER AS rows,
+             count(*) FILTER (WHERE t.item_clicks_1h IS DISTINCT FROM d.item_clicks_1h OR t.user_clicks_1h IS DISTINCT FROM d.user_clicks_1h
+                                 OR t.clicked_category IS DISTINCT FROM d.clicked_category OR t.rating IS DISTINCT FROM d.rating)::INTEGER AS differing,
+             count(d.item_clicks_1h)::INTEGER AS with_item_clicks
+      FROM read_parquet([${files}]) t JOIN flywheel.stream_ranking_decisions d ON d.decision_id = t.decision_id AND d.row_index = t.row_index`);
+    expect(compared).toEqual({ rows: manifest!.rowCount, differing: 0, with_item_clicks: expect.any(Number) });
+    // Turn 1 was served the popularity materialized after turn 0.
+    expect(compared!.with_item_clicks).toBeGreaterThan(0);
+  });
+
+  it('trains a model per turn, and the first beats random ranking', () => {
+    expect(result.models.map((m) => m.rows)).toEqual([result.turns[0]!.shown, result.turns[0]!.shown + result.turns[1]!.shown]);
+    for (const model of result.models) {
+      expect(model.inputs).toEqual([...MODEL_INPUTS]);
+      expect(model.weights.some((w) => w !== 0)).toBe(true);
+    }
+    // The rating is the one input that is informative from turn 0 on.
+    expect(result.turns[0]!.trained.weights.rating).toBeGreaterThan(0);
+    expect(result.turns[1]!.heldOut.auc).toBeGreaterThan(0.5);
+  });
+
+  it('finds the traced click in the online store, the warehouse, the labels and the training set', () => {
+    const trace = result.trace!;
+    expect(trace).toBeDefined();
+    const { click } = trace;
+    expect(click.late).toBe(false);
+    expect(trace.acceptedAt).toBeGreaterThanOrEqual(trace.clickedAt);
+    expect(trace.online?.values).toEqual({ clicked_category: click.category });
+    expect(Date.parse(trace.online!.eventTime)).toBe(Date.parse(click.ts));
+    expect(trace.warehouse?.batch).toBeTruthy();
+    expect(Date.parse(trace.warehouse!.loadedAt)).toBeGreaterThan(trace.clickedAt - 1_000);
+    expect(trace.label?.row).toMatchObject({ decision_id: click.decisionId, item_id: click.itemId, label: 1, outcome_count: 1 });
+    expect(Date.parse(String(trace.label!.row.first_outcome_at))).toBe(Date.parse(click.ts));
+    expect(trace.label!.partition).toMatch(/^hour=\d{4}-\d{2}-\d{2}T\d{2}$/);
+    expect(trace.label!.version).toBeGreaterThanOrEqual(1);
+    expect(trace.trainingSet?.row).toMatchObject({ decision_id: click.decisionId, item_id: click.itemId, label: 1, category: click.category });
+  });
+});
