@@ -11,10 +11,11 @@
  * `--redis-url`). Both servers run as child processes; this process is the client. Latency: one
  * client at a time, sequential requests on a keep-alive connection, for 1 entity, 100 and 500
  * candidates (random keys; p50, p99, p99.9 over `--requests` requests, the two servers taking
- * turns). Throughput: autocannon with `--connections` connections of 500-candidate requests for
+ * turns in blocks of 100 requests), back to back and with `--pace` ms between requests (a client
+ * that does something between two requests, as a product backend does). Throughput: autocannon with `--connections` connections of 500-candidate requests for
  * `--duration` seconds, in entity rows per second.
  *
- *   npx tsx bench/serving.ts [--entities 1000000] [--features 50] [--requests 2000] [--duration 10] [--connections 10] [--redis-url redis://…]
+ *   npx tsx bench/serving.ts [--entities 1000000] [--features 50] [--requests 2000] [--pace 0,1] [--duration 10] [--connections 10] [--redis-url redis://…]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -161,17 +162,25 @@ interface Latency {
   readonly p999: number;
 }
 
-/** Sequential requests of `rows` random entities, the two servers taking turns request by request. */
-async function latencies(urls: Record<Subject, URL>, rows: number, requests: number, entities: number): Promise<Record<Subject, Latency>> {
+/**
+ * Sequential requests of `rows` random entities: the same keys to both servers, in blocks of 100
+ * requests per server taking turns (so drift in the machine's load hits both alike, while a server
+ * stays busy long enough not to be measured waking up from idle between two requests).
+ */
+async function latencies(urls: Record<Subject, URL>, rows: number, requests: number, entities: number, paceMs: number): Promise<Record<Subject, Latency>> {
   const agents = { flywheel: new Agent({ keepAlive: true, maxSockets: 1 }), floor: new Agent({ keepAlive: true, maxSockets: 1 }) };
   const samples: Record<Subject, number[]> = { flywheel: [], floor: [] };
   const warmUp = Math.min(200, requests);
-  for (let i = 0; i < requests + warmUp; i++) {
-    const ids = randomIds(rows, entities);
+  const block = 100;
+  for (let first = 0; first < requests + warmUp; first += block) {
+    const ids = Array.from({ length: Math.min(block, requests + warmUp - first) }, () => randomIds(rows, entities));
     for (const subject of ['flywheel', 'floor'] as const) {
-      const { ms, status, text } = await post(agents[subject], urls[subject], bodyOf(subject, ids));
-      if (status !== 200) throw new Error(`${subject} answered ${status}: ${text.slice(0, 300)}`);
-      if (i >= warmUp) samples[subject].push(ms);
+      for (const [j, keys] of ids.entries()) {
+        if (paceMs > 0) await new Promise((resolve) => setTimeout(resolve, paceMs));
+        const { ms, status, text } = await post(agents[subject], urls[subject], bodyOf(subject, keys));
+        if (status !== 200) throw new Error(`${subject} answered ${status}: ${text.slice(0, 300)}`);
+        if (first + j >= warmUp) samples[subject].push(ms);
+      }
     }
   }
   agents.flywheel.destroy();
@@ -246,7 +255,7 @@ async function checkAnswers(urls: Record<Subject, URL>, entities: number, featur
   agent.destroy();
 }
 
-export async function benchServing(options: { entities: number; features: number; requests: number; duration: number; connections: number; redisUrl?: string }) {
+export async function benchServing(options: { entities: number; features: number; requests: number; duration: number; connections: number; paceMs: number[]; redisUrl?: string }) {
   const dir = await mkdtemp(join(tmpdir(), 'flywheel-bench-serving-'));
   const redis = options.redisUrl ? { url: options.redisUrl, stop: async () => undefined } : await startRedis(dir);
   const children: { stop: () => Promise<void> }[] = [];
@@ -267,10 +276,13 @@ export async function benchServing(options: { entities: number; features: number
     const figures: Record<string, unknown> = {};
     for (const rows of [1, 100, 500]) {
       const requests = rows === 1 ? options.requests : Math.max(200, Math.round(options.requests / (rows / 50)));
-      const measured = await latencies(urls, rows, requests, options.entities);
-      figures[`latency ${rows}`] = measured;
-      const line = (s: Subject) => `p50 ${measured[s].p50.toFixed(2)} ms, p99 ${measured[s].p99.toFixed(2)} ms, p99.9 ${measured[s].p999.toFixed(2)} ms`;
-      process.stdout.write(`${rows === 1 ? '1 entity' : `${rows} candidates`}, one client, ${requests} requests: Flywheel ${line('flywheel')}; floor ${line('floor')}\n`);
+      for (const paceMs of options.paceMs) {
+        const measured = await latencies(urls, rows, requests, options.entities, paceMs);
+        figures[`latency ${rows} pace ${paceMs}`] = measured;
+        const line = (s: Subject) => `p50 ${measured[s].p50.toFixed(2)} ms, p99 ${measured[s].p99.toFixed(2)} ms, p99.9 ${measured[s].p999.toFixed(2)} ms`;
+        const pace = paceMs === 0 ? 'back to back' : `${paceMs} ms between requests`;
+        process.stdout.write(`${rows === 1 ? '1 entity' : `${rows} candidates`}, one client, ${requests} requests ${pace}: Flywheel ${line('flywheel')}; floor ${line('floor')}\n`);
+      }
     }
     const load500 = { connections: options.connections, duration: options.duration, entities: options.entities, rows: 500 };
     await throughput('flywheel', urls.flywheel, { ...load500, duration: 2 });
@@ -329,6 +341,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       requests: { type: 'string', default: '2000' },
       duration: { type: 'string', default: '10' },
       connections: { type: 'string', default: '10' },
+      pace: { type: 'string', default: '0,1' },
       'redis-url': { type: 'string' },
     },
   });
@@ -342,6 +355,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       requests: Number(values.requests),
       duration: Number(values.duration),
       connections: Number(values.connections),
+      paceMs: values.pace.split(',').map(Number),
       ...(values['redis-url'] ? { redisUrl: values['redis-url'] } : {}),
     });
   }

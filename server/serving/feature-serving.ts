@@ -144,7 +144,7 @@ export class FeatureServing {
         }
       });
     }
-    return c.body(assembled.body, 200, { 'content-type': 'application/json' });
+    return c.body(assembled.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/json' });
   }
 
   #target(service: string | undefined, features: readonly string[] | undefined, scopes: readonly TokenScope[]): ServingTarget {
