@@ -33,6 +33,7 @@ export const ONLINE_STORE_CASES = [
   'writes encoded rows with the same rules',
   'reads records undecoded, sharing one features array per layout',
   'rejects invalid encoded batches before writing',
+  'orders event times before 1970 and repeated keys of one call',
 ] as const;
 export type OnlineStoreCase = (typeof ONLINE_STORE_CASES)[number];
 
@@ -495,6 +496,30 @@ export function describeOnlineStoreContract(
       }
       expect((await readOne(req('v', [1])))?.status).toBe('missing');
       await expect(store.readEncoded([{ view: 'v', key: [] }])).rejects.toThrow(InvalidOnlineRecordError);
+    });
+
+    test('orders event times before 1970 and repeated keys of one call', async () => {
+      const write = (n: number, eventTime: string) => store.write([rec('v', ['k'], { n }, eventTime)]);
+      expect(await write(1, '1969-12-31T00:00:00Z')).toEqual({ written: 1, skippedOlder: 0 });
+      expect(await write(2, '1969-12-30T00:00:00Z')).toEqual({ written: 0, skippedOlder: 1 });
+      expect(await write(3, '1969-12-31T00:00:00.000001Z')).toEqual({ written: 1, skippedOlder: 0 });
+      expect(await write(4, '1970-01-01T00:00:00Z')).toEqual({ written: 1, skippedOlder: 0 });
+      expect(await write(5, '1969-12-31T23:59:59Z')).toEqual({ written: 0, skippedOlder: 1 });
+      expect(await write(6, '2024-05-01T00:00:00Z')).toEqual({ written: 1, skippedOlder: 0 });
+      expect(withoutWrittenAt(await readOne(req('v', ['k'])))).toStrictEqual({ status: 'present', view: 'v', key: ['k'], values: { n: 6 }, eventTime: '2024-05-01T00:00:00.000Z' });
+      expect(await write(7, '1969-06-01T00:00:00Z')).toEqual({ written: 0, skippedOlder: 1 });
+
+      // One call, the same key three times: applied in order, each against the one before.
+      expect(
+        await store.write([
+          rec('v', ['dup'], { n: 1 }, '2024-05-01T12:00:00Z'),
+          rec('v', ['dup'], { n: 2 }, '2024-05-01T11:00:00Z'),
+          rec('v', ['dup'], { n: 3 }, '2024-05-01T12:00:00Z'),
+        ]),
+      ).toEqual({ written: 2, skippedOlder: 1 });
+      expect((await readOne(req('v', ['dup'])))?.values).toStrictEqual({ n: 3 });
+      await store.write([rec('v', ['old'], { n: 1 }, '1969-01-01T00:00:00.5Z')]);
+      expect(withoutWrittenAt(await readOne(req('v', ['old'])))).toStrictEqual({ status: 'present', view: 'v', key: ['old'], values: { n: 1 }, eventTime: '1969-01-01T00:00:00.500Z' });
     });
   });
 }

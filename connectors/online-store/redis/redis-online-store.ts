@@ -23,12 +23,12 @@ import type {
   OnlineValue,
   OnlineWriteResult,
 } from '../online-store.ts';
-import { WRITE_SCRIPT, WRITE_SCRIPT_SHA } from './redis-write-script.ts';
+import { eventTimeField, WRITE_SCRIPT, WRITE_SCRIPT_SHA } from './redis-write-script.ts';
 
 /**
  * The production online store: one Redis string per (view, key),
  *
- *   <prefix><view>:<encoded key>  →  <event µs>|<written µs>|<layout id>|<JSON array of the values>
+ *   <prefix><view>:<encoded key>  →  <event µs, 17 characters>|<written µs>|<layout id>|<JSON array of the values>
  *   <prefix>__layouts             →  hash { <layout id>: <JSON array of the feature names> }
  *
  * with the prefix `fw:<project>:` unless the profile sets `keyPrefix`, and the key encoded as a JSON
@@ -191,7 +191,10 @@ export class RedisOnlineStore implements OnlineStore {
       const batch = records.slice(start, start + RECORDS_PER_SCRIPT_CALL);
       const args = ['EVALSHA', WRITE_SCRIPT_SHA, String(batch.length)];
       for (const record of batch) args.push(this.#key(record.view, record.encodedKey));
-      for (const record of batch) args.push(String(record.eventMicros), `${record.eventMicros}${writtenPrefix}${record.layout.id}|${record.values}`);
+      for (const record of batch) {
+        const eventTime = eventTimeField(record.eventMicros);
+        args.push(eventTime, `${eventTime}${writtenPrefix}${record.layout.id}|${record.values}`);
+      }
       commands.push(args);
     }
     // Loading the script costs nothing when Redis has it, and rides in the same pipeline.

@@ -1,28 +1,56 @@
 import { createHash } from 'node:crypto';
 
+/** Characters of the event time at the head of a stored value: a sign or a digit, then 16 digits. */
+export const EVENT_TIME_WIDTH = 17;
+
+/**
+ * An event time (whole µs, a safe integer) as the fixed-width head of a stored value:
+ * `01714564800000000`, or `-0000000086400000` before 1970. Equal widths let the write script compare
+ * two non-negative times as strings; `Number()` reads either form back.
+ */
+export function eventTimeField(micros: number): string {
+  return micros < 0 ? `-${String(-micros).padStart(EVENT_TIME_WIDTH - 1, '0')}` : String(micros).padStart(EVENT_TIME_WIDTH, '0');
+}
+
 /**
  * The newer-wins write of a batch of records, atomic per record in Redis (a script runs alone):
  * each record replaces the stored value of its key only when the stored event time is not later
  * than its own. Records are applied in order (a key twice in one batch: the later call sees the
- * first). Returns how many it wrote. Times are microseconds since the epoch; Lua numbers are
- * doubles, exact below 2^53.
+ * first). Returns how many it wrote.
  *
  *   KEYS[i]       a record's key
- *   ARGV[2i - 1]  its event time
- *   ARGV[2i]      its stored value, `<event µs>|<written µs>|<layout id>|<JSON array>`
+ *   ARGV[2i - 1]  its event time, as 17 characters (eventTimeField)
+ *   ARGV[2i]      its stored value, `<event time, 17 characters>|<written µs>|<layout id>|<JSON array>`
  *
- * Reading the stored event time needs only the text before the first `|`.
+ * The script reads only the stored value's first 17 bytes (GETRANGE, not GET: a value is hundreds
+ * of bytes, and copying it into Lua was a third of the script's time), and writes every newer
+ * record of the batch with one MSET (one `redis.call` instead of one per record); a key twice in
+ * the batch is checked against the time the batch gives it first. Two non-negative times of equal
+ * width compare as strings; a time before 1970 (a `-`) is compared as a number.
  */
-export const WRITE_SCRIPT = `local written = 0
+export const WRITE_SCRIPT = `local pending = {}
+local sets = {}
 for i = 1, #KEYS do
-  local stored = redis.call('GET', KEYS[i])
-  local bar = stored and string.find(stored, '|', 1, true)
-  if not bar or tonumber(string.sub(stored, 1, bar - 1)) <= tonumber(ARGV[2 * i - 1]) then
-    redis.call('SET', KEYS[i], ARGV[2 * i])
-    written = written + 1
+  local key = KEYS[i]
+  local t = ARGV[2 * i - 1]
+  local stored = pending[key]
+  if stored == nil then stored = redis.call('GETRANGE', key, 0, ${EVENT_TIME_WIDTH - 1}) end
+  local newer = stored == ''
+  if not newer then
+    if string.byte(stored, 1) ~= 45 and string.byte(t, 1) ~= 45 then
+      newer = stored <= t
+    else
+      newer = (tonumber(stored) or -math.huge) <= tonumber(t)
+    end
+  end
+  if newer then
+    pending[key] = t
+    sets[#sets + 1] = key
+    sets[#sets + 1] = ARGV[2 * i]
   end
 end
-return written
+if #sets > 0 then redis.call('MSET', unpack(sets)) end
+return #sets / 2
 `;
 
 /** What EVALSHA names the script by (Redis caches scripts by the SHA-1 of their text). */
