@@ -87,18 +87,22 @@ export function prepareEncodedBatch(batch: EncodedOnlineBatch): PreparedRecord[]
   for (const name of batch.features) checkFeatureName(name, { view, key: '(every row)' });
   if (!Array.isArray(batch.rows)) throw new InvalidOnlineRecordError('expected an array of rows', { view, field: 'rows' });
   const layout = layoutOf(batch.features);
-  return batch.rows.map((row, index) => {
-    const { key } = checkViewAndKey(view, row?.key);
-    const at = { view, key: describeKey(key) };
+  const rows = batch.rows;
+  const prepared = new Array<PreparedRecord>(rows.length);
+  for (let index = 0; index < rows.length; index++) {
+    const row = rows[index]!;
+    const key = checkKey(view, row?.key);
+    const encodedKey = encodeOnlineKey(key);
     if (!Number.isSafeInteger(row.eventMicros)) {
-      throw new InvalidOnlineRecordError(`expected whole microseconds since the epoch, got ${String(row.eventMicros)}`, { ...at, field: `rows[${index}].eventMicros` });
+      throw new InvalidOnlineRecordError(`expected whole microseconds since the epoch, got ${String(row.eventMicros)}`, { view, key: encodedKey, field: `rows[${index}].eventMicros` });
     }
     const values = row.values;
     if (typeof values !== 'string' || values.charCodeAt(0) !== 91 /* [ */ || values.charCodeAt(values.length - 1) !== 93 /* ] */) {
-      throw new InvalidOnlineRecordError(`expected a JSON array text, got ${JSON.stringify(values)?.slice(0, 80)}`, { ...at, field: `rows[${index}].values` });
+      throw new InvalidOnlineRecordError(`expected a JSON array text, got ${JSON.stringify(values)?.slice(0, 80)}`, { view, key: encodedKey, field: `rows[${index}].values` });
     }
-    return { view, encodedKey: encodeOnlineKey(key), eventMicros: row.eventMicros, layout, values };
-  });
+    prepared[index] = { view, encodedKey, eventMicros: row.eventMicros, layout, values };
+  }
+  return prepared;
 }
 
 /** Checks the keys of readEncoded and encodes them. */
@@ -172,23 +176,37 @@ function toOnlineValue(prepared: PreparedRequest, stored: EncodedOnlineRecord | 
   return { status: 'present', view, key, values, eventTime, writtenAt };
 }
 
+/** View names found valid, so each key of a batch does not check its view's name again. Bounded. */
+const validViews = new Set<string>();
+
 /** Checks a view name alone (deleteView). */
 export function checkView(view: unknown): string {
+  if (typeof view === 'string' && validViews.has(view)) return view;
   const problem = identifierProblem(view);
   if (problem) throw new InvalidOnlineRecordError(`the view name ${problem}`, { view: String(view), field: 'view' });
+  if (validViews.size >= 10_000) validViews.clear();
+  validViews.add(view as string);
   return view as string;
 }
 
 function checkViewAndKey(view: unknown, key: unknown): { view: string; key: readonly OnlineKeyPart[] } {
   const name = checkView(view);
+  return { view: name, key: checkKey(name, key) };
+}
+
+/** A key's parts checked (a plain loop: this runs for every key of every read and write). */
+function checkKey(view: string, key: unknown): readonly OnlineKeyPart[] {
   if (!Array.isArray(key) || key.length === 0) {
-    throw new InvalidOnlineRecordError('expected a non-empty array of join key values, in entity order', { view: name, field: 'key' });
+    throw new InvalidOnlineRecordError('expected a non-empty array of join key values, in entity order', { view, field: 'key' });
   }
-  for (const [i, part] of key.entries()) {
+  for (let i = 0; i < key.length; i++) {
+    const part: unknown = key[i];
+    // The common cases first, without a call.
+    if (typeof part === 'string' || (typeof part === 'number' && Number.isSafeInteger(part))) continue;
     const problem = keyPartProblem(part);
-    if (problem) throw new InvalidOnlineRecordError(problem, { view: name, key: describeKey(key), field: `key[${i}]` });
+    if (problem) throw new InvalidOnlineRecordError(problem, { view, key: describeKey(key), field: `key[${i}]` });
   }
-  return { view: name, key: key as OnlineKeyPart[] };
+  return key as OnlineKeyPart[];
 }
 
 function checkFeatureName(name: unknown, at: { view: string; key: string }): void {
