@@ -30,7 +30,7 @@ import { compileEncodedLatestValues, LATEST_EVENT_MICROS, LATEST_VALUES_JSON } f
 import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
 import { materializeFeatureView } from '../workflows/materialize.ts';
 import { benchProject } from './serving-server.ts';
-import { startRedis } from './serving.ts';
+import { startRedis } from './redis-server.ts';
 import { startBenchStack } from './temporal-stack.ts';
 
 const PROJECT = 'bench';

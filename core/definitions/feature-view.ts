@@ -5,6 +5,7 @@ import type { EntityDefinition } from './entity.ts';
 import type { EventStreamDefinition } from './event-stream.ts';
 import type { SourceDefinition } from './source.ts';
 import type { AggregationFunction } from './specs.ts';
+import type { ScheduleInput } from './schedule-input.ts';
 
 export type FeatureInput = ValueType | { type: ValueType; description?: string };
 
@@ -81,10 +82,7 @@ export interface FeatureViewInput<F extends string = string, A extends readonly 
 }
 
 /** When an online feature view is materialized: a five-field cron or an interval, in UTC. */
-export type MaterializationScheduleInput = (
-  | { /** Five fields, UTC: `'0 * * * *'` is every hour on the hour. */ cron: string; every?: never; offset?: never }
-  | { /** `'1h'`, `'15m'`: times since the Unix epoch, plus offset. */ every: DurationInput; /** `'5m'`: shifts each time. */ offset?: DurationInput; cron?: never }
-) & {
+export type MaterializationScheduleInput = ScheduleInput & {
   /**
    * How far before the last run's watermark each run looks for rows that arrived late (their event
    * time is before the watermark); default: the lookback of the event stream the view reads when it
@@ -94,12 +92,6 @@ export type MaterializationScheduleInput = (
   lookback?: DurationInput;
   /** Disjoint buckets of entity keys a run is split into, one activity each; default 4. */
   chunks?: number;
-  /** Runs missed while Temporal was down are still started if at most this late; default `'1d'`. */
-  catchupWindow?: DurationInput;
-  /** Create the schedule paused; default false. */
-  paused?: boolean;
-  /** Not supported: schedules run in UTC. */
-  timezone?: never;
 };
 
 /** What the builder stores: the input with entity and source references turned into names. */

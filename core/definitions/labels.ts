@@ -2,6 +2,7 @@ import type { DurationInput } from '../duration.ts';
 import { isDefinition, makeDefinition, refName, type Definition, type Ref } from './definition.ts';
 import type { EventStreamDefinition } from './event-stream.ts';
 import type { FeatureServiceDefinition } from './feature-service.ts';
+import type { ScheduleInput } from './schedule-input.ts';
 
 /**
  * How an outcome finds the decisions it labels.
@@ -31,17 +32,7 @@ export type LabelValueInput =
   | { kind: 'sum' | 'avg' | 'min' | 'max' | 'last'; field: string; default?: number | string | boolean };
 
 /** When the labels are built: a five-field cron or an interval, in UTC. Each run builds every partition that is due. */
-export type LabelsScheduleInput = (
-  | { /** Five fields, UTC: `'5 * * * *'` is five past every hour. */ cron: string; every?: never; offset?: never }
-  | { /** `'1h'`, `'1d'`: times since the Unix epoch, plus offset. */ every: DurationInput; /** `'5m'`: shifts each time. */ offset?: DurationInput; cron?: never }
-) & {
-  /** Runs missed while Temporal was down are still started if at most this late; default `'1d'`. */
-  catchupWindow?: DurationInput;
-  /** Create the schedule paused; default false. */
-  paused?: boolean;
-  /** Not supported: schedules run in UTC. */
-  timezone?: never;
-};
+export type LabelsScheduleInput = ScheduleInput;
 
 export interface LabelsInput {
   name: string;

@@ -1,18 +1,8 @@
-import type { DurationInput } from '../duration.ts';
 import { makeDefinition, type Definition } from './definition.ts';
+import type { ScheduleInput } from './schedule-input.ts';
 
 /** When a loop runs: a five-field cron or an interval, in UTC. */
-export type LoopScheduleInput = (
-  | { /** Five fields, UTC: `'5 * * * *'` is five past every hour. */ cron: string; every?: never; offset?: never }
-  | { /** `'1h'`, `'1d'`: times since the Unix epoch, plus offset. */ every: DurationInput; /** `'5m'`: shifts each time. */ offset?: DurationInput; cron?: never }
-) & {
-  /** Runs missed while Temporal was down are still started if at most this late; default `'1d'`. */
-  catchupWindow?: DurationInput;
-  /** Create the schedule paused; default false. */
-  paused?: boolean;
-  /** Not supported: schedules run in UTC. */
-  timezone?: never;
-};
+export type LoopScheduleInput = ScheduleInput;
 
 export interface LoopInput {
   name: string;

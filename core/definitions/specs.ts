@@ -143,10 +143,10 @@ export interface FeatureViewSpec {
 }
 
 /**
- * When and how an online feature view is materialized, in UTC: exactly one of `cron` or
- * `everySeconds` (with `offsetSeconds`), like a training set's schedule.
+ * When a Flywheel schedule fires, in UTC: exactly one of `cron` or `everySeconds` (with
+ * `offsetSeconds`), with its catch-up window and paused state. What each kind adds is in its own type.
  */
-export interface MaterializationSchedule {
+export interface ScheduleSpec {
   /** Five-field cron, single-spaced. */
   readonly cron?: string;
   readonly everySeconds?: number;
@@ -154,6 +154,10 @@ export interface MaterializationSchedule {
   readonly offsetSeconds?: number;
   readonly catchupWindowSeconds: number;
   readonly paused: boolean;
+}
+
+/** When and how an online feature view is materialized, in UTC. */
+export interface MaterializationSchedule extends ScheduleSpec {
   /**
    * How far before the stored watermark each incremental run looks for rows that arrived late.
    * Absent: the lookback of the event stream the view reads when it loads from a table, else none.
@@ -208,18 +212,11 @@ export interface TrainingSetOutput {
 }
 
 /**
- * A training set's schedule, in UTC: exactly one of `cron` or `everySeconds` (with `offsetSeconds`).
- * Each run builds the UTC day `partitionLag` days before the day it is scheduled on.
+ * A training set's schedule, in UTC. Each run builds the UTC day `partitionLag` days before the day
+ * it is scheduled on.
  */
-export interface TrainingSetSchedule {
-  /** Five-field cron, single-spaced. */
-  readonly cron?: string;
-  readonly everySeconds?: number;
-  /** Present, possibly 0, with `everySeconds`. */
-  readonly offsetSeconds?: number;
+export interface TrainingSetSchedule extends ScheduleSpec {
   readonly partitionLag: number;
-  readonly catchupWindowSeconds: number;
-  readonly paused: boolean;
 }
 
 /**
@@ -296,16 +293,8 @@ export type LabelValue =
       readonly default?: number | string | boolean;
     };
 
-/** A labels dataset's schedule, in UTC: exactly one of `cron` or `everySeconds` (with `offsetSeconds`). Each run builds what is due. */
-export interface LabelsSchedule {
-  /** Five-field cron, single-spaced. */
-  readonly cron?: string;
-  readonly everySeconds?: number;
-  /** Present, possibly 0, with `everySeconds`. */
-  readonly offsetSeconds?: number;
-  readonly catchupWindowSeconds: number;
-  readonly paused: boolean;
-}
+/** A labels dataset's schedule, in UTC. Each run builds what is due. */
+export type LabelsSchedule = ScheduleSpec;
 
 /**
  * How outcomes become labels for decisions (docs/labels.md): each decision of the `decisions`
@@ -331,16 +320,8 @@ export interface LabelsSpec {
   readonly tags: Readonly<Record<string, string>>;
 }
 
-/** A loop's schedule, in UTC: exactly one of `cron` or `everySeconds` (with `offsetSeconds`). */
-export interface LoopSchedule {
-  /** Five-field cron, single-spaced. */
-  readonly cron?: string;
-  readonly everySeconds?: number;
-  /** Present, possibly 0, with `everySeconds`. */
-  readonly offsetSeconds?: number;
-  readonly catchupWindowSeconds: number;
-  readonly paused: boolean;
-}
+/** A loop's schedule, in UTC. */
+export type LoopSchedule = ScheduleSpec;
 
 /**
  * A named run of the flywheel loop (docs/loop.md): the project's stages (ingest, labels, training

@@ -1,8 +1,8 @@
-import type { DurationInput } from '../duration.ts';
 import { isDefinition, makeDefinition, refName, type Definition, type Ref } from './definition.ts';
 import { resolveSelections, type FeatureSelectionInput, type FeatureSelectionResolvedInput, type FeatureServiceDefinition } from './feature-service.ts';
 import type { LabelsDefinition } from './labels.ts';
 import type { SourceDefinition } from './source.ts';
+import type { ScheduleInput } from './schedule-input.ts';
 
 export interface TrainingSetInput {
   name: string;
@@ -35,18 +35,9 @@ export interface TrainingSetInput {
  * When a scheduled training set is built: a five-field cron or an interval, in UTC. Each run builds
  * one UTC day: the day it is scheduled on, minus `partitionLag` days.
  */
-export type TrainingSetScheduleInput = (
-  | { /** Five fields, UTC: `'0 3 * * *'` is every day at 03:00 UTC. */ cron: string; every?: never; offset?: never }
-  | { /** `'1d'`, `'12h'`: times since the Unix epoch, plus offset. */ every: DurationInput; /** `'3h'`: shifts each time. */ offset?: DurationInput; cron?: never }
-) & {
+export type TrainingSetScheduleInput = ScheduleInput & {
   /** How many day partitions back from the scheduled day to build; default 1 (yesterday). */
   partitionLag?: number;
-  /** Runs missed while Temporal was down are still started if at most this late; default `'1d'`. */
-  catchupWindow?: DurationInput;
-  /** Create the schedule paused; default false. */
-  paused?: boolean;
-  /** Not supported: schedules run in UTC. */
-  timezone?: never;
 };
 
 export interface TrainingSetResolvedInput extends Omit<TrainingSetInput, 'spine' | 'features'> {

@@ -1,4 +1,4 @@
-import type { FeatureViewSpec, LabelsSchedule, LabelsSpec, MaterializationSchedule, ProjectSpec, TrainingSetSchedule, TrainingSetSpec } from '../definitions/specs.ts';
+import type { FeatureViewSpec, LabelsSchedule, LabelsSpec, MaterializationSchedule, ProjectSpec, ScheduleSpec, TrainingSetSchedule, TrainingSetSpec } from '../definitions/specs.ts';
 import type { LoopSchedule, LoopSpec } from '../definitions/specs.ts';
 import type { ApplyDocument, PlanDocument } from './plan.ts';
 import { formatDuration } from '../duration.ts';
@@ -193,80 +193,49 @@ export function knownScheduleIds(project: string, applied: ProjectSpec | undefin
 }
 
 /**
- * The schedules the definitions want: one per scheduled training set, in name order, then one per
- * feature view with a materialization schedule, then one per scheduled labels dataset, each in name order.
+ * The schedules the definitions want: one per scheduled training set, then one per feature view
+ * with a materialization schedule, one per scheduled labels dataset and one per scheduled loop,
+ * each kind in name order.
  */
 export function desiredSchedules(args: { project: string; spec: ProjectSpec; taskQueue: string }): ScheduleState[] {
-  const trainingSets = scheduledTrainingSets(args.spec).map((set): ScheduleState => {
-    const id = trainingSetScheduleId(args.project, set.name);
-    const searchAttributes = { FlywheelProject: args.project, FlywheelKind: 'training-set', FlywheelObject: set.name };
+  const { project } = args;
+  const state = (target: ScheduleTarget, object: string, kind: string, schedule: ScheduleSpec, workflowType: string, input: Record<string, unknown>): ScheduleState => {
+    const id = scheduleIdOf(project, target);
+    const searchAttributes = { FlywheelProject: project, FlywheelKind: kind, FlywheelObject: object };
     return {
       id,
-      trainingSet: set.name,
-      times: scheduleTimes(set.schedule),
-      paused: set.schedule.paused,
+      ...target,
+      times: scheduleTimes(schedule),
+      paused: schedule.paused,
       overlap: SCHEDULE_OVERLAP,
-      catchupWindowSeconds: set.schedule.catchupWindowSeconds,
+      catchupWindowSeconds: schedule.catchupWindowSeconds,
       searchAttributes,
-      action: {
-        workflowType: SCHEDULED_TRAINING_SET_WORKFLOW,
-        workflowId: id,
-        taskQueue: args.taskQueue,
-        input: { project: args.project, trainingSet: set.name, partitionLag: set.schedule.partitionLag },
-        searchAttributes,
-      },
+      action: { workflowType, workflowId: id, taskQueue: args.taskQueue, input: { project, ...input }, searchAttributes },
     };
-  });
-  // A run reads its lookback and chunks from the registry, so the schedule only names the view.
-  const featureViews = scheduledFeatureViews(args.spec).map((view): ScheduleState => {
-    const id = materializationScheduleId(args.project, view.name);
-    const searchAttributes = { FlywheelProject: args.project, FlywheelKind: 'materialization', FlywheelObject: view.name };
-    return {
-      id,
-      featureView: view.name,
-      times: scheduleTimes(view.materialize),
-      paused: view.materialize.paused,
-      overlap: SCHEDULE_OVERLAP,
-      catchupWindowSeconds: view.materialize.catchupWindowSeconds,
-      searchAttributes,
-      action: { workflowType: MATERIALIZATION_WORKFLOW, workflowId: id, taskQueue: args.taskQueue, input: { project: args.project, view: view.name }, searchAttributes },
-    };
-  });
-  // Each run builds every partition that is due as of the time it was scheduled for; the schedule only names the labels.
-  const labels = scheduledLabels(args.spec).map((spec): ScheduleState => {
-    const id = labelsScheduleId(args.project, spec.name);
-    const searchAttributes = { FlywheelProject: args.project, FlywheelKind: 'labels', FlywheelObject: spec.name };
-    return {
-      id,
-      labels: spec.name,
-      times: scheduleTimes(spec.schedule),
-      paused: spec.schedule.paused,
-      overlap: SCHEDULE_OVERLAP,
-      catchupWindowSeconds: spec.schedule.catchupWindowSeconds,
-      searchAttributes,
-      action: { workflowType: LABELS_WORKFLOW, workflowId: id, taskQueue: args.taskQueue, input: { project: args.project, labels: spec.name }, searchAttributes },
-    };
-  });
-  // A run reads the loop's stages and concurrency from the registry, so the schedule only names the loop.
-  const loops = scheduledLoops(args.spec).map((loop): ScheduleState => {
-    const id = loopScheduleId(args.project, loop.name);
-    const searchAttributes = { FlywheelProject: args.project, FlywheelKind: 'loop', FlywheelObject: loop.name };
-    return {
-      id,
-      loop: loop.name,
-      times: scheduleTimes(loop.schedule),
-      paused: loop.schedule.paused,
-      overlap: SCHEDULE_OVERLAP,
-      catchupWindowSeconds: loop.schedule.catchupWindowSeconds,
-      searchAttributes,
-      action: { workflowType: LOOP_WORKFLOW, workflowId: id, taskQueue: args.taskQueue, input: { project: args.project, loop: loop.name }, searchAttributes },
-    };
-  });
-  return [...trainingSets, ...featureViews, ...labels, ...loops];
+  };
+  return [
+    ...scheduledTrainingSets(args.spec).map((set) =>
+      state({ trainingSet: set.name }, set.name, 'training-set', set.schedule, SCHEDULED_TRAINING_SET_WORKFLOW, { trainingSet: set.name, partitionLag: set.schedule.partitionLag }),
+    ),
+    // A run reads its lookback and chunks from the registry, so the schedule only names the view.
+    ...scheduledFeatureViews(args.spec).map((view) => state({ featureView: view.name }, view.name, 'materialization', view.materialize, MATERIALIZATION_WORKFLOW, { view: view.name })),
+    // Each run builds every partition that is due as of the time it was scheduled for; the schedule only names the labels.
+    ...scheduledLabels(args.spec).map((labels) => state({ labels: labels.name }, labels.name, 'labels', labels.schedule, LABELS_WORKFLOW, { labels: labels.name })),
+    // A run reads the loop's stages and concurrency from the registry, so the schedule only names the loop.
+    ...scheduledLoops(args.spec).map((loop) => state({ loop: loop.name }, loop.name, 'loop', loop.schedule, LOOP_WORKFLOW, { loop: loop.name })),
+  ];
 }
 
-/** When a training-set or materialization schedule fires. */
-export function scheduleTimes(schedule: Pick<TrainingSetSchedule, 'cron' | 'everySeconds' | 'offsetSeconds'>): ScheduleTimes {
+/** The id of the schedule of a target. */
+function scheduleIdOf(project: string, target: ScheduleTarget): string {
+  if (target.trainingSet !== undefined) return trainingSetScheduleId(project, target.trainingSet);
+  if (target.featureView !== undefined) return materializationScheduleId(project, target.featureView);
+  if (target.labels !== undefined) return labelsScheduleId(project, target.labels);
+  return loopScheduleId(project, target.loop!);
+}
+
+/** When a schedule fires. */
+export function scheduleTimes(schedule: Pick<ScheduleSpec, 'cron' | 'everySeconds' | 'offsetSeconds'>): ScheduleTimes {
   if (schedule.cron !== undefined) {
     const parsed = parseCron(schedule.cron);
     // Validation accepted the cron, so it parses; a spec from elsewhere that does not is reported, not applied.

@@ -330,8 +330,8 @@ export const trainingSetShape = z.strictObject({
   tags,
 });
 
-/** When a labels dataset is built: a cron or an interval in UTC. Each run builds every partition that is due. */
-const labelsSchedule = z.strictObject({ ...scheduleTimeFields }).superRefine(checkScheduleTimes);
+/** A schedule with nothing beside its times (labels, loops): a cron or an interval in UTC. */
+const plainSchedule = z.strictObject({ ...scheduleTimeFields }).superRefine(checkScheduleTimes);
 
 const labelsMatch = z.discriminatedUnion('by', [
   z.strictObject({
@@ -374,7 +374,7 @@ export const labelsShape = z.strictObject({
       path: outputPath.optional(),
     })
     .optional(),
-  schedule: labelsSchedule.optional(),
+  schedule: plainSchedule.optional(),
   owner: z.string().optional(),
   description: z.string().optional(),
   tags,
@@ -386,7 +386,7 @@ export const MAX_LOOP_CONCURRENCY = 16;
 /** A loop; its `only` is checked against the project's stages in validate-project.ts. */
 export const loopShape = z.strictObject({
   name: identifier,
-  schedule: z.strictObject({ ...scheduleTimeFields }).superRefine(checkScheduleTimes).optional(),
+  schedule: plainSchedule.optional(),
   only: z.array(z.string({ error: 'expected a stage kind or a stage id' }).min(1)).min(1, 'name at least one stage or kind, or leave only out to run every stage').optional(),
   concurrency: z
     .number({ error: `expected a whole number of stages from 1 to ${MAX_LOOP_CONCURRENCY}` })
