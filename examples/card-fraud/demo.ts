@@ -17,20 +17,15 @@
  *      then stop everything: the server, the worker, Temporal.
  */
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { FeaturesResponse, FeatureValue } from '../../client/index.ts';
-import { startDevServer } from '../../cli/dev/dev-server.ts';
-import { locateTemporalCli } from '../../cli/dev/temporal-cli.ts';
 import { loadConfig, type ResolvedConfig } from '../../cli/project/load-config.ts';
 import { loadDefinitions } from '../../cli/project/load-definitions.ts';
 import { openDuckDBEngine } from '../../connectors/offline/duckdb/duckdb-engine.ts';
-import { createOnlineStore } from '../../connectors/online-store/create-online-store.ts';
 import { eventStreamTableName } from '../../core/sql/warehouse-objects.ts';
-import { activityDepsFromConfig } from '../../worker/activity-deps.ts';
-import { createFlywheelWorker } from '../../worker/create-worker.ts';
+import { resetLocalState, startLocalTemporal, withLocalWorker } from '../demo-stack.ts';
 import { decisionStreamOf, DEMO_TOKEN, FRAUD_SERVICE, fraudModelRequest, latestAuthorization, onlineViewsOf, scoreAuthorization, startDemoServer, waitForDecision, type DecisionStage } from './decision-loop.ts';
 import { generateCardFraudData } from './generate-data.ts';
 
@@ -98,21 +93,13 @@ async function main(): Promise<void> {
   const warehousePath = config.profile.offline.path;
 
   step('1. Generate card transactions (DuckDB)');
-  // A fresh warehouse, object store, online store and log segments each time; the Temporal database
-  // is kept, so earlier runs stay visible in the Web UI.
-  const online = config.profile.onlineStore.type === 'sqlite' ? config.profile.onlineStore.path : undefined;
-  for (const path of [warehousePath, `${warehousePath}.wal`, ...(online ? [online, `${online}-wal`, `${online}-shm`] : [])]) await rm(path, { force: true });
-  for (const dir of ['objects', 'segments']) await rm(join(config.stateDir, dir), { recursive: true, force: true });
+  await resetLocalState(config, warehousePath);
   const data = await generateCardFraudData({ warehousePath });
   for (const [table, rows] of Object.entries(data.rowCounts)) say(`${table.padEnd(22)} ${rows.toLocaleString('en-US').padStart(9)} rows`);
   say(`${data.start.slice(0, 10)} .. ${data.end.slice(0, 10)}, fraud rate ${(data.fraudRate * 100).toFixed(2)}%, in ${(data.elapsedMs / 1000).toFixed(1)} s`);
 
   step('2. Start Temporal (a dev server on this machine)');
-  const cliPath = await locateTemporalCli({ onProgress: (message) => say(message) });
-  const { temporal } = config.profile;
-  const [host, port] = temporal.address.split(':');
-  const server = await startDevServer({ cliPath, dbFile: join(config.stateDir, 'temporal.db'), port: Number(port), ip: host === 'localhost' ? '127.0.0.1' : host! });
-  say(`Temporal ${server.reused ? 'already running' : 'started'} at ${server.address}; Web UI ${server.uiUrl}`);
+  const server = await startLocalTemporal(config, say);
 
   try {
     step('3. Plan and apply the definitions');
@@ -121,53 +108,39 @@ async function main(): Promise<void> {
     await flywheel(['plan']);
     await flywheel(['apply']);
     await flywheel(['apply']);
-    await runWithWorker(config, warehousePath);
+    step('4. Start a worker and build the training set on Temporal');
+    // Materialization writes to the online store; the project server of step 7 reads the same SQLite file.
+    await withLocalWorker(config, say, () => runWithWorker(config, warehousePath));
   } finally {
     await server.stop();
   }
   process.stdout.write(`\nDone in ${((performance.now() - started) / 1000).toFixed(0)} s. Explore with \`cd examples/card-fraud && npx flywheel dev\` (Web UI on http://localhost:8233).\n`);
 }
 
-/** Steps 4 to 8, with a worker polling the profile's task queue in this process. */
+/** Steps 4 to 8, while a worker polls the profile's task queue in this process. */
 async function runWithWorker(config: ResolvedConfig, warehousePath: string): Promise<void> {
-  step('4. Start a worker and build the training set on Temporal');
-  const { temporal } = config.profile;
-  const connection = await NativeConnection.connect({ address: temporal.address });
-  // Materialization writes here; the project server below reads the same SQLite file.
-  const onlineStore = await createOnlineStore(config.profile.onlineStore, { project: config.project });
-  const worker = await createFlywheelWorker({ connection, namespace: temporal.namespace, taskQueue: temporal.taskQueue, deps: { ...activityDepsFromConfig(config), onlineStore } });
-  const running = worker.run();
-  say(`Worker polling task queue "${temporal.taskQueue}"`);
+  const result = JSON.parse(await flywheel(['run', 'training-set', 'fraud_training', '--json'], { echo: false })) as { workflowId: string; rowCount: number; partitions: unknown[]; datasetUri: string; manifestUri: string };
 
+  step('5. The dataset');
+  await flywheel(['datasets', 'list']);
+  const datasetDir = fileURLToPath(result.datasetUri);
+  process.stdout.write(`  location: ${relative(process.cwd(), datasetDir)} (one folder per day; _manifest.json beside them)\n  rows:     ${result.rowCount.toLocaleString('en-US')} in ${result.partitions.length} daily partitions\n  workflow: ${result.workflowId} (see it in the Web UI while \`flywheel dev\` runs)\n\n`);
+  const engine = await openDuckDBEngine({ path: ':memory:' });
   try {
-    const result = JSON.parse(await flywheel(['run', 'training-set', 'fraud_training', '--json'], { echo: false })) as { workflowId: string; rowCount: number; partitions: unknown[]; datasetUri: string; manifestUri: string };
-
-    step('5. The dataset');
-    await flywheel(['datasets', 'list']);
-    const datasetDir = fileURLToPath(result.datasetUri);
-    process.stdout.write(`  location: ${relative(process.cwd(), datasetDir)} (one folder per day; _manifest.json beside them)\n  rows:     ${result.rowCount.toLocaleString('en-US')} in ${result.partitions.length} daily partitions\n  workflow: ${result.workflowId} (see it in the Web UI while \`flywheel dev\` runs)\n\n`);
-    const engine = await openDuckDBEngine({ path: ':memory:' });
-    try {
-      const glob = join(datasetDir, '*', '*.parquet').replaceAll("'", "''");
-      const preview = await engine.all({ sql: `SELECT transaction_id, user_id, ts, amount, is_fraud, count_1h, count_7d, amount_avg_1d, merchant_chargeback_rate_30d FROM read_parquet('${glob}') WHERE transaction_id % 60000 = 0 ORDER BY transaction_id`, parameters: [] });
-      console.table(preview);
-      const [summary] = await engine.all({ sql: `SELECT count(*) AS rows, round(avg(is_fraud::INT) * 100, 2) AS fraud_pct, round(100 - count(amount_avg_1d) * 100.0 / count(*), 1) AS pct_without_user_spend FROM read_parquet('${glob}')`, parameters: [] });
-      say(JSON.stringify(summary));
-    } finally {
-      await engine.close();
-    }
-
-    step('6. Materialize the online feature views into the online store (SQLite)');
-    const project = await loadDefinitions(config.definitionsDir, config.projectRoot);
-    for (const view of onlineViewsOf(project)) await flywheel(['materialize', view]);
-
-    await serveAndLog(config, warehousePath, decisionStreamOf(project, FRAUD_SERVICE));
+    const glob = join(datasetDir, '*', '*.parquet').replaceAll("'", "''");
+    const preview = await engine.all({ sql: `SELECT transaction_id, user_id, ts, amount, is_fraud, count_1h, count_7d, amount_avg_1d, merchant_chargeback_rate_30d FROM read_parquet('${glob}') WHERE transaction_id % 60000 = 0 ORDER BY transaction_id`, parameters: [] });
+    console.table(preview);
+    const [summary] = await engine.all({ sql: `SELECT count(*) AS rows, round(avg(is_fraud::INT) * 100, 2) AS fraud_pct, round(100 - count(amount_avg_1d) * 100.0 / count(*), 1) AS pct_without_user_spend FROM read_parquet('${glob}')`, parameters: [] });
+    say(JSON.stringify(summary));
   } finally {
-    worker.shutdown();
-    await running;
-    await onlineStore.close();
-    await connection.close();
+    await engine.close();
   }
+
+  step('6. Materialize the online feature views into the online store (SQLite)');
+  const project = await loadDefinitions(config.definitionsDir, config.projectRoot);
+  for (const view of onlineViewsOf(project)) await flywheel(['materialize', view]);
+
+  await serveAndLog(config, warehousePath, decisionStreamOf(project, FRAUD_SERVICE));
 }
 
 /** Steps 7 and 8: serve one request, then find its logged decision in the warehouse. The server stops before the worker. */

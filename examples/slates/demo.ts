@@ -15,17 +15,12 @@
  *   npx tsx examples/slates/demo.ts [--turns 3] [--users 80] [--seed 11]
  */
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { startDevServer } from '../../cli/dev/dev-server.ts';
-import { locateTemporalCli } from '../../cli/dev/temporal-cli.ts';
-import { loadConfig, type ResolvedConfig } from '../../cli/project/load-config.ts';
-import { createOnlineStore } from '../../connectors/online-store/create-online-store.ts';
-import { activityDepsFromConfig } from '../../worker/activity-deps.ts';
-import { createFlywheelWorker } from '../../worker/create-worker.ts';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { loadConfig } from '../../cli/project/load-config.ts';
+import { resetLocalState, startLocalTemporal, withLocalWorker } from '../demo-stack.ts';
 import { writeCatalog } from './catalog.ts';
 import { runSlatesLoop, SLATES_DEFAULTS, type ClickTrace, type SlatesLoopResult, type TurnReport } from './slates-loop.ts';
 import { createWorld, type World } from './world.ts';
@@ -72,25 +67,18 @@ async function main(): Promise<void> {
   const warehousePath = config.profile.offline.path;
 
   step('1. A simulated product: users, items and the hidden truth of who clicks what');
-  // A fresh warehouse, object store, online store and log segments each time; Temporal's database is kept.
-  const online = config.profile.onlineStore.type === 'sqlite' ? config.profile.onlineStore.path : undefined;
-  for (const path of [warehousePath, `${warehousePath}.wal`, ...(online ? [online, `${online}-wal`, `${online}-shm`] : [])]) await rm(path, { force: true });
-  for (const dir of ['objects', 'segments']) await rm(join(config.stateDir, dir), { recursive: true, force: true });
+  await resetLocalState(config, warehousePath);
   const world = createWorld({ users, items: SLATES_DEFAULTS.items, seed });
   await writeCatalog(warehousePath, world.items);
   describeWorld(world);
 
   step('2. Start Temporal, plan and apply the definitions');
-  const cliPath = await locateTemporalCli({ onProgress: (message) => say(message) });
-  const { temporal } = config.profile;
-  const [host, port] = temporal.address.split(':');
-  const server = await startDevServer({ cliPath, dbFile: join(config.stateDir, 'temporal.db'), port: Number(port), ip: host === 'localhost' ? '127.0.0.1' : host! });
-  say(`Temporal ${server.reused ? 'already running' : 'started'} at ${server.address}; Web UI ${server.uiUrl}`);
+  const server = await startLocalTemporal(config, say);
   let result: SlatesLoopResult;
   try {
     await flywheel(['plan'], { echo: false });
     await flywheel(['apply']);
-    result = await withWorker(config, () => {
+    result = await withLocalWorker(config, say, () => {
       step(`3. Turn the loop ${turns} times`);
       return runSlatesLoop({ config, world, turns, seed, flywheel: (a, at) => flywheel(a, { echo: at.lastTurn && a[0] !== 'loop' }), say });
     });
@@ -106,24 +94,6 @@ async function main(): Promise<void> {
   }
   checkImproves(result);
   process.stdout.write(`\nDone in ${((performance.now() - started) / 1000).toFixed(0)} s. The datasets are in ${join('examples/slates', '.flywheel', 'objects')}; explore with \`cd examples/slates && npx flywheel labels show clicked\`.\n`);
-}
-
-/** Runs `fn` with a worker polling the profile's task queue in this process (it also writes materializations to the online store). */
-async function withWorker<T>(config: ResolvedConfig, fn: () => Promise<T>): Promise<T> {
-  const { temporal } = config.profile;
-  const connection = await NativeConnection.connect({ address: temporal.address });
-  const onlineStore = await createOnlineStore(config.profile.onlineStore, { project: config.project });
-  const worker = await createFlywheelWorker({ connection, namespace: temporal.namespace, taskQueue: temporal.taskQueue, deps: { ...activityDepsFromConfig(config), onlineStore } });
-  const running = worker.run();
-  say(`Worker polling task queue "${temporal.taskQueue}"`);
-  try {
-    return await fn();
-  } finally {
-    worker.shutdown();
-    await running;
-    await onlineStore.close();
-    await connection.close();
-  }
 }
 
 function describeWorld(world: World): void {
