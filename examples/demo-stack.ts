@@ -8,7 +8,9 @@ import { NativeConnection } from '@temporalio/worker';
 import { startDevServer, type DevServer } from '../cli/dev/dev-server.ts';
 import { locateTemporalCli } from '../cli/dev/temporal-cli.ts';
 import type { ResolvedConfig } from '../cli/project/load-config.ts';
+import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { createOnlineStore } from '../connectors/online-store/create-online-store.ts';
+import { sql } from '../core/sql/compiled-query.ts';
 import { activityDepsFromConfig } from '../worker/activity-deps.ts';
 import { createFlywheelWorker } from '../worker/create-worker.ts';
 
@@ -49,5 +51,18 @@ export async function withLocalWorker<T>(config: ResolvedConfig, say: (line: str
     await running;
     await onlineStore.close();
     await connection.close();
+  }
+}
+
+/**
+ * Runs one query on the warehouse file, holding it only for that query: the worker running in the
+ * same process opens the same DuckDB file for each of its activities.
+ */
+export async function queryWarehouse<Row extends Record<string, unknown>>(warehousePath: string, text: string, parameters: readonly unknown[] = []): Promise<Row[]> {
+  const engine = await openDuckDBEngine({ path: warehousePath });
+  try {
+    return await engine.all<Row>(sql(text, parameters));
+  } finally {
+    await engine.close();
   }
 }

@@ -15,9 +15,8 @@ import { createFlywheelClient } from '../../client/index.ts';
 import type { FeaturesResponse, FeatureValue, GetFeaturesRequest } from '../../client/index.ts';
 import { startProjectServer, type RunningProjectServer } from '../../cli/serve/start-project-server.ts';
 import type { ResolvedConfig } from '../../cli/project/load-config.ts';
-import { openDuckDBEngine } from '../../connectors/offline/duckdb/duckdb-engine.ts';
 import type { ProjectSpec } from '../../core/definitions/specs.ts';
-import { sql } from '../../core/sql/compiled-query.ts';
+import { queryWarehouse } from '../demo-stack.ts';
 import { duckdbDialect } from '../../core/sql/dialect.ts';
 import { eventStreamTableName } from '../../core/sql/warehouse-objects.ts';
 import { listSegments, streamSegmentsDir, TokenTable } from '../../server/index.ts';
@@ -45,16 +44,6 @@ export function decisionStreamOf(project: ProjectSpec, service: string): string 
   const logging = project.featureServices[service]?.logging;
   if (!logging) throw new Error(`feature service "${service}" has no logging: its decisions are not stored`);
   return logging.stream;
-}
-
-/** Runs one query on the warehouse, holding the DuckDB file only for that query (a worker in this process shares it). */
-async function queryWarehouse<Row extends Record<string, unknown>>(warehousePath: string, text: string, parameters: readonly unknown[] = []): Promise<Row[]> {
-  const engine = await openDuckDBEngine({ path: warehousePath });
-  try {
-    return await engine.all<Row>(sql(text, parameters));
-  } finally {
-    await engine.close();
-  }
 }
 
 /** The latest authorization in the `transactions` table: its user and merchant have the freshest features. */

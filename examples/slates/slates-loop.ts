@@ -27,10 +27,9 @@ import type { ResolvedConfig } from '../../cli/project/load-config.ts';
 import { loadDefinitions } from '../../cli/project/load-definitions.ts';
 import { readDatasetManifest, readLabelPartitionManifest, readPartitionManifest } from '../../cli/datasets/read-manifests.ts';
 import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';
-import { openDuckDBEngine } from '../../connectors/offline/duckdb/duckdb-engine.ts';
 import { createOnlineStore } from '../../connectors/online-store/create-online-store.ts';
 import type { ProjectSpec } from '../../core/definitions/specs.ts';
-import { sql } from '../../core/sql/compiled-query.ts';
+import { queryWarehouse } from '../demo-stack.ts';
 import { partitionOf } from '../../core/training-set/partitions.ts';
 import { TokenTable } from '../../server/index.ts';
 import { auc, logLoss, modelInputs, predict, trainLogistic, type LogisticModel } from './model.ts';
@@ -253,15 +252,6 @@ function windowOf(project: ProjectSpec): number {
   return labels.windowSeconds;
 }
 
-async function query<Row extends Record<string, unknown>>(warehouse: string, text: string, parameters: readonly unknown[] = []): Promise<Row[]> {
-  const engine = await openDuckDBEngine({ path: warehouse });
-  try {
-    return await engine.all<Row>(sql(text, parameters));
-  } finally {
-    await engine.close();
-  }
-}
-
 /** A list of SQL string literals, `['a', 'b']`: DuckDB takes no list parameters, and read_parquet wants a constant. */
 function stringList(values: readonly string[]): string {
   return `[${values.map((v) => `'${v.replaceAll("'", "''")}'`).join(', ')}]`;
@@ -271,7 +261,7 @@ function stringList(values: readonly string[]): string {
 async function waitForWarehouse(warehouse: string, sent: { decisionRows: number; impressions: number; clicks: number }, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const [counts] = await query<{ decisions: number; impressions: number; clicks: number }>(warehouse,
+    const [counts] = await queryWarehouse<{ decisions: number; impressions: number; clicks: number }>(warehouse,
       `SELECT (SELECT count(*) FROM flywheel.stream_ranking_decisions)::INTEGER AS decisions,
               (SELECT count(*) FROM flywheel.stream_impressions)::INTEGER AS impressions,
               (SELECT count(*) FROM flywheel.stream_clicks)::INTEGER AS clicks`);
@@ -285,7 +275,7 @@ async function waitForWarehouse(warehouse: string, sent: { decisionRows: number;
 
 async function countDecisionRows(warehouse: string, slates: readonly Slate[]): Promise<number> {
   const ids = slates.map((s) => s.decisionId);
-  const [row] = await query<{ n: number }>(warehouse, `SELECT count(*)::INTEGER AS n FROM flywheel.stream_ranking_decisions WHERE decision_id IN (SELECT unnest(${stringList(ids)}))`);
+  const [row] = await queryWarehouse<{ n: number }>(warehouse, `SELECT count(*)::INTEGER AS n FROM flywheel.stream_ranking_decisions WHERE decision_id IN (SELECT unnest(${stringList(ids)}))`);
   return row?.n ?? 0;
 }
 
@@ -296,7 +286,7 @@ async function readTrainingSet(warehouse: string, objects: ReturnType<typeof cre
   if (!manifest || manifest.partitions.length === 0) throw new Error(`training set ${TRAINING_SET} has no partitions`);
   const partitions = await Promise.all(manifest.partitions.map((p) => readPartitionManifest(objects, spec, p.key)));
   const files = partitions.flatMap((p) => p?.files ?? []).map((f) => fileURLToPath(f.uri));
-  const rows = await query<TrainingRow>(warehouse,
+  const rows = await queryWarehouse<TrainingRow>(warehouse,
     `SELECT t.*, i.position AS shown_position, i.policy AS shown_policy
      FROM read_parquet(${stringList(files)}) t
      LEFT JOIN flywheel.stream_impressions i ON i.decision_id = t.decision_id AND i.item_id = t.item_id
@@ -321,11 +311,11 @@ async function followIntoOnlineStore(online: Awaited<ReturnType<typeof createOnl
 
 /** The click's row in flywheel.stream_clicks and its batch in the ingest ledger; the user's next slate in the decision log. */
 async function warehouseTrace(warehouse: string, trace: ClickTrace): Promise<Partial<ClickTrace>> {
-  const [row] = await query<{ received_at: string; batch: string; loaded_at: string }>(warehouse,
+  const [row] = await queryWarehouse<{ received_at: string; batch: string; loaded_at: string }>(warehouse,
     `SELECT c._received_at AS received_at, c._batch AS batch, l.loaded_at
      FROM flywheel.stream_clicks c JOIN flywheel.ingest_ledger l ON l.stream = 'clicks' AND l.batch = c._batch
      WHERE c._event_id = ?`, [trace.click.eventId]);
-  const [next] = await query<{ decision_id: string; served_at: string; clicked_category: unknown; clicked_category__status: unknown; user_last_click__event_time: unknown }>(warehouse,
+  const [next] = await queryWarehouse<{ decision_id: string; served_at: string; clicked_category: unknown; clicked_category__status: unknown; user_last_click__event_time: unknown }>(warehouse,
     `SELECT decision_id, served_at, clicked_category, clicked_category__status, user_last_click__event_time
      FROM flywheel.stream_ranking_decisions WHERE user_id = ? AND served_at > ?::TIMESTAMPTZ ORDER BY served_at, row_index LIMIT 1`,
     [trace.click.userId, new Date(trace.acceptedAt).toISOString()]);
@@ -346,7 +336,7 @@ async function datasetTrace(
   const manifest = await readLabelPartitionManifest(objects, labels, key);
   let label: ClickTrace['label'];
   if (manifest) {
-    const [labelRow] = await query(warehouse, `SELECT * FROM read_parquet(${stringList(manifest.files.map((f) => fileURLToPath(f.uri)))}) WHERE decision_id = ? AND item_id = ?`,
+    const [labelRow] = await queryWarehouse(warehouse, `SELECT * FROM read_parquet(${stringList(manifest.files.map((f) => fileURLToPath(f.uri)))}) WHERE decision_id = ? AND item_id = ?`,
       [trace.click.decisionId, trace.click.itemId]);
     if (labelRow) label = { partition: key, version: manifest.version, reason: manifest.reason, createdAt: manifest.createdAt, row: labelRow };
   }
