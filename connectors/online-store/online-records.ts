@@ -51,7 +51,9 @@ export function prepareRecords(records: readonly OnlineRecord[]): PreparedRecord
   return records.map((record) => {
     if (typeof record !== 'object' || record === null) throw new InvalidOnlineRecordError('a record must be an object', { field: 'records' });
     const { view, key } = checkViewAndKey(record.view, record.key);
-    const at = { view, key: describeKey(key) };
+    // A checked key's encoding is how messages name it, too.
+    const encodedKey = encodeOnlineKey(key);
+    const at = { view, key: encodedKey };
     const eventMicros = typeof record.eventTime === 'string' ? microsFromIso(record.eventTime) : undefined;
     if (eventMicros === undefined) {
       throw new InvalidOnlineRecordError(
@@ -72,7 +74,7 @@ export function prepareRecords(records: readonly OnlineRecord[]): PreparedRecord
       if (problem) throw new InvalidOnlineRecordError(problem, { ...at, field: `values.${name}` });
       encoded += (i === 0 ? '' : ',') + JSON.stringify(value);
     }
-    return { view, encodedKey: encodeOnlineKey(key), eventMicros, layout: layoutOf(names), values: `${encoded}]` };
+    return { view, encodedKey, eventMicros, layout: layoutOf(names), values: `${encoded}]` };
   });
 }
 
@@ -121,7 +123,8 @@ export function prepareRequests(requests: readonly OnlineReadRequest[]): Prepare
   return requests.map((request) => {
     if (typeof request !== 'object' || request === null) throw new InvalidOnlineRecordError('a request must be an object', { field: 'requests' });
     const { view, key } = checkViewAndKey(request.view, request.key);
-    const at = { view, key: describeKey(key) };
+    const encodedKey = encodeOnlineKey(key);
+    const at = { view, key: encodedKey };
     const ttl = request.ttlSeconds;
     if (ttl !== null && !(typeof ttl === 'number' && Number.isSafeInteger(ttl) && ttl >= 0)) {
       throw new InvalidOnlineRecordError(`expected a whole number of seconds >= 0 or null, got ${String(ttl)}`, { ...at, field: 'ttlSeconds' });
@@ -130,7 +133,7 @@ export function prepareRequests(requests: readonly OnlineReadRequest[]): Prepare
       if (!Array.isArray(request.features)) throw new InvalidOnlineRecordError('expected an array of feature names', { ...at, field: 'features' });
       for (const name of request.features) checkFeatureName(name, at);
     }
-    return { request, encodedKey: encodeOnlineKey(key) };
+    return { request, encodedKey };
   });
 }
 
