@@ -7,11 +7,10 @@ import { datasetLayout } from '../../core/training-set/manifest.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import type { BuildLabelsInput } from '../../workflows/build-labels.ts';
 import { readLabelDatasetManifest, readLabelPartitionManifest } from '../datasets/read-manifests.ts';
-import { UsageError } from '../errors.ts';
 import { formatLabelsDataset, formatLabelsList, formatLabelsResult } from '../format/labels-text.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
-import { parseInstant } from '../project/parse-instant.ts';
+import { parseInstant, parsePartitionRange } from '../project/parse-instant.ts';
 import { startLabelsRun, waitForLabelsRun } from '../runs/labels-run.ts';
 import { loadConfigFor } from './global-options.ts';
 
@@ -47,10 +46,7 @@ export function registerLabelsCommand(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (name: string, options: BuildOptions, command: Command) => {
       const config = await loadConfigFor(command);
-      const from = options.from ? parseInstant(options.from, '--from') : undefined;
-      const to = options.to ? parseInstant(options.to, '--to') : undefined;
-      if ((from === undefined) !== (to === undefined)) throw new UsageError('give both --from and --to, or neither (partitions are built whole)');
-      if (from && to && from >= to) throw new UsageError(`--from (${from}) must be before --to (${to})`);
+      const { from, to } = parsePartitionRange(options, 'built');
       const asOf = options.asOf ? parseInstant(options.asOf, '--as-of') : undefined;
       const input: BuildLabelsInput = {
         project: config.project, labels: name,

@@ -2,10 +2,9 @@ import { Client } from '@temporalio/client';
 import type { Command} from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { connectClient } from '../../worker/temporal-connection.ts';
-import { UsageError } from '../errors.ts';
 import { formatRunConsistency } from '../format/consistency-text.ts';
 import { createStageBar } from '../format/progress-bar.ts';
-import { parseInstant } from '../project/parse-instant.ts';
+import { parsePartitionRange } from '../project/parse-instant.ts';
 import { startTrainingSetRun, waitForTrainingSetRun } from '../runs/training-set-run.ts';
 import { loadConfigFor } from './global-options.ts';
 
@@ -31,10 +30,7 @@ export function registerRunCommand(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (name: string, options: RunTrainingSetOptions, command: Command) => {
       const config = await loadConfigFor(command);
-      const from = options.from ? parseInstant(options.from, '--from') : undefined;
-      const to = options.to ? parseInstant(options.to, '--to') : undefined;
-      if ((from === undefined) !== (to === undefined)) throw new UsageError('give both --from and --to, or neither (partitions are rebuilt whole)');
-      if (from && to && from >= to) throw new UsageError(`--from (${from}) must be before --to (${to})`);
+      const { from, to } = parsePartitionRange(options, 'rebuilt');
 
       const connection = await connectClient(config.profile.temporal);
       try {

@@ -21,3 +21,15 @@ function checked(text: string, original: string, option: string): string {
   if (Number.isNaN(date.getTime())) throw new UsageError(`${option} ${JSON.stringify(original)} is not a valid date`);
   return date.toISOString();
 }
+
+/**
+ * `--from`/`--to` of a command that builds whole partitions: both or neither, `from` before `to`.
+ * `builds` says what happens to partitions (`built`, `rebuilt`) in the message for one without the other.
+ */
+export function parsePartitionRange(options: { from?: string; to?: string }, builds: string): { from?: string; to?: string } {
+  const from = options.from ? parseInstant(options.from, '--from') : undefined;
+  const to = options.to ? parseInstant(options.to, '--to') : undefined;
+  if ((from === undefined) !== (to === undefined)) throw new UsageError(`give both --from and --to, or neither (partitions are ${builds} whole)`);
+  if (from && to && from >= to) throw new UsageError(`--from (${from}) must be before --to (${to})`);
+  return { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
+}
