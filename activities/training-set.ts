@@ -180,7 +180,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
                 const partition = partitionFromKey(key, unit);
                 if (!partition) throw new Error(`partition key ${key} does not match partitionBy ${unit}`);
                 await mkdir(join(localDir, key), { recursive: true });
-                const { rowCount } = await withHeartbeats(() => engine.exportParquet(compilePartitionRows(table, columnNames, key, engine.dialect), localFile(key)), heartbeat);
+                const { rowCount } = await withHeartbeats(() => engine.exportParquet(compilePartitionRows(table, columnNames, partition, engine.dialect), localFile(key)), heartbeat);
                 const consistency = consistencyByKey ? consistencyByKey.get(key) ?? readConsistency({}, compared) : undefined;
                 const stats = statsByKey.get(key) ?? emptyStats(resolved.columns);
                 written.push({ partition, path: localFile(key), rowCount, stats: consistency ? withSources(stats, resolved, consistency) : stats, ...(consistency ? { consistency } : {}) });
