@@ -4,6 +4,7 @@ import type { EventStreamSpec } from '../core/definitions/specs.ts';
 import { FlywheelError, NotFoundError } from '../core/errors.ts';
 import { compileIngestBatch, compileIngestFromTable, compileLastWatermark, compileLedgerRows } from '../core/sql/ingest.ts';
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
+import { enforcesPrimaryKeys, isPrimaryKeyViolation } from '../connectors/offline/primary-key-violation.ts';
 import { listClosedSegments, segmentToNdjson, streamSegmentsDir } from '../server/segment-log/index.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
 import { atBoundary } from './failures.ts';
@@ -57,15 +58,32 @@ export function createIngestActivities(deps: ActivityDeps) {
           const ndjson = join(deps.scratchDir, `${stream.name}-${segment.segmentId}.ndjson`);
           try {
             await withHeartbeats(() => segmentToNdjson(path, ndjson), () => ({ stage: 'read', segment: segment.segmentId }));
-            const statements = compileIngestBatch(stream, { batch: segment.segmentId, stagingRelation: { kind: 'jsonLines', path: ndjson } }, engine.dialect);
-            const rows = await withHeartbeats(
-              () =>
-                engine.transaction(async (tx) => {
-                  for (const statement of statements) await tx.run(statement);
-                  return ledgerRows({ all: (q) => tx.all(q), dialect: engine.dialect }, stream.name, segment.segmentId);
-                }),
-              () => ({ stage: 'load', segment: segment.segmentId }),
-            );
+            const load = (dedupe: 'statement' | 'primaryKey') => {
+              const statements = compileIngestBatch(stream, { batch: segment.segmentId, stagingRelation: { kind: 'jsonLines', path: ndjson }, dedupe }, engine.dialect);
+              return withHeartbeats(
+                () =>
+                  engine.transaction(async (tx) => {
+                    for (const statement of statements) await tx.run(statement);
+                    return ledgerRows({ all: (q) => tx.all(q), dialect: engine.dialect }, stream.name, segment.segmentId);
+                  }),
+                () => ({ stage: 'load', segment: segment.segmentId }),
+              );
+            };
+            // A segment's ids are almost always new: the log server drops ids it saw recently. So load
+            // it as a plain insert first, which the primary key refuses when an id is stored already or
+            // repeats within the segment; then load it again with the statement that drops those (an
+            // anti-join against the table and a sort of the segment, several times slower).
+            let rows: number | undefined;
+            if (enforcesPrimaryKeys(engine.dialect.name)) {
+              try {
+                rows = await load('primaryKey');
+              } catch (error) {
+                if (!isPrimaryKeyViolation(error)) throw error;
+                rows = await load('statement');
+              }
+            } else {
+              rows = await load('statement');
+            }
             return { stream: stream.name, batch: segment.segmentId, rows: rows ?? 0, alreadyLoaded: false };
           } finally {
             await rm(ndjson, { force: true });

@@ -1,16 +1,23 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createIngestActivities } from '../activities/ingest.ts';
+import { createObjectStore } from '../connectors/object-store/create-object-store.ts';
 import { entity, eventStream } from '../index.ts';
 import { openDuckDBEngine, type DuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
+import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import type { EventStreamSpec, ProjectSpec } from '../core/definitions/specs.ts';
+import { EngineQueryError } from '../connectors/offline/engine-query-error.ts';
+import { enforcesPrimaryKeys, isPrimaryKeyViolation } from '../connectors/offline/primary-key-violation.ts';
 import { sql } from '../core/sql/compiled-query.ts';
 import { duckdbDialect, type Dialect } from '../core/sql/dialect.ts';
 import { compileIngestBatch, compileIngestFromTable, compileLastWatermark, type StagingRelation } from '../core/sql/ingest.ts';
 import { snowflakeDialect } from '../core/sql/snowflake-dialect.ts';
 import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
+import { encodeRecords, streamSegmentsDir } from '../server/segment-log/index.ts';
 
 /**
  * Ingest SQL (core/sql/ingest.ts) on real DuckDB files: a staged batch is stored exactly once per
@@ -147,6 +154,98 @@ describe('compileIngestBatch on DuckDB', () => {
   });
 });
 
+describe("compileIngestBatch with dedupe: 'primaryKey' on DuckDB", () => {
+  async function ingestByKey(batch: string, stagingRelation: StagingRelation): Promise<void> {
+    await engine.transaction(async (tx) => {
+      for (const statement of compileIngestBatch(streams.clicks, { batch, stagingRelation, loadedAt: '2024-05-01T12:00:00Z', dedupe: 'primaryKey' }, engine.dialect)) await tx.run(statement);
+    });
+  }
+  const refused = async (promise: Promise<unknown>) => {
+    const error = await promise.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(EngineQueryError);
+    expect(isPrimaryKeyViolation(error)).toBe(true);
+  };
+
+  it('stores a batch of new ids as the statement does, with its ledger row', async () => {
+    await ingestByKey('seg-1', await stage('seg-1', [event('a'), event('b', { user_id: 2, dwell_ms: null })]));
+    expect(await stored()).toEqual([
+      { _event_id: 'a', user_id: 1, ts: '2024-05-01T10:00:00.000Z', item_id: 7, dwell_ms: 1200, page: 'home', _batch: 'seg-1' },
+      { _event_id: 'b', user_id: 2, ts: '2024-05-01T10:00:00.000Z', item_id: 7, dwell_ms: null, page: 'home', _batch: 'seg-1' },
+    ]);
+    expect(await ledger()).toEqual([{ batch: 'seg-1', rows: 2, loaded_at: '2024-05-01T12:00:00.000Z', watermark: null }]);
+  });
+
+  it('is refused by the primary key, changing nothing, when an id repeats within the batch, is stored already, or the batch was loaded', async () => {
+    const first = await stage('seg-1', [event('a'), event('b')]);
+    await ingestByKey('seg-1', first);
+    await refused(ingestByKey('seg-1', first));
+    await refused(ingestByKey('seg-2', await stage('seg-2', [event('c'), event('d'), event('c', { item_id: 2 })])));
+    await refused(ingestByKey('seg-3', await stage('seg-3', [event('e'), event('b', { page: 'retried' })])));
+    expect((await stored()).map((row) => [row._event_id, row.page, row._batch])).toEqual([['a', 'home', 'seg-1'], ['b', 'home', 'seg-1']]);
+    expect((await ledger()).map((row) => [row.batch, row.rows])).toEqual([['seg-1', 2]]);
+  });
+
+  it('does not take other failures for a repeated id', async () => {
+    const error = await ingestByKey('seg-1', await stage('seg-1', [event('a'), event('b', { user_id: null })])).then(() => undefined, (e: unknown) => e);
+    expect(String(error)).toMatch(/NOT NULL/i);
+    expect(isPrimaryKeyViolation(error)).toBe(false);
+    expect(await stored()).toEqual([]);
+  });
+});
+
+describe('the ingestSegment activity', () => {
+  /** The activity over this test's warehouse and a state folder beside it, with the project applied. */
+  async function activities() {
+    await new WarehouseRegistry(engine).save('ingest_test', project);
+    const stateDir = join(dir, 'state');
+    await mkdir(streamSegmentsDir(stateDir, 'clicks'), { recursive: true });
+    await mkdir(join(dir, 'scratch'), { recursive: true });
+    const path = engine.path;
+    const ingest = createIngestActivities({
+      project: 'ingest_test', openEngine: () => openDuckDBEngine({ path }), registry: (e) => new WarehouseRegistry(e),
+      objectStore: createObjectStore({ type: 'local', root: join(dir, 'objects') }), scratchDir: join(dir, 'scratch'), stateDir,
+    });
+    return {
+      segment: (segmentId: string, records: Buffer) => writeFile(join(streamSegmentsDir(stateDir, 'clicks'), `${segmentId}.seg`), records),
+      load: (segmentId: string) => new MockActivityEnvironment().run(ingest.ingestSegment, { stream: 'clicks', segmentId }),
+      scratch: () => readdir(join(dir, 'scratch')),
+    };
+  }
+  const records = (events: readonly Event[]) => encodeRecords(events.map((e) => JSON.stringify(e)));
+
+  it('loads new ids as they are, and a segment repeating ids (within it, or stored ones) as the statement does: first occurrence wins', async () => {
+    const { segment, load, scratch } = await activities();
+    await segment('seg-1', records([event('a', { page: 'first' }), event('b')]));
+    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'seg-1', rows: 2, alreadyLoaded: false });
+    await segment('seg-2', records([
+      event('c', { item_id: 1, _received_at: '2024-05-01T10:00:05Z' }),
+      event('b', { page: 'retried' }),                                     // stored by seg-1: kept as stored
+      event('c', { item_id: 2, _received_at: '2024-05-01T10:00:01Z' }),   // received first: wins
+      event('d', { item_id: 3 }),
+      event('d', { item_id: 4 }),                                          // same time: the first in the segment wins
+    ]));
+    expect(await load('seg-2')).toEqual({ stream: 'clicks', batch: 'seg-2', rows: 2, alreadyLoaded: false });
+    expect(await load('seg-2')).toEqual({ stream: 'clicks', batch: 'seg-2', rows: 2, alreadyLoaded: true });
+    expect((await stored()).map((row) => [row._event_id, row.item_id, row.page, row._batch])).toEqual([
+      ['a', 7, 'first', 'seg-1'], ['b', 7, 'home', 'seg-1'], ['c', 2, 'home', 'seg-2'], ['d', 3, 'home', 'seg-2'],
+    ]);
+    expect((await ledger()).map((row) => [row.batch, row.rows])).toEqual([['seg-1', 2], ['seg-2', 2]]);
+    expect(await scratch()).toEqual([]);
+  });
+
+  it('refuses a segment with a corrupt record, naming its byte offset, and stores nothing of it', async () => {
+    const { segment, load, scratch } = await activities();
+    const bytes = records([event('a'), event('b'), event('c')]);
+    const second = 8 + bytes.readUInt32LE(0); // the second record's offset
+    bytes.writeUInt8(bytes.readUInt8(second + 8 + 3) ^ 0x01, second + 8 + 3); // a flipped bit in its payload
+    await segment('seg-1', bytes);
+    await expect(load('seg-1')).rejects.toThrow(`is corrupt at byte ${second}: checksum mismatch`);
+    expect(await stored()).toEqual([]);
+    expect(await ledger()).toEqual([]);
+    expect(await scratch()).toEqual([]);
+  });
+});
+
 describe('compileIngestFromTable on DuckDB', () => {
   /** One load in one transaction, as the ingestion activity runs it; returns the batch, or undefined when there was nothing to read. */
   async function load(stream: EventStreamSpec, now: string): Promise<string | undefined> {
@@ -265,6 +364,17 @@ const expectedBatch: Record<Dialect['name'], string[]> = {
   ],
 };
 
+const expectedBatchByKey: Record<Dialect['name'], string> = {
+  duckdb: 'INSERT INTO "flywheel"."stream_clicks" ("_event_id", "user_id", "ts", "item_id", "dwell_ms", "page", "_received_at", "_batch") ' +
+    'SELECT CAST("_event_id" AS VARCHAR) AS "_event_id", CAST("user_id" AS BIGINT) AS "user_id", CAST("ts" AS TIMESTAMPTZ) AS "ts", ' +
+    'CAST("item_id" AS BIGINT) AS "item_id", CAST("dwell_ms" AS BIGINT) AS "dwell_ms", CAST("page" AS VARCHAR) AS "page", CAST("_received_at" AS TIMESTAMPTZ) AS "_received_at", ' +
+    'CAST(? AS VARCHAR) FROM "staging"."batch_1"',
+  snowflake: 'INSERT INTO "flywheel"."stream_clicks" ("_event_id", "user_id", "ts", "item_id", "dwell_ms", "page", "_received_at", "_batch") ' +
+    'SELECT CAST("_event_id" AS VARCHAR) AS "_event_id", CAST("user_id" AS NUMBER(19,0)) AS "user_id", CAST("ts" AS TIMESTAMP_TZ) AS "ts", ' +
+    'CAST("item_id" AS NUMBER(19,0)) AS "item_id", CAST("dwell_ms" AS NUMBER(19,0)) AS "dwell_ms", CAST("page" AS VARCHAR) AS "page", CAST("_received_at" AS TIMESTAMP_TZ) AS "_received_at", ' +
+    'CAST(? AS VARCHAR) FROM "staging"."batch_1"',
+};
+
 const expectedNextWatermark: Record<Dialect['name'], string> = {
   duckdb: 'SELECT max(CAST("ts" AS TIMESTAMPTZ)) AS "watermark" FROM "raw"."app_clicks" ' +
     'WHERE CAST("ts" AS TIMESTAMPTZ) > (CAST(? AS TIMESTAMPTZ) - INTERVAL 3600 SECOND) AND CAST("ts" AS TIMESTAMPTZ) <= CAST(? AS TIMESTAMPTZ)',
@@ -301,6 +411,14 @@ describe.each(Object.values(dialects))('ingest SQL ($name)', (dialect) => {
     const statements = compileIngestBatch(streams.clicks, { batch: 'seg-1', stagingRelation: { kind: 'table', name: 'staging.batch_1' } }, dialect);
     expect(statements.map((s) => s.sql)).toEqual(expectedBatch[dialect.name]);
     expect(statements.map((s) => s.parameters)).toEqual([['seg-1', 'clicks', 'seg-1'], ['clicks', 'seg-1', 'seg-1', 'clicks', 'seg-1']]);
+  });
+
+  it("compiles a batch left to the primary key: a plain insert, then the ledger row guarded by the ledger", () => {
+    const statements = compileIngestBatch(streams.clicks, { batch: 'seg-1', stagingRelation: { kind: 'table', name: 'staging.batch_1' }, dedupe: 'primaryKey' }, dialect);
+    expect(statements.map((s) => s.sql)).toEqual([expectedBatchByKey[dialect.name], expectedBatch[dialect.name][1]]);
+    expect(statements.map((s) => s.parameters)).toEqual([['seg-1'], ['clicks', 'seg-1', 'seg-1', 'clicks', 'seg-1']]);
+    // Only an engine that enforces primary keys may be left to refuse repeated ids.
+    expect(enforcesPrimaryKeys(dialect.name)).toBe(dialect.name === 'duckdb');
   });
 
   it('compiles a load from a table: the window, the hashed id, the ledger batch', () => {

@@ -47,6 +47,17 @@ export interface IngestBatchOptions {
   /** The batch's id (a log segment's name, say): unique within the stream; a batch already in the ledger is not loaded again. */
   readonly batch: string;
   readonly stagingRelation: StagingRelation;
+  /**
+   * What drops the events whose ids are stored already or repeat within the batch. `'statement'` (the
+   * default): the insert itself (step 1 below). `'primaryKey'`: the insert stores every event of the
+   * batch as a plain load would, and the table's primary key refuses the whole statement (a constraint
+   * error, isPrimaryKeyViolation) when any id is stored already or repeats, as it does when the batch
+   * was loaded before; roll back then, and run the batch again with `'statement'`. Several times
+   * faster when the ids are new (no join against the table, no sort of the batch, and DuckDB writes
+   * the rows in parallel straight to the file), but only for engines that enforce primary keys
+   * (enforcesPrimaryKeys: DuckDB, not Snowflake); elsewhere a repeated id would be stored twice.
+   */
+  readonly dedupe?: 'statement' | 'primaryKey';
   /** When the ledger says the batch was loaded (an ISO 8601 instant); the warehouse's current time when absent. */
   readonly loadedAt?: string;
   readonly schema?: string;
@@ -57,11 +68,13 @@ export interface IngestBatchOptions {
  *
  * 1. insert its events into the stream's table, except an event whose id the table holds already,
  *    and, of events sharing an id within the batch, all but the first (the earliest `_received_at`,
- *    then the first in the staged order); every row gets `_batch = batch`;
+ *    then the first in the staged order); every row gets `_batch = batch` (with `dedupe: 'primaryKey'`,
+ *    it inserts every event, or fails);
  * 2. insert the ledger row `(stream, batch, rows stored, loaded at, null)`.
  *
- * Both are guarded by "the ledger has no row for (stream, batch)", so a batch that was loaded is not
- * loaded again: running the statements twice stores its events once.
+ * Both are guarded by "the ledger has no row for (stream, batch)" (with `dedupe: 'primaryKey'`, the
+ * insert by the primary key), so a batch that was loaded is not loaded again: running the statements
+ * twice stores its events once.
  */
 export function compileIngestBatch(stream: EventStreamSpec, options: IngestBatchOptions, dialect: Dialect): CompiledQuery[] {
   const names = tableNames(stream, options.schema, dialect);
@@ -71,15 +84,18 @@ export function compileIngestBatch(stream: EventStreamSpec, options: IngestBatch
   const relation = stagingRelation(options.stagingRelation, staged, dialect);
   const notLoaded = `NOT EXISTS (SELECT 1 FROM ${names.ledger} WHERE ${q('stream')} = ? AND ${q('batch')} = ?)`;
 
-  const insertRows = sql(
-    `INSERT INTO ${names.table} (${columns.map((c) => q(c.name)).join(', ')}) ` +
-      `SELECT ${staged.map((c) => q(c.name)).join(', ')}, CAST(? AS ${dialect.columnType('string')}) ` +
-      `FROM (SELECT ${staged.map((c) => `${typed(q(c.name), c.type, dialect)} AS ${q(c.name)}`).join(', ')}, ` +
-      `row_number() OVER (PARTITION BY ${q(EVENT_ID_COLUMN)} ORDER BY ${q(RECEIVED_AT_COLUMN)}, ${q(ORDINAL)}) AS ${q(OCCURRENCE)} ` +
-      `FROM (SELECT *, ${dialect.scanRowNumber()} AS ${q(ORDINAL)} FROM ${relation}) AS ${q('staged')}) AS ${q('incoming')} ` +
-      `WHERE ${q(OCCURRENCE)} = 1 AND ${notStored(names.table, dialect)} AND ${notLoaded}`,
-    [options.batch, stream.name, options.batch],
-  );
+  const typedColumns = staged.map((c) => `${typed(q(c.name), c.type, dialect)} AS ${q(c.name)}`).join(', ');
+  const into = `INSERT INTO ${names.table} (${columns.map((c) => q(c.name)).join(', ')}) `;
+  const insertRows = (options.dedupe ?? 'statement') === 'primaryKey'
+    ? sql(`${into}SELECT ${typedColumns}, CAST(? AS ${dialect.columnType('string')}) FROM ${relation}`, [options.batch])
+    : sql(
+      `${into}SELECT ${staged.map((c) => q(c.name)).join(', ')}, CAST(? AS ${dialect.columnType('string')}) ` +
+        `FROM (SELECT ${typedColumns}, ` +
+        `row_number() OVER (PARTITION BY ${q(EVENT_ID_COLUMN)} ORDER BY ${q(RECEIVED_AT_COLUMN)}, ${q(ORDINAL)}) AS ${q(OCCURRENCE)} ` +
+        `FROM (SELECT *, ${dialect.scanRowNumber()} AS ${q(ORDINAL)} FROM ${relation}) AS ${q('staged')}) AS ${q('incoming')} ` +
+        `WHERE ${q(OCCURRENCE)} = 1 AND ${notStored(names.table, dialect)} AND ${notLoaded}`,
+      [options.batch, stream.name, options.batch],
+    );
   const loadedAt = options.loadedAt === undefined ? { sql: 'CURRENT_TIMESTAMP', parameters: [] } : { sql: dialect.asInstant('?'), parameters: [options.loadedAt] };
   const insertLedger = sql(
     `${ledgerInsert(names, dialect, loadedAt.sql, 'NULL')} WHERE ${notLoaded}`,
