@@ -6,6 +6,17 @@ let poolOffset = POOL_BYTES;
 let lastMs = -1;
 let sequence = 0;
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** The two ASCII codes of each byte's hex digits, at 2 × byte. */
+const HEX_CODES = new Uint8Array(512);
+for (let i = 0; i < 256; i++) {
+  HEX_CODES[2 * i] = HEX[i]!.charCodeAt(0);
+  HEX_CODES[2 * i + 1] = HEX[i]!.charCodeAt(1);
+}
+/** The 16 bytes of the latest id, laid out as in the UUID. */
+const bytes = new Uint8Array(16);
+
+/** Length of a UUID's text. */
+export const UUID_LENGTH = 36;
 
 /**
  * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits, so ids sort by the time they
@@ -13,6 +24,32 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
  * (RFC 9562 §6.2, method 1), keeping the ids of a batch in order.
  */
 export function uuidv7(now = Date.now()): string {
+  next(now);
+  const b = bytes;
+  return (
+    HEX[b[0]!]! + HEX[b[1]!]! + HEX[b[2]!]! + HEX[b[3]!]! + '-' + HEX[b[4]!]! + HEX[b[5]!]! + '-' +
+    HEX[b[6]!]! + HEX[b[7]!]! + '-' + HEX[b[8]!]! + HEX[b[9]!]! + '-' +
+    HEX[b[10]!]! + HEX[b[11]!]! + HEX[b[12]!]! + HEX[b[13]!]! + HEX[b[14]!]! + HEX[b[15]!]!
+  );
+}
+
+/**
+ * Writes the text of a new UUIDv7 (as `uuidv7` makes them, in the same sequence) into `target` at
+ * `offset`: 36 ASCII bytes, with no string made.
+ */
+export function writeUuidv7(target: Uint8Array, offset: number, now = Date.now()): void {
+  next(now);
+  let at = offset;
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) target[at++] = 0x2d; // -
+    const code = 2 * bytes[i]!;
+    target[at++] = HEX_CODES[code]!;
+    target[at++] = HEX_CODES[code + 1]!;
+  }
+}
+
+/** Sets `bytes` to the next id. */
+function next(now: number): void {
   if (poolOffset + 10 > POOL_BYTES) {
     randomFillSync(pool);
     poolOffset = 0;
@@ -32,11 +69,15 @@ export function uuidv7(now = Date.now()): string {
   const ms = lastMs;
   const high = Math.floor(ms / 0x1000000); // top 24 bits of 48
   const low = ms % 0x1000000;
-  return (
-    HEX[(high >>> 16) & 0xff]! + HEX[(high >>> 8) & 0xff]! + HEX[high & 0xff]! +
-    HEX[(low >>> 16) & 0xff]! + '-' + HEX[(low >>> 8) & 0xff]! + HEX[low & 0xff]! + '-' +
-    HEX[0x70 | (sequence >>> 8)]! + HEX[sequence & 0xff]! + '-' +
-    HEX[0x80 | (pool[r + 2]! & 0x3f)]! + HEX[pool[r + 3]!]! + '-' +
-    HEX[pool[r + 4]!]! + HEX[pool[r + 5]!]! + HEX[pool[r + 6]!]! + HEX[pool[r + 7]!]! + HEX[pool[r + 8]!]! + HEX[pool[r + 9]!]!
-  );
+  const b = bytes;
+  b[0] = (high >>> 16) & 0xff;
+  b[1] = (high >>> 8) & 0xff;
+  b[2] = high & 0xff;
+  b[3] = (low >>> 16) & 0xff;
+  b[4] = (low >>> 8) & 0xff;
+  b[5] = low & 0xff;
+  b[6] = 0x70 | (sequence >>> 8);
+  b[7] = sequence & 0xff;
+  b[8] = 0x80 | (pool[r + 2]! & 0x3f);
+  for (let k = 3; k < 10; k++) b[k + 6] = pool[r + k]!;
 }

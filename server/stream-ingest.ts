@@ -1,10 +1,11 @@
 import { FlywheelError } from '../core/errors.ts';
-import { uuidv7 } from './event-ids.ts';
+import { UUID_LENGTH, uuidv7, writeUuidv7 } from './event-ids.ts';
 import { RecentIds } from './recent-ids.ts';
-import { listSegments, readSegmentPayloads, RecordBuilder, streamSegmentsDir, type SegmentLog } from './segment-log/index.ts';
+import { listSegments, readSegmentPayloads, RECORD_HEADER_BYTES, RecordBuilder, streamSegmentsDir, type SegmentLog } from './segment-log/index.ts';
 import type { StreamSchema } from './stream-schema.ts';
 import { addStoredEvent } from './stored-event.ts';
-import { EventValidator, IssueSink, type EventIssue } from './validation/event-validator.ts';
+import { BatchScanner } from './validation/batch-scanner.ts';
+import { EVENT_ID, EventValidator, IssueSink, RECEIVED_AT, type EventIssue } from './validation/event-validator.ts';
 import type { ParsedBatch } from './validation/parse-body.ts';
 
 /** Thrown when any event of a batch is invalid; nothing of the batch was stored. */
@@ -26,8 +27,10 @@ export class InvalidEventsError extends FlywheelError {
 
 /** A batch taken in: its ids, and the promise that it is durable. */
 export interface AcceptedBatch {
-  /** The id of each event of the batch, in order (duplicates included). */
-  readonly ids: readonly string[];
+  /** Events in the batch, duplicates included. */
+  readonly events: number;
+  /** The id of each event of the batch, in order (duplicates included), as the text of a JSON array. */
+  idsJson(): string;
   /** Events whose id was already stored (or sent twice in the batch): acknowledged, stored once. */
   readonly duplicates: number;
   /** Resolves once every event of the batch is durable (written and fsync'd, now or before). */
@@ -64,6 +67,7 @@ export interface StoredEventsBatch {
  */
 export class StreamIngest {
   private readonly validator: EventValidator;
+  private readonly scanner: BatchScanner;
   private readonly recent: RecentIds;
 
   constructor(
@@ -72,6 +76,7 @@ export class StreamIngest {
     private readonly options: StreamIngestOptions,
   ) {
     this.validator = new EventValidator(schema, () => uuidv7());
+    this.scanner = new BatchScanner(schema);
     this.recent = new RecentIds(options.recentIds);
   }
 
@@ -127,7 +132,80 @@ export class StreamIngest {
       if (seen) void write.then(() => seen.stored(), () => undefined);
     }
     const durable = writes.length === 1 ? writes[0]! : Promise.all(writes).then(() => undefined);
-    return { ids, duplicates: events.length - records.count, durable };
+    return { events: events.length, idsJson: () => JSON.stringify(ids), duplicates: events.length - records.count, durable };
+  }
+
+  /**
+   * The fast path for a JSON array body (UTF-8 checked), with what `accept` does: when the batch is
+   * one the `BatchScanner` takes whole (every event valid and already in its stored form, at most
+   * `maxEvents` of them), its events are stored from the body's bytes as they came, with no parse,
+   * and their ids written straight into the records. Undefined otherwise (nothing done): the caller
+   * then parses the body and calls `accept`, which names the problems, if any.
+   */
+  acceptJsonArray(body: Buffer, maxEvents: number, receivedAt: string): AcceptedBatch | undefined {
+    if (this.options.storedEvents) return undefined; // the push wants the parsed events
+    const scanned = this.scanner.scan(body, maxEvents);
+    if (scanned === undefined) return undefined;
+    const { count, starts, closes, idStarts, idEnds, idFromField } = scanned;
+    const suffixes = suffixesOf(receivedAt);
+    const records = new RecordBuilder(body.length + count * (RECORD_HEADER_BYTES + suffixes.maxBytes));
+    // `["id","id",...]`: as long as the ids of the batch plus their quotes and commas.
+    const ids = new ByteText(2 + count * (UUID_LENGTH + 3));
+    ids.byte(OPEN_BRACKET);
+    const fresh: string[] = [];
+    const earlier: Promise<void>[] = [];
+    const inBatch = new Set<string>();
+    const now = Date.now();
+    for (let n = 0; n < count; n++) {
+      const start = starts[n]!;
+      const close = closes[n]!;
+      const idStart = idStarts[n]!;
+      const idEnd = idEnds[n]!;
+      if (n > 0) ids.byte(COMMA);
+      if (idStart === -1) {
+        // An id assigned now: new by construction.
+        const at = records.open(close - start + suffixes.maxBytes);
+        const out = records.bytes;
+        let end = copyBytes(body, start, close, out, at);
+        end = copyBytes(suffixes.id, 0, suffixes.id.length, out, end);
+        writeUuidv7(out, end, now);
+        ids.quoted(out, end, end + UUID_LENGTH);
+        end = copyBytes(suffixes.afterId, 0, suffixes.afterId.length, out, end + UUID_LENGTH);
+        records.close(at, end);
+        continue;
+      }
+      // The client's id (or the event's own): plain text, so its JSON is its bytes in quotes.
+      ids.quoted(body, idStart, idEnd);
+      const id = body.toString('utf8', idStart, idEnd);
+      const stored = this.recent.get(id);
+      if (stored !== undefined) {
+        earlier.push(stored);
+        continue;
+      }
+      if (inBatch.has(id)) continue;
+      inBatch.add(id);
+      fresh.push(id);
+      const at = records.open(close - start + suffixes.maxBytes + (idFromField ? idEnd - idStart : 0));
+      const out = records.bytes;
+      let end = copyBytes(body, start, close, out, at);
+      if (idFromField) {
+        end = copyBytes(suffixes.id, 0, suffixes.id.length, out, end);
+        end = copyBytes(body, idStart, idEnd, out, end);
+        end = copyBytes(suffixes.afterId, 0, suffixes.afterId.length, out, end);
+      } else {
+        end = copyBytes(suffixes.received, 0, suffixes.received.length, out, end);
+      }
+      records.close(at, end);
+    }
+    ids.byte(CLOSE_BRACKET);
+    const writes = earlier;
+    if (records.count > 0) {
+      const write = this.log.append(this.schema.name, records.finish(), records.count);
+      if (fresh.length > 0) this.recent.add(fresh, write);
+      writes.push(write);
+    }
+    const durable = writes.length === 1 ? writes[0]! : Promise.all(writes).then(() => undefined);
+    return { events: count, idsJson: () => ids.text(), duplicates: count - records.count, durable };
   }
 
   /** Remembers the ids of the stream's newest segments on disk (after a restart), newest first, up to capacity. */
@@ -153,5 +231,74 @@ export class StreamIngest {
     // Oldest first, so eviction forgets the oldest.
     for (const ids of batches.reverse()) this.recent.add(ids, done);
     return Math.min(count, this.recent.capacity);
+  }
+}
+
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+
+/** What follows an event's text (up to its closing brace) in its stored form, as bytes. */
+interface Suffixes {
+  /** `,"_event_id":"` */
+  readonly id: Buffer;
+  /** `","_received_at":"…"}`, after an id. */
+  readonly afterId: Buffer;
+  /** `,"_received_at":"…"}`, when the event has its `_event_id`. */
+  readonly received: Buffer;
+  /** The most bytes added to an event, its id aside when the id comes from the event. */
+  readonly maxBytes: number;
+}
+
+let lastSuffixes: { receivedAt: string; suffixes: Suffixes } | undefined;
+
+/** The suffixes of the events received at `receivedAt` (the same for every request of a millisecond). */
+function suffixesOf(receivedAt: string): Suffixes {
+  if (lastSuffixes?.receivedAt === receivedAt) return lastSuffixes.suffixes;
+  const id = Buffer.from(`,"${EVENT_ID}":"`);
+  const afterId = Buffer.from(`","${RECEIVED_AT}":${JSON.stringify(receivedAt)}}`);
+  const received = Buffer.from(`,"${RECEIVED_AT}":${JSON.stringify(receivedAt)}}`);
+  const suffixes = { id, afterId, received, maxBytes: id.length + UUID_LENGTH + afterId.length };
+  lastSuffixes = { receivedAt, suffixes };
+  return suffixes;
+}
+
+/** Copies `source[start, end)` to `target` at `at`; returns the offset after it. A loop beats a native call for short runs. */
+function copyBytes(source: Uint8Array, start: number, end: number, target: Uint8Array, at: number): number {
+  const length = end - start;
+  if (length > 64) {
+    target.set(source.subarray(start, end), at);
+    return at + length;
+  }
+  for (let i = start; i < end; i++) target[at++] = source[i]!;
+  return at;
+}
+
+/** A growing buffer of UTF-8 text, written byte by byte or by ranges of other buffers. */
+class ByteText {
+  private buffer: Buffer;
+  private length = 0;
+  constructor(expectedBytes: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(64, expectedBytes));
+  }
+  byte(b: number): void {
+    if (this.length === this.buffer.length) this.grow(1);
+    this.buffer[this.length++] = b;
+  }
+  /** `"` + `source[start, end)` + `"` */
+  quoted(source: Uint8Array, start: number, end: number): void {
+    if (this.length + end - start + 2 > this.buffer.length) this.grow(end - start + 2);
+    this.buffer[this.length++] = QUOTE;
+    this.length = copyBytes(source, start, end, this.buffer, this.length);
+    this.buffer[this.length++] = QUOTE;
+  }
+  text(): string {
+    return this.buffer.toString('utf8', 0, this.length);
+  }
+  private grow(bytes: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
+    this.buffer.copy(bigger, 0, 0, this.length);
+    this.buffer = bigger;
   }
 }

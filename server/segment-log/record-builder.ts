@@ -33,6 +33,25 @@ export class RecordBuilder {
     this.seal(at, end - start + suffixBytes);
   }
 
+  /**
+   * Starts a record of at most `maxPayloadBytes` bytes, to be written by the caller into `bytes` from
+   * the offset returned, then sealed with `seal(payloadStart, payloadEnd)`.
+   */
+  open(maxPayloadBytes: number): number {
+    this.reserve(RECORD_HEADER_BYTES + maxPayloadBytes);
+    return this.length + RECORD_HEADER_BYTES;
+  }
+
+  /** The buffer records are written into (replaced when it grows: read it after `open`). */
+  get bytes(): Buffer {
+    return this.buffer;
+  }
+
+  /** Ends the record opened at `payloadStart` (from `open`), its payload ending at `payloadEnd`. */
+  close(payloadStart: number, payloadEnd: number): void {
+    this.seal(payloadStart, payloadEnd - payloadStart);
+  }
+
   /** The framed records (a view of the builder's buffer). */
   finish(): Buffer {
     return this.buffer.subarray(0, this.length);

@@ -1,0 +1,436 @@
+import type { ValueType } from '../../core/types.ts';
+import type { StreamSchema } from '../stream-schema.ts';
+import { EVENT_ID, RECEIVED_AT } from './event-validator.ts';
+
+/**
+ * Where the events of a JSON array body sit, found by `BatchScanner.scan` in one pass over its bytes.
+ * Offsets are byte offsets in the body. Valid until the scanner's next `scan`: the arrays are reused.
+ */
+export interface ScannedBatch {
+  readonly count: number;
+  /** Offset of each event's `{`. */
+  readonly starts: Int32Array;
+  /** Offset of each event's closing `}`. */
+  readonly closes: Int32Array;
+  /**
+   * The bytes of each event's id between its quotes (`_event_id`, or the stream's `eventIdField`),
+   * plain text that needs no escaping; both -1 when the event has none (the server assigns one).
+   */
+  readonly idStarts: Int32Array;
+  readonly idEnds: Int32Array;
+  /** The ids are the stream's `eventIdField` values (else the clients' `_event_id`s, where sent). */
+  readonly idFromField: boolean;
+}
+
+/** A value's kind as the scanner checks it: the stream's column types, and the client's `_event_id`. */
+const KIND = { int32: 0, int64: 1, float32: 2, float64: 3, string: 4, bool: 5, timestamp: 6, date: 7, clientId: 8 } as const;
+type Kind = (typeof KIND)[keyof typeof KIND];
+const KIND_OF: Readonly<Record<ValueType, Kind>> = KIND;
+
+interface ScanColumn {
+  readonly name: Uint8Array;
+  readonly kind: Kind;
+  readonly required: boolean;
+  /** This column's bit in the per-event mask of columns seen. */
+  readonly bit: number;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const SPACE = 0x20;
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+const RETURN = 0x0d;
+const LOWER_E = 0x65;
+const UPPER_E = 0x45;
+const MAX_EVENT_ID_BYTES = 128;
+/** Returned by the value checks when the scanner leaves the batch to the general path. */
+const BAIL = -1;
+
+/**
+ * The fast path of the log API for the common batch: a JSON array of events that are valid and
+ * already in their stored form, which is then stored from the body's bytes as they came. One pass over
+ * the bytes checks the JSON syntax and each value against the stream's schema, without building any
+ * object or string, where the general path (`parseBatch` then `EventValidator`) decodes the body,
+ * JSON.parses it, finds each event's text again, and checks the parsed values.
+ *
+ * It is conservative: `scan` answers undefined for any batch it does not take whole, and the caller
+ * then runs the general path, which accepts exactly what it always did and names every problem. So a
+ * batch the scanner takes must be one the general path would take and store alike: valid JSON, every
+ * event an object of known fields, each key once, on one line, with each value valid and in its normal
+ * form (int64 as a number of at most 15 digits, a timestamp as `YYYY-MM-DDTHH:MM:SS.sssZ`, ...), and
+ * ids that need no escaping. Anything else (escapes in a timestamp, exponents, nulls where they are
+ * not allowed, a problem of any kind) is left to the general path.
+ */
+export class BatchScanner {
+  /** Columns by name length, then by name. */
+  private readonly byLength: ScanColumn[][];
+  private readonly requiredMask: number;
+  /** The column whose values are the events' ids, when the stream has an `eventIdField`. */
+  private readonly idColumn: ScanColumn | undefined;
+  /** False when the schema has a shape the scanner does not handle; then `scan` always answers undefined. */
+  private readonly usable: boolean;
+  /** The columns of the latest event scanned, in the order of its keys. */
+  private readonly order: (ScanColumn | undefined)[] = [];
+  private starts = new Int32Array(1024);
+  private closes = new Int32Array(1024);
+  private idStarts = new Int32Array(1024);
+  private idEnds = new Int32Array(1024);
+
+  constructor(readonly schema: StreamSchema) {
+    const columns = new Map<string, { kind: Kind; required: boolean }>();
+    const add = (name: string, type: ValueType, required: boolean) => {
+      if (!columns.has(name)) columns.set(name, { kind: KIND_OF[type], required });
+    };
+    // The same columns, types and required flags as EventValidator.
+    for (const key of schema.keys) add(key.name, key.type, true);
+    const timestamp = schema.fields.find((f) => f.name === schema.timestampField);
+    add(schema.timestampField, timestamp?.type ?? 'timestamp', true);
+    if (schema.eventIdField !== undefined) {
+      const idField = schema.fields.find((f) => f.name === schema.eventIdField);
+      add(schema.eventIdField, idField?.type ?? 'string', true);
+    }
+    for (const field of schema.fields) add(field.name, field.type, !field.nullable);
+    const names = [...columns.keys()];
+    const idKind = schema.eventIdField !== undefined ? columns.get(schema.eventIdField)!.kind : KIND.clientId;
+    this.usable =
+      names.length < 31 &&
+      // Names written in JSON as they are (so a key's bytes equal to a name's are that name).
+      names.every((name) => [...name].every((ch) => ch !== '"' && ch !== '\\' && ch >= ' ')) &&
+      !names.includes(EVENT_ID) &&
+      !names.includes(RECEIVED_AT) &&
+      // Ids taken as written: strings, or whole numbers (whose text is what String(number) gives).
+      (idKind === KIND.clientId || idKind === KIND.string || idKind === KIND.int64 || idKind === KIND.int32);
+    const scanColumns: ScanColumn[] = names.map((name, bit) => ({ name: Buffer.from(name, 'utf8'), kind: columns.get(name)!.kind, required: columns.get(name)!.required, bit }));
+    // A client's `_event_id` is checked as a column too; on a stream with an `eventIdField` the general path stores it otherwise.
+    if (schema.eventIdField === undefined) scanColumns.push({ name: Buffer.from(EVENT_ID), kind: KIND.clientId, required: false, bit: scanColumns.length });
+    this.byLength = [];
+    for (const column of scanColumns) (this.byLength[column.name.length] ??= []).push(column);
+    for (let i = 0; i < this.byLength.length; i++) this.byLength[i] ??= [];
+    this.requiredMask = scanColumns.filter((c) => c.required).reduce((mask, c) => mask | (1 << c.bit), 0);
+    this.idColumn = schema.eventIdField !== undefined ? scanColumns.find((c) => c.name.toString() === schema.eventIdField) : undefined;
+  }
+
+  /**
+   * The events of `body` (a JSON array, UTF-8 checked), when every one of them is valid and in its
+   * stored form and there are at most `maxEvents`; otherwise undefined, for the general path to decide.
+   */
+  scan(body: Uint8Array, maxEvents: number): ScannedBatch | undefined {
+    if (!this.usable) return undefined;
+    const end = body.length;
+    let i = skipSpace(body, 0, end);
+    if (i >= end || body[i] !== OPEN_BRACKET) return undefined;
+    i = skipSpace(body, i + 1, end);
+    let count = 0;
+    if (i < end && body[i] === CLOSE_BRACKET) {
+      i++;
+    } else {
+      for (;;) {
+        if (count === maxEvents) return undefined;
+        if (count === this.starts.length) this.grow();
+        const close = this.scanEvent(body, i, end, count);
+        if (close === BAIL) return undefined;
+        this.starts[count] = i;
+        this.closes[count] = close;
+        count++;
+        i = skipSpace(body, close + 1, end);
+        if (i >= end) return undefined;
+        const c = body[i];
+        if (c === CLOSE_BRACKET) {
+          i++;
+          break;
+        }
+        if (c !== COMMA) return undefined;
+        i = skipSpace(body, i + 1, end);
+      }
+    }
+    if (skipSpace(body, i, end) !== end) return undefined;
+    return { count, starts: this.starts, closes: this.closes, idStarts: this.idStarts, idEnds: this.idEnds, idFromField: this.idColumn !== undefined };
+  }
+
+  /** Checks the event object at `i`; returns the offset of its closing brace, or BAIL. */
+  private scanEvent(body: Uint8Array, i: number, end: number, n: number): number {
+    if (i >= end || body[i] !== OPEN_BRACE) return BAIL;
+    let seen = 0;
+    this.idStarts[n] = -1;
+    this.idEnds[n] = -1;
+    i = skipInlineSpace(body, i + 1, end);
+    if (i >= end || body[i] !== QUOTE) return BAIL; // `{}` is never valid: the timestamp is required
+    for (let k = 0; ; k++) {
+      // A key: plain text (an escaped key could spell a column's name otherwise). Events of a batch
+      // mostly list their keys in the same order: the key the previous event had here is tried first.
+      const keyStart = i + 1;
+      let column = this.order[k];
+      let keyEnd = column === undefined ? -1 : keyStart + column.name.length;
+      if (column === undefined || !startsWith(body, keyStart, column.name) || keyEnd >= end || body[keyEnd] !== QUOTE) {
+        keyEnd = keyStart;
+        while (keyEnd < end) {
+          const c = body[keyEnd]!;
+          if (c === QUOTE) break;
+          if (c === BACKSLASH || c < SPACE) return BAIL;
+          keyEnd++;
+        }
+        if (keyEnd >= end) return BAIL;
+        column = this.columnAt(body, keyStart, keyEnd);
+        if (column === undefined) return BAIL;
+        this.order[k] = column;
+      }
+      const bit = 1 << column.bit;
+      if ((seen & bit) !== 0) return BAIL;
+      seen |= bit;
+      i = skipInlineSpace(body, keyEnd + 1, end);
+      if (i >= end || body[i] !== COLON) return BAIL;
+      i = skipInlineSpace(body, i + 1, end);
+      if (i >= end) return BAIL;
+      const valueEnd = this.scanValue(body, i, end, column);
+      if (valueEnd === BAIL) return BAIL;
+      if (column.kind === KIND.clientId || column === this.idColumn) {
+        // Strings: the text between the quotes; numbers: their digits.
+        const quoted = body[i] === QUOTE ? 1 : 0;
+        this.idStarts[n] = i + quoted;
+        this.idEnds[n] = valueEnd - quoted;
+      }
+      i = skipInlineSpace(body, valueEnd, end);
+      if (i >= end) return BAIL;
+      const c = body[i];
+      if (c === CLOSE_BRACE) break;
+      if (c !== COMMA) return BAIL;
+      i = skipInlineSpace(body, i + 1, end);
+      if (i >= end || body[i] !== QUOTE) return BAIL;
+    }
+    if ((seen & this.requiredMask) !== this.requiredMask) return BAIL;
+    return i;
+  }
+
+  private columnAt(body: Uint8Array, start: number, end: number): ScanColumn | undefined {
+    const candidates = this.byLength[end - start];
+    if (candidates === undefined) return undefined;
+    for (const column of candidates) if (startsWith(body, start, column.name)) return column;
+    return undefined;
+  }
+
+  /** Checks the value at `i` for `column`; returns the offset just after it, or BAIL. */
+  private scanValue(body: Uint8Array, i: number, end: number, column: ScanColumn): number {
+    const c = body[i]!;
+    if (c === 0x6e /* n */) {
+      if (column.required || column.kind === KIND.clientId) return BAIL;
+      return literalEnd(body, i, end, NULL_BYTES);
+    }
+    switch (column.kind) {
+      case KIND.int32:
+        return integerEnd(body, i, end, 9, column === this.idColumn);
+      case KIND.int64:
+        return integerEnd(body, i, end, 15, column === this.idColumn);
+      case KIND.float32:
+        return numberEnd(body, i, end, 38);
+      case KIND.float64:
+        return numberEnd(body, i, end, 300);
+      case KIND.bool:
+        return c === 0x74 /* t */ ? literalEnd(body, i, end, TRUE_BYTES) : c === 0x66 /* f */ ? literalEnd(body, i, end, FALSE_BYTES) : BAIL;
+      case KIND.string:
+        return c === QUOTE ? stringEnd(body, i, end, column === this.idColumn) : BAIL;
+      case KIND.clientId: {
+        if (c !== QUOTE) return BAIL;
+        const close = stringEnd(body, i, end, true);
+        // Non-empty and at most 128 characters: any byte count within that is fine; longer is decoded to count.
+        if (close === BAIL || close - i === 2 || (close - i - 2 > MAX_EVENT_ID_BYTES && Buffer.from(body.buffer, body.byteOffset + i + 1, close - i - 2).toString('utf8').length > MAX_EVENT_ID_BYTES)) return BAIL;
+        return close;
+      }
+      case KIND.timestamp:
+        return c === QUOTE ? canonicalTimestampEnd(body, i, end) : BAIL;
+      case KIND.date:
+        return c === QUOTE ? dateEnd(body, i, end) : BAIL;
+    }
+  }
+
+  private grow(): void {
+    const size = this.starts.length * 2;
+    const grown = (a: Int32Array) => {
+      const b = new Int32Array(size);
+      b.set(a);
+      return b;
+    };
+    this.starts = grown(this.starts);
+    this.closes = grown(this.closes);
+    this.idStarts = grown(this.idStarts);
+    this.idEnds = grown(this.idEnds);
+  }
+}
+
+/** `body` has the bytes of `name` at `at` (the caller checks `at + name.length` is within the body). */
+function startsWith(body: Uint8Array, at: number, name: Uint8Array): boolean {
+  for (let k = 0; k < name.length; k++) if (body[at + k] !== name[k]) return false;
+  return true;
+}
+
+const NULL_BYTES = Buffer.from('null');
+const TRUE_BYTES = Buffer.from('true');
+const FALSE_BYTES = Buffer.from('false');
+
+/** JSON whitespace, newlines included: between the array's elements. */
+function skipSpace(body: Uint8Array, i: number, end: number): number {
+  while (i < end) {
+    const c = body[i];
+    if (c !== SPACE && c !== NEWLINE && c !== RETURN && c !== TAB) break;
+    i++;
+  }
+  return i;
+}
+
+/** Whitespace inside an event: spaces and tabs (an event's text spanning lines is left to the general path). */
+function skipInlineSpace(body: Uint8Array, i: number, end: number): number {
+  while (i < end) {
+    const c = body[i];
+    if (c !== SPACE && c !== TAB) break;
+    i++;
+  }
+  return i;
+}
+
+/** The offset after `literal` at `i`, when it is there and followed by a delimiter. */
+function literalEnd(body: Uint8Array, i: number, end: number, literal: Uint8Array): number {
+  if (i + literal.length > end) return BAIL;
+  for (let k = 0; k < literal.length; k++) if (body[i + k] !== literal[k]) return BAIL;
+  return i + literal.length;
+}
+
+/**
+ * A JSON integer of at most `maxDigits` digits (so within the type's range and exact), without a
+ * fraction or an exponent (JSON.parse reads `1.0` as 1, which is stored as written: left to the
+ * general path). An id's text must be what String(number) gives: no `-0`.
+ */
+function integerEnd(body: Uint8Array, i: number, end: number, maxDigits: number, isId: boolean): number {
+  const start = i;
+  if (body[i] === MINUS) i++;
+  const first = i;
+  if (i >= end) return BAIL;
+  if (body[i] === ZERO) {
+    i++;
+    if (isId && first !== start) return BAIL;
+  } else {
+    while (i < end && body[i]! >= ZERO && body[i]! <= NINE) i++;
+  }
+  const digits = i - first;
+  if (digits === 0 || digits > maxDigits) return BAIL;
+  if (i < end && ((body[i]! >= ZERO && body[i]! <= NINE) || body[i] === DOT || body[i] === LOWER_E || body[i] === UPPER_E)) return BAIL;
+  return i;
+}
+
+/**
+ * A JSON number whose integer part has at most `maxIntegerDigits` digits, with a fraction and an
+ * exponent of at most two digits (so it is finite, and within float32's range when the limit is 38 and
+ * there is no exponent).
+ */
+function numberEnd(body: Uint8Array, i: number, end: number, maxIntegerDigits: number): number {
+  if (body[i] === MINUS) i++;
+  const first = i;
+  if (i >= end) return BAIL;
+  if (body[i] === ZERO) i++;
+  else while (i < end && body[i]! >= ZERO && body[i]! <= NINE) i++;
+  const digits = i - first;
+  if (digits === 0 || digits > maxIntegerDigits) return BAIL;
+  if (i < end && body[i]! >= ZERO && body[i]! <= NINE) return BAIL; // a leading zero
+  if (i < end && body[i] === DOT) {
+    i++;
+    const fraction = i;
+    while (i < end && body[i]! >= ZERO && body[i]! <= NINE) i++;
+    if (i === fraction) return BAIL;
+  }
+  if (i < end && (body[i] === LOWER_E || body[i] === UPPER_E)) {
+    if (maxIntegerDigits < 300) return BAIL; // float32: its range is checked by the general path
+    i++;
+    if (i < end && (body[i] === PLUS || body[i] === MINUS)) i++;
+    const exponent = i;
+    while (i < end && body[i]! >= ZERO && body[i]! <= NINE) i++;
+    if (i === exponent || i - exponent > 2) return BAIL;
+  }
+  return i;
+}
+
+/**
+ * The offset after the JSON string opening at `open`. Escapes must be well formed; control characters
+ * are not allowed (as in JSON). `plain`: the string must have no escape at all (its bytes are its value).
+ */
+function stringEnd(body: Uint8Array, open: number, end: number, plain: boolean): number {
+  let i = open + 1;
+  while (i < end) {
+    const c = body[i]!;
+    if (c === QUOTE) return i + 1;
+    if (c < SPACE) return BAIL;
+    if (c === BACKSLASH) {
+      if (plain || i + 1 >= end) return BAIL;
+      const e = body[i + 1]!;
+      if (e === 0x75 /* u */) {
+        if (i + 6 > end) return BAIL;
+        for (let k = i + 2; k < i + 6; k++) if (!isHexDigit(body[k]!)) return BAIL;
+        i += 6;
+        continue;
+      }
+      // " \ / b f n r t
+      if (e !== QUOTE && e !== BACKSLASH && e !== 0x2f && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return BAIL;
+      i += 2;
+      continue;
+    }
+    i++;
+  }
+  return BAIL;
+}
+
+function isHexDigit(c: number): boolean {
+  return (c >= ZERO && c <= NINE) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
+}
+
+/** `"YYYY-MM-DDTHH:MM:SS.sssZ"`, a valid instant from year 0001: the one timestamp form stored as written. */
+function canonicalTimestampEnd(body: Uint8Array, open: number, end: number): number {
+  const s = open + 1;
+  if (s + 25 > end || body[s + 24] !== QUOTE) return BAIL;
+  if (body[s + 4] !== MINUS || body[s + 7] !== MINUS || body[s + 10] !== 0x54 /* T */ || body[s + 13] !== COLON || body[s + 16] !== COLON || body[s + 19] !== DOT || body[s + 23] !== 0x5a /* Z */) return BAIL;
+  const year = digitsAt(body, s, 4);
+  const month = digitsAt(body, s + 5, 2);
+  const day = digitsAt(body, s + 8, 2);
+  const hour = digitsAt(body, s + 11, 2);
+  const minute = digitsAt(body, s + 14, 2);
+  const second = digitsAt(body, s + 17, 2);
+  if (digitsAt(body, s + 20, 3) < 0) return BAIL;
+  if (year < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || !isCalendarDate(year, month, day)) return BAIL;
+  return s + 25;
+}
+
+/** `"YYYY-MM-DD"`, a valid date from year 0001. */
+function dateEnd(body: Uint8Array, open: number, end: number): number {
+  const s = open + 1;
+  if (s + 11 > end || body[s + 10] !== QUOTE || body[s + 4] !== MINUS || body[s + 7] !== MINUS) return BAIL;
+  const year = digitsAt(body, s, 4);
+  if (year < 1 || !isCalendarDate(year, digitsAt(body, s + 5, 2), digitsAt(body, s + 8, 2))) return BAIL;
+  return s + 11;
+}
+
+/** The number written by `count` digits at `start`, or -1 if any is not a digit. */
+function digitsAt(body: Uint8Array, start: number, count: number): number {
+  let n = 0;
+  for (let i = start; i < start + count; i++) {
+    const d = body[i]! - ZERO;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function isCalendarDate(year: number, month: number, day: number): boolean {
+  if (month < 1 || month > 12 || day < 1) return false;
+  if (month === 2 && day === 29) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return day <= DAYS_IN_MONTH[month - 1]!;
+}
