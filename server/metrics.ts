@@ -55,6 +55,9 @@ export class ServerMetrics {
   readonly #servedRows: Counter<'service'>;
   /** Label children by `route method status`: a request's observation is two map lookups. */
   readonly #series = new Map<string, RequestSeries>();
+  /** Label children of the store read histogram (by outcome) and of served rows (by service), for the same reason. */
+  readonly #storeReadSeries = new Map<StoreReadOutcome, { observe(value: number): void }>();
+  readonly #servedRowsSeries = new Map<string, { inc(value: number): void }>();
 
   constructor(sources: MetricSources = {}) {
     const registers = [this.registry];
@@ -132,12 +135,16 @@ export class ServerMetrics {
 
   /** One readEncoded round trip of serving, and how many keys it read. */
   observeStoreRead(seconds: number, outcome: StoreReadOutcome, keys: number): void {
-    this.#storeRead.labels(outcome).observe(seconds);
+    let series = this.#storeReadSeries.get(outcome);
+    if (series === undefined) this.#storeReadSeries.set(outcome, (series = this.#storeRead.labels(outcome)));
+    series.observe(seconds);
     if (outcome === 'ok') this.#keysRead.inc(keys);
   }
 
   countServedRows(service: string, rows: number): void {
-    this.#servedRows.labels(service).inc(rows);
+    let series = this.#servedRowsSeries.get(service);
+    if (series === undefined) this.#servedRowsSeries.set(service, (series = this.#servedRows.labels(service)));
+    series.inc(rows);
   }
 
   /** The exposition text, and its content type. */

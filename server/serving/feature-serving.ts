@@ -216,7 +216,7 @@ function bearerScopes(header: string | undefined, tokens: TokenTable): readonly 
 
 /** JSON, or no Content-Type at all. */
 function checkContentType(contentType: string | undefined): void {
-  if (contentType === undefined) return;
+  if (contentType === undefined || contentType === 'application/json') return;
   const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
   if (mediaType !== 'application/json') {
     throw new ApiError('unsupported_media_type', `Content-Type must be application/json, got ${JSON.stringify(contentType)}`);

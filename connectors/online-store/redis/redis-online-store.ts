@@ -226,13 +226,26 @@ export class RedisOnlineStore implements OnlineStore {
   async #fetch(keys: readonly PreparedKey[], operation: string): Promise<(EncodedOnlineRecord | undefined)[]> {
     this.#assertOpen(operation);
     if (keys.length === 0) return [];
-    await this.#ready(operation);
-    const redisKeys = keys.map((k) => this.#key(k.view, k.encodedKey));
-    const reply = (await this.#command(['MGET', ...redisKeys], operation)) as (string | null)[];
+    // The hot path of serving: no wait (and no await) while connected.
+    if (!this.#client.isReady) await this.#ready(operation);
+    const args = new Array<string>(keys.length + 1);
+    args[0] = 'MGET';
+    for (let i = 0; i < keys.length; i++) args[i + 1] = this.#key(keys[i]!.view, keys[i]!.encodedKey);
+    const reply = (await this.#command(args, operation)) as (string | null)[];
     const context = { store: this.name, operation };
-    const parsed = reply.map((value, i) => (value === null ? undefined : parseStored(value, redisKeys[i]!, context)));
-    const unknown = [...new Set(parsed.flatMap((p) => (p && !knownLayout(p.layoutId) ? [p.layoutId] : [])))];
-    if (unknown.length > 0) {
+    const parsed = new Array<StoredRecord | undefined>(reply.length);
+    let unknown: string[] | undefined;
+    for (let i = 0; i < reply.length; i++) {
+      const value = reply[i];
+      if (value === null || value === undefined) {
+        parsed[i] = undefined;
+        continue;
+      }
+      const record = parseStored(value, args[i + 1]!, context);
+      parsed[i] = record;
+      if (!knownLayout(record.layoutId) && !unknown?.includes(record.layoutId)) (unknown ??= []).push(record.layoutId);
+    }
+    if (unknown !== undefined) {
       const features = (await this.#command(['HMGET', this.#layoutsKey, ...unknown], operation)) as (string | null)[];
       unknown.forEach((id, i) => {
         const json = features[i];
@@ -240,7 +253,12 @@ export class RedisOnlineStore implements OnlineStore {
         rememberLayout(id, json);
       });
     }
-    return parsed.map((p) => p && { features: knownLayout(p.layoutId)!.features, values: p.values, eventMicros: p.eventMicros, writtenMicros: p.writtenMicros });
+    const found = new Array<EncodedOnlineRecord | undefined>(parsed.length);
+    for (let i = 0; i < parsed.length; i++) {
+      const p = parsed[i];
+      found[i] = p && { features: knownLayout(p.layoutId)!.features, values: p.values, eventMicros: p.eventMicros, writtenMicros: p.writtenMicros };
+    }
+    return found;
   }
 
   get #layoutsKey(): string {
@@ -259,10 +277,13 @@ export class RedisOnlineStore implements OnlineStore {
     return settled;
   }
 
+  /** One command; its error reply, a connection failure or a timeout throws. */
   async #command(args: string[], operation: string): Promise<Reply> {
-    const [reply] = await this.#pipeline([args], operation);
-    if (reply!.status === 'rejected') throw this.#failure(reply!.reason, operation);
-    return reply!.value;
+    try {
+      return await this.#withDeadline(this.#client.sendCommand<Reply>(args), operation);
+    } catch (error) {
+      throw this.#failure(error, operation);
+    }
   }
 
   /** Resolves when the client is connected; waits at most connectTimeoutMs for a (re)connection. */
@@ -295,19 +316,24 @@ export class RedisOnlineStore implements OnlineStore {
     if (this.#closed) throw new OnlineStoreError(`The online store ${this.name} is closed`, { store: this.name, operation });
   }
 
-  async #withDeadline<T>(work: Promise<T>, operation: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
+  /** `work`, or OnlineStoreUnavailableError once `commandTimeoutMs` passed (one timer, no race of promises). */
+  #withDeadline<T>(work: Promise<T>, operation: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
         () => reject(new OnlineStoreUnavailableError(`Online store ${this.name} did not answer ${operation} within ${this.#commandTimeoutMs} ms`, { store: this.name, operation })),
         this.#commandTimeoutMs,
       );
+      work.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
     });
-    try {
-      return await Promise.race([work, deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   #failure(error: unknown, operation: string): Error {
@@ -345,8 +371,15 @@ function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
+interface StoredRecord {
+  readonly eventMicros: number;
+  readonly writtenMicros: number;
+  readonly layoutId: string;
+  readonly values: string;
+}
+
 /** A stored value, `<event µs>|<written µs>|<layout id>|<JSON array>`, cut at its first three bars. */
-function parseStored(value: string, key: string, context: { store: string; operation: string }): { eventMicros: number; writtenMicros: number; layoutId: string; values: string } {
+function parseStored(value: string, key: string, context: { store: string; operation: string }): StoredRecord {
   const a = value.indexOf('|');
   const b = value.indexOf('|', a + 1);
   const c = value.indexOf('|', b + 1);
