@@ -10,12 +10,12 @@
  * `--entities` entities are loaded in both layouts into one redis-server started here (or
  * `--redis-url`). Both servers run as child processes; this process is the client. Latency: one
  * client at a time, sequential requests on a keep-alive connection, for 1 entity, 100 and 500
- * candidates (random keys; p50, p99, p99.9 over `--requests` requests, the two servers taking
- * turns in blocks of 100 requests), back to back and with `--pace` ms between requests (a client
+ * candidates (random keys; p50, p99, p99.9 over `--requests` requests after `--warm-up` unmeasured
+ * ones (at most `--requests`), the two servers taking turns in blocks of 100 requests), back to back and with `--pace` ms between requests (a client
  * that does something between two requests, as a product backend does). Throughput: autocannon with `--connections` connections of 500-candidate requests for
  * `--duration` seconds, in entity rows per second.
  *
- *   npx tsx bench/serving.ts [--entities 1000000] [--features 50] [--requests 2000] [--pace 0,1] [--duration 10] [--connections 10] [--redis-url redis://…]
+ *   npx tsx bench/serving.ts [--entities 1000000] [--features 50] [--requests 2000] [--warm-up 200] [--pace 0,1] [--duration 10] [--connections 10] [--redis-url redis://…]
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -23,6 +23,7 @@ import { Agent, createServer as createHttpServer, request as httpRequest } from 
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClient } from 'redis';
@@ -162,17 +163,33 @@ interface Latency {
   readonly p999: number;
 }
 
+/** This process's GC pauses from now until `stop()`: the client's own pauses land in both servers' samples. */
+function clientGcPauses(): { stop(): { count: number; longestMs: number; totalMs: number } } {
+  const entries: PerformanceEntry[] = [];
+  const observer = new PerformanceObserver((list) => entries.push(...list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop() {
+      entries.push(...observer.takeRecords());
+      observer.disconnect();
+      return { count: entries.length, longestMs: Math.max(0, ...entries.map((e) => e.duration)), totalMs: entries.reduce((sum, e) => sum + e.duration, 0) };
+    },
+  };
+}
+
 /**
  * Sequential requests of `rows` random entities: the same keys to both servers, in blocks of 100
  * requests per server taking turns (so drift in the machine's load hits both alike, while a server
  * stays busy long enough not to be measured waking up from idle between two requests).
  */
-async function latencies(urls: Record<Subject, URL>, rows: number, requests: number, entities: number, paceMs: number): Promise<Record<Subject, Latency>> {
+async function latencies(urls: Record<Subject, URL>, rows: number, requests: number, entities: number, paceMs: number, warmUpRequests: number): Promise<Record<Subject, Latency> & { clientGc: ReturnType<ReturnType<typeof clientGcPauses>['stop']> }> {
   const agents = { flywheel: new Agent({ keepAlive: true, maxSockets: 1 }), floor: new Agent({ keepAlive: true, maxSockets: 1 }) };
   const samples: Record<Subject, number[]> = { flywheel: [], floor: [] };
-  const warmUp = Math.min(200, requests);
+  const warmUp = Math.min(warmUpRequests, requests);
   const block = 100;
+  let gc: ReturnType<typeof clientGcPauses> | undefined;
   for (let first = 0; first < requests + warmUp; first += block) {
+    if (first >= warmUp) gc ??= clientGcPauses();
     const ids = Array.from({ length: Math.min(block, requests + warmUp - first) }, () => randomIds(rows, entities));
     for (const subject of ['flywheel', 'floor'] as const) {
       for (const [j, keys] of ids.entries()) {
@@ -189,7 +206,7 @@ async function latencies(urls: Record<Subject, URL>, rows: number, requests: num
     const sorted = [...xs].sort((a, b) => a - b);
     return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9) };
   };
-  return { flywheel: summary(samples.flywheel), floor: summary(samples.floor) };
+  return { flywheel: summary(samples.flywheel), floor: summary(samples.floor), clientGc: gc!.stop() };
 }
 
 async function throughput(subject: Subject, url: URL, options: { connections: number; duration: number; entities: number; rows: number }): Promise<{ rowsPerSecond: number; p99Ms: number }> {
@@ -255,7 +272,7 @@ async function checkAnswers(urls: Record<Subject, URL>, entities: number, featur
   agent.destroy();
 }
 
-export async function benchServing(options: { entities: number; features: number; requests: number; duration: number; connections: number; paceMs: number[]; redisUrl?: string }) {
+export async function benchServing(options: { entities: number; features: number; requests: number; warmUp: number; duration: number; connections: number; paceMs: number[]; redisUrl?: string }) {
   const dir = await mkdtemp(join(tmpdir(), 'flywheel-bench-serving-'));
   const redis = options.redisUrl ? { url: options.redisUrl, stop: async () => undefined } : await startRedis(dir);
   const children: { stop: () => Promise<void> }[] = [];
@@ -277,11 +294,15 @@ export async function benchServing(options: { entities: number; features: number
     for (const rows of [1, 100, 500]) {
       const requests = rows === 1 ? options.requests : Math.max(200, Math.round(options.requests / (rows / 50)));
       for (const paceMs of options.paceMs) {
-        const measured = await latencies(urls, rows, requests, options.entities, paceMs);
+        const measured = await latencies(urls, rows, requests, options.entities, paceMs, options.warmUp);
         figures[`latency ${rows} pace ${paceMs}`] = measured;
         const line = (s: Subject) => `p50 ${measured[s].p50.toFixed(2)} ms, p99 ${measured[s].p99.toFixed(2)} ms, p99.9 ${measured[s].p999.toFixed(2)} ms`;
         const pace = paceMs === 0 ? 'back to back' : `${paceMs} ms between requests`;
-        process.stdout.write(`${rows === 1 ? '1 entity' : `${rows} candidates`}, one client, ${requests} requests ${pace}: Flywheel ${line('flywheel')}; floor ${line('floor')}\n`);
+        const { clientGc } = measured;
+        process.stdout.write(
+          `${rows === 1 ? '1 entity' : `${rows} candidates`}, one client, ${requests} requests ${pace}: Flywheel ${line('flywheel')}; floor ${line('floor')} ` +
+            `(client GC: ${clientGc.count} pauses, ${clientGc.totalMs.toFixed(1)} ms, longest ${clientGc.longestMs.toFixed(2)} ms)\n`,
+        );
       }
     }
     const load500 = { connections: options.connections, duration: options.duration, entities: options.entities, rows: 500 };
@@ -312,6 +333,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       entities: { type: 'string', default: '1000000' },
       features: { type: 'string', default: '50' },
       requests: { type: 'string', default: '2000' },
+      'warm-up': { type: 'string', default: '200' },
       duration: { type: 'string', default: '10' },
       connections: { type: 'string', default: '10' },
       pace: { type: 'string', default: '0,1' },
@@ -326,6 +348,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       entities: Number(values.entities),
       features,
       requests: Number(values.requests),
+      warmUp: Number(values['warm-up']),
       duration: Number(values.duration),
       connections: Number(values.connections),
       paceMs: values.pace.split(',').map(Number),
