@@ -137,8 +137,12 @@ function randomIds(n: number, entities: number): number[] {
   return Array.from({ length: n }, () => Math.floor(Math.random() * entities));
 }
 
-/** One POST on a keep-alive agent; resolves with the body and the time it took. */
-function post(agent: Agent, url: URL, body: string): Promise<{ ms: number; status: number; text: string }> {
+/**
+ * One POST on a keep-alive agent; resolves with the time it took, the status and the body. The body
+ * is read whole but decoded only when asked for (errors, checks): decoding every answer (100 rows are
+ * ~300 KB of JSON) made garbage whose GC pauses in this process landed in later samples of both servers.
+ */
+function post(agent: Agent, url: URL, body: string): Promise<{ ms: number; status: number; text: () => string }> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
     const req = httpRequest(
@@ -146,7 +150,7 @@ function post(agent: Agent, url: URL, body: string): Promise<{ ms: number; statu
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ ms: performance.now() - start, status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('end', () => resolve({ ms: performance.now() - start, status: res.statusCode ?? 0, text: () => Buffer.concat(chunks).toString() }));
         res.on('error', reject);
       },
     );
@@ -195,7 +199,7 @@ async function latencies(urls: Record<Subject, URL>, rows: number, requests: num
       for (const [j, keys] of ids.entries()) {
         if (paceMs > 0) await new Promise((resolve) => setTimeout(resolve, paceMs));
         const { ms, status, text } = await post(agents[subject], urls[subject], bodyOf(subject, keys));
-        if (status !== 200) throw new Error(`${subject} answered ${status}: ${text.slice(0, 300)}`);
+        if (status !== 200) throw new Error(`${subject} answered ${status}: ${text().slice(0, 300)}`);
         if (first + j >= warmUp) samples[subject].push(ms);
       }
     }
@@ -263,7 +267,9 @@ async function checkAnswers(urls: Record<Subject, URL>, entities: number, featur
   const ids = [0, entities - 1, Math.floor(entities / 2)];
   const expected = ids.map((id) => valuesOf(id, features));
   for (const subject of ['flywheel', 'floor'] as const) {
-    const { status, text } = await post(agent, urls[subject], bodyOf(subject, ids));
+    const answer = await post(agent, urls[subject], bodyOf(subject, ids));
+    const { status } = answer;
+    const text = answer.text();
     const body = JSON.parse(text) as { rows: { values: unknown[]; statuses?: string[] }[] };
     const got = body.rows.map((r) => r.values);
     if (status !== 200 || JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`${subject} answered ${status} with other values: ${text.slice(0, 300)}`);
