@@ -2,6 +2,7 @@ import { FlywheelError } from '../core/errors.ts';
 import { UUID_LENGTH, uuidv7, writeUuidv7 } from './event-ids.ts';
 import { RecentIds } from './recent-ids.ts';
 import { listSegments, readSegmentPayloads, RECORD_HEADER_BYTES, RecordBuilder, streamSegmentsDir, type SegmentLog } from './segment-log/index.ts';
+import { crc32Copy, crc32Finish, crc32Start, crc32Update, CrcOfConstant } from './segment-log/crc32.ts';
 import type { StreamSchema } from './stream-schema.ts';
 import { addStoredEvent } from './stored-event.ts';
 import { BatchScanner } from './validation/batch-scanner.ts';
@@ -163,15 +164,21 @@ export class StreamIngest {
       const idEnd = idEnds[n]!;
       if (n > 0) ids.byte(COMMA);
       if (idStart === -1) {
-        // An id assigned now: new by construction.
+        // An id assigned now: new by construction. The record's CRC is carried along as it is written.
         const at = records.open(close - start + suffixes.maxBytes);
         const out = records.bytes;
-        let end = copyBytes(body, start, close, out, at);
-        end = copyBytes(suffixes.id, 0, suffixes.id.length, out, end);
+        let crc = crc32Copy(crc32Start(), body, start, close, out, at);
+        let end = at + (close - start);
+        out.set(suffixes.id.bytes, end);
+        crc = suffixes.id.append(crc);
+        end += suffixes.id.bytes.length;
         writeUuidv7(out, end, now);
+        crc = crc32Update(crc, out, end, end + UUID_LENGTH);
         ids.quoted(out, end, end + UUID_LENGTH);
-        end = copyBytes(suffixes.afterId, 0, suffixes.afterId.length, out, end + UUID_LENGTH);
-        records.close(at, end);
+        end += UUID_LENGTH;
+        out.set(suffixes.afterId.bytes, end);
+        crc = suffixes.afterId.append(crc);
+        records.close(at, end + suffixes.afterId.bytes.length, crc32Finish(crc));
         continue;
       }
       // The client's id (or the event's own): plain text, so its JSON is its bytes in quotes.
@@ -187,15 +194,23 @@ export class StreamIngest {
       fresh.push(id);
       const at = records.open(close - start + suffixes.maxBytes + (idFromField ? idEnd - idStart : 0));
       const out = records.bytes;
-      let end = copyBytes(body, start, close, out, at);
+      let crc = crc32Copy(crc32Start(), body, start, close, out, at);
+      let end = at + (close - start);
       if (idFromField) {
-        end = copyBytes(suffixes.id, 0, suffixes.id.length, out, end);
-        end = copyBytes(body, idStart, idEnd, out, end);
-        end = copyBytes(suffixes.afterId, 0, suffixes.afterId.length, out, end);
+        out.set(suffixes.id.bytes, end);
+        crc = suffixes.id.append(crc);
+        end += suffixes.id.bytes.length;
+        crc = crc32Copy(crc, body, idStart, idEnd, out, end);
+        end += idEnd - idStart;
+        out.set(suffixes.afterId.bytes, end);
+        crc = suffixes.afterId.append(crc);
+        end += suffixes.afterId.bytes.length;
       } else {
-        end = copyBytes(suffixes.received, 0, suffixes.received.length, out, end);
+        out.set(suffixes.received.bytes, end);
+        crc = suffixes.received.append(crc);
+        end += suffixes.received.bytes.length;
       }
-      records.close(at, end);
+      records.close(at, end, crc32Finish(crc));
     }
     ids.byte(CLOSE_BRACKET);
     const writes = earlier;
@@ -239,14 +254,14 @@ const CLOSE_BRACKET = 0x5d;
 const COMMA = 0x2c;
 const QUOTE = 0x22;
 
-/** What follows an event's text (up to its closing brace) in its stored form, as bytes. */
+/** What follows an event's text (up to its closing brace) in its stored form, as bytes with their CRC step. */
 interface Suffixes {
   /** `,"_event_id":"` */
-  readonly id: Buffer;
+  readonly id: CrcOfConstant;
   /** `","_received_at":"…"}`, after an id. */
-  readonly afterId: Buffer;
+  readonly afterId: CrcOfConstant;
   /** `,"_received_at":"…"}`, when the event has its `_event_id`. */
-  readonly received: Buffer;
+  readonly received: CrcOfConstant;
   /** The most bytes added to an event, its id aside when the id comes from the event. */
   readonly maxBytes: number;
 }
@@ -256,21 +271,16 @@ let lastSuffixes: { receivedAt: string; suffixes: Suffixes } | undefined;
 /** The suffixes of the events received at `receivedAt` (the same for every request of a millisecond). */
 function suffixesOf(receivedAt: string): Suffixes {
   if (lastSuffixes?.receivedAt === receivedAt) return lastSuffixes.suffixes;
-  const id = Buffer.from(`,"${EVENT_ID}":"`);
-  const afterId = Buffer.from(`","${RECEIVED_AT}":${JSON.stringify(receivedAt)}}`);
-  const received = Buffer.from(`,"${RECEIVED_AT}":${JSON.stringify(receivedAt)}}`);
-  const suffixes = { id, afterId, received, maxBytes: id.length + UUID_LENGTH + afterId.length };
+  const id = new CrcOfConstant(Buffer.from(`,"${EVENT_ID}":"`));
+  const afterId = new CrcOfConstant(Buffer.from(`","${RECEIVED_AT}":${JSON.stringify(receivedAt)}}`));
+  const received = new CrcOfConstant(Buffer.from(`,"${RECEIVED_AT}":${JSON.stringify(receivedAt)}}`));
+  const suffixes = { id, afterId, received, maxBytes: id.bytes.length + UUID_LENGTH + afterId.bytes.length };
   lastSuffixes = { receivedAt, suffixes };
   return suffixes;
 }
 
-/** Copies `source[start, end)` to `target` at `at`; returns the offset after it. A loop beats a native call for short runs. */
+/** Copies `source[start, end)` (a few bytes) to `target` at `at`; returns the offset after it. */
 function copyBytes(source: Uint8Array, start: number, end: number, target: Uint8Array, at: number): number {
-  const length = end - start;
-  if (length > 64) {
-    target.set(source.subarray(start, end), at);
-    return at + length;
-  }
   for (let i = start; i < end; i++) target[at++] = source[i]!;
   return at;
 }

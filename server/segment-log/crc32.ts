@@ -2,6 +2,10 @@
  * CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320: the same value as zlib's `crc32`) of a byte
  * range, computed eight bytes at a time from eight tables ("slicing-by-8"). For the short payloads of
  * records this is faster than calling zlib once per record, whose per-call overhead dominates.
+ *
+ * The CRC of a payload can also be carried along as it is built: `crc32Start`, then `crc32Update` or
+ * `crc32Copy` for each part, `CrcOfConstant.append` for a part known in advance (in a few steps
+ * whatever its length), then `crc32Finish`.
  */
 const TABLES = new Int32Array(256 * 8);
 for (let n = 0; n < 256; n++) {
@@ -18,8 +22,23 @@ for (let n = 0; n < 256; n++) {
 }
 
 export function crc32Of(bytes: Uint8Array, start: number, end: number): number {
+  return crc32Finish(crc32Update(crc32Start(), bytes, start, end));
+}
+
+/** The running value before any byte. */
+export function crc32Start(): number {
+  return -1;
+}
+
+/** The CRC from a running value. */
+export function crc32Finish(running: number): number {
+  return (running ^ -1) >>> 0;
+}
+
+/** The running value after `bytes[start, end)`. */
+export function crc32Update(running: number, bytes: Uint8Array, start: number, end: number): number {
   const t = TABLES;
-  let c = -1;
+  let c = running;
   let i = start;
   for (; i + 8 <= end; i += 8) {
     const a = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
@@ -28,5 +47,74 @@ export function crc32Of(bytes: Uint8Array, start: number, end: number): number {
       t[768 + bytes[i + 4]!]! ^ t[512 + bytes[i + 5]!]! ^ t[256 + bytes[i + 6]!]! ^ t[bytes[i + 7]!]!;
   }
   for (; i < end; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
+  return c;
+}
+
+/** Copies `source[start, end)` to `target` at `at` and returns the running value after those bytes (one pass for both). */
+export function crc32Copy(running: number, source: Uint8Array, start: number, end: number, target: Uint8Array, at: number): number {
+  const t = TABLES;
+  let c = running;
+  let i = start;
+  let o = at;
+  for (; i + 8 <= end; i += 8, o += 8) {
+    const b0 = source[i]!;
+    const b1 = source[i + 1]!;
+    const b2 = source[i + 2]!;
+    const b3 = source[i + 3]!;
+    const b4 = source[i + 4]!;
+    const b5 = source[i + 5]!;
+    const b6 = source[i + 6]!;
+    const b7 = source[i + 7]!;
+    target[o] = b0;
+    target[o + 1] = b1;
+    target[o + 2] = b2;
+    target[o + 3] = b3;
+    target[o + 4] = b4;
+    target[o + 5] = b5;
+    target[o + 6] = b6;
+    target[o + 7] = b7;
+    const a = c ^ (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24));
+    c = t[1792 + (a & 0xff)]! ^ t[1536 + ((a >>> 8) & 0xff)]! ^ t[1280 + ((a >>> 16) & 0xff)]! ^ t[1024 + (a >>> 24)]! ^ t[768 + b4]! ^ t[512 + b5]! ^ t[256 + b6]! ^ t[b7]!;
+  }
+  for (; i < end; i++, o++) {
+    const b = source[i]!;
+    target[o] = b;
+    c = t[(c ^ b) & 0xff]! ^ (c >>> 8);
+  }
+  return c;
+}
+
+/** Per length: the four tables that advance a running value over that many zero bytes. */
+const zeroRuns = new Map<number, Int32Array>();
+
+function zeroRunTables(length: number): Int32Array {
+  let tables = zeroRuns.get(length);
+  if (tables === undefined) {
+    tables = new Int32Array(4 * 256);
+    const zeros = new Uint8Array(length);
+    for (let k = 0; k < 4; k++) for (let b = 0; b < 256; b++) tables[k * 256 + b] = crc32Update(b << (8 * k), zeros, 0, length);
+    zeroRuns.set(length, tables);
+  }
+  return tables;
+}
+
+/**
+ * A run of bytes known in advance (the end of every record of a batch): appending it to a running
+ * value takes four table lookups, whatever its length. The CRC is linear: the running value after
+ * `c` then the bytes is (c advanced over as many zero bytes) XOR (0 advanced over the bytes), and the
+ * first part is linear in `c`, so a table per byte of `c` gives it.
+ */
+export class CrcOfConstant {
+  private readonly tables: Int32Array;
+  private readonly ofBytes: number;
+  constructor(readonly bytes: Uint8Array) {
+    this.tables = zeroRunTables(bytes.length);
+    this.ofBytes = crc32Update(0, bytes, 0, bytes.length);
+  }
+
+  /** The running value after `running` then these bytes. */
+  append(running: number): number {
+    const t = this.tables;
+    return t[running & 0xff]! ^ t[256 + ((running >>> 8) & 0xff)]! ^ t[512 + ((running >>> 16) & 0xff)]! ^ t[768 + (running >>> 24)]! ^ this.ofBytes;
+  }
 }

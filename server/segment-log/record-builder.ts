@@ -47,9 +47,12 @@ export class RecordBuilder {
     return this.buffer;
   }
 
-  /** Ends the record opened at `payloadStart` (from `open`), its payload ending at `payloadEnd`. */
-  close(payloadStart: number, payloadEnd: number): void {
-    this.seal(payloadStart, payloadEnd - payloadStart);
+  /**
+   * Ends the record opened at `payloadStart` (from `open`), its payload ending at `payloadEnd`; `crc`
+   * is its payload's CRC-32 when the caller computed it while writing it.
+   */
+  close(payloadStart: number, payloadEnd: number, crc?: number): void {
+    this.seal(payloadStart, payloadEnd - payloadStart, crc);
   }
 
   /** The framed records (a view of the builder's buffer). */
@@ -57,10 +60,10 @@ export class RecordBuilder {
     return this.buffer.subarray(0, this.length);
   }
 
-  private seal(payloadStart: number, payloadLength: number): void {
+  private seal(payloadStart: number, payloadLength: number, crc = crc32Of(this.buffer, payloadStart, payloadStart + payloadLength)): void {
     const header = payloadStart - RECORD_HEADER_BYTES;
     this.buffer.writeUInt32LE(payloadLength, header);
-    this.buffer.writeUInt32LE(crc32Of(this.buffer, payloadStart, payloadStart + payloadLength), header + 4);
+    this.buffer.writeUInt32LE(crc, header + 4);
     this.length = payloadStart + payloadLength;
     this.count++;
   }
