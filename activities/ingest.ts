@@ -5,7 +5,8 @@ import { FlywheelError, NotFoundError } from '../core/errors.ts';
 import { compileIngestBatch, compileIngestFromTable, compileLastWatermark, compileLedgerRows } from '../core/sql/ingest.ts';
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
 import { enforcesPrimaryKeys, isPrimaryKeyViolation } from '../connectors/offline/primary-key-violation.ts';
-import { listClosedSegments, segmentToNdjson, streamSegmentsDir } from '../server/segment-log/index.ts';
+import { listClosedSegments, streamSegmentsDir } from '../server/segment-log/index.ts';
+import { stageSegmentLines } from '../server/segment-log/read-segment.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
 import { atBoundary } from './failures.ts';
 import { withHeartbeats } from './heartbeat.ts';
@@ -57,13 +58,18 @@ export function createIngestActivities(deps: ActivityDeps) {
           const path = join(streamSegmentsDir(stateDir(), stream.name), `${segment.segmentId}.seg`);
           const ndjson = join(deps.scratchDir, `${stream.name}-${segment.segmentId}.ndjson`);
           try {
-            await withHeartbeats(() => segmentToNdjson(path, ndjson), () => ({ stage: 'read', segment: segment.segmentId }));
+            const staged = await withHeartbeats(() => stageSegmentLines(path, ndjson), () => ({ stage: 'read', segment: segment.segmentId }));
             const load = (dedupe: 'statement' | 'primaryKey') => {
-              const statements = compileIngestBatch(stream, { batch: segment.segmentId, stagingRelation: { kind: 'jsonLines', path: ndjson }, dedupe }, engine.dialect);
+              const [insertRows, ...rest] = compileIngestBatch(stream, { batch: segment.segmentId, stagingRelation: { kind: 'jsonLines', path: ndjson }, dedupe }, engine.dialect);
               return withHeartbeats(
                 () =>
                   engine.transaction(async (tx) => {
-                    for (const statement of statements) await tx.run(statement);
+                    // The checksums are checked while the warehouse reads the lines, and hold before COMMIT;
+                    // a corrupt segment is refused as such, whatever the insert made of its bytes.
+                    const [inserted, verified] = await Promise.allSettled([tx.run(insertRows!), staged.verify()]);
+                    if (verified.status === 'rejected') throw verified.reason;
+                    if (inserted.status === 'rejected') throw inserted.reason;
+                    for (const statement of rest) await tx.run(statement);
                     return ledgerRows({ all: (q) => tx.all(q), dialect: engine.dialect }, stream.name, segment.segmentId);
                   }),
                 () => ({ stage: 'load', segment: segment.segmentId }),

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -17,7 +17,8 @@ import { compileIngestBatch, compileIngestFromTable, compileLastWatermark, type 
 import { snowflakeDialect } from '../core/sql/snowflake-dialect.ts';
 import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
-import { encodeRecords, streamSegmentsDir } from '../server/segment-log/index.ts';
+import { encodeRecords, segmentToNdjson, streamSegmentsDir } from '../server/segment-log/index.ts';
+import { stageSegmentLines, type StagedSegmentLines } from '../server/segment-log/read-segment.ts';
 
 /**
  * Ingest SQL (core/sql/ingest.ts) on real DuckDB files: a staged batch is stored exactly once per
@@ -233,16 +234,70 @@ describe('the ingestSegment activity', () => {
     expect(await scratch()).toEqual([]);
   });
 
-  it('refuses a segment with a corrupt record, naming its byte offset, and stores nothing of it', async () => {
+  it.each([
+    ['in a value', 8 + 3],
+    ['that makes its JSON unreadable', 8], // `{` becomes `z`: the insert fails too, and the checksum is what is reported
+  ])('refuses a segment with a flipped bit %s, naming the record\'s byte offset, and stores nothing of it', async (_, at) => {
     const { segment, load, scratch } = await activities();
     const bytes = records([event('a'), event('b'), event('c')]);
     const second = 8 + bytes.readUInt32LE(0); // the second record's offset
-    bytes.writeUInt8(bytes.readUInt8(second + 8 + 3) ^ 0x01, second + 8 + 3); // a flipped bit in its payload
+    bytes.writeUInt8(bytes.readUInt8(second + at) ^ 0x01, second + at);
     await segment('seg-1', bytes);
     await expect(load('seg-1')).rejects.toThrow(`is corrupt at byte ${second}: checksum mismatch`);
     expect(await stored()).toEqual([]);
     expect(await ledger()).toEqual([]);
     expect(await scratch()).toEqual([]);
+  });
+});
+
+describe('stageSegmentLines', () => {
+  const records = (events: readonly Event[]) => encodeRecords(events.map((e) => JSON.stringify(e)));
+  const flip = (bytes: Buffer, at: number) => bytes.writeUInt8(bytes.readUInt8(at) ^ 0x01, at);
+  /** What segmentToNdjson and stageSegmentLines (then verify) each make of the same segment bytes. */
+  async function both(bytes: Buffer) {
+    const segmentPath = join(dir, 'x.seg');
+    await writeFile(segmentPath, bytes);
+    const outcome = async (work: () => Promise<unknown>) => {
+      const path = join(dir, 'x.ndjson');
+      const error = await work().then(() => undefined, (e: unknown) => e);
+      const text = await readFile(path, 'utf8').catch(() => undefined);
+      await rm(path, { force: true });
+      return { error: error === undefined ? undefined : String(error), text };
+    };
+    let staged: StagedSegmentLines | undefined;
+    return {
+      whole: await outcome(() => segmentToNdjson(segmentPath, join(dir, 'x.ndjson'))),
+      staged: await outcome(async () => { staged = await stageSegmentLines(segmentPath, join(dir, 'x.ndjson')); }),
+      verified: staged && (await staged.verify().then(() => 'ok', (e: unknown) => String(e))),
+    };
+  }
+  const events = [event('a'), event('b', { page: 'é ✓' }), event('c')];
+
+  it('writes the same lines as segmentToNdjson, and verifies them', async () => {
+    const text = events.map((e) => `${JSON.stringify(e)}\n`).join('');
+    expect(await both(records(events))).toEqual({ whole: { error: undefined, text }, staged: { error: undefined, text }, verified: 'ok' });
+  });
+
+  it('leaves a bad checksum to verify(), which rejects with the error segmentToNdjson throws', async () => {
+    const bytes = records(events);
+    const second = 8 + bytes.readUInt32LE(0);
+    flip(bytes, second + 20);
+    const result = await both(bytes);
+    expect(result.whole).toEqual({ error: `SegmentCorruptError: segment ${join(dir, 'x.seg')} is corrupt at byte ${second}: checksum mismatch`, text: undefined });
+    expect(result.staged.error).toBeUndefined();
+    expect(result.verified).toBe(result.whole.error);
+  });
+
+  it.each([
+    ['a torn tail', (bytes: Buffer) => bytes.subarray(0, bytes.length - 5)],
+    ['a zero-filled tail', (bytes: Buffer) => Buffer.concat([bytes, Buffer.alloc(64)])],
+    ['a length over the maximum', (bytes: Buffer) => { bytes.writeUInt32LE(0xffffffff, 8 + bytes.readUInt32LE(0)); return bytes; }],
+    ['a bad checksum before a torn tail', (bytes: Buffer) => { flip(bytes, 12); return bytes.subarray(0, bytes.length - 5); }],
+  ])('refuses bad framing (%s) at once, with the error segmentToNdjson throws, and writes nothing', async (_, damage) => {
+    const result = await both(damage(records(events)));
+    expect(result.whole.error).toMatch(/^SegmentCorruptError: segment .* is corrupt at byte \d+: /);
+    expect(result.staged).toEqual(result.whole);
+    expect(result.verified).toBeUndefined();
   });
 });
 

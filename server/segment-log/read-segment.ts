@@ -1,5 +1,7 @@
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { decodeRecordAt, RECORD_HEADER_BYTES } from './record-framing.ts';
+import { setImmediate } from 'node:timers/promises';
+import { crc32Of } from './crc32.ts';
+import { decodeRecordAt, MAX_RECORD_PAYLOAD_BYTES, RECORD_HEADER_BYTES } from './record-framing.ts';
 import { SegmentCorruptError } from './errors.ts';
 
 /** One stored event: the validated event's fields plus the two the server adds. */
@@ -101,31 +103,126 @@ const NEWLINE = 0x0a;
  * first-to-last; the file appears at `ndjsonPath` only when complete (written beside it, then renamed).
  */
 export async function segmentToNdjson(segmentPath: string, ndjsonPath: string): Promise<{ events: number; bytes: number }> {
-  // A closed segment is bounded (64 MiB by default): read it whole, check every record, and write the
-  // payloads with their newlines in one call; far faster than a stream write per record. The lines are
-  // built in place, each payload moved down over the headers before it (a record's 8-byte header
-  // becomes a 1-byte newline, so a line never reaches the record after it): no copy of the segment.
-  const bytes = await readFile(segmentPath);
+  const lines = linesOf(await readFile(segmentPath), segmentPath);
+  checkLines(lines, { record: 0, start: 0, offset: 0 });
+  await writeWhole(ndjsonPath, lines.text);
+  return { events: lines.lengths.length, bytes: lines.text.length };
+}
+
+/** A segment written out as JSON lines whose checksums are still to be checked (stageSegmentLines). */
+export interface StagedSegmentLines {
+  readonly events: number;
+  readonly bytes: number;
+  /**
+   * Checks every record's checksum, first to last, a few megabytes at a time with a turn of the event
+   * loop before each (so it runs beside work started just before, such as the warehouse reading the
+   * lines); rejects with the SegmentCorruptError segmentToNdjson would have thrown. Started by the
+   * first call; later calls return the same promise.
+   */
+  verify(): Promise<void>;
+}
+
+/**
+ * segmentToNdjson with the checksums left for later: the records' framing (lengths) is checked and
+ * the lines written first, and `verify()` checks the checksums, to be awaited before anything read
+ * from the lines is kept (before the load's COMMIT, say). A segment whose framing is bad is refused
+ * at once, with the same error segmentToNdjson gives, and no file is written.
+ */
+export async function stageSegmentLines(segmentPath: string, ndjsonPath: string): Promise<StagedSegmentLines> {
+  const lines = linesOf(await readFile(segmentPath), segmentPath);
+  await writeWhole(ndjsonPath, lines.text);
+  let verified: Promise<void> | undefined;
+  return {
+    events: lines.lengths.length,
+    bytes: lines.text.length,
+    verify: () => (verified ??= verifySlices(lines)),
+  };
+}
+
+/** A segment's payloads as JSON lines, with each record's payload length and stored checksum, in order. */
+interface SegmentLines {
+  readonly path: string;
+  readonly text: Buffer;
+  readonly lengths: Uint32Array;
+  readonly checksums: Uint32Array;
+}
+
+/**
+ * The lines of a segment read whole (`bytes` is reused: each payload is moved down over the headers
+ * before it, and a record's 8-byte header becomes a 1-byte newline, so a line never reaches the record
+ * after it; no copy of the segment). Checks the framing only; a segment with a record whose framing is
+ * bad throws the error a first-to-last check of every record gives.
+ */
+function linesOf(bytes: Buffer, path: string): SegmentLines {
   let events = 0;
+  for (let offset = 0; offset < bytes.length; events++) {
+    const length = bytes.length - offset >= RECORD_HEADER_BYTES ? bytes.readUInt32LE(offset) : 0;
+    const next = offset + RECORD_HEADER_BYTES + length;
+    if (length === 0 || length > MAX_RECORD_PAYLOAD_BYTES || next > bytes.length) throwFirstBadRecord(bytes, path);
+    offset = next;
+  }
+  const lengths = new Uint32Array(events);
+  const checksums = new Uint32Array(events);
   let end = 0; // bytes of JSON lines at the front of `bytes`
-  for (let offset = 0; offset < bytes.length; ) {
-    const record = decodeRecordAt(bytes, offset);
-    if (record.kind !== 'record') throw new SegmentCorruptError(segmentPath, offset, record.kind === 'corrupt' ? record.reason : 'the last record is incomplete');
+  for (let i = 0, offset = 0; i < events; i++) {
+    const length = bytes.readUInt32LE(offset);
+    lengths[i] = length;
+    checksums[i] = bytes.readUInt32LE(offset + 4);
     const start = offset + RECORD_HEADER_BYTES;
-    bytes.copyWithin(end, start, record.next);
-    end += record.next - start;
+    bytes.copyWithin(end, start, start + length);
+    end += length;
     bytes[end++] = NEWLINE;
-    events++;
+    offset = start + length;
+  }
+  return { path, text: bytes.subarray(0, end), lengths, checksums };
+}
+
+/** Throws the SegmentCorruptError for the first record of `bytes` that is not whole and intact. */
+function throwFirstBadRecord(bytes: Buffer, path: string): never {
+  for (let offset = 0; ; ) {
+    const record = decodeRecordAt(bytes, offset);
+    if (record.kind !== 'record') throw new SegmentCorruptError(path, offset, record.kind === 'corrupt' ? record.reason : 'the last record is incomplete');
     offset = record.next;
   }
-  const ndjson = bytes.subarray(0, end);
-  const partial = `${ndjsonPath}.partial`;
+}
+
+/** Bytes of payload checked between two turns of the event loop. */
+const VERIFY_SLICE_BYTES = 8 * 1024 * 1024;
+
+async function verifySlices(lines: SegmentLines): Promise<void> {
+  const cursor = { record: 0, start: 0, offset: 0 };
+  while (cursor.record < lines.lengths.length) {
+    await setImmediate();
+    checkLines(lines, cursor, VERIFY_SLICE_BYTES);
+  }
+}
+
+/**
+ * Checks the checksums of the records from the cursor's on (`start` in the lines, `offset` in the
+ * segment file), until `maxBytes` of payload were checked (all of them without it), moving the cursor
+ * past them. Throws for the first mismatch, naming the record's offset in the segment file.
+ */
+function checkLines(lines: SegmentLines, cursor: { record: number; start: number; offset: number }, maxBytes = Infinity): void {
+  const { text, lengths, checksums } = lines;
+  let { record, start, offset } = cursor;
+  for (let checked = 0; record < lengths.length && checked < maxBytes; record++) {
+    const length = lengths[record]!;
+    if (crc32Of(text, start, start + length) !== checksums[record]) throw new SegmentCorruptError(lines.path, offset, 'checksum mismatch');
+    start += length + 1;
+    offset += RECORD_HEADER_BYTES + length;
+    checked += length;
+  }
+  Object.assign(cursor, { record, start, offset });
+}
+
+/** Writes `bytes` to `path` whole: written beside it, then renamed into place. */
+async function writeWhole(path: string, bytes: Buffer): Promise<void> {
+  const partial = `${path}.partial`;
   try {
-    await writeFile(partial, ndjson);
+    await writeFile(partial, bytes);
   } catch (error) {
     await rm(partial, { force: true });
     throw error;
   }
-  await rename(partial, ndjsonPath);
-  return { events, bytes: ndjson.length };
+  await rename(partial, path);
 }
