@@ -65,7 +65,9 @@ describe('segment log', () => {
     const one = encodeRecords([JSON.stringify(event(0))]).length;
     log = await openSegmentLog({ stateDir, streams: ['clicks'], maxSegmentBytes: one * 5, maxSegmentAgeMs: 300, onSegmentClosed: (s) => void closed.push(s) });
     for (let i = 0; i < 4; i++) await append(log, 'clicks', [event(3 * i), event(3 * i + 1), event(3 * i + 2)]);
-    // 3 records fit, 3 more would not: every segment holds whole appends.
+    // 3 records fit, 3 more would not: every segment holds whole appends. A full segment is closed
+    // in the background while appends go on into the next one.
+    for (let waited = 0; closed.length < 3 && waited < 2000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(closed.map((s) => s.events)).toEqual([3, 3, 3]);
     expect(files('clicks').filter((f) => f.endsWith('.open'))).toHaveLength(1);
 

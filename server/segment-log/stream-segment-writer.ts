@@ -72,6 +72,8 @@ export class StreamSegmentWriter {
   /** The segment whose age ran out; closed by the drain loop unless it is already closed. */
   private expired: OpenSegment | undefined;
   private draining: Promise<void> | undefined;
+  /** Settles once every segment whose close began is closed (a failure is recorded by `fail`). */
+  private closes: Promise<void> = Promise.resolve();
   private closing = false;
   private failure: Error | undefined;
   /** Settles once every group written so far is durable (or rejects with the first failure). */
@@ -109,6 +111,7 @@ export class StreamSegmentWriter {
     this.wake();
     // A drain that was finishing as close() began starts another one; wait for all of them.
     while (this.draining) await this.draining;
+    await this.closes;
   }
 
   private wake(): void {
@@ -132,13 +135,13 @@ export class StreamSegmentWriter {
         if (this.expired) {
           const expired = this.expired;
           this.expired = undefined;
-          if (expired === this.current) await this.closeCurrent();
+          if (expired === this.current) this.closeCurrent();
         }
         if (this.queue.length > 0) {
           await this.writeGroup();
           continue;
         }
-        if (this.closing && this.current) await this.closeCurrent();
+        if (this.closing && this.current) this.closeCurrent();
         return;
       }
     } catch (error) {
@@ -162,7 +165,7 @@ export class StreamSegmentWriter {
   private async writeGroup(): Promise<void> {
     const { maxSegmentBytes } = this.options;
     const first = this.queue[0]!;
-    if (this.current && this.current.bytes > 0 && this.current.bytes + first.records.length > maxSegmentBytes) await this.closeCurrent();
+    if (this.current && this.current.bytes > 0 && this.current.bytes + first.records.length > maxSegmentBytes) this.closeCurrent();
     const segment = this.current ?? (await this.openSegment());
     let bytes = 0;
     let taken = 0;
@@ -184,7 +187,7 @@ export class StreamSegmentWriter {
     for (const pending of group) segment.events += pending.count;
     for (const pending of group) this.unsynced.push(pending);
     this.syncUnsynced(segment, false);
-    if (segment.bytes >= maxSegmentBytes) await this.closeCurrent();
+    if (segment.bytes >= maxSegmentBytes) this.closeCurrent();
   }
 
   /**
@@ -244,14 +247,27 @@ export class StreamSegmentWriter {
     return segment;
   }
 
-  private async closeCurrent(): Promise<void> {
+  /**
+   * Stops writing to the current segment and closes it in the background, after the closes begun
+   * before (so segments close in order): appends go on into the next segment meanwhile.
+   */
+  private closeCurrent(): void {
     const segment = this.current!;
     clearTimeout(segment.timer);
     this.syncUnsynced(segment, true);
-    await this.allDurable; // every group of the segment acknowledged (or the failure thrown)
-    await segment.handle.sync();
-    await segment.handle.close();
     this.current = undefined;
+    const durable = this.allDurable; // every group of the segment
+    const closed = this.closes.then(() => this.finishClosing(segment, durable));
+    this.closes = closed.catch((error: unknown) => this.fail(error as Error));
+  }
+
+  private async finishClosing(segment: OpenSegment, durable: Promise<void>): Promise<void> {
+    try {
+      await durable;
+      await segment.handle.sync();
+    } finally {
+      await segment.handle.close().catch(() => undefined); // on failure: left as .open, recovery keeps its durable records
+    }
     const path = join(this.options.dir, segment.segmentId + CLOSED_SUFFIX);
     await rename(segment.path, path);
     await fsyncDir(this.options.dir);
