@@ -51,12 +51,19 @@ export interface StreamLogStats {
   readonly segmentsClosed: number;
 }
 
+/**
+ * Queued appends of this many bytes are written at once; smaller ones wait for the others of the same
+ * event-loop turn (a write's fixed cost matters below about this size, and waiting longer would only
+ * delay the fdatasync).
+ */
+const WRITE_AT_ONCE_BYTES = 128 * 1024;
+
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND;
 
 /**
- * Appends one stream's records to its open segment with group commit: an append is written at once
- * (into the page cache) unless the segment is being opened or closed, when appends queue up and the
- * next write takes all of them. fdatasyncs run back to back, up to `maxSyncsInFlight` at a time, each
+ * Appends one stream's records to its open segment with group commit: appends are written (into the
+ * page cache) at the end of the event-loop turn they arrived in, or at once when 128 KiB are queued,
+ * all of them in one write; while a segment is being opened they queue up for the next write. fdatasyncs run back to back, up to `maxSyncsInFlight` at a time, each
  * acknowledging every append written before it started, so writes never wait for the disk and one
  * fdatasync covers all that arrived during the previous one. A group is acknowledged only when its
  * own fdatasync and every earlier one succeeded, so acknowledgements come in order and every
@@ -72,6 +79,9 @@ export class StreamSegmentWriter {
   /** The segment whose age ran out; closed by the drain loop unless it is already closed. */
   private expired: OpenSegment | undefined;
   private draining: Promise<void> | undefined;
+  private wakeScheduled = false;
+  /** Bytes of the appends queued. */
+  private queuedBytes = 0;
   /** Settles once every segment whose close began is closed (a failure is recorded by `fail`). */
   private closes: Promise<void> = Promise.resolve();
   private closing = false;
@@ -92,6 +102,21 @@ export class StreamSegmentWriter {
     if (this.failure) return Promise.reject(new SegmentWriteError(this.options.stream, { cause: this.failure }));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ records, count, resolve, reject });
+      this.queuedBytes += records.length;
+      if (this.queuedBytes >= WRITE_AT_ONCE_BYTES) this.wake();
+      else this.wakeSoon();
+    });
+  }
+
+  /**
+   * Wakes the writer once the event loop has run the callbacks it is running (`setImmediate`), so the
+   * small appends of the requests that arrived together go out in one write.
+   */
+  private wakeSoon(): void {
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
       this.wake();
     });
   }
@@ -159,6 +184,7 @@ export class StreamSegmentWriter {
     this.failure ??= error;
     const wrapped = new SegmentWriteError(this.options.stream, { cause: this.failure });
     for (const pending of this.queue.splice(0)) pending.reject(wrapped);
+    this.queuedBytes = 0;
     for (const pending of this.unsynced.splice(0)) pending.reject(wrapped);
   }
 
@@ -176,6 +202,7 @@ export class StreamSegmentWriter {
       taken++;
     }
     const group = this.queue.splice(0, taken);
+    this.queuedBytes -= bytes;
     try {
       writeAll(segment.handle, group.map((g) => g.records));
     } catch (error) {
