@@ -168,7 +168,7 @@ interface Latency {
 }
 
 /** This process's GC pauses from now until `stop()`: the client's own pauses land in both servers' samples. */
-function clientGcPauses(): { stop(): { count: number; longestMs: number; totalMs: number } } {
+function clientGcPauses(): { stop(): { count: number; major: number; longestMs: number; totalMs: number } } {
   const entries: PerformanceEntry[] = [];
   const observer = new PerformanceObserver((list) => entries.push(...list.getEntries()));
   observer.observe({ entryTypes: ['gc'] });
@@ -176,7 +176,9 @@ function clientGcPauses(): { stop(): { count: number; longestMs: number; totalMs
     stop() {
       entries.push(...observer.takeRecords());
       observer.disconnect();
-      return { count: entries.length, longestMs: Math.max(0, ...entries.map((e) => e.duration)), totalMs: entries.reduce((sum, e) => sum + e.duration, 0) };
+      // detail.kind: 1 a scavenge, 2 minor mark-sweep, 4 mark-compact, 8 incremental marking, 16 weak callbacks.
+      const major = entries.filter((e) => ((e as { detail?: { kind?: number } }).detail?.kind ?? 0) !== 1).length;
+      return { count: entries.length, major, longestMs: Math.max(0, ...entries.map((e) => e.duration)), totalMs: entries.reduce((sum, e) => sum + e.duration, 0) };
     },
   };
 }
@@ -307,7 +309,7 @@ export async function benchServing(options: { entities: number; features: number
         const { clientGc } = measured;
         process.stdout.write(
           `${rows === 1 ? '1 entity' : `${rows} candidates`}, one client, ${requests} requests ${pace}: Flywheel ${line('flywheel')}; floor ${line('floor')} ` +
-            `(client GC: ${clientGc.count} pauses, ${clientGc.totalMs.toFixed(1)} ms, longest ${clientGc.longestMs.toFixed(2)} ms)\n`,
+            `(client GC: ${clientGc.count} pauses (${clientGc.major} major), ${clientGc.totalMs.toFixed(1)} ms, longest ${clientGc.longestMs.toFixed(2)} ms)\n`,
         );
       }
     }
