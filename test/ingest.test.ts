@@ -257,25 +257,42 @@ describe('stageSegmentLines', () => {
   async function both(bytes: Buffer) {
     const segmentPath = join(dir, 'x.seg');
     await writeFile(segmentPath, bytes);
+    let staged: StagedSegmentLines | undefined;
+    let verified: string | undefined;
     const outcome = async (work: () => Promise<unknown>) => {
       const path = join(dir, 'x.ndjson');
       const error = await work().then(() => undefined, (e: unknown) => e);
       const text = await readFile(path, 'utf8').catch(() => undefined);
+      // verify() reads the staged file back: before it is removed.
+      if (staged) verified = await staged.verify().then(() => 'ok', (e: unknown) => String(e));
       await rm(path, { force: true });
       return { error: error === undefined ? undefined : String(error), text };
     };
-    let staged: StagedSegmentLines | undefined;
-    return {
-      whole: await outcome(() => segmentToNdjson(segmentPath, join(dir, 'x.ndjson'))),
-      staged: await outcome(async () => { staged = await stageSegmentLines(segmentPath, join(dir, 'x.ndjson')); }),
-      verified: staged && (await staged.verify().then(() => 'ok', (e: unknown) => String(e))),
-    };
+    const whole = await outcome(() => segmentToNdjson(segmentPath, join(dir, 'x.ndjson')));
+    return { whole, staged: await outcome(async () => { staged = await stageSegmentLines(segmentPath, join(dir, 'x.ndjson')); }), verified };
   }
   const events = [event('a'), event('b', { page: 'é ✓' }), event('c')];
 
   it('writes the same lines as segmentToNdjson, and verifies them', async () => {
     const text = events.map((e) => `${JSON.stringify(e)}\n`).join('');
     expect(await both(records(events))).toEqual({ whole: { error: undefined, text }, staged: { error: undefined, text }, verified: 'ok' });
+  });
+
+  it('stages segments larger than its 4 MiB chunks: records across chunk ends, one longer than a chunk', async () => {
+    const many = Array.from({ length: 40_000 }, (_, i) => event(`e${i}`, { page: `/items/${i}` }));
+    many.splice(20_000, 0, event('long', { page: 'x'.repeat(5 * 1024 * 1024) }));
+    const bytes = records(many);
+    const text = many.map((e) => `${JSON.stringify(e)}\n`).join('');
+    expect(await both(Buffer.from(bytes))).toEqual({ whole: { error: undefined, text }, staged: { error: undefined, text }, verified: 'ok' });
+
+    // A flipped bit in the last record, and in the long one: verify() names the same record as segmentToNdjson.
+    for (const at of [bytes.length - 10, bytes.indexOf('xxxx') + 4096]) {
+      const damaged = Buffer.from(bytes);
+      flip(damaged, at);
+      const result = await both(damaged);
+      expect(result.whole.error).toMatch(/checksum mismatch$/);
+      expect(result.verified).toBe(result.whole.error);
+    }
   });
 
   it('leaves a bad checksum to verify(), which rejects with the error segmentToNdjson throws', async () => {

@@ -1,5 +1,4 @@
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { setImmediate } from 'node:timers/promises';
 import { crc32Of } from './crc32.ts';
 import { decodeRecordAt, MAX_RECORD_PAYLOAD_BYTES, RECORD_HEADER_BYTES } from './record-framing.ts';
 import { SegmentCorruptError } from './errors.ts';
@@ -103,10 +102,11 @@ const NEWLINE = 0x0a;
  * first-to-last; the file appears at `ndjsonPath` only when complete (written beside it, then renamed).
  */
 export async function segmentToNdjson(segmentPath: string, ndjsonPath: string): Promise<{ events: number; bytes: number }> {
-  const lines = linesOf(await readFile(segmentPath), segmentPath);
-  checkLines(lines, { record: 0, start: 0, offset: 0 });
-  await writeWhole(ndjsonPath, lines.text);
-  return { events: lines.lengths.length, bytes: lines.text.length };
+  // A closed segment is bounded (64 MiB by default): read it whole, check every record, and write the
+  // lines in one call; far faster than a stream write per record.
+  const { lines, events } = checkedLinesOf(await readFile(segmentPath), segmentPath);
+  await writeWhole(ndjsonPath, lines);
+  return { events, bytes: lines.length };
 }
 
 /** A segment written out as JSON lines whose checksums are still to be checked (stageSegmentLines). */
@@ -114,105 +114,182 @@ export interface StagedSegmentLines {
   readonly events: number;
   readonly bytes: number;
   /**
-   * Checks every record's checksum, first to last, a few megabytes at a time with a turn of the event
-   * loop before each (so it runs beside work started just before, such as the warehouse reading the
-   * lines); rejects with the SegmentCorruptError segmentToNdjson would have thrown. Started by the
-   * first call; later calls return the same promise.
+   * Reads the lines back from the file and checks every record's checksum against them, first to
+   * last, a few megabytes at a time (so it runs beside work started just before, such as the warehouse
+   * reading the same file); rejects with the SegmentCorruptError segmentToNdjson would have thrown.
+   * Started by the first call; later calls return the same promise. The file must be left as written
+   * until it settles.
    */
   verify(): Promise<void>;
 }
 
 /**
- * segmentToNdjson with the checksums left for later: the records' framing (lengths) is checked and
- * the lines written first, and `verify()` checks the checksums, to be awaited before anything read
- * from the lines is kept (before the load's COMMIT, say). A segment whose framing is bad is refused
- * at once, with the same error segmentToNdjson gives, and no file is written.
+ * segmentToNdjson with the checksums left for later: the segment is copied to `ndjsonPath` a few
+ * megabytes at a time (reads and writes overlapping, no copy of the whole segment in memory), checking
+ * only the records' framing (their lengths), and `verify()` then checks the checksums against the
+ * file, to be awaited before anything read from it is kept (before the load's COMMIT, say). A segment
+ * whose framing is bad is refused at once, with the error segmentToNdjson gives, and no file is left.
  */
 export async function stageSegmentLines(segmentPath: string, ndjsonPath: string): Promise<StagedSegmentLines> {
-  const lines = linesOf(await readFile(segmentPath), segmentPath);
-  await writeWhole(ndjsonPath, lines.text);
+  const partial = `${ndjsonPath}.partial`;
+  const records = new RecordList();
+  let bytes: number | undefined;
+  try {
+    bytes = await copyLines(segmentPath, partial, records);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
+  if (bytes === undefined) {
+    await rm(partial, { force: true });
+    throwFirstBadRecord(await readFile(segmentPath), segmentPath);
+  }
+  await rename(partial, ndjsonPath);
   let verified: Promise<void> | undefined;
-  return {
-    events: lines.lengths.length,
-    bytes: lines.text.length,
-    verify: () => (verified ??= verifySlices(lines)),
-  };
+  return { events: records.count, bytes, verify: () => (verified ??= verifyLines(ndjsonPath, segmentPath, records)) };
 }
 
-/** A segment's payloads as JSON lines, with each record's payload length and stored checksum, in order. */
-interface SegmentLines {
-  readonly path: string;
-  readonly text: Buffer;
-  readonly lengths: Uint32Array;
-  readonly checksums: Uint32Array;
+/** Bytes read (and written) at a time while staging and verifying; a longer record is read whole all the same. */
+const STAGE_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** Each record's payload length and stored checksum, in order, in arrays grown as records come. */
+class RecordList {
+  count = 0;
+  lengths = new Uint32Array(1024);
+  checksums = new Uint32Array(1024);
+
+  push(length: number, checksum: number): void {
+    if (this.count === this.lengths.length) {
+      const lengths = new Uint32Array(this.count * 2);
+      lengths.set(this.lengths);
+      this.lengths = lengths;
+      const checksums = new Uint32Array(this.count * 2);
+      checksums.set(this.checksums);
+      this.checksums = checksums;
+    }
+    this.lengths[this.count] = length;
+    this.checksums[this.count++] = checksum;
+  }
+}
+
+/**
+ * Copies the payloads of the segment at `source` to `target` as JSON lines, a chunk at a time: each
+ * chunk's whole records are moved down over their headers (an 8-byte header becomes a 1-byte newline),
+ * then written while the next chunk is read into a second buffer. Returns the bytes written, or
+ * undefined when a record's framing is bad (a length of 0 or over the maximum, a torn tail).
+ */
+async function copyLines(source: string, target: string, records: RecordList): Promise<number | undefined> {
+  const input = await open(source, 'r');
+  try {
+    const output = await open(target, 'w');
+    try {
+      const { size } = await input.stat();
+      let buffer = Buffer.allocUnsafe(STAGE_CHUNK_BYTES);
+      let spare = Buffer.allocUnsafe(STAGE_CHUNK_BYTES);
+      let filled = 0; // bytes at the front of `buffer`, not yet copied
+      let read = 0; // bytes of the segment read
+      let written = 0; // bytes of lines written
+      let writing: Promise<unknown> = Promise.resolve();
+      while (read < size) {
+        const { bytesRead } = await input.read(buffer, filled, Math.min(buffer.length - filled, size - read), read);
+        if (bytesRead === 0) return undefined; // shorter than it was: never for a closed segment
+        read += bytesRead;
+        filled += bytesRead;
+        let offset = 0;
+        let end = 0; // bytes of lines at the front of `buffer`
+        while (filled - offset >= RECORD_HEADER_BYTES) {
+          const length = buffer.readUInt32LE(offset);
+          if (length === 0 || length > MAX_RECORD_PAYLOAD_BYTES) return undefined;
+          const next = offset + RECORD_HEADER_BYTES + length;
+          if (next > filled) break;
+          records.push(length, buffer.readUInt32LE(offset + 4));
+          buffer.copyWithin(end, offset + RECORD_HEADER_BYTES, next);
+          end += length;
+          buffer[end++] = NEWLINE;
+          offset = next;
+        }
+        if (read === size && offset < filled) return undefined; // the last record is incomplete
+        // The start of the next record moves to the other buffer (once its write is done), grown to
+        // hold the whole record when it is longer; this buffer's lines are written meanwhile.
+        await writing;
+        const needed = filled - offset >= RECORD_HEADER_BYTES ? RECORD_HEADER_BYTES + buffer.readUInt32LE(offset) : 0;
+        if (needed > spare.length) spare = Buffer.allocUnsafe(needed);
+        buffer.copy(spare, 0, offset, filled);
+        filled -= offset;
+        writing = output.write(buffer, 0, end, written);
+        written += end;
+        [buffer, spare] = [spare, buffer];
+      }
+      await writing;
+      return written;
+    } finally {
+      await output.close();
+    }
+  } finally {
+    await input.close();
+  }
+}
+
+/** Checks each record's checksum against its line in the staged file, first to last. */
+async function verifyLines(ndjsonPath: string, segmentPath: string, records: RecordList): Promise<void> {
+  const handle = await open(ndjsonPath, 'r');
+  try {
+    let buffer = Buffer.allocUnsafe(STAGE_CHUNK_BYTES);
+    let filled = 0;
+    let position = 0; // in the staged file
+    let offset = 0; // of the next record in the segment file
+    for (let record = 0; record < records.count; ) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, position);
+      if (bytesRead === 0) throw new SegmentCorruptError(segmentPath, offset, `its staged lines ${ndjsonPath} end early`);
+      position += bytesRead;
+      filled += bytesRead;
+      let start = 0;
+      for (; record < records.count; record++) {
+        const length = records.lengths[record]!;
+        if (filled - start < length + 1) break;
+        if (crc32Of(buffer, start, start + length) !== records.checksums[record]) throw new SegmentCorruptError(segmentPath, offset, 'checksum mismatch');
+        start += length + 1;
+        offset += RECORD_HEADER_BYTES + length;
+      }
+      filled -= start;
+      const needed = record < records.count ? records.lengths[record]! + 1 : 0;
+      if (needed > buffer.length) {
+        const bigger = Buffer.allocUnsafe(needed);
+        buffer.copy(bigger, 0, start, start + filled);
+        buffer = bigger;
+      } else {
+        buffer.copyWithin(0, start, start + filled);
+      }
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
  * The lines of a segment read whole (`bytes` is reused: each payload is moved down over the headers
  * before it, and a record's 8-byte header becomes a 1-byte newline, so a line never reaches the record
- * after it; no copy of the segment). Checks the framing only; a segment with a record whose framing is
- * bad throws the error a first-to-last check of every record gives.
+ * after it; no copy of the segment), their checksums verified first to last.
  */
-function linesOf(bytes: Buffer, path: string): SegmentLines {
+function checkedLinesOf(bytes: Buffer, path: string): { lines: Buffer; events: number } {
+  let end = 0; // bytes of JSON lines at the front of `bytes`
   let events = 0;
   for (let offset = 0; offset < bytes.length; events++) {
-    const length = bytes.length - offset >= RECORD_HEADER_BYTES ? bytes.readUInt32LE(offset) : 0;
-    const next = offset + RECORD_HEADER_BYTES + length;
-    if (length === 0 || length > MAX_RECORD_PAYLOAD_BYTES || next > bytes.length) throwFirstBadRecord(bytes, path);
-    offset = next;
-  }
-  const lengths = new Uint32Array(events);
-  const checksums = new Uint32Array(events);
-  let end = 0; // bytes of JSON lines at the front of `bytes`
-  for (let i = 0, offset = 0; i < events; i++) {
-    const length = bytes.readUInt32LE(offset);
-    lengths[i] = length;
-    checksums[i] = bytes.readUInt32LE(offset + 4);
+    const record = decodeRecordAt(bytes, offset);
+    if (record.kind !== 'record') throw new SegmentCorruptError(path, offset, record.kind === 'corrupt' ? record.reason : 'the last record is incomplete');
     const start = offset + RECORD_HEADER_BYTES;
-    bytes.copyWithin(end, start, start + length);
-    end += length;
+    bytes.copyWithin(end, start, record.next);
+    end += record.next - start;
     bytes[end++] = NEWLINE;
-    offset = start + length;
+    offset = record.next;
   }
-  return { path, text: bytes.subarray(0, end), lengths, checksums };
+  return { lines: bytes.subarray(0, end), events };
 }
 
 /** Throws the SegmentCorruptError for the first record of `bytes` that is not whole and intact. */
 function throwFirstBadRecord(bytes: Buffer, path: string): never {
-  for (let offset = 0; ; ) {
-    const record = decodeRecordAt(bytes, offset);
-    if (record.kind !== 'record') throw new SegmentCorruptError(path, offset, record.kind === 'corrupt' ? record.reason : 'the last record is incomplete');
-    offset = record.next;
-  }
-}
-
-/** Bytes of payload checked between two turns of the event loop. */
-const VERIFY_SLICE_BYTES = 8 * 1024 * 1024;
-
-async function verifySlices(lines: SegmentLines): Promise<void> {
-  const cursor = { record: 0, start: 0, offset: 0 };
-  while (cursor.record < lines.lengths.length) {
-    await setImmediate();
-    checkLines(lines, cursor, VERIFY_SLICE_BYTES);
-  }
-}
-
-/**
- * Checks the checksums of the records from the cursor's on (`start` in the lines, `offset` in the
- * segment file), until `maxBytes` of payload were checked (all of them without it), moving the cursor
- * past them. Throws for the first mismatch, naming the record's offset in the segment file.
- */
-function checkLines(lines: SegmentLines, cursor: { record: number; start: number; offset: number }, maxBytes = Infinity): void {
-  const { text, lengths, checksums } = lines;
-  let { record, start, offset } = cursor;
-  for (let checked = 0; record < lengths.length && checked < maxBytes; record++) {
-    const length = lengths[record]!;
-    if (crc32Of(text, start, start + length) !== checksums[record]) throw new SegmentCorruptError(lines.path, offset, 'checksum mismatch');
-    start += length + 1;
-    offset += RECORD_HEADER_BYTES + length;
-    checked += length;
-  }
-  Object.assign(cursor, { record, start, offset });
+  checkedLinesOf(bytes, path);
+  throw new SegmentCorruptError(path, bytes.length, 'its records changed while it was read');
 }
 
 /** Writes `bytes` to `path` whole: written beside it, then renamed into place. */
