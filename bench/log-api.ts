@@ -9,7 +9,8 @@
  *
  * Reports events accepted per second (2xx requests × batch size), p50 and p99 latency, the ratio, and
  * the CPU time each server process used per event (user + system, all its threads): the load
- * generator shares the machine, so the CPU cost is the steadier measure of the work each does.
+ * generator shares the machine, so the CPU cost is the steadier measure of the work each does. For
+ * Flywheel it also reports how many requests one fdatasync acknowledged (group commit).
  */
 import { spawn } from 'node:child_process';
 import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, write } from 'node:fs';
@@ -124,6 +125,8 @@ interface Run {
   readonly p99Ms: number;
   /** CPU time of the server process (all threads) per event accepted. */
   readonly cpuMicrosPerEvent: number;
+  /** Flywheel: requests acknowledged per fdatasync (group commit), from its /healthz counters. */
+  readonly requestsPerSync?: number;
 }
 
 async function startChild(subject: Subject, dir: string): Promise<{ url: string; stop: () => Promise<number> }> {
@@ -156,6 +159,7 @@ async function measure(subject: Subject, body: string, batch: number, options: {
   const server = await startChild(subject, dir);
   let result: AutocannonResult;
   let cpuMicros: number;
+  let requestsPerSync: number | undefined;
   try {
     const path = subject === 'flywheel' ? '/v1/streams/clicks/events' : '/';
     result = await autocannon({
@@ -166,6 +170,11 @@ async function measure(subject: Subject, body: string, batch: number, options: {
       connections: options.connections,
       duration: options.duration,
     });
+    if (subject === 'flywheel') {
+      const health = (await (await fetch(`${server.url}/healthz`)).json()) as { log: Record<string, { appends: number; syncs: number }> };
+      const { appends, syncs } = health.log[STREAM.name]!;
+      requestsPerSync = appends / Math.max(1, syncs);
+    }
   } finally {
     cpuMicros = await server.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -174,7 +183,10 @@ async function measure(subject: Subject, body: string, batch: number, options: {
     throw new Error(`${subject}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`);
   }
   const events = result['2xx'] * batch;
-  return { eventsPerSecond: events / result.duration, p50Ms: result.latency.p50, p99Ms: result.latency.p99, cpuMicrosPerEvent: cpuMicros / events };
+  return {
+    eventsPerSecond: events / result.duration, p50Ms: result.latency.p50, p99Ms: result.latency.p99, cpuMicrosPerEvent: cpuMicros / events,
+    ...(requestsPerSync !== undefined ? { requestsPerSync } : {}),
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -204,7 +216,8 @@ export async function benchLogApi(options: { batches: number[]; connections: num
     process.stdout.write(
       `\nLog API, batches of ${batch} events (${body.length.toLocaleString('en-US')} bytes)\n` +
         `  Flywheel (validate, ids, framing, group commit, fdatasync): ${fmt(flywheel)}\n` +
-        `    runs: ${runs.flywheel.map((r) => Math.round(r.eventsPerSecond)).join(', ')} events/s\n` +
+        `    runs: ${runs.flywheel.map((r) => Math.round(r.eventsPerSecond)).join(', ')} events/s; ` +
+        `${median(runs.flywheel.map((r) => r.requestsPerSync!)).toFixed(1)} requests per fdatasync\n` +
         `  floor (JSON.parse, append, fdatasync per request): ${fmt(floor)}\n` +
         `    runs: ${runs.floor.map((r) => Math.round(r.eventsPerSecond)).join(', ')} events/s\n` +
         `  ratio: ${((100 * flywheel.eventsPerSecond) / floor.eventsPerSecond).toFixed(0)}% of the floor's events/s; ` +
