@@ -12,10 +12,14 @@
  * client at a time, sequential requests on a keep-alive connection, for 1 entity, 100 and 500
  * candidates (random keys; p50, p99, p99.9 over `--requests` requests after `--warm-up` unmeasured
  * ones (at most `--requests`), the two servers taking turns in blocks of 100 requests), back to back and with `--pace` ms between requests (a client
- * that does something between two requests, as a product backend does). Throughput: autocannon with `--connections` connections of 500-candidate requests for
+ * that does something between two requests, as a product backend does). Latency is measured in
+ * steady state: first each server (and this client) answers `--warm-servers` requests of every size,
+ * unmeasured, so V8 has compiled the request path (on 2 cores, a fresh process's optimizing
+ * compiler threads take the CPU that redis-server and the woken server need: p99s of 3–4 ms for
+ * the first ~3,000 requests of either server, 0.3–0.5 ms after). Throughput: autocannon with `--connections` connections of 500-candidate requests for
  * `--duration` seconds, in entity rows per second.
  *
- *   npx tsx bench/serving.ts [--entities 1000000] [--features 50] [--requests 2000] [--warm-up 200] [--pace 0,1] [--duration 10] [--connections 10] [--redis-url redis://…]
+ *   npx tsx bench/serving.ts [--entities 1000000] [--features 50] [--requests 2000] [--warm-up 200] [--warm-servers 5000] [--pace 0,1] [--duration 10] [--connections 10] [--redis-url redis://…]
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -183,6 +187,23 @@ function clientGcPauses(): { stop(): { count: number; major: number; longestMs: 
   };
 }
 
+/** Unmeasured requests of every size to both servers, taking turns in blocks of 100, until V8 has compiled their request paths. */
+async function warmServers(urls: Record<Subject, URL>, requests: number, entities: number): Promise<void> {
+  const agents = { flywheel: new Agent({ keepAlive: true, maxSockets: 1 }), floor: new Agent({ keepAlive: true, maxSockets: 1 }) };
+  const sizes = [1, 1, 1, 100, 500];
+  for (let first = 0; first < requests; first += 100) {
+    const ids = Array.from({ length: Math.min(100, requests - first) }, (_, j) => randomIds(sizes[(first + j) % sizes.length]!, entities));
+    for (const subject of ['flywheel', 'floor'] as const) {
+      for (const keys of ids) {
+        const { status, text } = await post(agents[subject], urls[subject], bodyOf(subject, keys));
+        if (status !== 200) throw new Error(`${subject} answered ${status}: ${text().slice(0, 300)}`);
+      }
+    }
+  }
+  agents.flywheel.destroy();
+  agents.floor.destroy();
+}
+
 /**
  * Sequential requests of `rows` random entities: the same keys to both servers, in blocks of 100
  * requests per server taking turns (so drift in the machine's load hits both alike, while a server
@@ -280,7 +301,7 @@ async function checkAnswers(urls: Record<Subject, URL>, entities: number, featur
   agent.destroy();
 }
 
-export async function benchServing(options: { entities: number; features: number; requests: number; warmUp: number; duration: number; connections: number; paceMs: number[]; redisUrl?: string }) {
+export async function benchServing(options: { entities: number; features: number; requests: number; warmUp: number; warmServers: number; duration: number; connections: number; paceMs: number[]; redisUrl?: string }) {
   const dir = await mkdtemp(join(tmpdir(), 'flywheel-bench-serving-'));
   const redis = options.redisUrl ? { url: options.redisUrl, stop: async () => undefined } : await startRedis(dir);
   const children: { stop: () => Promise<void> }[] = [];
@@ -299,6 +320,9 @@ export async function benchServing(options: { entities: number; features: number
     await checkAnswers(urls, options.entities, options.features);
 
     const figures: Record<string, unknown> = {};
+    const warmed = performance.now();
+    await warmServers(urls, options.warmServers, options.entities);
+    process.stdout.write(`warm-up: ${options.warmServers} unmeasured requests to each server (1, 1, 1, 100 and 500 entities in turn) in ${((performance.now() - warmed) / 1000).toFixed(1)} s\n`);
     for (const rows of [1, 100, 500]) {
       const requests = rows === 1 ? options.requests : Math.max(200, Math.round(options.requests / (rows / 50)));
       for (const paceMs of options.paceMs) {
@@ -342,6 +366,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       features: { type: 'string', default: '50' },
       requests: { type: 'string', default: '2000' },
       'warm-up': { type: 'string', default: '200' },
+      'warm-servers': { type: 'string', default: '5000' },
       duration: { type: 'string', default: '10' },
       connections: { type: 'string', default: '10' },
       pace: { type: 'string', default: '0,1' },
@@ -357,6 +382,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       features,
       requests: Number(values.requests),
       warmUp: Number(values['warm-up']),
+      warmServers: Number(values['warm-servers']),
       duration: Number(values.duration),
       connections: Number(values.connections),
       paceMs: values.pace.split(',').map(Number),
