@@ -78,7 +78,8 @@ export function createIngestActivities(deps: ActivityDeps) {
             // A segment's ids are almost always new: the log server drops ids it saw recently. So load
             // it as a plain insert first, which the primary key refuses when an id is stored already or
             // repeats within the segment; then load it again with the statement that drops those (an
-            // anti-join against the table and a sort of the segment, several times slower).
+            // anti-join against the whole table and a sort of the segment, which also keep DuckDB from
+            // writing the rows in parallel straight to the file).
             let rows: number | undefined;
             if (enforcesPrimaryKeys(engine.dialect.name)) {
               try {

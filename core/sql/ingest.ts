@@ -52,9 +52,9 @@ export interface IngestBatchOptions {
    * default): the insert itself (step 1 below). `'primaryKey'`: the insert stores every event of the
    * batch as a plain load would, and the table's primary key refuses the whole statement (a constraint
    * error, isPrimaryKeyViolation) when any id is stored already or repeats, as it does when the batch
-   * was loaded before; roll back then, and run the batch again with `'statement'`. Several times
-   * faster when the ids are new (no join against the table, no sort of the batch, and DuckDB writes
-   * the rows in parallel straight to the file), but only for engines that enforce primary keys
+   * was loaded before; roll back then, and run the batch again with `'statement'`. Faster when the
+   * ids are new (no join against the table, no sort of the batch, and DuckDB writes the rows in
+   * parallel straight to the file, as a plain load does), but only for engines that enforce primary keys
    * (enforcesPrimaryKeys: DuckDB, not Snowflake); elsewhere a repeated id would be stored twice.
    */
   readonly dedupe?: 'statement' | 'primaryKey';
