@@ -24,7 +24,7 @@ describe('flywheel serve with ingestion', () => {
   it('gets every accepted event into the warehouse table once, and schedules the safety net', async () => {
     project = createTempProject({
       'flywheel.config.ts': `import { defineConfig, localProfile } from 'flywheel';
-export default defineConfig({ project: 'shop', definitions: './definitions', profiles: { local: localProfile({ temporalAddress: '${temporalAddress()}', taskQueue: '${taskQueue}' }) } });
+export default defineConfig({ project: 'serve_ingest', definitions: './definitions', profiles: { local: localProfile({ temporalAddress: '${temporalAddress()}', taskQueue: '${taskQueue}' }) } });
 `,
       'definitions/clicks.ts': `import { entity, eventStream } from 'flywheel';
 export const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
@@ -59,7 +59,7 @@ export const clicks = eventStream({ name: 'clicks', entities: [user], timestampF
       expect((await post([{ user_id: 1, ts: '2026-11-26T10:00:00Z', click_id: 'k1', page: '/' }, { user_id: 2, ts: '2026-11-26T10:00:01Z', click_id: 'k2', page: '/cart' }])).status).toBe(200);
       expect((await post([{ user_id: 1, ts: '2026-11-26T10:00:00Z', click_id: 'k1', page: '/' }])).status).toBe(200); // sent twice: stored once
 
-      const deps = { project: 'shop', openEngine: () => openDuckDBEngine({ path: warehouse }), registry: (e: never) => new WarehouseRegistry(e), objectStore: new LocalObjectStore(join(stateDir, 'objects')), scratchDir: join(stateDir, 'scratch'), stateDir };
+      const deps = { project: 'serve_ingest', openEngine: () => openDuckDBEngine({ path: warehouse }), registry: (e: never) => new WarehouseRegistry(e), objectStore: new LocalObjectStore(join(stateDir, 'objects')), scratchDir: join(stateDir, 'scratch'), stateDir };
       const rows = await runWorker({ taskQueue, activities: createActivities(deps as never) }, async () => {
         for (let i = 0; i < 100; i++) {
           const found = await count().catch(() => []);
@@ -72,9 +72,9 @@ export const clicks = eventStream({ name: 'clicks', entities: [user], timestampF
 
       const client = await connectClient();
       try {
-        const schedule = await client.schedule.getHandle(ingestScheduleId('shop')).describe();
+        const schedule = await client.schedule.getHandle(ingestScheduleId('serve_ingest')).describe();
         expect(schedule.action).toMatchObject({ type: 'startWorkflow', workflowType: 'ingestPending', taskQueue });
-        await client.schedule.getHandle(ingestScheduleId('shop')).delete();
+        await client.schedule.getHandle(ingestScheduleId('serve_ingest')).delete();
       } finally {
         await client.connection.close();
       }
