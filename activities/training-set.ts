@@ -165,12 +165,14 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
               await withHeartbeats(() => engine.run(compileCreateTempTableAs(table, partitioned, engine.dialect)), heartbeat);
               // Statistics of every partition in one pass over the working table.
               const grouped = await withHeartbeats(() => engine.all(compileColumnStats(engine.dialect.qualified(table), resolved.columns, engine.dialect, { groupBy: PARTITION_COLUMN })), heartbeat);
-              const statsByKey = new Map(grouped.filter((row) => row.g !== null).map((row) => [String(row.g), readColumnStats(row, resolved.columns).columns]));
+              // Groups come by partition start; the partition's key follows from it.
+              const keyOf = (start: unknown) => partitionOf(new Date(String(start)), unit).key;
+              const statsByKey = new Map(grouped.filter((row) => row.g !== null).map((row) => [keyOf(row.g), readColumnStats(row, resolved.columns).columns]));
               // Logged values against recomputed ones, per partition, in one more pass.
               const compared = log ? log.features.map((f) => ({ name: f.name, type: f.type })) : [];
               const consistencyByKey = log
                 ? new Map((await withHeartbeats(() => engine.all(compileConsistency(engine.dialect.qualified(table), compared, engine.dialect, { groupBy: PARTITION_COLUMN })), heartbeat))
-                  .filter((row) => row.g !== null).map((row) => [String(row.g), readConsistency(row, compared)]))
+                  .filter((row) => row.g !== null).map((row) => [keyOf(row.g), readConsistency(row, compared)]))
                 : undefined;
               const keys = [...new Set([...(plan.partitions ?? (unit === 'none' ? ['all'] : [])), ...statsByKey.keys()])].sort();
               const [nulls] = await engine.all<{ n: number }>(compileCountUnpartitioned(table, engine.dialect));

@@ -259,23 +259,24 @@ describe('compilePointInTimeJoin', () => {
 });
 
 describe('compilePointInTimeJoin with partitionBy', () => {
-  it('adds the partition key and start and clusters the output by partition start, then spine order', () => {
+  it('adds the partition start and clusters the output by it, then spine order', () => {
     const partitioned = { ...join, spine: { ...join.spine, partitionBy: 'day' as const } };
     const compiled = compilePointInTimeJoin(partitioned, duckdbDialect, { rangePushdown: false });
-    expect(compiled.sql).toContain(
-      `row_number() OVER () AS "__fw_row", strftime(CAST("ts" AS TIMESTAMPTZ), 'day=%Y-%m-%d') AS "__fw_partition", date_trunc('day', CAST("ts" AS TIMESTAMPTZ)) AS "__fw_partition_start"`,
-    );
-    expect(compiled.sql).toContain('SELECT s."user_id",\n  s."ts",\n  s."label",\n  s."__fw_partition",\n  s."__fw_partition_start",');
-    expect(compiled.sql.endsWith('ORDER BY s."__fw_partition_start", s."__fw_row"')).toBe(true);
+    expect(compiled.sql).toContain(`row_number() OVER () AS "__fw_row", date_trunc('day', CAST("ts" AS TIMESTAMPTZ)) AS "__fw_partition"`);
+    expect(compiled.sql).toContain('SELECT s."user_id",\n  s."ts",\n  s."label",\n  s."__fw_partition",');
+    expect(compiled.sql.endsWith('ORDER BY s."__fw_partition", s."__fw_row"')).toBe(true);
     const snowflake = compilePointInTimeJoin(partitioned, snowflakeDialect, { rangePushdown: false });
-    expect(snowflake.sql).toContain(`TO_CHAR(CONVERT_TIMEZONE('UTC', CAST("ts" AS TIMESTAMP_TZ)), '"day="YYYY-MM-DD') AS "__fw_partition"`);
-    expect(snowflake.sql).toContain(`DATE_TRUNC('DAY', CONVERT_TIMEZONE('UTC', CAST("ts" AS TIMESTAMP_TZ))) AS "__fw_partition_start"`);
+    expect(snowflake.sql).toContain(`DATE_TRUNC('DAY', CONVERT_TIMEZONE('UTC', CAST("ts" AS TIMESTAMP_TZ))) AS "__fw_partition"`);
+    // One partition for `none`: every row with a timestamp starts it at the epoch.
+    const none = compilePointInTimeJoin({ ...join, spine: { ...join.spine, partitionBy: 'none' as const } }, duckdbDialect, { rangePushdown: false });
+    expect(none.sql).toContain(`CASE WHEN CAST("ts" AS TIMESTAMPTZ) IS NOT NULL THEN CAST('1970-01-01T00:00:00.000Z' AS TIMESTAMPTZ) END AS "__fw_partition"`);
   });
 
-  it('reads one partition of a working table by its start (pruned by min/max) and its key', () => {
-    expect(compilePartitionRows('run_ts', ['user_id', 'label'], { key: 'day=2024-03-01', start: '2024-03-01T00:00:00.000Z' }, duckdbDialect)).toEqual({
-      sql: 'SELECT "user_id", "label" FROM "run_ts" WHERE "__fw_partition_start" = CAST(? AS TIMESTAMPTZ) AND "__fw_partition" = ?',
-      parameters: ['2024-03-01T00:00:00.000Z', 'day=2024-03-01'],
+  it('reads one partition of a working table by its start (the engine skips other row groups by min/max)', () => {
+    expect(compilePartitionRows('run_ts', ['user_id', 'label'], { start: '2024-03-01T00:00:00.000Z' }, duckdbDialect)).toEqual({
+      sql: 'SELECT "user_id", "label" FROM "run_ts" WHERE "__fw_partition" = CAST(? AS TIMESTAMPTZ)',
+      parameters: ['2024-03-01T00:00:00.000Z'],
     });
+    expect(compilePartitionRows('run_ts', ['user_id'], { start: null }, duckdbDialect).parameters).toEqual(['1970-01-01T00:00:00.000Z']);
   });
 });

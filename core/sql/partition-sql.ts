@@ -1,53 +1,35 @@
 import type { PartitionUnit } from '../definitions/specs.ts';
+import type { Partition } from '../training-set/partitions.ts';
 import type { CompiledQuery } from './compiled-query.ts';
 import type { Dialect } from './dialect.ts';
 
 /**
- * The partition key (`day=2024-03-01`) of a timestamp expression, as SQL, matching
- * core/training-set/partitions.ts. Keyed by dialect so a new dialect does not compile until it says
- * how it formats UTC times.
+ * The start of a timestamp's partition as an instant (Partition.start), as SQL; null for a null
+ * timestamp. Keyed by dialect so a new dialect does not compile until it says how it truncates UTC times.
  */
-const FORMATS: Record<Dialect['name'], Record<Exclude<PartitionUnit, 'none'>, (instant: string) => string>> = {
-  duckdb: {
-    hour: (t) => `strftime(${t}, 'hour=%Y-%m-%dT%H')`,
-    day: (t) => `strftime(${t}, 'day=%Y-%m-%d')`,
-    month: (t) => `strftime(${t}, 'month=%Y-%m')`,
-  },
-  snowflake: {
-    hour: (t) => `TO_CHAR(CONVERT_TIMEZONE('UTC', ${t}), '"hour="YYYY-MM-DD"T"HH24')`,
-    day: (t) => `TO_CHAR(CONVERT_TIMEZONE('UTC', ${t}), '"day="YYYY-MM-DD')`,
-    month: (t) => `TO_CHAR(CONVERT_TIMEZONE('UTC', ${t}), '"month="YYYY-MM')`,
-  },
-};
-
-export function partitionKeySql(timestampColumn: string, unit: PartitionUnit, dialect: Dialect): string {
-  if (unit === 'none') return dialect.stringLiteral('all');
-  return FORMATS[dialect.name][unit](dialect.asInstant(dialect.identifier(timestampColumn)));
-}
-
-/** The start of a timestamp's partition as an instant, matching partitionKeySql (and Partition.start). */
 const STARTS: Record<Dialect['name'], (unit: Exclude<PartitionUnit, 'none'>, instant: string) => string> = {
   duckdb: (unit, t) => `date_trunc('${unit}', ${t})`,
   snowflake: (unit, t) => `DATE_TRUNC('${unit.toUpperCase()}', CONVERT_TIMEZONE('UTC', ${t}))`,
 };
 
+/** The start the one partition of `none` has in a working table (Partition.start is null there). */
+export const UNPARTITIONED_START = '1970-01-01T00:00:00.000Z';
+
 export function partitionStartSql(timestampColumn: string, unit: PartitionUnit, dialect: Dialect): string {
   const instant = dialect.asInstant(dialect.identifier(timestampColumn));
   // `none` has one partition; its rows still need a non-null start (null marks a null timestamp).
-  if (unit === 'none') return `CASE WHEN ${instant} IS NOT NULL THEN ${dialect.asInstant(dialect.stringLiteral('1970-01-01T00:00:00Z'))} END`;
+  if (unit === 'none') return `CASE WHEN ${instant} IS NOT NULL THEN ${dialect.asInstant(dialect.stringLiteral(UNPARTITIONED_START))} END`;
   return STARTS[dialect.name](unit, instant);
 }
 
-/** The column a partitioned join adds with each row's partition key (see PointInTimeJoin.spine.partitionBy). */
-export const PARTITION_COLUMN = '__fw_partition';
-
 /**
- * The column a partitioned join adds with the start of each row's partition, an instant. The join
- * orders by it: sorting on an instant is cheaper than on the key's text, and a working table
- * clustered by it lets the engine skip other partitions' row groups by their min/max (which, for
- * text, only hold a prefix: `day=2024` for every day of a year).
+ * The column a partitioned join adds with the start of each row's partition, an instant (see
+ * PointInTimeJoin.spine.partitionBy); the partition's key (`day=2024-03-01`) follows from it
+ * (partitionOf). The join orders by it: an instant is cheap to carry through the joins and to sort
+ * (the key's text was not: about a sixth of a large build), and a working table clustered by it lets
+ * the engine skip other partitions' row groups by their min/max.
  */
-export const PARTITION_START_COLUMN = '__fw_partition_start';
+export const PARTITION_COLUMN = '__fw_partition';
 
 /** How many rows of a working table have no partition (a null spine timestamp), as `n`. */
 export function compileCountUnpartitioned(table: string, dialect: Dialect): CompiledQuery {
@@ -58,11 +40,10 @@ export function compileCountUnpartitioned(table: string, dialect: Dialect): Comp
  * The rows of one partition of a working table, in its order. The table is clustered by partition
  * start (the join orders by it), so the engine reads only the row groups of that partition.
  */
-export function compilePartitionRows(table: string, columns: readonly string[], partition: { readonly key: string; readonly start: string | null }, dialect: Dialect): CompiledQuery {
+export function compilePartitionRows(table: string, columns: readonly string[], partition: Pick<Partition, 'start'>, dialect: Dialect): CompiledQuery {
   const id = dialect.identifier;
-  const start = partition.start ?? '1970-01-01T00:00:00Z';
   return {
-    sql: `SELECT ${columns.map(id).join(', ')} FROM ${dialect.qualified(table)} WHERE ${id(PARTITION_START_COLUMN)} = ${dialect.asInstant('?')} AND ${id(PARTITION_COLUMN)} = ?`,
-    parameters: [start, partition.key],
+    sql: `SELECT ${columns.map(id).join(', ')} FROM ${dialect.qualified(table)} WHERE ${id(PARTITION_COLUMN)} = ${dialect.asInstant('?')}`,
+    parameters: [partition.start ?? UNPARTITIONED_START],
   };
 }

@@ -4,7 +4,7 @@ import type { CompiledQuery } from './compiled-query.ts';
 import type { Dialect } from './dialect.ts';
 import type { PartitionUnit } from '../definitions/specs.ts';
 import type { ValueType } from '../types.ts';
-import { PARTITION_COLUMN, PARTITION_START_COLUMN, partitionKeySql, partitionStartSql } from './partition-sql.ts';
+import { PARTITION_COLUMN, partitionStartSql } from './partition-sql.ts';
 import { EVENT_ID_COLUMN } from './warehouse-objects.ts';
 
 /**
@@ -30,9 +30,9 @@ export interface PointInTimeJoin {
     readonly from?: string;
     readonly to?: string;
     /**
-     * Adds each row's partition key (`day=2024-03-01`; `all` for `none`) as the column `__fw_partition`
-     * and its start as `__fw_partition_start`, and orders the output by partition, then spine order, so
-     * a table of the result is clustered by partition.
+     * Adds the start of each row's partition (an instant; null for a null timestamp) as the column
+     * `__fw_partition` and orders the output by it, then spine order, so a table of the result is
+     * clustered by partition.
      */
     readonly partitionBy?: PartitionUnit;
   };
@@ -153,9 +153,7 @@ export function compilePointInTimeJoin(join: PointInTimeJoin, dialect: Dialect, 
       ...spine.columns.map(id),
       `${dialect.asInstant(id(spine.timestampField))} AS ${id(SPINE_TS)}`,
       `${dialect.scanRowNumber()} AS ${id(ROW)}`,
-      ...(spine.partitionBy
-        ? [`${partitionKeySql(spine.timestampField, spine.partitionBy, dialect)} AS ${id(PARTITION_COLUMN)}`, `${partitionStartSql(spine.timestampField, spine.partitionBy, dialect)} AS ${id(PARTITION_START_COLUMN)}`]
-        : []),
+      ...(spine.partitionBy ? [`${partitionStartSql(spine.timestampField, spine.partitionBy, dialect)} AS ${id(PARTITION_COLUMN)}`] : []),
     ].join(', ')}\n  FROM ${dialect.qualified(spine.relation)}${filters.length ? `\n  WHERE ${filters.join(' AND ')}` : ''}\n`;
   // Aggregation views read the spine a second time (as markers); its row numbers must be the same both times.
   const readTwice = join.views.some((view) => view.kind === 'aggregation');
@@ -165,7 +163,7 @@ export function compilePointInTimeJoin(join: PointInTimeJoin, dialect: Dialect, 
     dialect, id, bind, pushdown: options.rangePushdown ?? true,
     range: { ...(spine.from !== undefined ? { from: spine.from } : {}), ...(spine.to !== undefined ? { to: spine.to } : {}) },
   };
-  const selected = [...spine.columns, ...(spine.partitionBy ? [PARTITION_COLUMN, PARTITION_START_COLUMN] : [])].map((column) => `s.${id(column)}`);
+  const selected = [...spine.columns, ...(spine.partitionBy ? [PARTITION_COLUMN] : [])].map((column) => `s.${id(column)}`);
   const joins: string[] = [];
   const features: { feature: string; value: string }[] = [];
   join.views.forEach((view, index) => {
@@ -187,7 +185,7 @@ export function compilePointInTimeJoin(join: PointInTimeJoin, dialect: Dialect, 
     `WITH ${ctes.join(',\n')}\n` +
     `SELECT ${selected.join(',\n  ')}\n` +
     `FROM ${id(SPINE)} AS s${joins.map((j) => `\n${j}`).join('')}\n` +
-    `ORDER BY ${spine.partitionBy ? `s.${id(PARTITION_START_COLUMN)}, ` : ''}s.${id(ROW)}`;
+    `ORDER BY ${spine.partitionBy ? `s.${id(PARTITION_COLUMN)}, ` : ''}s.${id(ROW)}`;
   return { sql: text, parameters };
 }
 
