@@ -123,32 +123,33 @@ export class ServerMetrics {
   /** One answered request. `route` is the route's pattern (`/v1/streams/:stream/events`), never the raw path. */
   observeRequest(route: string, method: string, status: number, seconds: number): void {
     const id = `${route} ${method} ${status}`;
-    let series = this.#series.get(id);
-    if (series === undefined) {
+    const series = labelChild(this.#series, id, () => {
       const labels = { route, method, status: String(status) };
-      series = { count: this.#requests.labels(labels), duration: this.#requestDuration.labels(labels) };
-      this.#series.set(id, series);
-    }
+      return { count: this.#requests.labels(labels), duration: this.#requestDuration.labels(labels) };
+    });
     series.count.inc();
     series.duration.observe(seconds);
   }
 
   /** One readEncoded round trip of serving, and how many keys it read. */
   observeStoreRead(seconds: number, outcome: StoreReadOutcome, keys: number): void {
-    let series = this.#storeReadSeries.get(outcome);
-    if (series === undefined) this.#storeReadSeries.set(outcome, (series = this.#storeRead.labels(outcome)));
-    series.observe(seconds);
+    labelChild(this.#storeReadSeries, outcome, () => this.#storeRead.labels(outcome)).observe(seconds);
     if (outcome === 'ok') this.#keysRead.inc(keys);
   }
 
   countServedRows(service: string, rows: number): void {
-    let series = this.#servedRowsSeries.get(service);
-    if (series === undefined) this.#servedRowsSeries.set(service, (series = this.#servedRows.labels(service)));
-    series.inc(rows);
+    labelChild(this.#servedRowsSeries, service, () => this.#servedRows.labels(service)).inc(rows);
   }
 
   /** The exposition text, and its content type. */
   async exposition(): Promise<{ text: string; contentType: string }> {
     return { text: await this.registry.metrics(), contentType: this.registry.contentType };
   }
+}
+
+/** The label child of `key` in `cache`, made once by `make` (prom-client's own lookup hashes the label values each time). */
+function labelChild<K, V>(cache: Map<K, V>, key: K, make: () => V): V {
+  let child = cache.get(key);
+  if (child === undefined) cache.set(key, (child = make()));
+  return child;
 }

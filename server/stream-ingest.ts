@@ -132,7 +132,7 @@ export class StreamIngest {
       // Registered before the caller awaits `durable`: it only queues, and the answer is sent right after.
       if (seen) void write.then(() => seen.stored(), () => undefined);
     }
-    const durable = writes.length === 1 ? writes[0]! : Promise.all(writes).then(() => undefined);
+    const durable = allDone(writes);
     return { events: events.length, idsJson: () => JSON.stringify(ids), duplicates: events.length - records.count, durable };
   }
 
@@ -219,7 +219,7 @@ export class StreamIngest {
       if (fresh.length > 0) this.recent.add(fresh, write);
       writes.push(write);
     }
-    const durable = writes.length === 1 ? writes[0]! : Promise.all(writes).then(() => undefined);
+    const durable = allDone(writes);
     return { events: count, idsJson: () => ids.text(), duplicates: count - records.count, durable };
   }
 
@@ -311,4 +311,9 @@ class ByteText {
     this.buffer.copy(bigger, 0, 0, this.length);
     this.buffer = bigger;
   }
+}
+
+/** Resolves once every write of a batch is durable (a single write is returned as it is). */
+function allDone(writes: readonly Promise<void>[]): Promise<void> {
+  return writes.length === 1 ? writes[0]! : Promise.all(writes).then(() => undefined);
 }

@@ -1,6 +1,7 @@
 import type { ValueType } from '../../core/types.ts';
 import type { StreamSchema } from '../stream-schema.ts';
-import { EVENT_ID, RECEIVED_AT } from './event-validator.ts';
+import { EVENT_ID, MAX_EVENT_ID_LENGTH, RECEIVED_AT } from './event-validator.ts';
+import { isCalendarDate } from './value-normalizers.ts';
 
 /**
  * Where the events of a JSON array body sit, found by `BatchScanner.scan` in one pass over its bytes.
@@ -54,7 +55,6 @@ const NEWLINE = 0x0a;
 const RETURN = 0x0d;
 const LOWER_E = 0x65;
 const UPPER_E = 0x45;
-const MAX_EVENT_ID_BYTES = 128;
 /** Returned by the value checks when the scanner leaves the batch to the general path. */
 const BAIL = -1;
 
@@ -243,8 +243,8 @@ export class BatchScanner {
       case KIND.clientId: {
         if (c !== QUOTE) return BAIL;
         const close = stringEnd(body, i, end, true);
-        // Non-empty and at most 128 characters: any byte count within that is fine; longer is decoded to count.
-        if (close === BAIL || close - i === 2 || (close - i - 2 > MAX_EVENT_ID_BYTES && Buffer.from(body.buffer, body.byteOffset + i + 1, close - i - 2).toString('utf8').length > MAX_EVENT_ID_BYTES)) return BAIL;
+        // Non-empty and at most MAX_EVENT_ID_LENGTH characters: a byte count within that is fine (never fewer bytes than characters); longer is decoded to count.
+        if (close === BAIL || close - i === 2 || (close - i - 2 > MAX_EVENT_ID_LENGTH && Buffer.from(body.buffer, body.byteOffset + i + 1, close - i - 2).toString('utf8').length > MAX_EVENT_ID_LENGTH)) return BAIL;
         return close;
       }
       case KIND.timestamp:
@@ -425,12 +425,4 @@ function digitsAt(body: Uint8Array, start: number, count: number): number {
     n = n * 10 + d;
   }
   return n;
-}
-
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-function isCalendarDate(year: number, month: number, day: number): boolean {
-  if (month < 1 || month > 12 || day < 1) return false;
-  if (month === 2 && day === 29) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  return day <= DAYS_IN_MONTH[month - 1]!;
 }

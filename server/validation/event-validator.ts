@@ -12,7 +12,8 @@ export interface EventIssue {
 /** The two fields the server adds to every stored event; clients may send `_event_id` only. */
 export const EVENT_ID = '_event_id';
 export const RECEIVED_AT = '_received_at';
-const MAX_EVENT_ID_LENGTH = 128;
+/** The longest client `_event_id` accepted, in characters. */
+export const MAX_EVENT_ID_LENGTH = 128;
 
 /** What validation learned of a valid event (which it brought to its stored form in place). */
 export interface ValidEvent {

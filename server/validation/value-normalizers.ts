@@ -156,11 +156,13 @@ function normalizeDate(value: unknown): unknown {
   return value;
 }
 
-function isCalendarDate(year: number, month: number, day: number): boolean {
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Whether year-month-day is a day of the proleptic Gregorian calendar (the year checked by the caller). */
+export function isCalendarDate(year: number, month: number, day: number): boolean {
   if (month < 1 || month > 12 || day < 1) return false;
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!;
-  return day <= days;
+  if (month === 2 && day === 29) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return day <= DAYS_IN_MONTH[month - 1]!;
 }
 
 function withFullYear(year: number, month: number, day: number, hour: number, minute: number, second: number, millis: number): number {
