@@ -187,48 +187,59 @@ function clientGcPauses(): { stop(): { count: number; major: number; longestMs: 
   };
 }
 
-/** Unmeasured requests of every size to both servers, taking turns in blocks of 100, until V8 has compiled their request paths. */
-async function warmServers(urls: Record<Subject, URL>, requests: number, entities: number): Promise<void> {
+/**
+ * `count` requests to each server with the same keys (`keysOf(i)` for the i-th), one at a time on a
+ * keep-alive connection, the servers taking turns in blocks of 100 requests (so drift in the
+ * machine's load hits both alike, while a server stays busy long enough not to be measured waking up
+ * from idle between two requests). `onBlock` runs before each block, `onAnswer` after each answer.
+ */
+async function takeTurns(
+  urls: Record<Subject, URL>,
+  count: number,
+  keysOf: (i: number) => number[],
+  options: { readonly paceMs?: number; readonly onBlock?: (first: number) => void; readonly onAnswer?: (subject: Subject, i: number, ms: number) => void } = {},
+): Promise<void> {
   const agents = { flywheel: new Agent({ keepAlive: true, maxSockets: 1 }), floor: new Agent({ keepAlive: true, maxSockets: 1 }) };
-  const sizes = [1, 1, 1, 100, 500];
-  for (let first = 0; first < requests; first += 100) {
-    const ids = Array.from({ length: Math.min(100, requests - first) }, (_, j) => randomIds(sizes[(first + j) % sizes.length]!, entities));
-    for (const subject of ['flywheel', 'floor'] as const) {
-      for (const keys of ids) {
-        const { status, text } = await post(agents[subject], urls[subject], bodyOf(subject, keys));
-        if (status !== 200) throw new Error(`${subject} answered ${status}: ${text().slice(0, 300)}`);
+  const block = 100;
+  try {
+    for (let first = 0; first < count; first += block) {
+      options.onBlock?.(first);
+      const ids = Array.from({ length: Math.min(block, count - first) }, (_, j) => keysOf(first + j));
+      for (const subject of ['flywheel', 'floor'] as const) {
+        for (const [j, keys] of ids.entries()) {
+          if (options.paceMs) await new Promise((resolve) => setTimeout(resolve, options.paceMs));
+          const { ms, status, text } = await post(agents[subject], urls[subject], bodyOf(subject, keys));
+          if (status !== 200) throw new Error(`${subject} answered ${status}: ${text().slice(0, 300)}`);
+          options.onAnswer?.(subject, first + j, ms);
+        }
       }
     }
+  } finally {
+    agents.flywheel.destroy();
+    agents.floor.destroy();
   }
-  agents.flywheel.destroy();
-  agents.floor.destroy();
 }
 
-/**
- * Sequential requests of `rows` random entities: the same keys to both servers, in blocks of 100
- * requests per server taking turns (so drift in the machine's load hits both alike, while a server
- * stays busy long enough not to be measured waking up from idle between two requests).
- */
+/** Unmeasured requests of every size to both servers, until V8 has compiled their request paths. */
+async function warmServers(urls: Record<Subject, URL>, requests: number, entities: number): Promise<void> {
+  const sizes = [1, 1, 1, 100, 500];
+  await takeTurns(urls, requests, (i) => randomIds(sizes[i % sizes.length]!, entities));
+}
+
+/** Sequential requests of `rows` random entities to both servers (takeTurns), the first `warmUpRequests` unmeasured. */
 async function latencies(urls: Record<Subject, URL>, rows: number, requests: number, entities: number, paceMs: number, warmUpRequests: number): Promise<Record<Subject, Latency> & { clientGc: ReturnType<ReturnType<typeof clientGcPauses>['stop']> }> {
-  const agents = { flywheel: new Agent({ keepAlive: true, maxSockets: 1 }), floor: new Agent({ keepAlive: true, maxSockets: 1 }) };
   const samples: Record<Subject, number[]> = { flywheel: [], floor: [] };
   const warmUp = Math.min(warmUpRequests, requests);
-  const block = 100;
   let gc: ReturnType<typeof clientGcPauses> | undefined;
-  for (let first = 0; first < requests + warmUp; first += block) {
-    if (first >= warmUp) gc ??= clientGcPauses();
-    const ids = Array.from({ length: Math.min(block, requests + warmUp - first) }, () => randomIds(rows, entities));
-    for (const subject of ['flywheel', 'floor'] as const) {
-      for (const [j, keys] of ids.entries()) {
-        if (paceMs > 0) await new Promise((resolve) => setTimeout(resolve, paceMs));
-        const { ms, status, text } = await post(agents[subject], urls[subject], bodyOf(subject, keys));
-        if (status !== 200) throw new Error(`${subject} answered ${status}: ${text().slice(0, 300)}`);
-        if (first + j >= warmUp) samples[subject].push(ms);
-      }
-    }
-  }
-  agents.flywheel.destroy();
-  agents.floor.destroy();
+  await takeTurns(urls, requests + warmUp, () => randomIds(rows, entities), {
+    paceMs,
+    onBlock: (first) => {
+      if (first >= warmUp) gc ??= clientGcPauses();
+    },
+    onAnswer: (subject, i, ms) => {
+      if (i >= warmUp) samples[subject].push(ms);
+    },
+  });
   const summary = (xs: number[]): Latency => {
     const sorted = [...xs].sort((a, b) => a - b);
     return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9) };
