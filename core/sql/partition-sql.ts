@@ -3,10 +3,7 @@ import type { Partition } from '../training-set/partitions.ts';
 import type { CompiledQuery } from './compiled-query.ts';
 import type { Dialect } from './dialect.ts';
 
-/**
- * The start of a timestamp's partition as an instant (Partition.start), as SQL; null for a null
- * timestamp. Keyed by dialect so a new dialect does not compile until it says how it truncates UTC times.
- */
+/** How each dialect truncates a UTC instant to its partition's start: keyed by dialect, so a new dialect does not compile until it says. */
 const STARTS: Record<Dialect['name'], (unit: Exclude<PartitionUnit, 'none'>, instant: string) => string> = {
   duckdb: (unit, t) => `date_trunc('${unit}', ${t})`,
   snowflake: (unit, t) => `DATE_TRUNC('${unit.toUpperCase()}', CONVERT_TIMEZONE('UTC', ${t}))`,
@@ -15,6 +12,7 @@ const STARTS: Record<Dialect['name'], (unit: Exclude<PartitionUnit, 'none'>, ins
 /** The start the one partition of `none` has in a working table (Partition.start is null there). */
 export const UNPARTITIONED_START = '1970-01-01T00:00:00.000Z';
 
+/** The start of a timestamp's partition as an instant (Partition.start), as SQL; null for a null timestamp. */
 export function partitionStartSql(timestampColumn: string, unit: PartitionUnit, dialect: Dialect): string {
   const instant = dialect.asInstant(dialect.identifier(timestampColumn));
   // `none` has one partition; its rows still need a non-null start (null marks a null timestamp).
