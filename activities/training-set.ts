@@ -11,7 +11,7 @@ import { compileConsistency, readConsistency } from '../core/sql/consistency.ts'
 import { buildConsistencyReport, mergeConsistency, type ColumnSource, type PartitionConsistency } from '../core/training-set/consistency.ts';
 import { compileCountUnpartitioned, compilePartitionRows, PARTITION_COLUMN } from '../core/sql/partition-sql.ts';
 import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
-import { compileCreateTempTableAs, compileDropTable, compileMaxOf, compileSelectAll } from '../core/sql/tables.ts';
+import { compileDropTable, compileMaxOf, compileSelectAll } from '../core/sql/tables.ts';
 import { featureViewViewName, sourceViewName } from '../core/sql/warehouse-objects.ts';
 import {
   buildDatasetManifest,
@@ -23,6 +23,7 @@ import {
 } from '../core/training-set/manifest.ts';
 import { PartitionRangeError, partitionFromKey, partitionOf, partitionsInRange, type Partition } from '../core/training-set/partitions.ts';
 import { resolveTrainingSet, type ResolvedTrainingSet, type TimeRange } from '../core/training-set/resolve-training-set.ts';
+import { uniquenessTables, withUniqueEventTimes } from '../core/training-set/unique-event-times.ts';
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
 import { promotePartitionFiles, readPartitionManifests } from './dataset-files.ts';
 import { loadLabelsSpine, logJoinAsStored, spineLineage } from './labels-spine.ts';
@@ -147,7 +148,10 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           // A labels spine: the published label partitions of the range, loaded into the spine's table of this session.
           const spine = resolved.labelsSpine ? await withHeartbeats(() => loadLabelsSpine({ engine, store: deps.objectStore, resolved, range: run, localDir }), () => ({ stage: 'spine' })) : undefined;
           const log = await logJoinAsStored(engine, resolved.join);
-          const joined = log ? { ...resolved.join, log } : resolved.join;
+          // Views whose table the warehouse keeps unique on (keys, event time) skip the tie-break.
+          const unique = new Map(await Promise.all(uniquenessTables(resolved).map(async (table) => [table, await engine.uniqueColumnSets(table)] as const)));
+          const base = withUniqueEventTimes(resolved, unique);
+          const joined = log ? { ...base, log } : base;
           const ranged = plan.partitions?.length === 1 ? partitionFromKey(plan.partitions[0]!, plan.partitionBy) : undefined;
           const single = plan.partitionBy === 'none' ? partitionOf(new Date(0), 'none') : ranged;
           if (single && !log) {
@@ -157,12 +161,12 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             written.push({ partition: single, path: localFile(single.key), rowCount });
           } else {
             // Many partitions (or values from a decision log, compared on the way): join once into a working
-            // table clustered by partition (then spine order), then one file per partition, each read from its own row groups.
+            // table clustered by partition (then spine order), then one file per partition, each read from
+            // its own row groups, several written at once.
             const unit = plan.partitionBy;
-            const table = `run_ts_${run.trainingSet}_${run.runKey}`;
             const partitioned = compilePointInTimeJoin({ ...joined, spine: { ...joined.spine, partitionBy: unit } }, engine.dialect);
+            const table = await withHeartbeats(() => engine.createWorkingTable(`run_ts_${run.trainingSet}_${run.runKey}`, partitioned), heartbeat);
             try {
-              await withHeartbeats(() => engine.run(compileCreateTempTableAs(table, partitioned, engine.dialect)), heartbeat);
               // Statistics of every partition in one pass over the working table.
               const grouped = await withHeartbeats(() => engine.all(compileColumnStats(engine.dialect.qualified(table), resolved.columns, engine.dialect, { groupBy: PARTITION_COLUMN })), heartbeat);
               // Groups come by partition start; the partition's key follows from it.
@@ -178,16 +182,18 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
               const [nulls] = await engine.all<{ n: number }>(compileCountUnpartitioned(table, engine.dialect));
               skippedNullTimestamps = Number(nulls?.n ?? 0);
               progress = { stage: 'export', done: 0, total: keys.length };
-              for (const key of keys) {
+              const partitions = keys.map((key) => {
                 const partition = partitionFromKey(key, unit);
                 if (!partition) throw new Error(`partition key ${key} does not match partitionBy ${unit}`);
-                await mkdir(join(localDir, key), { recursive: true });
-                const { rowCount } = await withHeartbeats(() => engine.exportParquet(compilePartitionRows(table, columnNames, partition, engine.dialect), localFile(key)), heartbeat);
-                const consistency = consistencyByKey ? consistencyByKey.get(key) ?? readConsistency({}, compared) : undefined;
-                const stats = statsByKey.get(key) ?? emptyStats(resolved.columns);
-                written.push({ partition, path: localFile(key), rowCount, stats: consistency ? withSources(stats, resolved, consistency) : stats, ...(consistency ? { consistency } : {}) });
-                progress = { ...progress, done: progress.done + 1 };
-              }
+                return partition;
+              });
+              const exports = partitions.map((partition) => ({ query: compilePartitionRows(table, columnNames, partition, engine.dialect), localPath: localFile(partition.key) }));
+              const counts = await withHeartbeats(() => engine.exportParquetFiles(exports, { onWritten: () => (progress = { ...progress, done: progress.done + 1 }) }), heartbeat);
+              partitions.forEach((partition, i) => {
+                const consistency = consistencyByKey ? consistencyByKey.get(partition.key) ?? readConsistency({}, compared) : undefined;
+                const stats = statsByKey.get(partition.key) ?? emptyStats(resolved.columns);
+                written.push({ partition, path: localFile(partition.key), rowCount: counts[i]!.rowCount, stats: consistency ? withSources(stats, resolved, consistency) : stats, ...(consistency ? { consistency } : {}) });
+              });
             } finally {
               await engine.run(compileDropTable(table, engine.dialect));
             }

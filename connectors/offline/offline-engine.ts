@@ -21,6 +21,12 @@ export interface EngineBatch {
   readonly rowCount: number;
 }
 
+/** A query and the local Parquet file its rows go to. */
+export interface ParquetExport {
+  readonly query: CompiledQuery;
+  readonly localPath: string;
+}
+
 export interface StreamOptions {
   /** Rows per batch: every batch but the last has exactly this many (default 2048, DuckDB's chunk size). */
   readonly batchRows?: number;
@@ -58,7 +64,25 @@ export interface OfflineEngine {
   describe(query: CompiledQuery): Promise<EngineColumn[]>;
   /** Runs `work` in one transaction: all of its statements land, or none do. */
   transaction<T>(work: (engine: Pick<OfflineEngine, 'run' | 'all'>) => Promise<T>): Promise<T>;
+  /**
+   * The column sets the warehouse keeps unique in `table` (a name as a source gives it, qualified or
+   * not): its primary key and unique constraints, each as column names. Empty when the table has none,
+   * or the engine does not enforce them (a declared but unenforced key promises nothing).
+   */
+  uniqueColumnSets(table: string): Promise<string[][]>;
+  /**
+   * Replaces the working table `name` (an identifier unique to the run) with the rows of `query` and
+   * returns its qualified name (unquoted). Working tables are the engine's scratch space, kept out of
+   * the warehouse's tables and its log, and readable from every query of this engine, including those
+   * of exportParquetFiles. Drop it when done (compileDropTable).
+   */
+  createWorkingTable(name: string, query: CompiledQuery): Promise<string>;
   /** Writes the rows of a query to a local Parquet file and returns how many it wrote. */
   exportParquet(query: CompiledQuery, localPath: string): Promise<{ rowCount: number }>;
+  /**
+   * exportParquet for many files, up to `concurrency` at a time (default: the engine's threads), in
+   * any order; results come in the order of `exports`. `onWritten` is called as each file lands.
+   */
+  exportParquetFiles(exports: readonly ParquetExport[], options?: { concurrency?: number; onWritten?: (index: number, rowCount: number) => void }): Promise<{ rowCount: number }[]>;
   close(): Promise<void>;
 }

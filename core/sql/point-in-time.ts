@@ -12,8 +12,8 @@ import { EVENT_ID_COLUMN } from './warehouse-objects.ts';
  * of its timestamp. Semantics (docs/point-in-time.md):
  * - a plain ('latest') view gives the values of its latest row at or before the spine time: all join
  *   keys equal, event time <= spine time; rows with the same keys and event time are reduced to one
- *   first (latest created time, nulls last, then the smallest feature values); a match older than the
- *   ttl reads as null;
+ *   first (latest created time, nulls last, then the smallest feature values), unless the warehouse
+ *   keeps them unique (uniqueEventTimes); a match older than the ttl reads as null;
  * - an 'aggregation' view gives, for each feature, an aggregate of its events with
  *   spine time - window < event time <= spine time (core/aggregations);
  * - a spine row with a null key or nothing to match gets nulls (counts: 0 when the keys are not null);
@@ -87,6 +87,12 @@ export interface LatestValueView {
   /** Feature columns to take; each becomes an output column of the same name. */
   readonly features: readonly string[];
   readonly ttlSeconds: number | null;
+  /**
+   * No two rows of the relation share join keys and event time, because the warehouse enforces it
+   * (a primary key or unique constraint, see OfflineEngine.uniqueColumnSets): the rows join as they
+   * are, without first reducing ties, the largest cost of the join after the ASOF itself.
+   */
+  readonly uniqueEventTimes?: boolean;
 }
 
 /** Each feature aggregates the view's events in a trailing window of the spine time; each becomes an output column. */
@@ -205,7 +211,7 @@ const VIEW_COMPILERS: ViewCompilers = {
         `${id(cte)} AS (\n  SELECT ${[...view.joinKeys.map(id), `${dialect.asInstant(id(view.timestampField))} AS ${id(VIEW_TS)}`, ...view.features.map(id)].join(', ')}\n` +
           `  FROM ${dialect.qualified(view.relation)}\n` +
           (filters.length ? `  WHERE ${filters.join(' AND ')}\n` : '') +
-          `  QUALIFY row_number() OVER (PARTITION BY ${partition}${tieBreak.length ? ` ORDER BY ${tieBreak.join(', ')}` : ''}) = 1\n)`,
+          (view.uniqueEventTimes ? ')' : `  QUALIFY row_number() OVER (PARTITION BY ${partition}${tieBreak.length ? ` ORDER BY ${tieBreak.join(', ')}` : ''}) = 1\n)`),
       ],
       joins: [asofJoin(view.joinKeys, cte, alias, ctx)],
       selected: view.features.map((feature) => {

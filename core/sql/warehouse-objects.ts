@@ -114,6 +114,16 @@ export function featureViewColumns(view: FeatureViewSpec, project: ProjectSpec):
   return { joinKeys: [...joinKeys.values()], timestamp: source.timestampField, createdTimestamp, features };
 }
 
+/**
+ * The table whose rows a feature view reads one for one (a source over a table, no transformation),
+ * so that the table's uniqueness constraints hold for the view's rows; undefined for any other view.
+ */
+export function featureViewBaseTable(view: FeatureViewSpec, project: ProjectSpec): string | undefined {
+  if (view.transformation !== undefined) return undefined;
+  const source = project.sources[view.source];
+  return source?.location.type === 'table' ? source.location.table : undefined;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The model
 

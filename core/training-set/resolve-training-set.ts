@@ -2,7 +2,7 @@ import type { ColumnSpec, FeatureSelection, FeatureViewSpec, ProjectSpec, Source
 import { NotFoundError } from '../errors.ts';
 import { aggregationEventsOf } from '../aggregations/aggregation-events.ts';
 import type { PointInTimeJoin, PointInTimeView } from '../sql/point-in-time.ts';
-import { featureViewColumns, featureViewViewName, sourceViewName } from '../sql/warehouse-objects.ts';
+import { featureViewBaseTable, featureViewColumns, featureViewViewName, sourceViewName } from '../sql/warehouse-objects.ts';
 import { decisionLogJoin, labelsSpineTable, resolveLabelsSpine, type ResolvedLabelsSpine } from './labels-spine.ts';
 
 /** A training set with every reference followed: what to join, and the columns it will have. */
@@ -12,7 +12,11 @@ export interface ResolvedTrainingSet {
   readonly spine: SourceSpec | undefined;
   /** A labels spine: the labels, and the decision log features are read from (core/training-set/labels-spine.ts). */
   readonly labelsSpine?: ResolvedLabelsSpine;
-  readonly views: readonly { readonly view: FeatureViewSpec; readonly features: readonly ColumnSpec[] }[];
+  /**
+   * In the order of `join.views`. `baseTable`: the table a plain view reads row for row, whose
+   * uniqueness constraints let the join skip its tie-break (withUniqueEventTimes).
+   */
+  readonly views: readonly { readonly view: FeatureViewSpec; readonly features: readonly ColumnSpec[]; readonly baseTable?: string }[];
   /** Spine columns then features, in the order of the output files. */
   readonly columns: readonly ColumnSpec[];
   readonly join: PointInTimeJoin;
@@ -39,7 +43,8 @@ export function resolveTrainingSet(project: ProjectSpec, name: string, range: Ti
   const views = selections.map((selection) => {
     const view = must(project.featureViews[selection.view], 'feature view', selection.view);
     const features = selection.features.map((feature) => must(view.features.find((f) => f.name === feature), `feature of ${view.name}`, feature));
-    return { view, features };
+    const baseTable = view.aggregations ? undefined : featureViewBaseTable(view, project);
+    return { view, features, ...(baseTable !== undefined ? { baseTable } : {}) };
   });
 
   return {

@@ -4,11 +4,13 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { DuckDBConnection, DuckDBMaterializedResult } from '@duckdb/node-api';
 import { FlywheelError } from '../../../core/errors.ts';
+import { assertIdentifier } from '../../../core/identifiers.ts';
 import type { CompiledQuery } from '../../../core/sql/compiled-query.ts';
 import { duckdbDialect } from '../../../core/sql/dialect.ts';
 import { EngineQueryError } from '../engine-query-error.ts';
-import type { EngineBatch, EngineColumn, OfflineEngine, StreamOptions } from '../offline-engine.ts';
-import { leaseInstance, type DuckDBSettings, type InstanceLease } from './duckdb-instances.ts';
+import type { EngineBatch, EngineColumn, OfflineEngine, ParquetExport, StreamOptions } from '../offline-engine.ts';
+import { compileUniqueConstraints } from './duckdb-constraints.ts';
+import { leaseInstance, WORKING_CATALOG, type DuckDBSettings, type InstanceLease } from './duckdb-instances.ts';
 import { toDuckDBParameters, toPlainValue } from './duckdb-values.ts';
 import { SerialQueue } from './serial-queue.ts';
 
@@ -186,11 +188,63 @@ export class DuckDBEngine implements OfflineEngine {
     });
   }
 
+  async uniqueColumnSets(table: string): Promise<string[][]> {
+    const rows = await this.all<{ columns: string[] }>(compileUniqueConstraints(table));
+    return rows.map((row) => [...row.columns]);
+  }
+
+  async createWorkingTable(name: string, query: CompiledQuery): Promise<string> {
+    const table = `${WORKING_CATALOG}.main.${assertIdentifier(name)}`;
+    await this.run({ sql: `CREATE OR REPLACE TABLE ${duckdbDialect.qualified(table)} AS\n${query.sql}`, parameters: query.parameters });
+    return table;
+  }
+
   /**
    * Writes the query's rows to `localPath` as zstd-compressed Parquet (folders created). DuckDB writes
    * a temporary file beside it that is renamed into place, so a failed export leaves no partial file.
    */
   async exportParquet(query: CompiledQuery, localPath: string): Promise<{ rowCount: number }> {
+    return this.exclusive(() => this.copyToParquet((copy) => this.execute(copy), query, localPath));
+  }
+
+  /**
+   * Exports on this connection and on `concurrency - 1` more connections to the same database (DuckDB
+   * writes one file's row group on one thread, so files of one row group each are written side by
+   * side). The engine is held until every file is written or one fails; the others then finish or fail
+   * on their own, and no partial file stays.
+   */
+  async exportParquetFiles(exports: readonly ParquetExport[], options: { concurrency?: number; onWritten?: (index: number, rowCount: number) => void } = {}): Promise<{ rowCount: number }[]> {
+    return this.exclusive(async () => {
+      const threads = options.concurrency ?? Number((await this.select<{ n: number }>({ sql: "SELECT current_setting('threads') AS n", parameters: [] }))[0]?.n ?? 1);
+      const lanes = Math.max(1, Math.min(threads, exports.length));
+      const extra: DuckDBConnection[] = [];
+      const results: { rowCount: number }[] = new Array(exports.length);
+      let next = 0;
+      const drain = async (run: (copy: CompiledQuery) => Promise<DuckDBMaterializedResult>) => {
+        while (next < exports.length) {
+          const index = next++;
+          const { query, localPath } = exports[index]!;
+          results[index] = await this.copyToParquet(run, query, localPath);
+          options.onWritten?.(index, results[index].rowCount);
+        }
+      };
+      try {
+        for (let i = 1; i < lanes; i++) {
+          const connection = await this.lease.instance.connect();
+          extra.push(connection);
+          await connection.run("SET TimeZone = 'UTC'");
+        }
+        const settled = await Promise.allSettled([drain((copy) => this.execute(copy)), ...extra.map((connection) => drain((copy) => runOn(connection, copy)))]);
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        return results;
+      } finally {
+        for (const connection of extra) connection.closeSync();
+      }
+    });
+  }
+
+  private async copyToParquet(run: (copy: CompiledQuery) => Promise<DuckDBMaterializedResult>, query: CompiledQuery, localPath: string): Promise<{ rowCount: number }> {
     const target = resolve(localPath);
     const partial = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
     await mkdir(dirname(target), { recursive: true });
@@ -200,7 +254,7 @@ export class DuckDBEngine implements OfflineEngine {
       parameters: query.parameters,
     };
     try {
-      const result = await this.exclusive(() => this.execute(copy));
+      const result = await run(copy);
       await rename(partial, target);
       return { rowCount: result.rowsChanged };
     } catch (error) {
@@ -249,6 +303,17 @@ export class DuckDBEngine implements OfflineEngine {
         throw new EngineQueryError('duckdb', query.sql, error, { retryable: CONFLICT.test(message) });
       }
     });
+  }
+}
+
+/** Runs a statement on a connection other than an engine's own (exportParquetFiles' extra lanes). */
+async function runOn(connection: DuckDBConnection, query: CompiledQuery): Promise<DuckDBMaterializedResult> {
+  try {
+    if (query.parameters.length === 0) return await connection.run(query.sql);
+    const { values, types } = toDuckDBParameters(query.parameters);
+    return await connection.run(query.sql, values, types);
+  } catch (error) {
+    throw new EngineQueryError('duckdb', query.sql, error);
   }
 }
 

@@ -65,6 +65,13 @@ export async function leaseInstance(path: string, settings: DuckDBSettings): Pro
   };
 }
 
+/**
+ * The in-memory database every instance attaches for working tables (OfflineEngine.createWorkingTable):
+ * shared by the instance's connections, unlike temporary tables, and never written to the file or
+ * its log; its blocks spill to DuckDB's temporary directory under memory pressure.
+ */
+export const WORKING_CATALOG = 'flywheel_work';
+
 async function openInstance(path: string, settings: DuckDBSettings): Promise<DuckDBInstance> {
   const options: Record<string, string> = {
     // Never reach for the network: extensions Flywheel needs (parquet, icu) are built in.
@@ -75,7 +82,14 @@ async function openInstance(path: string, settings: DuckDBSettings): Promise<Duc
   if (settings.memoryLimit !== undefined) options['memory_limit'] = settings.memoryLimit;
   try {
     if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
-    return await DuckDBInstance.create(path, options);
+    const instance = await DuckDBInstance.create(path, options);
+    const connection = await instance.connect();
+    try {
+      await connection.run(`ATTACH ':memory:' AS ${WORKING_CATALOG}`);
+    } finally {
+      connection.closeSync();
+    }
+    return instance;
   } catch (error) {
     throw openFailure(path, error);
   }
