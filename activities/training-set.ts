@@ -23,7 +23,7 @@ import {
 } from '../core/training-set/manifest.ts';
 import { PartitionRangeError, partitionFromKey, partitionOf, partitionsInRange, type Partition } from '../core/training-set/partitions.ts';
 import { resolveTrainingSet, type ResolvedTrainingSet, type TimeRange } from '../core/training-set/resolve-training-set.ts';
-import { uniquenessTables, withUniqueEventTimes } from '../core/training-set/unique-event-times.ts';
+import { factTables, joinWithTableFacts } from '../core/training-set/table-facts.ts';
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
 import { promotePartitionFiles, readPartitionManifests } from './dataset-files.ts';
 import { loadLabelsSpine, logJoinAsStored, spineLineage } from './labels-spine.ts';
@@ -142,15 +142,16 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           const localFile = (key: string) => join(localDir, key, 'part-00000.parquet');
           let progress = { stage: 'join', done: 0, total: plan.partitions?.length ?? 0 };
           const heartbeat = () => progress;
+          const T0 = performance.now(); const lap = (l: string) => console.log('[timing]', l, ((performance.now() - T0) / 1000).toFixed(2));
 
           const written: { partition: Partition; path: string; rowCount: number; stats?: ColumnStatsByName; consistency?: PartitionConsistency }[] = [];
           let skippedNullTimestamps = 0;
           // A labels spine: the published label partitions of the range, loaded into the spine's table of this session.
           const spine = resolved.labelsSpine ? await withHeartbeats(() => loadLabelsSpine({ engine, store: deps.objectStore, resolved, range: run, localDir }), () => ({ stage: 'spine' })) : undefined;
           const log = await logJoinAsStored(engine, resolved.join);
-          // Views whose table the warehouse keeps unique on (keys, event time) skip the tie-break.
-          const unique = new Map(await Promise.all(uniquenessTables(resolved).map(async (table) => [table, await engine.uniqueColumnSets(table)] as const)));
-          const base = withUniqueEventTimes(resolved, unique);
+          // What the tables allow: a spine numbered by row id, views that cannot tie (core/training-set/table-facts.ts).
+          const facts = new Map(await Promise.all(factTables(resolved).map(async (table) => [table, await engine.tableFacts(table)] as const)));
+          const base = joinWithTableFacts(resolved, facts);
           const joined = log ? { ...base, log } : base;
           const ranged = plan.partitions?.length === 1 ? partitionFromKey(plan.partitions[0]!, plan.partitionBy) : undefined;
           const single = plan.partitionBy === 'none' ? partitionOf(new Date(0), 'none') : ranged;
@@ -166,6 +167,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             const unit = plan.partitionBy;
             const partitioned = compilePointInTimeJoin({ ...joined, spine: { ...joined.spine, partitionBy: unit } }, engine.dialect);
             const table = await withHeartbeats(() => engine.createWorkingTable(`run_ts_${run.trainingSet}_${run.runKey}`, partitioned), heartbeat);
+            lap('working table');
             try {
               // Statistics of every partition in one pass over the working table.
               const grouped = await withHeartbeats(() => engine.all(compileColumnStats(engine.dialect.qualified(table), resolved.columns, engine.dialect, { groupBy: PARTITION_COLUMN })), heartbeat);
@@ -178,9 +180,11 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
                 ? new Map((await withHeartbeats(() => engine.all(compileConsistency(engine.dialect.qualified(table), compared, engine.dialect, { groupBy: PARTITION_COLUMN })), heartbeat))
                   .filter((row) => row.g !== null).map((row) => [keyOf(row.g), readConsistency(row, compared)]))
                 : undefined;
+              lap('stats');
               const keys = [...new Set([...(plan.partitions ?? (unit === 'none' ? ['all'] : [])), ...statsByKey.keys()])].sort();
               const [nulls] = await engine.all<{ n: number }>(compileCountUnpartitioned(table, engine.dialect));
               skippedNullTimestamps = Number(nulls?.n ?? 0);
+              lap('count');
               progress = { stage: 'export', done: 0, total: keys.length };
               const partitions = keys.map((key) => {
                 const partition = partitionFromKey(key, unit);
@@ -189,6 +193,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
               });
               const exports = partitions.map((partition) => ({ query: compilePartitionRows(table, columnNames, partition, engine.dialect), localPath: localFile(partition.key) }));
               const counts = await withHeartbeats(() => engine.exportParquetFiles(exports, { onWritten: () => (progress = { ...progress, done: progress.done + 1 }) }), heartbeat);
+              lap('exports');
               partitions.forEach((partition, i) => {
                 const consistency = consistencyByKey ? consistencyByKey.get(partition.key) ?? readConsistency({}, compared) : undefined;
                 const stats = statsByKey.get(partition.key) ?? emptyStats(resolved.columns);
@@ -214,6 +219,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             progress = { ...progress, done: progress.done + 1 };
           }
 
+          lap('staged');
           const sourceWatermarks: Record<string, string | null> = {};
           for (const { view } of resolved.views) {
             const column = resolved.join.views.find((v) => v.relation === featureViewViewName(view.name))?.timestampField;
@@ -221,6 +227,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             sourceWatermarks[view.name] = row?.max ?? null;
           }
 
+          lap('watermarks');
           const staged: StagedRun = { runKey: run.runKey, partitions, sourceWatermarks };
           await deps.objectStore.putBytes(layout.stagedRun(run.runKey), JSON.stringify(staged));
           await rm(localDir, { recursive: true, force: true });

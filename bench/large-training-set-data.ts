@@ -6,7 +6,10 @@ import { entity, featureService, featureView, source, trainingSet } from '../ind
 /**
  * Data for the large training-set benchmark, generated inside DuckDB: a spine of `spineRows` rows
  * over 90 days and three feature tables over 100,000 users and 10,000 merchants. Event times are
- * spread by hashing, so every entity's rows interleave with the spine's.
+ * spread by hashing, so every entity's rows interleave with the spine's. Each feature table has the
+ * primary key (entity, ts), as a feature table keyed by entity and time would: an entity's n-th row
+ * falls in the n-th of equal slots of the 90 days, at a hashed second within it. The same rows are
+ * also readable through plain views (`<table>_any`), which carry no constraint.
  */
 export interface LargeDataSizes {
   readonly spineRows: number;
@@ -19,32 +22,47 @@ export interface LargeDataSizes {
 export const LARGE_DEFAULTS: LargeDataSizes = { spineRows: 10_000_000, userRowsPerView: 20_000_000, merchantRows: 10_000_000, users: 100_000, merchants: 10_000 };
 
 const DAYS = 90;
+const START = "TIMESTAMPTZ '2024-01-01 00:00:00+00'";
 
 export async function generateLargeData(engine: OfflineEngine, sizes: LargeDataSizes): Promise<void> {
   const seconds = DAYS * 86_400;
-  const at = (expr: string) => `TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_seconds((${expr}) % ${seconds})`;
+  // Row i of a table over `entities` entities: entity i % entities, its (i // entities)-th row, in its own slot.
+  const slotted = (rows: number, entities: number, seed: number) => {
+    const slot = Math.floor(seconds / Math.ceil(rows / entities));
+    return `${START} + to_seconds((i // ${entities}) * ${slot} + hash(i, ${seed}) % ${slot})`;
+  };
+  const table = (name: string, key: string, columns: string, rows: number, entities: number, tsSeed: number, select: string) => [
+    `CREATE OR REPLACE TABLE ${name} (${key} BIGINT, ts TIMESTAMPTZ, ${columns}, PRIMARY KEY (${key}, ts))`,
+    `INSERT INTO ${name} SELECT (i % ${entities})::BIGINT, ${slotted(rows, entities, tsSeed)}, ${select} FROM range(${rows}) t(i)`,
+    `CREATE OR REPLACE VIEW ${name}_any AS SELECT * FROM ${name}`,
+  ];
   const statements = [
     `CREATE OR REPLACE TABLE spine AS SELECT i::BIGINT AS event_id, (hash(i, 1) % ${sizes.users})::BIGINT AS user_id, (hash(i, 2) % ${sizes.merchants})::BIGINT AS merchant_id,
-       ${at('hash(i, 3)')} AS ts, (hash(i, 4) % 100 = 0) AS label FROM range(${sizes.spineRows}) t(i)`,
-    `CREATE OR REPLACE TABLE user_spend AS SELECT (i % ${sizes.users})::BIGINT AS user_id, ${at('hash(i, 5)')} AS ts,
-       (hash(i, 6) % 100000) / 100.0 AS amount_sum_1d, (hash(i, 7) % 50)::BIGINT AS txn_count_1d FROM range(${sizes.userRowsPerView}) t(i)`,
-    `CREATE OR REPLACE TABLE user_activity AS SELECT (i % ${sizes.users})::BIGINT AS user_id, ${at('hash(i, 8)')} AS ts,
-       (hash(i, 9) % 1000) / 1000.0 AS night_share, (hash(i, 10) % 30)::BIGINT AS distinct_merchants FROM range(${sizes.userRowsPerView}) t(i)`,
-    `CREATE OR REPLACE TABLE merchant_risk AS SELECT (i % ${sizes.merchants})::BIGINT AS merchant_id, ${at('hash(i, 11)')} AS ts,
-       (hash(i, 12) % 1000) / 10000.0 AS chargeback_rate, (hash(i, 13) % 5000)::BIGINT AS txn_count_30d FROM range(${sizes.merchantRows}) t(i)`,
+       ${START} + to_seconds(hash(i, 3) % ${seconds}) AS ts, (hash(i, 4) % 100 = 0) AS label FROM range(${sizes.spineRows}) t(i)`,
+    ...table('user_spend', 'user_id', 'amount_sum_1d DOUBLE, txn_count_1d BIGINT', sizes.userRowsPerView, sizes.users, 5,
+      '(hash(i, 6) % 100000) / 100.0, (hash(i, 7) % 50)::BIGINT'),
+    ...table('user_activity', 'user_id', 'night_share DOUBLE, distinct_merchants BIGINT', sizes.userRowsPerView, sizes.users, 8,
+      '(hash(i, 9) % 1000) / 1000.0, (hash(i, 10) % 30)::BIGINT'),
+    ...table('merchant_risk', 'merchant_id', 'chargeback_rate DOUBLE, txn_count_30d BIGINT', sizes.merchantRows, sizes.merchants, 11,
+      '(hash(i, 12) % 1000) / 10000.0, (hash(i, 13) % 5000)::BIGINT'),
   ];
   for (const sql of statements) await engine.run({ sql, parameters: [] });
 }
 
-/** The project's definitions for that data, built with the same builders a project uses. */
-export function largeProject(partitionBy: 'day' | 'none'): ProjectSpec {
+/**
+ * The project's definitions for that data, built with the same builders a project uses. With
+ * `constraints: false` the feature sources read the plain views, so Flywheel cannot know that no two
+ * rows tie and runs its tie-break (docs/point-in-time.md).
+ */
+export function largeProject(partitionBy: 'day' | 'none', options: { constraints?: boolean } = {}): ProjectSpec {
+  const table = (name: string) => (options.constraints === false ? `${name}_any` : name);
   const ts = 'timestamp' as const;
   const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
   const merchant = entity({ name: 'merchant', joinKeys: { merchant_id: 'int64' } });
   const spine = source({ name: 'spine', table: 'spine', timestampField: 'ts', columns: { event_id: 'int64', user_id: 'int64', merchant_id: 'int64', ts, label: 'bool' } });
-  const spendSrc = source({ name: 'user_spend_src', table: 'user_spend', timestampField: 'ts', columns: { user_id: 'int64', ts, amount_sum_1d: 'float64', txn_count_1d: 'int64' } });
-  const activitySrc = source({ name: 'user_activity_src', table: 'user_activity', timestampField: 'ts', columns: { user_id: 'int64', ts, night_share: 'float64', distinct_merchants: 'int64' } });
-  const riskSrc = source({ name: 'merchant_risk_src', table: 'merchant_risk', timestampField: 'ts', columns: { merchant_id: 'int64', ts, chargeback_rate: 'float64', txn_count_30d: 'int64' } });
+  const spendSrc = source({ name: 'user_spend_src', table: table('user_spend'), timestampField: 'ts', columns: { user_id: 'int64', ts, amount_sum_1d: 'float64', txn_count_1d: 'int64' } });
+  const activitySrc = source({ name: 'user_activity_src', table: table('user_activity'), timestampField: 'ts', columns: { user_id: 'int64', ts, night_share: 'float64', distinct_merchants: 'int64' } });
+  const riskSrc = source({ name: 'merchant_risk_src', table: table('merchant_risk'), timestampField: 'ts', columns: { merchant_id: 'int64', ts, chargeback_rate: 'float64', txn_count_30d: 'int64' } });
   const spend = featureView({ name: 'user_spend', entities: [user], source: spendSrc, ttl: '7d', features: { amount_sum_1d: 'float64', txn_count_1d: 'int64' } });
   const activity = featureView({ name: 'user_activity', entities: [user], source: activitySrc, ttl: '7d', features: { night_share: 'float64', distinct_merchants: 'int64' } });
   const risk = featureView({ name: 'merchant_risk', entities: [merchant], source: riskSrc, ttl: '30d', features: { chargeback_rate: 'float64', txn_count_30d: 'int64' } });

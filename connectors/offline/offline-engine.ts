@@ -1,5 +1,6 @@
 import type { CompiledQuery } from '../../core/sql/compiled-query.ts';
 import type { Dialect } from '../../core/sql/dialect.ts';
+import type { TableFacts } from '../../core/training-set/table-facts.ts';
 import type { ValueType } from '../../core/types.ts';
 
 /** A column as the engine reports it: its engine type, and the Flywheel type it maps to (if any). */
@@ -65,11 +66,12 @@ export interface OfflineEngine {
   /** Runs `work` in one transaction: all of its statements land, or none do. */
   transaction<T>(work: (engine: Pick<OfflineEngine, 'run' | 'all'>) => Promise<T>): Promise<T>;
   /**
-   * The column sets the warehouse keeps unique in `table` (a name as a source gives it, qualified or
-   * not): its primary key and unique constraints, each as column names. Empty when the table has none,
-   * or the engine does not enforce them (a declared but unenforced key promises nothing).
+   * What the warehouse says of `table` (a name as a source gives it, qualified or not): whether it is
+   * a stored table, and the column sets it keeps unique (primary key, unique constraints), each as
+   * column names. No sets when it has none, or the engine does not enforce them (a declared but
+   * unenforced key promises nothing).
    */
-  uniqueColumnSets(table: string): Promise<string[][]>;
+  tableFacts(table: string): Promise<TableFacts>;
   /**
    * Replaces the working table `name` (an identifier unique to the run) with the rows of `query` and
    * returns its qualified name (unquoted). Working tables are the engine's scratch space, kept out of

@@ -40,6 +40,11 @@ export interface Dialect {
   asofLeftJoin(args: { right: string; alias: string; keyPairs: readonly [left: string, right: string][]; leftTime: string; rightTime: string }): string;
   /** A row number in scan order, used to keep duplicate spine rows apart and in order. */
   scanRowNumber(): string;
+  /**
+   * A stored table's row identifier, ordered as a scan returns the rows but computed in parallel
+   * (DuckDB's `rowid`); undefined when the engine has none.
+   */
+  readonly tableRowId: string | undefined;
   /** `name AS (body)` for a CTE that must be evaluated once even when several parts of the statement read it. */
   materializedCte(name: string, body: string): string;
   /**
@@ -90,6 +95,7 @@ export const duckdbDialect: Dialect = {
   asofLeftJoin: ({ right, alias, keyPairs, leftTime, rightTime }) =>
     `ASOF LEFT JOIN ${right} AS ${alias} ON ${[...keyPairs.map(([l, r]) => `${l} = ${r}`), `${leftTime} >= ${rightTime}`].join(' AND ')}`,
   scanRowNumber: () => 'row_number() OVER ()',
+  tableRowId: 'rowid',
   materializedCte: (name, body) => `${name} AS MATERIALIZED (${body})`,
   instantTicks: (expression) => `epoch_us(${expression})`,
   ticksPerSecond: 1_000_000n,

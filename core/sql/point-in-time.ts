@@ -24,6 +24,11 @@ export interface PointInTimeJoin {
     /** Qualified name of the relation holding the spine rows. */
     readonly relation: string;
     readonly timestampField: string;
+    /**
+     * The relation is a stored table: number its rows (spine order) by the engine's row identifier,
+     * in parallel, where the dialect has one; otherwise rows are numbered as a scan returns them.
+     */
+    readonly rowIds?: boolean;
     /** Spine columns copied to the output, in order. */
     readonly columns: readonly string[];
     /** Keep only spine rows with from <= timestamp < to (ISO-8601 instants). */
@@ -89,7 +94,7 @@ export interface LatestValueView {
   readonly ttlSeconds: number | null;
   /**
    * No two rows of the relation share join keys and event time, because the warehouse enforces it
-   * (a primary key or unique constraint, see OfflineEngine.uniqueColumnSets): the rows join as they
+   * (a primary key or unique constraint, see OfflineEngine.tableFacts): the rows join as they
    * are, without first reducing ties, the largest cost of the join after the ASOF itself.
    */
   readonly uniqueEventTimes?: boolean;
@@ -158,7 +163,7 @@ export function compilePointInTimeJoin(join: PointInTimeJoin, dialect: Dialect, 
     `\n  SELECT ${[
       ...spine.columns.map(id),
       `${dialect.asInstant(id(spine.timestampField))} AS ${id(SPINE_TS)}`,
-      `${dialect.scanRowNumber()} AS ${id(ROW)}`,
+      `${(spine.rowIds ? dialect.tableRowId : undefined) ?? dialect.scanRowNumber()} AS ${id(ROW)}`,
       ...(spine.partitionBy ? [`${partitionStartSql(spine.timestampField, spine.partitionBy, dialect)} AS ${id(PARTITION_COLUMN)}`] : []),
     ].join(', ')}\n  FROM ${dialect.qualified(spine.relation)}${filters.length ? `\n  WHERE ${filters.join(' AND ')}` : ''}\n`;
   // Aggregation views read the spine a second time (as markers); its row numbers must be the same both times.

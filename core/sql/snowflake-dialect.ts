@@ -28,6 +28,8 @@ export const snowflakeDialect: Dialect = {
   asofLeftJoin: ({ right, alias, keyPairs, leftTime, rightTime }) =>
     `ASOF JOIN ${right} AS ${alias} MATCH_CONDITION(${leftTime} >= ${rightTime})${keyPairs.length > 0 ? ` ON ${keyPairs.map(([l, r]) => `${l} = ${r}`).join(' AND ')}` : ''}`,
   scanRowNumber: () => 'SEQ8()',
+  // Snowflake has no row identifier; SEQ8() numbers rows as the scan returns them.
+  tableRowId: undefined,
   // Snowflake computes a WITH clause read several times once (a WithClause operator) and has no MATERIALIZED keyword.
   materializedCte: (name, body) => `${name} AS (${body})`,
   instantTicks: (expression) => `DATE_PART(epoch_nanosecond, ${expression})`,

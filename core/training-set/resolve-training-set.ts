@@ -14,7 +14,7 @@ export interface ResolvedTrainingSet {
   readonly labelsSpine?: ResolvedLabelsSpine;
   /**
    * In the order of `join.views`. `baseTable`: the table a plain view reads row for row, whose
-   * uniqueness constraints let the join skip its tie-break (withUniqueEventTimes).
+   * uniqueness constraints let the join skip its tie-break (joinWithTableFacts).
    */
   readonly views: readonly { readonly view: FeatureViewSpec; readonly features: readonly ColumnSpec[]; readonly baseTable?: string }[];
   /** Spine columns then features, in the order of the output files. */

@@ -6,10 +6,11 @@ import type { DuckDBConnection, DuckDBMaterializedResult } from '@duckdb/node-ap
 import { FlywheelError } from '../../../core/errors.ts';
 import { assertIdentifier } from '../../../core/identifiers.ts';
 import type { CompiledQuery } from '../../../core/sql/compiled-query.ts';
+import type { TableFacts } from '../../../core/training-set/table-facts.ts';
 import { duckdbDialect } from '../../../core/sql/dialect.ts';
 import { EngineQueryError } from '../engine-query-error.ts';
 import type { EngineBatch, EngineColumn, OfflineEngine, ParquetExport, StreamOptions } from '../offline-engine.ts';
-import { compileUniqueConstraints } from './duckdb-constraints.ts';
+import { compileTableLookup, compileUniqueConstraints } from './duckdb-catalog.ts';
 import { leaseInstance, WORKING_CATALOG, type DuckDBSettings, type InstanceLease } from './duckdb-instances.ts';
 import { toDuckDBParameters, toPlainValue } from './duckdb-values.ts';
 import { SerialQueue } from './serial-queue.ts';
@@ -188,9 +189,9 @@ export class DuckDBEngine implements OfflineEngine {
     });
   }
 
-  async uniqueColumnSets(table: string): Promise<string[][]> {
-    const rows = await this.all<{ columns: string[] }>(compileUniqueConstraints(table));
-    return rows.map((row) => [...row.columns]);
+  async tableFacts(table: string): Promise<TableFacts> {
+    const [tables, constraints] = await Promise.all([this.all(compileTableLookup(table)), this.all<{ columns: string[] }>(compileUniqueConstraints(table))]);
+    return { isTable: tables.length > 0, uniqueColumnSets: constraints.map((row) => [...row.columns]) };
   }
 
   async createWorkingTable(name: string, query: CompiledQuery): Promise<string> {
