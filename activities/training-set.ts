@@ -142,7 +142,6 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           const localFile = (key: string) => join(localDir, key, 'part-00000.parquet');
           let progress = { stage: 'join', done: 0, total: plan.partitions?.length ?? 0 };
           const heartbeat = () => progress;
-          const T0 = performance.now(); const lap = (l: string) => console.log('[timing]', l, ((performance.now() - T0) / 1000).toFixed(2));
 
           const written: { partition: Partition; path: string; rowCount: number; stats?: ColumnStatsByName; consistency?: PartitionConsistency }[] = [];
           let skippedNullTimestamps = 0;
@@ -167,7 +166,6 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             const unit = plan.partitionBy;
             const partitioned = compilePointInTimeJoin({ ...joined, spine: { ...joined.spine, partitionBy: unit } }, engine.dialect);
             const table = await withHeartbeats(() => engine.createWorkingTable(`run_ts_${run.trainingSet}_${run.runKey}`, partitioned), heartbeat);
-            lap('working table');
             try {
               // Statistics of every partition in one pass over the working table.
               const grouped = await withHeartbeats(() => engine.all(compileColumnStats(engine.dialect.qualified(table), resolved.columns, engine.dialect, { groupBy: PARTITION_COLUMN })), heartbeat);
@@ -180,11 +178,9 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
                 ? new Map((await withHeartbeats(() => engine.all(compileConsistency(engine.dialect.qualified(table), compared, engine.dialect, { groupBy: PARTITION_COLUMN })), heartbeat))
                   .filter((row) => row.g !== null).map((row) => [keyOf(row.g), readConsistency(row, compared)]))
                 : undefined;
-              lap('stats');
               const keys = [...new Set([...(plan.partitions ?? (unit === 'none' ? ['all'] : [])), ...statsByKey.keys()])].sort();
               const [nulls] = await engine.all<{ n: number }>(compileCountUnpartitioned(table, engine.dialect));
               skippedNullTimestamps = Number(nulls?.n ?? 0);
-              lap('count');
               progress = { stage: 'export', done: 0, total: keys.length };
               const partitions = keys.map((key) => {
                 const partition = partitionFromKey(key, unit);
@@ -193,7 +189,6 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
               });
               const exports = partitions.map((partition) => ({ query: compilePartitionRows(table, columnNames, partition, engine.dialect), localPath: localFile(partition.key) }));
               const counts = await withHeartbeats(() => engine.exportParquetFiles(exports, { onWritten: () => (progress = { ...progress, done: progress.done + 1 }) }), heartbeat);
-              lap('exports');
               partitions.forEach((partition, i) => {
                 const consistency = consistencyByKey ? consistencyByKey.get(partition.key) ?? readConsistency({}, compared) : undefined;
                 const stats = statsByKey.get(partition.key) ?? emptyStats(resolved.columns);
@@ -219,7 +214,6 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             progress = { ...progress, done: progress.done + 1 };
           }
 
-          lap('staged');
           const sourceWatermarks: Record<string, string | null> = {};
           for (const { view } of resolved.views) {
             const column = resolved.join.views.find((v) => v.relation === featureViewViewName(view.name))?.timestampField;
@@ -227,7 +221,6 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             sourceWatermarks[view.name] = row?.max ?? null;
           }
 
-          lap('watermarks');
           const staged: StagedRun = { runKey: run.runKey, partitions, sourceWatermarks };
           await deps.objectStore.putBytes(layout.stagedRun(run.runKey), JSON.stringify(staged));
           await rm(localDir, { recursive: true, force: true });

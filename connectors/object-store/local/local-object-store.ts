@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError } from '../../../core/errors.ts';
@@ -95,7 +95,7 @@ export class LocalObjectStore implements ObjectStore {
     if (toKey === fromKey) return;
     await this.write(toKey, async (partial) => {
       try {
-        await copyFile(source, partial);
+        await linkOrCopy(source, partial);
       } catch (error) {
         // Deleted (or replaced by a folder) since the check above.
         if (isMissing(error) && !(await isFile(source))) throw new NotFoundError('Object', fromKey);
@@ -230,4 +230,18 @@ async function isFile(path: string): Promise<boolean> {
 
 async function fileSize(path: string): Promise<number | undefined> {
   return stat(path).then((s) => s.size, () => undefined);
+}
+
+/**
+ * Copies an object's file as a hard link where the filesystem allows (no bytes move), else as a full
+ * copy. Safe because the store never changes a file in place: every write renames a new file over
+ * the key, and deletes unlink, so both names keep the same bytes for as long as they exist.
+ */
+async function linkOrCopy(source: string, target: string): Promise<void> {
+  try {
+    await link(source, target);
+  } catch (error) {
+    if (isMissing(error)) throw error;
+    await copyFile(source, target);
+  }
 }
