@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,17 @@ describe('LocalObjectStore', () => {
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('copies within the store without moving bytes, and a copy keeps its bytes when the original is replaced or deleted', async () => {
+    await store.putBytes('staging/a.parquet', 'first');
+    await store.copy('staging/a.parquet', 'published/a.parquet');
+    const [original, copied] = await Promise.all([stat(join(dir, 'objects', 'staging/a.parquet')), stat(join(dir, 'objects', 'published/a.parquet'))]);
+    expect(copied.ino).toBe(original.ino);
+    await store.putBytes('staging/a.parquet', 'second');
+    expect(new TextDecoder().decode(await store.get('published/a.parquet'))).toBe('first');
+    await store.delete('staging/a.parquet');
+    expect(new TextDecoder().decode(await store.get('published/a.parquet'))).toBe('first');
   });
 
   it('names objects by file:// URL of their absolute path', async () => {

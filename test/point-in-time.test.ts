@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDuckDBEngine, type DuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
-import { compilePointInTimeJoin, type PointInTimeJoin } from '../core/sql/point-in-time.ts';
+import { compilePointInTimeJoin, type LatestValueView, type PointInTimeJoin } from '../core/sql/point-in-time.ts';
 
 // Every expected row below is worked out by hand from the rules in docs/point-in-time.md.
 let dir: string;
@@ -120,6 +120,44 @@ describe('point-in-time join on DuckDB', () => {
     }
     const [r5] = await engine.all(compilePointInTimeJoin({ ...withWindows, spine: { ...withWindows.spine, from: '2024-01-05T00:00:01Z', to: '2024-01-05T00:00:02Z' } }, engine.dialect));
     expect(r5).toMatchObject({ amount: 99, n_2d: 0, amount_last_1d: null });
+  });
+
+  it('gives the same rows without the tie-break over a table keyed on (keys, event time), and leaves it out', async () => {
+    // The rows of user_spend with no tie on (user_id, ts): the rule-3 winners, in a keyed table.
+    await engine.run({
+      sql: `CREATE TABLE flywheel.keyed_spend (user_id BIGINT, ts TIMESTAMPTZ, created TIMESTAMPTZ, amount DOUBLE, PRIMARY KEY (user_id, ts));
+        INSERT INTO flywheel.keyed_spend VALUES
+          (1, '2024-01-01 00:00:00+00', '2024-01-01 02:00:00+00', 11),
+          (1, '2024-01-02 00:00:00+00', NULL, 12),
+          (1, '2024-01-02 00:00:01+00', NULL, 99),
+          (3, '2024-01-01 00:00:01+00', NULL, 7),
+          (4, '2024-01-02 00:00:00+00', NULL, 3);`,
+      parameters: [],
+    });
+    const keyed: LatestValueView = { ...(join3d.views[0] as LatestValueView), relation: 'flywheel.keyed_spend' };
+    const unique = compilePointInTimeJoin({ ...join3d, views: [{ ...keyed, uniqueEventTimes: true }, join3d.views[1]!] }, engine.dialect);
+    // Only the pair view, which may tie, keeps its QUALIFY.
+    expect(unique.sql.match(/QUALIFY/g)).toHaveLength(1);
+    expect(unique.sql).toMatch(/FROM "flywheel"\."keyed_spend"\n\)/);
+    // Hand-computed above (applies every rule): the same rows, in spine order.
+    expect(await engine.all(unique)).toEqual(await run(join3d));
+    expect(await engine.all(unique)).toEqual(await run({ ...join3d, views: [keyed, join3d.views[1]!] }));
+  });
+
+  it('numbers a stored spine by row id in the order a scan gives, duplicates and deleted rows included', async () => {
+    await engine.run({
+      sql: `CREATE TABLE flywheel.gappy_spine AS SELECT (i % 5)::BIGINT AS user_id, NULL::BIGINT AS merchant_id, TIMESTAMPTZ '2024-01-06 00:00:00+00' - to_seconds(i * 7 % 400000) AS ts, i::INTEGER AS label FROM range(300000) t(i);
+        DELETE FROM flywheel.gappy_spine WHERE label % 3 = 0;
+        INSERT INTO flywheel.gappy_spine SELECT * FROM flywheel.gappy_spine WHERE label < 1000;`,
+      parameters: [],
+    });
+    const spine = { ...join3d.spine, relation: 'flywheel.gappy_spine' };
+    const byRowId = compilePointInTimeJoin({ ...join3d, spine: { ...spine, rowIds: true } }, engine.dialect);
+    expect(byRowId.sql).toContain('rowid AS "__fw_row"');
+    const scanned = await engine.all({ sql: 'SELECT label FROM flywheel.gappy_spine', parameters: [] });
+    const rows = await engine.all(byRowId);
+    expect(rows.map((r) => r.label)).toEqual(scanned.map((r) => r.label));
+    expect(rows).toEqual(await run({ ...join3d, spine }));
   });
 
   it('keeps spine order on a spine larger than one DuckDB row group', async () => {

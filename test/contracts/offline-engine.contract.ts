@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,9 @@ export const OFFLINE_ENGINE_CASES = [
   'keeps concurrent callers out of a transaction',
   'exports Parquet that reads back the same rows',
   'exports an empty result',
+  'exports many files side by side from a working table, in the order asked',
+  'removes every partial file when one of many exports fails',
+  'tells a stored table from a view, with its enforced unique column sets',
   'reports failed statements with their SQL',
   'streams rows in batches, converted like all()',
   'holds the engine while a stream is read, and releases it when the loop ends early',
@@ -223,6 +226,54 @@ export function describeOfflineEngineContract(
       const path = join(scratch, 'empty.parquet');
       expect(await engine.exportParquet(sql(`SELECT * FROM ${table}`), path)).toEqual({ rowCount: 0 });
       expect(await engine.all(sql(`SELECT count(*) AS n FROM ${engine.dialect.readParquet(path)}`))).toEqual([{ n: 0 }]);
+    });
+
+    test('exports many files side by side from a working table, in the order asked', async () => {
+      const id = engine.dialect.identifier('n');
+      const values = Array.from({ length: 10 }, (_, i) => `(${i})`).join(', ');
+      const table = await engine.createWorkingTable(`contract_work_${randomBytes(4).toString('hex')}`, sql(`SELECT ${id} FROM (VALUES ${values}) AS t(${id})`));
+      const exports = [3, 0, 7, 5].map((start) => ({
+        query: sql(`SELECT ${id} FROM ${engine.dialect.qualified(table)} WHERE ${id} >= ? AND ${id} < ? ORDER BY ${id}`, [start, start + 3]),
+        localPath: join(scratch, 'many', `from-${start}`, 'part.parquet'),
+      }));
+      const written: number[] = [];
+      const counts = await engine.exportParquetFiles(exports, { concurrency: 3, onWritten: (index) => written.push(index) });
+      expect(counts).toEqual([{ rowCount: 3 }, { rowCount: 3 }, { rowCount: 3 }, { rowCount: 3 }]);
+      expect([...written].sort()).toEqual([0, 1, 2, 3]);
+      for (const [index, start] of [3, 0, 7, 5].entries()) {
+        const rows = await engine.all(sql(`SELECT ${id} FROM ${engine.dialect.readParquet(exports[index]!.localPath)}`));
+        expect(rows.map((r) => r.n)).toEqual([start, start + 1, start + 2]);
+      }
+      await engine.run(sql(`DROP TABLE ${engine.dialect.qualified(table)}`));
+    });
+
+    test('removes every partial file when one of many exports fails', async () => {
+      const folder = join(scratch, 'failing');
+      const good = (i: number) => ({ query: sql('SELECT ? AS n', [i]), localPath: join(folder, `good-${i}.parquet`) });
+      const failure = await engine
+        .exportParquetFiles([good(1), { query: sql('SELECT * FROM contract_missing_table'), localPath: join(folder, 'bad.parquet') }, good(2)], { concurrency: 2 })
+        .catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(EngineQueryError);
+      expect(existsSync(join(folder, 'bad.parquet'))).toBe(false);
+      expect((await readdir(folder)).filter((name) => name.endsWith('.partial'))).toEqual([]);
+      // The engine is free again.
+      expect(await engine.all(sql('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+    });
+
+    test('tells a stored table from a view, with its enforced unique column sets', async () => {
+      const suffix = randomBytes(4).toString('hex');
+      const keyed = `contract_keyed_${suffix}`;
+      const id = engine.dialect.identifier;
+      await engine.run(sql(`CREATE TABLE ${id(keyed)} (${id('user_id')} BIGINT, ${id('ts')} TIMESTAMPTZ, ${id('code')} VARCHAR UNIQUE, PRIMARY KEY (${id('user_id')}, ${id('ts')}))`));
+      await engine.run(sql(`CREATE VIEW ${id(`contract_view_${suffix}`)} AS SELECT * FROM ${id(keyed)}`));
+      const facts = await engine.tableFacts(keyed);
+      expect(facts.isTable).toBe(true);
+      expect(facts.uniqueColumnSets.map((set) => [...set].sort()).sort()).toEqual([['code'], ['ts', 'user_id']]);
+      // Names resolve case-insensitively, qualified or not.
+      expect(await engine.tableFacts(keyed.toUpperCase())).toEqual(facts);
+      if (engine.dialect.name === 'duckdb') expect(await engine.tableFacts(`main.${keyed}`)).toEqual(facts);
+      expect(await engine.tableFacts(`contract_view_${suffix}`)).toEqual({ isTable: false, uniqueColumnSets: [] });
+      expect(await engine.tableFacts(`contract_missing_${suffix}`)).toEqual({ isTable: false, uniqueColumnSets: [] });
     });
 
     test('reports failed statements with their SQL', async () => {

@@ -211,8 +211,8 @@ export class DuckDBEngine implements OfflineEngine {
   /**
    * Exports on this connection and on `concurrency - 1` more connections to the same database (DuckDB
    * writes one file's row group on one thread, so files of one row group each are written side by
-   * side). The engine is held until every file is written or one fails; the others then finish or fail
-   * on their own, and no partial file stays.
+   * side). The engine is held until every file is written or one fails; then the files being written
+   * finish, none is started, the first error is thrown, and no partial file stays.
    */
   async exportParquetFiles(exports: readonly ParquetExport[], options: { concurrency?: number; onWritten?: (index: number, rowCount: number) => void } = {}): Promise<{ rowCount: number }[]> {
     return this.exclusive(async () => {
@@ -221,11 +221,18 @@ export class DuckDBEngine implements OfflineEngine {
       const extra: DuckDBConnection[] = [];
       const results: { rowCount: number }[] = new Array(exports.length);
       let next = 0;
+      let failed = false;
       const drain = async (run: (copy: CompiledQuery) => Promise<DuckDBMaterializedResult>) => {
-        while (next < exports.length) {
+        // After a failure no lane starts another file.
+        while (next < exports.length && !failed) {
           const index = next++;
           const { query, localPath } = exports[index]!;
-          results[index] = await this.copyToParquet(run, query, localPath);
+          try {
+            results[index] = await this.copyToParquet(run, query, localPath);
+          } catch (error) {
+            failed = true;
+            throw error;
+          }
           options.onWritten?.(index, results[index].rowCount);
         }
       };
