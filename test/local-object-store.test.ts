@@ -31,6 +31,9 @@ describe('LocalObjectStore', () => {
     await store.copy('staging/a.parquet', 'published/a.parquet');
     const [original, copied] = await Promise.all([stat(join(dir, 'objects', 'staging/a.parquet')), stat(join(dir, 'objects', 'published/a.parquet'))]);
     expect(copied.ino).toBe(original.ino);
+    // Copying again (a retried publish) leaves nothing behind.
+    await store.copy('staging/a.parquet', 'published/a.parquet');
+    expect(await readdir(join(dir, 'objects', 'published'))).toEqual(['a.parquet']);
     await store.putBytes('staging/a.parquet', 'second');
     expect(new TextDecoder().decode(await store.get('published/a.parquet'))).toBe('first');
     await store.delete('staging/a.parquet');

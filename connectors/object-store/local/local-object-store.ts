@@ -93,6 +93,9 @@ export class LocalObjectStore implements ObjectStore {
     assertObjectKey(toKey);
     if (!(await isFile(source))) throw new NotFoundError('Object', fromKey);
     if (toKey === fromKey) return;
+    // Already a link to the same file (a retried copy): nothing to do, and renaming a link over
+    // another link to the same file would do nothing and leave the temporary name behind.
+    if (await sameFile(source, this.pathOf(toKey))) return;
     await this.write(toKey, async (partial) => {
       try {
         await linkOrCopy(source, partial);
@@ -244,4 +247,10 @@ async function linkOrCopy(source: string, target: string): Promise<void> {
     if (isMissing(error)) throw error;
     await copyFile(source, target);
   }
+}
+
+/** Whether two paths name the same file (hard links to one inode); false when either is missing. */
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([stat(a).catch(() => undefined), stat(b).catch(() => undefined)]);
+  return x !== undefined && y !== undefined && x.ino === y.ino && x.dev === y.dev;
 }
