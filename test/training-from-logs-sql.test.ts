@@ -8,7 +8,6 @@ import { duckdbDialect, type Dialect } from '../core/sql/dialect.ts';
 import { PARTITION_COLUMN } from '../core/sql/partition-sql.ts';
 import { compilePointInTimeJoin, type PointInTimeJoin } from '../core/sql/point-in-time.ts';
 import { snowflakeDialect } from '../core/sql/snowflake-dialect.ts';
-import { compileCreateTempTableAs } from '../core/sql/tables.ts';
 
 /**
  * A point-in-time join that takes features from a decision log (docs/training-from-logs.md): the SQL
@@ -202,8 +201,8 @@ describe('the decision log in the point-in-time join, on DuckDB', () => {
   });
 
   it('counts the comparison per partition: sources, differing rows, null against value, differences', async () => {
-    await engine.run(compileCreateTempTableAs('joined', compilePointInTimeJoin({ ...fromLog, spine: { ...fromLog.spine, partitionBy: 'day' } }, engine.dialect), engine.dialect));
-    const [row] = await engine.all(compileConsistency('"joined"', compared, engine.dialect, { groupBy: PARTITION_COLUMN }));
+    const joined = await engine.createWorkingTable('joined', compilePointInTimeJoin({ ...fromLog, spine: { ...fromLog.spine, partitionBy: 'day' } }, engine.dialect));
+    const [row] = await engine.all(compileConsistency(engine.dialect.qualified(joined), compared, engine.dialect, { groupBy: PARTITION_COLUMN }));
     const consistency = readConsistency(row!, compared);
     expect(row!.g).toBe('2024-03-01T00:00:00.000Z');
     expect(consistency).toEqual({

@@ -6,15 +6,6 @@ import type { Dialect } from './dialect.ts';
  * activities never paste SQL together and every table name goes through the dialect.
  */
 
-/**
- * Replaces the session's temporary table `name` (an unqualified identifier) with the rows of `query`.
- * Temporary tables live with the connection, in memory (spilling to disk), and skip the database
- * file's write-ahead log: the right place for a run's working rows.
- */
-export function compileCreateTempTableAs(name: string, query: CompiledQuery, dialect: Dialect): CompiledQuery {
-  return { sql: `CREATE OR REPLACE TEMPORARY TABLE ${dialect.identifier(name)} AS\n${query.sql}`, parameters: query.parameters };
-}
-
 export function compileSelectAll(table: string, dialect: Dialect): CompiledQuery {
   return { sql: `SELECT * FROM ${dialect.qualified(table)}`, parameters: [] };
 }
