@@ -243,8 +243,8 @@ export class DuckDBEngine implements OfflineEngine {
           await connection.run("SET TimeZone = 'UTC'");
         }
         const settled = await Promise.allSettled([drain((copy) => this.execute(copy)), ...extra.map((connection) => drain((copy) => runOn(connection, copy)))]);
-        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) throw failed.reason;
+        const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (rejected) throw rejected.reason;
         return results;
       } finally {
         for (const connection of extra) connection.closeSync();
@@ -301,27 +301,19 @@ export class DuckDBEngine implements OfflineEngine {
   }
 
   private execute(query: CompiledQuery): Promise<DuckDBMaterializedResult> {
-    return this.statements.run(async () => {
-      try {
-        if (query.parameters.length === 0) return await this.connection.run(query.sql);
-        const { values, types } = toDuckDBParameters(query.parameters);
-        return await this.connection.run(query.sql, values, types);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        throw new EngineQueryError('duckdb', query.sql, error, { retryable: CONFLICT.test(message) });
-      }
-    });
+    return this.statements.run(() => runOn(this.connection, query));
   }
 }
 
-/** Runs a statement on a connection other than an engine's own (exportParquetFiles' extra lanes). */
+/** Runs one statement on a connection: the engine's own (through its queue) or an extra lane of exportParquetFiles. */
 async function runOn(connection: DuckDBConnection, query: CompiledQuery): Promise<DuckDBMaterializedResult> {
   try {
     if (query.parameters.length === 0) return await connection.run(query.sql);
     const { values, types } = toDuckDBParameters(query.parameters);
     return await connection.run(query.sql, values, types);
   } catch (error) {
-    throw new EngineQueryError('duckdb', query.sql, error);
+    const message = error instanceof Error ? error.message : String(error);
+    throw new EngineQueryError('duckdb', query.sql, error, { retryable: CONFLICT.test(message) });
   }
 }
 
