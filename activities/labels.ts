@@ -189,9 +189,10 @@ export function createLabelActivities(deps: ActivityDeps) {
             const stats = readColumnStats((await engine.all(compileColumnStats(file, resolved.columns, engine.dialect)))[0] ?? {}, resolved.columns).columns;
             const [positives] = await engine.all<{ n: number }>(compileCountPositives(file, engine.dialect));
             const stagedKey = layout.stagedFile(run.build, partition, 0);
-            await withHeartbeats(() => deps.objectStore.putFile(stagedKey, local), () => ({ stage: 'stage', partition: partition.key }));
+            const bytes = (await stat(local)).size;
+            await withHeartbeats(() => deps.objectStore.putFile(stagedKey, local, { move: true }), () => ({ stage: 'stage', partition: partition.key }));
             return {
-              stagedKey, rowCount, positives: Number(positives?.n ?? 0), bytes: (await stat(local)).size,
+              stagedKey, rowCount, positives: Number(positives?.n ?? 0), bytes,
               schema: resolved.columns, definitionHash: resolved.definitionHash, columnStats: stats,
             };
           } finally {

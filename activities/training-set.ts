@@ -205,9 +205,10 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           for (const { partition, path, rowCount, stats: known, consistency } of written) {
             const stats = known ?? readColumnStats((await engine.all(compileColumnStats(engine.dialect.readParquet(path), resolved.columns, engine.dialect)))[0] ?? {}, resolved.columns).columns;
             const stagedKey = layout.stagedFile(run.runKey, partition, 0);
-            await withHeartbeats(() => deps.objectStore.putFile(stagedKey, path), heartbeat);
+            const bytes = (await stat(path)).size;
+            await withHeartbeats(() => deps.objectStore.putFile(stagedKey, path, { move: true }), heartbeat);
             partitions.push({
-              partition, rowCount, files: [{ stagedKey, rowCount, bytes: (await stat(path)).size }], columnStats: stats,
+              partition, rowCount, files: [{ stagedKey, rowCount, bytes }], columnStats: stats,
               ...(spine ? { spine: spineLineage(spine, partition, logged) } : {}),
               ...(consistency ? { consistency } : {}),
             });

@@ -33,10 +33,10 @@ function deps(objectStore: ObjectStore = new LocalObjectStore(objectsRoot)): Act
 function faultyStore(options: { failDay?: string; delayMs?: number }): ObjectStore {
   const store = new LocalObjectStore(objectsRoot);
   return Object.assign(Object.create(store) as ObjectStore, {
-    putFile: async (key: string, path: string) => {
+    putFile: async (key: string, path: string, putOptions?: { move?: boolean }) => {
       if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
       if (options.failDay && key.includes(`/day=${options.failDay}/`)) throw new FlywheelError(`disk full while writing ${key}`);
-      return store.putFile(key, path);
+      return store.putFile(key, path, putOptions);
     },
   });
 }

@@ -12,7 +12,12 @@ export interface StoredObject {
 export interface ObjectStore {
   /** The URI a reader outside Flywheel uses for `key` (`file:///…`, `s3://bucket/…`). */
   uri(key: string): string;
-  putFile(key: string, localPath: string): Promise<void>;
+  /**
+   * Stores a local file's bytes under `key`. With `move`, the caller hands the file over and it is
+   * gone afterwards: a local store renames it into place (no bytes move when it is on the same
+   * filesystem), others upload it and delete it.
+   */
+  putFile(key: string, localPath: string, options?: { move?: boolean }): Promise<void>;
   putBytes(key: string, body: Uint8Array | string): Promise<void>;
   /** The object's bytes, or undefined when there is none. */
   get(key: string): Promise<Uint8Array | undefined>;

@@ -3,6 +3,7 @@
  * file calls describeObjectStoreContract with a factory for a fresh, empty store; a case it cannot
  * pass is listed in `skip` with the reason, so gaps stay visible.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +84,15 @@ export function describeObjectStoreContract(
       await store.getFile('datasets/v1/part-0.parquet', target);
       expect(new Uint8Array(await readFile(target))).toEqual(content);
       expect(await store.list('datasets/')).toEqual([{ key: 'datasets/v1/part-0.parquet', size: content.length }]);
+
+      // Handed over with `move`: stored the same, and the local file is gone.
+      const moved = join(scratch, 'moved.parquet');
+      await writeFile(moved, content);
+      await store.putFile('datasets/v1/part-1.parquet', moved, { move: true });
+      expect(existsSync(moved)).toBe(false);
+      const back = join(scratch, 'downloads', 'part-1.parquet');
+      await store.getFile('datasets/v1/part-1.parquet', back);
+      expect(new Uint8Array(await readFile(back))).toEqual(content);
     });
 
     test('reports missing keys', async () => {

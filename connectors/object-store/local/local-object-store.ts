@@ -31,15 +31,27 @@ export class LocalObjectStore implements ObjectStore {
     return pathToFileURL(this.pathOf(key)).href;
   }
 
-  async putFile(key: string, localPath: string): Promise<void> {
+  async putFile(key: string, localPath: string, options: { move?: boolean } = {}): Promise<void> {
+    let copied = false;
     await this.write(key, async (partial) => {
       try {
+        if (options.move) {
+          try {
+            await rename(localPath, partial);
+            return;
+          } catch (error) {
+            // Another filesystem: copy, then remove the original below.
+            if (errorCode(error) !== 'EXDEV') throw error;
+          }
+        }
         await copyFile(localPath, partial);
+        copied = true;
       } catch (error) {
         if (errorCode(error) === 'ENOENT' && !(await exists(localPath))) throw new NotFoundError('Local file', localPath);
         throw error;
       }
     });
+    if (options.move && copied) await rm(localPath, { force: true });
   }
 
   async putBytes(key: string, body: Uint8Array | string): Promise<void> {

@@ -78,7 +78,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /** Streams the file up: one PutObject up to the part size, a multipart upload above it. */
-  async putFile(key: string, localPath: string): Promise<void> {
+  async putFile(key: string, localPath: string, options: { move?: boolean } = {}): Promise<void> {
     const s3Key = this.s3Key(key);
     const file = await stat(localPath).catch(() => undefined);
     if (!file?.isFile()) throw new NotFoundError('Local file', localPath);
@@ -99,6 +99,7 @@ export class S3ObjectStore implements ObjectStore {
     } finally {
       body.destroy();
     }
+    if (options.move) await rm(localPath, { force: true });
   }
 
   async putBytes(key: string, body: Uint8Array | string): Promise<void> {
