@@ -11,8 +11,13 @@ export interface TableFacts {
 
 /** The tables whose facts can speed up a training set's join: the spine's and each plain view's, each once. */
 export function factTables(resolved: Pick<ResolvedTrainingSet, 'spine' | 'views'>): string[] {
-  const spine = resolved.spine?.location.type === 'table' ? [resolved.spine.location.table] : [];
-  return [...new Set([...spine, ...resolved.views.flatMap((v) => (v.baseTable !== undefined ? [v.baseTable] : []))])];
+  const spine = spineTableOf(resolved);
+  return [...new Set([...(spine !== undefined ? [spine] : []), ...resolved.views.flatMap((v) => (v.baseTable !== undefined ? [v.baseTable] : []))])];
+}
+
+/** The table a spine source names, when it is over a table. */
+function spineTableOf(resolved: Pick<ResolvedTrainingSet, 'spine'>): string | undefined {
+  return resolved.spine?.location.type === 'table' ? resolved.spine.location.table : undefined;
 }
 
 /**
@@ -25,7 +30,7 @@ export function factTables(resolved: Pick<ResolvedTrainingSet, 'spine' | 'views'
  */
 export function joinWithTableFacts(resolved: Pick<ResolvedTrainingSet, 'join' | 'views' | 'spine' | 'labelsSpine'>, facts: ReadonlyMap<string, TableFacts>): PointInTimeJoin {
   const { join } = resolved;
-  const spineTable = resolved.spine?.location.type === 'table' ? resolved.spine.location.table : undefined;
+  const spineTable = spineTableOf(resolved);
   const spine =
     resolved.labelsSpine !== undefined ? { ...join.spine, rowIds: true }
     : spineTable !== undefined && facts.get(spineTable)?.isTable ? { ...join.spine, relation: spineTable, rowIds: true }
