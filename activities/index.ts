@@ -11,6 +11,7 @@ import { createIngestActivities } from './ingest.ts';
 import { createLabelActivities } from './labels.ts';
 import { createLoopActivities } from './loop.ts';
 import { createMaterializeActivities } from './materialize.ts';
+import { createRetentionActivities } from './retention.ts';
 import { createTrainingSetActivities } from './training-set.ts';
 
 export type { ActivityDeps, RegistryReader, RegistryVersion } from './deps.ts';
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMaterializeActivities(deps),
     ...createLabelActivities(deps),
     ...createLoopActivities(deps),
+    ...createRetentionActivities(deps),
   };
 }
 

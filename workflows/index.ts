@@ -10,3 +10,4 @@ export { ingestSegment, ingestPending, ingestStream } from './ingest.ts';
 export { materializeFeatureView, materializeProgressQuery } from './materialize.ts';
 export { flywheelLoop, loopProgressQuery } from './flywheel-loop.ts';
 export { buildLabels, buildLabelPartition, labelsProgressQuery } from './build-labels.ts';
+export { enforceRetention, retentionProgressQuery } from './enforce-retention.ts';

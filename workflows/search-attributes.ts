@@ -24,7 +24,7 @@ export const FLYWHEEL_SEARCH_ATTRIBUTES = [
 /** Where a run belongs: its project, what kind of run it is, the object it is about and its time range. */
 export interface RunLabels {
   readonly project: string;
-  readonly kind: 'training-set' | 'backfill' | 'ingest' | 'materialization' | 'loop' | 'labels';
+  readonly kind: 'training-set' | 'backfill' | 'ingest' | 'materialization' | 'loop' | 'labels' | 'retention';
   readonly object?: string;
   readonly from?: string;
   readonly to?: string;

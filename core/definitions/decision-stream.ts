@@ -148,6 +148,7 @@ export function decisionStreamSpec(service: LoggedFeatureService, project: Pick<
     timestampField: SERVED_AT_COLUMN,
     fields: decisionStreamFields(layout),
     retentionSeconds: service.logging.retentionSeconds,
+    ...(service.logging.retentionSchedule ? { retentionSchedule: service.logging.retentionSchedule } : {}),
     description: `What feature service "${service.name}" served: one row per entity row of each logged decision (derived from the service's logging)`,
     ...(service.owner !== undefined ? { owner: service.owner } : {}),
     tags: {},

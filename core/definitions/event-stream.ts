@@ -2,9 +2,14 @@ import type { DurationInput } from '../duration.ts';
 import type { ValueType } from '../types.ts';
 import { makeDefinition, refName, type Definition, type Ref } from './definition.ts';
 import type { EntityDefinition } from './entity.ts';
+import type { ScheduleInput } from './schedule-input.ts';
 
-/** A field's type, or `{ type, nullable, description }`. Fields are non-null unless `nullable: true`. */
-export type EventFieldInput = ValueType | { type: ValueType; nullable?: boolean; description?: string };
+/**
+ * A field's type, or `{ type, nullable, maxLength, description }`. Fields are non-null unless
+ * `nullable: true`. `maxLength` (string fields only) bounds the values the log API takes, in UTF-16
+ * code units; without it the default of 65,536 applies (core/definitions/event-limits.ts).
+ */
+export type EventFieldInput = ValueType | { type: ValueType; nullable?: boolean; maxLength?: number; description?: string };
 
 /** An existing warehouse table that another system fills, loaded into the stream (docs/collect.md). */
 export interface EventStreamFromInput {
@@ -31,6 +36,17 @@ export interface EventStreamInput {
   fields: Record<string, EventFieldInput>;
   /** How long events are kept after their event time (`'90d'`). */
   retention: DurationInput;
+  /**
+   * When events older than `retention` are deleted: `flywheel apply` keeps a Temporal Schedule that
+   * runs the retention workflow for this stream (docs/collect.md, "Retention"). Without it, only
+   * `flywheel retention run` deletes them.
+   */
+  retentionSchedule?: ScheduleInput;
+  /**
+   * How far after the log API's clock an event time may be (`'1h'`); later ones are refused. Default
+   * `'1d'`. An event time in the far future would stay the newest of its entity for ever.
+   */
+  maxEventTimeAhead?: DurationInput;
   /** Load the events from an existing table instead of receiving them. */
   from?: EventStreamFromInput;
   description?: string;

@@ -1,4 +1,5 @@
 import type { DurationInput } from '../duration.ts';
+import type { ScheduleInput } from './schedule-input.ts';
 import { isDefinition, makeDefinition, refName, type Definition } from './definition.ts';
 import type { FeatureViewDefinition } from './feature-view.ts';
 
@@ -31,6 +32,8 @@ export interface FeatureServiceLoggingInput {
   stream?: string;
   /** How long logged decisions are kept after they were served. Default `'365d'`. */
   retention?: DurationInput;
+  /** When decisions older than `retention` are deleted (a Temporal Schedule kept by `flywheel apply`); see the event stream's `retentionSchedule`. */
+  retentionSchedule?: ScheduleInput;
 }
 
 export interface FeatureServiceInput {

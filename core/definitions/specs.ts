@@ -41,6 +41,8 @@ export interface EventFieldSpec {
   readonly name: string;
   readonly type: ValueType;
   readonly nullable: boolean;
+  /** String fields: the longest value the log API takes (UTF-16 code units). Absent: the default (core/definitions/event-limits.ts). */
+  readonly maxLength?: number;
   readonly description?: string;
 }
 
@@ -84,6 +86,13 @@ export interface EventStreamSpec {
   readonly fields: readonly EventFieldSpec[];
   /** How long events are kept after their event time. */
   readonly retentionSeconds: number;
+  /**
+   * Present when `flywheel apply` keeps a Temporal Schedule that deletes the events older than the
+   * retention (workflows/enforce-retention.ts). Absent (never undefined): specs applied before it existed hash as they did.
+   */
+  readonly retentionSchedule?: ScheduleSpec;
+  /** How far after the log API's clock an event time may be; absent: the default of a day (core/definitions/event-limits.ts). */
+  readonly maxEventTimeAheadSeconds?: number;
   /** Present when the events are loaded from an existing table rather than sent to Flywheel. */
   readonly from?: EventStreamFrom;
   readonly description?: string;
@@ -183,6 +192,8 @@ export interface FeatureServiceLogging {
   readonly stream: string;
   /** How long logged decisions are kept after they were served. */
   readonly retentionSeconds: number;
+  /** When the decisions older than the retention are deleted; copied to the decision stream's spec. */
+  readonly retentionSchedule?: ScheduleSpec;
 }
 
 export interface FeatureServiceSpec {

@@ -1,4 +1,4 @@
-import type { FeatureViewSpec, LabelsSchedule, LabelsSpec, MaterializationSchedule, ProjectSpec, ScheduleSpec, TrainingSetSchedule, TrainingSetSpec } from '../definitions/specs.ts';
+import type { EventStreamSpec, FeatureViewSpec, LabelsSchedule, LabelsSpec, MaterializationSchedule, ProjectSpec, ScheduleSpec, TrainingSetSchedule, TrainingSetSpec } from '../definitions/specs.ts';
 import type { LoopSchedule, LoopSpec } from '../definitions/specs.ts';
 import type { ApplyDocument, PlanDocument } from './plan.ts';
 import { formatDuration } from '../duration.ts';
@@ -26,6 +26,9 @@ export const LABELS_WORKFLOW = 'buildLabels';
 
 /** The workflow a loop's schedule starts (exported by workflows/flywheel-loop.ts under this name). */
 export const LOOP_WORKFLOW = 'flywheelLoop';
+
+/** The workflow a stream's retention schedule starts (exported by workflows/enforce-retention.ts under this name). */
+export const RETENTION_WORKFLOW = 'enforceRetention';
 
 /** The overlap policy of every Flywheel schedule: a run still going when the next is due makes it skip. */
 export const SCHEDULE_OVERLAP = 'SKIP';
@@ -91,12 +94,28 @@ function loopIdPrefix(project: string): string {
   return `flywheel:${project}:loop:`;
 }
 
+/** `flywheel:<project>:retention:<stream>`: the id of an event stream's retention schedule. */
+export function retentionScheduleId(project: string, stream: string): string {
+  return `${retentionIdPrefix(project)}${stream}`;
+}
+
+/** The event stream a schedule id belongs to, or undefined if it is not a retention schedule of `project`. */
+export function streamOfRetentionScheduleId(project: string, id: string): string | undefined {
+  const prefix = retentionIdPrefix(project);
+  return id.startsWith(prefix) && id.length > prefix.length ? id.slice(prefix.length) : undefined;
+}
+
+function retentionIdPrefix(project: string): string {
+  return `flywheel:${project}:retention:`;
+}
+
 /** What a schedule runs: a training set's builds, a feature view's materialization or a labels dataset's builds (exactly one of the names). */
 export type ScheduleTarget =
   | { readonly trainingSet: string; readonly featureView?: never; readonly labels?: never }
   | { readonly featureView: string; readonly trainingSet?: never; readonly labels?: never }
   | { readonly labels: string; readonly trainingSet?: never; readonly featureView?: never }
-  | { /** A flywheel loop (docs/loop.md). */ readonly loop: string; readonly trainingSet?: never; readonly featureView?: never; readonly labels?: never };
+  | { /** A flywheel loop (docs/loop.md). */ readonly loop: string; readonly trainingSet?: never; readonly featureView?: never; readonly labels?: never }
+  | { /** An event stream's retention (docs/collect.md). */ readonly retention: string; readonly loop?: never; readonly trainingSet?: never; readonly featureView?: never; readonly labels?: never };
 
 /** The target of a Flywheel schedule id of `project`, or undefined for any other id. */
 export function scheduleTargetOfId(project: string, id: string): ScheduleTarget | undefined {
@@ -107,7 +126,9 @@ export function scheduleTargetOfId(project: string, id: string): ScheduleTarget 
   const labels = labelsOfScheduleId(project, id);
   if (labels !== undefined) return { labels };
   const loop = loopOfScheduleId(project, id);
-  return loop !== undefined ? { loop } : undefined;
+  if (loop !== undefined) return { loop };
+  const retention = streamOfRetentionScheduleId(project, id);
+  return retention !== undefined ? { retention } : undefined;
 }
 
 /** When a schedule fires. Flywheel writes calendars (from a cron) and intervals; anything else is `other`. */
@@ -170,6 +191,13 @@ export function scheduledLoops(spec: ProjectSpec | undefined): (LoopSpec & { rea
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** The event streams of a project (decision streams included) that declare a retention schedule, by name. */
+export function scheduledRetentions(spec: ProjectSpec | undefined): (EventStreamSpec & { readonly retentionSchedule: ScheduleSpec })[] {
+  return Object.values(spec?.eventStreams ?? {})
+    .filter((stream): stream is EventStreamSpec & { readonly retentionSchedule: ScheduleSpec } => stream.retentionSchedule !== undefined)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
 /**
  * Whether plan must ask Temporal about schedules: when the definitions declare one, or the applied
  * registry version did (its schedule may still exist and need deleting). Apply deletes schedules
@@ -178,7 +206,7 @@ export function scheduledLoops(spec: ProjectSpec | undefined): (LoopSpec & { rea
  * project that declares none and applied none needs no Temporal at all.
  */
 export function schedulesInvolved(applied: ProjectSpec | undefined, desired: ProjectSpec): boolean {
-  return [desired, applied].some((spec) => scheduledTrainingSets(spec).length > 0 || scheduledFeatureViews(spec).length > 0 || scheduledLabels(spec).length > 0 || scheduledLoops(spec).length > 0);
+  return [desired, applied].some((spec) => scheduledTrainingSets(spec).length > 0 || scheduledFeatureViews(spec).length > 0 || scheduledLabels(spec).length > 0 || scheduledLoops(spec).length > 0 || scheduledRetentions(spec).length > 0);
 }
 
 /** The ids to describe on Temporal for certain, whatever listing (eventually consistent) returns. */
@@ -188,6 +216,7 @@ export function knownScheduleIds(project: string, applied: ProjectSpec | undefin
     ...scheduledFeatureViews(spec).map((view) => materializationScheduleId(project, view.name)),
     ...scheduledLabels(spec).map((labels) => labelsScheduleId(project, labels.name)),
     ...scheduledLoops(spec).map((loop) => loopScheduleId(project, loop.name)),
+    ...scheduledRetentions(spec).map((stream) => retentionScheduleId(project, stream.name)),
   ]);
   return [...new Set(ids)].sort();
 }
@@ -223,6 +252,8 @@ export function desiredSchedules(args: { project: string; spec: ProjectSpec; tas
     ...scheduledLabels(args.spec).map((labels) => state({ labels: labels.name }, labels.name, 'labels', labels.schedule, LABELS_WORKFLOW, { labels: labels.name })),
     // A run reads the loop's stages and concurrency from the registry, so the schedule only names the loop.
     ...scheduledLoops(args.spec).map((loop) => state({ loop: loop.name }, loop.name, 'loop', loop.schedule, LOOP_WORKFLOW, { loop: loop.name })),
+    // A run reads the stream's retention from the registry and deletes as of the time it was scheduled for.
+    ...scheduledRetentions(args.spec).map((stream) => state({ retention: stream.name }, stream.name, 'retention', stream.retentionSchedule, RETENTION_WORKFLOW, { stream: stream.name })),
   ];
 }
 
@@ -231,7 +262,8 @@ function scheduleIdOf(project: string, target: ScheduleTarget): string {
   if (target.trainingSet !== undefined) return trainingSetScheduleId(project, target.trainingSet);
   if (target.featureView !== undefined) return materializationScheduleId(project, target.featureView);
   if (target.labels !== undefined) return labelsScheduleId(project, target.labels);
-  return loopScheduleId(project, target.loop!);
+  if (target.loop !== undefined) return loopScheduleId(project, target.loop);
+  return retentionScheduleId(project, target.retention!);
 }
 
 /** When a schedule fires. */
@@ -268,6 +300,7 @@ export type ScheduleChange = ScheduleTarget & (
 /** The target of a schedule, alone (a training set's name, a feature view's or a labels dataset's). */
 export function targetOf(state: ScheduleTarget): ScheduleTarget {
   if ('loop' in state && state.loop !== undefined) return { loop: state.loop };
+  if ('retention' in state && state.retention !== undefined) return { retention: state.retention };
   if (state.trainingSet !== undefined) return { trainingSet: state.trainingSet };
   return state.featureView !== undefined ? { featureView: state.featureView } : { labels: state.labels! };
 }

@@ -4,6 +4,7 @@ import { identifierProblem, qualifiedNameProblem } from '../identifiers.ts';
 import { VALUE_TYPES } from '../types.ts';
 import { AGGREGATION_FUNCTIONS } from '../aggregations/functions.ts';
 import { PARTITION_UNITS } from '../definitions/specs.ts';
+import { MAX_DECLARED_STRING_LENGTH } from '../definitions/event-limits.ts';
 import { parseCron } from './cron.ts';
 
 /**
@@ -147,9 +148,16 @@ export const featureViewShape = z
     }
   });
 
-const eventFieldObject = z.strictObject({ type: valueType, nullable: z.boolean({ error: 'expected true or false' }).optional(), description: z.string().optional() });
+/** A string field's `maxLength`: a whole number from 1 to MAX_DECLARED_STRING_LENGTH (whether the field is a string is checked in validate-project.ts). */
+const maxLength = z.number({ error: 'expected a whole number of characters, such as 256' }).superRefine((value, ctx) => {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_DECLARED_STRING_LENGTH) {
+    ctx.addIssue({ code: 'custom', message: `expected a whole number from 1 to ${MAX_DECLARED_STRING_LENGTH} (16 MiB), got ${value}` });
+  }
+});
 
-/** A stream's field is a type name or `{ type, nullable, description }`; checked by form, like a feature. */
+const eventFieldObject = z.strictObject({ type: valueType, nullable: z.boolean({ error: 'expected true or false' }).optional(), maxLength: maxLength.optional(), description: z.string().optional() });
+
+/** A stream's field is a type name or `{ type, nullable, maxLength, description }`; checked by form, like a feature. */
 const eventField = z.unknown().transform((value, ctx) => {
   const result = (typeof value === 'string' ? valueType : eventFieldObject).safeParse(value);
   if (result.success) return result.data;
@@ -183,6 +191,9 @@ export const eventStreamShape = z.strictObject({
   eventIdField: identifier.optional(),
   fields: z.record(identifier, eventField).refine(distinctIgnoringCase, 'field names may not differ only in case'),
   retention: duration,
+  maxEventTimeAhead: duration.optional(),
+  // Lazy: the schedule shapes are declared further down, with the training set's.
+  retentionSchedule: z.lazy(() => plainSchedule).optional(),
   from: z
     .strictObject({
       table: qualifiedName,
@@ -212,7 +223,8 @@ const serviceLogging = z.strictObject({
   sampleRate,
   stream: objectName.optional(),
   retention: duration.optional(),
-}, { error: (issue) => (issue.code === 'invalid_type' ? 'expected { sampleRate, stream?, retention? }' : undefined) });
+  retentionSchedule: z.lazy(() => plainSchedule).optional(),
+}, { error: (issue) => (issue.code === 'invalid_type' ? 'expected { sampleRate, stream?, retention?, retentionSchedule? }' : undefined) });
 
 export const featureServiceShape = z.strictObject({
   name: identifier,

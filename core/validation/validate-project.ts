@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { parseDuration } from '../duration.ts';
+import { MAX_EVENT_ID_LENGTH } from '../definitions/event-limits.ts';
 import { DefinitionError, type DefinitionIssue } from '../errors.ts';
 import { isAssignable, type ValueType } from '../types.ts';
 import type { Definition } from '../definitions/definition.ts';
@@ -232,7 +233,10 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
         at('featureService', name, 'logging.stream', `the decision stream would be named "${stream}" (${stream.length} characters), and a stream name has at most 30; set logging.stream to a shorter name`);
       }
       const retentionSeconds = input.logging.retention === undefined ? DEFAULT_DECISION_RETENTION_SECONDS : secondsOf(input.logging.retention);
-      logging = { sampleRate: input.logging.sampleRate, stream, retentionSeconds };
+      logging = {
+        sampleRate: input.logging.sampleRate, stream, retentionSeconds,
+        ...(input.logging.retentionSchedule ? { retentionSchedule: scheduleTimesSpec(input.logging.retentionSchedule) } : {}),
+      };
     }
     featureServices[name] = {
       kind: 'featureService', name, features: checkSelections('featureService', name, 'features', input.features), tags: input.tags ?? {},
@@ -395,10 +399,11 @@ function eventStreamSpec(
   const fields = Object.entries(input.fields).map(([fieldName, field]): EventFieldSpec =>
     typeof field === 'string'
       ? { name: fieldName, type: field, nullable: false }
-      : { name: fieldName, type: field.type, nullable: field.nullable ?? false, ...optional({ description: field.description }) },
+      : { name: fieldName, type: field.type, nullable: field.nullable ?? false, ...optional({ maxLength: field.maxLength, description: field.description }) },
   );
   for (const field of fields) {
     const path = `fields.${field.name}`;
+    if (field.maxLength !== undefined && field.type !== 'string') report(`${path}.maxLength`, `maxLength bounds string values, and this field is ${field.type}`);
     if (reserved(field.name)) report(path, reservedMessage('the field', field.name));
     else if (keyNames.has(field.name.toLowerCase())) report(path, 'a field cannot have the name of a join key (the keys are columns of every event already)');
     else if (field.name.toLowerCase() === timestamp.toLowerCase()) report(path, 'a field cannot have the name of the timestamp field (it is a column of every event already)');
@@ -409,6 +414,10 @@ function eventStreamSpec(
     if (!idField) report('eventIdField', `"${input.eventIdField}" is not a field of the stream${didYouMean(input.eventIdField, fields.map((f) => f.name))}; declare it in fields as a string`);
     else if (idField.type !== 'string') report('eventIdField', `field "${idField.name}" is ${idField.type}; an event id field must be a string`);
     else if (idField.nullable) report('eventIdField', `field "${idField.name}" is nullable; every event needs an id`);
+    else if ((idField.maxLength ?? 0) > MAX_EVENT_ID_LENGTH) report(`fields.${idField.name}.maxLength`, `an event id is at most ${MAX_EVENT_ID_LENGTH} characters; declare a maxLength of at most that, or none`);
+  }
+  if (input.from && input.maxEventTimeAhead !== undefined) {
+    report('maxEventTimeAhead', 'a stream loaded from a table receives no events over HTTP, which is what maxEventTimeAhead bounds; leave it out');
   }
 
   let from: EventStreamSpec['from'];
@@ -428,7 +437,9 @@ function eventStreamSpec(
   return {
     kind: 'eventStream', name, entities: input.entities, keys, timestampField: timestamp, fields,
     retentionSeconds: secondsOf(input.retention), tags: input.tags ?? {},
+    ...(input.maxEventTimeAhead !== undefined ? { maxEventTimeAheadSeconds: secondsOf(input.maxEventTimeAhead) } : {}),
     ...optional({ eventIdField: input.eventIdField, from, description: input.description, owner: input.owner }),
+    ...(input.retentionSchedule ? { retentionSchedule: scheduleTimesSpec(input.retentionSchedule) } : {}),
   };
 }
 
@@ -444,7 +455,7 @@ function scheduleSpec(input: NonNullable<Shaped['trainingSet']['schedule']>): Tr
 }
 
 /** When a schedule whose shape is valid fires, and its catch-up window and paused state, defaults filled in. */
-function scheduleTimesSpec(input: NonNullable<Shaped['trainingSet']['schedule']> | NonNullable<Shaped['featureView']['materialize']>) {
+function scheduleTimesSpec(input: NonNullable<Shaped['trainingSet']['schedule']> | NonNullable<Shaped['featureView']['materialize']> | NonNullable<Shaped['eventStream']['retentionSchedule']>) {
   const times = input.cron !== undefined
     ? { cron: normalizeCronSpacing(input.cron) }
     : { everySeconds: secondsOf(input.every ?? 0), offsetSeconds: input.offset === undefined ? 0 : secondsOf(input.offset) };

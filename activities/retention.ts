@@ -1,0 +1,115 @@
+import { Context } from '@temporalio/activity';
+import type { EventStreamSpec } from '../core/definitions/specs.ts';
+import { NotFoundError } from '../core/errors.ts';
+import { retentionCutoff, streamsUnderRetention } from '../core/retention/cutoff.ts';
+import { compileDeleteExpiredBatch } from '../core/sql/retention.ts';
+import { withEngine, type ActivityDeps, type RegistryVersion } from './deps.ts';
+import { atBoundary } from './failures.ts';
+
+/** Events one delete statement removes at most, unless the run says otherwise. */
+export const DEFAULT_RETENTION_BATCH_ROWS = 50_000;
+
+/** Batches one activity runs before it hands back: the engine (and DuckDB's file lock) is held for one activity only. */
+export const RETENTION_BATCHES_PER_ACTIVITY = 20;
+
+export interface PlanRetentionInput {
+  /** Only this stream; absent: every stream of the latest registry version. */
+  readonly stream?: string;
+  /** ISO-8601: the instant retention is measured from (the run's scheduled or start time). */
+  readonly asOf: string;
+}
+
+/** A stream's part of a retention run: events before `cutoff` are deleted. */
+export interface StreamRetentionPlan {
+  readonly stream: string;
+  readonly retentionSeconds: number;
+  readonly cutoff: string;
+}
+
+export interface RetentionPlan {
+  readonly registryVersion: number;
+  readonly streams: readonly StreamRetentionPlan[];
+}
+
+export interface DeleteExpiredEventsInput {
+  readonly stream: string;
+  readonly registryVersion: number;
+  readonly cutoff: string;
+  readonly batchRows: number;
+  /** Batches to run before returning (each its own transaction); default RETENTION_BATCHES_PER_ACTIVITY. */
+  readonly maxBatches?: number;
+}
+
+export interface DeleteExpiredEventsResult {
+  /** Events deleted by this call. */
+  readonly deleted: number;
+  /** Delete statements that removed at least one event. */
+  readonly batches: number;
+  /** True when the last batch deleted fewer than batchRows: no expired event is left. */
+  readonly done: boolean;
+}
+
+/** Heartbeated after each batch, so a retried activity keeps counting where the last attempt stopped. */
+type DeleteProgress = Omit<DeleteExpiredEventsResult, 'done'> & { readonly statements: number };
+
+/**
+ * Retention: pin the registry version and compute each stream's cutoff, then delete the expired
+ * events of one stream in bounded batches, each its own transaction. Deleting what is older than a
+ * fixed cutoff is idempotent: a retried batch, or a second run as of the same instant, deletes
+ * nothing more (docs/collect.md, "Retention").
+ */
+export function createRetentionActivities(deps: ActivityDeps) {
+  return {
+    async planRetention(input: PlanRetentionInput): Promise<RetentionPlan> {
+      return atBoundary(() =>
+        withEngine(deps, async (engine) => {
+          const applied = await deps.registry(engine).latest(deps.project);
+          if (!applied) throw new NotFoundError('registry', deps.project, 'Run `flywheel apply` first');
+          const streams = streamsUnderRetention(applied.spec, input.stream);
+          if (input.stream !== undefined && streams.length === 0) throw new NotFoundError('event stream', input.stream, `Project "${deps.project}" v${applied.version}`);
+          return {
+            registryVersion: applied.version,
+            streams: streams.map((stream) => ({ stream: stream.name, retentionSeconds: stream.retentionSeconds, cutoff: retentionCutoff(input.asOf, stream.retentionSeconds) })),
+          };
+        }),
+      );
+    },
+
+    /** Deletes up to maxBatches batches of the stream's events older than the cutoff, heartbeating after each. */
+    async deleteExpiredEvents(input: DeleteExpiredEventsInput): Promise<DeleteExpiredEventsResult> {
+      return atBoundary(async () => {
+        const context = Context.current();
+        let progress: DeleteProgress = (context.info.heartbeatDetails as DeleteProgress | undefined) ?? { deleted: 0, batches: 0, statements: 0 };
+        const maxBatches = input.maxBatches ?? RETENTION_BATCHES_PER_ACTIVITY;
+        let done = false;
+        await withEngine(deps, async (engine) => {
+          const stream = streamOf(deps, await deps.registry(engine).get(deps.project, input.registryVersion), input);
+          const batch = compileDeleteExpiredBatch(stream, { cutoff: input.cutoff, batchRows: input.batchRows }, engine.dialect);
+          while (!done && progress.statements < maxBatches) {
+            if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason;
+            const deleted = await engine.transaction(async (tx) => {
+              const [row] = await tx.all<{ rows: number | bigint }>(batch.count);
+              const rows = Number(row?.rows ?? 0);
+              if (rows > 0) await tx.run(batch.delete);
+              return rows;
+            });
+            done = deleted < input.batchRows;
+            progress = { deleted: progress.deleted + deleted, batches: progress.batches + (deleted > 0 ? 1 : 0), statements: progress.statements + 1 };
+            context.heartbeat(progress);
+          }
+        });
+        return { deleted: progress.deleted, batches: progress.batches, done };
+      });
+    },
+  };
+}
+
+/** The stream as the pinned registry version declares it. */
+function streamOf(deps: ActivityDeps, applied: RegistryVersion | undefined, input: DeleteExpiredEventsInput): EventStreamSpec {
+  if (!applied) throw new NotFoundError('registry version', String(input.registryVersion), `Project "${deps.project}"`);
+  const stream = applied.spec.eventStreams[input.stream];
+  if (!stream) throw new NotFoundError('event stream', input.stream, `Project "${deps.project}" v${applied.version}`);
+  return stream;
+}
+
+export type RetentionActivities = ReturnType<typeof createRetentionActivities>;
