@@ -75,6 +75,7 @@ describe('flywheel plan / apply with event streams', { timeout: 120_000 }, () =>
       'Applied:',
       '  schema flywheel (created if missing)',
       '  table flywheel.ingest_ledger (created if missing)',
+      '  table flywheel.ingest_quarantine (created if missing)',
       '  table flywheel.stream_app_clicks (created if missing)',
       '  table flywheel.stream_clicks (created if missing)',
       '  view flywheel.fv_last_click (created or replaced)',
@@ -84,6 +85,7 @@ describe('flywheel plan / apply with event streams', { timeout: 120_000 }, () =>
       '_received_at TIMESTAMP WITH TIME ZONE NOT NULL', '_batch VARCHAR NOT NULL',
     ]);
     expect((await columnsOf('ingest_ledger')).map((c) => c.column_name)).toEqual(['stream', 'batch', 'rows', 'loaded_at', 'watermark']);
+    expect((await columnsOf('ingest_quarantine')).map((c) => c.column_name)).toEqual(['stream', 'batch', 'event_index', 'event_id', 'event', 'error', 'quarantined_at']);
     const latest = await withWarehouse((engine) => new WarehouseRegistry(engine).latest('demo'));
     expect(Object.keys(latest!.spec.eventStreams)).toEqual(['app_clicks', 'clicks']);
     expect(project.cli('plan').stdout).toBe('No changes. The registry (version 1) matches the definitions.\n');

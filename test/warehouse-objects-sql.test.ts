@@ -201,6 +201,8 @@ const expectedStreams: Record<Dialect['name'], string[]> = {
   duckdb: [
     'CREATE SCHEMA IF NOT EXISTS "flywheel"',
     'CREATE TABLE IF NOT EXISTS "flywheel"."ingest_ledger" ("stream" VARCHAR NOT NULL, "batch" VARCHAR NOT NULL, "rows" BIGINT NOT NULL, "loaded_at" TIMESTAMPTZ NOT NULL, "watermark" VARCHAR, PRIMARY KEY ("stream", "batch"))',
+    'CREATE TABLE IF NOT EXISTS "flywheel"."ingest_quarantine" ("stream" VARCHAR NOT NULL, "batch" VARCHAR NOT NULL, "event_index" BIGINT NOT NULL, "event_id" VARCHAR, "event" VARCHAR NOT NULL, ' +
+      '"error" VARCHAR NOT NULL, "quarantined_at" TIMESTAMPTZ NOT NULL, PRIMARY KEY ("stream", "batch", "event_index"))',
     'CREATE TABLE IF NOT EXISTS "flywheel"."stream_clicks" ("_event_id" VARCHAR NOT NULL, "user_id" BIGINT NOT NULL, "ts" TIMESTAMPTZ NOT NULL, "item_id" INTEGER NOT NULL, "dwell_ms" BIGINT, "page" VARCHAR NOT NULL, ' +
       '"_received_at" TIMESTAMPTZ NOT NULL, "_batch" VARCHAR NOT NULL, PRIMARY KEY ("_event_id"))',
     'CREATE OR REPLACE VIEW "flywheel"."fv_last_click" AS SELECT "user_id", CAST("ts" AS TIMESTAMPTZ) AS "ts", CAST("item_id" AS BIGINT) AS "item_id" FROM "flywheel"."stream_clicks"',
@@ -210,6 +212,8 @@ const expectedStreams: Record<Dialect['name'], string[]> = {
   snowflake: [
     'CREATE SCHEMA IF NOT EXISTS "flywheel"',
     'CREATE TABLE IF NOT EXISTS "flywheel"."ingest_ledger" ("stream" VARCHAR NOT NULL, "batch" VARCHAR NOT NULL, "rows" NUMBER(19,0) NOT NULL, "loaded_at" TIMESTAMP_TZ NOT NULL, "watermark" VARCHAR, PRIMARY KEY ("stream", "batch"))',
+    'CREATE TABLE IF NOT EXISTS "flywheel"."ingest_quarantine" ("stream" VARCHAR NOT NULL, "batch" VARCHAR NOT NULL, "event_index" NUMBER(19,0) NOT NULL, "event_id" VARCHAR, "event" VARCHAR NOT NULL, ' +
+      '"error" VARCHAR NOT NULL, "quarantined_at" TIMESTAMP_TZ NOT NULL, PRIMARY KEY ("stream", "batch", "event_index"))',
     'CREATE TABLE IF NOT EXISTS "flywheel"."stream_clicks" ("_event_id" VARCHAR NOT NULL, "user_id" NUMBER(19,0) NOT NULL, "ts" TIMESTAMP_TZ NOT NULL, "item_id" NUMBER(10,0) NOT NULL, "dwell_ms" NUMBER(19,0), "page" VARCHAR NOT NULL, ' +
       '"_received_at" TIMESTAMP_TZ NOT NULL, "_batch" VARCHAR NOT NULL, PRIMARY KEY ("_event_id"))',
     'CREATE OR REPLACE VIEW "flywheel"."fv_last_click" AS SELECT "user_id", CAST("ts" AS TIMESTAMP_TZ) AS "ts", CAST("item_id" AS NUMBER(19,0)) AS "item_id" FROM "flywheel"."stream_clicks"',
@@ -241,7 +245,7 @@ const expectedEmptyStream: Record<Dialect['name'], string> = {
 };
 
 describe.each(Object.values(dialects))('event stream tables ($name)', (dialect) => {
-  it('creates the ledger and a table per stream; views over a stream read its table', () => {
+  it('creates the ledger, the quarantine and a table per stream; views over a stream read its table', () => {
     const statements = warehouseObjectStatements({ desired: streamProject, dialect, resolvePath });
     expect(statements.map((s) => s.sql)).toEqual(expectedStreams[dialect.name]);
   });
@@ -264,6 +268,7 @@ describe('event stream table model', () => {
     const nodes = planWarehouseObjects({ desired: streamDesired, applied: streamApplied, resolvePath });
     expect(nodes.filter((n) => n.kind !== 'createSchema' && n.kind !== 'createView')).toEqual([
       { kind: 'createTable', table: 'flywheel.ingest_ledger', columns: expect.any(Array), primaryKey: ['stream', 'batch'] },
+      { kind: 'createTable', table: 'flywheel.ingest_quarantine', columns: expect.any(Array), primaryKey: ['stream', 'batch', 'event_index'] },
       { kind: 'createTable', table: 'flywheel.stream_clicks', columns: expect.any(Array), primaryKey: ['_event_id'] },
       { kind: 'alterColumnType', table: 'flywheel.stream_clicks', column: 'item_id', from: 'int32', to: 'int64' },
       { kind: 'dropNotNull', table: 'flywheel.stream_clicks', column: 'page' },

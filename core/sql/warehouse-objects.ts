@@ -86,6 +86,31 @@ export const INGEST_LEDGER_COLUMNS = [
   { name: 'watermark', type: 'string', notNull: false },
 ] as const satisfies readonly TableColumnNode[];
 
+export const INGEST_QUARANTINE_TABLE = 'ingest_quarantine';
+
+/** The events the warehouse refused, of every stream, `flywheel.ingest_quarantine` (unquoted). Its columns: see INGEST_QUARANTINE_COLUMNS. */
+export function ingestQuarantineTableName(schema: string = DEFAULT_WAREHOUSE_SCHEMA): string {
+  return `${assertIdentifier(schema)}.${assertIdentifier(INGEST_QUARANTINE_TABLE)}`;
+}
+
+/**
+ * The ingest quarantine: one row per event of a batch that the warehouse refused to store (a value
+ * that does not convert to its column's type, a line that is not JSON, a NOT NULL broken), written
+ * in the same transaction as the rest of the batch and its ledger row (docs/collect.md, "Quarantine").
+ * `event_index` is the event's position in its batch (0-based), `event` its stored JSON as it was
+ * received, `event_id` its id when the JSON could be read, `error` the warehouse's reason (of the
+ * latest replay that refused it). Primary key (stream, batch, event_index).
+ */
+export const INGEST_QUARANTINE_COLUMNS = [
+  { name: 'stream', type: 'string', notNull: true },
+  { name: 'batch', type: 'string', notNull: true },
+  { name: 'event_index', type: 'int64', notNull: true },
+  { name: 'event_id', type: 'string', notNull: false },
+  { name: 'event', type: 'string', notNull: true },
+  { name: 'error', type: 'string', notNull: true },
+  { name: 'quarantined_at', type: 'timestamp', notNull: true },
+] as const satisfies readonly TableColumnNode[];
+
 /** The columns of a feature view's view, in order, with the types they have there. */
 export interface FeatureViewColumns {
   /** The join keys of the view's entities, in entity order, each once (not cast: as the source holds them). */
@@ -175,7 +200,7 @@ export interface WarehouseObjectsOptions {
 
 /**
  * The statements' model, in the order they must run: the schema, drops of removed feature views then
- * sources, the ingest ledger (when the project has streams), each stream's table and its alterations,
+ * sources, the ingest ledger and quarantine (when the project has streams), each stream's table and its alterations,
  * the kept tables of removed streams, then every source view, then every feature view (each by name).
  */
 export function planWarehouseObjects(options: WarehouseObjectsOptions): WarehouseObjectNode[] {
@@ -191,6 +216,7 @@ export function planWarehouseObjects(options: WarehouseObjectsOptions): Warehous
     ...removed(applied?.featureViews, desired.featureViews).map((name): WarehouseObjectNode => ({ kind: 'dropView', view: featureViewViewName(name, schema) })),
     ...removed(applied?.sources, desired.sources).map((name): WarehouseObjectNode => ({ kind: 'dropView', view: sourceViewName(name, schema) })),
     ...(streams.length > 0 ? [{ kind: 'createTable', table: ingestLedgerTableName(schema), columns: INGEST_LEDGER_COLUMNS, primaryKey: ['stream', 'batch'] } as const] : []),
+    ...(streams.length > 0 ? [{ kind: 'createTable', table: ingestQuarantineTableName(schema), columns: INGEST_QUARANTINE_COLUMNS, primaryKey: ['stream', 'batch', 'event_index'] } as const] : []),
     ...streams.flatMap((stream) => eventStreamTableNodes(stream, applied?.eventStreams[stream.name], schema)),
     ...removed(applied?.eventStreams, desired.eventStreams).map((name): WarehouseObjectNode => ({
       kind: 'keepTable', table: eventStreamTableName(name, schema), reason: `event stream "${name}" was removed; drop the table by hand to delete its events`,
