@@ -57,7 +57,7 @@ export async function benchWindowAggregations(options: WindowAggregationBenchOpt
     const compiled = compilePointInTimeJoin(
       {
         spine: { relation: 'flywheel.spine', timestampField: 'ts', columns: ['user_id', 'ts', 'label'] },
-        views: [{ kind: 'aggregation', relation: 'flywheel.events', joinKeys: ['user_id'], timestampField: 'ts', createdTimestampField: 'created', aggregations }],
+        views: [{ kind: 'aggregation', featureView: 'events', relation: 'flywheel.events', joinKeys: ['user_id'], timestampField: 'ts', createdTimestampField: 'created', aggregations }],
       },
       engine.dialect,
     );

@@ -12,6 +12,7 @@ const dialects: Record<Dialect['name'], Dialect> = { duckdb: duckdbDialect, snow
 
 /** By keys, attribution last, value: the last outcome's status (default "none"); a pushed decision log and outcome stream. */
 const byKeys: LabelJoin = {
+  labels: 'purchased',
   decisions: {
     relation: 'flywheel.stream_feed_decisions', stream: 'feed_decisions', timestampField: 'served_at', loadTime: 'ledger',
     identity: [{ name: 'decision_id', type: 'string', from: 'decision_id' }, { name: 'row_index', type: 'int32', from: 'row_index' }],
@@ -25,6 +26,7 @@ const byKeys: LabelJoin = {
   label: { name: 'label', type: 'string' },
 };
 const byId: LabelJoin = {
+  labels: 'accepted',
   decisions: {
     relation: 'flywheel.stream_offers', stream: 'offers', timestampField: 'offered_at', loadTime: 'receivedAt',
     identity: [{ name: 'event_id', type: 'string', from: '_event_id' }], keys: [{ name: 'user_id', type: 'int64', from: 'user_id' }],

@@ -73,7 +73,7 @@ ORDER BY s."__fw_row"`,
 
 
 const windows: WindowAggregationView = {
-  kind: 'aggregation', relation: 'flywheel.fv_txn_windows', joinKeys: ['user_id'], timestampField: 'ts', createdTimestampField: 'loaded_at',
+  kind: 'aggregation', featureView: 'txn_windows', relation: 'flywheel.fv_txn_windows', joinKeys: ['user_id'], timestampField: 'ts', createdTimestampField: 'loaded_at',
   aggregations: [
     { feature: 'count_1h', function: 'count', windowSeconds: 3600, type: 'int64' },
     { feature: 'amount_sum_1d', function: 'sum', column: 'amount', windowSeconds: 86_400, type: 'float64' },

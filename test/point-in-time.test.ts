@@ -94,7 +94,7 @@ describe('point-in-time join on DuckDB', () => {
       views: [
         ...join3d.views,
         {
-          kind: 'aggregation', relation: 'flywheel.user_spend', joinKeys: ['user_id'], timestampField: 'ts', createdTimestampField: 'created',
+          kind: 'aggregation', featureView: 'user_spend', relation: 'flywheel.user_spend', joinKeys: ['user_id'], timestampField: 'ts', createdTimestampField: 'created',
           aggregations: [
             { feature: 'n_2d', function: 'count', windowSeconds: 2 * 86_400, type: 'int64' },
             { feature: 'amount_last_1d', function: 'last', column: 'amount', windowSeconds: 86_400, type: 'float64' },

@@ -59,6 +59,7 @@ const agg = (feature: string, fn: WindowAggregation['function'], column: string 
   ({ feature, function: fn, ...(column !== undefined ? { column } : {}), windowSeconds, type });
 
 const perUser: AggregationEvents = {
+  featureView: 'user_txn',
   relation: 'flywheel.txn', joinKeys: ['user_id'], timestampField: 'ts', createdTimestampField: 'created',
   aggregations: [
     agg('count_1h', 'count', undefined, HOUR, 'int64'),
@@ -77,6 +78,7 @@ const perUser: AggregationEvents = {
   ],
 };
 const perPair: AggregationEvents = {
+  featureView: 'pair_txn',
   relation: 'flywheel.txn', joinKeys: ['user_id', 'merchant'], timestampField: 'ts', createdTimestampField: 'created',
   aggregations: [agg('pair_count_1d', 'count', undefined, DAY, 'int64'), agg('pair_amount_sum_1d', 'sum', 'amount', DAY, 'float64')],
 };

@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { LabelActivities, LabelBuildTask, LabelPartitionRun, LabelsPlan } from '../activities/labels.ts';
+import { instantInput } from './instant-input.ts';
 import { runKey } from './run-key.ts';
 import { FLYWHEEL_PARTITIONS_DONE, FLYWHEEL_PARTITIONS_FAILED, FLYWHEEL_PARTITIONS_TOTAL, runSearchAttributes } from './search-attributes.ts';
 
@@ -198,7 +199,7 @@ async function firstState(input: BuildLabelsInput, info: ReturnType<typeof workf
   if ((input.from === undefined) !== (input.to === undefined)) {
     throw ApplicationFailure.nonRetryable('give both from and to, or neither: partitions are built whole', 'PartitionRangeError');
   }
-  const asOf = input.asOf ?? (info.typedSearchAttributes.get(TEMPORAL_SCHEDULED_START_TIME) ?? info.runStartTime).toISOString();
+  const asOf = instantInput(input.asOf, 'asOf', () => info.typedSearchAttributes.get(TEMPORAL_SCHEDULED_START_TIME) ?? info.runStartTime);
   const { builds, skipped, ...plan } = await planLabels({
     labels: input.labels, asOf,
     ...(input.from !== undefined && input.to !== undefined ? { from: input.from, to: input.to } : {}),

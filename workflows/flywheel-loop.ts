@@ -14,6 +14,7 @@ import {
 import type { LoopActivities } from '../activities/loop.ts';
 import { dependentsOf, type LoopStage, type LoopStageKind } from '../core/loop/plan-loop.ts';
 import { summarizeStageResult } from '../core/loop/stage-summary.ts';
+import { instantInput } from './instant-input.ts';
 import { runSearchAttributes } from './search-attributes.ts';
 
 export interface FlywheelLoopInput {
@@ -102,7 +103,7 @@ const { planFlywheelLoop } = proxyActivities<LoopActivities>({
  */
 export async function flywheelLoop(input: FlywheelLoopInput): Promise<FlywheelLoopResult> {
   const info = workflowInfo();
-  const asOf = instant(input.asOf ?? (info.typedSearchAttributes.get(TEMPORAL_SCHEDULED_START_TIME) ?? info.runStartTime).toISOString());
+  const asOf = instantInput(input.asOf, 'asOf', () => info.typedSearchAttributes.get(TEMPORAL_SCHEDULED_START_TIME) ?? info.runStartTime);
   if (input.concurrency !== undefined && (!Number.isSafeInteger(input.concurrency) || input.concurrency < 1)) {
     throw ApplicationFailure.nonRetryable(`concurrency must be a positive whole number, got ${input.concurrency}`, 'UsageError');
   }
@@ -179,12 +180,6 @@ export async function flywheelLoop(input: FlywheelLoopInput): Promise<FlywheelLo
     stages: listed(),
     succeeded: count('succeeded'), failed: count('failed'), skipped: count('skipped'),
   };
-}
-
-function instant(value: string): string {
-  const parsed = new Date(value);
-  if (Number.isNaN(parsed.getTime())) throw ApplicationFailure.nonRetryable(`asOf must be an ISO-8601 instant, got ${JSON.stringify(value)}`, 'UsageError');
-  return parsed.toISOString();
 }
 
 function rootMessage(error: unknown): string {

@@ -1,5 +1,6 @@
 import { ApplicationFailure, defineQuery, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { MaterializationPlan, MaterializeActivities } from '../activities/materialize.ts';
+import { instantInput } from './instant-input.ts';
 import { runSearchAttributes } from './search-attributes.ts';
 
 export interface MaterializeFeatureViewInput {
@@ -79,14 +80,15 @@ export async function materializeFeatureView(input: MaterializeFeatureViewInput)
   if (input.chunks !== undefined && (!Number.isSafeInteger(input.chunks) || input.chunks < 1)) {
     throw ApplicationFailure.nonRetryable(`chunks must be a positive whole number, got ${input.chunks}`, 'UsageError');
   }
-  const to = input.to ?? workflowInfo().runStartTime.toISOString();
+  const to = instantInput(input.to, 'to', () => workflowInfo().runStartTime);
+  const from = input.from === undefined ? undefined : instantInput(input.from, 'from', () => workflowInfo().runStartTime);
   let progress: MaterializeProgress = { stage: 'planning', mode: null, chunksDone: 0, chunks: input.chunks ?? 0, rows: 0, written: 0, skippedOlder: 0 };
   setHandler(materializeProgressQuery, () => progress);
   upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'materialization', object: input.view, to }));
 
   const plan = await planMaterialization({
     view: input.view, to,
-    ...(input.from !== undefined ? { from: input.from } : {}),
+    ...(from !== undefined ? { from } : {}),
     ...(input.full ? { full: true } : {}),
     ...(input.lookbackSeconds !== undefined ? { lookbackSeconds: input.lookbackSeconds } : {}),
     ...(input.chunks !== undefined ? { chunks: input.chunks } : {}),

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { parseDuration } from '../../core/duration.ts';
 import { FlywheelError } from '../../core/errors.ts';
+import { compareInstants, instantFromDate } from '../../core/instant.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import { materializeFeatureView, materializeProgressQuery, type MaterializeFeatureViewInput, type MaterializeFeatureViewResult } from '../../workflows/materialize.ts';
 import { runSearchAttributes } from '../../workflows/search-attributes.ts';
@@ -40,8 +41,8 @@ export function registerMaterializeCommand(program: Command): void {
       const from = options.from === undefined ? undefined : parseInstant(options.from, '--from');
       const to = options.to === undefined ? undefined : parseInstant(options.to, '--to');
       if (from !== undefined && options.full) throw new UsageError('--from and --full cannot be used together: a full run recomputes every entity');
-      if (from !== undefined && to !== undefined && Date.parse(from) >= Date.parse(to)) throw new UsageError(`--from ${options.from} must be before --to ${options.to}`);
-      if (from !== undefined && to === undefined && Date.parse(from) >= Date.now()) throw new UsageError(`--from ${options.from} is in the future`);
+      if (from !== undefined && to !== undefined && compareInstants(from, to) >= 0) throw new UsageError(`--from ${options.from} must be before --to ${options.to}`);
+      if (from !== undefined && to === undefined && compareInstants(from, instantFromDate(new Date())) >= 0) throw new UsageError(`--from ${options.from} is in the future`);
 
       const config = await loadConfigFor(command);
       const temporal = config.profile.temporal;

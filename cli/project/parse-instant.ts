@@ -1,11 +1,13 @@
+import { compareInstants, InstantError, parseInstant as parseExactInstant } from '../../core/instant.ts';
 import { UsageError } from '../errors.ts';
 
 const WITH_ZONE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})$/;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
- * Reads a time given on the command line as a UTC instant. A date alone means its UTC midnight; a
- * date-time must say its zone (`Z` or `+02:00`), since a bare local time is ambiguous.
+ * Reads a time given on the command line as a UTC instant, exact to the microsecond (core/instant.ts).
+ * A date alone means its UTC midnight; a date-time must say its zone (`Z` or `+02:00`), since a bare
+ * local time is ambiguous; more than six fractional digits are refused, not cut.
  */
 export function parseInstant(value: string, option: string): string {
   const text = value.trim();
@@ -17,9 +19,12 @@ export function parseInstant(value: string, option: string): string {
 }
 
 function checked(text: string, original: string, option: string): string {
-  const date = new Date(text);
-  if (Number.isNaN(date.getTime())) throw new UsageError(`${option} ${JSON.stringify(original)} is not a valid date`);
-  return date.toISOString();
+  try {
+    return parseExactInstant(text, option);
+  } catch (error) {
+    if (error instanceof InstantError) throw new UsageError(error.message.replace(JSON.stringify(text), JSON.stringify(original)), { cause: error });
+    throw error;
+  }
 }
 
 /**
@@ -30,6 +35,6 @@ export function parsePartitionRange(options: { from?: string; to?: string }, bui
   const from = options.from ? parseInstant(options.from, '--from') : undefined;
   const to = options.to ? parseInstant(options.to, '--to') : undefined;
   if ((from === undefined) !== (to === undefined)) throw new UsageError(`give both --from and --to, or neither (partitions are ${builds} whole)`);
-  if (from && to && from >= to) throw new UsageError(`--from (${from}) must be before --to (${to})`);
+  if (from && to && compareInstants(from, to) >= 0) throw new UsageError(`--from (${from}) must be before --to (${to})`);
   return { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
 }

@@ -2,6 +2,7 @@ import type { CompiledQuery } from '../sql/compiled-query.ts';
 import type { Dialect } from '../sql/dialect.ts';
 import { aggregationColumns, type AggregationEvents } from './aggregation-events.ts';
 import { AGGREGATION_RULES, lastTieBreak } from './functions.ts';
+import { checkedAggregate, featureSubject, isRangeChecked } from './overflow.ts';
 
 const EVENTS = '__fw_events';
 const AGGREGATES = '__fw_aggregates';
@@ -57,7 +58,14 @@ export function compileAggregatesAsOf(events: AggregationEvents, asOf: string, d
     const method = AGGREGATION_RULES[aggregation.function].method;
     if (method.kind !== 'reduce') return [];
     const value = `CASE WHEN ${inWindow(aggregation.windowSeconds)} THEN ${aggregation.column === undefined ? '1' : id(aggregation.column)} END`;
-    selected.set(aggregation.feature, `a.${id(aggregation.feature)}`);
+    const column = `a.${id(aggregation.feature)}`;
+    if (isRangeChecked(aggregation.function, aggregation.type)) {
+      // The exact sum leaves this CTE; the outer SELECT checks its range with the entity at hand.
+      const keyValues = events.joinKeys.map((key) => [key, `a.${id(key)}`] as const);
+      selected.set(aggregation.feature, checkedAggregate(column, { subject: featureSubject(events.featureView, aggregation), keys: keyValues, asOf: dialect.stringLiteral(asOf) }, dialect));
+      return [`${method.sql(value)} AS ${id(aggregation.feature)}`];
+    }
+    selected.set(aggregation.feature, column);
     return [`CAST(${method.sql(value)} AS ${dialect.columnType(aggregation.type)}) AS ${id(aggregation.feature)}`];
   });
   const ctes = [eventsCte, `${id(AGGREGATES)} AS (\n  SELECT ${[...keys, ...aggregates].join(', ')}\n  FROM ${id(EVENTS)}\n  GROUP BY ${keys.join(', ')}\n)`];

@@ -19,6 +19,8 @@ export interface WindowAggregation {
  * read this model.
  */
 export interface AggregationEvents {
+  /** The feature view's name, for messages. */
+  readonly featureView: string;
   /** Qualified name of the relation holding the events (join keys, event time, created time, input columns). */
   readonly relation: string;
   readonly joinKeys: readonly string[];
@@ -42,6 +44,7 @@ export function aggregationEventsOf(view: FeatureViewSpec, project: ProjectSpec,
   const columns = featureViewColumns(view, project);
   const wanted = features ?? view.features.map((f) => f.name);
   return {
+    featureView: view.name,
     relation: featureViewViewName(view.name, schema),
     joinKeys: columns.joinKeys.map((k) => k.name),
     timestampField: columns.timestamp,

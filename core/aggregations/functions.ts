@@ -34,23 +34,31 @@ export interface AggregationFunctionRule {
   /** The type of the feature, given the type of the column it reads (undefined for `count`). */
   resultType(column: ValueType | undefined): ValueType;
   readonly method: AggregationMethod;
+  /**
+   * Whether its exact result can fall outside an int64 feature's range (an integer `sum`): the
+   * compilers then check the range, and a value outside fails the run naming the feature and the
+   * entity (overflow.ts) instead of being cast blindly.
+   */
+  readonly mayOverflow: boolean;
 }
 
 const reduce = (sql: (value: string) => string): AggregationMethod => ({ kind: 'reduce', sql });
 const sameAsColumn = (column: ValueType | undefined): ValueType => column ?? 'int64';
 
 export const AGGREGATION_RULES: Readonly<Record<AggregationFunction, AggregationFunctionRule>> = {
-  count: { readsColumn: false, accepts: 'any', empty: 0, resultType: () => 'int64', method: reduce((v) => `COUNT(${v})`) },
+  // A count cannot exceed the rows of a table; min, max and last are values of the column; avg is a float.
+  count: { readsColumn: false, accepts: 'any', empty: 0, resultType: () => 'int64', method: reduce((v) => `COUNT(${v})`), mayOverflow: false },
   sum: {
     readsColumn: true, accepts: NUMERIC, empty: null,
     resultType: (column) => (column === 'int32' || column === 'int64' ? 'int64' : 'float64'),
     method: reduce((v) => `SUM(${v})`),
+    mayOverflow: true,
   },
-  avg: { readsColumn: true, accepts: NUMERIC, empty: null, resultType: () => 'float64', method: reduce((v) => `AVG(${v})`) },
-  min: { readsColumn: true, accepts: ORDERED, empty: null, resultType: sameAsColumn, method: reduce((v) => `MIN(${v})`) },
-  max: { readsColumn: true, accepts: ORDERED, empty: null, resultType: sameAsColumn, method: reduce((v) => `MAX(${v})`) },
-  last: { readsColumn: true, accepts: 'any', empty: null, resultType: sameAsColumn, method: { kind: 'latest' } },
-  distinct_count: { readsColumn: true, accepts: 'any', empty: 0, resultType: () => 'int64', method: reduce((v) => `COUNT(DISTINCT ${v})`) },
+  avg: { readsColumn: true, accepts: NUMERIC, empty: null, resultType: () => 'float64', method: reduce((v) => `AVG(${v})`), mayOverflow: false },
+  min: { readsColumn: true, accepts: ORDERED, empty: null, resultType: sameAsColumn, method: reduce((v) => `MIN(${v})`), mayOverflow: false },
+  max: { readsColumn: true, accepts: ORDERED, empty: null, resultType: sameAsColumn, method: reduce((v) => `MAX(${v})`), mayOverflow: false },
+  last: { readsColumn: true, accepts: 'any', empty: null, resultType: sameAsColumn, method: { kind: 'latest' }, mayOverflow: false },
+  distinct_count: { readsColumn: true, accepts: 'any', empty: 0, resultType: () => 'int64', method: reduce((v) => `COUNT(DISTINCT ${v})`), mayOverflow: false },
 };
 
 export function acceptsType(fn: AggregationFunction, type: ValueType): boolean {

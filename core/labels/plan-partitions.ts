@@ -1,6 +1,6 @@
 import { PartitionRangeError, partitionOf, partitionsInRange, type Partition } from '../training-set/partitions.ts';
 import type { LateCheck } from '../sql/labels.ts';
-import { plusSeconds } from '../sql/labels.ts';
+import { compareInstants, instantPlusSeconds } from '../instant.ts';
 import type { LabelBuildCause, LabelPartitionManifest } from './manifest.ts';
 
 /**
@@ -41,7 +41,7 @@ export interface PlanOptions {
 
 /** Whether every decision of the partition is mature as of `asOf`: end + window <= asOf. */
 export function isComplete(partition: Pick<Partition, 'end'>, windowSeconds: number, asOf: string): boolean {
-  return partition.end !== null && Date.parse(plusSeconds(partition.end, windowSeconds)) <= Date.parse(asOf);
+  return partition.end !== null && compareInstants(instantPlusSeconds(partition.end, windowSeconds), asOf) <= 0;
 }
 
 /** The decision for each partition, in key order. */
@@ -51,7 +51,7 @@ export function planLabelPartitions(states: readonly PartitionState[], options: 
     const key = partition.key;
     const complete = isComplete(partition, options.windowSeconds, options.asOf);
     if (!complete && !options.includeOpen) {
-      const closes = partition.end === null ? 'never' : plusSeconds(partition.end, options.windowSeconds);
+      const closes = partition.end === null ? 'never' : instantPlusSeconds(partition.end, options.windowSeconds);
       return { key, action: 'open', reason: `open: its last decisions mature at ${closes}`, ...(published ? { version: published.version } : {}) };
     }
     const open = complete ? '' : ` (open: only the decisions mature as of ${options.asOf})`;
@@ -81,7 +81,7 @@ export function runPartitions(args: {
   published: readonly Partition[];
 }): Partition[] {
   if (args.range) {
-    if (Date.parse(args.range.from) >= Date.parse(args.range.to)) throw new PartitionRangeError(`--from ${args.range.from} must be before --to ${args.range.to}`);
+    if (compareInstants(args.range.from, args.range.to) >= 0) throw new PartitionRangeError(`--from ${args.range.from} must be before --to ${args.range.to}`);
     return partitionsInRange(args.range.from, args.range.to, args.unit);
   }
   const byKey = new Map(args.published.map((p) => [p.key, p]));
@@ -101,9 +101,9 @@ export function runPartitions(args: {
 export function lateChecks(states: readonly PartitionState[], windowSeconds: number, attribution: 'all' | 'last'): { outcomes: LateCheck[]; decisions: LateCheck[] } {
   const published = states.filter((s): s is PartitionState & { published: PublishedPartition } => s.published !== undefined && s.partition.start !== null && s.partition.end !== null);
   return {
-    outcomes: published.map(({ partition, published: p }) => ({ key: partition.key, from: partition.start!, to: plusSeconds(partition.end!, windowSeconds), since: p.watermarks.outcomes })),
+    outcomes: published.map(({ partition, published: p }) => ({ key: partition.key, from: partition.start!, to: instantPlusSeconds(partition.end!, windowSeconds), since: p.watermarks.outcomes })),
     decisions: published.map(({ partition, published: p }) => ({
-      key: partition.key, from: partition.start!, to: attribution === 'last' ? plusSeconds(partition.end!, windowSeconds) : partition.end!, since: p.watermarks.decisions,
+      key: partition.key, from: partition.start!, to: attribution === 'last' ? instantPlusSeconds(partition.end!, windowSeconds) : partition.end!, since: p.watermarks.decisions,
     })),
   };
 }

@@ -49,6 +49,7 @@ export function resolveLabels(project: ProjectSpec, name: string): ResolvedLabel
     : match.keys.map((key): [string, string] => [key, key]);
 
   const join: LabelJoin = {
+    labels: spec.name,
     decisions: { ...stream(decisions), identity: columns.identity, keys: columns.keys },
     outcomes: { ...stream(outcomes), ...(spec.value.kind !== 'any' && spec.value.kind !== 'count' ? { valueField: spec.value.field } : {}) },
     pairs,

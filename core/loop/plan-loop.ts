@@ -1,5 +1,6 @@
 import type { FeatureSelection, ProjectSpec, TrainingSetSpec } from '../definitions/specs.ts';
 import { FlywheelError } from '../errors.ts';
+import { parseInstant } from '../instant.ts';
 import { partitionOf } from '../training-set/partitions.ts';
 
 /**
@@ -125,7 +126,7 @@ export function loopNodes(spec: ProjectSpec, options: PlanLoopOptions): LoopNode
   for (const labels of Object.values(spec.labels ?? {})) {
     nodes.push({
       id: stageId('labels', labels.name), kind: 'labels', object: labels.name, workflowType: LOOP_STAGE_WORKFLOWS.labels,
-      args: { project, labels: labels.name, asOf: new Date(options.asOf).toISOString() }, produces: [`labels:${labels.name}`], reads: [`stream:${labels.decisions}`, `stream:${labels.outcomes}`],
+      args: { project, labels: labels.name, asOf: parseInstant(options.asOf, 'asOf') }, produces: [`labels:${labels.name}`], reads: [`stream:${labels.decisions}`, `stream:${labels.outcomes}`],
     });
   }
   for (const set of Object.values(spec.trainingSets)) {
@@ -144,7 +145,7 @@ export function loopNodes(spec: ProjectSpec, options: PlanLoopOptions): LoopNode
     if (!view.online) continue;
     nodes.push({
       id: stageId('materialize', view.name), kind: 'materialize', object: view.name, workflowType: LOOP_STAGE_WORKFLOWS.materialize,
-      args: { project, view: view.name, to: new Date(options.asOf).toISOString() }, produces: [], reads: streamOfView(view.name),
+      args: { project, view: view.name, to: parseInstant(options.asOf, 'asOf') }, produces: [], reads: streamOfView(view.name),
     });
   }
   return nodes;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FeatureViewSpec, ProjectSpec } from '../definitions/specs.ts';
 import { viewSourceOf } from '../definitions/view-source.ts';
 import { canonicalJson } from '../plan/definition-hash.ts';
+import { compareInstants, instantPlusSeconds, parseInstant } from '../instant.ts';
 
 /**
  * Incremental materialization, decided without I/O: which range a run covers (full, from the stored
@@ -75,18 +76,18 @@ export interface PlanRunArgs {
  * An incremental run looks for changed rows from `from - lookback`.
  */
 export function planMaterializationRun(args: PlanRunArgs): MaterializationRunPlan {
-  const to = iso(args.to);
+  const to = parseInstant(args.to, 'to');
   const lookbackSeconds = args.lookbackSeconds;
   const full = (reason: string): MaterializationRunPlan => ({ mode: 'full', to, lookbackSeconds, reason, upToDate: false });
   const incremental = (from: string, reason: string): MaterializationRunPlan => ({
-    mode: 'incremental', to, from, changedSince: new Date(Date.parse(from) - lookbackSeconds * 1000).toISOString(), lookbackSeconds, reason,
-    upToDate: Date.parse(from) >= Date.parse(to),
+    mode: 'incremental', to, from, changedSince: instantPlusSeconds(from, -lookbackSeconds), lookbackSeconds, reason,
+    upToDate: compareInstants(from, to) >= 0,
   });
   if (args.full) return full('a full run was asked for');
-  if (args.from !== undefined) return incremental(iso(args.from), 'the range was given');
+  if (args.from !== undefined) return incremental(parseInstant(args.from, 'from'), 'the range was given');
   if (!args.state) return full('no watermark yet');
   if (args.state.definitionHash !== args.definitionHash) return full('the definition changed since the last run');
-  return incremental(iso(args.state.watermark), 'from the stored watermark');
+  return incremental(parseInstant(args.state.watermark, 'the stored watermark'), 'from the stored watermark');
 }
 
 /** A finished run, as the final activity sees it. */
@@ -108,7 +109,6 @@ export interface FinishedRun {
  *   registry version than the stored one; an incremental run does not.
  */
 export function watermarkDecision(current: Pick<MaterializationState, 'watermark' | 'definitionHash' | 'registryVersion'> | undefined, run: FinishedRun): { readonly advance: boolean; readonly reason: string } {
-  const to = Date.parse(run.plan.to);
   if (!current) {
     return run.plan.mode === 'full'
       ? { advance: true, reason: 'first watermark' }
@@ -119,9 +119,8 @@ export function watermarkDecision(current: Pick<MaterializationState, 'watermark
     if (run.registryVersion < current.registryVersion) return { advance: false, reason: `the stored watermark comes from a newer registry version (${current.registryVersion})` };
     return { advance: true, reason: 'a full run with a new definition' };
   }
-  const watermark = Date.parse(current.watermark);
-  if (to <= watermark) return { advance: false, reason: `the stored watermark ${current.watermark} is not earlier` };
-  if (run.plan.mode === 'incremental' && Date.parse(run.plan.from!) > watermark) {
+  if (compareInstants(run.plan.to, current.watermark) <= 0) return { advance: false, reason: `the stored watermark ${current.watermark} is not earlier` };
+  if (run.plan.mode === 'incremental' && compareInstants(run.plan.from!, current.watermark) > 0) {
     return { advance: false, reason: `the range starts after the stored watermark ${current.watermark}, leaving a gap` };
   }
   return { advance: true, reason: 'moved forward' };
@@ -158,10 +157,4 @@ function withoutPresentation(spec: Record<string, unknown>): Record<string, unkn
     : value !== null && typeof value === 'object' ? Object.fromEntries(Object.entries(value).filter(([key]) => key !== 'description').map(([key, v]) => [key, strip(v)]))
     : value;
   return strip(rest) as Record<string, unknown>;
-}
-
-function iso(instant: string): string {
-  const date = new Date(instant);
-  if (Number.isNaN(date.getTime())) throw new RangeError(`not an instant: ${JSON.stringify(instant)}`);
-  return date.toISOString();
 }

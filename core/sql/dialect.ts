@@ -65,6 +65,13 @@ export interface Dialect {
    * Each result is one argument of jsonArray.
    */
   jsonValue(expression: string, type: ValueType): string;
+  /**
+   * An exact integer (a SUM, which both engines compute wider than 64 bits) as int64, or the statement
+   * fails with the text of `message` (a SQL string expression) when it is outside int64's range: never
+   * a wrapped, rounded or null value. `expression` is named more than once: pass a column, or an
+   * aggregate of a GROUP BY (computed once however often it is named).
+   */
+  checkedInt64(expression: string, message: string): string;
   /** The JSON text of an array of jsonValue expressions, in order, nulls kept: `[3,12.5,"FR",null]`. */
   jsonArray(values: readonly string[]): string;
   /**
@@ -101,11 +108,17 @@ export const duckdbDialect: Dialect = {
   ticksPerSecond: 1_000_000n,
   epochMicros: (expression) => `epoch_us(${expression})`,
   jsonValue: (expression, type) => DUCKDB_JSON_VALUES[type](expression),
+  // SUM over integers is a HUGEINT; error() throws only for the rows that reach it.
+  checkedInt64: (e, message) => `CASE WHEN ${e} BETWEEN ${INT64_MIN_SQL} AND ${INT64_MAX_SQL} THEN CAST(${e} AS BIGINT) WHEN ${e} IS NULL THEN NULL ELSE error(${message}) END`,
   // json_array embeds JSON-typed arguments as they are, writes VARCHARs as JSON strings and numbers as numbers.
   jsonArray: (values) => `CAST(json_array(${values.join(', ')}) AS VARCHAR)`,
   // Measured on DuckDB 1.5: COUNT(DISTINCT) over a frame is about twice as fast as the running sum.
   windowedDistinctCount: 'frame',
 };
+
+/** The bounds of int64, inclusive. */
+export const INT64_MIN_SQL = '-9223372036854775808';
+export const INT64_MAX_SQL = '9223372036854775807';
 
 /** Safe integers, beyond which a JS number is no longer exact: int64 values outside are written as decimal strings. */
 export const MAX_SAFE_INTEGER_SQL = '9007199254740991';

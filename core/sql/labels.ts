@@ -1,4 +1,7 @@
 import type { ColumnSpec, LabelValue } from '../definitions/specs.ts';
+import { checkedAggregate, isRangeChecked, type OverflowContext } from '../aggregations/overflow.ts';
+import { formatDuration } from '../duration.ts';
+import { earliestInstant, instantPlusSeconds, latestInstant } from '../instant.ts';
 import type { CompiledQuery } from './compiled-query.ts';
 import type { Dialect } from './dialect.ts';
 import { BATCH_COLUMN, EVENT_ID_COLUMN, RECEIVED_AT_COLUMN, ingestLedgerTableName } from './warehouse-objects.ts';
@@ -42,6 +45,8 @@ export interface LabelOutputColumn extends ColumnSpec {
 }
 
 export interface LabelJoin {
+  /** The labels definition's name, for messages. */
+  readonly labels: string;
   readonly decisions: LabelStream & {
     /** Identifies each decision row (decision_id and row_index, an id field, or `_event_id`). */
     readonly identity: readonly LabelOutputColumn[];
@@ -111,11 +116,11 @@ export function compileLabelRows(join: LabelJoin, run: LabelRun, dialect: Dialec
     `${dTime} AS ${id(TS)}`,
     ...join.pairs.map(([column], i) => `${at('d', column)} AS ${id(matchColumn(i))}`),
   ];
-  const maturity = minusSeconds(run.asOf, w);
+  const maturity = instantPlusSeconds(run.asOf, -w);
   const decisionFilters: string[] = [`${dTime} >= ${bind(run.from)}`];
   if (last) {
     // A decision up to `to + w` can be the latest before an outcome of a labeled decision's window.
-    decisionFilters.push(`${dTime} <= ${bind(plusSeconds(run.to, w))}`);
+    decisionFilters.push(`${dTime} <= ${bind(instantPlusSeconds(run.to, w))}`);
     decisionColumns.push(`(${dTime} < ${bind(run.to)} AND ${dTime} <= ${bind(maturity)}) AS ${id(LABELED)}`);
   } else {
     decisionFilters.push(`${dTime} < ${bind(run.to)}`, `${dTime} <= ${bind(maturity)}`);
@@ -136,7 +141,7 @@ export function compileLabelRows(join: LabelJoin, run: LabelRun, dialect: Dialec
   ];
   const outcomeFilters = [
     `${oTime} >= ${bind(run.from)}`,
-    `${oTime} <= ${bind(plusSeconds(run.to, w))}`,
+    `${oTime} <= ${bind(instantPlusSeconds(run.to, w))}`,
     `${oLoaded.expression} <= ${bind(run.watermarks.outcomes)}`,
     ...join.pairs.map(([, column]) => `${at('o', column)} IS NOT NULL`),
   ];
@@ -163,7 +168,7 @@ export function compileLabelRows(join: LabelJoin, run: LabelRun, dialect: Dialec
   }
 
   const decisionOutput = [...d.identity, ...d.keys].map((c) => at('d', c.name));
-  const labelSql = labelExpression(join, dialect, bindValue);
+  const labelSql = labelExpression(join, dialect, bindValue, { keys: d.identity.map((c) => [c.name, at('d', c.name)] as const), asOf: dialect.jsonValue(at('d', TS), 'timestamp') });
   const selected = [
     ...decisionOutput,
     `${at('d', TS)} AS ${id(d.timestampField)}`,
@@ -183,8 +188,11 @@ export function compileLabelRows(join: LabelJoin, run: LabelRun, dialect: Dialec
   return params.compile(text);
 }
 
-/** The label of a group of matched outcomes (`m`), cast to the label's type; `default` fills a null. */
-function labelExpression(join: LabelJoin, dialect: Dialect, bind: (value: unknown) => string): string {
+/**
+ * The label of a group of matched outcomes (`m`), cast to the label's type; `default` fills a null.
+ * An integer sum is range-checked (core/aggregations/overflow.ts), naming the decision (`decision`).
+ */
+function labelExpression(join: LabelJoin, dialect: Dialect, bind: (value: unknown) => string, decision: Pick<OverflowContext, 'keys' | 'asOf'>): string {
   const type = dialect.columnType(join.label.type);
   const m = (column: string) => `m.${dialect.identifier(column)}`;
   const { value } = join;
@@ -194,7 +202,11 @@ function labelExpression(join: LabelJoin, dialect: Dialect, bind: (value: unknow
     case 'count': return `count(${m(OUTCOME)})`;
     default: {
       const aggregate = value.kind === 'last' ? `max(CASE WHEN ${m(RANK)} = 1 THEN ${m(VALUE)} END)` : `${value.kind}(${m(VALUE)})`;
-      return value.default === undefined ? cast(aggregate) : `COALESCE(${cast(aggregate)}, ${cast(bind(value.default))})`;
+      // An aggregate named several times in one GROUP BY is computed once.
+      const label = isRangeChecked(value.kind, join.label.type)
+        ? checkedAggregate(aggregate, { ...decision, subject: `labels "${join.labels}", label "${join.label.name}" (${value.kind} of "${value.field}" within ${formatDuration(join.windowSeconds)})` }, dialect)
+        : cast(aggregate);
+      return value.default === undefined ? label : `COALESCE(${label}, ${cast(bind(value.default))})`;
     }
   }
 }
@@ -265,12 +277,10 @@ export function compileLateEvents(stream: LabelStream, checks: readonly LateChec
   const rows = checks.map((check) => `(${params.bind(check.key)}, ${instant(check.from)}, ${instant(check.to)}, ${instant(check.since ?? EPOCH)})`);
   const loaded = loadedSql('e', stream, dialect, params.bind);
   const time = dialect.asInstant(`e.${id(stream.timestampField)}`);
-  // Bounds over every partition, so the engine skips what none of them needs. Floored to the
-  // millisecond: a watermark with microseconds only ever widens the scan, never narrows it.
-  const millis = (values: readonly (string | null)[]) => values.map((v) => Date.parse(v ?? EPOCH));
-  const earliest = new Date(Math.min(...millis(checks.map((c) => c.from)))).toISOString();
-  const latest = new Date(Math.max(...millis(checks.map((c) => c.to)))).toISOString();
-  const since = new Date(Math.min(...millis(checks.map((c) => c.since)))).toISOString();
+  // Bounds over every partition, so the engine skips what none of them needs.
+  const earliest = earliestInstant(checks.map((c) => c.from));
+  const latest = latestInstant(checks.map((c) => c.to));
+  const since = earliestInstant(checks.map((c) => c.since ?? EPOCH));
   const filters = [
     `${time} >= ${instant(earliest)}`, `${time} <= ${instant(latest)}`, `${loaded.expression} > ${instant(since)}`, `${loaded.expression} <= ${instant(options.until)}`,
     ...(options.notNull ?? []).map((column) => `e.${id(column)} IS NOT NULL`),
@@ -306,15 +316,6 @@ function placeholders(): { bind: (value: unknown) => string; compile: (text: str
       return { sql, parameters };
     },
   };
-}
-
-/** An ISO instant `seconds` later (computed here, so the engine compares columns with constants). */
-export function plusSeconds(instant: string, seconds: number): string {
-  return new Date(Date.parse(instant) + seconds * 1000).toISOString();
-}
-
-function minusSeconds(instant: string, seconds: number): string {
-  return plusSeconds(instant, -seconds);
 }
 
 /** One row, `{ n }`: how many label rows of `relation` (compiled SQL, such as dialect.readParquet) had an outcome. */

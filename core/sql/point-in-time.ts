@@ -1,5 +1,6 @@
 import { AGGREGATION_RULES, lastTieBreak } from '../aggregations/functions.ts';
 import { aggregationColumns, type AggregationEvents, type WindowAggregation } from '../aggregations/aggregation-events.ts';
+import { checkedAggregate, featureSubject, isRangeChecked } from '../aggregations/overflow.ts';
 import type { CompiledQuery } from './compiled-query.ts';
 import type { Dialect } from './dialect.ts';
 import type { PartitionUnit } from '../definitions/specs.ts';
@@ -292,7 +293,15 @@ const VIEW_COMPILERS: ViewCompilers = {
           intervalIndex >= 0
             ? `COALESCE(SUM(${id(dc(intervalIndex))}) OVER (${partition} RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), 0)`
             : `${reduce(aggregation.column === undefined ? id(EVENT) : id(aggregation.column))} OVER (${partition} RANGE BETWEEN ${windowTicks(aggregation, dialect) - 1n} PRECEDING AND CURRENT ROW)`;
-        expressions.set(aggregation.feature, `${alias}.${id(aggregation.feature)}`);
+        const column = `${alias}.${id(aggregation.feature)}`;
+        if (isRangeChecked(aggregation.function, aggregation.type)) {
+          // The exact sum leaves this CTE; the final SELECT checks its range with the spine row at hand.
+          const keyValues = view.joinKeys.map((key) => [key, `s.${id(key)}`] as const);
+          const asOf = dialect.jsonValue(`s.${id(SPINE_TS)}`, 'timestamp');
+          expressions.set(aggregation.feature, checkedAggregate(column, { subject: featureSubject(view.featureView, aggregation), keys: keyValues, asOf }, dialect));
+          return `${value} AS ${id(aggregation.feature)}`;
+        }
+        expressions.set(aggregation.feature, column);
         return `CAST(${value} AS ${dialect.columnType(aggregation.type)}) AS ${id(aggregation.feature)}`;
       });
       ctes.push(

@@ -1,6 +1,6 @@
 import { assertIdentifier } from '../identifiers.ts';
 import type { ValueType } from '../types.ts';
-import { duckdbDialect, MAX_SAFE_INTEGER_SQL, type Dialect } from './dialect.ts';
+import { duckdbDialect, INT64_MAX_SQL, INT64_MIN_SQL, MAX_SAFE_INTEGER_SQL, type Dialect } from './dialect.ts';
 
 /**
  * Snowflake differs from the default (DuckDB) spelling in a few places: its ASOF JOIN takes a
@@ -12,6 +12,8 @@ import { duckdbDialect, MAX_SAFE_INTEGER_SQL, type Dialect } from './dialect.ts'
 export const snowflakeDialect: Dialect = {
   ...duckdbDialect,
   name: 'snowflake',
+  // In a Snowflake single-quoted string a backslash starts an escape (`\n`, `\'`), so it is doubled too.
+  stringLiteral: (value) => `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`,
   columnType: (type) => SNOWFLAKE_TYPES[type],
   valueTypeOf: (engineType) => {
     const base = engineType.toUpperCase().replace(/\(.*\)$/, '');
@@ -36,6 +38,9 @@ export const snowflakeDialect: Dialect = {
   ticksPerSecond: 1_000_000_000n,
   epochMicros: (expression) => `DATE_PART(epoch_microsecond, ${expression})`,
   jsonValue: (expression, type) => SNOWFLAKE_JSON_VALUES[type](expression),
+  // SUM over NUMBER(19,0) is a NUMBER(38,0). Snowflake SQL has no function that raises an error of its
+  // own text; casting the text to a number does, and its error ("Numeric value '…' is not recognized") quotes it.
+  checkedInt64: (e, message) => `CASE WHEN ${e} BETWEEN ${INT64_MIN_SQL} AND ${INT64_MAX_SQL} THEN CAST(${e} AS NUMBER(19,0)) WHEN ${e} IS NULL THEN NULL ELSE CAST(${message} AS NUMBER(19,0)) END`,
   // A SQL NULL in ARRAY_CONSTRUCT is an undefined element; a JSON null keeps the position.
   jsonArray: (values) => `TO_JSON(ARRAY_CONSTRUCT(${values.map((v) => `COALESCE(TO_VARIANT(${v}), PARSE_JSON('null'))`).join(', ')}))`,
   // COUNT(DISTINCT …) OVER (… ORDER BY …) is not allowed in Snowflake.

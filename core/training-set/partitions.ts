@@ -1,5 +1,6 @@
 import type { PartitionUnit } from '../definitions/specs.ts';
 import { FlywheelError } from '../errors.ts';
+import { parseInstant } from '../instant.ts';
 
 /**
  * Partitions of a training set: UTC intervals of the spine timestamp. A partition's key is also its
@@ -46,13 +47,15 @@ export function partitionFromKey(key: string, unit: PartitionUnit): Partition | 
  */
 export function partitionsInRange(from: string, to: string, unit: PartitionUnit): Partition[] {
   if (unit === 'none') throw new PartitionRangeError('this training set is not partitioned (partitionBy: "none"); build it without --from/--to');
-  const start = new Date(from);
-  const end = new Date(to);
-  for (const [name, value] of [['--from', start], ['--to', end]] as const) {
-    if (truncate(value, unit).getTime() !== value.getTime()) {
-      throw new PartitionRangeError(`${name} ${value.toISOString()} is not on a ${unit} boundary; partitions are rebuilt whole, so use e.g. ${truncate(value, unit).toISOString()}`);
+  const [start, end] = ([['--from', from], ['--to', to]] as const).map(([name, text]) => {
+    // Compared as text in canonical form: a Date would drop the microseconds of 00:00:00.000001Z.
+    const instant = parseInstant(text, name);
+    const boundary = truncate(new Date(instant), unit);
+    if (boundary.toISOString() !== instant) {
+      throw new PartitionRangeError(`${name} ${instant} is not on a ${unit} boundary; partitions are rebuilt whole, so use e.g. ${boundary.toISOString()}`);
     }
-  }
+    return boundary;
+  }) as [Date, Date];
   if (start >= end) throw new PartitionRangeError(`--from ${start.toISOString()} must be before --to ${end.toISOString()}`);
   const partitions: Partition[] = [];
   for (let cursor = start; cursor < end; cursor = next(cursor, unit)) partitions.push(describe(cursor, unit));
