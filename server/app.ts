@@ -2,8 +2,9 @@ import { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { routePath } from 'hono/route';
 import { ApiError, toApiError } from './api-errors.ts';
-import { allows, type TokenTable } from './auth/bearer-tokens.ts';
+import { allows, scopesOfHeader, type TokenTable } from './auth/bearer-tokens.ts';
 import type { ServerMetrics } from './metrics.ts';
+import { healthBody, readinessChecks } from './operations.ts';
 import { readBody } from './read-body.ts';
 import type { FeatureServing } from './serving/feature-serving.ts';
 import type { StreamLogStats } from './segment-log/index.ts';
@@ -69,24 +70,13 @@ export function createLogApp(deps: LogAppDeps): Hono {
     await next();
   });
 
-  app.get('/healthz', (c) =>
-    c.json(
-      {
-        status: shuttingDown() ? 'shutting_down' : 'ok', streams: [...deps.streams.keys()],
-        ...(deps.logStats ? { log: deps.logStats() } : {}), ...(deps.pushStats ? { push: deps.pushStats() } : {}),
-        ...(deps.decisionStats ? { decisions: deps.decisionStats() } : {}),
-      },
-      shuttingDown() ? 503 : 200,
-    ),
-  );
+  // No token needed; stream names, and where and why a store fails, only for a valid token (server/operations.ts).
+  const withToken = (c: Context) => scopesOfHeader(deps.tokens, c.req.header('authorization')) !== undefined;
+  app.get('/healthz', (c) => c.json(healthBody(deps, shuttingDown(), withToken(c)), shuttingDown() ? 503 : 200));
 
   // Ready to take traffic: not stopping, every stream's segment log writable, the online store answering.
   app.get('/readyz', async (c) => {
-    const checks: Record<string, string> = {};
-    if (shuttingDown()) checks.server = 'shutting down';
-    const failures = Object.entries(deps.logFailures?.() ?? {});
-    checks.segment_log = failures.length === 0 ? 'ok' : failures.map(([stream, message]) => `stream "${stream}" refuses events until restart: ${message}`).join('; ');
-    if (serving) checks.online_store = (await serving.notReady()) ?? 'ok';
+    const checks = await readinessChecks(deps, shuttingDown(), withToken(c));
     const ready = Object.values(checks).every((check) => check === 'ok');
     return c.json({ status: ready ? 'ready' : 'not_ready', checks }, ready ? 200 : 503);
   });
@@ -105,6 +95,10 @@ export function createLogApp(deps: LogAppDeps): Hono {
     authorize(c, deps.tokens, name);
     const stream = deps.streams.get(name);
     if (!stream) throw new ApiError('unknown_stream', `no event stream "${name}"; the streams are ${[...deps.streams.keys()].join(', ') || '(none)'}`);
+    // A decision stream holds what was served: taking events for it over HTTP would let a client forge decisions.
+    if (stream.schema.loggedBy !== undefined) {
+      throw new ApiError('forbidden', `stream "${name}" is the decision log of feature service "${stream.schema.loggedBy}": only the serving path (POST /v1/features) writes it, so that logged decisions cannot be forged; no token may post events to it`);
+    }
     const withIds = idsOption(c.req.query('ids'));
     const format = bodyFormat(c.req.header('content-type'));
     const receivedAt = new Date().toISOString();

@@ -381,13 +381,17 @@ describe('refusals', () => {
 
 describe('GET /healthz', () => {
   const zero = { appends: 0, records: 0, syncs: 0, segmentsClosed: 0 };
-  it('answers without a token, with the counters of the segment log', async () => {
-    const response = await fetch(`${server!.url}/healthz`);
+  it('answers without a token (naming no stream), with the counters of the segment log for a valid token', async () => {
+    const anonymous = await fetch(`${server!.url}/healthz`);
+    expect(anonymous.status).toBe(200);
+    expect(await anonymous.json()).toEqual({ status: 'ok' });
+    const withToken = { headers: { authorization: 'Bearer tokC' } };
+    const response = await fetch(`${server!.url}/healthz`, withToken);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: 'ok', streams: ['clicks', 'orders', 'typed'], log: { clicks: zero, orders: zero, typed: zero } });
     await post('clicks', json([click(1), click(2)]));
     await post('clicks', json([click(3)]));
-    const after = (await (await fetch(`${server!.url}/healthz`)).json()) as { log: Record<string, unknown> };
+    const after = (await (await fetch(`${server!.url}/healthz`, withToken)).json()) as { log: Record<string, unknown> };
     expect(after.log.clicks).toEqual({ appends: 2, records: 3, syncs: 2, segmentsClosed: 0 });
   });
 });

@@ -453,7 +453,8 @@ describe('serving on a Redis of its own', () => {
     expect(second.status).toBe(503);
     expect(second.ms).toBeLessThan(100);
 
-    const notReady = await fetch(`${url}/readyz`);
+    // The store's address is told to a caller with a valid token only (test/server-edges.test.ts checks without).
+    const notReady = await fetch(`${url}/readyz`, { headers: { authorization: 'Bearer reader' } });
     const readiness = (await notReady.json()) as { status: string; checks: Record<string, string> };
     expect(notReady.status).toBe(503);
     expect(readiness.status).toBe('not_ready');

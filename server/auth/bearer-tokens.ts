@@ -87,6 +87,19 @@ export class TokenTable {
   }
 }
 
+/** `Authorization: Bearer <token>`, the scheme in any case. */
+export const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
+
+/**
+ * The scopes of the bearer token an `Authorization` header carries; undefined without a header, for a
+ * malformed one, and for an unknown token. For routes that answer everyone but tell more to a caller
+ * holding a valid token (`/healthz`, `/readyz`).
+ */
+export function scopesOfHeader(tokens: TokenTable, header: string | undefined): readonly TokenScope[] | undefined {
+  const match = header === undefined ? null : BEARER.exec(header);
+  return match ? tokens.scopesOf(match[1]!) : undefined;
+}
+
 export function allows(scopes: readonly TokenScope[], access: Access, stream: string): boolean {
   return scopes.some((s) => s.access === access && (s.stream === '*' || s.stream === stream));
 }

@@ -45,6 +45,12 @@ export interface FeatureServingDeps {
   readonly log: (line: string) => void;
 }
 
+/** Why the online store is not ready: `store` as the store prints itself (`redis://host:6379`, `sqlite:/path`), when known. */
+export interface StoreProblem {
+  readonly store: string | undefined;
+  readonly message: string;
+}
+
 /** Feature lists resolved at most this many times before the cache starts again. */
 const MAX_CACHED_FEATURE_LISTS = 1000;
 const FEATURE_LISTS_LABEL = '(features)';
@@ -94,13 +100,14 @@ export class FeatureServing {
     this.#featureLists = new Map();
   }
 
-  /** Undefined when the store answers a ping; else what is wrong, naming the store. */
-  async notReady(): Promise<string | undefined> {
+  /** Undefined when the store answers a ping; else what is wrong: the store as printed (its address) and the error. */
+  async notReady(): Promise<StoreProblem | undefined> {
     try {
       await this.breaker.ping();
       return undefined;
     } catch (error) {
-      return error instanceof Error ? error.message : String(error);
+      const store = (error as { store?: unknown } | undefined)?.store;
+      return { store: typeof store === 'string' ? store : undefined, message: error instanceof Error ? error.message : String(error) };
     }
   }
 
