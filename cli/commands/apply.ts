@@ -7,7 +7,8 @@ import { unsupportedTableChanges, type WarehouseObjectNode } from '../../core/sq
 import { formatApplyText, formatNoChangesApplied, formatPlanText } from '../format/plan-text.ts';
 import { ScheduleApplyError } from '../schedules/errors.ts';
 import type { TemporalSchedules } from '../schedules/temporal-schedules.ts';
-import { withPreparedPlan } from './plan.ts';
+import { formatRetentionText } from '../format/retention-text.ts';
+import { withPreparedPlan, withRetention } from './plan.ts';
 
 export function registerApplyCommand(program: Command): void {
   program
@@ -16,9 +17,9 @@ export function registerApplyCommand(program: Command): void {
     .option('--json', 'print the plan and the result as a JSON document')
     .option('--allow-breaking', 'apply even when the plan holds breaking changes')
     .action(async (options: { json?: boolean; allowBreaking?: boolean }, command: Command) => {
-      await withPreparedPlan(command, async ({ config, engine, registry, desired, plan, objects, statements, applied, schedules, temporalSchedules }) => {
+      await withPreparedPlan(command, async ({ config, engine, registry, desired, plan, objects, statements, applied, schedules, temporalSchedules, retention }) => {
         const print = (document: ApplyDocument['result'], text: string) => {
-          const json = { ...planDocumentWithSchedules(toPlanDocument(plan), schedules), result: document } satisfies ApplyDocumentWithSchedules;
+          const json = withRetention({ ...planDocumentWithSchedules(toPlanDocument(plan), schedules), result: document } satisfies ApplyDocumentWithSchedules, retention);
           process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : text);
         };
         const scheduleChanges = schedules?.changes ?? [];
@@ -29,7 +30,7 @@ export function registerApplyCommand(program: Command): void {
         }
         const breaking = breakingChanges(plan);
         if (breaking.length > 0 && !options.allowBreaking) {
-          if (!options.json) process.stdout.write(formatPlanText(plan, schedules));
+          if (!options.json) process.stdout.write(`${formatPlanText(plan, schedules)}${formatRetentionText(retention.changes, retention.countedAt)}`);
           throw new BreakingChangesError(breaking, 'pass --allow-breaking to apply anyway');
         }
         // Some changes to a stream's table would lose or invent stored data; no flag allows those.
@@ -53,7 +54,7 @@ export function registerApplyCommand(program: Command): void {
         const appliedObjects = saved ? objects : [];
         print(
           saved ? { version: saved.version, hash: saved.hash, objects: appliedObjects.map(objectSummary) } : null,
-          `${formatPlanText(plan, schedules)}${formatApplyText({ saved, current: applied?.version, objects: appliedObjects, schedules: scheduleChanges })}`,
+          `${formatPlanText(plan, schedules)}${formatRetentionText(retention.changes, retention.countedAt)}${formatApplyText({ saved, current: applied?.version, objects: appliedObjects, schedules: scheduleChanges })}`,
         );
       });
     });

@@ -8,10 +8,13 @@ import { WarehouseSchemaError } from '../../core/plan/errors.ts';
 import { createPlan, toPlanDocument, type Plan } from '../../core/plan/plan.ts';
 import { desiredSchedules, diffSchedules, knownScheduleIds, planDocumentWithSchedules, schedulesInvolved, type SchedulePlan } from '../../core/plan/schedules.ts';
 import { checkEventStreamFromColumns, checkSourceColumns, checkTransformationColumns, describeSourceRelation, type WarehouseColumnIssue } from '../../core/plan/warehouse-columns.ts';
+import { changedRetentions, retentionCutoff, type RetentionChange } from '../../core/retention/cutoff.ts';
+import { compileCountExpired } from '../../core/sql/retention.ts';
 import { compileSelectAll } from '../../core/sql/tables.ts';
 import type { CompiledQuery } from '../../core/sql/compiled-query.ts';
 import { compileWarehouseObjects, planWarehouseObjects, sourceRelationQuery, transformationQuery, type WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
 import { formatPlanText } from '../format/plan-text.ts';
+import { formatRetentionText } from '../format/retention-text.ts';
 import type { ResolvedConfig } from '../project/load-config.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
 import { TemporalSchedules } from '../schedules/temporal-schedules.ts';
@@ -35,6 +38,8 @@ export interface PreparedPlan {
    */
   readonly schedules: SchedulePlan | undefined;
   readonly temporalSchedules: TemporalSchedules | undefined;
+  /** Streams whose retention changes, with the stored events the new retention deletes, counted at `countedAt`. */
+  readonly retention: { readonly countedAt: string; readonly changes: readonly RetentionChange[] };
 }
 
 /**
@@ -57,9 +62,10 @@ export async function withPreparedPlan<T>(command: Command, work: (prepared: Pre
     const plan = createPlan({ project: config.project, applied, desired });
     const objects = planWarehouseObjects({ desired, applied: applied?.spec, resolvePath });
     const statements = compileWarehouseObjects(objects, engine.dialect);
+    const retention = await countRetentionChanges(engine, applied?.spec, desired, new Date().toISOString());
     // Temporal only when a schedule is or was declared: projects without schedules plan and apply without it.
     if (!schedulesInvolved(applied?.spec, desired)) {
-      return await work({ config, engine, registry, applied, desired, plan, objects, statements, schedules: undefined, temporalSchedules: undefined });
+      return await work({ config, engine, registry, applied, desired, plan, objects, statements, schedules: undefined, temporalSchedules: undefined, retention });
     }
     const { temporal } = config.profile;
     const temporalSchedules = await TemporalSchedules.connect(config.project, temporal);
@@ -67,13 +73,32 @@ export async function withPreparedPlan<T>(command: Command, work: (prepared: Pre
       const existing = await temporalSchedules.read(knownScheduleIds(config.project, applied?.spec, desired));
       const changes = diffSchedules(desiredSchedules({ project: config.project, spec: desired, taskQueue: temporal.taskQueue }), existing);
       const schedules: SchedulePlan = { temporal: { address: temporal.address, namespace: temporal.namespace }, changes };
-      return await work({ config, engine, registry, applied, desired, plan, objects, statements, schedules, temporalSchedules });
+      return await work({ config, engine, registry, applied, desired, plan, objects, statements, schedules, temporalSchedules, retention });
     } finally {
       await temporalSchedules.close();
     }
   } finally {
     await engine.close();
   }
+}
+
+/**
+ * For each applied stream whose retention the definitions change, the stored events older than the
+ * new retention as of `countedAt`: what the next retention run deletes (docs/collect.md, "Retention").
+ */
+async function countRetentionChanges(engine: OfflineEngine, applied: ProjectSpec | undefined, desired: ProjectSpec, countedAt: string): Promise<PreparedPlan['retention']> {
+  const changes: RetentionChange[] = [];
+  for (const { stream, beforeSeconds } of changedRetentions(applied, desired)) {
+    const cutoff = retentionCutoff(countedAt, stream.retentionSeconds);
+    const [row] = await engine.all<{ rows: number | bigint }>(compileCountExpired(stream, { cutoff }, engine.dialect));
+    changes.push({ stream: stream.name, beforeSeconds, afterSeconds: stream.retentionSeconds, cutoff, rows: Number(row?.rows ?? 0) });
+  }
+  return { countedAt, changes };
+}
+
+/** The plan document with `retention` (only when a stream's retention changes, so documents of other plans are as they were). */
+export function withRetention<T extends object>(document: T, retention: PreparedPlan['retention']): T & { retention?: readonly RetentionChange[] } {
+  return retention.changes.length > 0 ? { ...document, retention: retention.changes } : document;
 }
 
 /**
@@ -123,9 +148,9 @@ export function registerPlanCommand(program: Command): void {
     .option('--json', 'print the plan as a JSON document (format flywheel.plan/v1)')
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are (1 on errors)')
     .action(async (options: { json?: boolean; detailedExitcode?: boolean }, command: Command) => {
-      const { plan, schedules } = await withPreparedPlan(command, async (prepared) => prepared);
-      const document = planDocumentWithSchedules(toPlanDocument(plan), schedules);
-      process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : formatPlanText(plan, schedules));
+      const { plan, schedules, retention } = await withPreparedPlan(command, async (prepared) => prepared);
+      const document = withRetention(planDocumentWithSchedules(toPlanDocument(plan), schedules), retention);
+      process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : `${formatPlanText(plan, schedules)}${formatRetentionText(retention.changes, retention.countedAt)}`);
       if (options.detailedExitcode && document.hasChanges) process.exitCode = 2;
     });
 }

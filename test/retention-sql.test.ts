@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { entity, eventStream } from '../index.ts';
+import { retentionCutoff, changedRetentions } from '../core/retention/cutoff.ts';
+import { duckdbDialect, type Dialect } from '../core/sql/dialect.ts';
+import { compileCountExpired, compileDeleteExpiredBatch } from '../core/sql/retention.ts';
+import { snowflakeDialect } from '../core/sql/snowflake-dialect.ts';
+import { validateProject } from '../core/validation/validate-project.ts';
+
+// Expected SQL is keyed by dialect: a new dialect does not pass until every case covers it.
+const dialects: Record<Dialect['name'], Dialect> = { duckdb: duckdbDialect, snowflake: snowflakeDialect };
+
+const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
+const clicks = eventStream({ name: 'clicks', entities: [user], timestampField: 'ts', fields: { item_id: 'int64' }, retention: '30d', retentionSchedule: { every: '1h' } });
+const project = (retention: string) =>
+  validateProject([user, eventStream({ name: 'clicks', entities: [user], timestampField: 'ts', fields: { item_id: 'int64' }, retention })].map((definition) => ({ definition })));
+
+const CUTOFF = '2024-03-01T00:00:00.000Z';
+
+const expected: Record<Dialect['name'], { count: string; batchCount: string; batchDelete: string }> = {
+  duckdb: {
+    count: 'SELECT count(*) AS "rows" FROM "flywheel"."stream_clicks" WHERE "ts" < CAST(? AS TIMESTAMPTZ)',
+    batchCount: 'SELECT count(*) AS "rows" FROM (SELECT "_event_id" FROM "flywheel"."stream_clicks" WHERE "ts" < CAST(? AS TIMESTAMPTZ) LIMIT 500) AS "batch"',
+    batchDelete: 'DELETE FROM "flywheel"."stream_clicks" WHERE "_event_id" IN (SELECT "_event_id" FROM "flywheel"."stream_clicks" WHERE "ts" < CAST(? AS TIMESTAMPTZ) LIMIT 500)',
+  },
+  snowflake: {
+    count: 'SELECT count(*) AS "rows" FROM "flywheel"."stream_clicks" WHERE "ts" < CAST(? AS TIMESTAMP_TZ)',
+    batchCount: 'SELECT count(*) AS "rows" FROM (SELECT "_event_id" FROM "flywheel"."stream_clicks" WHERE "ts" < CAST(? AS TIMESTAMP_TZ) LIMIT 500) AS "batch"',
+    batchDelete: 'DELETE FROM "flywheel"."stream_clicks" WHERE "_event_id" IN (SELECT "_event_id" FROM "flywheel"."stream_clicks" WHERE "ts" < CAST(? AS TIMESTAMP_TZ) LIMIT 500)',
+  },
+};
+
+describe('retention SQL', () => {
+  const stream = project('30d').eventStreams.clicks!;
+  for (const [name, dialect] of Object.entries(dialects) as [Dialect['name'], Dialect][]) {
+    it(`counts and deletes expired events in bounded batches (${name})`, () => {
+      expect(compileCountExpired(stream, { cutoff: CUTOFF }, dialect)).toEqual({ sql: expected[name].count, parameters: [CUTOFF] });
+      const batch = compileDeleteExpiredBatch(stream, { cutoff: CUTOFF, batchRows: 500 }, dialect);
+      expect(batch.count).toEqual({ sql: expected[name].batchCount, parameters: [CUTOFF] });
+      expect(batch.delete).toEqual({ sql: expected[name].batchDelete, parameters: [CUTOFF] });
+    });
+  }
+
+  it('refuses a batch size that is not a positive whole number', () => {
+    for (const batchRows of [0, -1, 1.5, Number.NaN]) {
+      expect(() => compileDeleteExpiredBatch(stream, { cutoff: CUTOFF, batchRows }, duckdbDialect)).toThrow(`batchRows must be a positive whole number, got ${batchRows}`);
+    }
+  });
+
+  it('measures the cutoff back from the run instant', () => {
+    expect(retentionCutoff('2024-03-31T00:00:00.000Z', 30 * 86_400)).toBe('2024-03-01T00:00:00.000Z');
+    expect(retentionCutoff('2024-03-31T12:30:00.250+02:00', 3_600)).toBe('2024-03-31T09:30:00.250Z');
+    expect(() => retentionCutoff('yesterday', 1)).toThrow('not an ISO-8601 instant: "yesterday"');
+  });
+
+  it('lists the applied streams whose retention a plan changes', () => {
+    expect(changedRetentions(undefined, project('30d'))).toEqual([]);
+    expect(changedRetentions(project('30d'), project('30d'))).toEqual([]);
+    const [change] = changedRetentions(project('90d'), project('30d'));
+    expect({ stream: change?.stream.name, before: change?.beforeSeconds, after: change?.stream.retentionSeconds }).toEqual({ stream: 'clicks', before: 90 * 86_400, after: 30 * 86_400 });
+  });
+
+  it('normalizes a retention schedule into the stream spec', () => {
+    const spec = validateProject([user, clicks].map((definition) => ({ definition })));
+    expect(spec.eventStreams.clicks!.retentionSchedule).toEqual({ everySeconds: 3_600, offsetSeconds: 0, catchupWindowSeconds: 86_400, paused: false });
+  });
+});
