@@ -1,0 +1,230 @@
+import { join } from 'node:path';
+import { ScheduleNotFoundError, type Client } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../activities/index.ts';
+import type { ActivityDeps } from '../activities/deps.ts';
+import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
+import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
+import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
+import type { PlanDocumentWithSchedules } from '../core/plan/schedules.ts';
+import type { RetentionChange } from '../core/retention/cutoff.ts';
+import { enforceRetention, retentionProgressQuery, type EnforceRetentionInput, type EnforceRetentionResult } from '../workflows/enforce-retention.ts';
+import { connectClient, runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
+import { createTempProject, type TempProject } from './support/temp-project.ts';
+
+/**
+ * Retention end to end: streams applied with the real CLI into a real DuckDB file, events put in
+ * their tables by hand, the enforceRetention workflow on the shared Temporal dev server deleting
+ * exactly the events older than each stream's retention (counted by hand below), `flywheel plan`
+ * counting what a retention change deletes, and `flywheel apply` keeping the retention schedule.
+ */
+
+const PROJECT = 'retention_test';
+const SCHEDULE_ID = `flywheel:${PROJECT}:retention:clicks`;
+const DAY = 86_400;
+
+const definitions = (clicks: { retention: string; schedule?: string }) => `
+import { entity, eventStream } from 'flywheel';
+export const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
+export const clicks = eventStream({ name: 'clicks', entities: [user], timestampField: 'ts', fields: { item_id: 'int64' },
+  retention: '${clicks.retention}'${clicks.schedule ? `, retentionSchedule: ${clicks.schedule}` : ''} });
+export const orders = eventStream({ name: 'orders', entities: [user], timestampField: 'ts', fields: { amount: 'float64' }, retention: '10d' });
+`;
+
+/**
+ * As of 2024-03-31T00:00:00Z: clicks (30d) keep events at or after 2024-03-01T00:00:00Z, orders (10d)
+ * at or after 2024-03-21T00:00:00Z. An event exactly at its cutoff is kept.
+ */
+const AS_OF = '2024-03-31T00:00:00.000Z';
+const CLICKS = [
+  ['c1', '2023-12-31 23:00:00+00'], // deleted
+  ['c2', '2024-01-01 00:00:00+00'], // deleted
+  ['c3', '2024-02-01 12:00:00+00'], // deleted
+  ['c4', '2024-02-29 23:59:59.999999+00'], // deleted: 1 µs before the cutoff
+  ['c5', '2024-03-01 00:00:00+00'], // kept: exactly 30 days old
+  ['c6', '2024-03-15 00:00:00+00'], // kept
+] as const;
+const ORDERS = [
+  ['o1', '2024-03-20 23:59:59+00'], // deleted
+  ['o2', '2024-03-21 00:00:00+00'], // kept: exactly 10 days old
+  ['o3', '2024-03-30 00:00:00+00'], // kept
+] as const;
+
+let project: TempProject;
+let warehouse: string;
+let client: Client;
+const taskQueue = testTaskQueue();
+let runs = 0;
+
+function deps(): ActivityDeps {
+  return {
+    project: PROJECT,
+    openEngine: () => openDuckDBEngine({ path: warehouse }),
+    registry: (engine) => new WarehouseRegistry(engine),
+    objectStore: new LocalObjectStore(join(project.dir, '.flywheel', 'objects')),
+    scratchDir: join(project.dir, '.flywheel', 'scratch'),
+  };
+}
+
+function cli(...args: string[]) {
+  const result = project.cli(...args);
+  return { ...result, ok: () => { expect(result.stderr).toBe(''); expect(result.code).toBe(0); return result.stdout; } };
+}
+
+async function sqlRun(text: string): Promise<void> {
+  const engine = await openDuckDBEngine({ path: warehouse });
+  try {
+    await engine.run({ sql: text, parameters: [] });
+  } finally {
+    await engine.close();
+  }
+}
+
+async function ids(table: string): Promise<string[]> {
+  const engine = await openDuckDBEngine({ path: warehouse });
+  try {
+    return (await engine.all<{ id: string }>({ sql: `SELECT _event_id AS id FROM flywheel.${table} ORDER BY _event_id`, parameters: [] })).map((row) => row.id);
+  } finally {
+    await engine.close();
+  }
+}
+
+const insert = (table: string, rows: readonly (readonly [string, string])[], field: string) =>
+  sqlRun(`INSERT INTO flywheel.${table} (_event_id, user_id, ts, ${field}, _received_at, _batch) VALUES ${rows.map(([id, ts], i) => `('${id}', ${i}, TIMESTAMPTZ '${ts}', ${i}, TIMESTAMPTZ '${ts}', 'by-hand')`).join(', ')}`);
+
+beforeAll(async () => {
+  project = createTempProject({
+    'flywheel.config.ts': `import { defineConfig, localProfile } from 'flywheel';
+export default defineConfig({ project: '${PROJECT}', definitions: './definitions',
+  profiles: { local: localProfile({ temporalAddress: '${temporalAddress()}', taskQueue: '${taskQueue}' }) } });
+`,
+    'definitions/all.ts': definitions({ retention: '30d' }),
+  });
+  warehouse = join(project.dir, '.flywheel', 'warehouse.duckdb');
+  cli('apply').ok();
+  await insert('stream_clicks', CLICKS, 'item_id');
+  await insert('stream_orders', ORDERS, 'amount');
+  client = await connectClient();
+});
+
+afterAll(async () => {
+  await client?.schedule.getHandle(SCHEDULE_ID).delete().catch(() => undefined);
+  await client?.connection.close();
+  project?.remove();
+});
+
+async function run(input: Omit<EnforceRetentionInput, 'project'>): Promise<{ result: EnforceRetentionResult; activities: number; progress: unknown }> {
+  return runWorker({ taskQueue, activities: createActivities(deps()) }, async () => {
+    const handle = await client.workflow.start(enforceRetention, { taskQueue, workflowId: `retention-${++runs}-${taskQueue}`, args: [{ project: PROJECT, ...input }] });
+    const result = await handle.result();
+    const progress = await handle.query(retentionProgressQuery);
+    let activities = 0;
+    for (const event of (await handle.fetchHistory()).events ?? []) {
+      if (event.activityTaskScheduledEventAttributes?.activityType?.name === 'deleteExpiredEvents') activities++;
+    }
+    return { result, activities, progress };
+  });
+}
+
+describe('the retention workflow', () => {
+  it('deletes exactly the events older than each stream\'s retention, in bounded batches, and a second run deletes nothing', async () => {
+    const first = await run({ asOf: AS_OF, batchRows: 2 });
+    expect(first.result).toEqual({
+      asOf: AS_OF,
+      registryVersion: 1,
+      streams: [
+        // c1-c4: batches of 2 and 2; a third statement finds none left and ends the stream.
+        { stream: 'clicks', retentionSeconds: 30 * DAY, cutoff: '2024-03-01T00:00:00.000Z', deleted: 4, batches: 2 },
+        { stream: 'orders', retentionSeconds: 10 * DAY, cutoff: '2024-03-21T00:00:00.000Z', deleted: 1, batches: 1 },
+      ],
+      deleted: 5,
+    });
+    expect(first.progress).toEqual({ stage: 'done', stream: null, streams: first.result.streams, deleted: 5 });
+    expect(first.activities).toBe(2); // one per stream: 20 batches fit in one activity
+    expect(await ids('stream_clicks')).toEqual(['c5', 'c6']);
+    expect(await ids('stream_orders')).toEqual(['o2', 'o3']);
+
+    const second = await run({ asOf: AS_OF, batchRows: 2 });
+    expect(second.result.streams.map((s) => [s.stream, s.deleted, s.batches])).toEqual([['clicks', 0, 0], ['orders', 0, 0]]);
+    expect(second.result.deleted).toBe(0);
+    expect(await ids('stream_clicks')).toEqual(['c5', 'c6']);
+    expect(await ids('stream_orders')).toEqual(['o2', 'o3']);
+  });
+
+  it('runs one stream when asked, and refuses a stream the registry does not have and a bad batch size', async () => {
+    const one = await run({ asOf: '2024-04-10T00:00:00.000Z', stream: 'orders', batchRows: 1 });
+    // Cutoff 2024-03-31: o2 and o3 go, one per batch.
+    expect(one.result.streams).toEqual([{ stream: 'orders', retentionSeconds: 10 * DAY, cutoff: '2024-03-31T00:00:00.000Z', deleted: 2, batches: 2 }]);
+    expect(await ids('stream_orders')).toEqual([]);
+    expect(await ids('stream_clicks')).toEqual(['c5', 'c6']);
+    const cause = async (input: Omit<EnforceRetentionInput, 'project'>) => {
+      const error = (await run(input).catch((e: unknown) => e)) as { cause?: { message?: string; cause?: { message?: string } } };
+      return error.cause?.cause?.message ?? error.cause?.message;
+    };
+    expect(await cause({ stream: 'nope' })).toBe('event stream "nope" not found. Project "retention_test" v1');
+    expect(await cause({ batchRows: 0 })).toBe('batchRows must be a positive whole number, got 0');
+  });
+
+  it('deletes at most maxBatches batches per activity and heartbeats its count, which a retry continues', async () => {
+    await insert('stream_orders', [['o4', '2024-01-01 00:00:00+00'], ['o5', '2024-01-02 00:00:00+00'], ['o6', '2024-01-03 00:00:00+00']], 'amount');
+    const input = { stream: 'orders', registryVersion: 1, cutoff: '2024-02-01T00:00:00.000Z', batchRows: 1, maxBatches: 2 };
+    const beats: unknown[] = [];
+    const attempt = new MockActivityEnvironment();
+    attempt.on('heartbeat', (details: unknown) => beats.push(details));
+    expect(await attempt.run(createActivities(deps()).deleteExpiredEvents, input)).toEqual({ deleted: 2, batches: 2, done: false });
+    expect(beats).toEqual([{ deleted: 1, batches: 1, statements: 1 }, { deleted: 2, batches: 2, statements: 2 }]);
+    expect(await ids('stream_orders')).toHaveLength(1);
+    // A retry of an attempt that had run one batch counts on from its heartbeat.
+    const retry = new MockActivityEnvironment({ heartbeatDetails: { deleted: 1, batches: 1, statements: 1 } });
+    expect(await retry.run(createActivities(deps()).deleteExpiredEvents, input)).toEqual({ deleted: 2, batches: 2, done: false });
+    expect(await ids('stream_orders')).toEqual([]);
+    expect(await new MockActivityEnvironment().run(createActivities(deps()).deleteExpiredEvents, input)).toEqual({ deleted: 0, batches: 0, done: true });
+  });
+});
+
+describe('plan and apply', () => {
+  it('plan counts the stored events a shorter retention deletes as of now', async () => {
+    // c5 and c6 are older than 10 days as of now; an event from a minute ago is not.
+    await sqlRun(`INSERT INTO flywheel.stream_clicks (_event_id, user_id, ts, item_id, _received_at, _batch) VALUES ('c7', 7, now() - INTERVAL 1 MINUTE, 7, now(), 'by-hand')`);
+    project.write('definitions/all.ts', definitions({ retention: '10d' }));
+    const before = Date.now();
+    const document = JSON.parse(cli('plan', '--json').ok()) as PlanDocumentWithSchedules & { retention: RetentionChange[] };
+    const after = Date.now();
+    expect(document.retention).toHaveLength(1);
+    const [change] = document.retention;
+    expect(change).toMatchObject({ stream: 'clicks', beforeSeconds: 30 * DAY, afterSeconds: 10 * DAY, rows: 2 });
+    const cutoff = Date.parse(change!.cutoff);
+    expect(cutoff).toBeGreaterThanOrEqual(before - 10 * DAY * 1000);
+    expect(cutoff).toBeLessThanOrEqual(after - 10 * DAY * 1000);
+    expect(document.changes.find((c) => c.name === 'clicks')?.reasons).toEqual(['event stream "clicks": retention shrinks 30d → 10d; stored events older than 10d will be deleted']);
+
+    const text = cli('plan').ok();
+    expect(text).toMatch(/\nRetention \(stored events counted now, \d{4}-\d\d-\d\dT[\d:.]+Z\):\n {2}clicks: 30d → 10d; the next retention run deletes 2 events older than \d{4}-\d\d-\d\dT[\d:.]+Z\n$/);
+    // Planned, not applied: nothing was deleted.
+    expect(await ids('stream_clicks')).toEqual(['c5', 'c6', 'c7']);
+  });
+
+  it('apply creates, updates and removes the retention schedule, which starts enforceRetention for the stream', async () => {
+    project.write('definitions/all.ts', definitions({ retention: '10d', schedule: `{ every: '1d' }` }));
+    const planned = JSON.parse(cli('plan', '--json').ok()) as PlanDocumentWithSchedules;
+    expect(planned.schedules).toEqual([{ action: 'create', id: SCHEDULE_ID, retention: 'clicks', spec: 'every 1d' }]);
+    const applied = cli('apply', '--allow-breaking').ok();
+    expect(applied).toContain(`  + schedule ${SCHEDULE_ID}: every 1d`);
+    const description = await client.schedule.getHandle(SCHEDULE_ID).describe();
+    expect(description.spec.intervals).toEqual([{ every: 86_400_000, offset: 0 }]);
+    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'enforceRetention', workflowId: SCHEDULE_ID, taskQueue, args: [{ project: PROJECT, stream: 'clicks' }] });
+
+    project.write('definitions/all.ts', definitions({ retention: '10d', schedule: `{ cron: '15 4 * * *' }` }));
+    const updated = JSON.parse(cli('plan', '--json').ok()) as PlanDocumentWithSchedules;
+    expect(updated.schedules).toEqual([{ action: 'update', id: SCHEDULE_ID, retention: 'clicks', spec: 'cron "15 4 * * *" UTC', fields: [{ path: 'spec', before: 'every 1d', after: 'cron "15 4 * * *" UTC' }] }]);
+    cli('apply').ok();
+    expect((await client.schedule.getHandle(SCHEDULE_ID).describe()).spec.calendars?.[0]?.comment).toBe('15 4 * * *');
+
+    project.write('definitions/all.ts', definitions({ retention: '10d' }));
+    const removed = JSON.parse(cli('plan', '--json').ok()) as PlanDocumentWithSchedules;
+    expect(removed.schedules).toEqual([{ action: 'delete', id: SCHEDULE_ID, retention: 'clicks' }]);
+    cli('apply').ok();
+    await expect(client.schedule.getHandle(SCHEDULE_ID).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+  });
+});
