@@ -6,6 +6,7 @@ import { crc32Copy, crc32Finish, crc32Start, crc32Update, CrcOfConstant } from '
 import type { StreamSchema } from './stream-schema.ts';
 import { addStoredEvent } from './stored-event.ts';
 import { BatchScanner } from './validation/batch-scanner.ts';
+import { latestEventTimeOf } from './validation/event-time-bound.ts';
 import { EVENT_ID, EventValidator, IssueSink, RECEIVED_AT, type EventIssue } from './validation/event-validator.ts';
 import type { ParsedBatch } from './validation/parse-body.ts';
 
@@ -97,10 +98,11 @@ export class StreamIngest {
     const inBatch = new Set<string>();
     const idField = this.schema.eventIdField !== undefined;
     const seen = this.options.storedEvents?.();
+    const latest = latestEventTimeOf(this.schema, receivedAt);
     let invalid = 0;
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
-      const valid = this.validator.validate(event, i, issues);
+      const valid = this.validator.validate(event, i, issues, latest);
       if (valid === undefined) {
         invalid++;
         continue;
@@ -145,7 +147,7 @@ export class StreamIngest {
    */
   acceptJsonArray(body: Buffer, maxEvents: number, receivedAt: string): AcceptedBatch | undefined {
     if (this.options.storedEvents) return undefined; // the push wants the parsed events
-    const scanned = this.scanner.scan(body, maxEvents);
+    const scanned = this.scanner.scan(body, maxEvents, latestEventTimeOf(this.schema, receivedAt).iso);
     if (scanned === undefined) return undefined;
     const { count, starts, closes, idStarts, idEnds, idFromField } = scanned;
     const suffixes = suffixesOf(receivedAt);

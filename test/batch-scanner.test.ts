@@ -28,6 +28,8 @@ const WITH_ID_FIELD: StreamSchema = { ...SCHEMA, name: 'orders', eventIdField: '
 const WITH_INT_ID_FIELD: StreamSchema = { ...SCHEMA, name: 'orders2', eventIdField: 'order_no', fields: [...SCHEMA.fields, { name: 'order_no', type: 'int64', nullable: false }] };
 
 const RECEIVED_AT = '2026-11-26T10:00:00.123Z';
+/** RECEIVED_AT plus the default bound on event times ahead of the server's clock (a day). */
+const LATEST = '2026-11-27T10:00:00.123Z';
 
 /** A stream ingest over a log that keeps what is appended. */
 function ingestOf(schema: StreamSchema) {
@@ -139,10 +141,23 @@ describe('BatchScanner and StreamIngest.acceptJsonArray', () => {
       `[{"user_id":null,"ts":"2026-11-26T10:00:00.000Z","item_id":7,"page":"/p"}]`,
       `[{"ts":"2026-11-26T10:00:00.000Z","item_id":7,"page":"/p"}]`,
       `[{"user_id":1,"ts":"2026-11-26T10:00:00.000Z","item_id":7,"page":"a\tb"}]`,
+      // Event times after LATEST, a string with a surrogate escape (lone or paired: the general path tells them apart),
+      // numbers that may overflow a double, and strings longer than their column takes.
+      `[{"user_id":1,"ts":"2026-11-27T10:00:00.124Z","item_id":7,"page":"/p"}]`,
+      `[{"user_id":1,"ts":"9999-12-31T23:59:59.999Z","item_id":7,"page":"/p"}]`,
+      event(',"é":"\\ud800"'), event(',"é":"bad\\uD800"'), event(',"é":"\\ud83d\\ude00"'), event(',"é":"\\uDFFF"'),
+      event(`,"price":${'9'.repeat(300)}e9`), event(`,"price":${'1'.repeat(210)}e99`),
+      event(`,"é":"${'x'.repeat(65_537)}"`),
     ];
-    for (const body of refused) expect(scanner.scan(Buffer.from(body), 10), body).toBeUndefined();
-    expect(scanner.scan(Buffer.from(`[${EVENT},${EVENT}]`), 1)).toBeUndefined(); // over maxEvents
-    expect(new BatchScanner(WITH_ID_FIELD).scan(Buffer.from(`[{"user_id":1,"ts":"2026-11-26T10:00:00.000Z","item_id":7,"page":"/p","order_id":"o","_event_id":"c"}]`), 10)).toBeUndefined();
+    for (const body of refused) expect(scanner.scan(Buffer.from(body), 10, LATEST), body.slice(0, 200)).toBeUndefined();
+    expect(scanner.scan(Buffer.from(`[${EVENT},${EVENT}]`), 1, LATEST)).toBeUndefined(); // over maxEvents
+    expect(new BatchScanner(WITH_ID_FIELD).scan(Buffer.from(`[{"user_id":1,"ts":"2026-11-26T10:00:00.000Z","item_id":7,"page":"/p","order_id":"o","_event_id":"c"}]`), 10, LATEST)).toBeUndefined();
+    expect(new BatchScanner(WITH_ID_FIELD).scan(Buffer.from(`[{"user_id":1,"ts":"2026-11-26T10:00:00.000Z","item_id":7,"page":"/p","order_id":"${'o'.repeat(129)}"}]`), 10, LATEST)).toBeUndefined();
+    // At the bounds the fast path takes them: the latest event time, a double of 308 digits, a string at its limit.
+    for (const body of [
+      `[{"user_id":1,"ts":"${LATEST}","item_id":7,"page":"/p"}]`,
+      event(`,"price":${'9'.repeat(299)}e9`), event(',"price":1e-99'), event(`,"é":"${'x'.repeat(65_536)}"`),
+    ]) expect(scanner.scan(Buffer.from(body), 10, LATEST), body.slice(0, 200)).toBeDefined();
     expect(compare(SCHEMA, refused)).toBe(0);
   });
 

@@ -197,7 +197,8 @@ class PushBatch implements StoredEventsBatch {
       const previous = this.#latest.get(id);
       if (previous && previous.micros > micros) continue;
       const values: Record<string, OnlineFeatureValue> = {};
-      for (const feature of view.features) values[feature] = (event[feature] ?? null) as OnlineFeatureValue;
+      // Own members only: a nullable feature named `constructor` left out would read Object.prototype's.
+      for (const feature of view.features) values[feature] = (Object.hasOwn(event, feature) ? event[feature] ?? null : null) as OnlineFeatureValue;
       this.#latest.set(id, { micros, record: { view: view.view, key, values, eventTime: eventTime as string } });
     }
   }

@@ -1,6 +1,7 @@
 import type { ValueType } from '../../core/types.ts';
 import type { StreamSchema } from '../stream-schema.ts';
-import { EVENT_ID, MAX_EVENT_ID_LENGTH, RECEIVED_AT } from './event-validator.ts';
+import { DEFAULT_MAX_STRING_LENGTH } from '../../core/definitions/event-limits.ts';
+import { EVENT_ID, MAX_EVENT_ID_LENGTH, RECEIVED_AT, stringLengthLimits } from './event-validator.ts';
 import { isCalendarDate } from './value-normalizers.ts';
 
 /**
@@ -34,6 +35,10 @@ interface ScanColumn {
   readonly required: boolean;
   /** This column's bit in the per-event mask of columns seen. */
   readonly bit: number;
+  /** String columns: the longest value taken, in UTF-16 code units (a value of at most this many bytes is within it). */
+  readonly maxLength: number;
+  /** The stream's event time: checked against the latest event time the batch may carry. */
+  readonly eventTime: boolean;
 }
 
 // Local on purpose (event-spans.ts and batch-scanner.ts each keep theirs): imported from a shared
@@ -89,6 +94,8 @@ export class BatchScanner {
   private closes = new Int32Array(1024);
   private idStarts = new Int32Array(1024);
   private idEnds = new Int32Array(1024);
+  /** The latest event time of the batch being scanned, `YYYY-MM-DDTHH:MM:SS.sssZ` as bytes. */
+  private readonly latest: Buffer = Buffer.alloc(24);
 
   constructor(readonly schema: StreamSchema) {
     const columns = new Map<string, { kind: Kind; required: boolean }>();
@@ -114,9 +121,13 @@ export class BatchScanner {
       !names.includes(RECEIVED_AT) &&
       // Ids taken as written: strings, or whole numbers (whose text is what String(number) gives).
       (idKind === KIND.clientId || idKind === KIND.string || idKind === KIND.int64 || idKind === KIND.int32);
-    const scanColumns: ScanColumn[] = names.map((name, bit) => ({ name: Buffer.from(name, 'utf8'), kind: columns.get(name)!.kind, required: columns.get(name)!.required, bit }));
+    const maxLengths = stringLengthLimits(schema);
+    const scanColumns: ScanColumn[] = names.map((name, bit) => ({
+      name: Buffer.from(name, 'utf8'), kind: columns.get(name)!.kind, required: columns.get(name)!.required, bit,
+      maxLength: maxLengths.get(name) ?? DEFAULT_MAX_STRING_LENGTH, eventTime: name === schema.timestampField,
+    }));
     // A client's `_event_id` is checked as a column too; on a stream with an `eventIdField` the general path stores it otherwise.
-    if (schema.eventIdField === undefined) scanColumns.push({ name: Buffer.from(EVENT_ID), kind: KIND.clientId, required: false, bit: scanColumns.length });
+    if (schema.eventIdField === undefined) scanColumns.push({ name: Buffer.from(EVENT_ID), kind: KIND.clientId, required: false, bit: scanColumns.length, maxLength: MAX_EVENT_ID_LENGTH, eventTime: false });
     this.byLength = [];
     for (const column of scanColumns) (this.byLength[column.name.length] ??= []).push(column);
     for (let i = 0; i < this.byLength.length; i++) this.byLength[i] ??= [];
@@ -126,10 +137,12 @@ export class BatchScanner {
 
   /**
    * The events of `body` (a JSON array, UTF-8 checked), when every one of them is valid and in its
-   * stored form and there are at most `maxEvents`; otherwise undefined, for the general path to decide.
+   * stored form, none has an event time after `latestEventTime` (`YYYY-MM-DDTHH:MM:SS.sssZ`), and
+   * there are at most `maxEvents`; otherwise undefined, for the general path to decide.
    */
-  scan(body: Uint8Array, maxEvents: number): ScannedBatch | undefined {
+  scan(body: Uint8Array, maxEvents: number, latestEventTime: string): ScannedBatch | undefined {
     if (!this.usable) return undefined;
+    this.latest.write(latestEventTime, 0, 24, 'latin1');
     const end = body.length;
     let i = skipSpace(body, 0, end);
     if (i >= end || body[i] !== OPEN_BRACKET) return undefined;
@@ -240,8 +253,12 @@ export class BatchScanner {
         return numberEnd(body, i, end, 300);
       case KIND.bool:
         return c === 0x74 /* t */ ? literalEnd(body, i, end, TRUE_BYTES) : c === 0x66 /* f */ ? literalEnd(body, i, end, FALSE_BYTES) : BAIL;
-      case KIND.string:
-        return c === QUOTE ? stringEnd(body, i, end, column === this.idColumn) : BAIL;
+      case KIND.string: {
+        if (c !== QUOTE) return BAIL;
+        const close = stringEnd(body, i, end, column === this.idColumn);
+        // At most as many bytes as the limit in characters is within it (a character is at least one byte); more is counted by the general path.
+        return close !== BAIL && close - i - 2 > column.maxLength ? BAIL : close;
+      }
       case KIND.clientId: {
         if (c !== QUOTE) return BAIL;
         const close = stringEnd(body, i, end, true);
@@ -249,10 +266,18 @@ export class BatchScanner {
         if (close === BAIL || close - i === 2 || (close - i - 2 > MAX_EVENT_ID_LENGTH && Buffer.from(body.buffer, body.byteOffset + i + 1, close - i - 2).toString('utf8').length > MAX_EVENT_ID_LENGTH)) return BAIL;
         return close;
       }
-      case KIND.timestamp:
-        return c === QUOTE ? canonicalTimestampEnd(body, i, end) : BAIL;
-      case KIND.date:
-        return c === QUOTE ? dateEnd(body, i, end) : BAIL;
+      case KIND.timestamp: {
+        if (c !== QUOTE) return BAIL;
+        const close = canonicalTimestampEnd(body, i, end);
+        // Canonical timestamps compare as text: a later one is refused by the general path.
+        return close !== BAIL && column.eventTime && isAfter(body, i + 1, this.latest, 24) ? BAIL : close;
+      }
+      case KIND.date: {
+        if (c !== QUOTE) return BAIL;
+        const close = dateEnd(body, i, end);
+        // A date as the event time is its midnight: later than the latest instant when its day is.
+        return close !== BAIL && column.eventTime && isAfter(body, i + 1, this.latest, 10) ? BAIL : close;
+      }
     }
   }
 
@@ -268,6 +293,15 @@ export class BatchScanner {
     this.idStarts = grown(this.idStarts);
     this.idEnds = grown(this.idEnds);
   }
+}
+
+/** `body[at, at + length)` sorts after `bound[0, length)` (byte by byte: text of equal form). */
+function isAfter(body: Uint8Array, at: number, bound: Uint8Array, length: number): boolean {
+  for (let k = 0; k < length; k++) {
+    const d = body[at + k]! - bound[k]!;
+    if (d !== 0) return d > 0;
+  }
+  return false;
 }
 
 /** `body` has the bytes of `name` at `at` (the caller checks `at + name.length` is within the body). */
@@ -331,8 +365,8 @@ function integerEnd(body: Uint8Array, i: number, end: number, maxDigits: number,
 
 /**
  * A JSON number whose integer part has at most `maxIntegerDigits` digits, with a fraction and an
- * exponent of at most two digits (so it is finite, and within float32's range when the limit is 38 and
- * there is no exponent).
+ * exponent of at most two digits that, added to the integer's digits, is at most 308 (so it is finite,
+ * and within float32's range when the limit is 38 and there is no exponent).
  */
 function numberEnd(body: Uint8Array, i: number, end: number, maxIntegerDigits: number): number {
   if (body[i] === MINUS) i++;
@@ -352,10 +386,14 @@ function numberEnd(body: Uint8Array, i: number, end: number, maxIntegerDigits: n
   if (i < end && (body[i] === LOWER_E || body[i] === UPPER_E)) {
     if (maxIntegerDigits < 300) return BAIL; // float32: its range is checked by the general path
     i++;
+    const negative = i < end && body[i] === MINUS;
     if (i < end && (body[i] === PLUS || body[i] === MINUS)) i++;
     const exponent = i;
     while (i < end && body[i]! >= ZERO && body[i]! <= NINE) i++;
     if (i === exponent || i - exponent > 2) return BAIL;
+    // Below 10^(digits + exponent) <= 10^308 < 1.79e308: finite. Larger may overflow to Infinity (`9e308`): the general path decides.
+    const e = i - exponent === 1 ? body[exponent]! - ZERO : (body[exponent]! - ZERO) * 10 + body[exponent + 1]! - ZERO;
+    if (!negative && digits + e > 308) return BAIL;
   }
   return i;
 }
@@ -376,6 +414,9 @@ function stringEnd(body: Uint8Array, open: number, end: number, plain: boolean):
       if (e === 0x75 /* u */) {
         if (i + 6 > end) return BAIL;
         for (let k = i + 2; k < i + 6; k++) if (!isHexDigit(body[k]!)) return BAIL;
+        // \uD800-\uDFFF: half of a surrogate pair, or a lone one (refused); the general path tells them apart.
+        const h = body[i + 3]!; // a hex digit: 8, 9 or a letter is 8 or more
+        if ((body[i + 2]! | 0x20) === 0x64 /* d */ && (h === 0x38 || h === 0x39 || h >= 0x41)) return BAIL;
         i += 6;
         continue;
       }

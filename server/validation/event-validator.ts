@@ -1,6 +1,9 @@
+import { DEFAULT_MAX_STRING_LENGTH, MAX_EVENT_ID_LENGTH } from '../../core/definitions/event-limits.ts';
+import { formatDuration } from '../../core/duration.ts';
 import type { ValueType } from '../../core/types.ts';
 import type { StreamSchema } from '../stream-schema.ts';
-import { describeValue, NORMALIZERS, ValueProblem, type Normalizer } from './value-normalizers.ts';
+import type { LatestEventTime } from './event-time-bound.ts';
+import { describeValue, NORMALIZERS, stringNormalizer, ValueProblem, type Normalizer } from './value-normalizers.ts';
 
 /** One problem with one event of a batch; `field` is null when the problem is the event as a whole. */
 export interface EventIssue {
@@ -12,8 +15,8 @@ export interface EventIssue {
 /** The two fields the server adds to every stored event; clients may send `_event_id` only. */
 export const EVENT_ID = '_event_id';
 export const RECEIVED_AT = '_received_at';
-/** The longest client `_event_id` accepted, in characters. */
-export const MAX_EVENT_ID_LENGTH = 128;
+/** The longest event id accepted (a client's `_event_id` or an `eventIdField`'s value), in UTF-16 code units. */
+export { MAX_EVENT_ID_LENGTH };
 
 /** What validation learned of a valid event (which it brought to its stored form in place). */
 export interface ValidEvent {
@@ -30,6 +33,8 @@ interface Column {
   readonly name: string;
   readonly type: ValueType;
   readonly normalize: Normalizer;
+  /** String columns: the longest value taken. */
+  readonly maxLength: number;
   /** Present and not null in every event. */
   readonly required: boolean;
   /** How a missing required column is described. */
@@ -49,8 +54,11 @@ export class EventValidator {
     private readonly newId: () => string,
   ) {
     const columns = new Map<string, Column>();
+    const maxLengths = stringLengthLimits(schema);
     const add = (name: string, type: ValueType, required: boolean, role: Column['role']) => {
-      if (!columns.has(name)) columns.set(name, { name, type, normalize: NORMALIZERS[type], required, role });
+      if (columns.has(name)) return;
+      const maxLength = maxLengths.get(name) ?? DEFAULT_MAX_STRING_LENGTH;
+      columns.set(name, { name, type, normalize: type === 'string' ? stringNormalizer(maxLength) : NORMALIZERS[type], maxLength, required, role });
     };
     for (const key of schema.keys) add(key.name, key.type, true, 'key');
     const timestamp = schema.fields.find((f) => f.name === schema.timestampField);
@@ -67,9 +75,10 @@ export class EventValidator {
   /**
    * Checks `event` (the `index`-th of its batch) and rewrites, in place, each value whose stored form
    * differs from how it was sent (a timestamp with an offset becomes UTC, ...). Returns undefined after
-   * adding its problems to `issues`. The caller adds `_event_id` and `_received_at`.
+   * adding its problems to `issues`. The caller adds `_event_id` and `_received_at`. An event time
+   * after `latest` is refused.
    */
-  validate(event: unknown, index: number, issues: IssueSink): ValidEvent | undefined {
+  validate(event: unknown, index: number, issues: IssueSink, latest: LatestEventTime): ValidEvent | undefined {
     if (typeof event !== 'object' || event === null || Array.isArray(event)) {
       issues.add({ index, field: null, message: `an event must be a JSON object, got ${describeValue(event)}` });
       return undefined;
@@ -104,13 +113,17 @@ export class EventValidator {
       if (normalized instanceof ValueProblem) {
         issues.add({ index, field: name, message: normalized.message });
         ok = false;
+      } else if (column.role === 'timestamp' && Date.parse(normalized as string) > latest.ms) {
+        issues.add({ index, field: name, message: aheadMessage(normalized as string, latest) });
+        ok = false;
       } else if (normalized !== value) {
         input[name] = normalized;
         asSent = false;
       }
     }
     for (const column of this.required) {
-      if (!(column.name in input)) {
+      // Own members only: `in` would find a column named `constructor` or `toString` on Object.prototype.
+      if (!Object.hasOwn(input, column.name)) {
         issues.add({ index, field: column.name, message: `required ${column.role} is missing (${column.type})` });
         ok = false;
       }
@@ -127,13 +140,32 @@ export class EventValidator {
     if (typeof value !== 'string' || value.length === 0 || value.length > MAX_EVENT_ID_LENGTH) {
       return `expected a non-empty string of at most ${MAX_EVENT_ID_LENGTH} characters, got ${describeValue(value)}`;
     }
-    return undefined;
+    const problem = checkClientId(value);
+    return problem instanceof ValueProblem ? problem.message : undefined;
   }
 
   private unknownFieldProblem(name: string): string {
     if (name === RECEIVED_AT) return `${RECEIVED_AT} is set by the server`;
     return `unknown field; stream "${this.schema.name}" has ${[...this.columns.keys()].join(', ')}`;
   }
+}
+
+/**
+ * The longest value of each string column by name: a field's declared `maxLength`, else the default;
+ * for the `eventIdField`, at most MAX_EVENT_ID_LENGTH. Shared with the BatchScanner, so both paths
+ * refuse the same values.
+ */
+export function stringLengthLimits(schema: StreamSchema): ReadonlyMap<string, number> {
+  const limits = new Map<string, number>();
+  for (const field of schema.fields) if (field.maxLength !== undefined) limits.set(field.name, field.maxLength);
+  if (schema.eventIdField !== undefined) limits.set(schema.eventIdField, Math.min(limits.get(schema.eventIdField) ?? MAX_EVENT_ID_LENGTH, MAX_EVENT_ID_LENGTH));
+  return limits;
+}
+
+const checkClientId = stringNormalizer(MAX_EVENT_ID_LENGTH);
+
+function aheadMessage(time: string, latest: LatestEventTime): string {
+  return `event time ${time} is later than ${latest.iso}; the stream takes event times at most ${formatDuration(latest.aheadSeconds)} after the server received them (maxEventTimeAhead)`;
 }
 
 /** Collects a batch's problems, keeping the first `limit` and counting the rest. */

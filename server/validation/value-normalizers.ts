@@ -7,8 +7,8 @@ import type { ValueType } from '../../core/types.ts';
  * |---|---|---|
  * | int32 | a whole number in [-2^31, 2^31-1] | the number |
  * | int64 | a whole number with |n| < 2^53, or a string of digits in the int64 range | the number; beyond 2^53 the digits as a string |
- * | float32, float64 | a finite number (float32 within ±3.4028235e38) | the number |
- * | string | a string | the string |
+ * | float32, float64 | a finite number (float32 within ±3.4028235e38; `1e400` parses to Infinity: refused) | the number |
+ * | string | a string of well-formed UTF-16 (no lone surrogate), at most its column's length (`stringNormalizer`) | the string |
  * | bool | true or false | the boolean |
  * | timestamp | ISO-8601 with `Z` or an offset (`2024-05-01T10:00:00+02:00`), or epoch milliseconds | ISO-8601 UTC, `2024-05-01T08:00:00.000Z` (microseconds kept when given) |
  * | date | `YYYY-MM-DD` | the same string |
@@ -54,12 +54,34 @@ export const NORMALIZERS: Readonly<Record<ValueType, Normalizer>> = {
     if (Math.abs(value) > FLOAT32_MAX) return new ValueProblem(`${value} is outside the float32 range`);
     return value;
   },
-  float64: (value) => (typeof value === 'number' ? value : expected('float64 (a number)', value)),
+  float64: (value) => {
+    if (typeof value !== 'number') return expected('float64 (a number)', value);
+    // JSON.parse reads a number too large for a double (`1e400`) as ±Infinity, which no JSON can store.
+    if (!Number.isFinite(value)) return new ValueProblem(`the number overflows float64 (it parses to ${value}); at most ±1.7976931348623157e308`);
+    return value;
+  },
   string: (value) => (typeof value === 'string' ? value : expected('string', value)),
   bool: (value) => (typeof value === 'boolean' ? value : expected('bool (true or false)', value)),
   timestamp: normalizeTimestamp,
   date: normalizeDate,
 };
+
+/** What `String.prototype.isWellFormed` (Node 20, ES2024) answers; typed here as the project's lib is ES2022. */
+type MaybeWellFormed = string & { isWellFormed(): boolean };
+
+/**
+ * The check of a string column whose values may be at most `maxLength` UTF-16 code units. A lone
+ * surrogate (`"\ud800"`, which JSON.parse takes) is refused: it has no UTF-8 form, so no warehouse
+ * can load it.
+ */
+export function stringNormalizer(maxLength: number): Normalizer {
+  return (value) => {
+    if (typeof value !== 'string') return expected('string', value);
+    if (value.length > maxLength) return new ValueProblem(`the string is ${value.length} characters long; at most ${maxLength} are taken`);
+    if (!(value as MaybeWellFormed).isWellFormed()) return new ValueProblem(`${quote(value)} has a lone surrogate (a \\ud800-\\udfff escape not in a pair), which is not text`);
+    return value;
+  };
+}
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;

@@ -1,0 +1,80 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createIngestActivities, type IngestedBatch } from '../../activities/ingest.ts';
+import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';
+import { openDuckDBEngine, type DuckDBEngine } from '../../connectors/offline/duckdb/duckdb-engine.ts';
+import { WarehouseRegistry } from '../../connectors/registry/warehouse-registry.ts';
+import type { Definition } from '../../core/definitions/definition.ts';
+import type { ProjectSpec } from '../../core/definitions/specs.ts';
+import { sql } from '../../core/sql/compiled-query.ts';
+import { warehouseObjectStatements } from '../../core/sql/warehouse-objects.ts';
+import { validateProject } from '../../core/validation/validate-project.ts';
+import { listClosedSegments, startLogServer, streamSchemasOf, TokenTable, type RunningLogServer } from '../../server/index.ts';
+
+/**
+ * The collect path end to end, on real parts: the log API (in this process, 127.0.0.1, a free port)
+ * writing segments to a temporary state folder, and the `ingestSegment` activity loading them into a
+ * DuckDB warehouse file where `apply`'s statements created the stream tables.
+ */
+export interface LogToWarehouse {
+  readonly project: ProjectSpec;
+  readonly stateDir: string;
+  /** POSTs `body` to a stream; the answer's status and parsed JSON. */
+  post(stream: string, body: string | Buffer, contentType?: string): Promise<{ status: number; body: any }>;
+  /** Stops the server (closing its segments), loads every closed segment into the warehouse, starts the server again. */
+  ingest(): Promise<IngestedBatch[]>;
+  /** The rows of a stream's table, by `_event_id`. */
+  rows(stream: string): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+const TOKEN = 'load-test-token';
+
+export async function openLogToWarehouse(definitions: readonly Definition[]): Promise<LogToWarehouse> {
+  const dir = await mkdtemp(join(tmpdir(), 'flywheel-log-to-warehouse-'));
+  const project = validateProject(definitions.map((definition) => ({ definition })));
+  const stateDir = join(dir, 'state');
+  const path = join(dir, 'warehouse.duckdb');
+  const engine: DuckDBEngine = await openDuckDBEngine({ path });
+  for (const statement of warehouseObjectStatements({ desired: project, dialect: engine.dialect, resolvePath: (p) => p })) await engine.run(statement);
+  await new WarehouseRegistry(engine).save('load_test', project);
+  await mkdir(join(dir, 'scratch'), { recursive: true });
+  const activities = createIngestActivities({
+    project: 'load_test', openEngine: () => openDuckDBEngine({ path }), registry: (e) => new WarehouseRegistry(e),
+    objectStore: createObjectStore({ type: 'local', root: join(dir, 'objects') }), scratchDir: join(dir, 'scratch'), stateDir,
+  });
+  const start = () =>
+    startLogServer({ stateDir, streams: streamSchemasOf(project), tokens: TokenTable.parse(`${TOKEN}=write:*`), port: 0, log: () => undefined });
+  let server: RunningLogServer | undefined = await start();
+
+  return {
+    project,
+    stateDir,
+    async post(stream, body, contentType = 'application/json') {
+      const response = await fetch(`${server!.url}/v1/streams/${stream}/events`, {
+        method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': contentType }, body,
+      });
+      return { status: response.status, body: await response.json() };
+    },
+    async ingest() {
+      await server!.close();
+      server = undefined;
+      const loaded: IngestedBatch[] = [];
+      for (const stream of Object.keys(project.eventStreams)) {
+        for (const segment of await listClosedSegments(stateDir, stream)) {
+          loaded.push(await new MockActivityEnvironment().run(activities.ingestSegment, { stream, segmentId: segment.segmentId }));
+        }
+      }
+      server = await start();
+      return loaded;
+    },
+    rows: (stream) => engine.all(sql(`SELECT * EXCLUDE (_batch, _received_at) FROM flywheel.stream_${stream} ORDER BY _event_id`)),
+    async close() {
+      await server?.close();
+      await engine.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
