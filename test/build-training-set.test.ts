@@ -14,6 +14,7 @@ import { TransientError } from '../core/errors.ts';
 import type { DatasetManifest, PartitionManifest } from '../core/training-set/manifest.ts';
 import { buildTrainingSet, trainingSetProgressQuery } from '../workflows/build-training-set.ts';
 import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_RANGE_START } from '../workflows/search-attributes.ts';
+import { pythonReaders, PYTHON_READERS_TIMEOUT_MS } from './setup/python.ts';
 import { createTestBucket, deleteTestBucket, s3TestConfig, useTestCredentials } from './setup/s3.ts';
 import { connectClient, runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
 import { createTempProject, type TempProject } from './support/temp-project.ts';
@@ -39,8 +40,6 @@ export const training = trainingSet({ name: 'fraud_training', spine: labels, fea
 `;
 
 let project: TempProject;
-// Python reading is checked where pandas and polars are installed (.ci/run installs them).
-const pythonReads = spawnSync('python3', ['-c', 'import pandas, polars, pyarrow'], { encoding: 'utf8' }).status === 0;
 let warehouse: string;
 let objectsRoot: string;
 const taskQueue = testTaskQueue();
@@ -204,7 +203,9 @@ describe('buildTrainingSet workflow', () => {
     expect(missing.stderr).toContain('partition "day=1999-01-01" not found. Partitions: day=2024-03-01, day=2024-03-02, day=2024-03-03');
   });
 
-  it.skipIf(!pythonReads)('reads from Python with pandas and polars', () => {
+  // With the pinned Python readers (.tools/python-readers): installed by .ci/run, else now; never skipped.
+  it('reads from Python with pandas and polars', async () => {
+    const python = await pythonReaders();
     const folder = join(objectsRoot, 'datasets', 'fraud');
     const script = [
       'import sys, pandas, polars',
@@ -212,10 +213,10 @@ describe('buildTrainingSet workflow', () => {
       'q = polars.read_parquet(sys.argv[1] + "/*/*.parquet", hive_partitioning=True)',
       'print(len(p), sorted(p["day"].astype(str).unique()), round(float(p["amount"].sum()), 2), len(q), q["country"].null_count())',
     ].join('\n');
-    const result = spawnSync('python3', ['-c', script, folder], { encoding: 'utf8' });
+    const result = spawnSync(python, ['-c', script, folder], { encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.stdout.trim()).toBe("5 ['2024-03-01', '2024-03-02', '2024-03-03'] 49.5 5 1");
-  });
+  }, PYTHON_READERS_TIMEOUT_MS);
 
   it('rebuilds exactly the partitions of a range through the CLI, with the range as search attributes', async () => {
     const client = await connectClient();
