@@ -40,6 +40,12 @@ interface OpenSegment {
   readonly timer: NodeJS.Timeout;
   bytes: number;
   events: number;
+  /** The end of the last group acknowledged: what the segment is cut back to when a write or sync fails. */
+  ackedBytes: number;
+  /** Settles once every group handed to an fdatasync in this segment has been acknowledged or refused. */
+  settled: Promise<void>;
+  /** The cut back to `ackedBytes`, once a failure began it; refusals are answered after it. */
+  cut: Promise<void> | undefined;
 }
 
 /** Counters of one stream's writer: `syncs` below `appends` is group commit at work. */
@@ -72,6 +78,11 @@ const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
  * A segment is created on the first append after the last one closed, and closed when it reaches
  * `maxSegmentBytes` or `maxSegmentAgeMs` after it was opened. One append's records never span two
  * segments.
+ *
+ * All or nothing: when a write or an fdatasync fails, every append not acknowledged yet is refused,
+ * and only after its segment was cut back (truncated and fsync'd) to the end of the last group
+ * acknowledged, so no record of a refused append (a torn group's whole records, say) is found by
+ * recovery after a restart.
  */
 export class StreamSegmentWriter {
   private readonly queue: PendingAppend[] = [];
@@ -93,6 +104,8 @@ export class StreamSegmentWriter {
   /** fdatasyncs running now. */
   private syncsInFlight = 0;
   private counters = { appends: 0, records: 0, syncs: 0, segmentsClosed: 0 };
+  /** Settles once the segments given up after a failure are cut back and closed. */
+  private abandoned: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: StreamSegmentWriterOptions) {}
 
@@ -137,6 +150,7 @@ export class StreamSegmentWriter {
     // A drain that was finishing as close() began starts another one; wait for all of them.
     while (this.draining) await this.draining;
     await this.closes;
+    await this.abandoned;
   }
 
   private wake(): void {
@@ -171,21 +185,56 @@ export class StreamSegmentWriter {
       }
     } catch (error) {
       this.fail(error as Error);
-      if (this.current) {
-        clearTimeout(this.current.timer);
-        await this.current.handle.close().catch(() => undefined);
-        this.current = undefined; // left as .open on disk: recovery keeps its durable records
-      }
     }
   }
 
-  /** From the first failure on, every append queued or to come is refused. */
+  /**
+   * From the first failure on, every append queued or to come is refused. Those queued were never
+   * written: refused at once. Those written to the current segment but not acknowledged are refused
+   * once it is cut back; it is then closed, and left as `.open` for recovery.
+   */
   private fail(error: Error): void {
     this.failure ??= error;
     const wrapped = new SegmentWriteError(this.options.stream, { cause: this.failure });
     for (const pending of this.queue.splice(0)) pending.reject(wrapped);
     this.queuedBytes = 0;
-    for (const pending of this.unsynced.splice(0)) pending.reject(wrapped);
+    const written = this.unsynced.splice(0);
+    const segment = this.current;
+    if (!segment) {
+      for (const pending of written) pending.reject(wrapped); // none: the written ones are in the current segment
+      return;
+    }
+    this.current = undefined;
+    clearTimeout(segment.timer);
+    this.refuseAfterCut(segment, written, this.failure);
+    const closed = this.cutBack(segment)
+      .catch(() => undefined)
+      .then(() => segment.handle.close())
+      .catch(() => undefined);
+    this.abandoned = Promise.all([this.abandoned, closed]).then(() => undefined);
+  }
+
+  /** Refuses `pendings` (written to `segment`) once the segment is cut back, or the cut failed. */
+  private refuseAfterCut(segment: OpenSegment, pendings: readonly PendingAppend[], cause: unknown): void {
+    if (pendings.length === 0) return;
+    const wrapped = new SegmentWriteError(this.options.stream, { cause });
+    const refuse = () => {
+      for (const pending of pendings) pending.reject(wrapped);
+    };
+    void this.cutBack(segment).then(refuse, refuse);
+  }
+
+  /**
+   * Truncates `segment` to the end of its last acknowledged group and fsyncs it, once every fdatasync
+   * started on it has settled (so no group is acknowledged after the cut). Begun once per segment. If
+   * the process dies before it ends, or it fails, recovery may find records of refused appends.
+   */
+  private cutBack(segment: OpenSegment): Promise<void> {
+    segment.cut ??= segment.settled.then(async () => {
+      await segment.handle.truncate(segment.ackedBytes);
+      await segment.handle.datasync();
+    });
+    return segment.cut;
   }
 
   private async writeGroup(): Promise<void> {
@@ -206,8 +255,8 @@ export class StreamSegmentWriter {
     try {
       writeAll(segment.handle, group.map((g) => g.records));
     } catch (error) {
-      const wrapped = new SegmentWriteError(this.options.stream, { cause: error });
-      for (const pending of group) pending.reject(wrapped);
+      // Part of the group may be in the file: refused with the unsynced ones, after the cut.
+      for (const pending of group) this.unsynced.push(pending);
       throw error;
     }
     segment.bytes += bytes;
@@ -227,6 +276,7 @@ export class StreamSegmentWriter {
     if (!force && this.syncsInFlight >= (this.options.maxSyncsInFlight ?? 2)) return;
     const group = this.unsynced;
     this.unsynced = [];
+    const end = segment.bytes;
     this.counters.syncs++;
     this.syncsInFlight++;
     const sync = segment.handle.datasync();
@@ -242,8 +292,9 @@ export class StreamSegmentWriter {
     );
     const durable = Promise.all([this.allDurable, sync]).then(() => undefined);
     this.allDurable = durable;
-    durable.then(
+    const answered = durable.then(
       () => {
+        segment.ackedBytes = end;
         this.counters.appends += group.length;
         for (const pending of group) {
           this.counters.records += pending.count;
@@ -251,11 +302,11 @@ export class StreamSegmentWriter {
         }
       },
       (error: unknown) => {
-        const wrapped = new SegmentWriteError(this.options.stream, { cause: error });
-        for (const pending of group) pending.reject(wrapped);
         this.fail(error as Error);
+        this.refuseAfterCut(segment, group, error);
       },
     );
+    segment.settled = Promise.all([segment.settled, answered]).then(() => undefined);
   }
 
   private async openSegment(): Promise<OpenSegment> {
@@ -269,7 +320,7 @@ export class StreamSegmentWriter {
       this.wake();
     }, this.options.maxSegmentAgeMs);
     timer.unref();
-    const segment: OpenSegment = { segmentId, path, handle, timer, bytes: 0, events: 0 };
+    const segment: OpenSegment = { segmentId, path, handle, timer, bytes: 0, events: 0, ackedBytes: 0, settled: Promise.resolve(), cut: undefined };
     this.current = segment;
     return segment;
   }
@@ -292,8 +343,11 @@ export class StreamSegmentWriter {
     try {
       await durable;
       await segment.handle.sync();
+    } catch (error) {
+      await this.cutBack(segment).catch(() => undefined); // its refused groups are answered after this
+      throw error;
     } finally {
-      await segment.handle.close().catch(() => undefined); // on failure: left as .open, recovery keeps its durable records
+      await segment.handle.close().catch(() => undefined); // on failure: left as .open, recovery keeps its acknowledged records
     }
     const path = join(this.options.dir, segment.segmentId + CLOSED_SUFFIX);
     await rename(segment.path, path);

@@ -30,9 +30,20 @@ export interface LogToWarehouse {
   close(): Promise<void>;
 }
 
-const TOKEN = 'load-test-token';
+export const TOKEN = 'load-test-token';
 
-export async function openLogToWarehouse(definitions: readonly Definition[]): Promise<LogToWarehouse> {
+/** A DuckDB warehouse where `apply` created the project's tables, and ingestion from a state folder beside it. */
+export interface WarehouseForSegments {
+  readonly project: ProjectSpec;
+  readonly dir: string;
+  readonly stateDir: string;
+  /** Loads every closed segment of every stream (a segment loaded before is found in the ledger and skipped). */
+  ingestClosed(): Promise<IngestedBatch[]>;
+  rows(stream: string): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+export async function openWarehouseForSegments(definitions: readonly Definition[]): Promise<WarehouseForSegments> {
   const dir = await mkdtemp(join(tmpdir(), 'flywheel-log-to-warehouse-'));
   const project = validateProject(definitions.map((definition) => ({ definition })));
   const stateDir = join(dir, 'state');
@@ -45,6 +56,30 @@ export async function openLogToWarehouse(definitions: readonly Definition[]): Pr
     project: 'load_test', openEngine: () => openDuckDBEngine({ path }), registry: (e) => new WarehouseRegistry(e),
     objectStore: createObjectStore({ type: 'local', root: join(dir, 'objects') }), scratchDir: join(dir, 'scratch'), stateDir,
   });
+  return {
+    project,
+    dir,
+    stateDir,
+    async ingestClosed() {
+      const loaded: IngestedBatch[] = [];
+      for (const stream of Object.keys(project.eventStreams)) {
+        for (const segment of await listClosedSegments(stateDir, stream)) {
+          loaded.push(await new MockActivityEnvironment().run(activities.ingestSegment, { stream, segmentId: segment.segmentId }));
+        }
+      }
+      return loaded;
+    },
+    rows: (stream) => engine.all(sql(`SELECT * EXCLUDE (_batch, _received_at) FROM flywheel.stream_${stream} ORDER BY _event_id`)),
+    async close() {
+      await engine.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function openLogToWarehouse(definitions: readonly Definition[]): Promise<LogToWarehouse> {
+  const warehouse = await openWarehouseForSegments(definitions);
+  const { project, stateDir } = warehouse;
   const start = () =>
     startLogServer({ stateDir, streams: streamSchemasOf(project), tokens: TokenTable.parse(`${TOKEN}=write:*`), port: 0, log: () => undefined });
   let server: RunningLogServer | undefined = await start();
@@ -61,20 +96,14 @@ export async function openLogToWarehouse(definitions: readonly Definition[]): Pr
     async ingest() {
       await server!.close();
       server = undefined;
-      const loaded: IngestedBatch[] = [];
-      for (const stream of Object.keys(project.eventStreams)) {
-        for (const segment of await listClosedSegments(stateDir, stream)) {
-          loaded.push(await new MockActivityEnvironment().run(activities.ingestSegment, { stream, segmentId: segment.segmentId }));
-        }
-      }
+      const loaded = await warehouse.ingestClosed();
       server = await start();
       return loaded;
     },
-    rows: (stream) => engine.all(sql(`SELECT * EXCLUDE (_batch, _received_at) FROM flywheel.stream_${stream} ORDER BY _event_id`)),
+    rows: (stream) => warehouse.rows(stream),
     async close() {
       await server?.close();
-      await engine.close();
-      await rm(dir, { recursive: true, force: true });
+      await warehouse.close();
     },
   };
 }
