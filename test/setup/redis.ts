@@ -95,6 +95,12 @@ export interface StartRedisOptions {
   password?: string;
   /** How long to wait for "Ready to accept connections". Default 10 s. */
   readyTimeoutMs?: number;
+  /**
+   * Keep the data across kill() and restart(): an append-only file in the server's folder, fsync'd
+   * before each write is answered (`--appendonly yes --appendfsync always`), as a production Redis
+   * that must not forget would. Default false (no persistence).
+   */
+  persist?: boolean;
 }
 
 /** A redis-server process started by startRedisServer. */
@@ -127,7 +133,8 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
 
   const launch = async (): Promise<ChildProcess> => {
     const args = [
-      '--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', dir,
+      '--port', String(port), '--bind', HOST, '--save', '', '--dir', dir,
+      ...(options.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
       '--daemonize', 'no', '--loglevel', 'notice', '--logfile', '',
       ...(options.password ? ['--requirepass', options.password] : []),
     ];
