@@ -11,7 +11,8 @@ import { createIngestActivities } from './ingest.ts';
 import { createLabelActivities } from './labels.ts';
 import { createLoopActivities } from './loop.ts';
 import { createMaterializeActivities } from './materialize.ts';
-import { createRetentionActivities } from './retention.ts';
+import { createQuarantineActivities } from './quarantine.ts';
+import { createOnlineRetentionActivities, createRetentionActivities } from './retention.ts';
 import { createTrainingSetActivities } from './training-set.ts';
 
 export type { ActivityDeps, RegistryReader, RegistryVersion } from './deps.ts';
@@ -20,10 +21,12 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createTrainingSetActivities(deps),
     ...createIngestActivities(deps),
+    ...createQuarantineActivities(deps),
     ...createMaterializeActivities(deps),
     ...createLabelActivities(deps),
     ...createLoopActivities(deps),
     ...createRetentionActivities(deps),
+    ...createOnlineRetentionActivities(deps),
   };
 }
 

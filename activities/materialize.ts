@@ -57,6 +57,8 @@ export interface MaterializationPlan extends MaterializationRunPlan {
   readonly chunks: number;
   /** The watermark stored when the run was planned. */
   readonly previousWatermark: string | null;
+  /** The view's ttl: records past it as of `to` are swept from the online store after the run. */
+  readonly ttlSeconds: number | null;
 }
 
 export interface MaterializeChunkInput {
@@ -129,7 +131,7 @@ export function createMaterializeActivities(deps: MaterializeDeps) {
           });
           return {
             ...run, view: view.name, registryVersion: version, definitionHash,
-            chunks: input.chunks ?? view.materialize?.chunks ?? DEFAULT_CHUNKS, previousWatermark: state?.watermark ?? null,
+            chunks: input.chunks ?? view.materialize?.chunks ?? DEFAULT_CHUNKS, previousWatermark: state?.watermark ?? null, ttlSeconds: view.ttlSeconds,
           };
         }),
       );
@@ -214,7 +216,8 @@ async function writeStream(
     const rows = encodedRows(batch, joinKeys);
     const lastKey = joinKeys.map((_, k) => batch.values[k]![batch.rowCount - 1] as string | number);
     if (inFlight) await inFlight;
-    const write = store.writeEncoded({ view: view.name, features, rows }).then((result) => onWritten({ rows: rows.length, ...result, lastKey }));
+    // The view's ttl rides with the rows: Redis sets each key to expire when its value does.
+    const write = store.writeEncoded({ view: view.name, features, rows, ttlSeconds: view.ttlSeconds }).then((result) => onWritten({ rows: rows.length, ...result, lastKey }));
     // Awaited before the next write or after the loop; until then a failure must not count as unhandled.
     write.catch(() => undefined);
     inFlight = write;

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { EventStreamSpec } from '../core/definitions/specs.ts';
-import { NotFoundError } from '../core/errors.ts';
+import { FlywheelError, NotFoundError } from '../core/errors.ts';
 import { retentionCutoff, streamsUnderRetention } from '../core/retention/cutoff.ts';
 import { compileDeleteExpiredBatch } from '../core/sql/retention.ts';
 import { withEngine, type ActivityDeps, type RegistryVersion } from './deps.ts';
@@ -112,4 +112,32 @@ function streamOf(deps: ActivityDeps, applied: RegistryVersion | undefined, inpu
   return stream;
 }
 
-export type RetentionActivities = ReturnType<typeof createRetentionActivities>;
+export interface SweepExpiredOnlineInput {
+  readonly view: string;
+  readonly ttlSeconds: number;
+  /** ISO-8601: records expired at this instant are removed (the read rule: more than ttl old). */
+  readonly asOf: string;
+  /** Records one call removes at most; default ONLINE_SWEEP_LIMIT. */
+  readonly limit?: number;
+}
+
+/** Records one sweep call removes at most: SQLite holds its write lock for one such statement. */
+export const ONLINE_SWEEP_LIMIT = 10_000;
+
+/**
+ * The online half of retention: removes a view's records past its ttl from the online store, a
+ * bounded number per call (`done` says whether any are left). Redis keys written with a ttl expire
+ * by themselves; this finds the rest. Idempotent: a removed record stays removed, a newer one is kept.
+ */
+export function createOnlineRetentionActivities(deps: ActivityDeps) {
+  return {
+    async sweepExpiredOnline(input: SweepExpiredOnlineInput): Promise<{ deleted: number; done: boolean }> {
+      return atBoundary(async () => {
+        if (!deps.onlineStore) throw new FlywheelError(`Cannot sweep feature view "${input.view}": this worker has no online store; run it with the project's config (flywheel worker or flywheel dev)`);
+        return deps.onlineStore.deleteExpired(input.view, input.ttlSeconds, new Date(input.asOf), input.limit ?? ONLINE_SWEEP_LIMIT);
+      });
+    },
+  };
+}
+
+export type RetentionActivities = ReturnType<typeof createRetentionActivities> & ReturnType<typeof createOnlineRetentionActivities>;

@@ -88,6 +88,7 @@ function counting(store: OnlineStore): { store: OnlineStore; reads: OnlineKeyReq
         return store.readEncoded(requests);
       },
       deleteView: (view) => store.deleteView(view),
+      deleteExpired: (view, ttlSeconds, now, limit) => store.deleteExpired(view, ttlSeconds, now, limit),
       ping: () => store.ping(),
       close: () => store.close(),
     },

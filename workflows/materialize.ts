@@ -1,5 +1,6 @@
-import { ApplicationFailure, defineQuery, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { MaterializationPlan, MaterializeActivities } from '../activities/materialize.ts';
+import type { RetentionActivities } from '../activities/retention.ts';
 import { instantInput } from './instant-input.ts';
 import { runSearchAttributes } from './search-attributes.ts';
 
@@ -58,6 +59,11 @@ const { planMaterialization, finishMaterialization } = proxyActivities<Materiali
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
 });
 
+const { sweepExpiredOnline } = proxyActivities<RetentionActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
 const { materializeChunk } = proxyActivities<MaterializeActivities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '2 minutes',
@@ -71,7 +77,9 @@ const { materializeChunk } = proxyActivities<MaterializeActivities>({
  * 1. `planMaterialization` decides the range and pins the registry version;
  * 2. the entity keys are split into disjoint hash buckets, each written by one `materializeChunk`
  *    activity (two at a time) that heartbeats and resumes after its last written key when retried;
- * 3. `finishMaterialization` records `to` as the new watermark, only after every chunk succeeded.
+ * 3. `finishMaterialization` records `to` as the new watermark, only after every chunk succeeded;
+ * 4. for a view with a ttl, `sweepExpiredOnline` removes the stored records past it as of `to`
+ *    (docs/online-store.md, "Expiry").
  *
  * Re-running a range writes the same records (equal event times replace), and the store never lets
  * an older value replace a newer one. A Schedule created by `flywheel apply` starts this workflow.
@@ -118,6 +126,12 @@ export async function materializeFeatureView(input: MaterializeFeatureViewInput)
 
   progress = { ...progress, stage: 'finishing' };
   const finished = await finishMaterialization({ plan, rows: progress.rows, runId: workflowInfo().workflowId });
+  // Records past the view's ttl as of `to` are served as expired; remove them, a bounded batch at a time.
+  // `patched`: runs started before the sweep existed replay without it. Plans from then lack ttlSeconds.
+  if (patched('sweep-expired-online') && plan.ttlSeconds !== null && plan.ttlSeconds !== undefined) {
+    let swept = { deleted: 0, done: false };
+    while (!swept.done) swept = await sweepExpiredOnline({ view: plan.view, ttlSeconds: plan.ttlSeconds, asOf: plan.to });
+  }
   progress = { ...progress, stage: 'done' };
   return {
     view: plan.view, mode: plan.mode, reason: plan.reason, from: plan.from ?? null, to: plan.to, chunks,

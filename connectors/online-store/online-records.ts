@@ -30,6 +30,8 @@ export interface PreparedRecord {
   readonly layout: OnlineLayout;
   /** A JSON array text, one value per feature of the layout. */
   readonly values: string;
+  /** When the record expires, in whole milliseconds since the epoch (its event time plus the ttl); absent without a ttl. */
+  readonly expireAtMillis?: number;
 }
 
 /** A key to fetch, checked and encoded. */
@@ -74,7 +76,8 @@ export function prepareRecords(records: readonly OnlineRecord[]): PreparedRecord
       if (problem) throw new InvalidOnlineRecordError(problem, { ...at, field: `values.${name}` });
       encoded += (i === 0 ? '' : ',') + JSON.stringify(value);
     }
-    return { view, encodedKey, eventMicros, layout: layoutOf(names), values: `${encoded}]` };
+    const ttlSeconds = checkTtl(record.ttlSeconds, { ...at, field: 'ttlSeconds' });
+    return { view, encodedKey, eventMicros, layout: layoutOf(names), values: `${encoded}]`, ...expiry(eventMicros, ttlSeconds) };
   });
 }
 
@@ -89,6 +92,7 @@ export function prepareEncodedBatch(batch: EncodedOnlineBatch): PreparedRecord[]
   for (const name of batch.features) checkFeatureName(name, { view, key: '(every row)' });
   if (!Array.isArray(batch.rows)) throw new InvalidOnlineRecordError('expected an array of rows', { view, field: 'rows' });
   const layout = layoutOf(batch.features);
+  const ttlSeconds = checkTtl(batch.ttlSeconds, { view, key: '(every row)', field: 'ttlSeconds' });
   const rows = batch.rows;
   const prepared = new Array<PreparedRecord>(rows.length);
   for (let index = 0; index < rows.length; index++) {
@@ -102,9 +106,42 @@ export function prepareEncodedBatch(batch: EncodedOnlineBatch): PreparedRecord[]
     if (typeof values !== 'string' || values.charCodeAt(0) !== 91 /* [ */ || values.charCodeAt(values.length - 1) !== 93 /* ] */) {
       throw new InvalidOnlineRecordError(`expected a JSON array text, got ${JSON.stringify(values)?.slice(0, 80)}`, { view, key: encodedKey, field: `rows[${index}].values` });
     }
-    prepared[index] = { view, encodedKey, eventMicros: row.eventMicros, layout, values };
+    prepared[index] = ttlSeconds === null ? { view, encodedKey, eventMicros: row.eventMicros, layout, values } : { view, encodedKey, eventMicros: row.eventMicros, layout, values, ...expiry(row.eventMicros, ttlSeconds) };
   }
   return prepared;
+}
+
+/** A ttl as records carry it: absent or null (never expires), else a non-negative finite number of seconds. */
+function checkTtl(ttlSeconds: unknown, at: { view: string; key: string; field: string }): number | null {
+  if (ttlSeconds === undefined || ttlSeconds === null) return null;
+  if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds < 0) {
+    throw new InvalidOnlineRecordError(`expected a ttl in seconds (a number, 0 or more) or null, got ${JSON.stringify(ttlSeconds)}`, at);
+  }
+  return ttlSeconds;
+}
+
+/**
+ * When a record of event time `eventMicros` expires: `eventTime + ttl`, the last instant it is
+ * served, in whole milliseconds (Redis keeps a key through its expiry millisecond, so the key outlives
+ * the value by less than a millisecond, never the other way round).
+ */
+function expiry(eventMicros: number, ttlSeconds: number | null): { expireAtMillis?: number } {
+  if (ttlSeconds === null) return {};
+  return { expireAtMillis: Math.floor((eventMicros + Math.round(ttlSeconds * 1_000_000)) / 1000) };
+}
+
+/** The expired-before instant of a sweep: records whose event time is before it (in µs) are expired at `now`. */
+export function expiredBeforeMicros(view: string, ttlSeconds: number, now: Date): number {
+  if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds < 0) {
+    throw new InvalidOnlineRecordError(`expected a ttl in seconds (a number, 0 or more), got ${JSON.stringify(ttlSeconds)}`, { view, field: 'ttlSeconds' });
+  }
+  return nowMicros(now) - Math.round(ttlSeconds * 1_000_000);
+}
+
+/** A sweep's bound: a positive whole number of records. */
+export function checkSweepLimit(view: string, limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new InvalidOnlineRecordError(`expected a positive whole number of records, got ${JSON.stringify(limit)}`, { view, field: 'limit' });
+  return limit;
 }
 
 /** Checks the keys of readEncoded and encodes them. */

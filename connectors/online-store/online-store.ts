@@ -28,6 +28,11 @@ export interface OnlineRecord {
   readonly values: Readonly<Record<string, OnlineFeatureValue>>;
   /** When the values became true: ISO-8601 with a zone (`Z` or `±hh:mm`), microseconds kept. */
   readonly eventTime: string;
+  /**
+   * The view's ttl in seconds: the record is removed once it is more than this older than its event
+   * time (Redis sets the key to expire then; SQLite's deleteExpired sweeps it). Absent or null: kept until replaced.
+   */
+  readonly ttlSeconds?: number | null;
 }
 
 export interface OnlineWriteResult {
@@ -85,6 +90,8 @@ export interface EncodedOnlineBatch {
   /** Feature names (identifiers, not starting with `__`), in the order of every row's `values`. */
   readonly features: readonly string[];
   readonly rows: readonly EncodedOnlineRow[];
+  /** The view's ttl in seconds, as OnlineRecord.ttlSeconds says; absent or null: never expires. */
+  readonly ttlSeconds?: number | null;
 }
 
 export interface EncodedOnlineRow {
@@ -154,6 +161,13 @@ export interface OnlineStore {
   readEncoded(requests: readonly OnlineKeyRequest[]): Promise<(EncodedOnlineRecord | undefined)[]>;
   /** Deletes every record of a view. */
   deleteView(view: string): Promise<void>;
+  /**
+   * Removes records of `view` that are expired at `now` for `ttlSeconds` (the read rule:
+   * `now - eventTime > ttl`; one exactly `ttl` old stays), at most `limit` of them (a bounded sweep:
+   * SQLite holds its write lock for one statement). `done` is true when none is left to remove. A
+   * record replaced by a newer one meanwhile is never removed (the check and the delete are one step).
+   */
+  deleteExpired(view: string, ttlSeconds: number, now: Date, limit: number): Promise<{ deleted: number; done: boolean }>;
   /** Resolves when the store answers; throws OnlineStoreUnavailableError when it does not. */
   ping(): Promise<void>;
   /** Releases connections and files. Calls after it throw OnlineStoreError. */

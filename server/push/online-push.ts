@@ -26,6 +26,8 @@ export interface PushedView {
   /** The stream's timestamp field: each record's event time. */
   readonly timestampField: string;
   readonly features: readonly string[];
+  /** The view's ttl, when it has one: a pushed record expires that long after its event time (Redis) or is swept (SQLite). */
+  readonly ttlSeconds?: number;
 }
 
 /** The views of a project declared `push: true` over an event stream that takes events over HTTP. */
@@ -38,7 +40,10 @@ export function pushedViewsOf(project: ProjectSpec): PushedView[] {
     for (const entity of view.entities) {
       for (const key of project.entities[entity]?.joinKeys ?? []) if (!keys.some((k) => k.name === key.name)) keys.push(key);
     }
-    views.push({ view: view.name, stream: stream.name, keys, timestampField: stream.timestampField, features: view.features.map((f) => f.name) });
+    views.push({
+      view: view.name, stream: stream.name, keys, timestampField: stream.timestampField, features: view.features.map((f) => f.name),
+      ...(view.ttlSeconds !== null ? { ttlSeconds: view.ttlSeconds } : {}),
+    });
   }
   return views.sort((a, b) => (a.view < b.view ? -1 : a.view > b.view ? 1 : 0));
 }
@@ -199,7 +204,7 @@ class PushBatch implements StoredEventsBatch {
       const values: Record<string, OnlineFeatureValue> = {};
       // Own members only: a nullable feature named `constructor` left out would read Object.prototype's.
       for (const feature of view.features) values[feature] = (Object.hasOwn(event, feature) ? event[feature] ?? null : null) as OnlineFeatureValue;
-      this.#latest.set(id, { micros, record: { view: view.view, key, values, eventTime: eventTime as string } });
+      this.#latest.set(id, { micros, record: { view: view.view, key, values, eventTime: eventTime as string, ...(view.ttlSeconds !== undefined ? { ttlSeconds: view.ttlSeconds } : {}) } });
     }
   }
 

@@ -3,7 +3,9 @@ import { ConfigError, FlywheelError } from '../../../core/errors.ts';
 import { OnlineStoreError, OnlineStoreUnavailableError } from '../online-store-errors.ts';
 import { knownLayout, rememberLayout, type OnlineLayout } from '../online-layouts.ts';
 import {
+  checkSweepLimit,
   checkView,
+  expiredBeforeMicros,
   nowMicros,
   prepareEncodedBatch,
   prepareKeys,
@@ -23,7 +25,7 @@ import type {
   OnlineValue,
   OnlineWriteResult,
 } from '../online-store.ts';
-import { eventTimeField, WRITE_SCRIPT, WRITE_SCRIPT_SHA } from './redis-write-script.ts';
+import { DELETE_EXPIRED_SCRIPT, eventTimeField, WRITE_SCRIPT, WRITE_SCRIPT_SHA } from './redis-write-script.ts';
 
 /**
  * The production online store: one Redis string per (view, key),
@@ -148,6 +150,29 @@ export class RedisOnlineStore implements OnlineStore {
     } while (cursor !== '0');
   }
 
+  /**
+   * Keys written with a ttl expire on their own (PEXPIREAT); this sweep finds the others (written
+   * before their view had a ttl, or by a writer that gave none): SCAN the view's keys a page at a
+   * time and remove the expired ones with a script that checks and removes in one step.
+   */
+  async deleteExpired(view: string, ttlSeconds: number, now: Date, limit: number): Promise<{ deleted: number; done: boolean }> {
+    checkView(view);
+    const before = expiredBeforeMicros(view, ttlSeconds, now);
+    checkSweepLimit(view, limit);
+    await this.#ready('deleteExpired');
+    const match = `${escapeGlob(`${this.keyPrefix}${view}:`)}*`;
+    let deleted = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = (await this.#command(['SCAN', cursor, 'MATCH', match, 'COUNT', '1000'], 'deleteExpired')) as [string, string[]];
+      if (keys.length > 0) {
+        deleted += Number(await this.#command(['EVAL', DELETE_EXPIRED_SCRIPT, String(keys.length), ...keys, String(before), String(limit - deleted)], 'deleteExpired'));
+      }
+      cursor = next;
+    } while (cursor !== '0' && deleted < limit);
+    return { deleted, done: cursor === '0' && deleted < limit };
+  }
+
   async ping(): Promise<void> {
     await this.#ready('ping');
     await this.#command(['PING'], 'ping');
@@ -193,7 +218,7 @@ export class RedisOnlineStore implements OnlineStore {
       for (const record of batch) args.push(this.#key(record.view, record.encodedKey));
       for (const record of batch) {
         const eventTime = eventTimeField(record.eventMicros);
-        args.push(eventTime, `${eventTime}${writtenPrefix}${record.layout.id}|${record.values}`);
+        args.push(eventTime, `${eventTime}${writtenPrefix}${record.layout.id}|${record.values}`, record.expireAtMillis === undefined ? '' : String(record.expireAtMillis));
       }
       commands.push(args);
     }

@@ -19,20 +19,26 @@ export function eventTimeField(micros: number): string {
  * first). Returns how many it wrote.
  *
  *   KEYS[i]       a record's key
- *   ARGV[2i - 1]  its event time, as 17 characters (eventTimeField)
- *   ARGV[2i]      its stored value, `<event time, 17 characters>|<written µs>|<layout id>|<JSON array>`
+ *   ARGV[3i - 2]  its event time, as 17 characters (eventTimeField)
+ *   ARGV[3i - 1]  its stored value, `<event time, 17 characters>|<written µs>|<layout id>|<JSON array>`
+ *   ARGV[3i]      when it expires, in ms since the epoch (its event time plus the view's ttl), or '' for never
  *
  * The script reads only the stored value's first 17 bytes (GETRANGE, not GET: a value is hundreds
  * of bytes, and copying it into Lua was a third of the script's time), and writes every newer
  * record of the batch with one MSET (one `redis.call` instead of one per record); a key twice in
  * the batch is checked against the time the batch gives it first. Two non-negative times of equal
- * width compare as strings; a time before 1970 (a `-`) is compared as a number.
+ * width compare as strings; a time before 1970 (a `-`) is compared as a number. MSET clears any
+ * expiry of the keys it sets; a written record with an expiry then gets it with PEXPIREAT (one call
+ * per such key: only views with a ttl pay for it), the last written record of a key deciding. An
+ * expiry already past removes the key at once: a value older than its ttl is never served.
  */
 export const WRITE_SCRIPT = `local pending = {}
 local sets = {}
+local expires = {}
+local expiring = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
-  local t = ARGV[2 * i - 1]
+  local t = ARGV[3 * i - 2]
   local stored = pending[key]
   if stored == nil then stored = redis.call('GETRANGE', key, 0, ${EVENT_TIME_WIDTH - 1}) end
   local newer = stored == ''
@@ -46,11 +52,36 @@ for i = 1, #KEYS do
   if newer then
     pending[key] = t
     sets[#sets + 1] = key
-    sets[#sets + 1] = ARGV[2 * i]
+    sets[#sets + 1] = ARGV[3 * i - 1]
+    if expires[key] == nil then expiring[#expiring + 1] = key end
+    expires[key] = ARGV[3 * i]
   end
 end
 if #sets > 0 then redis.call('MSET', unpack(sets)) end
+for _, key in ipairs(expiring) do
+  if expires[key] ~= '' then redis.call('PEXPIREAT', key, expires[key]) end
+end
 return #sets / 2
+`;
+
+/**
+ * Removes the expired records among KEYS, at most ARGV[2] of them: those whose stored event time
+ * (the value's first 17 characters) is before ARGV[1] (µs since the epoch). Checked and removed in
+ * one script, so a record a writer replaced with a newer one meanwhile is never removed. Returns how
+ * many it removed.
+ */
+export const DELETE_EXPIRED_SCRIPT = `local removed = 0
+local before = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+for i = 1, #KEYS do
+  if removed >= limit then break end
+  local t = tonumber(redis.call('GETRANGE', KEYS[i], 0, ${EVENT_TIME_WIDTH - 1}))
+  if t ~= nil and t < before then
+    redis.call('UNLINK', KEYS[i])
+    removed = removed + 1
+  end
+end
+return removed
 `;
 
 /** What EVALSHA names the script by (Redis caches scripts by the SHA-1 of their text). */

@@ -5,7 +5,9 @@ import { FlywheelError } from '../../../core/errors.ts';
 import { OnlineStoreError, OnlineStoreUnavailableError } from '../online-store-errors.ts';
 import { knownLayout, rememberLayout, type OnlineLayout } from '../online-layouts.ts';
 import {
+  checkSweepLimit,
   checkView,
+  expiredBeforeMicros,
   nowMicros,
   prepareEncodedBatch,
   prepareKeys,
@@ -70,6 +72,15 @@ export const SQLITE_READ = `SELECT r.key AS position, v.layout AS layout, v.valu
 FROM json_each(?) AS r CROSS JOIN online_records AS v
 WHERE v.view = r.value ->> 0 AND v.key = r.value ->> 1`;
 
+/**
+ * One bounded sweep of a view's expired records (event time before the parameter, in µs): one
+ * statement, so the check and the delete are one step and the write lock is held for at most `LIMIT`
+ * rows. The subquery scans the view's records in key order (there is no index on event_time: it would
+ * cost every write, and sweeps are rare).
+ */
+export const SQLITE_DELETE_EXPIRED = `DELETE FROM online_records WHERE view = ? AND key IN (
+  SELECT key FROM online_records WHERE view = ? AND event_time < ? LIMIT ?)`;
+
 export interface SqliteOnlineStoreOptions {
   /** The database file; created with its folder when missing. Should be absolute (the config loader resolves it). */
   path: string;
@@ -97,6 +108,7 @@ export class SqliteOnlineStore implements OnlineStore {
   readonly #loadLayout: Database.Statement<[string], { features: string }>;
   readonly #read: Database.Statement<[string], ReadRow>;
   readonly #deleteView: Database.Statement<[string]>;
+  readonly #deleteExpired: Database.Statement<[string, string, number, number]>;
   readonly #writeBatch: (records: readonly PreparedRecord[], writtenMicros: number) => number;
   #closed = false;
 
@@ -120,6 +132,7 @@ export class SqliteOnlineStore implements OnlineStore {
       this.#loadLayout = this.#db.prepare('SELECT features FROM online_layouts WHERE id = ?');
       this.#read = this.#db.prepare(SQLITE_READ);
       this.#deleteView = this.#db.prepare('DELETE FROM online_records WHERE view = ?');
+      this.#deleteExpired = this.#db.prepare(SQLITE_DELETE_EXPIRED);
     } catch (error) {
       this.#db.close();
       throw this.#failure(error, 'open');
@@ -203,6 +216,19 @@ export class SqliteOnlineStore implements OnlineStore {
       this.#deleteView.run(view);
     } catch (error) {
       throw this.#failure(error, 'deleteView');
+    }
+  }
+
+  async deleteExpired(view: string, ttlSeconds: number, now: Date, limit: number): Promise<{ deleted: number; done: boolean }> {
+    checkView(view);
+    const before = expiredBeforeMicros(view, ttlSeconds, now);
+    checkSweepLimit(view, limit);
+    this.#assertOpen('deleteExpired');
+    try {
+      const deleted = this.#deleteExpired.run(view, view, before, limit).changes;
+      return { deleted, done: deleted < limit };
+    } catch (error) {
+      throw this.#failure(error, 'deleteExpired');
     }
   }
 
