@@ -2,14 +2,20 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventStreamSpec } from '../core/definitions/specs.ts';
 import { FlywheelError, NotFoundError } from '../core/errors.ts';
+import { findRefusedEvents } from '../core/ingest/find-refused-events.ts';
 import { compileIngestBatch, compileIngestFromTable, compileLastWatermark, compileLedgerRows } from '../core/sql/ingest.ts';
+import { compileQuarantineCounts, compileQuarantineEvents } from '../core/sql/quarantine.ts';
+import { compileWarehouseObjects, ingestQuarantineTableNode } from '../core/sql/warehouse-objects.ts';
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
 import { enforcesPrimaryKeys, isPrimaryKeyViolation } from '../connectors/offline/primary-key-violation.ts';
-import { listClosedSegments, streamSegmentsDir } from '../server/segment-log/index.ts';
+import { rowRejectionReason } from '../connectors/offline/row-rejection.ts';
+import { writeQuarantineCount } from '../server/quarantine-counts.ts';
+import { listClosedSegments, readSegmentPayloads, streamSegmentsDir } from '../server/segment-log/index.ts';
 import { stageSegmentLines } from '../server/segment-log/read-segment.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
 import { atBoundary } from './failures.ts';
 import { withHeartbeats } from './heartbeat.ts';
+import { eventIdOf, warehouseProbe, writeLines } from './probe-events.ts';
 
 export interface SegmentRef {
   readonly stream: string;
@@ -21,6 +27,8 @@ export interface IngestedBatch {
   readonly batch: string;
   /** Rows the batch stored (events whose ids were already in the table are not counted). */
   readonly rows: number;
+  /** Events of the batch this run put in quarantine, refused by the warehouse (0 when the batch was loaded before). */
+  readonly quarantined: number;
   /** True when the ledger already held the batch: nothing was written this time. */
   readonly alreadyLoaded: boolean;
 }
@@ -30,6 +38,11 @@ export interface IngestedBatch {
  * once. The rows and the ledger row are written in one transaction, and a batch already in the ledger
  * is skipped, so a retried or repeated load changes nothing. A segment file is archived only after its
  * load committed.
+ *
+ * Events the warehouse refuses do not hold a segment up: when the load of a whole segment is refused
+ * for its rows (rowRejectionReason), the refused events are found by bisection (findRefusedEvents),
+ * and the others are loaded with the refused ones put in the quarantine table, in one transaction
+ * with the ledger row (docs/collect.md, "Quarantine").
  */
 export function createIngestActivities(deps: ActivityDeps) {
   const stateDir = () => {
@@ -47,14 +60,64 @@ export function createIngestActivities(deps: ActivityDeps) {
     return row === undefined ? undefined : Number(row.rows);
   };
 
+  /**
+   * Loads the events of a segment the warehouse takes and quarantines the others, in one transaction
+   * with the ledger row: reads the segment's records again (checksums verified), finds the refused
+   * ones by trying runs of events in transactions rolled back, then commits. A retry after a failure
+   * finds nothing committed and does it all again; a retry after the commit finds the ledger row.
+   */
+  const loadAroundRefused = async (engine: OfflineEngine, stream: EventStreamSpec, segmentId: string, path: string): Promise<IngestedBatch> => {
+    const lines: Buffer[] = [];
+    for await (const payload of readSegmentPayloads(path)) lines.push(Buffer.from(payload));
+    const scratch = join(deps.scratchDir, `${stream.name}-${segmentId}`);
+    let probes = 0;
+    try {
+      const refused = await withHeartbeats(
+        () => findRefusedEvents(lines.length, warehouseProbe(engine, stream, { lines, batch: segmentId, path: `${scratch}.probe.ndjson`, label: `${segmentId}.seg` }), {
+          knownRefused: true, // the load of the whole segment was just refused for its rows
+          onProbe: (n) => (probes = n),
+        }),
+        () => ({ stage: 'quarantine', segment: segmentId, events: lines.length, probes }),
+      );
+      const refusedAt = new Set(refused.map((r) => r.index));
+      const good = lines.filter((_, index) => !refusedAt.has(index));
+      await writeLines(`${scratch}.good.ndjson`, good);
+      // A warehouse applied before the quarantine existed gets it here (apply creates it too).
+      for (const statement of compileWarehouseObjects([ingestQuarantineTableNode()], engine.dialect)) await engine.run(statement);
+      const [insertRows, insertLedger] = compileIngestBatch(stream, { batch: segmentId, stagingRelation: { kind: 'jsonLines', path: `${scratch}.good.ndjson` } }, engine.dialect);
+      const quarantine = compileQuarantineEvents(refused.map((r) => ({
+        stream: stream.name, batch: segmentId, eventIndex: r.index, eventId: eventIdOf(lines[r.index]!), event: lines[r.index]!.toString('utf8'), error: r.reason,
+      })), engine.dialect);
+      const { rows, waiting } = await withHeartbeats(
+        () =>
+          engine.transaction(async (tx) => {
+            if (good.length > 0) await tx.run(insertRows!);
+            for (const statement of quarantine) await tx.run(statement);
+            await tx.run(insertLedger!);
+            const counts = await tx.all<{ stream: string; events: number }>(compileQuarantineCounts(engine.dialect));
+            return {
+              rows: (await ledgerRows({ all: (q) => tx.all(q), dialect: engine.dialect }, stream.name, segmentId)) ?? 0,
+              waiting: Number(counts.find((c) => c.stream === stream.name)?.events ?? 0),
+            };
+          }),
+        () => ({ stage: 'load', segment: segmentId }),
+      );
+      if (deps.stateDir) await writeQuarantineCount(deps.stateDir, stream.name, waiting);
+      return { stream: stream.name, batch: segmentId, rows, quarantined: refused.length, alreadyLoaded: false };
+    } finally {
+      await rm(`${scratch}.probe.ndjson`, { force: true });
+      await rm(`${scratch}.good.ndjson`, { force: true });
+    }
+  };
+
   return {
-    /** Loads one closed segment into its stream's table (or finds it already loaded). */
+    /** Loads one closed segment into its stream's table (or finds it already loaded), quarantining the events the warehouse refuses. */
     async ingestSegment(segment: SegmentRef): Promise<IngestedBatch> {
       return atBoundary(() =>
         withEngine(deps, async (engine) => {
           const stream = await streamSpec(engine, segment.stream);
           const before = await ledgerRows(engine, stream.name, segment.segmentId);
-          if (before !== undefined) return { stream: stream.name, batch: segment.segmentId, rows: before, alreadyLoaded: true };
+          if (before !== undefined) return { stream: stream.name, batch: segment.segmentId, rows: before, quarantined: 0, alreadyLoaded: true };
           const path = join(streamSegmentsDir(stateDir(), stream.name), `${segment.segmentId}.seg`);
           const ndjson = join(deps.scratchDir, `${stream.name}-${segment.segmentId}.ndjson`);
           try {
@@ -81,17 +144,24 @@ export function createIngestActivities(deps: ActivityDeps) {
             // anti-join against the whole table and a sort of the segment, which also keep DuckDB from
             // writing the rows in parallel straight to the file).
             let rows: number | undefined;
-            if (enforcesPrimaryKeys(engine.dialect.name)) {
-              try {
-                rows = await load('primaryKey');
-              } catch (error) {
-                if (!isPrimaryKeyViolation(error)) throw error;
+            try {
+              if (enforcesPrimaryKeys(engine.dialect.name)) {
+                try {
+                  rows = await load('primaryKey');
+                } catch (error) {
+                  if (!isPrimaryKeyViolation(error)) throw error;
+                  rows = await load('statement');
+                }
+              } else {
                 rows = await load('statement');
               }
-            } else {
-              rows = await load('statement');
+            } catch (error) {
+              // Refused for its rows (a corrupt segment, a lost connection, a full disk are not): load
+              // what the warehouse takes, quarantine the rest.
+              if (rowRejectionReason(error) === undefined) throw error;
+              return await loadAroundRefused(engine, stream, segment.segmentId, path);
             }
-            return { stream: stream.name, batch: segment.segmentId, rows: rows ?? 0, alreadyLoaded: false };
+            return { stream: stream.name, batch: segment.segmentId, rows: rows ?? 0, quarantined: 0, alreadyLoaded: false };
           } finally {
             await rm(ndjson, { force: true });
           }
@@ -162,11 +232,11 @@ export function createIngestActivities(deps: ActivityDeps) {
                 const [last] = await tx.all<{ watermark: string | null }>(compileLastWatermark(stream, engine.dialect));
                 const load = compileIngestFromTable(stream, { watermark: last?.watermark ?? undefined, now: input.now }, engine.dialect);
                 const [next] = await tx.all<{ watermark: string | null }>(load.nextWatermark);
-                if (!next?.watermark) return { stream: stream.name, batch: '', rows: 0, alreadyLoaded: true, watermark: last?.watermark ?? null };
+                if (!next?.watermark) return { stream: stream.name, batch: '', rows: 0, quarantined: 0, alreadyLoaded: true, watermark: last?.watermark ?? null };
                 const batch = load.load(next.watermark);
                 for (const statement of batch.statements) await tx.run(statement);
                 const rows = await ledgerRows({ all: (q) => tx.all(q), dialect: engine.dialect }, stream.name, batch.batch);
-                return { stream: stream.name, batch: batch.batch, rows: rows ?? 0, alreadyLoaded: false, watermark: batch.watermark };
+                return { stream: stream.name, batch: batch.batch, rows: rows ?? 0, quarantined: 0, alreadyLoaded: false, watermark: batch.watermark };
               }),
             () => ({ stage: 'load', stream: input.stream }),
           );

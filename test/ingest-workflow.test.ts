@@ -79,7 +79,7 @@ describe('ingestion workflows', () => {
       const first = await runWorker({ taskQueue, activities: createActivities(deps()) }, () =>
         client.workflow.execute(ingestSegment, { taskQueue, workflowId: ingestSegmentWorkflowId('collect_test', 'clicks', 'seg-0001'), args: [{ project: 'collect_test', stream: 'clicks', segmentId: 'seg-0001' }] }),
       );
-      expect(first).toEqual({ stream: 'clicks', batch: 'seg-0001', rows: 2, alreadyLoaded: false });
+      expect(first).toEqual({ stream: 'clicks', batch: 'seg-0001', rows: 2, quarantined: 0, alreadyLoaded: false });
       expect(await readdir(streamSegmentsDir(stateDir, 'clicks'))).toEqual([]);
       expect(await query(`SELECT _event_id, user_id, ts, item_id, dwell_ms, _batch FROM flywheel.stream_clicks ORDER BY ts`)).toEqual([
         { _event_id: 'e2', user_id: 2, ts: '2024-04-30T23:59:00.000Z', item_id: 101, dwell_ms: null, _batch: 'seg-0001' },
@@ -91,7 +91,7 @@ describe('ingestion workflows', () => {
       const again = await runWorker({ taskQueue, activities: createActivities(deps()) }, () =>
         client.workflow.execute(ingestSegment, { taskQueue, workflowId: `${ingestSegmentWorkflowId('collect_test', 'clicks', 'seg-0001')}/again`, args: [{ project: 'collect_test', stream: 'clicks', segmentId: 'seg-0001', keep: true }] }),
       );
-      expect(again).toEqual({ stream: 'clicks', batch: 'seg-0001', rows: 2, alreadyLoaded: true });
+      expect(again).toEqual({ stream: 'clicks', batch: 'seg-0001', rows: 2, quarantined: 0, alreadyLoaded: true });
       expect(await query(`SELECT count(*) AS n FROM flywheel.stream_clicks`)).toEqual([{ n: 2 }]);
       expect(await readdir(join(streamSegmentsDir(stateDir, 'clicks'), 'loaded'))).toEqual(['seg-0001.seg']);
       expect(await query(`SELECT stream, batch, rows FROM flywheel.ingest_ledger WHERE stream = 'clicks'`)).toEqual([{ stream: 'clicks', batch: 'seg-0001', rows: 2 }]);
@@ -125,7 +125,7 @@ describe('ingestion workflows', () => {
       const run = () => runWorker({ taskQueue, activities: createActivities(deps()) }, () =>
         client.workflow.execute(ingestPending, { taskQueue, workflowId: `pending-${Date.now()}`, args: [{ project: 'collect_test' }] }),
       );
-      expect(await run()).toEqual({ segments: 2, rows: 2, tables: [{ stream: 'orders', rows: 2, watermark: '2024-05-01T11:05:00.000Z' }] });
+      expect(await run()).toEqual({ segments: 2, rows: 2, quarantined: 0, tables: [{ stream: 'orders', rows: 2, watermark: '2024-05-01T11:05:00.000Z' }] });
       expect(await query(`SELECT _event_id FROM flywheel.stream_clicks ORDER BY _event_id`)).toEqual(['e1', 'e2', 'e4', 'e5', 'e6'].map((_event_id) => ({ _event_id })));
 
       // A row loaded late but within the lookback is picked up; rows already stored are not stored again.

@@ -217,7 +217,7 @@ describe('the ingestSegment activity', () => {
   it('loads new ids as they are, and a segment repeating ids (within it, or stored ones) as the statement does: first occurrence wins', async () => {
     const { segment, load, scratch } = await activities();
     await segment('seg-1', records([event('a', { page: 'first' }), event('b')]));
-    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'seg-1', rows: 2, alreadyLoaded: false });
+    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'seg-1', rows: 2, quarantined: 0, alreadyLoaded: false });
     await segment('seg-2', records([
       event('c', { item_id: 1, _received_at: '2024-05-01T10:00:05Z' }),
       event('b', { page: 'retried' }),                                     // stored by seg-1: kept as stored
@@ -225,8 +225,8 @@ describe('the ingestSegment activity', () => {
       event('d', { item_id: 3 }),
       event('d', { item_id: 4 }),                                          // same time: the first in the segment wins
     ]));
-    expect(await load('seg-2')).toEqual({ stream: 'clicks', batch: 'seg-2', rows: 2, alreadyLoaded: false });
-    expect(await load('seg-2')).toEqual({ stream: 'clicks', batch: 'seg-2', rows: 2, alreadyLoaded: true });
+    expect(await load('seg-2')).toEqual({ stream: 'clicks', batch: 'seg-2', rows: 2, quarantined: 0, alreadyLoaded: false });
+    expect(await load('seg-2')).toEqual({ stream: 'clicks', batch: 'seg-2', rows: 2, quarantined: 0, alreadyLoaded: true });
     expect((await stored()).map((row) => [row._event_id, row.item_id, row.page, row._batch])).toEqual([
       ['a', 7, 'first', 'seg-1'], ['b', 7, 'home', 'seg-1'], ['c', 2, 'home', 'seg-2'], ['d', 3, 'home', 'seg-2'],
     ]);

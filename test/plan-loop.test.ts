@@ -240,6 +240,9 @@ describe('loop definitions', () => {
 describe('summarizeStageResult', () => {
   it('says in one line what each kind of child did', () => {
     expect(summarizeStageResult('ingest', { stream: 'clicks', from: 'segments', segments: 2, rows: 1204 })).toBe('2 segments loaded, 1,204 rows');
+    expect(summarizeStageResult('ingest', { stream: 'clicks', from: 'segments', segments: 2, rows: 1204, quarantined: 0 })).toBe('2 segments loaded, 1,204 rows');
+    expect(summarizeStageResult('ingest', { stream: 'clicks', from: 'segments', segments: 1, rows: 3, quarantined: 1 })).toBe('1 segment loaded, 3 rows, 1 event quarantined');
+    expect(summarizeStageResult('ingest', { stream: 'clicks', from: 'segments', segments: 3, rows: 3, quarantined: 1500 })).toBe('3 segments loaded, 3 rows, 1,500 events quarantined');
     expect(summarizeStageResult('ingest', { stream: 'orders', from: 'table', segments: 0, rows: 1, watermark: null })).toBe('1 row loaded from the table');
     expect(summarizeStageResult('labels', { built: 1, rebuilt: 0, upToDate: 3, open: 1, failed: 0 })).toBe('partitions: 1 built, 3 up to date, 1 open');
     expect(summarizeStageResult('trainingSet', { rowCount: 10, partitions: [{}], version: 'v1' })).toBe('10 rows in 1 partition, version v1');

@@ -44,6 +44,8 @@ export interface IngestPendingInput {
 export interface IngestPendingResult {
   readonly segments: number;
   readonly rows: number;
+  /** Events of those segments the warehouse refused, put in quarantine (docs/collect.md, "Quarantine"). */
+  readonly quarantined: number;
   readonly tables: readonly { readonly stream: string; readonly rows: number; readonly watermark: string | null }[];
 }
 
@@ -57,6 +59,7 @@ export async function ingestPending(input: IngestPendingInput): Promise<IngestPe
   const pending = await listPendingSegments({ limit: input.limit ?? 200 });
   let rows = 0;
   let segments = 0;
+  let quarantined = 0;
   for (const segment of pending) {
     try {
       const child = await startChild(ingestSegment, {
@@ -67,6 +70,7 @@ export async function ingestPending(input: IngestPendingInput): Promise<IngestPe
       });
       const result = await child.result();
       rows += result.rows;
+      quarantined += result.quarantined ?? 0;
       segments++;
     } catch (error) {
       // Running already (started by the server a moment ago): it will finish on its own.
@@ -80,7 +84,7 @@ export async function ingestPending(input: IngestPendingInput): Promise<IngestPe
     const loaded = await ingestFromTable({ stream, now });
     tables.push({ stream, rows: loaded.rows, watermark: loaded.watermark });
   }
-  return { segments, rows, tables };
+  return { segments, rows, quarantined, tables };
 }
 
 export interface IngestStreamInput {
@@ -97,6 +101,8 @@ export interface IngestStreamResult {
   readonly from: 'segments' | 'table';
   readonly segments: number;
   readonly rows: number;
+  /** Events the warehouse refused, put in quarantine (docs/collect.md, "Quarantine"); 0 for a `from` stream. */
+  readonly quarantined: number;
   /** A `from` stream's watermark after the load (null before its first rows); absent for segments. */
   readonly watermark?: string | null;
 }
@@ -111,10 +117,11 @@ export async function ingestStream(input: IngestStreamInput): Promise<IngestStre
   upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'ingest', object: input.stream }));
   if ((await listTableStreams()).includes(input.stream)) {
     const loaded = await ingestFromTable({ stream: input.stream, now: workflowInfo().runStartTime.toISOString() });
-    return { stream: input.stream, from: 'table', segments: 0, rows: loaded.rows, watermark: loaded.watermark };
+    return { stream: input.stream, from: 'table', segments: 0, rows: loaded.rows, quarantined: 0, watermark: loaded.watermark };
   }
   let rows = 0;
   let segments = 0;
+  let quarantined = 0;
   for (const segment of await listPendingSegments({ limit: input.limit ?? 200, stream: input.stream })) {
     try {
       const result = await executeChild(ingestSegment, {
@@ -123,11 +130,12 @@ export async function ingestStream(input: IngestStreamInput): Promise<IngestStre
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       });
       rows += result.rows;
+      quarantined += result.quarantined ?? 0;
       segments++;
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) continue;
       throw error;
     }
   }
-  return { stream: input.stream, from: 'segments', segments, rows };
+  return { stream: input.stream, from: 'segments', segments, rows, quarantined };
 }

@@ -11,8 +11,8 @@ const DUCKDB_ROW_REJECTION = /^(Invalid Input Error|Conversion Error|Out of Rang
 
 /**
  * The warehouse's reason when `error` is the engine refusing some of the rows a statement read (a
- * value it cannot convert, a line it cannot parse, a NOT NULL it breaks), as the engine's message
- * without the SQL; undefined for any other failure (a lost connection, a full disk, a repeated
+ * value it cannot convert, a line it cannot parse, a NOT NULL it breaks): the first line of the
+ * engine's message, without the SQL; undefined for any other failure (a lost connection, a full disk, a repeated
  * primary key, a missing table), which no set of events would change. Used by ingestion to tell the
  * events the warehouse refuses (quarantined) from failures that must fail the load.
  *
@@ -22,5 +22,6 @@ const DUCKDB_ROW_REJECTION = /^(Invalid Input Error|Conversion Error|Out of Rang
 export function rowRejectionReason(error: unknown): string | undefined {
   if (!(error instanceof EngineQueryError) || error.engine !== 'duckdb' || isPrimaryKeyViolation(error)) return undefined;
   const reason = (error.cause instanceof Error ? error.cause.message : String(error.cause)).trim();
-  return DUCKDB_ROW_REJECTION.test(reason) ? reason : undefined;
+  // The first line says what was refused; DuckDB's later lines are hints about read_json's options.
+  return DUCKDB_ROW_REJECTION.test(reason) ? reason.split('\n', 1)[0]!.trim() : undefined;
 }

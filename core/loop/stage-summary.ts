@@ -19,7 +19,8 @@ export function summarizeStageResult(kind: LoopStageKind, result: unknown): stri
         const watermark = str('watermark');
         return `${plural(rows, 'row')} loaded from the table${watermark ? `, watermark ${watermark}` : ''}`;
       }
-      return `${plural(num('segments') ?? 0, 'segment')} loaded, ${plural(rows, 'row')}`;
+      const quarantined = num('quarantined') ?? 0;
+      return `${plural(num('segments') ?? 0, 'segment')} loaded, ${plural(rows, 'row')}${quarantined > 0 ? `, ${plural(quarantined, 'event')} quarantined` : ''}`;
     }
     case 'labels': {
       const parts = (['built', 'rebuilt', 'upToDate', 'open', 'failed'] as const)

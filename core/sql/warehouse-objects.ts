@@ -111,6 +111,11 @@ export const INGEST_QUARANTINE_COLUMNS = [
   { name: 'quarantined_at', type: 'timestamp', notNull: true },
 ] as const satisfies readonly TableColumnNode[];
 
+/** The quarantine's table, created when missing (by apply, and by ingestion for a warehouse applied before it existed). */
+export function ingestQuarantineTableNode(schema: string = DEFAULT_WAREHOUSE_SCHEMA): WarehouseObjectNode {
+  return { kind: 'createTable', table: ingestQuarantineTableName(schema), columns: INGEST_QUARANTINE_COLUMNS, primaryKey: ['stream', 'batch', 'event_index'] };
+}
+
 /** The columns of a feature view's view, in order, with the types they have there. */
 export interface FeatureViewColumns {
   /** The join keys of the view's entities, in entity order, each once (not cast: as the source holds them). */
@@ -216,7 +221,7 @@ export function planWarehouseObjects(options: WarehouseObjectsOptions): Warehous
     ...removed(applied?.featureViews, desired.featureViews).map((name): WarehouseObjectNode => ({ kind: 'dropView', view: featureViewViewName(name, schema) })),
     ...removed(applied?.sources, desired.sources).map((name): WarehouseObjectNode => ({ kind: 'dropView', view: sourceViewName(name, schema) })),
     ...(streams.length > 0 ? [{ kind: 'createTable', table: ingestLedgerTableName(schema), columns: INGEST_LEDGER_COLUMNS, primaryKey: ['stream', 'batch'] } as const] : []),
-    ...(streams.length > 0 ? [{ kind: 'createTable', table: ingestQuarantineTableName(schema), columns: INGEST_QUARANTINE_COLUMNS, primaryKey: ['stream', 'batch', 'event_index'] } as const] : []),
+    ...(streams.length > 0 ? [ingestQuarantineTableNode(schema)] : []),
     ...streams.flatMap((stream) => eventStreamTableNodes(stream, applied?.eventStreams[stream.name], schema)),
     ...removed(applied?.eventStreams, desired.eventStreams).map((name): WarehouseObjectNode => ({
       kind: 'keepTable', table: eventStreamTableName(name, schema), reason: `event stream "${name}" was removed; drop the table by hand to delete its events`,
