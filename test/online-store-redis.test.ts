@@ -100,6 +100,47 @@ describe('RedisOnlineStore', () => {
     expect(await withRedisClient(server.url, (client) => client.exists('cf:user_stats:[1]'))).toBe(1);
   });
 
+  it('sets each key written with a ttl to expire at its event time plus the ttl, and clears it when a record without one replaces it', async () => {
+    const keyPrefix = testKeyPrefix();
+    const store = closing(new RedisOnlineStore({ url: redisUrl(), keyPrefix }));
+    cleanups.push(() => deleteTestKeys(redisUrl(), keyPrefix));
+    const key = (k: number) => `${keyPrefix}v:[${k}]`;
+    const expireTime = (k: number) => withRedisClient(redisUrl(), (client) => client.sendCommand(['PEXPIRETIME', key(k)]));
+    const at = (iso: string) => Date.parse(iso);
+    const ttl = 3600;
+    const ttlRecord = (k: number, eventTime: string, ttlSeconds: number | null = ttl): OnlineRecord => ({ ...record('v', [k], { n: k }, eventTime), ttlSeconds });
+
+    expect(await store.write([
+      ttlRecord(1, '2099-01-01T00:00:00Z'),
+      ttlRecord(2, '2099-01-01T00:00:00.000999Z', 1), // microseconds past a millisecond: the expiry is that millisecond
+      ttlRecord(3, '2099-01-01T00:00:00Z', null),
+      { ...record('v', [4], { n: 4 }, '2099-01-01T00:00:00Z') },
+      ttlRecord(5, '2099-01-01T00:00:00Z'),
+      ttlRecord(5, '2099-01-02T00:00:00Z', null), // the same key again, newer, without a ttl: no expiry
+      ttlRecord(6, '2020-01-01T00:00:00Z'), // long past its ttl: gone at once
+    ])).toEqual({ written: 7, skippedOlder: 0 });
+    expect(await expireTime(1)).toBe(at('2099-01-01T00:00:00Z') + 3_600_000);
+    expect(await expireTime(2)).toBe(at('2099-01-01T00:00:01Z'));
+    expect(await expireTime(3)).toBe(-1);
+    expect(await expireTime(4)).toBe(-1);
+    expect(await expireTime(5)).toBe(-1);
+    expect(await expireTime(6)).toBe(-2); // no such key
+
+    // A newer record moves the expiry; an older one (skipped) leaves it; one without a ttl clears it.
+    await store.write([ttlRecord(1, '2099-01-01T01:00:00Z')]);
+    expect(await expireTime(1)).toBe(at('2099-01-01T02:00:00Z'));
+    expect(await store.write([ttlRecord(1, '2098-01-01T00:00:00Z', 1)])).toEqual({ written: 0, skippedOlder: 1 });
+    expect(await expireTime(1)).toBe(at('2099-01-01T02:00:00Z'));
+    await store.write([ttlRecord(1, '2099-01-01T01:00:00Z', null)]);
+    expect(await expireTime(1)).toBe(-1);
+
+    // Materialization's encoded rows carry the view's ttl the same way.
+    await store.writeEncoded({ view: 'v', features: ['n'], ttlSeconds: 86_400, rows: [{ key: [7], eventMicros: at('2099-03-01T00:00:00Z') * 1000 + 1, values: '[7]' }] });
+    expect(await expireTime(7)).toBe(at('2099-03-02T00:00:00Z'));
+    const ttlLeft = await withRedisClient(redisUrl(), (client) => client.pTTL(key(7)));
+    expect(ttlLeft).toBeGreaterThan(0);
+  });
+
   it('writes and reads many keys in one round trip each: scripts of 100 records, one MGET', async () => {
     const server = await ownServer();
     const replyDelayMs = 300;

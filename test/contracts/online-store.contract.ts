@@ -34,6 +34,9 @@ export const ONLINE_STORE_CASES = [
   'reads records undecoded, sharing one features array per layout',
   'rejects invalid encoded batches before writing',
   'orders event times before 1970 and repeated keys of one call',
+  'removes expired records in bounded sweeps, keeping those exactly ttl old',
+  'removes a record written with a ttl once it is past it, and never a newer one',
+  'rejects invalid ttls and sweep bounds before touching anything',
 ] as const;
 export type OnlineStoreCase = (typeof ONLINE_STORE_CASES)[number];
 
@@ -332,6 +335,80 @@ export function describeOnlineStoreContract(
       ]);
       // A deleted view can be written again from scratch, at any event time.
       expect(await store.write([rec('a', [1], { n: 6 }, '2020-01-01T00:00:00Z')])).toEqual({ written: 1, skippedOlder: 0 });
+    });
+
+    test('removes expired records in bounded sweeps, keeping those exactly ttl old', async () => {
+      // As of NOW with a one-day ttl: expired means an event time before 2024-05-01T12:00:00Z.
+      await store.write([
+        rec('v', [1], { n: 1 }, '2024-05-01T11:59:59.999999Z'), // expired: 1 µs past the ttl
+        rec('v', [2], { n: 2 }, '2024-05-01T12:00:00Z'), // kept: exactly ttl old
+        rec('v', [3], { n: 3 }, '2024-04-30T00:00:00Z'), // expired
+        rec('v', [4], { n: 4 }, '2024-05-02T12:00:00Z'), // kept
+        rec('v', ['x'], { n: 5 }, '1969-07-20T20:17:40Z'), // expired, before 1970
+        rec('vv', [1], { n: 6 }, '2020-01-01T00:00:00Z'), // another view (its name starts like v's): untouched
+      ]);
+      expect(await store.deleteExpired('v', DAY, NOW, 2)).toEqual({ deleted: 2, done: false });
+      expect(await store.deleteExpired('v', DAY, NOW, 2)).toEqual({ deleted: 1, done: true });
+      expect(await store.deleteExpired('v', DAY, NOW, 2)).toEqual({ deleted: 0, done: true });
+      expect(await store.deleteExpired('never_written', DAY, NOW, 2)).toEqual({ deleted: 0, done: true });
+      const results = await store.read([req('v', [1]), req('v', [2]), req('v', [3]), req('v', [4]), req('v', ['x']), req('vv', [1])], NOW);
+      expect(results.map((r) => [r.status, r.values])).toStrictEqual([
+        ['missing', {}],
+        ['present', { n: 2 }],
+        ['missing', {}],
+        ['present', { n: 4 }],
+        ['missing', {}],
+        ['present', { n: 6 }],
+      ]);
+      // A microsecond later, v[2] is past its ttl too; a zero ttl keeps only what happened at NOW.
+      expect(await store.deleteExpired('v', DAY, new Date(NOW.getTime() + 1), 10)).toEqual({ deleted: 1, done: true });
+      expect(await store.deleteExpired('v', 0, NOW, 10)).toEqual({ deleted: 0, done: true });
+      expect(await store.deleteExpired('v', 0, new Date(NOW.getTime() + 1), 10)).toEqual({ deleted: 1, done: true });
+    });
+
+    test('removes a record written with a ttl once it is past it, and never a newer one', async () => {
+      // Relative to the real clock: a ttl set at write time may act on its own (Redis expires the key).
+      const now = Date.now();
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const ttl = 3600;
+      expect(await store.write([
+        { ...rec('t', [1], { n: 1 }, iso(now - ttl * 1000 - 60_000)), ttlSeconds: ttl }, // a minute past its ttl
+        { ...rec('t', [2], { n: 2 }, iso(now - 60_000)), ttlSeconds: ttl }, // within it
+        rec('t', [3], { n: 3 }, iso(now - ttl * 1000 - 60_000)), // no ttl given: the sweep's ttl decides
+      ])).toEqual({ written: 3, skippedOlder: 0 });
+      expect(await store.writeEncoded({ view: 't', features: ['n'], ttlSeconds: ttl, rows: [
+        { key: [4], eventMicros: (now - ttl * 1000 - 60_000) * 1000, values: '[4]' },
+        { key: [5], eventMicros: (now - 60_000) * 1000, values: '[5]' },
+      ] })).toEqual({ written: 2, skippedOlder: 0 });
+      const swept = await store.deleteExpired('t', ttl, new Date(now), 100);
+      expect(swept.done).toBe(true);
+      const after = await store.read([1, 2, 3, 4, 5].map((k) => req('t', [k], { ttlSeconds: ttl })), new Date(now));
+      expect(after.map((r) => [r.status, r.values])).toStrictEqual([
+        ['missing', {}],
+        ['present', { n: 2 }],
+        ['missing', {}],
+        ['missing', {}],
+        ['present', { n: 5 }],
+      ]);
+      // A key whose record was removed takes a new one; a newer record written meanwhile is never swept.
+      expect(await store.write([{ ...rec('t', [1], { n: 10 }, iso(now)), ttlSeconds: ttl }])).toEqual({ written: 1, skippedOlder: 0 });
+      expect(await store.deleteExpired('t', ttl, new Date(now), 100)).toEqual({ deleted: 0, done: true });
+      expect((await readOne(req('t', [1]), new Date(now)))?.values).toEqual({ n: 10 });
+    });
+
+    test('rejects invalid ttls and sweep bounds before touching anything', async () => {
+      await store.write([rec('v', [1], { n: 1 }, '2000-01-01T00:00:00Z')]);
+      for (const ttlSeconds of [-1, Number.NaN, Number.POSITIVE_INFINITY, '1d']) {
+        await expect(store.write([{ ...rec('v', [2], { n: 2 }), ttlSeconds: ttlSeconds as number }])).rejects.toThrow(`Invalid online record (view "v", key [2], field "ttlSeconds"): expected a ttl in seconds (a number, 0 or more) or null, got ${JSON.stringify(ttlSeconds)}`);
+        await expect(store.writeEncoded({ view: 'v', features: ['n'], ttlSeconds: ttlSeconds as number, rows: [{ key: [2], eventMicros: 0, values: '[2]' }] })).rejects.toBeInstanceOf(InvalidOnlineRecordError);
+        await expect(store.deleteExpired('v', ttlSeconds as number, NOW, 10)).rejects.toThrow(`Invalid online record (view "v", field "ttlSeconds"): expected a ttl in seconds (a number, 0 or more), got ${JSON.stringify(ttlSeconds)}`);
+      }
+      for (const limit of [0, -1, 1.5]) {
+        await expect(store.deleteExpired('v', DAY, NOW, limit)).rejects.toThrow(`Invalid online record (view "v", field "limit"): expected a positive whole number of records, got ${limit}`);
+      }
+      await expect(store.deleteExpired('bad-name', DAY, NOW, 10)).rejects.toBeInstanceOf(InvalidOnlineRecordError);
+      expect((await readOne(req('v', [1])))?.status).toBe('present');
+      expect((await readOne(req('v', [2])))?.status).toBe('missing');
     });
 
     test('rejects invalid records and requests before writing', async () => {
