@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import { createLogApp, DEFAULT_LIMITS, type LogApiLimits } from './app.ts';
 import type { TokenTable } from './auth/bearer-tokens.ts';
 import { ServerMetrics, type DecisionLogCounters } from './metrics.ts';
+import { readQuarantineCounts } from './quarantine-counts.ts';
 import { openSegmentLog, type OnSegmentClosed } from './segment-log/index.ts';
 import { OnlinePush, type OnlinePushOptions } from './push/online-push.ts';
 import { decisionLayoutsOf } from '../core/definitions/decision-stream.ts';
@@ -99,6 +100,7 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
   const decisionLogStats = decisionLog ? () => decisionLog.stats() : options.decisionLogStats;
   const metrics: ServerMetrics = new ServerMetrics({
     logStats: () => segmentLog.stats(),
+    quarantineCounts: () => readQuarantineCounts(options.stateDir),
     ...(push ? { pushStats: () => push.stats() } : {}),
     ...(decisionLogStats ? { decisionLogStats } : {}),
     // Called at scrape time, when `serving` is set.

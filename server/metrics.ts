@@ -18,6 +18,7 @@ import type { StreamLogStats } from './segment-log/index.ts';
  * | `flywheel_push_records_total` | counter | `outcome` (`written`, `dropped`, `failed`) |
  * | `flywheel_decision_log_dropped_total` | counter | decisions the decision log could not take |
  * | `flywheel_decision_log` | gauge | `stat`: every counter of the decision log's stats |
+ * | `flywheel_ingest_quarantined_events` | gauge | `stream`: events the warehouse refused, in the ingest quarantine (as ingestion last recorded) |
  *
  * plus prom-client's default process metrics (CPU, memory, event loop lag, GC).
  */
@@ -34,6 +35,8 @@ export interface MetricSources {
   readonly decisionLogStats?: () => DecisionLogCounters;
   /** Whether the online store is up (the serving breaker is closed); absent when the server does not serve features. */
   readonly storeAvailable?: () => boolean;
+  /** Events of each stream in the warehouse's ingest quarantine, as ingestion last recorded them in the state folder (server/quarantine-counts.ts). */
+  readonly quarantineCounts?: () => Promise<Readonly<Record<string, number>>>;
 }
 
 export type StoreReadOutcome = 'ok' | 'unavailable' | 'error';
@@ -74,7 +77,7 @@ export class ServerMetrics {
     this.#keysRead = new Counter({ name: 'flywheel_online_store_keys_read_total', help: 'Keys read from the online store by serving (distinct keys per request)', registers });
     this.#servedRows = new Counter({ name: 'flywheel_served_rows_total', help: 'Entity rows served, by feature service', labelNames: ['service'], registers });
 
-    const { logStats, pushStats, decisionLogStats, storeAvailable } = sources;
+    const { logStats, pushStats, decisionLogStats, storeAvailable, quarantineCounts } = sources;
     if (storeAvailable) {
       new Gauge({
         name: 'flywheel_online_store_available', help: 'Whether serving reads the online store (1) or answers 503 until it answers again (0)', registers,
@@ -89,6 +92,16 @@ export class ServerMetrics {
         collect() {
           this.reset();
           for (const [stream, stats] of Object.entries(logStats())) this.inc({ stream }, stats.records);
+        },
+      });
+    }
+    if (quarantineCounts) {
+      new Gauge({
+        name: 'flywheel_ingest_quarantined_events', help: 'Events the warehouse refused, waiting in the ingest quarantine, by stream (as ingestion last recorded them)', labelNames: ['stream'], registers,
+        async collect() {
+          const counts = await quarantineCounts();
+          this.reset();
+          for (const [stream, events] of Object.entries(counts)) this.set({ stream }, events);
         },
       });
     }

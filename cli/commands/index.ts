@@ -8,9 +8,11 @@ import { registerLoopCommand } from './loop.ts';
 import { registerLabelsCommand } from './labels.ts';
 import { registerMaterializeCommand } from './materialize.ts';
 import { registerPlanCommand } from './plan.ts';
+import { registerRetentionCommand } from './retention.ts';
 import { registerRunCommand } from './run.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerStatusCommand } from './status.ts';
+import { registerStreamsCommand } from './streams.ts';
 import { registerWorkerCommand } from './worker.ts';
 
 /** Every subcommand, in the order `flywheel --help` lists them. Each file registers one command. */
@@ -24,7 +26,9 @@ export function registerCommands(program: Command): void {
   registerDatasetsCommand(program);
   registerLabelsCommand(program);
   registerMaterializeCommand(program);
+  registerRetentionCommand(program);
   registerStatusCommand(program);
+  registerStreamsCommand(program);
   registerLoopCommand(program);
   registerServeCommand(program);
 }

@@ -3,6 +3,7 @@ import { createOfflineEngine } from '../../connectors/offline/create-offline-eng
 import { WarehouseMaterializationState } from '../../connectors/registry/materialization-state.ts';
 import { WarehouseRegistry } from '../../connectors/registry/warehouse-registry.ts';
 import { materializationStatuses, type ViewMaterializationStatus } from '../../core/materialization/status.ts';
+import { compileQuarantineCounts } from '../../core/sql/quarantine.ts';
 import { formatStatusText } from '../format/status-text.ts';
 import { loadConfigFor } from './global-options.ts';
 
@@ -15,17 +16,20 @@ export interface StatusDocument {
   /** The time ages are measured against, ISO-8601 UTC. */
   readonly now: string;
   readonly featureViews: readonly ViewMaterializationStatus[];
+  /** Per applied event stream, by name: its events the warehouse refused, waiting in the ingest quarantine (docs/collect.md). */
+  readonly streams: readonly { readonly stream: string; readonly quarantined: number }[];
 }
 
 /**
  * `flywheel status`: per online feature view of the applied registry version, its materialization
  * schedule, last watermark, how old it is and whether that is stale (docs/materialization.md).
- * Reads the warehouse only; `--json` for monitoring.
+ * and per event stream the events waiting in the ingest quarantine. Reads the warehouse only;
+ * `--json` for monitoring.
  */
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
-    .description('per online feature view: its materialization schedule, last watermark, age, and whether it is stale')
+    .description('per online feature view: its materialization schedule, last watermark, age, and whether it is stale; per event stream: events in quarantine')
     .option('--json', 'print the status as a JSON document (format flywheel.status/v1)')
     .action(async (options: { json?: boolean }, command: Command) => {
       const config = await loadConfigFor(command);
@@ -35,12 +39,16 @@ export function registerStatusCommand(program: Command): void {
       try {
         const applied = await new WarehouseRegistry(engine).latest(config.project);
         const states = applied ? await new WarehouseMaterializationState(engine).list(config.project) : [];
+        const streamNames = Object.keys(applied?.spec.eventStreams ?? {}).sort();
+        // apply creates the quarantine with the first stream, so it is there when a stream is.
+        const counts = streamNames.length > 0 ? await engine.all<{ stream: string; events: number }>(compileQuarantineCounts(engine.dialect)) : [];
         document = {
           format: 'flywheel.status/v1',
           project: config.project,
           registryVersion: applied?.version ?? null,
           now: now.toISOString(),
           featureViews: applied ? materializationStatuses(applied.spec, states, now) : [],
+          streams: streamNames.map((stream) => ({ stream, quarantined: Number(counts.find((c) => c.stream === stream)?.events ?? 0) })),
         };
       } finally {
         await engine.close();

@@ -11,16 +11,23 @@ import { formatAge, type ViewMaterializationStatus } from '../../core/materializ
  *     user_static    -           -                         -       -       never materialized
  *
  *   1 of 3 online feature views fresh, 2 stale.
+ *
+ *   Events in quarantine, refused by the warehouse (flywheel streams quarantine <stream>):
+ *     clicks  3
+ *
+ * The quarantine lines appear only when a stream has events there.
  */
 export function formatStatusText(document: {
   readonly project: string;
   readonly registryVersion: number | null;
   readonly now: string;
   readonly featureViews: readonly ViewMaterializationStatus[];
+  readonly streams?: readonly { readonly stream: string; readonly quarantined: number }[];
 }): string {
   if (document.registryVersion === null) return `Nothing has been applied to project "${document.project}" yet; run flywheel apply.\n`;
   const head = `Project "${document.project}", registry version ${document.registryVersion}, at ${document.now}:`;
-  if (document.featureViews.length === 0) return `${head}\n\nNo online feature views.\n`;
+  const quarantine = quarantineText(document.streams ?? []);
+  if (document.featureViews.length === 0) return `${head}\n\nNo online feature views.\n${quarantine}`;
   const rows = document.featureViews.map((s) => [
     s.view,
     s.schedule === null ? '-' : `${s.schedule}${s.paused ? ' (paused)' : ''}`,
@@ -36,7 +43,15 @@ export function formatStatusText(document: {
   const fresh = document.featureViews.filter((s) => s.state === 'fresh').length;
   const total = document.featureViews.length;
   const summary = `${fresh} of ${total} online feature view${total === 1 ? '' : 's'} fresh, ${stale} stale.`;
-  return `${[head, '', line(header), ...rows.map(line), '', summary].join('\n')}\n`;
+  return `${[head, '', line(header), ...rows.map(line), '', summary].join('\n')}\n${quarantine}`;
+}
+
+/** The streams with quarantined events, one line each (nothing when there are none). */
+function quarantineText(streams: readonly { readonly stream: string; readonly quarantined: number }[]): string {
+  const waiting = streams.filter((s) => s.quarantined > 0);
+  if (waiting.length === 0) return '';
+  const width = Math.max(...waiting.map((s) => s.stream.length));
+  return `\nEvents in quarantine, refused by the warehouse (flywheel streams quarantine <stream>):\n${waiting.map((s) => `  ${s.stream.padEnd(width)}  ${s.quarantined.toLocaleString('en-US')}`).join('\n')}\n`;
 }
 
 function stateText(status: ViewMaterializationStatus): string {
