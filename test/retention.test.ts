@@ -227,4 +227,29 @@ describe('plan and apply', () => {
     cli('apply').ok();
     await expect(client.schedule.getHandle(SCHEDULE_ID).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
   });
+
+  it('flywheel retention run deletes what is older than the retention now, and prints what it did', async () => {
+    await sqlRun(`INSERT INTO flywheel.stream_orders (_event_id, user_id, ts, amount, _received_at, _batch) VALUES
+      ('o7', 7, TIMESTAMPTZ '2024-01-01 00:00:00+00', 7, now(), 'by-hand'), ('o8', 8, now() - INTERVAL 1 MINUTE, 8, now(), 'by-hand')`);
+    const before = Date.now();
+    const { json, text } = await runWorker({ taskQueue, activities: createActivities(deps()) }, async () => ({
+      json: await project.cliAsync('retention', 'run', 'orders', '--json'),
+      text: await project.cliAsync('retention', 'run', '--as-of', '2024-03-31T00:00:00Z', '--batch-rows', '5'),
+    }));
+    expect(json.code).toBe(0);
+    const result = JSON.parse(json.stdout) as EnforceRetentionResult;
+    expect(result.streams).toMatchObject([{ stream: 'orders', retentionSeconds: 10 * DAY, deleted: 1, batches: 1 }]);
+    expect(Date.parse(result.asOf)).toBeGreaterThanOrEqual(before);
+    expect(result.streams[0]!.cutoff).toBe(new Date(Date.parse(result.asOf) - 10 * DAY * 1000).toISOString());
+    expect(await ids('stream_orders')).toEqual(['o8']);
+    // Every stream as of a past instant (clicks is 10d now): c5 (03-01) and c6 (03-15) are older than 03-21.
+    expect(text.code).toBe(0);
+    expect(text.stdout).toBe([
+      'Retention as of 2024-03-31T00:00:00.000Z (registry version 4): 2 events deleted.',
+      '  clicks: kept 10d, deleted 2 older than 2024-03-21T00:00:00.000Z in 1 batch',
+      '  orders: kept 10d, deleted 0 older than 2024-03-21T00:00:00.000Z in 0 batches',
+      '',
+    ].join('\n'));
+    expect(await ids('stream_clicks')).toEqual(['c7']);
+  });
 });
