@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { EventStreamSpec } from '../core/definitions/specs.ts';
 import { FlywheelError, NotFoundError } from '../core/errors.ts';
 import { retentionCutoff, streamsUnderRetention } from '../core/retention/cutoff.ts';
-import { compileDeleteExpiredBatch } from '../core/sql/retention.ts';
+import { compileDeleteExpiredBatch, compileDeleteExpiredQuarantine } from '../core/sql/retention.ts';
 import { withEngine, type ActivityDeps, type RegistryVersion } from './deps.ts';
 import { atBoundary } from './failures.ts';
 
@@ -101,11 +101,28 @@ export function createRetentionActivities(deps: ActivityDeps) {
         return { deleted: progress.deleted, batches: progress.batches, done };
       });
     },
+
+    /** Deletes the stream's quarantined events kept longer than its retention (see compileDeleteExpiredQuarantine). */
+    async deleteExpiredQuarantine(input: Omit<DeleteExpiredEventsInput, 'batchRows' | 'maxBatches'>): Promise<{ deleted: number }> {
+      return atBoundary(() =>
+        withEngine(deps, async (engine) => {
+          const stream = streamOf(deps, await deps.registry(engine).get(deps.project, input.registryVersion), input);
+          const statements = compileDeleteExpiredQuarantine(stream, { cutoff: input.cutoff }, engine.dialect);
+          const deleted = await engine.transaction(async (tx) => {
+            const [row] = await tx.all<{ rows: number | bigint }>(statements.count);
+            const rows = Number(row?.rows ?? 0);
+            if (rows > 0) await tx.run(statements.delete);
+            return rows;
+          });
+          return { deleted };
+        }),
+      );
+    },
   };
 }
 
 /** The stream as the pinned registry version declares it. */
-function streamOf(deps: ActivityDeps, applied: RegistryVersion | undefined, input: DeleteExpiredEventsInput): EventStreamSpec {
+function streamOf(deps: ActivityDeps, applied: RegistryVersion | undefined, input: Pick<DeleteExpiredEventsInput, 'stream' | 'registryVersion'>): EventStreamSpec {
   if (!applied) throw new NotFoundError('registry version', String(input.registryVersion), `Project "${deps.project}"`);
   const stream = applied.spec.eventStreams[input.stream];
   if (!stream) throw new NotFoundError('event stream', input.stream, `Project "${deps.project}" v${applied.version}`);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { entity, eventStream } from '../index.ts';
 import { retentionCutoff, changedRetentions } from '../core/retention/cutoff.ts';
 import { duckdbDialect, type Dialect } from '../core/sql/dialect.ts';
-import { compileCountExpired, compileDeleteExpiredBatch } from '../core/sql/retention.ts';
+import { compileCountExpired, compileDeleteExpiredBatch, compileDeleteExpiredQuarantine } from '../core/sql/retention.ts';
 import { snowflakeDialect } from '../core/sql/snowflake-dialect.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
 
@@ -16,16 +16,20 @@ const project = (retention: string) =>
 
 const CUTOFF = '2024-03-01T00:00:00.000Z';
 
-const expected: Record<Dialect['name'], { count: string; batchCount: string; batchDelete: string }> = {
+const expected: Record<Dialect['name'], { count: string; batchCount: string; batchDelete: string; quarantineCount: string; quarantineDelete: string }> = {
   duckdb: {
     count: 'SELECT count(*) AS "rows" FROM "flywheel"."stream_clicks" WHERE "ts" < CAST(? AS TIMESTAMPTZ)',
     batchCount: 'SELECT count(*) AS "rows" FROM (SELECT "_event_id" FROM "flywheel"."stream_clicks" WHERE "ts" < CAST(? AS TIMESTAMPTZ) LIMIT 500) AS "batch"',
     batchDelete: 'DELETE FROM "flywheel"."stream_clicks" WHERE "_event_id" IN (SELECT "_event_id" FROM "flywheel"."stream_clicks" WHERE "ts" < CAST(? AS TIMESTAMPTZ) LIMIT 500)',
+    quarantineCount: 'SELECT count(*) AS "rows" FROM "flywheel"."ingest_quarantine" WHERE "stream" = ? AND "quarantined_at" < CAST(? AS TIMESTAMPTZ)',
+    quarantineDelete: 'DELETE FROM "flywheel"."ingest_quarantine" WHERE "stream" = ? AND "quarantined_at" < CAST(? AS TIMESTAMPTZ)',
   },
   snowflake: {
     count: 'SELECT count(*) AS "rows" FROM "flywheel"."stream_clicks" WHERE "ts" < CAST(? AS TIMESTAMP_TZ)',
     batchCount: 'SELECT count(*) AS "rows" FROM (SELECT "_event_id" FROM "flywheel"."stream_clicks" WHERE "ts" < CAST(? AS TIMESTAMP_TZ) LIMIT 500) AS "batch"',
     batchDelete: 'DELETE FROM "flywheel"."stream_clicks" WHERE "_event_id" IN (SELECT "_event_id" FROM "flywheel"."stream_clicks" WHERE "ts" < CAST(? AS TIMESTAMP_TZ) LIMIT 500)',
+    quarantineCount: 'SELECT count(*) AS "rows" FROM "flywheel"."ingest_quarantine" WHERE "stream" = ? AND "quarantined_at" < CAST(? AS TIMESTAMP_TZ)',
+    quarantineDelete: 'DELETE FROM "flywheel"."ingest_quarantine" WHERE "stream" = ? AND "quarantined_at" < CAST(? AS TIMESTAMP_TZ)',
   },
 };
 
@@ -37,6 +41,8 @@ describe('retention SQL', () => {
       const batch = compileDeleteExpiredBatch(stream, { cutoff: CUTOFF, batchRows: 500 }, dialect);
       expect(batch.count).toEqual({ sql: expected[name].batchCount, parameters: [CUTOFF] });
       expect(batch.delete).toEqual({ sql: expected[name].batchDelete, parameters: [CUTOFF] });
+      const quarantine = compileDeleteExpiredQuarantine(stream, { cutoff: CUTOFF }, dialect);
+      expect(quarantine).toEqual({ count: { sql: expected[name].quarantineCount, parameters: ['clicks', CUTOFF] }, delete: { sql: expected[name].quarantineDelete, parameters: ['clicks', CUTOFF] } });
     });
   }
 

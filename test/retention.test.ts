@@ -90,6 +90,16 @@ async function ids(table: string): Promise<string[]> {
   }
 }
 
+/** (stream, event id) of the quarantined events left. */
+async function quarantined(): Promise<[string, string][]> {
+  const engine = await openDuckDBEngine({ path: warehouse });
+  try {
+    return (await engine.all<{ stream: string; id: string }>({ sql: 'SELECT stream, event_id AS id FROM flywheel.ingest_quarantine ORDER BY stream, event_id', parameters: [] })).map((row) => [row.stream, row.id]);
+  } finally {
+    await engine.close();
+  }
+}
+
 const insert = (table: string, rows: readonly (readonly [string, string])[], field: string) =>
   sqlRun(`INSERT INTO flywheel.${table} (_event_id, user_id, ts, ${field}, _received_at, _batch) VALUES ${rows.map(([id, ts], i) => `('${id}', ${i}, TIMESTAMPTZ '${ts}', ${i}, TIMESTAMPTZ '${ts}', 'by-hand')`).join(', ')}`);
 
@@ -105,6 +115,13 @@ export default defineConfig({ project: '${PROJECT}', definitions: './definitions
   cli('apply').ok();
   await insert('stream_clicks', CLICKS, 'item_id');
   await insert('stream_orders', ORDERS, 'amount');
+  // Quarantined events are kept for their stream's retention after they were quarantined.
+  await sqlRun(`INSERT INTO flywheel.ingest_quarantine (stream, batch, event_index, event_id, event, error, quarantined_at) VALUES
+    ('clicks', 's1', 0, 'q1', '{}', 'refused', TIMESTAMPTZ '2024-02-29 23:59:59+00'),  -- deleted
+    ('clicks', 's1', 1, 'q2', '{}', 'refused', TIMESTAMPTZ '2024-03-01 00:00:00+00'),  -- kept: exactly 30 days
+    ('orders', 's2', 0, 'q3', '{}', 'refused', TIMESTAMPTZ '2024-03-01 00:00:00+00'),  -- deleted
+    ('orders', 's2', 1, 'q4', '{}', 'refused', TIMESTAMPTZ '2024-03-25 00:00:00+00'),  -- kept until the 04-10 run
+    ('other', 's3', 0, 'q5', '{}', 'refused', TIMESTAMPTZ '2000-01-01 00:00:00+00')`); // no such stream: untouched
   client = await connectClient();
 });
 
@@ -135,8 +152,8 @@ describe('the retention workflow', () => {
       registryVersion: 1,
       streams: [
         // c1-c4: batches of 2 and 2; a third statement finds none left and ends the stream.
-        { stream: 'clicks', retentionSeconds: 30 * DAY, cutoff: '2024-03-01T00:00:00.000Z', deleted: 4, batches: 2 },
-        { stream: 'orders', retentionSeconds: 10 * DAY, cutoff: '2024-03-21T00:00:00.000Z', deleted: 1, batches: 1 },
+        { stream: 'clicks', retentionSeconds: 30 * DAY, cutoff: '2024-03-01T00:00:00.000Z', deleted: 4, batches: 2, quarantineDeleted: 1 },
+        { stream: 'orders', retentionSeconds: 10 * DAY, cutoff: '2024-03-21T00:00:00.000Z', deleted: 1, batches: 1, quarantineDeleted: 1 },
       ],
       deleted: 5,
     });
@@ -144,9 +161,11 @@ describe('the retention workflow', () => {
     expect(first.activities).toBe(2); // one per stream: 20 batches fit in one activity
     expect(await ids('stream_clicks')).toEqual(['c5', 'c6']);
     expect(await ids('stream_orders')).toEqual(['o2', 'o3']);
+    expect(await quarantined()).toEqual([['clicks', 'q2'], ['orders', 'q4'], ['other', 'q5']]);
 
     const second = await run({ asOf: AS_OF, batchRows: 2 });
-    expect(second.result.streams.map((s) => [s.stream, s.deleted, s.batches])).toEqual([['clicks', 0, 0], ['orders', 0, 0]]);
+    expect(second.result.streams.map((s) => [s.stream, s.deleted, s.batches, s.quarantineDeleted])).toEqual([['clicks', 0, 0, 0], ['orders', 0, 0, 0]]);
+    expect(await quarantined()).toEqual([['clicks', 'q2'], ['orders', 'q4'], ['other', 'q5']]);
     expect(second.result.deleted).toBe(0);
     expect(await ids('stream_clicks')).toEqual(['c5', 'c6']);
     expect(await ids('stream_orders')).toEqual(['o2', 'o3']);
@@ -155,7 +174,7 @@ describe('the retention workflow', () => {
   it('runs one stream when asked, and refuses a stream the registry does not have and a bad batch size', async () => {
     const one = await run({ asOf: '2024-04-10T00:00:00.000Z', stream: 'orders', batchRows: 1 });
     // Cutoff 2024-03-31: o2 and o3 go, one per batch.
-    expect(one.result.streams).toEqual([{ stream: 'orders', retentionSeconds: 10 * DAY, cutoff: '2024-03-31T00:00:00.000Z', deleted: 2, batches: 2 }]);
+    expect(one.result.streams).toEqual([{ stream: 'orders', retentionSeconds: 10 * DAY, cutoff: '2024-03-31T00:00:00.000Z', deleted: 2, batches: 2, quarantineDeleted: 1 }]);
     expect(await ids('stream_orders')).toEqual([]);
     expect(await ids('stream_clicks')).toEqual(['c5', 'c6']);
     const cause = async (input: Omit<EnforceRetentionInput, 'project'>) => {
@@ -246,10 +265,11 @@ describe('plan and apply', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toBe([
       'Retention as of 2024-03-31T00:00:00.000Z (registry version 4): 2 events deleted.',
-      '  clicks: kept 10d, deleted 2 older than 2024-03-21T00:00:00.000Z in 1 batch',
+      '  clicks: kept 10d, deleted 2 older than 2024-03-21T00:00:00.000Z in 1 batch, and 1 quarantined before it',
       '  orders: kept 10d, deleted 0 older than 2024-03-21T00:00:00.000Z in 0 batches',
       '',
     ].join('\n'));
     expect(await ids('stream_clicks')).toEqual(['c7']);
+    expect(await quarantined()).toEqual([['other', 'q5']]);
   });
 });

@@ -20,6 +20,8 @@ export interface StreamRetentionResult {
   readonly deleted: number;
   /** Delete statements that removed at least one event. */
   readonly batches: number;
+  /** Quarantined events of the stream deleted (kept longer than the retention since they were quarantined). */
+  readonly quarantineDeleted: number;
 }
 
 export interface EnforceRetentionResult {
@@ -41,7 +43,7 @@ export interface RetentionProgress {
 /** Query the CLI polls to draw its progress bar. */
 export const retentionProgressQuery = defineQuery<RetentionProgress>('progress');
 
-const { planRetention } = proxyActivities<RetentionActivities>({
+const { planRetention, deleteExpiredQuarantine } = proxyActivities<RetentionActivities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
 });
@@ -60,7 +62,8 @@ const DEFAULT_BATCH_ROWS = 50_000;
  * 1. `planRetention` pins the registry version and computes each stream's cutoff (`asOf - retention`);
  * 2. per stream, `deleteExpiredEvents` deletes batches of at most `batchRows` events, each batch its
  *    own transaction, a bounded number per activity (so DuckDB's file is held briefly), until a batch
- *    finds fewer than `batchRows` left.
+ *    finds fewer than `batchRows` left; then `deleteExpiredQuarantine` deletes the stream's
+ *    quarantined events kept longer than the retention since they were quarantined.
  *
  * Idempotent: the cutoff is fixed for the run, so a retried activity or replayed run deletes only
  * what is still older than it; a second run as of the same instant deletes nothing. A Schedule kept
@@ -77,7 +80,7 @@ export async function enforceRetention(input: EnforceRetentionInput): Promise<En
   upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'retention', ...(input.stream !== undefined ? { object: input.stream } : {}), to: asOf }));
 
   const plan = await planRetention({ asOf, ...(input.stream !== undefined ? { stream: input.stream } : {}) });
-  const results: StreamRetentionResult[] = plan.streams.map((s) => ({ ...s, deleted: 0, batches: 0 }));
+  const results: StreamRetentionResult[] = plan.streams.map((s) => ({ ...s, deleted: 0, batches: 0, quarantineDeleted: 0 }));
   progress = { stage: 'deleting', stream: null, streams: results, deleted: 0 };
 
   for (const [index, stream] of plan.streams.entries()) {
@@ -89,6 +92,9 @@ export async function enforceRetention(input: EnforceRetentionInput): Promise<En
       progress = { stage: 'deleting', stream: stream.stream, streams: [...results], deleted: progress.deleted + step.deleted };
       done = step.done;
     }
+    const quarantine = await deleteExpiredQuarantine({ stream: stream.stream, registryVersion: plan.registryVersion, cutoff: stream.cutoff });
+    results[index] = { ...results[index]!, quarantineDeleted: quarantine.deleted };
+    progress = { ...progress, streams: [...results] };
   }
   progress = { ...progress, stage: 'done', stream: null };
   return { asOf, registryVersion: plan.registryVersion, streams: results, deleted: progress.deleted };

@@ -79,7 +79,9 @@ export function formatRetentionResult(result: EnforceRetentionResult): string {
   const n = (value: number) => value.toLocaleString('en-US');
   const lines = [
     `Retention as of ${result.asOf} (registry version ${result.registryVersion}): ${n(result.deleted)} ${result.deleted === 1 ? 'event' : 'events'} deleted.`,
-    ...result.streams.map((s) => `  ${s.stream}: kept ${formatDuration(s.retentionSeconds)}, deleted ${n(s.deleted)} older than ${s.cutoff} in ${s.batches} ${s.batches === 1 ? 'batch' : 'batches'}`),
+    ...result.streams.map((s) =>
+      `  ${s.stream}: kept ${formatDuration(s.retentionSeconds)}, deleted ${n(s.deleted)} older than ${s.cutoff} in ${s.batches} ${s.batches === 1 ? 'batch' : 'batches'}` +
+      (s.quarantineDeleted > 0 ? `, and ${n(s.quarantineDeleted)} quarantined before it` : '')),
   ];
   return `${lines.join('\n')}\n`;
 }

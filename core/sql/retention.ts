@@ -1,7 +1,7 @@
 import type { EventStreamSpec } from '../definitions/specs.ts';
 import { sql, type CompiledQuery } from './compiled-query.ts';
 import type { Dialect } from './dialect.ts';
-import { EVENT_ID_COLUMN, eventStreamTableName } from './warehouse-objects.ts';
+import { EVENT_ID_COLUMN, eventStreamTableName, ingestQuarantineTableName } from './warehouse-objects.ts';
 
 /**
  * The statements that enforce an event stream's retention on its table (`flywheel.stream_<name>`):
@@ -49,6 +49,22 @@ export function compileDeleteExpiredBatch(stream: EventStreamSpec, options: Dele
   return {
     count: sql(`SELECT count(*) AS ${q('rows')} FROM (${pick}) AS ${q('batch')}`, [options.cutoff]),
     delete: sql(`DELETE FROM ${relation} WHERE ${q(EVENT_ID_COLUMN)} IN (${pick})`, [options.cutoff]),
+  };
+}
+
+/**
+ * The quarantined events of a stream (`flywheel.ingest_quarantine`) kept longer than its retention,
+ * counted from when they were quarantined (`quarantined_at` before the cutoff): their event time was
+ * refused with them, so it cannot be read reliably. One count and one delete, to run in ONE
+ * transaction; not batched, because the quarantine holds only the events the warehouse refused.
+ */
+export function compileDeleteExpiredQuarantine(stream: EventStreamSpec, options: ExpiredEventsOptions, dialect: Dialect): { count: CompiledQuery; delete: CompiledQuery } {
+  const q = (name: string) => dialect.identifier(name);
+  const quarantine = dialect.qualified(ingestQuarantineTableName(options.schema));
+  const where = `${q('stream')} = ? AND ${q('quarantined_at')} < ${dialect.asInstant('?')}`;
+  return {
+    count: sql(`SELECT count(*) AS ${q('rows')} FROM ${quarantine} WHERE ${where}`, [stream.name, options.cutoff]),
+    delete: sql(`DELETE FROM ${quarantine} WHERE ${where}`, [stream.name, options.cutoff]),
   };
 }
 
