@@ -9,6 +9,7 @@ import { createObjectStore } from '../connectors/object-store/create-object-stor
 import { openDuckDBEngine, type DuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import type { ProjectSpec } from '../core/definitions/specs.ts';
+import { TransientError } from '../core/errors.ts';
 import { findRefusedEvents } from '../core/ingest/find-refused-events.ts';
 import { sql } from '../core/sql/compiled-query.ts';
 import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
@@ -65,9 +66,40 @@ async function withWarehouse<T>(work: (e: DuckDBEngine) => Promise<T>): Promise<
 }
 const query = (text: string) => withWarehouse((e) => e.all(sql(text)));
 
-function activities() {
+/**
+ * Fault injection around the real engine: the first `crashes` transactions that write to the
+ * quarantine fail after all their statements ran and before COMMIT (a connection lost, a worker gone).
+ */
+function crashingBeforeCommit(crashes: { left: number }) {
+  return async () => {
+    const real = await openDuckDBEngine({ path: warehouse });
+    return new Proxy(real, {
+      get(target, property) {
+        if (property === 'transaction') {
+          return <T>(work: (tx: Pick<DuckDBEngine, 'run' | 'all'>) => Promise<T>) =>
+            target.transaction(async (tx) => {
+              let quarantine = false;
+              const result = await work({
+                run: (q) => {
+                  if (q.sql.includes('"ingest_quarantine"') && !q.sql.startsWith('SELECT')) quarantine = true;
+                  return tx.run(q);
+                },
+                all: (q) => tx.all(q),
+              });
+              if (quarantine && crashes.left-- > 0) throw new TransientError('the connection was lost before COMMIT');
+              return result;
+            });
+        }
+        const value = Reflect.get(target, property, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  };
+}
+
+function activities(options: { openEngine?: () => Promise<DuckDBEngine> } = {}) {
   const deps = {
-    project: 'quarantine_test', openEngine: () => openDuckDBEngine({ path: warehouse }), registry: (e: DuckDBEngine) => new WarehouseRegistry(e),
+    project: 'quarantine_test', openEngine: options.openEngine ?? (() => openDuckDBEngine({ path: warehouse })), registry: (e: DuckDBEngine) => new WarehouseRegistry(e),
     objectStore: createObjectStore({ type: 'local', root: join(dir, 'objects') }), scratchDir: join(dir, 'scratch'), stateDir,
   } as const;
   const ingest = createIngestActivities(deps as never);
@@ -137,6 +169,29 @@ describe('a segment the warehouse refuses in part', () => {
     expect(await stored()).toEqual([]);
   });
 
+  it('stores nothing when the transaction fails before COMMIT; the retry stores exactly what a clean load does', async () => {
+    const crashes = { left: 1 };
+    const { load } = activities({ openEngine: crashingBeforeCommit(crashes) });
+    await segment('seg-1', [event('a'), notANumber, event('c'), nullPage]);
+    await expect(load('seg-1')).rejects.toThrow('the connection was lost before COMMIT');
+    expect(crashes.left).toBe(0);
+    expect(await stored()).toEqual([]);
+    expect(await quarantined()).toEqual([]);
+    expect(await ledger()).toEqual([]);
+    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'seg-1', rows: 2, quarantined: 2, alreadyLoaded: false });
+    expect((await stored()).map((r) => r._event_id)).toEqual(['a', 'c']);
+    expect((await quarantined()).map((r) => [r.event_index, r.event_id, r.error])).toEqual([[1, 'b', CAST_ERROR], [3, 'f', NOT_NULL_ERROR]]);
+    expect(await ledger()).toEqual([{ batch: 'seg-1', rows: 2 }]);
+  });
+
+  it('quarantines refused events of a segment that also repeats ids, keeping the first occurrence of each', async () => {
+    const { load } = activities();
+    await segment('seg-1', [event('a', { page: 'first' }), event('a', { page: 'second' }), notANumber, event('c')]);
+    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'seg-1', rows: 2, quarantined: 1, alreadyLoaded: false });
+    expect((await stored()).map((r) => [r._event_id, r.page])).toEqual([['a', 'first'], ['c', 'home']]);
+    expect((await quarantined()).map((r) => [r.event_index, r.event_id])).toEqual([[2, 'b']]);
+  });
+
   it('still fails a corrupt segment whole, storing and quarantining nothing', async () => {
     const { load } = activities();
     const bytes = encodeRecords([event('a'), notANumber]);
@@ -176,6 +231,25 @@ describe('replaying the quarantine', () => {
     expect(await replay('r1')).toEqual({ stream: 'clicks', batch: 'replay:r1', events: 0, loaded: 1, alreadyStored: 0, refused: 0, alreadyReplayed: true });
     expect(await stored()).toHaveLength(3);
     expect(await quarantined()).toHaveLength(1);
+  });
+});
+
+describe('a replay that fails before COMMIT', () => {
+  it('changes nothing; its retry does what it would have done', async () => {
+    const { load } = activities();
+    await segment('seg-1', [event('a'), nullPage, notANumber]);
+    expect(await load('seg-1')).toMatchObject({ rows: 1, quarantined: 2 });
+    await withWarehouse((e) => e.run(sql('ALTER TABLE flywheel.stream_clicks ALTER COLUMN page DROP NOT NULL')));
+    const crashes = { left: 1 };
+    const { replay } = activities({ openEngine: crashingBeforeCommit(crashes) });
+    await expect(replay('r1')).rejects.toThrow('the connection was lost before COMMIT');
+    expect(crashes.left).toBe(0);
+    expect((await quarantined()).map((r) => r.event_id)).toEqual(['f', 'b']);
+    expect(await ledger()).toEqual([{ batch: 'seg-1', rows: 1 }]);
+    expect(await replay('r1')).toEqual({ stream: 'clicks', batch: 'replay:r1', events: 2, loaded: 1, alreadyStored: 0, refused: 1, alreadyReplayed: false });
+    expect((await quarantined()).map((r) => r.event_id)).toEqual(['b']);
+    expect((await stored()).map((r) => [r._event_id, r.page, r._batch])).toEqual([['a', 'home', 'seg-1'], ['f', null, 'replay:r1']]);
+    expect(await ledger()).toEqual([{ batch: 'seg-1', rows: 1 }, { batch: 'replay:r1', rows: 1 }]);
   });
 });
 
