@@ -280,3 +280,23 @@ describe('compilePointInTimeJoin with partitionBy', () => {
     expect(compilePartitionRows('run_ts', ['user_id'], { start: null }, duckdbDialect).parameters).toEqual(['1970-01-01T00:00:00.000Z']);
   });
 });
+
+describe('an integer sum in the point-in-time join', () => {
+  const qtySum: WindowAggregationView = {
+    kind: 'aggregation', featureView: 'txn_windows', relation: 'flywheel.fv_txn_windows', joinKeys: ['user_id'], timestampField: 'ts',
+    aggregations: [{ feature: 'qty_sum_1h', function: 'sum', column: 'qty', windowSeconds: 3600, type: 'int64' }],
+  };
+  // The exact sum leaves the window CTE uncast; the final SELECT range-checks it with the spine row at hand.
+  const message = `'feature view "txn_windows", feature "qty_sum_1h" (sum of "qty" over 1h): the sum ' || COALESCE(CAST(v0."qty_sum_1h" AS VARCHAR), 'null') || ' is outside int64, for ' || 'user_id=' || COALESCE(CAST(s."user_id" AS VARCHAR), 'null') || ' as of ' || COALESCE(CAST(`;
+  const expectedCheck: Record<Dialect['name'], string> = {
+    duckdb: `CASE WHEN v0."qty_sum_1h" BETWEEN -9223372036854775808 AND 9223372036854775807 THEN CAST(v0."qty_sum_1h" AS BIGINT) WHEN v0."qty_sum_1h" IS NULL THEN NULL ELSE error(${message}`,
+    snowflake: `CASE WHEN v0."qty_sum_1h" BETWEEN -9223372036854775808 AND 9223372036854775807 THEN CAST(v0."qty_sum_1h" AS NUMBER(19,0)) WHEN v0."qty_sum_1h" IS NULL THEN NULL ELSE CAST(${message}`,
+  };
+  for (const [name, dialect] of Object.entries(dialects) as [Dialect['name'], Dialect][]) {
+    it(`is range-checked, not cast blindly (${name})`, () => {
+      const { sql } = compilePointInTimeJoin({ spine: join.spine, views: [qtySum] }, dialect, { rangePushdown: false });
+      expect(sql).toContain(`SUM("qty") OVER (PARTITION BY "user_id" ORDER BY "__fw_tick" RANGE BETWEEN ${3600n * dialect.ticksPerSecond - 1n} PRECEDING AND CURRENT ROW) AS "qty_sum_1h"`);
+      expect(sql).toContain(expectedCheck[name]);
+    });
+  }
+});

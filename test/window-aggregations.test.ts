@@ -223,3 +223,54 @@ describe('windowed aggregations on generated data', () => {
     }
   });
 });
+
+describe('integer sums at the edges of int64 (docs/definitions.md, "Integer sums")', () => {
+  // user 1: 2^63 - 2 + 1 = 2^63 - 1 (fits exactly); user 2: -2^63 + 1 - 1 = -2^63 (fits exactly);
+  // user 3: -2^63 - 1 (one past the bottom); user 4: 2^63 - 1 and 1 an hour apart, never in one 1h window.
+  const bounds: AggregationEvents = {
+    featureView: 'user_points', relation: 'flywheel.points', joinKeys: ['user_id'], timestampField: 'ts',
+    aggregations: [agg('points_sum_1h', 'sum', 'points', HOUR, 'int64')],
+  };
+  const at = (user: number, ts: string) => `(${user}, TIMESTAMPTZ '${ts}')`;
+
+  beforeAll(async () => {
+    await engine.run({
+      sql: `
+      CREATE TABLE flywheel.points (user_id BIGINT, ts TIMESTAMPTZ, points BIGINT);
+      INSERT INTO flywheel.points VALUES
+        (1, '2024-02-01 11:30:00+00', 9223372036854775806), (1, '2024-02-01 12:00:00+00', 1),
+        (2, '2024-02-01 11:30:00+00', -9223372036854775808), (2, '2024-02-01 11:40:00+00', 1), (2, '2024-02-01 12:00:00+00', -1),
+        (3, '2024-02-01 11:30:00+00', -9223372036854775808), (3, '2024-02-01 12:00:00+00', -1),
+        (4, '2024-02-01 11:00:00+00', 9223372036854775807), (4, '2024-02-01 12:00:00+00', 1);
+      CREATE TABLE flywheel.points_spine (user_id BIGINT, ts TIMESTAMPTZ);
+      INSERT INTO flywheel.points_spine VALUES ${[at(1, '2024-02-01 12:00:00+00'), at(2, '2024-02-01 12:00:00+00'), at(4, '2024-02-01 12:00:00+00')].join(', ')};
+      CREATE TABLE flywheel.points_spine_over (user_id BIGINT, ts TIMESTAMPTZ);
+      INSERT INTO flywheel.points_spine_over VALUES ${[at(1, '2024-02-01 12:00:00+00'), at(3, '2024-02-01 12:00:00.000001+00')].join(', ')};
+      CREATE VIEW flywheel.points_without_3 AS SELECT * FROM flywheel.points WHERE user_id <> 3;
+      `,
+      parameters: [],
+    });
+  });
+
+  const training = (relation: string) => run({ spine: { relation, timestampField: 'ts', columns: ['user_id', 'ts'] }, views: [{ kind: 'aggregation', ...bounds, relation: 'flywheel.points' }] });
+  const overflow = (ts: string) =>
+    `feature view "user_points", feature "points_sum_1h" (sum of "points" over 1h): the sum -9223372036854775809 is outside int64, for user_id=3 as of ${ts}. ` +
+    'Integer sums are exact and must fit int64; sum a float64 column for larger totals.';
+
+  it('keeps sums that land exactly on the bounds, offline and as of an instant alike', async () => {
+    const expectedRows = [
+      { user_id: 1, ts: '2024-02-01T12:00:00.000Z', points_sum_1h: '9223372036854775807' },
+      { user_id: 2, ts: '2024-02-01T12:00:00.000Z', points_sum_1h: '-9223372036854775808' },
+      { user_id: 4, ts: '2024-02-01T12:00:00.000Z', points_sum_1h: 1 },
+    ];
+    expect(await training('flywheel.points_spine')).toEqual(expectedRows);
+    // As of 12:00 user 3 would overflow too, so this reads a view without it.
+    const onlineRows = await engine.all(compileAggregatesAsOf({ ...bounds, relation: 'flywheel.points_without_3' }, '2024-02-01T12:00:00Z', duckdbDialect));
+    expect(onlineRows).toEqual(expectedRows.map(({ user_id, points_sum_1h }) => ({ user_id, points_sum_1h })));
+  });
+
+  it('fails one past a bound, naming the feature view, feature, window, entity and instant, offline and as of an instant', async () => {
+    await expect(training('flywheel.points_spine_over')).rejects.toThrow(overflow('2024-02-01T12:00:00.000001Z'));
+    await expect(engine.all(compileAggregatesAsOf(bounds, '2024-02-01T12:00:00.000001Z', duckdbDialect))).rejects.toThrow(overflow('2024-02-01T12:00:00.000001Z'));
+  });
+});
