@@ -32,7 +32,7 @@ export function registerBackfillCommand(program: Command): void {
   program
     .command('backfill')
     .description('rebuild every partition of a training set in a range, as one workflow on Temporal')
-    .argument('<name>', 'training set (feature view backfills arrive with materialization)')
+    .argument('<name>', 'training set (to backfill a feature view into the online store, use flywheel materialize)')
     .option('--from <time>', 'first partition (a partition boundary, e.g. 2024-01-01)')
     .option('--to <time>', 'end of the range, exclusive (a partition boundary)')
     .option('--concurrency <n>', 'partitions built at once', positiveInt, 2)
@@ -48,7 +48,7 @@ export function registerBackfillCommand(program: Command): void {
       const spec = project.trainingSets[name];
       if (!spec) {
         const isView = name in project.featureViews;
-        throw new NotFoundError('training set', name, isView ? 'Backfilling a feature view means materializing it, which arrives with the online store' : `Defined training sets: ${Object.keys(project.trainingSets).join(', ') || 'none'}`);
+        throw new NotFoundError('training set', name, isView ? `Backfilling a feature view means materializing it: flywheel materialize ${name} --full` : `Defined training sets: ${Object.keys(project.trainingSets).join(', ') || 'none'}`);
       }
       if (options.onlyFailed && options.dryRun) throw new UsageError('--only-failed and --dry-run do not go together');
 
