@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { entity, eventStream } from '../index.ts';
+import { entity, eventStream, featureService, featureView } from '../index.ts';
+import { desiredSchedules, knownScheduleIds, scheduleTargetOfId, schedulesInvolved } from '../core/plan/schedules.ts';
 import { retentionCutoff, changedRetentions } from '../core/retention/cutoff.ts';
 import { duckdbDialect, type Dialect } from '../core/sql/dialect.ts';
 import { compileCountExpired, compileDeleteExpiredBatch, compileDeleteExpiredQuarantine } from '../core/sql/retention.ts';
@@ -63,6 +64,21 @@ describe('retention SQL', () => {
     expect(changedRetentions(project('30d'), project('30d'))).toEqual([]);
     const [change] = changedRetentions(project('90d'), project('30d'));
     expect({ stream: change?.stream.name, before: change?.beforeSeconds, after: change?.stream.retentionSeconds }).toEqual({ stream: 'clicks', before: 90 * 86_400, after: 30 * 86_400 });
+  });
+
+  it('gives a decision stream its service\'s retention schedule, and each scheduled stream a schedule', () => {
+    const spend = featureView({ name: 'spend', entities: [user], source: clicks, features: { item_id: 'int64' } });
+    const model = featureService({ name: 'model', features: [spend], logging: { sampleRate: 1, retention: '7d', retentionSchedule: { cron: '0 4 * * *' } } });
+    const spec = validateProject([user, clicks, spend, model].map((definition) => ({ definition })));
+    expect(spec.eventStreams.model_decisions).toMatchObject({ retentionSeconds: 7 * 86_400, retentionSchedule: { cron: '0 4 * * *', catchupWindowSeconds: 86_400, paused: false } });
+    const schedules = desiredSchedules({ project: 'demo', spec, taskQueue: 'q' });
+    expect(schedules.map((s) => [s.id, s.action.workflowType, s.action.input, s.searchAttributes])).toEqual([
+      ['flywheel:demo:retention:clicks', 'enforceRetention', { project: 'demo', stream: 'clicks' }, { FlywheelProject: 'demo', FlywheelKind: 'retention', FlywheelObject: 'clicks' }],
+      ['flywheel:demo:retention:model_decisions', 'enforceRetention', { project: 'demo', stream: 'model_decisions' }, { FlywheelProject: 'demo', FlywheelKind: 'retention', FlywheelObject: 'model_decisions' }],
+    ]);
+    expect(scheduleTargetOfId('demo', 'flywheel:demo:retention:clicks')).toEqual({ retention: 'clicks' });
+    expect(schedulesInvolved(undefined, spec)).toBe(true);
+    expect(knownScheduleIds('demo', undefined, spec)).toEqual(['flywheel:demo:retention:clicks', 'flywheel:demo:retention:model_decisions']);
   });
 
   it('normalizes a retention schedule into the stream spec', () => {

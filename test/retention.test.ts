@@ -234,6 +234,21 @@ describe('plan and apply', () => {
     expect(description.spec.intervals).toEqual([{ every: 86_400_000, offset: 0 }]);
     expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'enforceRetention', workflowId: SCHEDULE_ID, taskQueue, args: [{ project: PROJECT, stream: 'clicks' }] });
 
+    // A triggered run enforces the stream's retention (10d) as of when it started: c5, c6 and q2 go, c7 stays.
+    const triggered = await runWorker({ taskQueue, activities: createActivities(deps()) }, async () => {
+      const handle = client.schedule.getHandle(SCHEDULE_ID);
+      await handle.trigger();
+      let recent = (await handle.describe()).info.recentActions;
+      for (let attempt = 0; attempt < 100 && recent.length === 0; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        recent = (await handle.describe()).info.recentActions;
+      }
+      return (await client.workflow.getHandle(recent[0]!.action.workflow.workflowId).result()) as EnforceRetentionResult;
+    });
+    expect(triggered.streams).toMatchObject([{ stream: 'clicks', retentionSeconds: 10 * DAY, deleted: 2, batches: 1, quarantineDeleted: 1 }]);
+    expect(await ids('stream_clicks')).toEqual(['c7']);
+    expect(await quarantined()).toEqual([['other', 'q5']]);
+
     project.write('definitions/all.ts', definitions({ retention: '10d', schedule: `{ cron: '15 4 * * *' }` }));
     const updated = JSON.parse(cli('plan', '--json').ok()) as PlanDocumentWithSchedules;
     expect(updated.schedules).toEqual([{ action: 'update', id: SCHEDULE_ID, retention: 'clicks', spec: 'cron "15 4 * * *" UTC', fields: [{ path: 'spec', before: 'every 1d', after: 'cron "15 4 * * *" UTC' }] }]);
@@ -248,6 +263,7 @@ describe('plan and apply', () => {
   });
 
   it('flywheel retention run deletes what is older than the retention now, and prints what it did', async () => {
+    await insert('stream_clicks', [['c8', '2024-03-10 00:00:00+00'], ['c9', '2024-03-20 23:00:00+00']], 'item_id');
     await sqlRun(`INSERT INTO flywheel.stream_orders (_event_id, user_id, ts, amount, _received_at, _batch) VALUES
       ('o7', 7, TIMESTAMPTZ '2024-01-01 00:00:00+00', 7, now(), 'by-hand'), ('o8', 8, now() - INTERVAL 1 MINUTE, 8, now(), 'by-hand')`);
     const before = Date.now();
@@ -261,11 +277,11 @@ describe('plan and apply', () => {
     expect(Date.parse(result.asOf)).toBeGreaterThanOrEqual(before);
     expect(result.streams[0]!.cutoff).toBe(new Date(Date.parse(result.asOf) - 10 * DAY * 1000).toISOString());
     expect(await ids('stream_orders')).toEqual(['o8']);
-    // Every stream as of a past instant (clicks is 10d now): c5 (03-01) and c6 (03-15) are older than 03-21.
+    // Every stream as of a past instant (clicks is 10d now): c8 (03-10) and c9 (03-20 23:00) are older than 03-21.
     expect(text.code).toBe(0);
     expect(text.stdout).toBe([
       'Retention as of 2024-03-31T00:00:00.000Z (registry version 4): 2 events deleted.',
-      '  clicks: kept 10d, deleted 2 older than 2024-03-21T00:00:00.000Z in 1 batch, and 1 quarantined before it',
+      '  clicks: kept 10d, deleted 2 older than 2024-03-21T00:00:00.000Z in 1 batch',
       '  orders: kept 10d, deleted 0 older than 2024-03-21T00:00:00.000Z in 0 batches',
       '',
     ].join('\n'));
