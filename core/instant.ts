@@ -27,6 +27,7 @@ export class InstantError extends FlywheelError {
 }
 
 const INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:?\d{2})$/;
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const EXAMPLE = '2026-03-01T12:00:00.719310Z';
 const MICROS_PER_MILLI = 1000n;
 /** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z: the years every engine and format here can hold. */
@@ -35,7 +36,8 @@ const MAX_MICROS = 253_402_300_799_999_999n;
 
 /**
  * The canonical form of an ISO-8601 instant with a zone (`Z`, `+02:00` or `+0200`), seconds and a
- * fraction of up to six digits optional. Throws InstantError, naming `what`, for anything else: no
+ * fraction of up to six digits optional; a date alone (`2026-03-01`) is its UTC midnight, as on the
+ * command line. Throws InstantError, naming `what`, for anything else: no
  * zone, an impossible date or time, a year outside 0001-9999, or more than six fractional digits
  * (finer than the warehouse keeps: refused rather than silently cut).
  */
@@ -87,9 +89,10 @@ export function latestInstant(instants: readonly string[]): string {
 
 function instantMicrosOf(text: string, what: string): bigint {
   if (typeof text !== 'string') throw new InstantError(what, String(text), `is not an ISO-8601 instant (e.g. ${EXAMPLE})`);
-  const match = INSTANT.exec(text.trim());
+  const trimmed = text.trim();
+  const match = INSTANT.exec(DATE_ONLY.test(trimmed) ? `${trimmed}T00:00:00Z` : trimmed);
   if (!match) {
-    const hint = /^\d{4}-\d{2}-\d{2}(T[\d:.]+)?$/.test(text.trim()) ? 'has no time zone, so it is ambiguous; add Z (UTC) or an offset such as +02:00' : `is not an ISO-8601 instant (e.g. ${EXAMPLE})`;
+    const hint = /^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(trimmed) ? 'has no time zone, so it is ambiguous; add Z (UTC) or an offset such as +02:00' : `is not an ISO-8601 instant (e.g. ${EXAMPLE})`;
     throw new InstantError(what, text, hint);
   }
   const [, y, mo, d, h, mi, s = '00', fraction = '', zone = 'Z'] = match;

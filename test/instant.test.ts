@@ -14,6 +14,8 @@ describe('parseInstant', () => {
     expect(parseInstant('2026-03-01T12:00:00Z')).toBe('2026-03-01T12:00:00.000Z');
     expect(parseInstant('2026-03-01T12:00Z')).toBe('2026-03-01T12:00:00.000Z');
     expect(parseInstant('2026-03-01T12:00:00.000001Z')).toBe('2026-03-01T12:00:00.000001Z');
+    // A date alone is its UTC midnight, as on the command line.
+    expect(parseInstant('2026-03-01')).toBe('2026-03-01T00:00:00.000Z');
   });
 
   it('turns offsets into UTC, to the microsecond', () => {
