@@ -2,7 +2,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventStreamSpec } from '../core/definitions/specs.ts';
 import { FlywheelError, NotFoundError } from '../core/errors.ts';
-import { findRefusedEvents } from '../core/ingest/find-refused-events.ts';
+import { findRefusedEvents, type RefusedEvent } from '../core/ingest/find-refused-events.ts';
 import { compileIngestBatch, compileIngestFromTable, compileLastWatermark, compileLedgerRows } from '../core/sql/ingest.ts';
 import { compileQuarantineCounts, compileQuarantineEvents } from '../core/sql/quarantine.ts';
 import { compileWarehouseObjects, ingestQuarantineTableNode } from '../core/sql/warehouse-objects.ts';
@@ -66,7 +66,7 @@ export function createIngestActivities(deps: ActivityDeps) {
    * ones by trying runs of events in transactions rolled back, then commits. A retry after a failure
    * finds nothing committed and does it all again; a retry after the commit finds the ledger row.
    */
-  const loadAroundRefused = async (engine: OfflineEngine, stream: EventStreamSpec, segmentId: string, path: string): Promise<IngestedBatch> => {
+  const loadAroundRefused = async (engine: OfflineEngine, stream: EventStreamSpec, segmentId: string, path: string, reason: string): Promise<IngestedBatch> => {
     const lines: Buffer[] = [];
     for await (const payload of readSegmentPayloads(path)) lines.push(Buffer.from(payload));
     const scratch = join(deps.scratchDir, `${stream.name}-${segmentId}`);
@@ -74,7 +74,8 @@ export function createIngestActivities(deps: ActivityDeps) {
     try {
       const refused = await withHeartbeats(
         () => findRefusedEvents(lines.length, warehouseProbe(engine, stream, { lines, batch: segmentId, path: `${scratch}.probe.ndjson`, label: `${segmentId}.seg` }), {
-          knownRefused: true, // the load of the whole segment was just refused for its rows
+          knownRefused: reason, // the load of the whole segment was just refused for its rows
+          maxProbes: MAX_PROBES,
           onProbe: (n) => (probes = n),
         }),
         () => ({ stage: 'quarantine', segment: segmentId, events: lines.length, probes }),
@@ -86,7 +87,7 @@ export function createIngestActivities(deps: ActivityDeps) {
       for (const statement of compileWarehouseObjects([ingestQuarantineTableNode()], engine.dialect)) await engine.run(statement);
       const [insertRows, insertLedger] = compileIngestBatch(stream, { batch: segmentId, stagingRelation: { kind: 'jsonLines', path: `${scratch}.good.ndjson` } }, engine.dialect);
       const quarantine = compileQuarantineEvents(refused.map((r) => ({
-        stream: stream.name, batch: segmentId, eventIndex: r.index, eventId: eventIdOf(lines[r.index]!), event: lines[r.index]!.toString('utf8'), error: r.reason,
+        stream: stream.name, batch: segmentId, eventIndex: r.index, eventId: eventIdOf(lines[r.index]!), event: lines[r.index]!.toString('utf8'), error: quarantineReason(r),
       })), engine.dialect);
       const { rows, waiting } = await withHeartbeats(
         () =>
@@ -158,8 +159,9 @@ export function createIngestActivities(deps: ActivityDeps) {
             } catch (error) {
               // Refused for its rows (a corrupt segment, a lost connection, a full disk are not): load
               // what the warehouse takes, quarantine the rest.
-              if (rowRejectionReason(error) === undefined) throw error;
-              return await loadAroundRefused(engine, stream, segment.segmentId, path);
+              const reason = rowRejectionReason(error);
+              if (reason === undefined) throw error;
+              return await loadAroundRefused(engine, stream, segment.segmentId, path, reason.replaceAll(ndjson, `${segment.segmentId}.seg`));
             }
             return { stream: stream.name, batch: segment.segmentId, rows: rows ?? 0, quarantined: 0, alreadyLoaded: false };
           } finally {
@@ -244,6 +246,18 @@ export function createIngestActivities(deps: ActivityDeps) {
       );
     },
   };
+}
+
+/**
+ * The most tries spent finding a segment's refused events (each a small transaction rolled back, ~10 ms
+ * on DuckDB): past it, runs still refused are quarantined whole (a replay sorts them out), so a
+ * segment of nothing but refused events takes seconds, not the activity's whole timeout.
+ */
+export const MAX_PROBES = 2_000;
+
+/** The reason kept for a refused event: the warehouse's, saying so when it refused the event with others. */
+export function quarantineReason(refused: RefusedEvent): string {
+  return refused.alone ? refused.reason : `Not tried alone (too many refused events to try each); refused with the events around it: ${refused.reason}`;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -7,6 +7,7 @@ import { compileQuarantineCounts, compileQuarantineList, compileQuarantineReason
 import { compileWarehouseObjects, ingestQuarantineTableNode } from '../core/sql/warehouse-objects.ts';
 import { writeQuarantineCount } from '../server/quarantine-counts.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
+import { MAX_PROBES, quarantineReason } from './ingest.ts';
 import { atBoundary } from './failures.ts';
 import { withHeartbeats } from './heartbeat.ts';
 import { warehouseProbe, writeLines } from './probe-events.ts';
@@ -66,10 +67,10 @@ export function createQuarantineActivities(deps: ActivityDeps) {
               () => findRefusedEvents(lines.length, warehouseProbe(engine, stream, {
                 lines, batch, path: `${scratch}.probe.ndjson`,
                 label: (start, end) => (end - start === 1 ? `${kept[start]!.batch}.seg` : 'the quarantine'),
-              }), { onProbe: (n) => (probes = n) }),
+              }), { maxProbes: MAX_PROBES, onProbe: (n) => (probes = n) }),
               () => ({ stage: 'probe', events: lines.length, probes }),
             );
-            const refusedAt = new Map(refused.map((r) => [r.index, r.reason]));
+            const refusedAt = new Map(refused.map((r) => [r.index, quarantineReason(r)]));
             const taken = kept.filter((_, index) => !refusedAt.has(index));
             await writeLines(`${scratch}.good.ndjson`, lines.filter((_, index) => !refusedAt.has(index)));
             const [insertRows, insertLedger] = compileIngestBatch(stream, { batch, stagingRelation: { kind: 'jsonLines', path: `${scratch}.good.ndjson` } }, engine.dialect);

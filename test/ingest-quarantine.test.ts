@@ -274,18 +274,40 @@ describe('findRefusedEvents', () => {
     [1000, [17, 500, 501, 999]],
   ])('finds exactly the refused among %i events %j, each with its own reason', async (count, bad) => {
     const { probe } = probeOf(new Set(bad));
-    expect(await findRefusedEvents(count, probe)).toEqual(bad.map((index) => ({ index, reason: `refused ${index}` })));
+    expect(await findRefusedEvents(count, probe)).toEqual(bad.map((index) => ({ index, reason: `refused ${index}`, alone: true })));
   });
 
   it('finds one refused event among 1024 in 14 probes (under 2·log2(1024)), not trying a half known to hold it', async () => {
     const { probe, calls } = probeOf(new Set([700]));
-    expect(await findRefusedEvents(1024, probe, { knownRefused: true })).toEqual([{ index: 700, reason: 'refused 700' }]);
+    expect(await findRefusedEvents(1024, probe, { knownRefused: 'refused 700' })).toEqual([{ index: 700, reason: 'refused 700', alone: true }]);
     // Each refused run tries its first half. When that loads, the second holds the refusal and is split
     // untried ([512, 1024], [640, 768], ...); when it does not, the second is tried too ([701, 702], [702, 704], ...).
     expect(calls).toEqual([
       [0, 512], [512, 768], [512, 640], [640, 704], [640, 672], [672, 688], [688, 696], [696, 700], [700, 702], [700, 701],
       [701, 702], [702, 704], [704, 768], [768, 1024],
     ]);
+  });
+
+  it('past maxProbes, keeps runs still refused whole with their reason, and tries a run not yet tried once', async () => {
+    // Every event of 16 refused: without a limit, 2·16 - 1 probes (the first known refused, so 30).
+    const all = probeOf(new Set(Array.from({ length: 16 }, (_, i) => i)));
+    expect((await findRefusedEvents(16, all.probe, { knownRefused: 'refused 0' })).every((r) => r.alone)).toBe(true);
+    expect(all.calls).toHaveLength(30);
+
+    const limited = probeOf(new Set(Array.from({ length: 16 }, (_, i) => i)));
+    const found = await findRefusedEvents(16, limited.probe, { knownRefused: 'refused 0', maxProbes: 4 });
+    // [0,8) [0,4) [0,2) [0] tried: the limit. [1] is not known to be refused ([0] was), so it is tried (alone);
+    // then each run left, [2,4) [4,8) [8,16), is tried once and kept whole with its reason.
+    expect(limited.calls).toEqual([[0, 8], [0, 4], [0, 2], [0, 1], [1, 2], [2, 4], [4, 8], [8, 16]]);
+    expect(found.map((r) => [r.index, r.reason, r.alone])).toEqual([
+      [0, 'refused 0', true], [1, 'refused 1', true], [2, 'refused 2', false], [3, 'refused 2', false],
+      ...[4, 5, 6, 7].map((i) => [i, 'refused 4', false]), ...[8, 9, 10, 11, 12, 13, 14, 15].map((i) => [i, 'refused 8', false]),
+    ]);
+
+    // A run that loads is still found to load past the limit: nothing good is quarantined for it.
+    const some = probeOf(new Set([0, 1, 2, 3]));
+    expect((await findRefusedEvents(16, some.probe, { knownRefused: 'refused 0', maxProbes: 2 })).map((r) => r.index)).toEqual([0, 1, 2, 3]);
+    expect(some.calls).toEqual([[0, 8], [0, 4], [4, 8], [8, 16]]);
   });
 
   it('tries nothing for no events', async () => {
