@@ -11,6 +11,7 @@ import { createIngestActivities } from './ingest.ts';
 import { createLabelActivities } from './labels.ts';
 import { createLoopActivities } from './loop.ts';
 import { createMaterializeActivities } from './materialize.ts';
+import { createProjectGuardActivities } from './project-guard.ts';
 import { createQuarantineActivities } from './quarantine.ts';
 import { createOnlineRetentionActivities, createRetentionActivities } from './retention.ts';
 import { createTrainingSetActivities } from './training-set.ts';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLoopActivities(deps),
     ...createRetentionActivities(deps),
     ...createOnlineRetentionActivities(deps),
+    ...createProjectGuardActivities(deps),
   };
 }
 

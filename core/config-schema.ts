@@ -30,7 +30,7 @@ const onlineStore = z.discriminatedUnion('type', [
 const temporal = z.strictObject({
   address: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port'),
   namespace: z.string().min(1),
-  taskQueue: z.string().min(1),
+  taskQueue: z.string().min(1).optional(),
   tls: z.strictObject({ serverName: z.string().optional(), serverRootCaPathEnv: envName.optional(), clientCertPathEnv: envName.optional(), clientKeyPathEnv: envName.optional() }).optional(),
   apiKeyEnv: envName.optional(),
 });

@@ -43,7 +43,11 @@ export interface TemporalConfig {
   /** host:port of the Temporal frontend. */
   address: string;
   namespace: string;
-  taskQueue: string;
+  /**
+   * The task queue the project's workers poll and its runs are started on. Default
+   * `flywheel-<project>` (defaultTaskQueue), so two projects on one Temporal never share one.
+   */
+  taskQueue?: string;
   tls?: {
     serverName?: string;
     /** Environment variables holding PEM file paths (never the PEMs in git). */
@@ -60,6 +64,14 @@ export interface ProfileConfig {
   objectStore: ObjectStoreConfig;
   onlineStore: OnlineStoreConfig;
   temporal: TemporalConfig;
+}
+
+/** A Temporal config whose task queue is known (the config loader fills in the default). */
+export type ResolvedTemporalConfig = TemporalConfig & { taskQueue: string };
+
+/** The task queue of a project whose profile names none: its own, so projects never pick up each other's runs. */
+export function defaultTaskQueue(project: string): string {
+  return `flywheel-${project}`;
 }
 
 export interface FlywheelConfig {
@@ -93,6 +105,7 @@ export function localProfile(options: { stateDir?: string; temporalAddress?: str
     offline: { type: 'duckdb', path: `${state}/warehouse.duckdb` },
     objectStore: { type: 'local', root: `${state}/objects` },
     onlineStore: { type: 'sqlite', path: `${state}/online.sqlite` },
-    temporal: { address: options.temporalAddress ?? 'localhost:7233', namespace: 'default', taskQueue: options.taskQueue ?? 'flywheel' },
+    // No task queue: the config loader gives the project's own (defaultTaskQueue).
+    temporal: { address: options.temporalAddress ?? 'localhost:7233', namespace: 'default', ...(options.taskQueue !== undefined ? { taskQueue: options.taskQueue } : {}) },
   };
 }

@@ -5,6 +5,9 @@ import { createActivities, type ActivityDeps } from '../activities/index.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
+/** The workflow interceptor that refuses another project's runs; a prebuilt bundle must include it (workflowInterceptorModules). */
+export const PROJECT_GUARD_PATH = fileURLToPath(new URL('../workflows/project-guard.ts', import.meta.url));
+
 export interface FlywheelWorkerOptions {
   readonly connection: NativeConnection;
   readonly namespace: string;
@@ -16,7 +19,8 @@ export interface FlywheelWorkerOptions {
 
 /**
  * A worker that runs every Flywheel workflow and activity on one task queue. Activities get the
- * connectors through `deps`; workflows are loaded from `workflows/index.ts`.
+ * connectors through `deps`; workflows are loaded from `workflows/index.ts`, each behind the project
+ * guard (workflows/project-guard.ts): a run of another project fails at once, before any activity.
  */
 export function createFlywheelWorker(options: FlywheelWorkerOptions): Promise<Worker> {
   return Worker.create({
@@ -24,7 +28,8 @@ export function createFlywheelWorker(options: FlywheelWorkerOptions): Promise<Wo
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: createActivities(options.deps),
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    // Bundled from source, the workflows get the project guard; a prebuilt bundle brings its own interceptors.
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: [PROJECT_GUARD_PATH] } }),
     // DuckDB runs one writer per file; a few concurrent activities keep both cores busy without contention.
     maxConcurrentActivityTaskExecutions: 4,
   });

@@ -1,13 +1,16 @@
 import { Client } from '@temporalio/client';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';
-import { NotFoundError } from '../../core/errors.ts';
+import { UnknownObjectError } from '../../core/definitions/find-applied-object.ts';
+import type { TrainingSetSpec } from '../../core/definitions/specs.ts';
 import { partitionsInRange } from '../../core/training-set/partitions.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import { readDatasetManifest } from '../datasets/read-manifests.ts';
 import { UsageError } from '../errors.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { parseInstant } from '../project/parse-instant.ts';
+import { checkRunTarget } from '../project/check-run-target.ts';
+import type { ResolvedConfig } from '../project/load-config.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
 import { lastBackfill, startBackfill, waitForBackfill } from '../runs/backfill-run.ts';
 import { loadConfigFor } from './global-options.ts';
@@ -44,12 +47,7 @@ export function registerBackfillCommand(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (name: string, options: BackfillOptions, command: Command) => {
       const config = await loadConfigFor(command);
-      const project = await loadDefinitions(config.definitionsDir, config.projectRoot);
-      const spec = project.trainingSets[name];
-      if (!spec) {
-        const isView = name in project.featureViews;
-        throw new NotFoundError('training set', name, isView ? `Backfilling a feature view means materializing it: flywheel materialize ${name} --full` : `Defined training sets: ${Object.keys(project.trainingSets).join(', ') || 'none'}`);
-      }
+      const spec = await backfillTarget(config, name);
       if (options.onlyFailed && options.dryRun) throw new UsageError('--only-failed and --dry-run do not go together');
 
       let from = options.from ? parseInstant(options.from, '--from') : undefined;
@@ -122,6 +120,26 @@ export function registerBackfillCommand(program: Command): void {
         await connection.close();
       }
     });
+}
+
+/**
+ * The applied training set to backfill, checked before anything starts (a feature view's name says
+ * how to backfill it instead). When the warehouse is busy, the definitions folder's stands in: the
+ * range is still checked against its partitions, and the worker checks the name again.
+ */
+async function backfillTarget(config: ResolvedConfig, name: string): Promise<TrainingSetSpec> {
+  try {
+    const target = await checkRunTarget(config, 'trainingSet', name);
+    if (target) return target.spec;
+  } catch (error) {
+    if (error instanceof UnknownObjectError && error.actualKind === 'featureView') {
+      throw new UsageError(`${error.message.replace(/;.*$/, '')}: backfilling a feature view means materializing it: flywheel materialize ${name} --full`, { cause: error });
+    }
+    throw error;
+  }
+  const spec = (await loadDefinitions(config.definitionsDir, config.projectRoot)).trainingSets[name];
+  if (!spec) throw new UsageError(`"${name}" is not a training set of the definitions folder`);
+  return spec;
 }
 
 function positiveInt(value: string): number {

@@ -5,12 +5,14 @@ import { datasetLayout } from '../../core/training-set/manifest.ts';
 import { readConsistencyReport, readDatasetManifest, readPartitionManifest } from '../datasets/read-manifests.ts';
 import { formatConsistencyReport } from '../format/consistency-text.ts';
 import { formatDataset, formatDatasetList } from '../format/dataset-text.ts';
+import { checkRunTarget } from '../project/check-run-target.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
 import { loadConfigFor } from './global-options.ts';
 
 /**
- * `flywheel datasets list|show`: reads the training sets' manifests from the object store. It needs
- * neither Temporal nor the warehouse, so it works while a worker holds the DuckDB file.
+ * `flywheel datasets list|show`: reads the training sets' manifests from the object store. `list`
+ * needs neither Temporal nor the warehouse; `show` checks the name against the applied registry
+ * (waiting a few seconds for a worker that holds the DuckDB file, then using the definitions folder).
  */
 export function registerDatasetsCommand(program: Command): void {
   const datasets = program.command('datasets').description('list and inspect the training sets written to the object store');
@@ -34,9 +36,12 @@ export function registerDatasetsCommand(program: Command): void {
     .option('--partition <key>', 'partition to show statistics for, e.g. day=2024-03-01')
     .option('--json', 'print the manifests as JSON')
     .action(async (name: string, options: { partition?: string; json?: boolean }, command: Command) => {
-      const { store, project } = await open(command);
-      const spec = project.trainingSets[name];
-      if (!spec) throw new NotFoundError('training set', name, `Defined training sets: ${Object.keys(project.trainingSets).join(', ') || 'none'}`);
+      const config = await loadConfigFor(command);
+      const store = createObjectStore(config.profile.objectStore);
+      // The applied training set (its output path is where the runs wrote); the definitions folder's when the warehouse is busy.
+      const target = await checkRunTarget(config, 'trainingSet', name);
+      const spec = target?.spec ?? (await loadDefinitions(config.definitionsDir, config.projectRoot)).trainingSets[name];
+      if (!spec) throw new NotFoundError('training set', name, `Defined training sets: ${Object.keys((await loadDefinitions(config.definitionsDir, config.projectRoot)).trainingSets).join(', ') || 'none'}`);
       const manifest = await readDatasetManifest(store, spec);
       if (!manifest) throw new NotFoundError('dataset of training set', name, `Nothing was published under ${store.uri(spec.output.path)} yet; run \`flywheel run training-set ${name}\``);
       const key = options.partition ?? manifest.partitions.at(-1)?.key;

@@ -9,6 +9,8 @@ import type { BuildLabelsInput } from '../../workflows/build-labels.ts';
 import { readLabelDatasetManifest, readLabelPartitionManifest } from '../datasets/read-manifests.ts';
 import { formatLabelsDataset, formatLabelsList, formatLabelsResult } from '../format/labels-text.ts';
 import { createStageBar } from '../format/progress-bar.ts';
+import { partitionsInRange } from '../../core/training-set/partitions.ts';
+import { checkRunTarget } from '../project/check-run-target.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
 import { parseInstant, parsePartitionRange } from '../project/parse-instant.ts';
 import { startLabelsRun, waitForLabelsRun } from '../runs/labels-run.ts';
@@ -48,6 +50,9 @@ export function registerLabelsCommand(program: Command): void {
       const config = await loadConfigFor(command);
       const { from, to } = parsePartitionRange(options, 'built');
       const asOf = options.asOf ? parseInstant(options.asOf, '--as-of') : undefined;
+      // Refused here, before a workflow starts: a name that is not applied labels, a range off their partitions.
+      const target = await checkRunTarget(config, 'labels', name);
+      if (target && from && to) partitionsInRange(from, to, target.spec.output.partitionBy);
       const input: BuildLabelsInput = {
         project: config.project, labels: name,
         ...(from && to ? { from, to } : {}),

@@ -8,6 +8,7 @@ import { UsageError } from '../errors.ts';
 import { formatLoopPlan, formatLoopResult } from '../format/loop-text.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
+import { checkRunTarget, readAppliedDefinitions } from '../project/check-run-target.ts';
 import { parseInstant } from '../project/parse-instant.ts';
 import { startLoopRun, waitForLoopRun } from '../runs/loop-run.ts';
 import { loadConfigFor } from './global-options.ts';
@@ -71,6 +72,9 @@ export function registerLoopCommand(program: Command): void {
       const asOf = options.asOf === undefined ? undefined : parseInstant(options.asOf, '--as-of');
       const config = await loadConfigFor(command);
       const { temporal } = config.profile;
+      // Refused here, before a workflow starts: a loop name that is not applied, or nothing applied at all.
+      if (name !== undefined) await checkRunTarget(config, 'loop', name);
+      else await readAppliedDefinitions(config);
       const input: FlywheelLoopInput = {
         project: config.project,
         ...(name !== undefined ? { loop: name } : {}),

@@ -9,6 +9,7 @@ import { materializeFeatureView, materializeProgressQuery, type MaterializeFeatu
 import { runSearchAttributes } from '../../workflows/search-attributes.ts';
 import { UsageError } from '../errors.ts';
 import { createStageBar } from '../format/progress-bar.ts';
+import { checkRunTarget } from '../project/check-run-target.ts';
 import { parseInstant } from '../project/parse-instant.ts';
 import { waitWithProgress } from '../runs/wait-with-progress.ts';
 import { loadConfigFor } from './global-options.ts';
@@ -46,6 +47,9 @@ export function registerMaterializeCommand(program: Command): void {
 
       const config = await loadConfigFor(command);
       const temporal = config.profile.temporal;
+      // Refused here, before a workflow starts: a name that is not an applied feature view, or one with no online store values.
+      const target = await checkRunTarget(config, 'featureView', view);
+      if (target && !target.spec.online) throw new UsageError(`feature view "${view}" is not online (online: false), so it has nothing to materialize; set online: true and apply`);
       const input: MaterializeFeatureViewInput = {
         project: config.project, view,
         ...(from !== undefined ? { from } : {}),

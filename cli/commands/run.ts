@@ -4,6 +4,8 @@ import { InvalidArgumentError } from 'commander';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import { formatRunConsistency } from '../format/consistency-text.ts';
 import { createStageBar } from '../format/progress-bar.ts';
+import { partitionsInRange } from '../../core/training-set/partitions.ts';
+import { checkRunTarget } from '../project/check-run-target.ts';
 import { parsePartitionRange } from '../project/parse-instant.ts';
 import { startTrainingSetRun, waitForTrainingSetRun } from '../runs/training-set-run.ts';
 import { loadConfigFor } from './global-options.ts';
@@ -31,6 +33,9 @@ export function registerRunCommand(program: Command): void {
     .action(async (name: string, options: RunTrainingSetOptions, command: Command) => {
       const config = await loadConfigFor(command);
       const { from, to } = parsePartitionRange(options, 'rebuilt');
+      // Refused here, before a workflow starts: a name that is not an applied training set, a range off its partitions.
+      const target = await checkRunTarget(config, 'trainingSet', name, options.registryVersion ? { registryVersion: options.registryVersion } : {});
+      if (target && from && to) partitionsInRange(from, to, target.spec.output.partitionBy);
 
       const connection = await connectClient(config.profile.temporal);
       try {

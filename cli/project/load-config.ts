@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { FlywheelConfig, ProfileConfig } from '../../core/config.ts';
+import { defaultTaskQueue, type FlywheelConfig, type ProfileConfig, type ResolvedTemporalConfig } from '../../core/config.ts';
 import { flywheelConfigSchema } from '../../core/config-schema.ts';
 import { ConfigError } from '../../core/errors.ts';
 
@@ -15,7 +15,8 @@ export interface ResolvedConfig {
   readonly definitionsDir: string;
   readonly stateDir: string;
   readonly profileName: string;
-  readonly profile: ProfileConfig;
+  /** The chosen profile, its paths absolute and its task queue filled in (`flywheel-<project>` by default). */
+  readonly profile: ProfileConfig & { readonly temporal: ResolvedTemporalConfig };
 }
 
 /** Finds flywheel.config.ts in `start` or the folders above it. */
@@ -76,6 +77,6 @@ function resolveProfile(config: FlywheelConfig, configFile: string, requested: s
     definitionsDir: abs(config.definitions),
     stateDir: abs(config.stateDir ?? '.flywheel'),
     profileName,
-    profile: { ...profile, offline, objectStore, onlineStore },
+    profile: { ...profile, offline, objectStore, onlineStore, temporal: { ...profile.temporal, taskQueue: profile.temporal.taskQueue ?? defaultTaskQueue(config.project) } },
   };
 }

@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import type { TemporalConfig } from '../../core/config.ts';
+import type { ResolvedTemporalConfig } from '../../core/config.ts';
 import { FlywheelError, NotFoundError } from '../../core/errors.ts';
 import {
   backfillProgressQuery,
@@ -15,7 +15,7 @@ export function backfillWorkflowId(input: Pick<BackfillTrainingSetInput, 'projec
   return `${input.project}/backfill/${input.trainingSet}/${input.from}..${input.to}/${now.toISOString()}`;
 }
 
-export async function startBackfill(client: Client, temporal: TemporalConfig, input: BackfillTrainingSetInput): Promise<WorkflowHandle<typeof backfillTrainingSet>> {
+export async function startBackfill(client: Client, temporal: ResolvedTemporalConfig, input: BackfillTrainingSetInput): Promise<WorkflowHandle<typeof backfillTrainingSet>> {
   const workflowId = backfillWorkflowId(input, new Date());
   try {
     return await client.workflow.start(backfillTrainingSet, {

@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import type { TemporalConfig } from '../../core/config.ts';
+import type { ResolvedTemporalConfig } from '../../core/config.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import { buildLabels, labelsProgressQuery, type BuildLabelsInput, type BuildLabelsResult, type LabelsProgress } from '../../workflows/build-labels.ts';
 import { runSearchAttributes } from '../../workflows/search-attributes.ts';
@@ -11,7 +11,7 @@ export function labelsWorkflowId(input: Pick<BuildLabelsInput, 'project' | 'labe
   return `${input.project}/labels/${input.labels}${range}/${now.toISOString()}`;
 }
 
-export async function startLabelsRun(client: Client, temporal: TemporalConfig, input: BuildLabelsInput): Promise<WorkflowHandle<typeof buildLabels>> {
+export async function startLabelsRun(client: Client, temporal: ResolvedTemporalConfig, input: BuildLabelsInput): Promise<WorkflowHandle<typeof buildLabels>> {
   const workflowId = labelsWorkflowId(input, new Date());
   try {
     return await client.workflow.start(buildLabels, {

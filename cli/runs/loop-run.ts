@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import type { TemporalConfig } from '../../core/config.ts';
+import type { ResolvedTemporalConfig } from '../../core/config.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import { flywheelLoop, loopProgressQuery, type FlywheelLoopInput, type FlywheelLoopResult, type LoopProgress } from '../../workflows/flywheel-loop.ts';
 import { runSearchAttributes } from '../../workflows/search-attributes.ts';
@@ -10,7 +10,7 @@ export function loopWorkflowId(input: FlywheelLoopInput, now: Date): string {
   return `${input.project}/loop/${input.loop ?? 'all'}/${now.toISOString()}`;
 }
 
-export async function startLoopRun(client: Client, temporal: TemporalConfig, input: FlywheelLoopInput, workflowId = loopWorkflowId(input, new Date())): Promise<WorkflowHandle<typeof flywheelLoop>> {
+export async function startLoopRun(client: Client, temporal: ResolvedTemporalConfig, input: FlywheelLoopInput, workflowId = loopWorkflowId(input, new Date())): Promise<WorkflowHandle<typeof flywheelLoop>> {
   try {
     return await client.workflow.start(flywheelLoop, {
       args: [input],

@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { waitWithProgress } from './wait-with-progress.ts';
-import type { TemporalConfig } from '../../core/config.ts';
+import type { ResolvedTemporalConfig } from '../../core/config.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import {
   buildTrainingSet,
@@ -22,7 +22,7 @@ export function trainingSetWorkflowId(input: BuildTrainingSetInput, now: Date): 
 
 export async function startTrainingSetRun(
   client: Client,
-  temporal: TemporalConfig,
+  temporal: ResolvedTemporalConfig,
   input: BuildTrainingSetInput,
   workflowId = trainingSetWorkflowId(input, new Date()),
 ): Promise<WorkflowHandle<typeof buildTrainingSet>> {

@@ -14,7 +14,7 @@ import {
   type ScheduleUpdateOptions,
 } from '@temporalio/client';
 import type { SearchAttributePair, TypedSearchAttributes } from '@temporalio/common';
-import type { TemporalConfig } from '../../core/config.ts';
+import type { ResolvedTemporalConfig } from '../../core/config.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import { scheduleTargetOfId, type ScheduleState, type ScheduleTimes } from '../../core/plan/schedules.ts';
 import { CRON_FIELDS, type CronCalendar, type CronField } from '../../core/validation/cron.ts';
@@ -45,7 +45,7 @@ export class TemporalSchedules {
   ) {}
 
   /** Connects to the profile's Temporal; throws TemporalUnreachableError when no server answers. */
-  static async connect(project: string, temporal: TemporalConfig): Promise<TemporalSchedules> {
+  static async connect(project: string, temporal: ResolvedTemporalConfig): Promise<TemporalSchedules> {
     const connection = await connectClient(temporal);
     // Schedules start workflows with Flywheel's search attributes, which a cluster must know first.
     try {

@@ -1,5 +1,5 @@
 import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import type { TemporalConfig } from '../../core/config.ts';
+import type { ResolvedTemporalConfig } from '../../core/config.ts';
 import type { ClosedSegment, OnSegmentClosed } from '../../server/index.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import { ingestPending, ingestSegment, ingestSegmentWorkflowId } from '../../workflows/ingest.ts';
@@ -19,7 +19,7 @@ export interface IngestionStarter {
  * schedule runs the safety net every `every`. When Temporal is unreachable the log API keeps accepting
  * events (they are durable on disk); the safety net loads their segments once Temporal is back.
  */
-export async function startIngestion(options: { project: string; temporal: TemporalConfig; every?: string; log?: (line: string) => void }): Promise<IngestionStarter> {
+export async function startIngestion(options: { project: string; temporal: ResolvedTemporalConfig; every?: string; log?: (line: string) => void }): Promise<IngestionStarter> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let client: Client | undefined;
   const connect = async (): Promise<Client | undefined> => {
