@@ -61,7 +61,8 @@ export function compileQuarantineEvents(events: readonly QuarantinedEvent[], dia
         `SELECT ${kept.map((c) => `${q('v')}.${q(c.name)}`).join(', ')}, ${at.sql} ` +
         `FROM (VALUES ${chunk.map(() => row).join(', ')}) AS ${q('v')}(${kept.map((c) => q(c.name)).join(', ')}) ` +
         `WHERE NOT EXISTS (SELECT 1 FROM ${table} AS ${q('kept')} WHERE ${(['stream', 'batch', 'event_index'] as const).map((c) => `${q('kept')}.${q(c)} = ${q('v')}.${q(c)}`).join(' AND ')})`,
-      [...chunk.flatMap((e) => [e.stream, e.batch, e.eventIndex, e.eventId, e.event, e.error]), ...at.parameters],
+      // The time comes first: it is in the SELECT list, before the VALUES.
+      [...at.parameters, ...chunk.flatMap((e) => [e.stream, e.batch, e.eventIndex, e.eventId, e.event, e.error])],
     ),
   );
 }
