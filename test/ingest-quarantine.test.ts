@@ -9,6 +9,7 @@ import { createObjectStore } from '../connectors/object-store/create-object-stor
 import { openDuckDBEngine, type DuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import type { ProjectSpec } from '../core/definitions/specs.ts';
+import { rowRejectionReason } from '../connectors/offline/row-rejection.ts';
 import { TransientError } from '../core/errors.ts';
 import { findRefusedEvents } from '../core/ingest/find-refused-events.ts';
 import { sql } from '../core/sql/compiled-query.ts';
@@ -192,6 +193,31 @@ describe('a segment the warehouse refuses in part', () => {
     expect((await quarantined()).map((r) => [r.event_index, r.event_id])).toEqual([[2, 'b']]);
   });
 
+  it('blames no event for a failing warehouse: a probe that fails for another reason fails the load, quarantining nothing', async () => {
+    // The fast load is refused for its rows; then the warehouse goes away (every later transaction fails).
+    let transactions = 0;
+    const failing = async () => {
+      const real = await openDuckDBEngine({ path: warehouse });
+      return new Proxy(real, {
+        get(target, property) {
+          if (property === 'transaction') {
+            return <T>(work: (tx: Pick<DuckDBEngine, 'run' | 'all'>) => Promise<T>) =>
+              ++transactions === 1 ? target.transaction(work) : Promise.reject(new TransientError('the warehouse went away'));
+          }
+          const value = Reflect.get(target, property, target) as unknown;
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    };
+    const { load } = activities({ openEngine: failing });
+    await segment('seg-1', [event('a'), notANumber]);
+    await expect(load('seg-1')).rejects.toThrow('the warehouse went away');
+    expect(transactions).toBe(2);
+    expect(await quarantined()).toEqual([]);
+    expect(await ledger()).toEqual([]);
+    expect(await stored()).toEqual([]);
+  });
+
   it('still fails a corrupt segment whole, storing and quarantining nothing', async () => {
     const { load } = activities();
     const bytes = encodeRecords([event('a'), notANumber]);
@@ -250,6 +276,23 @@ describe('a replay that fails before COMMIT', () => {
     expect((await quarantined()).map((r) => r.event_id)).toEqual(['b']);
     expect((await stored()).map((r) => [r._event_id, r.page, r._batch])).toEqual([['a', 'home', 'seg-1'], ['f', null, 'replay:r1']]);
     expect(await ledger()).toEqual([{ batch: 'seg-1', rows: 1 }, { batch: 'replay:r1', rows: 1 }]);
+  });
+});
+
+describe('rowRejectionReason', () => {
+  it("takes the engine's refusals of values for the events' fault, and nothing else", async () => {
+    await withWarehouse(async (e) => {
+      const failure = (text: string) => e.run(sql(text)).then(() => undefined, (error: unknown) => error);
+      await e.run(sql('CREATE TABLE t (id VARCHAR PRIMARY KEY, n BIGINT NOT NULL)'));
+      await e.run(sql("INSERT INTO t VALUES ('a', 1)"));
+      expect(rowRejectionReason(await failure("INSERT INTO t VALUES ('b', NULL)"))).toBe('Constraint Error: NOT NULL constraint failed: t.n');
+      expect(rowRejectionReason(await failure("INSERT INTO t SELECT 'c', CAST('x' AS BIGINT)"))).toBe("Conversion Error: Could not convert string 'x' to INT64");
+      // A repeated primary key, a missing table, a syntax error: not the events' fault.
+      expect(rowRejectionReason(await failure("INSERT INTO t VALUES ('a', 2)"))).toBeUndefined();
+      expect(rowRejectionReason(await failure('SELECT * FROM missing'))).toBeUndefined();
+      expect(rowRejectionReason(await failure('SELEC 1'))).toBeUndefined();
+      expect(rowRejectionReason(new TransientError('lost'))).toBeUndefined();
+    });
   });
 });
 
