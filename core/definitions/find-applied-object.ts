@@ -106,7 +106,7 @@ export function findAppliedObject<K extends DefinitionKind>(
   const names = Object.keys(collection ?? {}).sort();
   const where = `project "${applied.project}" (applied registry v${applied.version})`;
   const actualKind = DEFINITION_KINDS.find((other) => other !== kind && Object.hasOwn(applied.spec[COLLECTION_OF_KIND[other]] ?? {}, name));
-  const known = names.length > 0 ? `the applied ${KIND_PLURALS[kind]} are ${names.join(', ')}` : `${where} has no ${KIND_PLURALS[kind]}`;
+  const known = names.length > 0 ? `the applied ${KIND_PLURALS[kind]} are ${names.join(', ')}` : `no ${KIND_PLURALS[kind]} are applied`;
   if (actualKind !== undefined) {
     const suggestion = closestName(name, names);
     throw new UnknownObjectError(
