@@ -435,6 +435,22 @@ describe('materializeFeatureView workflow', () => {
     expect(await failure(createActivities(deps(store)), 'user_spend_offline')).toMatch(/Cannot materialize feature view "user_spend_offline": it is not online/);
     expect(await failure(createActivities(deps()), 'user_spend')).toMatch(/Cannot materialize feature view "user_spend": this worker has no online store/);
   });
+
+  it('sweeps the records past the view\'s ttl as of the run from the online store', async () => {
+    const own = new SqliteOnlineStore({ path: join(project.dir, '.flywheel', 'online-sweep.sqlite') });
+    try {
+      const raw = async () => (await own.read([1, 2, 3, 4, 5].map((user) => ({ view: 'user_spend', key: [user], ttlSeconds: null })), new Date(AS_OF)))
+        .map((v) => (v.status === 'missing' ? null : [v.values.amount, v.eventTime]));
+      await withWorker(() => materialize({ view: 'user_spend', to: AS_OF, full: true, chunks: 1 }), own);
+      expect(await raw()).toEqual([[30, '2024-03-02T12:00:00.000Z'], [7, '2024-03-02T00:00:00.000Z'], null, [3, '2024-03-02T06:00:00.000Z'], [2, '2024-03-02T08:00:00.000Z']]);
+      // As of 03-03 12:00 (ttl 1d): only user 1's 03-03 row is recent enough, and the records of
+      // users 2, 4 and 5 (event times before 03-02 12:00) are swept; user 1's is replaced, not swept.
+      expect(await withWorker(() => materialize({ view: 'user_spend', to: '2024-03-03T12:00:00.000Z', full: true, chunks: 1 }), own)).toMatchObject({ rows: 1, written: 1 });
+      expect(await raw()).toEqual([[99, '2024-03-03T00:00:00.000001Z'], null, null, null, null]);
+    } finally {
+      await own.close();
+    }
+  });
 });
 
 describe('materializeChunk', () => {
