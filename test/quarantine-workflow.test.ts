@@ -160,6 +160,16 @@ describe('the ingest quarantine, end to end', { timeout: 180_000 }, () => {
     }
   });
 
+  it("says how many events it quarantined in the loop's summary", async () => {
+    writeSegment('seg-0003', [click('h'), click('i', { item_id: 'many' })]);
+    // The loop draws its progress on stderr.
+    const result = await withWorker(() => project.cliAsync('loop', 'run', '--only', 'ingest', '--json'));
+    expect(result.code).toBe(0);
+    const run = JSON.parse(result.stdout) as { stages: { id: string; status: string; summary?: string }[] };
+    expect(run.stages.map((stage) => [stage.id, stage.status, stage.summary])).toEqual([['ingest:clicks', 'succeeded', '1 segment loaded, 1 row, 1 event quarantined']]);
+    expect(JSON.parse(await cli('status', '--json')).streams).toEqual([{ stream: 'clicks', quarantined: 2 }]);
+  });
+
   it('names an unknown stream', async () => {
     const result = await project.cliAsync('streams', 'quarantine', 'nope');
     expect(result.code).not.toBe(0);
