@@ -21,6 +21,14 @@ export type OfflineStoreConfig =
       privateKeyPathEnv?: string;
     };
 
+/** Where an offline store is, for messages: `the DuckDB file /x/warehouse.duckdb`, `Snowflake RISK.CARD_FRAUD (account acme-risk01)`. No secrets. */
+export function describeOfflineStore(config: OfflineStoreConfig): string {
+  switch (config.type) {
+    case 'duckdb': return `the DuckDB file ${config.path}`;
+    case 'snowflake': return `Snowflake ${config.database}.${config.schema} (account ${config.account})`;
+  }
+}
+
 export type ObjectStoreConfig =
   | { type: 'local'; /** Folder, relative to the project root. */ root: string }
   | {

@@ -53,3 +53,36 @@ describe('plan against the warehouse', () => {
     expect(result.stderr).toMatch(/^error: The warehouse does not match a definition:\n {2}- feature view "daily": its transformation does not run in the warehouse: .*amont/);
   });
 });
+
+describe('plan on a warehouse without the data', () => {
+  it('says that none of the sources can be read, where the warehouse is, and how to load data', () => {
+    const empty = createTempProject({
+      'flywheel.config.ts': `import { defineConfig, localProfile } from 'flywheel';\nexport default defineConfig({ project: 'no_data', definitions: './definitions', profiles: { local: localProfile() } });\n`,
+      'definitions/defs.ts': definitions(`SELECT user_id, ts, amount AS total, 1 AS n FROM {{source}}`),
+    });
+    try {
+      const result = empty.cli('plan');
+      expect(result.code).toBe(1);
+      const lines = result.stderr.split('\n');
+      expect(lines[0]).toBe('error: The warehouse does not match a definition:');
+      expect(lines[1]).toMatch(/^ {2}- source "txns": cannot read table "txns" in the warehouse: .*txns does not exist/);
+      expect(lines.slice(2)).toEqual([
+        `The only source cannot be read: the DuckDB file ${join(empty.dir, '.flywheel', 'warehouse.duckdb')} holds none of the data. Load it first, for example`,
+        "  CREATE TABLE txns AS SELECT * FROM read_parquet('data/txns/*.parquet');   -- or read_csv('data/txns.csv')",
+        'See docs/your-own-project.md ("Loading data"); an example project says in its README how to generate its data.',
+        '',
+      ]);
+    } finally {
+      empty.remove();
+    }
+  });
+
+  it('gives no such hint when some sources can be read', () => {
+    project.write('definitions/defs.ts', `${definitions(`SELECT user_id, ts, amount AS total, 1 AS n FROM {{source}}`)}
+export const gone = source({ name: 'gone', table: 'gone', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp' } });
+`);
+    const result = project.cli('plan');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: The warehouse does not match a definition:\n {2}- source "gone": cannot read table "gone" in the warehouse: [^\n]*\n$/);
+  });
+});

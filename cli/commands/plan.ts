@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { createOfflineEngine } from '../../connectors/offline/create-offline-engine.ts';
 import type { OfflineEngine } from '../../connectors/offline/offline-engine.ts';
 import { WarehouseRegistry, type RegistryVersion } from '../../connectors/registry/warehouse-registry.ts';
+import { describeOfflineStore, type OfflineStoreConfig } from '../../core/config.ts';
 import type { ProjectSpec } from '../../core/definitions/specs.ts';
 import { WarehouseSchemaError } from '../../core/plan/errors.ts';
 import { createPlan, toPlanDocument, type Plan } from '../../core/plan/plan.ts';
@@ -56,7 +57,7 @@ export async function withPreparedPlan<T>(command: Command, work: (prepared: Pre
   const engine = await createOfflineEngine(config.profile.offline);
   try {
     const issues = await checkWarehouseSources(engine, desired, resolvePath);
-    if (issues.length > 0) throw new WarehouseSchemaError(issues);
+    if (issues.length > 0) throw new WarehouseSchemaError(issues, { hint: noDataHint(issues, desired, config.profile.offline) });
     const registry = new WarehouseRegistry(engine);
     const applied = await registry.latest(config.project);
     const plan = createPlan({ project: config.project, applied, desired });
@@ -102,6 +103,25 @@ export function withRetention<T extends object>(document: T, retention: Prepared
 }
 
 /**
+ * When not one source can be read, the data was most likely never loaded into this warehouse (a new
+ * project, an example whose data was not generated, another profile's warehouse): say so, where the
+ * warehouse is, and how to load data, rather than leave a list of "does not exist" to decode.
+ */
+export function noDataHint(issues: readonly WarehouseColumnIssue[], project: ProjectSpec, offline: OfflineStoreConfig): string | undefined {
+  const sources = Object.values(project.sources);
+  const unreadable = new Set(issues.filter((issue) => issue.kind === 'source' && issue.unreadable).map((issue) => issue.object));
+  if (sources.length === 0 || sources.some((source) => !unreadable.has(source.name))) return undefined;
+  const table = sources.find((source) => source.location.type === 'table');
+  const example = table?.location.type === 'table' ? table.location.table : 'my_table';
+  const sourcesText = sources.length === 1 ? 'The only source cannot' : `None of the ${sources.length} sources can`;
+  return [
+    `${sourcesText} be read: ${describeOfflineStore(offline)} holds none of the data. Load it first, for example`,
+    `  CREATE TABLE ${example} AS SELECT * FROM read_parquet('data/${example}/*.parquet');   -- or read_csv('data/${example}.csv')`,
+    'See docs/your-own-project.md ("Loading data"); an example project says in its README how to generate its data.',
+  ].join('\n');
+}
+
+/**
  * Describes each source's relation in the warehouse and compares it with the declared columns, the
  * same for the table each `from` event stream loads, then for the output of each feature view's
  * transformation (only when its source is fine; a stream's transformation is described over the
@@ -119,7 +139,7 @@ export async function checkWarehouseSources(engine: OfflineEngine, project: Proj
   };
   for (const name of Object.keys(project.sources).sort()) {
     const source = project.sources[name]!;
-    const columns = await describe(sourceRelationQuery(source, engine.dialect, resolvePath), (reason) => ({ kind: 'source', object: name, message: `cannot read ${describeSourceRelation(source)} in the warehouse: ${reason}` }));
+    const columns = await describe(sourceRelationQuery(source, engine.dialect, resolvePath), (reason) => ({ kind: 'source', object: name, message: `cannot read ${describeSourceRelation(source)} in the warehouse: ${reason}`, unreadable: true }));
     if (columns) issues.push(...checkSourceColumns(source, columns));
   }
   // A `from` stream's external table is filled by another system; Flywheel's own stream tables are made by apply.
@@ -127,7 +147,7 @@ export async function checkWarehouseSources(engine: OfflineEngine, project: Proj
     const stream = project.eventStreams[name]!;
     if (!stream.from) continue;
     const table = stream.from.table;
-    const columns = await describe(compileSelectAll(table, engine.dialect), (reason) => ({ kind: 'eventStream', object: name, message: `cannot read table "${table}" in the warehouse: ${reason}` }));
+    const columns = await describe(compileSelectAll(table, engine.dialect), (reason) => ({ kind: 'eventStream', object: name, message: `cannot read table "${table}" in the warehouse: ${reason}`, unreadable: true }));
     if (columns) issues.push(...checkEventStreamFromColumns(stream, columns));
   }
   const badSources = new Set(issues.filter((issue) => issue.kind === 'source').map((issue) => issue.object));

@@ -35,9 +35,10 @@ export class UnsupportedTableChangeError extends FlywheelError {
  */
 export class WarehouseSchemaError extends FlywheelError {
   readonly issues: readonly WarehouseColumnIssue[];
-  constructor(issues: readonly WarehouseColumnIssue[], options?: { cause?: unknown }) {
+  /** `hint`: what to do about them, shown after the list (e.g. how to load data when none is there). */
+  constructor(issues: readonly WarehouseColumnIssue[], options?: { cause?: unknown; hint?: string }) {
     const head = issues.length === 1 ? 'The warehouse does not match a definition:' : `The warehouse does not match the definitions (${issues.length} problems):`;
-    super(`${head}\n${issues.map((issue) => `  - ${formatWarehouseColumnIssue(issue)}`).join('\n')}`, options);
+    super(`${head}\n${issues.map((issue) => `  - ${formatWarehouseColumnIssue(issue)}`).join('\n')}${options?.hint ? `\n${options.hint}` : ''}`, options);
     this.issues = issues;
   }
 }

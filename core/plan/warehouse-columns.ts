@@ -21,6 +21,8 @@ export interface WarehouseColumnIssue {
   readonly object: string;
   readonly column?: string;
   readonly message: string;
+  /** The relation could not be read at all (most often: it does not exist, the data was never loaded). */
+  readonly unreadable?: true;
 }
 
 /** How a source's relation is named in messages: its table, Parquet path, or "query". */
