@@ -7,7 +7,7 @@ import type { ServerMetrics } from './metrics.ts';
 import { healthBody, readinessChecks } from './operations.ts';
 import { readBody } from './read-body.ts';
 import type { FeatureServing } from './serving/feature-serving.ts';
-import type { StreamLogStats } from './segment-log/index.ts';
+import type { StreamLogFailure, StreamLogStats } from './segment-log/index.ts';
 import type { OnlinePushStats } from './push/online-push.ts';
 import type { AcceptedBatch, StreamIngest } from './stream-ingest.ts';
 import type { EventIssue } from './validation/event-validator.ts';
@@ -34,8 +34,8 @@ export interface LogAppDeps {
   readonly pushStats?: () => OnlinePushStats;
   /** Counters of the decision log (logged services), shown by /healthz. */
   readonly decisionStats?: () => Readonly<Record<string, number>>;
-  /** Streams whose segment log failed (they refuse events until restart): /readyz answers 503 while any has. */
-  readonly logFailures?: () => Readonly<Record<string, string>>;
+  /** Streams whose segment log failed and refuses events now: /readyz answers 503 while any does. */
+  readonly logFailures?: () => Readonly<Record<string, StreamLogFailure>>;
   /** The serving API (`POST /v1/features`, docs/serving.md), when the server has an online store. */
   readonly serving?: FeatureServing;
   /** Prometheus metrics: observed for every request and shown by `GET /metrics`. */

@@ -1,4 +1,5 @@
 import type { LogAppDeps } from './app.ts';
+import type { StreamLogFailure } from './segment-log/index.ts';
 
 /**
  * What `GET /healthz` and `GET /readyz` answer (docs/collect-api.md, docs/serving.md "Operations").
@@ -32,8 +33,8 @@ export async function readinessChecks(deps: OperationsDeps, shuttingDown: boolea
   if (shuttingDown) checks.server = 'shutting down';
   const failures = Object.entries(deps.logFailures?.() ?? {});
   if (failures.length === 0) checks.segment_log = 'ok';
-  else if (withToken) checks.segment_log = failures.map(([stream, message]) => `stream "${stream}" refuses events until restart: ${message}`).join('; ');
-  else checks.segment_log = `${failures.length} stream${failures.length === 1 ? '' : 's'} refuse${failures.length === 1 ? 's' : ''} events until restart`;
+  else if (withToken) checks.segment_log = failures.map(([stream, f]) => `stream "${stream}" refuses events ${untilWhat(f)}: ${f.message}`).join('; ');
+  else checks.segment_log = `${failures.length} stream${failures.length === 1 ? '' : 's'} refuse${failures.length === 1 ? 's' : ''} events${failures.every(([, f]) => f.untilRestart) ? ' until restart' : ''}`;
   if (deps.serving) {
     const problem = await deps.serving.notReady();
     if (problem === undefined) checks.online_store = 'ok';
@@ -41,6 +42,11 @@ export async function readinessChecks(deps: OperationsDeps, shuttingDown: boolea
     else checks.online_store = `the online store (${storeKind(problem.store)}) is unavailable`;
   }
   return checks;
+}
+
+/** Until when a stream refuses events: after a failure for want of space, the next batch a moment later tries again. */
+function untilWhat(failure: StreamLogFailure): string {
+  return failure.untilRestart ? 'until restart' : 'until disk space is freed (the next batch tries again)';
 }
 
 /**

@@ -15,9 +15,10 @@ export class SegmentCorruptError extends FlywheelError {
 }
 
 /**
- * Thrown by the segment log when writing or syncing a stream's segment failed. The stream takes no
- * more appends until the process restarts (recovery then keeps what was durably written), because
- * after a failed fsync the kernel may have dropped the unsynced pages.
+ * Thrown by the segment log when writing or syncing a stream's segment failed. Nothing of the append
+ * was kept. After a failure for want of space (ENOSPC, EDQUOT, EFBIG) the stream tries again a moment
+ * later; after any other it takes no more appends until the process restarts (recovery then keeps
+ * what was durably written), because after a failed fsync the kernel may have dropped unsynced pages.
  */
 export class SegmentWriteError extends FlywheelError {
   readonly stream: string;

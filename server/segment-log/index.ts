@@ -16,7 +16,7 @@
  * await log.append('clicks', encodeRecords([JSON.stringify({ user_id: 1, _event_id: 'e1', _received_at: '...' })]), 1);
  * for await (const event of readSegment(path)) console.log(event._event_id);
  */
-export { openSegmentLog, DEFAULT_MAX_SEGMENT_AGE_MS, DEFAULT_MAX_SEGMENT_BYTES, type SegmentLog, type SegmentLogOptions, type OnSegmentClosed, type ClosedSegment, type StreamLogStats } from './segment-log.ts';
+export { openSegmentLog, DEFAULT_MAX_SEGMENT_AGE_MS, DEFAULT_MAX_SEGMENT_BYTES, type SegmentLog, type SegmentLogOptions, type OnSegmentClosed, type ClosedSegment, type StreamLogFailure, type StreamLogStats } from './segment-log.ts';
 export { decodeRecordAt, RECORD_HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES } from './record-framing.ts';
 export { RecordBuilder, encodeRecords } from './record-builder.ts';
 export { readSegment, readSegmentPayloads, segmentToNdjson, type StoredEvent, type BadTail } from './read-segment.ts';

@@ -2,9 +2,9 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { recoverOpenSegment } from './recover-segment.ts';
 import { CLOSED_SUFFIX, fsyncDir, listSegments, SegmentIdClock, segmentIdTime, segmentsRoot, streamSegmentsDir } from './segment-files.ts';
-import { StreamSegmentWriter, type ClosedSegment, type StreamLogStats } from './stream-segment-writer.ts';
+import { StreamSegmentWriter, type ClosedSegment, type StreamLogFailure, type StreamLogStats } from './stream-segment-writer.ts';
 
-export type { ClosedSegment, StreamLogStats } from './stream-segment-writer.ts';
+export type { ClosedSegment, StreamLogFailure, StreamLogStats } from './stream-segment-writer.ts';
 
 /**
  * Called after a segment is closed (fsync'd, renamed to `.seg`, directory fsync'd), including the
@@ -22,6 +22,8 @@ export interface SegmentLogOptions {
   /** ...or this long after it was opened, so events reach ingestion in good time. Default 10 s. */
   readonly maxSegmentAgeMs?: number;
   readonly onSegmentClosed?: OnSegmentClosed;
+  /** After a write failed for want of space, how long a stream refuses appends before trying again. Default 1000 ms. */
+  readonly retryAfterMs?: number;
   /** Where recovery and hook failures are reported. Default: stderr. */
   readonly log?: (line: string) => void;
 }
@@ -34,15 +36,16 @@ export interface SegmentLog {
   /**
    * Resolves once `records` (`count` records framed by `encodeRecords`) are written and fsync'd to the
    * stream's open segment: only then may they be acknowledged. Rejects with SegmentWriteError (the
-   * stream then refuses appends until restart) or SegmentLogClosedError.
+   * stream then refuses appends: for `retryAfterMs` after a failure for want of space, else until
+   * restart) or SegmentLogClosedError.
    */
   append(stream: string, records: Buffer, count: number): Promise<void>;
   /** Writes what is queued, closes every open segment, waits for the `onSegmentClosed` calls in flight. */
   close(): Promise<void>;
   /** Counters per stream since the log was opened. */
   stats(): Readonly<Record<string, StreamLogStats>>;
-  /** Per stream that refuses appends since a write or fsync failed: the failure (for readiness). */
-  failures(): Readonly<Record<string, string>>;
+  /** Per stream that refuses appends now since a write or fsync failed: the failure (for readiness). */
+  failures(): Readonly<Record<string, StreamLogFailure>>;
 }
 
 /**
@@ -85,6 +88,7 @@ export async function openSegmentLog(options: SegmentLogOptions): Promise<Segmen
         maxSegmentBytes: options.maxSegmentBytes ?? DEFAULT_MAX_SEGMENT_BYTES,
         maxSegmentAgeMs: options.maxSegmentAgeMs ?? DEFAULT_MAX_SEGMENT_AGE_MS,
         onClosed: notify,
+        ...(options.retryAfterMs !== undefined ? { retryAfterMs: options.retryAfterMs } : {}),
       }),
     );
   }
@@ -99,8 +103,11 @@ export async function openSegmentLog(options: SegmentLogOptions): Promise<Segmen
       return Object.fromEntries([...writers].map(([stream, writer]) => [stream, writer.stats()]));
     },
     failures() {
-      const failed: Record<string, string> = {};
-      for (const [stream, writer] of writers) if (writer.failed) failed[stream] = writer.failed.message;
+      const failed: Record<string, StreamLogFailure> = {};
+      for (const [stream, writer] of writers) {
+        const refusal = writer.refusal();
+        if (refusal) failed[stream] = refusal;
+      }
       return failed;
     },
     async close() {

@@ -1,5 +1,5 @@
 import { constants, writevSync } from 'node:fs';
-import { open, rename, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SegmentLogClosedError, SegmentWriteError } from './errors.ts';
 import { CLOSED_SUFFIX, fsyncDir, OPEN_SUFFIX, type SegmentIdClock } from './segment-files.ts';
@@ -24,6 +24,27 @@ export interface StreamSegmentWriterOptions {
   readonly maxSyncsInFlight?: number;
   /** Called once a segment is closed; the writer does not wait for it. */
   readonly onClosed: (segment: ClosedSegment) => void;
+  /**
+   * After a write failed for want of space (a full disk or quota, a file size limit), how long appends
+   * are refused before the next one tries again. Default 1000 ms.
+   */
+  readonly retryAfterMs?: number;
+}
+
+/** Why a stream refuses appends, and whether that lasts until the process restarts. */
+export interface StreamLogFailure {
+  readonly message: string;
+  /** False when the stream tries again on its own (the failure was for want of space). */
+  readonly untilRestart: boolean;
+}
+
+export const DEFAULT_RETRY_AFTER_MS = 1000;
+
+/** errno codes of a write refused for want of space: the disk or quota is full, or the file size limit reached. */
+const OUT_OF_SPACE = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+
+function isOutOfSpace(error: unknown): boolean {
+  return OUT_OF_SPACE.has((error as NodeJS.ErrnoException | undefined)?.code ?? '');
 }
 
 interface PendingAppend {
@@ -42,6 +63,8 @@ interface OpenSegment {
   events: number;
   /** The end of the last group acknowledged: what the segment is cut back to when a write or sync fails. */
   ackedBytes: number;
+  /** Records up to `ackedBytes`. */
+  ackedEvents: number;
   /** Settles once every group handed to an fdatasync in this segment has been acknowledged or refused. */
   settled: Promise<void>;
   /** The cut back to `ackedBytes`, once a failure began it; refusals are answered after it. */
@@ -82,7 +105,10 @@ const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
  * All or nothing: when a write or an fdatasync fails, every append not acknowledged yet is refused,
  * and only after its segment was cut back (truncated and fsync'd) to the end of the last group
  * acknowledged, so no record of a refused append (a torn group's whole records, say) is found by
- * recovery after a restart.
+ * recovery after a restart. The segment is then closed with its acknowledged records. A failure for
+ * want of space (ENOSPC, EDQUOT, EFBIG) is tried again by the first append `retryAfterMs` later, in a
+ * new segment, so the stream takes events again once space is freed, without a restart; any other
+ * failure stops the stream until the process restarts.
  */
 export class StreamSegmentWriter {
   private readonly queue: PendingAppend[] = [];
@@ -97,6 +123,12 @@ export class StreamSegmentWriter {
   private closes: Promise<void> = Promise.resolve();
   private closing = false;
   private failure: Error | undefined;
+  /** When `failure` happened (Date.now()). */
+  private failedAt = 0;
+  /** Set by a failure other than for want of space, or when a segment could not be cut back and closed. */
+  private untilRestart = false;
+  /** Segments given up after a failure whose cut back and close have not ended yet. */
+  private abandoning = 0;
   /** Settles once every group written so far is durable (or rejects with the first failure). */
   private allDurable: Promise<void> = Promise.resolve();
   /** Groups written whose fdatasync has not started yet (all in the current segment). */
@@ -112,7 +144,10 @@ export class StreamSegmentWriter {
   /** Resolves once `records` (`count` framed records) are written and fsync'd. */
   append(records: Buffer, count: number): Promise<void> {
     if (this.closing) return Promise.reject(new SegmentLogClosedError());
-    if (this.failure) return Promise.reject(new SegmentWriteError(this.options.stream, { cause: this.failure }));
+    if (this.failure) {
+      if (!this.mayTryAgain()) return Promise.reject(new SegmentWriteError(this.options.stream, { cause: this.failure }));
+      this.tryAgain();
+    }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ records, count, resolve, reject });
       this.queuedBytes += records.length;
@@ -138,9 +173,31 @@ export class StreamSegmentWriter {
     return { ...this.counters };
   }
 
-  /** The write or fsync failure that stopped this stream (it refuses appends until restart), if any. */
-  get failed(): Error | undefined {
-    return this.failure;
+  /**
+   * Why this stream refuses appends now, if it does: after a failure for want of space, only until
+   * `retryAfterMs` has passed (the next append then tries again, so a probe sees the stream ready and
+   * traffic comes back to find out); after any other failure, until the process restarts.
+   */
+  refusal(): StreamLogFailure | undefined {
+    if (!this.failure || this.mayTryAgain()) return undefined;
+    return { message: this.failure.message, untilRestart: this.untilRestart };
+  }
+
+  /**
+   * A failure for want of space is tried again once `retryAfterMs` has passed and the segments given
+   * up were cut back and closed (their acknowledged records are then in `.seg` files, for ingestion):
+   * the next write goes to a new segment, and nothing of the refused appends is left anywhere. Any
+   * other failure (an I/O error, a failed fsync, after which the kernel may have dropped unsynced
+   * pages) keeps the stream refusing until the process restarts and recovery reads what is on disk.
+   */
+  private mayTryAgain(): boolean {
+    return !this.untilRestart && this.abandoning === 0 && Date.now() - this.failedAt >= (this.options.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS);
+  }
+
+  private tryAgain(): void {
+    // Nothing is in flight: every segment was closed or given up, every fdatasync on them settled.
+    this.failure = undefined;
+    this.allDurable = Promise.resolve();
   }
 
   /** Writes what is queued, closes the open segment, and takes no more appends. */
@@ -189,12 +246,16 @@ export class StreamSegmentWriter {
   }
 
   /**
-   * From the first failure on, every append queued or to come is refused. Those queued were never
-   * written: refused at once. Those written to the current segment but not acknowledged are refused
-   * once it is cut back; it is then closed, and left as `.open` for recovery.
+   * From the first failure on, every append queued or to come is refused (until it is tried again,
+   * see `mayTryAgain`). Those queued were never written: refused at once. Those written to the current
+   * segment but not acknowledged are refused once it is cut back; it is then given up (`abandon`).
    */
   private fail(error: Error): void {
-    this.failure ??= error;
+    if (!this.failure) {
+      this.failure = error;
+      this.failedAt = Date.now();
+    }
+    if (!isOutOfSpace(error)) this.untilRestart = true;
     const wrapped = new SegmentWriteError(this.options.stream, { cause: this.failure });
     for (const pending of this.queue.splice(0)) pending.reject(wrapped);
     this.queuedBytes = 0;
@@ -207,11 +268,37 @@ export class StreamSegmentWriter {
     this.current = undefined;
     clearTimeout(segment.timer);
     this.refuseAfterCut(segment, written, this.failure);
-    const closed = this.cutBack(segment)
-      .catch(() => undefined)
-      .then(() => segment.handle.close())
-      .catch(() => undefined);
-    this.abandoned = Promise.all([this.abandoned, closed]).then(() => undefined);
+    this.abandoning++; // counted now, so no append tries again before the close below has run
+    const given = this.closes.then(() => this.abandon(segment)).finally(() => this.abandoning--);
+    this.abandoned = Promise.all([this.abandoned, given]).then(() => undefined);
+  }
+
+  /**
+   * Gives up a segment after a failure: cuts it back to its last acknowledged group, then closes it
+   * (renamed to `.seg` and handed to `onClosed` with its acknowledged records, or removed when it has
+   * none), so what it holds is ingested without waiting for a restart. Never throws: when any step
+   * fails, the segment stays `.open` for recovery at the next start and the stream refuses appends
+   * until then.
+   */
+  private async abandon(segment: OpenSegment): Promise<void> {
+    const { dir, stream } = this.options;
+    try {
+      await this.cutBack(segment);
+      await segment.handle.close();
+      if (segment.ackedEvents === 0) {
+        await rm(segment.path);
+        await fsyncDir(dir);
+        return;
+      }
+      const path = join(dir, segment.segmentId + CLOSED_SUFFIX);
+      await rename(segment.path, path);
+      await fsyncDir(dir);
+      this.counters.segmentsClosed++;
+      this.options.onClosed({ stream, segmentId: segment.segmentId, path, events: segment.ackedEvents });
+    } catch {
+      this.untilRestart = true;
+      await segment.handle.close().catch(() => undefined);
+    }
   }
 
   /** Refuses `pendings` (written to `segment`) once the segment is cut back, or the cut failed. */
@@ -298,6 +385,7 @@ export class StreamSegmentWriter {
         this.counters.appends += group.length;
         for (const pending of group) {
           this.counters.records += pending.count;
+          segment.ackedEvents += pending.count;
           pending.resolve();
         }
       },
@@ -313,14 +401,20 @@ export class StreamSegmentWriter {
     const segmentId = this.options.ids.next();
     const path = join(this.options.dir, segmentId + OPEN_SUFFIX);
     const handle = await open(path, CREATE_FLAGS, 0o644);
-    // The new file's directory entry must be durable before any record in it is acknowledged.
-    await fsyncDir(this.options.dir);
+    try {
+      // The new file's directory entry must be durable before any record in it is acknowledged.
+      await fsyncDir(this.options.dir);
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await rm(path).catch(() => undefined); // empty: recovery would remove it anyway
+      throw error;
+    }
     const timer = setTimeout(() => {
       this.expired = segment;
       this.wake();
     }, this.options.maxSegmentAgeMs);
     timer.unref();
-    const segment: OpenSegment = { segmentId, path, handle, timer, bytes: 0, events: 0, ackedBytes: 0, settled: Promise.resolve(), cut: undefined };
+    const segment: OpenSegment = { segmentId, path, handle, timer, bytes: 0, events: 0, ackedBytes: 0, ackedEvents: 0, settled: Promise.resolve(), cut: undefined };
     this.current = segment;
     return segment;
   }
@@ -344,11 +438,12 @@ export class StreamSegmentWriter {
       await durable;
       await segment.handle.sync();
     } catch (error) {
-      await this.cutBack(segment).catch(() => undefined); // its refused groups are answered after this
+      // Cut back (its refused groups are answered after that) and closed with what was acknowledged.
+      this.abandoning++;
+      await this.abandon(segment).finally(() => this.abandoning--);
       throw error;
-    } finally {
-      await segment.handle.close().catch(() => undefined); // on failure: left as .open, recovery keeps its acknowledged records
     }
+    await segment.handle.close();
     const path = join(this.options.dir, segment.segmentId + CLOSED_SUFFIX);
     await rename(segment.path, path);
     await fsyncDir(this.options.dir);
