@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { PortInUseError } from './port-in-use-error.ts';
 import { createLogApp, DEFAULT_LIMITS, type LogApiLimits } from './app.ts';
 import type { TokenTable } from './auth/bearer-tokens.ts';
 import { ServerMetrics, type DecisionLogCounters } from './metrics.ts';
@@ -139,6 +140,7 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
     await segmentLog.close();
     await push?.close();
     await closeServing();
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortInUseError(host, options.port ?? 8080, { cause: error });
     throw error;
   }
   // Keep-alive connections outlive the load balancer's idle timeout by default; these are Node's.

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listSegments, readSegment, streamSegmentsDir } from '../server/index.ts';
@@ -75,5 +76,22 @@ describe('flywheel serve', () => {
     const serve = startServe(project.dir, { FLYWHEEL_TOKENS: '' });
     await expect(serve.url).rejects.toThrow('error: FLYWHEEL_TOKENS is not set; give the log API its tokens');
     expect(await serve.exited).toBe(1);
+  });
+
+  it('names the flag that picks another port when its port is taken', async () => {
+    project = createTempProject(FILES);
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'flywheel.js'), 'serve', '--port', String(port), '--no-ingest'], { cwd: project.dir, env: { ...process.env, FLYWHEEL_TOKENS: 't=read,write:*' } });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).toBe(1);
+      expect(stderr).toBe(`error: 127.0.0.1:${port} is already in use (another flywheel serve or dev?): pick another port with --port <port>\n`);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
   });
 });

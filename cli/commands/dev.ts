@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { TOKENS_ENV, TokenTable } from '../../server/index.ts';
 import type { ResolvedConfig } from '../project/load-config.ts';
 import { runDev, type DevApiServer, type DevWorker } from '../dev/run-dev.ts';
+import { namingPortFlag } from '../serve/port-in-use.ts';
 import { startProjectServer } from '../serve/start-project-server.ts';
 import { loadConfigFor } from './global-options.ts';
 
@@ -41,7 +42,7 @@ async function startDevApi(config: ResolvedConfig, port: number): Promise<DevApi
   const spec = process.env[TOKENS_ENV];
   const madeUp = spec && spec.trim() !== '' ? undefined : randomBytes(18).toString('hex');
   const tokens = madeUp === undefined ? TokenTable.fromEnv() : TokenTable.parse(`${madeUp}=read,write:*`, 'the dev token');
-  const running = await startProjectServer(config, { tokens, host: '127.0.0.1', port, ingest: true });
+  const running = await namingPortFlag('--port', () => startProjectServer(config, { tokens, host: '127.0.0.1', port, ingest: true }));
   return {
     description: [
       `API server         ${running.server.url}`,

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDuration } from '../../core/duration.ts';
 import { closeOnSignal, TokenTable } from '../../server/index.ts';
+import { namingPortFlag } from '../serve/port-in-use.ts';
 import { startProjectServer } from '../serve/start-project-server.ts';
 import { loadConfigFor } from './global-options.ts';
 
@@ -34,7 +35,7 @@ export function registerServeCommand(program: Command): Command {
     .option('--no-ingest', 'only accept events: do not start ingestion workflows on Temporal')
     .action(async (options: ServeOptions, command: Command) => {
       const config = await loadConfigFor(command);
-      const running = await startProjectServer(config, {
+      const running = await namingPortFlag('--port', () => startProjectServer(config, {
         tokens: TokenTable.fromEnv(),
         host: options.host,
         port: options.port,
@@ -43,7 +44,7 @@ export function registerServeCommand(program: Command): Command {
         segmentBytes: options.segmentSize,
         segmentAgeMs: options.segmentAge * 1000,
         ingest: options.ingest,
-      });
+      }));
       const [first, ...rest] = running.description;
       process.stderr.write(`${[`${first} Ctrl-C stops it.`, ...rest].join('\n')}\n`);
       await closeOnSignal(running.server);
