@@ -104,7 +104,10 @@ describe('flywheel backfill', () => {
       expect(description.typedSearchAttributes.get(FLYWHEEL_PARTITIONS_FAILED)).toBe(0);
       const children = [];
       for await (const child of client.workflow.list({ query: `ParentWorkflowId = '${result.workflowId}'` })) children.push(child);
-      expect(children.sort((a, b) => a.startTime.getTime() - b.startTime.getTime()).map((c) => c.workflowId.split('/').at(-1))).toEqual(DAYS.map((d) => `day=${d}`).reverse());
+      // Each partition's child has the id a `flywheel run training-set --from --to` of it would (core/run-ids.ts).
+      expect(result.workflowId).toBe('backfill_test/backfill/clicks/2024-03-01..2024-03-06');
+      const next = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+      expect(children.sort((a, b) => a.startTime.getTime() - b.startTime.getTime()).map((c) => c.workflowId)).toEqual(DAYS.map((d) => `backfill_test/training-set/clicks/${d}..${next(d)}`).reverse());
     } finally {
       await client.connection.close();
     }

@@ -69,7 +69,7 @@ describe('labels definitions', () => {
     expect(schedule).toMatchObject({
       id: 'flywheel:demo:labels:charged_back', labels: 'charged_back', times: { type: 'calendar', cron: '*/15 * * * *' }, overlap: 'SKIP',
       searchAttributes: { FlywheelProject: 'demo', FlywheelKind: 'labels', FlywheelObject: 'charged_back' },
-      action: { workflowType: 'buildLabels', workflowId: 'flywheel:demo:labels:charged_back', input: { project: 'demo', labels: 'charged_back' } },
+      action: { workflowType: 'buildLabels', workflowId: 'demo/labels/charged_back/scheduled', input: { project: 'demo', labels: 'charged_back' } },
     });
     expect(scheduleTargetOfId('demo', 'flywheel:demo:labels:charged_back')).toEqual({ labels: 'charged_back' });
     // A partition build's workflow id is not a schedule's.

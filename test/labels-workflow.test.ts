@@ -197,7 +197,7 @@ describe('buildLabels workflow', () => {
       asOf: AS_OF, watermarks: { decisions: '2024-03-02T12:00:00.000Z', outcomes: '2024-03-02T12:00:00.000Z' },
       built: ['day=2024-02-29 v1: new', 'day=2024-03-01 v1: new'], upToDate: 0, open: 1,
     });
-    const child = await client.workflow.getHandle(`flywheel:${PROJECT}:labels:charged_back/day=2024-03-01`).describe();
+    const child = await client.workflow.getHandle(`${PROJECT}/labels/charged_back/day=2024-03-01`).describe();
     expect(child.type).toBe('buildLabelPartition');
     expect(await child.memo).toEqual({ reason: 'new' });
     expect(progress).toEqual({ stage: 'done', total: 2, done: 2, failed: 0, running: [], pending: 0 });

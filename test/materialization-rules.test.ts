@@ -290,7 +290,7 @@ describe('materialization schedules in plan', () => {
       catchupWindowSeconds: 86_400,
       searchAttributes: attributes,
       action: {
-        workflowType: 'materializeFeatureView', workflowId: 'flywheel:demo:materialization:pay_counts', taskQueue: 'flywheel',
+        workflowType: 'materializeFeatureView', workflowId: 'demo/materialize/pay_counts/scheduled', taskQueue: 'flywheel',
         input: { project: 'demo', view: 'pay_counts' }, searchAttributes: attributes,
       },
     }]);

@@ -226,7 +226,7 @@ describe('loop definitions', () => {
       times: { type: 'interval', everySeconds: 3600, offsetSeconds: 0 }, paused: false, overlap: 'SKIP', catchupWindowSeconds: 86_400,
       searchAttributes: { FlywheelProject: 'demo', FlywheelKind: 'loop', FlywheelObject: 'hourly' },
       action: {
-        workflowType: 'flywheelLoop', workflowId: 'flywheel:demo:loop:hourly', taskQueue: 'flywheel', input: { project: 'demo', loop: 'hourly' },
+        workflowType: 'flywheelLoop', workflowId: 'demo/loop/hourly/scheduled', taskQueue: 'flywheel', input: { project: 'demo', loop: 'hourly' },
         searchAttributes: { FlywheelProject: 'demo', FlywheelKind: 'loop', FlywheelObject: 'hourly' },
       },
     }]);

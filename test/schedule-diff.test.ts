@@ -61,7 +61,7 @@ describe('desiredSchedules', () => {
       searchAttributes: attributes,
       action: {
         workflowType: 'scheduledTrainingSet',
-        workflowId: 'flywheel:demo:training-set:fraud_training',
+        workflowId: 'demo/training-set/fraud_training/scheduled',
         taskQueue: 'flywheel',
         input: { project: 'demo', trainingSet: 'fraud_training', partitionLag: 1 },
         searchAttributes: attributes,

@@ -156,7 +156,7 @@ describe('scheduled training sets', () => {
     expect(description.action).toMatchObject({
       type: 'startWorkflow',
       workflowType: 'scheduledTrainingSet',
-      workflowId: SCHEDULE_ID,
+      workflowId: `${PROJECT}/training-set/fraud_training/scheduled`,
       taskQueue,
       args: [{ project: PROJECT, trainingSet: 'fraud_training', partitionLag: 1 }],
     });
@@ -227,8 +227,8 @@ describe('scheduled training sets', () => {
       partitions: [{ key: `day=${partition.date}`, rowCount: rows.length }],
     });
 
-    // The build is a child workflow named after the schedule and the partition, and carries its range.
-    const child = client.workflow.getHandle(`${SCHEDULE_ID}/${partition.date}`);
+    // The build is a child workflow with the partition's training-set run id (core/run-ids.ts), and carries its range.
+    const child = client.workflow.getHandle(`${PROJECT}/training-set/fraud_training/${partition.date}..${partition.end.slice(0, 10)}`);
     expect(await child.result()).toEqual(result);
     const childDescription = await child.describe();
     expect(childDescription.typedSearchAttributes.get(FLYWHEEL_RANGE_START)).toEqual(new Date(partition.start));
@@ -267,7 +267,7 @@ describe('scheduled training sets', () => {
     expect(partition.start).toBe(new Date(today - 3 * DAY_MS).toISOString());
     const rows = expectedRows.filter((row) => row.ts >= partition.start && row.ts < partition.end);
     expect(result).toMatchObject({ rowCount: rows.length, partitions: [{ key: `day=${partition.date}`, rowCount: rows.length }] });
-    expect(await client.workflow.getHandle(`${SCHEDULE_ID}/${partition.date}`).result()).toEqual(result);
+    expect(await client.workflow.getHandle(`${PROJECT}/training-set/fraud_training/${partition.date}..${partition.end.slice(0, 10)}`).result()).toEqual(result);
   });
 
   it('puts back a schedule changed by hand', async () => {

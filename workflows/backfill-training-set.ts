@@ -9,13 +9,13 @@ import {
   setHandler,
   startChild,
   upsertSearchAttributes,
-  workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { TrainingSetActivities } from '../activities/training-set.ts';
 import { partitionFromKey } from '../core/training-set/partitions.ts';
 import { buildTrainingSet, type BuildTrainingSetResult } from './build-training-set.ts';
 import { FLYWHEEL_PARTITIONS_DONE, FLYWHEEL_PARTITIONS_FAILED, FLYWHEEL_PARTITIONS_TOTAL, runSearchAttributes } from './search-attributes.ts';
+import { trainingSetRunId } from '../core/run-ids.ts';
 
 export interface BackfillTrainingSetInput {
   readonly project: string;
@@ -111,12 +111,12 @@ export async function backfillTrainingSet(input: BackfillTrainingSetInput): Prom
   upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'backfill', object: input.trainingSet, from: input.from, to: input.to }));
   publishProgress();
 
-  const backfillId = workflowInfo().workflowId;
   const runOne = async (partition: PartitionRef): Promise<void> => {
     let handle: ChildWorkflowHandle<typeof buildTrainingSet> | undefined;
     try {
       handle = await startChild(buildTrainingSet, {
-        workflowId: `${backfillId}/${partition.key}`,
+        // The partition's own run id: the one `flywheel run training-set --from --to` and schedules give it.
+        workflowId: trainingSetRunId(input.project, input.trainingSet, partition.start, partition.end),
         args: [{ project: input.project, trainingSet: input.trainingSet, from: partition.start, to: partition.end, registryVersion: state.registryVersion, updateIndex: false }],
         retry: { maximumAttempts: Math.max(1, input.maxAttempts ?? 2), initialInterval: '5 seconds' },
         // Cancelling the backfill cancels its children; if the backfill is terminated, they are too.

@@ -17,6 +17,7 @@ import type { LabelActivities, LabelBuildTask, LabelPartitionRun, LabelsPlan } f
 import { instantInput } from './instant-input.ts';
 import { runKey } from './run-key.ts';
 import { FLYWHEEL_PARTITIONS_DONE, FLYWHEEL_PARTITIONS_FAILED, FLYWHEEL_PARTITIONS_TOTAL, runSearchAttributes } from './search-attributes.ts';
+import { labelPartitionRunId } from '../core/run-ids.ts';
 
 export interface BuildLabelsInput {
   readonly project: string;
@@ -141,7 +142,7 @@ export async function buildLabels(input: BuildLabelsInput): Promise<BuildLabelsR
     try {
       const handle = await startChild(buildLabelPartition, {
         // One id per partition, across runs: two builds of one partition never run at once.
-        workflowId: `flywheel:${input.project}:labels:${plan.labels}/${task.partition.key}`,
+        workflowId: labelPartitionRunId(input.project, plan.labels, task.partition.key),
         args: [{ project: input.project, run, task }],
         memo: { reason: task.reason },
         parentClosePolicy: ParentClosePolicy.TERMINATE,

@@ -1,6 +1,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { executeChild, workflowInfo } from '@temporalio/workflow';
 import { buildTrainingSet, type BuildTrainingSetResult } from './build-training-set.ts';
+import { trainingSetRunId } from '../core/run-ids.ts';
 
 /** What a training set's Temporal Schedule starts (`flywheel apply` writes it into the schedule's action). */
 export interface ScheduledTrainingSetInput {
@@ -17,9 +18,8 @@ export interface DayPartition {
   readonly end: string;
 }
 
-/** Set by Temporal on every workflow a Schedule starts: the time it was scheduled for, and the schedule's id. */
+/** Set by Temporal on every workflow a Schedule starts: the time it was scheduled for. */
 const TEMPORAL_SCHEDULED_START_TIME = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
-const TEMPORAL_SCHEDULED_BY_ID = defineSearchAttributeKey('TemporalScheduledById', SearchAttributeType.KEYWORD);
 
 const DAY_MS = 86_400_000;
 
@@ -28,17 +28,16 @@ const DAY_MS = 86_400_000;
  * day the run was scheduled on (not the day it happens to start: a run caught up after an outage
  * builds the partition it was meant to) as a child `buildTrainingSet`, and returns its result.
  *
- * The child's id is the schedule's id and the partition date (`flywheel:demo:training-set:fraud_training/2024-03-02`),
- * so every build of a partition, scheduled, caught up or triggered by hand, is found under one name;
- * two builds of one partition never run at once (the second fails to start).
+ * The child's id is the partition's training-set run id (`demo/training-set/fraud_training/2024-03-02..2024-03-03`,
+ * core/run-ids.ts), so every build of a partition, scheduled, caught up, backfilled or triggered by
+ * hand, is found under one name; two builds of one partition never run at once (the second fails to start).
  */
 export async function scheduledTrainingSet(input: ScheduledTrainingSetInput): Promise<BuildTrainingSetResult> {
   const info = workflowInfo();
   const scheduledAt = info.typedSearchAttributes.get(TEMPORAL_SCHEDULED_START_TIME) ?? info.runStartTime;
   const partition = dayPartition(scheduledAt, input.partitionLag);
-  const scheduleId = info.typedSearchAttributes.get(TEMPORAL_SCHEDULED_BY_ID) ?? info.workflowId;
   return executeChild(buildTrainingSet, {
-    workflowId: `${scheduleId}/${partition.date}`,
+    workflowId: trainingSetRunId(input.project, input.trainingSet, partition.start, partition.end),
     args: [{ project: input.project, trainingSet: input.trainingSet, from: partition.start, to: partition.end }],
   });
 }

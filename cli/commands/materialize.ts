@@ -6,11 +6,13 @@ import { FlywheelError } from '../../core/errors.ts';
 import { compareInstants, instantFromDate } from '../../core/instant.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import { materializeFeatureView, materializeProgressQuery, type MaterializeFeatureViewInput, type MaterializeFeatureViewResult } from '../../workflows/materialize.ts';
+import { materializeRunId } from '../../core/run-ids.ts';
 import { runSearchAttributes } from '../../workflows/search-attributes.ts';
 import { UsageError } from '../errors.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { checkRunTarget } from '../project/check-run-target.ts';
 import { parseInstant } from '../project/parse-instant.ts';
+import { secondsOf } from '../runs/labels-run.ts';
 import { waitWithProgress } from '../runs/wait-with-progress.ts';
 import { loadConfigFor } from './global-options.ts';
 
@@ -61,7 +63,7 @@ export function registerMaterializeCommand(program: Command): void {
       const connection = await connectClient(temporal);
       try {
         const client = new Client({ connection, namespace: temporal.namespace });
-        const workflowId = `${config.project}/materialize/${view}/${new Date().toISOString()}`;
+        const workflowId = materializeRunId(config.project, view, from, to ?? secondsOf(new Date()));
         let handle;
         try {
           handle = await client.workflow.start(materializeFeatureView, {

@@ -9,14 +9,16 @@ import {
   type BackfillTrainingSetResult,
 } from '../../workflows/backfill-training-set.ts';
 import { FLYWHEEL_RANGE_END, FLYWHEEL_RANGE_START, runSearchAttributes } from '../../workflows/search-attributes.ts';
+import { backfillRunId } from '../../core/run-ids.ts';
 import { waitWithProgress } from './wait-with-progress.ts';
 
-export function backfillWorkflowId(input: Pick<BackfillTrainingSetInput, 'project' | 'trainingSet' | 'from' | 'to'>, now: Date): string {
-  return `${input.project}/backfill/${input.trainingSet}/${input.from}..${input.to}/${now.toISOString()}`;
+/** `<project>/backfill/<training set>/<from>..<to>` (workflows/run-ids.ts); its partitions' children have their training-set run ids. */
+export function backfillWorkflowId(input: Pick<BackfillTrainingSetInput, 'project' | 'trainingSet' | 'from' | 'to'>): string {
+  return backfillRunId(input.project, input.trainingSet, input.from, input.to);
 }
 
 export async function startBackfill(client: Client, temporal: ResolvedTemporalConfig, input: BackfillTrainingSetInput): Promise<WorkflowHandle<typeof backfillTrainingSet>> {
-  const workflowId = backfillWorkflowId(input, new Date());
+  const workflowId = backfillWorkflowId(input);
   try {
     return await client.workflow.start(backfillTrainingSet, {
       args: [input],

@@ -3,12 +3,17 @@ import type { ResolvedTemporalConfig } from '../../core/config.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import { buildLabels, labelsProgressQuery, type BuildLabelsInput, type BuildLabelsResult, type LabelsProgress } from '../../workflows/build-labels.ts';
 import { runSearchAttributes } from '../../workflows/search-attributes.ts';
+import { labelsRunId } from '../../core/run-ids.ts';
 import { waitWithProgress } from './wait-with-progress.ts';
 
-/** `<project>/labels/<name>[-<from>..<to>]/<now>`: readable in the Temporal UI, one per request. */
-export function labelsWorkflowId(input: Pick<BuildLabelsInput, 'project' | 'labels' | 'from' | 'to'>, now: Date): string {
-  const range = input.from || input.to ? `-${input.from ?? 'start'}..${input.to ?? 'now'}` : '';
-  return `${input.project}/labels/${input.labels}${range}/${now.toISOString()}`;
+/** `<project>/labels/<name>/<range, or the instant it labels as of>` (workflows/run-ids.ts). */
+export function labelsWorkflowId(input: Pick<BuildLabelsInput, 'project' | 'labels' | 'from' | 'to' | 'asOf'>, now: Date): string {
+  return labelsRunId(input.project, input.labels, input, input.asOf ?? secondsOf(now));
+}
+
+/** `now` to the second: ids of runs as of now read `2026-12-04T21:05:03Z`. */
+export function secondsOf(now: Date): string {
+  return new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString();
 }
 
 export async function startLabelsRun(client: Client, temporal: ResolvedTemporalConfig, input: BuildLabelsInput): Promise<WorkflowHandle<typeof buildLabels>> {

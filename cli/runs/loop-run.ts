@@ -3,11 +3,13 @@ import type { ResolvedTemporalConfig } from '../../core/config.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import { flywheelLoop, loopProgressQuery, type FlywheelLoopInput, type FlywheelLoopResult, type LoopProgress } from '../../workflows/flywheel-loop.ts';
 import { runSearchAttributes } from '../../workflows/search-attributes.ts';
+import { loopRunId } from '../../core/run-ids.ts';
+import { secondsOf } from './labels-run.ts';
 import { waitWithProgress } from './wait-with-progress.ts';
 
-/** `<project>/loop/<name or "all">/<start time>`: readable in the Temporal UI, unique per request. */
+/** `<project>/loop/<name or "all">/<as-of>` (workflows/run-ids.ts); its stages are children `<loop id>/<stage id>`. */
 export function loopWorkflowId(input: FlywheelLoopInput, now: Date): string {
-  return `${input.project}/loop/${input.loop ?? 'all'}/${now.toISOString()}`;
+  return loopRunId(input.project, input.loop, input.asOf ?? secondsOf(now));
 }
 
 export async function startLoopRun(client: Client, temporal: ResolvedTemporalConfig, input: FlywheelLoopInput, workflowId = loopWorkflowId(input, new Date())): Promise<WorkflowHandle<typeof flywheelLoop>> {

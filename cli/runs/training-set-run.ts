@@ -9,22 +9,23 @@ import {
   type BuildTrainingSetResult,
   type TrainingSetProgress,
 } from '../../workflows/build-training-set.ts';
+import { trainingSetRunId } from '../../core/run-ids.ts';
 import { runSearchAttributes } from '../../workflows/search-attributes.ts';
 
 /**
- * The id of a training-set run: readable in the Temporal UI, and unique per request unless the caller
- * gives one (a second start with the same id is refused while the first is running).
+ * The id of a training-set run (workflows/run-ids.ts): `<project>/training-set/<name>/<range or all>`,
+ * the id a backfill or a schedule gives the same partition, so a second build of it is refused while
+ * the first is running.
  */
-export function trainingSetWorkflowId(input: BuildTrainingSetInput, now: Date): string {
-  const range = input.from || input.to ? `-${input.from ?? 'start'}..${input.to ?? 'now'}` : '';
-  return `${input.project}/training-set/${input.trainingSet}${range}/${now.toISOString()}`;
+export function trainingSetWorkflowId(input: BuildTrainingSetInput): string {
+  return trainingSetRunId(input.project, input.trainingSet, input.from, input.to);
 }
 
 export async function startTrainingSetRun(
   client: Client,
   temporal: ResolvedTemporalConfig,
   input: BuildTrainingSetInput,
-  workflowId = trainingSetWorkflowId(input, new Date()),
+  workflowId = trainingSetWorkflowId(input),
 ): Promise<WorkflowHandle<typeof buildTrainingSet>> {
   try {
     return await client.workflow.start(buildTrainingSet, {
@@ -35,7 +36,7 @@ export async function startTrainingSetRun(
     });
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new FlywheelError(`A run with id "${workflowId}" is already in progress; wait for it or pick another id`, { cause: error });
+      throw new FlywheelError(`A run with id "${workflowId}" is already in progress (the same partitions, started by you, a backfill or a schedule); wait for it to finish`, { cause: error });
     }
     throw error;
   }

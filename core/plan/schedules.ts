@@ -2,6 +2,7 @@ import type { EventStreamSpec, FeatureViewSpec, LabelsSchedule, LabelsSpec, Mate
 import type { LoopSchedule, LoopSpec } from '../definitions/specs.ts';
 import type { ApplyDocument, PlanDocument } from './plan.ts';
 import { formatDuration } from '../duration.ts';
+import { scheduledRunIdBase, type RunIdKind } from '../run-ids.ts';
 import { formatCronCalendar, parseCron, type CronCalendar } from '../validation/cron.ts';
 
 /**
@@ -153,7 +154,7 @@ interface ScheduleStateFields {
   readonly searchAttributes: Readonly<Record<string, string>>;
   readonly action: {
     readonly workflowType: string;
-    /** The base of the started runs' ids (Temporal appends the scheduled time). */
+    /** The base of the started runs' ids, `<project>/<kind>/<object>/scheduled` (Temporal appends `-<scheduled time>`). */
     readonly workflowId: string;
     readonly taskQueue: string;
     /** The workflow's single argument. */
@@ -239,7 +240,8 @@ export function desiredSchedules(args: { project: string; spec: ProjectSpec; tas
       overlap: SCHEDULE_OVERLAP,
       catchupWindowSeconds: schedule.catchupWindowSeconds,
       searchAttributes,
-      action: { workflowType, workflowId: id, taskQueue: args.taskQueue, input: { project, ...input }, searchAttributes },
+      // Runs read `<project>/<kind>/<object>/scheduled-<time>` in the UI, like every run (core/run-ids.ts).
+      action: { workflowType, workflowId: scheduledRunIdBase(project, RUN_ID_KIND[kind] ?? 'training-set', object), taskQueue: args.taskQueue, input: { project, ...input }, searchAttributes },
     };
   };
   return [
@@ -256,6 +258,9 @@ export function desiredSchedules(args: { project: string; spec: ProjectSpec; tas
     ...scheduledRetentions(args.spec).map((stream) => state({ retention: stream.name }, stream.name, 'retention', stream.retentionSchedule, RETENTION_WORKFLOW, { stream: stream.name })),
   ];
 }
+
+/** The run-id kind (core/run-ids.ts) of each schedule kind. */
+const RUN_ID_KIND: Readonly<Record<string, RunIdKind>> = { 'training-set': 'training-set', materialization: 'materialize', labels: 'labels', loop: 'loop', retention: 'retention' };
 
 /** The id of the schedule of a target. */
 function scheduleIdOf(project: string, target: ScheduleTarget): string {
