@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['eslint.config.js', 'node_modules/', '.tools/', '.flywheel/', '.scratch/', 'examples/*/.flywheel/', 'examples/*/data/', 'bin/'] },
+  { ignores: ['eslint.config.js', 'node_modules/', '.tools/', '.flywheel/', '.scratch/', 'examples/*/.flywheel/', 'examples/*/data/', 'bin/', 'dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

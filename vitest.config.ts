@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -5,6 +6,9 @@ import { defineConfig } from 'vitest/config';
  * (test/setup/global-setup.ts), DuckDB, SQLite and friends. No mocks.
  */
 export default defineConfig({
+  // Projects in tests (examples, temp projects linking node_modules/flywheel here) import `flywheel`:
+  // the sources under test, not the packed dist/ (docs/development.md, "The package").
+  resolve: { alias: [{ find: /^flywheel$/, replacement: fileURLToPath(new URL('./index.ts', import.meta.url)) }] },
   test: {
     include: ['test/**/*.test.ts'],
     // Child processes, not worker threads: DuckDB and the Temporal core bridge are native modules

@@ -3,10 +3,13 @@ import type { NativeConnection} from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** .ts running from the sources, .js compiled into the package's dist/: the workflows sit beside this file either way. */
+const MODULE_EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL(`../workflows/index${MODULE_EXTENSION}`, import.meta.url));
 
 /** The workflow interceptor that refuses another project's runs; a prebuilt bundle must include it (workflowInterceptorModules). */
-export const PROJECT_GUARD_PATH = fileURLToPath(new URL('../workflows/project-guard.ts', import.meta.url));
+export const PROJECT_GUARD_PATH = fileURLToPath(new URL(`../workflows/project-guard${MODULE_EXTENSION}`, import.meta.url));
 
 export interface FlywheelWorkerOptions {
   readonly connection: NativeConnection;

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlywheelError } from '../../core/errors.ts';
 
-/** The repository root: this file is `<root>/cli/dev/go-tool.ts`. */
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Flywheel's root folder: this file is `<root>/cli/dev/go-tool.ts` in the sources, `<root>/dist/cli/dev/go-tool.js` in the package. */
+export const REPO_ROOT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../' : '../../../', import.meta.url));
 
 /**
  * A development server Flywheel builds from Go sources when no binary is at hand (the Temporal CLI,

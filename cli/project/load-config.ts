@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { defaultTaskQueue, type FlywheelConfig, type ProfileConfig, type ResolvedTemporalConfig } from '../../core/config.ts';
 import { flywheelConfigSchema } from '../../core/config-schema.ts';
 import { ConfigError } from '../../core/errors.ts';
+import { importTypeScript } from './import-typescript.ts';
 
 export const CONFIG_FILE = 'flywheel.config.ts';
 
@@ -43,7 +44,7 @@ export async function loadConfig(options: { config?: string; profile?: string; c
   }
   let exported: unknown;
   try {
-    exported = ((await import(pathToFileURL(configFile).href)) as { default?: unknown }).default;
+    exported = ((await importTypeScript(pathToFileURL(configFile).href)) as { default?: unknown }).default;
   } catch (cause) {
     throw new ConfigError(`cannot load: ${(cause as Error).message}`, { file: configFile }, { cause });
   }

@@ -5,6 +5,7 @@ import { isDefinition } from '../../core/definitions/definition.ts';
 import type { ProjectSpec } from '../../core/definitions/specs.ts';
 import { DefinitionError } from '../../core/errors.ts';
 import { validateProject, type LoadedDefinition } from '../../core/validation/validate-project.ts';
+import { importTypeScript } from './import-typescript.ts';
 
 /**
  * Imports every .ts file under the definitions folder (sorted, so loading is reproducible), collects
@@ -20,7 +21,7 @@ export async function loadDefinitions(definitionsDir: string, projectRoot: strin
     const file = relative(projectRoot, path);
     let module: Record<string, unknown>;
     try {
-      module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+      module = (await importTypeScript(pathToFileURL(path).href)) as Record<string, unknown>;
     } catch (cause) {
       importFailures.push({ file, kind: undefined, object: undefined, field: undefined, message: `cannot load: ${(cause as Error).message}` });
       continue;
