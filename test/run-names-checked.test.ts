@@ -6,7 +6,6 @@ import { LocalObjectStore } from '../connectors/object-store/local/local-object-
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import { closestName, editDistance } from '../core/definitions/find-applied-object.ts';
-import { loadConfig } from '../cli/project/load-config.ts';
 import { createFlywheelWorker } from '../worker/create-worker.ts';
 import { connectClient, temporalAddress, temporalNamespace, testTaskQueue } from './setup/temporal.ts';
 import { createTempProject, type TempProject } from './support/temp-project.ts';
@@ -48,15 +47,20 @@ async function startedRuns(): Promise<string[]> {
   }
 }
 
-beforeAll(async () => {
-  project = createTempProject({ 'flywheel.config.ts': config('names_test', taskQueue), 'definitions/all.ts': DEFINITIONS });
-  const engine = await openDuckDBEngine({ path: join(project.dir, '.flywheel', 'warehouse.duckdb') });
+/** The two source tables of DEFINITIONS, one row each. */
+async function createTables(target: TempProject): Promise<void> {
+  const engine = await openDuckDBEngine({ path: join(target.dir, '.flywheel', 'warehouse.duckdb') });
   await engine.run({
     sql: `CREATE TABLE stats AS SELECT 1::BIGINT AS user_id, TIMESTAMPTZ '2024-03-01 00:00:00+00' AS ts, 10::BIGINT AS clicks;
           CREATE TABLE impressions AS SELECT 1::BIGINT AS user_id, TIMESTAMPTZ '2024-03-01 06:00:00+00' AS ts, true AS clicked;`,
     parameters: [],
   });
   await engine.close();
+}
+
+beforeAll(async () => {
+  project = createTempProject({ 'flywheel.config.ts': config('names_test', taskQueue), 'definitions/all.ts': DEFINITIONS });
+  await createTables(project);
   expect(project.cli('apply').code).toBe(0);
 });
 
@@ -119,14 +123,29 @@ describe('names checked before a run starts', () => {
 });
 
 describe('task queues and projects', () => {
-  it('gives each project its own task queue by default: flywheel-<project>', async () => {
-    const plain = createTempProject({ 'flywheel.config.ts': config('returns'), 'definitions/.keep': '' });
+  it('gives each project its own task queue by default, flywheel-<project>, and names runs <project>/<kind>/<object>/<range>', async () => {
+    const plain = createTempProject({ 'flywheel.config.ts': config('returns'), 'definitions/all.ts': DEFINITIONS });
+    const client = await connectClient();
     try {
-      expect((await loadConfig({ cwd: plain.dir })).profile.temporal.taskQueue).toBe('flywheel-returns');
+      await createTables(plain);
+      expect(plain.cli('apply').code).toBe(0);
+      const started = plain.cli('run', 'training-set', 'clicks', '--from', '2024-03-01', '--to', '2024-03-08', '--no-wait', '--json');
+      expect(started).toEqual({
+        code: 0,
+        stdout: '{"workflowId":"returns/training-set/clicks/2024-03-01..2024-03-08"}\n',
+        stderr: 'Started returns/training-set/clicks/2024-03-01..2024-03-08 on task queue flywheel-returns\n',
+      });
+      const description = await client.workflow.getHandle('returns/training-set/clicks/2024-03-01..2024-03-08').describe();
+      expect(description.taskQueue).toBe('flywheel-returns');
+      // The same range again while the first waits for a worker: one build of a partition at a time.
+      expect(plain.cli('run', 'training-set', 'clicks', '--from', '2024-03-01', '--to', '2024-03-08', '--no-wait')).toMatchObject({
+        code: 1, stderr: 'error: A run with id "returns/training-set/clicks/2024-03-01..2024-03-08" is already in progress (the same partitions, started by you, a backfill or a schedule); wait for it to finish\n',
+      });
+      await client.workflow.getHandle('returns/training-set/clicks/2024-03-01..2024-03-08').terminate('test: no worker polls flywheel-returns');
     } finally {
+      await client.connection.close();
       plain.remove();
     }
-    expect((await loadConfig({ cwd: project.dir })).profile.temporal.taskQueue).toBe(taskQueue);
   });
 
   it("a worker refuses another project's run at once, naming both projects, and writes nothing", async () => {
