@@ -170,6 +170,12 @@ describe('the ingest quarantine, end to end', { timeout: 180_000 }, () => {
     expect(JSON.parse(await cli('status', '--json')).streams).toEqual([{ stream: 'clicks', quarantined: 2 }]);
   });
 
+  it('shows no events in quarantine for a warehouse applied before the quarantine existed', async () => {
+    await query('DROP TABLE flywheel.ingest_quarantine');
+    expect(JSON.parse(await cli('status', '--json')).streams).toEqual([{ stream: 'clicks', quarantined: 0 }]);
+    expect(await cli('streams', 'quarantine', 'clicks')).toBe('Stream "clicks": no events in quarantine.\n');
+  });
+
   it('names an unknown stream', async () => {
     const result = await project.cliAsync('streams', 'quarantine', 'nope');
     expect(result.code).not.toBe(0);

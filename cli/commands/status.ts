@@ -4,6 +4,7 @@ import { WarehouseMaterializationState } from '../../connectors/registry/materia
 import { WarehouseRegistry } from '../../connectors/registry/warehouse-registry.ts';
 import { materializationStatuses, type ViewMaterializationStatus } from '../../core/materialization/status.ts';
 import { compileQuarantineCounts } from '../../core/sql/quarantine.ts';
+import { ingestQuarantineTableName } from '../../core/sql/warehouse-objects.ts';
 import { formatStatusText } from '../format/status-text.ts';
 import { loadConfigFor } from './global-options.ts';
 
@@ -40,8 +41,9 @@ export function registerStatusCommand(program: Command): void {
         const applied = await new WarehouseRegistry(engine).latest(config.project);
         const states = applied ? await new WarehouseMaterializationState(engine).list(config.project) : [];
         const streamNames = Object.keys(applied?.spec.eventStreams ?? {}).sort();
-        // apply creates the quarantine with the first stream, so it is there when a stream is.
-        const counts = streamNames.length > 0 ? await engine.all<{ stream: string; events: number }>(compileQuarantineCounts(engine.dialect)) : [];
+        // apply creates the quarantine with the first stream; a warehouse applied before it existed has none until the next apply.
+        const quarantine = streamNames.length > 0 && (await engine.tableFacts(ingestQuarantineTableName())).isTable;
+        const counts = quarantine ? await engine.all<{ stream: string; events: number }>(compileQuarantineCounts(engine.dialect)) : [];
         document = {
           format: 'flywheel.status/v1',
           project: config.project,

@@ -1,12 +1,10 @@
-import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { createOfflineEngine } from '../../connectors/offline/create-offline-engine.ts';
 import { WarehouseRegistry } from '../../connectors/registry/warehouse-registry.ts';
 import { FlywheelError, NotFoundError } from '../../core/errors.ts';
 import { compileQuarantineList, type QuarantineRow } from '../../core/sql/quarantine.ts';
+import { ingestQuarantineTableName } from '../../core/sql/warehouse-objects.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
-import { replayQuarantine, replayQuarantineWorkflowId } from '../../workflows/quarantine.ts';
-import { runSearchAttributes } from '../../workflows/search-attributes.ts';
 import { formatQuarantineText, formatReplayText, type QuarantinedEventDocument } from '../format/quarantine-text.ts';
 import { loadConfigFor } from './global-options.ts';
 
@@ -27,6 +25,10 @@ export function registerStreamsCommand(program: Command): void {
       const config = await loadConfigFor(command);
       if (options.replay) {
         const { temporal } = config.profile;
+        // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+        const { Client, WorkflowExecutionAlreadyStartedError } = await import('@temporalio/client');
+        const { replayQuarantine, replayQuarantineWorkflowId } = await import('../../workflows/quarantine.ts');
+        const { runSearchAttributes } = await import('../../workflows/search-attributes.ts');
         const connection = await connectClient(temporal);
         try {
           const client = new Client({ connection, namespace: temporal.namespace });
@@ -57,7 +59,9 @@ export function registerStreamsCommand(program: Command): void {
           const known = Object.keys(applied?.spec.eventStreams ?? {}).sort();
           throw new NotFoundError('event stream', stream, known.length > 0 ? `Applied streams: ${known.join(', ')}` : 'No event stream is applied; run flywheel apply');
         }
-        const rows = await engine.all<QuarantineRow & Record<string, unknown>>(compileQuarantineList(stream, engine.dialect));
+        // A warehouse applied before the quarantine existed has none (until the next apply): nothing in it.
+        const quarantine = (await engine.tableFacts(ingestQuarantineTableName())).isTable;
+        const rows = quarantine ? await engine.all<QuarantineRow & Record<string, unknown>>(compileQuarantineList(stream, engine.dialect)) : [];
         events = rows.map((row) => ({
           batch: row.batch, eventIndex: Number(row.event_index), eventId: row.event_id, error: row.error, quarantinedAt: row.quarantined_at, event: row.event,
         }));
