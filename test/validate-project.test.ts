@@ -56,7 +56,7 @@ describe('validateProject', () => {
   it('reports a duplicate name with both files', () => {
     const again = entity({ name: 'user', joinKeys: { id: 'string' } });
     expect(issuesOf([...at('entities.ts', user), ...at('more.ts', again)])).toEqual([
-      { file: 'more.ts', object: 'user', field: 'name', message: 'duplicate name: a entity named "user" is also defined in entities.ts' },
+      { file: 'more.ts', object: 'user', field: 'name', message: 'duplicate name: an entity named "user" is also defined in entities.ts' },
     ]);
   });
 
@@ -78,7 +78,34 @@ describe('validateProject', () => {
       { file: 'e.ts', object: 'evil"name', field: 'name', message: '"evil\\"name" is not a valid identifier: must start with a letter or underscore and contain only letters, digits and underscores' },
       { file: 'e.ts', object: 'evil"name', field: 'table', message: '"x; drop" is not a valid table name: "x; drop" must start with a letter or underscore and contain only letters, digits and underscores' },
       { file: 'e.ts', object: 'v', field: 'ttl', message: 'expected a duration such as "30m", "1h", "7d" or "2w", got "3 days"' },
-      { file: 'e.ts', object: 's', field: 'features.0.view', message: 'unknown feature view "v"' },
+      // No 'unknown feature view "v"' on s: v's own problem is reported on v (one mistake, one message).
+    ]);
+  });
+
+  it('reports one mistake once: nothing on the definitions that refer to a broken one, by name or by object', () => {
+    const brokenView = featureView({ name: 'spend', entities: user as never, source: txns, features: { amount: 'float64' } });
+    const service = featureService({ name: 'model', features: [brokenView] });
+    const training = trainingSet({ name: 'training', spine, features: service });
+    expect(issuesOf(at('g.ts', user, txns, spine, brokenView, service, training))).toEqual([
+      { file: 'g.ts', object: 'spend', field: 'entities', message: 'Invalid input: expected array, received object' },
+    ]);
+    // A name that is not a string: its service's reference (by object) and the training set's (by name) say nothing more.
+    const unnamed = featureView({ name: 42 as never, entities: [user], source: txns, features: { amount: 'float64' } });
+    const service2 = featureService({ name: 'model', features: [unnamed] });
+    const training2 = trainingSet({ name: 'training', spine, features: service2 });
+    expect(issuesOf(at('h.ts', user, txns, spine, unnamed, service2, training2))).toEqual([
+      { file: 'h.ts', object: '(unnamed)', field: 'name', message: 'Invalid input: expected string, received number' },
+    ]);
+  });
+
+  it('names both files when an entity and a source disagree on a key', () => {
+    const textUser = entity({ name: 'user', joinKeys: { user_id: 'string' } });
+    const view = featureView({ name: 'spend', entities: [textUser], source: txns, features: { amount: 'float64' } });
+    expect(issuesOf([...at('definitions/entities.ts', textUser), ...at('definitions/sources.ts', txns), ...at('definitions/features.ts', view)])).toEqual([
+      {
+        file: 'definitions/features.ts', object: 'spend', field: 'entities',
+        message: 'entity "user" (definitions/entities.ts) join key "user_id" is declared string but the column is int64 in source "txns" (definitions/sources.ts)',
+      },
     ]);
   });
 
@@ -97,7 +124,7 @@ describe('validateProject name rules', () => {
   it('rejects names that differ only in case, and explains a bad record key', () => {
     const upper = entity({ name: 'User', joinKeys: { '1st': 'int64' } });
     expect(issuesOf(at('g.ts', user, upper))).toEqual([
-      { file: 'g.ts', object: 'User', field: 'name', message: 'duplicate name: a entity named "user" is also defined in g.ts (names may not differ only in case)' },
+      { file: 'g.ts', object: 'User', field: 'name', message: 'duplicate name: an entity named "user" is also defined in g.ts (names may not differ only in case)' },
     ]);
     const badKey = entity({ name: 'card', joinKeys: { '1st': 'int64' } });
     expect(issuesOf(at('h.ts', badKey))).toEqual([

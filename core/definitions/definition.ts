@@ -25,7 +25,13 @@ export function isDefinition(value: unknown): value is Definition {
 /** A reference to another definition: the object itself (typed) or its name. */
 export type Ref<D extends Definition> = D | string;
 
+/**
+ * The name a reference stands for. A definition whose own name is not a string (a mistake reported on
+ * it) is kept as the object, so validation sees that the reference's problem is that definition's and
+ * does not report it twice.
+ */
 export function refName(ref: Ref<Definition> | undefined): string | undefined {
   if (ref === undefined) return undefined;
-  return typeof ref === 'string' ? ref : ref.name;
+  if (typeof ref === 'string') return ref;
+  return typeof ref.name === 'string' ? ref.name : (ref as unknown as string);
 }

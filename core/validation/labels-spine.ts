@@ -1,4 +1,4 @@
-import type { ColumnSpec, EntitySpec, EventStreamSpec, FeatureSelection, FeatureServiceSpec, FeatureViewSpec, LabelsSpec, TrainingSetLabelsSpine } from '../definitions/specs.ts';
+import type { ColumnSpec, DefinitionKind, EntitySpec, EventStreamSpec, FeatureSelection, FeatureServiceSpec, FeatureViewSpec, LabelsSpec, TrainingSetLabelsSpine } from '../definitions/specs.ts';
 import { isDecisionLog, labelColumns } from '../labels/columns.ts';
 import { decisionLogOf, loggedFeatures } from '../training-set/labels-spine.ts';
 import { isAssignable } from '../types.ts';
@@ -18,6 +18,8 @@ export interface LabelsSpineContext {
   readonly featureServices: Readonly<Record<string, FeatureServiceSpec>>;
   readonly labels: Readonly<Record<string, LabelsSpec>>;
   readonly suggest: (name: string, candidates: readonly string[]) => string;
+  /** Whether a definition of that kind and name failed its shape check (already reported: no second problem). */
+  readonly isFailed: (kind: DefinitionKind, name: string) => boolean;
 }
 
 export function labelsSpineSpecOf(
@@ -29,7 +31,7 @@ export function labelsSpineSpecOf(
   const unchecked = { labels: input.labels, fromLog: input.fromLog ?? false };
   const labels = context.labels[input.labels];
   if (!labels) {
-    report('spine.labels', `unknown labels "${input.labels}"${context.suggest(input.labels, Object.keys(context.labels))}`);
+    if (!context.isFailed('labels', input.labels)) report('spine.labels', `unknown labels "${input.labels}"${context.suggest(input.labels, Object.keys(context.labels))}`);
     return unchecked;
   }
   const decisions = context.eventStreams[labels.decisions];

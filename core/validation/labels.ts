@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { acceptedTypes, acceptsType } from '../aggregations/functions.ts';
 import { parseDuration } from '../duration.ts';
-import type { EventStreamSpec, FeatureServiceSpec, LabelsMatch, LabelsSpec, LabelValue, TrainingSetSpec } from '../definitions/specs.ts';
+import type { DefinitionKind, EventStreamSpec, FeatureServiceSpec, LabelsMatch, LabelsSpec, LabelValue, TrainingSetSpec } from '../definitions/specs.ts';
 import { eventStreamColumns } from '../definitions/view-source.ts';
 import { isDecisionLog, labelColumns } from '../labels/columns.ts';
 import type { ValueType } from '../types.ts';
@@ -26,12 +26,15 @@ export interface LabelsContext {
   /** Output paths of the labels checked before this one, by name. */
   readonly labelPaths: ReadonlyMap<string, string>;
   readonly suggest: (name: string, candidates: readonly string[]) => string;
+  /** Whether a definition of that kind and name failed its shape check (already reported: no second problem). */
+  readonly isFailed: (kind: DefinitionKind, name: string) => boolean;
 }
 
 export function labelsSpecOf(name: string, input: LabelsShaped, context: LabelsContext, report: (field: string, message: string) => void): Omit<LabelsSpec, 'schedule'> {
   const streamNames = Object.keys(context.eventStreams);
   const unknownStream = (field: string, stream: string) => {
     const isSource = context.sources[stream] !== undefined;
+    if (!isSource && context.isFailed('eventStream', stream)) return;
     report(field, isSource
       ? `"${stream}" is a source; ${field} must be an event stream (Flywheel needs its event ids and load times)`
       : `unknown event stream "${stream}"${context.suggest(stream, streamNames)}`);
@@ -43,7 +46,7 @@ export function labelsSpecOf(name: string, input: LabelsShaped, context: LabelsC
     const service = context.featureServices[input.decisions.service];
     decisionsName = service?.logging?.stream ?? input.decisions.service;
     if (!service) {
-      report('decisions', `unknown feature service "${input.decisions.service}"${context.suggest(input.decisions.service, Object.keys(context.featureServices))}`);
+      if (!context.isFailed('featureService', input.decisions.service)) report('decisions', `unknown feature service "${input.decisions.service}"${context.suggest(input.decisions.service, Object.keys(context.featureServices))}`);
     } else if (!service.logging) {
       report('decisions', `feature service "${service.name}" does not log its decisions; add logging: { sampleRate } to it, or name an event stream`);
     } else if (!context.eventStreams[service.logging.stream]) {

@@ -69,7 +69,14 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     loop: new Map(),
   };
 
-  for (const { file, definition } of loaded) {
+  // One mistake, one message: a definition that fails its shape check is reported once, and a
+  // reference to it from another definition (by object or by name) is not a second problem.
+  const results = loaded.map(({ definition }) => SHAPES[definition.kind].safeParse(definition.input));
+  const failedObjects = new Set(loaded.filter((_, i) => !results[i]!.success).map(({ definition }) => definition));
+  const failedNames = new Set([...failedObjects].flatMap(({ kind, name }) => (typeof name === 'string' ? [`${kind}:${name.toLowerCase()}`] : [])));
+  const isFailed = (kind: DefinitionKind, name: string) => failedNames.has(`${kind}:${name.toLowerCase()}`);
+
+  loaded.forEach(({ file, definition }, index) => {
     const { kind, name } = definition;
     const objectName = typeof name === 'string' ? name : '(unnamed)';
     // Warehouses compare unquoted names without case, so `User` and `user` would collide there.
@@ -80,26 +87,35 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
       const sameCase = other === objectName;
       issues.push({
         file, kind, object: objectName, field: 'name',
-        message: `duplicate name: a ${kind} named "${other}" is also defined${first ? ` in ${first}` : ''}${sameCase ? '' : ' (names may not differ only in case)'}`,
+        message: `duplicate name: ${article(kind)} ${kind} named "${other}" is also defined${first ? ` in ${first}` : ''}${sameCase ? '' : ' (names may not differ only in case)'}`,
       });
-      continue;
+      return;
     }
     files.set(key, file);
     names.set(key, objectName);
-    const result = SHAPES[kind].safeParse(definition.input);
+    const result = results[index]!;
     if (!result.success) {
       for (const issue of result.error.issues) {
+        if (refersToFailed(definition.input, issue.path, failedObjects)) continue; // reported on that definition
         // A bad record key (`joinKeys: { '1st': ... }`) nests the reason; show it, not zod's "Invalid key in record".
         const message = issue.code === 'invalid_key' && issue.issues[0] ? issue.issues[0].message : issue.message;
         issues.push({ file, kind, object: objectName, field: issue.path.map(String).join('.') || undefined, message });
       }
-      continue;
+      return;
     }
     (shaped[kind] as Map<string, unknown>).set(objectName, result.data);
-  }
+  });
 
   const at = (kind: DefinitionKind, object: string, field: string | undefined, message: string) =>
     issues.push({ file: files.get(`${kind}:${object.toLowerCase()}`), kind, object, field, message });
+  /**
+   * ` (definitions/entities.ts)`: where another definition a message names is, when it is not in the
+   * file of the definition the message is about (`about`), so both sides of a disagreement are found.
+   */
+  const inFile = (about: readonly [DefinitionKind, string], kind: DefinitionKind, object: string) => {
+    const file = files.get(`${kind}:${object.toLowerCase()}`);
+    return file === undefined || file === files.get(`${about[0]}:${about[1].toLowerCase()}`) ? '' : ` (${file})`;
+  };
 
   const entities: Record<string, EntitySpec> = {};
   for (const [name, input] of shaped.entity) {
@@ -129,6 +145,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
   const eventStreams: Record<string, EventStreamSpec> = {};
   for (const [name, input] of shaped.eventStream) {
     eventStreams[name] = eventStreamSpec(name, input, entities, (field, message) => at('eventStream', name, field, message), {
+      isFailed,
       sourceNamed: Object.keys(sources).find((s) => s.toLowerCase() === name.toLowerCase()),
     });
   }
@@ -147,7 +164,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
         : { name: featureName, type: feature.type, ...optional({ description: feature.description }) },
     );
     input.entities.forEach((entityName, index) => {
-      if (!entities[entityName]) at('featureView', name, `entities.${index}`, `unknown entity "${entityName}"${didYouMean(entityName, Object.keys(entities))}`);
+      if (!entities[entityName] && !isFailed('entity', entityName)) at('featureView', name, `entities.${index}`, `unknown entity "${entityName}"${didYouMean(entityName, Object.keys(entities))}`);
     });
     // The source is a source or an event stream; a stream offers its join keys, timestamp and fields as columns.
     const source = viewSourceOf({ sources, eventStreams }, input.source);
@@ -156,12 +173,12 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     if (!source && loggingService !== undefined) {
       at('featureView', name, 'source', `"${input.source}" is the decision stream of feature service "${loggingService}", which a feature view cannot read (decision streams are derived after the views); read its table flywheel.stream_${input.source} in a source instead`);
     } else if (!source) {
-      at('featureView', name, 'source', `unknown source "${input.source}"${didYouMean(input.source, [...Object.keys(sources), ...Object.keys(eventStreams)])}`);
+      if (!isFailed('source', input.source) && !isFailed('eventStream', input.source)) at('featureView', name, 'source', `unknown source "${input.source}"${didYouMean(input.source, [...Object.keys(sources), ...Object.keys(eventStreams)])}`);
     } else if (input.transformation === undefined) {
       // Without a transformation the view reads source columns directly, so every key and feature must be one.
       for (const entityName of input.entities) {
         for (const key of entities[entityName]?.joinKeys ?? []) {
-          checkColumn(sourceTypes, key, (message) => at('featureView', name, 'entities', `entity "${entityName}" join key ${message} in ${source.label}`));
+          checkColumn(sourceTypes, key, (message) => at('featureView', name, 'entities', `entity "${entityName}"${inFile(['featureView', name], 'entity', entityName)} join key ${message} in ${source.label}${inFile(['featureView', name], source.kind, source.name)}`));
         }
       }
       for (const feature of declared) {
@@ -207,7 +224,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     return selections.map((selection, index) => {
       const view = featureViews[selection.view];
       if (!view) {
-        at(kind, object, `${field}.${index}.view`, `unknown feature view "${selection.view}"${didYouMean(selection.view, Object.keys(featureViews))}`);
+        if (!isFailed('featureView', selection.view)) at(kind, object, `${field}.${index}.view`, `unknown feature view "${selection.view}"${didYouMean(selection.view, Object.keys(featureViews))}`);
         return { view: selection.view, features: selection.features ?? [] };
       }
       const names = selection.features ?? view.features.map((f) => f.name);
@@ -275,8 +292,8 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     let selections: readonly FeatureSelection[] = [];
     if ('service' in input.features) {
       const service = featureServices[input.features.service];
-      if (!service) at('trainingSet', name, 'features', `unknown feature service "${input.features.service}"${didYouMean(input.features.service, Object.keys(featureServices))}`);
-      else selections = service.features;
+      if (service) selections = service.features;
+      else if (!isFailed('featureService', input.features.service)) at('trainingSet', name, 'features', `unknown feature service "${input.features.service}"${didYouMean(input.features.service, Object.keys(featureServices))}`);
     } else {
       selections = checkSelections('trainingSet', name, 'features', input.features.views);
     }
@@ -284,7 +301,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     if (typeof input.spine !== 'string') {
       // A labels spine is checked after the labels, below.
     } else if (!spine) {
-      at('trainingSet', name, 'spine', `unknown source "${input.spine}"${didYouMean(input.spine, Object.keys(sources))}`);
+      if (!isFailed('source', input.spine)) at('trainingSet', name, 'spine', `unknown source "${input.spine}"${didYouMean(input.spine, Object.keys(sources))}`);
     } else {
       const spineTypes = new Map(spine.columns.map((c) => [c.name, c.type]));
       const checkedEntities = new Set<string>();
@@ -293,7 +310,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
           if (checkedEntities.has(entityName)) continue;
           checkedEntities.add(entityName);
           for (const key of entities[entityName]?.joinKeys ?? []) {
-            checkColumn(spineTypes, key, (message) => at('trainingSet', name, 'spine', `entity "${entityName}" (used by feature view "${selection.view}") join key ${message} in spine source "${spine.name}"`));
+            checkColumn(spineTypes, key, (message) => at('trainingSet', name, 'spine', `entity "${entityName}"${inFile(['trainingSet', name], 'entity', entityName)} (used by feature view "${selection.view}") join key ${message} in spine source "${spine.name}"${inFile(['trainingSet', name], 'source', spine.name)}`));
           }
         }
         for (const feature of selection.features) {
@@ -322,7 +339,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
   const labels: Record<string, LabelsSpec> = {};
   for (const [name, input] of shaped.labels) {
     const labelPaths = new Map(Object.values(labels).map((l) => [l.name, l.output.path]));
-    const spec = labelsSpecOf(name, input, { eventStreams, featureServices, sources, trainingSets, labelPaths, suggest: didYouMean }, (field, message) => at('labels', name, field, message));
+    const spec = labelsSpecOf(name, input, { eventStreams, featureServices, sources, trainingSets, labelPaths, suggest: didYouMean, isFailed }, (field, message) => at('labels', name, field, message));
     labels[name] = { ...spec, ...(input.schedule ? { schedule: scheduleTimesSpec(input.schedule) } : {}) };
   }
 
@@ -331,7 +348,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     const set = trainingSets[name];
     if (!set || typeof input.spine === 'string') continue;
     const selections = 'service' in set.features ? featureServices[set.features.service]?.features ?? [] : set.features.views;
-    const spine = labelsSpineSpecOf({ labels: input.spine.labels, fromLog: input.fromLog }, selections, { entities, eventStreams, featureViews, featureServices, labels, suggest: didYouMean }, (field, message) => at('trainingSet', name, field, message));
+    const spine = labelsSpineSpecOf({ labels: input.spine.labels, fromLog: input.fromLog }, selections, { entities, eventStreams, featureViews, featureServices, labels, suggest: didYouMean, isFailed }, (field, message) => at('trainingSet', name, field, message));
     trainingSets[name] = { ...set, spine };
   }
 
@@ -364,7 +381,7 @@ function eventStreamSpec(
   input: Shaped['eventStream'],
   entities: Readonly<Record<string, EntitySpec>>,
   report: (field: string | undefined, message: string) => void,
-  context: { sourceNamed: string | undefined },
+  context: { sourceNamed: string | undefined; isFailed?: (kind: DefinitionKind, name: string) => boolean },
 ): EventStreamSpec {
   if (context.sourceNamed !== undefined) {
     report('name', `a source named "${context.sourceNamed}" exists; feature views name their source or event stream, so the two may not share a name`);
@@ -376,7 +393,7 @@ function eventStreamSpec(
   input.entities.forEach((entityName, index) => {
     const entity = entities[entityName];
     if (!entity) {
-      report(`entities.${index}`, `unknown entity "${entityName}"${didYouMean(entityName, Object.keys(entities))}`);
+      if (!context.isFailed?.('entity', entityName)) report(`entities.${index}`, `unknown entity "${entityName}"${didYouMean(entityName, Object.keys(entities))}`);
       return;
     }
     for (const key of entity.joinKeys) if (reserved(key.name)) report(`entities.${index}`, reservedMessage(`entity "${entityName}" join key`, key.name));
@@ -513,4 +530,20 @@ function levenshtein(a: string, b: string): number {
     }
   }
   return row[b.length]!;
+}
+
+/** Whether a zod issue's path passes through a definition object that failed its own shape check. */
+function refersToFailed(input: unknown, path: readonly PropertyKey[], failed: ReadonlySet<unknown>): boolean {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return false;
+    value = (value as Record<PropertyKey, unknown>)[key];
+    if (failed.has(value)) return true;
+  }
+  return false;
+}
+
+/** `a` or `an`, for a kind in a message (`an entity`, `a source`). */
+function article(kind: string): string {
+  return /^[aeiou]/i.test(kind) ? 'an' : 'a';
 }
