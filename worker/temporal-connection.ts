@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { Connection, type ConnectionOptions } from '@temporalio/client';
-import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+// Types only here: the Temporal client and worker packages take a while to load, so each is imported
+// when a connection is made, and a CLI command that never connects never loads them.
+import type { Connection, ConnectionOptions } from '@temporalio/client';
+import type { NativeConnection, NativeConnectionOptions } from '@temporalio/worker';
 import type { TemporalConfig } from '../core/config.ts';
 import { ConfigError, FlywheelError } from '../core/errors.ts';
 
@@ -49,6 +51,7 @@ async function securityOptions(config: TemporalConfig): Promise<Pick<ConnectionO
 
 /** A client connection (CLI, HTTP server). Fails fast with a message naming the address. */
 export async function connectClient(config: TemporalConfig): Promise<Connection> {
+  const { Connection } = await import('@temporalio/client');
   try {
     return await Connection.connect({ address: config.address, connectTimeout: '5s', ...(await securityOptions(config)) });
   } catch (error) {
@@ -59,6 +62,7 @@ export async function connectClient(config: TemporalConfig): Promise<Connection>
 
 /** A worker connection. */
 export async function connectWorker(config: TemporalConfig): Promise<NativeConnection> {
+  const { NativeConnection } = await import('@temporalio/worker');
   try {
     return await NativeConnection.connect({ address: config.address, ...((await securityOptions(config)) as Pick<NativeConnectionOptions, 'tls' | 'apiKey'>) });
   } catch (error) {

@@ -1,6 +1,4 @@
-import { Client } from '@temporalio/client';
 import { InvalidArgumentError, type Command } from 'commander';
-import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';
 import { UnknownObjectError } from '../../core/definitions/find-applied-object.ts';
 import type { TrainingSetSpec } from '../../core/definitions/specs.ts';
 import { partitionsInRange } from '../../core/training-set/partitions.ts';
@@ -12,7 +10,6 @@ import { parseInstant } from '../project/parse-instant.ts';
 import { checkRunTarget } from '../project/check-run-target.ts';
 import type { ResolvedConfig } from '../project/load-config.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
-import { lastBackfill, startBackfill, waitForBackfill } from '../runs/backfill-run.ts';
 import { loadConfigFor } from './global-options.ts';
 
 interface BackfillOptions {
@@ -56,6 +53,8 @@ export function registerBackfillCommand(program: Command): void {
       if (options.dryRun) {
         if (!from || !to) throw new UsageError('give --from and --to');
         const partitions = partitionsInRange(from, to, spec.output.partitionBy);
+        // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+        const { createObjectStore } = await import('../../connectors/object-store/create-object-store.ts');
         const manifest = await readDatasetManifest(createObjectStore(config.profile.objectStore), spec);
         const published = new Map(manifest?.partitions.map((p) => [p.key, p]) ?? []);
         const ordered = options.reverse ? [...partitions].reverse() : partitions;
@@ -70,6 +69,9 @@ export function registerBackfillCommand(program: Command): void {
         return;
       }
 
+      // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+      const { Client } = await import('@temporalio/client');
+      const { lastBackfill, startBackfill, waitForBackfill } = await import('../runs/backfill-run.ts');
       const connection = await connectClient(config.profile.temporal);
       try {
         const client = new Client({ connection, namespace: config.profile.temporal.namespace });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { datasetLayout } from '../../core/training-set/manifest.ts';
 import { readConsistencyReport, readDatasetManifest, readPartitionManifest } from '../datasets/read-manifests.ts';
@@ -37,6 +36,8 @@ export function registerDatasetsCommand(program: Command): void {
     .option('--json', 'print the manifests as JSON')
     .action(async (name: string, options: { partition?: string; json?: boolean }, command: Command) => {
       const config = await loadConfigFor(command);
+      // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+      const { createObjectStore } = await import('../../connectors/object-store/create-object-store.ts');
       const store = createObjectStore(config.profile.objectStore);
       // The applied training set (its output path is where the runs wrote); the definitions folder's when the warehouse is busy.
       const target = await checkRunTarget(config, 'trainingSet', name);
@@ -59,5 +60,7 @@ export function registerDatasetsCommand(program: Command): void {
 async function open(command: Command) {
   const config = await loadConfigFor(command);
   const project = await loadDefinitions(config.definitionsDir, config.projectRoot);
+  // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+  const { createObjectStore } = await import('../../connectors/object-store/create-object-store.ts');
   return { store: createObjectStore(config.profile.objectStore), project };
 }

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError, type Command } from 'commander';
-import { TOKENS_ENV, TokenTable } from '../../server/index.ts';
+import { TOKENS_ENV, TokenTable } from '../../server/auth/bearer-tokens.ts';
 import type { ResolvedConfig } from '../project/load-config.ts';
-import { runDev, type DevApiServer, type DevWorker } from '../dev/run-dev.ts';
+import type { DevApiServer, DevWorker } from '../dev/run-dev.ts';
 import { namingPortFlag } from '../serve/port-in-use.ts';
-import { startProjectServer } from '../serve/start-project-server.ts';
 import { loadConfigFor } from './global-options.ts';
 
 /**
@@ -26,6 +25,8 @@ export function registerDevCommand(program: Command, startWorker: (config: Resol
     .option('--no-serve', 'do not run the API server')
     .action(async (options: { uiPort: number; port: number; serve: boolean }, command: Command) => {
       const config = await loadConfigFor(command);
+      // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+      const { runDev } = await import('../dev/run-dev.ts');
       await runDev({
         projectRoot: config.projectRoot,
         stateDir: config.stateDir,
@@ -42,6 +43,8 @@ async function startDevApi(config: ResolvedConfig, port: number): Promise<DevApi
   const spec = process.env[TOKENS_ENV];
   const madeUp = spec && spec.trim() !== '' ? undefined : randomBytes(18).toString('hex');
   const tokens = madeUp === undefined ? TokenTable.fromEnv() : TokenTable.parse(`${madeUp}=read,write:*`, 'the dev token');
+  // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+  const { startProjectServer } = await import('../serve/start-project-server.ts');
   const running = await namingPortFlag('--port', () => startProjectServer(config, { tokens, host: '127.0.0.1', port, ingest: true }));
   return {
     description: [

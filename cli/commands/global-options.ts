@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig, type ResolvedConfig } from '../project/load-config.ts';
+import type { ResolvedConfig } from '../project/load-config.ts';
 
 export interface GlobalOptions {
   config?: string;
@@ -12,7 +12,9 @@ export function globalOptions(command: Command): GlobalOptions {
   return command.optsWithGlobals() as GlobalOptions;
 }
 
-export function loadConfigFor(command: Command): Promise<ResolvedConfig> {
+/** Loads the project's config; the loader (and its schema) is imported here so `flywheel --help` never loads it. */
+export async function loadConfigFor(command: Command): Promise<ResolvedConfig> {
   const { config, profile } = globalOptions(command);
+  const { loadConfig } = await import('../project/load-config.ts');
   return loadConfig({ ...(config ? { config } : {}), ...(profile ? { profile } : {}) });
 }

@@ -1,7 +1,5 @@
-import { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { datasetLayout } from '../../core/training-set/manifest.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
@@ -13,7 +11,6 @@ import { partitionsInRange } from '../../core/training-set/partitions.ts';
 import { checkRunTarget } from '../project/check-run-target.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
 import { parseInstant, parsePartitionRange } from '../project/parse-instant.ts';
-import { startLabelsRun, waitForLabelsRun } from '../runs/labels-run.ts';
 import { loadConfigFor } from './global-options.ts';
 
 interface BuildOptions {
@@ -61,6 +58,9 @@ export function registerLabelsCommand(program: Command): void {
         ...(options.rebuild ? { rebuild: true } : {}),
         ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       };
+      // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+      const { Client } = await import('@temporalio/client');
+      const { startLabelsRun, waitForLabelsRun } = await import('../runs/labels-run.ts');
       const connection = await connectClient(config.profile.temporal);
       try {
         const client = new Client({ connection, namespace: config.profile.temporal.namespace });
@@ -119,6 +119,8 @@ export function registerLabelsCommand(program: Command): void {
 async function open(command: Command) {
   const config = await loadConfigFor(command);
   const project = await loadDefinitions(config.definitionsDir, config.projectRoot);
+  // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+  const { createObjectStore } = await import('../../connectors/object-store/create-object-store.ts');
   return { store: createObjectStore(config.profile.objectStore), project };
 }
 

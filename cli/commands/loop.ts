@@ -1,4 +1,3 @@
-import { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { planLoop, selectStages } from '../../core/loop/plan-loop.ts';
@@ -10,7 +9,6 @@ import { createStageBar } from '../format/progress-bar.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
 import { checkRunTarget, readAppliedDefinitions } from '../project/check-run-target.ts';
 import { parseInstant } from '../project/parse-instant.ts';
-import { startLoopRun, waitForLoopRun } from '../runs/loop-run.ts';
 import { loadConfigFor } from './global-options.ts';
 
 interface LoopOptions {
@@ -82,6 +80,9 @@ export function registerLoopCommand(program: Command): void {
         ...(asOf !== undefined ? { asOf } : {}),
         ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
       };
+      // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+      const { Client } = await import('@temporalio/client');
+      const { startLoopRun, waitForLoopRun } = await import('../runs/loop-run.ts');
       const connection = await connectClient(temporal);
       try {
         const client = new Client({ connection, namespace: temporal.namespace });

@@ -1,19 +1,15 @@
-import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { parseDuration } from '../../core/duration.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import { compareInstants, instantFromDate } from '../../core/instant.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
-import { materializeFeatureView, materializeProgressQuery, type MaterializeFeatureViewInput, type MaterializeFeatureViewResult } from '../../workflows/materialize.ts';
+import type { MaterializeFeatureViewInput, MaterializeFeatureViewResult } from '../../workflows/materialize.ts';
 import { materializeRunId } from '../../core/run-ids.ts';
-import { runSearchAttributes } from '../../workflows/search-attributes.ts';
 import { UsageError } from '../errors.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { checkRunTarget } from '../project/check-run-target.ts';
 import { parseInstant } from '../project/parse-instant.ts';
-import { secondsOf } from '../runs/labels-run.ts';
-import { waitWithProgress } from '../runs/wait-with-progress.ts';
 import { loadConfigFor } from './global-options.ts';
 
 interface MaterializeOptions {
@@ -60,6 +56,12 @@ export function registerMaterializeCommand(program: Command): void {
         ...(options.lookback !== undefined ? { lookbackSeconds: options.lookback } : {}),
         ...(options.chunks !== undefined ? { chunks: options.chunks } : {}),
       };
+      // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+      const { Client, WorkflowExecutionAlreadyStartedError } = await import('@temporalio/client');
+      const { materializeFeatureView, materializeProgressQuery } = await import('../../workflows/materialize.ts');
+      const { runSearchAttributes } = await import('../../workflows/search-attributes.ts');
+      const { secondsOf } = await import('../runs/labels-run.ts');
+      const { waitWithProgress } = await import('../runs/wait-with-progress.ts');
       const connection = await connectClient(temporal);
       try {
         const client = new Client({ connection, namespace: temporal.namespace });

@@ -18,7 +18,7 @@ import { formatPlanText } from '../format/plan-text.ts';
 import { formatRetentionText } from '../format/retention-text.ts';
 import type { ResolvedConfig } from '../project/load-config.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
-import { TemporalSchedules } from '../schedules/temporal-schedules.ts';
+import type { TemporalSchedules } from '../schedules/temporal-schedules.ts';
 import { loadConfigFor } from './global-options.ts';
 
 /** Everything plan computes and apply carries out, with the open engine and registry. */
@@ -69,6 +69,8 @@ export async function withPreparedPlan<T>(command: Command, work: (prepared: Pre
       return await work({ config, engine, registry, applied, desired, plan, objects, statements, schedules: undefined, temporalSchedules: undefined, retention });
     }
     const { temporal } = config.profile;
+    // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+    const { TemporalSchedules } = await import('../schedules/temporal-schedules.ts');
     const temporalSchedules = await TemporalSchedules.connect(config.project, temporal);
     try {
       const existing = await temporalSchedules.read(knownScheduleIds(config.project, applied?.spec, desired));

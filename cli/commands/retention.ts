@@ -1,14 +1,11 @@
-import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { formatDuration } from '../../core/duration.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
-import { enforceRetention, retentionProgressQuery, type EnforceRetentionInput, type EnforceRetentionResult } from '../../workflows/enforce-retention.ts';
-import { runSearchAttributes } from '../../workflows/search-attributes.ts';
+import type { EnforceRetentionInput, EnforceRetentionResult } from '../../workflows/enforce-retention.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { parseInstant } from '../project/parse-instant.ts';
-import { waitWithProgress } from '../runs/wait-with-progress.ts';
 import { loadConfigFor } from './global-options.ts';
 
 interface RetentionRunOptions {
@@ -41,6 +38,11 @@ export function registerRetentionCommand(program: Command): void {
         ...(asOf !== undefined ? { asOf } : {}),
         ...(options.batchRows !== undefined ? { batchRows: options.batchRows } : {}),
       };
+      // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+      const { Client, WorkflowExecutionAlreadyStartedError } = await import('@temporalio/client');
+      const { enforceRetention, retentionProgressQuery } = await import('../../workflows/enforce-retention.ts');
+      const { runSearchAttributes } = await import('../../workflows/search-attributes.ts');
+      const { waitWithProgress } = await import('../runs/wait-with-progress.ts');
       const connection = await connectClient(temporal);
       try {
         const client = new Client({ connection, namespace: temporal.namespace });

@@ -1,4 +1,3 @@
-import { Client } from '@temporalio/client';
 import type { Command} from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { connectClient } from '../../worker/temporal-connection.ts';
@@ -7,7 +6,6 @@ import { createStageBar } from '../format/progress-bar.ts';
 import { partitionsInRange } from '../../core/training-set/partitions.ts';
 import { checkRunTarget } from '../project/check-run-target.ts';
 import { parsePartitionRange } from '../project/parse-instant.ts';
-import { startTrainingSetRun, waitForTrainingSetRun } from '../runs/training-set-run.ts';
 import { loadConfigFor } from './global-options.ts';
 
 interface RunTrainingSetOptions {
@@ -37,6 +35,9 @@ export function registerRunCommand(program: Command): void {
       const target = await checkRunTarget(config, 'trainingSet', name, options.registryVersion ? { registryVersion: options.registryVersion } : {});
       if (target && from && to) partitionsInRange(from, to, target.spec.output.partitionBy);
 
+      // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+      const { Client } = await import('@temporalio/client');
+      const { startTrainingSetRun, waitForTrainingSetRun } = await import('../runs/training-set-run.ts');
       const connection = await connectClient(config.profile.temporal);
       try {
         const client = new Client({ connection, namespace: config.profile.temporal.namespace });

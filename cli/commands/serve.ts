@@ -1,8 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDuration } from '../../core/duration.ts';
-import { closeOnSignal, TokenTable } from '../../server/index.ts';
+import { TokenTable } from '../../server/auth/bearer-tokens.ts';
+import { closeOnSignal } from '../../server/close-on-signal.ts';
 import { namingPortFlag } from '../serve/port-in-use.ts';
-import { startProjectServer } from '../serve/start-project-server.ts';
 import { loadConfigFor } from './global-options.ts';
 
 interface ServeOptions {
@@ -35,6 +35,8 @@ export function registerServeCommand(program: Command): Command {
     .option('--no-ingest', 'only accept events: do not start ingestion workflows on Temporal')
     .action(async (options: ServeOptions, command: Command) => {
       const config = await loadConfigFor(command);
+      // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+      const { startProjectServer } = await import('../serve/start-project-server.ts');
       const running = await namingPortFlag('--port', () => startProjectServer(config, {
         tokens: TokenTable.fromEnv(),
         host: options.host,

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { isDefinition } from '../../core/definitions/definition.ts';
 import type { ProjectSpec } from '../../core/definitions/specs.ts';
 import { DefinitionError } from '../../core/errors.ts';
-import { validateProject, type LoadedDefinition } from '../../core/validation/validate-project.ts';
+import type { LoadedDefinition } from '../../core/validation/validate-project.ts';
 import { importTypeScript } from './import-typescript.ts';
 
 /**
@@ -36,6 +36,8 @@ export async function loadDefinitions(definitionsDir: string, projectRoot: strin
     }
   }
   if (importFailures.length > 0) throw new DefinitionError(importFailures);
+  // The validator (and zod) load with the first definitions, not with every start of the CLI.
+  const { validateProject } = await import('../../core/validation/validate-project.ts');
   return validateProject(dedupeReexports(loaded));
 }
 

@@ -1,6 +1,5 @@
 import type { OfflineStoreConfig } from '../../core/config.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { openDuckDBEngine } from './duckdb/duckdb-engine.ts';
 import type { OfflineEngine } from './offline-engine.ts';
 
 /**
@@ -9,8 +8,11 @@ import type { OfflineEngine } from './offline-engine.ts';
  */
 export async function createOfflineEngine(config: OfflineStoreConfig): Promise<OfflineEngine> {
   switch (config.type) {
-    case 'duckdb':
+    case 'duckdb': {
+      // Imported here, not above: an engine's driver loads only when a profile opens that engine.
+      const { openDuckDBEngine } = await import('./duckdb/duckdb-engine.ts');
       return openDuckDBEngine({ path: config.path, threads: config.threads, memoryLimit: config.memoryLimit });
+    }
     case 'snowflake':
       throw new ConfigError(
         'The Snowflake offline engine arrives in a later version of Flywheel; use { type: "duckdb" } for now',
