@@ -37,9 +37,33 @@ describe('flywheel CLI errors', () => {
     expectCleanFailure(project.cli('plan'), 'no flywheel.config.ts found in');
   });
 
-  it('reports a definitions file that does not load', () => {
-    project = createTempProject({ 'flywheel.config.ts': config('localProfile()'), 'definitions/broken.ts': 'export const x = ;\n' });
-    expectCleanFailure(project.cli('plan'), 'definitions/broken.ts: cannot load:');
+  it('reports a syntax error once, at its file and line, and not again for each file that imports it', () => {
+    project = createTempProject({
+      'flywheel.config.ts': config('localProfile()'),
+      'definitions/a-broken.ts': `import { entity } from 'flywheel';\nexport const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });\nexport const x = ;\n`,
+      'definitions/b-user.ts': `export { user } from './a-broken.ts';\n`,
+      'definitions/c-more.ts': `import { user } from './b-user.ts';\nexport const again = user;\n`,
+    });
+    const result = project.cli('plan');
+    expectCleanFailure(result, '');
+    expect(result.stderr).toBe(
+      'error: Invalid definition:\n' +
+        '  - definitions/a-broken.ts:3:17: cannot load: syntax error: Unexpected ";" (definitions/b-user.ts and definitions/c-more.ts depend on it and could not load)\n',
+    );
+  });
+
+  it('names the file and line an exception was thrown at while loading the definitions', () => {
+    project = createTempProject({
+      'flywheel.config.ts': config('localProfile()'),
+      'definitions/helpers.ts': `export function threshold(): number {\n  const table: Record<string, number> | undefined = undefined;\n  return table!.limit;\n}\n`,
+      'definitions/views.ts': `import { threshold } from './helpers.ts';\nexport const limit = threshold();\n`,
+    });
+    const result = project.cli('plan');
+    expectCleanFailure(result, '');
+    expect(result.stderr).toBe(
+      'error: Invalid definition:\n' +
+        "  - definitions/helpers.ts:3:17: cannot load: Cannot read properties of undefined (reading 'limit') (definitions/views.ts depends on it and could not load)\n",
+    );
   });
 
   it('names the Temporal address it cannot reach and how to start one', () => {

@@ -6,6 +6,7 @@ import type { ProjectSpec } from '../../core/definitions/specs.ts';
 import { DefinitionError } from '../../core/errors.ts';
 import type { LoadedDefinition } from '../../core/validation/validate-project.ts';
 import { importTypeScript } from './import-typescript.ts';
+import { loadFailureOf, type LoadFailure } from './load-failure.ts';
 
 /**
  * Imports every .ts file under the definitions folder (sorted, so loading is reproducible), collects
@@ -16,14 +17,17 @@ export async function loadDefinitions(definitionsDir: string, projectRoot: strin
     throw new DefinitionError([{ file: relative(projectRoot, definitionsDir), kind: undefined, object: undefined, field: undefined, message: 'definitions folder does not exist' }]);
   }
   const loaded: LoadedDefinition[] = [];
-  const importFailures: DefinitionError['issues'][number][] = [];
+  // By where they come from: a file that throws, or has a syntax error, fails every file importing it too.
+  const importFailures = new Map<string, { failure: LoadFailure; files: string[] }>();
   for (const path of listTsFiles(definitionsDir)) {
     const file = relative(projectRoot, path);
     let module: Record<string, unknown>;
     try {
       module = (await importTypeScript(pathToFileURL(path).href)) as Record<string, unknown>;
     } catch (cause) {
-      importFailures.push({ file, kind: undefined, object: undefined, field: undefined, message: `cannot load: ${(cause as Error).message}` });
+      const failure = loadFailureOf(cause, file, projectRoot);
+      const key = `${failure.where}\n${failure.message}`;
+      importFailures.set(key, { failure, files: [...(importFailures.get(key)?.files ?? []), file] });
       continue;
     }
     // The same object may be exported under two names (or re-exported); count it once.
@@ -35,7 +39,14 @@ export async function loadDefinitions(definitionsDir: string, projectRoot: strin
       }
     }
   }
-  if (importFailures.length > 0) throw new DefinitionError(importFailures);
+  if (importFailures.size > 0) {
+    throw new DefinitionError([...importFailures.values()].map(({ failure, files }) => {
+      const others = files.filter((file) => !failure.where.startsWith(`${file}:`) && failure.where !== file);
+      const list = others.length < 2 ? others.join('') : `${others.slice(0, -1).join(', ')} and ${others.at(-1)}`;
+      const also = others.length === 0 ? '' : ` (${list} ${others.length === 1 ? 'depends' : 'depend'} on it and could not load)`;
+      return { file: failure.where, kind: undefined, object: undefined, field: undefined, message: `cannot load: ${failure.message}${also}` };
+    }));
+  }
   // The validator (and zod) load with the first definitions, not with every start of the CLI.
   const { validateProject } = await import('../../core/validation/validate-project.ts');
   return validateProject(dedupeReexports(loaded));
