@@ -5,12 +5,20 @@ import { retentionCutoff, streamsUnderRetention } from '../core/retention/cutoff
 import { compileDeleteExpiredBatch, compileDeleteExpiredQuarantine } from '../core/sql/retention.ts';
 import { withEngine, type ActivityDeps, type RegistryVersion } from './deps.ts';
 import { atBoundary } from './failures.ts';
+import { withHeartbeats } from './heartbeat.ts';
 
 /** Events one delete statement removes at most, unless the run says otherwise. */
 export const DEFAULT_RETENTION_BATCH_ROWS = 50_000;
 
-/** Batches one activity runs before it hands back: the engine (and DuckDB's file lock) is held for one activity only. */
+/** Batches one activity runs at most before it hands back: the engine (and DuckDB's file lock) is held for one activity only. */
 export const RETENTION_BATCHES_PER_ACTIVITY = 20;
+
+/**
+ * After this long an activity starts no further batch: on DuckDB a delete is bound by the table's
+ * primary-key index (thousands of events a second on a busy 2-core machine), and `flywheel apply`
+ * waits for the file while an activity holds it.
+ */
+export const RETENTION_ACTIVITY_MILLIS = 30_000;
 
 export interface PlanRetentionInput {
   /** Only this stream; absent: every stream of the latest registry version. */
@@ -38,6 +46,8 @@ export interface DeleteExpiredEventsInput {
   readonly batchRows: number;
   /** Batches to run before returning (each its own transaction); default RETENTION_BATCHES_PER_ACTIVITY. */
   readonly maxBatches?: number;
+  /** No batch starts after this many ms of the activity; default RETENTION_ACTIVITY_MILLIS. */
+  readonly maxMillis?: number;
 }
 
 export interface DeleteExpiredEventsResult {
@@ -81,11 +91,15 @@ export function createRetentionActivities(deps: ActivityDeps) {
         const context = Context.current();
         let progress: DeleteProgress = (context.info.heartbeatDetails as DeleteProgress | undefined) ?? { deleted: 0, batches: 0, statements: 0 };
         const maxBatches = input.maxBatches ?? RETENTION_BATCHES_PER_ACTIVITY;
+        const until = Date.now() + (input.maxMillis ?? RETENTION_ACTIVITY_MILLIS);
         let done = false;
-        await withEngine(deps, async (engine) => {
+        // Heartbeats every few seconds while a batch runs too, with the count of the batches done.
+        await withHeartbeats(() => withEngine(deps, async (engine) => {
           const stream = streamOf(deps, await deps.registry(engine).get(deps.project, input.registryVersion), input);
           const batch = compileDeleteExpiredBatch(stream, { cutoff: input.cutoff, batchRows: input.batchRows }, engine.dialect);
-          while (!done && progress.statements < maxBatches) {
+          let first = true;
+          while (!done && progress.statements < maxBatches && (first || Date.now() < until)) {
+            first = false;
             if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason;
             const deleted = await engine.transaction(async (tx) => {
               const [row] = await tx.all<{ rows: number | bigint }>(batch.count);
@@ -97,7 +111,7 @@ export function createRetentionActivities(deps: ActivityDeps) {
             progress = { deleted: progress.deleted + deleted, batches: progress.batches + (deleted > 0 ? 1 : 0), statements: progress.statements + 1 };
             context.heartbeat(progress);
           }
-        });
+        }), () => progress);
         return { deleted: progress.deleted, batches: progress.batches, done };
       });
     },

@@ -192,13 +192,21 @@ describe('the retention workflow', () => {
     const attempt = new MockActivityEnvironment();
     attempt.on('heartbeat', (details: unknown) => beats.push(details));
     expect(await attempt.run(createActivities(deps()).deleteExpiredEvents, input)).toEqual({ deleted: 2, batches: 2, done: false });
-    expect(beats).toEqual([{ deleted: 1, batches: 1, statements: 1 }, { deleted: 2, batches: 2, statements: 2 }]);
+    expect(beats).toContainEqual({ deleted: 1, batches: 1, statements: 1 });
+    expect(beats.at(-1)).toEqual({ deleted: 2, batches: 2, statements: 2 });
     expect(await ids('stream_orders')).toHaveLength(1);
     // A retry of an attempt that had run one batch counts on from its heartbeat.
     const retry = new MockActivityEnvironment({ heartbeatDetails: { deleted: 1, batches: 1, statements: 1 } });
     expect(await retry.run(createActivities(deps()).deleteExpiredEvents, input)).toEqual({ deleted: 2, batches: 2, done: false });
     expect(await ids('stream_orders')).toEqual([]);
     expect(await new MockActivityEnvironment().run(createActivities(deps()).deleteExpiredEvents, input)).toEqual({ deleted: 0, batches: 0, done: true });
+
+    // Past its time budget an activity starts no further batch (it always runs one).
+    await insert('stream_orders', [['o9', '2024-01-01 00:00:00+00'], ['o10', '2024-01-02 00:00:00+00']], 'amount');
+    const timed = { ...input, maxBatches: 10, maxMillis: 0 };
+    expect(await new MockActivityEnvironment().run(createActivities(deps()).deleteExpiredEvents, timed)).toEqual({ deleted: 1, batches: 1, done: false });
+    expect(await new MockActivityEnvironment().run(createActivities(deps()).deleteExpiredEvents, timed)).toEqual({ deleted: 1, batches: 1, done: false });
+    expect(await new MockActivityEnvironment().run(createActivities(deps()).deleteExpiredEvents, timed)).toEqual({ deleted: 0, batches: 0, done: true });
   });
 });
 
@@ -232,7 +240,7 @@ describe('plan and apply', () => {
     expect(applied).toContain(`  + schedule ${SCHEDULE_ID}: every 1d`);
     const description = await client.schedule.getHandle(SCHEDULE_ID).describe();
     expect(description.spec.intervals).toEqual([{ every: 86_400_000, offset: 0 }]);
-    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'enforceRetention', workflowId: SCHEDULE_ID, taskQueue, args: [{ project: PROJECT, stream: 'clicks' }] });
+    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'enforceRetention', workflowId: `${PROJECT}/retention/clicks/scheduled`, taskQueue, args: [{ project: PROJECT, stream: 'clicks' }] });
 
     // A triggered run enforces the stream's retention (10d) as of when it started: c5, c6 and q2 go, c7 stays.
     const triggered = await runWorker({ taskQueue, activities: createActivities(deps()) }, async () => {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { formatDuration } from '../../core/duration.ts';
 import { FlywheelError } from '../../core/errors.ts';
+import { compactInstant, runId } from '../../core/run-ids.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import type { EnforceRetentionInput, EnforceRetentionResult } from '../../workflows/enforce-retention.ts';
 import { createStageBar } from '../format/progress-bar.ts';
@@ -46,7 +47,7 @@ export function registerRetentionCommand(program: Command): void {
       const connection = await connectClient(temporal);
       try {
         const client = new Client({ connection, namespace: temporal.namespace });
-        const workflowId = `${config.project}/retention/${stream ?? '*'}/${new Date().toISOString()}`;
+        const workflowId = runId(config.project, 'retention', stream, compactInstant(asOf ?? new Date()));
         let handle;
         try {
           handle = await client.workflow.start(enforceRetention, {
