@@ -143,7 +143,11 @@ describe('the ingest quarantine, end to end', { timeout: 180_000 }, () => {
 
     // The fix for one of them: a page may be missing. The replay loads c once and keeps b.
     await query('ALTER TABLE flywheel.stream_clicks ALTER COLUMN page DROP NOT NULL');
-    expect(await withWorker(() => cli('streams', 'quarantine', 'clicks', '--replay'))).toBe('Replayed 2 quarantined events of stream "clicks": 1 loaded, 0 already stored, 1 still refused.\n');
+    const replayed = await withWorker(() => project.cliAsync('streams', 'quarantine', 'clicks', '--replay'));
+    expect(replayed).toEqual({
+      code: 0, stdout: 'Replayed 2 quarantined events of stream "clicks": 1 loaded, 0 already stored, 1 still refused.\n',
+      stderr: `Started ${PROJECT}/ingest/clicks/quarantine-replay on task queue ${taskQueue}\n`,
+    });
     expect(await query("SELECT _event_id, page, starts_with(_batch, 'replay:') AS replayed FROM flywheel.stream_clicks WHERE _event_id = 'c'")).toEqual([{ _event_id: 'c', page: null, replayed: true }]);
     expect(await query('SELECT batch, event_index, event_id FROM flywheel.ingest_quarantine')).toEqual([{ batch: 'seg-0001', event_index: 1, event_id: 'b' }]);
     expect(JSON.parse(await cli('status', '--json')).streams).toEqual([{ stream: 'clicks', quarantined: 1 }]);

@@ -1,5 +1,6 @@
 import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { QuarantineActivities, ReplayedQuarantine } from '../activities/quarantine.ts';
+import { runId } from '../core/run-ids.ts';
 import { runSearchAttributes } from './search-attributes.ts';
 
 const { replayQuarantine: replay } = proxyActivities<QuarantineActivities>({
@@ -13,9 +14,12 @@ export interface ReplayQuarantineInput {
   readonly stream: string;
 }
 
-/** The id of a stream's replay: one at a time per stream (Temporal refuses a second while one runs). */
+/**
+ * The id of a stream's replay, `<project>/ingest/<stream>/quarantine-replay` (core/run-ids.ts): one at
+ * a time per stream (Temporal refuses a second while one runs).
+ */
 export function replayQuarantineWorkflowId(project: string, stream: string): string {
-  return `${project}/quarantine-replay/${stream}`;
+  return runId(project, 'ingest', stream, 'quarantine-replay');
 }
 
 /**
