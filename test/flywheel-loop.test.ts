@@ -171,7 +171,7 @@ describe('the flywheel loop', () => {
     const description = await client.schedule.getHandle(SCHEDULE_ID).describe();
     expect(description.spec.intervals).toEqual([{ every: 3_600_000, offset: 0 }]);
     expect(description.policies).toMatchObject({ overlap: 'SKIP', catchupWindow: 86_400_000 });
-    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'flywheelLoop', workflowId: SCHEDULE_ID, taskQueue, args: [{ project: PROJECT, loop: 'hourly' }] });
+    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'flywheelLoop', workflowId: `${PROJECT}/loop/hourly/scheduled`, taskQueue, args: [{ project: PROJECT, loop: 'hourly' }] });
     for (const attributes of [description.typedSearchAttributes, description.action.typedSearchAttributes as ScheduleDescription['typedSearchAttributes']]) {
       expect(attributes.get(FLYWHEEL_PROJECT)).toBe(PROJECT);
       expect(attributes.get(FLYWHEEL_KIND)).toBe('loop');
@@ -279,7 +279,7 @@ describe('the flywheel loop', () => {
       const child = await client.workflow.getHandle(`${run.workflowId}/materialize:user_orders`).describe();
       return { workflowId: run.workflowId, result, parentOfChild: child.parentExecution?.workflowId };
     });
-    expect(workflowId.startsWith(`${SCHEDULE_ID}-`)).toBe(true);
+    expect(workflowId.startsWith(`${PROJECT}/loop/hourly/scheduled-`)).toBe(true);
     expect(parentOfChild).toBe(workflowId);
     expect(result).toMatchObject({ loop: 'hourly', failed: 0, skipped: 0 });
     expect(result.stages.map((stage) => stage.id)).toEqual(['ingest:clicks', 'ingest:orders', 'materialize:user_clicks', 'materialize:user_orders', 'materialize:user_profile']);

@@ -258,7 +258,7 @@ describe('buildLabels workflow', () => {
       `  manifest: file://${folder()}/_manifest.json`,
       '',
     ].join('\n'));
-    expect(cli.stderr).toMatch(/^Started labels_test\/labels\/charged_back-2024-03-02T00:00:00.000Z..2024-03-03T00:00:00.000Z\/\S+ on task queue /);
+    expect(cli.stderr).toMatch(/^Started labels_test\/labels\/charged_back\/2024-03-02..2024-03-03 on task queue /);
     expect(await partitionManifest('2024-03-02')).toMatchObject({ version: 1, complete: false });
 
     // Half an hour later every decision of 03-02 is mature: the next run completes it.
@@ -325,7 +325,7 @@ describe('scheduled labels', () => {
     const description = await client.schedule.getHandle(SCHEDULE_ID).describe();
     expect(description.spec.intervals).toEqual([{ every: 3_600_000, offset: 600_000 }]);
     expect(description.policies).toMatchObject({ overlap: 'SKIP', catchupWindow: 86_400_000 });
-    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'buildLabels', workflowId: SCHEDULE_ID, taskQueue, args: [{ project: PROJECT, labels: 'charged_back' }] });
+    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'buildLabels', workflowId: `${PROJECT}/labels/charged_back/scheduled`, taskQueue, args: [{ project: PROJECT, labels: 'charged_back' }] });
     expect(description.typedSearchAttributes.get(FLYWHEEL_KIND)).toBe('labels');
     expect(cli('apply')).toBe(`No changes. Registry version 2 is current.\n  schedule ${SCHEDULE_ID} (unchanged)\n`);
   });

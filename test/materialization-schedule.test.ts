@@ -122,7 +122,7 @@ describe('materialization schedules', () => {
     expect(description.policies).toMatchObject({ overlap: 'SKIP', catchupWindow: 86_400_000 });
     expect(description.state.paused).toBe(false);
     expect(description.action).toMatchObject({
-      type: 'startWorkflow', workflowType: 'materializeFeatureView', workflowId: SCHEDULE_ID, taskQueue,
+      type: 'startWorkflow', workflowType: 'materializeFeatureView', workflowId: `${PROJECT}/materialize/user_spend/scheduled`, taskQueue,
       args: [{ project: PROJECT, view: 'user_spend' }],
     });
     for (const attributes of [description.typedSearchAttributes, description.action.typedSearchAttributes as ScheduleDescription['typedSearchAttributes']]) {
@@ -153,7 +153,7 @@ describe('materialization schedules', () => {
       const result = (await run.result()) as MaterializeFeatureViewResult;
       return { workflowId: run.workflowId, result, startedAt: (await run.describe()).startTime };
     });
-    expect(workflowId.startsWith(`${SCHEDULE_ID}-`)).toBe(true);
+    expect(workflowId.startsWith(`${PROJECT}/materialize/user_spend/scheduled-`)).toBe(true);
     // `to` is when the run's first task started: the run's start, give or take the time to schedule it.
     expect(Math.abs(Date.parse(result.to) - startedAt.getTime())).toBeLessThan(2000);
     expect(result).toEqual({

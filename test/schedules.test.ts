@@ -216,7 +216,7 @@ describe('scheduled training sets', () => {
       const run = client.workflow.getHandle(action.action.workflow.workflowId);
       return { scheduledRun: { workflowId: run.workflowId, scheduledAt: action.scheduledAt }, result: (await run.result()) as BuildTrainingSetResult };
     });
-    expect(scheduledRun.workflowId.startsWith(`${SCHEDULE_ID}-`)).toBe(true);
+    expect(scheduledRun.workflowId.startsWith(`${PROJECT}/training-set/fraud_training/scheduled-`)).toBe(true);
 
     // The partition is the UTC day before the scheduled day (partitionLag 1).
     const partition = dayPartition(scheduledRun.scheduledAt, 1);
