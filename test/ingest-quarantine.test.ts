@@ -257,6 +257,23 @@ describe('replaying the quarantine', () => {
     expect(await replay('r1')).toEqual({ stream: 'clicks', batch: 'replay:r1', events: 0, loaded: 1, alreadyStored: 0, refused: 0, alreadyReplayed: true });
     expect(await stored()).toHaveLength(3);
     expect(await quarantined()).toHaveLength(1);
+
+    // The other fix, as `flywheel apply --allow-breaking` makes it: item_id becomes a string, in the
+    // applied definition (which the load reads) and in the table. b loads; the quarantine is empty.
+    const retyped = validateProject([user, eventStream({
+      name: 'clicks', entities: [user], timestampField: 'ts', retention: '90d',
+      fields: { item_id: 'string', dwell_ms: { type: 'int64', nullable: true }, page: { type: 'string', nullable: true } },
+    })].map((definition) => ({ definition })));
+    await withWarehouse(async (e) => {
+      await e.run(sql('ALTER TABLE flywheel.stream_clicks ALTER COLUMN item_id SET DATA TYPE VARCHAR'));
+      await new WarehouseRegistry(e).save('quarantine_test', retyped);
+    });
+    expect(await replay('r3')).toEqual({ stream: 'clicks', batch: 'replay:r3', events: 1, loaded: 1, alreadyStored: 0, refused: 0, alreadyReplayed: false });
+    expect((await stored()).map((r) => [r._event_id, r.item_id, r._batch])).toEqual([
+      ['a', '7', 'seg-1'], ['b', 'abc', 'replay:r3'], ['f', '7', 'replay:r1'], ['f2', '7', 'seg-2'],
+    ]);
+    expect(await quarantined()).toEqual([]);
+    expect(await readQuarantineCounts(stateDir)).toEqual({ clicks: 0 });
   });
 });
 
