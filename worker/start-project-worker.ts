@@ -1,4 +1,5 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { formatWorkerLogEntry } from './worker-log.ts';
 import type { ResolvedConfig } from '../cli/project/load-config.ts';
 import { createOnlineStore } from '../connectors/online-store/create-online-store.ts';
 import { activityDepsFromConfig } from './activity-deps.ts';
@@ -42,6 +43,8 @@ let loggerInstalled = false;
 function installWorkerLogger(): void {
   if (loggerInstalled) return;
   loggerInstalled = true;
-  const level = (process.env.FLYWHEEL_LOG_LEVEL?.toUpperCase() ?? 'WARN') as LogLevel;
-  Runtime.install({ logger: new DefaultLogger(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level) ? level : 'WARN') });
+  const asked = (process.env.FLYWHEEL_LOG_LEVEL?.toUpperCase() ?? 'WARN') as LogLevel;
+  const level = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'].includes(asked) ? asked : 'WARN';
+  const detailed = level === 'TRACE' || level === 'DEBUG';
+  Runtime.install({ logger: new DefaultLogger(level, (entry) => process.stderr.write(`${formatWorkerLogEntry(entry, { detailed })}\n`)) });
 }
