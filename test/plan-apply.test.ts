@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -180,6 +180,18 @@ describe('flywheel plan / apply', { timeout: 120_000 }, () => {
       '',
       'Plan: 0 to add, 2 to change, 0 to remove (1 breaking).',
     ].join('\n'));
+  });
+
+  it('shows durations as durations, not seconds', () => {
+    const file = join(projectDir, 'definitions', 'features.ts');
+    const original = readFileSync(file, 'utf8');
+    try {
+      writeFileSync(file, original.replace("ttl: '7d'", "ttl: '36h'"));
+      expect(cli('plan').stdout.split('\n')).toContain('      ~ ttl: 7d → 36h');
+      expect(planJson().changes[0]!.fields).toContainEqual({ path: 'ttlSeconds', before: 604_800, after: 129_600, breaking: false });
+    } finally {
+      writeFileSync(file, original);
+    }
   });
 
   it('refuses breaking changes without --allow-breaking, then applies them with it', async () => {
