@@ -88,7 +88,8 @@ describe('flywheel plan / apply with event streams', { timeout: 120_000 }, () =>
     expect((await columnsOf('ingest_quarantine')).map((c) => c.column_name)).toEqual(['stream', 'batch', 'event_index', 'event_id', 'event', 'error', 'quarantined_at']);
     const latest = await withWarehouse((engine) => new WarehouseRegistry(engine).latest('demo'));
     expect(Object.keys(latest!.spec.eventStreams)).toEqual(['app_clicks', 'clicks']);
-    expect(project.cli('plan').stdout).toBe('No changes. The registry (version 1) matches the definitions.\n');
+    // Plan also names the ingest sweep that `flywheel serve` starts for a project with streams.
+    expect(project.cli('plan').stdout).toBe(`No changes. The registry (version 1) matches the definitions.\n\nStarted by \`flywheel serve\` (not by apply):\n  ingest sweep demo/ingest/sweep: every 10m, one long-lived workflow; loads the closed segments whose ingestion did not start as they closed, and \`from\` tables by watermark\n`);
   });
 
   it('serves ingested events through the views over the stream', async () => {

@@ -6,7 +6,7 @@ import { createActivities } from '../activities/index.ts';
 import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
-import { ingestScheduleId } from '../cli/serve/ingestion-starter.ts';
+import { ingestScheduleId, ingestSweepWorkflowId } from '../cli/serve/ingestion-starter.ts';
 import { connectClient, runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
 import { createTempProject, REPO_ROOT, type TempProject } from './support/temp-project.ts';
 
@@ -21,7 +21,7 @@ let project: TempProject | undefined;
 afterAll(() => project?.remove());
 
 describe('flywheel serve with ingestion', () => {
-  it('gets every accepted event into the warehouse table once, and schedules the safety net', async () => {
+  it('gets every accepted event into the warehouse table once, and starts the safety net as one long-lived sweep', async () => {
     project = createTempProject({
       'flywheel.config.ts': `import { defineConfig, localProfile } from 'flywheel';
 export default defineConfig({ project: 'serve_ingest', definitions: './definitions', profiles: { local: localProfile({ temporalAddress: '${temporalAddress()}', taskQueue: '${taskQueue}' }) } });
@@ -72,9 +72,14 @@ export const clicks = eventStream({ name: 'clicks', entities: [user], timestampF
 
       const client = await connectClient();
       try {
-        const schedule = await client.schedule.getHandle(ingestScheduleId('serve_ingest')).describe();
-        expect(schedule.action).toMatchObject({ type: 'startWorkflow', workflowType: 'ingestPending', taskQueue });
-        await client.schedule.getHandle(ingestScheduleId('serve_ingest')).delete();
+        const sweep = await client.workflow.getHandle(ingestSweepWorkflowId('serve_ingest')).describe();
+        expect({ type: sweep.type, status: sweep.status.name, taskQueue: sweep.taskQueue }).toEqual({ type: 'ingestSweep', status: 'RUNNING', taskQueue });
+        // No every-minute schedule any more: the workflow list holds the sweep and the segments' own runs only.
+        await expect(client.schedule.getHandle(ingestScheduleId('serve_ingest')).describe()).rejects.toThrow();
+        const runs: string[] = [];
+        for await (const run of client.workflow.list({ query: `FlywheelProject = 'serve_ingest'` })) runs.push(run.workflowId);
+        expect(runs.filter((id) => !id.startsWith('serve_ingest/ingest/clicks/'))).toEqual([ingestSweepWorkflowId('serve_ingest')]);
+        await client.workflow.getHandle(ingestSweepWorkflowId('serve_ingest')).terminate('test over');
       } finally {
         await client.connection.close();
       }

@@ -7,6 +7,7 @@ export { buildTrainingSet, trainingSetProgressQuery } from './build-training-set
 export { scheduledTrainingSet } from './scheduled-training-set.ts';
 export { backfillTrainingSet, backfillProgressQuery } from './backfill-training-set.ts';
 export { ingestSegment, ingestPending, ingestStream } from './ingest.ts';
+export { ingestSweep, ingestSweepQuery } from './ingest-sweep.ts';
 export { replayQuarantine } from './quarantine.ts';
 export { materializeFeatureView, materializeProgressQuery } from './materialize.ts';
 export { flywheelLoop, loopProgressQuery } from './flywheel-loop.ts';

@@ -39,6 +39,8 @@ export interface IngestPendingInput {
   readonly keep?: boolean;
   /** Segments handled per run (default 200). */
   readonly limit?: number;
+  /** The instant `from` table streams load up to (ISO-8601); default the run's start. The long-lived sweep passes each sweep's time. */
+  readonly now?: string;
 }
 
 export interface IngestPendingResult {
@@ -79,7 +81,7 @@ export async function ingestPending(input: IngestPendingInput): Promise<IngestPe
     }
   }
   const tables = [];
-  const now = workflowInfo().runStartTime.toISOString();
+  const now = input.now ?? workflowInfo().runStartTime.toISOString();
   for (const stream of await listTableStreams()) {
     const loaded = await ingestFromTable({ stream, now });
     tables.push({ stream, rows: loaded.rows, watermark: loaded.watermark });

@@ -14,6 +14,7 @@ import { compileCountExpired } from '../../core/sql/retention.ts';
 import { compileSelectAll } from '../../core/sql/tables.ts';
 import type { CompiledQuery } from '../../core/sql/compiled-query.ts';
 import { compileWarehouseObjects, planWarehouseObjects, sourceRelationQuery, transformationQuery, type WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
+import { formatIngestSweepText } from '../format/ingest-sweep-text.ts';
 import { formatPlanText } from '../format/plan-text.ts';
 import { formatRetentionText } from '../format/retention-text.ts';
 import type { ResolvedConfig } from '../project/load-config.ts';
@@ -170,9 +171,9 @@ export function registerPlanCommand(program: Command): void {
     .option('--json', 'print the plan as a JSON document (format flywheel.plan/v1)')
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are (1 on errors)')
     .action(async (options: { json?: boolean; detailedExitcode?: boolean }, command: Command) => {
-      const { plan, schedules, retention } = await withPreparedPlan(command, async (prepared) => prepared);
+      const { plan, schedules, retention, config, desired } = await withPreparedPlan(command, async (prepared) => prepared);
       const document = withRetention(planDocumentWithSchedules(toPlanDocument(plan), schedules), retention);
-      process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : `${formatPlanText(plan, schedules)}${formatRetentionText(retention.changes, retention.countedAt)}`);
+      process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : `${formatPlanText(plan, schedules)}${formatRetentionText(retention.changes, retention.countedAt)}${formatIngestSweepText(config.project, desired)}`);
       if (options.detailedExitcode && document.hasChanges) process.exitCode = 2;
     });
 }

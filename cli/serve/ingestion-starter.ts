@@ -1,12 +1,16 @@
-import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { ResolvedTemporalConfig } from '../../core/config.ts';
+import { INGEST_SWEEP_EVERY_SECONDS, ingestSweepWorkflowId } from '../../core/ingest/sweep.ts';
 import type { ClosedSegment, OnSegmentClosed } from '../../server/index.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
-import { ingestPending, ingestSegment, ingestSegmentWorkflowId } from '../../workflows/ingest.ts';
-import { FLYWHEEL_PROJECT, runSearchAttributes } from '../../workflows/search-attributes.ts';
+import { ingestSegment, ingestSegmentWorkflowId } from '../../workflows/ingest.ts';
+import { ingestSweep } from '../../workflows/ingest-sweep.ts';
+import { runSearchAttributes } from '../../workflows/search-attributes.ts';
 
-/** The schedule that runs `ingestPending` for a project: the safety net behind per-segment starts. */
+/** The every-minute schedule earlier versions created for the safety net; `flywheel serve` deletes it. */
 export const ingestScheduleId = (project: string) => `flywheel:${project}:ingest`;
+
+export { INGEST_SWEEP_EVERY_SECONDS, ingestSweepWorkflowId } from '../../core/ingest/sweep.ts';
 
 export interface IngestionStarter {
   /** Starts the segment's ingestion workflow (its id is the segment's, so a second start is refused). */
@@ -15,11 +19,11 @@ export interface IngestionStarter {
 }
 
 /**
- * Connects `flywheel serve` to Temporal: every closed segment starts its ingestion workflow, and a
- * schedule runs the safety net every `every`. When Temporal is unreachable the log API keeps accepting
+ * Connects `flywheel serve` to Temporal: every closed segment starts its ingestion workflow (the
+ * primary path), and one long-lived sweep workflow is the safety net, every `everySeconds`. When Temporal is unreachable the log API keeps accepting
  * events (they are durable on disk); the safety net loads their segments once Temporal is back.
  */
-export async function startIngestion(options: { project: string; temporal: ResolvedTemporalConfig; every?: string; log?: (line: string) => void }): Promise<IngestionStarter> {
+export async function startIngestion(options: { project: string; temporal: ResolvedTemporalConfig; everySeconds?: number; log?: (line: string) => void }): Promise<IngestionStarter> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let client: Client | undefined;
   const connect = async (): Promise<Client | undefined> => {
@@ -27,7 +31,7 @@ export async function startIngestion(options: { project: string; temporal: Resol
     try {
       const connection = await connectClient(options.temporal);
       client = new Client({ connection, namespace: options.temporal.namespace });
-      await ensureSafetyNet(client, options.project, options.temporal.taskQueue, options.every ?? '1m');
+      await ensureSafetyNet(client, options.project, options.temporal.taskQueue, options.everySeconds ?? INGEST_SWEEP_EVERY_SECONDS);
       return client;
     } catch (error) {
       log(`warning: ${(error as Error).message.split('\n')[0]} Closed segments stay on disk until ingestion runs.`);
@@ -58,16 +62,20 @@ export async function startIngestion(options: { project: string; temporal: Resol
   };
 }
 
-async function ensureSafetyNet(client: Client, project: string, taskQueue: string, every: string): Promise<void> {
+/**
+ * Starts the sweep unless it runs already (one per project, whatever the number of servers), and
+ * deletes the every-minute schedule of earlier versions, whose runs filled the workflow list.
+ */
+async function ensureSafetyNet(client: Client, project: string, taskQueue: string, everySeconds: number): Promise<void> {
+  await client.schedule.getHandle(ingestScheduleId(project)).delete().catch(() => undefined);
   try {
-    await client.schedule.create({
-      scheduleId: ingestScheduleId(project),
-      spec: { intervals: [{ every }] },
-      action: { type: 'startWorkflow', workflowType: ingestPending, args: [{ project }], taskQueue, workflowId: `${project}/ingest-pending`, typedSearchAttributes: runSearchAttributes({ project, kind: 'ingest' }) },
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
-      typedSearchAttributes: [{ key: FLYWHEEL_PROJECT, value: project }],
+    await client.workflow.start(ingestSweep, {
+      taskQueue,
+      workflowId: ingestSweepWorkflowId(project),
+      args: [{ project, everySeconds }],
+      typedSearchAttributes: runSearchAttributes({ project, kind: 'ingest', object: 'sweep' }),
     });
   } catch (error) {
-    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
   }
 }
