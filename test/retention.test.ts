@@ -227,7 +227,7 @@ describe('plan and apply', () => {
     expect(document.changes.find((c) => c.name === 'clicks')?.reasons).toEqual(['event stream "clicks": retention shrinks 30d → 10d; stored events older than 10d will be deleted']);
 
     const text = cli('plan').ok();
-    expect(text).toMatch(/\nRetention \(stored events counted now, \d{4}-\d\d-\d\dT[\d:.]+Z\):\n {2}clicks: 30d → 10d; the next retention run deletes 2 events older than \d{4}-\d\d-\d\dT[\d:.]+Z\n$/);
+    expect(text).toMatch(/\nRetention \(stored events counted now, \d{4}-\d\d-\d\dT[\d:.]+Z\):\n {2}clicks: 30d → 10d; the next retention run deletes 2 events older than \d{4}-\d\d-\d\dT[\d:.]+Z\n/);
     // Planned, not applied: nothing was deleted.
     expect(await ids('stream_clicks')).toEqual(['c5', 'c6', 'c7']);
   });
@@ -295,5 +295,10 @@ describe('plan and apply', () => {
     ].join('\n'));
     expect(await ids('stream_clicks')).toEqual(['c7']);
     expect(await quarantined()).toEqual([['other', 'q5']]);
+
+    // A stream that is not applied is refused before any workflow starts.
+    const unknown = cli('retention', 'run', 'nope');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('"nope"');
   });
 });

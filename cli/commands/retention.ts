@@ -6,6 +6,7 @@ import { compactInstant, runId } from '../../core/run-ids.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import type { EnforceRetentionInput, EnforceRetentionResult } from '../../workflows/enforce-retention.ts';
 import { createStageBar } from '../format/progress-bar.ts';
+import { checkRunTarget } from '../project/check-run-target.ts';
 import { parseInstant } from '../project/parse-instant.ts';
 import { loadConfigFor } from './global-options.ts';
 
@@ -33,6 +34,8 @@ export function registerRetentionCommand(program: Command): void {
       const asOf = options.asOf === undefined ? undefined : parseInstant(options.asOf, '--as-of');
       const config = await loadConfigFor(command);
       const temporal = config.profile.temporal;
+      // Refused here, before a workflow starts: a name that is not an applied event stream.
+      if (stream !== undefined) await checkRunTarget(config, 'eventStream', stream);
       const input: EnforceRetentionInput = {
         project: config.project,
         ...(stream !== undefined ? { stream } : {}),
