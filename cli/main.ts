@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { reportError } from './errors.ts';
 import { registerCommands } from './commands/index.ts';
+import { flywheelVersion } from './version.ts';
 
 /**
  * The `flywheel` command. Each subcommand lives in cli/commands/ and registers itself; global options
@@ -11,6 +12,7 @@ const program = new Command('flywheel')
   .option('-c, --config <file>', 'path to flywheel.config.ts (default: found from the current folder upwards)')
   .option('-p, --profile <name>', 'configuration profile (default: $FLYWHEEL_PROFILE, the config\'s defaultProfile, or "local")')
   .option('--debug', 'show stack traces')
+  .version(flywheelVersion(), '-V, --version', 'print the version of Flywheel')
   .showHelpAfterError('(run flywheel --help for usage)')
   .exitOverride();
 
