@@ -81,7 +81,7 @@ function deps(): MaterializeDeps {
 /** The real CLI, with a worker of this test answering its workflows. */
 const cli = (...args: string[]) => runWorker({ taskQueue, activities: createActivities(deps()) }, () => project.cliAsync(...args));
 
-async function sql<T = Record<string, unknown>>(text: string): Promise<T[]> {
+async function sql<T extends Record<string, unknown> = Record<string, unknown>>(text: string): Promise<T[]> {
   const engine = await openDuckDBEngine({ path: warehouse });
   try {
     return await engine.all<T>({ sql: text, parameters: [] });
