@@ -11,7 +11,7 @@ import { formatCronCalendar, parseCron, type CronCalendar } from '../validation/
  * from carrying it out and from printing it (cli/format/plan-text.ts). Pure: no I/O, no Temporal.
  *
  * @example
- * const desired = desiredSchedules({ project: 'demo', spec, taskQueue: 'flywheel' });
+ * const desired = desiredSchedules({ project: 'demo', spec, taskQueue: 'flywheel-demo' });
  * const changes = diffSchedules(desired, existing);   // existing: read from Temporal
  * changes.filter((c) => c.action !== 'unchanged');     // what apply will do
  */
