@@ -68,7 +68,8 @@ describe('flywheel CLI errors', () => {
 
   it('names the Temporal address it cannot reach and how to start one', () => {
     project = createTempProject({ 'flywheel.config.ts': config(`localProfile({ temporalAddress: '127.0.0.1:1' })`), 'definitions/.keep': '' });
-    expectCleanFailure(project.cli('run', 'training-set', 'anything'), 'Cannot reach the Temporal server at 127.0.0.1:1 (namespace "default"). Start a local one with `flywheel dev`');
+    // `worker`: the run commands read the applied registry first, and this project applied nothing (docs/runs.md).
+    expectCleanFailure(project.cli('worker'), 'Cannot reach the Temporal server at 127.0.0.1:1 (namespace "default"). Start a local one with `flywheel dev`');
   }, 30_000);
 
   it('rejects an ambiguous time and a bad option value', () => {
