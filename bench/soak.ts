@@ -20,14 +20,15 @@
  * table), duplicated (in the table more than once), unacknowledged but stored. Per minute: events
  * acknowledged, batches resent, serving requests, the share of them that found a value (materialized
  * by the loop), serving p50/p99 (successful requests), failed requests, and the RSS of each process
- * at the end of the minute (the last 5-second sample). Exits 1 when anything was lost or duplicated.
+ * at the end of the minute (the last 5-second sample), the p99 of event batches acknowledged at the
+ * first try, and the machine's load average (the figures mean little on a machine others share). Exits 1 when anything was lost or duplicated.
  *
  *   npx tsx bench/soak.ts [--minutes 10] [--rate 500] [--clients 4] [--batch 25] [--serving-rate 100]
  *     [--serving-clients 2] [--users 2000] [--loop-every 1m] [--segment-age 5s] [--port 7411]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -127,6 +128,10 @@ interface Minute {
   resent: number;
   /** Successful serving answers whose value was present (materialized by the loop). */
   present: number;
+  /** Milliseconds from sending an event batch to its 200 (acknowledged on the first try). */
+  ackLatencies: number[];
+  /** The machine's 1-minute load average at the last sample (other work shares the machine). */
+  load: number;
   servingOk: number;
   servingFailed: number;
   latencies: number[];
@@ -163,7 +168,7 @@ export async function soak(options: SoakOptions): Promise<{ lost: number; duplic
 
     const durationMs = options.minutes * 60_000;
     const started = Date.now();
-    const minutes: Minute[] = Array.from({ length: Math.ceil(options.minutes) }, () => ({ acknowledged: 0, resent: 0, present: 0, servingOk: 0, servingFailed: 0, latencies: [], rss: {} }));
+    const minutes: Minute[] = Array.from({ length: Math.ceil(options.minutes) }, () => ({ acknowledged: 0, resent: 0, present: 0, ackLatencies: [], load: NaN, servingOk: 0, servingFailed: 0, latencies: [], rss: {} }));
     const minuteOf = (t: number) => minutes[Math.min(minutes.length - 1, Math.floor((t - started) / 60_000))]!;
     let stopping = false;
     const acknowledged = new Set<string>();
@@ -180,13 +185,16 @@ export async function soak(options: SoakOptions): Promise<{ lost: number; duplic
           _event_id: `c${c}-${n}-${i}`, user_id: 1 + ((c * 7919 + n * 104_729 + i * 31) % options.users), ts: new Date().toISOString(), item_id: n, seq: i,
         }));
         const body = JSON.stringify(events);
-        for (;;) {
+        const sent = performance.now();
+        for (let attempt = 0; ; attempt++) {
           try {
             const response = await fetch(`${url}/v1/streams/clicks/events`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body });
             if (response.status === 200) {
               const answer = (await response.json()) as { ids: string[] };
               for (const id of answer.ids) acknowledged.add(id);
-              minuteOf(Date.now()).acknowledged += answer.ids.length;
+              const minute = minuteOf(Date.now());
+              minute.acknowledged += answer.ids.length;
+              if (attempt === 0) minute.ackLatencies.push(performance.now() - sent);
               break;
             }
             await response.arrayBuffer();
@@ -229,6 +237,7 @@ export async function soak(options: SoakOptions): Promise<{ lost: number; duplic
 
     const sampler = setInterval(() => {
       const minute = minuteOf(Date.now());
+      minute.load = loadavg()[0]!;
       minute.rss = { serve: rssMiB(server.pid), worker: rssMiB(worker.pid), temporal: rssMiB(temporalPid), bench: process.memoryUsage().rss / 1024 / 1024 };
     }, 5000);
 
@@ -276,11 +285,12 @@ export async function soak(options: SoakOptions): Promise<{ lost: number; duplic
     out += faults.map((f) => `  ${f}\n`).join('');
     out += `  events: acknowledged ${acknowledged.size}, lost ${lost}, duplicated ${duplicated}, stored without an acknowledgement ${unacknowledgedStored}; ${resends} sends repeated\n`;
     out += `  loop runs: ${Object.entries(loops).map(([status, n]) => `${n} ${status.toLowerCase()}`).join(', ')}\n`;
-    out += `  minute | events acked | resent | serving ok | present | failed | p50 ms | p99 ms | RSS MiB serve | worker | temporal | bench\n`;
+    out += `  minute | events acked | resent | ack p99 ms | serving ok | present | failed | p50 ms | p99 ms | RSS MiB serve | worker | temporal | bench | load\n`;
     minutes.forEach((m, i) => {
       const sorted = [...m.latencies].sort((a, b) => a - b);
+      const acks = [...m.ackLatencies].sort((a, b) => a - b);
       const present = m.servingOk === 0 ? '-' : `${((100 * m.present) / m.servingOk).toFixed(0)}%`;
-      out += `  ${String(i + 1).padStart(6)} | ${String(m.acknowledged).padStart(12)} | ${String(m.resent).padStart(6)} | ${String(m.servingOk).padStart(10)} | ${present.padStart(7)} | ${String(m.servingFailed).padStart(6)} | ${ms(percentile(sorted, 50)).padStart(6)} | ${ms(percentile(sorted, 99)).padStart(6)} | ${mib(m.rss.serve).padStart(13)} | ${mib(m.rss.worker).padStart(6)} | ${mib(m.rss.temporal).padStart(8)} | ${mib(m.rss.bench).padStart(5)}\n`;
+      out += `  ${String(i + 1).padStart(6)} | ${String(m.acknowledged).padStart(12)} | ${String(m.resent).padStart(6)} | ${ms(percentile(acks, 99)).padStart(10)} | ${String(m.servingOk).padStart(10)} | ${present.padStart(7)} | ${String(m.servingFailed).padStart(6)} | ${ms(percentile(sorted, 50)).padStart(6)} | ${ms(percentile(sorted, 99)).padStart(6)} | ${mib(m.rss.serve).padStart(13)} | ${mib(m.rss.worker).padStart(6)} | ${mib(m.rss.temporal).padStart(8)} | ${mib(m.rss.bench).padStart(5)} | ${m.load.toFixed(1).padStart(4)}\n`;
     });
     process.stdout.write(out);
     return { lost, duplicated };
