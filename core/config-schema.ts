@@ -33,6 +33,7 @@ const temporal = z.strictObject({
   taskQueue: z.string().min(1).optional(),
   tls: z.strictObject({ serverName: z.string().optional(), serverRootCaPathEnv: envName.optional(), clientCertPathEnv: envName.optional(), clientKeyPathEnv: envName.optional() }).optional(),
   apiKeyEnv: envName.optional(),
+  webUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').optional(),
 });
 
 const profile = z.strictObject({ offline, objectStore, onlineStore, temporal });

@@ -65,6 +65,11 @@ export interface TemporalConfig {
   };
   /** Environment variable holding a Temporal Cloud API key. */
   apiKeyEnv?: string;
+  /**
+   * The Temporal Web UI, for the links the CLI prints under each run (`https://temporal.acme.internal`).
+   * Default: http://localhost:8233 for a local address, https://cloud.temporal.io for Temporal Cloud.
+   */
+  webUrl?: string;
 }
 
 export interface ProfileConfig {

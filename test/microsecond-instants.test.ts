@@ -251,6 +251,8 @@ describe('an integer sum outside int64', () => {
     // The partition fails (the others would go on); the CLI exits 3 and says why.
     expect(built.code).toBe(3);
     expect(built.stdout).toContain('day=2026-03-01    failed');
+    // Every run summary ends with how long it took and where it is in the Temporal UI.
+    expect(built.stdout).toMatch(/\n {2}took \d+\.\d s; in the Temporal UI: http:\/\/localhost:8233\/namespaces\/default\/workflows\/micros_test%2Flabels%2Fpaid%2F\S+\n$/);
     expect(built.stdout).toContain(`labels "paid", label "label" (sum of "cents" within 1h): the sum 18446744073709551614 is outside int64, for decision_id=dBig, row_index=0 as of ${T}.`);
   });
 });

@@ -5,6 +5,7 @@ import { partitionsInRange } from '../../core/training-set/partitions.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import { readDatasetManifest } from '../datasets/read-manifests.ts';
 import { UsageError } from '../errors.ts';
+import { runFooter } from '../format/run-footer.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { parseInstant } from '../project/parse-instant.ts';
 import { checkRunTarget } from '../project/check-run-target.ts';
@@ -90,6 +91,7 @@ export function registerBackfillCommand(program: Command): void {
         if (!from || !to) throw new UsageError('give --from and --to');
         partitionsInRange(from, to, spec.output.partitionBy); // fails here, before anything starts, on a misaligned range
 
+        const started = Date.now();
         const handle = await startBackfill(client, config.profile.temporal, {
           project: config.project, trainingSet: name, from, to, concurrency: options.concurrency, maxAttempts: options.maxAttempts,
           ...(options.reverse ? { reverse: true } : {}), ...(only ? { only } : {}),
@@ -116,6 +118,7 @@ export function registerBackfillCommand(program: Command): void {
           process.stdout.write(`Backfill of ${name}: ${result.succeeded}/${result.total} partitions built, ${result.rowCount.toLocaleString('en-US')} rows (registry v${result.registryVersion})\n`);
           for (const failure of result.failed) process.stdout.write(`  failed ${failure.key}: ${failure.error}\n`);
           if (result.failed.length > 0) process.stdout.write(`Run \`flywheel backfill ${name} --only-failed\` to retry the ${result.failed.length} failed partitions.\n`);
+          process.stdout.write(runFooter(config.profile.temporal, handle.workflowId, Date.now() - started));
         }
         if (result.failed.length > 0) process.exitCode = 3;
       } finally {

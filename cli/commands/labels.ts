@@ -7,6 +7,7 @@ import type { BuildLabelsInput } from '../../workflows/build-labels.ts';
 import { readLabelDatasetManifest, readLabelPartitionManifest } from '../datasets/read-manifests.ts';
 import { formatLabelsDataset, formatLabelsList, formatLabelsResult } from '../format/labels-text.ts';
 import { createStageBar } from '../format/progress-bar.ts';
+import { runFooter } from '../format/run-footer.ts';
 import { partitionsInRange } from '../../core/training-set/partitions.ts';
 import { checkRunTarget } from '../project/check-run-target.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
@@ -64,6 +65,7 @@ export function registerLabelsCommand(program: Command): void {
       const connection = await connectClient(config.profile.temporal);
       try {
         const client = new Client({ connection, namespace: config.profile.temporal.namespace });
+        const started = Date.now();
         const handle = await startLabelsRun(client, config.profile.temporal, input);
         process.stderr.write(`Started ${handle.workflowId} on task queue ${config.profile.temporal.taskQueue}\n`);
         if (!options.wait) {
@@ -77,7 +79,7 @@ export function registerLabelsCommand(program: Command): void {
         } finally {
           bar.stop();
         }
-        process.stdout.write(options.json ? `${JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2)}\n` : formatLabelsResult(result));
+        process.stdout.write(options.json ? `${JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2)}\n` : `${formatLabelsResult(result)}${runFooter(config.profile.temporal, handle.workflowId, Date.now() - started)}`);
         if (result.failed > 0) process.exitCode = 3;
       } finally {
         await connection.close();

@@ -4,6 +4,7 @@ import { planLoop, selectStages } from '../../core/loop/plan-loop.ts';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import type { FlywheelLoopInput } from '../../workflows/flywheel-loop.ts';
 import { UsageError } from '../errors.ts';
+import { runFooter } from '../format/run-footer.ts';
 import { formatLoopPlan, formatLoopResult } from '../format/loop-text.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
@@ -86,6 +87,7 @@ export function registerLoopCommand(program: Command): void {
       const connection = await connectClient(temporal);
       try {
         const client = new Client({ connection, namespace: temporal.namespace });
+        const started = Date.now();
         const handle = await startLoopRun(client, temporal, input);
         process.stderr.write(`Started ${handle.workflowId} on task queue ${temporal.taskQueue}\n`);
         if (!options.wait) {
@@ -102,7 +104,7 @@ export function registerLoopCommand(program: Command): void {
         } finally {
           bar.stop();
         }
-        process.stdout.write(options.json ? `${JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2)}\n` : formatLoopResult(result));
+        process.stdout.write(options.json ? `${JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2)}\n` : `${formatLoopResult(result)}${runFooter(temporal, handle.workflowId, Date.now() - started)}`);
         if (result.failed > 0) process.exitCode = 3;
       } finally {
         await connection.close();

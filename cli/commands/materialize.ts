@@ -7,6 +7,7 @@ import { connectClient } from '../../worker/temporal-connection.ts';
 import type { MaterializeFeatureViewInput, MaterializeFeatureViewResult } from '../../workflows/materialize.ts';
 import { materializeRunId } from '../../core/run-ids.ts';
 import { UsageError } from '../errors.ts';
+import { runFooter } from '../format/run-footer.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { checkRunTarget } from '../project/check-run-target.ts';
 import { parseInstant } from '../project/parse-instant.ts';
@@ -66,6 +67,7 @@ export function registerMaterializeCommand(program: Command): void {
       try {
         const client = new Client({ connection, namespace: temporal.namespace });
         const workflowId = materializeRunId(config.project, view, from, to ?? secondsOf(new Date()));
+        const started = Date.now();
         let handle;
         try {
           handle = await client.workflow.start(materializeFeatureView, {
@@ -86,7 +88,7 @@ export function registerMaterializeCommand(program: Command): void {
         } finally {
           bar.stop();
         }
-        process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatMaterializeResult(result));
+        process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatMaterializeResult(result)}${runFooter(temporal, handle.workflowId, Date.now() - started)}`);
       } finally {
         await connection.close();
       }

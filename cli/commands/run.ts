@@ -3,6 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import { connectClient } from '../../worker/temporal-connection.ts';
 import { formatRunConsistency } from '../format/consistency-text.ts';
 import { createStageBar } from '../format/progress-bar.ts';
+import { runFooter } from '../format/run-footer.ts';
 import { partitionsInRange } from '../../core/training-set/partitions.ts';
 import { checkRunTarget } from '../project/check-run-target.ts';
 import { parsePartitionRange } from '../project/parse-instant.ts';
@@ -41,6 +42,7 @@ export function registerRunCommand(program: Command): void {
       const connection = await connectClient(config.profile.temporal);
       try {
         const client = new Client({ connection, namespace: config.profile.temporal.namespace });
+        const started = Date.now();
         const handle = await startTrainingSetRun(client, config.profile.temporal, {
           project: config.project,
           trainingSet: name,
@@ -69,7 +71,8 @@ export function registerRunCommand(program: Command): void {
               `${result.empty ? ': the range holds no spine rows (empty partitions were written with their manifests)' : ''} (registry v${result.registryVersion})\n` +
               (result.skippedNullTimestamps > 0 ? `  skipped ${result.skippedNullTimestamps} spine rows with a null timestamp (they belong to no partition)\n` : '') +
               `  dataset:  ${result.datasetUri}\n  manifest: ${result.manifestUri}\n` +
-              (result.consistency ? formatRunConsistency(result.consistency) : ''),
+              (result.consistency ? formatRunConsistency(result.consistency) : '') +
+              runFooter(config.profile.temporal, handle.workflowId, Date.now() - started),
           );
         }
       } finally {
