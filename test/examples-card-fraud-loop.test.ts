@@ -6,7 +6,7 @@ import { createActivities } from '../activities/index.ts';
 import type { FeaturesResponse, FeatureValue } from '../client/index.ts';
 import { loadConfig, type ResolvedConfig } from '../cli/project/load-config.ts';
 import { loadDefinitions } from '../cli/project/load-definitions.ts';
-import { ingestScheduleId } from '../cli/serve/ingestion-starter.ts';
+import { ingestScheduleId, ingestSweepWorkflowId } from '../cli/serve/ingestion-starter.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { createOnlineStore } from '../connectors/online-store/create-online-store.ts';
 import { materializationScheduleId } from '../core/plan/schedules.ts';
@@ -73,6 +73,8 @@ afterAll(async () => {
   const client = await connectClient();
   try {
     for (const id of [materializationScheduleId(PROJECT, 'user_txn_windows'), ingestScheduleId(PROJECT)]) await client.schedule.getHandle(id).delete().catch(() => undefined);
+    // The ingest sweep `flywheel serve` started runs until stopped.
+    await client.workflow.getHandle(ingestSweepWorkflowId(PROJECT)).terminate('test over').catch(() => undefined);
   } finally {
     await client.connection.close();
   }

@@ -6,7 +6,7 @@ import { createActivities } from '../activities/index.ts';
 import { readDatasetManifest, readPartitionManifest } from '../cli/datasets/read-manifests.ts';
 import { loadConfig, type ResolvedConfig } from '../cli/project/load-config.ts';
 import { loadDefinitions } from '../cli/project/load-definitions.ts';
-import { ingestScheduleId } from '../cli/serve/ingestion-starter.ts';
+import { ingestScheduleId, ingestSweepWorkflowId } from '../cli/serve/ingestion-starter.ts';
 import { createObjectStore } from '../connectors/object-store/create-object-store.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { createOnlineStore } from '../connectors/online-store/create-online-store.ts';
@@ -70,6 +70,8 @@ afterAll(async () => {
   const client = await connectClient();
   try {
     await client.schedule.getHandle(ingestScheduleId(PROJECT)).delete().catch(() => undefined);
+    // The ingest sweep `flywheel serve` started runs until stopped.
+    await client.workflow.getHandle(ingestSweepWorkflowId(PROJECT)).terminate('test over').catch(() => undefined);
   } finally {
     await client.connection.close();
   }

@@ -29,7 +29,7 @@ const HISTORY_EVENTS_PER_RUN = 5_000;
 /**
  * The ingestion safety net as ONE long-lived workflow (`<project>/ingest/sweep`, started by
  * `flywheel serve`), instead of a schedule that added a workflow to the list every minute: every
- * `everySeconds` it does what ingestPending does (closed segments whose triggered ingestion did not
+ * `everySeconds` (the first time `everySeconds` after it starts) it does what ingestPending does (closed segments whose triggered ingestion did not
  * happen, each through its per-segment workflow; `from` table streams by watermark). A sweep that
  * finds nothing adds a few events to this workflow's history and nothing to the workflow list; only
  * segments it loads appear, as their own ingestSegment children. It continues as new when its history
@@ -40,13 +40,14 @@ export async function ingestSweep(input: IngestSweepInput): Promise<never> {
   let totals: IngestSweepTotals = input.totals ?? { sweeps: 0, sweepsWithWork: 0, segments: 0, rows: 0 };
   setHandler(ingestSweepQuery, () => totals);
   for (;;) {
+    // First wait, as the schedule it replaces did: at serve start the triggered path is the one at work.
+    await sleep(input.everySeconds * 1000);
     // The sandbox clock: the time of this workflow task, the same on replay.
     const now = new Date().toISOString();
     const swept = await ingestPending({ project: input.project, now, ...(input.keep ? { keep: true } : {}), ...(input.limit !== undefined ? { limit: input.limit } : {}) });
     const tableRows = swept.tables.reduce((sum, table) => sum + table.rows, 0);
     const worked = swept.segments > 0 || tableRows > 0;
     totals = { sweeps: totals.sweeps + 1, sweepsWithWork: totals.sweepsWithWork + (worked ? 1 : 0), segments: totals.segments + swept.segments, rows: totals.rows + swept.rows + tableRows };
-    await sleep(input.everySeconds * 1000);
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength > HISTORY_EVENTS_PER_RUN) await continueAsNew<typeof ingestSweep>({ ...input, totals });
   }
