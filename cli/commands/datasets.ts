@@ -33,16 +33,18 @@ export function registerDatasetsCommand(program: Command): void {
     .description("a training set's schema, partitions, and the column statistics of one partition (the newest by default)")
     .argument('<name>', 'training set name')
     .option('--partition <key>', 'partition to show statistics for, e.g. day=2024-03-01')
+    .option('--all', 'list every partition (by default a long list shows its first and last few)')
     .option('--json', 'print the manifests as JSON')
-    .action(async (name: string, options: { partition?: string; json?: boolean }, command: Command) => {
+    .action(async (name: string, options: { partition?: string; all?: boolean; json?: boolean }, command: Command) => {
       const config = await loadConfigFor(command);
       // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
       const { createObjectStore } = await import('../../connectors/object-store/create-object-store.ts');
       const store = createObjectStore(config.profile.objectStore);
       // The applied training set (its output path is where the runs wrote); the definitions folder's when the warehouse is busy.
       const target = await checkRunTarget(config, 'trainingSet', name);
-      const spec = target?.spec ?? (await loadDefinitions(config.definitionsDir, config.projectRoot)).trainingSets[name];
-      if (!spec) throw new NotFoundError('training set', name, `Defined training sets: ${Object.keys((await loadDefinitions(config.definitionsDir, config.projectRoot)).trainingSets).join(', ') || 'none'}`);
+      const defined = target ? undefined : (await loadDefinitions(config.definitionsDir, config.projectRoot)).trainingSets;
+      const spec = target?.spec ?? defined?.[name];
+      if (!spec) throw new NotFoundError('training set', name, `Defined training sets: ${Object.keys(defined ?? {}).join(', ') || 'none'}`);
       const manifest = await readDatasetManifest(store, spec);
       if (!manifest) throw new NotFoundError('dataset of training set', name, `Nothing was published under ${store.uri(spec.output.path)} yet; run \`flywheel run training-set ${name}\``);
       const key = options.partition ?? manifest.partitions.at(-1)?.key;
@@ -53,7 +55,7 @@ export function registerDatasetsCommand(program: Command): void {
       const consistency = await readConsistencyReport(store, spec);
       process.stdout.write(options.json
         ? `${JSON.stringify({ uri, manifest, partition, ...(consistency ? { consistency } : {}) }, null, 2)}\n`
-        : formatDataset(name, uri, manifest, partition) + (consistency ? `\n${formatConsistencyReport(consistency, manifest.sources)}` : ''));
+        : formatDataset(name, uri, manifest, partition, { all: options.all ?? false }) + (consistency ? `\n${formatConsistencyReport(consistency, manifest.sources)}` : ''));
     });
 }
 
