@@ -33,6 +33,7 @@ export const stats = source({ name: 'stats', table: 'stats', timestampField: 'ts
 export const spine = source({ name: 'impressions', table: 'impressions', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', clicked: 'bool' } });
 export const view = featureView({ name: 'user_clicks', entities: [user], source: stats, features: { clicks: 'int64' }, online: true });
 export const training = trainingSet({ name: 'clicks', spine, features: [view], output: { path: 'datasets/clicks' } });
+export const offlineView = featureView({ name: 'clicks_offline', entities: [user], source: stats, features: { clicks: 'int64' }, online: false });
 `;
 
 /** The runs of project `names_test` the server knows of (the CLI never started one if this is empty). */
@@ -79,6 +80,7 @@ describe('names checked before a run starts', () => {
   const refusals: [string, string[], string][] = [
     ['run training-set', ['run', 'training-set', 'clickz', '--no-wait'], '"clickz" is not a training set of project "names_test" (applied registry v1); did you mean "clicks"?'],
     ['materialize', ['materialize', 'user_clikcs'], '"user_clikcs" is not a feature view of project "names_test" (applied registry v1); did you mean "user_clicks"?'],
+    ['materialize of a view that is not online', ['materialize', 'clicks_offline'], 'feature view "clicks_offline" is not online (online: false), so it has nothing to materialize; set online: true and apply'],
     ['labels build', ['labels', 'build', 'user_clicks', '--no-wait'], '"user_clicks" is a feature view, not labels; no labels are applied'],
     ['loop run', ['loop', 'run', 'dayly', '--no-wait'], '"dayly" is not a loop of project "names_test" (applied registry v1); no loops are applied'],
     ['datasets show', ['datasets', 'show', 'clikcs'], '"clikcs" is not a training set of project "names_test" (applied registry v1); did you mean "clicks"?'],
