@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { temporalAddress } from './setup/temporal.ts';
 import { installPacked, packFlywheel, type PackedFlywheel } from './support/packed-flywheel.ts';
+import { REPO_ROOT } from './support/temp-project.ts';
+
+const REPO_PACKAGE = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
 
 /**
  * `flywheel init` to a served feature with the CLI alone (issue 13): Flywheel is packed with
@@ -130,7 +133,7 @@ Left out:
   orders.tags (VARCHAR[]): Flywheel has no type for it
   orders.order_id: an id, not a feature
   customers.signup_day (DATE): a time, not a feature
-Wrote package.json, flywheel.config.ts, definitions/entities.ts, definitions/sources.ts, definitions/features.ts, definitions/services.ts, definitions/training.ts, .gitignore, README.md.
+Wrote package.json, tsconfig.json, flywheel.config.ts, definitions/entities.ts, definitions/sources.ts, definitions/features.ts, definitions/services.ts, definitions/training.ts, .gitignore, README.md.
 Next: cd init-shop && npm install && npx flywheel validate (README.md has the commands after that).
 `);
     project = join(root, 'init-shop');
@@ -167,8 +170,9 @@ export const ordersSpine = source({
 `);
     expect(JSON.parse(read(join(project, 'package.json')))).toEqual({
       name: 'init-shop', private: true, type: 'module',
-      scripts: { validate: 'flywheel validate', plan: 'flywheel plan', apply: 'flywheel apply' },
+      scripts: { validate: 'flywheel validate', typecheck: 'tsc -p .', plan: 'flywheel plan', apply: 'flywheel apply' },
       dependencies: { flywheel: `file:${packed.tarball}` },
+      devDependencies: { typescript: REPO_PACKAGE.devDependencies.typescript },
     });
     expect(read(join(project, '.gitignore'))).toContain('.flywheel/\nnode_modules/\n');
     const readme = read(join(project, 'README.md'));
@@ -183,6 +187,9 @@ export const ordersSpine = source({
     const config = join(project, 'flywheel.config.ts');
     writeFileSync(config, read(config).replace('localProfile()', `localProfile({ temporalAddress: '${temporalAddress()}' })`));
 
+    // npm run typecheck: the definitions against the tarball's declarations (dist/index.d.ts), with the TypeScript Flywheel pins.
+    const typechecked = await cli(join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), project, '-p', '.');
+    expect(typechecked).toEqual({ code: 0, stdout: '', stderr: '' });
     const validated = await cli(bin, project, 'validate');
     expect(validated).toEqual({ code: 0, stdout: 'Valid: project init_shop, 1 entity, 3 sources, 2 feature views, 1 feature service, 1 training set (definitions).\n', stderr: '' });
     const planned = await cli(bin, project, 'plan');
@@ -253,7 +260,7 @@ describe('flywheel init without data', () => {
   training set customer_training: a row per orders row (source orders_spine: customer_id, ts) with customer_model's features as of its ts; add your label column to the spine
 Left out:
   orders.order_id: an id, not a feature
-Wrote package.json, flywheel.config.ts, definitions/entities.ts, definitions/sources.ts, definitions/features.ts, definitions/services.ts, definitions/training.ts, .gitignore, README.md.
+Wrote package.json, tsconfig.json, flywheel.config.ts, definitions/entities.ts, definitions/sources.ts, definitions/features.ts, definitions/services.ts, definitions/training.ts, .gitignore, README.md.
 Next: cd sample && npm install && npx flywheel validate (README.md has the commands after that).
 `);
     const project = join(root, 'sample');
@@ -334,6 +341,9 @@ describe('flywheel validate', () => {
     writeFileSync(features, read(features).replace("amount: 'float64'", "amount: 'float'"));
     const invalid = await cli(bin, dir, 'validate');
     expect(invalid.code).toBe(1);
+    const typechecked = await cli(join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), dir, '-p', '.');
+    expect(typechecked.code).toBe(2);
+    expect(typechecked.stdout).toBe('definitions/features.ts(10,15): error TS2820: Type \'"float"\' is not assignable to type \'FeatureInput\'. Did you mean \'"float32"\'?\n');
     expect(invalid.stdout).toBe('');
     expect(invalid.stderr).toMatch(/^error: Invalid definition:\n {2}- definitions\/features\.ts, featureView "orders_features", field "features\.amount": /);
   });

@@ -11,6 +11,8 @@ export interface RenderOptions {
   readonly packageName: string;
   /** The `flywheel` dependency: `^0.1.0`, or a spec such as `file:../flywheel-0.1.0.tgz`. */
   readonly flywheelSpec: string;
+  /** The `typescript` dev dependency, for `npm run typecheck`. */
+  readonly typescriptSpec: string;
   /** The UTC days the training set's spine spans, [first, last] (YYYY-MM-DD), for the README's first run; undefined when empty. */
   readonly spineDays: readonly [string, string] | undefined;
   /** A key value present in the data, for the README's serving call. */
@@ -78,9 +80,11 @@ export const ${trainingVar} = trainingSet({ name: ${str(proposal.trainingSet.nam
   return {
     'package.json': `${JSON.stringify({
       name: options.packageName, private: true, type: 'module',
-      scripts: { validate: 'flywheel validate', plan: 'flywheel plan', apply: 'flywheel apply' },
+      scripts: { validate: 'flywheel validate', typecheck: 'tsc -p .', plan: 'flywheel plan', apply: 'flywheel apply' },
       dependencies: { flywheel: options.flywheelSpec },
+      devDependencies: { typescript: options.typescriptSpec },
     }, null, 2)}\n`,
+    'tsconfig.json': TSCONFIG,
     'flywheel.config.ts': renderConfig(options.project),
     'definitions/entities.ts': entities,
     'definitions/sources.ts': sources,
@@ -91,6 +95,18 @@ export const ${trainingVar} = trainingSet({ name: ${str(proposal.trainingSet.nam
     'README.md': renderReadme(proposal, options),
   };
 }
+
+/**
+ * For editors and `npm run typecheck` only: Flywheel loads the .ts files itself. Definitions import
+ * each other with their .ts extensions, as Node's type stripping and tsx need.
+ */
+const TSCONFIG = `${JSON.stringify({
+  compilerOptions: {
+    target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext',
+    allowImportingTsExtensions: true, noEmit: true, strict: true, skipLibCheck: true,
+  },
+  include: ['flywheel.config.ts', 'definitions'],
+}, null, 2)}\n`;
 
 function renderConfig(project: string): string {
   return `/**
@@ -151,6 +167,7 @@ definitions/
 \`\`\`sh
 npm install
 npx flywheel validate    # the definitions only (no warehouse, no Temporal): for CI
+npm run typecheck        # the definitions' types (tsc), as your editor shows them
 npx flywheel dev         # in another terminal: Temporal dev server, a worker and the API server on :8080
 npx flywheel plan        # what apply would create
 npx flywheel apply

@@ -5,7 +5,7 @@ import type { OfflineEngine } from '../../connectors/offline/offline-engine.ts';
 import { identifierProblem } from '../../core/identifiers.ts';
 import { sql } from '../../core/sql/compiled-query.ts';
 import { dataInputsFromFiles, describeDataInputs, type DataInput } from './data-inputs.ts';
-import { flywheelVersion } from './flywheel-version.ts';
+import { flywheelVersion, typescriptVersion } from './flywheel-version.ts';
 import { InitError } from './init-error.ts';
 import { proposeProject, toIdentifier, type ProjectProposal } from './propose-project.ts';
 import { renderProject } from './render-project.ts';
@@ -53,6 +53,7 @@ export async function runInit(dirArg: string, options: InitOptions): Promise<voi
     project,
     packageName: toIdentifier(basename(dir), 'project').replaceAll('_', '-'),
     flywheelSpec: options.flywheel ?? `^${flywheelVersion()}`,
+    typescriptSpec: typescriptVersion(),
     spineDays: facts.days,
     exampleKey: facts.exampleKey,
   });
