@@ -196,7 +196,7 @@ describe('buildTrainingSet workflow', () => {
     const show = project.cli('datasets', 'show', 'fraud_training', '--partition', 'day=2024-03-02');
     expect(show.stderr).toBe('');
     expect(show.stdout).toContain('Training set fraud_training: 5 rows in 3 partitions by day, 2024-03-01T00:00:00.000Z .. 2024-03-04T00:00:00.000Z');
-    expect(show.stdout).toMatch(/amount\s+float64\s+1 \(33\.3%\)\s+7\s+30\s+18\.5000/);
+    expect(show.stdout).toMatch(/amount\s+float64\s+1 \(33\.3%\)\s+7\s+30\s+18\.5\n/);
     expect(show.stdout).toMatch(/user_spend\s+[0-9a-f]{12}\s+watermark 2024-03-02T12:00:00.000Z/);
     const missing = project.cli('datasets', 'show', 'fraud_training', '--partition', 'day=1999-01-01');
     expect(missing.code).toBe(1);
