@@ -117,7 +117,12 @@ function formatInitReport(proposal: ProjectProposal, context: { project: string;
     ...proposal.reasons.map((r) => `  ${r}`),
     ...(proposal.leftOut.length > 0 ? ['Left out:', ...proposal.leftOut.map((l) => `  ${l}`)] : []),
     `Wrote ${context.files.join(', ')}.`,
-    `Next: ${context.dir === '.' ? '' : `cd ${context.dir} && `}npm install && npx flywheel validate (README.md has the commands after that).`,
+    `Next: ${context.dir === '.' ? '' : `cd ${shellWord(context.dir)} && `}npm install && npx flywheel validate (README.md has the commands after that).`,
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** A path as one shell word: quoted when it holds anything but plain path characters. */
+function shellWord(path: string): string {
+  return /^[\w./-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;
 }
