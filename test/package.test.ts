@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { installPacked, packFlywheel, type PackedFlywheel } from './support/packed-flywheel.ts';
@@ -136,6 +137,32 @@ describe('installed into a project', () => {
       '',
     ].join('\n'));
     expect(result.code).toBe(0);
+  });
+
+  // After the plan test, which creates the warehouse plan reads.
+  it('--help loads none of the engines, Temporal, the AWS SDK, the API server, zod or tsx; plan loads only its engine', async () => {
+    // A resolve hook that prints each package Flywheel's compiled code imports (its own files, not its dependencies').
+    const hook = join(root, 'log-packages.mjs');
+    writeFileSync(hook, [
+      'export async function resolve(specifier, context, next) {',
+      "  if (!/^(\\.|node:|file:|data:)/.test(specifier) && context.parentURL?.includes('/node_modules/flywheel/dist/')) process.stderr.write(`package ${specifier}\\n`);",
+      '  return next(specifier, context);',
+      '}',
+      '',
+    ].join('\n'));
+    const register = `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(hook).href)});`;
+    const packagesLoaded = async (...args: string[]) => {
+      const result = await run(process.execPath, ['--import', register, join(installed, 'bin', 'flywheel.js'), ...args], project);
+      expect(result.code, result.stderr).toBe(0);
+      return [...new Set(result.stderr.split('\n').filter((line) => line.startsWith('package ')).map((line) => line.slice('package '.length)))].sort();
+    };
+    const heavy = /^(@temporalio\/|@duckdb\/|@aws-sdk\/|redis$|better-sqlite3$|hono|@hono\/|prom-client$|zod$|tsx)/;
+    const help = await packagesLoaded('--help');
+    expect(help).toContain('commander');
+    expect(help.filter((name) => heavy.test(name))).toEqual([]);
+    // plan: tsx for the project's .ts, zod to validate, DuckDB for the warehouse; no schedule here, so no Temporal.
+    const plan = await packagesLoaded('plan');
+    expect(plan.filter((name) => heavy.test(name))).toEqual(['@duckdb/node-api', 'tsx/esm/api', 'zod']);
   });
 
   it("type-checks a consumer's code against the declarations, and catches its mistakes", async () => {
