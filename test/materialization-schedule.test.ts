@@ -179,12 +179,13 @@ describe('materialization schedules', () => {
     expect(cliRun.code).toBe(0);
     expect(cliRun.stderr).toMatch(new RegExp(`^Started ${PROJECT}/materialize/user_daily/`));
     // As of 10:30, user 1's latest row is 10:00 (the 11:00 one is later).
-    expect(cliRun.stdout).toBe([
+    expect(cliRun.stdout.split('\n')).toEqual([
       'Materialized user_daily: full run as of 2024-05-01T10:30:00.000Z (no watermark yet).',
       '  3 entities in 2 chunks: 3 written, 0 skipped (the store had newer values).',
       '  Watermark: 2024-05-01T10:30:00.000Z.',
+      expect.stringMatching(/^ {2}took \d+\.\d s; in the Temporal UI: http:\/\/localhost:8233\/namespaces\/default\/workflows\/\S+$/),
       '',
-    ].join('\n'));
+    ]);
     const [user1] = await store.read([{ view: 'user_daily', key: [1], ttlSeconds: null }], new Date());
     expect(user1).toMatchObject({ values: { amount: 10 }, eventTime: '2024-05-01T10:00:00.000Z' });
 
