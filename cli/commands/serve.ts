@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseDuration } from '../../core/duration.ts';
 import { TokenTable } from '../../server/auth/bearer-tokens.ts';
 import { closeOnSignal } from '../../server/close-on-signal.ts';
@@ -28,10 +28,11 @@ export function registerServeCommand(program: Command): Command {
     .description("run the log API (POST /v1/streams/<stream>/events) and the serving API (POST /v1/features) for the project until Ctrl-C")
     .option('--port <port>', 'port to listen on', parsePort, 8080)
     .option('--host <host>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
-    .option('--max-body <size>', 'largest request body (bytes, or with KiB/MiB)', parseSize, 10 * 1024 * 1024)
+    // Defaults shown in the units they are given in (--help: "default: 64MiB", "default: 10s").
+    .addOption(new Option('--max-body <size>', 'largest request body (bytes, or with KiB/MiB)').argParser(parseSize).default(10 * 1024 * 1024, '10MiB'))
     .option('--max-batch <n>', 'most events in one request', parsePositive, 10_000)
-    .option('--segment-size <size>', 'close a segment at this size (bytes, or with KiB/MiB/GiB)', parseSize, 64 * 1024 * 1024)
-    .option('--segment-age <duration>', 'close a segment this long after it was opened (10s, 1m)', parseSeconds, 10)
+    .addOption(new Option('--segment-size <size>', 'close a segment at this size (bytes, or with KiB/MiB/GiB)').argParser(parseSize).default(64 * 1024 * 1024, '64MiB'))
+    .addOption(new Option('--segment-age <duration>', 'close a segment this long after it was opened (10s, 1m)').argParser(parseSeconds).default(10, '10s'))
     .option('--no-ingest', 'only accept events: do not start ingestion workflows on Temporal')
     .action(async (options: ServeOptions, command: Command) => {
       const config = await loadConfigFor(command);
