@@ -43,7 +43,12 @@ export function formatStatusText(document: {
   const fresh = document.featureViews.filter((s) => s.state === 'fresh').length;
   const total = document.featureViews.length;
   const summary = `${fresh} of ${total} online feature view${total === 1 ? '' : 's'} fresh, ${stale} stale.`;
-  return `${[head, '', line(header), ...rows.map(line), '', summary].join('\n')}\n${quarantine}`;
+  // A view never materialized serves nulls: say how to fill it rather than leave "stale" to decode.
+  const never = document.featureViews.filter((s) => s.state === 'never').map((s) => s.view);
+  const hint = never.length === 0 ? [] : [
+    `${never.length === 1 ? `${never[0]} has` : `${never.length} views have`} no values online yet (served as missing): run \`flywheel materialize ${never.length === 1 ? never[0] : '<view>'}\`${never.length === total ? ', or `flywheel loop run` for all of them' : ''}.`,
+  ];
+  return `${[head, '', line(header), ...rows.map(line), '', summary, ...hint].join('\n')}\n${quarantine}`;
 }
 
 /** The streams with quarantined events, one line each (nothing when there are none). */
