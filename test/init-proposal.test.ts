@@ -100,7 +100,7 @@ describe('renderProject', () => {
       relation('order', { order_id: 'int64', ts: 'timestamp', total: 'float64' }, ['order_id']),
       relation('default', { order_id: 'int64', ts: 'timestamp', class: 'string' }),
     ]);
-    const files = renderProject(proposal, { project: 'names', packageName: 'names', flywheelSpec: '^0.1.0', typescriptSpec: '5.9.3', spineDays: undefined, exampleKey: undefined });
+    const files = renderProject(proposal, { project: 'names', packageName: 'names', flywheelSpec: '^0.1.0', typescriptSpec: '5.9.3', spineDays: undefined, exampleKey: undefined, loaded: [] });
     expect(files['definitions/entities.ts']).toContain("export const order = entity({ name: 'order', joinKeys: { order_id: 'int64' } });");
     expect(files['definitions/sources.ts']).toContain("export const orderSource = source({\n  name: 'order',");
     expect(files['definitions/sources.ts']).toContain("export const defaultSource = source({\n  name: 'default',");

@@ -178,7 +178,8 @@ export const ordersSpine = source({
     const readme = read(join(project, 'README.md'));
     expect(readme).toContain('npx flywheel run training-set customer_training --from 2026-11-02 --to 2026-11-04\n');
     expect(readme).toContain(`-d '{"service": "customer_model", "entities": [{"customer_id": 1}]}'`);
-    expect(readme).toContain('- the table `customers`, loaded from ../data/customers.csv\n');
+    expect(readme).toContain('- the table `customers`, from ../data/customers.csv\n');
+    expect(readme).toContain(`duckdb .flywheel/warehouse.duckdb <<'SQL'\nCREATE OR REPLACE TABLE "customers" AS SELECT * FROM read_csv_auto('../data/customers.csv');\nSQL\n`);
   });
 
   it('validates, plans, applies, materializes, builds the training set and serves the features', async () => {
@@ -268,6 +269,16 @@ Next: cd sample && npm install && npx flywheel validate (README.md has the comma
     expect(readme).toContain('npx flywheel run training-set customer_training --from 2026-11-02 --to 2026-11-05\n');
     expect(readme).toContain(`-d '{"service": "customer_model", "entities": [{"customer_id": 1}]}'`);
 
+    // The README's statement loads the same sample again (on another machine, where .flywheel/ is not in git).
+    const reload = /duckdb \.flywheel\/warehouse\.duckdb <<'SQL'\n([^]*?)\nSQL\n/.exec(readme)![1]!;
+    const again = await openDuckDBEngine({ path: ':memory:' });
+    let reloaded: unknown[];
+    try {
+      await again.run({ sql: reload, parameters: [] });
+      reloaded = await again.all({ sql: 'SELECT * FROM sample_orders ORDER BY order_id', parameters: [] });
+    } finally {
+      await again.close();
+    }
     const bin = await installPacked(packed.tarball, project);
     expect(await cli(bin, project, 'validate')).toEqual({ code: 0, stdout: 'Valid: project sample, 1 entity, 2 sources, 1 feature view, 1 feature service, 1 training set (definitions).\n', stderr: '' });
     // Nothing is scheduled, so plan and apply need no Temporal.
@@ -276,6 +287,7 @@ Next: cd sample && npm install && npx flywheel validate (README.md has the comma
     expect(applied.code).toBe(0);
     const engine = await openDuckDBEngine({ path: join(project, '.flywheel', 'warehouse.duckdb') });
     try {
+      expect(await engine.all({ sql: 'SELECT * FROM sample_orders ORDER BY order_id', parameters: [] })).toEqual(reloaded);
       expect(await engine.all({ sql: 'SELECT customer_id, count(*) AS orders, sum(amount) AS amount FROM flywheel.src_orders GROUP BY ALL ORDER BY ALL', parameters: [] })).toEqual([
         { customer_id: 1, orders: 3, amount: 125.5 },
         { customer_id: 2, orders: 2, amount: 30.5 },

@@ -21,6 +21,8 @@ export interface DataInput {
   readonly relation: string;
   /** Creates the source's table in a DuckDB database (run once in memory to describe, then in the project's warehouse). */
   readonly load: string | undefined;
+  /** The same statement as the project's README gives it, to run from the project folder (paths relative to it). */
+  readonly reload: string | undefined;
 }
 
 const GLOB_CHARS = /[*?[\]{}]/;
@@ -36,12 +38,13 @@ export function dataInputsFromFiles(args: readonly string[], cwd: string, projec
     const sourceName = unique(sourceNameOf(absolute), taken);
     const path = relative(projectDir, absolute).split(sep).join('/');
     if (format === 'parquet') {
-      return { label: arg, sourceName, location: { kind: 'parquet', path }, relation: duckdbDialect.readParquet(absolute), load: undefined };
+      return { label: arg, sourceName, location: { kind: 'parquet', path }, relation: duckdbDialect.readParquet(absolute), load: undefined, reload: undefined };
     }
     const table = duckdbDialect.identifier(sourceName);
     return {
       label: arg, sourceName, location: { kind: 'table', table: sourceName, loadedFrom: path }, relation: table,
       load: `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM read_csv_auto(${duckdbDialect.stringLiteral(absolute)})`,
+      reload: `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM read_csv_auto(${duckdbDialect.stringLiteral(path)})`,
     };
   });
 }

@@ -17,6 +17,8 @@ export interface RenderOptions {
   readonly spineDays: readonly [string, string] | undefined;
   /** A key value present in the data, for the README's serving call. */
   readonly exampleKey: string | number | undefined;
+  /** Tables init loaded into the local warehouse, and the statement that loads each again (run from the project folder). */
+  readonly loaded: readonly { readonly table: string; readonly from: string; readonly statement: string }[];
 }
 
 /** Definitions, keyed by path relative to the project folder. */
@@ -147,7 +149,7 @@ function renderReadme(proposal: ProjectProposal, options: RenderOptions): string
   const [first, last] = options.spineDays ?? ['2026-01-01', '2026-01-02'];
   const to = nextDay(last);
   const key = options.exampleKey === undefined ? (entity.type === 'string' ? '"…"' : '1') : JSON.stringify(options.exampleKey);
-  const loaded = proposal.sources.flatMap((s) => (s.location.kind === 'table' && s.location.loadedFrom !== undefined ? [{ table: s.location.table, from: s.location.loadedFrom }] : []));
+  const { loaded } = options;
   return `# ${options.project}
 
 A Flywheel project. \`flywheel init\` wrote it; every file is yours to change.
@@ -186,11 +188,16 @@ curl -s http://127.0.0.1:8080/v1/features -H "Authorization: Bearer $TOKEN" -H '
 ${loaded.length > 0 ? `
 ## Data loaded at init
 
-${loaded.map((l) => `- the table \`${l.table}\`, loaded from ${l.from}`).join('\n')}
+${loaded.map((l) => `- the table \`${l.table}\`, from ${l.from}`).join('\n')}
 
-These tables live in .flywheel/warehouse.duckdb, which git ignores: on another machine, load them
-again (\`flywheel init\` in an empty folder with the same \`--from\`, or DuckDB's
-\`CREATE TABLE … AS SELECT * FROM read_csv_auto('…')\`), or convert the files to Parquet and use \`parquet\` sources.
+These tables are in .flywheel/warehouse.duckdb, which git ignores. To load them again (on another
+machine, or after the data changed), from this folder with the DuckDB CLI, while no worker runs:
+
+\`\`\`sh
+duckdb .flywheel/warehouse.duckdb <<'SQL'
+${loaded.map((l) => `${l.statement};`).join('\n')}
+SQL
+\`\`\`
 ` : ''}
 See Flywheel's docs/your-own-project.md for the config options, other ways to load data, and the
 first training set and serving call in detail.

@@ -56,6 +56,7 @@ export async function runInit(dirArg: string, options: InitOptions): Promise<voi
     typescriptSpec: typescriptVersion(),
     spineDays: facts.days,
     exampleKey: facts.exampleKey,
+    loaded: inputs.flatMap((i) => (i.location.kind === 'table' && i.reload !== undefined ? [{ table: i.location.table, from: i.location.loadedFrom ?? "flywheel init's sample rows", statement: i.reload }] : [])),
   });
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });

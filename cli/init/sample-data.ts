@@ -16,11 +16,15 @@ const SAMPLE_ROWS = [
   "(6, 1, TIMESTAMPTZ '2026-11-04 19:45:00+00', 60.5, 4, 'app')",
 ];
 
+const SAMPLE_LOAD = `CREATE OR REPLACE TABLE ${SAMPLE_TABLE} (order_id BIGINT, customer_id BIGINT, ts TIMESTAMPTZ, amount DOUBLE, items INTEGER, channel VARCHAR);
+INSERT INTO ${SAMPLE_TABLE} VALUES
+  ${SAMPLE_ROWS.join(',\n  ')}`;
+
 export const SAMPLE_INPUT: DataInput = {
   label: `the sample table ${SAMPLE_TABLE}`,
   sourceName: 'orders',
   location: { kind: 'table', table: SAMPLE_TABLE },
   relation: SAMPLE_TABLE,
-  load: `CREATE OR REPLACE TABLE ${SAMPLE_TABLE} (order_id BIGINT, customer_id BIGINT, ts TIMESTAMPTZ, amount DOUBLE, items INTEGER, channel VARCHAR);
-INSERT INTO ${SAMPLE_TABLE} VALUES ${SAMPLE_ROWS.join(', ')}`,
+  load: SAMPLE_LOAD,
+  reload: SAMPLE_LOAD,
 };
