@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { installPacked, packFlywheel, type PackedFlywheel } from './support/packed-flywheel.ts';
-import { REPO_ROOT } from './support/temp-project.ts';
+import { createTempProject, REPO_ROOT } from './support/temp-project.ts';
 
 /**
  * The package a user installs (issue 13, item 6): `npm pack`'s tarball (test/support/packed-flywheel.ts
@@ -197,3 +197,21 @@ describe('installed into a project', () => {
     expect(bundled.bytes).toBeGreaterThan(100_000);
   }, 300_000);
 });
+
+describe('in the checkout', () => {
+  it("bin/flywheel.js runs the sources, and a project's `import 'flywheel'` is index.ts, never dist/", () => {
+    const temp = createTempProject({
+      'flywheel.config.ts': "import { defineConfig, localProfile } from 'flywheel';\nexport default defineConfig({ project: 'checkout', definitions: './definitions', profiles: { local: localProfile() } });\n",
+      'definitions/user.ts': "import { entity } from 'flywheel';\nconsole.error(`flywheel is ${import.meta.resolve('flywheel')}`);\nexport const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });\n",
+    });
+    try {
+      const result = temp.cli('validate');
+      expect(result.stderr).toBe(`flywheel is ${pathToFileURL(join(REPO_ROOT, 'index.ts')).href}\n`);
+      expect(result.stdout).toBe('Valid: project checkout, 1 entity (definitions).\n');
+      expect(result.code).toBe(0);
+    } finally {
+      temp.remove();
+    }
+  });
+});
+
