@@ -35,5 +35,8 @@ export function createFlywheelWorker(options: FlywheelWorkerOptions): Promise<Wo
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: [PROJECT_GUARD_PATH] } }),
     // DuckDB runs one writer per file; a few concurrent activities keep both cores busy without contention.
     maxConcurrentActivityTaskExecutions: 4,
+    // Heartbeats reach the server at most this often (the SDK's default is up to 60 s): the CLI's
+    // progress bars read a running activity's last heartbeat (the training set's partitions written).
+    maxHeartbeatThrottleInterval: '5 seconds',
   });
 }

@@ -85,6 +85,8 @@ export function registerMaterializeCommand(program: Command): void {
         let result;
         try {
           result = await waitWithProgress(handle, materializeProgressQuery, (p) => bar.update(p.chunksDone, p.chunks, p.mode ? `${p.stage} (${p.mode})` : p.stage));
+          // The last poll may have come before the end: the bar ends where the run did.
+          bar.update(result.chunks, result.chunks, `done (${result.mode})`);
         } finally {
           bar.stop();
         }

@@ -58,7 +58,10 @@ export function registerRunCommand(program: Command): void {
         const bar = createStageBar(`training set ${name}`);
         let result;
         try {
-          result = await waitForTrainingSetRun(handle, (p) => bar.update(p.completedStages, p.totalStages, p.stage));
+          // Partitions written out of the run's partitions once the plan knows them; the stages before that.
+          result = await waitForTrainingSetRun(handle, (p) =>
+            p.partitions ? bar.update(p.partitionsWritten ?? (p.stage === 'done' || p.stage === 'publish' ? p.partitions : 0), p.partitions, `${p.stage} (partitions)`) : bar.update(p.completedStages, p.totalStages, p.stage));
+          bar.update(result.partitions.length, result.partitions.length, 'done (partitions)');
         } finally {
           bar.stop();
         }

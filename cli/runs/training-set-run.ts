@@ -1,4 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { waitWithProgress } from './wait-with-progress.ts';
 import type { ResolvedTemporalConfig } from '../../core/config.ts';
 import { FlywheelError } from '../../core/errors.ts';
@@ -45,8 +46,22 @@ export async function startTrainingSetRun(
 /** Waits for a run, reporting its progress (see waitWithProgress). */
 export function waitForTrainingSetRun(
   handle: WorkflowHandle<typeof buildTrainingSet>,
-  onProgress: (progress: TrainingSetProgress) => void,
+  onProgress: (progress: TrainingSetProgress & { readonly partitionsWritten?: number }) => void,
   intervalMs = 500,
 ): Promise<BuildTrainingSetResult> {
-  return waitWithProgress(handle, trainingSetProgressQuery, onProgress, intervalMs);
+  // The partitions are written by one activity, which heartbeats how many it has written; the
+  // workflow does not see that, so the written count is read from the run's pending activity.
+  return waitWithProgress(handle, trainingSetProgressQuery, (progress) => {
+    void partitionsWritten(handle).then((written) => onProgress(written === undefined ? progress : { ...progress, partitionsWritten: written }), () => onProgress(progress));
+  }, intervalMs);
+}
+
+/** How many partitions the run's write activity says it has written (its last heartbeat), if it is running. */
+async function partitionsWritten(handle: WorkflowHandle<typeof buildTrainingSet>): Promise<number | undefined> {
+  const { raw } = await handle.describe();
+  const writing = raw.pendingActivities?.find((activity) => activity.activityType?.name === 'writeTrainingSetFiles');
+  const payload = writing?.heartbeatDetails?.payloads?.[0];
+  if (!payload) return undefined;
+  const details = defaultPayloadConverter.fromPayload<{ done?: unknown }>(payload as Payload);
+  return typeof details?.done === 'number' ? details.done : undefined;
 }
