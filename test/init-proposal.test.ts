@@ -2,9 +2,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { dataInputsFromFiles, describeDataInputs } from '../cli/init/data-inputs.ts';
 import { proposeProject, toIdentifier, type DataColumn, type DataRelation } from '../cli/init/propose-project.ts';
 import { renderProject } from '../cli/init/render-project.ts';
 import { loadDefinitions } from '../cli/project/load-definitions.ts';
+import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import type { ValueType } from '../core/types.ts';
 
 /**
@@ -84,6 +86,34 @@ describe('proposeProject', () => {
   it('refuses data with no feature to serve', () => {
     expect(() => proposeProject([relation('logins', { user_id: 'int64', ts: 'timestamp', device_id: 'int64' }, ['user_id'])]))
       .toThrow('--from: no source has both the key user_id and a column to serve as a feature; nothing to serve');
+  });
+});
+
+describe('dataInputsFromFiles and describeDataInputs', () => {
+  it('makes one source of a quoted glob, named without its wildcards, and counts repeated keys across its files', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flywheel-inputs-'));
+    const engine = await openDuckDBEngine({ path: ':memory:' });
+    try {
+      mkdirSync(join(dir, 'data'));
+      for (const [file, rows] of [['part-1', "(1, 7, TIMESTAMP '2026-11-01 10:00:00', 2.5)"], ['part-2', "(2, 7, TIMESTAMP '2026-11-02 10:00:00', 4.0)"]]) {
+        await engine.run({ sql: `COPY (SELECT * FROM (VALUES ${rows}) AS t(visit_id, user_id, ts, spend)) TO '${join(dir, 'data', `${file}.parquet`)}' (FORMAT parquet)`, parameters: [] });
+      }
+      writeFileSync(join(dir, 'data', 'users.csv'), 'user_id,ts,plan\n7,2026-10-01T00:00:00Z,pro\n');
+      const inputs = dataInputsFromFiles(['data/part-*.parquet', 'data/users.csv'], dir, join(dir, 'project'));
+      expect(inputs.map((i) => [i.label, i.sourceName, i.location, i.reload])).toEqual([
+        ['data/part-*.parquet', 'part', { kind: 'parquet', path: '../data/part-*.parquet' }, undefined],
+        ['data/users.csv', 'users', { kind: 'table', table: 'users', loadedFrom: '../data/users.csv' }, `CREATE OR REPLACE TABLE "users" AS SELECT * FROM read_csv_auto('../data/users.csv')`],
+      ]);
+      const relations = await describeDataInputs(engine, inputs);
+      expect(relations.map((r) => [r.sourceName, r.columns.map((c) => `${c.name} ${c.engineType} ${c.type}`), r.repeatedKeys])).toEqual([
+        ['part', ['visit_id INTEGER int32', 'user_id INTEGER int32', 'ts TIMESTAMP timestamp', 'spend DECIMAL(2,1) float64'], { visit_id: false, user_id: true }],
+        ['users', ['user_id BIGINT int64', 'ts TIMESTAMP WITH TIME ZONE timestamp', 'plan VARCHAR string'], { user_id: false }],
+      ]);
+      expect(proposeProject(relations).entity).toEqual({ name: 'user', key: 'user_id', type: 'int64' });
+    } finally {
+      await engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
