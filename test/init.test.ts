@@ -177,7 +177,9 @@ export const ordersSpine = source({
     expect(read(join(project, '.gitignore'))).toContain('.flywheel/\nnode_modules/\n');
     const readme = read(join(project, 'README.md'));
     expect(readme).toContain('npx flywheel run training-set customer_training --from 2026-11-02 --to 2026-11-04\n');
-    expect(readme).toContain(`-d '{"service": "customer_model", "entities": [{"customer_id": 1}]}'`);
+    // The serving call the README gives, with the token it sets, is the one the next test makes.
+    expect(readme).toContain('FLYWHEEL_TOKENS="mytoken=read" npx flywheel dev\n');
+    expect(readme).toContain(`curl -s http://127.0.0.1:8080/v1/features -H "Authorization: Bearer mytoken" -H 'Content-Type: application/json' \\\n  -d '{"service": "customer_model", "entities": [{"customer_id": 1}]}'\n`);
     expect(readme).toContain('- the table `customers`, from ../data/customers.csv\n');
     expect(readme).toContain(`duckdb .flywheel/warehouse.duckdb <<'SQL'\nCREATE OR REPLACE TABLE "customers" AS SELECT * FROM read_csv_auto('../data/customers.csv');\nSQL\n`);
   });
@@ -230,11 +232,11 @@ export const ordersSpine = source({
       await engine.close();
     }
 
-    const serve = startLongRunning(bin, project, ['serve', '--port', '0', '--no-ingest'], /Serving API on (http:\/\/\S+?):? POST/, { FLYWHEEL_TOKENS: 'tok=read' });
+    const serve = startLongRunning(bin, project, ['serve', '--port', '0', '--no-ingest'], /Serving API on (http:\/\/\S+?):? POST/, { FLYWHEEL_TOKENS: 'mytoken=read' });
     try {
       const [, url] = await serve.started;
       const answer = await fetch(`${url}/v1/features`, {
-        method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok' },
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer mytoken' },
         body: JSON.stringify({ service: 'customer_model', entities: [{ customer_id: 1 }, { customer_id: 2 }, { customer_id: 3 }] }),
       });
       expect(answer.status).toBe(200);

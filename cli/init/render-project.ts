@@ -170,21 +170,28 @@ definitions/
 npm install
 npx flywheel validate    # the definitions only (no warehouse, no Temporal): for CI
 npm run typecheck        # the definitions' types (tsc), as your editor shows them
-npx flywheel dev         # in another terminal: Temporal dev server, a worker and the API server on :8080
+\`\`\`
+
+In another terminal, and keep it running: the Temporal dev server (Web UI on http://localhost:8233),
+a worker, and the API server on :8080, which takes the token \`mytoken\`:
+
+\`\`\`sh
+FLYWHEEL_TOKENS="mytoken=read" npx flywheel dev
+\`\`\`
+
+Then:
+
+\`\`\`sh
 npx flywheel plan        # what apply would create
 npx flywheel apply
 npx flywheel run training-set ${trainingSet.name} --from ${first} --to ${to}
 npx flywheel datasets show ${trainingSet.name}
 ${featureViews.map((v) => `npx flywheel materialize ${v.name}`).join('\n')}
-\`\`\`
-
-Then read ${entity.name} ${key}'s features (\`flywheel dev\` prints a token for the session; or set
-\`FLYWHEEL_TOKENS=mytoken=read\` before it and use \`mytoken\`):
-
-\`\`\`sh
-curl -s http://127.0.0.1:8080/v1/features -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+curl -s http://127.0.0.1:8080/v1/features -H "Authorization: Bearer mytoken" -H 'Content-Type: application/json' \\
   -d '{"service": "${service.name}", "entities": [{"${entity.key}": ${key}}]}'
 \`\`\`
+
+The last line reads ${entity.name} ${key}'s features; every entity object needs the key \`${entity.key}\`.
 ${loaded.length > 0 ? `
 ## Data loaded at init
 
