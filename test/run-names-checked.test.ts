@@ -124,6 +124,29 @@ describe('names checked before a run starts', () => {
   });
 });
 
+describe('a warehouse held by another process', () => {
+  it('waits 5 s for it, then starts the run unchecked and says so (the worker checks the name)', async () => {
+    // This process holds the DuckDB file, as a worker in the middle of an activity would.
+    const held = await openDuckDBEngine({ path: join(project.dir, '.flywheel', 'warehouse.duckdb') });
+    const client = await connectClient();
+    try {
+      const started = Date.now();
+      const result = await project.cliAsync('run', 'training-set', 'clickz', '--no-wait');
+      const waitedMs = Date.now() - started;
+      expect(result.code).toBe(0);
+      expect(result.stderr).toMatch(new RegExp(
+        '^note: the names were not checked before starting \\(The DuckDB file "[^"]+/warehouse\\.duckdb" is locked by another process[^)]*\\)[^;]*; the worker checks them\\n' +
+        `Started names_test/training-set/clickz/all on task queue ${taskQueue}\\n$`,
+      ));
+      expect(waitedMs).toBeGreaterThanOrEqual(5_000);
+    } finally {
+      await held.close();
+      await client.workflow.getHandle('names_test/training-set/clickz/all').terminate('test: started unchecked on purpose').catch(() => undefined);
+      await client.connection.close();
+    }
+  }, 60_000);
+});
+
 describe('task queues and projects', () => {
   it('gives each project its own task queue by default, flywheel-<project>, and names runs <project>/<kind>/<object>/<range>', async () => {
     const plain = createTempProject({ 'flywheel.config.ts': config('returns'), 'definitions/all.ts': DEFINITIONS });
