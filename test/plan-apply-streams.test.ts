@@ -105,8 +105,9 @@ describe('flywheel plan / apply with event streams', { timeout: 120_000 }, () =>
 
   it('adds a field as a nullable column and drops NOT NULL from a field made nullable, compatibly', async () => {
     writeStreams(`{ item_id: 'int32', page: { type: 'string', nullable: true }, referrer: 'string' }`);
-    const document = JSON.parse(project.cli('plan', '--json').stdout) as PlanDocument;
+    const document = JSON.parse(project.cli('plan', '--json').stdout) as PlanDocument & { ingestSweep?: unknown };
     expect(document.summary).toEqual({ add: 0, change: 1, remove: 0, breaking: 0 });
+    expect(document.ingestSweep).toEqual({ workflowId: 'demo/ingest/sweep', everySeconds: 600, startedBy: 'flywheel serve' });
     const applied = project.cli('apply');
     expect(applied.code).toBe(0);
     expect(applied.stdout).toContain([

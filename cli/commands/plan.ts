@@ -14,6 +14,7 @@ import { compileCountExpired } from '../../core/sql/retention.ts';
 import { compileSelectAll } from '../../core/sql/tables.ts';
 import type { CompiledQuery } from '../../core/sql/compiled-query.ts';
 import { compileWarehouseObjects, planWarehouseObjects, sourceRelationQuery, transformationQuery, type WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
+import { ingestSweepDocument } from '../../core/ingest/sweep.ts';
 import { formatIngestSweepText } from '../format/ingest-sweep-text.ts';
 import { formatPlanText } from '../format/plan-text.ts';
 import { formatRetentionText } from '../format/retention-text.ts';
@@ -172,7 +173,8 @@ export function registerPlanCommand(program: Command): void {
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are (1 on errors)')
     .action(async (options: { json?: boolean; detailedExitcode?: boolean }, command: Command) => {
       const { plan, schedules, retention, config, desired } = await withPreparedPlan(command, async (prepared) => prepared);
-      const document = withRetention(planDocumentWithSchedules(toPlanDocument(plan), schedules), retention);
+      const sweep = ingestSweepDocument(config.project, Object.keys(desired.eventStreams));
+      const document = { ...withRetention(planDocumentWithSchedules(toPlanDocument(plan), schedules), retention), ...(sweep ? { ingestSweep: sweep } : {}) };
       process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : `${formatPlanText(plan, schedules)}${formatRetentionText(retention.changes, retention.countedAt)}${formatIngestSweepText(config.project, desired)}`);
       if (options.detailedExitcode && document.hasChanges) process.exitCode = 2;
     });

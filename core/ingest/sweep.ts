@@ -12,3 +12,15 @@ export const INGEST_SWEEP_EVERY_SECONDS = 600;
 export function ingestSweepWorkflowId(project: string): string {
   return `${project}/ingest/sweep`;
 }
+
+/** What `flywheel plan --json` says of the sweep (`ingestSweep`), for a project with event streams; undefined without. */
+export interface IngestSweepDocument {
+  readonly workflowId: string;
+  readonly everySeconds: number;
+  /** Not apply: `flywheel serve` starts it, or finds it running. */
+  readonly startedBy: 'flywheel serve';
+}
+
+export function ingestSweepDocument(project: string, streams: readonly string[]): IngestSweepDocument | undefined {
+  return streams.length > 0 ? { workflowId: ingestSweepWorkflowId(project), everySeconds: INGEST_SWEEP_EVERY_SECONDS, startedBy: 'flywheel serve' } : undefined;
+}
