@@ -340,6 +340,18 @@ describe('flywheel init refuses', () => {
 });
 
 describe('flywheel validate', () => {
+  it('outside a project says how to start one', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'flywheel-no-project-'));
+    try {
+      expect(await cli(initBin, outside, 'validate')).toEqual({
+        code: 1, stdout: '',
+        stderr: `error: no flywheel.config.ts found in ${outside} or the folders above it; run flywheel from a project folder, pass --config, or start a project with flywheel init\n`,
+      });
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
   it('checks definitions without a warehouse or Temporal, and lists every problem with exit 1', async () => {
     const dir = join(root, 'validated');
     expect((await cli(initBin, root, 'init', 'validated', '--flywheel', `file:${packed.tarball}`)).code).toBe(0);

@@ -39,7 +39,7 @@ export async function loadConfig(options: { config?: string; profile?: string; c
     throw new ConfigError(
       options.config
         ? `config file ${options.config} does not exist`
-        : `no ${CONFIG_FILE} found in ${cwd} or the folders above it; run flywheel from a project folder or pass --config`,
+        : `no ${CONFIG_FILE} found in ${cwd} or the folders above it; run flywheel from a project folder, pass --config, or start a project with flywheel init`,
     );
   }
   let exported: unknown;
