@@ -311,6 +311,7 @@ describe('flywheel init refuses', () => {
       code: 1, stdout: '',
       stderr: 'error: taken: is not empty (1 entry: notes.txt); init writes into a new or empty folder so that it never replaces your files. Pass --force to write into it anyway\n',
     });
+    expect((await cli(initBin, dir, 'init')).stderr).toBe('error: the current folder: is not empty (1 entry: notes.txt); init writes into a new or empty folder so that it never replaces your files. Pass --force to write into it anyway\n');
     expect(existsSync(join(dir, 'flywheel.config.ts'))).toBe(false);
     const forced = await cli(initBin, root, 'init', 'taken', '--force');
     expect(forced.code, forced.stderr).toBe(0);

@@ -30,7 +30,7 @@ const WAREHOUSE_FILE = join('.flywheel', 'warehouse.duckdb');
 export async function runInit(dirArg: string, options: InitOptions): Promise<void> {
   const cwd = process.cwd();
   const dir = resolve(cwd, dirArg);
-  checkTargetFolder(dir, dirArg, options.force === true);
+  checkTargetFolder(dir, relative(cwd, dir) === '' ? 'the current folder' : dirArg, options.force === true);
   const project = options.name ?? toIdentifier(basename(dir), 'project');
   const nameProblem = identifierProblem(project);
   if (nameProblem) throw new InitError('--name', `"${project}" ${nameProblem}`);
