@@ -46,6 +46,18 @@ describe('proposeProject', () => {
     expect(given.featureViews).toEqual([{ name: 'events_features', source: 'events', features: [{ name: 'v', type: 'float64' }] }]);
   });
 
+  it('takes the --timestamp column in the files that have it, the first timestamp column elsewhere', () => {
+    const events = relation('events', { user_id: 'int64', created_at: 'timestamp', happened_at: 'timestamp', v: 'float64' }, ['user_id']);
+    const users = relation('users', { user_id: 'int64', updated_at: 'timestamp', plan: 'string' });
+    const proposal = proposeProject([events, users], { timestampField: 'happened_at' });
+    expect(proposal.sources.map((s) => s.timestampField)).toEqual(['happened_at', 'updated_at']);
+    expect(proposal.reasons[0]).toBe('source events: data/events.parquet, read in place from ../data/events.parquet; event time happened_at (TIMESTAMP WITH TIME ZONE, --timestamp)');
+    // created_at is another time, not a feature.
+    expect(proposal.featureViews[0]!.features).toEqual([{ name: 'v', type: 'float64' }]);
+    expect(() => proposeProject([events], { timestampField: 'v' })).toThrow('data/events.parquet: --timestamp v is DOUBLE, not a TIMESTAMP or TIMESTAMPTZ');
+    expect(() => proposeProject([events], { timestampField: 'when' })).toThrow('--timestamp: no file has a column "when"');
+  });
+
   it('names a bare id entity after its source', () => {
     expect(proposeProject([relation('stores', { id: 'int64', opened_at: 'timestamp', size: 'int32' }, ['id'])]).entity).toEqual({ name: 'stores', key: 'id', type: 'int64' });
   });

@@ -325,6 +325,7 @@ describe('flywheel init refuses', () => {
       [['data/no-key.csv'], 'error: --from: no column looks like an entity key (named id or *_id, of an integer or string type): data/no-key.csv (ts, amount). Pass --entity <column>\n'],
       [['data/orders.parquet', '--entity', 'amount'], 'error: --entity: column "amount" is DOUBLE; an entity key is an integer or a string\n'],
       [['data/orders.parquet', '--entity', 'user_id'], 'error: --entity: no file has a column "user_id"; the columns are order_id, customer_id, ts, amount, channel, tags\n'],
+      [['data/orders.parquet', '--timestamp', 'amount'], 'error: data/orders.parquet: --timestamp amount is DOUBLE, not a TIMESTAMP or TIMESTAMPTZ\n'],
       [['data/missing.parquet'], 'error: data/missing.parquet: no such file\n'],
       [['data/orders.json'], 'error: data/orders.json: is not a .parquet or .csv file; --from takes Parquet and CSV files or globs (data/*.parquet)\n'],
     ];

@@ -14,6 +14,7 @@ export function registerInitCommand(program: Command): void {
     .argument('[dir]', 'folder of the new project, created if missing; it must be empty', '.')
     .option('--from <files...>', 'Parquet or CSV files or globs to start from (data/*.parquet data/users.csv); without it, a sample table')
     .option('--entity <column>', 'the entity key column (default: the id-like column shared by the most files)')
+    .option('--timestamp <column>', "the event-time column, in the files that have it (default: each file's first TIMESTAMP or TIMESTAMPTZ column)")
     .option('--name <project>', 'project name, an identifier (default: from the folder name)')
     .option('--flywheel <spec>', "the flywheel dependency in package.json (default: this version, ^x.y.z; or a spec such as file:../flywheel-0.1.0.tgz)")
     .option('--force', 'write into a folder that is not empty (files of the same names are replaced)')

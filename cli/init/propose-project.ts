@@ -82,8 +82,19 @@ export function toIdentifier(text: string, fallback: string): string {
   return name.slice(0, 48);
 }
 
-export function proposeProject(given: readonly DataRelation[], options: { entityKey?: string } = {}): ProjectProposal {
+export interface ProposeOptions {
+  /** The entity's key column (`--entity`), instead of the ranked choice. */
+  readonly entityKey?: string;
+  /** The event-time column (`--timestamp`) in the files that have it, instead of their first timestamp column. */
+  readonly timestampField?: string;
+}
+
+export function proposeProject(given: readonly DataRelation[], options: ProposeOptions = {}): ProjectProposal {
   if (given.length === 0) throw new InitError('--from', 'no data to propose a project from');
+  const wantedTime = options.timestampField;
+  if (wantedTime !== undefined && !given.some((r) => r.columns.some((c) => c.name === wantedTime))) {
+    throw new InitError('--timestamp', `no file has a column "${wantedTime}"`);
+  }
   const reasons: string[] = [];
   const leftOut: string[] = [];
 
@@ -97,7 +108,9 @@ export function proposeProject(given: readonly DataRelation[], options: { entity
   });
 
   const sources: ProposedSource[] = relations.map((relation) => {
-    const timestamp = timestampColumn(relation.columns);
+    const chosen = relation.columns.find((c) => c.name === wantedTime);
+    if (chosen && chosen.type !== 'timestamp') throw new InitError(relation.label, `--timestamp ${chosen.name} is ${chosen.engineType}, not a TIMESTAMP or TIMESTAMPTZ`);
+    const timestamp = chosen ?? timestampColumn(relation.columns);
     if (!timestamp) {
       const listed = relation.columns.map((c) => `${c.name} ${c.engineType}`).join(', ');
       throw new InitError(relation.label, `has no TIMESTAMP or TIMESTAMPTZ column (its columns: ${listed}); a source needs one for each row's event time. Add one (a DATE column can be cast: CAST(day AS TIMESTAMP)), or leave this file out`);
@@ -105,7 +118,7 @@ export function proposeProject(given: readonly DataRelation[], options: { entity
     for (const column of relation.columns) {
       if (column.type === undefined) leftOut.push(`${relation.sourceName}.${column.name} (${column.engineType}): Flywheel has no type for it`);
     }
-    const firstNote = relation.columns.filter((c) => c.type === 'timestamp').length > 1 ? ', the first of its timestamp columns' : '';
+    const firstNote = chosen ? ', --timestamp' : relation.columns.filter((c) => c.type === 'timestamp').length > 1 ? ', the first of its timestamp columns' : '';
     const { location } = relation;
     const where = location.kind === 'parquet'
       ? `read in place from ${location.path}`

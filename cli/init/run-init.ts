@@ -14,6 +14,7 @@ import { SAMPLE_INPUT } from './sample-data.ts';
 export interface InitOptions {
   from?: string[];
   entity?: string;
+  timestamp?: string;
   name?: string;
   flywheel?: string;
   force?: boolean;
@@ -42,7 +43,10 @@ export async function runInit(dirArg: string, options: InitOptions): Promise<voi
   let facts: SpineFacts;
   try {
     const relations = await describeDataInputs(scratch, inputs);
-    proposal = proposeProject(relations, options.entity !== undefined ? { entityKey: options.entity } : {});
+    proposal = proposeProject(relations, {
+      ...(options.entity !== undefined ? { entityKey: options.entity } : {}),
+      ...(options.timestamp !== undefined ? { timestampField: options.timestamp } : {}),
+    });
     const spineInput = inputs.find((i) => i.sourceName === proposal.featureViews[0]!.source)!;
     facts = await spineFacts(scratch, spineInput, proposal);
   } finally {
