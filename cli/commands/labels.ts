@@ -32,8 +32,61 @@ interface BuildOptions {
 export function registerLabelsCommand(program: Command): void {
   const labels = program.command('labels').description('build and inspect labels: outcomes joined to the decisions they followed');
 
+  addLabelsBuildCommand(labels, 'build');
+
   labels
-    .command('build')
+    .command('list')
+    .description('every labels dataset: partitions, rows, positives, time range, last update')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const { store, project } = await open(command);
+      const entries = await Promise.all(
+        Object.values(project.labels).map(async (spec) => ({ name: spec.name, uri: store.uri(datasetLayout(spec.output.path).root), manifest: await readLabelDatasetManifest(store, spec) })),
+      );
+      process.stdout.write(options.json ? `${JSON.stringify(entries, null, 2)}\n` : formatLabelsList(entries));
+    });
+
+  labels
+    .command('show')
+    .description("a labels dataset's schema, its partitions with their current versions and why each was built, and one partition's details (the newest by default)")
+    .argument('<name>', 'labels name')
+    .option('--partition <key>', 'partition to show in detail, e.g. day=2024-03-01')
+    .option('--json', 'print the manifests as JSON')
+    .action(async (name: string, options: { partition?: string; json?: boolean }, command: Command) => {
+      const { store, project } = await open(command);
+      const spec = project.labels[name];
+      if (!spec) throw new NotFoundError('labels', name, `Defined labels: ${Object.keys(project.labels).join(', ') || 'none'}`);
+      const manifest = await readLabelDatasetManifest(store, spec);
+      if (!manifest) throw new NotFoundError('dataset of labels', name, `Nothing was published under ${store.uri(spec.output.path)} yet; run \`flywheel labels build ${name}\``);
+      const key = options.partition ?? manifest.partitions.at(-1)?.key;
+      const partition = key ? await readLabelPartitionManifest(store, spec, key) : undefined;
+      if (options.partition && !partition) throw new NotFoundError('partition', options.partition, `Partitions: ${manifest.partitions.map((p) => p.key).join(', ')}`);
+      const uri = store.uri(datasetLayout(spec.output.path).root);
+      process.stdout.write(options.json ? `${JSON.stringify({ uri, manifest, partition }, null, 2)}\n` : formatLabelsDataset(name, uri, manifest, partition));
+    });
+}
+
+async function open(command: Command) {
+  const config = await loadConfigFor(command);
+  const project = await loadDefinitions(config.definitionsDir, config.projectRoot);
+  // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+  const { createObjectStore } = await import('../../connectors/object-store/create-object-store.ts');
+  return { store: createObjectStore(config.profile.objectStore), project };
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+/**
+ * The command that builds labels now: `flywheel labels build <name>`, and the same as `flywheel run labels <name>`
+ * (every "run a thing now" is also `flywheel run <kind>`; docs/runs.md).
+ */
+export function addLabelsBuildCommand(parent: Command, name: string): Command {
+  return parent
+    .command(name)
     .description('build the partitions of a labels dataset that are due: new ones whose windows have closed, and published ones that outcomes or decisions loaded since changed')
     .argument('<name>', 'labels name')
     .option('--from <time>', 'only partitions of decision time from this instant on (a partition boundary: 2024-05-01)')
@@ -85,49 +138,4 @@ export function registerLabelsCommand(program: Command): void {
         await connection.close();
       }
     });
-
-  labels
-    .command('list')
-    .description('every labels dataset: partitions, rows, positives, time range, last update')
-    .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }, command: Command) => {
-      const { store, project } = await open(command);
-      const entries = await Promise.all(
-        Object.values(project.labels).map(async (spec) => ({ name: spec.name, uri: store.uri(datasetLayout(spec.output.path).root), manifest: await readLabelDatasetManifest(store, spec) })),
-      );
-      process.stdout.write(options.json ? `${JSON.stringify(entries, null, 2)}\n` : formatLabelsList(entries));
-    });
-
-  labels
-    .command('show')
-    .description("a labels dataset's schema, its partitions with their current versions and why each was built, and one partition's details (the newest by default)")
-    .argument('<name>', 'labels name')
-    .option('--partition <key>', 'partition to show in detail, e.g. day=2024-03-01')
-    .option('--json', 'print the manifests as JSON')
-    .action(async (name: string, options: { partition?: string; json?: boolean }, command: Command) => {
-      const { store, project } = await open(command);
-      const spec = project.labels[name];
-      if (!spec) throw new NotFoundError('labels', name, `Defined labels: ${Object.keys(project.labels).join(', ') || 'none'}`);
-      const manifest = await readLabelDatasetManifest(store, spec);
-      if (!manifest) throw new NotFoundError('dataset of labels', name, `Nothing was published under ${store.uri(spec.output.path)} yet; run \`flywheel labels build ${name}\``);
-      const key = options.partition ?? manifest.partitions.at(-1)?.key;
-      const partition = key ? await readLabelPartitionManifest(store, spec, key) : undefined;
-      if (options.partition && !partition) throw new NotFoundError('partition', options.partition, `Partitions: ${manifest.partitions.map((p) => p.key).join(', ')}`);
-      const uri = store.uri(datasetLayout(spec.output.path).root);
-      process.stdout.write(options.json ? `${JSON.stringify({ uri, manifest, partition }, null, 2)}\n` : formatLabelsDataset(name, uri, manifest, partition));
-    });
-}
-
-async function open(command: Command) {
-  const config = await loadConfigFor(command);
-  const project = await loadDefinitions(config.definitionsDir, config.projectRoot);
-  // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
-  const { createObjectStore } = await import('../../connectors/object-store/create-object-store.ts');
-  return { store: createObjectStore(config.profile.objectStore), project };
-}
-
-function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
 }

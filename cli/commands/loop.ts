@@ -58,8 +58,26 @@ export function registerLoopCommand(program: Command): void {
       process.stdout.write(formatLoopPlan({ project: config.project, ...(name !== undefined ? { loop: name } : {}), asOf, ...(only ? { only } : {}), stages }));
     });
 
-  loop
-    .command('run')
+  addLoopRunCommand(loop, 'run');
+}
+
+/** `--only a,b --only c` → ['a', 'b', 'c']. */
+function collectList(value: string, previous: string[] | undefined): string[] {
+  const items = value.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
+  if (items.length === 0) throw new InvalidArgumentError('expected stage kinds or ids, comma-separated');
+  return [...(previous ?? []), ...items];
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+/** The command that runs the loop now: `flywheel loop run`, and the same as `flywheel run loop`. */
+export function addLoopRunCommand(parent: Command, name: string): Command {
+  return parent
+    .command(name)
     .description('run the loop on Temporal: one workflow, a child workflow per stage; a failed stage skips only what depends on it (exit code 3)')
     .argument('[name]', 'a declared loop (its only and concurrency apply); default: every stage')
     .option('--only <stages>', 'only these stage kinds or ids, comma-separated; replaces the loop\'s own', collectList)
@@ -110,17 +128,4 @@ export function registerLoopCommand(program: Command): void {
         await connection.close();
       }
     });
-}
-
-/** `--only a,b --only c` → ['a', 'b', 'c']. */
-function collectList(value: string, previous: string[] | undefined): string[] {
-  const items = value.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
-  if (items.length === 0) throw new InvalidArgumentError('expected stage kinds or ids, comma-separated');
-  return [...(previous ?? []), ...items];
-}
-
-function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
 }

@@ -26,9 +26,9 @@ interface MaterializeOptions {
  * `flywheel materialize <view> [--from --to] [--full]`: writes a feature view's changed values to
  * the online store, on Temporal, with a progress bar (docs/materialization.md).
  */
-export function registerMaterializeCommand(program: Command): void {
+export function registerMaterializeCommand(program: Command, name = 'materialize'): void {
   program
-    .command('materialize')
+    .command(name)
     .description("write an online feature view's values that changed since its last run (its watermark) to the online store")
     .argument('<view>', 'feature view name')
     .option('--from <instant>', 'recompute what changed after this instant instead of after the watermark (a date, or a date-time with a zone)')

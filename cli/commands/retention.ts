@@ -23,8 +23,31 @@ interface RetentionRunOptions {
  */
 export function registerRetentionCommand(program: Command): void {
   const retention = program.command('retention').description("enforce event streams' retention");
-  retention
-    .command('run')
+  addRetentionRunCommand(retention, 'run');
+}
+
+/** What `flywheel retention run` prints when a run is done: one line per stream. */
+export function formatRetentionResult(result: EnforceRetentionResult): string {
+  const n = (value: number) => value.toLocaleString('en-US');
+  const lines = [
+    `Retention as of ${result.asOf} (registry version ${result.registryVersion}): ${n(result.deleted)} ${result.deleted === 1 ? 'event' : 'events'} deleted.`,
+    ...result.streams.map((s) =>
+      `  ${s.stream}: kept ${formatDuration(s.retentionSeconds)}, deleted ${n(s.deleted)} older than ${s.cutoff} in ${s.batches} ${s.batches === 1 ? 'batch' : 'batches'}` +
+      (s.quarantineDeleted > 0 ? `, and ${n(s.quarantineDeleted)} quarantined before it` : '')),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+/** The command that enforces retention now: `flywheel retention run`, and the same as `flywheel run retention`. */
+export function addRetentionRunCommand(parent: Command, name: string): Command {
+  return parent
+    .command(name)
     .description('delete the stored events older than their stream\'s retention, in bounded batches')
     .argument('[stream]', 'only this event stream (default: every stream of the project)')
     .option('--as-of <instant>', 'measure retention back from this instant (default: now)')
@@ -78,22 +101,4 @@ export function registerRetentionCommand(program: Command): void {
         await connection.close();
       }
     });
-}
-
-/** What `flywheel retention run` prints when a run is done: one line per stream. */
-export function formatRetentionResult(result: EnforceRetentionResult): string {
-  const n = (value: number) => value.toLocaleString('en-US');
-  const lines = [
-    `Retention as of ${result.asOf} (registry version ${result.registryVersion}): ${n(result.deleted)} ${result.deleted === 1 ? 'event' : 'events'} deleted.`,
-    ...result.streams.map((s) =>
-      `  ${s.stream}: kept ${formatDuration(s.retentionSeconds)}, deleted ${n(s.deleted)} older than ${s.cutoff} in ${s.batches} ${s.batches === 1 ? 'batch' : 'batches'}` +
-      (s.quarantineDeleted > 0 ? `, and ${n(s.quarantineDeleted)} quarantined before it` : '')),
-  ];
-  return `${lines.join('\n')}\n`;
-}
-
-function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
-  return n;
 }

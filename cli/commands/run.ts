@@ -8,6 +8,10 @@ import { partitionsInRange } from '../../core/training-set/partitions.ts';
 import { checkRunTarget } from '../project/check-run-target.ts';
 import { parsePartitionRange } from '../project/parse-instant.ts';
 import { loadConfigFor } from './global-options.ts';
+import { addLabelsBuildCommand } from './labels.ts';
+import { addLoopRunCommand } from './loop.ts';
+import { registerMaterializeCommand } from './materialize.ts';
+import { addRetentionRunCommand } from './retention.ts';
 
 interface RunTrainingSetOptions {
   from?: string;
@@ -17,9 +21,13 @@ interface RunTrainingSetOptions {
   json?: boolean;
 }
 
-/** `flywheel run training-set <name>`: starts the workflow on Temporal and waits, showing progress. */
+/**
+ * `flywheel run <kind> …`: the one way to say "run this now" (docs/runs.md). `run training-set` is
+ * defined here; `run labels`, `run materialization`, `run loop` and `run retention` are the same
+ * commands as `labels build`, `materialize`, `loop run` and `retention run`, which stay as aliases.
+ */
 export function registerRunCommand(program: Command): void {
-  const run = program.command('run').description('start a workflow on Temporal');
+  const run = program.command('run').description('run something now, on Temporal: a training set, labels, a materialization, the loop, retention');
   run
     .command('training-set')
     .description('build a training set (point-in-time join, Parquet and manifest in the object store)')
@@ -82,6 +90,10 @@ export function registerRunCommand(program: Command): void {
         await connection.close();
       }
     });
+  addLabelsBuildCommand(run, 'labels');
+  registerMaterializeCommand(run, 'materialization');
+  addLoopRunCommand(run, 'loop');
+  addRetentionRunCommand(run, 'retention');
 }
 
 function parsePositiveInt(value: string): number {
