@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { entity, eventStream } from '../index.ts';
 import { listSegments, readSegment, streamSchemasOf, streamSegmentsDir } from '../server/index.ts';
 import { openFullDisk, type FullDisk } from './support/full-disk.ts';
 import { openWarehouseForSegments, TOKEN, type WarehouseForSegments } from './support/log-to-warehouse.ts';
-import { REPO_ROOT } from './support/temp-project.ts';
+import { startStandaloneServer, type StandaloneServer } from './support/standalone-server.ts';
 
 // A disk that fills up under the log API and is freed again, with the server running all along as a
 // child process (server/standalone.ts). The disk is a real one: a 1 MiB tmpfs mounted on the state
@@ -50,25 +50,10 @@ afterEach(async () => {
 });
 
 /** server/standalone.ts as a child process on the state folder of `disk`. */
-async function startServer(full: FullDisk): Promise<{ process: ChildProcess; url: string; stderr: () => string; exited: Promise<number | null> }> {
+async function startServer(full: FullDisk): Promise<StandaloneServer> {
   const streamsPath = join(warehouse.dir, 'streams.json');
   await writeFile(streamsPath, JSON.stringify(streamSchemasOf(warehouse.project)));
-  const { command, args } = full.wrap(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'server', 'standalone.ts'), '--state-dir', full.dir, '--streams', streamsPath, '--port', '0']);
-  const proc = spawn(command, args, { cwd: REPO_ROOT, env: { ...process.env, FLYWHEEL_TOKENS: `${TOKEN}=write:*` }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child = proc;
-  let stderr = '';
-  proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    let stdout = '';
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /listening on (\S+)/.exec(stdout);
-      if (match) resolve(match[1]!);
-    });
-    void exited.then((code) => reject(new Error(`server exited (${String(code)}) before listening:\n${stderr}`)));
-  });
-  return { process: proc, url, stderr: () => stderr, exited };
+  return startStandaloneServer({ stateDir: full.dir, streamsPath, tokens: `${TOKEN}=write:*`, wrap: (command, args) => full.wrap(command, args), onSpawn: (proc) => (child = proc) });
 }
 
 const idOf = (client: number, batch: number, i: number) => `w${client}-b${batch}-e${String(i).padStart(2, '0')}`;

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entity, eventStream } from '../index.ts';
 import { listSegments, readSegment, startLogServer, streamSchemasOf, streamSegmentsDir, TokenTable } from '../server/index.ts';
-import { REPO_ROOT } from './support/temp-project.ts';
+import { startStandaloneServer } from './support/standalone-server.ts';
 import { openWarehouseForSegments, TOKEN, type WarehouseForSegments } from './support/log-to-warehouse.ts';
 
 // All or nothing, with a real failing write: the log API runs as a child process under
@@ -37,25 +37,10 @@ afterEach(async () => {
 async function startLimitedServer(fileSizeLimit: number): Promise<{ url: string; exited: Promise<unknown> }> {
   const streamsPath = join(warehouse.dir, 'streams.json');
   await writeFile(streamsPath, JSON.stringify(streamSchemasOf(warehouse.project)));
-  const proc = spawn(
-    'prlimit',
-    [`--fsize=${fileSizeLimit}`, '--', process.execPath, '--import', 'tsx', join(REPO_ROOT, 'server', 'standalone.ts'), '--state-dir', warehouse.stateDir, '--streams', streamsPath, '--port', '0'],
-    { cwd: REPO_ROOT, env: { ...process.env, FLYWHEEL_TOKENS: `${TOKEN}=write:*` }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child = proc;
-  let stderr = '';
-  proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  const url = await new Promise<string>((resolve, reject) => {
-    let stdout = '';
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /listening on (\S+)/.exec(stdout);
-      if (match) resolve(match[1]!);
-    });
-    void exited.then((code) => reject(new Error(`server exited (${String(code)}) before listening:\n${stderr}`)));
+  return startStandaloneServer({
+    stateDir: warehouse.stateDir, streamsPath, tokens: `${TOKEN}=write:*`,
+    wrap: (command, args) => ({ command: 'prlimit', args: [`--fsize=${fileSizeLimit}`, '--', command, ...args] }), onSpawn: (proc) => (child = proc),
   });
-  return { url, exited };
 }
 
 async function post(url: string, events: readonly object[]): Promise<{ status: number; body: unknown }> {

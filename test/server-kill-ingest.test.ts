@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entity, eventStream } from '../index.ts';
 import { listSegments, readSegment, streamSchemasOf, streamSegmentsDir } from '../server/index.ts';
 import { openWarehouseForSegments, TOKEN, type WarehouseForSegments } from './support/log-to-warehouse.ts';
-import { REPO_ROOT } from './support/temp-project.ts';
+import { startStandaloneServer, type StandaloneServer } from './support/standalone-server.ts';
 
 // Exactly once, from the client to the warehouse, across SIGKILLs of the log API under load. Four
 // clients send batches with their own event ids to the server running as a child process
@@ -37,35 +37,12 @@ afterEach(async () => {
   await warehouse.close();
 });
 
-interface Started {
-  readonly process: ChildProcess;
-  readonly url: string;
-  readonly stderr: () => string;
-  readonly exited: Promise<number | null>;
-}
-
-async function startServer(): Promise<Started> {
+async function startServer(): Promise<StandaloneServer> {
   const streamsPath = join(warehouse.dir, 'streams.json');
   await writeFile(streamsPath, JSON.stringify(streamSchemasOf(warehouse.project)));
-  const proc = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(REPO_ROOT, 'server', 'standalone.ts'), '--state-dir', warehouse.stateDir, '--streams', streamsPath, '--port', '0', '--segment-max-bytes', String(64 * 1024)],
-    { cwd: REPO_ROOT, env: { ...process.env, FLYWHEEL_TOKENS: `${TOKEN}=write:*` }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child = proc;
-  let stderr = '';
-  proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    let stdout = '';
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /listening on (\S+)/.exec(stdout);
-      if (match) resolve(match[1]!);
-    });
-    void exited.then((code) => reject(new Error(`server exited (${String(code)}) before listening:\n${stderr}`)));
+  return startStandaloneServer({
+    stateDir: warehouse.stateDir, streamsPath, tokens: `${TOKEN}=write:*`, args: ['--segment-max-bytes', String(64 * 1024)], onSpawn: (proc) => (child = proc),
   });
-  return { process: proc, url, stderr: () => stderr, exited };
 }
 
 const idOf = (client: number, batch: number, i: number) => `w${client}-b${String(batch).padStart(2, '0')}-e${String(i).padStart(2, '0')}`;

@@ -1,5 +1,8 @@
 import { FlywheelError } from '../errors.ts';
 import { COLLECTION_OF_KIND, DEFINITION_KINDS, type DefinitionKind, type ProjectSpec } from './specs.ts';
+import { editDistance } from '../edit-distance.ts';
+
+export { editDistance };
 
 /** How a kind reads in a sentence: `"user_spnd" is not a feature view`. */
 const KIND_WORDS: Readonly<Record<DefinitionKind, string>> = {
@@ -45,21 +48,6 @@ export class UnknownObjectError extends FlywheelError {
     this.suggestion = context.suggestion;
     this.actualKind = context.actualKind;
   }
-}
-
-/** Levenshtein distance: edits (insert, delete, substitute) from `a` to `b`. */
-export function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
 }
 
 /**

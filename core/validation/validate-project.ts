@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { parseDuration } from '../duration.ts';
+import { editDistance } from '../edit-distance.ts';
 import { MAX_EVENT_ID_LENGTH } from '../definitions/event-limits.ts';
 import { DefinitionError, type DefinitionIssue } from '../errors.ts';
 import { isAssignable, type ValueType } from '../types.ts';
@@ -514,22 +515,8 @@ function optional<T extends Record<string, unknown>>(fields: T): { [K in keyof T
 
 function didYouMean(name: string, candidates: readonly string[]): string {
   const tolerance = Math.min(2, Math.floor(name.length / 3));
-  const close = candidates.find((c) => c.toLowerCase() === name.toLowerCase() || levenshtein(c, name) <= tolerance);
+  const close = candidates.find((c) => c.toLowerCase() === name.toLowerCase() || editDistance(c, name) <= tolerance);
   return close ? ` (did you mean "${close}"?)` : candidates.length > 0 && candidates.length <= 8 ? ` (known: ${candidates.join(', ')})` : '';
-}
-
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
 }
 
 /** Whether a zod issue's path passes through a definition object that failed its own shape check. */
