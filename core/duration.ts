@@ -21,9 +21,13 @@ export function parseDuration(input: unknown): { seconds: number } | { error: st
   return { seconds };
 }
 
-/** The shortest exact spelling of a number of seconds (`86400` → `1d`). */
-export function formatDuration(seconds: number): string {
+/**
+ * The shortest exact spelling of a number of seconds (`86400` → `1d`). `weeks: false` stops at days,
+ * as people write a ttl or a retention (`604800` → `7d`, not `1w`).
+ */
+export function formatDuration(seconds: number, options: { weeks?: boolean } = {}): string {
   for (const [unit, size] of [['w', 604_800], ['d', 86_400], ['h', 3600], ['m', 60]] as const) {
+    if (unit === 'w' && options.weeks === false) continue;
     if (seconds % size === 0) return `${seconds / size}${unit}`;
   }
   return `${seconds}s`;

@@ -7,7 +7,9 @@ import { FlywheelError } from './errors.ts';
  * on whole epoch microseconds as a bigint. The text form is the one the offline engine gives
  * timestamps in: three fraction digits, six when there are microseconds.
  *
- * Pure and free of Node built-ins: workflows use it too.
+ * Pure and free of Node built-ins: workflows use it too. The online store and serving keep their own
+ * number-based formatting of event times (connectors/online-store/online-time.ts): it runs per value
+ * served, where a bigint per value would cost.
  *
  * @example
  * const to = parseInstant('2026-03-01T12:00:00.719310Z', '--to');   // '2026-03-01T12:00:00.719310Z'

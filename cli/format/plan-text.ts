@@ -1,3 +1,4 @@
+import { formatDuration } from '../../core/duration.ts';
 import type { FieldChange, PlanChange } from '../../core/plan/diff.ts';
 import type { Plan } from '../../core/plan/plan.ts';
 import { describeTimes, hasScheduleChanges, summarizeSchedules, type ScheduleChange, type ScheduleChangeAction, type SchedulePlan } from '../../core/plan/schedules.ts';
@@ -126,20 +127,12 @@ function fieldLine(field: FieldChange): string {
   // Durations are stored in seconds; people wrote and read them as durations (`ttl: 2d → 3d`).
   const seconds = field.path.endsWith('Seconds');
   const path = seconds ? field.path.slice(0, -'Seconds'.length) : field.path;
-  const show = (v: unknown) => (seconds && (typeof v === 'number' || v === null) ? (v === null ? 'none' : durationText(v)) : formatValue(v));
+  const show = (v: unknown) => (seconds && (typeof v === 'number' || v === null) ? (v === null ? 'none' : formatDuration(v, { weeks: false })) : formatValue(v));
   // A name added to or removed from a list of names is the last part of its path already.
   const value = (v: unknown) => (v === path.split('.').at(-1) ? '' : `: ${show(v)}`);
   if (!('before' in field)) return `${mark}+ ${path}${value(field.after)}`;
   if (!('after' in field)) return `${mark}- ${path}${value(field.before)}`;
   return `${mark}~ ${path}: ${show(field.before)} → ${show(field.after)}`;
-}
-
-/** Seconds in the largest whole unit people write a ttl, window or retention in: days, not weeks (`7d`, `36h`, `90s`). */
-function durationText(seconds: number): string {
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) {
-    if (seconds !== 0 && seconds % size === 0) return `${seconds / size}${unit}`;
-  }
-  return `${seconds}s`;
 }
 
 const MAX_VALUE = 80;
