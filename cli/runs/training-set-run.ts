@@ -52,6 +52,8 @@ export function waitForTrainingSetRun(
   // The partitions are written by one activity, which heartbeats how many it has written; the
   // workflow does not see that, so the written count is read from the run's pending activity.
   return waitWithProgress(handle, trainingSetProgressQuery, (progress) => {
+    // Only the write stage has partitions in flight; the other polls need no describe call.
+    if (progress.stage !== 'write') return onProgress(progress);
     void partitionsWritten(handle).then((written) => onProgress(written === undefined ? progress : { ...progress, partitionsWritten: written }), () => onProgress(progress));
   }, intervalMs);
 }
