@@ -25,6 +25,8 @@ export interface PlanRetentionInput {
   readonly stream?: string;
   /** ISO-8601: the instant retention is measured from (the run's scheduled or start time). */
   readonly asOf: string;
+  /** Only streams without a `retentionSchedule` of their own (the ingest sweep's daily run). */
+  readonly unscheduledOnly?: boolean;
 }
 
 /** A stream's part of a retention run: events before `cutoff` are deleted. */
@@ -75,7 +77,7 @@ export function createRetentionActivities(deps: ActivityDeps) {
         withEngine(deps, async (engine) => {
           const applied = await deps.registry(engine).latest(deps.project);
           if (!applied) throw new NotFoundError('registry', deps.project, 'Run `flywheel apply` first');
-          const streams = streamsUnderRetention(applied.spec, input.stream);
+          const streams = streamsUnderRetention(applied.spec, input.stream, { unscheduledOnly: input.unscheduledOnly ?? false });
           if (input.stream !== undefined && streams.length === 0) throw new NotFoundError('event stream', input.stream, `Project "${deps.project}" v${applied.version}`);
           return {
             registryVersion: applied.version,

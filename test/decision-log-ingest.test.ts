@@ -144,7 +144,7 @@ describe('logging what was served', { timeout: 180_000 }, () => {
       'spend__event_time TIMESTAMP WITH TIME ZONE', 'risk__event_time TIMESTAMP WITH TIME ZONE', 'context VARCHAR',
       '_received_at TIMESTAMP WITH TIME ZONE NOT NULL', '_batch VARCHAR NOT NULL',
     ]);
-    expect(project.cli('plan').stdout).toBe(`No changes. The registry (version 1) matches the definitions.\n\nStarted by \`flywheel serve\` (not by apply):\n  ingest sweep served/ingest/sweep: every 10m, one long-lived workflow; loads the closed segments whose ingestion did not start as they closed, and \`from\` tables by watermark\n`);
+    expect(project.cli('plan').stdout).toBe(`No changes. The registry (version 1) matches the definitions.\n\nStarted by \`flywheel serve\` (not by apply):\n  ingest sweep served/ingest/sweep: every 10m, one long-lived workflow; loads the closed segments whose ingestion did not start as they closed, and \`from\` tables by watermark\n  retention of fraud_model_decisions: every 1d from the sweep (streams without a retentionSchedule)\n`);
   });
 
   it('lands offered decisions in the table with their types, and a decision logged again once', async () => {

@@ -177,7 +177,7 @@ describe('the flywheel loop', () => {
       expect(attributes.get(FLYWHEEL_KIND)).toBe('loop');
       expect(attributes.get(FLYWHEEL_OBJECT)).toBe('hourly');
     }
-    expect(cli('plan').ok()).toBe(`No changes. The registry (version 1) matches the definitions.\n  schedule ${SCHEDULE_ID} (unchanged)\n\nStarted by \`flywheel serve\` (not by apply):\n  ingest sweep ${PROJECT}/ingest/sweep: every 10m, one long-lived workflow; loads the closed segments whose ingestion did not start as they closed, and \`from\` tables by watermark\n`);
+    expect(cli('plan').ok()).toBe(`No changes. The registry (version 1) matches the definitions.\n  schedule ${SCHEDULE_ID} (unchanged)\n\nStarted by \`flywheel serve\` (not by apply):\n  ingest sweep ${PROJECT}/ingest/sweep: every 10m, one long-lived workflow; loads the closed segments whose ingestion did not start as they closed, and \`from\` tables by watermark\n  retention of clicks, orders: every 1d from the sweep (streams without a retentionSchedule)\n`);
   });
 
   it('runs every stage as a child workflow, each after what it depends on, and all succeed', async () => {

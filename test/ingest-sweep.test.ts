@@ -15,7 +15,7 @@ import { createTempProject, type TempProject } from './support/temp-project.ts';
 /**
  * The ingestion safety net as one long-lived workflow (issue 13): sweeps that find nothing leave no
  * run in the workflow list, and a segment nobody ingested is loaded by the next sweep, as its own
- * per-segment run.
+ * per-segment run; retention of the streams without a schedule of their own runs from the sweep (issue 12).
  */
 
 const PROJECT = 'sweep_test';
@@ -59,11 +59,12 @@ describe('the ingest sweep', () => {
     const workflowId = ingestSweepWorkflowId(PROJECT);
     try {
       const handle = await client.workflow.start(ingestSweep, {
-        taskQueue, workflowId, args: [{ project: PROJECT, everySeconds: 1 }], typedSearchAttributes: runSearchAttributes({ project: PROJECT, kind: 'ingest', object: 'sweep' }),
+        taskQueue, workflowId, args: [{ project: PROJECT, everySeconds: 1, retentionEverySeconds: 4 }], typedSearchAttributes: runSearchAttributes({ project: PROJECT, kind: 'ingest', object: 'sweep' }),
       });
       await runWorker({ taskQueue, activities: createActivities(deps()) }, async () => {
         const idle = await until(() => handle.query(ingestSweepQuery), (t) => t.sweeps >= 3, 'three sweeps');
-        expect(idle).toEqual({ sweeps: idle.sweeps, sweepsWithWork: 0, segments: 0, rows: 0 } satisfies IngestSweepTotals);
+        // The first sweep ran retention (the stream declares no retentionSchedule); nothing was stored yet.
+        expect(idle).toEqual({ sweeps: idle.sweeps, sweepsWithWork: 0, segments: 0, rows: 0, retentionRuns: 1, retentionDeleted: 0 } satisfies IngestSweepTotals);
 
         // A closed segment whose triggered ingestion never happened (the server was cut off from Temporal).
         const dir = streamSegmentsDir(stateDir, 'clicks');
@@ -74,15 +75,26 @@ describe('the ingest sweep', () => {
         ]));
         const worked = await until(() => handle.query(ingestSweepQuery), (t) => t.segments === 1, 'the segment to be swept');
         expect(worked).toMatchObject({ sweepsWithWork: 1, segments: 1, rows: 2 });
+        // Both events are older than the stream's 90 days: the next retention run deletes them.
+        const retained = await until(() => handle.query(ingestSweepQuery), (t) => (t.retentionDeleted ?? 0) === 2, 'retention to delete the old events');
+        expect(retained.retentionFailures).toBeUndefined();
       });
+      const engine = await openDuckDBEngine({ path: join(stateDir, 'warehouse.duckdb') });
+      try {
+        expect(await engine.all({ sql: 'SELECT count(*)::INTEGER AS n FROM flywheel.stream_clicks', parameters: [] })).toEqual([{ n: 0 }]);
+      } finally {
+        await engine.close();
+      }
 
       const runs = await until(async () => {
         const ids: string[] = [];
         for await (const run of client.workflow.list({ query: `FlywheelProject = '${PROJECT}'` })) ids.push(run.workflowId);
         return ids.sort();
-      }, (ids) => ids.length === 2, 'the list to show the sweep and the segment run');
-      // Every empty sweep happened inside the one run; the only other run is the segment's own.
-      expect(runs).toEqual([`${PROJECT}/ingest/clicks/seg-0001`, workflowId]);
+      }, (ids) => ids.filter((id) => id.includes('/retention/')).length >= 2, 'the list to show the retention runs');
+      // Every empty sweep happened inside the one run; the others are the segment's run and the daily
+      // (here every 4 s) retention runs, each named by the instant it was as of.
+      expect(runs.filter((id) => !id.includes('/retention/'))).toEqual([`${PROJECT}/ingest/clicks/seg-0001`, workflowId]);
+      for (const id of runs.filter((r) => r.includes('/retention/'))) expect(id).toMatch(new RegExp(`^${PROJECT}/retention/all/\\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z$`));
       expect((await handle.describe()).status.name).toBe('RUNNING');
     } finally {
       await client.workflow.getHandle(workflowId).terminate('test over').catch(() => undefined);

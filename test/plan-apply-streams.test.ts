@@ -89,7 +89,7 @@ describe('flywheel plan / apply with event streams', { timeout: 120_000 }, () =>
     const latest = await withWarehouse((engine) => new WarehouseRegistry(engine).latest('demo'));
     expect(Object.keys(latest!.spec.eventStreams)).toEqual(['app_clicks', 'clicks']);
     // Plan also names the ingest sweep that `flywheel serve` starts for a project with streams.
-    expect(project.cli('plan').stdout).toBe(`No changes. The registry (version 1) matches the definitions.\n\nStarted by \`flywheel serve\` (not by apply):\n  ingest sweep demo/ingest/sweep: every 10m, one long-lived workflow; loads the closed segments whose ingestion did not start as they closed, and \`from\` tables by watermark\n`);
+    expect(project.cli('plan').stdout).toBe(`No changes. The registry (version 1) matches the definitions.\n\nStarted by \`flywheel serve\` (not by apply):\n  ingest sweep demo/ingest/sweep: every 10m, one long-lived workflow; loads the closed segments whose ingestion did not start as they closed, and \`from\` tables by watermark\n  retention of app_clicks, clicks: every 1d from the sweep (streams without a retentionSchedule)\n`);
   });
 
   it('serves ingested events through the views over the stream', async () => {
@@ -107,7 +107,7 @@ describe('flywheel plan / apply with event streams', { timeout: 120_000 }, () =>
     writeStreams(`{ item_id: 'int32', page: { type: 'string', nullable: true }, referrer: 'string' }`);
     const document = JSON.parse(project.cli('plan', '--json').stdout) as PlanDocument & { ingestSweep?: unknown };
     expect(document.summary).toEqual({ add: 0, change: 1, remove: 0, breaking: 0 });
-    expect(document.ingestSweep).toEqual({ workflowId: 'demo/ingest/sweep', everySeconds: 600, startedBy: 'flywheel serve' });
+    expect(document.ingestSweep).toEqual({ workflowId: 'demo/ingest/sweep', everySeconds: 600, retention: { streams: ['app_clicks', 'clicks'], everySeconds: 86_400 }, startedBy: 'flywheel serve' });
     const applied = project.cli('apply');
     expect(applied.code).toBe(0);
     expect(applied.stdout).toContain([

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { entity, eventStream, featureService, featureView } from '../index.ts';
 import { desiredSchedules, knownScheduleIds, scheduleTargetOfId, schedulesInvolved } from '../core/plan/schedules.ts';
-import { retentionCutoff, changedRetentions } from '../core/retention/cutoff.ts';
+import { retentionCutoff, changedRetentions, streamsUnderRetention } from '../core/retention/cutoff.ts';
 import { duckdbDialect, type Dialect } from '../core/sql/dialect.ts';
 import { compileCountExpired, compileDeleteExpiredBatch, compileDeleteExpiredQuarantine } from '../core/sql/retention.ts';
 import { snowflakeDialect } from '../core/sql/snowflake-dialect.ts';
@@ -84,5 +84,13 @@ describe('retention SQL', () => {
   it('normalizes a retention schedule into the stream spec', () => {
     const spec = validateProject([user, clicks].map((definition) => ({ definition })));
     expect(spec.eventStreams.clicks!.retentionSchedule).toEqual({ everySeconds: 3_600, offsetSeconds: 0, catchupWindowSeconds: 86_400, paused: false });
+  });
+
+  it('leaves a stream with its own retention schedule out of the ingest sweep\'s daily run', () => {
+    const views = eventStream({ name: 'views', entities: [user], timestampField: 'ts', fields: { item_id: 'int64' }, retention: '7d' });
+    const spec = validateProject([user, clicks, views].map((definition) => ({ definition })));
+    expect(streamsUnderRetention(spec).map((stream) => stream.name)).toEqual(['clicks', 'views']);
+    expect(streamsUnderRetention(spec, undefined, { unscheduledOnly: true }).map((stream) => stream.name)).toEqual(['views']);
+    expect(streamsUnderRetention(spec, 'clicks', { unscheduledOnly: true })).toEqual([]);
   });
 });

@@ -10,6 +10,8 @@ export interface EnforceRetentionInput {
   readonly asOf?: string;
   /** The most events one delete statement removes; default 50,000. */
   readonly batchRows?: number;
+  /** Only streams without a `retentionSchedule` of their own: what the ingest sweep's daily run passes. */
+  readonly unscheduledOnly?: boolean;
 }
 
 export interface StreamRetentionResult {
@@ -67,7 +69,8 @@ const DEFAULT_BATCH_ROWS = 50_000;
  *
  * Idempotent: the cutoff is fixed for the run, so a retried activity or replayed run deletes only
  * what is still older than it; a second run as of the same instant deletes nothing. A Schedule kept
- * by `flywheel apply` (a stream's `retentionSchedule`) starts it; `flywheel retention run` on demand.
+ * by `flywheel apply` (a stream's `retentionSchedule`) starts it for its stream; the ingest sweep
+ * (workflows/ingest-sweep.ts) once a day for every other stream; `flywheel retention run` on demand.
  */
 export async function enforceRetention(input: EnforceRetentionInput): Promise<EnforceRetentionResult> {
   const batchRows = input.batchRows ?? DEFAULT_BATCH_ROWS;
@@ -79,7 +82,7 @@ export async function enforceRetention(input: EnforceRetentionInput): Promise<En
   setHandler(retentionProgressQuery, () => progress);
   upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'retention', ...(input.stream !== undefined ? { object: input.stream } : {}), to: asOf }));
 
-  const plan = await planRetention({ asOf, ...(input.stream !== undefined ? { stream: input.stream } : {}) });
+  const plan = await planRetention({ asOf, ...(input.stream !== undefined ? { stream: input.stream } : {}), ...(input.unscheduledOnly ? { unscheduledOnly: true } : {}) });
   const results: StreamRetentionResult[] = plan.streams.map((s) => ({ ...s, deleted: 0, batches: 0, quarantineDeleted: 0 }));
   progress = { stage: 'deleting', stream: null, streams: results, deleted: 0 };
 

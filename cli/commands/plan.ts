@@ -173,7 +173,7 @@ export function registerPlanCommand(program: Command): void {
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are (1 on errors)')
     .action(async (options: { json?: boolean; detailedExitcode?: boolean }, command: Command) => {
       const { plan, schedules, retention, config, desired } = await withPreparedPlan(command, async (prepared) => prepared);
-      const sweep = ingestSweepDocument(config.project, Object.keys(desired.eventStreams));
+      const sweep = ingestSweepDocument(config.project, desired);
       const document = { ...withRetention(planDocumentWithSchedules(toPlanDocument(plan), schedules), retention), ...(sweep ? { ingestSweep: sweep } : {}) };
       process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : `${formatPlanText(plan, schedules)}${formatRetentionText(retention.changes, retention.countedAt)}${formatIngestSweepText(config.project, desired)}`);
       if (options.detailedExitcode && document.hasChanges) process.exitCode = 2;

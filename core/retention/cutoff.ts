@@ -15,9 +15,15 @@ export function retentionCutoff(asOf: string, retentionSeconds: number): string 
   return new Date(millis - retentionSeconds * 1000).toISOString();
 }
 
-/** The streams a retention run covers: `only` (when given and present), else every stream of the project, by name. */
-export function streamsUnderRetention(spec: ProjectSpec, only?: string): EventStreamSpec[] {
-  const streams = Object.values(spec.eventStreams).sort((a, b) => a.name.localeCompare(b.name));
+/**
+ * The streams a retention run covers, by name: `only` (when given and present), else every stream of
+ * the project; with `unscheduledOnly`, those without a `retentionSchedule` of their own (what the
+ * ingest sweep's daily run covers, so no stream is enforced by two recurring runs).
+ */
+export function streamsUnderRetention(spec: ProjectSpec, only?: string, options: { readonly unscheduledOnly?: boolean } = {}): EventStreamSpec[] {
+  const streams = Object.values(spec.eventStreams)
+    .filter((stream) => !options.unscheduledOnly || stream.retentionSchedule === undefined)
+    .sort((a, b) => a.name.localeCompare(b.name));
   return only === undefined ? streams : streams.filter((stream) => stream.name === only);
 }
 
