@@ -18,7 +18,7 @@ import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts'
 import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
 import { entity, eventStream } from '../index.ts';
-import { encodeRecords, streamSegmentsDir } from '../server/segment-log/index.ts';
+import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
 import { compareMs, report, type BenchResult } from './measure.ts';
 
 export async function benchIngestQuarantine(options: { events: number; refused: number; runs: number }): Promise<BenchResult> {

@@ -2,7 +2,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { BatchTooLargeError, MalformedJsonError, NotABatchError } from './validation/parse-body.ts';
 import { BodyTooLargeError, IncompleteBodyError, NotUtf8Error } from './read-body.ts';
 import { InvalidEventsError } from './stream-ingest.ts';
-import { SegmentLogClosedError, SegmentWriteError } from './segment-log/index.ts';
+import { SegmentLogClosedError, SegmentWriteError } from '../connectors/log-store/segment-log/index.ts';
 
 /**
  * Every error the log API and the serving API answer with, and its HTTP status. The body is always

@@ -7,7 +7,7 @@ import type { ServerMetrics } from './metrics.ts';
 import { healthBody, readinessChecks } from './operations.ts';
 import { readBody } from './read-body.ts';
 import type { FeatureServing } from './serving/feature-serving.ts';
-import type { StreamLogFailure, StreamLogStats } from './segment-log/index.ts';
+import type { StreamLogFailure, StreamLogStats } from '../connectors/log-store/segment-log/index.ts';
 import type { OnlinePushStats } from './push/online-push.ts';
 import type { AcceptedBatch, StreamIngest } from './stream-ingest.ts';
 import type { EventIssue } from './validation/event-validator.ts';

@@ -31,4 +31,4 @@ export { resolveServices, resolveFeatureList, type ServingTarget, type ResolvedS
 export { StoreBreaker } from './serving/store-breaker.ts';
 export type { ServedDecision, ServedRow, ServedFeatureStatus, ServedFeatureValue, ServedKeyValue, DecisionSink } from './serving/served-decision.ts';
 export { ServerMetrics, type DecisionLogCounters, type MetricSources } from './metrics.ts';
-export * from './segment-log/index.ts';
+export * from '../connectors/log-store/segment-log/index.ts';

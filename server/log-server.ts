@@ -6,7 +6,7 @@ import { createLogApp, DEFAULT_LIMITS, type LogApiLimits } from './app.ts';
 import type { TokenTable } from './auth/bearer-tokens.ts';
 import { ServerMetrics, type DecisionLogCounters } from './metrics.ts';
 import { readQuarantineCounts } from './quarantine-counts.ts';
-import { openSegmentLog, type OnSegmentClosed } from './segment-log/index.ts';
+import { openSegmentLog, type OnSegmentClosed } from '../connectors/log-store/segment-log/index.ts';
 import { OnlinePush, type OnlinePushOptions } from './push/online-push.ts';
 import { decisionLayoutsOf } from '../core/definitions/decision-stream.ts';
 import { createDecisionLog, type DecisionLog } from './serving/decision-log.ts';

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { OnlinePushStats } from './push/online-push.ts';
-import type { StreamLogStats } from './segment-log/index.ts';
+import type { StreamLogStats } from '../connectors/log-store/segment-log/index.ts';
 
 /**
  * The server's Prometheus metrics (`GET /metrics`, docs/serving.md "Metrics"), in a registry of its

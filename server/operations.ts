@@ -1,5 +1,5 @@
 import type { LogAppDeps } from './app.ts';
-import type { StreamLogFailure } from './segment-log/index.ts';
+import type { StreamLogFailure } from '../connectors/log-store/segment-log/index.ts';
 
 /**
  * What `GET /healthz` and `GET /readyz` answer (docs/collect-api.md, docs/serving.md "Operations").

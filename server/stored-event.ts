@@ -1,4 +1,4 @@
-import type { RecordBuilder } from './segment-log/index.ts';
+import type { RecordBuilder } from '../connectors/log-store/segment-log/index.ts';
 import { EVENT_ID, RECEIVED_AT, type ValidEvent } from './validation/event-validator.ts';
 import type { ParsedBatch } from './validation/parse-body.ts';
 

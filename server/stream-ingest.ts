@@ -1,8 +1,8 @@
 import { FlywheelError } from '../core/errors.ts';
 import { UUID_LENGTH, uuidv7, writeUuidv7 } from './event-ids.ts';
 import { RecentIds } from './recent-ids.ts';
-import { listSegments, readSegmentPayloads, RECORD_HEADER_BYTES, RecordBuilder, streamSegmentsDir, type SegmentLog } from './segment-log/index.ts';
-import { crc32Copy, crc32Finish, crc32Start, crc32Update, CrcOfConstant } from './segment-log/crc32.ts';
+import { listSegments, readSegmentPayloads, RECORD_HEADER_BYTES, RecordBuilder, streamSegmentsDir, type SegmentLog } from '../connectors/log-store/segment-log/index.ts';
+import { crc32Copy, crc32Finish, crc32Start, crc32Update, CrcOfConstant } from '../connectors/log-store/segment-log/crc32.ts';
 import type { StreamSchema } from './stream-schema.ts';
 import { addStoredEvent } from './stored-event.ts';
 import { BatchScanner } from './validation/batch-scanner.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeRecordAt, type SegmentLog } from '../server/segment-log/index.ts';
+import { decodeRecordAt, type SegmentLog } from '../connectors/log-store/segment-log/index.ts';
 import type { StreamSchema } from '../server/stream-schema.ts';
 import { StreamIngest, type AcceptedBatch } from '../server/stream-ingest.ts';
 import { BatchScanner } from '../server/validation/batch-scanner.ts';

@@ -8,7 +8,7 @@ import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts'
 import type { ProjectSpec } from '../core/definitions/specs.ts';
 import type { PlanDocument } from '../core/plan/plan.ts';
 import { sql } from '../core/sql/compiled-query.ts';
-import { openSegmentLog } from '../server/segment-log/index.ts';
+import { openSegmentLog } from '../connectors/log-store/segment-log/index.ts';
 import { StreamIngest } from '../server/stream-ingest.ts';
 import { streamSchemasOf } from '../server/stream-schema.ts';
 import { createDecisionLog } from '../server/serving/decision-log.ts';

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entity, featureService, featureView, source } from '../index.ts';
 import type { ProjectSpec } from '../core/definitions/specs.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
-import { openSegmentLog, readSegment, type ClosedSegment, type SegmentLog, type StoredEvent } from '../server/segment-log/index.ts';
+import { openSegmentLog, readSegment, type ClosedSegment, type SegmentLog, type StoredEvent } from '../connectors/log-store/segment-log/index.ts';
 import { StreamIngest } from '../server/stream-ingest.ts';
 import { streamSchemaFromSpec } from '../server/stream-schema.ts';
 import { uuidv7 } from '../server/event-ids.ts';

@@ -13,7 +13,7 @@ import { LocalObjectStore } from '../connectors/object-store/local/local-object-
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseMaterializationState } from '../connectors/registry/materialization-state.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
-import { encodeRecords, streamSegmentsDir } from '../server/segment-log/index.ts';
+import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
 import { REPO_ROOT, createTempProject, type TempProject } from './support/temp-project.ts';
 
 /**

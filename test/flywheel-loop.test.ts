@@ -10,7 +10,7 @@ import { SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-onli
 import { WarehouseMaterializationState } from '../connectors/registry/materialization-state.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import type { PlanDocumentWithSchedules } from '../core/plan/schedules.ts';
-import { encodeRecords, streamSegmentsDir } from '../server/segment-log/index.ts';
+import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
 import type { FlywheelLoopResult, LoopStageOutcome } from '../workflows/flywheel-loop.ts';
 import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT } from '../workflows/search-attributes.ts';
 import { connectClient, runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';

@@ -17,7 +17,7 @@ import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
 import { entity, eventStream } from '../index.ts';
 import { readQuarantineCounts } from '../server/quarantine-counts.ts';
-import { encodeRecords, streamSegmentsDir } from '../server/segment-log/index.ts';
+import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
 
 /**
  * Events the warehouse refuses do not hold their stream up (docs/collect.md, "Quarantine"): on real

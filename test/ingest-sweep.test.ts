@@ -6,7 +6,7 @@ import { ingestSweepWorkflowId } from '../cli/serve/ingestion-starter.ts';
 import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
-import { encodeRecords, streamSegmentsDir } from '../server/segment-log/index.ts';
+import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
 import { ingestSweep, ingestSweepQuery, type IngestSweepTotals } from '../workflows/ingest-sweep.ts';
 import { runSearchAttributes } from '../workflows/search-attributes.ts';
 import { connectClient, runWorker, testTaskQueue } from './setup/temporal.ts';

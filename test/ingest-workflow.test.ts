@@ -6,7 +6,7 @@ import { createActivities, type ActivityDeps } from '../activities/index.ts';
 import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
-import { encodeRecords, streamSegmentsDir } from '../server/segment-log/index.ts';
+import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
 import { ingestPending, ingestSegment, ingestSegmentWorkflowId } from '../workflows/ingest.ts';
 import { connectClient, runWorker, testTaskQueue } from './setup/temporal.ts';
 import { createTempProject, type TempProject } from './support/temp-project.ts';

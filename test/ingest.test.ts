@@ -17,8 +17,8 @@ import { compileIngestBatch, compileIngestFromTable, compileLastWatermark, type 
 import { snowflakeDialect } from '../core/sql/snowflake-dialect.ts';
 import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
-import { encodeRecords, segmentToNdjson, streamSegmentsDir } from '../server/segment-log/index.ts';
-import { stageSegmentLines, type StagedSegmentLines } from '../server/segment-log/read-segment.ts';
+import { encodeRecords, segmentToNdjson, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
+import { stageSegmentLines, type StagedSegmentLines } from '../connectors/log-store/segment-log/read-segment.ts';
 
 /**
  * Ingest SQL (core/sql/ingest.ts) on real DuckDB files: a staged batch is stored exactly once per

@@ -8,7 +8,7 @@ import { LocalObjectStore } from '../connectors/object-store/local/local-object-
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import { startLogServer, streamSchemasOf, TokenTable } from '../server/index.ts';
-import { encodeRecords, streamSegmentsDir } from '../server/segment-log/index.ts';
+import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
 import { ingestStream } from '../workflows/ingest.ts';
 import { connectClient, runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
 import { createTempProject, type TempProject } from './support/temp-project.ts';

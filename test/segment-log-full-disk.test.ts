@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { encodeRecords, openSegmentLog, readSegment, SegmentWriteError, streamSegmentsDir, type ClosedSegment, type SegmentLog } from '../server/segment-log/index.ts';
+import { encodeRecords, openSegmentLog, readSegment, SegmentWriteError, streamSegmentsDir, type ClosedSegment, type SegmentLog } from '../connectors/log-store/segment-log/index.ts';
 import { openFullDisk, type FullDisk } from './support/full-disk.ts';
 
 // The segment log itself on a disk that fills up and is freed (a tmpfs filled with a ballast file,

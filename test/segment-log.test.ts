@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { crc32Of } from '../server/segment-log/crc32.ts';
+import { crc32Of } from '../connectors/log-store/segment-log/crc32.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   encodeRecords,
@@ -16,7 +16,7 @@ import {
   streamSegmentsDir,
   type ClosedSegment,
   type SegmentLog,
-} from '../server/segment-log/index.ts';
+} from '../connectors/log-store/segment-log/index.ts';
 
 // The segment log on real files: framing, group commit, roll-over, recovery of torn tails.
 let stateDir: string;

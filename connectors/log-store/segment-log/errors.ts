@@ -1,4 +1,4 @@
-import { FlywheelError } from '../../core/errors.ts';
+import { FlywheelError } from '../../../core/errors.ts';
 
 /** Thrown by the segment reader when a closed segment has a record that is cut short or fails its checksum. */
 export class SegmentCorruptError extends FlywheelError {
