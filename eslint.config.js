@@ -25,7 +25,7 @@ export default tseslint.config(
         {
           patterns: [
             { regex: '^node:', message: 'Workflows run in the Temporal sandbox: no Node built-ins.' },
-            { group: ['**/connectors/**', '**/worker/**', '**/cli/**'], message: 'Workflows only orchestrate: reach engines through activities.' },
+            { group: ['**/connectors/**', '**/worker/**', '**/runtime/**', '**/cli/**'], message: 'Workflows only orchestrate: reach engines through activities.' },
             { group: ['**/activities/**'], allowTypeImports: true, message: 'Import activities as types only (proxyActivities<typeof ...>).' },
           ],
           paths: ['fs', 'path', 'crypto', 'child_process', 'os', 'net', 'http', 'https'].map((name) => ({ name, message: 'Workflows run in the Temporal sandbox: no Node built-ins.' })),

@@ -26,7 +26,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createFlywheelClient } from '../client/index.ts';
 import { startDevServer } from '../cli/dev/dev-server.ts';
 import { locateTemporalCli } from '../cli/dev/temporal-cli.ts';
-import { loadConfig } from '../cli/project/load-config.ts';
+import { loadConfig } from '../runtime/load-config.ts';
 import { startProjectServer } from '../cli/serve/start-project-server.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-online-store.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { startDevServer, type DevServer } from '../cli/dev/dev-server.ts';
 import { locateTemporalCli } from '../cli/dev/temporal-cli.ts';
-import type { ResolvedConfig } from '../cli/project/load-config.ts';
+import type { ResolvedConfig } from '../runtime/load-config.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { createOnlineStore } from '../connectors/online-store/create-online-store.ts';
 import { sql } from '../core/sql/compiled-query.ts';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
 import type { FeaturesResponse, FeatureValue } from '../client/index.ts';
-import { loadConfig, type ResolvedConfig } from '../cli/project/load-config.ts';
+import { loadConfig, type ResolvedConfig } from '../runtime/load-config.ts';
 import { loadDefinitions } from '../cli/project/load-definitions.ts';
 import { ingestScheduleId, ingestSweepWorkflowId } from '../cli/serve/ingestion-starter.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';

@@ -5,7 +5,7 @@ import { createObjectStore } from '../connectors/object-store/create-object-stor
 import { createOfflineEngine } from '../connectors/offline/create-offline-engine.ts';
 import { WarehouseMaterializationState } from '../connectors/registry/materialization-state.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
-import type { ResolvedConfig } from '../cli/project/load-config.ts';
+import type { ResolvedConfig } from '../runtime/load-config.ts';
 
 /** Wires the profile's connectors into what activities need. */
 export function activityDepsFromConfig(config: ResolvedConfig): ActivityDeps {

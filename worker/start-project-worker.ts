@@ -1,10 +1,10 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { formatWorkerLogEntry } from './worker-log.ts';
-import type { ResolvedConfig } from '../cli/project/load-config.ts';
+import type { ResolvedConfig } from '../runtime/load-config.ts';
 import { createOnlineStore } from '../connectors/online-store/create-online-store.ts';
 import { activityDepsFromConfig } from './activity-deps.ts';
 import { createFlywheelWorker } from './create-worker.ts';
-import { connectWorker } from './temporal-connection.ts';
+import { connectWorker } from '../runtime/temporal-connection.ts';
 
 /** A running worker: `finished` settles when it stops; `shutdown` stops it (safe to call twice). */
 export interface RunningWorker {

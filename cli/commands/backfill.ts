@@ -2,14 +2,14 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { UnknownObjectError } from '../../core/definitions/find-applied-object.ts';
 import type { TrainingSetSpec } from '../../core/definitions/specs.ts';
 import { partitionsInRange } from '../../core/training-set/partitions.ts';
-import { connectClient } from '../../worker/temporal-connection.ts';
+import { connectClient } from '../../runtime/temporal-connection.ts';
 import { readDatasetManifest } from '../datasets/read-manifests.ts';
 import { UsageError } from '../errors.ts';
 import { runFooter } from '../format/run-footer.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { parseInstant } from '../project/parse-instant.ts';
 import { checkRunTarget } from '../project/check-run-target.ts';
-import type { ResolvedConfig } from '../project/load-config.ts';
+import type { ResolvedConfig } from '../../runtime/load-config.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
 import { loadConfigFor } from './global-options.ts';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError, type Command } from 'commander';
 import { TOKENS_ENV, TokenTable } from '../../server/auth/bearer-tokens.ts';
-import type { ResolvedConfig } from '../project/load-config.ts';
+import type { ResolvedConfig } from '../../runtime/load-config.ts';
 import type { DevApiServer, DevWorker } from '../dev/run-dev.ts';
 import { namingPortFlag } from '../serve/port-in-use.ts';
 import { loadConfigFor } from './global-options.ts';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ResolvedConfig } from '../project/load-config.ts';
+import type { ResolvedConfig } from '../../runtime/load-config.ts';
 
 export interface GlobalOptions {
   config?: string;
@@ -15,6 +15,6 @@ export function globalOptions(command: Command): GlobalOptions {
 /** Loads the project's config; the loader (and its schema) is imported here so `flywheel --help` never loads it. */
 export async function loadConfigFor(command: Command): Promise<ResolvedConfig> {
   const { config, profile } = globalOptions(command);
-  const { loadConfig } = await import('../project/load-config.ts');
+  const { loadConfig } = await import('../../runtime/load-config.ts');
   return loadConfig({ ...(config ? { config } : {}), ...(profile ? { profile } : {}) });
 }

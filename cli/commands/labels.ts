@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { NotFoundError } from '../../core/errors.ts';
 import { datasetLayout } from '../../core/training-set/manifest.ts';
-import { connectClient } from '../../worker/temporal-connection.ts';
+import { connectClient } from '../../runtime/temporal-connection.ts';
 import type { BuildLabelsInput } from '../../workflows/build-labels.ts';
 import { readLabelDatasetManifest, readLabelPartitionManifest } from '../datasets/read-manifests.ts';
 import { formatLabelsDataset, formatLabelsList, formatLabelsResult } from '../format/labels-text.ts';

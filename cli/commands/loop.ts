@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { planLoop, selectStages } from '../../core/loop/plan-loop.ts';
-import { connectClient } from '../../worker/temporal-connection.ts';
+import { connectClient } from '../../runtime/temporal-connection.ts';
 import type { FlywheelLoopInput } from '../../workflows/flywheel-loop.ts';
 import { UsageError } from '../errors.ts';
 import { runFooter } from '../format/run-footer.ts';

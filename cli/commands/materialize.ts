@@ -3,7 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import { parseDuration } from '../../core/duration.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import { compareInstants, instantFromDate } from '../../core/instant.ts';
-import { connectClient } from '../../worker/temporal-connection.ts';
+import { connectClient } from '../../runtime/temporal-connection.ts';
 import type { MaterializeFeatureViewInput, MaterializeFeatureViewResult } from '../../workflows/materialize.ts';
 import { materializeRunId } from '../../core/run-ids.ts';
 import { UsageError } from '../errors.ts';

@@ -18,7 +18,7 @@ import { ingestSweepDocument } from '../../core/ingest/sweep.ts';
 import { formatIngestSweepText } from '../format/ingest-sweep-text.ts';
 import { formatPlanText } from '../format/plan-text.ts';
 import { formatRetentionText } from '../format/retention-text.ts';
-import type { ResolvedConfig } from '../project/load-config.ts';
+import type { ResolvedConfig } from '../../runtime/load-config.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
 import type { TemporalSchedules } from '../schedules/temporal-schedules.ts';
 import { loadConfigFor } from './global-options.ts';

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import { formatDuration } from '../../core/duration.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import { compactInstant, runId } from '../../core/run-ids.ts';
-import { connectClient } from '../../worker/temporal-connection.ts';
+import { connectClient } from '../../runtime/temporal-connection.ts';
 import type { EnforceRetentionInput, EnforceRetentionResult } from '../../workflows/enforce-retention.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { checkRunTarget } from '../project/check-run-target.ts';

@@ -1,6 +1,6 @@
 import type { Command} from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { connectClient } from '../../worker/temporal-connection.ts';
+import { connectClient } from '../../runtime/temporal-connection.ts';
 import { formatRunConsistency } from '../format/consistency-text.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { runFooter } from '../format/run-footer.ts';

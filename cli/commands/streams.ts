@@ -4,7 +4,7 @@ import { WarehouseRegistry } from '../../connectors/registry/warehouse-registry.
 import { FlywheelError, NotFoundError } from '../../core/errors.ts';
 import { compileQuarantineList, type QuarantineRow } from '../../core/sql/quarantine.ts';
 import { ingestQuarantineTableName } from '../../core/sql/warehouse-objects.ts';
-import { connectClient } from '../../worker/temporal-connection.ts';
+import { connectClient } from '../../runtime/temporal-connection.ts';
 import { formatQuarantineText, formatReplayText, type QuarantinedEventDocument } from '../format/quarantine-text.ts';
 import { loadConfigFor } from './global-options.ts';
 

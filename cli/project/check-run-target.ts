@@ -4,7 +4,7 @@ import { findAppliedObject, type AppliedDefinitions } from '../../core/definitio
 import { COLLECTION_OF_KIND, type DefinitionKind, type ProjectSpec } from '../../core/definitions/specs.ts';
 import { FlywheelError, NotFoundError } from '../../core/errors.ts';
 import { loadDefinitions } from './load-definitions.ts';
-import type { ResolvedConfig } from './load-config.ts';
+import type { ResolvedConfig } from '../../runtime/load-config.ts';
 
 /** Thrown when a run is asked for before anything was applied: every run reads the applied registry. */
 export class NothingAppliedError extends FlywheelError {

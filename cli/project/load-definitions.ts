@@ -5,7 +5,7 @@ import { isDefinition } from '../../core/definitions/definition.ts';
 import type { ProjectSpec } from '../../core/definitions/specs.ts';
 import { DefinitionError } from '../../core/errors.ts';
 import type { LoadedDefinition } from '../../core/validation/validate-project.ts';
-import { importTypeScript } from './import-typescript.ts';
+import { importTypeScript } from '../../runtime/import-typescript.ts';
 import { loadFailureOf, type LoadFailure } from './load-failure.ts';
 
 /**

@@ -18,7 +18,7 @@ import type { ResolvedTemporalConfig } from '../../core/config.ts';
 import { FlywheelError } from '../../core/errors.ts';
 import { scheduleTargetOfId, type ScheduleState, type ScheduleTimes } from '../../core/plan/schedules.ts';
 import { CRON_FIELDS, type CronCalendar, type CronField } from '../../core/validation/cron.ts';
-import { connectClient } from '../../worker/temporal-connection.ts';
+import { connectClient } from '../../runtime/temporal-connection.ts';
 import { registerSearchAttributes } from '../../worker/search-attributes-registration.ts';
 import { FLYWHEEL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.ts';
 import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT } from '../../workflows/search-attributes.ts';

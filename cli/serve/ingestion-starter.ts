@@ -2,7 +2,7 @@ import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client
 import type { ResolvedTemporalConfig } from '../../core/config.ts';
 import { INGEST_SWEEP_EVERY_SECONDS, ingestSweepWorkflowId } from '../../core/ingest/sweep.ts';
 import type { ClosedSegment, OnSegmentClosed } from '../../server/index.ts';
-import { connectClient } from '../../worker/temporal-connection.ts';
+import { connectClient } from '../../runtime/temporal-connection.ts';
 import { ingestSegment, ingestSegmentWorkflowId } from '../../workflows/ingest.ts';
 import { ingestSweep } from '../../workflows/ingest-sweep.ts';
 import { runSearchAttributes } from '../../workflows/search-attributes.ts';

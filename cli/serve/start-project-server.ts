@@ -1,7 +1,7 @@
 import { createOnlineStore } from '../../connectors/online-store/create-online-store.ts';
 import type { OnlineStoreConfig } from '../../core/config.ts';
 import { pushedViewsOf, startLogServer, streamSchemasOf, type ClosedSegment, type RunningLogServer, type TokenTable } from '../../server/index.ts';
-import type { ResolvedConfig } from '../project/load-config.ts';
+import type { ResolvedConfig } from '../../runtime/load-config.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
 import { startIngestion, type IngestionStarter } from './ingestion-starter.ts';
 

@@ -14,7 +14,7 @@
 import { createFlywheelClient } from '../../client/index.ts';
 import type { FeaturesResponse, FeatureValue, GetFeaturesRequest } from '../../client/index.ts';
 import { startProjectServer, type RunningProjectServer } from '../../cli/serve/start-project-server.ts';
-import type { ResolvedConfig } from '../../cli/project/load-config.ts';
+import type { ResolvedConfig } from '../../runtime/load-config.ts';
 import type { ProjectSpec } from '../../core/definitions/specs.ts';
 import { queryWarehouse } from '../demo-stack.ts';
 import { duckdbDialect } from '../../core/sql/dialect.ts';

@@ -21,7 +21,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { FeaturesResponse, FeatureValue } from '../../client/index.ts';
-import { loadConfig, type ResolvedConfig } from '../../cli/project/load-config.ts';
+import { loadConfig, type ResolvedConfig } from '../../runtime/load-config.ts';
 import { loadDefinitions } from '../../cli/project/load-definitions.ts';
 import { openDuckDBEngine } from '../../connectors/offline/duckdb/duckdb-engine.ts';
 import { eventStreamTableName } from '../../core/sql/warehouse-objects.ts';

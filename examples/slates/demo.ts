@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { loadConfig } from '../../cli/project/load-config.ts';
+import { loadConfig } from '../../runtime/load-config.ts';
 import { resetLocalState, startLocalTemporal, withLocalWorker } from '../demo-stack.ts';
 import { writeCatalog } from './catalog.ts';
 import { runSlatesLoop, SLATES_DEFAULTS, type ClickTrace, type SlatesLoopResult, type TurnReport } from './slates-loop.ts';

@@ -23,7 +23,7 @@
 import { fileURLToPath } from 'node:url';
 import { createFlywheelClient } from '../../client/index.ts';
 import { startProjectServer } from '../../cli/serve/start-project-server.ts';
-import type { ResolvedConfig } from '../../cli/project/load-config.ts';
+import type { ResolvedConfig } from '../../runtime/load-config.ts';
 import { loadDefinitions } from '../../cli/project/load-definitions.ts';
 import { readDatasetManifest, readLabelPartitionManifest, readPartitionManifest } from '../../cli/datasets/read-manifests.ts';
 import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';

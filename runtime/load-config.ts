@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { defaultTaskQueue, type FlywheelConfig, type ProfileConfig, type ResolvedTemporalConfig } from '../../core/config.ts';
-import { flywheelConfigSchema } from '../../core/config-schema.ts';
-import { ConfigError } from '../../core/errors.ts';
+import { defaultTaskQueue, type FlywheelConfig, type ProfileConfig, type ResolvedTemporalConfig } from '../core/config.ts';
+import { flywheelConfigSchema } from '../core/config-schema.ts';
+import { ConfigError } from '../core/errors.ts';
 import { importTypeScript } from './import-typescript.ts';
 
 export const CONFIG_FILE = 'flywheel.config.ts';
