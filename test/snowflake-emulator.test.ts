@@ -1,0 +1,277 @@
+import snowflake, { type Connection, type SnowflakeError } from 'snowflake-sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EMULATOR_CANNOT, SNOWFLAKE_EMULATOR_TIMEOUT_MS, startSnowflakeEmulator, type SnowflakeEmulator } from './setup/snowflake-emulator.ts';
+
+/**
+ * The Snowflake emulator (test/setup/snowflake-emulator.ts) through the real driver, snowflake-sdk:
+ * every value type decodes to the exact value it was written as, NULLs, the ASOF JOIN translation
+ * on hand-computed rows, the session settings our engine sends, and SQL errors with their code.
+ */
+
+type Row = Record<string, unknown>;
+
+let emulator: SnowflakeEmulator;
+let connection: Connection;
+
+function connect(target?: { database?: string; schema?: string }): Promise<Connection> {
+  const created = snowflake.createConnection(emulator.connectionOptions(target));
+  return new Promise((resolve, reject) => created.connect((error) => (error ? reject(error) : resolve(created))));
+}
+
+function query(sqlText: string, on: Connection = connection): Promise<Row[]> {
+  return new Promise((resolve, reject) =>
+    on.execute({ sqlText, complete: (error, _statement, rows) => (error ? reject(error) : resolve((rows ?? []) as Row[])) }),
+  );
+}
+
+function destroy(on: Connection): Promise<void> {
+  return new Promise((resolve) => on.destroy(() => resolve()));
+}
+
+beforeAll(async () => {
+  snowflake.configure({ logLevel: 'ERROR' });
+  emulator = await startSnowflakeEmulator();
+  connection = await connect({ database: 'EMULATOR_TEST', schema: 'TYPES' });
+}, SNOWFLAKE_EMULATOR_TIMEOUT_MS);
+
+afterAll(async () => {
+  if (connection) await destroy(connection);
+  await emulator?.stop();
+});
+
+describe('the Snowflake emulator through snowflake-sdk', () => {
+  it('answers select 1 on 127.0.0.1', async () => {
+    expect(emulator.accessUrl).toBe(`http://127.0.0.1:${emulator.port}`);
+    expect(await query('select 1 as one')).toEqual([{ ONE: 1 }]);
+  });
+
+  it('decodes NUMBER with its scale, FLOAT, BOOLEAN and TEXT exactly', async () => {
+    const [row] = await query(
+      "select 12.50::number(10,2) as n, -42::number(38,0) as i, 0::number(5,3) as z, 0.1::float as f, -2.5e-10::float as small, " +
+        "'inf'::float as pinf, '-inf'::float as ninf, 'nan'::float as nan, true as yes, false as no, 'héllo \"x\" \\\\ ✓' as t, '' as empty",
+    );
+    expect(row).toEqual({
+      N: 12.5,
+      I: -42,
+      Z: 0,
+      F: 0.1,
+      SMALL: -2.5e-10,
+      PINF: Infinity,
+      NINF: -Infinity,
+      NAN: NaN,
+      YES: true,
+      NO: false,
+      T: 'héllo "x" \\ ✓',
+      EMPTY: '',
+    });
+  });
+
+  it('sends NUMBER as its decimal digits with exactly scale digits after the point', async () => {
+    const rows = await new Promise<Row[]>((resolve, reject) =>
+      connection.execute({
+        sqlText: 'select 12.50::number(10,2) as n, 7::number(10,3) as m, -0.5::number(4,1) as neg',
+        fetchAsString: ['Number'],
+        complete: (error, _statement, result) => (error ? reject(error) : resolve((result ?? []) as Row[])),
+      }),
+    );
+    expect(rows).toEqual([{ N: '12.50', M: '7.000', NEG: '-0.5' }]);
+  });
+
+  it('decodes VARIANT, OBJECT and ARRAY values, from expressions and from table columns', async () => {
+    const [row] = await query(
+      `select parse_json('{"a":[1,2,{"b":null}],"s":"x"}') as v, object_construct('a', 1, 'b', 'x') as o, array_construct(1, 2, 3) as a`,
+    );
+    expect(row).toEqual({ V: { a: [1, 2, { b: null }], s: 'x' }, O: { a: 1, b: 'x' }, A: [1, 2, 3] });
+
+    await query('create or replace table semi_structured (v variant, o object, a array)');
+    await query(`insert into semi_structured select parse_json('[1, "two"]'), object_construct('k', 2), array_construct(3, 4)`);
+    expect(await query('select * from semi_structured')).toEqual([{ V: [1, 'two'], O: { k: 2 }, A: [3, 4] }]);
+  });
+
+  it('decodes DATE as the calendar day, before and after 1970', async () => {
+    const [row] = (await query("select '2024-02-29'::date as leap, '1969-12-31'::date as before, '1970-01-01'::date as epoch")) as Array<Record<string, Date>>;
+    expect(row!.LEAP!.getTime()).toBe(Date.UTC(2024, 1, 29));
+    expect(row!.BEFORE!.getTime()).toBe(-86_400_000);
+    expect(row!.EPOCH!.getTime()).toBe(0);
+  });
+
+  it('decodes TIME to the driver default format (HH24:MI:SS)', async () => {
+    expect(await query("select '13:45:30.123456789'::time as t, '00:00:00'::time as midnight")).toEqual([{ T: '13:45:30', MIDNIGHT: '00:00:00' }]);
+  });
+
+  it('decodes TIMESTAMP_NTZ to the exact instant, fraction included, before and after 1970', async () => {
+    const [row] = (await query(
+      "select '2024-03-10 02:30:00.123456'::timestamp_ntz as n, '1969-12-31 23:59:58.5'::timestamp_ntz as before, '1970-01-01 00:00:00'::timestamp_ntz as epoch",
+    )) as Array<Record<string, Date & { getEpochSeconds(): number; getNanoSeconds(): number }>>;
+    expect(row!.N!.getTime()).toBe(Date.UTC(2024, 2, 10, 2, 30, 0, 123));
+    expect(row!.N!.getEpochSeconds()).toBe(1_710_037_800);
+    expect(row!.N!.getNanoSeconds()).toBe(123_456_000);
+    expect(row!.BEFORE!.getTime()).toBe(-1_500);
+    expect(row!.BEFORE!.getEpochSeconds()).toBe(-2);
+    expect(row!.BEFORE!.getNanoSeconds()).toBe(500_000_000);
+    expect(row!.EPOCH!.getTime()).toBe(0);
+  });
+
+  it('decodes TIMESTAMP_TZ and TIMESTAMP_LTZ to the exact instant (the offset is not kept: EMULATOR_CANNOT.timestampTzOffsets)', async () => {
+    const [row] = (await query(
+      "select '2024-03-10 02:30:00.25+02:00'::timestamp_tz as tz, '2024-03-10 02:30:00'::timestamp_ltz as ltz",
+    )) as Array<Record<string, Date & { getTimezone(): unknown }>>;
+    expect(row!.TZ!.getTime()).toBe(Date.UTC(2024, 2, 10, 0, 30, 0, 250));
+    expect(row!.LTZ!.getTime()).toBe(Date.UTC(2024, 2, 10, 2, 30, 0));
+    expect(EMULATOR_CANNOT.timestampTzOffsets).toMatch(/offset lost/);
+  });
+
+  it('decodes BINARY to the exact bytes', async () => {
+    const [row] = (await query("select to_binary('CAFE00', 'HEX') as b, x'' as empty")) as Array<Record<string, Buffer>>;
+    expect([...row!.B!]).toEqual([0xca, 0xfe, 0x00]);
+    expect([...row!.EMPTY!]).toEqual([]);
+  });
+
+  it('returns NULL of every type as null (TIME as the string NULL, as snowflake-sdk does for TIME)', async () => {
+    const [row] = await query(
+      'select null::number as a, null::number(10,2) as b, null::float as c, null::boolean as d, null::text as e, null::variant as f, ' +
+        'null::date as g, null::time as h, null::timestamp_ntz as i, null::timestamp_ltz as j, null::timestamp_tz as k, null::binary as l',
+    );
+    // snowflake-sdk 3.4.1 turns a NULL TIME into 'NULL' (column.js toValueFromTime), whatever the server.
+    expect(row).toEqual({ A: null, B: null, C: null, D: null, E: null, F: null, G: null, H: 'NULL', I: null, J: null, K: null, L: null });
+  });
+
+  it('round-trips rows written to a table, NULLs among them', async () => {
+    await query('create or replace table typed (id int, amount number(12,2), score float, ok boolean, name text, day date, ts timestamp_ntz, raw binary)');
+    await query(
+      "insert into typed values (1, 1234.56, 0.25, true, 'a', '2024-01-31', '2024-01-31 23:59:59.999', to_binary('01', 'HEX')), " +
+        '(2, null, null, null, null, null, null, null)',
+    );
+    const rows = (await query('select * from typed order by id')) as Array<Record<string, unknown>>;
+    expect(rows.map((r) => ({ ...r, DAY: (r.DAY as Date | null)?.getTime() ?? null, TS: (r.TS as Date | null)?.getTime() ?? null, RAW: r.RAW ? [...(r.RAW as Buffer)] : null }))).toEqual([
+      { ID: 1, AMOUNT: 1234.56, SCORE: 0.25, OK: true, NAME: 'a', DAY: Date.UTC(2024, 0, 31), TS: Date.UTC(2024, 0, 31, 23, 59, 59, 999), RAW: [1] },
+      { ID: 2, AMOUNT: null, SCORE: null, OK: null, NAME: null, DAY: null, TS: null, RAW: null },
+    ]);
+  });
+});
+
+describe('ASOF JOIN ... MATCH_CONDITION on the emulator', () => {
+  beforeAll(async () => {
+    await query('create or replace table spine (id int, k text, t timestamp_ntz)');
+    await query('create or replace table feature (k text, t timestamp_ntz, v int)');
+    // Times are seconds past 2024-01-01 00:00:00.
+    await query(
+      'insert into spine values ' +
+        [
+          [1, 'a', 10], // equal to a feature time: matches it (>=)
+          [2, 'a', 20], // between 15 and 25: the one at 15
+          [3, 'a', 5], // before every feature of a: no match, kept with NULLs
+          [4, 'b', 15], // equal to b's first
+          [5, 'c', 100], // no feature rows for c at all: kept with NULLs
+          [6, 'a', 20], // the same key and time as row 2: the same match
+        ]
+          .map(([id, k, s]) => `(${id}, '${k}', dateadd(second, ${s}, '2024-01-01'::timestamp_ntz))`)
+          .join(', '),
+    );
+    await query(
+      'insert into feature values ' +
+        [
+          ['a', 8, 1],
+          ['a', 10, 2],
+          ['a', 15, 3],
+          ['a', 25, 4],
+          ['b', 15, 10],
+          ['b', 16, 11],
+        ]
+          .map(([k, s, v]) => `('${k}', dateadd(second, ${s}, '2024-01-01'::timestamp_ntz), ${v})`)
+          .join(', '),
+    );
+  });
+
+  it('keeps every left row, matches the latest right row at or before it per key (ties included)', async () => {
+    const rows = await query('select s.id, s.k, f.v from spine as s asof join feature as f match_condition(s.t >= f.t) on s.k = f.k order by s.id');
+    expect(rows).toEqual([
+      { ID: 1, K: 'a', V: 2 },
+      { ID: 2, K: 'a', V: 3 },
+      { ID: 3, K: 'a', V: null },
+      { ID: 4, K: 'b', V: 10 },
+      { ID: 5, K: 'c', V: null },
+      { ID: 6, K: 'a', V: 3 },
+    ]);
+  });
+
+  it('honours a strict match condition (>): a tie no longer matches', async () => {
+    const rows = await query('select s.id, f.v from spine s asof join feature f match_condition(s.t > f.t) on s.k = f.k order by s.id');
+    expect(rows).toEqual([
+      { ID: 1, V: 1 },
+      { ID: 2, V: 3 },
+      { ID: 3, V: null },
+      { ID: 4, V: null },
+      { ID: 5, V: null },
+      { ID: 6, V: 3 },
+    ]);
+  });
+
+  it('matches across all right rows when there is no ON (no keys)', async () => {
+    const rows = await query('select s.id, f.v from spine s asof join feature f match_condition(s.t >= f.t) order by s.id');
+    // Right rows in time order: 8:1, 10:2, 15:3 and 15:10 (a tie on time), 16:11, 25:4.
+    expect(rows.filter((r) => r.ID !== 4)).toEqual([
+      { ID: 1, V: 2 },
+      { ID: 2, V: 11 },
+      { ID: 3, V: null },
+      { ID: 5, V: 4 },
+      { ID: 6, V: 11 },
+    ]);
+    // Row 4 (t=15) ties two right rows at 15; Snowflake and DuckDB both pick one, unspecified which.
+    expect([3, 10]).toContain(rows.find((r) => r.ID === 4)!.V);
+  });
+
+  it('matches on several keys, with the right side in a subquery', async () => {
+    const rows = await query(
+      'select s.id, f.v from spine s asof join (select k, k as k2, t, v from feature) f match_condition(s.t >= f.t) on s.k = f.k and s.k = f.k2 order by s.id',
+    );
+    expect(rows.map((r) => r.V)).toEqual([2, 3, null, 10, null, 3]);
+  });
+});
+
+describe('session settings and errors', () => {
+  it("accepts ALTER SESSION SET TIMEZONE = 'UTC' and QUERY_TAG, alone and together, and UNSET QUERY_TAG", async () => {
+    expect(await query("alter session set timezone = 'UTC'")).toEqual([{ STATUS: 'Statement executed successfully.' }]);
+    expect(await query("alter session set query_tag = 'flywheel project=p object=o run=r'")).toEqual([{ STATUS: 'Statement executed successfully.' }]);
+    expect(await query("alter session set timezone = 'UTC', query_tag = 'x', statement_timeout_in_seconds = 3600")).toEqual([
+      { STATUS: 'Statement executed successfully.' },
+    ]);
+    expect(await query('alter session unset query_tag')).toEqual([{ STATUS: 'Statement executed successfully.' }]);
+  });
+
+  it('refuses a time zone other than UTC, naming it', async () => {
+    await expect(query("alter session set timezone = 'America/Los_Angeles'")).rejects.toMatchObject({
+      code: '009999',
+      message: expect.stringContaining("TIMEZONE = 'America/Los_Angeles' is not supported"),
+    });
+  });
+
+  it('surfaces a SQL error with its Snowflake code and SQL state', async () => {
+    const error = (await query('select * from no_such_table').catch((e: unknown) => e)) as SnowflakeError;
+    expect(error).toBeInstanceOf(Error);
+    expect(error.code).toBe('002003');
+    expect(error.sqlState).toBe('42S02');
+    expect(error.message).toContain('NO_SUCH_TABLE');
+  });
+
+  it('fails a statement fakesnow cannot run at once, as a SQL error, instead of an HTTP 500 the driver retries', async () => {
+    const started = Date.now();
+    const error = (await query("select array_construct(1, 'x') as mixed").catch((e: unknown) => e)) as SnowflakeError;
+    expect(error).toBeInstanceOf(Error);
+    expect(typeof error.code).toBe('string');
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('gives each connection the database and schema it names, created at login', async () => {
+    const other = await connect({ database: 'OTHER_DB', schema: 'OTHER_SCHEMA' });
+    try {
+      expect(await query('select current_database() as d, current_schema() as s', other)).toEqual([{ D: 'OTHER_DB', S: 'OTHER_SCHEMA' }]);
+      await query('create table only_here (x int)', other);
+      await query('insert into only_here values (7)', other);
+      // The same emulator, another connection: tables are shared, addressed by database and schema.
+      expect(await query('select x from other_db.other_schema.only_here')).toEqual([{ X: 7 }]);
+    } finally {
+      await destroy(other);
+    }
+  });
+});

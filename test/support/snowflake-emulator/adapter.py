@@ -1,0 +1,107 @@
+"""Snowflake emulator for the tests: fakesnow's server, answering in the JSON result format.
+
+fakesnow (https://github.com/tekumara/fakesnow) speaks Snowflake's REST protocol over DuckDB but
+answers queries with Arrow rowsets, and the Node driver (snowflake-sdk 3.x) reads only JSON ones.
+This adapter serves fakesnow's own app with two changes and nothing else:
+
+1. Query responses are rewritten from Arrow to Snowflake's JSON result format (`json_rowset.py`),
+   with the session parameters the driver reads its output formats from.
+2. SQL that fakesnow passes to DuckDB unchanged and DuckDB cannot run is translated first
+   (`translate.py`): today `ASOF JOIN ... MATCH_CONDITION`.
+
+Anything else fakesnow cannot do stays an error; test/setup/snowflake-emulator.ts lists it.
+
+Usage: python adapter.py [--host 127.0.0.1] [--port 0]
+Prints `LISTENING <port>` on stdout once the socket is bound, then serves until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import sys
+import warnings
+
+import fakesnow.server as fakesnow_server  # noqa: E402
+import uvicorn  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import JSONResponse, Response  # noqa: E402
+from starlette.routing import Route  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+# fakesnow logs every login and SQL error at INFO, and DuckDB warns of an Arrow copy per query: the
+# tests read errors from the driver, so the emulator's output keeps warnings and worse only.
+fakesnow_server.logger.setLevel(logging.WARNING)
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+
+from json_rowset import nested_types_rowtype, to_json_result  # noqa: E402
+from translate import install_translations  # noqa: E402
+
+QUERY_PATH = "/queries/v1/query-request"
+
+
+# The code fakesnow gives statements it fails on unexpectedly (its "internal error").
+INTERNAL_ERROR_CODE = "261000"
+
+
+async def query_request(request: Request) -> Response:
+    """fakesnow's query handler, its Arrow answer turned into a JSON one."""
+    response = await fakesnow_server.query_request(request)
+    body = json.loads(bytes(response.body))
+    data = body.get("data")
+    if response.status_code >= 500:
+        # fakesnow answers a statement it cannot run (an unsupported construct, a bug) with HTTP 500,
+        # which the driver retries for minutes as a transient outage. It is not one: fail the
+        # statement now, as Snowflake fails a statement, with fakesnow's message.
+        return sql_error(body.get("code") or INTERNAL_ERROR_CODE, body.get("message") or "fakesnow failed")
+    if body.get("success") and isinstance(data, dict) and "rowtype" in data:
+        try:
+            body["data"] = to_json_result(data)
+        except Exception as error:  # noqa: BLE001 - any failure here is the emulator's, named as such
+            logging.getLogger("snowflake-emulator").exception("cannot encode a result as JSON")
+            return sql_error(INTERNAL_ERROR_CODE, f"Snowflake emulator: cannot encode the result as JSON: {error!r}")
+    return JSONResponse(body, status_code=response.status_code)
+
+
+def sql_error(code: str, message: str) -> JSONResponse:
+    """A failed statement in Snowflake's shape: HTTP 200, success false, the code and SQL state in data."""
+    return JSONResponse(
+        {"data": {"errorCode": code, "sqlState": "XX000"}, "code": code, "message": message, "success": False}
+    )
+
+
+def build_app() -> Starlette:
+    install_translations()
+    fakesnow_server.describe_as_rowtype = nested_types_rowtype(fakesnow_server.describe_as_rowtype)
+    routes = [
+        Route(QUERY_PATH, query_request, methods=["POST"]) if route.path == QUERY_PATH else route
+        for route in fakesnow_server.routes
+        if isinstance(route, Route)
+    ]
+    return Starlette(debug=False, routes=routes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0: a free port, printed on stdout")
+    args = parser.parse_args()
+
+    # Bind here, not in uvicorn, so port 0 works and the port is known before serving starts.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    sock.listen(128)
+    config = uvicorn.Config(build_app(), log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    print(f"LISTENING {sock.getsockname()[1]}", flush=True)
+    server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Snowflake constructs fakesnow hands to DuckDB unchanged, rewritten on sqlglot's tree into DuckDB's.
+
+Each translation is a sqlglot transform (a function of one node) applied before fakesnow's own, so
+fakesnow's rewrites (identifiers, types, functions) still run on the result.
+
+- `ASOF JOIN r MATCH_CONDITION(l.t >= r.t) [ON l.k = r.k ...]` becomes
+  `ASOF LEFT JOIN r ON l.k = r.k ... AND l.t >= r.t`: Snowflake's ASOF JOIN keeps left rows without a
+  match (their right columns NULL), which is DuckDB's ASOF LEFT JOIN; DuckDB takes the one inequality
+  in ON beside the equalities. Ties in the match column pick one right row in both engines, and which
+  one is unspecified in both; tests keep the right side unique on (keys, time).
+- `ALTER SESSION SET` of the parameters our engine sets on every session succeeds without effect
+  where the emulator already behaves so: TIMEZONE (UTC only: DuckDB here runs in UTC, any other zone
+  is refused), QUERY_TAG (accepted, not recorded), STATEMENT_TIMEOUT_IN_SECONDS (accepted, not
+  enforced). fakesnow refuses them all as not implemented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import snowflake.connector.errors
+from fakesnow.cursor import FakeSnowflakeCursor
+from fakesnow.transforms import SUCCESS_NOP
+from sqlglot import exp
+
+
+def asof_match_condition(node: exp.Expr) -> exp.Expr:
+    if not isinstance(node, exp.Join):
+        return node
+    match = node.args.get("match_condition")
+    if match is None:
+        return node
+    on = node.args.get("on")
+    node.set("match_condition", None)
+    node.set("side", "LEFT")
+    node.set("on", exp.and_(on, match) if on is not None else match)
+    return node
+
+
+# Session parameters accepted without effect, each with the values accepted (None: any).
+NO_EFFECT_SESSION_PARAMETERS: dict[str, frozenset[str] | None] = {
+    "TIMEZONE": frozenset({"UTC", "ETC/UTC"}),
+    "QUERY_TAG": None,
+    "STATEMENT_TIMEOUT_IN_SECONDS": None,
+}
+
+
+def alter_session_no_effect(node: exp.Expr) -> exp.Expr:
+    if not (isinstance(node, exp.Alter) and node.args.get("kind") == "SESSION"):
+        return node
+    session = node.find(exp.AlterSession)
+    items = (session.args.get("expressions") if session else None) or []
+    settings: list[tuple[str, str | None]] = []
+    for item in items:
+        target = item.this if isinstance(item, exp.SetItem) else item
+        if isinstance(target, exp.EQ):
+            name, value = target.this, target.expression
+            settings.append((name.name.upper(), value.name if isinstance(value, exp.Literal) else value.sql()))
+        elif isinstance(target, (exp.Column, exp.Identifier, exp.Var)):  # UNSET name
+            settings.append((target.name.upper(), None))
+        else:
+            return node
+    if not settings or any(name not in NO_EFFECT_SESSION_PARAMETERS for name, _ in settings):
+        return node  # fakesnow's own handling (AUTOCOMMIT, ...) or its "not implemented"
+    for name, value in settings:
+        accepted = NO_EFFECT_SESSION_PARAMETERS[name]
+        if accepted is not None and value is not None and value.upper() not in accepted:
+            raise snowflake.connector.errors.ProgrammingError(
+                msg=f"Snowflake emulator: {name} = '{value}' is not supported; it accepts {', '.join(sorted(accepted))} only",
+                errno=9999,
+                sqlstate="0A000",
+            )
+    return SUCCESS_NOP.copy()
+
+
+TRANSLATIONS: list[Callable[[exp.Expr], exp.Expr]] = [asof_match_condition, alter_session_no_effect]
+
+_installed = False
+
+
+def install_translations() -> None:
+    """Runs TRANSLATIONS ahead of fakesnow's transforms on every statement; idempotent."""
+    global _installed
+    if _installed:
+        return
+    fakesnow_transform = FakeSnowflakeCursor._transform  # noqa: SLF001
+
+    def transform(self: FakeSnowflakeCursor, expression: exp.Expr, params):  # noqa: ANN001, ANN202
+        for translation in TRANSLATIONS:
+            expression = expression.transform(translation, copy=False)
+        return fakesnow_transform(self, expression, params)
+
+    FakeSnowflakeCursor._transform = transform  # noqa: SLF001
+    _installed = True
