@@ -22,10 +22,18 @@ const objectStore = z.discriminatedUnion('type', [
   }),
 ], { error: (issue) => (issue.code === 'invalid_union' ? 'type must be "local" or "s3"' : undefined) });
 
+const redisUrl = z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').refine((u) => !/\/\/[^/]*:[^@/]+@/.test(u), 'must not contain a password; use passwordEnv');
+
 const onlineStore = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('sqlite'), path: z.string().min(1) }),
-  z.strictObject({ type: z.literal('redis'), url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').refine((u) => !/\/\/[^/]*:[^@/]+@/.test(u), 'must not contain a password; use passwordEnv'), passwordEnv: envName.optional(), keyPrefix: z.string().optional() }),
-], { error: (issue) => (issue.code === 'invalid_union' ? 'type must be "sqlite" or "redis"' : undefined) });
+  z.strictObject({ type: z.literal('redis'), url: redisUrl, passwordEnv: envName.optional(), keyPrefix: z.string().optional() }),
+  z.strictObject({
+    type: z.literal('redis-cluster'),
+    urls: z.array(redisUrl).min(1, 'name at least one node of the cluster').refine((urls) => new Set(urls.map((u) => u.split(':', 1)[0])).size <= 1, 'use one scheme for every node (all redis:// or all rediss://)'),
+    passwordEnv: envName.optional(),
+    keyPrefix: z.string().optional(),
+  }),
+], { error: (issue) => (issue.code === 'invalid_union' ? 'type must be "sqlite", "redis" or "redis-cluster"' : undefined) });
 
 const temporal = z.strictObject({
   address: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port'),

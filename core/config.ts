@@ -45,7 +45,15 @@ export type ObjectStoreConfig =
 
 export type OnlineStoreConfig =
   | { type: 'sqlite'; path: string }
-  | { type: 'redis'; url: string; /** Environment variable holding the password, if any. */ passwordEnv?: string; keyPrefix?: string };
+  | { type: 'redis'; url: string; /** Environment variable holding the password, if any. */ passwordEnv?: string; keyPrefix?: string }
+  | {
+      type: 'redis-cluster';
+      /** Seed nodes (`redis://host:port`, `rediss://` for TLS): one is enough, the rest are found with CLUSTER SLOTS; more survive a seed being down. */
+      urls: string[];
+      /** Environment variable holding the password every node shares, if any. */
+      passwordEnv?: string;
+      keyPrefix?: string;
+    };
 
 export interface TemporalConfig {
   /** host:port of the Temporal frontend. */

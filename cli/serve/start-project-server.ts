@@ -1,4 +1,4 @@
-import { createOnlineStore } from '../../connectors/online-store/create-online-store.ts';
+import { createOnlineStore, describeOnlineStore } from '../../connectors/online-store/create-online-store.ts';
 import type { OnlineStoreConfig } from '../../core/config.ts';
 import { pushedViewsOf, startLogServer, streamSchemasOf, type ClosedSegment, type RunningLogServer, type TokenTable } from '../../server/index.ts';
 import type { ResolvedConfig } from '../../runtime/load-config.ts';
@@ -85,7 +85,7 @@ export async function startProjectServer(config: ResolvedConfig, options: Projec
   };
 }
 
-/** The online store as printed: `sqlite:/path` or the Redis URL (the config never holds its password). */
+/** The online store as printed: `sqlite:/path`, the Redis URL, or `Redis Cluster <urls>` (the config never holds a password). */
 function describeStore(config: OnlineStoreConfig): string {
-  return config.type === 'sqlite' ? `sqlite:${config.path}` : config.url;
+  return describeOnlineStore(config);
 }

@@ -65,8 +65,8 @@ export interface RedisOnlineStoreOptions {
 const WRITE_PIPELINE_RECORDS = 2000;
 /** Records per script call: large enough to amortize the call, small enough not to block Redis for long (~0.1 ms). */
 const RECORDS_PER_SCRIPT_CALL = 100;
-/** Error replies a retry may fix (a loading, busy or failing-over server). */
-const TRANSIENT_REPLIES = new Set(['LOADING', 'BUSY', 'TRYAGAIN', 'MASTERDOWN', 'CLUSTERDOWN', 'READONLY', 'OOM', 'NOREPLICAS']);
+/** Error replies a retry may fix (a loading, busy or failing-over server). Shared with the Redis Cluster store. */
+export const TRANSIENT_REPLIES = new Set(['LOADING', 'BUSY', 'TRYAGAIN', 'MASTERDOWN', 'CLUSTERDOWN', 'READONLY', 'OOM', 'NOREPLICAS']);
 
 type Reply = unknown;
 
@@ -387,16 +387,16 @@ export function redactUrl(url: string): string {
   }
 }
 
-function isNoScript(error: unknown): boolean {
+export function isNoScript(error: unknown): boolean {
   return error instanceof ErrorReply && error.message.startsWith('NOSCRIPT');
 }
 
 /** Escapes `*?[]\` so a key prefix matches itself in SCAN MATCH. */
-function escapeGlob(text: string): string {
+export function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
-interface StoredRecord {
+export interface StoredRecord {
   readonly eventMicros: number;
   readonly writtenMicros: number;
   readonly layoutId: string;
@@ -404,7 +404,7 @@ interface StoredRecord {
 }
 
 /** A stored value, `<event µs>|<written µs>|<layout id>|<JSON array>`, cut at its first three bars. */
-function parseStored(value: string, key: string, context: { store: string; operation: string }): StoredRecord {
+export function parseStored(value: string, key: string, context: { store: string; operation: string }): StoredRecord {
   const a = value.indexOf('|');
   const b = value.indexOf('|', a + 1);
   const c = value.indexOf('|', b + 1);
