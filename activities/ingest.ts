@@ -7,7 +7,7 @@ import { compileIngestBatch, compileIngestFromTable, compileLastWatermark, compi
 import { compileQuarantineCounts, compileQuarantineEvents } from '../core/sql/quarantine.ts';
 import { compileWarehouseObjects, ingestQuarantineTableNode } from '../core/sql/warehouse-objects.ts';
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
-import { enforcesPrimaryKeys, isPrimaryKeyViolation } from '../connectors/offline/primary-key-violation.ts';
+import { isPrimaryKeyViolation } from '../connectors/offline/primary-key-violation.ts';
 import { rowRejectionReason } from '../connectors/offline/row-rejection.ts';
 import { writeQuarantineCount } from '../server/quarantine-counts.ts';
 import { listClosedSegments, readSegmentPayloads, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
@@ -85,7 +85,8 @@ export function createIngestActivities(deps: ActivityDeps) {
       await writeLines(`${scratch}.good.ndjson`, good);
       // A warehouse applied before the quarantine existed gets it here (apply creates it too).
       for (const statement of compileWarehouseObjects([ingestQuarantineTableNode()], engine.dialect)) await engine.run(statement);
-      const [insertRows, insertLedger] = compileIngestBatch(stream, { batch: segmentId, stagingRelation: { kind: 'jsonLines', path: `${scratch}.good.ndjson` } }, engine.dialect);
+      const goodFiles = await engine.stageFiles([`${scratch}.good.ndjson`], { name: `${segmentId}-good`, format: 'jsonLines' });
+      const [insertRows, insertLedger] = compileIngestBatch(stream, { batch: segmentId, stagingRelation: { kind: 'staged', files: goodFiles } }, engine.dialect);
       const quarantine = compileQuarantineEvents(refused.map((r) => ({
         stream: stream.name, batch: segmentId, eventIndex: r.index, eventId: eventIdOf(lines[r.index]!), event: lines[r.index]!.toString('utf8'), error: quarantineReason(r),
       })), engine.dialect);
@@ -102,7 +103,7 @@ export function createIngestActivities(deps: ActivityDeps) {
             };
           }),
         () => ({ stage: 'load', segment: segmentId }),
-      );
+      ).finally(() => engine.unstageFiles(goodFiles));
       if (deps.stateDir) await writeQuarantineCount(deps.stateDir, stream.name, waiting);
       return { stream: stream.name, batch: segmentId, rows, quarantined: refused.length, alreadyLoaded: false };
     } finally {
@@ -123,8 +124,10 @@ export function createIngestActivities(deps: ActivityDeps) {
           const ndjson = join(deps.scratchDir, `${stream.name}-${segment.segmentId}.ndjson`);
           try {
             const staged = await withHeartbeats(() => stageSegmentLines(path, ndjson), () => ({ stage: 'read', segment: segment.segmentId }));
+            // The warehouse reads the lines through a stage (DuckDB: the file where it is; Snowflake: a PUT copy).
+            const files = await engine.stageFiles([ndjson], { name: segment.segmentId, format: 'jsonLines' });
             const load = (dedupe: 'statement' | 'primaryKey') => {
-              const [insertRows, ...rest] = compileIngestBatch(stream, { batch: segment.segmentId, stagingRelation: { kind: 'jsonLines', path: ndjson }, dedupe }, engine.dialect);
+              const [insertRows, ...rest] = compileIngestBatch(stream, { batch: segment.segmentId, stagingRelation: { kind: 'staged', files }, dedupe }, engine.dialect);
               return withHeartbeats(
                 () =>
                   engine.transaction(async (tx) => {
@@ -146,7 +149,7 @@ export function createIngestActivities(deps: ActivityDeps) {
             // writing the rows in parallel straight to the file).
             let rows: number | undefined;
             try {
-              if (enforcesPrimaryKeys(engine.dialect.name)) {
+              if (engine.dialect.enforcesPrimaryKeys) {
                 try {
                   rows = await load('primaryKey');
                 } catch (error) {
@@ -163,6 +166,7 @@ export function createIngestActivities(deps: ActivityDeps) {
               if (reason === undefined) throw error;
               return await loadAroundRefused(engine, stream, segment.segmentId, path, reason.replaceAll(ndjson, `${segment.segmentId}.seg`));
             }
+            await engine.unstageFiles(files);
             return { stream: stream.name, batch: segment.segmentId, rows: rows ?? 0, quarantined: 0, alreadyLoaded: false };
           } finally {
             await rm(ndjson, { force: true });

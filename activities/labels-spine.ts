@@ -54,6 +54,7 @@ export async function loadLabelsSpine(args: {
   await mkdir(join(localDir, '_labels'), { recursive: true });
   const loaded: LoadedLabelsSpine['partitions'][number][] = [];
   let fileIndex = 0;
+  const locals: string[] = [];
   for (const manifest of manifests) {
     for (const column of columns) {
       const found = manifest.schema.find((c) => c.name === column.name);
@@ -68,11 +69,21 @@ export async function loadLabelsSpine(args: {
       await store.getFile(file.key, local);
       // The labels copy a partition's files before its manifest: a file that is not the manifest's was replaced meanwhile.
       if ((await stat(local)).size !== file.bytes) throw republished(spec.name, manifest.partition.key);
-      await engine.run(compileInsertParquet(table, columns, local, engine.dialect));
+      locals.push(local);
     }
     const current = await readJsonObject<LabelPartitionManifest>(store, layout.partitionManifest(manifest.partition));
     if (current?.build !== manifest.build) throw republished(spec.name, manifest.partition.key);
     loaded.push({ partition: manifest.partition, version: manifest.version, build: manifest.build, rows: manifest.rowCount });
+  }
+  // Every file staged at once and read by one statement, in partition order: the statements of a run
+  // do not grow with the partitions it reads (each costs a round trip on Snowflake).
+  if (locals.length > 0) {
+    const staged = await engine.stageFiles(locals, { name: `${table}-spine`, format: 'parquet' });
+    try {
+      await engine.run(compileInsertParquet(table, columns, staged, engine.dialect));
+    } finally {
+      await engine.unstageFiles(staged);
+    }
   }
   return { labels: spec.name, partitions: loaded, rows: loaded.reduce((sum, p) => sum + p.rows, 0) };
 }

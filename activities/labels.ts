@@ -185,9 +185,17 @@ export function createLabelActivities(deps: ActivityDeps) {
           try {
             const query = compileLabelRows(resolved.join, { from: partition.start, to: partition.end, asOf: run.asOf, watermarks: run.watermarks }, engine.dialect);
             const { rowCount } = await withHeartbeats(() => engine.exportParquet(query, local), () => ({ stage: 'join', partition: partition.key }));
-            const file = engine.dialect.readParquet(local);
-            const stats = readColumnStats((await engine.all(compileColumnStats(file, resolved.columns, engine.dialect)))[0] ?? {}, resolved.columns).columns;
-            const [positives] = await engine.all<{ n: number }>(compileCountPositives(file, engine.dialect));
+            // Statistics from the file as written, read back through a stage (the warehouse may not share this disk).
+            const staged = await engine.stageFiles([local], { name: `labels-${run.build}-${partition.key}`, format: 'parquet' });
+            const file = engine.dialect.readStaged(staged, resolved.columns.map((c) => [c.name, engine.dialect.columnType(c.type)] as const));
+            let stats: Record<string, ColumnStats>;
+            let positives: { n: number } | undefined;
+            try {
+              stats = readColumnStats((await engine.all(compileColumnStats(file, resolved.columns, engine.dialect)))[0] ?? {}, resolved.columns).columns;
+              [positives] = await engine.all<{ n: number }>(compileCountPositives(file, engine.dialect));
+            } finally {
+              await engine.unstageFiles(staged);
+            }
             const stagedKey = layout.stagedFile(run.build, partition, 0);
             const bytes = (await stat(local)).size;
             await withHeartbeats(() => deps.objectStore.putFile(stagedKey, local, { move: true }), () => ({ stage: 'stage', partition: partition.key }));

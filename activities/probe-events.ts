@@ -22,9 +22,11 @@ export function warehouseProbe(
   options: { lines: readonly Buffer[]; batch: string; path: string; label: string | ((start: number, end: number) => string) },
 ): ProbeEvents {
   const { lines, batch, path, label } = options;
-  const [insertRows] = compileIngestBatch(stream, { batch, stagingRelation: { kind: 'jsonLines', path }, dedupe: 'statement' }, engine.dialect);
   return async (start, end) => {
     await writeLines(path, lines.slice(start, end));
+    // Staged again for each probe: the file's lines change, and the warehouse may read a copy of it.
+    const files = await engine.stageFiles([path], { name: `${batch}-probe`, format: 'jsonLines' });
+    const [insertRows] = compileIngestBatch(stream, { batch, stagingRelation: { kind: 'staged', files }, dedupe: 'statement' }, engine.dialect);
     try {
       await engine.transaction(async (tx) => {
         await tx.run(insertRows!);
@@ -35,6 +37,8 @@ export function warehouseProbe(
       const reason = rowRejectionReason(error);
       if (reason === undefined) throw error;
       return reason.replaceAll(path, typeof label === 'string' ? label : label(start, end));
+    } finally {
+      await engine.unstageFiles(files);
     }
     return undefined;
   };

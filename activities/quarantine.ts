@@ -73,7 +73,8 @@ export function createQuarantineActivities(deps: ActivityDeps) {
             const refusedAt = new Map(refused.map((r) => [r.index, quarantineReason(r)]));
             const taken = kept.filter((_, index) => !refusedAt.has(index));
             await writeLines(`${scratch}.good.ndjson`, lines.filter((_, index) => !refusedAt.has(index)));
-            const [insertRows, insertLedger] = compileIngestBatch(stream, { batch, stagingRelation: { kind: 'jsonLines', path: `${scratch}.good.ndjson` } }, engine.dialect);
+            const good = await engine.stageFiles([`${scratch}.good.ndjson`], { name: `${batch}-good`, format: 'jsonLines' });
+            const [insertRows, insertLedger] = compileIngestBatch(stream, { batch, stagingRelation: { kind: 'staged', files: good } }, engine.dialect);
             const position = (row: QuarantineRow) => ({ batch: row.batch, eventIndex: Number(row.event_index) });
             const { loaded, waiting } = await withHeartbeats(
               () =>
@@ -87,7 +88,7 @@ export function createQuarantineActivities(deps: ActivityDeps) {
                   return { loaded: Number(row?.rows ?? 0), waiting: Number(counts.find((c) => c.stream === stream.name)?.events ?? 0) };
                 }),
               () => ({ stage: 'load', events: taken.length }),
-            );
+            ).finally(() => engine.unstageFiles(good));
             if (deps.stateDir) await writeQuarantineCount(deps.stateDir, stream.name, waiting);
             return { stream: stream.name, batch, events: kept.length, loaded, alreadyStored: taken.length - loaded, refused: refused.length, alreadyReplayed: false };
           } finally {

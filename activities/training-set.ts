@@ -203,7 +203,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           const partitions: StagedRun['partitions'][number][] = [];
           const logged = resolved.labelsSpine?.log && log ? { stream: resolved.labelsSpine.log.stream, service: resolved.labelsSpine.log.service, features: log.features.map((f) => f.name) } : undefined;
           for (const { partition, path, rowCount, stats: known, consistency } of written) {
-            const stats = known ?? readColumnStats((await engine.all(compileColumnStats(engine.dialect.readParquet(path), resolved.columns, engine.dialect)))[0] ?? {}, resolved.columns).columns;
+            const stats = known ?? (await fileStats(engine, path, resolved.columns, `ts-${run.runKey}-${partition.key}`));
             const stagedKey = layout.stagedFile(run.runKey, partition, 0);
             const bytes = (await stat(path)).size;
             await withHeartbeats(() => deps.objectStore.putFile(stagedKey, path, { move: true }), heartbeat);
@@ -370,6 +370,17 @@ async function checkSourcesInWarehouse(engine: OfflineEngine, sources: readonly 
 }
 
 type ColumnStatsByName = Record<string, ColumnStats>;
+
+/** Statistics of a local Parquet file as written, read back through a stage (the warehouse may not share this disk). */
+async function fileStats(engine: OfflineEngine, path: string, columns: readonly ColumnSpec[], name: string): Promise<ColumnStatsByName> {
+  const staged = await engine.stageFiles([path], { name, format: 'parquet' });
+  try {
+    const relation = engine.dialect.readStaged(staged, columns.map((c) => [c.name, engine.dialect.columnType(c.type)] as const));
+    return readColumnStats((await engine.all(compileColumnStats(relation, columns, engine.dialect)))[0] ?? {}, columns).columns;
+  } finally {
+    await engine.unstageFiles(staged);
+  }
+}
 
 /** Statistics of a partition without rows: nothing is null, nothing has a min or max. */
 function emptyStats(columns: readonly ColumnSpec[]): ColumnStatsByName {

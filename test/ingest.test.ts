@@ -10,11 +10,12 @@ import { openDuckDBEngine, type DuckDBEngine } from '../connectors/offline/duckd
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import type { EventStreamSpec, ProjectSpec } from '../core/definitions/specs.ts';
 import { EngineQueryError } from '../connectors/offline/engine-query-error.ts';
-import { enforcesPrimaryKeys, isPrimaryKeyViolation } from '../connectors/offline/primary-key-violation.ts';
+import { isPrimaryKeyViolation } from '../connectors/offline/primary-key-violation.ts';
 import { sql } from '../core/sql/compiled-query.ts';
 import { duckdbDialect, type Dialect } from '../core/sql/dialect.ts';
 import { compileIngestBatch, compileIngestFromTable, compileLastWatermark, type StagingRelation } from '../core/sql/ingest.ts';
 import { snowflakeDialect } from '../core/sql/snowflake-dialect.ts';
+import type { StagedFiles } from '../core/sql/staged-files.ts';
 import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
 import { encodeRecords, segmentToNdjson, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
@@ -76,7 +77,7 @@ interface Event {
 async function stage(name: string, events: readonly Event[]): Promise<StagingRelation> {
   const path = join(dir, `${name}.jsonl`);
   await writeFile(path, events.map((event) => JSON.stringify(event)).join('\n'));
-  return { kind: 'jsonLines', path };
+  return { kind: 'staged', files: await engine.stageFiles([path], { name, format: 'jsonLines' }) };
 }
 
 async function ingest(batch: string, stagingRelation: StagingRelation): Promise<void> {
@@ -450,7 +451,8 @@ const expectedBatchByKey: Record<Dialect['name'], string> = {
 const expectedNextWatermark: Record<Dialect['name'], string> = {
   duckdb: 'SELECT max(CAST("ts" AS TIMESTAMPTZ)) AS "watermark" FROM "raw"."app_clicks" ' +
     'WHERE CAST("ts" AS TIMESTAMPTZ) > (CAST(? AS TIMESTAMPTZ) - INTERVAL 3600 SECOND) AND CAST("ts" AS TIMESTAMPTZ) <= CAST(? AS TIMESTAMPTZ)',
-  snowflake: 'SELECT max(CAST("ts" AS TIMESTAMP_TZ)) AS "watermark" FROM "raw"."app_clicks" ' +
+  // The external table and its columns named unquoted, as Snowflake resolves names created without quotes; read under their declared names.
+  snowflake: 'SELECT max(CAST("ts" AS TIMESTAMP_TZ)) AS "watermark" FROM (SELECT user_id AS "user_id", ts AS "ts", item_id AS "item_id" FROM raw.app_clicks) ' +
     'WHERE CAST("ts" AS TIMESTAMP_TZ) > DATEADD(second, -3600, CAST(? AS TIMESTAMP_TZ)) AND CAST("ts" AS TIMESTAMP_TZ) <= CAST(? AS TIMESTAMP_TZ)',
 };
 
@@ -469,13 +471,18 @@ const expectedJsonLines: Record<Dialect['name'], string> = {
   duckdb: 'FROM (SELECT *, row_number() OVER () AS "_ordinal" FROM read_json(\'/data/seg-1.jsonl\', format = \'newline_delimited\', columns = {' +
     '\'_event_id\': \'VARCHAR\', \'user_id\': \'BIGINT\', \'ts\': \'TIMESTAMPTZ\', \'item_id\': \'BIGINT\', \'dwell_ms\': \'BIGINT\', \'page\': \'VARCHAR\', \'_received_at\': \'TIMESTAMPTZ\'})) AS "staged"',
   snowflake: 'FROM (SELECT *, SEQ8() AS "_ordinal" FROM (SELECT $1:"_event_id"::VARCHAR AS "_event_id", $1:"user_id"::NUMBER(19,0) AS "user_id", $1:"ts"::TIMESTAMP_TZ AS "ts", ' +
-    '$1:"item_id"::NUMBER(19,0) AS "item_id", $1:"dwell_ms"::NUMBER(19,0) AS "dwell_ms", $1:"page"::VARCHAR AS "page", $1:"_received_at"::TIMESTAMP_TZ AS "_received_at" FROM @ingest/seg-1.jsonl)) AS "staged"',
+    '$1:"item_id"::NUMBER(19,0) AS "item_id", $1:"dwell_ms"::NUMBER(19,0) AS "dwell_ms", $1:"page"::VARCHAR AS "page", $1:"_received_at"::TIMESTAMP_TZ AS "_received_at" ' +
+    'FROM @"flywheel"."fw_stage"/ingest/seg-1/ (FILE_FORMAT => \'"flywheel"."fw_json_lines"\'))) AS "staged"',
 };
 
 describe.each(Object.values(dialects))('ingest SQL ($name)', (dialect) => {
   it('reads a staged file of JSON lines with the declared types', () => {
-    const path = dialect.name === 'duckdb' ? '/data/seg-1.jsonl' : '@ingest/seg-1.jsonl';
-    const [rows] = compileIngestBatch(streams.clicks, { batch: 'seg-1', stagingRelation: { kind: 'jsonLines', path }, loadedAt: '2024-05-01T12:00:00Z' }, dialect);
+    // What each engine's stageFiles gives for a segment's lines: the file where it is (DuckDB), a stage path and the file format that parses it (Snowflake).
+    const files: Record<Dialect['name'], StagedFiles> = {
+      duckdb: { locations: ['/data/seg-1.jsonl'], format: 'jsonLines' },
+      snowflake: { locations: ['@"flywheel"."fw_stage"/ingest/seg-1/'], format: 'jsonLines', fileFormat: '"flywheel"."fw_json_lines"' },
+    };
+    const [rows] = compileIngestBatch(streams.clicks, { batch: 'seg-1', stagingRelation: { kind: 'staged', files: files[dialect.name] }, loadedAt: '2024-05-01T12:00:00Z' }, dialect);
     expect(rows!.sql).toContain(expectedJsonLines[dialect.name]);
   });
 
@@ -490,7 +497,7 @@ describe.each(Object.values(dialects))('ingest SQL ($name)', (dialect) => {
     expect(statements.map((s) => s.sql)).toEqual([expectedBatchByKey[dialect.name], expectedBatch[dialect.name][1]]);
     expect(statements.map((s) => s.parameters)).toEqual([['seg-1'], ['clicks', 'seg-1', 'seg-1', 'clicks', 'seg-1']]);
     // Only an engine that enforces primary keys may be left to refuse repeated ids.
-    expect(enforcesPrimaryKeys(dialect.name)).toBe(dialect.name === 'duckdb');
+    expect(dialect.enforcesPrimaryKeys).toBe(dialect.name === 'duckdb');
   });
 
   it('compiles a load from a table: the window, the hashed id, the ledger batch', () => {

@@ -91,7 +91,7 @@ async function ingest(stream: string, events: Record<string, unknown>[], loadedA
     const file = join(project.dir, `${batch}.ndjson`);
     writeFileSync(file, events.map((e) => JSON.stringify({ _received_at: loadedAt, ...e })).join('\n'));
     await engine.transaction(async (tx) => {
-      for (const statement of compileIngestBatch(spec, { batch, stagingRelation: { kind: 'jsonLines', path: file }, loadedAt }, engine.dialect)) await tx.run(statement);
+      for (const statement of compileIngestBatch(spec, { batch, stagingRelation: { kind: 'staged', files: { locations: [file], format: 'jsonLines' } }, loadedAt }, engine.dialect)) await tx.run(statement);
     });
   } finally {
     await engine.close();

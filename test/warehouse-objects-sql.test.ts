@@ -3,7 +3,7 @@ import { entity, eventStream, featureView, source } from '../index.ts';
 import { IdentifierError } from '../core/errors.ts';
 import { duckdbDialect, type Dialect } from '../core/sql/dialect.ts';
 import { registryStatements } from '../core/sql/registry-sql.ts';
-import { snowflakeDialect } from '../core/sql/snowflake-dialect.ts';
+import { snowflakeDialect, StagedLocationError } from '../core/sql/snowflake-dialect.ts';
 import {
   eventStreamTableName,
   featureViewColumns,
@@ -53,6 +53,11 @@ const clickWindows = featureView({
 
 const project = validateProject([user, merchant, txns, labels, clicks, daily, spend, txnWindows, clickWindows].map((definition) => ({ definition })));
 const resolvePath = (path: string) => `/projects/demo/${path}`;
+// Snowflake reads Parquet only from a stage: there, the clicks source names a stage path (kept as declared, not resolved).
+const projects: Record<Dialect['name'], typeof project> = {
+  duckdb: project,
+  snowflake: { ...project, sources: { ...project.sources, clicks: { ...project.sources.clicks!, location: { type: 'parquet', path: '@raw_stage/clicks/' } } } },
+};
 
 const expected: Record<Dialect['name'], string[]> = {
   duckdb: [
@@ -71,9 +76,11 @@ const expected: Record<Dialect['name'], string[]> = {
   ],
   snowflake: [
     'CREATE SCHEMA IF NOT EXISTS "flywheel"',
-    'CREATE OR REPLACE VIEW "flywheel"."src_clicks" AS SELECT * FROM (SELECT $1 FROM /projects/demo/data/clicks/*.parquet)',
+    'CREATE OR REPLACE VIEW "flywheel"."src_clicks" AS SELECT * FROM (SELECT $1:"user_id"::NUMBER(19,0) AS "user_id", $1:"n"::NUMBER(10,0) AS "n", $1:"ts"::TIMESTAMP_TZ AS "ts" FROM @raw_stage/clicks/)',
     'CREATE OR REPLACE VIEW "flywheel"."src_labels" AS SELECT * FROM raw.labels WHERE ts > DATE \'2024-01-01\'',
-    'CREATE OR REPLACE VIEW "flywheel"."src_txns" AS SELECT * FROM "raw"."transactions"',
+    // A table Flywheel did not create is named unquoted, so Snowflake finds RAW.TRANSACTIONS and its columns as created
+    // without quotes (dbt's way); the view gives them their declared names.
+    'CREATE OR REPLACE VIEW "flywheel"."src_txns" AS SELECT * FROM (SELECT user_id AS "user_id", merchant_id AS "merchant_id", amount AS "amount", ts AS "ts", loaded_at AS "loaded_at" FROM raw.transactions)',
     'CREATE OR REPLACE VIEW "flywheel"."fv_click_windows" AS SELECT "user_id", CAST("ts" AS TIMESTAMP_TZ) AS "ts", CAST("n2" AS NUMBER(19,0)) AS "n2" ' +
       'FROM (SELECT user_id, ts, n * 2 AS n2 FROM "flywheel"."src_clicks") AS "transformed"',
     'CREATE OR REPLACE VIEW "flywheel"."fv_daily_clicks" AS SELECT "user_id", CAST("ts" AS TIMESTAMP_TZ) AS "ts", CAST("clicks_1d" AS NUMBER(19,0)) AS "clicks_1d" ' +
@@ -107,7 +114,7 @@ const expectedRegistry: Record<Dialect['name'], Record<string, string>> = {
 
 describe.each(Object.values(dialects))('warehouse objects ($name)', (dialect) => {
   it('creates the schema, a view per source and per feature view', () => {
-    const statements = warehouseObjectStatements({ desired: project, dialect, resolvePath });
+    const statements = warehouseObjectStatements({ desired: projects[dialect.name], dialect, resolvePath });
     expect(statements.map((s) => s.sql)).toEqual(expected[dialect.name]);
     expect(statements.every((s) => s.parameters.length === 0)).toBe(true);
   });
@@ -119,7 +126,19 @@ describe.each(Object.values(dialects))('warehouse objects ($name)', (dialect) =>
   });
 
   it('describes a source by the body of its view', () => {
-    expect(sourceRelationQuery(project.sources.txns!, dialect, resolvePath).sql).toBe('SELECT * FROM "raw"."transactions"');
+    expect(sourceRelationQuery(project.sources.txns!, dialect, resolvePath).sql).toBe({ duckdb: 'SELECT * FROM "raw"."transactions"', snowflake: 'SELECT * FROM (SELECT user_id AS "user_id", merchant_id AS "merchant_id", amount AS "amount", ts AS "ts", loaded_at AS "loaded_at" FROM raw.transactions)' }[dialect.name]);
+  });
+
+  it('reads a Parquet source where the engine can reach it: a local path (DuckDB), a stage only (Snowflake)', () => {
+    const compile = () => sourceRelationQuery(project.sources.clicks!, dialect, resolvePath).sql;
+    const checks: Record<Dialect['name'], () => void> = {
+      duckdb: () => expect(compile()).toBe("SELECT * FROM read_parquet('/projects/demo/data/clicks/*.parquet')"),
+      snowflake: () => {
+        expect(compile).toThrow(StagedLocationError);
+        expect(compile).toThrow('"/projects/demo/data/clicks/*.parquet" is not a stage path');
+      },
+    };
+    checks[dialect.name]();
   });
 
   it('compiles the registry statements', () => {

@@ -38,7 +38,7 @@ export function dataInputsFromFiles(args: readonly string[], cwd: string, projec
     const sourceName = unique(sourceNameOf(absolute), taken);
     const path = relative(projectDir, absolute).split(sep).join('/');
     if (format === 'parquet') {
-      return { label: arg, sourceName, location: { kind: 'parquet', path }, relation: duckdbDialect.readParquet(absolute), load: undefined, reload: undefined };
+      return { label: arg, sourceName, location: { kind: 'parquet', path }, relation: duckdbDialect.readStaged({ locations: [absolute], format: 'parquet' }, []), load: undefined, reload: undefined };
     }
     const table = duckdbDialect.identifier(sourceName);
     return {

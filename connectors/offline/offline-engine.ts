@@ -1,7 +1,9 @@
 import type { CompiledQuery } from '../../core/sql/compiled-query.ts';
 import type { Dialect } from '../../core/sql/dialect.ts';
+import type { StagedFiles, StagedFormat } from '../../core/sql/staged-files.ts';
 import type { TableFacts } from '../../core/training-set/table-facts.ts';
 import type { ValueType } from '../../core/types.ts';
+import type { ObjectStore } from '../object-store/object-store.ts';
 
 /** A column as the engine reports it: its engine type, and the Flywheel type it maps to (if any). */
 export interface EngineColumn {
@@ -26,6 +28,40 @@ export interface EngineBatch {
 export interface ParquetExport {
   readonly query: CompiledQuery;
   readonly localPath: string;
+}
+
+/**
+ * One file of a partitioned write: the partition it holds (its key, `day=2024-03-01`), where it is (a
+ * local path from exportPartitionedParquet, an object key from ParquetUnloader.unloadPartitioned),
+ * its rows and its size in bytes.
+ */
+export interface PartitionFile {
+  readonly partitionKey: string;
+  readonly path: string;
+  readonly rowCount: number;
+  readonly bytes: number;
+}
+
+/** A partitioned write: the rows of `query`, each to the partition named by its `keyColumn` (text such as `day=2024-03-01`, dialect.partitionKey). */
+export interface PartitionedParquet {
+  readonly query: CompiledQuery;
+  /** A column of the query holding each row's partition key; it is not written to the files. */
+  readonly keyColumn: string;
+}
+
+/**
+ * Writes results straight into an object store, so no row passes through the worker (Snowflake:
+ * `COPY INTO @stage/<prefix> FROM (query) PARTITION BY (key) FILE_FORMAT = (TYPE = PARQUET)` to the
+ * bucket its external stage reads). An engine offers one only for a store it can reach
+ * (OfflineEngine.unloadTo); otherwise results come through exportPartitionedParquet.
+ */
+export interface ParquetUnloader {
+  /**
+   * One statement, whatever the number of partitions: writes the rows under
+   * `<prefix>/<partition key>/` of the store (file names are the engine's) and returns the files by
+   * partition key, then name. A partition without rows gets no file.
+   */
+  unloadPartitioned(job: PartitionedParquet, prefix: string): Promise<PartitionFile[]>;
 }
 
 export interface StreamOptions {
@@ -86,5 +122,31 @@ export interface OfflineEngine {
    * any order; results come in the order of `exports`. `onWritten` is called as each file lands.
    */
   exportParquetFiles(exports: readonly ParquetExport[], options?: { concurrency?: number; onWritten?: (index: number, rowCount: number) => void }): Promise<{ rowCount: number }[]>;
+  /**
+   * Makes files readable by the warehouse and returns where it reads them (dialect.readStaged turns
+   * that into a typed relation). `files` are local paths or object-store URIs (`file:///…`,
+   * `s3://…`). DuckDB reads the worker's disk, so a local file is staged where it is; Snowflake
+   * `PUT`s local files to an internal stage, or reads URIs under its external stage where they are.
+   * `name` names the staged copy (a segment, a run's spine file): staging the same name again
+   * replaces it, so a retried activity stages its files once. Throws StageError (stage-error.ts) for a
+   * file the engine cannot reach, naming it.
+   */
+  stageFiles(files: readonly string[], options: { readonly name: string; readonly format: StagedFormat }): Promise<StagedFiles>;
+  /** Removes what stageFiles copied into the warehouse (nothing for files staged where they are); the caller's own files stay. */
+  unstageFiles(staged: StagedFiles): Promise<void>;
+  /**
+   * Writes the rows of a query as Parquet under `localDir`, one folder per partition key
+   * (`<localDir>/<key>/part-00000.parquet`, more parts when the engine splits a large partition), in
+   * one statement whatever the number of partitions. Rows keep the query's order within each file
+   * where the engine keeps scan order (DuckDB). Returns the files by partition key, then name; a
+   * partition without rows gets no file. `localDir` is replaced.
+   */
+  exportPartitionedParquet(job: PartitionedParquet, localDir: string): Promise<PartitionFile[]>;
+  /**
+   * How this engine writes results straight into `store`, or undefined when it cannot reach it
+   * (DuckDB, which writes local files; Snowflake and a local folder): then results come to the
+   * worker's disk (exportParquet, exportPartitionedParquet) and from there to the store.
+   */
+  unloadTo(store: ObjectStore): ParquetUnloader | undefined;
   close(): Promise<void>;
 }

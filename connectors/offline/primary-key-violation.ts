@@ -1,13 +1,4 @@
-import type { Dialect } from '../../core/sql/dialect.ts';
 import { EngineQueryError } from './engine-query-error.ts';
-
-/**
- * Whether the engine refuses rows that repeat a table's primary key. DuckDB does; Snowflake accepts
- * primary keys in DDL but does not enforce them.
- */
-export function enforcesPrimaryKeys(engine: Dialect['name']): boolean {
-  return engine === 'duckdb';
-}
 
 // DuckDB 1.5: `Constraint Error: PRIMARY KEY or UNIQUE constraint violation: duplicate key "…"`
 // (older releases: `Constraint Error: Duplicate key "…" violates primary key constraint`).

@@ -1,5 +1,7 @@
+import type { PartitionUnit } from '../definitions/specs.ts';
 import { assertIdentifier, parseQualifiedName } from '../identifiers.ts';
 import { isAssignable, type ValueType } from '../types.ts';
+import type { StagedColumn, StagedFiles } from './staged-files.ts';
 
 /**
  * How one SQL engine spells the few things that differ between engines. The compilers in core/sql
@@ -12,6 +14,16 @@ export interface Dialect {
   identifier(name: string): string;
   /** Quotes each part of `schema.table` (validated). */
   qualified(name: string): string;
+  /**
+   * A relation over a table Flywheel did not create, named as a source or stream gives it
+   * (`raw.transactions`), in which the declared `columns` can be read by their declared names
+   * (dialect.identifier). The table and its columns are resolved by the engine's own case rules:
+   * DuckDB matches quoted names case-insensitively, so the table is read as it is; Snowflake reads
+   * an unquoted name as upper case, the case of every table created without quotes (as dbt does), so
+   * the table and columns are named unquoted and given their declared names
+   * (`(SELECT user_id AS "user_id", ts AS "ts" FROM raw.transactions)`): only declared columns are read.
+   */
+  existingTable(name: string, columns: readonly string[]): string;
   stringLiteral(value: string): string;
   /** The column type the engine stores a Flywheel type as. */
   columnType(type: ValueType): string;
@@ -23,16 +35,29 @@ export interface Dialect {
    */
   canAlterColumnType(from: ValueType, to: ValueType): boolean;
   /**
-   * A relation over a file of JSON objects, one per line, with exactly `columns` (a staged batch of
-   * events; core/sql/ingest.ts). Values are read as the given engine types; missing keys are null.
+   * A relation over staged files (OfflineEngine.stageFiles) with exactly `columns`, each read as its
+   * engine type; missing keys (JSON) are null. Parquet read without columns keeps the files' own
+   * columns where the engine can (DuckDB); an engine that cannot type them from the files refuses it.
    */
-  readJsonLines(path: string, columns: readonly (readonly [name: string, engineType: string])[]): string;
+  readStaged(files: StagedFiles, columns: readonly StagedColumn[]): string;
   /** A timestamp expression as a UTC instant (naive timestamps are read as UTC). */
   asInstant(expression: string): string;
   /** `expression` moved `seconds` into the past. */
   minusSeconds(expression: string, seconds: number): string;
-  /** A relation over Parquet files at `path` (a local path or glob). */
-  readParquet(path: string): string;
+  /** The start of the partition of `unit` that a UTC instant falls in, as an instant. */
+  partitionStart(unit: Exclude<PartitionUnit, 'none'>, instant: string): string;
+  /**
+   * The key of the partition that starts at `start` (an instant from partitionStart), as text:
+   * `day=2024-03-01`, `hour=2024-03-01T05`, `month=2024-03` (Partition.key).
+   */
+  partitionKey(unit: Exclude<PartitionUnit, 'none'>, start: string): string;
+  /** Which of `chunks` buckets the keys fall in: a non-negative hash of the keys modulo `chunks` (an integer literal). */
+  keyBucket(keys: readonly string[], chunks: string): string;
+  /**
+   * Whether the engine refuses rows that repeat a table's primary key. DuckDB does; Snowflake accepts
+   * primary keys in DDL but does not enforce them (a `RELY` key is a promise the engine reads, not a check).
+   */
+  readonly enforcesPrimaryKeys: boolean;
   /**
    * The join that picks, for each left row, the right row with the latest time at or before the left
    * row's time among rows with equal keys; left rows without a match are kept with nulls.
@@ -88,17 +113,24 @@ export const duckdbDialect: Dialect = {
   name: 'duckdb',
   identifier: quote,
   qualified: (name) => parseQualifiedName(name).map((part) => `"${part}"`).join('.'),
+  existingTable: (name) => parseQualifiedName(name).map((part) => `"${part}"`).join('.'),
   stringLiteral: (value) => `'${value.replaceAll("'", "''")}'`,
   columnType: (type) => DUCKDB_TYPES[type],
   // DECIMAL(p,s) (what SUM and AVG over decimals give) reads as float64, like Parquet readers do.
   valueTypeOf: (engineType) => DUCKDB_TYPE_LOOKUP[engineType.toUpperCase().replace(/^DECIMAL\(.*\)$/, 'DECIMAL')],
   // DuckDB casts every value of a wider type (int32 → int64, int64 → double, date → timestamp) and of any type to text.
   canAlterColumnType: (from, to) => isAssignable(from, to) || to === 'string',
-  readJsonLines: (path, columns) =>
-    `read_json('${path.replaceAll("'", "''")}', format = 'newline_delimited', columns = {${columns.map(([name, type]) => `'${assertIdentifier(name)}': '${type}'`).join(', ')}})`,
+  // DuckDB reads the worker's disk: the locations are local paths. Parquet keeps its own column types.
+  readStaged: ({ locations, format }, columns) =>
+    format === 'parquet'
+      ? `read_parquet(${duckdbPaths(locations)})`
+      : `read_json(${duckdbPaths(locations)}, format = 'newline_delimited', columns = {${columns.map(([name, type]) => `'${assertIdentifier(name)}': '${type}'`).join(', ')}})`,
   asInstant: (expression) => `CAST(${expression} AS TIMESTAMPTZ)`,
   minusSeconds: (expression, seconds) => `(${expression} - INTERVAL ${Math.trunc(seconds)} SECOND)`,
-  readParquet: (path) => `read_parquet('${path.replaceAll("'", "''")}')`,
+  partitionStart: (unit, instant) => `date_trunc('${unit}', ${instant})`,
+  partitionKey: (unit, start) => `'${unit}=' || strftime(timezone('UTC', ${start}), '${DUCKDB_KEY_FORMATS[unit]}')`,
+  keyBucket: (keys, chunks) => `hash(${keys.join(', ')}) % ${chunks}`,
+  enforcesPrimaryKeys: true,
   asofLeftJoin: ({ right, alias, keyPairs, leftTime, rightTime }) =>
     `ASOF LEFT JOIN ${right} AS ${alias} ON ${[...keyPairs.map(([l, r]) => `${l} = ${r}`), `${leftTime} >= ${rightTime}`].join(' AND ')}`,
   scanRowNumber: () => 'row_number() OVER ()',
@@ -115,6 +147,15 @@ export const duckdbDialect: Dialect = {
   // Measured on DuckDB 1.5: COUNT(DISTINCT) over a frame is about twice as fast as the running sum.
   windowedDistinctCount: 'frame',
 };
+
+/** One path as a string literal, several as a list (read_parquet and read_json take either). */
+function duckdbPaths(paths: readonly string[]): string {
+  const literals = paths.map((path) => `'${path.replaceAll("'", "''")}'`);
+  return literals.length === 1 ? literals[0]! : `[${literals.join(', ')}]`;
+}
+
+/** strftime formats of the partition keys' values (core/training-set/partitions.ts). */
+const DUCKDB_KEY_FORMATS: Record<Exclude<PartitionUnit, 'none'>, string> = { hour: '%Y-%m-%dT%H', day: '%Y-%m-%d', month: '%Y-%m' };
 
 /** The bounds of int64, inclusive. */
 export const INT64_MIN_SQL = '-9223372036854775808';

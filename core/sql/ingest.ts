@@ -2,6 +2,7 @@ import type { EventStreamSpec } from '../definitions/specs.ts';
 import type { ValueType } from '../types.ts';
 import { sql, type CompiledQuery } from './compiled-query.ts';
 import type { Dialect } from './dialect.ts';
+import type { StagedFiles } from './staged-files.ts';
 import {
   BATCH_COLUMN,
   EVENT_ID_COLUMN,
@@ -20,7 +21,7 @@ import {
  * @example
  * // A batch staged as a file of JSON lines, run in one transaction; running it again changes nothing.
  * await engine.transaction(async (tx) => {
- *   for (const statement of compileIngestBatch(stream, { batch: 'seg-000042', stagingRelation: { kind: 'jsonLines', path } }, engine.dialect)) {
+ *   for (const statement of compileIngestBatch(stream, { batch: 'seg-000042', stagingRelation: { kind: 'staged', files: await engine.stageFiles([path], { name: 'seg-000042', format: 'jsonLines' }) } }, engine.dialect)) {
  *     await tx.run(statement);
  *   }
  * });
@@ -35,13 +36,13 @@ import {
  */
 
 /**
- * Where a batch's rows wait before they are stored: a table (a temporary one, say) or a file of JSON
- * objects, one per line. Either has the columns `_event_id`, the stream's keys, its timestamp, its
+ * Where a batch's rows wait before they are stored: a table (a temporary one, say) or staged files of
+ * JSON objects, one per line (OfflineEngine.stageFiles). Either has the columns `_event_id`, the stream's keys, its timestamp, its
  * fields and `_received_at`; other columns are ignored.
  */
 export type StagingRelation =
   | { readonly kind: 'table'; readonly name: string }
-  | { readonly kind: 'jsonLines'; readonly path: string };
+  | { readonly kind: 'staged'; readonly files: StagedFiles };
 
 export interface IngestBatchOptions {
   /** The batch's id (a log segment's name, say): unique within the stream; a batch already in the ledger is not loaded again. */
@@ -55,7 +56,7 @@ export interface IngestBatchOptions {
    * was loaded before; roll back then, and run the batch again with `'statement'`. Faster when the
    * ids are new (no join against the table, no sort of the batch, and DuckDB writes the rows in
    * parallel straight to the file, as a plain load does), but only for engines that enforce primary keys
-   * (enforcesPrimaryKeys: DuckDB, not Snowflake); elsewhere a repeated id would be stored twice.
+   * (Dialect.enforcesPrimaryKeys: DuckDB, not Snowflake); elsewhere a repeated id would be stored twice.
    */
   readonly dedupe?: 'statement' | 'primaryKey';
   /** When the ledger says the batch was loaded (an ISO 8601 instant); the warehouse's current time when absent. */
@@ -144,7 +145,11 @@ export function compileIngestFromTable(stream: EventStreamSpec, options: IngestF
   if (!from) throw new Error(`event stream "${stream.name}" has no \`from\` table to load from`);
   const names = tableNames(stream, options.schema, dialect);
   const q = (name: string) => dialect.identifier(name);
-  const external = dialect.qualified(from.table);
+  const columns = eventStreamTableColumns(stream);
+  // The columns read from the external table: the stream's fields, its watermark and id columns.
+  const read = columns.filter((c) => c.name !== EVENT_ID_COLUMN && c.name !== RECEIVED_AT_COLUMN && c.name !== BATCH_COLUMN);
+  const readFromTable = [...new Set([...read.map((c) => c.name), from.watermark.column, ...(stream.eventIdField !== undefined ? [stream.eventIdField] : [])])];
+  const external = dialect.existingTable(from.table, readFromTable);
   const watermark = dialect.asInstant(q(from.watermark.column));
   const since = options.watermark === undefined
     ? { sql: [] as string[], parameters: [] as unknown[] }
@@ -159,8 +164,6 @@ export function compileIngestFromTable(stream: EventStreamSpec, options: IngestF
     nextWatermark,
     load: (newWatermark) => {
       const batch = `wm:${newWatermark}`;
-      const columns = eventStreamTableColumns(stream);
-      const read = columns.filter((c) => c.name !== EVENT_ID_COLUMN && c.name !== RECEIVED_AT_COLUMN && c.name !== BATCH_COLUMN);
       const stored = [EVENT_ID_COLUMN, ...read.map((c) => c.name)];
       const insertRows = sql(
         `INSERT INTO ${names.table} (${columns.map((c) => q(c.name)).join(', ')}) ` +
@@ -234,7 +237,7 @@ function ledgerInsert(names: { table: string; ledger: string }, dialect: Dialect
 function stagingRelation(staging: StagingRelation, columns: readonly TableColumnNode[], dialect: Dialect): string {
   switch (staging.kind) {
     case 'table': return dialect.qualified(staging.name);
-    case 'jsonLines': return dialect.readJsonLines(staging.path, columns.map((c) => [c.name, dialect.columnType(c.type)] as const));
+    case 'staged': return dialect.readStaged(staging.files, columns.map((c) => [c.name, dialect.columnType(c.type)] as const));
   }
 }
 

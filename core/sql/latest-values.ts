@@ -195,16 +195,9 @@ function compileLatest(view: FeatureViewSpec, project: ProjectSpec, dialect: Dia
   ], '');
 }
 
-/** How each engine puts keys in a bucket: a non-negative hash of the keys modulo the number of chunks. */
-const KEY_BUCKET: Record<Dialect['name'], (keys: readonly string[], chunks: string) => string> = {
-  duckdb: (keys, chunks) => `hash(${keys.join(', ')}) % ${chunks}`,
-  // HASH is signed in Snowflake; a double MOD keeps the bucket in [0, chunks).
-  snowflake: (keys, chunks) => `MOD(MOD(HASH(${keys.join(', ')}), ${chunks}) + ${chunks}, ${chunks})`,
-};
-
 function bucketCondition(dialect: Dialect, keys: readonly string[], bucket: KeyBucket): Fragment {
   // Chunk counts are checked whole numbers, written inline so the expression needs no repeated parameter.
-  return fragment(`${KEY_BUCKET[dialect.name](keys, String(bucket.chunks))} = ?`, bucket.chunk);
+  return fragment(`${dialect.keyBucket(keys, String(bucket.chunks))} = ?`, bucket.chunk);
 }
 
 /** Keys that sort after `after` in join-key order: `(k1 > ? OR (k1 = ? AND k2 > ?) OR …)`, portable where row comparisons are not. */

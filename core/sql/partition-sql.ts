@@ -3,12 +3,6 @@ import type { Partition } from '../training-set/partitions.ts';
 import type { CompiledQuery } from './compiled-query.ts';
 import type { Dialect } from './dialect.ts';
 
-/** How each dialect truncates a UTC instant to its partition's start: keyed by dialect, so a new dialect does not compile until it says. */
-const STARTS: Record<Dialect['name'], (unit: Exclude<PartitionUnit, 'none'>, instant: string) => string> = {
-  duckdb: (unit, t) => `date_trunc('${unit}', ${t})`,
-  snowflake: (unit, t) => `DATE_TRUNC('${unit.toUpperCase()}', CONVERT_TIMEZONE('UTC', ${t}))`,
-};
-
 /** The start the one partition of `none` has in a working table (Partition.start is null there). */
 export const UNPARTITIONED_START = '1970-01-01T00:00:00.000Z';
 
@@ -17,7 +11,7 @@ export function partitionStartSql(timestampColumn: string, unit: PartitionUnit, 
   const instant = dialect.asInstant(dialect.identifier(timestampColumn));
   // `none` has one partition; its rows still need a non-null start (null marks a null timestamp).
   if (unit === 'none') return `CASE WHEN ${instant} IS NOT NULL THEN ${dialect.asInstant(dialect.stringLiteral(UNPARTITIONED_START))} END`;
-  return STARTS[dialect.name](unit, instant);
+  return dialect.partitionStart(unit, instant);
 }
 
 /**

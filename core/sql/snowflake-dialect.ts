@@ -1,17 +1,33 @@
-import { assertIdentifier } from '../identifiers.ts';
+import type { PartitionUnit } from '../definitions/specs.ts';
+import { FlywheelError } from '../errors.ts';
+import { assertIdentifier, parseQualifiedName } from '../identifiers.ts';
 import type { ValueType } from '../types.ts';
 import { duckdbDialect, INT64_MAX_SQL, INT64_MIN_SQL, MAX_SAFE_INTEGER_SQL, type Dialect } from './dialect.ts';
+import type { StagedColumn, StagedFiles } from './staged-files.ts';
+
+/** Thrown when SQL for Snowflake would read files that are not in a stage (a path on the worker's disk, which Snowflake cannot see). */
+export class StagedLocationError extends FlywheelError {
+  readonly location: string;
+  constructor(location: string, reason: string) {
+    super(`Snowflake reads files only from a stage (@stage/path): ${JSON.stringify(location)} ${reason}`);
+    this.location = location;
+  }
+}
 
 /**
  * Snowflake differs from the default (DuckDB) spelling in a few places: its ASOF JOIN takes a
- * MATCH_CONDITION, intervals are DATEADD, row numbers need an ORDER BY, Parquet is read from a stage,
- * timestamps tick in nanoseconds, a windowed distinct count is a running sum, staged JSON is read as
- * VARIANT, a column's type changes only to a wider number, and JSON arrays are ARRAY_CONSTRUCT turned into text.
- * Identifiers are always quoted, so they keep the case they were declared in.
+ * MATCH_CONDITION, intervals are DATEADD, row numbers need an ORDER BY, staged Parquet and JSON are
+ * read from a stage with each column cast to its type, timestamps tick in nanoseconds, a windowed
+ * distinct count is a running sum, a column's type changes only to a wider number, JSON arrays are
+ * ARRAY_CONSTRUCT turned into text, HASH is signed and primary keys are not enforced.
+ * Flywheel's own objects are always quoted, so they keep the case they were declared in; tables
+ * Flywheel did not create are named unquoted, so Snowflake resolves them as it resolves any unquoted name.
  */
 export const snowflakeDialect: Dialect = {
   ...duckdbDialect,
   name: 'snowflake',
+  existingTable: (name, columns) =>
+    `(SELECT ${columns.map((c) => `${assertIdentifier(c)} AS "${c}"`).join(', ')} FROM ${parseQualifiedName(name).join('.')})`,
   // In a Snowflake single-quoted string a backslash starts an escape (`\n`, `\'`), so it is doubled too.
   stringLiteral: (value) => `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`,
   columnType: (type) => SNOWFLAKE_TYPES[type],
@@ -22,11 +38,15 @@ export const snowflakeDialect: Dialect = {
   },
   // Snowflake changes a column's type only to a wider one of the same kind (NUMBER precision up); FLOAT is both float types.
   canAlterColumnType: (from, to) => SNOWFLAKE_TYPES[from] === SNOWFLAKE_TYPES[to] || (from === 'int32' && to === 'int64'),
-  // A staged file of JSON lines, each line one VARIANT ($1) whose keys are cast to the columns' types.
-  readJsonLines: (path, columns) => `(SELECT ${columns.map(([name, type]) => `$1:"${assertIdentifier(name)}"::${type} AS "${name}"`).join(', ')} FROM ${path})`,
+  readStaged: (files, columns) => readStaged(files, columns),
   asInstant: (expression) => `CAST(${expression} AS TIMESTAMP_TZ)`,
   minusSeconds: (expression, seconds) => `DATEADD(second, ${-Math.trunc(seconds)}, ${expression})`,
-  readParquet: (path) => `(SELECT $1 FROM ${path})`,
+  partitionStart: (unit, t) => `DATE_TRUNC('${unit.toUpperCase()}', CONVERT_TIMEZONE('UTC', ${t}))`,
+  partitionKey: (unit, start) => `'${unit}=' || TO_VARCHAR(CONVERT_TIMEZONE('UTC', ${start}), '${SNOWFLAKE_KEY_FORMATS[unit]}')`,
+  // HASH is signed in Snowflake; a double MOD keeps the bucket in [0, chunks).
+  keyBucket: (keys, chunks) => `MOD(MOD(HASH(${keys.join(', ')}), ${chunks}) + ${chunks}, ${chunks})`,
+  // Snowflake keeps PRIMARY KEY and UNIQUE in the DDL and checks neither.
+  enforcesPrimaryKeys: false,
   asofLeftJoin: ({ right, alias, keyPairs, leftTime, rightTime }) =>
     `ASOF JOIN ${right} AS ${alias} MATCH_CONDITION(${leftTime} >= ${rightTime})${keyPairs.length > 0 ? ` ON ${keyPairs.map(([l, r]) => `${l} = ${r}`).join(' AND ')}` : ''}`,
   scanRowNumber: () => 'SEQ8()',
@@ -46,6 +66,27 @@ export const snowflakeDialect: Dialect = {
   // COUNT(DISTINCT …) OVER (… ORDER BY …) is not allowed in Snowflake.
   windowedDistinctCount: 'intervals',
 };
+
+/**
+ * Staged Parquet and JSON lines both come to SQL as one VARIANT per row ($1); each column is that
+ * VARIANT's key of the same name (as declared: keys are case-sensitive) cast to its type, so the
+ * relation has the declared columns and types, never one untyped column. A stage path covers every
+ * file staged under it; the named file format says how to parse them.
+ */
+function readStaged({ locations, format, fileFormat }: StagedFiles, columns: readonly StagedColumn[]): string {
+  if (columns.length === 0) throw new StagedLocationError(locations.join(', '), `is read without a list of columns; Snowflake needs each column and its type to read staged ${format === 'parquet' ? 'Parquet' : 'JSON'}`);
+  const select = columns.map(([name, type]) => `$1:"${assertIdentifier(name)}"::${type} AS "${name}"`).join(', ');
+  const reads = locations.map((location) => {
+    if (!location.startsWith('@')) throw new StagedLocationError(location, 'is not a stage path; stage the files first (OfflineEngine.stageFiles), or name a stage in the source');
+    if (/[\s;()]/.test(location.replace(/"[^"]*"/g, ''))) throw new StagedLocationError(location, 'is not a plain stage path');
+    const options = fileFormat === undefined ? '' : ` (FILE_FORMAT => '${fileFormat.replaceAll("'", "''")}')`;
+    return `SELECT ${select} FROM ${location}${options}`;
+  });
+  return `(${reads.join(' UNION ALL ')})`;
+}
+
+/** TO_VARCHAR formats of the partition keys' values (core/training-set/partitions.ts). */
+const SNOWFLAKE_KEY_FORMATS: Record<Exclude<PartitionUnit, 'none'>, string> = { hour: 'YYYY-MM-DD"T"HH24', day: 'YYYY-MM-DD', month: 'YYYY-MM' };
 
 /** The best-effort equivalents of the DuckDB dialect's JSON values (checked by expected-SQL tests only). */
 const SNOWFLAKE_JSON_VALUES: Record<ValueType, (expression: string) => string> = {

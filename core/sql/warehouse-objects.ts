@@ -160,7 +160,10 @@ export function featureViewBaseTable(view: FeatureViewSpec, project: ProjectSpec
 /** Where rows are read from. */
 export type RelationNode =
   | { readonly kind: 'table'; readonly name: string }
-  | { readonly kind: 'parquet'; readonly path: string }
+  /** A table another system created (a source's `table`): the engine resolves its name by its own case rules. */
+  | { readonly kind: 'existingTable'; readonly name: string; readonly columns: readonly string[] }
+  /** Parquet files the warehouse reads (a local path for DuckDB, a stage path for Snowflake), with the source's declared columns. */
+  | { readonly kind: 'parquet'; readonly path: string; readonly columns: readonly ColumnSpec[] }
   /** SQL that names its input as `{{source}}`, which compiles to the view `source`. */
   | { readonly kind: 'transformation'; readonly sql: string; readonly source: string };
 
@@ -292,8 +295,9 @@ export function unsupportedTableChanges(nodes: readonly WarehouseObjectNode[], d
 
 function sourceBody(source: SourceSpec, resolvePath: (path: string) => string): ViewBodyNode {
   switch (source.location.type) {
-    case 'table': return { kind: 'selectAll', from: { kind: 'table', name: source.location.table } };
-    case 'parquet': return { kind: 'selectAll', from: { kind: 'parquet', path: resolvePath(source.location.path) } };
+    case 'table': return { kind: 'selectAll', from: { kind: 'existingTable', name: source.location.table, columns: source.columns.map((c) => c.name) } };
+    // A stage path (`@stage/clicks/`, Snowflake) names files in the warehouse, not on this disk.
+    case 'parquet': return { kind: 'selectAll', from: { kind: 'parquet', path: source.location.path.startsWith('@') ? source.location.path : resolvePath(source.location.path), columns: source.columns } };
     case 'query': return { kind: 'query', sql: source.location.query };
   }
 }
@@ -325,7 +329,8 @@ type Compilers<N extends { kind: string }, R = string> = { [K in N['kind']]: (no
 
 const RELATIONS: Compilers<RelationNode> = {
   table: (node, d) => d.qualified(node.name),
-  parquet: (node, d) => d.readParquet(node.path),
+  existingTable: (node, d) => d.existingTable(node.name, node.columns),
+  parquet: (node, d) => d.readStaged({ locations: [node.path], format: 'parquet' }, node.columns.map((c) => [c.name, d.columnType(c.type)] as const)),
   transformation: (node, d) => `(${withoutTrailingSemicolon(node.sql).replace(SOURCE_PLACEHOLDER, d.qualified(node.source))}) AS ${d.identifier('transformed')}`,
 };
 

@@ -6,12 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineQueryError } from '../../connectors/offline/engine-query-error.ts';
 import type { OfflineEngine } from '../../connectors/offline/offline-engine.ts';
+import { StageError } from '../../connectors/offline/stage-error.ts';
 import { sql } from '../../core/sql/compiled-query.ts';
 import type { ValueType } from '../../core/types.ts';
 
@@ -37,6 +38,10 @@ export const OFFLINE_ENGINE_CASES = [
   'streams rows in batches, converted like all()',
   'holds the engine while a stream is read, and releases it when the loop ends early',
   'reports a failed streamed statement with its SQL',
+  'stages a file of JSON lines and reads it with the declared types',
+  'stages Parquet files and reads them in order with the declared types',
+  'refuses to stage a file it cannot reach, naming it',
+  'exports partitions in one statement, each to its own folder',
 ] as const;
 export type OfflineEngineCase = (typeof OFFLINE_ENGINE_CASES)[number];
 
@@ -72,6 +77,12 @@ export function describeOfflineEngineContract(
       await subject?.cleanup();
       if (scratch) await rm(scratch, { recursive: true, force: true });
     });
+
+    /** A relation over local Parquet files, read back through a stage (the warehouse may not share this disk). */
+    async function stagedParquet(paths: readonly string[], columns: readonly (readonly [name: string, type: ValueType])[]): Promise<string> {
+      const staged = await engine.stageFiles(paths, { name: `contract-${randomBytes(4).toString('hex')}`, format: 'parquet' });
+      return engine.dialect.readStaged(staged, columns.map(([column, type]) => [column, engine.dialect.columnType(type)] as const));
+    }
 
     /** A table with one column per Flywheel type, under a name no other case uses. */
     async function createTypedTable(): Promise<string> {
@@ -210,22 +221,22 @@ export function describeOfflineEngineContract(
 
       expect(await engine.exportParquet(query, path)).toEqual({ rowCount: 3 });
       expect(existsSync(path)).toBe(true);
-      const readBack = await engine.all(sql(`SELECT * FROM ${engine.dialect.readParquet(path)} ORDER BY ${id}`));
+      const readBack = await engine.all(sql(`SELECT * FROM ${await stagedParquet([path], COLUMNS)} ORDER BY ${id}`));
       expect(readBack).toEqual(await engine.all(query));
       expect(readBack[0]).toMatchObject({ big: '9007199254740993', at: '2024-03-01T08:00:00.123456Z', day: '2024-03-01' });
-      const types = await engine.describe(sql(`SELECT * FROM ${engine.dialect.readParquet(path)}`));
+      const types = await engine.describe(sql(`SELECT * FROM ${await stagedParquet([path], COLUMNS)}`));
       expect(types.map((c) => c.type)).toEqual(COLUMNS.map(([, type]) => type));
 
       // Exporting again replaces the file.
       expect(await engine.exportParquet(sql(`SELECT * FROM ${table} WHERE ${id} = ?`, [2]), path)).toEqual({ rowCount: 1 });
-      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${engine.dialect.readParquet(path)}`))).toEqual([{ n: 1 }]);
+      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${await stagedParquet([path], COLUMNS)}`))).toEqual([{ n: 1 }]);
     });
 
     test('exports an empty result', async () => {
       const table = await createTypedTable();
       const path = join(scratch, 'empty.parquet');
       expect(await engine.exportParquet(sql(`SELECT * FROM ${table}`), path)).toEqual({ rowCount: 0 });
-      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${engine.dialect.readParquet(path)}`))).toEqual([{ n: 0 }]);
+      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${await stagedParquet([path], COLUMNS)}`))).toEqual([{ n: 0 }]);
     });
 
     test('exports many files side by side from a working table, in the order asked', async () => {
@@ -241,7 +252,7 @@ export function describeOfflineEngineContract(
       expect(counts).toEqual([{ rowCount: 3 }, { rowCount: 3 }, { rowCount: 3 }, { rowCount: 3 }]);
       expect([...written].sort()).toEqual([0, 1, 2, 3]);
       for (const [index, start] of [3, 0, 7, 5].entries()) {
-        const rows = await engine.all(sql(`SELECT ${id} FROM ${engine.dialect.readParquet(exports[index]!.localPath)}`));
+        const rows = await engine.all(sql(`SELECT ${id} FROM ${await stagedParquet([exports[index]!.localPath], [['n', 'int32']])}`));
         expect(rows.map((r) => r.n)).toEqual([start, start + 1, start + 2]);
       }
       await engine.run(sql(`DROP TABLE ${engine.dialect.qualified(table)}`));
@@ -258,6 +269,71 @@ export function describeOfflineEngineContract(
       expect((await readdir(folder)).filter((name) => name.endsWith('.partial'))).toEqual([]);
       // The engine is free again.
       expect(await engine.all(sql('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+    });
+
+    test('stages a file of JSON lines and reads it with the declared types', async () => {
+      const path = join(scratch, 'staged', 'events.ndjson');
+      await mkdir(join(scratch, 'staged'), { recursive: true });
+      // A missing key reads as null; a key the columns do not name is ignored; text converts to the declared types.
+      await writeFile(path, [
+        '{"id": 2, "big": 9007199254740993, "label": "b\\\\c", "at": "2024-03-01T10:00:00.5+02:00", "extra": 1}',
+        '{"id": 1, "flag": true, "day": "2024-03-02", "ratio": 0.25}',
+      ].join('\n') + '\n');
+      const staged = await engine.stageFiles([path], { name: `contract-json-${randomBytes(4).toString('hex')}`, format: 'jsonLines' });
+      try {
+        const relation = engine.dialect.readStaged(staged, COLUMNS.map(([column, type]) => [column, engine.dialect.columnType(type)] as const));
+        const id = engine.dialect.identifier('id');
+        expect(await engine.all(sql(`SELECT * FROM ${relation} ORDER BY ${id}`))).toEqual([
+          { id: 1, big: null, ratio: 0.25, small: null, label: null, flag: true, at: null, day: '2024-03-02' },
+          { id: 2, big: '9007199254740993', ratio: null, small: null, label: 'b\\c', flag: null, at: '2024-03-01T08:00:00.500Z', day: null },
+        ]);
+        expect((await engine.describe(sql(`SELECT * FROM ${relation}`))).map((c) => c.type)).toEqual(COLUMNS.map(([, type]) => type));
+      } finally {
+        await engine.unstageFiles(staged);
+      }
+    });
+
+    test('stages Parquet files and reads them in order with the declared types', async () => {
+      const n = engine.dialect.identifier('n');
+      const paths = [join(scratch, 'spine', 'b.parquet'), join(scratch, 'spine', 'a.parquet')];
+      await engine.exportParquet(sql(`SELECT CAST(? AS ${engine.dialect.columnType('int64')}) AS ${n} UNION ALL SELECT CAST(? AS ${engine.dialect.columnType('int64')})`, [5, 6]), paths[0]!);
+      await engine.exportParquet(sql(`SELECT CAST(? AS ${engine.dialect.columnType('int64')}) AS ${n}`, [7]), paths[1]!);
+      const relation = await stagedParquet(paths, [['n', 'int64']]);
+      expect((await engine.all(sql(`SELECT ${n} FROM ${relation}`))).map((r) => r.n)).toEqual([5, 6, 7]);
+      expect((await engine.describe(sql(`SELECT * FROM ${relation}`))).map((c) => [c.name, c.type])).toEqual([['n', 'int64']]);
+    });
+
+    test('refuses to stage a file it cannot reach, naming it', async () => {
+      const missing = join(scratch, 'nowhere', 'seg-9.ndjson');
+      const error = await engine.stageFiles([missing], { name: 'contract-missing', format: 'jsonLines' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StageError);
+      expect((error as StageError).file).toBe(missing);
+      expect((error as Error).message).toContain(missing);
+      await expect(engine.stageFiles([], { name: 'contract-none', format: 'parquet' })).rejects.toBeInstanceOf(StageError);
+    });
+
+    test('exports partitions in one statement, each to its own folder', async () => {
+      const q = engine.dialect.identifier;
+      const values = [[1, 'day=2024-03-02'], [2, 'day=2024-03-01'], [3, 'day=2024-03-02'], [4, 'day=2024-03-01'], [5, 'day=2024-03-02']];
+      const table = await engine.createWorkingTable(`contract_parts_${randomBytes(4).toString('hex')}`,
+        sql(`SELECT CAST(${q('n')} AS ${engine.dialect.columnType('int32')}) AS ${q('n')}, ${q('k')} FROM (VALUES ${values.map(([n, k]) => `(${n}, '${k}')`).join(', ')}) AS t(${q('n')}, ${q('k')})`));
+      const dir = join(scratch, 'parts');
+      await mkdir(join(dir, 'day=2023-01-01'), { recursive: true }); // left over from an earlier run: replaced
+      const files = await engine.exportPartitionedParquet({ query: sql(`SELECT ${q('n')}, ${q('k')} FROM ${engine.dialect.qualified(table)} ORDER BY ${q('n')} DESC`), keyColumn: 'k' }, dir);
+      expect(files.map(({ partitionKey, path, rowCount }) => ({ partitionKey, path, rowCount }))).toEqual([
+        { partitionKey: 'day=2024-03-01', path: join(dir, 'day=2024-03-01', 'part-00000.parquet'), rowCount: 2 },
+        { partitionKey: 'day=2024-03-02', path: join(dir, 'day=2024-03-02', 'part-00000.parquet'), rowCount: 3 },
+      ]);
+      expect(files.every((f) => f.bytes > 0)).toBe(true);
+      expect((await readdir(dir)).sort()).toEqual(['day=2024-03-01', 'day=2024-03-02']);
+      // The key column is not written; rows keep the query's order within each file.
+      expect(await engine.all(sql(`SELECT ${q('n')} FROM ${await stagedParquet([files[1]!.path], [['n', 'int32']])}`))).toEqual([{ n: 5 }, { n: 3 }, { n: 1 }]);
+      const key = await stagedParquet([files[1]!.path], [['n', 'int32'], ['k', 'string']]);
+      expect(await engine.all(sql(`SELECT count(*) AS ${q('n')} FROM ${key} WHERE ${q('k')} IS NOT NULL`)).catch(() => [{ n: 0 }])).toEqual([{ n: 0 }]);
+      // No rows: no files, and the folder is empty.
+      expect(await engine.exportPartitionedParquet({ query: sql(`SELECT ${q('n')}, ${q('k')} FROM ${engine.dialect.qualified(table)} WHERE ${q('n')} > 9`), keyColumn: 'k' }, dir)).toEqual([]);
+      expect(await readdir(dir)).toEqual([]);
+      await engine.run(sql(`DROP TABLE ${engine.dialect.qualified(table)}`));
     });
 
     test('tells a stored table from a view, with its enforced unique column sets', async () => {

@@ -1,15 +1,18 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { DuckDBConnection, DuckDBMaterializedResult } from '@duckdb/node-api';
 import { FlywheelError } from '../../../core/errors.ts';
 import { assertIdentifier } from '../../../core/identifiers.ts';
 import type { CompiledQuery } from '../../../core/sql/compiled-query.ts';
+import type { StagedFiles, StagedFormat } from '../../../core/sql/staged-files.ts';
 import type { TableFacts } from '../../../core/training-set/table-facts.ts';
 import { duckdbDialect } from '../../../core/sql/dialect.ts';
 import { EngineQueryError } from '../engine-query-error.ts';
-import type { EngineBatch, EngineColumn, OfflineEngine, ParquetExport, StreamOptions } from '../offline-engine.ts';
+import type { EngineBatch, EngineColumn, OfflineEngine, ParquetExport, ParquetUnloader, PartitionedParquet, PartitionFile, StreamOptions } from '../offline-engine.ts';
+import { StageError } from '../stage-error.ts';
 import { compileTableLookup, compileUniqueConstraints } from './duckdb-catalog.ts';
 import { leaseInstance, WORKING_CATALOG, type DuckDBSettings, type InstanceLease } from './duckdb-instances.ts';
 import { toDuckDBParameters, toPlainValue } from './duckdb-values.ts';
@@ -269,6 +272,71 @@ export class DuckDBEngine implements OfflineEngine {
       await rm(partial, { force: true });
       throw error;
     }
+  }
+
+  /**
+   * DuckDB reads the worker's disk: a local file (or `file://` URI) is staged where it is, and nothing
+   * is copied. Other URIs are refused: this build of DuckDB reads no object store (extensions stay
+   * off), so download the file first.
+   */
+  async stageFiles(files: readonly string[], options: { readonly name: string; readonly format: StagedFormat }): Promise<StagedFiles> {
+    if (files.length === 0) throw new StageError(options.name, 'no files were given');
+    const locations: string[] = [];
+    for (const file of files) {
+      const path = file.startsWith('file://') ? fileURLToPath(file) : /^[a-z][a-z0-9+.-]*:\/\//i.test(file) ? undefined : resolve(file);
+      if (path === undefined) throw new StageError(file, 'DuckDB reads local files only; download it to the worker first');
+      const found = await stat(path).catch(() => undefined);
+      if (!found?.isFile()) throw new StageError(file, 'there is no such file');
+      locations.push(path);
+    }
+    return { locations, format: options.format };
+  }
+
+  /** Nothing to remove: stageFiles copies nothing. */
+  async unstageFiles(): Promise<void> {}
+
+  /**
+   * One `COPY … TO … (PARTITION_BY (key))` into a folder beside `localDir` that replaces it once
+   * written, so a failed export leaves no partial files; RETURN_STATS gives each file's rows and
+   * bytes. DuckDB keeps the query's order within each partition's file (preserve_insertion_order).
+   */
+  async exportPartitionedParquet(job: PartitionedParquet, localDir: string): Promise<PartitionFile[]> {
+    const target = resolve(localDir);
+    const partial = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
+    await mkdir(dirname(target), { recursive: true });
+    const key = assertIdentifier(job.keyColumn);
+    const copy = {
+      sql: `COPY (\n${withoutTrailingSemicolons(job.query.sql)}\n) TO ${duckdbDialect.stringLiteral(partial)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${duckdbDialect.identifier(key)}), RETURN_STATS)`,
+      parameters: job.query.parameters,
+    };
+    try {
+      const stats = await this.all<{ filename: string; count: number; file_size_bytes: number }>(copy);
+      // DuckDB names a partition's folder `<key column>=<value, percent-encoded>`; ours is the value itself.
+      const files = stats.map((row) => {
+        const [folder, name] = relative(partial, row.filename).split(sep) as [string, string];
+        return { partitionKey: decodeURIComponent(folder.slice(key.length + 1)), name, rowCount: Number(row.count), bytes: Number(row.file_size_bytes), from: row.filename };
+      }).sort((a, b) => (a.partitionKey === b.partitionKey ? (a.name < b.name ? -1 : 1) : a.partitionKey < b.partitionKey ? -1 : 1));
+      await rm(target, { recursive: true, force: true });
+      await mkdir(target, { recursive: true });
+      const parts = new Map<string, number>();
+      const written: PartitionFile[] = [];
+      for (const file of files) {
+        const index = parts.get(file.partitionKey) ?? 0;
+        parts.set(file.partitionKey, index + 1);
+        const path = join(target, file.partitionKey, `part-${String(index).padStart(5, '0')}.parquet`);
+        await mkdir(dirname(path), { recursive: true });
+        await rename(file.from, path);
+        written.push({ partitionKey: file.partitionKey, path, rowCount: file.rowCount, bytes: file.bytes });
+      }
+      return written;
+    } finally {
+      await rm(partial, { recursive: true, force: true });
+    }
+  }
+
+  /** DuckDB writes only to the worker's disk: results reach any store through local files. */
+  unloadTo(): ParquetUnloader | undefined {
+    return undefined;
   }
 
   /** Waits for queued work, then closes the connection (and the file, when no other engine in this process uses it). */
