@@ -6,15 +6,17 @@ import { createFlywheelClient, entity, featureService, featureView, FeatureServi
 import type { OnlineKeyRequest, OnlineRecord, OnlineStore } from '../connectors/online-store/online-store.ts';
 import { microsFromIso } from '../connectors/online-store/online-time.ts';
 import { RedisOnlineStore } from '../connectors/online-store/redis/redis-online-store.ts';
+import { RedisClusterOnlineStore } from '../connectors/online-store/redis-cluster/redis-cluster-online-store.ts';
 import { SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-online-store.ts';
 import type { ProjectSpec } from '../core/definitions/specs.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
 import { startLogServer, TokenTable, type RunningLogServer, type ServedDecision, type ServingOptions } from '../server/index.ts';
 import { deleteTestKeys, redisUrl, startRedisServer, testKeyPrefix, withRedisClient, type RunningRedis } from './setup/redis.ts';
+import { startRedisCluster } from './setup/redis-cluster.ts';
 
 /**
  * The serving API (`POST /v1/features`, docs/serving.md) on a real server over real online stores:
- * SQLite files and redis-server processes. The same suite runs on both; the Redis part adds command
+ * SQLite files, redis-server processes and a three-node Redis Cluster. The same suite runs on all three; the Redis part adds command
  * counts and an outage (the server killed and restarted under the API).
  */
 
@@ -383,6 +385,12 @@ describeServing('SQLite', async () => {
 describeServing('Redis', async () => {
   const keyPrefix = testKeyPrefix();
   return { store: new RedisOnlineStore({ url: redisUrl(), keyPrefix }), cleanup: () => deleteTestKeys(redisUrl(), keyPrefix).then(() => undefined) };
+});
+
+describeServing('Redis Cluster', async () => {
+  // Three real nodes of its own (test/setup/redis-cluster.ts): every request's keys span the shards.
+  const cluster = await startRedisCluster();
+  return { store: new RedisClusterOnlineStore({ urls: [cluster.urls[0]!], keyPrefix: testKeyPrefix() }), cleanup: () => cluster.stop() };
 });
 
 describe('serving on a Redis of its own', () => {
