@@ -1,3 +1,7 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import snowflake, { type Connection, type SnowflakeError } from 'snowflake-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMULATOR_CANNOT, SNOWFLAKE_EMULATOR_TIMEOUT_MS, startSnowflakeEmulator, type SnowflakeEmulator } from './setup/snowflake-emulator.ts';
@@ -273,5 +277,174 @@ describe('session settings and errors', () => {
     } finally {
       await destroy(other);
     }
+  });
+});
+
+describe('binds, streaming and asynchronous statements', () => {
+  it('binds positional values, with ?::type casts and NULLs among them', async () => {
+    const rows = await new Promise<Row[]>((resolve, reject) =>
+      connection.execute({
+        sqlText: 'select ?::int as a, ?::text as b, ?::timestamp_ntz as c, ? as d, ?::boolean as e, ?::float as f, ?::timestamp_ntz as g',
+        binds: [5, "it's", '2024-01-01 00:00:01.5', null, true, 0.5, '1969-12-31 23:59:59.75'],
+        complete: (error, _statement, result) => (error ? reject(error) : resolve((result ?? []) as Row[])),
+      }),
+    );
+    const [row] = rows as Array<Record<string, unknown>>;
+    expect({ ...row, C: (row!.C as Date).getTime(), G: (row!.G as Date).getTime() }).toEqual({
+      A: 5,
+      B: "it's",
+      C: Date.UTC(2024, 0, 1, 0, 0, 1, 500),
+      D: null,
+      E: true,
+      F: 0.5,
+      G: -250,
+    });
+  });
+
+  it('inserts an array binding (many rows, one statement) and reports the rows inserted', async () => {
+    await query('create or replace table bound (id int, name text)');
+    const inserted = await new Promise<Row[]>((resolve, reject) =>
+      connection.execute({
+        sqlText: 'insert into bound values (?, ?)',
+        binds: [
+          [1, 'a'],
+          [2, null],
+          [3, 'c'],
+        ],
+        complete: (error, _statement, result) => (error ? reject(error) : resolve((result ?? []) as Row[])),
+      }),
+    );
+    expect(inserted).toEqual([{ 'number of rows inserted': 3 }]);
+    expect(await query('select * from bound order by id')).toEqual([
+      { ID: 1, NAME: 'a' },
+      { ID: 2, NAME: null },
+      { ID: 3, NAME: 'c' },
+    ]);
+  });
+
+  it('streams a result row by row (2,500 rows: count and sum exact)', async () => {
+    const statement = connection.execute({ sqlText: 'select range as x from range(0, 2500)', streamResult: true });
+    let count = 0;
+    let sum = 0;
+    await new Promise<void>((resolve, reject) =>
+      statement
+        .streamRows()
+        .on('data', (row: Row) => {
+          count += 1;
+          sum += row.X as number;
+        })
+        .on('end', () => resolve())
+        .on('error', reject),
+    );
+    expect(count).toBe(2500);
+    expect(sum).toBe((2499 * 2500) / 2);
+  });
+
+  it('runs an asyncExec statement in the background: RUNNING at once, then SUCCESS and its result', async () => {
+    // 20,000 x 20,000 rows: long enough (a second or more) to be seen running.
+    const sqlText = 'select sum(a.range + b.range) as total from range(0, 20000) a, range(0, 20000) b';
+    const queryId = await new Promise<string>((resolve, reject) =>
+      connection.execute({ sqlText, asyncExec: true, complete: (error, statement) => (error ? reject(error) : resolve(statement.getQueryId())) }),
+    );
+    expect(await connection.getQueryStatus(queryId)).toBe('RUNNING');
+    const statement = await connection.getResultsFromQueryId({ queryId });
+    const rows: Row[] = [];
+    await new Promise<void>((resolve, reject) =>
+      statement
+        .streamRows()
+        .on('data', (row: Row) => rows.push(row))
+        .on('end', () => resolve())
+        .on('error', reject),
+    );
+    // Each of a and b runs over 0..19,999 once per value of the other: 2 x 20,000 x (19,999 x 20,000 / 2).
+    expect(rows).toEqual([{ TOTAL: 7_999_600_000_000 }]);
+    expect(await connection.getQueryStatus(queryId)).toBe('SUCCESS');
+  });
+
+  it('reports an asyncExec statement that fails with its SQL code', async () => {
+    const queryId = await new Promise<string>((resolve, reject) =>
+      connection.execute({ sqlText: 'select * from no_such_async_table', asyncExec: true, complete: (error, statement) => (error ? reject(error) : resolve(statement.getQueryId())) }),
+    );
+    const error = (await connection.getResultsFromQueryId({ queryId }).catch((e: unknown) => e)) as SnowflakeError;
+    expect(error.code).toBe('002003');
+    expect(error.message).toContain('NO_SUCH_ASYNC_TABLE');
+    expect(await connection.getQueryStatus(queryId)).toBe('FAILED_WITH_ERROR');
+  });
+});
+
+describe('internal stages on the emulator', () => {
+  let folder: string;
+
+  beforeAll(async () => {
+    folder = await mkdtemp(join(tmpdir(), 'flywheel-emulator-stage-'));
+    const instance = await DuckDBInstance.create(':memory:');
+    const duck = await instance.connect();
+    const file = join(folder, 'part-0.parquet').replaceAll("'", "''");
+    await duck.run(
+      `copy (select * from (values (1::bigint, 'a', '2024-01-01 00:00:01.5'::timestamp, 1.25::decimal(10,2)), (2, null, null, null)) as v(id, name, ts, amount)) to '${file}' (format parquet)`,
+    );
+    duck.closeSync();
+    instance.closeSync();
+  });
+
+  afterAll(async () => {
+    if (folder) await rm(folder, { recursive: true, force: true });
+  });
+
+  it('PUTs a file, lists it, and COPYs it INTO a table by column name, typed, exactly once', async () => {
+    await query('create or replace stage landing');
+    const put = await query(`put 'file://${join(folder, 'part-0.parquet')}' @landing/run-1/ auto_compress = false`);
+    expect(put).toMatchObject([{ source: 'part-0.parquet', target: 'part-0.parquet', status: 'UPLOADED' }]);
+    expect((await query('list @landing')).map((r) => r.name)).toEqual(['landing/run-1/part-0.parquet']);
+
+    await query('create or replace table landed (id int, name text, ts timestamp_ntz, amount number(10,2))');
+    const copy = 'copy into landed from @landing/run-1/ file_format = (type = parquet) match_by_column_name = case_insensitive';
+    expect((await query(copy)).map((r) => [r.file, r.status, r.rows_loaded])).toEqual([['landing/run-1/part-0.parquet', 'LOADED', 2]]);
+    // Snowflake's load metadata: the same file again is skipped, not loaded twice.
+    expect((await query(copy)).map((r) => [r.file, r.status, r.rows_loaded])).toEqual([['landing/run-1/part-0.parquet', 'LOAD_SKIPPED', 0]]);
+
+    const rows = (await query('select * from landed order by id')) as Array<Record<string, unknown>>;
+    expect(rows.map((r) => ({ ...r, TS: (r.TS as Date | null)?.getTime() ?? null }))).toEqual([
+      { ID: 1, NAME: 'a', TS: Date.UTC(2024, 0, 1, 0, 0, 1, 500), AMOUNT: 1.25 },
+      { ID: 2, NAME: null, TS: null, AMOUNT: null },
+    ]);
+  });
+
+  it("COPYs the files FILES = (...) names from a stage path", async () => {
+    await query('create or replace table landed_named (id int, name text, ts timestamp_ntz, amount number(10,2))');
+    const result = await query(
+      "copy into landed_named from @landing/run-1/ files = ('part-0.parquet') file_format = (type = parquet) match_by_column_name = case_insensitive",
+    );
+    expect(result.map((r) => [r.file, r.status, r.rows_loaded])).toEqual([['landing/run-1/part-0.parquet', 'LOADED', 2]]);
+    expect(await query('select count(*) as n from landed_named')).toEqual([{ N: 2 }]);
+  });
+
+  it('refuses an unload to a stage at once with a SQL error, never pretending (EMULATOR_CANNOT.unloadToStage)', async () => {
+    const error = (await query("copy into @landing/out/ from (select 1 as x) file_format = (type = parquet)").catch((e: unknown) => e)) as SnowflakeError;
+    expect(error).toBeInstanceOf(Error);
+    expect(error.code).toBe('261000');
+    expect(EMULATOR_CANNOT.unloadToStage).toContain('COPY INTO @stage');
+  });
+});
+
+describe('keys', () => {
+  it('accepts PRIMARY KEY ... RELY and UNIQUE ... RELY in DDL, and SHOW PRIMARY KEYS lists the key', async () => {
+    await query('create or replace table keyed (k text, t timestamp_ntz, v int, primary key (k, t) rely)');
+    await query('create or replace table keyed_columns (k text primary key rely, u int unique rely, w int, constraint w_unique unique (w) norely)');
+    await query('create or replace table keyed_later (k text, t timestamp_ntz)');
+    await query('alter table keyed_later add constraint keyed_later_pk primary key (k, t) rely');
+    const keys = await query('show primary keys in table keyed');
+    expect(keys.map((r) => [r.table_name, r.column_name])).toEqual([
+      ['KEYED', 'K'],
+      ['KEYED', 'T'],
+    ]);
+    // fakesnow answers rely = 'false' whatever the DDL said: EMULATOR_CANNOT.relyKeys.
+    expect(keys.map((r) => r.rely)).toEqual(['false', 'false']);
+  });
+
+  it('enforces a primary key where Snowflake would not (EMULATOR_CANNOT.unenforcedPrimaryKeys)', async () => {
+    await query("insert into keyed values ('a', '2024-01-01', 1)");
+    await expect(query("insert into keyed values ('a', '2024-01-01', 2)")).rejects.toMatchObject({ code: '261000' });
+    expect(EMULATOR_CANNOT.unenforcedPrimaryKeys).toContain('DuckDB enforces');
   });
 });

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describeEnd, stopChild, type ProcessEnd } from '../../cli/dev/child-process.ts';
@@ -35,18 +37,25 @@ const HOST = '127.0.0.1';
  * Keys are stable: `it.skipIf(onEmulator)(...)` cases name one, e.g. `EMULATOR_CANNOT.unloadToStage`.
  */
 export const EMULATOR_CANNOT = {
-  unloadToStage: 'fakesnow 0.12.1 does not implement COPY INTO @stage (unloads); only live Snowflake checks them',
-  getFromStage: 'fakesnow 0.12.1 does not implement GET (download from a stage)',
-  selectFromStage: 'fakesnow 0.12.1 does not read staged files with SELECT ... FROM @stage',
+  unloadToStage: 'fakesnow 0.12.1 does not implement COPY INTO @stage (unloads, PARTITION BY); checked live only',
+  getFromStage: 'fakesnow 0.12.1 does not implement GET (download from a stage); checked live only',
+  removeFromStage: 'fakesnow 0.12.1 does not implement REMOVE @stage; staged files stay until the emulator stops',
+  copyPattern: "fakesnow 0.12.1 refuses COPY INTO ... PATTERN = '...'; a path prefix (@stage/path/) and FILES = (...) work",
+  selectFromStage: 'fakesnow 0.12.1 cannot read staged files with SELECT ... FROM @stage; checked live only',
+  externalStages: 'stages over S3 (URL and credentials or a storage integration) are not emulated: the emulator has internal stages only',
   unenforcedPrimaryKeys:
     'DuckDB enforces PRIMARY KEY and UNIQUE, Snowflake does not: a duplicate key fails on the emulator where Snowflake stores it, so the tie-break for duplicates is checked live only',
+  relyKeys: "RELY is accepted in DDL and dropped: SHOW PRIMARY KEYS answers rely = 'false' for every key (fakesnow), so the RELY promise is read live only",
   timestampTzOffsets:
     'TIMESTAMP_TZ and TIMESTAMP_LTZ are DuckDB TIMESTAMPTZ: the emulator keeps the instant but answers every value as timestamp_tz at UTC (offset lost, LTZ reported as TZ)',
+  sessionTimezone: "the emulator runs in UTC: ALTER SESSION SET TIMEZONE accepts 'UTC' only",
   chunkedResults: 'every result comes back inline in one JSON rowset; Snowflake sends large ones as chunks fetched from cloud storage',
-  asyncQueries:
-    'queries run synchronously: asyncExec returns after the statement ends and the monitoring endpoint only says SUCCESS, so cancelling a running statement is checked live only',
+  cancelRunningStatement:
+    'cancelling (abort-request, SYSTEM$CANCEL_QUERY) does not stop a running statement on the emulator; async statements do run in the background and report RUNNING, then SUCCESS or FAILED_WITH_ERROR',
+  concurrentStatementsPerSession: 'statements of one session run one at a time (one DuckDB cursor per session); use one connection per concurrent statement',
   structuredTypes: 'OBJECT and ARRAY columns are answered as VARIANT (the same JSON value once parsed); structured OBJECT(...)/ARRAY(...) field metadata is absent',
-  queryTagHistory: 'QUERY_TAG is accepted but not recorded: there is no QUERY_HISTORY to count statements by tag',
+  queryHistory: 'QUERY_TAG and STATEMENT_TIMEOUT_IN_SECONDS are accepted but have no effect: there is no QUERY_HISTORY to count statements by tag, and no statement times out',
+  errorMessages: "error codes and SQL states are Snowflake's for common errors (002003 for a missing object), but messages are DuckDB's; statements fakesnow cannot run fail with 261000",
 } as const;
 
 export type EmulatorGap = keyof typeof EMULATOR_CANNOT;
@@ -85,7 +94,7 @@ export interface SnowflakeEmulator {
    * database or schema.
    */
   connectionOptions(target?: { readonly database?: string; readonly schema?: string }): EmulatorConnectionOptions;
-  /** Stops the process (SIGTERM, then SIGKILL after 5 s); its databases go with it. */
+  /** Stops the process (SIGTERM, then SIGKILL after 5 s); its databases and stages go with it. */
   stop(): Promise<void>;
 }
 
@@ -96,7 +105,13 @@ export interface SnowflakeEmulator {
 export async function startSnowflakeEmulator(): Promise<SnowflakeEmulator> {
   const python = await ensureFakesnow({ onProgress: (line) => process.stderr.write(`[snowflake-emulator] ${line}\n`) });
   const adapter = join(snowflakeEmulatorDir(), 'adapter.py');
-  const child = spawn(python, [adapter, '--host', HOST, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+  // fakesnow keeps internal stages (PUT files) in a temporary folder of its own making: this one,
+  // removed when the emulator stops.
+  const scratch = await mkdtemp(join(tmpdir(), 'flywheel-snowflake-emulator-'));
+  const child = spawn(python, [adapter, '--host', HOST, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PYTHONUNBUFFERED: '1', TMPDIR: scratch },
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-32_000);
@@ -106,8 +121,12 @@ export async function startSnowflakeEmulator(): Promise<SnowflakeEmulator> {
     child.once('exit', (code) => resolve(code));
   });
 
-  const port = await listeningPort(child, ended).catch(async (error: unknown) => {
+  const stop = async () => {
     await stopChild(child, ended, 5_000);
+    await rm(scratch, { recursive: true, force: true });
+  };
+  const port = await listeningPort(child, ended).catch(async (error: unknown) => {
+    await stop();
     throw error instanceof SnowflakeEmulatorError ? new SnowflakeEmulatorError(error.message.replace(/^Snowflake emulator: /, ''), tail(stderr, 30)) : error;
   });
   // Later output (tracebacks of statements fakesnow cannot run) goes to the test's stderr, as the other servers' do.
@@ -128,7 +147,7 @@ export async function startSnowflakeEmulator(): Promise<SnowflakeEmulator> {
       database,
       schema,
     }),
-    stop: () => stopChild(child, ended, 5_000),
+    stop,
   };
 }
 

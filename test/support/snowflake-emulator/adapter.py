@@ -6,7 +6,10 @@ This adapter serves fakesnow's own app with two changes and nothing else:
 
 1. Query responses are rewritten from Arrow to Snowflake's JSON result format (`json_rowset.py`),
    with the session parameters the driver reads its output formats from.
-2. SQL that fakesnow passes to DuckDB unchanged and DuckDB cannot run is translated first
+2. Statements sent with `asyncExec` run in the background: the request returns at once (code
+   333334), `/monitoring/queries/<id>` says RUNNING until the statement ends, and
+   `/queries/<id>/result` gives its result (`async_queries.py`). fakesnow runs them synchronously.
+3. SQL that fakesnow passes to DuckDB unchanged and DuckDB cannot run is translated first
    (`translate.py`): today `ASOF JOIN ... MATCH_CONDITION`.
 
 Anything else fakesnow cannot do stays an error; test/setup/snowflake-emulator.ts lists it.
@@ -18,6 +21,7 @@ Prints `LISTENING <port>` on stdout once the socket is bound, then serves until 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import logging
 import os
@@ -39,6 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 fakesnow_server.logger.setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
 
+import async_queries  # noqa: E402
 from json_rowset import nested_types_rowtype, to_json_result  # noqa: E402
 from translate import install_translations  # noqa: E402
 
@@ -49,8 +54,8 @@ QUERY_PATH = "/queries/v1/query-request"
 INTERNAL_ERROR_CODE = "261000"
 
 
-async def query_request(request: Request) -> Response:
-    """fakesnow's query handler, its Arrow answer turned into a JSON one."""
+async def run_query(request: Request) -> tuple[int, dict]:
+    """fakesnow's query handler, its Arrow answer turned into a JSON one: (HTTP status, body)."""
     response = await fakesnow_server.query_request(request)
     body = json.loads(bytes(response.body))
     data = body.get("data")
@@ -58,31 +63,67 @@ async def query_request(request: Request) -> Response:
         # fakesnow answers a statement it cannot run (an unsupported construct, a bug) with HTTP 500,
         # which the driver retries for minutes as a transient outage. It is not one: fail the
         # statement now, as Snowflake fails a statement, with fakesnow's message.
-        return sql_error(body.get("code") or INTERNAL_ERROR_CODE, body.get("message") or "fakesnow failed")
+        return 200, sql_error_body(body.get("code") or INTERNAL_ERROR_CODE, body.get("message") or "fakesnow failed")
     if body.get("success") and isinstance(data, dict) and "rowtype" in data:
         try:
             body["data"] = to_json_result(data)
         except Exception as error:  # noqa: BLE001 - any failure here is the emulator's, named as such
             logging.getLogger("snowflake-emulator").exception("cannot encode a result as JSON")
-            return sql_error(INTERNAL_ERROR_CODE, f"Snowflake emulator: cannot encode the result as JSON: {error!r}")
-    return JSONResponse(body, status_code=response.status_code)
+            return 200, sql_error_body(INTERNAL_ERROR_CODE, f"Snowflake emulator: cannot encode the result as JSON: {error!r}")
+    return response.status_code, body
 
 
-def sql_error(code: str, message: str) -> JSONResponse:
-    """A failed statement in Snowflake's shape: HTTP 200, success false, the code and SQL state in data."""
-    return JSONResponse(
-        {"data": {"errorCode": code, "sqlState": "XX000"}, "code": code, "message": message, "success": False}
-    )
+async def query_request(request: Request) -> Response:
+    if (await request_json(request)).get("asyncExec"):
+        return JSONResponse(async_queries.submit(run_query(request)))
+    status, body = await run_query(request)
+    return JSONResponse(body, status_code=status)
+
+
+async def request_json(request: Request) -> dict:
+    # Starlette keeps the body read here for fakesnow's handler to read again.
+    body = await request.body()
+    if request.headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    return json.loads(body)
+
+
+def sql_error_body(code: str, message: str) -> dict:
+    """A failed statement in Snowflake's shape (sent with HTTP 200): success false, code and SQL state."""
+    return {"data": {"errorCode": code, "sqlState": "XX000"}, "code": code, "message": message, "success": False}
+
+
+def gcs_stage_info_for_node(gcs_stage_info):  # noqa: ANN001, ANN201
+    """fakesnow's PUT answer (a GCS stage with a presigned URL back to this server), with the fields
+    snowflake-sdk reads before it uploads (`region`, `endPoint`, ...): the Python connector does
+    without them, the Node one fails on `region.toLowerCase()`."""
+
+    def stage_info(request, expr, put_stage_data):  # noqa: ANN001, ANN202
+        info = gcs_stage_info(request, expr, put_stage_data)
+        return {"region": "us-central1", "endPoint": None, "useRegionalUrl": False, "useVirtualUrl": False, **info}
+
+    return stage_info
+
+
+async def presigned_put_only(_request: Request) -> Response:
+    """GET of a PUT's presigned URL: 403, as GCS answers a URL signed for PUT. snowflake-sdk GETs it
+    first (is the file there?) and uploads on 401/403/404; fakesnow serves PUT alone (405)."""
+    return Response(status_code=403)
 
 
 def build_app() -> Starlette:
     install_translations()
     fakesnow_server.describe_as_rowtype = nested_types_rowtype(fakesnow_server.describe_as_rowtype)
+    fakesnow_server.gcs_stage_info = gcs_stage_info_for_node(fakesnow_server.gcs_stage_info)
     routes = [
         Route(QUERY_PATH, query_request, methods=["POST"]) if route.path == QUERY_PATH else route
         for route in fakesnow_server.routes
         if isinstance(route, Route)
     ]
+    routes.append(Route("/fs_bucket/{path:path}", presigned_put_only, methods=["GET"]))
+    # Ahead of fakesnow's monitoring route: the status of statements run asynchronously.
+    routes.insert(0, Route("/monitoring/queries/{sfqid}", async_queries.monitoring_query(fakesnow_server.monitoring_query), methods=["GET"]))
+    routes.insert(0, Route("/queries/{sfqid}/result", async_queries.query_result, methods=["GET"]))
     return Starlette(debug=False, routes=routes)
 
 

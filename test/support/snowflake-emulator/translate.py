@@ -12,16 +12,35 @@ fakesnow's rewrites (identifiers, types, functions) still run on the result.
   where the emulator already behaves so: TIMEZONE (UTC only: DuckDB here runs in UTC, any other zone
   is refused), QUERY_TAG (accepted, not recorded), STATEMENT_TIMEOUT_IN_SECONDS (accepted, not
   enforced). fakesnow refuses them all as not implemented.
+- Constraint properties Snowflake records and DuckDB does not parse (`PRIMARY KEY (k, t) RELY`,
+  NORELY, NOT ENFORCED, VALIDATE, NOVALIDATE) are dropped; the key itself stays, and DuckDB enforces
+  it where Snowflake would not (EMULATOR_CANNOT.unenforcedPrimaryKeys, .relyKeys).
+
+Two fixes are not on the tree:
+
+- A bind placeholder cast with `::` (`?::timestamp_ntz`) is read by sqlglot's tokenizer as one `?::`
+  token (a try-cast operator of other dialects) and fails to parse; `? ::timestamp_ntz` parses as the
+  cast Snowflake means. The text is rewritten token by token before parsing, so `?::` inside a string
+  or comment is left alone.
+- `COPY INTO t FROM @stage/path/ FILES = ('a.parquet')` on an internal stage: fakesnow keeps internal
+  stages in a local folder and refuses the folder as "invalid URL prefix" when FILES names files in
+  it; the emulator joins folder and file names as fakesnow does for URLs.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
+import fakesnow.copy_into
+import fakesnow.cursor
+import fakesnow.server
 import snowflake.connector.errors
 from fakesnow.cursor import FakeSnowflakeCursor
 from fakesnow.transforms import SUCCESS_NOP
 from sqlglot import exp
+from sqlglot.dialects.snowflake import Snowflake
+from sqlglot.tokens import TokenType
 
 
 def asof_match_condition(node: exp.Expr) -> exp.Expr:
@@ -34,6 +53,21 @@ def asof_match_condition(node: exp.Expr) -> exp.Expr:
     node.set("match_condition", None)
     node.set("side", "LEFT")
     node.set("on", exp.and_(on, match) if on is not None else match)
+    return node
+
+
+CONSTRAINT_PROPERTIES = frozenset({"RELY", "NORELY", "ENFORCED", "NOT ENFORCED", "VALIDATE", "NOVALIDATE"})
+
+
+def constraint_properties_dropped(node: exp.Expr) -> exp.Expr:
+    options = node.args.get("options")
+    if isinstance(node, (exp.PrimaryKey, exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint, exp.ForeignKey)):
+        if isinstance(options, list):
+            node.set("options", [o for o in options if not (isinstance(o, str) and o.upper() in CONSTRAINT_PROPERTIES)] or None)
+        # `b int unique rely`: sqlglot reads RELY as the name of the unique index.
+        name = node.args.get("this")
+        if isinstance(node, exp.UniqueColumnConstraint) and isinstance(name, exp.Identifier) and name.name.upper() in CONSTRAINT_PROPERTIES:
+            node.set("this", None)
     return node
 
 
@@ -73,7 +107,21 @@ def alter_session_no_effect(node: exp.Expr) -> exp.Expr:
     return SUCCESS_NOP.copy()
 
 
-TRANSLATIONS: list[Callable[[exp.Expr], exp.Expr]] = [asof_match_condition, alter_session_no_effect]
+TRANSLATIONS: list[Callable[[exp.Expr], exp.Expr]] = [asof_match_condition, alter_session_no_effect, constraint_properties_dropped]
+
+def split_placeholder_casts(sql: str) -> str:
+    """`?::type` as `? ::type`, for sqlglot; anything it cannot tokenize is left to fail as before."""
+    if "?::" not in sql:
+        return sql
+    try:
+        tokens = Snowflake().tokenize(sql)
+    except Exception:  # noqa: BLE001 - parse_one reports the syntax error in Snowflake's form
+        return sql
+    for token in reversed(tokens):
+        if token.token_type == TokenType.QDCOLON:
+            sql = f"{sql[: token.start]}? ::{sql[token.end + 1 :]}"
+    return sql
+
 
 _installed = False
 
@@ -91,4 +139,22 @@ def install_translations() -> None:
         return fakesnow_transform(self, expression, params)
 
     FakeSnowflakeCursor._transform = transform  # noqa: SLF001
+
+    # Both modules imported parse_one by name, so each gets the wrapped one.
+    fakesnow_parse_one = fakesnow.cursor.parse_one
+
+    def parse_one(command: str) -> exp.Expr:
+        return fakesnow_parse_one(split_placeholder_casts(command))
+
+    fakesnow.cursor.parse_one = parse_one
+    fakesnow.server.parse_one = parse_one
+
+    fakesnow_source_urls = fakesnow.copy_into._source_urls  # noqa: SLF001
+
+    def source_urls(source: str, files: list[str]) -> list[str]:
+        if os.path.isabs(source):  # an internal stage's local folder
+            return [os.path.join(source, file) for file in files] or [source]
+        return fakesnow_source_urls(source, files)
+
+    fakesnow.copy_into._source_urls = source_urls  # noqa: SLF001
     _installed = True
