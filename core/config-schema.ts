@@ -39,6 +39,13 @@ const temporal = z.strictObject({
   address: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port'),
   namespace: z.string().min(1),
   taskQueue: z.string().min(1).optional(),
+  taskQueues: z.union([
+    z.literal('per-workload'),
+    z.strictObject(
+      { ingest: z.string().min(1).optional(), trainingSets: z.string().min(1).optional(), labels: z.string().min(1).optional(), materialization: z.string().min(1).optional() },
+      { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown workload ${issue.keys.map((k) => `"${k}"`).join(', ')}; the workloads are ingest, trainingSets, labels, materialization` : undefined) },
+    ),
+  ], { error: (issue) => (issue.code === 'invalid_union' ? "must be 'per-workload' or an object naming the queues of some of ingest, trainingSets, labels, materialization" : undefined) }).optional(),
   tls: z.strictObject({ serverName: z.string().optional(), serverRootCaPathEnv: envName.optional(), clientCertPathEnv: envName.optional(), clientKeyPathEnv: envName.optional() }).optional(),
   apiKeyEnv: envName.optional(),
   webUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').optional(),

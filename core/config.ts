@@ -5,6 +5,8 @@
  * the CLI read those variables, so they never reach workflow arguments or histories.
  */
 
+import type { TaskQueues, TaskQueuesConfig } from './task-queues.ts';
+
 export type OfflineStoreConfig =
   | { type: 'duckdb'; /** Database file, relative to the project root. */ path: string; threads?: number; memoryLimit?: string }
   | {
@@ -64,6 +66,12 @@ export interface TemporalConfig {
    * `flywheel-<project>` (defaultTaskQueue), so two projects on one Temporal never share one.
    */
   taskQueue?: string;
+  /**
+   * A task queue per workload (ingest, training sets and backfills, labels, materialization), so a
+   * long backfill never waits in front of ingestion: `'per-workload'` for `flywheel-<project>-<workload>`,
+   * or an object naming some (core/task-queues.ts, docs/deployment.md). Absent: everything on `taskQueue`.
+   */
+  taskQueues?: TaskQueuesConfig;
   tls?: {
     serverName?: string;
     /** Environment variables holding PEM file paths (never the PEMs in git). */
@@ -88,7 +96,7 @@ export interface ProfileConfig {
 }
 
 /** A Temporal config whose task queue is known (the config loader fills in the default). */
-export type ResolvedTemporalConfig = TemporalConfig & { taskQueue: string };
+export type ResolvedTemporalConfig = Omit<TemporalConfig, 'taskQueues'> & { taskQueue: string; /** Every workload's queue, resolved (resolveTaskQueues). */ taskQueues: TaskQueues };
 
 /** The task queue of a project whose profile names none: its own, so projects never pick up each other's runs. */
 export function defaultTaskQueue(project: string): string {

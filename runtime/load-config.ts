@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { defaultTaskQueue, type FlywheelConfig, type ProfileConfig, type ResolvedTemporalConfig } from '../core/config.ts';
+import type { FlywheelConfig, ProfileConfig, ResolvedTemporalConfig, TemporalConfig } from '../core/config.ts';
+import { resolveTaskQueues } from '../core/task-queues.ts';
 import { flywheelConfigSchema } from '../core/config-schema.ts';
 import { ConfigError } from '../core/errors.ts';
 import { importTypeScript } from './import-typescript.ts';
@@ -16,7 +17,7 @@ export interface ResolvedConfig {
   readonly definitionsDir: string;
   readonly stateDir: string;
   readonly profileName: string;
-  /** The chosen profile, its paths absolute and its task queue filled in (`flywheel-<project>` by default). */
+  /** The chosen profile, its paths absolute and its task queues filled in (`flywheel-<project>` for all by default; core/task-queues.ts). */
   readonly profile: ProfileConfig & { readonly temporal: ResolvedTemporalConfig };
 }
 
@@ -78,6 +79,13 @@ function resolveProfile(config: FlywheelConfig, configFile: string, requested: s
     definitionsDir: abs(config.definitions),
     stateDir: abs(config.stateDir ?? '.flywheel'),
     profileName,
-    profile: { ...profile, offline, objectStore, onlineStore, temporal: { ...profile.temporal, taskQueue: profile.temporal.taskQueue ?? defaultTaskQueue(config.project) } },
+    profile: { ...profile, offline, objectStore, onlineStore, temporal: resolveTemporal(config.project, profile.temporal) },
   };
+}
+
+/** The project queue and every workload's queue, resolved once here so every starter and worker agrees. */
+function resolveTemporal(project: string, temporal: TemporalConfig): ResolvedTemporalConfig {
+  const { taskQueues: _named, ...rest } = temporal;
+  const taskQueues = resolveTaskQueues(project, temporal);
+  return { ...rest, taskQueue: taskQueues.project, taskQueues };
 }

@@ -5,6 +5,7 @@ import { DefinitionError } from '../core/errors.ts';
 import { definitionHash } from '../core/plan/definition-hash.ts';
 import { diffProjects } from '../core/plan/diff.ts';
 import { desiredSchedules, labelsOfScheduleId, scheduleTargetOfId } from '../core/plan/schedules.ts';
+import { resolveTaskQueues } from '../core/task-queues.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
 
 /** `labels` definitions: their normalized specs, and every problem validation names (file, object, field). */
@@ -65,7 +66,7 @@ describe('labels definitions', () => {
     expect(definitionHash(without)).toBe(definitionHash(Object.fromEntries(Object.entries(without).filter(([k]) => k !== 'labels')) as never));
     const withLabels = validate(labels({ ...chargedBack.input, decisions: fraud, outcomes: chargebacks, schedule: { cron: '*/15 * * * *' } } as never));
     expect(diffProjects(without, withLabels).map((c) => `${c.action} ${c.kind} ${c.name}`)).toEqual(['add labels charged_back']);
-    const [schedule] = desiredSchedules({ project: 'demo', spec: withLabels, taskQueue: 'q' });
+    const [schedule] = desiredSchedules({ project: 'demo', spec: withLabels, taskQueues: resolveTaskQueues('demo', { taskQueue: 'q' }) });
     expect(schedule).toMatchObject({
       id: 'flywheel:demo:labels:charged_back', labels: 'charged_back', times: { type: 'calendar', cron: '*/15 * * * *' }, overlap: 'SKIP',
       searchAttributes: { FlywheelProject: 'demo', FlywheelKind: 'labels', FlywheelObject: 'charged_back' },

@@ -1,3 +1,4 @@
+import { resolveTaskQueues } from '../core/task-queues.ts';
 import { describe, expect, it } from 'vitest';
 import { entity } from '../core/definitions/entity.ts';
 import { eventStream } from '../core/definitions/event-stream.ts';
@@ -280,7 +281,7 @@ describe('materialization schedules in plan', () => {
     expect(featureViewOfScheduleId('demo', 'flywheel:demo:training-set:pay_counts')).toBeUndefined();
 
     const attributes = { FlywheelProject: 'demo', FlywheelKind: 'materialization', FlywheelObject: 'pay_counts' };
-    const desired = desiredSchedules({ project: 'demo', spec, taskQueue: 'flywheel' });
+    const desired = desiredSchedules({ project: 'demo', spec, taskQueues: resolveTaskQueues('demo', { taskQueue: 'flywheel' }) });
     expect(desired).toEqual([{
       id: 'flywheel:demo:materialization:pay_counts',
       featureView: 'pay_counts',

@@ -6,6 +6,7 @@ import { DefinitionError } from '../core/errors.ts';
 import { summarizeStageResult } from '../core/loop/stage-summary.ts';
 import { definitionHash } from '../core/plan/definition-hash.ts';
 import { desiredSchedules, scheduleTargetOfId, schedulesInvolved } from '../core/plan/schedules.ts';
+import { resolveTaskQueues } from '../core/task-queues.ts';
 import {
   dependentsOf,
   latestPartition,
@@ -221,7 +222,7 @@ describe('loop definitions', () => {
 
   it('with a schedule get a Temporal Schedule that starts flywheelLoop with the loop\'s name', () => {
     const spec = validate(loop({ name: 'hourly', schedule: { every: '1h' }, only: ['ingest'] }), loop({ name: 'adhoc' }));
-    expect(desiredSchedules({ project: 'demo', spec, taskQueue: 'flywheel' })).toEqual([{
+    expect(desiredSchedules({ project: 'demo', spec, taskQueues: resolveTaskQueues('demo', { taskQueue: 'flywheel' }) })).toEqual([{
       id: 'flywheel:demo:loop:hourly', loop: 'hourly',
       times: { type: 'interval', everySeconds: 3600, offsetSeconds: 0 }, paused: false, overlap: 'SKIP', catchupWindowSeconds: 86_400,
       searchAttributes: { FlywheelProject: 'demo', FlywheelKind: 'loop', FlywheelObject: 'hourly' },

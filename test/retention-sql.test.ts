@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { entity, eventStream, featureService, featureView } from '../index.ts';
 import { desiredSchedules, knownScheduleIds, scheduleTargetOfId, schedulesInvolved } from '../core/plan/schedules.ts';
+import { resolveTaskQueues } from '../core/task-queues.ts';
 import { retentionCutoff, changedRetentions, streamsUnderRetention } from '../core/retention/cutoff.ts';
 import { duckdbDialect, type Dialect } from '../core/sql/dialect.ts';
 import { compileCountExpired, compileDeleteExpiredBatch, compileDeleteExpiredQuarantine } from '../core/sql/retention.ts';
@@ -71,7 +72,7 @@ describe('retention SQL', () => {
     const model = featureService({ name: 'model', features: [spend], logging: { sampleRate: 1, retention: '7d', retentionSchedule: { cron: '0 4 * * *' } } });
     const spec = validateProject([user, clicks, spend, model].map((definition) => ({ definition })));
     expect(spec.eventStreams.model_decisions).toMatchObject({ retentionSeconds: 7 * 86_400, retentionSchedule: { cron: '0 4 * * *', catchupWindowSeconds: 86_400, paused: false } });
-    const schedules = desiredSchedules({ project: 'demo', spec, taskQueue: 'q' });
+    const schedules = desiredSchedules({ project: 'demo', spec, taskQueues: resolveTaskQueues('demo', { taskQueue: 'q' }) });
     expect(schedules.map((s) => [s.id, s.action.workflowType, s.action.input, s.searchAttributes])).toEqual([
       ['flywheel:demo:retention:clicks', 'enforceRetention', { project: 'demo', stream: 'clicks' }, { FlywheelProject: 'demo', FlywheelKind: 'retention', FlywheelObject: 'clicks' }],
       ['flywheel:demo:retention:model_decisions', 'enforceRetention', { project: 'demo', stream: 'model_decisions' }, { FlywheelProject: 'demo', FlywheelKind: 'retention', FlywheelObject: 'model_decisions' }],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backfillRunId, compactInstant, compactRange, labelPartitionRunId, labelsRunId, loopRunId, materializeRunId, scheduledRunIdBase, trainingSetRunId } from '../core/run-ids.ts';
 import { desiredSchedules } from '../core/plan/schedules.ts';
+import { resolveTaskQueues } from '../core/task-queues.ts';
 import { emptyProject } from '../core/definitions/specs.ts';
 
 /** The workflow id scheme `<project>/<kind>/<object>/<range or as-of>` (docs/runs.md), pure. */
@@ -50,7 +51,7 @@ describe('run ids', () => {
       ...emptyProject(),
       loops: { hourly: { kind: 'loop', name: 'hourly', schedule: { type: 'interval', everySeconds: 3600, offsetSeconds: 0, catchupWindowSeconds: 86_400, paused: false } } },
     } as unknown as Parameters<typeof desiredSchedules>[0]['spec'];
-    const [loop] = desiredSchedules({ project: 'demo', spec, taskQueue: 'flywheel-demo' });
+    const [loop] = desiredSchedules({ project: 'demo', spec, taskQueues: resolveTaskQueues('demo', { taskQueue: 'flywheel-demo' }) });
     expect(loop).toMatchObject({ id: 'flywheel:demo:loop:hourly', action: { workflowId: 'demo/loop/hourly/scheduled', taskQueue: 'flywheel-demo' } });
   });
 });

@@ -1,3 +1,4 @@
+import { resolveTaskQueues } from '../core/task-queues.ts';
 import { describe, expect, it } from 'vitest';
 import { emptyProject, type ProjectSpec, type TrainingSetSchedule, type TrainingSetSpec } from '../core/definitions/specs.ts';
 import { toPlanDocument, createPlan } from '../core/plan/plan.ts';
@@ -33,7 +34,7 @@ function project(...sets: TrainingSetSpec[]): ProjectSpec {
 const daily: TrainingSetSchedule = { cron: '0 3 * * *', partitionLag: 1, catchupWindowSeconds: 86_400, paused: false };
 const hourly: TrainingSetSchedule = { everySeconds: 3600, offsetSeconds: 0, partitionLag: 0, catchupWindowSeconds: 3600, paused: false };
 
-const desired = (...sets: TrainingSetSpec[]) => desiredSchedules({ project: 'demo', spec: project(...sets), taskQueue: 'flywheel' });
+const desired = (...sets: TrainingSetSpec[]) => desiredSchedules({ project: 'demo', spec: project(...sets), taskQueues: resolveTaskQueues('demo', { taskQueue: 'flywheel' }) });
 
 describe('schedule ids', () => {
   it('name the project and the training set, and read back', () => {

@@ -18,6 +18,16 @@ export interface FlywheelWorkerOptions {
   readonly deps: ActivityDeps;
   /** A prebuilt workflow bundle (tests build one per run); otherwise the workflows are bundled at start. */
   readonly workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Activities run at once on this queue (default 4): 1 makes a queue's runs take turns. */
+  readonly maxConcurrentActivities?: number;
+  /** Workflow tasks handled at once on this queue (the SDK's default otherwise). */
+  readonly maxConcurrentWorkflowTasks?: number;
+}
+
+/** Bundles the workflows and the project guard once, for the workers of one process (one per task queue). */
+export async function bundleFlywheelWorkflows(): Promise<{ code: string }> {
+  const { bundleWorkflowCode } = await import('@temporalio/worker');
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [PROJECT_GUARD_PATH] });
 }
 
 /**
@@ -34,7 +44,8 @@ export function createFlywheelWorker(options: FlywheelWorkerOptions): Promise<Wo
     // Bundled from source, the workflows get the project guard; a prebuilt bundle brings its own interceptors.
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: [PROJECT_GUARD_PATH] } }),
     // DuckDB runs one writer per file; a few concurrent activities keep both cores busy without contention.
-    maxConcurrentActivityTaskExecutions: 4,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 4,
+    ...(options.maxConcurrentWorkflowTasks !== undefined ? { maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTasks } : {}),
     // Heartbeats reach the server at most this often (the SDK's default is up to 60 s): the CLI's
     // progress bars read a running activity's last heartbeat (the training set's partitions written).
     maxHeartbeatThrottleInterval: '5 seconds',

@@ -1,6 +1,5 @@
 import {
   ApplicationFailure,
-  CancellationScope,
   continueAsNew,
   defineQuery,
   isCancellation,
@@ -16,6 +15,7 @@ import { partitionFromKey } from '../core/training-set/partitions.ts';
 import { buildTrainingSet, type BuildTrainingSetResult } from './build-training-set.ts';
 import { FLYWHEEL_PARTITIONS_DONE, FLYWHEEL_PARTITIONS_FAILED, FLYWHEEL_PARTITIONS_TOTAL, runSearchAttributes } from './search-attributes.ts';
 import { trainingSetRunId } from '../core/run-ids.ts';
+import { PartitionRunner } from './partition-runner.ts';
 
 export interface BackfillTrainingSetInput {
   readonly project: string;
@@ -99,8 +99,7 @@ export async function backfillTrainingSet(input: BackfillTrainingSetInput): Prom
   const partitionsPerRun = Math.max(concurrency, input.partitionsPerRun ?? 100);
 
   let state: BackfillState = input.state ?? (await firstState(input));
-  const running = new Map<string, Promise<void>>();
-  setHandler(backfillProgressQuery, () => ({ total: state.total, done: state.done, failed: state.failed.length, running: [...running.keys()], pending: state.pending.length }));
+  setHandler(backfillProgressQuery, () => ({ total: state.total, done: state.done, failed: state.failed.length, running: runner.running(), pending: state.pending.length }));
 
   const publishProgress = () =>
     upsertSearchAttributes([
@@ -111,6 +110,7 @@ export async function backfillTrainingSet(input: BackfillTrainingSetInput): Prom
   upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'backfill', object: input.trainingSet, from: input.from, to: input.to }));
   publishProgress();
 
+  /** One partition as a child run; a failure after its attempts is recorded, a cancellation ends the backfill. */
   const runOne = async (partition: PartitionRef): Promise<void> => {
     let handle: ChildWorkflowHandle<typeof buildTrainingSet> | undefined;
     try {
@@ -127,35 +127,24 @@ export async function backfillTrainingSet(input: BackfillTrainingSetInput): Prom
     } catch (error) {
       if (isCancellation(error)) throw error;
       state = { ...state, failed: [...state.failed, { key: partition.key, error: rootMessage(error) }] };
-    } finally {
-      running.delete(partition.key);
     }
-    publishProgress();
   };
 
-  let started = 0;
-  try {
-    while (state.pending.length > 0 || running.size > 0) {
-      while (running.size < concurrency && state.pending.length > 0 && started < partitionsPerRun) {
-        const [next, ...rest] = state.pending;
-        state = { ...state, pending: rest };
-        started++;
-        running.set(next!.key, runOne(next!));
-      }
-      if (running.size === 0) break;
-      await Promise.race(running.values());
-      if (started >= partitionsPerRun && running.size === 0 && state.pending.length > 0) {
-        // History stays bounded: the next run starts fresh with what is left.
-        await continueAsNew<typeof backfillTrainingSet>({ ...input, state });
-      }
-    }
-  } catch (error) {
-    if (isCancellation(error)) {
-      // Wait for the children to acknowledge their cancellation before ending, so nothing is left running.
-      await CancellationScope.nonCancellable(() => Promise.allSettled(running.values()));
-    }
-    throw error;
-  }
+  const runner = new PartitionRunner<PartitionRef>({
+    concurrency,
+    startLimit: partitionsPerRun,
+    next: () => {
+      const [next, ...rest] = state.pending;
+      if (next) state = { ...state, pending: rest };
+      return next;
+    },
+    keyOf: (partition) => partition.key,
+    run: (partition) => runOne(partition),
+    afterEach: () => publishProgress(),
+  });
+  const { limitReached } = await runner.run();
+  // History stays bounded: after partitionsPerRun partitions the next run starts fresh with what is left.
+  if (limitReached && state.pending.length > 0) await continueAsNew<typeof backfillTrainingSet>({ ...input, state });
 
   await rebuildDatasetIndex({ trainingSet: input.trainingSet, outputPath: state.outputPath, partitionBy: state.partitionBy });
   return { trainingSet: input.trainingSet, registryVersion: state.registryVersion, total: state.total, succeeded: state.done, rowCount: state.rowCount, failed: state.failed };

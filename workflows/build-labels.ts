@@ -1,6 +1,5 @@
 import {
   ApplicationFailure,
-  CancellationScope,
   continueAsNew,
   defineQuery,
   isCancellation,
@@ -18,6 +17,7 @@ import { instantInput } from './instant-input.ts';
 import { runKey } from './run-key.ts';
 import { FLYWHEEL_PARTITIONS_DONE, FLYWHEEL_PARTITIONS_FAILED, FLYWHEEL_PARTITIONS_TOTAL, runSearchAttributes } from './search-attributes.ts';
 import { labelPartitionRunId } from '../core/run-ids.ts';
+import { PartitionRunner } from './partition-runner.ts';
 
 export interface BuildLabelsInput {
   readonly project: string;
@@ -118,12 +118,24 @@ export async function buildLabels(input: BuildLabelsInput): Promise<BuildLabelsR
   upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'labels', object: input.labels, from: input.from, to: input.to }));
 
   let state: BuildLabelsState = input.state ?? (await firstState(input, info));
-  const running = new Map<string, Promise<void>>();
   const outcomes: LabelPartitionOutcome[] = [...state.outcomes];
+  // Builds the partitions a few at a time (runOne, below); report() lists the running ones.
+  const runner = new PartitionRunner<LabelBuildTask>({
+    concurrency,
+    startLimit: partitionsPerRun,
+    next: () => {
+      const [next, ...rest] = state.pending;
+      if (next) state = { ...state, pending: rest };
+      return next;
+    },
+    keyOf: (task) => task.partition.key,
+    run: (task) => runOne(task),
+    afterEach: () => report(),
+  });
   const report = () => {
     const done = outcomes.filter((o) => o.action === 'built' || o.action === 'rebuilt' || o.action === 'superseded').length;
     const failed = outcomes.filter((o) => o.action === 'failed').length;
-    progress = { stage: progress.stage, total: state.total, done, failed, running: [...running.keys()], pending: state.pending.length };
+    progress = { stage: progress.stage, total: state.total, done, failed, running: runner.running(), pending: state.pending.length };
     upsertSearchAttributes([
       { key: FLYWHEEL_PARTITIONS_TOTAL, value: state.total },
       { key: FLYWHEEL_PARTITIONS_DONE, value: done },
@@ -152,31 +164,12 @@ export async function buildLabels(input: BuildLabelsInput): Promise<BuildLabelsR
       if (isCancellation(error)) throw error;
       const message = error instanceof WorkflowExecutionAlreadyStartedError ? 'another run is building this partition now' : rootMessage(error);
       outcomes.push({ key: task.partition.key, action: 'failed', reason: `${task.reason}; failed: ${message}` });
-    } finally {
-      running.delete(task.partition.key);
     }
-    report();
   };
 
-  let started = 0;
-  try {
-    while (state.pending.length > 0 || running.size > 0) {
-      while (running.size < concurrency && state.pending.length > 0 && started < partitionsPerRun) {
-        const [next, ...rest] = state.pending;
-        state = { ...state, pending: rest };
-        started++;
-        running.set(next!.partition.key, runOne(next!));
-      }
-      if (running.size === 0) break;
-      await Promise.race(running.values());
-      if (started >= partitionsPerRun && running.size === 0 && state.pending.length > 0) {
-        await continueAsNew<typeof buildLabels>({ ...input, state: { ...state, outcomes } });
-      }
-    }
-  } catch (error) {
-    if (isCancellation(error)) await CancellationScope.nonCancellable(() => Promise.allSettled(running.values()));
-    throw error;
-  }
+  const { limitReached } = await runner.run();
+  // History stays bounded: the next run starts fresh with what is left.
+  if (limitReached && state.pending.length > 0) await continueAsNew<typeof buildLabels>({ ...input, state: { ...state, outcomes } });
 
   const published = outcomes.some((o) => o.action === 'built' || o.action === 'rebuilt');
   let index: { datasetUri: string; manifestUri: string } | undefined;

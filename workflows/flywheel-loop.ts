@@ -16,6 +16,8 @@ import { dependentsOf, type LoopStage, type LoopStageKind } from '../core/loop/p
 import { summarizeStageResult } from '../core/loop/stage-summary.ts';
 import { instantInput } from './instant-input.ts';
 import { runSearchAttributes } from './search-attributes.ts';
+import { PartitionRunner } from './partition-runner.ts';
+import { loopStageTaskQueue, type Workload } from '../core/task-queues.ts';
 
 export interface FlywheelLoopInput {
   readonly project: string;
@@ -31,6 +33,11 @@ export interface FlywheelLoopInput {
   readonly asOf?: string;
   /** Stages running at once (default: the declared loop's, else 2). */
   readonly concurrency?: number;
+  /**
+   * The task queues of the workloads split from the loop's own (core/task-queues.ts): each stage starts
+   * on its workload's. A workload not named here runs on the loop's queue, as every stage did before.
+   */
+  readonly taskQueues?: { readonly [W in Workload]?: string };
 }
 
 export type LoopStageStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
@@ -112,12 +119,13 @@ export async function flywheelLoop(input: FlywheelLoopInput): Promise<FlywheelLo
   let phase: LoopProgress['stage'] = 'planning';
   let stages: readonly LoopStage[] = [];
   const outcomes = new Map<string, LoopStageOutcome>();
-  const running = new Map<string, Promise<void>>();
+  // The stages running now; the runner's once the plan is known.
+  let runningStages: () => readonly string[] = () => [];
   const listed = () => stages.map((stage) => outcomes.get(stage.id)!);
   const count = (status: LoopStageStatus) => listed().filter((outcome) => outcome.status === status).length;
   setHandler(loopProgressQuery, (): LoopProgress => ({
     stage: phase, total: stages.length, succeeded: count('succeeded'), failed: count('failed'), skipped: count('skipped'),
-    running: [...running.keys()], pending: count('pending'), stages: listed().map(({ id, status }) => ({ id, status })),
+    running: runningStages(), pending: count('pending'), stages: listed().map(({ id, status }) => ({ id, status })),
   }));
 
   const plan = await planFlywheelLoop({ ...(input.loop !== undefined ? { loop: input.loop } : {}), ...(input.only ? { only: input.only } : {}), asOf });
@@ -134,8 +142,11 @@ export async function flywheelLoop(input: FlywheelLoopInput): Promise<FlywheelLo
     update(stage.id, { status: 'running', workflowId, startedAt: started.toISOString() });
     try {
       // By type name: the loop does not depend on each stage's module (buildLabels lives with the labels).
+      const taskQueue = input.taskQueues ? loopStageTaskQueue(input.taskQueues, stage.kind) : undefined;
       const result: unknown = await executeChild(stage.workflowType, {
         workflowId,
+        // On its workload's queue when split; otherwise the loop's own (Temporal's default for a child).
+        ...(taskQueue !== undefined ? { taskQueue } : {}),
         args: [stage.args],
         // Terminating or timing out the loop asks its running stages to stop cleanly.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
@@ -150,27 +161,18 @@ export async function flywheelLoop(input: FlywheelLoopInput): Promise<FlywheelLo
       }
     } finally {
       update(stage.id, { durationMs: new Date().getTime() - started.getTime() });
-      running.delete(stage.id);
     }
   };
 
-  try {
-    for (;;) {
-      for (const stage of stages) {
-        if (running.size >= concurrency) break;
-        if (outcomes.get(stage.id)!.status !== 'pending') continue;
-        if (stage.dependsOn.every((id) => outcomes.get(id)!.status === 'succeeded')) running.set(stage.id, runStage(stage));
-      }
-      if (running.size === 0) break;
-      await Promise.race(running.values());
-    }
-  } catch (error) {
-    if (isCancellation(error)) {
-      // Wait for the children to acknowledge their cancellation, so nothing is left running.
-      await CancellationScope.nonCancellable(() => Promise.allSettled(running.values()));
-    }
-    throw error;
-  }
+  const runner = new PartitionRunner<LoopStage>({
+    concurrency,
+    // The first stage, in loop order, still pending whose dependencies all succeeded (runStage marks it running at once).
+    next: () => stages.find((stage) => outcomes.get(stage.id)!.status === 'pending' && stage.dependsOn.every((id) => outcomes.get(id)!.status === 'succeeded')),
+    keyOf: (stage) => stage.id,
+    run: (stage) => runStage(stage),
+  });
+  runningStages = () => runner.running();
+  await runner.run();
   phase = 'done';
   // Every stage has ended or been skipped by now; this only guards against a dependency outside the plan.
   for (const stage of stages) if (outcomes.get(stage.id)!.status === 'pending') update(stage.id, { status: 'skipped', reason: 'a dependency did not run' });

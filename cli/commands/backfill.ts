@@ -96,7 +96,7 @@ export function registerBackfillCommand(program: Command): void {
           project: config.project, trainingSet: name, from, to, concurrency: options.concurrency, maxAttempts: options.maxAttempts,
           ...(options.reverse ? { reverse: true } : {}), ...(only ? { only } : {}),
         });
-        process.stderr.write(`Started ${handle.workflowId} on task queue ${config.profile.temporal.taskQueue}\n`);
+        process.stderr.write(`Started ${handle.workflowId} on task queue ${config.profile.temporal.taskQueues.trainingSets}\n`);
         if (!options.wait) {
           if (options.json) process.stdout.write(`${JSON.stringify({ workflowId: handle.workflowId })}\n`);
           return;

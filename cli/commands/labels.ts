@@ -120,7 +120,7 @@ export function addLabelsBuildCommand(parent: Command, name: string): Command {
         const client = new Client({ connection, namespace: config.profile.temporal.namespace });
         const started = Date.now();
         const handle = await startLabelsRun(client, config.profile.temporal, input);
-        process.stderr.write(`Started ${handle.workflowId} on task queue ${config.profile.temporal.taskQueue}\n`);
+        process.stderr.write(`Started ${handle.workflowId} on task queue ${config.profile.temporal.taskQueues.labels}\n`);
         if (!options.wait) {
           if (options.json) process.stdout.write(`${JSON.stringify({ workflowId: handle.workflowId })}\n`);
           return;

@@ -107,7 +107,7 @@ export function addLoopRunCommand(parent: Command, name: string): Command {
         const client = new Client({ connection, namespace: temporal.namespace });
         const started = Date.now();
         const handle = await startLoopRun(client, temporal, input);
-        process.stderr.write(`Started ${handle.workflowId} on task queue ${temporal.taskQueue}\n`);
+        process.stderr.write(`Started ${handle.workflowId} on task queue ${temporal.taskQueues.project}\n`);
         if (!options.wait) {
           if (options.json) process.stdout.write(`${JSON.stringify({ workflowId: handle.workflowId })}\n`);
           return;

@@ -72,7 +72,7 @@ export function registerMaterializeCommand(program: Command, name = 'materialize
         try {
           handle = await client.workflow.start(materializeFeatureView, {
             args: [input],
-            taskQueue: temporal.taskQueue,
+            taskQueue: temporal.taskQueues.materialization,
             workflowId,
             typedSearchAttributes: runSearchAttributes({ project: config.project, kind: 'materialization', object: view, from, to }),
           });
@@ -80,7 +80,7 @@ export function registerMaterializeCommand(program: Command, name = 'materialize
           if (error instanceof WorkflowExecutionAlreadyStartedError) throw new FlywheelError(`A run with id "${workflowId}" is already in progress`, { cause: error });
           throw error;
         }
-        process.stderr.write(`Started ${handle.workflowId} on task queue ${temporal.taskQueue}\n`);
+        process.stderr.write(`Started ${handle.workflowId} on task queue ${temporal.taskQueues.materialization}\n`);
         const bar = createStageBar(`materialize ${view}`);
         let result;
         try {

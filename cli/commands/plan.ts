@@ -76,7 +76,7 @@ export async function withPreparedPlan<T>(command: Command, work: (prepared: Pre
     const temporalSchedules = await TemporalSchedules.connect(config.project, temporal);
     try {
       const existing = await temporalSchedules.read(knownScheduleIds(config.project, applied?.spec, desired));
-      const changes = diffSchedules(desiredSchedules({ project: config.project, spec: desired, taskQueue: temporal.taskQueue }), existing);
+      const changes = diffSchedules(desiredSchedules({ project: config.project, spec: desired, taskQueues: temporal.taskQueues }), existing);
       const schedules: SchedulePlan = { temporal: { address: temporal.address, namespace: temporal.namespace }, changes };
       return await work({ config, engine, registry, applied, desired, plan, objects, statements, schedules, temporalSchedules, retention });
     } finally {

@@ -77,14 +77,14 @@ export function addRetentionRunCommand(parent: Command, name: string): Command {
         let handle;
         try {
           handle = await client.workflow.start(enforceRetention, {
-            args: [input], taskQueue: temporal.taskQueue, workflowId,
+            args: [input], taskQueue: temporal.taskQueues.ingest, workflowId,
             typedSearchAttributes: runSearchAttributes({ project: config.project, kind: 'retention', ...(stream !== undefined ? { object: stream } : {}), ...(asOf !== undefined ? { to: asOf } : {}) }),
           });
         } catch (error) {
           if (error instanceof WorkflowExecutionAlreadyStartedError) throw new FlywheelError(`A run with id "${workflowId}" is already in progress`, { cause: error });
           throw error;
         }
-        process.stderr.write(`Started ${handle.workflowId} on task queue ${temporal.taskQueue}\n`);
+        process.stderr.write(`Started ${handle.workflowId} on task queue ${temporal.taskQueues.ingest}\n`);
         const bar = createStageBar('retention');
         let result;
         try {

@@ -58,7 +58,7 @@ export function registerRunCommand(program: Command): void {
           ...(to ? { to } : {}),
           ...(options.registryVersion ? { registryVersion: options.registryVersion } : {}),
         });
-        process.stderr.write(`Started ${handle.workflowId} on task queue ${config.profile.temporal.taskQueue}\n`);
+        process.stderr.write(`Started ${handle.workflowId} on task queue ${config.profile.temporal.taskQueues.trainingSets}\n`);
         if (!options.wait) {
           if (options.json) process.stdout.write(`${JSON.stringify({ workflowId: handle.workflowId })}\n`);
           return;

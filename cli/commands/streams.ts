@@ -36,14 +36,14 @@ export function registerStreamsCommand(program: Command): void {
           let handle;
           try {
             handle = await client.workflow.start(replayQuarantine, {
-              args: [{ project: config.project, stream }], taskQueue: temporal.taskQueue, workflowId,
+              args: [{ project: config.project, stream }], taskQueue: temporal.taskQueues.ingest, workflowId,
               typedSearchAttributes: runSearchAttributes({ project: config.project, kind: 'ingest', object: stream }),
             });
           } catch (error) {
             if (error instanceof WorkflowExecutionAlreadyStartedError) throw new FlywheelError(`A replay of stream "${stream}" is in progress already (${workflowId})`, { cause: error });
             throw error;
           }
-          process.stderr.write(`Started ${handle.workflowId} on task queue ${temporal.taskQueue}\n`);
+          process.stderr.write(`Started ${handle.workflowId} on task queue ${temporal.taskQueues.ingest}\n`);
           const result = await handle.result();
           process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatReplayText(result));
         } finally {

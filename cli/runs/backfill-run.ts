@@ -22,7 +22,7 @@ export async function startBackfill(client: Client, temporal: ResolvedTemporalCo
   try {
     return await client.workflow.start(backfillTrainingSet, {
       args: [input],
-      taskQueue: temporal.taskQueue,
+      taskQueue: temporal.taskQueues.trainingSets,
       workflowId,
       typedSearchAttributes: runSearchAttributes({ project: input.project, kind: 'backfill', object: input.trainingSet, from: input.from, to: input.to }),
     });

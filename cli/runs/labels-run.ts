@@ -21,7 +21,7 @@ export async function startLabelsRun(client: Client, temporal: ResolvedTemporalC
   try {
     return await client.workflow.start(buildLabels, {
       args: [input],
-      taskQueue: temporal.taskQueue,
+      taskQueue: temporal.taskQueues.labels,
       workflowId,
       typedSearchAttributes: runSearchAttributes({ project: input.project, kind: 'labels', object: input.labels, from: input.from, to: input.to }),
     });

@@ -31,7 +31,7 @@ export async function startTrainingSetRun(
   try {
     return await client.workflow.start(buildTrainingSet, {
       args: [input],
-      taskQueue: temporal.taskQueue,
+      taskQueue: temporal.taskQueues.trainingSets,
       workflowId,
       typedSearchAttributes: runSearchAttributes({ project: input.project, kind: 'training-set', object: input.trainingSet, from: input.from, to: input.to }),
     });

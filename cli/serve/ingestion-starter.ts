@@ -31,7 +31,7 @@ export async function startIngestion(options: { project: string; temporal: Resol
     try {
       const connection = await connectClient(options.temporal);
       client = new Client({ connection, namespace: options.temporal.namespace });
-      await ensureSafetyNet(client, options.project, options.temporal.taskQueue, options.everySeconds ?? INGEST_SWEEP_EVERY_SECONDS);
+      await ensureSafetyNet(client, options.project, options.temporal.taskQueues.ingest, options.everySeconds ?? INGEST_SWEEP_EVERY_SECONDS);
       return client;
     } catch (error) {
       log(`warning: ${(error as Error).message.split('\n')[0]} Closed segments stay on disk until ingestion runs.`);
@@ -46,7 +46,7 @@ export async function startIngestion(options: { project: string; temporal: Resol
       if (!temporal) return;
       try {
         await temporal.workflow.start(ingestSegment, {
-          taskQueue: options.temporal.taskQueue,
+          taskQueue: options.temporal.taskQueues.ingest,
           workflowId: ingestSegmentWorkflowId(options.project, segment.stream, segment.segmentId),
           args: [{ project: options.project, stream: segment.stream, segmentId: segment.segmentId }],
           typedSearchAttributes: runSearchAttributes({ project: options.project, kind: 'ingest', object: segment.stream }),

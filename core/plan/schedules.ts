@@ -3,6 +3,7 @@ import type { LoopSchedule, LoopSpec } from '../definitions/specs.ts';
 import type { ApplyDocument, PlanDocument } from './plan.ts';
 import { formatDuration } from '../duration.ts';
 import { scheduledRunIdBase, type RunIdKind } from '../run-ids.ts';
+import { splitWorkloadQueues, taskQueueOf, type FlywheelWorkflowType, type TaskQueues } from '../task-queues.ts';
 import { formatCronCalendar, parseCron, type CronCalendar } from '../validation/cron.ts';
 
 /**
@@ -11,25 +12,25 @@ import { formatCronCalendar, parseCron, type CronCalendar } from '../validation/
  * from carrying it out and from printing it (cli/format/plan-text.ts). Pure: no I/O, no Temporal.
  *
  * @example
- * const desired = desiredSchedules({ project: 'demo', spec, taskQueue: 'flywheel-demo' });
+ * const desired = desiredSchedules({ project: 'demo', spec, taskQueues: resolveTaskQueues('demo', {}) });
  * const changes = diffSchedules(desired, existing);   // existing: read from Temporal
  * changes.filter((c) => c.action !== 'unchanged');     // what apply will do
  */
 
 /** The workflow a schedule starts (exported by workflows/scheduled-training-set.ts under this name). */
-export const SCHEDULED_TRAINING_SET_WORKFLOW = 'scheduledTrainingSet';
+export const SCHEDULED_TRAINING_SET_WORKFLOW = 'scheduledTrainingSet' satisfies FlywheelWorkflowType;
 
 /** The workflow a materialization schedule starts (exported by workflows/materialize.ts under this name). */
-export const MATERIALIZATION_WORKFLOW = 'materializeFeatureView';
+export const MATERIALIZATION_WORKFLOW = 'materializeFeatureView' satisfies FlywheelWorkflowType;
 
 /** The workflow a labels schedule starts (exported by workflows/build-labels.ts under this name). */
-export const LABELS_WORKFLOW = 'buildLabels';
+export const LABELS_WORKFLOW = 'buildLabels' satisfies FlywheelWorkflowType;
 
 /** The workflow a loop's schedule starts (exported by workflows/flywheel-loop.ts under this name). */
-export const LOOP_WORKFLOW = 'flywheelLoop';
+export const LOOP_WORKFLOW = 'flywheelLoop' satisfies FlywheelWorkflowType;
 
 /** The workflow a stream's retention schedule starts (exported by workflows/enforce-retention.ts under this name). */
-export const RETENTION_WORKFLOW = 'enforceRetention';
+export const RETENTION_WORKFLOW = 'enforceRetention' satisfies FlywheelWorkflowType;
 
 /** The overlap policy of every Flywheel schedule: a run still going when the next is due makes it skip. */
 export const SCHEDULE_OVERLAP = 'SKIP';
@@ -227,9 +228,11 @@ export function knownScheduleIds(project: string, applied: ProjectSpec | undefin
  * with a materialization schedule, one per scheduled labels dataset and one per scheduled loop,
  * each kind in name order.
  */
-export function desiredSchedules(args: { project: string; spec: ProjectSpec; taskQueue: string }): ScheduleState[] {
+export function desiredSchedules(args: { project: string; spec: ProjectSpec; taskQueues: TaskQueues }): ScheduleState[] {
   const { project } = args;
-  const state = (target: ScheduleTarget, object: string, kind: string, schedule: ScheduleSpec, workflowType: string, input: Record<string, unknown>): ScheduleState => {
+  // Each run starts on its workload's queue (core/task-queues.ts); a loop's stages on theirs, named in its input when split.
+  const stageQueues = splitWorkloadQueues(args.taskQueues);
+  const state = (target: ScheduleTarget, object: string, kind: string, schedule: ScheduleSpec, workflowType: FlywheelWorkflowType, input: Record<string, unknown>): ScheduleState => {
     const id = scheduleIdOf(project, target);
     const searchAttributes = { FlywheelProject: project, FlywheelKind: kind, FlywheelObject: object };
     return {
@@ -241,7 +244,7 @@ export function desiredSchedules(args: { project: string; spec: ProjectSpec; tas
       catchupWindowSeconds: schedule.catchupWindowSeconds,
       searchAttributes,
       // Runs read `<project>/<kind>/<object>/scheduled-<time>` in the UI, like every run (core/run-ids.ts).
-      action: { workflowType, workflowId: scheduledRunIdBase(project, RUN_ID_KIND[kind] ?? 'training-set', object), taskQueue: args.taskQueue, input: { project, ...input }, searchAttributes },
+      action: { workflowType, workflowId: scheduledRunIdBase(project, RUN_ID_KIND[kind] ?? 'training-set', object), taskQueue: taskQueueOf(args.taskQueues, workflowType), input: { project, ...input }, searchAttributes },
     };
   };
   return [
@@ -253,7 +256,7 @@ export function desiredSchedules(args: { project: string; spec: ProjectSpec; tas
     // Each run builds every partition that is due as of the time it was scheduled for; the schedule only names the labels.
     ...scheduledLabels(args.spec).map((labels) => state({ labels: labels.name }, labels.name, 'labels', labels.schedule, LABELS_WORKFLOW, { labels: labels.name })),
     // A run reads the loop's stages and concurrency from the registry, so the schedule only names the loop.
-    ...scheduledLoops(args.spec).map((loop) => state({ loop: loop.name }, loop.name, 'loop', loop.schedule, LOOP_WORKFLOW, { loop: loop.name })),
+    ...scheduledLoops(args.spec).map((loop) => state({ loop: loop.name }, loop.name, 'loop', loop.schedule, LOOP_WORKFLOW, { loop: loop.name, ...(stageQueues ? { taskQueues: stageQueues } : {}) })),
     // A run reads the stream's retention from the registry and deletes as of the time it was scheduled for.
     ...scheduledRetentions(args.spec).map((stream) => state({ retention: stream.name }, stream.name, 'retention', stream.retentionSchedule, RETENTION_WORKFLOW, { stream: stream.name })),
   ];
