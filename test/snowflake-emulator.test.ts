@@ -1,9 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import snowflake, { type Connection, type SnowflakeError } from 'snowflake-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureFakesnow, snowflakeEmulatorDir } from '../cli/dev/fakesnow.ts';
+import { PythonVenvError } from '../cli/dev/python-venv.ts';
 import { EMULATOR_CANNOT, SNOWFLAKE_EMULATOR_TIMEOUT_MS, startSnowflakeEmulator, type SnowflakeEmulator } from './setup/snowflake-emulator.ts';
 
 /**
@@ -446,5 +449,87 @@ describe('keys', () => {
     await query("insert into keyed values ('a', '2024-01-01', 1)");
     await expect(query("insert into keyed values ('a', '2024-01-01', 2)")).rejects.toMatchObject({ code: '261000' });
     expect(EMULATOR_CANNOT.unenforcedPrimaryKeys).toContain('DuckDB enforces');
+  });
+});
+
+describe("the emulator's environment and wire format", () => {
+  it('imports fakesnow 0.12.1 with snowflake-connector-python below 5, at the pinned versions', async () => {
+    const python = await ensureFakesnow();
+    const result = spawnSync(
+      python,
+      ['-c', "import importlib.metadata as m; print(' '.join(m.version(p) for p in ['fakesnow', 'snowflake-connector-python', 'duckdb', 'sqlglot', 'pyarrow']))"],
+      { encoding: 'utf8' },
+    );
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe('0.12.1 4.8.1 2.0.1 30.22.0 26.0.1');
+  });
+
+  it('encodes each type as the exact string of Snowflake JSON format', async () => {
+    const python = await ensureFakesnow();
+    const script = [
+      'import datetime, decimal, json, sys',
+      `sys.path.insert(0, ${JSON.stringify(snowflakeEmulatorDir())})`,
+      'from json_rowset import encode',
+      'def col(kind, scale=0): return {"type": kind, "scale": scale, "name": "c"}',
+      'cases = [',
+      '  (decimal.Decimal("12.5"), col("fixed", 2)), (-42, col("fixed")), (7, col("fixed", 3)),',
+      '  (0.1, col("real")), (float("inf"), col("real")), (float("-inf"), col("real")), (float("nan"), col("real")), (1e100, col("real")),',
+      '  (True, col("boolean")), (False, col("boolean")),',
+      '  (datetime.date(1969, 12, 31), col("date")), (datetime.date(2024, 2, 29), col("date")),',
+      '  (3723000000001, col("time", 9)),',
+      '  ({"epoch": -2, "fraction": 500000000}, col("timestamp_ntz", 9)), ({"epoch": 1, "fraction": 123456789}, col("timestamp_ntz", 3)),',
+      '  ({"epoch": 0, "fraction": 0, "timezone": 1440}, col("timestamp_tz", 9)), ({"epoch": None, "fraction": None}, col("timestamp_ntz", 9)),',
+      '  (b"\\xca\\xfe\\x00", col("binary")), (\'{"a":1}\', col("variant")), ({"a": [1]}, col("object")), ([1, "x"], col("array")),',
+      '  ("héllo", col("text")), (None, col("fixed")),',
+      ']',
+      'print(json.dumps([encode(v, c) for v, c in cases]))',
+    ].join('\n');
+    const result = spawnSync(python, ['-c', script], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual([
+      '12.50',
+      '-42',
+      '7.000',
+      '0.1',
+      'Infinity',
+      '-Infinity',
+      'NaN',
+      '1e+100',
+      '1',
+      '0',
+      '-1',
+      // 2024-01-01 is day 54 x 365 + 13 leap days = 19,723; then 31 + 28 days to Feb 29.
+      '19782',
+      '3723.000000001',
+      '-1.500000000',
+      '1.123',
+      '0.000000000 1440',
+      null,
+      'CAFE00',
+      '{"a":1}',
+      '{"a":[1]}',
+      '[1,"x"]',
+      'héllo',
+      null,
+    ]);
+  });
+
+  it('fails naming what to install when there is no Python to build it from', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'flywheel-fakesnow-'));
+    try {
+      await mkdir(snowflakeEmulatorDir(root), { recursive: true });
+      await copyFile(join(snowflakeEmulatorDir(), 'requirements.txt'), join(snowflakeEmulatorDir(root), 'requirements.txt'));
+      const attempt = ensureFakesnow({ repoRoot: root, env: { ...process.env, FLYWHEEL_PYTHON: join(root, 'no-python3') } });
+      await expect(attempt).rejects.toBeInstanceOf(PythonVenvError);
+      await expect(attempt).rejects.toThrow(
+        `fakesnow (the Snowflake emulator): no Python 3 with venv and ensurepip to build it from (tried \`${join(root, 'no-python3')}\` from FLYWHEEL_PYTHON). ` +
+          'Install CPython 3.11, 3.12 or 3.13 with venv (Debian: apt-get install python3 python3-venv), or set FLYWHEEL_PYTHON=/path/to/python3.',
+      );
+      await expect(ensureFakesnow({ repoRoot: root, install: false })).rejects.toThrow(
+        `fakesnow (the Snowflake emulator): not installed in ${join(root, '.tools', 'fakesnow')}; run \`npx tsx scripts/ensure-fakesnow.ts\``,
+      );
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
