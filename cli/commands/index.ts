@@ -13,6 +13,7 @@ import { registerRunCommand } from './run.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerStatusCommand } from './status.ts';
 import { registerStreamsCommand } from './streams.ts';
+import { registerUiCommand } from './ui.ts';
 import { registerValidateCommand } from './validate.ts';
 import { registerWorkerCommand } from './worker.ts';
 
@@ -35,4 +36,5 @@ export function registerCommands(program: Command): void {
   registerStreamsCommand(program);
   registerLoopCommand(program);
   registerServeCommand(program);
+  registerUiCommand(program);
 }
