@@ -236,6 +236,47 @@ describe('ASOF JOIN ... MATCH_CONDITION on the emulator', () => {
   });
 });
 
+describe('the Snowflake functions our dialect emits (core/sql/snowflake-dialect.ts), on hand-computed values', () => {
+  it('truncates to partitions, formats partition keys and JSON timestamps, shifts and ticks instants', async () => {
+    await query('create or replace table instants ("t" timestamp_tz)');
+    await query("insert into instants values ('2024-03-10 02:30:00.123456+00:00')");
+    const [row] = (await query(
+      `select date_trunc('DAY', convert_timezone('UTC', "t")) as day_start, ` +
+        `'day=' || to_varchar(convert_timezone('UTC', "t"), 'YYYY-MM-DD') as day_key, ` +
+        `'hour=' || to_varchar(convert_timezone('UTC', "t"), 'YYYY-MM-DD"T"HH24') as hour_key, ` +
+        `to_varchar(convert_timezone('UTC', "t"), 'YYYY-MM-DD"T"HH24:MI:SS.FF3"Z"') as json_ms, ` +
+        `to_varchar(convert_timezone('UTC', "t"), 'YYYY-MM-DD"T"HH24:MI:SS.FF6"Z"') as json_us, ` +
+        `dateadd(second, -90, "t") as shifted, date_part(epoch_microsecond, "t") as micros, date_part(nanosecond, "t") % 1000000 as sub_ms ` +
+        'from instants',
+    )) as Array<Record<string, unknown>>;
+    expect({ ...row, DAY_START: (row!.DAY_START as Date).getTime(), SHIFTED: (row!.SHIFTED as Date).getTime() }).toEqual({
+      DAY_START: Date.UTC(2024, 2, 10),
+      DAY_KEY: 'day=2024-03-10',
+      HOUR_KEY: 'hour=2024-03-10T02',
+      JSON_MS: '2024-03-10T02:30:00.123Z',
+      JSON_US: '2024-03-10T02:30:00.123456Z',
+      SHIFTED: Date.UTC(2024, 2, 10, 2, 28, 30, 123),
+      MICROS: 1_710_037_800_123_456,
+      SUB_MS: 456_000,
+    });
+  });
+
+  it('builds JSON arrays with JSON nulls in place, and turns NaN into NULL', async () => {
+    expect(
+      await query(
+        "select to_json(array_construct(coalesce(to_variant(1), parse_json('null')), coalesce(to_variant(null), parse_json('null')), coalesce(to_variant('x'), parse_json('null')))) as j, " +
+          "case when 'NaN'::float in ('NaN'::float, 'inf'::float, '-inf'::float) then null else 1 end as nan_value",
+      ),
+    ).toEqual([{ J: '[1,null,"x"]', NAN_VALUE: null }]);
+  });
+
+  it('keeps a key bucket in [0, chunks) with the double MOD over a signed HASH', async () => {
+    const rows = await query("select mod(mod(hash(k), 8) + 8, 8) as b from (select 'k' || range as k from range(0, 200)) as keys");
+    expect(rows).toHaveLength(200);
+    expect(rows.every((r) => Number.isInteger(r.B) && (r.B as number) >= 0 && (r.B as number) < 8)).toBe(true);
+  });
+});
+
 describe('session settings and errors', () => {
   it("accepts ALTER SESSION SET TIMEZONE = 'UTC' and QUERY_TAG, alone and together, and UNSET QUERY_TAG", async () => {
     expect(await query("alter session set timezone = 'UTC'")).toEqual([{ STATUS: 'Statement executed successfully.' }]);

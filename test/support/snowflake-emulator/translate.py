@@ -16,6 +16,11 @@ fakesnow's rewrites (identifiers, types, functions) still run on the result.
   NORELY, NOT ENFORCED, VALIDATE, NOVALIDATE) are dropped; the key itself stays, and DuckDB enforces
   it where Snowflake would not (EMULATOR_CANNOT.unenforcedPrimaryKeys, .relyKeys).
 
+- Text in double quotes in a TO_VARCHAR/TO_CHAR date format is literal in Snowflake
+  (`'YYYY-MM-DD"T"HH24:MI:SS.FF3"Z"'` gives `2024-03-10T02:30:00.123Z`); sqlglot turns the format into
+  strftime's but keeps the quotes of `"Z"`, so the emulator removes them (a `%` in quoted text is
+  escaped as strftime's `%%`).
+
 Two fixes are not on the tree:
 
 - A bind placeholder cast with `::` (`?::timestamp_ntz`) is read by sqlglot's tokenizer as one `?::`
@@ -30,6 +35,7 @@ Two fixes are not on the tree:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 
 import fakesnow.copy_into
@@ -71,6 +77,17 @@ def constraint_properties_dropped(node: exp.Expr) -> exp.Expr:
     return node
 
 
+QUOTED_FORMAT_TEXT = re.compile(r'"([^"]*)"')
+
+
+def quoted_format_text(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.TimeToStr):
+        fmt = node.args.get("format")
+        if isinstance(fmt, exp.Literal) and fmt.is_string and '"' in fmt.this:
+            node.set("format", exp.Literal.string(QUOTED_FORMAT_TEXT.sub(lambda m: m.group(1).replace("%", "%%"), fmt.this)))
+    return node
+
+
 # Session parameters accepted without effect, each with the values accepted (None: any).
 NO_EFFECT_SESSION_PARAMETERS: dict[str, frozenset[str] | None] = {
     "TIMEZONE": frozenset({"UTC", "ETC/UTC"}),
@@ -107,7 +124,7 @@ def alter_session_no_effect(node: exp.Expr) -> exp.Expr:
     return SUCCESS_NOP.copy()
 
 
-TRANSLATIONS: list[Callable[[exp.Expr], exp.Expr]] = [asof_match_condition, alter_session_no_effect, constraint_properties_dropped]
+TRANSLATIONS: list[Callable[[exp.Expr], exp.Expr]] = [asof_match_condition, alter_session_no_effect, constraint_properties_dropped, quoted_format_text]
 
 def split_placeholder_casts(sql: str) -> str:
     """`?::type` as `? ::type`, for sqlglot; anything it cannot tokenize is left to fail as before."""
