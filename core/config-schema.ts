@@ -6,11 +6,32 @@ import type { FlywheelConfig } from './config.ts';
 
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be the NAME of an environment variable (upper case), not its value');
 
+/** The Snowflake profile fields that name a credential; a profile names exactly one. */
+const SNOWFLAKE_AUTH_FIELDS = ['passwordEnv', 'privateKeyPathEnv', 'privateKeyEnv', 'oauthTokenEnv'] as const;
+
 const offline = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('duckdb'), path: z.string().min(1), threads: z.number().int().positive().optional(), memoryLimit: z.string().optional() }),
   z.strictObject({
     type: z.literal('snowflake'), account: z.string().min(1), username: z.string().min(1), database: z.string().min(1), schema: z.string().min(1),
     warehouse: z.string().optional(), role: z.string().optional(), passwordEnv: envName.optional(), privateKeyPathEnv: envName.optional(),
+    privateKeyEnv: envName.optional(), privateKeyPassphraseEnv: envName.optional(), oauthTokenEnv: envName.optional(),
+    accessUrl: z.string().regex(/^https?:\/\/[^\s/]+\/?$/, 'must be http(s)://host[:port]').optional(),
+    statementTimeoutSeconds: z.number().int().positive().max(604_800).optional(),
+    scratchSchema: z.string().superRefine((value, ctx) => {
+      const problem = identifierProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }).optional(),
+  }).superRefine((value, ctx) => {
+    // One way to sign in, so a profile never silently uses another credential than the one it names.
+    const given = SNOWFLAKE_AUTH_FIELDS.filter((field) => value[field] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['passwordEnv'], message: given.length === 0
+        ? `name the environment variable of one credential: ${SNOWFLAKE_AUTH_FIELDS.join(', ')}`
+        : `name one credential, not ${given.join(' and ')}` });
+    }
+    if (value.privateKeyPassphraseEnv !== undefined && value.privateKeyPathEnv === undefined && value.privateKeyEnv === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['privateKeyPassphraseEnv'], message: 'is for key-pair authentication: set privateKeyPathEnv or privateKeyEnv too' });
+    }
   }),
 ], { error: (issue) => (issue.code === 'invalid_union' ? 'type must be "duckdb" or "snowflake"' : undefined) });
 

@@ -17,10 +17,22 @@ export type OfflineStoreConfig =
       schema: string;
       warehouse?: string;
       role?: string;
-      /** Environment variable holding the password (or use privateKeyPathEnv). */
+      /** Environment variable holding the password. A profile names exactly one credential: this, privateKeyPathEnv, privateKeyEnv or oauthTokenEnv. */
       passwordEnv?: string;
       /** Environment variable holding the path of a PEM private key for key-pair authentication. */
       privateKeyPathEnv?: string;
+      /** Environment variable holding the PEM text of a private key for key-pair authentication. */
+      privateKeyEnv?: string;
+      /** Environment variable holding the passphrase of an encrypted private key. */
+      privateKeyPassphraseEnv?: string;
+      /** Environment variable holding an OAuth access token. */
+      oauthTokenEnv?: string;
+      /** Where to reach Snowflake instead of `https://<account>.snowflakecomputing.com` (a proxy, PrivateLink, or a local emulator). */
+      accessUrl?: string;
+      /** Longest a statement may run before Snowflake cancels it (STATEMENT_TIMEOUT_IN_SECONDS; default 4 hours). */
+      statementTimeoutSeconds?: number;
+      /** Schema for working tables (transient, dropped by the run); default `<schema>` itself. */
+      scratchSchema?: string;
     };
 
 /** Where an offline store is, for messages: `the DuckDB file /x/warehouse.duckdb`, `Snowflake RISK.CARD_FRAUD (account acme-risk01)`. No secrets. */

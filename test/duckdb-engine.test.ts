@@ -229,10 +229,12 @@ describe('createOfflineEngine', () => {
     }
   });
 
-  it('says Snowflake arrives in a later version', async () => {
-    const config = { type: 'snowflake', account: 'a', username: 'u', database: 'd', schema: 's' } as const;
+  it('opens Snowflake for a snowflake profile, reading its credential from the variable it names first', async () => {
+    // The variable is checked before any connection is tried (test/snowflake-engine.test.ts opens one on the emulator).
+    const config = { type: 'snowflake', account: 'a', username: 'u', database: 'd', schema: 's', passwordEnv: 'FW_TEST_UNSET_SNOWFLAKE_PASSWORD' } as const;
+    delete process.env.FW_TEST_UNSET_SNOWFLAKE_PASSWORD;
     await expect(createOfflineEngine(config)).rejects.toBeInstanceOf(ConfigError);
-    await expect(createOfflineEngine(config)).rejects.toThrow(/later version/);
+    await expect(createOfflineEngine(config)).rejects.toThrow('field "offline.passwordEnv": environment variable FW_TEST_UNSET_SNOWFLAKE_PASSWORD is not set');
   });
 });
 

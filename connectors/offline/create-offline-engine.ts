@@ -13,11 +13,11 @@ export async function createOfflineEngine(config: OfflineStoreConfig): Promise<O
       const { openDuckDBEngine } = await import('./duckdb/duckdb-engine.ts');
       return openDuckDBEngine({ path: config.path, threads: config.threads, memoryLimit: config.memoryLimit });
     }
-    case 'snowflake':
-      throw new ConfigError(
-        'The Snowflake offline engine arrives in a later version of Flywheel; use { type: "duckdb" } for now',
-        { field: 'offline.type' },
-      );
+    case 'snowflake': {
+      // Credentials are read here, on the worker, from the environment variables the profile names.
+      const { openSnowflakeEngine } = await import('./snowflake/snowflake-engine.ts');
+      return openSnowflakeEngine(config);
+    }
     default:
       return unknownType(config);
   }

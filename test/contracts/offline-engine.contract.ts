@@ -115,13 +115,14 @@ export function describeOfflineEngineContract(
       ]);
 
       // A literal with an offset in the SQL text lands on the same instant as the parameter did.
-      const literal = await engine.all(sql(`SELECT ${engine.dialect.asInstant(engine.dialect.stringLiteral('2024-03-01 10:00:00.123456+02:00'))} AS at`));
+      const literal = await engine.all(sql(`SELECT ${engine.dialect.asInstant(engine.dialect.stringLiteral('2024-03-01 10:00:00.123456+02:00'))} AS ${engine.dialect.identifier('at')}`));
       expect(literal).toEqual([{ at: '2024-03-01T08:00:00.123456Z' }]);
     });
 
     test('binds parameters by position', async () => {
       const rows = await engine.all(
-        sql('SELECT ? AS s, ? AS i, ? AS f, ? AS b, ? AS n, ? AS big, ? AS injected', ['text', 7, 2.5, false, null, 12345678901234n, "x'); DROP TABLE t; --"]),
+        // Aliases are quoted: Snowflake folds unquoted ones to upper case.
+        sql(`SELECT ${['s', 'i', 'f', 'b', 'n', 'big', 'injected'].map((alias) => `? AS ${engine.dialect.identifier(alias)}`).join(', ')}`, ['text', 7, 2.5, false, null, 12345678901234n, "x'); DROP TABLE t; --"]),
       );
       expect(rows).toEqual([{ s: 'text', i: 7, f: 2.5, b: false, n: null, big: 12345678901234, injected: "x'); DROP TABLE t; --" }]);
 
@@ -154,10 +155,10 @@ export function describeOfflineEngineContract(
       const result = await engine.transaction(async (tx) => {
         await tx.run(sql(`INSERT INTO ${table} (${engine.dialect.identifier('id')}) VALUES (?)`, [1]));
         await tx.run(sql(`INSERT INTO ${table} (${engine.dialect.identifier('id')}) VALUES (?)`, [2]));
-        return tx.all<{ n: number }>(sql(`SELECT count(*) AS n FROM ${table}`));
+        return tx.all<{ n: number }>(sql(`SELECT count(*) AS ${engine.dialect.identifier('n')} FROM ${table}`));
       });
       expect(result).toEqual([{ n: 2 }]);
-      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${table}`))).toEqual([{ n: 2 }]);
+      expect(await engine.all(sql(`SELECT count(*) AS ${engine.dialect.identifier('n')} FROM ${table}`))).toEqual([{ n: 2 }]);
     });
 
     test('rolls a failed transaction back completely', async () => {
@@ -169,7 +170,7 @@ export function describeOfflineEngineContract(
         throw new Error('work failed after two statements');
       });
       await expect(failure).rejects.toThrow('work failed after two statements');
-      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${table}`))).toEqual([{ n: 0 }]);
+      expect(await engine.all(sql(`SELECT count(*) AS ${engine.dialect.identifier('n')} FROM ${table}`))).toEqual([{ n: 0 }]);
 
       // A failing statement rolls back too, and the engine stays usable.
       await expect(
@@ -178,13 +179,13 @@ export function describeOfflineEngineContract(
           await tx.run(sql('SELECT * FROM contract_no_such_table'));
         }),
       ).rejects.toBeInstanceOf(EngineQueryError);
-      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${table}`))).toEqual([{ n: 0 }]);
+      expect(await engine.all(sql(`SELECT count(*) AS ${engine.dialect.identifier('n')} FROM ${table}`))).toEqual([{ n: 0 }]);
     });
 
     test('keeps concurrent callers out of a transaction', async () => {
       const table = await createTypedTable();
       const id = engine.dialect.identifier('id');
-      const count = sql(`SELECT count(*) AS n FROM ${table}`);
+      const count = sql(`SELECT count(*) AS ${engine.dialect.identifier('n')} FROM ${table}`);
       let release!: () => void;
       const paused = new Promise<void>((resolve) => (release = resolve));
       let inserted!: () => void;
@@ -229,14 +230,14 @@ export function describeOfflineEngineContract(
 
       // Exporting again replaces the file.
       expect(await engine.exportParquet(sql(`SELECT * FROM ${table} WHERE ${id} = ?`, [2]), path)).toEqual({ rowCount: 1 });
-      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${await stagedParquet([path], COLUMNS)}`))).toEqual([{ n: 1 }]);
+      expect(await engine.all(sql(`SELECT count(*) AS ${engine.dialect.identifier('n')} FROM ${await stagedParquet([path], COLUMNS)}`))).toEqual([{ n: 1 }]);
     });
 
     test('exports an empty result', async () => {
       const table = await createTypedTable();
       const path = join(scratch, 'empty.parquet');
       expect(await engine.exportParquet(sql(`SELECT * FROM ${table}`), path)).toEqual({ rowCount: 0 });
-      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${await stagedParquet([path], COLUMNS)}`))).toEqual([{ n: 0 }]);
+      expect(await engine.all(sql(`SELECT count(*) AS ${engine.dialect.identifier('n')} FROM ${await stagedParquet([path], COLUMNS)}`))).toEqual([{ n: 0 }]);
     });
 
     test('exports many files side by side from a working table, in the order asked', async () => {
@@ -260,7 +261,7 @@ export function describeOfflineEngineContract(
 
     test('removes every partial file when one of many exports fails', async () => {
       const folder = join(scratch, 'failing');
-      const good = (i: number) => ({ query: sql('SELECT ? AS n', [i]), localPath: join(folder, `good-${i}.parquet`) });
+      const good = (i: number) => ({ query: sql(`SELECT ? AS ${engine.dialect.identifier('n')}`, [i]), localPath: join(folder, `good-${i}.parquet`) });
       const failure = await engine
         .exportParquetFiles([good(1), { query: sql('SELECT * FROM contract_missing_table'), localPath: join(folder, 'bad.parquet') }, good(2)], { concurrency: 2 })
         .catch((error: unknown) => error);
@@ -268,7 +269,7 @@ export function describeOfflineEngineContract(
       expect(existsSync(join(folder, 'bad.parquet'))).toBe(false);
       expect((await readdir(folder)).filter((name) => name.endsWith('.partial'))).toEqual([]);
       // The engine is free again.
-      expect(await engine.all(sql('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+      expect(await engine.all(sql(`SELECT 1 AS ${engine.dialect.identifier('one')}`))).toEqual([{ one: 1 }]);
     });
 
     test('stages a file of JSON lines and reads it with the declared types', async () => {
@@ -413,7 +414,7 @@ export function describeOfflineEngineContract(
       for await (const batch of engine.stream(sql(`SELECT ${id} FROM ${table} ORDER BY ${id}`), { batchRows: 1 })) {
         order.push(`batch ${String(batch.values[0]![0])}`);
         // Queued while the stream holds the engine: runs only after the loop has left it.
-        count ??= engine.all(sql(`SELECT count(*) AS n FROM ${table}`)).then((rows) => order.push(`count ${String(rows[0]!.n)}`));
+        count ??= engine.all(sql(`SELECT count(*) AS ${engine.dialect.identifier('n')} FROM ${table}`)).then((rows) => order.push(`count ${String(rows[0]!.n)}`));
         await new Promise((resolve) => setTimeout(resolve, 20));
         if (batch.values[0]![0] === 2) break;
       }
@@ -424,7 +425,7 @@ export function describeOfflineEngineContract(
       await expect((async () => {
         for await (const _batch of engine.stream(sql(`SELECT ${id} FROM ${table}`))) throw new Error('consumer failed');
       })()).rejects.toThrow('consumer failed');
-      expect(await engine.all(sql(`SELECT count(*) AS n FROM ${table}`))).toEqual([{ n: 4 }]);
+      expect(await engine.all(sql(`SELECT count(*) AS ${engine.dialect.identifier('n')} FROM ${table}`))).toEqual([{ n: 4 }]);
     });
 
     test('reports a failed streamed statement with its SQL', async () => {
@@ -436,7 +437,7 @@ export function describeOfflineEngineContract(
       expect(failure).toBeInstanceOf(EngineQueryError);
       expect((failure as EngineQueryError).sql).toBe(statement);
       // The engine is free again.
-      expect(await engine.all(sql('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+      expect(await engine.all(sql(`SELECT 1 AS ${engine.dialect.identifier('one')}`))).toEqual([{ one: 1 }]);
     });
   });
 }
