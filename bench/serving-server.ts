@@ -1,11 +1,13 @@
 /**
  * The Flywheel side of bench/serving.ts: the project the benchmark serves (one entity, one online
  * view of N float features, one service selecting all of them) and the server `flywheel serve` runs
- * for it, over a RedisOnlineStore. Split from serving.ts so the child process imports only this.
+ * for it, over a RedisOnlineStore or a RedisClusterOnlineStore. Split from serving.ts so the child process imports only this.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { OnlineStore } from '../connectors/online-store/online-store.ts';
+import { RedisClusterOnlineStore } from '../connectors/online-store/redis-cluster/redis-cluster-online-store.ts';
 import { RedisOnlineStore } from '../connectors/online-store/redis/redis-online-store.ts';
 import { entity } from '../core/definitions/entity.ts';
 import { featureService } from '../core/definitions/feature-service.ts';
@@ -25,9 +27,10 @@ export function benchProject(features: number): ProjectSpec {
   return validateProject([item, items, view, service].map((definition) => ({ file: 'bench/serving-server.ts', definition })));
 }
 
-export async function startFlywheelServing(options: { redisUrl: string; features: number }): Promise<RunningLogServer> {
+/** The server over one Redis (`redisUrl`) or a Redis Cluster (`clusterUrls`). */
+export async function startFlywheelServing(options: ({ redisUrl: string } | { clusterUrls: string[] }) & { features: number }): Promise<RunningLogServer> {
   const project = benchProject(options.features);
-  const store = new RedisOnlineStore({ url: options.redisUrl, keyPrefix: 'fw:bench:' });
+  const store: OnlineStore = 'clusterUrls' in options ? new RedisClusterOnlineStore({ urls: options.clusterUrls, keyPrefix: 'fw:bench:' }) : new RedisOnlineStore({ url: options.redisUrl, keyPrefix: 'fw:bench:' });
   await store.ping();
   return startLogServer({
     stateDir: await mkdtemp(join(tmpdir(), 'flywheel-bench-serve-')),

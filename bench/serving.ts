@@ -5,7 +5,11 @@
  *   answering with one pipelined `HMGET` of every feature per entity (no validation, no ttl, no
  *   statuses, no decision id), the naive layout;
  * - Flywheel: `flywheel serve`'s server (the log API and serving, one process) over the
- *   RedisOnlineStore, for a feature service of `--features` features of one view.
+ *   RedisOnlineStore, for a feature service of `--features` features of one view;
+ * - Flywheel on Redis Cluster: the same server over the RedisClusterOnlineStore, on a three-master
+ *   cluster started here (test/setup/redis-cluster.ts; `--redis-cluster-urls` for another), loaded
+ *   with the same entities: what one MGET per slot, pipelined per shard, costs against one MGET.
+ *   `--skip-cluster` leaves it out.
  *
  * `--entities` entities are loaded in both layouts into one redis-server started here (or
  * `--redis-url`). Both servers run as child processes; this process is the client. Latency: one
@@ -19,7 +23,7 @@
  * the first ~3,000 requests of either server, 0.3–0.5 ms after). Throughput: autocannon with `--connections` connections of 500-candidate requests for
  * `--duration` seconds, in entity rows per second.
  *
- *   npx tsx bench/serving.ts [--entities 1000000] [--features 50] [--requests 2000] [--warm-up 200] [--warm-servers 5000] [--pace 0,1] [--duration 10] [--connections 10] [--redis-url redis://…]
+ *   npx tsx bench/serving.ts [--entities 1000000] [--features 50] [--requests 2000] [--warm-up 200] [--warm-servers 5000] [--pace 0,1] [--duration 10] [--connections 10] [--redis-url redis://…] [--skip-cluster | --redis-cluster-urls redis://…,redis://…]
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -31,7 +35,10 @@ import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClient } from 'redis';
+import type { OnlineStore } from '../connectors/online-store/online-store.ts';
+import { RedisClusterOnlineStore } from '../connectors/online-store/redis-cluster/redis-cluster-online-store.ts';
 import { RedisOnlineStore } from '../connectors/online-store/redis/redis-online-store.ts';
+import { startRedisCluster } from '../test/setup/redis-cluster.ts';
 import { startRedis } from './redis-server.ts';
 import { startFlywheelServing } from './serving-server.ts';
 
@@ -85,15 +92,17 @@ async function serveFloor(redisUrl: string, features: number): Promise<void> {
   process.once('SIGTERM', () => process.exit(0));
 }
 
-async function serveFlywheel(redisUrl: string, features: number): Promise<void> {
-  const server = await startFlywheelServing({ redisUrl, features });
+async function serveFlywheel(redis: { redisUrl: string } | { clusterUrls: string[] }, features: number): Promise<void> {
+  const server = await startFlywheelServing({ ...redis, features });
   process.stdout.write(`listening on ${server.url}\n`);
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
 }
 
 // --- driver ------------------------------------------------------------------------------------------
 
-type Subject = 'flywheel' | 'floor';
+/** Flywheel on one Redis, the floor on the same Redis, Flywheel on the Redis Cluster. */
+type Subject = 'flywheel' | 'floor' | 'cluster';
+const SUBJECT_NAMES: Record<Subject, string> = { flywheel: 'Flywheel', floor: 'floor', cluster: 'Flywheel on Redis Cluster' };
 
 interface AutocannonResult {
   readonly duration: number;
@@ -107,7 +116,8 @@ type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 async function startChild(subject: Subject, redisUrl: string, features: number): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', subject, '--redis-url', redisUrl, '--features', String(features)], {
+  const where = subject === 'cluster' ? ['--redis-cluster-urls', redisUrl] : ['--redis-url', redisUrl];
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', subject, ...where, '--features', String(features)], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, FLYWHEEL_TOKENS: `${TOKEN}=read` },
   });
@@ -130,11 +140,11 @@ async function startChild(subject: Subject, redisUrl: string, features: number):
   };
 }
 
-const pathOf = (subject: Subject) => (subject === 'flywheel' ? '/v1/features' : '/');
+const pathOf = (subject: Subject) => (subject === 'floor' ? '/' : '/v1/features');
 
 function bodyOf(subject: Subject, ids: readonly number[]): string {
   const entities = ids.map((id) => ({ item_id: id }));
-  return JSON.stringify(subject === 'flywheel' ? { service: SERVICE, entities } : { entities });
+  return JSON.stringify(subject === 'floor' ? { entities } : { service: SERVICE, entities });
 }
 
 function randomIds(n: number, entities: number): number[] {
@@ -194,41 +204,41 @@ function clientGcPauses(): { stop(): { count: number; major: number; longestMs: 
  * from idle between two requests). `onBlock` runs before each block, `onAnswer` after each answer.
  */
 async function takeTurns(
-  urls: Record<Subject, URL>,
+  urls: Partial<Record<Subject, URL>>,
   count: number,
   keysOf: (i: number) => number[],
   options: { readonly paceMs?: number; readonly onBlock?: (first: number) => void; readonly onAnswer?: (subject: Subject, i: number, ms: number) => void } = {},
 ): Promise<void> {
-  const agents = { flywheel: new Agent({ keepAlive: true, maxSockets: 1 }), floor: new Agent({ keepAlive: true, maxSockets: 1 }) };
+  const subjects = Object.keys(urls) as Subject[];
+  const agents = Object.fromEntries(subjects.map((subject) => [subject, new Agent({ keepAlive: true, maxSockets: 1 })])) as Record<Subject, Agent>;
   const block = 100;
   try {
     for (let first = 0; first < count; first += block) {
       options.onBlock?.(first);
       const ids = Array.from({ length: Math.min(block, count - first) }, (_, j) => keysOf(first + j));
-      for (const subject of ['flywheel', 'floor'] as const) {
+      for (const subject of subjects) {
         for (const [j, keys] of ids.entries()) {
           if (options.paceMs) await new Promise((resolve) => setTimeout(resolve, options.paceMs));
-          const { ms, status, text } = await post(agents[subject], urls[subject], bodyOf(subject, keys));
+          const { ms, status, text } = await post(agents[subject], urls[subject]!, bodyOf(subject, keys));
           if (status !== 200) throw new Error(`${subject} answered ${status}: ${text().slice(0, 300)}`);
           options.onAnswer?.(subject, first + j, ms);
         }
       }
     }
   } finally {
-    agents.flywheel.destroy();
-    agents.floor.destroy();
+    for (const agent of Object.values(agents)) agent.destroy();
   }
 }
 
 /** Unmeasured requests of every size to both servers, until V8 has compiled their request paths. */
-async function warmServers(urls: Record<Subject, URL>, requests: number, entities: number): Promise<void> {
+async function warmServers(urls: Partial<Record<Subject, URL>>, requests: number, entities: number): Promise<void> {
   const sizes = [1, 1, 1, 100, 500];
   await takeTurns(urls, requests, (i) => randomIds(sizes[i % sizes.length]!, entities));
 }
 
 /** Sequential requests of `rows` random entities to both servers (takeTurns), the first `warmUpRequests` unmeasured. */
-async function latencies(urls: Record<Subject, URL>, rows: number, requests: number, entities: number, paceMs: number, warmUpRequests: number): Promise<Record<Subject, Latency> & { clientGc: ReturnType<ReturnType<typeof clientGcPauses>['stop']> }> {
-  const samples: Record<Subject, number[]> = { flywheel: [], floor: [] };
+async function latencies(urls: Partial<Record<Subject, URL>>, rows: number, requests: number, entities: number, paceMs: number, warmUpRequests: number): Promise<Partial<Record<Subject, Latency>> & { clientGc: ReturnType<ReturnType<typeof clientGcPauses>['stop']> }> {
+  const samples: Record<Subject, number[]> = { flywheel: [], floor: [], cluster: [] };
   const warmUp = Math.min(warmUpRequests, requests);
   let gc: ReturnType<typeof clientGcPauses> | undefined;
   await takeTurns(urls, requests + warmUp, () => randomIds(rows, entities), {
@@ -244,7 +254,7 @@ async function latencies(urls: Record<Subject, URL>, rows: number, requests: num
     const sorted = [...xs].sort((a, b) => a - b);
     return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9) };
   };
-  return { flywheel: summary(samples.flywheel), floor: summary(samples.floor), clientGc: gc!.stop() };
+  return { ...Object.fromEntries((Object.keys(urls) as Subject[]).map((subject) => [subject, summary(samples[subject])])), clientGc: gc!.stop() };
 }
 
 async function throughput(subject: Subject, url: URL, options: { connections: number; duration: number; entities: number; rows: number }): Promise<{ rowsPerSecond: number; p99Ms: number }> {
@@ -262,24 +272,32 @@ async function throughput(subject: Subject, url: URL, options: { connections: nu
   return { rowsPerSecond: (result['2xx'] * options.rows) / result.duration, p99Ms: result.latency.p99 };
 }
 
-/** Loads every entity in both layouts; returns how long each took. */
-async function load(redisUrl: string, entities: number, features: number): Promise<{ flywheelMs: number; floorMs: number }> {
-  const store = new RedisOnlineStore({ url: redisUrl, keyPrefix: KEY_PREFIX });
+/** Writes every entity through a Flywheel store (writeEncoded, the newer-wins script); returns how long it took. */
+async function loadStore(store: OnlineStore, entities: number, features: number): Promise<number> {
   const names = featureNames(features);
   const eventMicros = Date.now() * 1000;
   const batch = 10_000;
-  let start = performance.now();
+  const start = performance.now();
   for (let first = 0; first < entities; first += batch) {
     const rows = [];
     for (let id = first; id < Math.min(entities, first + batch); id++) rows.push({ key: [id], eventMicros, values: JSON.stringify(valuesOf(id, features)) });
     await store.writeEncoded({ view: VIEW, features: names, rows });
   }
-  const flywheelMs = performance.now() - start;
+  const ms = performance.now() - start;
   await store.close();
+  return ms;
+}
+
+/** Loads every entity in both layouts; returns how long each took. */
+async function load(redisUrl: string, entities: number, features: number): Promise<{ flywheelMs: number; floorMs: number }> {
+  const flywheelMs = await loadStore(new RedisOnlineStore({ url: redisUrl, keyPrefix: KEY_PREFIX }), entities, features);
+  const batch = 10_000;
+  let start = performance.now();
 
   const client = createClient({ url: redisUrl });
   await client.connect();
   start = performance.now();
+  const names = featureNames(features);
   for (let first = 0; first < entities; first += batch) {
     const pending = [];
     for (let id = first; id < Math.min(entities, first + batch); id++) {
@@ -296,28 +314,29 @@ async function load(redisUrl: string, entities: number, features: number): Promi
 }
 
 /** Checks that both servers answer the stored values for a few keys, so the two do the same work. */
-async function checkAnswers(urls: Record<Subject, URL>, entities: number, features: number): Promise<void> {
+async function checkAnswers(urls: Partial<Record<Subject, URL>>, entities: number, features: number): Promise<void> {
   const agent = new Agent({ keepAlive: false });
   const ids = [0, entities - 1, Math.floor(entities / 2)];
   const expected = ids.map((id) => valuesOf(id, features));
-  for (const subject of ['flywheel', 'floor'] as const) {
-    const answer = await post(agent, urls[subject], bodyOf(subject, ids));
+  for (const subject of Object.keys(urls) as Subject[]) {
+    const answer = await post(agent, urls[subject]!, bodyOf(subject, ids));
     const { status } = answer;
     const text = answer.text();
     const body = JSON.parse(text) as { rows: { values: unknown[]; statuses?: string[] }[] };
     const got = body.rows.map((r) => r.values);
     if (status !== 200 || JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`${subject} answered ${status} with other values: ${text.slice(0, 300)}`);
-    if (subject === 'flywheel' && body.rows.some((r) => r.statuses?.some((s) => s !== 'present'))) throw new Error(`flywheel: not every feature is present: ${text.slice(0, 300)}`);
+    if (subject !== 'floor' && body.rows.some((r) => r.statuses?.some((s) => s !== 'present'))) throw new Error(`flywheel: not every feature is present: ${text.slice(0, 300)}`);
   }
   agent.destroy();
 }
 
-export async function benchServing(options: { entities: number; features: number; requests: number; warmUp: number; warmServers: number; duration: number; connections: number; paceMs: number[]; redisUrl?: string }) {
+export async function benchServing(options: { entities: number; features: number; requests: number; warmUp: number; warmServers: number; duration: number; connections: number; paceMs: number[]; redisUrl?: string; cluster: boolean; clusterUrls?: string[] }) {
   const dir = await mkdtemp(join(tmpdir(), 'flywheel-bench-serving-'));
   const redis = options.redisUrl ? { url: options.redisUrl, stop: async () => undefined } : await startRedis(dir);
+  const cluster = !options.cluster ? undefined : options.clusterUrls ? { urls: options.clusterUrls, stop: async () => undefined } : await startRedisCluster({ startTimeoutMs: 60_000 });
   const children: { stop: () => Promise<void> }[] = [];
   try {
-    process.stdout.write(`node ${process.version}, ${cpus().length} cores; ${options.entities.toLocaleString('en')} entities × ${options.features} features, Redis ${redis.url}\n`);
+    process.stdout.write(`node ${process.version}, ${cpus().length} cores; ${options.entities.toLocaleString('en')} entities × ${options.features} features, Redis ${redis.url}${cluster ? `, Redis Cluster ${cluster.urls.join(',')}` : ''}\n`);
     const loaded = await load(redis.url, options.entities, options.features);
     process.stdout.write(
       `loaded: Flywheel layout (writeEncoded, newer-wins script) ${(loaded.flywheelMs / 1000).toFixed(1)} s = ${Math.round(options.entities / (loaded.flywheelMs / 1000)).toLocaleString('en')} rows/s; ` +
@@ -327,7 +346,14 @@ export async function benchServing(options: { entities: number; features: number
     children.push(flywheel);
     const floor = await startChild('floor', redis.url, options.features);
     children.push(floor);
-    const urls = { flywheel: new URL(flywheel.url + pathOf('flywheel')), floor: new URL(floor.url + pathOf('floor')) };
+    const urls: Partial<Record<Subject, URL>> = { flywheel: new URL(flywheel.url + pathOf('flywheel')), floor: new URL(floor.url + pathOf('floor')) };
+    if (cluster) {
+      const clusterMs = await loadStore(new RedisClusterOnlineStore({ urls: [...cluster.urls], keyPrefix: KEY_PREFIX }), options.entities, options.features);
+      process.stdout.write(`loaded the Redis Cluster (${cluster.urls.length} masters; writeEncoded, one newer-wins script call per slot) in ${(clusterMs / 1000).toFixed(1)} s = ${Math.round(options.entities / (clusterMs / 1000)).toLocaleString('en')} rows/s\n`);
+      const onCluster = await startChild('cluster', cluster.urls.join(','), options.features);
+      children.push(onCluster);
+      urls.cluster = new URL(onCluster.url + pathOf('cluster'));
+    }
     await checkAnswers(urls, options.entities, options.features);
 
     const figures: Record<string, unknown> = {};
@@ -339,31 +365,33 @@ export async function benchServing(options: { entities: number; features: number
       for (const paceMs of options.paceMs) {
         const measured = await latencies(urls, rows, requests, options.entities, paceMs, options.warmUp);
         figures[`latency ${rows} pace ${paceMs}`] = measured;
-        const line = (s: Subject) => `p50 ${measured[s].p50.toFixed(2)} ms, p99 ${measured[s].p99.toFixed(2)} ms, p99.9 ${measured[s].p999.toFixed(2)} ms`;
+        const line = (s: Subject) => `${SUBJECT_NAMES[s]} p50 ${measured[s]!.p50.toFixed(2)} ms, p99 ${measured[s]!.p99.toFixed(2)} ms, p99.9 ${measured[s]!.p999.toFixed(2)} ms`;
         const pace = paceMs === 0 ? 'back to back' : `${paceMs} ms between requests`;
         const { clientGc } = measured;
         process.stdout.write(
-          `${rows === 1 ? '1 entity' : `${rows} candidates`}, one client, ${requests} requests ${pace}: Flywheel ${line('flywheel')}; floor ${line('floor')} ` +
+          `${rows === 1 ? '1 entity' : `${rows} candidates`}, one client, ${requests} requests ${pace}: ${(Object.keys(urls) as Subject[]).map(line).join('; ')} ` +
             `(client GC: ${clientGc.count} pauses (${clientGc.major} major), ${clientGc.totalMs.toFixed(1)} ms, longest ${clientGc.longestMs.toFixed(2)} ms)\n`,
         );
       }
     }
     const load500 = { connections: options.connections, duration: options.duration, entities: options.entities, rows: 500 };
-    await throughput('flywheel', urls.flywheel, { ...load500, duration: 2 });
-    await throughput('floor', urls.floor, { ...load500, duration: 2 });
-    const runs = { flywheel: [] as number[], floor: [] as number[] };
+    const subjects = Object.keys(urls) as Subject[];
+    for (const subject of subjects) await throughput(subject, urls[subject]!, { ...load500, duration: 2 });
+    const runs: Record<Subject, number[]> = { flywheel: [], floor: [], cluster: [] };
     for (let i = 0; i < 2; i++) {
-      runs.flywheel.push((await throughput('flywheel', urls.flywheel, load500)).rowsPerSecond);
-      runs.floor.push((await throughput('floor', urls.floor, load500)).rowsPerSecond);
+      for (const subject of subjects) runs[subject].push((await throughput(subject, urls[subject]!, load500)).rowsPerSecond);
     }
     const best = (xs: number[]) => Math.max(...xs);
     process.stdout.write(
       `throughput, ${options.connections} connections × 500 candidates, ${options.duration} s, best of 2: Flywheel ${Math.round(best(runs.flywheel)).toLocaleString('en')} entity rows/s; ` +
-        `floor ${Math.round(best(runs.floor)).toLocaleString('en')} entity rows/s; ratio ${(best(runs.flywheel) / best(runs.floor)).toFixed(2)}× the floor\n`,
+        `floor ${Math.round(best(runs.floor)).toLocaleString('en')} entity rows/s; ratio ${(best(runs.flywheel) / best(runs.floor)).toFixed(2)}× the floor` +
+        (urls.cluster ? `; Flywheel on Redis Cluster ${Math.round(best(runs.cluster)).toLocaleString('en')} entity rows/s, ${(best(runs.cluster) / best(runs.flywheel)).toFixed(2)}× Flywheel on one Redis` : '') +
+        '\n',
     );
   } finally {
     for (const child of children) await child.stop();
     await redis.stop();
+    await cluster?.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -382,11 +410,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       connections: { type: 'string', default: '10' },
       pace: { type: 'string', default: '0,1' },
       'redis-url': { type: 'string' },
+      'redis-cluster-urls': { type: 'string' },
+      'skip-cluster': { type: 'boolean', default: false },
     },
   });
   const features = Number(values.features);
   if (values.serve === 'floor') await serveFloor(values['redis-url']!, features);
-  else if (values.serve === 'flywheel') await serveFlywheel(values['redis-url']!, features);
+  else if (values.serve === 'flywheel') await serveFlywheel({ redisUrl: values['redis-url']! }, features);
+  else if (values.serve === 'cluster') await serveFlywheel({ clusterUrls: values['redis-cluster-urls']!.split(',') }, features);
   else {
     await benchServing({
       entities: Number(values.entities),
@@ -398,6 +429,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       connections: Number(values.connections),
       paceMs: values.pace.split(',').map(Number),
       ...(values['redis-url'] ? { redisUrl: values['redis-url'] } : {}),
+      cluster: !values['skip-cluster'],
+      ...(values['redis-cluster-urls'] ? { clusterUrls: values['redis-cluster-urls'].split(',') } : {}),
     });
   }
 }
