@@ -8,7 +8,8 @@
  *   fresh Node process on a worker that keeps running. Each reports its own call's time ("without
  *   process start") and the driver times the whole process ("with process start").
  * - materialization into Redis of the smaller and the larger item view (50 float64 features):
- *   Feast's `materialize()` against Flywheel's materializeFeatureView workflow (full, 4 chunks).
+ *   Feast's `materialize()` (in time slices of at most ~50,000 entities: one call of 1M entities
+ *   took 21 GB) against Flywheel's materializeFeatureView workflow (full, 4 chunks).
  * - serving, 1 and 100 entities per request, 1 and 10 connections: `feast serve` (one worker,
  *   `--max-requests 0`) against `flywheel serve`'s server (bench/serving.ts --serve flywheel), both
  *   reading what their materialization wrote into the same redis-server; autocannon as the client.
@@ -242,7 +243,8 @@ export async function benchPeersFeast(options: { scale: 'small' | 'full'; runs: 
     const engine = await openDuckDBEngine({ path: join(dir, 'check.duckdb') });
     stops.push(() => engine.close());
     const generated = performance.now();
-    await generatePeerData(engine, data, sizes, new Date());
+    const generatedAt = new Date();
+    await generatePeerData(engine, data, sizes, generatedAt);
     say(`data: ${int(sizes.spineRows)} spine rows, ${int(2 * sizes.userRowsPerView + sizes.merchantRows)} feature rows, ${int(sizes.items)} items × ${sizes.features} features, as Parquet in ${((performance.now() - generated) / 1000).toFixed(1)} s`);
     const redis = await startRedis(dir);
     stops.push(() => redis.stop());
@@ -297,8 +299,8 @@ export async function benchPeersFeast(options: { scale: 'small' | 'full'; runs: 
     }
 
     // 2. Materialization into Redis.
-    const generatedAt = new Date();
-    const materializeStart = new Date(generatedAt.getTime() - 2 * 86_400_000).toISOString();
+    // The items' event times lie in the day before generatedAt: Feast materializes that day.
+    const materializeStart = new Date(generatedAt.getTime() - 86_400_000 - 60_000).toISOString();
     for (const [view, count, file] of [['item_features_small', sizes.smallItems, 'items_small.parquet'], ['item_features', sizes.items, 'items.parquet']] as const) {
       const flywheelMaterialize = async () => {
         const started = performance.now();
@@ -306,7 +308,10 @@ export async function benchPeersFeast(options: { scale: 'small' | 'full'; runs: 
         if (result.rows !== count) throw new Error(`Flywheel materialized ${result.rows} rows of ${view}, expected ${count}`);
         return (performance.now() - started) / 1000;
       };
-      const feastMaterialize = async () => (await runJson<{ seconds: number }>(python, [FEAST_SCRIPT, 'materialize', '--repo', repo, '--view', view, '--start', materializeStart, '--end', new Date().toISOString()])).result.seconds;
+      // At most ~50,000 entities per materialize() call (time slices of that day, one after another, timed together):
+      // one call of 1M entities × 50 features took 21 GB of memory.
+      const slices = String(Math.ceil(count / 50_000));
+      const feastMaterialize = async () => (await runJson<{ seconds: number }>(python, [FEAST_SCRIPT, 'materialize', '--repo', repo, '--view', view, '--start', materializeStart, '--end', new Date().toISOString(), '--slices', slices])).result.seconds;
       const fw: number[] = [];
       const fe: number[] = [];
       const { load } = await withLoad(async () => {
