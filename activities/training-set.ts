@@ -9,7 +9,7 @@ import { definitionHash } from '../core/plan/definition-hash.ts';
 import { compileColumnStats, readColumnStats, type ColumnStats } from '../core/sql/column-stats.ts';
 import { compileConsistency, readConsistency } from '../core/sql/consistency.ts';
 import { buildConsistencyReport, mergeConsistency, type ColumnSource, type PartitionConsistency } from '../core/training-set/consistency.ts';
-import { compileCountUnpartitioned, compilePartitionRows, PARTITION_COLUMN } from '../core/sql/partition-sql.ts';
+import { compileCountUnpartitioned, compileNoRows, compilePartitionedRows, compileWithPartitionKey, PARTITION_COLUMN, PARTITION_KEY_COLUMN } from '../core/sql/partition-sql.ts';
 import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
 import { compileDropTable, compileMaxOf, compileSelectAll } from '../core/sql/tables.ts';
 import { featureViewViewName, sourceViewName } from '../core/sql/warehouse-objects.ts';
@@ -24,7 +24,7 @@ import {
 import { PartitionRangeError, partitionFromKey, partitionOf, partitionsInRange, type Partition } from '../core/training-set/partitions.ts';
 import { resolveTrainingSet, type ResolvedTrainingSet, type TimeRange } from '../core/training-set/resolve-training-set.ts';
 import { factTables, joinWithTableFacts } from '../core/training-set/table-facts.ts';
-import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
+import type { OfflineEngine, PartitionFile } from '../connectors/offline/offline-engine.ts';
 import { promotePartitionFiles, readPartitionManifests } from './dataset-files.ts';
 import { loadLabelsSpine, logJoinAsStored, spineLineage } from './labels-spine.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
@@ -143,7 +143,9 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           let progress = { stage: 'join', done: 0, total: plan.partitions?.length ?? 0 };
           const heartbeat = () => progress;
 
-          const written: { partition: Partition; path: string; rowCount: number; stats?: ColumnStatsByName; consistency?: PartitionConsistency }[] = [];
+          // Each partition's files: local ones (written on this worker) go to the store below; staged ones
+          // were unloaded straight into the store's staging prefix by the warehouse.
+          const written: { partition: Partition; files: WrittenFile[]; stats?: ColumnStatsByName; consistency?: PartitionConsistency }[] = [];
           let skippedNullTimestamps = 0;
           // A labels spine: the published label partitions of the range, loaded into the spine's table of this session.
           const spine = resolved.labelsSpine ? await withHeartbeats(() => loadLabelsSpine({ engine, store: deps.objectStore, resolved, range: run, localDir }), () => ({ stage: 'spine' })) : undefined;
@@ -154,15 +156,25 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           const joined = log ? { ...base, log } : base;
           const ranged = plan.partitions?.length === 1 ? partitionFromKey(plan.partitions[0]!, plan.partitionBy) : undefined;
           const single = plan.partitionBy === 'none' ? partitionOf(new Date(0), 'none') : ranged;
+          // Where results go is a capability of this engine with this store: straight into the store
+          // (Snowflake unloading to the bucket its external stage reads), or through local files.
+          const unloader = engine.unloadTo(deps.objectStore);
+          const stagingPrefix = layout.staging(run.runKey);
           if (single && !log) {
-            // One partition (a daily run, a backfill step, an unpartitioned set): the join streams straight into its file.
-            await mkdir(join(localDir, single.key), { recursive: true });
-            const { rowCount } = await withHeartbeats(() => engine.exportParquet(compilePointInTimeJoin(joined, engine.dialect), localFile(single.key)), heartbeat);
-            written.push({ partition: single, path: localFile(single.key), rowCount });
+            // One partition (a daily run, a backfill step, an unpartitioned set): the join goes straight into its file.
+            const query = compilePointInTimeJoin(joined, engine.dialect);
+            if (unloader) {
+              const files = await withHeartbeats(() => unloader.unloadPartitioned({ query: compileWithPartitionKey(query, single.key, engine.dialect), keyColumn: PARTITION_KEY_COLUMN }, stagingPrefix), heartbeat);
+              written.push({ partition: single, files: files.map(unloadedFile) });
+            } else {
+              await mkdir(join(localDir, single.key), { recursive: true });
+              const { rowCount } = await withHeartbeats(() => engine.exportParquet(query, localFile(single.key)), heartbeat);
+              written.push({ partition: single, files: [{ local: localFile(single.key), rowCount, bytes: (await stat(localFile(single.key))).size }] });
+            }
           } else {
             // Many partitions (or values from a decision log, compared on the way): join once into a working
-            // table clustered by partition (then spine order), then one file per partition, each read from
-            // its own row groups, several written at once.
+            // table clustered by partition (then spine order), then write every partition in one statement,
+            // each to its own folder: the statements of a run do not grow with its partitions.
             const unit = plan.partitionBy;
             const partitioned = compilePointInTimeJoin({ ...joined, spine: { ...joined.spine, partitionBy: unit } }, engine.dialect);
             const table = await withHeartbeats(() => engine.createWorkingTable(`run_ts_${run.trainingSet}_${run.runKey}`, partitioned), heartbeat);
@@ -187,13 +199,23 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
                 if (!partition) throw new Error(`partition key ${key} does not match partitionBy ${unit}`);
                 return partition;
               });
-              const exports = partitions.map((partition) => ({ query: compilePartitionRows(table, columnNames, partition, engine.dialect), localPath: localFile(partition.key) }));
-              const counts = await withHeartbeats(() => engine.exportParquetFiles(exports, { onWritten: () => (progress = { ...progress, done: progress.done + 1 }) }), heartbeat);
-              partitions.forEach((partition, i) => {
+              const job = { query: compilePartitionedRows(table, columnNames, unit, engine.dialect), keyColumn: PARTITION_KEY_COLUMN };
+              const files = filesByKey(await withHeartbeats(() => (unloader ? unloader.unloadPartitioned(job, stagingPrefix) : engine.exportPartitionedParquet(job, join(localDir, '_partitions'))), heartbeat));
+              // A partition of the range without rows still gets a file (of no rows): one written, shared by all of them.
+              const empty = partitions.some((p) => !files.has(p.key)) ? join(localDir, '_empty', 'part-00000.parquet') : undefined;
+              if (empty) await withHeartbeats(() => engine.exportParquet(compileNoRows(table, columnNames, engine.dialect), empty), heartbeat);
+              for (const partition of partitions) {
                 const consistency = consistencyByKey ? consistencyByKey.get(partition.key) ?? readConsistency({}, compared) : undefined;
                 const stats = statsByKey.get(partition.key) ?? emptyStats(resolved.columns);
-                written.push({ partition, path: localFile(partition.key), rowCount: counts[i]!.rowCount, stats: consistency ? withSources(stats, resolved, consistency) : stats, ...(consistency ? { consistency } : {}) });
-              });
+                const own = files.get(partition.key);
+                written.push({
+                  partition,
+                  files: own ? own.map((f) => (unloader ? unloadedFile(f) : { local: f.path, rowCount: f.rowCount, bytes: f.bytes })) : [{ local: empty!, rowCount: 0, bytes: (await stat(empty!)).size, shared: true }],
+                  stats: consistency ? withSources(stats, resolved, consistency) : stats,
+                  ...(consistency ? { consistency } : {}),
+                });
+                progress = { ...progress, done: progress.done + 1 };
+              }
             } finally {
               await engine.run(compileDropTable(table, engine.dialect));
             }
@@ -202,13 +224,22 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           progress = { stage: 'stage', done: 0, total: written.length };
           const partitions: StagedRun['partitions'][number][] = [];
           const logged = resolved.labelsSpine?.log && log ? { stream: resolved.labelsSpine.log.stream, service: resolved.labelsSpine.log.service, features: log.features.map((f) => f.name) } : undefined;
-          for (const { partition, path, rowCount, stats: known, consistency } of written) {
-            const stats = known ?? (await fileStats(engine, path, resolved.columns, `ts-${run.runKey}-${partition.key}`));
-            const stagedKey = layout.stagedFile(run.runKey, partition, 0);
-            const bytes = (await stat(path)).size;
-            await withHeartbeats(() => deps.objectStore.putFile(stagedKey, path, { move: true }), heartbeat);
+          for (const { partition, files, stats: known, consistency } of written) {
+            const stats = known ?? (await fileStats(engine, files.map((f) => ('local' in f ? f.local : deps.objectStore.uri(f.stagedKey))), resolved.columns, `ts-${run.runKey}-${partition.key}`));
+            const stagedFiles: StagedRun['partitions'][number]['files'][number][] = [];
+            for (const [index, file] of files.entries()) {
+              if ('stagedKey' in file) {
+                stagedFiles.push(file);
+                continue;
+              }
+              const stagedKey = layout.stagedFile(run.runKey, partition, index);
+              // The shared file of no rows is copied for each partition; a partition's own file is moved.
+              await withHeartbeats(() => deps.objectStore.putFile(stagedKey, file.local, { move: !file.shared }), heartbeat);
+              stagedFiles.push({ stagedKey, rowCount: file.rowCount, bytes: file.bytes });
+            }
+            const rowCount = stagedFiles.reduce((sum, f) => sum + f.rowCount, 0);
             partitions.push({
-              partition, rowCount, files: [{ stagedKey, rowCount, bytes }], columnStats: stats,
+              partition, rowCount, files: stagedFiles, columnStats: stats,
               ...(spine ? { spine: spineLineage(spine, partition, logged) } : {}),
               ...(consistency ? { consistency } : {}),
             });
@@ -371,9 +402,29 @@ async function checkSourcesInWarehouse(engine: OfflineEngine, sources: readonly 
 
 type ColumnStatsByName = Record<string, ColumnStats>;
 
-/** Statistics of a local Parquet file as written, read back through a stage (the warehouse may not share this disk). */
-async function fileStats(engine: OfflineEngine, path: string, columns: readonly ColumnSpec[], name: string): Promise<ColumnStatsByName> {
-  const staged = await engine.stageFiles([path], { name, format: 'parquet' });
+/**
+ * A partition's file on its way to the store: written on this worker (`local`; `shared` when it is the
+ * one file of no rows that every empty partition copies), or unloaded into the staging prefix already.
+ */
+type WrittenFile =
+  | { readonly local: string; readonly rowCount: number; readonly bytes: number; readonly shared?: boolean }
+  | { readonly stagedKey: string; readonly rowCount: number; readonly bytes: number };
+
+/** Partition files by partition key, in their order. */
+function filesByKey(files: readonly PartitionFile[]): Map<string, PartitionFile[]> {
+  const byKey = new Map<string, PartitionFile[]>();
+  for (const file of files) byKey.set(file.partitionKey, [...(byKey.get(file.partitionKey) ?? []), file]);
+  return byKey;
+}
+
+/** A file the warehouse unloaded into the store, as staged. */
+function unloadedFile(file: PartitionFile): WrittenFile {
+  return { stagedKey: file.path, rowCount: file.rowCount, bytes: file.bytes };
+}
+
+/** Statistics of Parquet files as written (local paths or the store's URIs), read back through a stage (the warehouse may not share this disk). */
+async function fileStats(engine: OfflineEngine, files: readonly string[], columns: readonly ColumnSpec[], name: string): Promise<ColumnStatsByName> {
+  const staged = await engine.stageFiles(files, { name, format: 'parquet' });
   try {
     const relation = engine.dialect.readStaged(staged, columns.map((c) => [c.name, engine.dialect.columnType(c.type)] as const));
     return readColumnStats((await engine.all(compileColumnStats(relation, columns, engine.dialect)))[0] ?? {}, columns).columns;

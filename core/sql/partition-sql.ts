@@ -39,3 +39,32 @@ export function compilePartitionRows(table: string, columns: readonly string[], 
     parameters: [partition.start ?? UNPARTITIONED_START],
   };
 }
+
+/** The column compilePartitionedRows adds with each row's partition key (`day=2024-03-01`), for OfflineEngine.exportPartitionedParquet. */
+export const PARTITION_KEY_COLUMN = '__fw_partition_key';
+
+/**
+ * The rows of every partition of a working table with their partition key, for one partitioned
+ * write (exportPartitionedParquet, or an unload straight to the object store): one statement
+ * whatever the number of partitions. Rows without a partition (a null spine timestamp) are left
+ * out; the table's scan order (partition, then spine order) is kept where the engine keeps it.
+ */
+export function compilePartitionedRows(table: string, columns: readonly string[], unit: PartitionUnit, dialect: Dialect): CompiledQuery {
+  const id = dialect.identifier;
+  const key = unit === 'none' ? dialect.stringLiteral('all') : dialect.partitionKey(unit, id(PARTITION_COLUMN));
+  return {
+    sql: `SELECT ${[...columns.map(id), `${key} AS ${id(PARTITION_KEY_COLUMN)}`].join(', ')} FROM ${dialect.qualified(table)} WHERE ${id(PARTITION_COLUMN)} IS NOT NULL`,
+    parameters: [],
+  };
+}
+
+/** A query's rows with their partition key `key` (one partition's rows written through a partitioned write). */
+export function compileWithPartitionKey(query: CompiledQuery, key: string, dialect: Dialect): CompiledQuery {
+  // The newline before ')' keeps a trailing `-- comment` in the query from swallowing it.
+  return { sql: `SELECT *, ${dialect.stringLiteral(key)} AS ${dialect.identifier(PARTITION_KEY_COLUMN)} FROM (\n${query.sql.replace(/[\s;]+$/, '')}\n) AS ${dialect.identifier('rows')}`, parameters: query.parameters };
+}
+
+/** No rows, with the columns of a working table (the file of a partition without rows). */
+export function compileNoRows(table: string, columns: readonly string[], dialect: Dialect): CompiledQuery {
+  return { sql: `SELECT ${columns.map(dialect.identifier).join(', ')} FROM ${dialect.qualified(table)} WHERE 1 = 0`, parameters: [] };
+}
