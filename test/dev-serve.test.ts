@@ -44,8 +44,9 @@ describe('flywheel dev', () => {
     await store.close();
 
     const port = await freePort();
+    const uiPort = await freePort();
     const { FLYWHEEL_TOKENS: _none, ...env } = process.env;
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'flywheel.js'), 'dev', '--port', String(port)], { cwd: project.dir, env });
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'flywheel.js'), 'dev', '--port', String(port), '--flywheel-ui-port', String(uiPort)], { cwd: project.dir, env });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -54,13 +55,19 @@ describe('flywheel dev', () => {
       const token = await new Promise<string>((resolve, reject) => {
         const check = () => {
           const match = /Authorization: Bearer ([0-9a-f]+)/.exec(output);
-          if (match && output.includes(`API server         http://127.0.0.1:${port}`)) resolve(match[1]!);
+          if (match && output.includes(`API server         http://127.0.0.1:${port}`) && output.includes('Press Ctrl-C')) resolve(match[1]!);
         };
         child.stdout.on('data', check);
         child.stderr.on('data', check);
         void exited.then((code) => reject(new Error(`flywheel dev exited (${code}):\n${output}`)));
       });
       expect(output).toContain('(already running, reused)');
+      // The Flywheel UI beside the Temporal UI, reading with the same session token (nothing is applied in this project yet).
+      expect(output).toContain(`Flywheel UI        http://127.0.0.1:${uiPort}/?token=${token}\n`);
+      expect((await fetch(`http://127.0.0.1:${uiPort}/api/project`)).status).toBe(401);
+      const project = await fetch(`http://127.0.0.1:${uiPort}/api/project`, { headers: { authorization: `Bearer ${token}` } });
+      expect(project.status).toBe(404);
+      expect(((await project.json()) as { error: { code: string } }).error.code).toBe('not_applied');
 
       const url = `http://127.0.0.1:${port}`;
       expect((await fetch(`${url}/readyz`)).status).toBe(200);

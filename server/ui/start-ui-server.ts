@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { TokenTable } from '../auth/bearer-tokens.ts';
 import { PortInUseError } from '../port-in-use-error.ts';
+import { cachedLayout } from './loop-layout.ts';
 import { createUiApp } from './ui-app.ts';
 import type { UiSources } from './ui-sources.ts';
 
@@ -39,6 +40,8 @@ export async function startUiServer(options: UiServerOptions): Promise<RunningUi
     throw error;
   }
   const port = (server.address() as AddressInfo).port;
+  // elkjs loads (~0.3 s) while the user opens the page, not when the Loop page asks for its first layout.
+  void cachedLayout({ nodes: [], edges: [] }).catch(() => undefined);
   const shown = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${shown}:${port}`,

@@ -6,7 +6,7 @@ import { scheduleTimes } from '../../../core/plan/schedules.ts';
 import type { ScheduleSpec } from '../../../core/definitions/specs.ts';
 import { ingestLedgerTableName } from '../../../core/sql/warehouse-objects.ts';
 import { loopGraph, type LoopGraphNode, type LoopNodeKind } from '../loop-graph.ts';
-import { layoutLoopGraph } from '../loop-layout.ts';
+import { cachedLayout } from '../loop-layout.ts';
 import { nodeStatus, RUN_KIND_OF_NODE, type NodeFacts, type NodeHealth } from '../node-health.ts';
 import { compileStreamLoads } from '../sql/ui-queries.ts';
 import type { RunSummary } from '../temporal-runs.ts';
@@ -27,7 +27,7 @@ export interface LoopPage {
   readonly health: Readonly<Record<NodeHealth, number>>;
   /** Why there are no runs (Temporal not reachable), or null. */
   readonly runsUnavailable: string | null;
-  /** How long the layout took on the server, in milliseconds. */
+  /** How long the layout took on the server, in milliseconds (about 0 when it was cached: the graph is the applied version's). */
   readonly layoutMs: number;
 }
 
@@ -68,7 +68,7 @@ export async function loopPage(sources: UiSources): Promise<LoopPage> {
 
   const graph = loopGraph(spec);
   const started = performance.now();
-  const layout = await layoutLoopGraph(graph);
+  const layout = await cachedLayout(graph);
   const layoutMs = Math.round((performance.now() - started) * 10) / 10;
   const placed = new Map(layout.nodes.map((node) => [node.id, node]));
   const health: Record<NodeHealth, number> = { fresh: 0, stale: 0, failing: 0, never: 0, static: 0 };

@@ -69,7 +69,8 @@ function LoopGraph({ loop }: { loop: LoopData }) {
   };
   return (
     <div className="graph" role="group" aria-label={`The loop's graph: ${loop.nodes.length} definitions, ${loop.edges.length} links`}>
-      <svg width={loop.width} height={loop.height} viewBox={`0 0 ${loop.width} ${loop.height}`}>
+      {/* Fits the page's width, shrunk to at most 60 % of its size; a larger graph scrolls instead of becoming unreadable. */}
+      <svg viewBox={`0 0 ${loop.width} ${loop.height}`} style={{ width: '100%', maxWidth: loop.width, minWidth: Math.round(loop.width * 0.6) }}>
         <defs>
           <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
             <path d="M 0 0 L 10 5 L 0 10 z" fill="#6e7781" />
