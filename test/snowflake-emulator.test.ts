@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import snowflake, { type Connection, type SnowflakeError } from 'snowflake-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -345,6 +346,17 @@ describe('binds, streaming and asynchronous statements', () => {
     });
   });
 
+  it('binds non-integer numbers as floats and an integer in exponent form as that integer', async () => {
+    const rows = await new Promise<Row[]>((resolve, reject) =>
+      connection.execute({
+        sqlText: 'select ? as a, ? as b, ? as c, ? + 1 as d',
+        binds: [2.5, -0.125, 1e21, 0.5],
+        complete: (error, _statement, result) => (error ? reject(error) : resolve((result ?? []) as Row[])),
+      }),
+    );
+    expect(rows).toEqual([{ A: 2.5, B: -0.125, C: 1e21, D: 1.5 }]);
+  });
+
   it('inserts an array binding (many rows, one statement) and reports the rows inserted', async () => {
     await query('create or replace table bound (id int, name text)');
     const inserted = await new Promise<Row[]>((resolve, reject) =>
@@ -461,6 +473,55 @@ describe('internal stages on the emulator', () => {
     );
     expect(result.map((r) => [r.file, r.status, r.rows_loaded])).toEqual([['landing/run-1/part-0.parquet', 'LOADED', 2]]);
     expect(await query('select count(*) as n from landed_named')).toEqual([{ N: 2 }]);
+  });
+
+  it('reads staged Parquet and gzipped JSON lines with SELECT $1:"key"::type FROM @stage/path/ (FILE_FORMAT => ...)', async () => {
+    await query('create or replace stage "flywheel_stage"');
+    await query('create or replace file format "flywheel_parquet" type = parquet');
+    await query('create or replace file format "flywheel_json_lines" type = json compression = auto');
+    await query(`put 'file://${join(folder, 'part-0.parquet')}' @"flywheel_stage"/labels-1/ auto_compress = false overwrite = true`);
+    await writeFile(join(folder, 'events.jsonl'), '{"id": 3, "name": "c", "ts": "2024-01-02T00:00:00.250Z"}\n{"id": 4, "Name": "not name"}\n');
+    await writeFile(join(folder, 'more.jsonl.gz'), gzipSync('{"id": 5, "name": "e"}\n'));
+    await query(`put 'file://${join(folder, 'events.jsonl')}' @"flywheel_stage"/logs-1/ auto_compress = true overwrite = true`);
+    await query(`put 'file://${join(folder, 'more.jsonl.gz')}' @"flywheel_stage"/logs-1/ auto_compress = true overwrite = true`);
+
+    const parquet = (await query(
+      'select $1:"id"::number(19,0) as "id", $1:"name"::varchar as "name", $1:"ts"::timestamp_tz as "ts", $1:"amount"::float as "amount" ' +
+        `from @"flywheel_stage"/labels-1/ (file_format => '"flywheel_parquet"') order by "id"`,
+    )) as Array<Record<string, unknown>>;
+    expect(parquet.map((r) => ({ ...r, ts: (r.ts as Date | null)?.getTime() ?? null }))).toEqual([
+      { id: 1, name: 'a', ts: Date.UTC(2024, 0, 1, 0, 0, 1, 500), amount: 1.25 },
+      { id: 2, name: null, ts: null, amount: null },
+    ]);
+
+    const json = (await query(
+      'select s.$1:"id"::number(19,0) as "id", s.$1:"name"::varchar as "name", s.$1:"ts"::timestamp_tz as "ts" ' +
+        `from @"flywheel_stage"/logs-1/ (file_format => '"flywheel_json_lines"') as s order by "id"`,
+    )) as Array<Record<string, unknown>>;
+    // Keys are case-sensitive: "Name" is not "name".
+    expect(json.map((r) => ({ ...r, ts: (r.ts as Date | null)?.getTime() ?? null }))).toEqual([
+      { id: 3, name: 'c', ts: Date.UTC(2024, 0, 2, 0, 0, 0, 250) },
+      { id: 4, name: null, ts: null },
+      { id: 5, name: 'e', ts: null },
+    ]);
+
+    expect(await query(`select $1:"id"::number(19,0) as "id" from @"flywheel_stage"/nothing-here/ (file_format => '"flywheel_parquet"')`)).toEqual([]);
+  });
+
+  it('REMOVEs the files under a stage path, answering name and result', async () => {
+    expect(await query('remove @"flywheel_stage"/logs-1/')).toEqual([
+      { name: 'flywheel_stage/logs-1/events.jsonl.gz', result: 'removed' },
+      { name: 'flywheel_stage/logs-1/more.jsonl.gz', result: 'removed' },
+    ]);
+    expect(await query('remove @"flywheel_stage"/logs-1/')).toEqual([]);
+    expect((await query('list @"flywheel_stage"')).map((r) => r.name)).toEqual(['flywheel_stage/labels-1/part-0.parquet']);
+  });
+
+  it('refuses a staged read it does not emulate, naming it (EMULATOR_CANNOT.selectFromStage)', async () => {
+    await expect(query(`select $1 from @"flywheel_stage"/labels-1/ (file_format => '"flywheel_parquet"')`)).rejects.toMatchObject({
+      code: '009999',
+      message: expect.stringContaining('Snowflake emulator: reading @"flywheel_stage"/labels-1/ other than by $1:"key"'),
+    });
   });
 
   it('refuses an unload to a stage at once with a SQL error, never pretending (EMULATOR_CANNOT.unloadToStage)', async () => {

@@ -39,9 +39,9 @@ const HOST = '127.0.0.1';
 export const EMULATOR_CANNOT = {
   unloadToStage: 'fakesnow 0.12.1 does not implement COPY INTO @stage (unloads, PARTITION BY); checked live only',
   getFromStage: 'fakesnow 0.12.1 does not implement GET (download from a stage); checked live only',
-  removeFromStage: 'fakesnow 0.12.1 does not implement REMOVE @stage; staged files stay until the emulator stops',
   copyPattern: "fakesnow 0.12.1 refuses COPY INTO ... PATTERN = '...'; a path prefix (@stage/path/) and FILES = (...) work",
-  selectFromStage: 'fakesnow 0.12.1 cannot read staged files with SELECT ... FROM @stage; checked live only',
+  selectFromStage:
+    'SELECT ... FROM @stage is emulated for Parquet and JSON lines in internal stages, read by $1:"key" only; $1 whole, $2, METADATA$ columns and CSV are not',
   externalStages: 'stages over S3 (URL and credentials or a storage integration) are not emulated: the emulator has internal stages only',
   unenforcedPrimaryKeys:
     'DuckDB enforces PRIMARY KEY and UNIQUE, Snowflake does not: a duplicate key fails on the emulator where Snowflake stores it, so the tie-break for duplicates is checked live only',
@@ -54,7 +54,7 @@ export const EMULATOR_CANNOT = {
     'cancelling (abort-request, SYSTEM$CANCEL_QUERY) does not stop a running statement on the emulator; async statements do run in the background and report RUNNING, then SUCCESS or FAILED_WITH_ERROR',
   concurrentStatementsPerSession: 'statements of one session run one at a time (one DuckDB cursor per session); use one connection per concurrent statement',
   structuredTypes: 'OBJECT and ARRAY columns are answered as VARIANT (the same JSON value once parsed); structured OBJECT(...)/ARRAY(...) field metadata is absent',
-  queryHistory: 'QUERY_TAG and STATEMENT_TIMEOUT_IN_SECONDS are accepted but have no effect: there is no QUERY_HISTORY to count statements by tag, and no statement times out',
+  queryTagHistory: 'QUERY_TAG and STATEMENT_TIMEOUT_IN_SECONDS are accepted but have no effect: there is no QUERY_HISTORY to count statements by tag, and no statement times out',
   errorMessages: "error codes and SQL states are Snowflake's for common errors (002003 for a missing object), but messages are DuckDB's; statements fakesnow cannot run fail with 261000",
 } as const;
 

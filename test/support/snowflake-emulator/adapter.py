@@ -28,6 +28,7 @@ import os
 import socket
 import sys
 import warnings
+from decimal import Decimal
 
 import fakesnow.server as fakesnow_server  # noqa: E402
 import uvicorn  # noqa: E402
@@ -41,6 +42,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # fakesnow logs every login and SQL error at INFO, and DuckDB warns of an Arrow copy per query: the
 # tests read errors from the driver, so the emulator's output keeps warnings and worse only.
 fakesnow_server.logger.setLevel(logging.WARNING)
+# sqlglot warns of every statement it parses as a plain command (REMOVE, GET, ...): not news here.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
 
 import async_queries  # noqa: E402
@@ -56,7 +59,11 @@ INTERNAL_ERROR_CODE = "261000"
 
 async def run_query(request: Request) -> tuple[int, dict]:
     """fakesnow's query handler, its Arrow answer turned into a JSON one: (HTTP status, body)."""
-    response = await fakesnow_server.query_request(request)
+    try:
+        response = await fakesnow_server.query_request(request)
+    except Exception as error:  # noqa: BLE001 - fakesnow failed outside its own handling (bindings, ...)
+        logging.getLogger("snowflake-emulator").exception("fakesnow failed on a query request")
+        return 200, sql_error_body(INTERNAL_ERROR_CODE, f"Snowflake emulator: fakesnow failed: {error!r}")
     body = json.loads(bytes(response.body))
     data = body.get("data")
     if response.status_code >= 500:
@@ -105,6 +112,22 @@ def gcs_stage_info_for_node(gcs_stage_info):  # noqa: ANN001, ANN201
     return stage_info
 
 
+def real_bindings(from_binding):  # noqa: ANN001, ANN201
+    """fakesnow's decoding of bind values, with REAL as a float (snowflake-sdk binds a non-integer
+    number as REAL, and fakesnow passed it on as text: `SELECT ?` with 2.5 answered '2.5'), and FIXED
+    in exponent form as the integer it is (snowflake-sdk sends 1e21 as FIXED '1e+21')."""
+
+    def decode(binding: dict):  # noqa: ANN202
+        kind, value = binding.get("type"), binding.get("value")
+        if kind == "REAL" and value is not None:
+            return float(value)
+        if kind == "FIXED" and isinstance(value, str) and "e" in value.lower():
+            return int(Decimal(value))
+        return from_binding(binding)
+
+    return decode
+
+
 async def presigned_put_only(_request: Request) -> Response:
     """GET of a PUT's presigned URL: 403, as GCS answers a URL signed for PUT. snowflake-sdk GETs it
     first (is the file there?) and uploads on 401/403/404; fakesnow serves PUT alone (405)."""
@@ -115,6 +138,7 @@ def build_app() -> Starlette:
     install_translations()
     fakesnow_server.describe_as_rowtype = nested_types_rowtype(fakesnow_server.describe_as_rowtype)
     fakesnow_server.gcs_stage_info = gcs_stage_info_for_node(fakesnow_server.gcs_stage_info)
+    fakesnow_server.from_binding = real_bindings(fakesnow_server.from_binding)
     routes = [
         Route(QUERY_PATH, query_request, methods=["POST"]) if route.path == QUERY_PATH else route
         for route in fakesnow_server.routes

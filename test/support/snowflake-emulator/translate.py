@@ -44,6 +44,7 @@ import fakesnow.server
 import snowflake.connector.errors
 from fakesnow.cursor import FakeSnowflakeCursor
 from fakesnow.transforms import SUCCESS_NOP
+from staged_reads import remove_from_stage, select_from_stage
 from sqlglot import exp
 from sqlglot.dialects.snowflake import Snowflake
 from sqlglot.tokens import TokenType
@@ -153,6 +154,9 @@ def install_translations() -> None:
     def transform(self: FakeSnowflakeCursor, expression: exp.Expr, params):  # noqa: ANN001, ANN202
         for translation in TRANSLATIONS:
             expression = expression.transform(translation, copy=False)
+        # These need the session (its database, schema and stages): staged_reads.py.
+        for staged in (select_from_stage, remove_from_stage):
+            expression = expression.transform(lambda node, staged=staged: staged(node, self), copy=False)
         return fakesnow_transform(self, expression, params)
 
     FakeSnowflakeCursor._transform = transform  # noqa: SLF001
