@@ -6,11 +6,12 @@ import { buildLabelDatasetManifest, type LabelBuildCause, type LabelDatasetManif
 import { isComplete, lateChecks, planLabelPartitions, runPartitions, type PartitionDecision, type PartitionState } from '../core/labels/plan-partitions.ts';
 import { resolveLabels, type ResolvedLabels } from '../core/labels/resolve-labels.ts';
 import { compileColumnStats, readColumnStats, type ColumnStats } from '../core/sql/column-stats.ts';
+import { compileWithPartitionKey, PARTITION_KEY_COLUMN } from '../core/sql/partition-sql.ts';
 import { compileCountPositives, compileLabelRows, compileLateEvents, compileStreamTimeRange, compileStreamWatermark, type LabelStream, type LateCheck } from '../core/sql/labels.ts';
 import { datasetLayout } from '../core/training-set/manifest.ts';
 import { PartitionRangeError, partitionFromKey, type Partition } from '../core/training-set/partitions.ts';
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
-import { promotePartitionFiles, readJsonObject, readPartitionManifests } from './dataset-files.ts';
+import { promotePartitionFiles, readJsonObject, readPartitionManifests, type StagedFile } from './dataset-files.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
 import { atBoundary } from './failures.ts';
 import { withHeartbeats } from './heartbeat.ts';
@@ -69,10 +70,10 @@ export interface LabelPartitionRun {
 }
 
 export interface StagedLabelPartition {
-  readonly stagedKey: string;
+  /** The partition's files in the staging prefix (one written here, or as many as the warehouse unloaded). */
+  readonly files: readonly StagedFile[];
   readonly rowCount: number;
   readonly positives: number;
-  readonly bytes: number;
   readonly schema: readonly ColumnSpec[];
   readonly definitionHash: string;
   readonly columnStats: Readonly<Record<string, ColumnStats>>;
@@ -184,9 +185,17 @@ export function createLabelActivities(deps: ActivityDeps) {
           await mkdir(join(deps.scratchDir, `labels-${run.build}`, partition.key), { recursive: true });
           try {
             const query = compileLabelRows(resolved.join, { from: partition.start, to: partition.end, asOf: run.asOf, watermarks: run.watermarks }, engine.dialect);
-            const { rowCount } = await withHeartbeats(() => engine.exportParquet(query, local), () => ({ stage: 'join', partition: partition.key }));
-            // Statistics from the file as written, read back through a stage (the warehouse may not share this disk).
-            const staged = await engine.stageFiles([local], { name: `labels-${run.build}-${partition.key}`, format: 'parquet' });
+            // Straight into the store when the engine can reach it (no label row passes through the worker),
+            // else a local file that goes to the store once its statistics are read.
+            const unloader = engine.unloadTo(deps.objectStore);
+            const unloaded = unloader
+              ? await withHeartbeats(() => unloader.unloadPartitioned({ query: compileWithPartitionKey(query, partition.key, engine.dialect), keyColumn: PARTITION_KEY_COLUMN }, layout.staging(run.build)), () => ({ stage: 'join', partition: partition.key }))
+              : [];
+            // A partition without rows gets a file of none; an engine unloads no file for it.
+            const exported = unloaded.length > 0 ? undefined : await withHeartbeats(() => engine.exportParquet(query, local), () => ({ stage: 'join', partition: partition.key }));
+            const rowCount = exported?.rowCount ?? unloaded.reduce((sum, f) => sum + f.rowCount, 0);
+            // Statistics from the files as written, read back through a stage (the warehouse may not share this disk).
+            const staged = await engine.stageFiles(exported ? [local] : unloaded.map((f) => deps.objectStore.uri(f.path)), { name: `labels-${run.build}-${partition.key}`, format: 'parquet' });
             const file = engine.dialect.readStaged(staged, resolved.columns.map((c) => [c.name, engine.dialect.columnType(c.type)] as const));
             let stats: Record<string, ColumnStats>;
             let positives: { n: number } | undefined;
@@ -196,11 +205,15 @@ export function createLabelActivities(deps: ActivityDeps) {
             } finally {
               await engine.unstageFiles(staged);
             }
-            const stagedKey = layout.stagedFile(run.build, partition, 0);
-            const bytes = (await stat(local)).size;
-            await withHeartbeats(() => deps.objectStore.putFile(stagedKey, local, { move: true }), () => ({ stage: 'stage', partition: partition.key }));
+            let files = unloaded.map((f) => ({ stagedKey: f.path, rowCount: f.rowCount, bytes: f.bytes }));
+            if (exported) {
+              const stagedKey = layout.stagedFile(run.build, partition, 0);
+              const bytes = (await stat(local)).size;
+              await withHeartbeats(() => deps.objectStore.putFile(stagedKey, local, { move: true }), () => ({ stage: 'stage', partition: partition.key }));
+              files = [{ stagedKey, rowCount, bytes }];
+            }
             return {
-              stagedKey, rowCount, positives: Number(positives?.n ?? 0), bytes,
+              files, rowCount, positives: Number(positives?.n ?? 0),
               schema: resolved.columns, definitionHash: resolved.definitionHash, columnStats: stats,
             };
           } finally {
@@ -233,7 +246,7 @@ export function createLabelActivities(deps: ActivityDeps) {
           await deps.objectStore.deletePrefix(`${layout.staging(run.build)}/`);
           return { status: 'superseded', current: current?.version ?? 0 };
         }
-        const files = await promotePartitionFiles(deps.objectStore, layout, run.partition, [{ stagedKey: staged.stagedKey, rowCount: staged.rowCount, bytes: staged.bytes }]);
+        const files = await promotePartitionFiles(deps.objectStore, layout, run.partition, staged.files);
         const manifest: LabelPartitionManifest = {
           formatVersion: 1,
           project: deps.project,
