@@ -366,8 +366,8 @@ export class SnowflakeEngine implements OfflineEngine {
 
   /**
    * Local files (paths or `file://` URIs) are `PUT` into the engine's internal stage
-   * (`flywheel_stage` in the working schema) under `<name>/`, replacing what was staged under that
-   * name, and read through a named file format (`flywheel_parquet`, `flywheel_json_lines`), both
+   * (`flywheel_stage` in the working schema) under `<name>/<index>/`, one location per file in the
+   * order given, replacing what was staged under that name, and read through a named file format (`flywheel_parquet`, `flywheel_json_lines`), both
    * created on first use. Object-store URIs (`s3://…`) are refused: reading them in place needs an
    * external stage over the bucket, which this engine does not configure yet.
    */
@@ -384,14 +384,16 @@ export class SnowflakeEngine implements OfflineEngine {
         paths.push(path);
       }
       const { stage, fileFormat } = await this.core.stageObjects(this.context, options.format);
-      const location = `${stage}/${name}/`;
-      await this.core.session.execute({ sql: `REMOVE ${location}`, parameters: [] }, this.context, {});
-      for (const path of paths) {
+      await this.core.session.execute({ sql: `REMOVE ${stage}/${name}/`, parameters: [] }, this.context, {});
+      // One folder per file, in the order given: a stage path lists its files by name, not as given,
+      // so each file is its own location and readStaged reads them one after the other.
+      const locations = paths.map((_, index) => `${stage}/${name}/${String(index).padStart(5, '0')}/`);
+      for (const [index, path] of paths.entries()) {
         // PUT takes a file URL in single quotes; AUTO_COMPRESS off keeps Parquet as it is (it compresses itself).
-        const put = `PUT ${snowflakeDialect.stringLiteral(pathToFileURL(path).href)} ${location} AUTO_COMPRESS = ${options.format === 'jsonLines' ? 'TRUE' : 'FALSE'} OVERWRITE = TRUE`;
+        const put = `PUT ${snowflakeDialect.stringLiteral(pathToFileURL(path).href)} ${locations[index]} AUTO_COMPRESS = ${options.format === 'jsonLines' ? 'TRUE' : 'FALSE'} OVERWRITE = TRUE`;
         await this.core.session.execute({ sql: put, parameters: [] }, this.context, { fileTransfer: true });
       }
-      return { locations: [location], format: options.format, fileFormat };
+      return { locations, format: options.format, fileFormat };
     });
   }
 
