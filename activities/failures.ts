@@ -1,14 +1,17 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FlywheelError } from '../core/errors.ts';
+import { withScratchCleanup } from './scratch.ts';
 
 /**
  * The activity boundary: Flywheel errors become ApplicationFailures whose type is the error class
  * name, non-retryable unless the error says a retry may help (a bad definition stays bad; a lost
- * connection may come back). Anything else is left to Temporal's retry policy.
+ * connection may come back). Anything else is left to Temporal's retry policy. The scratch folders
+ * the attempt asked for are removed at the end.
  */
 export async function atBoundary<T>(work: () => Promise<T>): Promise<T> {
   try {
-    return await work();
+    // The attempt's scratch folders (activities/scratch.ts) go when it ends, whatever the outcome.
+    return await withScratchCleanup(work);
   } catch (error) {
     if (error instanceof FlywheelError) {
       throw error.retryable

@@ -1,5 +1,4 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { ColumnSpec } from '../core/definitions/specs.ts';
 import { NotFoundError } from '../core/errors.ts';
 import { buildLabelDatasetManifest, type LabelBuildCause, type LabelDatasetManifest, type LabelPartitionManifest } from '../core/labels/manifest.ts';
@@ -13,6 +12,7 @@ import { PartitionRangeError, partitionFromKey, type Partition } from '../core/t
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
 import { promotePartitionFiles, readJsonObject, readPartitionManifests, type StagedFile } from './dataset-files.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
+import { activityScratch } from './scratch.ts';
 import { atBoundary } from './failures.ts';
 import { withHeartbeats } from './heartbeat.ts';
 
@@ -181,8 +181,9 @@ export function createLabelActivities(deps: ActivityDeps) {
           const { partition } = run;
           if (partition.start === null || partition.end === null) throw new PartitionRangeError(`labels are partitioned by time; "${partition.key}" has no range`);
           const layout = datasetLayout(run.outputPath);
-          const local = join(deps.scratchDir, `labels-${run.build}`, partition.key, 'part-00000.parquet');
-          await mkdir(join(deps.scratchDir, `labels-${run.build}`, partition.key), { recursive: true });
+          // This attempt's own folder: the file leaves it for the object store before the activity ends.
+          const local = activityScratch(deps.scratchDir, partition.key, 'part-00000.parquet');
+          await mkdir(activityScratch(deps.scratchDir, partition.key), { recursive: true });
           try {
             const query = compileLabelRows(resolved.join, { from: partition.start, to: partition.end, asOf: run.asOf, watermarks: run.watermarks }, engine.dialect);
             // Straight into the store when the engine can reach it (no label row passes through the worker),
@@ -217,7 +218,7 @@ export function createLabelActivities(deps: ActivityDeps) {
               schema: resolved.columns, definitionHash: resolved.definitionHash, columnStats: stats,
             };
           } finally {
-            await rm(join(deps.scratchDir, `labels-${run.build}`), { recursive: true, force: true });
+            await rm(activityScratch(deps.scratchDir, partition.key), { recursive: true, force: true });
           }
         }),
       );

@@ -1,5 +1,4 @@
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { NotFoundError } from '../core/errors.ts';
 import { findRefusedEvents } from '../core/ingest/find-refused-events.ts';
 import { compileIngestBatch, compileLedgerRows } from '../core/sql/ingest.ts';
@@ -7,6 +6,7 @@ import { compileQuarantineCounts, compileQuarantineList, compileQuarantineReason
 import { compileWarehouseObjects, ingestQuarantineTableNode } from '../core/sql/warehouse-objects.ts';
 import { writeQuarantineCount } from '../server/quarantine-counts.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
+import { activityScratch } from './scratch.ts';
 import { MAX_PROBES, quarantineReason } from './ingest.ts';
 import { atBoundary } from './failures.ts';
 import { withHeartbeats } from './heartbeat.ts';
@@ -60,7 +60,7 @@ export function createQuarantineActivities(deps: ActivityDeps) {
 
           const kept = await engine.all<QuarantineRow & Record<string, unknown>>(compileQuarantineList(stream.name, engine.dialect));
           const lines = kept.map((row) => Buffer.from(row.event, 'utf8'));
-          const scratch = join(deps.scratchDir, `${stream.name}-replay-${input.replayId.replace(/[^A-Za-z0-9_-]/g, '_')}`);
+          const scratch = activityScratch(deps.scratchDir, `${stream.name}-replay-${input.replayId.replace(/[^A-Za-z0-9_-]/g, '_')}`);
           let probes = 0;
           try {
             const refused = await withHeartbeats(

@@ -28,6 +28,7 @@ import type { OfflineEngine, PartitionFile } from '../connectors/offline/offline
 import { promotePartitionFiles, readPartitionManifests } from './dataset-files.ts';
 import { loadLabelsSpine, logJoinAsStored, spineLineage } from './labels-spine.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
+import { activityScratch } from './scratch.ts';
 import { atBoundary } from './failures.ts';
 import { withHeartbeats } from './heartbeat.ts';
 
@@ -137,7 +138,8 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           const resolved = await resolveAt(engine, run);
           const layout = datasetLayout(plan.outputPath);
           const columnNames = resolved.columns.map((c) => c.name);
-          const localDir = join(deps.scratchDir, run.runKey);
+          // This attempt's own folder: its files leave for the object store before the activity ends.
+          const localDir = activityScratch(deps.scratchDir, run.runKey);
           await rm(localDir, { recursive: true, force: true });
           const localFile = (key: string) => join(localDir, key, 'part-00000.parquet');
           let progress = { stage: 'join', done: 0, total: plan.partitions?.length ?? 0 };
