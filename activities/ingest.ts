@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventStreamSpec } from '../core/definitions/specs.ts';
 import { FlywheelError, NotFoundError } from '../core/errors.ts';
@@ -10,16 +10,20 @@ import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
 import { isPrimaryKeyViolation } from '../connectors/offline/primary-key-violation.ts';
 import { rowRejectionReason } from '../connectors/offline/row-rejection.ts';
 import { writeQuarantineCount } from '../server/quarantine-counts.ts';
-import { listClosedSegments, readSegmentPayloads, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
+import { ObjectStoreSegmentStore, type SealedSegmentRef } from '../connectors/log-store/index.ts';
+import { readSegmentPayloads } from '../connectors/log-store/segment-log/index.ts';
 import { stageSegmentLines } from '../connectors/log-store/segment-log/read-segment.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
 import { atBoundary } from './failures.ts';
 import { withHeartbeats } from './heartbeat.ts';
 import { eventIdOf, warehouseProbe, writeLines } from './probe-events.ts';
 
-export interface SegmentRef {
-  readonly stream: string;
-  readonly segmentId: string;
+/** A sealed segment in the object store: its stream, the node that wrote it, its id there. */
+export type SegmentRef = SealedSegmentRef;
+
+/** The ledger's batch (and the rows' `_batch`) of a segment: unique across nodes. */
+export function segmentBatch(ref: SegmentRef): string {
+  return `${ref.node}/${ref.segmentId}`;
 }
 
 export interface IngestedBatch {
@@ -36,8 +40,10 @@ export interface IngestedBatch {
 /**
  * Ingestion: closed log segments (and external tables) into a stream's warehouse table, exactly
  * once. The rows and the ledger row are written in one transaction, and a batch already in the ledger
- * is skipped, so a retried or repeated load changes nothing. A segment file is archived only after its
- * load committed.
+ * is skipped, so a retried or repeated load changes nothing. Segments are downloaded from the object
+ * store (where each log API node uploads them, connectors/log-store) into a scratch folder of the
+ * activity's own, checked against their SHA-256, and deleted from the store only after their load
+ * committed.
  *
  * Events the warehouse refuses do not hold a segment up: when the load of a whole segment is refused
  * for its rows (rowRejectionReason), the refused events are found by bisection (findRefusedEvents),
@@ -45,10 +51,8 @@ export interface IngestedBatch {
  * with the ledger row (docs/collect.md, "Quarantine").
  */
 export function createIngestActivities(deps: ActivityDeps) {
-  const stateDir = () => {
-    if (!deps.stateDir) throw new FlywheelError('This worker has no state folder, so it cannot read log segments; run it with the project\'s config (flywheel worker)');
-    return deps.stateDir;
-  };
+  // Sealed segments are read from the object store only, never from a log API node's disk.
+  const segments = new ObjectStoreSegmentStore(deps.objectStore);
   const streamSpec = async (engine: OfflineEngine, name: string): Promise<EventStreamSpec> => {
     const applied = await deps.registry(engine).latest(deps.project);
     const stream = applied?.spec.eventStreams?.[name];
@@ -66,10 +70,10 @@ export function createIngestActivities(deps: ActivityDeps) {
    * ones by trying runs of events in transactions rolled back, then commits. A retry after a failure
    * finds nothing committed and does it all again; a retry after the commit finds the ledger row.
    */
-  const loadAroundRefused = async (engine: OfflineEngine, stream: EventStreamSpec, segmentId: string, path: string, reason: string): Promise<IngestedBatch> => {
+  const loadAroundRefused = async (engine: OfflineEngine, stream: EventStreamSpec, segmentId: string, path: string, reason: string, scratchDir: string): Promise<IngestedBatch> => {
     const lines: Buffer[] = [];
     for await (const payload of readSegmentPayloads(path)) lines.push(Buffer.from(payload));
-    const scratch = join(deps.scratchDir, `${stream.name}-${segmentId}`);
+    const scratch = join(scratchDir, 'quarantine');
     let probes = 0;
     try {
       const refused = await withHeartbeats(
@@ -118,16 +122,20 @@ export function createIngestActivities(deps: ActivityDeps) {
       return atBoundary(() =>
         withEngine(deps, async (engine) => {
           const stream = await streamSpec(engine, segment.stream);
-          const before = await ledgerRows(engine, stream.name, segment.segmentId);
-          if (before !== undefined) return { stream: stream.name, batch: segment.segmentId, rows: before, quarantined: 0, alreadyLoaded: true };
-          const path = join(streamSegmentsDir(stateDir(), stream.name), `${segment.segmentId}.seg`);
-          const ndjson = join(deps.scratchDir, `${stream.name}-${segment.segmentId}.ndjson`);
+          const batch = segmentBatch(segment);
+          const before = await ledgerRows(engine, stream.name, batch);
+          if (before !== undefined) return { stream: stream.name, batch, rows: before, quarantined: 0, alreadyLoaded: true };
+          // A folder of this attempt's own: nothing in it is read by any other activity.
+          const scratchDir = await mkdtemp(join(deps.scratchDir, `ingest-${stream.name}-`));
+          const path = join(scratchDir, `${segment.segmentId}.seg`);
+          const ndjson = join(scratchDir, `${segment.segmentId}.ndjson`);
           try {
+            await withHeartbeats(() => segments.download(segment, path), () => ({ stage: 'download', segment: batch }));
             const staged = await withHeartbeats(() => stageSegmentLines(path, ndjson), () => ({ stage: 'read', segment: segment.segmentId }));
             // The warehouse reads the lines through a stage (DuckDB: the file where it is; Snowflake: a PUT copy).
             const files = await engine.stageFiles([ndjson], { name: segment.segmentId, format: 'jsonLines' });
             const load = (dedupe: 'statement' | 'primaryKey') => {
-              const [insertRows, ...rest] = compileIngestBatch(stream, { batch: segment.segmentId, stagingRelation: { kind: 'staged', files }, dedupe }, engine.dialect);
+              const [insertRows, ...rest] = compileIngestBatch(stream, { batch, stagingRelation: { kind: 'staged', files }, dedupe }, engine.dialect);
               return withHeartbeats(
                 () =>
                   engine.transaction(async (tx) => {
@@ -137,9 +145,9 @@ export function createIngestActivities(deps: ActivityDeps) {
                     if (verified.status === 'rejected') throw verified.reason;
                     if (inserted.status === 'rejected') throw inserted.reason;
                     for (const statement of rest) await tx.run(statement);
-                    return ledgerRows({ all: (q) => tx.all(q), dialect: engine.dialect }, stream.name, segment.segmentId);
+                    return ledgerRows({ all: (q) => tx.all(q), dialect: engine.dialect }, stream.name, batch);
                   }),
-                () => ({ stage: 'load', segment: segment.segmentId }),
+                () => ({ stage: 'load', segment: batch }),
               );
             };
             // A segment's ids are almost always new: the log server drops ids it saw recently. So load
@@ -164,41 +172,35 @@ export function createIngestActivities(deps: ActivityDeps) {
               // what the warehouse takes, quarantine the rest.
               const reason = rowRejectionReason(error);
               if (reason === undefined) throw error;
-              return await loadAroundRefused(engine, stream, segment.segmentId, path, reason.replaceAll(ndjson, `${segment.segmentId}.seg`));
+              return await loadAroundRefused(engine, stream, batch, path, reason.replaceAll(ndjson, `${batch}.seg`), scratchDir);
             }
             await engine.unstageFiles(files);
-            return { stream: stream.name, batch: segment.segmentId, rows: rows ?? 0, quarantined: 0, alreadyLoaded: false };
+            return { stream: stream.name, batch, rows: rows ?? 0, quarantined: 0, alreadyLoaded: false };
           } finally {
-            await rm(ndjson, { force: true });
+            await rm(scratchDir, { recursive: true, force: true });
           }
         }),
       );
     },
 
     /**
-     * Moves a loaded segment out of the way (`segments/<stream>/loaded/`), or deletes it. Refuses when
-     * the ledger does not hold it: a segment is never removed before its rows are in the warehouse.
+     * Deletes a loaded segment from the object store, or moves it to the archive
+     * (`_log/loaded/<stream>/<node>/`) with `keep`. Refuses when the ledger does not hold it: a
+     * segment is never removed before its rows are in the warehouse.
      */
     async archiveSegment(input: SegmentRef & { keep: boolean }): Promise<void> {
       return atBoundary(() =>
         withEngine(deps, async (engine) => {
-          if ((await ledgerRows(engine, input.stream, input.segmentId)) === undefined) {
-            throw new FlywheelError(`Segment ${input.segmentId} of stream ${input.stream} is not in the ingest ledger; it is kept`);
+          if ((await ledgerRows(engine, input.stream, segmentBatch(input))) === undefined) {
+            throw new FlywheelError(`Segment ${input.segmentId} of stream ${input.stream} from node ${input.node} is not in the ingest ledger; it is kept`);
           }
-          const dir = streamSegmentsDir(stateDir(), input.stream);
-          const path = join(dir, `${input.segmentId}.seg`);
-          if (!(await exists(path))) return; // archived by an earlier attempt
-          if (input.keep) {
-            await mkdir(join(dir, 'loaded'), { recursive: true });
-            await rename(path, join(dir, 'loaded', `${input.segmentId}.seg`));
-          } else {
-            await rm(path);
-          }
+          // Gone already when an earlier attempt archived it: changes nothing then.
+          await segments.delete({ stream: input.stream, node: input.node, segmentId: input.segmentId }, { keep: input.keep });
         }),
       );
     },
 
-    /** Closed segments waiting to be loaded, oldest first, for the safety-net run (or of one `stream`, for the loop's ingest stage). */
+    /** Sealed segments in the object store waiting to be loaded, oldest first, for the safety-net run (or of one `stream`, for the loop's ingest stage). */
     async listPendingSegments(input: { limit: number; stream?: string }): Promise<SegmentRef[]> {
       return atBoundary(() =>
         withEngine(deps, async (engine) => {
@@ -206,9 +208,9 @@ export function createIngestActivities(deps: ActivityDeps) {
           const pending: SegmentRef[] = [];
           for (const stream of Object.values(applied?.spec.eventStreams ?? {})) {
             if (stream.from || (input.stream !== undefined && stream.name !== input.stream)) continue;
-            for (const segment of await listClosedSegments(stateDir(), stream.name)) {
+            for (const segment of await segments.list(stream.name)) {
               if (pending.length >= input.limit) return pending;
-              pending.push({ stream: stream.name, segmentId: segment.segmentId });
+              pending.push(segment);
             }
           }
           return pending;
@@ -262,10 +264,6 @@ export const MAX_PROBES = 2_000;
 /** The reason kept for a refused event: the warehouse's, saying so when it refused the event with others. */
 export function quarantineReason(refused: RefusedEvent): string {
   return refused.alone ? refused.reason : `Not tried alone (too many refused events to try each); refused with the events around it: ${refused.reason}`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
 }
 
 export type IngestActivities = ReturnType<typeof createIngestActivities>;

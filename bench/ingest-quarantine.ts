@@ -19,6 +19,7 @@ import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
 import { entity, eventStream } from '../index.ts';
 import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
+import { ObjectStoreSegmentStore } from '../connectors/log-store/index.ts';
 import { compareMs, report, type BenchResult } from './measure.ts';
 
 export async function benchIngestQuarantine(options: { events: number; refused: number; runs: number }): Promise<BenchResult> {
@@ -47,15 +48,20 @@ export async function benchIngestQuarantine(options: { events: number; refused: 
   const segments = streamSegmentsDir(stateDir, 'clicks');
   await mkdir(segments, { recursive: true });
   await mkdir(join(dir, 'scratch'));
+  const objectStore = createObjectStore({ type: 'local', root: join(dir, 'objects') });
+  // Ingestion reads segments from the object store, as a log API node uploads them.
+  const sealed = new ObjectStoreSegmentStore(objectStore);
   for (let run = 0; run <= options.runs; run++) {
-    await writeFile(join(segments, `bad-${run}.seg`), segmentOf(`bad-${run}`, true));
-    await writeFile(join(segments, `good-${run}.seg`), segmentOf(`good-${run}`, false));
+    for (const [name, refused] of [[`bad-${run}`, true], [`good-${run}`, false]] as const) {
+      await writeFile(join(segments, `${name}.seg`), segmentOf(name, refused));
+      await sealed.upload({ stream: 'clicks', node: 'bench', segmentId: name }, join(segments, `${name}.seg`), 0);
+    }
   }
   const activities = createIngestActivities({
     project: 'bench', openEngine: () => openDuckDBEngine({ path: warehousePath }), registry: (e) => new WarehouseRegistry(e),
-    objectStore: createObjectStore({ type: 'local', root: join(dir, 'objects') }), scratchDir: join(dir, 'scratch'), stateDir,
+    objectStore, scratchDir: join(dir, 'scratch'), stateDir,
   });
-  const load = (segmentId: string) => new MockActivityEnvironment().run(activities.ingestSegment, { stream: 'clicks', segmentId }) as Promise<IngestedBatch>;
+  const load = (segmentId: string) => new MockActivityEnvironment().run(activities.ingestSegment, { stream: 'clicks', node: 'bench', segmentId }) as Promise<IngestedBatch>;
   let badRun = 0;
   let goodRun = 0;
   const timed = await compareMs(

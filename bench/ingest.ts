@@ -20,6 +20,7 @@ import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
 import { entity, eventStream } from '../index.ts';
 import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
+import { ObjectStoreSegmentStore } from '../connectors/log-store/index.ts';
 import { compareMs, report, type BenchResult } from './measure.ts';
 
 export async function benchIngest(options: { events: number; runs: number }): Promise<BenchResult> {
@@ -46,9 +47,10 @@ export async function benchIngest(options: { events: number; runs: number }): Pr
   const segments = streamSegmentsDir(stateDir, 'clicks');
   await mkdir(segments, { recursive: true });
   await mkdir(join(dir, 'scratch'));
+  const objectStore = createObjectStore({ type: 'local', root: join(dir, 'objects') });
   const activities = createIngestActivities({
     project: 'bench', openEngine: () => openDuckDBEngine({ path: warehousePath }), registry: (e) => new WarehouseRegistry(e),
-    objectStore: createObjectStore({ type: 'local', root: join(dir, 'objects') }), scratchDir: join(dir, 'scratch'), stateDir,
+    objectStore, scratchDir: join(dir, 'scratch'), stateDir,
   });
   // Inputs are written before the timed runs (not timed): the segment for Flywheel, JSON lines for the
   // baseline. The events are not kept: a heap holding every run's strings (a gigabyte at 1M events a
@@ -56,6 +58,8 @@ export async function benchIngest(options: { events: number; runs: number }): Pr
   for (let run = 0; run <= options.runs; run++) {
     const lines = eventsOf(run);
     await writeFile(join(segments, `seg-${run}.seg`), encodeRecords(lines));
+    // Ingestion reads segments from the object store, as a log API node uploads them (the timed load downloads and checks it).
+    await new ObjectStoreSegmentStore(objectStore).upload({ stream: 'clicks', node: 'bench', segmentId: `seg-${run}` }, join(segments, `seg-${run}.seg`), lines.length);
     await writeFile(join(dir, `plain-${run}.ndjson`), `${lines.join('\n')}\n`);
   }
   let subjectRun = 0;
@@ -72,7 +76,7 @@ export async function benchIngest(options: { events: number; runs: number }): Pr
   const timed = await compareMs(
     options.runs,
     sampled(subjectSamples, async () => {
-      const result = await new MockActivityEnvironment().run(activities.ingestSegment, { stream: 'clicks', segmentId: `seg-${subjectRun++}` }) as { rows: number };
+      const result = await new MockActivityEnvironment().run(activities.ingestSegment, { stream: 'clicks', node: 'bench', segmentId: `seg-${subjectRun++}` }) as { rows: number };
       if (result.rows !== options.events) throw new Error(`stored ${result.rows} of ${options.events}`);
     }),
     sampled(baselineSamples, async () => {

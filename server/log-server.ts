@@ -6,7 +6,8 @@ import { createLogApp, DEFAULT_LIMITS, type LogApiLimits } from './app.ts';
 import type { TokenTable } from './auth/bearer-tokens.ts';
 import { ServerMetrics, type DecisionLogCounters } from './metrics.ts';
 import { readQuarantineCounts } from './quarantine-counts.ts';
-import { openSegmentLog, type OnSegmentClosed } from '../connectors/log-store/segment-log/index.ts';
+import { openSegmentLog, type OnSegmentClosed, type SegmentLog } from '../connectors/log-store/segment-log/index.ts';
+import { openNodeSegmentLog, type NodeSegmentLog, type SealedSegmentManifest, type SealedSegmentStore } from '../connectors/log-store/index.ts';
 import { OnlinePush, type OnlinePushOptions } from './push/online-push.ts';
 import { decisionLayoutsOf } from '../core/definitions/decision-stream.ts';
 import { createDecisionLog, type DecisionLog } from './serving/decision-log.ts';
@@ -28,8 +29,23 @@ export interface LogServerOptions {
   readonly segments?: { readonly maxBytes?: number; readonly maxAgeMs?: number };
   /** Ids remembered per stream to drop duplicates. Default 200,000. */
   readonly recentIdsPerStream?: number;
-  /** Called for each closed segment (see `OnSegmentClosed`): where ingestion into the warehouse starts. */
+  /**
+   * Called for each closed segment (see `OnSegmentClosed`), which stays on this disk. Ignored with
+   * `sealedSegments`, whose `onUploaded` is where ingestion starts then.
+   */
   readonly onSegmentClosed?: OnSegmentClosed;
+  /**
+   * Where sealed segments go: each is uploaded to `store` (the project's object store) under
+   * `nodeId`, its local copy deleted, and only then `onUploaded` is called (connectors/log-store,
+   * docs/collect.md). At start, what this node left sealed or open is uploaded. Without it the
+   * segments stay in the state folder (tests of the log alone, `server/standalone.ts` without
+   * `--object-store`).
+   */
+  readonly sealedSegments?: {
+    readonly store: SealedSegmentStore;
+    readonly nodeId: string;
+    readonly onUploaded?: (segment: SealedSegmentManifest) => void | Promise<void>;
+  };
   /**
    * Pushed features: once a batch is durable, the latest values of the `push: true` views over its
    * stream are written to this online store in the background (server/push/online-push.ts). The
@@ -73,14 +89,18 @@ export const DEFAULT_RECENT_IDS = 200_000;
  */
 export async function startLogServer(options: LogServerOptions): Promise<RunningLogServer> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const segmentLog = await openSegmentLog({
+  const logOptions = {
     stateDir: options.stateDir,
     streams: options.streams.map((s) => s.name),
     ...(options.segments?.maxBytes !== undefined ? { maxSegmentBytes: options.segments.maxBytes } : {}),
     ...(options.segments?.maxAgeMs !== undefined ? { maxSegmentAgeMs: options.segments.maxAgeMs } : {}),
-    ...(options.onSegmentClosed ? { onSegmentClosed: options.onSegmentClosed } : {}),
     log,
-  });
+  };
+  const sealed = options.sealedSegments;
+  const nodeLog: NodeSegmentLog | undefined = sealed
+    ? await openNodeSegmentLog({ ...logOptions, store: sealed.store, nodeId: sealed.nodeId, ...(sealed.onUploaded ? { onUploaded: sealed.onUploaded } : {}) })
+    : undefined;
+  const segmentLog: SegmentLog = nodeLog ?? (await openSegmentLog({ ...logOptions, ...(options.onSegmentClosed ? { onSegmentClosed: options.onSegmentClosed } : {}) }));
   const push = options.push ? new OnlinePush(options.push, log) : undefined;
   const streams = new Map<string, StreamIngest>();
   for (const schema of options.streams) {
@@ -88,7 +108,9 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
     const ingest = new StreamIngest(schema, segmentLog, {
       recentIds: options.recentIdsPerStream ?? DEFAULT_RECENT_IDS, maxIssues: 100, ...(storedEvents ? { storedEvents } : {}),
     });
-    await ingest.rememberStoredIds(options.stateDir);
+    // The dedupe window survives a restart: this node's newest segments, on its disk or uploaded.
+    if (nodeLog) ingest.rememberIds(await nodeLog.recentIds(schema.name, options.recentIdsPerStream ?? DEFAULT_RECENT_IDS));
+    else await ingest.rememberStoredIds(options.stateDir);
     streams.set(schema.name, ingest);
   }
   let shuttingDown = false;

@@ -4,10 +4,17 @@
  *
  *     FLYWHEEL_TOKENS="dev=write:*" npx tsx server/standalone.ts --state-dir /tmp/s --streams streams.json --port 8080
  *
+ * With `--object-store <folder>` (or an object store config as JSON, `{"type":"s3",...}`) each sealed
+ * segment is uploaded there under the node id (`--node-id`, else FLYWHEEL_NODE_ID, else the host name
+ * and a hash of the state folder) and its local copy deleted, as `flywheel serve` does.
+ *
  * Prints `listening on <url>` on stdout once it accepts requests.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { ObjectStoreSegmentStore, resolveNodeId } from '../connectors/log-store/index.ts';
+import { createObjectStore } from '../connectors/object-store/create-object-store.ts';
+import type { ObjectStoreConfig } from '../core/config.ts';
 import { TokenTable } from './auth/bearer-tokens.ts';
 import { closeOnSignal } from './close-on-signal.ts';
 import { startLogServer } from './log-server.ts';
@@ -23,10 +30,12 @@ const { values } = parseArgs({
     'max-batch-events': { type: 'string' },
     'segment-max-bytes': { type: 'string' },
     'segment-max-age-ms': { type: 'string' },
+    'object-store': { type: 'string' },
+    'node-id': { type: 'string' },
   },
 });
 if (!values['state-dir'] || !values.streams) {
-  process.stderr.write('usage: server/standalone.ts --state-dir <dir> --streams <streams.json> [--host h] [--port n] [--max-body-bytes n] [--max-batch-events n] [--segment-max-bytes n] [--segment-max-age-ms n]\n');
+  process.stderr.write('usage: server/standalone.ts --state-dir <dir> --streams <streams.json> [--host h] [--port n] [--max-body-bytes n] [--max-batch-events n] [--segment-max-bytes n] [--segment-max-age-ms n] [--object-store <folder or JSON config>] [--node-id id]\n');
   process.exit(2);
 }
 const num = (value: string | undefined) => (value === undefined ? undefined : Number(value));
@@ -34,6 +43,14 @@ const maxBodyBytes = num(values['max-body-bytes']);
 const maxBatchEvents = num(values['max-batch-events']);
 const maxBytes = num(values['segment-max-bytes']);
 const maxAgeMs = num(values['segment-max-age-ms']);
+
+const objectStore = values['object-store'];
+const sealedSegments = objectStore === undefined
+  ? undefined
+  : {
+      store: new ObjectStoreSegmentStore(createObjectStore(objectStore.startsWith('{') ? (JSON.parse(objectStore) as ObjectStoreConfig) : { type: 'local', root: objectStore })),
+      nodeId: resolveNodeId({ flag: values['node-id'], stateDir: values['state-dir'] }),
+    };
 
 const server = await startLogServer({
   stateDir: values['state-dir'],
@@ -43,6 +60,7 @@ const server = await startLogServer({
   port: Number(values.port),
   limits: { ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}), ...(maxBatchEvents !== undefined ? { maxBatchEvents } : {}) },
   segments: { ...(maxBytes !== undefined ? { maxBytes } : {}), ...(maxAgeMs !== undefined ? { maxAgeMs } : {}) },
+  ...(sealedSegments ? { sealedSegments } : {}),
 });
 process.stdout.write(`listening on ${server.url}\n`);
 await closeOnSignal(server);

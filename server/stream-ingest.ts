@@ -228,7 +228,6 @@ export class StreamIngest {
   /** Remembers the ids of the stream's newest segments on disk (after a restart), newest first, up to capacity. */
   async rememberStoredIds(stateDir: string): Promise<number> {
     const segments = await listSegments(streamSegmentsDir(stateDir, this.schema.name));
-    const done = Promise.resolve();
     const batches: string[][] = [];
     let count = 0;
     for (const segment of segments.reverse()) {
@@ -245,8 +244,24 @@ export class StreamIngest {
       batches.push(ids);
       count += ids.length;
     }
+    return this.rememberIds(batches);
+  }
+
+  /**
+   * Remembers ids stored before this process started (`batches`, newest segment first, as
+   * NodeSegmentLog.recentIds gives them from the node's disk and its uploaded segments), up to capacity.
+   */
+  rememberIds(batches: readonly (readonly string[])[]): number {
+    const done = Promise.resolve();
+    let count = 0;
+    const kept: (readonly string[])[] = [];
+    for (const ids of batches) {
+      if (count >= this.recent.capacity) break;
+      kept.push(ids);
+      count += ids.length;
+    }
     // Oldest first, so eviction forgets the oldest.
-    for (const ids of batches.reverse()) this.recent.add(ids, done);
+    for (const ids of kept.reverse()) this.recent.add([...ids], done);
     return Math.min(count, this.recent.capacity);
   }
 }

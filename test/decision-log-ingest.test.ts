@@ -8,7 +8,7 @@ import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts'
 import type { ProjectSpec } from '../core/definitions/specs.ts';
 import type { PlanDocument } from '../core/plan/plan.ts';
 import { sql } from '../core/sql/compiled-query.ts';
-import { openSegmentLog } from '../connectors/log-store/segment-log/index.ts';
+import { ObjectStoreSegmentStore, openNodeSegmentLog } from '../connectors/log-store/index.ts';
 import { StreamIngest } from '../server/stream-ingest.ts';
 import { streamSchemasOf } from '../server/stream-schema.ts';
 import { createDecisionLog } from '../server/serving/decision-log.ts';
@@ -57,10 +57,11 @@ function deps(): ActivityDeps {
   return { project: 'served', openEngine: () => openDuckDBEngine({ path: warehouse() }), registry: (e) => new WarehouseRegistry(e), objectStore: new LocalObjectStore(join(stateDir, 'objects')), scratchDir, stateDir };
 }
 
-/** Offers decisions to a decision log over the project's streams, as `flywheel serve` would, and closes everything (the segments close). */
+/** Offers decisions to a decision log over the project's streams, as `flywheel serve` would, and closes everything (the segments are sealed and uploaded to the object store). */
 async function logDecisions(spec: ProjectSpec, decisions: readonly ServedDecision[]) {
   const schemas = streamSchemasOf(spec);
-  const segmentLog = await openSegmentLog({ stateDir, streams: schemas.map((s) => s.name), log: () => undefined });
+  const store = new ObjectStoreSegmentStore(deps().objectStore);
+  const segmentLog = await openNodeSegmentLog({ stateDir, streams: schemas.map((s) => s.name), nodeId: 'node-1', store, log: () => undefined });
   const streams = new Map(schemas.map((schema) => [schema.name, new StreamIngest(schema, segmentLog, { recentIds: 1000, maxIssues: 100 })]));
   const log = createDecisionLog({ streams, project: spec, log: (line) => { throw new Error(`unexpected: ${line}`); } });
   for (const decision of decisions) log.offer(decision);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -13,8 +13,9 @@ import { LocalObjectStore } from '../connectors/object-store/local/local-object-
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseMaterializationState } from '../connectors/registry/materialization-state.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
-import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
+import { encodeRecords } from '../connectors/log-store/segment-log/index.ts';
 import { REPO_ROOT, createTempProject, type TempProject } from './support/temp-project.ts';
+import { putSealedSegment } from './support/sealed-segments.ts';
 
 /**
  * Fault injection with real processes (docs/development.md, "Faults we test"): a Temporal dev server
@@ -140,10 +141,8 @@ export default defineConfig({ project: '${PROJECT}', definitions: './definitions
   const applied = project.cli('apply');
   expect(applied.stderr).toBe('');
   expect(applied.code).toBe(0);
-  // Two clicks in a closed segment, for the loop's ingestion.
-  const segments = streamSegmentsDir(stateDir, 'clicks');
-  mkdirSync(segments, { recursive: true });
-  writeFileSync(join(segments, 'seg-0001.seg'), encodeRecords(['{"_event_id":"c1","user_id":1,"ts":"2024-05-01T09:00:00Z","item_id":10,"_received_at":"2024-05-01T12:00:00.000Z"}', '{"_event_id":"c2","user_id":1,"ts":"2024-05-01T09:30:00Z","item_id":11,"_received_at":"2024-05-01T12:00:00.000Z"}']));
+  // Two clicks in a sealed segment in the object store, for the loop's ingestion.
+  await putSealedSegment(deps().objectStore, { stream: 'clicks', segmentId: 'seg-0001' }, encodeRecords(['{"_event_id":"c1","user_id":1,"ts":"2024-05-01T09:00:00Z","item_id":10,"_received_at":"2024-05-01T12:00:00.000Z"}', '{"_event_id":"c2","user_id":1,"ts":"2024-05-01T09:30:00Z","item_id":11,"_received_at":"2024-05-01T12:00:00.000Z"}']));
 
   workerConnection = await NativeConnection.connect({ address: server.address });
   worker = await Worker.create({ connection: workerConnection, namespace: 'default', taskQueue, activities: createActivities(deps()), workflowBundle: { codePath: inject('workflowBundlePath') } });

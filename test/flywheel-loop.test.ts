@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, ScheduleDescription } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,11 +10,12 @@ import { SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-onli
 import { WarehouseMaterializationState } from '../connectors/registry/materialization-state.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import type { PlanDocumentWithSchedules } from '../core/plan/schedules.ts';
-import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
+import { encodeRecords } from '../connectors/log-store/segment-log/index.ts';
 import type { FlywheelLoopResult, LoopStageOutcome } from '../workflows/flywheel-loop.ts';
 import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT } from '../workflows/search-attributes.ts';
 import { connectClient, runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
 import { createTempProject, type TempProject } from './support/temp-project.ts';
+import { putSealedSegment } from './support/sealed-segments.ts';
 
 /**
  * The flywheel loop end to end on the shared Temporal dev server, with real DuckDB, SQLite and local
@@ -77,12 +78,10 @@ async function sql(text: string): Promise<void> {
   }
 }
 
-/** A closed log segment of `clicks`, as `flywheel serve` leaves it. */
-function writeClicks(segmentId: string, events: { id: string; user: number; ts: string; item: number }[]): void {
-  const dir = streamSegmentsDir(stateDir, 'clicks');
-  mkdirSync(dir, { recursive: true });
+/** A sealed log segment of `clicks`, as `flywheel serve` uploads it to the object store. */
+async function writeClicks(segmentId: string, events: { id: string; user: number; ts: string; item: number }[]): Promise<void> {
   const records = events.map((e) => JSON.stringify({ _event_id: e.id, user_id: e.user, ts: e.ts, item_id: e.item, _received_at: '2024-05-01T12:00:00.000Z' }));
-  writeFileSync(join(dir, `${segmentId}.seg`), encodeRecords(records));
+  await putSealedSegment(deps().objectStore, { stream: 'clicks', segmentId }, encodeRecords(records));
 }
 
 function cli(...args: string[]) {
@@ -181,7 +180,7 @@ describe('the flywheel loop', () => {
   });
 
   it('runs every stage as a child workflow, each after what it depends on, and all succeed', async () => {
-    writeClicks('seg-0001', [{ id: 'c1', user: 1, ts: '2024-05-01T09:00:00Z', item: 10 }, { id: 'c2', user: 1, ts: '2024-05-01T09:30:00Z', item: 11 }]);
+    await writeClicks('seg-0001', [{ id: 'c1', user: 1, ts: '2024-05-01T09:00:00Z', item: 10 }, { id: 'c2', user: 1, ts: '2024-05-01T09:30:00Z', item: 11 }]);
     const run = await loopRun('--as-of', AS_OF, '--json');
     expect(run.stderr).toMatch(new RegExp(`^Started ${PROJECT}/loop/all/`));
     expect(run.code).toBe(0);
@@ -246,7 +245,7 @@ describe('the flywheel loop', () => {
   });
 
   it('--only runs the named stages and kinds, without what they depend on', async () => {
-    writeClicks('seg-0002', [{ id: 'c3', user: 2, ts: '2024-05-01T20:00:00Z', item: 12 }]);
+    await writeClicks('seg-0002', [{ id: 'c3', user: 2, ts: '2024-05-01T20:00:00Z', item: 12 }]);
     const run = await loopRun('--only', 'ingest:clicks', '--only', 'materialize:user_clicks,trainingSet', '--as-of', AS_OF, '--concurrency', '1', '--json');
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout) as FlywheelLoopResult;

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -18,6 +18,7 @@ import { validateProject } from '../core/validation/validate-project.ts';
 import { entity, eventStream } from '../index.ts';
 import { readQuarantineCounts } from '../server/quarantine-counts.ts';
 import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
+import { putSealedSegment, TEST_NODE } from './support/sealed-segments.ts';
 
 /**
  * Events the warehouse refuses do not hold their stream up (docs/collect.md, "Quarantine"): on real
@@ -106,13 +107,14 @@ function activities(options: { openEngine?: () => Promise<DuckDBEngine> } = {}) 
   const ingest = createIngestActivities(deps as never);
   const quarantine = createQuarantineActivities(deps as never);
   return {
-    load: (segmentId: string) => new MockActivityEnvironment().run(ingest.ingestSegment, { stream: 'clicks', segmentId }),
+    load: (segmentId: string) => new MockActivityEnvironment().run(ingest.ingestSegment, { stream: 'clicks', node: TEST_NODE, segmentId }),
     replay: (replayId: string) => new MockActivityEnvironment().run(quarantine.replayQuarantine, { stream: 'clicks', replayId }),
   };
 }
 
-/** A closed segment as the log server leaves it, its records the given JSON texts exactly. */
-const segment = (segmentId: string, lines: readonly string[]) => writeFile(join(streamSegmentsDir(stateDir, 'clicks'), `${segmentId}.seg`), encodeRecords(lines));
+/** A sealed segment in the object store as a log API node uploads it, its records the given JSON texts exactly. */
+const segment = (segmentId: string, lines: readonly string[]) => putSealedSegment(objects(), { stream: 'clicks', segmentId }, encodeRecords(lines));
+const objects = () => createObjectStore({ type: 'local', root: join(dir, 'objects') });
 
 const event = (id: string, overrides: Record<string, unknown> = {}) => JSON.stringify({
   _event_id: id, user_id: 1, ts: '2024-05-01T10:00:00Z', item_id: 7, dwell_ms: 1200, page: 'home', _received_at: '2024-05-01T10:00:01Z', ...overrides,
@@ -126,47 +128,47 @@ const quarantined = () => query("SELECT batch, event_index, event_id, event, err
 const notANumber = event('b', { item_id: 'abc' });
 const loneSurrogate = '{"_event_id":"d","user_id":1,"ts":"2024-05-01T10:00:00Z","item_id":7,"dwell_ms":null,"page":"bad\\ud800","_received_at":"2024-05-01T10:00:01Z"}';
 const nullPage = event('f', { page: null });
-const CAST_ERROR = 'Invalid Input Error: JSON transform error in file "seg-1.seg", in line 1: Failed to cast value to numerical: "abc"';
+const CAST_ERROR = 'Invalid Input Error: JSON transform error in file "node-1/seg-1.seg", in line 1: Failed to cast value to numerical: "abc"';
 // Byte 103 (1-based) is the quote after `\ud800`, where DuckDB finds no low surrogate; its line numbers are approximate.
-const SURROGATE_ERROR = 'Invalid Input Error: Malformed JSON in file "seg-1.seg", at byte 103 in line 2: no low surrogate in string.';
+const SURROGATE_ERROR = 'Invalid Input Error: Malformed JSON in file "node-1/seg-1.seg", at byte 103 in line 2: no low surrogate in string.';
 const NOT_NULL_ERROR = 'Constraint Error: NOT NULL constraint failed: stream_clicks.page';
 
 describe('a segment the warehouse refuses in part', () => {
   it('loads the other events once, quarantines the refused ones with the reason, and later segments still load', async () => {
     const { load } = activities();
     await segment('seg-1', [event('a'), notANumber, event('c'), loneSurrogate, event('e'), nullPage, event('g')]);
-    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'seg-1', rows: 4, quarantined: 3, alreadyLoaded: false });
-    expect(await stored()).toEqual(['a', 'c', 'e', 'g'].map((id) => ({ _event_id: id, item_id: 7, page: 'home', _batch: 'seg-1' })));
-    expect(await ledger()).toEqual([{ batch: 'seg-1', rows: 4 }]);
+    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'node-1/seg-1', rows: 4, quarantined: 3, alreadyLoaded: false });
+    expect(await stored()).toEqual(['a', 'c', 'e', 'g'].map((id) => ({ _event_id: id, item_id: 7, page: 'home', _batch: 'node-1/seg-1' })));
+    expect(await ledger()).toEqual([{ batch: 'node-1/seg-1', rows: 4 }]);
     expect(await quarantined()).toEqual([
-      { batch: 'seg-1', event_index: 1, event_id: 'b', event: notANumber, error: CAST_ERROR },
-      { batch: 'seg-1', event_index: 3, event_id: 'd', event: loneSurrogate, error: SURROGATE_ERROR },
-      { batch: 'seg-1', event_index: 5, event_id: 'f', event: nullPage, error: NOT_NULL_ERROR },
+      { batch: 'node-1/seg-1', event_index: 1, event_id: 'b', event: notANumber, error: CAST_ERROR },
+      { batch: 'node-1/seg-1', event_index: 3, event_id: 'd', event: loneSurrogate, error: SURROGATE_ERROR },
+      { batch: 'node-1/seg-1', event_index: 5, event_id: 'f', event: nullPage, error: NOT_NULL_ERROR },
     ]);
     expect(await readQuarantineCounts(stateDir)).toEqual({ clicks: 3 });
     expect(await readdir(join(dir, 'scratch'))).toEqual([]);
 
     // A retried activity (the first committed, then the worker died): nothing changes.
-    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'seg-1', rows: 4, quarantined: 0, alreadyLoaded: true });
+    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'node-1/seg-1', rows: 4, quarantined: 0, alreadyLoaded: true });
     expect(await quarantined()).toHaveLength(3);
-    expect(await ledger()).toEqual([{ batch: 'seg-1', rows: 4 }]);
+    expect(await ledger()).toEqual([{ batch: 'node-1/seg-1', rows: 4 }]);
 
     // The next segment is not held up; one repeating a stored id keeps the stored row.
     await segment('seg-2', [event('h'), event('a', { page: 'again' })]);
-    expect(await load('seg-2')).toEqual({ stream: 'clicks', batch: 'seg-2', rows: 1, quarantined: 0, alreadyLoaded: false });
+    expect(await load('seg-2')).toEqual({ stream: 'clicks', batch: 'node-1/seg-2', rows: 1, quarantined: 0, alreadyLoaded: false });
     expect((await stored()).map((r) => [r._event_id, r.page, r._batch])).toEqual([
-      ['a', 'home', 'seg-1'], ['c', 'home', 'seg-1'], ['e', 'home', 'seg-1'], ['g', 'home', 'seg-1'], ['h', 'home', 'seg-2'],
+      ['a', 'home', 'node-1/seg-1'], ['c', 'home', 'node-1/seg-1'], ['e', 'home', 'node-1/seg-1'], ['g', 'home', 'node-1/seg-1'], ['h', 'home', 'node-1/seg-2'],
     ]);
   });
 
   it('quarantines a whole segment of refused events, and a one-event segment', async () => {
     const { load } = activities();
     await segment('seg-1', [notANumber, nullPage]);
-    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'seg-1', rows: 0, quarantined: 2, alreadyLoaded: false });
+    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'node-1/seg-1', rows: 0, quarantined: 2, alreadyLoaded: false });
     await segment('seg-2', [event('x', { item_id: 'x' })]);
-    expect(await load('seg-2')).toEqual({ stream: 'clicks', batch: 'seg-2', rows: 0, quarantined: 1, alreadyLoaded: false });
-    expect((await quarantined()).map((r) => [r.batch, r.event_index, r.event_id])).toEqual([['seg-1', 0, 'b'], ['seg-1', 1, 'f'], ['seg-2', 0, 'x']]);
-    expect(await ledger()).toEqual([{ batch: 'seg-1', rows: 0 }, { batch: 'seg-2', rows: 0 }]);
+    expect(await load('seg-2')).toEqual({ stream: 'clicks', batch: 'node-1/seg-2', rows: 0, quarantined: 1, alreadyLoaded: false });
+    expect((await quarantined()).map((r) => [r.batch, r.event_index, r.event_id])).toEqual([['node-1/seg-1', 0, 'b'], ['node-1/seg-1', 1, 'f'], ['node-1/seg-2', 0, 'x']]);
+    expect(await ledger()).toEqual([{ batch: 'node-1/seg-1', rows: 0 }, { batch: 'node-1/seg-2', rows: 0 }]);
     expect(await stored()).toEqual([]);
   });
 
@@ -179,16 +181,16 @@ describe('a segment the warehouse refuses in part', () => {
     expect(await stored()).toEqual([]);
     expect(await quarantined()).toEqual([]);
     expect(await ledger()).toEqual([]);
-    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'seg-1', rows: 2, quarantined: 2, alreadyLoaded: false });
+    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'node-1/seg-1', rows: 2, quarantined: 2, alreadyLoaded: false });
     expect((await stored()).map((r) => r._event_id)).toEqual(['a', 'c']);
     expect((await quarantined()).map((r) => [r.event_index, r.event_id, r.error])).toEqual([[1, 'b', CAST_ERROR], [3, 'f', NOT_NULL_ERROR]]);
-    expect(await ledger()).toEqual([{ batch: 'seg-1', rows: 2 }]);
+    expect(await ledger()).toEqual([{ batch: 'node-1/seg-1', rows: 2 }]);
   });
 
   it('quarantines refused events of a segment that also repeats ids, keeping the first occurrence of each', async () => {
     const { load } = activities();
     await segment('seg-1', [event('a', { page: 'first' }), event('a', { page: 'second' }), notANumber, event('c')]);
-    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'seg-1', rows: 2, quarantined: 1, alreadyLoaded: false });
+    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'node-1/seg-1', rows: 2, quarantined: 1, alreadyLoaded: false });
     expect((await stored()).map((r) => [r._event_id, r.page])).toEqual([['a', 'first'], ['c', 'home']]);
     expect((await quarantined()).map((r) => [r.event_index, r.event_id])).toEqual([[2, 'b']]);
   });
@@ -222,7 +224,7 @@ describe('a segment the warehouse refuses in part', () => {
     const { load } = activities();
     const bytes = encodeRecords([event('a'), notANumber]);
     bytes.writeUInt8(bytes.readUInt8(12) ^ 0x01, 12);
-    await writeFile(join(streamSegmentsDir(stateDir, 'clicks'), 'seg-1.seg'), bytes);
+    await putSealedSegment(objects(), { stream: 'clicks', segmentId: 'seg-1' }, bytes);
     await expect(load('seg-1')).rejects.toThrow('is corrupt at byte 0: checksum mismatch');
     expect(await quarantined()).toEqual([]);
     expect(await ledger()).toEqual([]);
@@ -247,10 +249,10 @@ describe('replaying the quarantine', () => {
     await withWarehouse((e) => e.run(sql('ALTER TABLE flywheel.stream_clicks ALTER COLUMN page DROP NOT NULL')));
     expect(await replay('r1')).toEqual({ stream: 'clicks', batch: 'replay:r1', events: 2, loaded: 1, alreadyStored: 0, refused: 1, alreadyReplayed: false });
     expect((await stored()).map((r) => [r._event_id, r.page, r._batch])).toEqual([
-      ['a', 'home', 'seg-1'], ['f', null, 'replay:r1'], ['f2', 'fixed', 'seg-2'],
+      ['a', 'home', 'node-1/seg-1'], ['f', null, 'replay:r1'], ['f2', 'fixed', 'node-1/seg-2'],
     ]);
-    expect(await quarantined()).toEqual([{ batch: 'seg-1', event_index: 1, event_id: 'b', event: notANumber, error: CAST_ERROR }]);
-    expect(await ledger()).toEqual([{ batch: 'seg-1', rows: 1 }, { batch: 'seg-2', rows: 1 }, { batch: 'replay:r0', rows: 0 }, { batch: 'replay:r1', rows: 1 }]);
+    expect(await quarantined()).toEqual([{ batch: 'node-1/seg-1', event_index: 1, event_id: 'b', event: notANumber, error: CAST_ERROR }]);
+    expect(await ledger()).toEqual([{ batch: 'node-1/seg-1', rows: 1 }, { batch: 'node-1/seg-2', rows: 1 }, { batch: 'replay:r0', rows: 0 }, { batch: 'replay:r1', rows: 1 }]);
     expect(await readQuarantineCounts(stateDir)).toEqual({ clicks: 1 });
 
     // The same replay retried after it committed: nothing changes.
@@ -270,7 +272,7 @@ describe('replaying the quarantine', () => {
     });
     expect(await replay('r3')).toEqual({ stream: 'clicks', batch: 'replay:r3', events: 1, loaded: 1, alreadyStored: 0, refused: 0, alreadyReplayed: false });
     expect((await stored()).map((r) => [r._event_id, r.item_id, r._batch])).toEqual([
-      ['a', '7', 'seg-1'], ['b', 'abc', 'replay:r3'], ['f', '7', 'replay:r1'], ['f2', '7', 'seg-2'],
+      ['a', '7', 'node-1/seg-1'], ['b', 'abc', 'replay:r3'], ['f', '7', 'replay:r1'], ['f2', '7', 'node-1/seg-2'],
     ]);
     expect(await quarantined()).toEqual([]);
     expect(await readQuarantineCounts(stateDir)).toEqual({ clicks: 0 });
@@ -288,11 +290,11 @@ describe('a replay that fails before COMMIT', () => {
     await expect(replay('r1')).rejects.toThrow('the connection was lost before COMMIT');
     expect(crashes.left).toBe(0);
     expect((await quarantined()).map((r) => r.event_id)).toEqual(['f', 'b']);
-    expect(await ledger()).toEqual([{ batch: 'seg-1', rows: 1 }]);
+    expect(await ledger()).toEqual([{ batch: 'node-1/seg-1', rows: 1 }]);
     expect(await replay('r1')).toEqual({ stream: 'clicks', batch: 'replay:r1', events: 2, loaded: 1, alreadyStored: 0, refused: 1, alreadyReplayed: false });
     expect((await quarantined()).map((r) => r.event_id)).toEqual(['b']);
-    expect((await stored()).map((r) => [r._event_id, r.page, r._batch])).toEqual([['a', 'home', 'seg-1'], ['f', null, 'replay:r1']]);
-    expect(await ledger()).toEqual([{ batch: 'seg-1', rows: 1 }, { batch: 'replay:r1', rows: 1 }]);
+    expect((await stored()).map((r) => [r._event_id, r.page, r._batch])).toEqual([['a', 'home', 'node-1/seg-1'], ['f', null, 'replay:r1']]);
+    expect(await ledger()).toEqual([{ batch: 'node-1/seg-1', rows: 1 }, { batch: 'replay:r1', rows: 1 }]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
@@ -6,10 +6,11 @@ import { ingestSweepWorkflowId } from '../cli/serve/ingestion-starter.ts';
 import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
-import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
+import { encodeRecords } from '../connectors/log-store/segment-log/index.ts';
 import { ingestSweep, ingestSweepQuery, type IngestSweepTotals } from '../workflows/ingest-sweep.ts';
 import { runSearchAttributes } from '../workflows/search-attributes.ts';
 import { connectClient, runWorker, testTaskQueue } from './setup/temporal.ts';
+import { putSealedSegment } from './support/sealed-segments.ts';
 import { createTempProject, type TempProject } from './support/temp-project.ts';
 
 /**
@@ -66,10 +67,8 @@ describe('the ingest sweep', () => {
         // The first sweep ran retention (the stream declares no retentionSchedule); nothing was stored yet.
         expect(idle).toEqual({ sweeps: idle.sweeps, sweepsWithWork: 0, segments: 0, rows: 0, retentionRuns: 1, retentionDeleted: 0 } satisfies IngestSweepTotals);
 
-        // A closed segment whose triggered ingestion never happened (the server was cut off from Temporal).
-        const dir = streamSegmentsDir(stateDir, 'clicks');
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, 'seg-0001.seg'), encodeRecords([
+        // A segment uploaded to the object store whose ingestion was never started (its node was cut off from Temporal).
+        await putSealedSegment(deps().objectStore, { stream: 'clicks', segmentId: 'seg-0001' }, encodeRecords([
           JSON.stringify({ _event_id: 'e1', user_id: 1, ts: '2024-05-01T10:00:00Z', item_id: 7, _received_at: '2024-05-01T10:00:01.000Z' }),
           JSON.stringify({ _event_id: 'e2', user_id: 2, ts: '2024-05-01T10:00:02Z', item_id: 8, _received_at: '2024-05-01T10:00:03.000Z' }),
         ]));
@@ -93,7 +92,7 @@ describe('the ingest sweep', () => {
       }, (ids) => ids.filter((id) => id.includes('/retention/')).length >= 2, 'the list to show the retention runs');
       // Every empty sweep happened inside the one run; the others are the segment's run and the daily
       // (here every 4 s) retention runs, each named by the instant it was as of.
-      expect(runs.filter((id) => !id.includes('/retention/'))).toEqual([`${PROJECT}/ingest/clicks/seg-0001`, workflowId]);
+      expect(runs.filter((id) => !id.includes('/retention/'))).toEqual([`${PROJECT}/ingest/clicks/node-1/seg-0001`, workflowId]);
       for (const id of runs.filter((r) => r.includes('/retention/'))) expect(id).toMatch(new RegExp(`^${PROJECT}/retention/all/\\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z$`));
       expect((await handle.describe()).status.name).toBe('RUNNING');
     } finally {

@@ -1,14 +1,15 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
 import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
-import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
+import { ObjectStoreSegmentStore } from '../connectors/log-store/index.ts';
+import { encodeRecords } from '../connectors/log-store/segment-log/index.ts';
 import { ingestPending, ingestSegment, ingestSegmentWorkflowId } from '../workflows/ingest.ts';
 import { connectClient, runWorker, testTaskQueue } from './setup/temporal.ts';
+import { putSealedSegment, TEST_NODE } from './support/sealed-segments.ts';
 import { createTempProject, type TempProject } from './support/temp-project.ts';
 
 /** Ingestion of log segments and external tables into stream tables, on the shared Temporal dev server. */
@@ -26,12 +27,13 @@ function deps(): ActivityDeps {
 
 const click = (id: string, user: number, ts: string, item: number, dwell: number | null = null) => ({ _event_id: id, user_id: user, ts, item_id: item, dwell_ms: dwell, _received_at: '2024-05-01T12:00:00.000Z' });
 
-/** A closed segment as `flywheel serve` leaves it: framed, checksummed records of normalized events. */
-function writeSegment(segmentId: string, events: object[]): void {
-  const dir = streamSegmentsDir(stateDir, 'clicks');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${segmentId}.seg`), encodeRecords(events.map((e) => JSON.stringify(e))));
+/** A sealed segment as `flywheel serve` uploads it to the object store: framed, checksummed records of normalized events. */
+async function writeSegment(segmentId: string, events: object[]): Promise<void> {
+  await putSealedSegment(deps().objectStore, { stream: 'clicks', segmentId }, encodeRecords(events.map((e) => JSON.stringify(e))));
 }
+
+const segments = () => new ObjectStoreSegmentStore(deps().objectStore);
+const ref = (segmentId: string) => ({ stream: 'clicks', node: TEST_NODE, segmentId });
 
 async function query(sql: string) {
   const engine = await openDuckDBEngine({ path: warehouse });
@@ -68,8 +70,8 @@ export const orders = eventStream({ name: 'orders', entities: [user], timestampF
 afterAll(() => project?.remove());
 
 describe('ingestion workflows', () => {
-  it('loads a closed segment exactly once, then removes the file', async () => {
-    writeSegment('seg-0001', [
+  it('loads a sealed segment from the object store exactly once, then deletes it there', async () => {
+    await writeSegment('seg-0001', [
       click('e1', 1, '2024-05-01T10:00:00Z', 100, 350),
       click('e2', 2, '2024-04-30T23:59:00Z', 101), // late and out of order: placed by its event time
       click('e1', 1, '2024-05-01T10:00:00Z', 100, 350), // the same id twice in one batch
@@ -77,36 +79,39 @@ describe('ingestion workflows', () => {
     const client = await connectClient();
     try {
       const first = await runWorker({ taskQueue, activities: createActivities(deps()) }, () =>
-        client.workflow.execute(ingestSegment, { taskQueue, workflowId: ingestSegmentWorkflowId('collect_test', 'clicks', 'seg-0001'), args: [{ project: 'collect_test', stream: 'clicks', segmentId: 'seg-0001' }] }),
+        client.workflow.execute(ingestSegment, { taskQueue, workflowId: ingestSegmentWorkflowId('collect_test', ref('seg-0001')), args: [{ project: 'collect_test', ...ref('seg-0001') }] }),
       );
-      expect(first).toEqual({ stream: 'clicks', batch: 'seg-0001', rows: 2, quarantined: 0, alreadyLoaded: false });
-      expect(await readdir(streamSegmentsDir(stateDir, 'clicks'))).toEqual([]);
+      expect(ingestSegmentWorkflowId('collect_test', ref('seg-0001'))).toBe('collect_test/ingest/clicks/node-1/seg-0001');
+      expect(first).toEqual({ stream: 'clicks', batch: 'node-1/seg-0001', rows: 2, quarantined: 0, alreadyLoaded: false });
+      expect(await segments().list('clicks')).toEqual([]);
+      expect(await deps().objectStore.list('_log/')).toEqual([]);
       expect(await query(`SELECT _event_id, user_id, ts, item_id, dwell_ms, _batch FROM flywheel.stream_clicks ORDER BY ts`)).toEqual([
-        { _event_id: 'e2', user_id: 2, ts: '2024-04-30T23:59:00.000Z', item_id: 101, dwell_ms: null, _batch: 'seg-0001' },
-        { _event_id: 'e1', user_id: 1, ts: '2024-05-01T10:00:00.000Z', item_id: 100, dwell_ms: 350, _batch: 'seg-0001' },
+        { _event_id: 'e2', user_id: 2, ts: '2024-04-30T23:59:00.000Z', item_id: 101, dwell_ms: null, _batch: 'node-1/seg-0001' },
+        { _event_id: 'e1', user_id: 1, ts: '2024-05-01T10:00:00.000Z', item_id: 100, dwell_ms: 350, _batch: 'node-1/seg-0001' },
       ]);
 
       // The same segment again (restored from a backup, say): the ledger makes it a no-op.
-      writeSegment('seg-0001', [click('e1', 1, '2024-05-01T10:00:00Z', 100, 350), click('e3', 3, '2024-05-01T11:00:00Z', 102)]);
+      await writeSegment('seg-0001', [click('e1', 1, '2024-05-01T10:00:00Z', 100, 350), click('e3', 3, '2024-05-01T11:00:00Z', 102)]);
       const again = await runWorker({ taskQueue, activities: createActivities(deps()) }, () =>
-        client.workflow.execute(ingestSegment, { taskQueue, workflowId: `${ingestSegmentWorkflowId('collect_test', 'clicks', 'seg-0001')}/again`, args: [{ project: 'collect_test', stream: 'clicks', segmentId: 'seg-0001', keep: true }] }),
+        client.workflow.execute(ingestSegment, { taskQueue, workflowId: `${ingestSegmentWorkflowId('collect_test', ref('seg-0001'))}/again`, args: [{ project: 'collect_test', ...ref('seg-0001'), keep: true }] }),
       );
-      expect(again).toEqual({ stream: 'clicks', batch: 'seg-0001', rows: 2, quarantined: 0, alreadyLoaded: true });
+      expect(again).toEqual({ stream: 'clicks', batch: 'node-1/seg-0001', rows: 2, quarantined: 0, alreadyLoaded: true });
       expect(await query(`SELECT count(*) AS n FROM flywheel.stream_clicks`)).toEqual([{ n: 2 }]);
-      expect(await readdir(join(streamSegmentsDir(stateDir, 'clicks'), 'loaded'))).toEqual(['seg-0001.seg']);
-      expect(await query(`SELECT stream, batch, rows FROM flywheel.ingest_ledger WHERE stream = 'clicks'`)).toEqual([{ stream: 'clicks', batch: 'seg-0001', rows: 2 }]);
+      expect(await segments().list('clicks')).toEqual([]);
+      expect(await segments().listArchived('clicks')).toEqual([ref('seg-0001')]);
+      expect(await query(`SELECT stream, batch, rows FROM flywheel.ingest_ledger WHERE stream = 'clicks'`)).toEqual([{ stream: 'clicks', batch: 'node-1/seg-0001', rows: 2 }]);
     } finally {
       await client.connection.close();
     }
   });
 
   it('refuses a second start of the same segment while it runs, through its workflow id', async () => {
-    writeSegment('seg-0002', [click('e4', 4, '2024-05-01T12:00:00Z', 103)]);
+    await writeSegment('seg-0002', [click('e4', 4, '2024-05-01T12:00:00Z', 103)]);
     const client = await connectClient();
     try {
-      const workflowId = ingestSegmentWorkflowId('collect_test', 'clicks', 'seg-0002');
-      await client.workflow.start(ingestSegment, { taskQueue, workflowId, args: [{ project: 'collect_test', stream: 'clicks', segmentId: 'seg-0002' }] });
-      await expect(client.workflow.start(ingestSegment, { taskQueue, workflowId, args: [{ project: 'collect_test', stream: 'clicks', segmentId: 'seg-0002' }] })).rejects.toThrow(/already started/i);
+      const workflowId = ingestSegmentWorkflowId('collect_test', ref('seg-0002'));
+      await client.workflow.start(ingestSegment, { taskQueue, workflowId, args: [{ project: 'collect_test', ...ref('seg-0002') }] });
+      await expect(client.workflow.start(ingestSegment, { taskQueue, workflowId, args: [{ project: 'collect_test', ...ref('seg-0002') }] })).rejects.toThrow(/already started/i);
       const result = await runWorker({ taskQueue, activities: createActivities(deps()) }, () => client.workflow.getHandle(workflowId).result());
       expect(result).toMatchObject({ rows: 1, alreadyLoaded: false });
     } finally {
@@ -115,8 +120,8 @@ describe('ingestion workflows', () => {
   });
 
   it('the safety net loads segments nobody ingested, skipping ids already stored, and external tables by watermark', async () => {
-    writeSegment('seg-0003', [click('e5', 5, '2024-05-02T08:00:00Z', 104), click('e1', 1, '2024-05-01T10:00:00Z', 100, 350)]);
-    writeSegment('seg-0004', [click('e6', 6, '2024-05-02T09:00:00Z', 105)]);
+    await writeSegment('seg-0003', [click('e5', 5, '2024-05-02T08:00:00Z', 104), click('e1', 1, '2024-05-01T10:00:00Z', 100, 350)]);
+    await writeSegment('seg-0004', [click('e6', 6, '2024-05-02T09:00:00Z', 105)]);
     const engine = await openDuckDBEngine({ path: warehouse });
     await engine.run({ sql: `INSERT INTO raw_orders VALUES (1, '2024-05-01 10:00:00+00', 'o1', 20.0, '2024-05-01 10:05:00+00'), (2, '2024-05-01 11:00:00+00', 'o2', 35.5, '2024-05-01 11:05:00+00')`, parameters: [] });
     await engine.close();

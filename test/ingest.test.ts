@@ -18,8 +18,9 @@ import { snowflakeDialect } from '../core/sql/snowflake-dialect.ts';
 import type { StagedFiles } from '../core/sql/staged-files.ts';
 import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
-import { encodeRecords, segmentToNdjson, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
+import { encodeRecords, segmentToNdjson } from '../connectors/log-store/segment-log/index.ts';
 import { stageSegmentLines, type StagedSegmentLines } from '../connectors/log-store/segment-log/read-segment.ts';
+import { putSealedSegment, TEST_NODE } from './support/sealed-segments.ts';
 
 /**
  * Ingest SQL (core/sql/ingest.ts) on real DuckDB files: a staged batch is stored exactly once per
@@ -200,16 +201,17 @@ describe('the ingestSegment activity', () => {
   async function activities() {
     await new WarehouseRegistry(engine).save('ingest_test', project);
     const stateDir = join(dir, 'state');
-    await mkdir(streamSegmentsDir(stateDir, 'clicks'), { recursive: true });
     await mkdir(join(dir, 'scratch'), { recursive: true });
     const path = engine.path;
+    const objectStore = createObjectStore({ type: 'local', root: join(dir, 'objects') });
     const ingest = createIngestActivities({
       project: 'ingest_test', openEngine: () => openDuckDBEngine({ path }), registry: (e) => new WarehouseRegistry(e),
-      objectStore: createObjectStore({ type: 'local', root: join(dir, 'objects') }), scratchDir: join(dir, 'scratch'), stateDir,
+      objectStore, scratchDir: join(dir, 'scratch'), stateDir,
     });
     return {
-      segment: (segmentId: string, records: Buffer) => writeFile(join(streamSegmentsDir(stateDir, 'clicks'), `${segmentId}.seg`), records),
-      load: (segmentId: string) => new MockActivityEnvironment().run(ingest.ingestSegment, { stream: 'clicks', segmentId }),
+      // Segments are read from the object store, where the log API node uploads them.
+      segment: (segmentId: string, records: Buffer) => putSealedSegment(objectStore, { stream: 'clicks', segmentId }, records),
+      load: (segmentId: string) => new MockActivityEnvironment().run(ingest.ingestSegment, { stream: 'clicks', node: TEST_NODE, segmentId }),
       scratch: () => readdir(join(dir, 'scratch')),
     };
   }
@@ -218,7 +220,7 @@ describe('the ingestSegment activity', () => {
   it('loads new ids as they are, and a segment repeating ids (within it, or stored ones) as the statement does: first occurrence wins', async () => {
     const { segment, load, scratch } = await activities();
     await segment('seg-1', records([event('a', { page: 'first' }), event('b')]));
-    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'seg-1', rows: 2, quarantined: 0, alreadyLoaded: false });
+    expect(await load('seg-1')).toEqual({ stream: 'clicks', batch: 'node-1/seg-1', rows: 2, quarantined: 0, alreadyLoaded: false });
     await segment('seg-2', records([
       event('c', { item_id: 1, _received_at: '2024-05-01T10:00:05Z' }),
       event('b', { page: 'retried' }),                                     // stored by seg-1: kept as stored
@@ -226,12 +228,12 @@ describe('the ingestSegment activity', () => {
       event('d', { item_id: 3 }),
       event('d', { item_id: 4 }),                                          // same time: the first in the segment wins
     ]));
-    expect(await load('seg-2')).toEqual({ stream: 'clicks', batch: 'seg-2', rows: 2, quarantined: 0, alreadyLoaded: false });
-    expect(await load('seg-2')).toEqual({ stream: 'clicks', batch: 'seg-2', rows: 2, quarantined: 0, alreadyLoaded: true });
+    expect(await load('seg-2')).toEqual({ stream: 'clicks', batch: 'node-1/seg-2', rows: 2, quarantined: 0, alreadyLoaded: false });
+    expect(await load('seg-2')).toEqual({ stream: 'clicks', batch: 'node-1/seg-2', rows: 2, quarantined: 0, alreadyLoaded: true });
     expect((await stored()).map((row) => [row._event_id, row.item_id, row.page, row._batch])).toEqual([
-      ['a', 7, 'first', 'seg-1'], ['b', 7, 'home', 'seg-1'], ['c', 2, 'home', 'seg-2'], ['d', 3, 'home', 'seg-2'],
+      ['a', 7, 'first', 'node-1/seg-1'], ['b', 7, 'home', 'node-1/seg-1'], ['c', 2, 'home', 'node-1/seg-2'], ['d', 3, 'home', 'node-1/seg-2'],
     ]);
-    expect((await ledger()).map((row) => [row.batch, row.rows])).toEqual([['seg-1', 2], ['seg-2', 2]]);
+    expect((await ledger()).map((row) => [row.batch, row.rows])).toEqual([['node-1/seg-1', 2], ['node-1/seg-2', 2]]);
     expect(await scratch()).toEqual([]);
   });
 

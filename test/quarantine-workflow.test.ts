@@ -1,5 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,10 +7,12 @@ import { LocalObjectStore } from '../connectors/object-store/local/local-object-
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import { startLogServer, streamSchemasOf, TokenTable } from '../server/index.ts';
-import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
+import { encodeRecords } from '../connectors/log-store/segment-log/index.ts';
 import { ingestStream } from '../workflows/ingest.ts';
 import { connectClient, runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
 import { createTempProject, type TempProject } from './support/temp-project.ts';
+import type { SealedSegmentRef } from '../connectors/log-store/index.ts';
+import { putSealedSegment } from './support/sealed-segments.ts';
 
 /**
  * The quarantine end to end (docs/collect.md, "Quarantine"), on the shared Temporal dev server, a
@@ -40,10 +41,9 @@ const click = (id: string, overrides: Record<string, unknown> = {}) => JSON.stri
 const notANumber = click('b', { item_id: 'abc' });
 const nullPage = click('c', { page: null });
 
-function writeSegment(segmentId: string, lines: readonly string[]): void {
-  const dir = streamSegmentsDir(stateDir, 'clicks');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${segmentId}.seg`), encodeRecords(lines));
+/** A sealed segment as a log API node uploads it to the object store. */
+function writeSegment(segmentId: string, lines: readonly string[]): Promise<SealedSegmentRef> {
+  return putSealedSegment(deps().objectStore, { stream: 'clicks', segmentId }, encodeRecords(lines));
 }
 
 async function query(text: string) {
@@ -88,27 +88,27 @@ afterAll(async () => {
 
 describe('the ingest quarantine, end to end', { timeout: 180_000 }, () => {
   it('ingests a stream past refused events, lists and counts them, and replays them once after a fix', async () => {
-    writeSegment('seg-0001', [click('a'), notANumber, nullPage, click('d')]);
-    writeSegment('seg-0002', [click('e')]);
+    await writeSegment('seg-0001', [click('a'), notANumber, nullPage, click('d')]);
+    await writeSegment('seg-0002', [click('e')]);
     const result = await withWorker(() => client.workflow.execute(ingestStream, { taskQueue, workflowId: `ingest-${taskQueue}`, args: [{ project: PROJECT, stream: 'clicks' }] }));
     expect(result).toEqual({ stream: 'clicks', from: 'segments', segments: 2, rows: 3, quarantined: 2 });
-    // Both segments were loaded and archived: the refused events do not hold the stream up.
-    expect((await readdir(streamSegmentsDir(stateDir, 'clicks'))).filter((name) => name.endsWith('.seg'))).toEqual([]);
+    // Both segments were loaded and deleted from the object store: the refused events do not hold the stream up.
+    expect(await deps().objectStore.list('_log/')).toEqual([]);
     expect(await query('SELECT _event_id, _batch FROM flywheel.stream_clicks ORDER BY _event_id')).toEqual([
-      { _event_id: 'a', _batch: 'seg-0001' }, { _event_id: 'd', _batch: 'seg-0001' }, { _event_id: 'e', _batch: 'seg-0002' },
+      { _event_id: 'a', _batch: 'node-1/seg-0001' }, { _event_id: 'd', _batch: 'node-1/seg-0001' }, { _event_id: 'e', _batch: 'node-1/seg-0002' },
     ]);
 
     const [first, second] = await query('SELECT quarantined_at FROM flywheel.ingest_quarantine ORDER BY event_index') as { quarantined_at: string }[];
-    const castError = 'Invalid Input Error: JSON transform error in file "seg-0001.seg", in line 1: Failed to cast value to numerical: "abc"';
+    const castError = 'Invalid Input Error: JSON transform error in file "node-1/seg-0001.seg", in line 1: Failed to cast value to numerical: "abc"';
     const notNullError = 'Constraint Error: NOT NULL constraint failed: stream_clicks.page';
     expect(await cli('streams', 'quarantine', 'clicks')).toBe([
       'Stream "clicks": 2 events in quarantine.',
       '',
-      `seg-0001 event 1 (id b), quarantined ${first!.quarantined_at}`,
+      `node-1/seg-0001 event 1 (id b), quarantined ${first!.quarantined_at}`,
       `  error: ${castError}`,
       `  event: ${notANumber}`,
       '',
-      `seg-0001 event 2 (id c), quarantined ${second!.quarantined_at}`,
+      `node-1/seg-0001 event 2 (id c), quarantined ${second!.quarantined_at}`,
       `  error: ${notNullError}`,
       `  event: ${nullPage}`,
       '',
@@ -118,8 +118,8 @@ describe('the ingest quarantine, end to end', { timeout: 180_000 }, () => {
     expect(JSON.parse(await cli('streams', 'quarantine', 'clicks', '--json'))).toEqual({
       format: 'flywheel.quarantine/v1', project: PROJECT, stream: 'clicks',
       events: [
-        { batch: 'seg-0001', eventIndex: 1, eventId: 'b', error: castError, quarantinedAt: first!.quarantined_at, event: notANumber },
-        { batch: 'seg-0001', eventIndex: 2, eventId: 'c', error: notNullError, quarantinedAt: second!.quarantined_at, event: nullPage },
+        { batch: 'node-1/seg-0001', eventIndex: 1, eventId: 'b', error: castError, quarantinedAt: first!.quarantined_at, event: notANumber },
+        { batch: 'node-1/seg-0001', eventIndex: 2, eventId: 'c', error: notNullError, quarantinedAt: second!.quarantined_at, event: nullPage },
       ],
     });
 
@@ -149,7 +149,7 @@ describe('the ingest quarantine, end to end', { timeout: 180_000 }, () => {
       stderr: `Started ${PROJECT}/ingest/clicks/quarantine-replay on task queue ${taskQueue}\n`,
     });
     expect(await query("SELECT _event_id, page, starts_with(_batch, 'replay:') AS replayed FROM flywheel.stream_clicks WHERE _event_id = 'c'")).toEqual([{ _event_id: 'c', page: null, replayed: true }]);
-    expect(await query('SELECT batch, event_index, event_id FROM flywheel.ingest_quarantine')).toEqual([{ batch: 'seg-0001', event_index: 1, event_id: 'b' }]);
+    expect(await query('SELECT batch, event_index, event_id FROM flywheel.ingest_quarantine')).toEqual([{ batch: 'node-1/seg-0001', event_index: 1, event_id: 'b' }]);
     expect(JSON.parse(await cli('status', '--json')).streams).toEqual([{ stream: 'clicks', quarantined: 1 }]);
 
     // Replayed again with nothing fixed: nothing is stored twice.
@@ -165,7 +165,7 @@ describe('the ingest quarantine, end to end', { timeout: 180_000 }, () => {
   });
 
   it("says how many events it quarantined in the loop's summary", async () => {
-    writeSegment('seg-0003', [click('h'), click('i', { item_id: 'many' })]);
+    await writeSegment('seg-0003', [click('h'), click('i', { item_id: 'many' })]);
     // The loop draws its progress on stderr.
     const result = await withWorker(() => project.cliAsync('loop', 'run', '--only', 'ingest', '--json'));
     expect(result.code).toBe(0);

@@ -3,17 +3,19 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entity, eventStream } from '../index.ts';
-import { listSegments, readSegment, streamSchemasOf, streamSegmentsDir } from '../server/index.ts';
+import { listSegments, streamSchemasOf, streamSegmentsDir } from '../server/index.ts';
+import { decodeRecordAt } from '../connectors/log-store/segment-log/index.ts';
 import { openWarehouseForSegments, TOKEN, type WarehouseForSegments } from './support/log-to-warehouse.ts';
 import { startStandaloneServer, type StandaloneServer } from './support/standalone-server.ts';
 
 // Exactly once, from the client to the warehouse, across SIGKILLs of the log API under load. Four
 // clients send batches with their own event ids to the server running as a child process
 // (server/standalone.ts); the server is SIGKILLed twice mid-load at moments the clients do not
-// choose and restarted on the same state folder (recovery closes the torn segments). A client whose
+// choose and restarted on the same state folder (recovery closes the torn segments and uploads what
+// the node left sealed). The server uploads each sealed segment to the object store. A client whose
 // batch was not acknowledged (the connection died under it, or the server was down) sends the same
 // batch, same ids, again until it is: that is how exactly-once is meant to work. Then the real ingest
-// activity loads every closed segment into DuckDB, and the test counts the acknowledged ids missing
+// activity loads every segment from the object store into DuckDB, and the test counts the acknowledged ids missing
 // from the table and the ids stored more than once (in the segments and in the table): both must be 0.
 
 const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
@@ -41,7 +43,8 @@ async function startServer(): Promise<StandaloneServer> {
   const streamsPath = join(warehouse.dir, 'streams.json');
   await writeFile(streamsPath, JSON.stringify(streamSchemasOf(warehouse.project)));
   return startStandaloneServer({
-    stateDir: warehouse.stateDir, streamsPath, tokens: `${TOKEN}=write:*`, args: ['--segment-max-bytes', String(64 * 1024)], onSpawn: (proc) => (child = proc),
+    stateDir: warehouse.stateDir, streamsPath, tokens: `${TOKEN}=write:*`, onSpawn: (proc) => (child = proc),
+    args: ['--segment-max-bytes', String(64 * 1024), '--object-store', warehouse.objectsDir, '--node-id', 'node-1'],
   });
 }
 
@@ -99,12 +102,18 @@ describe('the log API SIGKILLed under load', () => {
     server.process.kill('SIGTERM');
     expect(await server.exited).toBe(0);
 
-    // Every segment closed (by recovery or by the clean shutdown); count ids in them, then load them.
+    // Every segment sealed (by recovery or by the clean shutdown) and uploaded, none left on the node's
+    // disk; count the ids in the object store's segments, then load them.
+    expect(await listSegments(streamSegmentsDir(warehouse.stateDir, 'clicks'))).toEqual([]);
     const inSegments = new Map<string, number>();
-    const segments = await listSegments(streamSegmentsDir(warehouse.stateDir, 'clicks'));
+    const segments = await warehouse.segments.list('clicks');
     for (const segment of segments) {
-      expect(segment.state).toBe('closed');
-      for await (const e of readSegment(segment.path)) inSegments.set(e._event_id, (inSegments.get(e._event_id) ?? 0) + 1);
+      const { bytes } = (await warehouse.segments.read(segment))!;
+      const buffer = Buffer.from(bytes);
+      for (let at = 0, decoded = decodeRecordAt(buffer, 0); decoded.kind === 'record'; at = decoded.next, decoded = decodeRecordAt(buffer, at)) {
+        const id = (JSON.parse(decoded.payload.toString('utf8')) as { _event_id: string })._event_id;
+        inSegments.set(id, (inSegments.get(id) ?? 0) + 1);
+      }
     }
     const loaded = await warehouse.ingestClosed();
     const rows = await warehouse.rows('clicks');

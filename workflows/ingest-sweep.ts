@@ -40,7 +40,7 @@ const HISTORY_EVENTS_PER_RUN = 5_000;
 /**
  * The ingestion safety net as ONE long-lived workflow (`<project>/ingest/sweep`, started by
  * `flywheel serve`), instead of a schedule that added a workflow to the list every minute: every
- * `everySeconds` (the first time `everySeconds` after it starts) it does what ingestPending does (closed segments whose triggered ingestion did not
+ * `everySeconds` (the first time `everySeconds` after it starts) it does what ingestPending does (sealed segments in the object store whose triggered ingestion did not
  * happen, each through its per-segment workflow; `from` table streams by watermark). A sweep that
  * finds nothing adds a few events to this workflow's history and nothing to the workflow list; only
  * segments it loads appear, as their own ingestSegment children. It continues as new when its history

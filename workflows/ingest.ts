@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executeChild, proxyActivities, startChild, upsertSearchAttributes, workflowInfo, WorkflowIdReusePolicy } from '@temporalio/workflow';
-import type { IngestActivities, IngestedBatch } from '../activities/ingest.ts';
+import type { IngestActivities, IngestedBatch, SegmentRef } from '../activities/ingest.ts';
 import { runSearchAttributes } from './search-attributes.ts';
 
 const { ingestSegment: loadSegment, archiveSegment, listPendingSegments, listTableStreams, ingestFromTable } = proxyActivities<IngestActivities>({
@@ -9,28 +9,27 @@ const { ingestSegment: loadSegment, archiveSegment, listPendingSegments, listTab
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
 });
 
-export interface IngestSegmentInput {
+export interface IngestSegmentInput extends SegmentRef {
   readonly project: string;
-  readonly stream: string;
-  readonly segmentId: string;
-  /** Keep loaded segments under `segments/<stream>/loaded/` instead of deleting them. */
+  /** Keep loaded segments under `_log/loaded/<stream>/<node>/` in the object store instead of deleting them. */
   readonly keep?: boolean;
 }
 
-/** The id of a segment's ingestion: one per segment, so starting it twice is refused by Temporal. */
-export function ingestSegmentWorkflowId(project: string, stream: string, segmentId: string): string {
-  return `${project}/ingest/${stream}/${segmentId}`;
+/** The id of a segment's ingestion: one per segment of a node, so starting it twice is refused by Temporal. */
+export function ingestSegmentWorkflowId(project: string, segment: SegmentRef): string {
+  return `${project}/ingest/${segment.stream}/${segment.node}/${segment.segmentId}`;
 }
 
 /**
- * Loads one closed log segment into its stream's table, then archives the file: exactly once (the
- * rows and the ledger row commit together; a batch already in the ledger is skipped), and the file
- * goes only after its rows are in the warehouse.
+ * Loads one sealed log segment from the object store into its stream's table, then deletes it from
+ * the store: exactly once (the rows and the ledger row commit together; a batch already in the
+ * ledger is skipped), and the segment goes only after its rows are in the warehouse.
  */
 export async function ingestSegment(input: IngestSegmentInput): Promise<IngestedBatch> {
   upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'ingest', object: input.stream }));
-  const loaded = await loadSegment({ stream: input.stream, segmentId: input.segmentId });
-  await archiveSegment({ stream: input.stream, segmentId: input.segmentId, keep: input.keep ?? false });
+  const segment = { stream: input.stream, node: input.node, segmentId: input.segmentId };
+  const loaded = await loadSegment(segment);
+  await archiveSegment({ ...segment, keep: input.keep ?? false });
   return loaded;
 }
 
@@ -52,8 +51,8 @@ export interface IngestPendingResult {
 }
 
 /**
- * The safety net, run on a schedule: loads every closed segment whose ingestion did not happen (the
- * server was down when it closed, Temporal was unreachable, ...), each through the same per-segment
+ * The safety net, run on a schedule: loads every sealed segment in the object store whose ingestion
+ * did not happen (its node could not reach Temporal, or died between the upload and the start, ...), each through the same per-segment
  * workflow and id, and ingests the streams declared over external tables by watermark.
  */
 export async function ingestPending(input: IngestPendingInput): Promise<IngestPendingResult> {
@@ -65,8 +64,8 @@ export async function ingestPending(input: IngestPendingInput): Promise<IngestPe
   for (const segment of pending) {
     try {
       const child = await startChild(ingestSegment, {
-        workflowId: ingestSegmentWorkflowId(input.project, segment.stream, segment.segmentId),
-        args: [{ project: input.project, stream: segment.stream, segmentId: segment.segmentId, ...(input.keep ? { keep: true } : {}) }],
+        workflowId: ingestSegmentWorkflowId(input.project, segment),
+        args: [{ project: input.project, stream: segment.stream, node: segment.node, segmentId: segment.segmentId, ...(input.keep ? { keep: true } : {}) }],
         // A segment whose ingestion already ran and failed (or ran and archived nothing) may run again.
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       });
@@ -99,7 +98,7 @@ export interface IngestStreamInput {
 
 export interface IngestStreamResult {
   readonly stream: string;
-  /** `segments`: closed log segments loaded through ingestSegment; `table`: rows loaded from the stream's `from` table. */
+  /** `segments`: sealed log segments loaded through ingestSegment; `table`: rows loaded from the stream's `from` table. */
   readonly from: 'segments' | 'table';
   readonly segments: number;
   readonly rows: number;
@@ -110,7 +109,7 @@ export interface IngestStreamResult {
 }
 
 /**
- * Ingests what one event stream has waiting: its closed log segments, each through the same
+ * Ingests what one event stream has waiting: its sealed log segments in the object store, each through the same
  * per-segment workflow and id as ingestPending (so a segment the server is loading already is not
  * loaded twice), or, for a stream declared over a table (`from`), the rows the table gained since
  * the last watermark. The flywheel loop's ingest stage; it also runs alone.
@@ -127,8 +126,8 @@ export async function ingestStream(input: IngestStreamInput): Promise<IngestStre
   for (const segment of await listPendingSegments({ limit: input.limit ?? 200, stream: input.stream })) {
     try {
       const result = await executeChild(ingestSegment, {
-        workflowId: ingestSegmentWorkflowId(input.project, segment.stream, segment.segmentId),
-        args: [{ project: input.project, stream: segment.stream, segmentId: segment.segmentId, ...(input.keep ? { keep: true } : {}) }],
+        workflowId: ingestSegmentWorkflowId(input.project, segment),
+        args: [{ project: input.project, stream: segment.stream, node: segment.node, segmentId: segment.segmentId, ...(input.keep ? { keep: true } : {}) }],
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       });
       rows += result.rows;

@@ -13,12 +13,13 @@ interface ServeOptions {
   segmentSize: number;
   segmentAge: number;
   ingest: boolean;
+  nodeId?: string;
 }
 
 /**
  * `flywheel serve`: the log API for the project's event streams (docs/collect-api.md) and the
  * serving API for its feature services (docs/serving.md), one server. Segments go to
- * `<stateDir>/segments/`; features are read from the profile's online store; tokens come from
+ * `<stateDir>/segments/` until sealed, then to the profile's object store under the node id (docs/deployment.md); features are read from the profile's online store; tokens come from
  * FLYWHEEL_TOKENS. Ctrl-C or SIGTERM stops accepting, lets requests in flight finish and closes the
  * open segments and the online store.
  */
@@ -34,6 +35,7 @@ export function registerServeCommand(program: Command): Command {
     .addOption(new Option('--segment-size <size>', 'close a segment at this size (bytes, or with KiB/MiB/GiB)').argParser(parseSize).default(64 * 1024 * 1024, '64MiB'))
     .addOption(new Option('--segment-age <duration>', 'close a segment this long after it was opened (10s, 1m)').argParser(parseSeconds).default(10, '10s'))
     .option('--no-ingest', 'only accept events: do not start ingestion workflows on Temporal')
+    .option('--node-id <id>', 'this node\'s id, under which its sealed segments go to the object store (default: $FLYWHEEL_NODE_ID, else the host name and a hash of the state folder)')
     .action(async (options: ServeOptions, command: Command) => {
       const config = await loadConfigFor(command);
       // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
@@ -47,6 +49,7 @@ export function registerServeCommand(program: Command): Command {
         segmentBytes: options.segmentSize,
         segmentAgeMs: options.segmentAge * 1000,
         ingest: options.ingest,
+        ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
       }));
       const [first, ...rest] = running.description;
       process.stderr.write(`${[`${first} Ctrl-C stops it.`, ...rest].join('\n')}\n`);

@@ -1,7 +1,7 @@
 import { Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { ResolvedTemporalConfig } from '../../core/config.ts';
 import { INGEST_SWEEP_EVERY_SECONDS, ingestSweepWorkflowId } from '../../core/ingest/sweep.ts';
-import type { ClosedSegment, OnSegmentClosed } from '../../server/index.ts';
+import type { SealedSegmentManifest } from '../../connectors/log-store/index.ts';
 import { connectClient } from '../../runtime/temporal-connection.ts';
 import { ingestSegment, ingestSegmentWorkflowId } from '../../workflows/ingest.ts';
 import { ingestSweep } from '../../workflows/ingest-sweep.ts';
@@ -13,15 +13,20 @@ export const ingestScheduleId = (project: string) => `flywheel:${project}:ingest
 export { INGEST_SWEEP_EVERY_SECONDS, ingestSweepWorkflowId } from '../../core/ingest/sweep.ts';
 
 export interface IngestionStarter {
-  /** Starts the segment's ingestion workflow (its id is the segment's, so a second start is refused). */
-  readonly onSegmentClosed: OnSegmentClosed;
+  /**
+   * Starts the ingestion workflow of a segment uploaded to the object store (its id is the segment's,
+   * so a second start is refused). The log API calls it only once the upload is durable.
+   */
+  readonly onUploaded: (segment: SealedSegmentManifest) => Promise<void>;
   close(): Promise<void>;
 }
 
 /**
- * Connects `flywheel serve` to Temporal: every closed segment starts its ingestion workflow (the
- * primary path), and one long-lived sweep workflow is the safety net, every `everySeconds`. When Temporal is unreachable the log API keeps accepting
- * events (they are durable on disk); the safety net loads their segments once Temporal is back.
+ * Connects `flywheel serve` to Temporal: every segment uploaded to the object store starts its
+ * ingestion workflow (the primary path), and one long-lived sweep workflow is the safety net, every
+ * `everySeconds`, finding any uploaded segment announced to no one. When Temporal is unreachable the
+ * log API keeps accepting events (they are durable on disk, then in the object store); the safety net
+ * loads their segments once Temporal is back.
  */
 export async function startIngestion(options: { project: string; temporal: ResolvedTemporalConfig; everySeconds?: number; log?: (line: string) => void }): Promise<IngestionStarter> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -34,26 +39,26 @@ export async function startIngestion(options: { project: string; temporal: Resol
       await ensureSafetyNet(client, options.project, options.temporal.taskQueues.ingest, options.everySeconds ?? INGEST_SWEEP_EVERY_SECONDS);
       return client;
     } catch (error) {
-      log(`warning: ${(error as Error).message.split('\n')[0]} Closed segments stay on disk until ingestion runs.`);
+      log(`warning: ${(error as Error).message.split('\n')[0]} Uploaded segments wait in the object store until ingestion runs.`);
       return undefined;
     }
   };
   await connect();
 
   return {
-    onSegmentClosed: async (segment: ClosedSegment) => {
+    onUploaded: async (segment: SealedSegmentManifest) => {
       const temporal = await connect();
       if (!temporal) return;
       try {
         await temporal.workflow.start(ingestSegment, {
           taskQueue: options.temporal.taskQueues.ingest,
-          workflowId: ingestSegmentWorkflowId(options.project, segment.stream, segment.segmentId),
-          args: [{ project: options.project, stream: segment.stream, segmentId: segment.segmentId }],
+          workflowId: ingestSegmentWorkflowId(options.project, segment),
+          args: [{ project: options.project, stream: segment.stream, node: segment.node, segmentId: segment.segmentId }],
           typedSearchAttributes: runSearchAttributes({ project: options.project, kind: 'ingest', object: segment.stream }),
         });
       } catch (error) {
         if (error instanceof WorkflowExecutionAlreadyStartedError) return;
-        log(`warning: could not start the ingestion of ${segment.stream}/${segment.segmentId}: ${(error as Error).message}; the safety net will load it`);
+        log(`warning: could not start the ingestion of ${segment.stream}/${segment.node}/${segment.segmentId}: ${(error as Error).message}; the safety net will load it`);
       }
     },
     close: async () => {

@@ -1,6 +1,8 @@
 import { createOnlineStore, describeOnlineStore } from '../../connectors/online-store/create-online-store.ts';
 import type { OnlineStoreConfig } from '../../core/config.ts';
-import { pushedViewsOf, startLogServer, streamSchemasOf, type ClosedSegment, type RunningLogServer, type TokenTable } from '../../server/index.ts';
+import { ObjectStoreSegmentStore, resolveNodeId } from '../../connectors/log-store/index.ts';
+import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';
+import { pushedViewsOf, startLogServer, streamSchemasOf, type RunningLogServer, type TokenTable } from '../../server/index.ts';
 import type { ResolvedConfig } from '../../runtime/load-config.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
 import { startIngestion, type IngestionStarter } from './ingestion-starter.ts';
@@ -18,8 +20,10 @@ export interface ProjectServerOptions {
   readonly maxBatchEvents?: number;
   readonly segmentBytes?: number;
   readonly segmentAgeMs?: number;
-  /** Start an ingestion workflow on Temporal for each closed segment. */
+  /** Start an ingestion workflow on Temporal for each segment uploaded to the object store. */
   readonly ingest: boolean;
+  /** This node's id (`--node-id`); default FLYWHEEL_NODE_ID, else the host name and a hash of the state folder. */
+  readonly nodeId?: string;
   /** Warnings and closed segments (with `ingest: false`). Default: stderr. */
   readonly log?: (line: string) => void;
 }
@@ -39,7 +43,8 @@ export async function startProjectServer(config: ResolvedConfig, options: Projec
   const services = Object.keys(project.featureServices);
   if (streams.length === 0) log(`warning: ${config.project} declares no event streams that receive events; every POST of events will answer 404`);
   const pushed = pushedViewsOf(project);
-  // Each closed segment starts its ingestion workflow; a schedule runs the safety net.
+  // Each sealed segment goes to the object store under this node's id, then starts its ingestion workflow; a sweep is the safety net.
+  const nodeId = resolveNodeId({ flag: options.nodeId, stateDir: config.stateDir });
   const ingestion: IngestionStarter | undefined = options.ingest ? await startIngestion({ project: config.project, temporal: config.profile.temporal, log }) : undefined;
   // One online store for both: pushed views write to it, feature services are read from it. The server closes it.
   const store = pushed.length > 0 || services.length > 0 ? await createOnlineStore(config.profile.onlineStore, { project: config.project }) : undefined;
@@ -59,7 +64,11 @@ export async function startProjectServer(config: ResolvedConfig, options: Projec
         ...(options.segmentBytes !== undefined ? { maxBytes: options.segmentBytes } : {}),
         ...(options.segmentAgeMs !== undefined ? { maxAgeMs: options.segmentAgeMs } : {}),
       },
-      onSegmentClosed: ingestion?.onSegmentClosed ?? ((segment: ClosedSegment) => log(`closed segment ${segment.stream}/${segment.segmentId} (${segment.events} events)`)),
+      sealedSegments: {
+        store: new ObjectStoreSegmentStore(createObjectStore(config.profile.objectStore)),
+        nodeId,
+        onUploaded: ingestion?.onUploaded ?? ((segment) => log(`uploaded segment ${segment.stream}/${segment.node}/${segment.segmentId} (${segment.events} events)`)),
+      },
       // Feature views declared `push: true` get their latest values in the online store as events arrive.
       ...(store && pushed.length > 0 ? { push: { store, views: pushed } } : {}),
       ...(store && services.length > 0 ? { serving: { store, project } } : {}),
@@ -71,7 +80,7 @@ export async function startProjectServer(config: ResolvedConfig, options: Projec
   }
   const description = [
     `Log API for ${config.project} on ${server.url}: POST /v1/streams/<stream>/events for ${streams.map((s) => s.name).join(', ') || 'no streams'}. ` +
-      `Segments in ${config.stateDir}/segments.`,
+      `Node ${nodeId}: segments in ${config.stateDir}/segments until sealed, then in the object store.`,
     ...(services.length > 0 ? [`Serving API on ${server.url}: POST /v1/features for ${services.join(', ')}, from ${describeStore(config.profile.onlineStore)}.`] : []),
     `Operations: GET ${server.url}/healthz, /readyz, /metrics.`,
   ];

@@ -99,7 +99,7 @@ export function describeLogStoreContract(name: string, make: () => Promise<LogSt
       const { path, bytes } = await sealed('a.seg', ['e1', 'e2']);
       await store.upload(ref, path, 2);
       const damaged = Buffer.from(bytes);
-      damaged[damaged.length - 3] ^= 0xff;
+      damaged[damaged.length - 3] = damaged[damaged.length - 3]! ^ 0xff;
       await subject.objects.putBytes('_log/sealed/clicks/api-1/s1.seg', damaged);
       const target = join(dir, 'scratch', 's1.seg');
       const failure = store.download(ref, target);

@@ -11,12 +11,15 @@ import type { ProjectSpec } from '../../core/definitions/specs.ts';
 import { sql } from '../../core/sql/compiled-query.ts';
 import { warehouseObjectStatements } from '../../core/sql/warehouse-objects.ts';
 import { validateProject } from '../../core/validation/validate-project.ts';
-import { listClosedSegments, startLogServer, streamSchemasOf, TokenTable, type RunningLogServer } from '../../server/index.ts';
+import { startLogServer, streamSchemasOf, TokenTable, type RunningLogServer } from '../../server/index.ts';
+import { ObjectStoreSegmentStore, openNodeSegmentLog, type SealedSegmentStore } from '../../connectors/log-store/index.ts';
+import type { ObjectStore } from '../../connectors/object-store/object-store.ts';
 
 /**
  * The collect path end to end, on real parts: the log API (in this process, 127.0.0.1, a free port)
- * writing segments to a temporary state folder, and the `ingestSegment` activity loading them into a
- * DuckDB warehouse file where `apply`'s statements created the stream tables.
+ * writing segments to a temporary state folder and uploading each sealed one to an object store (a
+ * local folder), and the `ingestSegment` activity loading them from there into a DuckDB warehouse
+ * file where `apply`'s statements created the stream tables.
  */
 export interface LogToWarehouse {
   readonly project: ProjectSpec;
@@ -37,7 +40,16 @@ export interface WarehouseForSegments {
   readonly project: ProjectSpec;
   readonly dir: string;
   readonly stateDir: string;
-  /** Loads every closed segment of every stream (a segment loaded before is found in the ledger and skipped). */
+  /** The object store log API nodes upload their sealed segments to, and ingestion reads them from (`<dir>/objects`). */
+  readonly objects: ObjectStore;
+  /** The folder of `objects`, for a log API process's `--object-store`. */
+  readonly objectsDir: string;
+  readonly segments: SealedSegmentStore;
+  /**
+   * Uploads what a log API left sealed in `stateDir` (as node `node-1`, the way a node does when it
+   * starts again), then loads every sealed segment of every stream in the object store, oldest
+   * first, deleting each after its load (a segment loaded before is found in the ledger and skipped).
+   */
   ingestClosed(): Promise<IngestedBatch[]>;
   rows(stream: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -52,19 +64,27 @@ export async function openWarehouseForSegments(definitions: readonly Definition[
   for (const statement of warehouseObjectStatements({ desired: project, dialect: engine.dialect, resolvePath: (p) => p })) await engine.run(statement);
   await new WarehouseRegistry(engine).save('load_test', project);
   await mkdir(join(dir, 'scratch'), { recursive: true });
+  const objects = createObjectStore({ type: 'local', root: join(dir, 'objects') });
+  const segments = new ObjectStoreSegmentStore(objects);
   const activities = createIngestActivities({
     project: 'load_test', openEngine: () => openDuckDBEngine({ path }), registry: (e) => new WarehouseRegistry(e),
-    objectStore: createObjectStore({ type: 'local', root: join(dir, 'objects') }), scratchDir: join(dir, 'scratch'), stateDir,
+    objectStore: objects, scratchDir: join(dir, 'scratch'), stateDir,
   });
   return {
     project,
     dir,
     stateDir,
+    objects,
+    objectsDir: join(dir, 'objects'),
+    segments,
     async ingestClosed() {
+      const streams = Object.keys(project.eventStreams);
+      await (await openNodeSegmentLog({ stateDir, streams, nodeId: 'node-1', store: segments, log: () => undefined })).close();
       const loaded: IngestedBatch[] = [];
       for (const stream of Object.keys(project.eventStreams)) {
-        for (const segment of await listClosedSegments(stateDir, stream)) {
-          loaded.push(await new MockActivityEnvironment().run(activities.ingestSegment, { stream, segmentId: segment.segmentId }));
+        for (const segment of await segments.list(stream)) {
+          loaded.push(await new MockActivityEnvironment().run(activities.ingestSegment, segment));
+          await new MockActivityEnvironment().run(activities.archiveSegment, { ...segment, keep: false });
         }
       }
       return loaded;
@@ -81,7 +101,10 @@ export async function openLogToWarehouse(definitions: readonly Definition[]): Pr
   const warehouse = await openWarehouseForSegments(definitions);
   const { project, stateDir } = warehouse;
   const start = () =>
-    startLogServer({ stateDir, streams: streamSchemasOf(project), tokens: TokenTable.parse(`${TOKEN}=write:*`), port: 0, log: () => undefined });
+    startLogServer({
+      stateDir, streams: streamSchemasOf(project), tokens: TokenTable.parse(`${TOKEN}=write:*`), port: 0, log: () => undefined,
+      sealedSegments: { store: warehouse.segments, nodeId: 'node-1' },
+    });
   let server: RunningLogServer | undefined = await start();
 
   return {
