@@ -16,7 +16,7 @@ import { ConfigError } from '../core/errors.ts';
 import { sql } from '../core/sql/compiled-query.ts';
 import { snowflakeDialect } from '../core/sql/snowflake-dialect.ts';
 import { describeOfflineEngineContract } from './contracts/offline-engine.contract.ts';
-import { EMULATOR_CANNOT, SNOWFLAKE_EMULATOR_TIMEOUT_MS, startSnowflakeEmulator, type SnowflakeEmulator } from './setup/snowflake-emulator.ts';
+import { SNOWFLAKE_EMULATOR_TIMEOUT_MS, startSnowflakeEmulator, type SnowflakeEmulator } from './setup/snowflake-emulator.ts';
 
 /**
  * The Snowflake engine on the wire-level emulator (fakesnow behind test/support/snowflake-emulator):
@@ -107,7 +107,7 @@ describe('SnowflakeEngine on the emulator', () => {
   });
 
   it('tags every statement of a view with its project, object and run (QUERY_TAG, as sent to the driver)', async () => {
-    // The emulator accepts QUERY_TAG but keeps no QUERY_HISTORY (EMULATOR_CANNOT.queryTagHistory):
+    // The emulator accepts QUERY_TAG but keeps no QUERY_HISTORY (EMULATOR_CANNOT.queryHistory in test/setup/snowflake-emulator.ts):
     // the tag is read where it leaves Flywheel, the statement parameters handed to snowflake-sdk.
     const tagged = engine.withQueryTag({ project: 'card_fraud', object: 'fraud_training', run: 'card_fraud/training-set/fraud_training/2024-03-01' });
     const before = sent.length;
