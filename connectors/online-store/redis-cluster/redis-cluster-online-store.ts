@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createCluster, ErrorReply } from 'redis';
 import { ConfigError, FlywheelError } from '../../../core/errors.ts';
 import { OnlineStoreError, OnlineStoreUnavailableError } from '../online-store-errors.ts';
@@ -27,18 +28,21 @@ import type {
 } from '../online-store.ts';
 import { escapeGlob, isNoScript, parseStored, redactUrl, TRANSIENT_REPLIES, type StoredRecord } from '../redis/redis-online-store.ts';
 import { DELETE_EXPIRED_SCRIPT, EVENT_TIME_WIDTH, eventTimeField, WRITE_SCRIPT, WRITE_SCRIPT_SHA } from '../redis/redis-write-script.ts';
-import { groupBySlot } from './slot-groups.ts';
+import { groupBySlot, slotOf } from './slot-groups.ts';
 
 /**
  * The online store on Redis Cluster: the single-node store's keys and values, unchanged
  * (redis/redis-online-store.ts: `<prefix><view>:<encoded key>` → `<event µs>|<written µs>|<layout>|<JSON>`,
  * layouts in `<prefix>__layouts`), so a store moves between one Redis and a cluster with its keys as
  * they are. No hash tags: the keys of one request live in many slots, and a multi-key command may
- * only touch one slot, so every call groups its keys by slot (slot-groups.ts) and sends one command
- * per group through node-redis's cluster client, which routes each by the slot map it keeps:
+ * only touch one slot, so calls group their keys by the slot map node-redis's cluster client keeps
+ * (by shard for reads, by slot for writes: slot-groups.ts):
  *
- * - a read sends one MGET per slot group, all in the same tick, so each shard receives its MGETs
- *   in one pipeline and every shard is asked at once: one round trip per shard, in parallel;
+ * - a read sends one call of a read script per shard (READ_SCRIPT: GET of each of the shard's keys
+ *   inside Redis, allowed across slots by the script flag `allow-cross-slot-keys`, Redis 7.0+), every
+ *   shard at once: one command and one round trip per shard, in parallel. A shard that refuses
+ *   because a key is not its own (a slot moved or moving) is read again the general way: one MGET
+ *   per slot group, sent in the same tick so each shard still gets one pipeline;
  * - a write runs the single-node newer-wins script (redis-write-script.ts) once per slot group of
  *   up to 100 records (a script may only touch keys of one slot, which is what makes its compare
  *   and set atomic in a cluster too), the calls of a wave of records pipelined per shard;
@@ -101,6 +105,8 @@ export class RedisClusterOnlineStore implements OnlineStore {
   #lastError: unknown;
   /** Why the last seed of a discovery failed, reported instead of node-redis's summary. */
   #seedError: unknown;
+  /** Whether reads take one script call per shard (#getPerNode); off for good once a node cannot run it. */
+  #perNodeReads = true;
   /** Nodes (`host:port`) known to hold the write script; a node that lost it answers NOSCRIPT and gets it by EVAL. */
   readonly #scriptLoadedOn = new Set<string>();
   #closed = false;
@@ -320,21 +326,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
     if (!this.#connected) await this.#ready(operation);
     const keys = new Array<string>(prepared.length);
     for (let i = 0; i < prepared.length; i++) keys[i] = this.#key(prepared[i]!.view, prepared[i]!.encodedKey);
-    const groups = groupBySlot(keys);
-    const replies = await this.#send(groups.map((group) => ['MGET', ...group.map((i) => keys[i]!)]), groups.map((group) => keys[group[0]!]!), true, operation);
-    const values = new Array<string | null>(keys.length);
-    for (const [g, reply] of replies.entries()) {
-      const group = groups[g]!;
-      let found: (string | null)[];
-      if (reply.status === 'fulfilled') found = reply.value as (string | null)[];
-      else if (isTryAgain(reply.reason) && group.length > 1) {
-        // Keys of this slot split by a migration in progress: single-key GETs follow ASK to either side.
-        found = (await this.#settle(group.map((i) => ['GET', keys[i]!]), group.map((i) => keys[i]!), true, operation)) as (string | null)[];
-      } else throw this.#failure(reply.reason, operation);
-      group.forEach((position, j) => {
-        values[position] = found[j] ?? null;
-      });
-    }
+    const values = this.#perNodeReads ? await this.#getPerNode(keys, operation) : await this.#getPerSlot(keys, operation);
 
     const context = { store: this.name, operation };
     const parsed = new Array<StoredRecord | undefined>(keys.length);
@@ -360,6 +352,87 @@ export class RedisClusterOnlineStore implements OnlineStore {
       found[i] = p && { features: knownLayout(p.layoutId)!.features, values: p.values, eventMicros: p.eventMicros, writtenMicros: p.writtenMicros };
     }
     return found;
+  }
+
+  /**
+   * The hot path: one read-script call per shard (READ_SCRIPT), with every key of the call that
+   * the slot map places there; all shards at once. A shard whose call fails because a key is not
+   * (or no longer) its own (a slot moved or moving), or that lost the script, is read again by
+   * #getPerSlot, which follows MOVED and ASK; a Redis that cannot run the script (before 7.0) turns
+   * this path off for the store.
+   */
+  async #getPerNode(keys: readonly string[], operation: string): Promise<(string | null)[]> {
+    const slots = this.#cluster.slots;
+    const byNode = new Map<ClusterNode, number[]>();
+    for (let i = 0; i < keys.length; i++) {
+      const master = slots[slotOf(keys[i]!)]?.master;
+      if (master === undefined) return this.#getPerSlot(keys, operation);
+      const positions = byNode.get(master);
+      if (positions === undefined) byNode.set(master, [i]);
+      else positions.push(i);
+    }
+    const calls: { positions: number[]; reply: Promise<Reply> }[] = [];
+    for (const [node, positions] of byNode) {
+      for (let start = 0; start < positions.length; start += KEYS_PER_READ_SCRIPT_CALL) {
+        const chunk = positions.slice(start, start + KEYS_PER_READ_SCRIPT_CALL);
+        calls.push({ positions: chunk, reply: this.#readScriptOn(node, chunk.map((i) => keys[i]!)) });
+      }
+    }
+    const settled = await this.#withDeadline(Promise.allSettled(calls.map((call) => call.reply)), operation);
+    const values = new Array<string | null>(keys.length);
+    let again: number[] | undefined;
+    for (const [c, reply] of settled.entries()) {
+      const { positions } = calls[c]!;
+      if (reply.status === 'fulfilled') {
+        const found = reply.value as (string | null)[];
+        for (let j = 0; j < positions.length; j++) values[positions[j]!] = found[j] ?? null;
+        continue;
+      }
+      if (!(reply.reason instanceof ErrorReply)) throw this.#failure(reply.reason, operation);
+      if (!isKeyElsewhere(reply.reason)) this.#perNodeReads = false;
+      (again ??= []).push(...positions);
+    }
+    if (again !== undefined) {
+      const found = await this.#getPerSlot(again.map((i) => keys[i]!), operation);
+      again.forEach((position, j) => {
+        values[position] = found[j]!;
+      });
+    }
+    return values;
+  }
+
+  /** The read script on one node: EVALSHA, or EVAL when the node does not have it yet (which caches it). */
+  async #readScriptOn(node: ClusterNode, keys: readonly string[]): Promise<Reply> {
+    const client = await this.#cluster.nodeClient(node);
+    try {
+      return await client.sendCommand<Reply>(['EVALSHA', READ_SCRIPT_SHA, '0', ...keys]);
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      return client.sendCommand<Reply>(['EVAL', READ_SCRIPT, '0', ...keys]);
+    }
+  }
+
+  /**
+   * The general path: one MGET per slot group, all sent at once (routed, MOVED and ASK followed by
+   * node-redis), so still one pipeline per shard; TRYAGAIN (the slot's keys split by a migration in
+   * progress) is answered with single-key GETs, which follow ASK to either side.
+   */
+  async #getPerSlot(keys: readonly string[], operation: string): Promise<(string | null)[]> {
+    const groups = groupBySlot(keys);
+    const replies = await this.#send(groups.map((group) => ['MGET', ...group.map((i) => keys[i]!)]), groups.map((group) => keys[group[0]!]!), true, operation);
+    const values = new Array<string | null>(keys.length);
+    for (const [g, reply] of replies.entries()) {
+      const group = groups[g]!;
+      let found: (string | null)[];
+      if (reply.status === 'fulfilled') found = reply.value as (string | null)[];
+      else if (isTryAgain(reply.reason) && group.length > 1) {
+        found = (await this.#settle(group.map((i) => ['GET', keys[i]!]), group.map((i) => keys[i]!), true, operation)) as (string | null)[];
+      } else throw this.#failure(reply.reason, operation);
+      group.forEach((position, j) => {
+        values[position] = found[j] ?? null;
+      });
+    }
+    return values;
   }
 
   /** One command per slot group of `keys` (built by `command`), sent at once; every reply must succeed. */
@@ -495,6 +568,27 @@ function scriptCall(records: readonly PreparedRecord[], keys: readonly string[],
     args.push(eventTime, `${eventTime}${writtenPrefix}${record.layout.id}|${record.values}`, record.expireAtMillis === undefined ? '' : String(record.expireAtMillis));
   }
   return { records, keys, args };
+}
+
+/**
+ * The read of one shard in one command: every key of a call that lives on one node, read by GET
+ * inside Redis. A script may only touch keys of several slots with `allow-cross-slot-keys` (Redis
+ * 7.0+), and each GET is still checked against the node's slots: a key the node does not serve
+ * (a stale slot map, a slot migrating) fails the call with "non local key", and the store reads
+ * those keys again through the per-slot path. Keys go as ARGV (declared KEYS must share one slot).
+ */
+export const READ_SCRIPT = `#!lua flags=no-writes,allow-cross-slot-keys
+local values = {}
+for i = 1, #ARGV do values[i] = redis.call('GET', ARGV[i]) end
+return values
+`;
+const READ_SCRIPT_SHA = createHash('sha1').update(READ_SCRIPT).digest('hex');
+/** Keys per read-script call: a call of 1,000 GETs holds its shard for about 0.2 ms. */
+const KEYS_PER_READ_SCRIPT_CALL = 1000;
+
+/** An error a read script gets when a key is not the node's own (now), or the cluster is down: worth the per-slot path, not a reason to stop using scripts. */
+function isKeyElsewhere(error: ErrorReply): boolean {
+  return /non local key|cluster is down|^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|BUSY)\b/.test(error.message);
 }
 
 function isTryAgain(error: unknown): boolean {
