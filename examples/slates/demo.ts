@@ -10,16 +10,21 @@
  *      training set from the logged decisions, read it, score the model on held-out labels, train
  *      the next one;
  *   4. print a row per turn, and where one click went: the log API, the online store, the
- *      warehouse, the label dataset, the training set, and the user's next slate.
+ *      warehouse, the label dataset, the training set, and the user's next slate;
+ *   5. serve the Flywheel UI (docs/ui.md) over what the turns left, and print its address: the loop
+ *      graph, the feature views, the datasets, the labels, until Ctrl-C (`--no-ui` ends at once).
  *
- *   npx tsx examples/slates/demo.ts [--turns 3] [--users 80] [--seed 11]
+ *   npx tsx examples/slates/demo.ts [--turns 3] [--users 80] [--seed 11] [--ui-port 8300] [--no-ui]
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../../runtime/load-config.ts';
+import { startProjectUi } from '../../cli/serve/start-project-ui.ts';
+import { TokenTable } from '../../server/auth/bearer-tokens.ts';
 import { resetLocalState, startLocalTemporal, withLocalWorker } from '../demo-stack.ts';
 import { writeCatalog } from './catalog.ts';
 import { runSlatesLoop, SLATES_DEFAULTS, type ClickTrace, type SlatesLoopResult, type TurnReport } from './slates-loop.ts';
@@ -56,7 +61,7 @@ function flywheel(args: string[], options: { echo?: boolean } = {}): Promise<str
 }
 
 async function main(): Promise<void> {
-  const { values: args } = parseArgs({ options: { turns: { type: 'string' }, users: { type: 'string' }, seed: { type: 'string' } } });
+  const { values: args } = parseArgs({ options: { turns: { type: 'string' }, users: { type: 'string' }, seed: { type: 'string' }, 'ui-port': { type: 'string' }, 'no-ui': { type: 'boolean' } } });
   const turns = Number(args.turns ?? SLATES_DEFAULTS.turns);
   const users = Number(args.users ?? SLATES_DEFAULTS.users);
   const seed = Number(args.seed ?? SLATES_DEFAULTS.seed);
@@ -82,18 +87,32 @@ async function main(): Promise<void> {
       step(`3. Turn the loop ${turns} times`);
       return runSlatesLoop({ config, world, turns, seed, flywheel: (a, at) => flywheel(a, { echo: at.lastTurn && a[0] !== 'loop' }), say });
     });
+    step('4. Each turn of the loop');
+    printTurns(result.turns);
+    if (result.trace) {
+      step('5. One click, through every store');
+      printTrace(result.trace, result.windowSeconds);
+    }
+    checkImproves(result);
+    process.stdout.write(`\nDone in ${((performance.now() - started) / 1000).toFixed(0)} s. The datasets are in ${join('examples/slates', '.flywheel', 'objects')}; explore with \`cd examples/slates && npx flywheel labels show clicked\`.\n`);
+    if (!args['no-ui']) await serveUi(config, Number(args['ui-port'] ?? 8300));
   } finally {
     await server.stop();
   }
+}
 
-  step('4. Each turn of the loop');
-  printTurns(result.turns);
-  if (result.trace) {
-    step('5. One click, through every store');
-    printTrace(result.trace, result.windowSeconds);
-  }
-  checkImproves(result);
-  process.stdout.write(`\nDone in ${((performance.now() - started) / 1000).toFixed(0)} s. The datasets are in ${join('examples/slates', '.flywheel', 'objects')}; explore with \`cd examples/slates && npx flywheel labels show clicked\`.\n`);
+/** The Flywheel UI over the demo's project, with a token made up for the session, until Ctrl-C; Temporal keeps running for its Runs page. */
+async function serveUi(config: Awaited<ReturnType<typeof loadConfig>>, port: number): Promise<void> {
+  step('6. See it in the browser');
+  const sessionToken = randomBytes(18).toString('hex');
+  const ui = await startProjectUi(config, { tokens: TokenTable.parse(`${sessionToken}=read`, 'the demo token'), host: '127.0.0.1', port, sessionToken });
+  for (const line of ui.description) say(line);
+  say('The loop graph, each feature view\'s freshness and skew, the datasets, the labels, the streams and the runs. Ctrl-C stops it (and Temporal).');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await ui.close();
 }
 
 function describeWorld(world: World): void {
