@@ -3,6 +3,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listSegments, readSegment, streamSegmentsDir } from '../server/index.ts';
+import { defaultNodeId, ObjectStoreSegmentStore } from '../connectors/log-store/index.ts';
+import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
 import { createTempProject, REPO_ROOT, type TempProject } from './support/temp-project.ts';
 
 // `flywheel serve` for a project: its event streams from the definitions, its state folder from the
@@ -49,7 +51,8 @@ describe('flywheel serve', () => {
     project = createTempProject(FILES);
     const serve = startServe(project.dir, { FLYWHEEL_TOKENS: 'tok=write:*' });
     const url = await serve.url;
-    expect(serve.stderr()).toContain(`Log API for shop on ${url}: POST /v1/streams/<stream>/events for clicks. Segments in ${join(project.dir, 'state')}/segments. Ctrl-C stops it.`);
+    const node = defaultNodeId(join(project.dir, 'state'));
+    expect(serve.stderr()).toContain(`Log API for shop on ${url}: POST /v1/streams/<stream>/events for clicks. Node ${node}: segments in ${join(project.dir, 'state')}/segments until sealed, then in the object store. Ctrl-C stops it.`);
 
     const post = (stream: string, events: unknown[]) =>
       fetch(`${url}/v1/streams/${stream}/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok' }, body: JSON.stringify(events) });
@@ -63,11 +66,17 @@ describe('flywheel serve', () => {
 
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
-    expect(serve.stderr()).toMatch(/closed segment clicks\/\S+ \(2 events\)/);
-    const segments = await listSegments(streamSegmentsDir(join(project.dir, 'state'), 'clicks'));
-    expect(segments.map((s) => s.state)).toEqual(['closed']);
+    // Sealed at the stop, uploaded to the profile's object store under the node's id, gone from its disk.
+    expect(serve.stderr()).toContain(`uploaded segment clicks/${node}/`);
+    expect(serve.stderr()).toMatch(/uploaded segment clicks\/\S+ \(2 events\)/);
+    expect(await listSegments(streamSegmentsDir(join(project.dir, 'state'), 'clicks'))).toEqual([]);
+    const store = new ObjectStoreSegmentStore(new LocalObjectStore(join(project.dir, '.flywheel', 'objects')));
+    const [segment, ...others] = await store.list('clicks');
+    expect({ node: segment?.node, others }).toEqual({ node, others: [] });
+    const path = join(project.dir, 'downloaded.seg');
+    await store.download(segment!, path);
     const ids: string[] = [];
-    for await (const event of readSegment(segments[0]!.path)) ids.push(event._event_id);
+    for await (const event of readSegment(path)) ids.push(event._event_id);
     expect(ids).toEqual(['k1', 'k2']);
   });
 

@@ -116,20 +116,21 @@ export async function openNodeSegmentLog(options: NodeSegmentLogOptions): Promis
     async recentIds(stream, max) {
       const batches: string[][] = [];
       let count = 0;
-      const local = (await listClosedSegments(options.stateDir, stream)).reverse();
-      for (const file of local) {
+      // A segment is always in one place at least: uploaded before its local copy is deleted.
+      const readLocally = new Set<string>();
+      for (const file of (await listClosedSegments(options.stateDir, stream)).reverse()) {
         if (count >= max) return batches;
         const bytes = await readFile(file.path).catch(() => undefined);
         if (!bytes) continue; // uploaded and deleted meanwhile: read from the store below
         const ids = idsOf(bytes);
+        readLocally.add(file.segmentId);
         batches.push(ids);
         count += ids.length;
       }
-      const localIds = new Set(local.map((f) => f.segmentId));
       const uploaded = (await options.store.list(stream, { node: options.nodeId })).reverse();
       for (const ref of uploaded) {
         if (count >= max) break;
-        if (localIds.has(ref.segmentId)) continue;
+        if (readLocally.has(ref.segmentId)) continue;
         const read = await options.store.read(ref).catch(() => undefined); // loaded and deleted by ingestion: its ids are in the warehouse
         if (!read) continue;
         const ids = idsOf(read.bytes);
