@@ -417,6 +417,49 @@ describe('binds, streaming and asynchronous statements', () => {
     expect(await connection.getQueryStatus(queryId)).toBe('SUCCESS');
   });
 
+  // 100,000 x 100,000 rows: many seconds of work, cancelled after 300 ms.
+  const endless = 'select sum(a.range + b.range) as total from range(0, 100000) a, range(0, 100000) b';
+
+  it('cancels a running statement (statement.cancel): it fails at once with 000604, and a finished one answers 000605', async () => {
+    const started = Date.now();
+    const outcome = new Promise<SnowflakeError | undefined>((resolve) => {
+      const statement = connection.execute({ sqlText: endless, complete: (error) => resolve(error ?? undefined) });
+      setTimeout(() => statement.cancel(() => undefined), 300);
+    });
+    const error = await outcome;
+    expect(error?.code).toBe('000604');
+    expect(error?.message).toContain('SQL execution canceled');
+    expect(Date.now() - started).toBeLessThan(5_000);
+
+    const finished = await new Promise<ReturnType<Connection['execute']>>((resolve, reject) => {
+      const statement = connection.execute({ sqlText: 'select 1', complete: (e) => (e ? reject(e) : resolve(statement)) });
+    });
+    const late = await new Promise<SnowflakeError | undefined>((resolve) => finished.cancel((e) => resolve(e ?? undefined)));
+    expect(late?.code).toBe('000605');
+  }, 60_000);
+
+  it('cancels an asyncExec statement with SYSTEM$CANCEL_QUERY from another session', async () => {
+    const queryId = await new Promise<string>((resolve, reject) =>
+      connection.execute({ sqlText: endless, asyncExec: true, complete: (error, statement) => (error ? reject(error) : resolve(statement.getQueryId())) }),
+    );
+    const other = await connect({ database: 'EMULATOR_TEST', schema: 'TYPES' });
+    try {
+      const started = Date.now();
+      expect(
+        await new Promise<Row[]>((resolve, reject) =>
+          other.execute({ sqlText: 'select system$cancel_query(?) as r', binds: [queryId], complete: (e, _s, rows) => (e ? reject(e) : resolve((rows ?? []) as Row[])) }),
+        ),
+      ).toEqual([{ R: `query [${queryId}] terminated.` }]);
+      const error = (await connection.getResultsFromQueryId({ queryId }).catch((e: unknown) => e)) as SnowflakeError;
+      expect(error.code).toBe('000604');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(await connection.getQueryStatus(queryId)).toBe('FAILED_WITH_ERROR');
+      expect(await query(`select system$cancel_query('${queryId}') as r`, other)).toEqual([{ R: 'Identified SQL statement is not currently executing.' }]);
+    } finally {
+      await destroy(other);
+    }
+  }, 60_000);
+
   it('reports an asyncExec statement that fails with its SQL code', async () => {
     const queryId = await new Promise<string>((resolve, reject) =>
       connection.execute({ sqlText: 'select * from no_such_async_table', asyncExec: true, complete: (error, statement) => (error ? reject(error) : resolve(statement.getQueryId())) }),

@@ -50,8 +50,6 @@ export const EMULATOR_CANNOT = {
     'TIMESTAMP_TZ and TIMESTAMP_LTZ are DuckDB TIMESTAMPTZ: the emulator keeps the instant but answers every value as timestamp_tz at UTC (offset lost, LTZ reported as TZ)',
   sessionTimezone: "the emulator runs in UTC: ALTER SESSION SET TIMEZONE accepts 'UTC' only",
   chunkedResults: 'every result comes back inline in one JSON rowset; Snowflake sends large ones as chunks fetched from cloud storage',
-  cancelRunningStatement:
-    'cancelling (abort-request, SYSTEM$CANCEL_QUERY) does not stop a running statement on the emulator; async statements do run in the background and report RUNNING, then SUCCESS or FAILED_WITH_ERROR',
   concurrentStatementsPerSession: 'statements of one session run one at a time (one DuckDB cursor per session); use one connection per concurrent statement',
   structuredTypes: 'OBJECT and ARRAY columns are answered as VARIANT (the same JSON value once parsed); structured OBJECT(...)/ARRAY(...) field metadata is absent',
   queryTagHistory: 'QUERY_TAG and STATEMENT_TIMEOUT_IN_SECONDS are accepted but have no effect: there is no QUERY_HISTORY to count statements by tag, and no statement times out',

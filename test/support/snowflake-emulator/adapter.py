@@ -9,6 +9,7 @@ This adapter serves fakesnow's own app with two changes and nothing else:
 2. Statements sent with `asyncExec` run in the background: the request returns at once (code
    333334), `/monitoring/queries/<id>` says RUNNING until the statement ends, and
    `/queries/<id>/result` gives its result (`async_queries.py`). fakesnow runs them synchronously.
+   Cancelling a running statement interrupts it (`cancellation.py`); fakesnow only acknowledged.
 3. SQL that fakesnow passes to DuckDB unchanged and DuckDB cannot run is translated first
    (`translate.py`): today `ASOF JOIN ... MATCH_CONDITION`.
 
@@ -47,10 +48,12 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
 
 import async_queries  # noqa: E402
+import cancellation  # noqa: E402
 from json_rowset import nested_types_rowtype, to_json_result  # noqa: E402
 from translate import install_translations  # noqa: E402
 
 QUERY_PATH = "/queries/v1/query-request"
+ABORT_PATH = "/queries/v1/abort-request"
 
 
 # The code fakesnow gives statements it fails on unexpectedly (its "internal error").
@@ -58,7 +61,25 @@ INTERNAL_ERROR_CODE = "261000"
 
 
 async def run_query(request: Request) -> tuple[int, dict]:
-    """fakesnow's query handler, its Arrow answer turned into a JSON one: (HTTP status, body)."""
+    """fakesnow's query handler, its Arrow answer turned into a JSON one, or Snowflake's cancel error
+    when it was cancelled while running: (HTTP status, body)."""
+    request_id = request.query_params.get("requestId")
+    cancellation.started(request_id, session_of(request))
+    try:
+        status, body = await run_fakesnow_query(request)
+    finally:
+        cancelled = cancellation.finished(request_id)
+    return (200, cancellation.CANCELED) if cancelled else (status, body)
+
+
+def session_of(request: Request):  # noqa: ANN201
+    try:
+        return fakesnow_server.to_conn(fakesnow_server.to_token(request))
+    except Exception:  # noqa: BLE001 - fakesnow's handler answers a bad token itself
+        return None
+
+
+async def run_fakesnow_query(request: Request) -> tuple[int, dict]:
     try:
         response = await fakesnow_server.query_request(request)
     except Exception as error:  # noqa: BLE001 - fakesnow failed outside its own handling (bindings, ...)
@@ -82,7 +103,9 @@ async def run_query(request: Request) -> tuple[int, dict]:
 
 async def query_request(request: Request) -> Response:
     if (await request_json(request)).get("asyncExec"):
-        return JSONResponse(async_queries.submit(run_query(request)))
+        answer = async_queries.submit(run_query(request))
+        cancellation.is_async(answer["data"]["queryId"], request.query_params.get("requestId"))
+        return JSONResponse(answer)
     status, body = await run_query(request)
     return JSONResponse(body, status_code=status)
 
@@ -139,11 +162,14 @@ def build_app() -> Starlette:
     fakesnow_server.describe_as_rowtype = nested_types_rowtype(fakesnow_server.describe_as_rowtype)
     fakesnow_server.gcs_stage_info = gcs_stage_info_for_node(fakesnow_server.gcs_stage_info)
     fakesnow_server.from_binding = real_bindings(fakesnow_server.from_binding)
+    ours = {QUERY_PATH: query_request, ABORT_PATH: cancellation.abort_request}
     routes = [
-        Route(QUERY_PATH, query_request, methods=["POST"]) if route.path == QUERY_PATH else route
+        Route(route.path, ours[route.path], methods=["POST"]) if route.path in ours else route
         for route in fakesnow_server.routes
         if isinstance(route, Route)
     ]
+    # After /queries/v1/abort-request, which it would otherwise match.
+    routes.append(Route("/queries/{sfqid}/abort-request", cancellation.abort_query, methods=["POST"]))
     routes.append(Route("/fs_bucket/{path:path}", presigned_put_only, methods=["GET"]))
     # Ahead of fakesnow's monitoring route: the status of statements run asynchronously.
     routes.insert(0, Route("/monitoring/queries/{sfqid}", async_queries.monitoring_query(fakesnow_server.monitoring_query), methods=["GET"]))

@@ -44,6 +44,7 @@ import fakesnow.server
 import snowflake.connector.errors
 from fakesnow.cursor import FakeSnowflakeCursor
 from fakesnow.transforms import SUCCESS_NOP
+from cancellation import system_cancel_query
 from staged_reads import remove_from_stage, select_from_stage
 from sqlglot import exp
 from sqlglot.dialects.snowflake import Snowflake
@@ -157,6 +158,7 @@ def install_translations() -> None:
         # These need the session (its database, schema and stages): staged_reads.py.
         for staged in (select_from_stage, remove_from_stage):
             expression = expression.transform(lambda node, staged=staged: staged(node, self), copy=False)
+        expression = expression.transform(lambda node: system_cancel_query(node, params), copy=False)
         return fakesnow_transform(self, expression, params)
 
     FakeSnowflakeCursor._transform = transform  # noqa: SLF001
