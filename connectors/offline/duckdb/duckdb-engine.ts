@@ -14,6 +14,7 @@ import { EngineQueryError } from '../engine-query-error.ts';
 import type { EngineBatch, EngineColumn, OfflineEngine, ParquetExport, ParquetUnloader, PartitionedParquet, PartitionFile, StreamOptions } from '../offline-engine.ts';
 import { StageError } from '../stage-error.ts';
 import { compileTableLookup, compileUniqueConstraints } from './duckdb-catalog.ts';
+import { duckdbRowRefusal } from './duckdb-errors.ts';
 import { leaseInstance, WORKING_CATALOG, type DuckDBSettings, type InstanceLease } from './duckdb-instances.ts';
 import { toDuckDBParameters, toPlainValue } from './duckdb-values.ts';
 import { SerialQueue } from './serial-queue.ts';
@@ -111,7 +112,7 @@ export class DuckDBEngine implements OfflineEngine {
           const { values, types } = toDuckDBParameters(query.parameters);
           return await this.connection.stream(query.sql, values, types);
         } catch (error) {
-          throw new EngineQueryError('duckdb', query.sql, error);
+          throw queryError(query.sql, error);
         }
       });
       const columns = result.columnNames();
@@ -123,7 +124,7 @@ export class DuckDBEngine implements OfflineEngine {
           chunk = await result.fetchChunk();
         } catch (error) {
           // A streamed statement can fail while it runs, after its first chunks.
-          throw new EngineQueryError('duckdb', query.sql, error);
+          throw queryError(query.sql, error);
         }
         if (!chunk || chunk.rowCount === 0) break;
         const values = chunk.convertColumns(toPlainValue);
@@ -364,7 +365,7 @@ export class DuckDBEngine implements OfflineEngine {
     try {
       return (await result.convertRowObjects(toPlainValue)) as Row[];
     } catch (error) {
-      throw new EngineQueryError('duckdb', query.sql, error);
+      throw queryError(query.sql, error);
     }
   }
 
@@ -380,9 +381,14 @@ async function runOn(connection: DuckDBConnection, query: CompiledQuery): Promis
     const { values, types } = toDuckDBParameters(query.parameters);
     return await connection.run(query.sql, values, types);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new EngineQueryError('duckdb', query.sql, error, { retryable: CONFLICT.test(message) });
+    throw queryError(query.sql, error);
   }
+}
+
+/** A failed statement as EngineQueryError: retryable for a conflict between transactions, with what it says of the rows it read. */
+function queryError(sql: string, error: unknown): EngineQueryError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new EngineQueryError('duckdb', sql, error, { retryable: CONFLICT.test(message), refused: duckdbRowRefusal(message) });
 }
 
 function withoutTrailingSemicolons(sql: string): string {

@@ -1,4 +1,23 @@
 import { FlywheelError, TransientError } from '../../../core/errors.ts';
+import type { RowRefusal } from '../engine-query-error.ts';
+
+// DuckDB 1.5: `Constraint Error: PRIMARY KEY or UNIQUE constraint violation: duplicate key "…"`
+// (older releases: `Constraint Error: Duplicate key "…" violates primary key constraint`).
+const DUCKDB_KEY_VIOLATION = /Constraint Error: (PRIMARY KEY or UNIQUE constraint violation|Duplicate key .* violates (primary key|unique) constraint)/s;
+
+// DuckDB names the kind of failure first. These are about the values read: a line that is not JSON
+// (`Invalid Input Error: Malformed JSON …`), a value that does not convert to its column's type
+// (`Invalid Input Error: JSON transform error …`, `Conversion Error: …`, `Out of Range Error: …`),
+// or a row a constraint refuses (`Constraint Error: NOT NULL constraint failed: …`). Everything else
+// (`IO Error`, `Out of Memory Error`, `TransactionContext Error`, `Catalog Error`, an interrupt) is
+// about the warehouse or the statement, not the rows, and must fail as it is.
+const DUCKDB_ROW_REJECTION = /^(Invalid Input Error|Conversion Error|Out of Range Error|Constraint Error): /;
+
+/** What a failed DuckDB statement says of the rows it read (EngineQueryError.refused), from DuckDB's message. */
+export function duckdbRowRefusal(message: string): RowRefusal | undefined {
+  if (DUCKDB_KEY_VIOLATION.test(message)) return 'primaryKey';
+  return DUCKDB_ROW_REJECTION.test(message.trim()) ? 'rows' : undefined;
+}
 
 /**
  * Thrown when a DuckDB file cannot be opened because another process holds its lock (DuckDB allows
