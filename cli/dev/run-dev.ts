@@ -2,6 +2,7 @@ import { join, relative } from 'node:path';
 import { ConfigError } from '../../core/errors.ts';
 import { isTemporalReachable, startDevServer, type DevServer } from './dev-server.ts';
 import { locateTemporalCli } from './temporal-cli.ts';
+import { distinctTaskQueues, type TaskQueues } from '../../core/task-queues.ts';
 
 /**
  * `flywheel dev`: a local Temporal dev server (or the one already running), a Flywheel worker and
@@ -31,7 +32,7 @@ export interface RunDevOptions {
   /** Folder for local state; the server's database goes to `<stateDir>/temporal.db`. */
   stateDir: string;
   /** From the profile. The address must be local (`localhost:7233`) unless a server already answers there. */
-  temporal: { address: string; namespace: string; taskQueue: string };
+  temporal: { address: string; namespace: string; taskQueue: string; /** Every workload's queue; the worker polls them all. */ taskQueues?: TaskQueues };
   startWorker: () => Promise<DevWorker>;
   /** Starts the project's API server once Temporal and the worker run. Default: none. */
   startServer?: () => Promise<DevApiServer>;
@@ -100,7 +101,8 @@ async function runUntilStopped(options: RunDevOptions, stopRequested: Promise<un
   log(`Temporal frontend  ${address}${server.reused ? '  (already running, reused)' : `  (started; state in ${where(dbFile)}${server.logFile ? `, log in ${where(server.logFile)}` : ''})`}`);
   log(`Temporal Web UI    ${server.uiUrl}`);
   log(`Namespace          ${namespace}`);
-  log(`Task queue         ${taskQueue}`);
+  const queues = options.temporal.taskQueues ? distinctTaskQueues(options.temporal.taskQueues) : [taskQueue];
+  log(queues.length === 1 ? `Task queue         ${taskQueue}` : `Task queues        ${queues.join(', ')}`);
   for (const line of api?.description ?? []) log(line);
   log(`Worker running${api ? ', API serving' : ''}. Press Ctrl-C to stop.`);
 
