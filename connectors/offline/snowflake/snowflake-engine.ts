@@ -189,7 +189,7 @@ export class SnowflakeEngine implements OfflineEngine {
   }
 
   async run(query: CompiledQuery): Promise<void> {
-    await this.exclusive(() => this.core.session.execute(query, this.context, { async: true }));
+    await this.exclusive(() => this.core.session.executeDiscardingResult(query, this.context));
   }
 
   async all<Row extends Record<string, unknown> = Record<string, unknown>>(query: CompiledQuery): Promise<Row[]> {
@@ -295,10 +295,9 @@ export class SnowflakeEngine implements OfflineEngine {
     return this.exclusive(async () => {
       const schema = await this.core.workingSchema(this.context);
       const table = `${schema}.${assertIdentifier(name)}`;
-      await this.core.session.execute(
+      await this.core.session.executeDiscardingResult(
         { sql: `CREATE OR REPLACE TRANSIENT TABLE ${quoteIdentifier(schema)}.${snowflakeDialect.identifier(name)} DATA_RETENTION_TIME_IN_DAYS = 0 AS\n${withoutTrailingSemicolons(query.sql)}`, parameters: query.parameters },
         this.context,
-        { async: true },
       );
       return table;
     });

@@ -118,6 +118,18 @@ export class SnowflakeSession {
    * transaction is gone with the session, so it throws the transient error instead.
    */
   async execute(query: CompiledQuery, context: StatementContext, options: ExecuteOptions & { inTransaction?: boolean }): Promise<RowStatement> {
+    return (await this.executeQueued(query, context, options))!;
+  }
+
+  /**
+   * execute for a statement whose result nobody reads (DDL, DML): a detached query is polled to its
+   * end and its result never fetched, a round trip less.
+   */
+  async executeDiscardingResult(query: CompiledQuery, context: StatementContext): Promise<void> {
+    await this.executeQueued(query, context, { async: true, discardResult: true });
+  }
+
+  private executeQueued(query: CompiledQuery, context: StatementContext, options: ExecuteOptions & { inTransaction?: boolean; discardResult?: boolean }): Promise<RowStatement | undefined> {
     return this.statements.run(async () => {
       try {
         return await this.executeOnce(query, context, options);
@@ -130,7 +142,7 @@ export class SnowflakeSession {
     });
   }
 
-  private async executeOnce(query: CompiledQuery, context: StatementContext, options: ExecuteOptions): Promise<RowStatement> {
+  private async executeOnce(query: CompiledQuery, context: StatementContext, options: ExecuteOptions & { discardResult?: boolean }): Promise<RowStatement | undefined> {
     const { signal, heartbeat } = context;
     if (signal?.aborted) throw new SnowflakeStatementCancelledError(query.sql, undefined, signal.reason);
     const timer = heartbeat ? setInterval(heartbeat, HEARTBEAT_MS) : undefined;
@@ -138,7 +150,7 @@ export class SnowflakeSession {
     try {
       const submitted = await this.submit(query, context, options);
       if (submitted.done) return submitted.statement;
-      return await this.awaitAsync(query, submitted.queryId, context);
+      return await this.awaitAsync(query, submitted.queryId, context, options.discardResult === true);
     } finally {
       if (timer) clearInterval(timer);
     }
@@ -197,7 +209,7 @@ export class SnowflakeSession {
   }
 
   /** Polls a detached query until it ends, heartbeating; cancels it on Snowflake when the signal fires; then fetches its result. */
-  private async awaitAsync(query: CompiledQuery, queryId: string, context: StatementContext): Promise<RowStatement> {
+  private async awaitAsync(query: CompiledQuery, queryId: string, context: StatementContext, discardResult: boolean): Promise<RowStatement | undefined> {
     let delay = POLL_FIRST_MS;
     for (;;) {
       if (context.signal?.aborted) return this.cancelQuery(query, queryId, context.signal.reason);
@@ -216,7 +228,7 @@ export class SnowflakeSession {
       }
       delay = Math.min(delay * 2, POLL_MAX_MS);
     }
-    return this.fetchResult(query, queryId);
+    return discardResult ? undefined : this.fetchResult(query, queryId);
   }
 
   /** The result of a finished query; the driver's statement is usable once `complete` is called. */
