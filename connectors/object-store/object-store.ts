@@ -7,7 +7,8 @@ export interface StoredObject {
 /**
  * Where datasets are written: a local folder (embedded) or S3 (and S3-compatible stores).
  * Keys are `/`-separated paths relative to the store's root; writes of one key are atomic
- * (a reader sees the old object or the new one, never half of one).
+ * (a reader sees the old object or the new one, never half of one) and durable once they resolve
+ * (a local store fsyncs the file and its folder; S3 answers once it has stored the object).
  */
 export interface ObjectStore {
   /** The URI a reader outside Flywheel uses for `key` (`file:///…`, `s3://bucket/…`). */

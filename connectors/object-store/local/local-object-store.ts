@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { copyFile, link, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError } from '../../../core/errors.ts';
@@ -145,6 +145,7 @@ export class LocalObjectStore implements ObjectStore {
         await this.makeFolder(key, folder);
         try {
           await fill(partial);
+          await syncPath(partial, 'r+');
           break;
         } catch (error) {
           if (attempt < 2 && errorCode(error) === 'ENOENT' && !(await exists(folder))) continue;
@@ -152,6 +153,8 @@ export class LocalObjectStore implements ObjectStore {
         }
       }
       await rename(partial, target);
+      // Durable once this resolves: a log API node deletes its copy of a segment right after (connectors/log-store).
+      await syncPath(folder, 'r');
     } catch (error) {
       await discard(partial);
       if (errorCode(error) === 'EISDIR') throw new ObjectKeyError(key, 'a folder of other objects has this name (a local store cannot hold both "a" and "a/b")');
@@ -265,4 +268,14 @@ async function linkOrCopy(source: string, target: string): Promise<void> {
 async function sameFile(a: string, b: string): Promise<boolean> {
   const [x, y] = await Promise.all([stat(a).catch(() => undefined), stat(b).catch(() => undefined)]);
   return x !== undefined && y !== undefined && x.ino === y.ino && x.dev === y.dev;
+}
+
+/** fsync of a file (opened `r+`) or a folder (`r`): its bytes, or its entries, reach the disk. */
+async function syncPath(path: string, flags: 'r' | 'r+'): Promise<void> {
+  const handle = await open(path, flags);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
