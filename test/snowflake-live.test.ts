@@ -116,9 +116,14 @@ describe.skipIf('missing' in live)('Snowflake live', () => {
       await tagged.all(sql(`SELECT 1 AS ${q('one')}`));
       await tagged.run(sql('SELECT 2'));
       const tag = JSON.stringify({ flywheel: 1, project: 'flywheel_live', object: 'tags', run });
-      const [row] = await engine.all<{ n: number }>(sql(`SELECT COUNT(*) AS ${q('n')} FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_SESSION()) WHERE QUERY_TAG = ?`, [tag]));
+      // QUERY_HISTORY lags a few seconds behind the statements.
+      let row: { n: number } | undefined;
+      for (let i = 0; i < 30 && row?.n !== 2; i++) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, 1_000));
+        [row] = await engine.all<{ n: number }>(sql(`SELECT COUNT(*) AS ${q('n')} FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_SESSION()) WHERE QUERY_TAG = ?`, [tag]));
+      }
       expect(row).toEqual({ n: 2 });
-    });
+    }, 60_000);
 
     it('cancels a running statement on Snowflake when its signal fires', async () => {
       const controller = new AbortController();
