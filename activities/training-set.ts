@@ -154,7 +154,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           const log = await logJoinAsStored(engine, resolved.join);
           // What the tables allow: a spine numbered by row id, views that cannot tie (core/training-set/table-facts.ts).
           const facts = new Map(await Promise.all(factTables(resolved).map(async (table) => [table, await engine.tableFacts(table)] as const)));
-          const base = joinWithTableFacts(resolved, facts);
+          const base = joinWithTableFacts(resolved, facts, { tableRowIds: engine.dialect.tableRowId !== undefined });
           const joined = log ? { ...base, log } : base;
           const ranged = plan.partitions?.length === 1 ? partitionFromKey(plan.partitions[0]!, plan.partitionBy) : undefined;
           const single = plan.partitionBy === 'none' ? partitionOf(new Date(0), 'none') : ranged;

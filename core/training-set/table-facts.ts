@@ -27,13 +27,19 @@ function spineTableOf(resolved: Pick<ResolvedTrainingSet, 'spine'>): string | un
  * - a plain view whose base table keeps a column set unique that lies within the view's join keys
  *   and event time cannot have two rows tie, and skips the tie-break (`uniqueEventTimes`).
  * Identifiers compare case-insensitively, as the warehouses resolve them. docs/point-in-time.md.
+ * `tableRowIds`: whether the engine has a row identifier (Dialect.tableRowId); without one (Snowflake)
+ * a spine is read through its source's view, which names the table's columns as declared.
  */
-export function joinWithTableFacts(resolved: Pick<ResolvedTrainingSet, 'join' | 'views' | 'spine' | 'labelsSpine'>, facts: ReadonlyMap<string, TableFacts>): PointInTimeJoin {
+export function joinWithTableFacts(
+  resolved: Pick<ResolvedTrainingSet, 'join' | 'views' | 'spine' | 'labelsSpine'>,
+  facts: ReadonlyMap<string, TableFacts>,
+  options: { readonly tableRowIds: boolean } = { tableRowIds: true },
+): PointInTimeJoin {
   const { join } = resolved;
   const spineTable = spineTableOf(resolved);
   const spine =
     resolved.labelsSpine !== undefined ? { ...join.spine, rowIds: true }
-    : spineTable !== undefined && facts.get(spineTable)?.isTable ? { ...join.spine, relation: spineTable, rowIds: true }
+    : options.tableRowIds && spineTable !== undefined && facts.get(spineTable)?.isTable ? { ...join.spine, relation: spineTable, rowIds: true }
     : join.spine;
   return {
     ...join,
