@@ -124,7 +124,9 @@ export async function waitForDecision(options: WaitForDecisionOptions): Promise<
     const rows = await queryWarehouse(options.warehousePath, `SELECT * FROM ${table} WHERE decision_id = ? ORDER BY row_index`, [options.decisionId]);
     if (rows.length > 0) return rows;
     const elapsedMs = performance.now() - started;
-    stage = await segmentStage(options.stateDir, options.stream);
+    const seen = await segmentStage(options.stateDir, options.stream);
+    // A sealed segment leaves the node's disk once it is uploaded to the object store: still loading.
+    stage = seen === 'queued' && stage !== 'queued' ? 'segment closed, loading' : seen;
     if (elapsedMs >= options.timeoutMs) {
       throw new Error(
         `decision ${options.decisionId} was not in ${eventStreamTableName(options.stream)} after ${Math.round(elapsedMs / 1000)} s ` +
@@ -136,7 +138,7 @@ export async function waitForDecision(options: WaitForDecisionOptions): Promise<
   }
 }
 
-/** What the stream's segment folder shows: an open segment (being written), a closed one (waiting for or in ingestion), or none. */
+/** What the stream's segment folder shows: an open segment (being written), a sealed one (waiting for its upload), or none. */
 async function segmentStage(stateDir: string, stream: string): Promise<DecisionStage> {
   const segments = await listSegments(streamSegmentsDir(stateDir, stream));
   if (segments.some((s) => s.state === 'closed')) return 'segment closed, loading';
