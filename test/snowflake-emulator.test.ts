@@ -288,6 +288,42 @@ describe('session settings and errors', () => {
     expect(await query('alter session unset query_tag')).toEqual([{ STATUS: 'Statement executed successfully.' }]);
   });
 
+  it('records each statement with its QUERY_TAG (sent with it, else the session\'s) in INFORMATION_SCHEMA.QUERY_HISTORY', async () => {
+    const own = await connect({ database: 'EMULATOR_TEST', schema: 'HISTORY' });
+    const run = (sqlText: string, parameters?: Record<string, string>) =>
+      new Promise<Row[]>((resolve, reject) =>
+        own.execute({ sqlText, ...(parameters ? { parameters } : {}), complete: (e, _s, rows) => (e ? reject(e) : resolve((rows ?? []) as Row[])) }),
+      );
+    try {
+      const tag = JSON.stringify({ flywheel: 1, project: 'p', run: 'r1' });
+      await run('select 1', { QUERY_TAG: tag });
+      await run('select 2', { QUERY_TAG: tag });
+      await run("alter session set query_tag = 'session-tag'");
+      await run('select 3');
+      await run('select * from no_such_history_table').catch(() => undefined);
+      await run('alter session unset query_tag');
+      await run('select 4');
+      expect(await run('select query_text, query_tag, execution_status, error_code from table(information_schema.query_history_by_session()) order by start_time')).toEqual([
+        { QUERY_TEXT: 'select 1', QUERY_TAG: tag, EXECUTION_STATUS: 'SUCCESS', ERROR_CODE: null },
+        { QUERY_TEXT: 'select 2', QUERY_TAG: tag, EXECUTION_STATUS: 'SUCCESS', ERROR_CODE: null },
+        { QUERY_TEXT: "alter session set query_tag = 'session-tag'", QUERY_TAG: '', EXECUTION_STATUS: 'SUCCESS', ERROR_CODE: null },
+        { QUERY_TEXT: 'select 3', QUERY_TAG: 'session-tag', EXECUTION_STATUS: 'SUCCESS', ERROR_CODE: null },
+        { QUERY_TEXT: 'select * from no_such_history_table', QUERY_TAG: 'session-tag', EXECUTION_STATUS: 'FAILED_WITH_ERROR', ERROR_CODE: '002003' },
+        { QUERY_TEXT: 'alter session unset query_tag', QUERY_TAG: 'session-tag', EXECUTION_STATUS: 'SUCCESS', ERROR_CODE: null },
+        { QUERY_TEXT: 'select 4', QUERY_TAG: '', EXECUTION_STATUS: 'SUCCESS', ERROR_CODE: null },
+      ]);
+      // Counting a run's statements by tag, across sessions; PARSE_JSON('') is NULL as on Snowflake.
+      expect(
+        await run(
+          "select count(*) as n from table(information_schema.query_history(result_limit => 1000)) where query_tag like '{%' and parse_json(query_tag):run::varchar = 'r1'",
+        ),
+      ).toEqual([{ N: 2 }]);
+      expect(await run("select parse_json('') as empty, parse_json('  ') as blank")).toEqual([{ EMPTY: null, BLANK: null }]);
+    } finally {
+      await destroy(own);
+    }
+  });
+
   it('refuses a time zone other than UTC, naming it', async () => {
     await expect(query("alter session set timezone = 'America/Los_Angeles'")).rejects.toMatchObject({
       code: '009999',

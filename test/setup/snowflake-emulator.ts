@@ -52,7 +52,10 @@ export const EMULATOR_CANNOT = {
   chunkedResults: 'every result comes back inline in one JSON rowset; Snowflake sends large ones as chunks fetched from cloud storage',
   concurrentStatementsPerSession: 'statements of one session run one at a time (one DuckDB cursor per session); use one connection per concurrent statement',
   structuredTypes: 'OBJECT and ARRAY columns are answered as VARIANT (the same JSON value once parsed); structured OBJECT(...)/ARRAY(...) field metadata is absent',
-  queryTagHistory: 'QUERY_TAG and STATEMENT_TIMEOUT_IN_SECONDS are accepted but have no effect: there is no QUERY_HISTORY to count statements by tag, and no statement times out',
+  queryTagHistory:
+    'INFORMATION_SCHEMA.QUERY_HISTORY[_BY_SESSION] lists the statements the emulator answered with their QUERY_TAG, with a subset of the columns; its arguments (RESULT_LIMIT, time ranges) are ignored',
+  statementTimeout: 'STATEMENT_TIMEOUT_IN_SECONDS is accepted and not enforced: no statement times out',
+  variantStringComparison: "a VARIANT compared with a string literal fails on the emulator (DuckDB reads the literal as JSON): PARSE_JSON(t):run::VARCHAR = 'r' works on both",
   errorMessages: "error codes and SQL states are Snowflake's for common errors (002003 for a missing object), but messages are DuckDB's; statements fakesnow cannot run fail with 261000",
 } as const;
 

@@ -22,6 +22,7 @@ Prints `LISTENING <port>` on stdout once the socket is bound, then serves until 
 from __future__ import annotations
 
 import argparse
+import datetime
 import gzip
 import json
 import logging
@@ -49,6 +50,7 @@ warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
 
 import async_queries  # noqa: E402
 import cancellation  # noqa: E402
+import query_history  # noqa: E402
 from json_rowset import nested_types_rowtype, to_json_result  # noqa: E402
 from translate import install_translations  # noqa: E402
 
@@ -60,16 +62,25 @@ ABORT_PATH = "/queries/v1/abort-request"
 INTERNAL_ERROR_CODE = "261000"
 
 
-async def run_query(request: Request) -> tuple[int, dict]:
+async def run_query(request: Request, query_id: str | None = None) -> tuple[int, dict]:
     """fakesnow's query handler, its Arrow answer turned into a JSON one, or Snowflake's cancel error
-    when it was cancelled while running: (HTTP status, body)."""
+    when it was cancelled while running: (HTTP status, body). Recorded in the query history, under
+    `query_id` when the statement runs asynchronously under an id of the emulator's."""
     request_id = request.query_params.get("requestId")
-    cancellation.started(request_id, session_of(request))
+    session = session_of(request)
+    started = datetime.datetime.now(datetime.UTC)
+    tag_at_start = query_history.session_tag(session)
+    cancellation.started(request_id, session)
     try:
         status, body = await run_fakesnow_query(request)
     finally:
         cancelled = cancellation.finished(request_id)
-    return (200, cancellation.CANCELED) if cancelled else (status, body)
+    if cancelled:
+        status, body = 200, cancellation.CANCELED
+    if query_id is not None and isinstance(body.get("data"), dict):
+        body = {**body, "data": {**body["data"], "queryId": query_id}}
+    query_history.record(session, await request_json(request), body, started, tag_at_start)
+    return status, body
 
 
 def session_of(request: Request):  # noqa: ANN201
@@ -103,7 +114,7 @@ async def run_fakesnow_query(request: Request) -> tuple[int, dict]:
 
 async def query_request(request: Request) -> Response:
     if (await request_json(request)).get("asyncExec"):
-        answer = async_queries.submit(run_query(request))
+        answer = async_queries.submit(lambda query_id: run_query(request, query_id))
         cancellation.is_async(answer["data"]["queryId"], request.query_params.get("requestId"))
         return JSONResponse(answer)
     status, body = await run_query(request)

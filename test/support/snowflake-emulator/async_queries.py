@@ -28,10 +28,10 @@ QUERY_NOT_FOUND = "000709"
 _tasks: dict[str, asyncio.Task[tuple[int, dict[str, Any]]]] = {}
 
 
-def submit(statement: Awaitable[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
-    """Starts the statement and returns Snowflake's answer to an async request."""
+def submit(statement: Callable[[str], Awaitable[tuple[int, dict[str, Any]]]]) -> dict[str, Any]:
+    """Starts the statement (given the query id it runs under) and returns Snowflake's answer to an async request."""
     query_id = str(uuid.uuid4())
-    _tasks[query_id] = asyncio.ensure_future(statement)
+    _tasks[query_id] = asyncio.ensure_future(statement(query_id))
     return {
         "code": QUERY_IN_PROGRESS_ASYNC,
         "message": "Asynchronous execution in progress. Use provided query id to perform query monitoring and management.",

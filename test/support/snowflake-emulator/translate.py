@@ -16,6 +16,8 @@ fakesnow's rewrites (identifiers, types, functions) still run on the result.
   NORELY, NOT ENFORCED, VALIDATE, NOVALIDATE) are dropped; the key itself stays, and DuckDB enforces
   it where Snowflake would not (EMULATOR_CANNOT.unenforcedPrimaryKeys, .relyKeys).
 
+- `PARSE_JSON('')` (and of blanks) is NULL in Snowflake, an error in DuckDB: the argument is read
+  through NULLIF(TRIM(...), '') (blanks around JSON text mean nothing).
 - Text in double quotes in a TO_VARCHAR/TO_CHAR date format is literal in Snowflake
   (`'YYYY-MM-DD"T"HH24:MI:SS.FF3"Z"'` gives `2024-03-10T02:30:00.123Z`); sqlglot turns the format into
   strftime's but keeps the quotes of `"Z"`, so the emulator removes them (a `%` in quoted text is
@@ -45,6 +47,7 @@ import snowflake.connector.errors
 from fakesnow.cursor import FakeSnowflakeCursor
 from fakesnow.transforms import SUCCESS_NOP
 from cancellation import system_cancel_query
+from query_history import query_history_table, remember_session_tag
 from staged_reads import remove_from_stage, select_from_stage
 from sqlglot import exp
 from sqlglot.dialects.snowflake import Snowflake
@@ -76,6 +79,12 @@ def constraint_properties_dropped(node: exp.Expr) -> exp.Expr:
         name = node.args.get("this")
         if isinstance(node, exp.UniqueColumnConstraint) and isinstance(name, exp.Identifier) and name.name.upper() in CONSTRAINT_PROPERTIES:
             node.set("this", None)
+    return node
+
+
+def parse_json_of_blank(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.ParseJSON) and not isinstance(node.this, exp.Nullif):
+        node.set("this", exp.Nullif(this=exp.Trim(this=node.this), expression=exp.Literal.string("")))
     return node
 
 
@@ -126,7 +135,7 @@ def alter_session_no_effect(node: exp.Expr) -> exp.Expr:
     return SUCCESS_NOP.copy()
 
 
-TRANSLATIONS: list[Callable[[exp.Expr], exp.Expr]] = [asof_match_condition, alter_session_no_effect, constraint_properties_dropped, quoted_format_text]
+TRANSLATIONS: list[Callable[[exp.Expr], exp.Expr]] = [asof_match_condition, alter_session_no_effect, constraint_properties_dropped, quoted_format_text, parse_json_of_blank]
 
 def split_placeholder_casts(sql: str) -> str:
     """`?::type` as `? ::type`, for sqlglot; anything it cannot tokenize is left to fail as before."""
@@ -153,11 +162,12 @@ def install_translations() -> None:
     fakesnow_transform = FakeSnowflakeCursor._transform  # noqa: SLF001
 
     def transform(self: FakeSnowflakeCursor, expression: exp.Expr, params):  # noqa: ANN001, ANN202
+        expression = expression.transform(lambda node: remember_session_tag(node, self), copy=False)
         for translation in TRANSLATIONS:
             expression = expression.transform(translation, copy=False)
-        # These need the session (its database, schema and stages): staged_reads.py.
-        for staged in (select_from_stage, remove_from_stage):
-            expression = expression.transform(lambda node, staged=staged: staged(node, self), copy=False)
+        # These need the session (its database, schema, stages, statements): staged_reads.py, query_history.py.
+        for with_session in (select_from_stage, remove_from_stage, query_history_table):
+            expression = expression.transform(lambda node, fn=with_session: fn(node, self), copy=False)
         expression = expression.transform(lambda node: system_cancel_query(node, params), copy=False)
         return fakesnow_transform(self, expression, params)
 
