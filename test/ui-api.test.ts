@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
-import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
+import { encodeRecords } from '../connectors/log-store/segment-log/index.ts';
 import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-online-store.ts';
@@ -18,10 +18,11 @@ import { WarehouseAccess } from '../server/ui/warehouse-access.ts';
 import { loadDefinitions } from '../cli/project/load-definitions.ts';
 import { REPO_ROOT, createTempProject, type TempProject } from './support/temp-project.ts';
 import { runWorker, temporalAddress, temporalNamespace, testTaskQueue } from './setup/temporal.ts';
+import { putSealedSegment } from './support/sealed-segments.ts';
 
 /**
  * The UI's JSON API (server/ui/ui-app.ts) over a small project made by hand: two streams (one sent
- * through the log API as a closed segment, one loaded from a table), a profile source, two online views,
+ * through the log API as a sealed segment, one loaded from a table), a profile source, two online views,
  * a training set and labels, one turn of the loop as of a fixed instant on the shared Temporal dev
  * server, with real DuckDB, SQLite and local object store files. The API is read with the clock fixed
  * an hour after the loop's instant, so every age and every count below is computed by hand from the
@@ -68,8 +69,8 @@ async function sql(text: string): Promise<Record<string, unknown>[]> {
   }
 }
 
-async function api<T = Record<string, unknown>>(path: string, token: string | undefined = READ_TOKEN): Promise<{ status: number; body: T; headers: Headers }> {
-  const response = await app.request(path, token === undefined ? {} : { headers: { Authorization: `Bearer ${token}` } });
+async function api<T = Record<string, unknown>>(path: string, token: string | null = READ_TOKEN): Promise<{ status: number; body: T; headers: Headers }> {
+  const response = await app.request(path, token === null ? {} : { headers: { Authorization: `Bearer ${token}` } });
   return { status: response.status, body: (await response.json()) as T, headers: response.headers };
 }
 
@@ -88,14 +89,13 @@ export default defineConfig({ project: '${PROJECT}', definitions: './definitions
     CREATE TABLE raw_orders (user_id BIGINT, ts TIMESTAMPTZ, order_id VARCHAR, amount DOUBLE);
     INSERT INTO raw_orders VALUES (1, '2024-05-01 10:00:00+00', 'o1', 20.0), (1, '2024-05-01 12:00:00+00', 'o2', 5.0), (2, '2024-05-01 11:00:00+00', 'o3', 7.5);
     CREATE TABLE profile (user_id BIGINT, ts TIMESTAMPTZ, country VARCHAR, score DOUBLE);
-    INSERT INTO profile VALUES (1, '2024-04-01 00:00:00+00', 'DE', 0.5), (2, '2024-04-02 00:00:00+00', 'FR', 1.5), (3, '2024-04-03 00:00:00+00', 'DE', 2.5);
+    INSERT INTO profile VALUES (1, '2024-04-20 00:00:00+00', 'DE', 0.5), (2, '2024-04-21 00:00:00+00', 'FR', 1.5), (3, '2024-04-22 00:00:00+00', 'DE', 2.5);
     CREATE TABLE spine (user_id BIGINT, ts TIMESTAMPTZ, label BOOLEAN);
     INSERT INTO spine VALUES (1, '2024-05-01 13:00:00+00', true), (2, '2024-05-01 14:00:00+00', false);`);
-  // A closed log segment of clicks, as flywheel serve leaves it.
-  const segments = streamSegmentsDir(stateDir, 'clicks');
-  mkdirSync(segments, { recursive: true });
+  // A sealed log segment of clicks, as flywheel serve leaves it in the object store.
   const click = (id: string, user: number, ts: string, item: number) => JSON.stringify({ _event_id: id, user_id: user, ts, item_id: item, _received_at: '2024-05-01T12:00:00.000Z' });
-  writeFileSync(join(segments, 'seg-0001.seg'), encodeRecords([click('c1', 1, '2024-05-01T10:20:00Z', 10), click('c2', 1, '2024-05-01T10:50:00Z', 11), click('c3', 2, '2024-05-01T09:00:00Z', 12)]));
+  await putSealedSegment(new LocalObjectStore(join(stateDir, 'objects')), { stream: 'clicks', segmentId: 'seg-0001' },
+    encodeRecords([click('c1', 1, '2024-05-01T10:20:00Z', 10), click('c2', 1, '2024-05-01T10:50:00Z', 11), click('c3', 2, '2024-05-01T09:00:00Z', 12)]));
 
   store = new SqliteOnlineStore({ path: join(stateDir, 'online.sqlite') });
   const applied = project.cli('apply');
@@ -132,7 +132,7 @@ afterAll(async () => {
 
 describe('the UI API', { timeout: 60_000 }, () => {
   it('needs a token with the read scope, answers GET only, and names a missing route', async () => {
-    const none = await api('/api/project', undefined);
+    const none = await api('/api/project', null);
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toBe('Bearer realm="flywheel"');
     expect(none.body).toEqual({ error: { code: 'unauthorized', message: 'missing bearer token; send Authorization: Bearer <token> (a token with the read scope)' } });
@@ -234,11 +234,11 @@ describe('the UI API', { timeout: 60_000 }, () => {
       ['0.5–0.7', 1, 1], ['0.7–0.9', 0, 0], ['0.9–1.1', 0, 0], ['1.1–1.3', 0, 0], ['1.3–1.5', 0, 0],
       ['1.5–1.7', 1, 1], ['1.7–1.9', 0, 0], ['1.9–2.1', 0, 0], ['2.1–2.3', 0, 0], ['2.3–2.5', 1, 1],
     ]);
-    // A string feature is counted by value; the online store had user 3's row changed since: it differs.
+    // A string feature is counted by value (most frequent first, ties by value); user 3's row changed offline since: it differs.
     await sql("UPDATE profile SET country = 'FR', ts = '2024-05-02 06:30:00+00' WHERE user_id = 3");
     const country = await api<{ histogram: unknown }>('/api/feature-views/user_profile?feature=country');
-    expect(country.body.histogram).toEqual({ feature: 'country', type: 'string', sample: 3, bins: [{ label: 'FR', offline: 2, online: 1 }, { label: 'DE', offline: 1, online: 2 }], nulls: { offline: 0, online: 0 }, differing: 1 });
-    await sql("UPDATE profile SET country = 'DE', ts = '2024-04-03 00:00:00+00' WHERE user_id = 3");
+    expect(country.body.histogram).toEqual({ feature: 'country', type: 'string', sample: 3, bins: [{ label: 'DE', offline: 1, online: 2 }, { label: 'FR', offline: 2, online: 1 }], nulls: { offline: 0, online: 0 }, differing: 1 });
+    await sql("UPDATE profile SET country = 'DE', ts = '2024-04-22 00:00:00+00' WHERE user_id = 3");
     const unknown = await api('/api/feature-views/user_profile?feature=nope');
     expect(unknown).toMatchObject({ status: 400, body: { error: { code: 'bad_request', message: 'Feature view "user_profile" has no feature "nope"; its features are country, score' } } });
     const missing = await api('/api/feature-views/user_profil');
@@ -288,7 +288,7 @@ describe('the UI API', { timeout: 60_000 }, () => {
 
   it('GET /api/streams and /api/streams/:name: events, loads, lag, quarantine and retention', async () => {
     const list = await api<{ streams: unknown[] }>('/api/streams');
-    const [loaded] = (await sql("SELECT CAST(loaded_at AS VARCHAR) AS at FROM flywheel.ingest_ledger WHERE stream = 'clicks'")) as { at: string }[];
+    const [loaded] = (await sql("SELECT batch FROM flywheel.ingest_ledger WHERE stream = 'clicks'")) as { batch: string }[];
     expect(list.body.streams).toEqual([
       { name: 'clicks', origin: 'log API', events: 3, batches: 1, lastLoadedAt: expect.any(String), quarantined: 0, retentionSeconds: 7_776_000 },
       { name: 'orders', origin: 'table', events: 3, batches: 1, lastLoadedAt: expect.any(String), quarantined: 0, retentionSeconds: 31_536_000 },
@@ -307,23 +307,26 @@ describe('the UI API', { timeout: 60_000 }, () => {
     ]);
     // One load; its lag is from the segment's receive time to the load.
     expect(body.loads).toHaveLength(1);
-    expect(body.loads[0]).toMatchObject({ batch: 'seg-0001', rows: 3 });
+    expect(body.loads[0]).toMatchObject({ batch: loaded!.batch, rows: 3 });
+    expect(loaded!.batch).toMatch(/seg-0001$/);
     expect(body.loads[0]!.lagSeconds).toBeCloseTo((Date.parse(body.loads[0]!.loadedAt) - Date.parse('2024-05-01T12:00:00.000Z')) / 1000, 3);
   });
 
   it('GET /api/runs: the project\'s runs from Temporal\'s visibility, by kind and object', async () => {
     const all = await api<{ runs: RunSummary[]; unavailable: string | null }>('/api/runs');
     expect(all.body.unavailable).toBeNull();
-    const kinds = all.body.runs.map((run) => `${run.kind}/${run.object ?? 'all'}`).sort();
+    // The loop and every stage it ran (a stage may run children of the same kind and object: labels per partition).
+    const kinds = [...new Set(all.body.runs.map((run) => `${run.kind}/${run.object ?? 'all'}`))].sort();
     expect(kinds).toEqual([
-      'ingest/clicks', 'ingest/orders', 'labels/clicked_after', 'labels/clicked_after', 'loop/all',
+      'ingest/clicks', 'ingest/orders', 'labels/clicked_after', 'loop/all',
       'materialization/user_clicks', 'materialization/user_profile', 'training-set/profile_training',
     ]);
     expect(all.body.runs.every((run) => run.status === 'COMPLETED' && run.durationMs! >= 0)).toBe(true);
     const one = await api<{ runs: RunSummary[] }>('/api/runs?object=clicked_after');
-    expect(one.body.runs.map((run) => run.kind)).toEqual(['labels', 'labels']);
+    expect(one.body.runs.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(one.body.runs.map((run) => `${run.kind}/${run.object}`))).toEqual(new Set(['labels/clicked_after']));
     const kind = await api<{ runs: RunSummary[] }>('/api/runs?kind=ingest');
-    expect(kind.body.runs.map((run) => run.object).sort()).toEqual(['clicks', 'orders']);
+    expect(new Set(kind.body.runs.map((run) => run.object))).toEqual(new Set(['clicks', 'orders']));
   });
 
   it('GET /api/plan: what flywheel plan would change, from the definitions folder now', async () => {

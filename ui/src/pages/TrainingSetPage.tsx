@@ -23,7 +23,7 @@ function TrainingSet({ set }: { set: SetData }) {
     return {
       tooltip: { trigger: 'axis', valueFormatter: (v: number) => `${(v * 100).toFixed(2)}%` },
       legend: { top: 0, type: 'scroll' },
-      grid: { left: 56, right: 16, top: 40, bottom: 56 },
+      grid: { left: 56, right: 16, top: 64, bottom: 56 },
       xAxis: { type: 'category', data: keys, axisLabel: { color: '#24292f' } },
       yAxis: { type: 'value', name: 'differing share', axisLabel: { color: '#24292f', formatter: (v: number) => `${(v * 100).toFixed(0)}%` } },
       series: consistency.features.map((feature, i) => ({
