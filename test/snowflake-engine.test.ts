@@ -4,12 +4,13 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOfflineEngine } from '../connectors/offline/create-offline-engine.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { EngineQueryError } from '../connectors/offline/engine-query-error.ts';
 import { QUERY_TAG_MAX, queryTagText } from '../connectors/offline/snowflake/query-tag.ts';
 import { AmbiguousTableNameError, pickRelation, reliedKeyColumnSets } from '../connectors/offline/snowflake/snowflake-catalog.ts';
 import { readSnowflakeCredentials, type SnowflakeProfile } from '../connectors/offline/snowflake/snowflake-credentials.ts';
-import { DEFAULT_STATEMENT_TIMEOUT_SECONDS, openSnowflakeEngine, type SentStatement, type SnowflakeEngine } from '../connectors/offline/snowflake/snowflake-engine.ts';
+import { DEFAULT_STATEMENT_TIMEOUT_SECONDS, openSnowflakeEngine, SnowflakeEngine, type SentStatement } from '../connectors/offline/snowflake/snowflake-engine.ts';
 import { classifySnowflakeFailure, needsReconnect, SnowflakeStatementCancelledError, SnowflakeTransientError } from '../connectors/offline/snowflake/snowflake-errors.ts';
 import { flywheelConfigSchema } from '../core/config-schema.ts';
 import { ConfigError } from '../core/errors.ts';
@@ -317,6 +318,22 @@ describe('SnowflakeEngine on the emulator', () => {
     expect(beats).toBeGreaterThanOrEqual(2);
     expect(sent.slice(before).map((s) => s.sqlText)).toEqual([slow.sql, 'SELECT SYSTEM$CANCEL_QUERY(?)']);
   }, 60_000);
+});
+
+describe('createOfflineEngine with a Snowflake profile', () => {
+  it('opens the Snowflake engine, its statements carrying the context given', async () => {
+    const profile = await emulatorProfile(process.env);
+    const queryTag = { project: 'card_fraud', run: 'card_fraud/materialization/user_spend/2024-03-01' };
+    const engine = await createOfflineEngine(profile, { statementContext: { queryTag } });
+    try {
+      expect(engine).toBeInstanceOf(SnowflakeEngine);
+      expect((engine as SnowflakeEngine).context).toEqual({ queryTag });
+      expect(await engine.all(sql(`SELECT 1 AS ${snowflakeDialect.identifier('one')}`))).toEqual([{ one: 1 }]);
+    } finally {
+      await engine.close();
+      delete process.env['FW_TEST_SNOWFLAKE_PASSWORD'];
+    }
+  }, SNOWFLAKE_EMULATOR_TIMEOUT_MS);
 });
 
 describe('Snowflake credentials and profile', () => {
