@@ -124,6 +124,7 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
   const metrics: ServerMetrics = new ServerMetrics({
     logStats: () => segmentLog.stats(),
     quarantineCounts: () => readQuarantineCounts(options.stateDir),
+    ...(nodeLog ? { pendingUploads: () => nodeLog.pendingUploads() } : {}),
     ...(push ? { pushStats: () => push.stats() } : {}),
     ...(decisionLogStats ? { decisionLogStats } : {}),
     // Called at scrape time, when `serving` is set.

@@ -19,6 +19,7 @@ import type { StreamLogStats } from '../connectors/log-store/segment-log/index.t
  * | `flywheel_decision_log_dropped_total` | counter | decisions the decision log could not take |
  * | `flywheel_decision_log` | gauge | `stat`: every counter of the decision log's stats |
  * | `flywheel_ingest_quarantined_events` | gauge | `stream`: events the warehouse refused, in the ingest quarantine (as ingestion last recorded) |
+ * | `flywheel_log_segments_pending_upload` | gauge | `stream`: sealed segments on this node's disk not yet in the object store (rising: the store refuses uploads) |
  *
  * plus prom-client's default process metrics (CPU, memory, event loop lag, GC).
  */
@@ -37,6 +38,8 @@ export interface MetricSources {
   readonly storeAvailable?: () => boolean;
   /** Events of each stream in the warehouse's ingest quarantine, as ingestion last recorded them in the state folder (server/quarantine-counts.ts). */
   readonly quarantineCounts?: () => Promise<Readonly<Record<string, number>>>;
+  /** Sealed segments per stream waiting for (or in) their upload to the object store (connectors/log-store). */
+  readonly pendingUploads?: () => Readonly<Record<string, number>>;
 }
 
 export type StoreReadOutcome = 'ok' | 'unavailable' | 'error';
@@ -77,7 +80,16 @@ export class ServerMetrics {
     this.#keysRead = new Counter({ name: 'flywheel_online_store_keys_read_total', help: 'Keys read from the online store by serving (distinct keys per request)', registers });
     this.#servedRows = new Counter({ name: 'flywheel_served_rows_total', help: 'Entity rows served, by feature service', labelNames: ['service'], registers });
 
-    const { logStats, pushStats, decisionLogStats, storeAvailable, quarantineCounts } = sources;
+    const { logStats, pushStats, decisionLogStats, storeAvailable, quarantineCounts, pendingUploads } = sources;
+    if (pendingUploads) {
+      new Gauge({
+        name: 'flywheel_log_segments_pending_upload', help: "Sealed segments on this node's disk not yet in the object store, by stream", labelNames: ['stream'], registers,
+        collect() {
+          this.reset();
+          for (const [stream, segments] of Object.entries(pendingUploads())) this.set({ stream }, segments);
+        },
+      });
+    }
     if (storeAvailable) {
       new Gauge({
         name: 'flywheel_online_store_available', help: 'Whether serving reads the online store (1) or answers 503 until it answers again (0)', registers,

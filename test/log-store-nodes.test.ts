@@ -83,6 +83,13 @@ describe('a log API node SIGKILLed with sealed segments it could not upload', ()
     // Segments of 2 KiB: sealed as they fill, each refused by the store and kept on disk.
     await until(async () => (await localSegments(warehouse.stateDir)).filter((n) => n.endsWith('.seg')).length >= 3, 'sealed segments on disk');
     await until(async () => /upload of clicks\/\S+ failed: .*; retrying in \d+ ms/.test(node.stderr()), 'a failed upload');
+    // /metrics counts them: every sealed segment on the disk waits for its upload (read while no segment seals).
+    const sealedOnDisk = async () => (await localSegments(warehouse.stateDir)).filter((n) => n.endsWith('.seg')).length;
+    await until(async () => {
+      const before = await sealedOnDisk();
+      const metrics = await (await fetch(`${node.url}/metrics`)).text();
+      return before === (await sealedOnDisk()) && metrics.includes(`flywheel_log_segments_pending_upload{stream="clicks"} ${before}\n`);
+    }, '/metrics to count the segments waiting for their upload');
     node.process.kill('SIGKILL');
     await node.exited;
     const left = await localSegments(warehouse.stateDir);
