@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -345,6 +346,21 @@ describe('session settings and errors', () => {
     expect(error).toBeInstanceOf(Error);
     expect(typeof error.code).toBe('string');
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('signs in with a key pair (SNOWFLAKE_JWT) or an OAuth token too, checking neither (EMULATOR_CANNOT.authentication)', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const { password: _password, ...options } = emulator.connectionOptions({ database: 'EMULATOR_TEST', schema: 'AUTH' });
+    for (const credentials of [{ authenticator: 'SNOWFLAKE_JWT', privateKey }, { authenticator: 'OAUTH', token: 'not-checked' }]) {
+      const signedIn = snowflake.createConnection({ ...options, ...credentials });
+      await new Promise<void>((resolve, reject) => signedIn.connect((error) => (error ? reject(error) : resolve())));
+      try {
+        expect(await query('select 1 as one', signedIn)).toEqual([{ ONE: 1 }]);
+      } finally {
+        await destroy(signedIn);
+      }
+    }
+    expect(EMULATOR_CANNOT.authentication).toContain('not checked');
   });
 
   it('gives each connection the database and schema it names, created at login', async () => {

@@ -56,7 +56,7 @@ export const EMULATOR_CANNOT = {
     'INFORMATION_SCHEMA.QUERY_HISTORY[_BY_SESSION] lists the statements the emulator answered with their QUERY_TAG, with a subset of the columns; its arguments (RESULT_LIMIT, time ranges) are ignored',
   statementTimeout: 'STATEMENT_TIMEOUT_IN_SECONDS is accepted and not enforced: no statement times out',
   variantStringComparison: "a VARIANT compared with a string literal fails on the emulator (DuckDB reads the literal as JSON): PARSE_JSON(t):run::VARCHAR = 'r' works on both",
-  authentication: 'any user and password sign in: key pairs, OAuth tokens, roles and warehouses are not checked on the emulator',
+  authentication: 'any credentials sign in (a password, a key pair, an OAuth token): credentials, roles and warehouses are not checked on the emulator',
   errorMessages: "error codes and SQL states are Snowflake's for common errors (002003 for a missing object), but messages are DuckDB's; statements fakesnow cannot run fail with 261000",
 } as const;
 
