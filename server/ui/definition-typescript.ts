@@ -42,13 +42,20 @@ function readable(kind: DefinitionSpec['kind'], fields: Record<string, unknown>)
       out[seconds[1]!] = null;
       continue;
     }
-    if ((key === 'features' && kind === 'featureView') || key === 'joinKeys' || key === 'columns' || key === 'keys' || key === 'aggregationInputs') {
+    if (COLUMN_LISTS.has(key) && isColumnList(value)) {
       out[key] = Object.fromEntries((value as ColumnSpec[]).map((column) => [column.name, column.description ? { type: column.type, description: column.description } : column.type]));
       continue;
     }
     out[key] = Array.isArray(value) ? value.map((item) => (isPlainObject(item) ? readable(kind, item) : item)) : isPlainObject(value) ? readable(kind, value) : value;
   }
   return out;
+}
+
+/** Fields that hold columns (`[{ name, type }]`) in some kinds; `keys` of a labels match are names, and stay a list. */
+const COLUMN_LISTS = new Set(['features', 'joinKeys', 'columns', 'keys', 'aggregationInputs']);
+
+function isColumnList(value: unknown): value is ColumnSpec[] {
+  return Array.isArray(value) && value.length > 0 && value.every((item) => isPlainObject(item) && typeof item.name === 'string' && typeof item.type === 'string');
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
