@@ -5,7 +5,6 @@ import { buildLabelDatasetManifest, type LabelBuildCause, type LabelDatasetManif
 import { isComplete, lateChecks, planLabelPartitions, runPartitions, type PartitionDecision, type PartitionState } from '../core/labels/plan-partitions.ts';
 import { resolveLabels, type ResolvedLabels } from '../core/labels/resolve-labels.ts';
 import { compileColumnStats, readColumnStats, type ColumnStats } from '../core/sql/column-stats.ts';
-import { compileWithPartitionKey, PARTITION_KEY_COLUMN } from '../core/sql/partition-sql.ts';
 import { compileCountPositives, compileLabelRows, compileLateEvents, compileStreamTimeRange, compileStreamWatermark, type LabelStream, type LateCheck } from '../core/sql/labels.ts';
 import { datasetLayout } from '../core/training-set/manifest.ts';
 import { PartitionRangeError, partitionFromKey, type Partition } from '../core/training-set/partitions.ts';
@@ -190,7 +189,7 @@ export function createLabelActivities(deps: ActivityDeps) {
             // else a local file that goes to the store once its statistics are read.
             const unloader = engine.unloadTo(deps.objectStore);
             const unloaded = unloader
-              ? await withHeartbeats(() => unloader.unloadPartitioned({ query: compileWithPartitionKey(query, partition.key, engine.dialect), keyColumn: PARTITION_KEY_COLUMN }, layout.staging(run.build)), () => ({ stage: 'join', partition: partition.key }))
+              ? await withHeartbeats(() => unloader.unloadPartitioned({ query, partitionKey: engine.dialect.stringLiteral(partition.key) }, layout.staging(run.build)), () => ({ stage: 'join', partition: partition.key }))
               : [];
             // A partition without rows gets a file of none; an engine unloads no file for it.
             const exported = unloaded.length > 0 ? undefined : await withHeartbeats(() => engine.exportParquet(query, local), () => ({ stage: 'join', partition: partition.key }));

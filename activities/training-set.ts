@@ -9,7 +9,7 @@ import { definitionHash } from '../core/plan/definition-hash.ts';
 import { compileColumnStats, readColumnStats, type ColumnStats } from '../core/sql/column-stats.ts';
 import { compileConsistency, readConsistency } from '../core/sql/consistency.ts';
 import { buildConsistencyReport, mergeConsistency, type ColumnSource, type PartitionConsistency } from '../core/training-set/consistency.ts';
-import { compileCountUnpartitioned, compileNoRows, compilePartitionedRows, compileWithPartitionKey, PARTITION_COLUMN, PARTITION_KEY_COLUMN } from '../core/sql/partition-sql.ts';
+import { compileCountUnpartitioned, compileNoRows, compilePartitionedRows, compileUnloadRows, PARTITION_COLUMN, PARTITION_KEY_COLUMN } from '../core/sql/partition-sql.ts';
 import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
 import { compileDropTable, compileMaxOf, compileSelectAll } from '../core/sql/tables.ts';
 import { featureViewViewName, sourceViewName } from '../core/sql/warehouse-objects.ts';
@@ -166,7 +166,7 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             // One partition (a daily run, a backfill step, an unpartitioned set): the join goes straight into its file.
             const query = compilePointInTimeJoin(joined, engine.dialect);
             if (unloader) {
-              const files = await withHeartbeats(() => unloader.unloadPartitioned({ query: compileWithPartitionKey(query, single.key, engine.dialect), keyColumn: PARTITION_KEY_COLUMN }, stagingPrefix), heartbeat);
+              const files = await withHeartbeats(() => unloader.unloadPartitioned({ query, partitionKey: engine.dialect.stringLiteral(single.key) }, stagingPrefix), heartbeat);
               written.push({ partition: single, files: files.map(unloadedFile) });
             } else {
               await mkdir(join(localDir, single.key), { recursive: true });
@@ -202,7 +202,8 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
                 return partition;
               });
               const job = { query: compilePartitionedRows(table, columnNames, unit, engine.dialect), keyColumn: PARTITION_KEY_COLUMN };
-              const files = filesByKey(await withHeartbeats(() => (unloader ? unloader.unloadPartitioned(job, stagingPrefix) : engine.exportPartitionedParquet(job, join(localDir, '_partitions'))), heartbeat));
+              const unload = compileUnloadRows(table, columnNames, resolved.join.spine.timestampField, unit, engine.dialect);
+              const files = filesByKey(await withHeartbeats(() => (unloader ? unloader.unloadPartitioned(unload, stagingPrefix) : engine.exportPartitionedParquet(job, join(localDir, '_partitions'))), heartbeat));
               // A partition of the range without rows still gets a file (of no rows): one written, shared by all of them.
               const empty = partitions.some((p) => !files.has(p.key)) ? join(localDir, '_empty', 'part-00000.parquet') : undefined;
               if (empty) await withHeartbeats(() => engine.exportParquet(compileNoRows(table, columnNames, engine.dialect), empty), heartbeat);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { duckdbDialect, type Dialect } from '../core/sql/dialect.ts';
 import { compileInsertParquet } from '../core/sql/labels-spine-sql.ts';
-import { compilePartitionedRows, compileWithPartitionKey } from '../core/sql/partition-sql.ts';
+import { compilePartitionedRows, compileUnloadRows } from '../core/sql/partition-sql.ts';
 import { snowflakeDialect, StagedLocationError } from '../core/sql/snowflake-dialect.ts';
 import type { StagedFiles } from '../core/sql/staged-files.ts';
+import { compileParquetUnload } from '../core/sql/snowflake-unload.ts';
 
 // Expected SQL is keyed by dialect (kysely style): a new dialect does not pass until every case covers it.
 const dialects: Record<Dialect['name'], Dialect> = { duckdb: duckdbDialect, snowflake: snowflakeDialect };
@@ -38,6 +39,11 @@ const expectedPartitionedRows: Record<Dialect['name'], Record<'day' | 'hour' | '
   },
 };
 
+const expectedUnloadKey: Record<Dialect['name'], string> = {
+  duckdb: `'day=' || strftime(timezone('UTC', date_trunc('day', CAST("ts" AS TIMESTAMPTZ))), '%Y-%m-%d')`,
+  snowflake: `'day=' || TO_VARCHAR(CONVERT_TIMEZONE('UTC', DATE_TRUNC('DAY', CONVERT_TIMEZONE('UTC', CAST("ts" AS TIMESTAMP_TZ)))), 'YYYY-MM-DD')`,
+};
+
 describe.each(Object.values(dialects))('staged files and partitioned writes ($name)', (dialect) => {
   const columns = [{ name: 'user_id', type: 'int64' }, { name: 'ts', type: 'timestamp' }, { name: 'label', type: 'bool' }] as const;
 
@@ -51,9 +57,11 @@ describe.each(Object.values(dialects))('staged files and partitioned writes ($na
     }
   });
 
-  it("keys one partition's rows by a literal key, escaped", () => {
-    const keyed = compileWithPartitionKey({ sql: 'SELECT 1 AS n -- the join;\n', parameters: [7] }, "day=2024-03-01'", dialect);
-    expect(keyed).toEqual({ sql: `SELECT *, 'day=2024-03-01''' AS "__fw_partition_key" FROM (\nSELECT 1 AS n -- the join\n) AS "rows"`, parameters: [7] });
+  it('unloads the written columns only, keyed by an expression over the spine timestamp', () => {
+    const unload = compileUnloadRows('work.main.run_ts', ['user_id', 'ts'], 'ts', 'day', dialect);
+    expect(unload.query).toEqual({ sql: 'SELECT "user_id", "ts" FROM "work"."main"."run_ts" WHERE "__fw_partition" IS NOT NULL', parameters: [] });
+    expect(unload.partitionKey).toBe(expectedUnloadKey[dialect.name]);
+    expect(compileUnloadRows('work.main.run_ts', ['user_id', 'ts'], 'ts', 'none', dialect).partitionKey).toBe("'all'");
   });
 });
 
@@ -68,6 +76,18 @@ describe('staged reads on Snowflake', () => {
     expect(read('/scratch/seg-1.ndjson')).toThrow(new StagedLocationError('/scratch/seg-1.ndjson', 'is not a stage path; stage the files first (OfflineEngine.stageFiles), or name a stage in the source'));
     expect(read('@s/a/ (FILE_FORMAT => x); DROP TABLE t')).toThrow(StagedLocationError);
     expect(read('@s/a/', [])).toThrow('Snowflake needs each column and its type to read staged Parquet');
+  });
+
+  it('unloads a run\'s partitions in one COPY INTO the stage, partitioned by the key expression, with a row per file', () => {
+    const unload = compileUnloadRows('work.main.run_ts', ['user_id', 'ts'], 'ts', 'day', snowflakeDialect);
+    expect(compileParquetUnload(unload, '@"flywheel"."fw_bucket"/datasets/fraud/_staging/run-1/')).toEqual({
+      sql: 'COPY INTO @"flywheel"."fw_bucket"/datasets/fraud/_staging/run-1/ FROM (\nSELECT "user_id", "ts" FROM "work"."main"."run_ts" WHERE "__fw_partition" IS NOT NULL\n) ' +
+        `PARTITION BY ('day=' || TO_VARCHAR(CONVERT_TIMEZONE('UTC', DATE_TRUNC('DAY', CONVERT_TIMEZONE('UTC', CAST("ts" AS TIMESTAMP_TZ)))), 'YYYY-MM-DD')) ` +
+        'FILE_FORMAT = (TYPE = PARQUET) HEADER = TRUE DETAILED_OUTPUT = TRUE',
+      parameters: [],
+    });
+    expect(() => compileParquetUnload(unload, '/scratch/out')).toThrow(StagedLocationError);
+    expect(() => compileParquetUnload(unload, "@s/x/' OVERWRITE = TRUE")).toThrow(StagedLocationError);
   });
 
   it('does not enforce primary keys; DuckDB does', () => {

@@ -50,18 +50,29 @@ export interface PartitionedParquet {
 }
 
 /**
+ * An unload: every column of `query` is written; `partitionKey` is a SQL expression over those
+ * columns giving each row's partition key as text (dialect.partitionKey of the spine timestamp's
+ * partition start, or a literal). An expression, not a column: Snowflake writes every column of the
+ * unloaded query into the files, so the key cannot be one of them.
+ */
+export interface PartitionedUnload {
+  readonly query: CompiledQuery;
+  readonly partitionKey: string;
+}
+
+/**
  * Writes results straight into an object store, so no row passes through the worker (Snowflake:
- * `COPY INTO @stage/<prefix> FROM (query) PARTITION BY (key) FILE_FORMAT = (TYPE = PARQUET)` to the
- * bucket its external stage reads). An engine offers one only for a store it can reach
- * (OfflineEngine.unloadTo); otherwise results come through exportPartitionedParquet.
+ * `COPY INTO @stage/<prefix>/ FROM (query) PARTITION BY (key) FILE_FORMAT = (TYPE = PARQUET)` to
+ * the bucket its external stage reads; core/sql/unload-sql.ts compiles it). An engine offers one only
+ * for a store it can reach (OfflineEngine.unloadTo); otherwise results come through exportPartitionedParquet.
  */
 export interface ParquetUnloader {
   /**
    * One statement, whatever the number of partitions: writes the rows under
    * `<prefix>/<partition key>/` of the store (file names are the engine's) and returns the files by
-   * partition key, then name. A partition without rows gets no file.
+   * partition key, then name, each with its object key as `path`. A partition without rows gets no file.
    */
-  unloadPartitioned(job: PartitionedParquet, prefix: string): Promise<PartitionFile[]>;
+  unloadPartitioned(job: PartitionedUnload, prefix: string): Promise<PartitionFile[]>;
 }
 
 export interface StreamOptions {

@@ -58,10 +58,17 @@ export function compilePartitionedRows(table: string, columns: readonly string[]
   };
 }
 
-/** A query's rows with their partition key `key` (one partition's rows written through a partitioned write). */
-export function compileWithPartitionKey(query: CompiledQuery, key: string, dialect: Dialect): CompiledQuery {
-  // The newline before ')' keeps a trailing `-- comment` in the query from swallowing it.
-  return { sql: `SELECT *, ${dialect.stringLiteral(key)} AS ${dialect.identifier(PARTITION_KEY_COLUMN)} FROM (\n${query.sql.replace(/[\s;]+$/, '')}\n) AS ${dialect.identifier('rows')}`, parameters: query.parameters };
+/**
+ * The rows of every partition of a working table for an unload (ParquetUnloader): the written
+ * columns only, and the partition key as an expression over them, the partition start of the spine
+ * timestamp `timestampColumn` (one of `columns`), as the join computed it.
+ */
+export function compileUnloadRows(table: string, columns: readonly string[], timestampColumn: string, unit: PartitionUnit, dialect: Dialect): { query: CompiledQuery; partitionKey: string } {
+  const id = dialect.identifier;
+  return {
+    query: { sql: `SELECT ${columns.map(id).join(', ')} FROM ${dialect.qualified(table)} WHERE ${id(PARTITION_COLUMN)} IS NOT NULL`, parameters: [] },
+    partitionKey: unit === 'none' ? dialect.stringLiteral('all') : dialect.partitionKey(unit, partitionStartSql(timestampColumn, unit, dialect)),
+  };
 }
 
 /** No rows, with the columns of a working table (the file of a partition without rows). */
