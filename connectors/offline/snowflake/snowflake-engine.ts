@@ -2,7 +2,6 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Column, RowStatement } from 'snowflake-sdk';
 import { ConfigError, FlywheelError } from '../../../core/errors.ts';
 import { assertIdentifier, parseQualifiedName } from '../../../core/identifiers.ts';
 import { sql, type CompiledQuery } from '../../../core/sql/compiled-query.ts';
@@ -21,9 +20,8 @@ import {
   reliedKeyColumnSets, type ShownKeyColumn, type StoredRelation,
 } from './snowflake-catalog.ts';
 import { readSnowflakeCredentials, type SnowflakeProfile } from './snowflake-credentials.ts';
-import { classifySnowflakeFailure } from './snowflake-errors.ts';
 import { SnowflakeSession, type ExecuteOptions, type SentStatement, type StatementContext } from './snowflake-session.ts';
-import { convertNullable, converterFor } from './snowflake-values.ts';
+import { batchesOf, DEFAULT_BATCH_ROWS, engineTypeOf, readObjects } from './snowflake-results.ts';
 
 export type { StatementContext, SentStatement } from './snowflake-session.ts';
 export type { QueryTag } from './query-tag.ts';
@@ -39,8 +37,6 @@ export interface OpenSnowflakeOptions {
 
 /** STATEMENT_TIMEOUT_IN_SECONDS when the profile sets none: Snowflake's own default is two days. */
 export const DEFAULT_STATEMENT_TIMEOUT_SECONDS = 4 * 60 * 60;
-/** Rows per stream batch by default. */
-const DEFAULT_BATCH_ROWS = 2048;
 /** Files exported at once by exportParquetFiles by default: each is one query Snowflake runs while the worker writes another. */
 const DEFAULT_EXPORT_CONCURRENCY = 4;
 /** The engine's internal stage, in the working schema: where stageFiles puts local files. */
@@ -449,60 +445,6 @@ export class SnowflakeEngine implements OfflineEngine {
       return Promise.reject(error);
     }
     return this.core.queue.run(task);
-  }
-}
-
-/** Reads a whole result as objects keyed by column name, converted as OfflineEngine.all promises. */
-async function readObjects<Row>(statement: RowStatement, sql: string): Promise<Row[]> {
-  const rows: Row[] = [];
-  for await (const batch of batchesOf(statement, sql, DEFAULT_BATCH_ROWS)) {
-    for (let r = 0; r < batch.rowCount; r++) {
-      const row: Record<string, unknown> = {};
-      batch.columns.forEach((name, c) => (row[name] = batch.values[c]![r]));
-      rows.push(row as Row);
-    }
-  }
-  return rows;
-}
-
-/** The statement's rows in batches of `batchRows`, column by column; the driver's row stream is closed when the reader stops. */
-async function* batchesOf(statement: RowStatement, sql: string, batchRows: number): AsyncGenerator<EngineBatch, void, undefined> {
-  const columns: Column[] = statement.getColumns() ?? [];
-  const names = columns.map((c) => c.getName());
-  const converters = columns.map((c) => convertNullable(converterFor(c)));
-  let pending: unknown[][] = columns.map(() => []);
-  let count = 0;
-  const rows = statement.streamRows();
-  try {
-    for await (const row of rows as AsyncIterable<unknown[]>) {
-      for (let c = 0; c < converters.length; c++) pending[c]!.push(converters[c]!(row[c]));
-      if (++count === batchRows) {
-        const batch = { columns: names, values: pending, rowCount: count };
-        pending = columns.map(() => []);
-        count = 0;
-        yield batch;
-      }
-    }
-  } catch (error) {
-    throw error instanceof FlywheelError ? error : classifySnowflakeFailure(sql, error);
-  } finally {
-    rows.destroy();
-  }
-  if (count > 0) yield { columns: names, values: pending, rowCount: count };
-}
-
-/** A result column's Snowflake type as text (`NUMBER(19,0)`, `TIMESTAMP_TZ`), as Dialect.valueTypeOf reads it. */
-function engineTypeOf(column: Column): string {
-  const type = column.getType().toLowerCase();
-  switch (type) {
-    case 'fixed':
-      return `NUMBER(${column.getPrecision()},${column.getScale()})`;
-    case 'real':
-      return 'FLOAT';
-    case 'text':
-      return 'VARCHAR';
-    default:
-      return type.toUpperCase();
   }
 }
 
