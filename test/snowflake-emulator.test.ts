@@ -681,7 +681,7 @@ describe("the emulator's environment and wire format", () => {
       ']',
       'print(json.dumps([encode(v, c) for v, c in cases]))',
     ].join('\n');
-    const result = spawnSync(python, ['-c', script], { encoding: 'utf8' });
+    const result = spawnSync(python, ['-c', script], { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
     expect(result.stderr).toBe('');
     expect(JSON.parse(result.stdout)).toEqual([
       '12.50',

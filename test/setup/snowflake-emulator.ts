@@ -112,7 +112,8 @@ export async function startSnowflakeEmulator(): Promise<SnowflakeEmulator> {
   const scratch = await mkdtemp(join(tmpdir(), 'flywheel-snowflake-emulator-'));
   const child = spawn(python, [adapter, '--host', HOST, '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PYTHONUNBUFFERED: '1', TMPDIR: scratch },
+    // No __pycache__ beside the adapter's sources in the repository.
+    env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', TMPDIR: scratch },
   });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
