@@ -98,6 +98,7 @@ export async function openNodeSegmentLog(options: NodeSegmentLogOptions): Promis
     for (const file of await listClosedSegments(options.stateDir, stream)) {
       if (uploading.has(file.path)) continue;
       const events = await countRecords(file.path);
+      if (events === undefined) continue; // recovered just now, and uploaded and deleted meanwhile
       log(`segment log: uploading ${stream} segment ${file.segmentId} (${events} events), sealed before the last stop`);
       upload({ stream, segmentId: file.segmentId, path: file.path, events });
     }
@@ -149,9 +150,14 @@ export async function openNodeSegmentLog(options: NodeSegmentLogOptions): Promis
   };
 }
 
-/** Records in a sealed segment (its checksums are checked by whoever reads it later). */
-async function countRecords(path: string): Promise<number> {
-  return idsOf(await readFile(path)).length;
+/** Records in a sealed segment (its checksums are checked by whoever reads it later), or undefined when it is gone. */
+async function countRecords(path: string): Promise<number | undefined> {
+  try {
+    return idsOf(await readFile(path)).length;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }
 
 /** The `_event_id` of each good record of a segment's bytes, in order; stops at a bad record. */
