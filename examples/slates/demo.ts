@@ -25,6 +25,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../../runtime/load-config.ts';
 import { startProjectUi } from '../../cli/serve/start-project-ui.ts';
 import { TokenTable } from '../../server/auth/bearer-tokens.ts';
+import { uiAssetsDir } from '../../server/ui/ui-assets-dir.ts';
 import { resetLocalState, startLocalTemporal, withLocalWorker } from '../demo-stack.ts';
 import { writeCatalog } from './catalog.ts';
 import { runSlatesLoop, SLATES_DEFAULTS, type ClickTrace, type SlatesLoopResult, type TurnReport } from './slates-loop.ts';
@@ -104,6 +105,12 @@ async function main(): Promise<void> {
 /** The Flywheel UI over the demo's project, with a token made up for the session, until Ctrl-C; Temporal keeps running for its Runs page. */
 async function serveUi(config: Awaited<ReturnType<typeof loadConfig>>, port: number): Promise<void> {
   step('6. See it in the browser');
+  if (!uiAssetsDir()) {
+    // A fresh checkout has not built the frontend yet: build it once from the sources, as `npm run build:ui` does (nothing is fetched).
+    say('Building the UI (npm run build:ui) into dist/ui...');
+    const { build } = await import('vite');
+    await build({ configFile: join(exampleDir, '..', '..', 'ui', 'vite.config.ts'), logLevel: 'warn' });
+  }
   const sessionToken = randomBytes(18).toString('hex');
   const ui = await startProjectUi(config, { tokens: TokenTable.parse(`${sessionToken}=read`, 'the demo token'), host: '127.0.0.1', port, sessionToken });
   for (const line of ui.description) say(line);
