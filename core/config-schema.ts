@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { identifierProblem } from './identifiers.ts';
+import { identifierProblem, qualifiedNameProblem } from './identifiers.ts';
 import type { FlywheelConfig } from './config.ts';
 
 /** Checks a loaded `flywheel.config.ts` default export; kept beside the types in config.ts. */
@@ -17,6 +17,13 @@ const offline = z.discriminatedUnion('type', [
     privateKeyEnv: envName.optional(), privateKeyPassphraseEnv: envName.optional(), oauthTokenEnv: envName.optional(),
     accessUrl: z.string().regex(/^https?:\/\/[^\s/]+\/?$/, 'must be http(s)://host[:port]').optional(),
     statementTimeoutSeconds: z.number().int().positive().max(604_800).optional(),
+    unloadStage: z.strictObject({
+      name: z.string().superRefine((value, ctx) => {
+        const problem = qualifiedNameProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+      url: z.string().regex(/^(s3|gcs|azure):\/\/\S+$/, 'must be the stage\'s URL (s3://bucket/prefix/)'),
+    }).optional(),
     scratchSchema: z.string().superRefine((value, ctx) => {
       const problem = identifierProblem(value);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });

@@ -33,6 +33,11 @@ export type OfflineStoreConfig =
       statementTimeoutSeconds?: number;
       /** Schema for working tables (transient, dropped by the run); default `<schema>` itself. */
       scratchSchema?: string;
+      /**
+       * An external stage over the project's bucket (`name` qualified, `url` as in its CREATE STAGE):
+       * datasets under it are unloaded by Snowflake straight to the bucket (COPY INTO @stage … PARTITION BY).
+       */
+      unloadStage?: { name: string; url: string };
     };
 
 /** Where an offline store is, for messages: `the DuckDB file /x/warehouse.duckdb`, `Snowflake RISK.CARD_FRAUD (account acme-risk01)`. No secrets. */

@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createObjectStore } from '../connectors/object-store/create-object-store.ts';
 import { createOfflineEngine } from '../connectors/offline/create-offline-engine.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { EngineQueryError } from '../connectors/offline/engine-query-error.ts';
@@ -11,13 +12,14 @@ import { QUERY_TAG_MAX, queryTagText } from '../connectors/offline/snowflake/que
 import { AmbiguousTableNameError, pickRelation, reliedKeyColumnSets } from '../connectors/offline/snowflake/snowflake-catalog.ts';
 import { readSnowflakeCredentials, type SnowflakeProfile } from '../connectors/offline/snowflake/snowflake-credentials.ts';
 import { DEFAULT_STATEMENT_TIMEOUT_SECONDS, openSnowflakeEngine, SnowflakeEngine, type SentStatement } from '../connectors/offline/snowflake/snowflake-engine.ts';
+import { stagePathOf, unloadedFiles } from '../connectors/offline/snowflake/snowflake-unloader.ts';
 import { classifySnowflakeFailure, needsReconnect, SnowflakeStatementCancelledError, SnowflakeTransientError } from '../connectors/offline/snowflake/snowflake-errors.ts';
 import { flywheelConfigSchema } from '../core/config-schema.ts';
 import { ConfigError } from '../core/errors.ts';
 import { sql } from '../core/sql/compiled-query.ts';
 import { snowflakeDialect } from '../core/sql/snowflake-dialect.ts';
 import { describeOfflineEngineContract } from './contracts/offline-engine.contract.ts';
-import { SNOWFLAKE_EMULATOR_TIMEOUT_MS, startSnowflakeEmulator, type SnowflakeEmulator } from './setup/snowflake-emulator.ts';
+import { EMULATOR_CANNOT, SNOWFLAKE_EMULATOR_TIMEOUT_MS, startSnowflakeEmulator, type SnowflakeEmulator } from './setup/snowflake-emulator.ts';
 
 /**
  * The Snowflake engine on the wire-level emulator (fakesnow behind test/support/snowflake-emulator):
@@ -320,6 +322,52 @@ describe('SnowflakeEngine on the emulator', () => {
   }, 60_000);
 });
 
+describe('unloads through an external stage over the project\'s bucket', () => {
+  const stage = { name: 'RISK.CARD_FRAUD.FLYWHEEL_BUCKET', url: 's3://acme-ml-flywheel/' };
+  const s3 = (prefix?: string) => createObjectStore({ type: 's3', bucket: 'acme-ml-flywheel', region: 'us-east-1', ...(prefix ? { prefix } : {}) });
+
+  it('maps a key of a store the stage covers to its stage path, and no other', async () => {
+    expect(stagePathOf(stage, s3('card_fraud/'), 'fraud_training/_staging/run-1/')).toBe('@"RISK"."CARD_FRAUD"."FLYWHEEL_BUCKET"/card_fraud/fraud_training/_staging/run-1/');
+    expect(stagePathOf({ ...stage, url: 's3://acme-ml-flywheel/card_fraud' }, s3('card_fraud/'), 'x')).toBe('@"RISK"."CARD_FRAUD"."FLYWHEEL_BUCKET"/x/');
+    expect(stagePathOf({ ...stage, url: 's3://acme-ml-flywheel/other/' }, s3('card_fraud/'), 'x')).toBeUndefined();
+    expect(stagePathOf({ ...stage, url: 's3://another-bucket/' }, s3(), 'x')).toBeUndefined();
+    const local = await mkdtemp(join(tmpdir(), 'flywheel-store-'));
+    try {
+      expect(stagePathOf(stage, createObjectStore({ type: 'local', root: local }), 'x')).toBeUndefined();
+    } finally {
+      await rm(local, { recursive: true, force: true });
+    }
+  });
+
+  it('lists the unloaded files by partition key, then name, as object keys', () => {
+    expect(unloadedFiles('ts/_staging/run-1/', [
+      { FILE_NAME: 'day=2024-03-02/data_0_0_1.snappy.parquet', FILE_SIZE: '2048', ROW_COUNT: '3' },
+      { FILE_NAME: 'day=2024-03-01/data_0_0_0.snappy.parquet', FILE_SIZE: 1024, ROW_COUNT: 2 },
+      { FILE_NAME: 'day=2024-03-02/data_0_0_0.snappy.parquet', FILE_SIZE: '4096', ROW_COUNT: '5' },
+    ])).toEqual([
+      { partitionKey: 'day=2024-03-01', path: 'ts/_staging/run-1/day=2024-03-01/data_0_0_0.snappy.parquet', rowCount: 2, bytes: 1024 },
+      { partitionKey: 'day=2024-03-02', path: 'ts/_staging/run-1/day=2024-03-02/data_0_0_0.snappy.parquet', rowCount: 5, bytes: 4096 },
+      { partitionKey: 'day=2024-03-02', path: 'ts/_staging/run-1/day=2024-03-02/data_0_0_1.snappy.parquet', rowCount: 3, bytes: 2048 },
+    ]);
+  });
+
+  it('offers an unloader only with an unload stage that covers the store', async () => {
+    const env: NodeJS.ProcessEnv = {};
+    const profile = await emulatorProfile(env);
+    const withStage = await openSnowflakeEngine({ ...profile, unloadStage: stage }, { env });
+    const without = await openSnowflakeEngine(profile, { env });
+    try {
+      expect(withStage.unloadTo(s3('card_fraud/'))).toBeDefined();
+      expect(withStage.unloadTo(createObjectStore({ type: 's3', bucket: 'another-bucket', region: 'us-east-1' }))).toBeUndefined();
+      expect(without.unloadTo(s3('card_fraud/'))).toBeUndefined();
+    } finally {
+      await Promise.all([withStage.close(), without.close()]);
+    }
+  }, SNOWFLAKE_EMULATOR_TIMEOUT_MS);
+
+  it.skip(`unloads every partition with one COPY INTO @stage … PARTITION BY (${EMULATOR_CANNOT.unloadToStage})`, () => {});
+});
+
 describe('createOfflineEngine with a Snowflake profile', () => {
   it('opens the Snowflake engine, its statements carrying the context given', async () => {
     const profile = await emulatorProfile(process.env);
@@ -399,6 +447,10 @@ describe('Snowflake credentials and profile', () => {
     expect(issues({ ...base, passwordEnv: 'SF_PW', privateKeyPassphraseEnv: 'SF_PASS' })).toEqual(['profiles.prod.offline.privateKeyPassphraseEnv: is for key-pair authentication: set privateKeyPathEnv or privateKeyEnv too']);
     expect(issues({ ...base, passwordEnv: 'SF_PW', accessUrl: 'proxy:8443' })).toEqual(['profiles.prod.offline.accessUrl: must be http(s)://host[:port]']);
     expect(issues({ ...base, passwordEnv: 'SF_PW', statementTimeoutSeconds: 0 })).toHaveLength(1);
+    expect(issues({ ...base, passwordEnv: 'SF_PW', unloadStage: { name: 'RISK.CARD_FRAUD.FLYWHEEL_BUCKET', url: 's3://acme-ml-flywheel/card_fraud/' } })).toEqual([]);
+    expect(issues({ ...base, passwordEnv: 'SF_PW', unloadStage: { name: 'RISK.CARD_FRAUD.FLYWHEEL_BUCKET', url: 'https://acme-ml-flywheel.s3.amazonaws.com/' } })).toEqual([
+      "profiles.prod.offline.unloadStage.url: must be the stage's URL (s3://bucket/prefix/)",
+    ]);
   });
 
   it('fails to reach an account that does not answer with a retryable error', async () => {

@@ -22,6 +22,7 @@ import {
 import { readSnowflakeCredentials, type SnowflakeProfile } from './snowflake-credentials.ts';
 import { SnowflakeSession, type ExecuteOptions, type SentStatement, type StatementContext } from './snowflake-session.ts';
 import { batchesOf, DEFAULT_BATCH_ROWS, engineTypeOf, readObjects } from './snowflake-results.ts';
+import { stagePathOf, stageUnloader, type UnloadedFileRow, type UnloadStage } from './snowflake-unloader.ts';
 
 export type { StatementContext, SentStatement } from './snowflake-session.ts';
 export type { QueryTag } from './query-tag.ts';
@@ -85,7 +86,7 @@ export async function openSnowflakeEngine(profile: SnowflakeProfile, options: Op
     if (!current?.database || !current.schema) {
       throw new ConfigError(`Snowflake has no database ${profile.database} with schema ${profile.schema} that user ${profile.username} can use (check the names and the role's grants)`, { field: 'offline.schema' });
     }
-    const core = new EngineCore(session, current.database, current.schema, profile.scratchSchema);
+    const core = new EngineCore(session, current.database, current.schema, profile.scratchSchema, profile.unloadStage);
     return new SnowflakeEngine(core, options.context ?? {});
   } catch (error) {
     await session.close();
@@ -107,6 +108,8 @@ class EngineCore {
     readonly database: string,
     readonly schema: string,
     private readonly scratchSchema: string | undefined,
+    /** The profile's external stage over the project's bucket, when it names one. */
+    readonly unloadStage: UnloadStage | undefined,
   ) {}
 
   private stageReady = new Map<string, Promise<{ stage: string; fileFormat: string }>>();
@@ -403,9 +406,18 @@ export class SnowflakeEngine implements OfflineEngine {
     });
   }
 
-  /** Unloads straight to an object store need an external stage over its bucket, not configured yet: results come through local files. */
-  unloadTo(_store: ObjectStore): ParquetUnloader | undefined {
-    return undefined;
+  /**
+   * With the profile's `unloadStage` over the store's bucket (its URL covers the store's keys):
+   * partitions are unloaded by Snowflake straight into the store (snowflake-unloader.ts). Without
+   * one, or for a store it does not cover (a local folder, another bucket), undefined: results come
+   * through the worker (exportPartitionedParquet).
+   */
+  unloadTo(store: ObjectStore): ParquetUnloader | undefined {
+    const stage = this.core.unloadStage;
+    if (stage === undefined || stagePathOf(stage, store, '') === undefined) return undefined;
+    return stageUnloader(stage, store, (statement) =>
+      this.exclusive(async () => readObjects<UnloadedFileRow>(await this.core.session.execute(statement, this.context, { async: true }), statement.sql)),
+    );
   }
 
   private async exportOne(query: CompiledQuery, localPath: string): Promise<{ rowCount: number }> {
