@@ -88,6 +88,11 @@ describe('the tarball', () => {
     const main = readFileSync(join(installed, 'dist', 'cli', 'main.js'), 'utf8');
     expect(main).toContain('from "./commands/index.js";');
     expect(main).not.toMatch(/from ["'][^"']+\.ts["']/);
+    // The UI's built frontend ships, and the installed server finds it beside itself (docs/ui.md).
+    expect(files).toContain('dist/ui/index.html');
+    expect(files.some((file) => /^dist\/ui\/assets\/index-[\w-]+\.js$/.test(file))).toBe(true);
+    const found = await run(process.execPath, ['--input-type=module', '-e', `import { uiAssetsDir } from ${JSON.stringify(pathToFileURL(join(installed, 'dist', 'server', 'ui', 'ui-assets-dir.js')).href)}; process.stdout.write(uiAssetsDir({}) ?? 'none');`], root);
+    expect(found.stdout).toBe(join(installed, 'dist', 'ui'));
   });
 
   it('exports dist/ to an installed project, and the flywheel-source condition only to a checkout', () => {

@@ -27,6 +27,9 @@ export async function packFlywheel(): Promise<PackedFlywheel> {
   const compiled = await run(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', join(stage, 'dist')], REPO_ROOT);
   // tsc emits even when some file of the shared tree does not type-check; without the CLI's entry point there is no package.
   if (!existsSync(join(stage, 'dist', 'cli', 'main.js'))) throw new Error(`the build emitted no dist/cli/main.js:\n${compiled.stdout}${compiled.stderr}`);
+  // The UI's frontend, as `npm run build:ui` builds it (npm run build runs it), into the staged dist/ui.
+  const ui = await run(process.execPath, [join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'ui/vite.config.ts'], REPO_ROOT, { FLYWHEEL_UI_OUT: join(stage, 'dist', 'ui') });
+  if (!existsSync(join(stage, 'dist', 'ui', 'index.html'))) throw new Error(`the UI build wrote no dist/ui/index.html:\n${ui.stdout}${ui.stderr}`);
   cpSync(join(REPO_ROOT, 'package.json'), join(stage, 'package.json'));
   for (const entry of manifest.files.filter((f) => f !== 'dist')) {
     mkdirSync(dirname(join(stage, entry)), { recursive: true });
@@ -49,9 +52,9 @@ export async function installPacked(tarball: string, projectDir: string): Promis
   return join(target, 'bin', 'flywheel.js');
 }
 
-function run(command: string, args: readonly string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(command: string, args: readonly string[], cwd: string, env?: Readonly<Record<string, string>>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd });
+    const child = spawn(command, args, { cwd, ...(env ? { env: { ...process.env, ...env } } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
