@@ -145,7 +145,7 @@ export class LocalObjectStore implements ObjectStore {
         await this.makeFolder(key, folder);
         try {
           await fill(partial);
-          await syncPath(partial, 'r+');
+          await syncPath(partial);
           break;
         } catch (error) {
           if (attempt < 2 && errorCode(error) === 'ENOENT' && !(await exists(folder))) continue;
@@ -154,7 +154,7 @@ export class LocalObjectStore implements ObjectStore {
       }
       await rename(partial, target);
       // Durable once this resolves: a log API node deletes its copy of a segment right after (connectors/log-store).
-      await syncPath(folder, 'r');
+      await syncPath(folder);
     } catch (error) {
       await discard(partial);
       if (errorCode(error) === 'EISDIR') throw new ObjectKeyError(key, 'a folder of other objects has this name (a local store cannot hold both "a" and "a/b")');
@@ -270,9 +270,12 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   return x !== undefined && y !== undefined && x.ino === y.ino && x.dev === y.dev;
 }
 
-/** fsync of a file (opened `r+`) or a folder (`r`): its bytes, or its entries, reach the disk. */
-async function syncPath(path: string, flags: 'r' | 'r+'): Promise<void> {
-  const handle = await open(path, flags);
+/**
+ * fsync of a file or a folder: its bytes, or its entries, reach the disk. Opened read-only, which
+ * Linux allows fsync on, and which works whatever `fill` made (an export may write a folder of files).
+ */
+async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
   try {
     await handle.sync();
   } finally {
