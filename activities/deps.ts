@@ -1,8 +1,10 @@
+import type { OpenEngineOptions } from '../connectors/offline/create-offline-engine.ts';
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
 import type { ObjectStore } from '../connectors/object-store/object-store.ts';
 import type { OnlineStore } from '../connectors/online-store/online-store.ts';
 import type { ProjectSpec } from '../core/definitions/specs.ts';
 import type { MaterializationState } from '../core/materialization/run-plan.ts';
+import { activityStatementContext } from './statement-context.ts';
 
 /** An applied registry version as activities read it. */
 export interface RegistryVersion {
@@ -33,8 +35,10 @@ export interface ActivityDeps {
   /**
    * Opens the offline engine for the length of one activity. DuckDB allows one writer process per
    * file, so the worker holds it only while it works and `flywheel apply` can run between activities.
+   * `options.statementContext` tags the activity's statements and cancels them on the warehouse when
+   * the activity is cancelled (Snowflake; DuckDB ignores it): pass it on to createOfflineEngine.
    */
-  openEngine(): Promise<OfflineEngine>;
+  openEngine(options?: OpenEngineOptions): Promise<OfflineEngine>;
   registry(engine: OfflineEngine): RegistryReader;
   readonly objectStore: ObjectStore;
   /** A local folder for files on their way to the object store. */
@@ -50,9 +54,12 @@ export interface ActivityDeps {
   materializationState?(engine: OfflineEngine): MaterializationStateStore;
 }
 
-/** Runs `work` with an engine opened for it, and always closes it. */
+/**
+ * Runs `work` with an engine opened for it, and always closes it. Inside an activity the engine's
+ * statements carry the activity's statement context (activityStatementContext).
+ */
 export async function withEngine<T>(deps: ActivityDeps, work: (engine: OfflineEngine) => Promise<T>): Promise<T> {
-  const engine = await deps.openEngine();
+  const engine = await deps.openEngine({ statementContext: activityStatementContext(deps.project) });
   try {
     return await work(engine);
   } finally {

@@ -13,7 +13,7 @@ export function activityDepsFromConfig(config: ResolvedConfig): ActivityDeps {
   mkdirSync(scratchDir, { recursive: true });
   return {
     project: config.project,
-    openEngine: () => createOfflineEngine(config.profile.offline),
+    openEngine: (options) => createOfflineEngine(config.profile.offline, options),
     registry: (engine) => new WarehouseRegistry(engine),
     materializationState: (engine) => new WarehouseMaterializationState(engine),
     objectStore: createObjectStore(config.profile.objectStore),

@@ -10,6 +10,10 @@ export interface QueryTag {
   readonly object?: string;
   /** The run: the Temporal workflow id (`<project>/<kind>/<object>/<range>`), or a CLI command. */
   readonly run?: string;
+  /** The Temporal activity type sending the statement (`buildTrainingSetPartitions`), when an activity sends it. */
+  readonly activity?: string;
+  /** The activity's attempt (1 for the first), so a retried attempt's statements are told from the first's. */
+  readonly attempt?: number;
 }
 
 /** Snowflake refuses a QUERY_TAG longer than 2000 characters. */
@@ -24,11 +28,13 @@ export function queryTagText(tag: QueryTag): string {
   const fields: Record<string, string | number> = { flywheel: 1, project: tag.project };
   if (tag.object !== undefined) fields['object'] = tag.object;
   if (tag.run !== undefined) fields['run'] = tag.run;
+  if (tag.activity !== undefined) fields['activity'] = tag.activity;
+  if (tag.attempt !== undefined) fields['attempt'] = tag.attempt;
   let text = JSON.stringify(fields);
   if (text.length <= QUERY_TAG_MAX) return text;
   // Cut the longest values until it fits; JSON.stringify keeps the result valid JSON.
-  const room = Math.floor((QUERY_TAG_MAX - 80) / 3);
-  for (const key of ['project', 'object', 'run']) if (typeof fields[key] === 'string') fields[key] = (fields[key] as string).slice(0, room);
+  const room = Math.floor((QUERY_TAG_MAX - 120) / 4);
+  for (const key of ['project', 'object', 'run', 'activity']) if (typeof fields[key] === 'string') fields[key] = (fields[key] as string).slice(0, room);
   text = JSON.stringify(fields);
   return text;
 }
