@@ -79,6 +79,7 @@ export async function openSnowflakeEngine(profile: SnowflakeProfile, options: Op
       statementTimeoutSeconds: profile.statementTimeoutSeconds ?? DEFAULT_STATEMENT_TIMEOUT_SECONDS,
     },
     options.onStatement,
+    options.context?.queryTag,
   );
   try {
     const statement = await session.execute({ sql: 'SELECT CURRENT_DATABASE() AS "database", CURRENT_SCHEMA() AS "schema"', parameters: [] }, options.context ?? {}, {});

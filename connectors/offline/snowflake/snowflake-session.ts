@@ -87,12 +87,14 @@ export class SnowflakeSession {
     private readonly settings: SnowflakeSessionSettings,
     connection: Connection,
     private readonly onStatement: ((statement: SentStatement) => void) | undefined,
+    /** The tag of the session's own set-up statements (at sign-in and after a reconnect): the opener's, so a run's history holds them too. */
+    private readonly setUpTag: QueryTag | undefined,
   ) {
     this.connection = connection;
   }
 
-  static async open(settings: SnowflakeSessionSettings, onStatement?: (statement: SentStatement) => void): Promise<SnowflakeSession> {
-    const session = new SnowflakeSession(settings, await signIn(settings), onStatement);
+  static async open(settings: SnowflakeSessionSettings, onStatement?: (statement: SentStatement) => void, setUpTag?: QueryTag): Promise<SnowflakeSession> {
+    const session = new SnowflakeSession(settings, await signIn(settings), onStatement, setUpTag);
     await session.setUp();
     return session;
   }
@@ -107,7 +109,7 @@ export class SnowflakeSession {
       { sql: 'ALTER SESSION SET QUOTED_IDENTIFIERS_IGNORE_CASE = FALSE', parameters: [] },
     ];
     // Around the statement queue: setUp also runs from reconnect, inside a queued statement.
-    for (const query of setUp) await this.executeOnce(query, {}, {});
+    for (const query of setUp) await this.executeOnce(query, this.setUpTag ? { queryTag: this.setUpTag } : {}, {});
   }
 
   /**
