@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entity, featureView, source, trainingSet } from '../index.ts';
 import { createActivities } from '../activities/index.ts';
@@ -136,5 +138,40 @@ describe('the activity statement context, Snowflake engine on the emulator', () 
     for (const row of ofRun) byTag.set(row.QUERY_TAG, (byTag.get(row.QUERY_TAG) ?? 0) + 1);
     expect(Object.fromEntries(byTag)).toEqual({ [tag('planTrainingSet')]: 8, [tag('writeTrainingSetFiles')]: 18 });
     expect(ofRun.every((row) => row.EXECUTION_STATUS === 'SUCCESS')).toBe(true);
+  }, SNOWFLAKE_EMULATOR_TIMEOUT_MS);
+
+  it('cancels the running statement on Snowflake when the run is cancelled', async () => {
+    const sent: SentStatement[] = [];
+    const workflowId = `${trainingSetRunId('rounds', 'slow_checks', '2024-01-01T00:00:00.000Z', '2024-01-04T00:00:00.000Z')}-${taskQueue}`;
+    // The working table of the run's rows reads the slow view: the statement to cancel.
+    const slowStatement = () => sent.find((statement) => statement.sqlText.startsWith('CREATE OR REPLACE TRANSIENT TABLE') && statement.sqlText.includes('src_slow_checks_src'));
+    const client = await connectClient();
+    try {
+      // Heartbeats reach the server (and cancellation comes back) at most once a second, not once a minute.
+      const cancelled = await runWorker({ taskQueue, activities: activitiesSending(sent), workerOptions: { maxHeartbeatThrottleInterval: '1 second' } }, async () => {
+        const handle = await client.workflow.start(buildTrainingSet, { taskQueue, workflowId, args: [{ project: 'rounds', trainingSet: 'slow_checks', from: '2024-01-01T00:00:00.000Z', to: '2024-01-04T00:00:00.000Z' }] });
+        for (let waited = 0; !slowStatement() && waited < 60_000; waited += 100) await sleep(100);
+        await sleep(1_000);
+        await handle.cancel();
+        const outcome = await handle.result().catch((error: unknown) => error);
+        // The workflow ends at once; the activity hears of it on its next heartbeat and cancels its statement: wait for that.
+        for (let waited = 0; waited < 60_000; waited += 250) {
+          if ((await history()).some((row) => tagOf(row)?.['run'] === workflowId && row.ERROR_CODE === '000604')) break;
+          await sleep(250);
+        }
+        return outcome;
+      });
+      expect(cancelled).toBeInstanceOf(WorkflowFailedError);
+      expect((cancelled as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    } finally {
+      await client.connection.close();
+    }
+    const ofRun = (await history()).filter((row) => tagOf(row)?.['run'] === workflowId);
+    // 19 statements ran under the run's tag (8 plan, 11 write up to the working table), the last one cancelled
+    // (000604: "SQL execution canceled"); the cancel itself went as SYSTEM$CANCEL_QUERY, after it.
+    expect(ofRun.map((row) => [row.EXECUTION_STATUS, row.ERROR_CODE])).toEqual([...Array.from({ length: 18 }, () => ['SUCCESS', null]), ['FAILED_WITH_ERROR', '000604']]);
+    expect(ofRun.at(-1)?.QUERY_TEXT).toBe(slowStatement()?.sqlText);
+    expect(tagOf(ofRun.at(-1)!)).toEqual({ flywheel: 1, project: 'rounds', object: 'slow_checks', run: workflowId, activity: 'writeTrainingSetFiles', attempt: 1 });
+    expect(sent.slice(sent.indexOf(slowStatement()!)).map((statement) => statement.sqlText)).toEqual([slowStatement()?.sqlText, 'SELECT SYSTEM$CANCEL_QUERY(?)']);
   }, SNOWFLAKE_EMULATOR_TIMEOUT_MS);
 });
