@@ -59,7 +59,9 @@ export class RegistryCorruptError extends FlywheelError {
 /**
  * The registry kept in the warehouse itself, in the table `<schema>.registry` (see
  * core/sql/registry-sql.ts): versions are numbered per project from 1, and a version is written in
- * the same transaction as the DDL that creates its warehouse objects, so a failed apply leaves none.
+ * the same transaction as the DDL that creates its warehouse objects, so a failed apply leaves none
+ * where DDL is transactional (Dialect.transactionalDdl: DuckDB). On Snowflake the DDL runs first and
+ * a failed apply can leave objects without a version; they are idempotent, so the next apply converges.
  *
  * @example
  * const registry = new WarehouseRegistry(engine);
@@ -97,10 +99,13 @@ export class WarehouseRegistry {
   async save(project: string, spec: ProjectSpec, options: SaveOptions = {}): Promise<{ version: number; hash: string }> {
     const hash = definitionHash(spec);
     const appliedAt = (options.appliedAt ?? new Date()).toISOString();
+    const ddl = [...(options.statements ?? []), this.statements.createSchema(), this.statements.createTable()];
+    // Where DDL commits on its own (Snowflake), a transaction around it would hold nothing back: the
+    // objects are created first (each statement is idempotent, so a failed apply re-run converges) and
+    // only the version is written in the transaction.
+    if (!this.engine.dialect.transactionalDdl) for (const statement of ddl) await this.engine.run(statement);
     return this.engine.transaction(async (tx) => {
-      for (const statement of options.statements ?? []) await tx.run(statement);
-      await tx.run(this.statements.createSchema());
-      await tx.run(this.statements.createTable());
+      if (this.engine.dialect.transactionalDdl) for (const statement of ddl) await tx.run(statement);
       const [next] = await tx.all<{ version: unknown }>(this.statements.nextVersion(project));
       const version = Number(next?.version ?? 1);
       if (options.basedOn !== undefined && options.basedOn !== version - 1) throw new RegistryConflictError(project, options.basedOn, version - 1);

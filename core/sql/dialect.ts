@@ -59,6 +59,12 @@ export interface Dialect {
    */
   readonly enforcesPrimaryKeys: boolean;
   /**
+   * Whether DDL (CREATE, ALTER, DROP) runs inside a transaction and rolls back with it. DuckDB's does;
+   * on Snowflake each DDL statement commits the open transaction first and then itself, so a
+   * transaction around DDL holds nothing back: callers run the DDL before the transaction instead.
+   */
+  readonly transactionalDdl: boolean;
+  /**
    * The join that picks, for each left row, the right row with the latest time at or before the left
    * row's time among rows with equal keys; left rows without a match are kept with nulls.
    */
@@ -131,6 +137,7 @@ export const duckdbDialect: Dialect = {
   partitionKey: (unit, start) => `'${unit}=' || strftime(timezone('UTC', ${start}), '${DUCKDB_KEY_FORMATS[unit]}')`,
   keyBucket: (keys, chunks) => `hash(${keys.join(', ')}) % ${chunks}`,
   enforcesPrimaryKeys: true,
+  transactionalDdl: true,
   asofLeftJoin: ({ right, alias, keyPairs, leftTime, rightTime }) =>
     `ASOF LEFT JOIN ${right} AS ${alias} ON ${[...keyPairs.map(([l, r]) => `${l} = ${r}`), `${leftTime} >= ${rightTime}`].join(' AND ')}`,
   scanRowNumber: () => 'row_number() OVER ()',

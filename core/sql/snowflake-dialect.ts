@@ -47,6 +47,8 @@ export const snowflakeDialect: Dialect = {
   keyBucket: (keys, chunks) => `MOD(MOD(HASH(${keys.join(', ')}), ${chunks}) + ${chunks}, ${chunks})`,
   // Snowflake keeps PRIMARY KEY and UNIQUE in the DDL and checks neither.
   enforcesPrimaryKeys: false,
+  // Snowflake commits the open transaction before each DDL statement and runs the DDL in its own.
+  transactionalDdl: false,
   asofLeftJoin: ({ right, alias, keyPairs, leftTime, rightTime }) =>
     `ASOF JOIN ${right} AS ${alias} MATCH_CONDITION(${leftTime} >= ${rightTime})${keyPairs.length > 0 ? ` ON ${keyPairs.map(([l, r]) => `${l} = ${r}`).join(' AND ')}` : ''}`,
   scanRowNumber: () => 'SEQ8()',

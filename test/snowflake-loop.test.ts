@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../activities/index.ts';
+import { createOfflineEngine } from '../connectors/offline/create-offline-engine.ts';
+import { SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-online-store.ts';
+import { encodeRecords } from '../connectors/log-store/segment-log/index.ts';
+import type { OfflineStoreConfig } from '../core/config.ts';
+import { sql } from '../core/sql/compiled-query.ts';
+import { loadConfig } from '../runtime/load-config.ts';
+import { activityDepsFromConfig } from '../worker/activity-deps.ts';
+import type { FlywheelLoopResult, LoopStageOutcome } from '../workflows/flywheel-loop.ts';
+import { SNOWFLAKE_EMULATOR_TIMEOUT_MS, startSnowflakeEmulator, type SnowflakeEmulator } from './setup/snowflake-emulator.ts';
+import { runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
+import { putSealedSegment } from './support/sealed-segments.ts';
+import { createTempProject, type TempProject } from './support/temp-project.ts';
+
+/**
+ * The whole loop (issue 14, item 4) through the real CLI and a worker on the Temporal dev server, once
+ * on DuckDB and once on the Snowflake engine over the wire-level emulator, on the same data: apply,
+ * ingestion of a log segment (twice: loaded once), incremental ingestion of a `from` table by
+ * watermark, labels, a point-in-time training set, materialization into SQLite. Each step asserts the
+ * same hand-computed result on both engines.
+ */
+
+const AS_OF = '2024-05-02T06:00:00.000Z';
+const PASSWORD_ENV = 'FW_TEST_SNOWFLAKE_LOOP_PASSWORD';
+
+const DEFINITIONS = `
+import { entity, eventStream, featureService, featureView, labels, source, trainingSet } from 'flywheel';
+export const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
+export const clicks = eventStream({ name: 'clicks', entities: [user], timestampField: 'ts', retention: '90d', fields: { item_id: 'int64' } });
+export const orders = eventStream({ name: 'orders', entities: [user], timestampField: 'ts', eventIdField: 'order_id', retention: '365d',
+  fields: { order_id: 'string', amount: 'float64' }, from: { table: 'raw.raw_orders', watermark: 'ts', lookback: '1h' } });
+export const profile = source({ name: 'profile', table: 'raw.profile', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', country: 'string' } });
+export const spine = source({ name: 'spine', table: 'raw.spine', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', label: 'bool' } });
+export const userClicks = featureView({ name: 'user_clicks', entities: [user], source: clicks, aggregations: [{ function: 'count', windows: ['1d'] }] });
+export const userOrders = featureView({ name: 'user_orders', entities: [user], source: orders, aggregations: [{ column: 'amount', function: 'sum', windows: ['1d'] }] });
+export const userProfile = featureView({ name: 'user_profile', entities: [user], source: profile, features: { country: 'string' } });
+export const ordersTraining = trainingSet({ name: 'orders_training', spine, features: [userOrders, userClicks] });
+export const scoring = featureService({ name: 'scoring', features: [userOrders, userProfile] });
+// An order is a decision; a click by the same user within the hour labels it.
+export const clickedAfter = labels({ name: 'clicked_after', decisions: orders, outcomes: clicks, match: { by: 'keys' }, window: '1h', value: { kind: 'any' } });
+`;
+
+/** The warehouse tables another system made (unquoted, as dbt makes them), the same on both engines (types per engine). */
+function seedStatements(kind: 'duckdb' | 'snowflake'): string[] {
+  const [int, tz, text, float, bool] = kind === 'duckdb' ? ['BIGINT', 'TIMESTAMPTZ', 'VARCHAR', 'DOUBLE', 'BOOLEAN'] : ['NUMBER(19,0)', 'TIMESTAMP_TZ', 'VARCHAR', 'FLOAT', 'BOOLEAN'];
+  const ts = (text: string) => (kind === 'duckdb' ? `TIMESTAMPTZ '${text}'` : `'${text}'::TIMESTAMP_TZ`);
+  return [
+    // In a schema of their own, named with it: Flywheel's views live in its schema, and Snowflake resolves an
+    // unqualified name in a view against the view's schema (docs/snowflake.md).
+    'CREATE SCHEMA raw',
+    `CREATE TABLE raw.raw_orders (user_id ${int}, ts ${tz}, order_id ${text}, amount ${float})`,
+    `INSERT INTO raw.raw_orders VALUES (1, ${ts('2024-05-01 10:00:00+00:00')}, 'o1', 20.0), (1, ${ts('2024-05-01 12:00:00+00:00')}, 'o2', 5.0), (2, ${ts('2024-05-01 11:00:00+00:00')}, 'o3', 7.5)`,
+    `CREATE TABLE raw.profile (user_id ${int}, ts ${tz}, country ${text})`,
+    `INSERT INTO raw.profile VALUES (1, ${ts('2024-04-01 00:00:00+00:00')}, 'DE'), (2, ${ts('2024-04-02 00:00:00+00:00')}, 'FR')`,
+    `CREATE TABLE raw.spine (user_id ${int}, ts ${tz}, label ${bool})`,
+    `INSERT INTO raw.spine VALUES (1, ${ts('2024-05-01 13:00:00+00:00')}, true), (2, ${ts('2024-05-01 14:00:00+00:00')}, false), (1, ${ts('2024-04-30 13:00:00+00:00')}, false)`,
+  ];
+}
+
+let emulator: SnowflakeEmulator | undefined;
+
+/** stderr without Node's process warnings (snowflake-sdk's AWS SDK warns that it will soon need Node 22). */
+const withoutNodeWarnings = (stderr: string) => stderr.replace(/\(node:\d+\) Warning: [\s\S]*?\(Use `node --trace-warnings \.\.\.` to show where the warning was created\)\n/g, '');
+
+beforeAll(async () => {
+  emulator = await startSnowflakeEmulator();
+}, SNOWFLAKE_EMULATOR_TIMEOUT_MS);
+
+afterAll(async () => {
+  await emulator?.stop();
+}, 30_000);
+
+/** The profile's offline store for one engine; the Snowflake password is read from PASSWORD_ENV by the CLI and the worker. */
+function offlineFor(kind: 'duckdb' | 'snowflake'): string {
+  if (kind === 'duckdb') return `{ type: 'duckdb', path: '.flywheel/warehouse.duckdb' }`;
+  const options = emulator!.connectionOptions({ database: `FW_LOOP_${randomBytes(4).toString('hex').toUpperCase()}`, schema: 'PUBLIC' });
+  process.env[PASSWORD_ENV] = options.password;
+  return JSON.stringify({ type: 'snowflake', account: options.account, username: options.username, database: options.database, schema: options.schema, accessUrl: options.accessUrl, passwordEnv: PASSWORD_ENV });
+}
+
+describe.each(['duckdb', 'snowflake'] as const)('the whole loop on %s', (kind) => {
+  const projectName = `loop_${kind}`;
+  const taskQueue = testTaskQueue();
+  let project: TempProject;
+  let store: SqliteOnlineStore;
+  let offline: OfflineStoreConfig;
+
+  async function withEngine<T>(use: (engine: Awaited<ReturnType<typeof createOfflineEngine>>) => Promise<T>): Promise<T> {
+    const engine = await createOfflineEngine(offline);
+    try {
+      return await use(engine);
+    } finally {
+      await engine.close();
+    }
+  }
+
+  async function deps() {
+    const config = await loadConfig({ cwd: project.dir });
+    return { ...activityDepsFromConfig(config), onlineStore: store };
+  }
+
+  async function loopRun(...only: string[]): Promise<FlywheelLoopResult> {
+    const activities = createActivities(await deps());
+    const run = await runWorker({ taskQueue, activities }, () => project.cliAsync('loop', 'run', ...only.flatMap((stage) => ['--only', stage]), '--as-of', AS_OF, '--json'));
+    if (run.stdout.trim() === '') throw new Error(`flywheel loop run printed nothing (exit ${run.code}): ${run.stderr}`);
+    return JSON.parse(run.stdout) as FlywheelLoopResult;
+  }
+
+  const stage = (result: FlywheelLoopResult, id: string) => {
+    const found = result.stages.find((s) => s.id === id) as LoopStageOutcome;
+    return { status: found.status, summary: found.summary ?? found.reason ?? null };
+  };
+
+  beforeAll(async () => {
+    project = createTempProject({
+      'flywheel.config.ts': `import { defineConfig } from 'flywheel';
+export default defineConfig({ project: '${projectName}', definitions: './definitions',
+  profiles: { local: {
+    offline: ${offlineFor(kind)},
+    objectStore: { type: 'local', root: '.flywheel/objects' },
+    onlineStore: { type: 'sqlite', path: '.flywheel/online.sqlite' },
+    temporal: { address: '${temporalAddress()}', namespace: 'default', taskQueue: '${taskQueue}' },
+  } } });
+`,
+      'definitions/all.ts': DEFINITIONS,
+    });
+    mkdirSync(join(project.dir, '.flywheel'), { recursive: true });
+    offline = (await loadConfig({ cwd: project.dir })).profile.offline;
+    await withEngine(async (engine) => {
+      for (const statement of seedStatements(kind)) await engine.run(sql(statement));
+    });
+    store = new SqliteOnlineStore({ path: join(project.dir, '.flywheel', 'online.sqlite') });
+  }, SNOWFLAKE_EMULATOR_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await store?.close();
+    project?.remove();
+  });
+
+  it('flywheel apply creates the registry, views, stream tables and ledger', () => {
+    const result = project.cli('apply');
+    expect(withoutNodeWarnings(result.stderr)).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Registry version 1 saved');
+  }, 120_000);
+
+  it('ingests a log segment exactly once, however often ingestion runs', async () => {
+    const config = await loadConfig({ cwd: project.dir });
+    const records = [{ id: 'c1', user: 1, ts: '2024-05-01T09:00:00Z', item: 10 }, { id: 'c2', user: 1, ts: '2024-05-01T10:30:00Z', item: 11 }, { id: 'c3', user: 2, ts: '2024-05-01T20:00:00Z', item: 12 }]
+      .map((e) => JSON.stringify({ _event_id: e.id, user_id: e.user, ts: e.ts, item_id: e.item, _received_at: '2024-05-01T21:00:00.000Z' }));
+    await putSealedSegment(activityDepsFromConfig(config).objectStore, { stream: 'clicks', segmentId: 'seg-0001' }, encodeRecords(records));
+    const first = await loopRun('ingest:clicks');
+    expect(stage(first, 'ingest:clicks')).toEqual({ status: 'succeeded', summary: '1 segment loaded, 3 rows' });
+    const second = await loopRun('ingest:clicks');
+    expect(stage(second, 'ingest:clicks').status).toBe('succeeded');
+    const count = await withEngine((engine) => engine.all(sql('SELECT COUNT(*) AS "n" FROM flywheel.stream_clicks')));
+    expect(Number(count[0]!['n'])).toBe(3);
+  }, 180_000);
+
+  it('ingests the from table by watermark, incrementally', async () => {
+    const first = await loopRun('ingest:orders');
+    expect(stage(first, 'ingest:orders')).toEqual({ status: 'succeeded', summary: '3 rows loaded from the table, watermark 2024-05-01T12:00:00.000Z' });
+    await withEngine((engine) => engine.run(sql(kind === 'duckdb'
+      ? "INSERT INTO raw.raw_orders VALUES (2, TIMESTAMPTZ '2024-05-01 13:00:00+00:00', 'o4', 2.5)"
+      : "INSERT INTO raw.raw_orders VALUES (2, '2024-05-01 13:00:00+00:00'::TIMESTAMP_TZ, 'o4', 2.5)")));
+    const second = await loopRun('ingest:orders');
+    // The lookback (1h) re-reads o2 (12:00); the event id keeps it once.
+    expect(stage(second, 'ingest:orders').status).toBe('succeeded');
+    const rows = await withEngine((engine) => engine.all(sql('SELECT order_id, amount FROM flywheel.stream_orders ORDER BY order_id')));
+    expect(rows.map((row) => [row['order_id'], Number(row['amount'])])).toEqual([['o1', 20], ['o2', 5], ['o3', 7.5], ['o4', 2.5]]);
+  }, 180_000);
+
+  it('builds labels: a click by the same user within the hour after an order', async () => {
+    const result = await loopRun('labels:clicked_after');
+    expect(stage(result, 'labels:clicked_after')).toEqual({ status: 'succeeded', summary: 'partitions: 1 built' });
+  }, 180_000);
+
+  it('builds a point-in-time training set with windowed aggregations', async () => {
+    const result = await loopRun('trainingSet:orders_training');
+    expect(stage(result, 'trainingSet:orders_training').summary).toMatch(/^2 rows in 1 partition, version \d{8}T\d{6}_[0-9a-f]{12}$/);
+  }, 180_000);
+
+  it('materializes the views into SQLite', async () => {
+    const result = await loopRun('materialize');
+    expect(stage(result, 'materialize:user_orders')).toEqual({ status: 'succeeded', summary: `full (no watermark yet): 2 entities, 2 written, watermark ${AS_OF}` });
+    const values = await store.read([1, 2].map((user) => ({ view: 'user_orders', key: [user], ttlSeconds: null })), new Date(AS_OF));
+    // As of 2024-05-02T06:00Z, the last day: user 1 has o1 + o2 (20 + 5), user 2 o3 + o4 (7.5 + 2.5).
+    expect(values.map((value) => value.values)).toEqual([{ amount_sum_1d: 25 }, { amount_sum_1d: 10 }]);
+    const [profileOne] = await store.read([{ view: 'user_profile', key: [1], ttlSeconds: null }], new Date(AS_OF));
+    expect(profileOne?.values).toEqual({ country: 'DE' });
+  }, 180_000);
+});
