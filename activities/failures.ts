@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FlywheelError } from '../core/errors.ts';
 import { withScratchCleanup } from './scratch.ts';
@@ -13,6 +14,10 @@ export async function atBoundary<T>(work: () => Promise<T>): Promise<T> {
     // The attempt's scratch folders (activities/scratch.ts) go when it ends, whatever the outcome.
     return await withScratchCleanup(work);
   } catch (error) {
+    // Cancelled by Temporal (its statements cancelled with it, activities/statement-context.ts): report the
+    // cancellation Temporal sent, not the error it caused, so the attempt ends cancelled rather than failed.
+    const cancelled = cancellationOfActivity();
+    if (cancelled !== undefined) throw cancelled;
     if (error instanceof FlywheelError) {
       throw error.retryable
         ? ApplicationFailure.retryable(error.message, error.name)
@@ -20,4 +25,15 @@ export async function atBoundary<T>(work: () => Promise<T>): Promise<T> {
     }
     throw error;
   }
+}
+
+/** Why the running activity was cancelled (Temporal's CancelledFailure), or undefined when it was not, or outside an activity. */
+function cancellationOfActivity(): unknown {
+  let signal: AbortSignal;
+  try {
+    signal = Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+  return signal.aborted ? (signal.reason as unknown) : undefined;
 }
