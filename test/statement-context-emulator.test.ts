@@ -74,11 +74,13 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'flywheel-statement-context-'));
   const engine = await openSnowflakeEngine(profile, { env });
   try {
-    // Days 0..2: spend d at 06:00, a check at 12:00.
+    // Day d of 90: spend d at 06:00, a check at 12:00.
     await engine.run(sql('CREATE TABLE spend (user_id NUMBER(19,0), ts TIMESTAMP_TZ, amount FLOAT)'));
     await engine.run(sql('CREATE TABLE checks (user_id NUMBER(19,0), ts TIMESTAMP_TZ)'));
-    await engine.run(sql("INSERT INTO spend VALUES (1, '2024-01-01T06:00:00Z'::TIMESTAMP_TZ, 0), (1, '2024-01-02T06:00:00Z'::TIMESTAMP_TZ, 1), (1, '2024-01-03T06:00:00Z'::TIMESTAMP_TZ, 2)"));
-    await engine.run(sql("INSERT INTO checks VALUES (1, '2024-01-01T12:00:00Z'::TIMESTAMP_TZ), (1, '2024-01-02T12:00:00Z'::TIMESTAMP_TZ), (1, '2024-01-03T12:00:00Z'::TIMESTAMP_TZ)"));
+    const day = (d: number, hour: string) => new Date(Date.UTC(2024, 0, 1 + d)).toISOString().replace('T00:00:00.000Z', `T${hour}:00:00Z`);
+    const days = Array.from({ length: 90 }, (_, d) => d);
+    await engine.run(sql(`INSERT INTO spend VALUES ${days.map(() => '(1, ?::TIMESTAMP_TZ, ?)').join(', ')}`, days.flatMap((d) => [day(d, '06'), d])));
+    await engine.run(sql(`INSERT INTO checks VALUES ${days.map(() => '(1, ?::TIMESTAMP_TZ)').join(', ')}`, days.map((d) => day(d, '12'))));
     await engine.run(sql('CREATE VIEW slow_checks AS SELECT user_id, ts FROM checks WHERE (SELECT COUNT(*) FROM TABLE(GENERATOR(ROWCOUNT => 300000000000))) > 0'));
     for (const statement of warehouseObjectStatements({ desired: project, dialect: engine.dialect, resolvePath: (p) => p })) await engine.run(statement);
     // The registry row as WarehouseRegistry.save writes it, without its transaction (the emulator cannot run DDL in one).
@@ -115,29 +117,40 @@ describe('the activity statement context, Snowflake engine on the emulator', () 
     expect(objectOfRunId('rounds', 'rounds/training-set')).toBeUndefined();
   });
 
-  it('tags every statement of a training-set run with the run, its object, activity and attempt', async () => {
+  /** Runs daily_checks over [from, to) on the worker, returning the run's id, its partitions and the statements its engines sent. */
+  async function taggedRun(from: string, to: string): Promise<{ workflowId: string; partitions: number; sent: SentStatement[] }> {
     const sent: SentStatement[] = [];
-    const workflowId = `${trainingSetRunId('rounds', 'daily_checks', '2024-01-01T00:00:00.000Z', '2024-01-04T00:00:00.000Z')}-${taskQueue}`;
+    const workflowId = `${trainingSetRunId('rounds', 'daily_checks', from, to)}-${taskQueue}`;
     const client = await connectClient();
     try {
       const result = await runWorker({ taskQueue, activities: activitiesSending(sent) }, () =>
-        client.workflow.execute(buildTrainingSet, { taskQueue, workflowId, args: [{ project: 'rounds', trainingSet: 'daily_checks', from: '2024-01-01T00:00:00.000Z', to: '2024-01-04T00:00:00.000Z' }] }));
-      expect([result.partitions.length, result.rowCount]).toEqual([3, 3]);
+        client.workflow.execute(buildTrainingSet, { taskQueue, workflowId, args: [{ project: 'rounds', trainingSet: 'daily_checks', from, to }] }));
+      expect(result.rowCount).toBe(result.partitions.length);
+      return { workflowId, partitions: result.partitions.length, sent };
     } finally {
       await client.connection.close();
     }
-    const ofRun = (await history()).filter((row) => tagOf(row)?.['run'] === workflowId);
-    // Every statement the activities' engines sent is in the history under the run's tag, and nothing else is.
-    expect(ofRun.map((row) => row.QUERY_TEXT)).toEqual(sent.map((statement) => statement.sqlText));
-    // Two activities open the engine (publishTrainingSet writes only to the object store): planTrainingSet sends 8
-    // statements (3 session set-up, CURRENT_DATABASE, registry exists and latest, 2 source maxima), writeTrainingSetFiles
-    // 18 (set-up, CURRENT_DATABASE, registry exists and get, 2 × tableFacts of 3, the working table, its stats and count,
-    // the partitioned export, the drop, the view's maximum).
-    const tag = (activity: string) => JSON.stringify({ flywheel: 1, project: 'rounds', object: 'daily_checks', run: workflowId, activity, attempt: 1 });
-    const byTag = new Map<string, number>();
-    for (const row of ofRun) byTag.set(row.QUERY_TAG, (byTag.get(row.QUERY_TAG) ?? 0) + 1);
-    expect(Object.fromEntries(byTag)).toEqual({ [tag('planTrainingSet')]: 8, [tag('writeTrainingSetFiles')]: 18 });
-    expect(ofRun.every((row) => row.EXECUTION_STATUS === 'SUCCESS')).toBe(true);
+  }
+
+  it('tags every statement of a training-set run with the run, its object, activity and attempt, as many for 90 partitions as for 3', async () => {
+    const three = await taggedRun('2024-01-01T00:00:00.000Z', '2024-01-04T00:00:00.000Z');
+    const ninety = await taggedRun('2024-01-01T00:00:00.000Z', '2024-03-31T00:00:00.000Z');
+    expect([three.partitions, ninety.partitions]).toEqual([3, 90]);
+    const rows = await history();
+    for (const { workflowId, sent } of [three, ninety]) {
+      const ofRun = rows.filter((row) => tagOf(row)?.['run'] === workflowId);
+      // Every statement the activities' engines sent is in the history under the run's tag, and nothing else is.
+      expect(ofRun.map((row) => row.QUERY_TEXT)).toEqual(sent.map((statement) => statement.sqlText));
+      // Two activities open the engine (publishTrainingSet writes only to the object store): planTrainingSet sends 8
+      // statements (3 session set-up, CURRENT_DATABASE, registry exists and latest, 2 source descriptions),
+      // writeTrainingSetFiles 18 (set-up 3, CURRENT_DATABASE, registry exists and get, tableFacts of 2 tables at 3 each,
+      // the working table, its statistics and null count, the partitioned export, the drop, the view's watermark).
+      const tag = (activity: string) => JSON.stringify({ flywheel: 1, project: 'rounds', object: 'daily_checks', run: workflowId, activity, attempt: 1 });
+      const byTag = new Map<string, number>();
+      for (const row of ofRun) byTag.set(row.QUERY_TAG, (byTag.get(row.QUERY_TAG) ?? 0) + 1);
+      expect(Object.fromEntries(byTag)).toEqual({ [tag('planTrainingSet')]: 8, [tag('writeTrainingSetFiles')]: 18 });
+      expect(ofRun.every((row) => row.EXECUTION_STATUS === 'SUCCESS')).toBe(true);
+    }
   }, SNOWFLAKE_EMULATOR_TIMEOUT_MS);
 
   it('cancels the running statement on Snowflake when the run is cancelled', async () => {
