@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
 import { createOfflineEngine } from '../connectors/offline/create-offline-engine.ts';
+import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
 import { SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-online-store.ts';
 import { encodeRecords } from '../connectors/log-store/segment-log/index.ts';
 import type { OfflineStoreConfig } from '../core/config.ts';
@@ -110,6 +111,20 @@ describe.each(['duckdb', 'snowflake'] as const)('the whole loop on %s', (kind) =
     return JSON.parse(run.stdout) as FlywheelLoopResult;
   }
 
+  /** Every row of the Parquet files under `folder` of the object store whose path contains `name`, read with DuckDB, sorted. */
+  async function datasetRows(name: string, orderBy: string): Promise<Record<string, unknown>[]> {
+    const root = join(project.dir, '.flywheel', 'objects');
+    const files = (readdirSync(root, { recursive: true }) as string[]).filter((file) => file.includes(name) && file.endsWith('.parquet'));
+    if (files.length === 0) throw new Error(`no Parquet file of ${name} under ${root}`);
+    const reader = await openDuckDBEngine({ path: ':memory:' });
+    try {
+      const list = files.map((file) => `'${join(root, file)}'`).join(', ');
+      return await reader.all(sql(`SELECT * FROM read_parquet([${list}], hive_partitioning = false, union_by_name = true) ORDER BY ${orderBy}`));
+    } finally {
+      await reader.close();
+    }
+  }
+
   const stage = (result: FlywheelLoopResult, id: string) => {
     const found = result.stages.find((s) => s.id === id) as LoopStageOutcome;
     return { status: found.status, summary: found.summary ?? found.reason ?? null };
@@ -159,6 +174,8 @@ export default defineConfig({ project: '${projectName}', definitions: './definit
     expect(stage(second, 'ingest:clicks').status).toBe('succeeded');
     const count = await withEngine((engine) => engine.all(sql('SELECT COUNT(*) AS "n" FROM flywheel.stream_clicks')));
     expect(Number(count[0]!['n'])).toBe(3);
+    const ledger = await withEngine((engine) => engine.all(sql(`SELECT "batch", "rows" FROM flywheel.ingest_ledger WHERE "stream" = 'clicks'`)));
+    expect(ledger.map((row) => [row['batch'], Number(row['rows'])])).toEqual([['node-1/seg-0001', 3]]);
   }, 180_000);
 
   it('ingests the from table by watermark, incrementally', async () => {
@@ -177,11 +194,27 @@ export default defineConfig({ project: '${projectName}', definitions: './definit
   it('builds labels: a click by the same user within the hour after an order', async () => {
     const result = await loopRun('labels:clicked_after');
     expect(stage(result, 'labels:clicked_after')).toEqual({ status: 'succeeded', summary: 'partitions: 1 built' });
+    // Only o1 (user 1, 10:00) has a click of its user in the hour after it (c2, 10:30).
+    const rows = await datasetRows('clicked_after', 'order_id');
+    const labeled = { labeled_at: AS_OF };
+    expect(rows).toEqual([
+      { order_id: 'o1', user_id: 1, ts: '2024-05-01T10:00:00.000Z', label: 1, outcome_count: 1, first_outcome_at: '2024-05-01T10:30:00.000Z', ...labeled },
+      { order_id: 'o2', user_id: 1, ts: '2024-05-01T12:00:00.000Z', label: 0, outcome_count: 0, first_outcome_at: null, ...labeled },
+      { order_id: 'o3', user_id: 2, ts: '2024-05-01T11:00:00.000Z', label: 0, outcome_count: 0, first_outcome_at: null, ...labeled },
+      { order_id: 'o4', user_id: 2, ts: '2024-05-01T13:00:00.000Z', label: 0, outcome_count: 0, first_outcome_at: null, ...labeled },
+    ]);
   }, 180_000);
 
   it('builds a point-in-time training set with windowed aggregations', async () => {
     const result = await loopRun('trainingSet:orders_training');
     expect(stage(result, 'trainingSet:orders_training').summary).toMatch(/^2 rows in 1 partition, version \d{8}T\d{6}_[0-9a-f]{12}$/);
+    const rows = await datasetRows('orders_training', 'ts');
+    // The day before AS_OF: user 1 at 13:00 has o1 + o2 (20 + 5) and clicks c1, c2 in the day before;
+    // user 2 at 14:00 has o3 + o4 (7.5 + 2.5) and no click yet (c3 is at 20:00).
+    expect(rows).toEqual([
+      { user_id: 1, ts: '2024-05-01T13:00:00.000Z', label: true, amount_sum_1d: 25, count_1d: 2 },
+      { user_id: 2, ts: '2024-05-01T14:00:00.000Z', label: false, amount_sum_1d: 10, count_1d: 0 },
+    ]);
   }, 180_000);
 
   it('materializes the views into SQLite', async () => {
@@ -192,5 +225,8 @@ export default defineConfig({ project: '${projectName}', definitions: './definit
     expect(values.map((value) => value.values)).toEqual([{ amount_sum_1d: 25 }, { amount_sum_1d: 10 }]);
     const [profileOne] = await store.read([{ view: 'user_profile', key: [1], ttlSeconds: null }], new Date(AS_OF));
     expect(profileOne?.values).toEqual({ country: 'DE' });
+    // Clicks in the day before AS_OF: c1, c2 of user 1 (09:00, 10:30), c3 of user 2 (20:00).
+    const clicks = await store.read([1, 2].map((user) => ({ view: 'user_clicks', key: [user], ttlSeconds: null })), new Date(AS_OF));
+    expect(clicks.map((value) => value.values)).toEqual([{ count_1d: 2 }, { count_1d: 1 }]);
   }, 180_000);
 });
