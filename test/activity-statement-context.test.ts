@@ -4,6 +4,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { atBoundary } from '../activities/failures.ts';
 import { activityStatementContext } from '../activities/statement-context.ts';
+import type { StatementContext } from '../connectors/offline/snowflake/snowflake-session.ts';
 import { SnowflakeStatementCancelledError } from '../connectors/offline/snowflake/snowflake-errors.ts';
 
 /**
@@ -18,7 +19,7 @@ describe('the statement context of an activity', () => {
       activityType: 'writeTrainingSetFiles',
       attempt: 3,
     });
-    const [context, signal] = await env.run(async () => [activityStatementContext('card_fraud'), Context.current().cancellationSignal] as const);
+    const [context, signal] = (await env.run(async () => [activityStatementContext('card_fraud'), Context.current().cancellationSignal])) as [StatementContext, AbortSignal];
     expect(context.queryTag).toEqual({ project: 'card_fraud', object: 'fraud_training', run: 'card_fraud/training-set/fraud_training/2024-03-01..2024-03-02', activity: 'writeTrainingSetFiles', attempt: 3 });
     expect(context.signal).toBe(signal);
     // No heartbeat: the activity's own heartbeats carry its resume details.
@@ -27,7 +28,7 @@ describe('the statement context of an activity', () => {
 
   it('has no object for a run id of another shape, and no context outside an activity', async () => {
     const env = new MockActivityEnvironment({ workflowExecution: { workflowId: 'nightly-42', runId: 'r1' }, activityType: 'planTrainingSet', attempt: 1 });
-    expect((await env.run(async () => activityStatementContext('card_fraud'))).queryTag).toEqual({ project: 'card_fraud', run: 'nightly-42', activity: 'planTrainingSet', attempt: 1 });
+    expect(((await env.run(async () => activityStatementContext('card_fraud'))) as StatementContext).queryTag).toEqual({ project: 'card_fraud', run: 'nightly-42', activity: 'planTrainingSet', attempt: 1 });
     expect(activityStatementContext('card_fraud')).toEqual({});
   });
 

@@ -46,12 +46,12 @@ let dir: string;
 const env: NodeJS.ProcessEnv = {};
 const taskQueue = testTaskQueue();
 
-interface HistoryRow {
+type HistoryRow = {
   QUERY_TEXT: string;
   QUERY_TAG: string;
   EXECUTION_STATUS: string;
   ERROR_CODE: string | null;
-}
+};
 
 /** Every statement the emulator answered, oldest first (read by an untagged session). */
 async function history(): Promise<HistoryRow[]> {
