@@ -21,7 +21,8 @@ import { createTempProject, type TempProject } from './support/temp-project.ts';
  * The whole loop (issue 14, item 4) through the real CLI and a worker on the Temporal dev server, once
  * on DuckDB and once on the Snowflake engine over the wire-level emulator, on the same data: apply,
  * ingestion of a log segment (twice: loaded once), incremental ingestion of a `from` table by
- * watermark, labels, a point-in-time training set, materialization into SQLite. Each step asserts the
+ * watermark, labels, a point-in-time training set, materialization into SQLite, labels rebuilt for a
+ * late outcome. Each step asserts the
  * same hand-computed result on both engines.
  */
 
@@ -228,5 +229,19 @@ export default defineConfig({ project: '${projectName}', definitions: './definit
     // Clicks in the day before AS_OF: c1, c2 of user 1 (09:00, 10:30), c3 of user 2 (20:00).
     const clicks = await store.read([1, 2].map((user) => ({ view: 'user_clicks', key: [user], ttlSeconds: null })), new Date(AS_OF));
     expect(clicks.map((value) => value.values)).toEqual([{ count_1d: 2 }, { count_1d: 1 }]);
+  }, 180_000);
+
+  it('rebuilds labels when a late outcome arrives', async () => {
+    // A click of user 1 at 12:40, sent late (in a second segment): it labels o2 (12:00) within the hour.
+    const config = await loadConfig({ cwd: project.dir });
+    const late = JSON.stringify({ _event_id: 'c4', user_id: 1, ts: '2024-05-01T12:40:00Z', item_id: 13, _received_at: '2024-05-02T05:00:00.000Z' });
+    await putSealedSegment(activityDepsFromConfig(config).objectStore, { stream: 'clicks', segmentId: 'seg-0002' }, encodeRecords([late]));
+    const result = await loopRun('ingest:clicks', 'labels:clicked_after');
+    expect(stage(result, 'ingest:clicks')).toEqual({ status: 'succeeded', summary: '1 segment loaded, 1 row' });
+    expect(stage(result, 'labels:clicked_after')).toEqual({ status: 'succeeded', summary: 'partitions: 0 built, 1 rebuilt' });
+    const rows = await datasetRows('clicked_after', 'order_id');
+    expect(rows.map((row) => [row['order_id'], row['label'], row['first_outcome_at']])).toEqual([
+      ['o1', 1, '2024-05-01T10:30:00.000Z'], ['o2', 1, '2024-05-01T12:40:00.000Z'], ['o3', 0, null], ['o4', 0, null],
+    ]);
   }, 180_000);
 });
