@@ -22,8 +22,7 @@ import { createTempProject, type TempProject } from './support/temp-project.ts';
  * on DuckDB and once on the Snowflake engine over the wire-level emulator, on the same data: apply,
  * ingestion of a log segment (twice: loaded once), incremental ingestion of a `from` table by
  * watermark, labels, a point-in-time training set, materialization into SQLite, labels rebuilt for a
- * late outcome. Each step asserts the
- * same hand-computed result on both engines.
+ * late outcome. Each step asserts the same hand-computed result on both engines.
  */
 
 const AS_OF = '2024-05-02T06:00:00.000Z';
