@@ -243,4 +243,13 @@ export default defineConfig({ project: '${projectName}', definitions: './definit
       ['o1', 1, '2024-05-01T10:30:00.000Z'], ['o2', 1, '2024-05-01T12:40:00.000Z'], ['o3', 0, null], ['o4', 0, null],
     ]);
   }, 180_000);
+
+  it('runs every stage of the loop at once, each after what it depends on, all succeeding', async () => {
+    const result = await loopRun();
+    expect(result.stages.map((s) => [s.id, s.status])).toEqual([
+      'ingest:clicks', 'ingest:orders', 'labels:clicked_after', 'trainingSet:orders_training',
+      'materialize:user_clicks', 'materialize:user_orders', 'materialize:user_profile',
+    ].map((id) => [id, 'succeeded']));
+    expect(stage(result, 'ingest:clicks').summary).toBe('0 segments loaded, 0 rows');
+  }, 240_000);
 });
