@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ObjectStoreSegmentStore } from '../connectors/log-store/index.ts';
+import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
 import { SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-online-store.ts';
 import { listSegments, readSegment, streamSegmentsDir } from '../server/index.ts';
 import { createTempProject, REPO_ROOT, type TempProject } from './support/temp-project.ts';
@@ -79,9 +81,17 @@ describe('flywheel serve with feature services', () => {
 
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
-    const segments = await listSegments(streamSegmentsDir(join(project.dir, '.flywheel'), 'fraud_model_decisions'));
+    // A node uploads each sealed segment to the object store, then deletes its own copy (docs/collect.md,
+    // "Where segments live"); at exit a segment is in one place or the other, never lost.
+    const stateDir = join(project.dir, '.flywheel');
     const logged: Record<string, unknown>[] = [];
-    for (const segment of segments) for await (const event of readSegment(segment.path)) logged.push(event);
+    for (const segment of await listSegments(streamSegmentsDir(stateDir, 'fraud_model_decisions'))) for await (const event of readSegment(segment.path)) logged.push(event);
+    const segmentStore = new ObjectStoreSegmentStore(new LocalObjectStore(join(stateDir, 'objects')));
+    for (const ref of await segmentStore.list('fraud_model_decisions')) {
+      const local = join(stateDir, `uploaded-${ref.segmentId}.seg`);
+      await segmentStore.download(ref, local);
+      for await (const event of readSegment(local)) logged.push(event);
+    }
     expect(logged.map((e) => [e._event_id, e.user_id, e.spend, e.visits, e.spend__status])).toEqual([
       [`${served.decision_id}:0`, 1, 12.5, 3, 'present'],
       [`${served.decision_id}:1`, 2, null, null, 'missing'],
