@@ -26,7 +26,7 @@ import type {
   OnlineValue,
   OnlineWriteResult,
 } from '../online-store.ts';
-import { escapeGlob, isNoScript, parseStored, redactUrl, TRANSIENT_REPLIES, type StoredRecord } from '../redis/redis-online-store.ts';
+import { escapeGlob, isNoScript, parseStored, redactUrl, TRANSIENT_REPLIES, withCommandDeadline, type StoredRecord } from '../redis/redis-online-store.ts';
 import { DELETE_EXPIRED_SCRIPT, EVENT_TIME_WIDTH, eventTimeField, WRITE_SCRIPT, WRITE_SCRIPT_SHA } from '../redis/redis-write-script.ts';
 import { groupBySlot, slotOf } from './slot-groups.ts';
 
@@ -527,22 +527,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
 
   /** `work`, or OnlineStoreUnavailableError once `commandTimeoutMs` passed. */
   #withDeadline<T>(work: Promise<T>, operation: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new OnlineStoreUnavailableError(`Online store ${this.name} did not answer ${operation} within ${this.#commandTimeoutMs} ms`, { store: this.name, operation })),
-        this.#commandTimeoutMs,
-      );
-      work.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
+    return withCommandDeadline(work, this.name, operation, this.#commandTimeoutMs);
   }
 
   #failure(error: unknown, operation: string): Error {

@@ -341,24 +341,9 @@ export class RedisOnlineStore implements OnlineStore {
     if (this.#closed) throw new OnlineStoreError(`The online store ${this.name} is closed`, { store: this.name, operation });
   }
 
-  /** `work`, or OnlineStoreUnavailableError once `commandTimeoutMs` passed (one timer, no race of promises). */
+  /** `work`, or OnlineStoreUnavailableError once `commandTimeoutMs` passed. */
   #withDeadline<T>(work: Promise<T>, operation: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new OnlineStoreUnavailableError(`Online store ${this.name} did not answer ${operation} within ${this.#commandTimeoutMs} ms`, { store: this.name, operation })),
-        this.#commandTimeoutMs,
-      );
-      work.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
+    return withCommandDeadline(work, this.name, operation, this.#commandTimeoutMs);
   }
 
   #failure(error: unknown, operation: string): Error {
@@ -373,6 +358,29 @@ export class RedisOnlineStore implements OnlineStore {
     if (this.#closed) return new OnlineStoreError(`The online store ${this.name} was closed during ${operation}`, context, { cause: error });
     return new OnlineStoreUnavailableError(`Online store ${this.name} unavailable for ${operation}: ${message}`, context, { cause: error });
   }
+}
+
+/**
+ * `work`, or OnlineStoreUnavailableError once `timeoutMs` passed (one timer, no race of promises):
+ * the command deadline of the Redis and Redis Cluster stores.
+ */
+export function withCommandDeadline<T>(work: Promise<T>, store: string, operation: string, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new OnlineStoreUnavailableError(`Online store ${store} did not answer ${operation} within ${timeoutMs} ms`, { store, operation })),
+      timeoutMs,
+    );
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** `redis://user:secret@host:6379/1` → `redis://user@host:6379/1`: what errors and logs may show. */
