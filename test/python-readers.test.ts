@@ -3,7 +3,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ensurePythonReaders, PythonReadersError, pythonReadersRequirements } from '../cli/dev/python-readers.ts';
+import { ensurePythonReaders, pythonReadersRequirements } from '../cli/dev/python-readers.ts';
+import { PythonVenvError } from '../cli/dev/python-venv.ts';
 import { pythonReaders, PYTHON_READERS_TIMEOUT_MS } from './setup/python.ts';
 
 // The Python readers' environment (cli/dev/python-readers.ts): the pinned versions are what imports,
@@ -23,12 +24,12 @@ describe('the Python readers', () => {
       mkdirSync(join(root, 'scripts'));
       copyFileSync(pythonReadersRequirements(), pythonReadersRequirements(root));
       const attempt = ensurePythonReaders({ repoRoot: root, env: { ...process.env, FLYWHEEL_PYTHON: join(root, 'no-python3') } });
-      await expect(attempt).rejects.toBeInstanceOf(PythonReadersError);
+      await expect(attempt).rejects.toBeInstanceOf(PythonVenvError);
       await expect(attempt).rejects.toThrow(
-        `No Python 3 with venv and ensurepip to build the Python readers from (tried \`${join(root, 'no-python3')}\` from FLYWHEEL_PYTHON). ` +
+        `the Python readers: no Python 3 with venv and ensurepip to build it from (tried \`${join(root, 'no-python3')}\` from FLYWHEEL_PYTHON). ` +
           'Install CPython 3.11, 3.12 or 3.13 with venv (Debian: apt-get install python3 python3-venv), or set FLYWHEEL_PYTHON=/path/to/python3.',
       );
-      await expect(ensurePythonReaders({ repoRoot: root, install: false })).rejects.toThrow(`The Python readers are not installed in ${join(root, '.tools', 'python-readers')}; run \`npx tsx scripts/ensure-python.ts\``);
+      await expect(ensurePythonReaders({ repoRoot: root, install: false })).rejects.toThrow(`the Python readers: not installed in ${join(root, '.tools', 'python-readers')}; run \`npx tsx scripts/ensure-python.ts\``);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -6,16 +6,19 @@ import { FlywheelError } from '../../core/errors.ts';
 import { tail } from './go-tool.ts';
 
 /**
- * A pinned Python virtual environment under `.tools/` for a tool the tests run (the fakesnow
- * Snowflake emulator: cli/dev/fakesnow.ts). Versions are pinned, every dependency included, in a
- * requirements file, and installed from wheels only (`--only-binary=:all: --no-deps`): no compiler,
- * nothing resolved at install time, the same packages on every machine.
+ * A pinned Python virtual environment under `.tools/`, the one recipe for every Python tool the
+ * repository runs: the fakesnow Snowflake emulator (cli/dev/fakesnow.ts), the training-set readers
+ * (cli/dev/python-readers.ts) and Feast for the peer benchmark (bench/peers/feast-env.ts). Versions
+ * are pinned, every dependency included, in a requirements file, and installed with `--no-deps`
+ * (from wheels only unless told otherwise): no compiler, nothing resolved at install time, the same
+ * packages on every machine.
  *
  * The environment is built in a temporary folder beside it and renamed into place once its packages
  * import, so a build cut short leaves nothing half-made, and two builds at once leave one whole
- * environment (the second rename finds it there and keeps it). The requirements are copied into it
- * as a stamp: a change of pins rebuilds it. (cli/dev/python-readers.ts is the same recipe, written
- * first for the readers alone.)
+ * environment (the second rename finds it there and keeps it). A tool run through its console
+ * scripts (`bin/feast`) is built in place instead (`inPlace`), since those scripts name the folder
+ * they were installed in. The requirements are copied into it as a stamp, last: a change of pins, or
+ * a build cut short, rebuilds it.
  *
  * @example
  * const python = await ensurePythonVenv({ name: 'fakesnow', dir, requirementsPath, importCheck: 'import fakesnow' });
@@ -51,6 +54,10 @@ export interface PythonVenvSpec {
   readonly importCheck: string;
   /** The command that installs it outside the tests, for the message when `install` is false. */
   readonly installCommand: string;
+  /** Allow source distributions as well as wheels (default false: wheels only). */
+  readonly allowSourceDistributions?: boolean;
+  /** Build in `dir` itself rather than beside it (for tools run through their console scripts). */
+  readonly inPlace?: boolean;
 }
 
 export interface EnsurePythonVenvOptions {
@@ -91,12 +98,14 @@ export async function ensurePythonVenv(spec: PythonVenvSpec, options: EnsurePyth
   onProgress(`Installing ${name} (pinned in ${requirementsPath}) into ${dir}, with ${base} ${version.output.trim()}`);
 
   await mkdir(dirname(dir), { recursive: true });
-  const building = await mkdtemp(`${dir}-build-`);
+  if (spec.inPlace) await rm(dir, { recursive: true, force: true });
+  const building = spec.inPlace ? dir : await mkdtemp(`${dir}-build-`);
   try {
     const venv = await run(base, ['-m', 'venv', building], env, 5 * 60_000);
     if (venv.code !== 0) throw new PythonVenvError(name, `\`${base} -m venv ${building}\` exited with code ${venv.code}`, tail(venv.output, 20));
     const wheels = existsSync(LOCAL_WHEELS_DIR) && readdirSync(LOCAL_WHEELS_DIR).length > 0 ? ['--find-links', LOCAL_WHEELS_DIR] : [];
-    const pipArgs = ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--only-binary=:all:', '--no-deps', ...wheels, '-r', requirementsPath];
+    const binaries = spec.allowSourceDistributions ? [] : ['--only-binary=:all:'];
+    const pipArgs = ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', ...binaries, '--no-deps', ...wheels, '-r', requirementsPath];
     const pip = await run(pythonIn(building), pipArgs, { ...env, PIP_NO_INPUT: '1' }, 15 * 60_000);
     if (pip.code !== 0) {
       throw new PythonVenvError(name, `\`python ${pipArgs.join(' ')}\` exited with code ${pip.code} (are wheels of these versions published for this Python and platform?)`, tail(pip.output, 30));
@@ -104,6 +113,7 @@ export async function ensurePythonVenv(spec: PythonVenvSpec, options: EnsurePyth
     const check = await run(pythonIn(building), ['-c', importCheck], env, 120_000);
     if (check.code !== 0) throw new PythonVenvError(name, `installed but \`${importCheck}\` fails`, tail(check.output, 20));
     await writeFile(join(building, STAMP), requirements);
+    if (spec.inPlace) return await builtPython(spec, requirements, env, onProgress);
     // A stale environment (other pins) goes; one that another build just finished stays.
     if (existsSync(dir) && !(await readyPython(dir, requirements, importCheck, env))) await rm(dir, { recursive: true, force: true });
     try {
@@ -113,11 +123,15 @@ export async function ensurePythonVenv(spec: PythonVenvSpec, options: EnsurePyth
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
     }
   } finally {
-    await rm(building, { recursive: true, force: true });
+    if (!spec.inPlace) await rm(building, { recursive: true, force: true });
   }
-  const built = await readyPython(dir, requirements, importCheck, env);
-  if (!built) throw new PythonVenvError(name, `built, but ${pythonIn(dir)} cannot \`${importCheck}\``);
-  onProgress(`Installed ${name} in ${dir}`);
+  return await builtPython(spec, requirements, env, onProgress);
+}
+
+async function builtPython(spec: PythonVenvSpec, requirements: string, env: NodeJS.ProcessEnv, onProgress: (message: string) => void): Promise<string> {
+  const built = await readyPython(spec.dir, requirements, spec.importCheck, env);
+  if (!built) throw new PythonVenvError(spec.name, `built, but ${pythonIn(spec.dir)} cannot \`${spec.importCheck}\``);
+  onProgress(`Installed ${spec.name} in ${spec.dir}`);
   return built;
 }
 
