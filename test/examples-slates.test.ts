@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
-import { readDatasetManifest, readPartitionManifest } from '../cli/datasets/read-manifests.ts';
+import { readDatasetManifest, readPartitionManifest } from '../connectors/object-store/dataset-manifests.ts';
 import { loadConfig, type ResolvedConfig } from '../runtime/load-config.ts';
 import { loadDefinitions } from '../cli/project/load-definitions.ts';
 import { ingestScheduleId, ingestSweepWorkflowId } from '../cli/serve/ingestion-starter.ts';

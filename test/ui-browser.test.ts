@@ -7,7 +7,7 @@ import axe from 'axe-core';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
-import { readDatasetManifest, readLabelDatasetManifest, readPartitionManifest } from '../cli/datasets/read-manifests.ts';
+import { readDatasetManifest, readLabelDatasetManifest, readPartitionManifest } from '../connectors/object-store/dataset-manifests.ts';
 import { ingestScheduleId, ingestSweepWorkflowId } from '../cli/serve/ingestion-starter.ts';
 import { startProjectUi, type RunningProjectUi } from '../cli/serve/start-project-ui.ts';
 import { createObjectStore } from '../connectors/object-store/create-object-store.ts';

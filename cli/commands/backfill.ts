@@ -3,7 +3,7 @@ import { UnknownObjectError } from '../../core/definitions/find-applied-object.t
 import type { TrainingSetSpec } from '../../core/definitions/specs.ts';
 import { partitionsInRange } from '../../core/training-set/partitions.ts';
 import { connectClient } from '../../runtime/temporal-connection.ts';
-import { readDatasetManifest } from '../datasets/read-manifests.ts';
+import { readDatasetManifest } from '../../connectors/object-store/dataset-manifests.ts';
 import { UsageError } from '../errors.ts';
 import { runFooter } from '../format/run-footer.ts';
 import { createStageBar } from '../format/progress-bar.ts';

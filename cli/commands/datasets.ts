@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '../../core/errors.ts';
 import { datasetLayout } from '../../core/training-set/manifest.ts';
-import { readConsistencyReport, readDatasetManifest, readPartitionManifest } from '../datasets/read-manifests.ts';
+import { readConsistencyReport, readDatasetManifest, readPartitionManifest } from '../../connectors/object-store/dataset-manifests.ts';
 import { formatConsistencyReport } from '../format/consistency-text.ts';
 import { formatDataset, formatDatasetList } from '../format/dataset-text.ts';
 import { checkRunTarget } from '../project/check-run-target.ts';

@@ -4,7 +4,7 @@ import { NotFoundError } from '../../core/errors.ts';
 import { datasetLayout } from '../../core/training-set/manifest.ts';
 import { connectClient } from '../../runtime/temporal-connection.ts';
 import type { BuildLabelsInput } from '../../workflows/build-labels.ts';
-import { readLabelDatasetManifest, readLabelPartitionManifest } from '../datasets/read-manifests.ts';
+import { readLabelDatasetManifest, readLabelPartitionManifest } from '../../connectors/object-store/dataset-manifests.ts';
 import { formatLabelsDataset, formatLabelsList, formatLabelsResult } from '../format/labels-text.ts';
 import { createStageBar } from '../format/progress-bar.ts';
 import { runFooter } from '../format/run-footer.ts';

@@ -1,8 +1,14 @@
-import type { ObjectStore } from '../../connectors/object-store/object-store.ts';
+import type { ObjectStore } from './object-store.ts';
 import type { LabelsSpec, TrainingSetSpec } from '../../core/definitions/specs.ts';
 import type { LabelDatasetManifest, LabelPartitionManifest } from '../../core/labels/manifest.ts';
 import type { ConsistencyReport } from '../../core/training-set/consistency.ts';
 import { datasetLayout, type DatasetManifest, type PartitionManifest } from '../../core/training-set/manifest.ts';
+
+/**
+ * The JSON manifests a training set or labels dataset keeps beside its Parquet files (index, partition
+ * manifests, consistency report), read from the object store. Shared by the CLI (`flywheel datasets`,
+ * `labels`, `backfill`) and the UI's server, so neither reaches into the other for them.
+ */
 
 async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
   const bytes = await store.get(key);

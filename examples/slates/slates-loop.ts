@@ -25,7 +25,7 @@ import { createFlywheelClient } from '../../client/index.ts';
 import { startProjectServer } from '../../cli/serve/start-project-server.ts';
 import type { ResolvedConfig } from '../../runtime/load-config.ts';
 import { loadDefinitions } from '../../cli/project/load-definitions.ts';
-import { readDatasetManifest, readLabelPartitionManifest, readPartitionManifest } from '../../cli/datasets/read-manifests.ts';
+import { readDatasetManifest, readLabelPartitionManifest, readPartitionManifest } from '../../connectors/object-store/dataset-manifests.ts';
 import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';
 import { createOnlineStore } from '../../connectors/online-store/create-online-store.ts';
 import type { ProjectSpec } from '../../core/definitions/specs.ts';

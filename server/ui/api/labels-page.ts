@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readLabelDatasetManifest, readLabelPartitionManifest } from '../../../cli/datasets/read-manifests.ts';
+import { readLabelDatasetManifest, readLabelPartitionManifest } from '../../../connectors/object-store/dataset-manifests.ts';
 import { isDecisionLog, labelColumns, FIRST_OUTCOME_AT_COLUMN } from '../../../core/labels/columns.ts';
 import type { LabelBuildCause, LabelPartitionManifest } from '../../../core/labels/manifest.ts';
 import { sql } from '../../../core/sql/compiled-query.ts';

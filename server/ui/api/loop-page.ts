@@ -1,4 +1,4 @@
-import { readDatasetManifest, readLabelDatasetManifest } from '../../../cli/datasets/read-manifests.ts';
+import { readDatasetManifest, readLabelDatasetManifest } from '../../../connectors/object-store/dataset-manifests.ts';
 import { WarehouseMaterializationState } from '../../../connectors/registry/materialization-state.ts';
 import { INGEST_SWEEP_EVERY_SECONDS } from '../../../core/ingest/sweep.ts';
 import { materializationStatuses, scheduleIntervalSeconds, STALE_AFTER_INTERVALS, type ViewMaterializationStatus } from '../../../core/materialization/status.ts';

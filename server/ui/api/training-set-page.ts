@@ -1,4 +1,4 @@
-import { readConsistencyReport, readDatasetManifest, readPartitionManifest } from '../../../cli/datasets/read-manifests.ts';
+import { readConsistencyReport, readDatasetManifest, readPartitionManifest } from '../../../connectors/object-store/dataset-manifests.ts';
 import type { ProjectSpec, TrainingSetSpec } from '../../../core/definitions/specs.ts';
 import { NotFoundError } from '../../../core/errors.ts';
 import type { ConsistencyReport } from '../../../core/training-set/consistency.ts';
