@@ -1,40 +1,44 @@
 /**
- * The serving API (`POST /v1/features`) against a floor, with Redis on loopback:
+ * The serving API (`POST /v1/features`) against a floor, with Redis on loopback (issue 17, item 4):
  *
- * - the floor: a minimal node:http server keeping each entity as a Redis hash of its features and
- *   answering with one pipelined `HMGET` of every feature per entity (no validation, no ttl, no
- *   statuses, no decision id), the naive layout;
+ * - the floor (bench/floors/serving-floor.ts): a minimal node:http server that reads the same
+ *   request, sends one `MGET` of the same keys in the same string layout and concatenates the stored
+ *   JSON arrays into its answer, without validation, ttl, statuses, event times or decision id;
  * - Flywheel: `flywheel serve`'s server (the log API and serving, one process) over the
  *   RedisOnlineStore, for a feature service of `--features` features of one view;
  * - Flywheel on Redis Cluster: the same server over the RedisClusterOnlineStore, on a three-master
  *   cluster started here (test/setup/redis-cluster.ts; `--redis-cluster-urls` for another), loaded
  *   with the same entities: what one MGET per slot, pipelined per shard, costs against one MGET.
- *   `--skip-cluster` leaves it out.
+ *   `--skip-cluster` leaves it out. Not in the fresh-start phase.
  *
- * `--entities` entities are loaded in both layouts into one redis-server started here (or
- * `--redis-url`). Both servers run as child processes; this process is the client. Latency: one
- * client at a time, sequential requests on a keep-alive connection, for 1 entity, 100 and 500
- * candidates (random keys; p50, p99, p99.9 over `--requests` requests after `--warm-up` unmeasured
- * ones (at most `--requests`), the two servers taking turns in blocks of 100 requests), back to back and with `--pace` ms between requests (a client
- * that does something between two requests, as a product backend does). Latency is measured in
- * steady state: first each server (and this client) answers `--warm-servers` requests of every size,
- * unmeasured, so V8 has compiled the request path (on 2 cores, a fresh process's optimizing
- * compiler threads take the CPU that redis-server and the woken server need: p99s of 3–4 ms for
- * the first ~3,000 requests of either server, 0.3–0.5 ms after). Throughput: autocannon with `--connections` connections of 500-candidate requests for
- * `--duration` seconds, in entity rows per second.
+ * `--entities` entities are loaded once, by Flywheel's `writeEncoded`, into one redis-server started
+ * here (or `--redis-url`); both servers read those records. Both run as child processes; this process
+ * is the client. Every phase first checks that both answer the stored values for a sample of keys.
  *
- *   npx tsx bench/serving.ts [--entities 1000000] [--features 50] [--requests 2000] [--warm-up 200] [--warm-servers 5000] [--pace 0,1] [--duration 10] [--connections 10] [--redis-url redis://…] [--skip-cluster | --redis-cluster-urls redis://…,redis://…]
+ * 1. **The first requests after start** (the goal: p99 ≤ 2 ms for 1 entity, ≤ 3 ms for 100
+ *    candidates): for each size, a fresh Flywheel and a fresh floor are started (each warms itself
+ *    before it says it listens: Flywheel's server runs synthetic requests through its request path
+ *    at start-up), and answer `--first-requests` (1,000) sequential requests on a keep-alive
+ *    connection, taking turns in blocks of 100; every one is measured. This client is warmed first
+ *    (`--warm-client` requests to a throwaway floor), so its own compilation stays out of the figures.
+ * 2. **Steady state**: one Flywheel and one floor (and the cluster's) answer `--warm-servers`
+ *    unmeasured requests of every size, then latency for 1, 100 and 500 candidates as above (after
+ *    `--warm-up` more untimed, back to back and with `--pace` ms between requests), then throughput:
+ *    autocannon with `--connections` connections of `--throughput-rows`-candidate requests (100) for
+ *    `--duration` seconds, best of 2 each, alternating, in entity rows per second (goal: Flywheel ≥ 70%
+ *    of the floor).
+ *
+ *   npx tsx bench/serving.ts [--entities 1000000] [--features 50] [--first-requests 1000] [--warm-client 3000] [--requests 2000] [--warm-up 200] [--warm-servers 5000] [--pace 0] [--duration 10] [--connections 10] [--throughput-rows 100] [--redis-url redis://…] [--skip-cluster | --redis-cluster-urls redis://…,redis://…]
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { Agent, createServer as createHttpServer, request as httpRequest } from 'node:http';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { Agent, request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createClient } from 'redis';
 import type { OnlineStore } from '../connectors/online-store/online-store.ts';
 import { RedisClusterOnlineStore } from '../connectors/online-store/redis-cluster/redis-cluster-online-store.ts';
 import { RedisOnlineStore } from '../connectors/online-store/redis/redis-online-store.ts';
@@ -46,7 +50,6 @@ export const VIEW = 'item_features';
 export const SERVICE = 'ranking';
 export const TOKEN = 'bench-token';
 export const KEY_PREFIX = 'fw:bench:';
-const FLOOR_PREFIX = 'floor:item:';
 
 export const featureNames = (features: number): string[] => Array.from({ length: features }, (_, i) => `f${i}`);
 
@@ -62,35 +65,6 @@ export function valuesOf(id: number, features: number): number[] {
 }
 
 // --- child mode: one server, printing its URL, until SIGTERM -----------------------------------------
-
-async function serveFloor(redisUrl: string, features: number): Promise<void> {
-  const client = createClient({ url: redisUrl });
-  await client.connect();
-  const fields = featureNames(features);
-  const server = createHttpServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString()) as { entities: { item_id: number }[] };
-      // node-redis writes the commands of one tick as one pipeline.
-      void Promise.all(body.entities.map((e) => client.sendCommand<(string | null)[]>(['HMGET', `${FLOOR_PREFIX}${e.item_id}`, ...fields]))).then(
-        (rows) => {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ rows: rows.map((values) => ({ values: values.map((v) => (v === null ? null : Number(v))) })) }));
-        },
-        (error: unknown) => {
-          res.writeHead(503);
-          res.end(String(error));
-        },
-      );
-    });
-  });
-  server.listen(0, '127.0.0.1', () => {
-    const address = server.address();
-    process.stdout.write(`listening on http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}\n`);
-  });
-  process.once('SIGTERM', () => process.exit(0));
-}
 
 async function serveFlywheel(redis: { redisUrl: string } | { clusterUrls: string[] }, features: number): Promise<void> {
   const server = await startFlywheelServing({ ...redis, features });
@@ -115,9 +89,17 @@ interface AutocannonResult {
 type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
-async function startChild(subject: Subject, redisUrl: string, features: number): Promise<{ url: string; stop: () => Promise<void> }> {
+const FLOOR_SCRIPT = fileURLToPath(new URL('./floors/serving-floor.ts', import.meta.url));
+
+/** Starts a server as a child process; `startMs` is how long it took from spawn to listening (its warm-up included). */
+async function startChild(subject: Subject, redisUrl: string, features: number): Promise<{ url: string; startMs: number; stop: () => Promise<void> }> {
   const where = subject === 'cluster' ? ['--redis-cluster-urls', redisUrl] : ['--redis-url', redisUrl];
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', subject, ...where, '--features', String(features)], {
+  const args =
+    subject === 'floor'
+      ? [FLOOR_SCRIPT, '--redis-url', redisUrl, '--key-prefix', KEY_PREFIX, '--view', VIEW]
+      : [fileURLToPath(import.meta.url), '--serve', subject, ...where, '--features', String(features)];
+  const spawned = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, FLYWHEEL_TOKENS: `${TOKEN}=read` },
   });
@@ -133,6 +115,7 @@ async function startChild(subject: Subject, redisUrl: string, features: number):
   });
   return {
     url,
+    startMs: performance.now() - spawned,
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
@@ -140,11 +123,11 @@ async function startChild(subject: Subject, redisUrl: string, features: number):
   };
 }
 
-const pathOf = (subject: Subject) => (subject === 'floor' ? '/' : '/v1/features');
+/** Both servers take the same path and body; the floor ignores `service`. */
+const PATH = '/v1/features';
 
-function bodyOf(subject: Subject, ids: readonly number[]): string {
-  const entities = ids.map((id) => ({ item_id: id }));
-  return JSON.stringify(subject === 'floor' ? { entities } : { service: SERVICE, entities });
+function bodyOf(_subject: Subject, ids: readonly number[]): string {
+  return JSON.stringify({ service: SERVICE, entities: ids.map((id) => ({ item_id: id })) });
 }
 
 function randomIds(n: number, entities: number): number[] {
@@ -258,7 +241,7 @@ async function latencies(urls: Partial<Record<Subject, URL>>, rows: number, requ
 }
 
 async function throughput(subject: Subject, url: URL, options: { connections: number; duration: number; entities: number; rows: number }): Promise<{ rowsPerSecond: number; p99Ms: number }> {
-  const requests = Array.from({ length: 64 }, () => ({ method: 'POST', path: pathOf(subject), body: bodyOf(subject, randomIds(options.rows, options.entities)) }));
+  const requests = Array.from({ length: 64 }, () => ({ method: 'POST', path: PATH, body: bodyOf(subject, randomIds(options.rows, options.entities)) }));
   const result = await autocannon({
     url: url.origin,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
@@ -288,31 +271,6 @@ async function loadStore(store: OnlineStore, entities: number, features: number)
   return ms;
 }
 
-/** Loads every entity in both layouts; returns how long each took. */
-async function load(redisUrl: string, entities: number, features: number): Promise<{ flywheelMs: number; floorMs: number }> {
-  const flywheelMs = await loadStore(new RedisOnlineStore({ url: redisUrl, keyPrefix: KEY_PREFIX }), entities, features);
-  const batch = 10_000;
-  let start = performance.now();
-
-  const client = createClient({ url: redisUrl });
-  await client.connect();
-  start = performance.now();
-  const names = featureNames(features);
-  for (let first = 0; first < entities; first += batch) {
-    const pending = [];
-    for (let id = first; id < Math.min(entities, first + batch); id++) {
-      const values = valuesOf(id, features);
-      const args = ['HSET', `${FLOOR_PREFIX}${id}`];
-      names.forEach((name, i) => args.push(name, String(values[i])));
-      pending.push(client.sendCommand(args));
-    }
-    await Promise.all(pending);
-  }
-  const floorMs = performance.now() - start;
-  await client.close();
-  return { flywheelMs, floorMs };
-}
-
 /** Checks that both servers answer the stored values for a few keys, so the two do the same work. */
 async function checkAnswers(urls: Partial<Record<Subject, URL>>, entities: number, features: number): Promise<void> {
   const agent = new Agent({ keepAlive: false });
@@ -330,107 +288,179 @@ async function checkAnswers(urls: Partial<Record<Subject, URL>>, entities: numbe
   agent.destroy();
 }
 
-export async function benchServing(options: { entities: number; features: number; requests: number; warmUp: number; warmServers: number; duration: number; connections: number; paceMs: number[]; redisUrl?: string; cluster: boolean; clusterUrls?: string[] }) {
+export interface ServingBenchOptions {
+  readonly entities: number;
+  readonly features: number;
+  /** Requests of each size measured from a fresh start (phase 1). */
+  readonly firstRequests: number;
+  /** Unmeasured requests this client sends a throwaway floor before phase 1. */
+  readonly warmClient: number;
+  readonly requests: number;
+  readonly warmUp: number;
+  readonly warmServers: number;
+  readonly duration: number;
+  readonly connections: number;
+  readonly throughputRows: number;
+  readonly paceMs: number[];
+  readonly redisUrl?: string;
+  readonly cluster: boolean;
+  readonly clusterUrls?: string[];
+}
+
+/** What the run measured, for a caller that writes it down (bench/run.ts prints it). */
+export interface ServingFigures {
+  readonly firstRequests: Record<number, { flywheel: Latency; floor: Latency; flywheelStartMs: number; floorStartMs: number }>;
+  readonly throughput: { flywheel: number; floor: number; cluster?: number };
+}
+
+const fmtLatency = (l: Latency) => `p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, p99.9 ${l.p999.toFixed(2)} ms`;
+const loadAverage = async () => (await readFile('/proc/loadavg', 'utf8').catch(() => '? ? ?')).split(' ').slice(0, 3).join(' ');
+
+/** The p99 goals of the first requests after start, by request size. */
+const FIRST_REQUESTS_P99_GOAL_MS: Record<number, number> = { 1: 2, 100: 3 };
+/** Flywheel's throughput goal, as a share of the floor's. */
+const THROUGHPUT_GOAL = 0.7;
+
+export async function benchServing(options: ServingBenchOptions): Promise<ServingFigures> {
   const dir = await mkdtemp(join(tmpdir(), 'flywheel-bench-serving-'));
   const redis = options.redisUrl ? { url: options.redisUrl, stop: async () => undefined } : await startRedis(dir);
   const cluster = !options.cluster ? undefined : options.clusterUrls ? { urls: options.clusterUrls, stop: async () => undefined } : await startRedisCluster({ startTimeoutMs: 60_000 });
   const children: { stop: () => Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const child of children.splice(0)) await child.stop();
+  };
+  const figures: { firstRequests: ServingFigures['firstRequests']; throughput?: ServingFigures['throughput'] } = { firstRequests: {} };
   try {
-    process.stdout.write(`node ${process.version}, ${cpus().length} cores; ${options.entities.toLocaleString('en')} entities × ${options.features} features, Redis ${redis.url}${cluster ? `, Redis Cluster ${cluster.urls.join(',')}` : ''}\n`);
-    const loaded = await load(redis.url, options.entities, options.features);
-    process.stdout.write(
-      `loaded: Flywheel layout (writeEncoded, newer-wins script) ${(loaded.flywheelMs / 1000).toFixed(1)} s = ${Math.round(options.entities / (loaded.flywheelMs / 1000)).toLocaleString('en')} rows/s; ` +
-        `hashes (raw pipelined HSET) ${(loaded.floorMs / 1000).toFixed(1)} s = ${Math.round(options.entities / (loaded.floorMs / 1000)).toLocaleString('en')} rows/s\n`,
-    );
+    process.stdout.write(`node ${process.version}, ${cpus().length} cores; ${options.entities.toLocaleString('en')} entities × ${options.features} features, Redis ${redis.url}${cluster ? `, Redis Cluster ${cluster.urls.join(',')}` : ''}; load average ${await loadAverage()}\n`);
+    const loadedMs = await loadStore(new RedisOnlineStore({ url: redis.url, keyPrefix: KEY_PREFIX }), options.entities, options.features);
+    process.stdout.write(`loaded (writeEncoded, newer-wins script) in ${(loadedMs / 1000).toFixed(1)} s = ${Math.round(options.entities / (loadedMs / 1000)).toLocaleString('en')} rows/s\n`);
+
+    // --- 1. the first requests after start ---
+    const warmer = await startChild('floor', redis.url, options.features);
+    children.push(warmer);
+    await takeTurns({ floor: new URL(warmer.url + PATH) }, options.warmClient, (i) => randomIds(i % 2 === 0 ? 1 : 100, options.entities));
+    await stopAll();
+    process.stdout.write(`\nThe first ${options.firstRequests} requests after start (fresh servers; this client warmed by ${options.warmClient} requests to a throwaway floor); load average ${await loadAverage()}\n`);
+    for (const rows of [1, 100]) {
+      const flywheel = await startChild('flywheel', redis.url, options.features);
+      children.push(flywheel);
+      const floor = await startChild('floor', redis.url, options.features);
+      children.push(floor);
+      const urls: Partial<Record<Subject, URL>> = { flywheel: new URL(flywheel.url + PATH), floor: new URL(floor.url + PATH) };
+      const measured = await latencies(urls, rows, options.firstRequests, options.entities, 0, 0);
+      // Checked after the measured requests (a check before them would be a request after start), before the figures count.
+      await checkAnswers(urls, options.entities, options.features);
+      await stopAll();
+      figures.firstRequests[rows] = { flywheel: measured.flywheel!, floor: measured.floor!, flywheelStartMs: flywheel.startMs, floorStartMs: floor.startMs };
+      const goal = FIRST_REQUESTS_P99_GOAL_MS[rows]!;
+      process.stdout.write(
+        `  ${rows === 1 ? '1 entity' : `${rows} candidates`}: Flywheel ${fmtLatency(measured.flywheel!)} (started in ${Math.round(flywheel.startMs)} ms, warm-up included); ` +
+          `floor ${fmtLatency(measured.floor!)} (started in ${Math.round(floor.startMs)} ms); ` +
+          `goal p99 ≤ ${goal} ms: ${measured.flywheel!.p99 <= goal ? 'met' : 'not met'}; client GC ${measured.clientGc.count} pauses, ${measured.clientGc.totalMs.toFixed(1)} ms; load average ${await loadAverage()}\n`,
+      );
+    }
+
+    // --- 2. steady state ---
     const flywheel = await startChild('flywheel', redis.url, options.features);
     children.push(flywheel);
     const floor = await startChild('floor', redis.url, options.features);
     children.push(floor);
-    const urls: Partial<Record<Subject, URL>> = { flywheel: new URL(flywheel.url + pathOf('flywheel')), floor: new URL(floor.url + pathOf('floor')) };
+    const urls: Partial<Record<Subject, URL>> = { flywheel: new URL(flywheel.url + PATH), floor: new URL(floor.url + PATH) };
     if (cluster) {
       const clusterMs = await loadStore(new RedisClusterOnlineStore({ urls: [...cluster.urls], keyPrefix: KEY_PREFIX }), options.entities, options.features);
       process.stdout.write(`loaded the Redis Cluster (${cluster.urls.length} masters; writeEncoded, one newer-wins script call per slot) in ${(clusterMs / 1000).toFixed(1)} s = ${Math.round(options.entities / (clusterMs / 1000)).toLocaleString('en')} rows/s\n`);
       const onCluster = await startChild('cluster', cluster.urls.join(','), options.features);
       children.push(onCluster);
-      urls.cluster = new URL(onCluster.url + pathOf('cluster'));
+      urls.cluster = new URL(onCluster.url + PATH);
     }
     await checkAnswers(urls, options.entities, options.features);
 
-    const figures: Record<string, unknown> = {};
     const warmed = performance.now();
     await warmServers(urls, options.warmServers, options.entities);
-    process.stdout.write(`warm-up: ${options.warmServers} unmeasured requests to each server (1, 1, 1, 100 and 500 entities in turn) in ${((performance.now() - warmed) / 1000).toFixed(1)} s\n`);
+    process.stdout.write(`\nSteady state. Warm-up: ${options.warmServers} unmeasured requests to each server (1, 1, 1, 100 and 500 entities in turn) in ${((performance.now() - warmed) / 1000).toFixed(1)} s\n`);
     for (const rows of [1, 100, 500]) {
       const requests = rows === 1 ? options.requests : Math.max(200, Math.round(options.requests / (rows / 50)));
       for (const paceMs of options.paceMs) {
         const measured = await latencies(urls, rows, requests, options.entities, paceMs, options.warmUp);
-        figures[`latency ${rows} pace ${paceMs}`] = measured;
-        const line = (s: Subject) => `${SUBJECT_NAMES[s]} p50 ${measured[s]!.p50.toFixed(2)} ms, p99 ${measured[s]!.p99.toFixed(2)} ms, p99.9 ${measured[s]!.p999.toFixed(2)} ms`;
+        const line = (s: Subject) => `${SUBJECT_NAMES[s]} ${fmtLatency(measured[s]!)}`;
         const pace = paceMs === 0 ? 'back to back' : `${paceMs} ms between requests`;
         const { clientGc } = measured;
         process.stdout.write(
-          `${rows === 1 ? '1 entity' : `${rows} candidates`}, one client, ${requests} requests ${pace}: ${(Object.keys(urls) as Subject[]).map(line).join('; ')} ` +
+          `  ${rows === 1 ? '1 entity' : `${rows} candidates`}, one client, ${requests} requests ${pace}: ${(Object.keys(urls) as Subject[]).map(line).join('; ')} ` +
             `(client GC: ${clientGc.count} pauses (${clientGc.major} major), ${clientGc.totalMs.toFixed(1)} ms, longest ${clientGc.longestMs.toFixed(2)} ms)\n`,
         );
       }
     }
-    const load500 = { connections: options.connections, duration: options.duration, entities: options.entities, rows: 500 };
+    const load = { connections: options.connections, duration: options.duration, entities: options.entities, rows: options.throughputRows };
     const subjects = Object.keys(urls) as Subject[];
-    for (const subject of subjects) await throughput(subject, urls[subject]!, { ...load500, duration: 2 });
+    for (const subject of subjects) await throughput(subject, urls[subject]!, { ...load, duration: 2 });
+    const loadBefore = await loadAverage();
     const runs: Record<Subject, number[]> = { flywheel: [], floor: [], cluster: [] };
     for (let i = 0; i < 2; i++) {
-      for (const subject of subjects) runs[subject].push((await throughput(subject, urls[subject]!, load500)).rowsPerSecond);
+      for (const subject of subjects) runs[subject].push((await throughput(subject, urls[subject]!, load)).rowsPerSecond);
     }
     const best = (xs: number[]) => Math.max(...xs);
+    const ratio = best(runs.flywheel) / best(runs.floor);
+    figures.throughput = { flywheel: best(runs.flywheel), floor: best(runs.floor), ...(urls.cluster ? { cluster: best(runs.cluster) } : {}) };
     process.stdout.write(
-      `throughput, ${options.connections} connections × 500 candidates, ${options.duration} s, best of 2: Flywheel ${Math.round(best(runs.flywheel)).toLocaleString('en')} entity rows/s; ` +
-        `floor ${Math.round(best(runs.floor)).toLocaleString('en')} entity rows/s; ratio ${(best(runs.flywheel) / best(runs.floor)).toFixed(2)}× the floor` +
+      `\nThroughput, ${options.connections} connections × ${options.throughputRows} candidates, ${options.duration} s, best of 2: Flywheel ${Math.round(best(runs.flywheel)).toLocaleString('en')} entity rows/s (runs ${runs.flywheel.map(Math.round).join(', ')}); ` +
+        `floor ${Math.round(best(runs.floor)).toLocaleString('en')} entity rows/s (runs ${runs.floor.map(Math.round).join(', ')}); Flywheel at ${(100 * ratio).toFixed(0)}% of the floor, goal ≥ ${100 * THROUGHPUT_GOAL}%: ${ratio >= THROUGHPUT_GOAL ? 'met' : 'not met'}` +
         (urls.cluster ? `; Flywheel on Redis Cluster ${Math.round(best(runs.cluster)).toLocaleString('en')} entity rows/s, ${(best(runs.cluster) / best(runs.flywheel)).toFixed(2)}× Flywheel on one Redis` : '') +
-        '\n',
+        `; load average ${loadBefore} → ${await loadAverage()}\n`,
     );
   } finally {
-    for (const child of children) await child.stop();
+    await stopAll();
     await redis.stop();
     await cluster?.stop();
     await rm(dir, { recursive: true, force: true });
   }
+  return { firstRequests: figures.firstRequests, throughput: figures.throughput! };
 }
 
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+/** `bench/serving.ts`'s options from its command line (bench/run.ts passes its own arguments). */
+export function servingOptions(argv: string[]): ServingBenchOptions & { serve?: string } {
   const { values } = parseArgs({
+    args: argv,
     options: {
       serve: { type: 'string' },
       entities: { type: 'string', default: '1000000' },
       features: { type: 'string', default: '50' },
+      'first-requests': { type: 'string', default: '1000' },
+      'warm-client': { type: 'string', default: '3000' },
       requests: { type: 'string', default: '2000' },
       'warm-up': { type: 'string', default: '200' },
       'warm-servers': { type: 'string', default: '5000' },
       duration: { type: 'string', default: '10' },
       connections: { type: 'string', default: '10' },
-      pace: { type: 'string', default: '0,1' },
+      'throughput-rows': { type: 'string', default: '100' },
+      pace: { type: 'string', default: '0' },
       'redis-url': { type: 'string' },
       'redis-cluster-urls': { type: 'string' },
       'skip-cluster': { type: 'boolean', default: false },
     },
   });
-  const features = Number(values.features);
-  if (values.serve === 'floor') await serveFloor(values['redis-url']!, features);
-  else if (values.serve === 'flywheel') await serveFlywheel({ redisUrl: values['redis-url']! }, features);
-  else if (values.serve === 'cluster') await serveFlywheel({ clusterUrls: values['redis-cluster-urls']!.split(',') }, features);
-  else {
-    await benchServing({
-      entities: Number(values.entities),
-      features,
-      requests: Number(values.requests),
-      warmUp: Number(values['warm-up']),
-      warmServers: Number(values['warm-servers']),
-      duration: Number(values.duration),
-      connections: Number(values.connections),
-      paceMs: values.pace.split(',').map(Number),
-      ...(values['redis-url'] ? { redisUrl: values['redis-url'] } : {}),
-      cluster: !values['skip-cluster'],
-      ...(values['redis-cluster-urls'] ? { clusterUrls: values['redis-cluster-urls'].split(',') } : {}),
-    });
-  }
+  return {
+    ...(values.serve !== undefined ? { serve: values.serve } : {}),
+    entities: Number(values.entities),
+    features: Number(values.features),
+    firstRequests: Number(values['first-requests']),
+    warmClient: Number(values['warm-client']),
+    requests: Number(values.requests),
+    warmUp: Number(values['warm-up']),
+    warmServers: Number(values['warm-servers']),
+    duration: Number(values.duration),
+    connections: Number(values.connections),
+    throughputRows: Number(values['throughput-rows']),
+    paceMs: values.pace.split(',').map(Number),
+    ...(values['redis-url'] ? { redisUrl: values['redis-url'] } : {}),
+    cluster: !values['skip-cluster'],
+    ...(values['redis-cluster-urls'] ? { clusterUrls: values['redis-cluster-urls'].split(',') } : {}),
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { serve, ...options } = servingOptions(process.argv.slice(2));
+  if (serve === 'flywheel') await serveFlywheel({ redisUrl: options.redisUrl! }, options.features);
+  else if (serve === 'cluster') await serveFlywheel({ clusterUrls: options.clusterUrls! }, options.features);
+  else await benchServing(options);
 }

@@ -87,11 +87,30 @@ export interface AssembleOptions {
   readonly metadata: boolean;
 }
 
-/** The JSON fragments of one (store request, selection): its values, statuses and event times, comma-joined. */
+/**
+ * The JSON fragments of one (store request, selection): its values, statuses and event times,
+ * comma-joined. The event times of a record read whole are spelt out only when asked for (`timesAt`):
+ * writing an instant in ISO-8601 cost more than the rest of a record's fragments, and an answer with
+ * `"metadata": false` never shows it.
+ */
 interface Fragments {
   readonly values: string[];
   readonly statuses: string[];
-  readonly times: string[];
+  /** The event times' text, or undefined until `timesAt` builds it from `timeMicros` and `timeCount`. */
+  readonly times: (string | undefined)[];
+  /** Where `times` is undefined: the record's event time, the same for each of the selection's `timeCount` features. */
+  readonly timeMicros: Float64Array;
+  readonly timeCount: Int32Array;
+}
+
+/** The event times' fragment at `at`, built on first use. */
+function timesAt(fragments: Fragments, at: number): string {
+  let times = fragments.times[at];
+  if (times === undefined) {
+    times = repeatJoined(`"${isoFromMicros(fragments.timeMicros[at]!)}"`, fragments.timeCount[at]!);
+    fragments.times[at] = times;
+  }
+  return times;
 }
 
 /**
@@ -115,7 +134,10 @@ export function assembleFeatures(
     base[r] = total;
     total += views[viewOf[r]!]!.groups.length;
   }
-  const fragments: Fragments = { values: new Array<string>(total), statuses: new Array<string>(total), times: new Array<string>(total) };
+  const fragments: Fragments = {
+    values: new Array<string>(total), statuses: new Array<string>(total), times: new Array<string | undefined>(total),
+    timeMicros: new Float64Array(total), timeCount: new Int32Array(total),
+  };
   for (let r = 0; r < requests.length; r++) {
     const view = views[viewOf[r]!]!;
     fillFragments(fragments, base[r]!, view.groups.map((g) => groups[g]!), found[r], view.ttlSeconds, options.nowMicros);
@@ -140,7 +162,7 @@ export function assembleFeatures(
       let times = '';
       for (let g = 0; g < groups.length; g++) {
         statuses += g === 0 ? fragments.statuses[at[g]!]! : `,${fragments.statuses[at[g]!]!}`;
-        times += g === 0 ? fragments.times[at[g]!]! : `,${fragments.times[at[g]!]!}`;
+        times += g === 0 ? timesAt(fragments, at[g]!) : `,${timesAt(fragments, at[g]!)}`;
       }
       body += `${row === 0 ? '' : ','}{"values":[${values}],"statuses":[${statuses}],"event_times":[${times}]}`;
     } else {
@@ -194,13 +216,14 @@ function fillFragments(
     }
     return;
   }
-  const time = `"${isoFromMicros(record.eventMicros)}"`;
   if (isExpired(record.eventMicros, nowMicros, ttlSeconds)) {
     for (let j = 0; j < groups.length; j++) {
       const group = groups[j]!;
       out.values[first + j] = group.nulls;
       out.statuses[first + j] = group.expired;
-      out.times[first + j] = repeatJoined(time, group.features.length);
+      out.times[first + j] = undefined;
+      out.timeMicros[first + j] = record.eventMicros;
+      out.timeCount[first + j] = group.features.length;
     }
     return;
   }
@@ -212,10 +235,13 @@ function fillFragments(
     if (projection === 'splice' && text.charCodeAt(0) === 0x5b && text.charCodeAt(text.length - 1) === 0x5d) {
       out.values[first + j] = text.slice(1, -1);
       out.statuses[first + j] = group.present;
-      out.times[first + j] = repeatJoined(time, group.features.length);
+      out.times[first + j] = undefined;
+      out.timeMicros[first + j] = record.eventMicros;
+      out.timeCount[first + j] = group.features.length;
       continue;
     }
     parsed ??= JSON.parse(text) as unknown[];
+    const time = `"${isoFromMicros(record.eventMicros)}"`;
     const indexes = projection === 'splice' ? Int32Array.from(group.features, (_, i) => i) : projection;
     let values = '';
     let statuses = '';
@@ -257,7 +283,7 @@ export function decisionOf(
       entry = {
         values: JSON.parse(`[${fragments.values[at]!}]`) as ServedFeatureValue[],
         statuses: JSON.parse(`[${fragments.statuses[at]!}]`) as ServedFeatureStatus[],
-        times: JSON.parse(`[${fragments.times[at]!}]`) as (string | null)[],
+        times: JSON.parse(`[${timesAt(fragments, at)}]`) as (string | null)[],
       };
       parsed.set(at, entry);
     }

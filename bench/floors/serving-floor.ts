@@ -1,0 +1,74 @@
+/**
+ * The serving floor (issue 17, item 4): the least a server can do to answer bench/serving.ts's
+ * requests from the records Flywheel's RedisOnlineStore wrote, so Flywheel's `POST /v1/features`
+ * can be measured against it in the same run.
+ *
+ * It reads the same request body (`{"service": …, "entities": [{"item_id": 7}, …]}`), `JSON.parse`s
+ * it, sends one `MGET` of the same keys (`<prefix><view>:[<id>]`, the same string layout, the same
+ * client library) and concatenates each stored value's JSON array (the text after its third `|`)
+ * into `{"rows":[{"values":[…]},…]}`. No token, no validation of the body or of the stored values,
+ * no ttl, no statuses or event times, no decision id, no metrics: everything Flywheel does beyond
+ * this is what its ratio to the floor measures.
+ *
+ *   node --import tsx bench/floors/serving-floor.ts --redis-url redis://127.0.0.1:6379 --key-prefix fw:bench: --view item_features
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createClient } from 'redis';
+
+/** The JSON array of a stored record `<event µs>|<written µs>|<layout id>|<JSON array>`: after the third bar. */
+function valuesOf(stored: string): string {
+  const third = stored.indexOf('|', stored.indexOf('|', stored.indexOf('|') + 1) + 1);
+  return stored.slice(third + 1);
+}
+
+/** Starts the floor on 127.0.0.1 and a free port; resolves with its URL once it listens and Redis is connected. */
+export async function startServingFloor(options: { redisUrl: string; keyPrefix: string; view: string }): Promise<{ url: string; close(): Promise<void> }> {
+  const client = createClient({ url: options.redisUrl });
+  await client.connect();
+  const prefix = `${options.keyPrefix}${options.view}:[`;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const { entities } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { entities: { item_id: number }[] };
+      const args = new Array<string>(entities.length + 1);
+      args[0] = 'MGET';
+      for (let i = 0; i < entities.length; i++) args[i + 1] = `${prefix}${entities[i]!.item_id}]`;
+      client.sendCommand<(string | null)[]>(args).then(
+        (values) => {
+          let body = '{"rows":[';
+          for (let i = 0; i < values.length; i++) {
+            const stored = values[i];
+            body += `${i === 0 ? '' : ','}{"values":${stored == null ? 'null' : valuesOf(stored)}}`;
+          }
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(`${body}]}`);
+        },
+        (error: unknown) => {
+          res.writeHead(503);
+          res.end(String(error));
+        },
+      );
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await client.close();
+    },
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { 'redis-url': { type: 'string' }, 'key-prefix': { type: 'string', default: 'fw:bench:' }, view: { type: 'string', default: 'item_features' } } });
+  const floor = await startServingFloor({ redisUrl: values['redis-url']!, keyPrefix: values['key-prefix'], view: values.view });
+  process.stdout.write(`listening on ${floor.url}\n`);
+  process.once('SIGTERM', () => void floor.close().then(() => process.exit(0)));
+}
