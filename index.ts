@@ -18,6 +18,7 @@ export { entity, type EntityInput, type EntityDefinition } from './core/definiti
 export { source, type SourceInput, type SourceDefinition } from './core/definitions/source.ts';
 export { eventStream, type EventStreamInput, type EventStreamDefinition, type EventFieldInput } from './core/definitions/event-stream.ts';
 export { featureView, type FeatureViewInput, type FeatureViewDefinition, type MaterializationScheduleInput } from './core/definitions/feature-view.ts';
+export { model, type ModelInput, type ModelDefinition, type ModelArtifactInput, type ModelBatchInput } from './core/definitions/model.ts';
 export { featureService, select, type FeatureServiceInput, type FeatureServiceLoggingInput, type FeatureServiceDefinition } from './core/definitions/feature-service.ts';
 export { trainingSet, type TrainingSetInput, type TrainingSetDefinition, type TrainingSetScheduleInput } from './core/definitions/training-set.ts';
 export { labels, type LabelsInput, type LabelsDefinition, type LabelsMatchInput, type LabelValueInput, type LabelsScheduleInput } from './core/definitions/labels.ts';

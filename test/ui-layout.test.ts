@@ -35,6 +35,7 @@ function generatedProject(): ProjectSpec {
       features: i % 2 === 0 ? { service: services[i] } : { views: [{ view: views[i * 7], features: [] }] },
     }])),
     loops: {},
+    models: {},
   };
   return spec as unknown as ProjectSpec;
 }

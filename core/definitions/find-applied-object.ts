@@ -14,6 +14,7 @@ const KIND_WORDS: Readonly<Record<DefinitionKind, string>> = {
   trainingSet: 'a training set',
   labels: 'labels',
   loop: 'a loop',
+  model: 'a model',
 };
 
 /** The same kinds in the plural, for the list of what exists: `applied feature views: a, b`. */
@@ -26,6 +27,7 @@ const KIND_PLURALS: Readonly<Record<DefinitionKind, string>> = {
   trainingSet: 'training sets',
   labels: 'labels',
   loop: 'loops',
+  model: 'models',
 };
 
 /**

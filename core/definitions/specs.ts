@@ -352,10 +352,49 @@ export interface LoopSpec {
   readonly tags: Readonly<Record<string, string>>;
 }
 
-export type DefinitionSpec = EntitySpec | SourceSpec | EventStreamSpec | FeatureViewSpec | FeatureServiceSpec | TrainingSetSpec | LabelsSpec | LoopSpec;
+/** One input of a model: a feature its service serves, or a request field (a spine column in batch scoring). */
+export type ModelInputSpec = { readonly feature: string } | { readonly request: string };
+
+/** How a model version's artifact scores (docs/models.md, "Artifact formats"). */
+export type ModelArtifactSpec =
+  | { readonly format: 'onnx' }
+  | {
+      readonly format: 'typescript';
+      /** The module's path relative to the project root (written relative to the defining file). */
+      readonly module: string;
+      readonly export: string;
+    };
+
+/** Batch scoring of a model (docs/models.md): the spine source, rows per chunk, and an optional schedule. */
+export interface ModelBatchSpec {
+  readonly spine: string;
+  readonly chunkSize: number;
+  readonly schedule?: ScheduleSpec;
+}
+
+/**
+ * A model (docs/models.md): the feature service it reads, its inputs in order, its output, and the
+ * format of its versions' artifacts. Versions live in the object store, not in the registry.
+ */
+export interface ModelSpec {
+  readonly kind: 'model';
+  readonly name: string;
+  readonly service: string;
+  readonly inputs: readonly ModelInputSpec[];
+  readonly output: { readonly name: string; readonly kind: 'score' | 'probability' };
+  readonly artifact: ModelArtifactSpec;
+  readonly batch?: ModelBatchSpec;
+  /** Named filter expressions for `/v1/decide` (docs/decide.md); absent when none are declared. */
+  readonly filters?: Readonly<Record<string, string>>;
+  readonly owner?: string;
+  readonly description?: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export type DefinitionSpec = EntitySpec | SourceSpec | EventStreamSpec | FeatureViewSpec | FeatureServiceSpec | TrainingSetSpec | LabelsSpec | LoopSpec | ModelSpec;
 export type DefinitionKind = DefinitionSpec['kind'];
 
-export const DEFINITION_KINDS = ['entity', 'source', 'eventStream', 'featureView', 'featureService', 'trainingSet', 'labels', 'loop'] as const satisfies readonly DefinitionKind[];
+export const DEFINITION_KINDS = ['entity', 'source', 'eventStream', 'featureView', 'featureService', 'trainingSet', 'labels', 'loop', 'model'] as const satisfies readonly DefinitionKind[];
 
 /** Everything a project declares, by kind and name. Produced by validateProject; stored as a registry version. */
 export interface ProjectSpec {
@@ -367,6 +406,7 @@ export interface ProjectSpec {
   readonly trainingSets: Readonly<Record<string, TrainingSetSpec>>;
   readonly labels: Readonly<Record<string, LabelsSpec>>;
   readonly loops: Readonly<Record<string, LoopSpec>>;
+  readonly models: Readonly<Record<string, ModelSpec>>;
 }
 
 export const COLLECTION_OF_KIND = {
@@ -378,8 +418,9 @@ export const COLLECTION_OF_KIND = {
   trainingSet: 'trainingSets',
   labels: 'labels',
   loop: 'loops',
+  model: 'models',
 } as const satisfies Record<DefinitionKind, keyof ProjectSpec>;
 
 export function emptyProject(): ProjectSpec {
-  return { entities: {}, sources: {}, eventStreams: {}, featureViews: {}, featureServices: {}, trainingSets: {}, labels: {}, loops: {} };
+  return { entities: {}, sources: {}, eventStreams: {}, featureViews: {}, featureServices: {}, trainingSets: {}, labels: {}, loops: {}, models: {} };
 }

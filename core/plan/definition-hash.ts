@@ -19,7 +19,7 @@ export function definitionHash(spec: ProjectSpec | DefinitionSpec): string {
  * they are empty, so a project that declares none of the new kind hashes as it did before the kind
  * existed (registries and manifests store these hashes).
  */
-const LATER_COLLECTIONS = ['eventStreams', 'labels', 'loops'] as const satisfies readonly (keyof ProjectSpec)[];
+const LATER_COLLECTIONS = ['eventStreams', 'labels', 'loops', 'models'] as const satisfies readonly (keyof ProjectSpec)[];
 
 function withoutEmptyLaterCollections(spec: ProjectSpec): Partial<ProjectSpec> {
   const empty = new Set<string>(LATER_COLLECTIONS.filter((collection) => Object.keys(spec[collection] ?? {}).length === 0));

@@ -365,4 +365,6 @@ const BREAKING_FIELD_RULES: Record<DefinitionKind, FieldRule> = {
   },
   // A loop only orchestrates: changing it changes what runs next, never stored data.
   loop: () => undefined,
+  // Versions live in the object store; a changed definition is checked when a version is registered.
+  model: () => undefined,
 };

@@ -410,3 +410,39 @@ export const loopShape = z.strictObject({
   description: z.string().optional(),
   tags,
 });
+
+/** Rows a batch-scoring chunk holds at most. */
+export const MAX_SCORING_CHUNK_SIZE = 1_000_000;
+
+/** A model; its service, inputs and batch spine are checked against the project in core/validation/model.ts. */
+export const modelShape = z.strictObject({
+  name: objectName,
+  service: reference('feature service'),
+  inputs: z
+    .array(z.union([identifier, z.strictObject({ request: identifier })], { error: 'expected a feature name the service serves, or { request: "<field>" }' }))
+    .min(1, 'declare at least one input'),
+  output: z.strictObject({
+    name: identifier,
+    kind: z.enum(['score', 'probability'], { error: (issue) => `expected score or probability, got ${JSON.stringify(issue.input)}` }),
+  }),
+  artifact: z.discriminatedUnion('format', [
+    z.strictObject({ format: z.literal('onnx') }),
+    z.strictObject({ format: z.literal('typescript'), module: z.string().min(1, 'give the module path, relative to this file'), export: identifier.optional() }),
+  ], { error: 'expected { format: "onnx" } or { format: "typescript", module: "./ranker.ts" }' }),
+  batch: z
+    .strictObject({
+      spine: reference('source'),
+      schedule: plainSchedule.optional(),
+      chunkSize: z
+        .number({ error: `expected a whole number of rows from 1 to ${MAX_SCORING_CHUNK_SIZE}` })
+        .int({ error: `expected a whole number of rows from 1 to ${MAX_SCORING_CHUNK_SIZE}` })
+        .min(1, { error: `expected a whole number of rows from 1 to ${MAX_SCORING_CHUNK_SIZE}` })
+        .max(MAX_SCORING_CHUNK_SIZE, { error: `expected a whole number of rows from 1 to ${MAX_SCORING_CHUNK_SIZE}` })
+        .optional(),
+    })
+    .optional(),
+  filters: z.record(identifier, z.string({ error: 'expected a filter expression' })).optional(),
+  owner: z.string().optional(),
+  description: z.string().optional(),
+  tags,
+});

@@ -17,6 +17,7 @@ import {
   type FeatureViewSpec,
   type LabelsSpec,
   type LoopSpec,
+  type ModelSpec,
   type MaterializationSchedule,
   type ProjectSpec,
   type SourceSpec,
@@ -27,8 +28,9 @@ import { normalizeCronSpacing } from './cron.ts';
 import { normalizeAggregations } from './aggregations.ts';
 import { viewSourceOf } from '../definitions/view-source.ts';
 import { DEFAULT_DECISION_RETENTION_SECONDS, decisionStreamProblems, decisionStreamSpec, defaultDecisionStreamName, isLogged } from '../definitions/decision-stream.ts';
-import { entityShape, eventStreamShape, featureServiceShape, featureViewShape, labelsShape, loopShape, RESERVED_COLUMN_PREFIX, sourceShape, trainingSetShape } from './shapes.ts';
+import { entityShape, eventStreamShape, featureServiceShape, featureViewShape, labelsShape, loopShape, modelShape, RESERVED_COLUMN_PREFIX, sourceShape, trainingSetShape } from './shapes.ts';
 import { labelsSpecOf } from './labels.ts';
+import { modelSpecOf } from './model.ts';
 import { labelsSpineSpecOf } from './labels-spine.ts';
 import { LOOP_STAGE_KINDS, loopStageIds } from '../loop/plan-loop.ts';
 
@@ -47,6 +49,7 @@ const SHAPES = {
   trainingSet: trainingSetShape,
   labels: labelsShape,
   loop: loopShape,
+  model: modelShape,
 } as const satisfies Record<DefinitionKind, z.ZodType>;
 
 type Shaped = { [K in DefinitionKind]: z.output<(typeof SHAPES)[K]> };
@@ -68,6 +71,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     trainingSet: new Map(),
     labels: new Map(),
     loop: new Map(),
+    model: new Map(),
   };
 
   // One mistake, one message: a definition that fails its shape check is reported once, and a
@@ -355,7 +359,7 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
 
   // A loop's `only` names kinds or stages of the loop every other definition makes.
   const loops: Record<string, LoopSpec> = {};
-  const stages = loopStageIds({ entities, sources, eventStreams, featureViews, featureServices, trainingSets, labels, loops: {} });
+  const stages = loopStageIds({ entities, sources, eventStreams, featureViews, featureServices, trainingSets, labels, loops: {}, models: {} });
   for (const [name, input] of shaped.loop) {
     input.only?.forEach((entry, index) => {
       if (!(LOOP_STAGE_KINDS as readonly string[]).includes(entry) && !stages.includes(entry)) {
@@ -368,8 +372,14 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
     };
   }
 
+  const models: Record<string, ModelSpec> = {};
+  for (const [name, input] of shaped.model) {
+    const context = { featureServices, sources, file: files.get(`model:${name.toLowerCase()}`), suggest: didYouMean, isFailed, schedule: scheduleTimesSpec };
+    models[name] = modelSpecOf(name, input, context, (field, message) => at('model', name, field, message));
+  }
+
   if (issues.length > 0) throw new DefinitionError(issues);
-  return { entities, sources, eventStreams, featureViews, featureServices, trainingSets, labels, loops };
+  return { entities, sources, eventStreams, featureViews, featureServices, trainingSets, labels, loops, models };
 }
 
 /**
@@ -473,7 +483,7 @@ function scheduleSpec(input: NonNullable<Shaped['trainingSet']['schedule']>): Tr
 }
 
 /** When a schedule whose shape is valid fires, and its catch-up window and paused state, defaults filled in. */
-function scheduleTimesSpec(input: NonNullable<Shaped['trainingSet']['schedule']> | NonNullable<Shaped['featureView']['materialize']> | NonNullable<Shaped['eventStream']['retentionSchedule']>) {
+function scheduleTimesSpec(input: NonNullable<Shaped['trainingSet']['schedule']> | NonNullable<Shaped['featureView']['materialize']> | NonNullable<Shaped['eventStream']['retentionSchedule']> | NonNullable<NonNullable<Shaped['model']['batch']>['schedule']>) {
   const times = input.cron !== undefined
     ? { cron: normalizeCronSpacing(input.cron) }
     : { everySeconds: secondsOf(input.every ?? 0), offsetSeconds: input.offset === undefined ? 0 : secondsOf(input.offset) };

@@ -25,6 +25,7 @@ const BUILDERS: Readonly<Record<DefinitionSpec['kind'], string>> = {
   trainingSet: 'trainingSet',
   labels: 'labels',
   loop: 'loop',
+  model: 'model',
 };
 
 /** Seconds as durations (`ttl: '1h'`), columns as `{ name: 'type' }`, empty tags left out. */

@@ -38,4 +38,5 @@ export const KIND_WORDS: Readonly<Record<DefinitionKind, string>> = {
   trainingSet: 'training set',
   labels: 'labels',
   loop: 'loop',
+  model: 'model',
 };

@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import type { ObjectStore } from '../object-store/object-store.ts';
+import { NotFoundError } from '../../core/errors.ts';
+import { ModelRegistryError } from '../../core/models/errors.ts';
+import { artifactFileOf, modelKeys, versionNumber, type ModelVersionManifest, type PromotedModel, type TrainedOn } from '../../core/models/manifest.ts';
+import type { ModelSpec } from '../../core/definitions/specs.ts';
+import { modelInputName } from '../../core/validation/model.ts';
+
+/**
+ * Model versions and promotions in the object store (layout: core/models/manifest.ts). A version's
+ * artifact is written before its manifest, so a listed version is always whole; versions are never
+ * rewritten. Registering bytes already registered returns that version (idempotent by SHA-256).
+ * Two registrations of different bytes at the same instant could both pick the next number; the
+ * CLI is the one writer, so this is documented rather than locked (docs/models.md).
+ */
+
+async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+  const bytes = await store.get(key);
+  return bytes ? (JSON.parse(new TextDecoder().decode(bytes)) as T) : undefined;
+}
+
+/** Every registered version of a model, oldest first. */
+export async function listModelVersions(store: ObjectStore, name: string): Promise<ModelVersionManifest[]> {
+  const objects = await store.list(modelKeys.versionsPrefix(name));
+  const manifests = objects.filter((o) => o.key.endsWith('/manifest.json'));
+  const read = await Promise.all(manifests.map((o) => readJson<ModelVersionManifest>(store, o.key)));
+  return read.filter((m): m is ModelVersionManifest => m !== undefined).sort((a, b) => versionNumber(a.version) - versionNumber(b.version));
+}
+
+export function readModelVersion(store: ObjectStore, name: string, version: string): Promise<ModelVersionManifest | undefined> {
+  return readJson<ModelVersionManifest>(store, modelKeys.manifest(name, version));
+}
+
+export function readPromoted(store: ObjectStore, name: string): Promise<PromotedModel | undefined> {
+  return readJson<PromotedModel>(store, modelKeys.promoted(name));
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Stores a new version (the caller has checked that the artifact loads and scores) and returns its
+ * manifest, or the existing version's when these bytes were registered before (`created: false`).
+ */
+export async function registerModelVersion(
+  store: ObjectStore,
+  args: { spec: ModelSpec; bytes: Uint8Array; trainedOn: TrainedOn; now: Date },
+): Promise<{ manifest: ModelVersionManifest; created: boolean }> {
+  const { spec, bytes } = args;
+  const sha256 = sha256Hex(bytes);
+  const versions = await listModelVersions(store, spec.name);
+  const same = versions.find((v) => v.sha256 === sha256);
+  if (same) return { manifest: same, created: false };
+  const next = versions.reduce((n, v) => Math.max(n, versionNumber(v.version) || 0), 0) + 1;
+  const version = `v${next}`;
+  const artifact = artifactFileOf(spec.artifact.format);
+  const manifest: ModelVersionManifest = {
+    formatVersion: 1, name: spec.name, version, format: spec.artifact.format, artifact, sha256,
+    inputs: spec.inputs.map(modelInputName), output: spec.output, trainedOn: args.trainedOn, registeredAt: args.now.toISOString(),
+  };
+  await store.putBytes(modelKeys.artifact(spec.name, version, artifact), bytes);
+  await store.putBytes(modelKeys.manifest(spec.name, version), `${JSON.stringify(manifest, null, 2)}\n`);
+  return { manifest, created: true };
+}
+
+/** Makes `version` the one serving and batch scoring use by default. */
+export async function promoteModelVersion(store: ObjectStore, name: string, version: string, now: Date): Promise<PromotedModel> {
+  const manifest = await readModelVersion(store, name, version);
+  if (!manifest) {
+    const known = (await listModelVersions(store, name)).map((v) => v.version);
+    throw new ModelRegistryError(name, `no version ${version}; ${known.length > 0 ? `registered: ${known.join(', ')}` : 'none is registered (flywheel models register)'}`);
+  }
+  const promoted: PromotedModel = { version, promotedAt: now.toISOString() };
+  await store.putBytes(modelKeys.promoted(name), `${JSON.stringify(promoted, null, 2)}\n`);
+  return promoted;
+}
+
+/** The version to load: the one named, else the promoted one. Throws NotFoundError when there is none. */
+export async function resolveModelVersion(store: ObjectStore, name: string, version?: string): Promise<ModelVersionManifest> {
+  if (version === undefined) {
+    const promoted = await readPromoted(store, name);
+    if (!promoted) {
+      const any = (await listModelVersions(store, name)).length > 0;
+      throw new NotFoundError('promoted version of model', name, any ? `Promote one: flywheel models promote ${name} <version>` : `Register one: flywheel models register ${name} <file> --trained-on <training set>`);
+    }
+    version = promoted.version;
+  }
+  const manifest = await readModelVersion(store, name, version);
+  if (!manifest) {
+    const known = (await listModelVersions(store, name)).map((v) => v.version);
+    throw new NotFoundError(`version ${version} of model`, name, known.length > 0 ? `Registered: ${known.join(', ')}` : 'No version is registered');
+  }
+  return manifest;
+}

@@ -1,0 +1,165 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { entity, featureService, featureView, model, source } from '../index.ts';
+import type { Definition } from '../core/definitions/definition.ts';
+import type { ModelSpec } from '../core/definitions/specs.ts';
+import { DefinitionError, NotFoundError } from '../core/errors.ts';
+import { ModelArtifactError, ModelRegistryError, ModelScoringError } from '../core/models/errors.ts';
+import { denseOnnxModel } from '../core/models/onnx-writer.ts';
+import { validateProject } from '../core/validation/validate-project.ts';
+import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
+import { listModelVersions, promoteModelVersion, readPromoted, registerModelVersion } from '../connectors/model-store/model-store.ts';
+import { loadModelVersion, scorerModel } from '../connectors/model-runtime/load-model-version.ts';
+
+const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
+const stats = source({ name: 'user_stats_src', table: 'user_stats', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', ctr: 'float64', visits: 'int64' } });
+const spine = source({ name: 'users_to_score', table: 'users_to_score', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', position: 'int64' } });
+const userStats = featureView({ name: 'user_stats', entities: [user], source: stats, features: { ctr: 'float64', visits: 'int64' } });
+const ranking = featureService({ name: 'ranking', features: [userStats] });
+const base = [user, stats, spine, userStats, ranking];
+
+function validate(...definitions: Definition[]) {
+  return validateProject([...base, ...definitions].map((definition) => ({ file: definition.kind === 'model' ? 'definitions/models.ts' : 'definitions/base.ts', definition })));
+}
+
+function problems(...definitions: Definition[]): string[] {
+  try {
+    validate(...definitions);
+  } catch (error) {
+    if (error instanceof DefinitionError) return error.issues.map((i) => `${i.field}: ${i.message}`);
+    throw error;
+  }
+  return [];
+}
+
+describe('model definitions at plan', () => {
+  it('normalizes a model: inputs in order, a TypeScript module relative to the project root, batch defaults', () => {
+    const spec = validate(model({
+      name: 'ranker', service: ranking, inputs: ['ctr', { request: 'position' }], output: { name: 'p_click', kind: 'probability' },
+      artifact: { format: 'typescript', module: '../models/ranker.ts' }, batch: { spine, schedule: { cron: '0  4 * * *' } },
+    }));
+    expect(spec.models.ranker).toEqual({
+      kind: 'model', name: 'ranker', service: 'ranking', inputs: [{ feature: 'ctr' }, { request: 'position' }],
+      output: { name: 'p_click', kind: 'probability' }, artifact: { format: 'typescript', module: 'models/ranker.ts', export: 'score' },
+      batch: { spine: 'users_to_score', chunkSize: 10000, schedule: { cron: '0 4 * * *', catchupWindowSeconds: 86400, paused: false } }, tags: {},
+    } satisfies ModelSpec);
+  });
+
+  it('names an unknown service, an input the service does not serve (with what it serves), a repeated input, a spine missing a request column', () => {
+    expect(problems(model({ name: 'm1', service: 'rankng', inputs: ['ctr'], output: { name: 's', kind: 'score' }, artifact: { format: 'onnx' } })))
+      .toEqual(['service: unknown feature service "rankng" (did you mean "ranking"?)']);
+    expect(problems(model({ name: 'm2', service: ranking, inputs: ['ctr', 'visit', 'ctr'], output: { name: 's', kind: 'score' }, artifact: { format: 'onnx' } }))).toEqual([
+      'inputs.1: model "m2" input "visit" is not a feature of feature service "ranking"; the service serves ctr, visits (did you mean "visits"?). A field of the request is written { request: "visit" }',
+      'inputs.2: input "ctr" is listed twice; each input is one column of the model',
+    ]);
+    expect(problems(model({ name: 'm3', service: ranking, inputs: [{ request: 'rank' }], output: { name: 's', kind: 'score' }, artifact: { format: 'onnx' }, batch: { spine } }))).toEqual([
+      'batch.spine: request input "rank" is not a column of spine source "users_to_score" (its columns: user_id, ts, position); batch scoring reads request inputs from the spine',
+    ]);
+    expect(problems(model({ name: 'm4', service: ranking, inputs: [], output: { name: 's', kind: 'odds' as 'score' }, artifact: { format: 'pickle' } as never })).sort()).toEqual([
+      'artifact.format: expected { format: "onnx" } or { format: "typescript", module: "./ranker.ts" }',
+      'inputs: declare at least one input',
+      'output.kind: expected score or probability, got "odds"',
+    ]);
+  });
+});
+
+describe('model runtime', () => {
+  let root: string;
+  let store: LocalObjectStore;
+  const onnxSpec = (inputs = 2): ModelSpec => ({
+    kind: 'model', name: 'tiny', service: 'ranking', inputs: ['ctr', 'visits', 'x3'].slice(0, inputs).map((feature) => ({ feature })),
+    output: { name: 'p', kind: 'probability' }, artifact: { format: 'onnx' }, tags: {},
+  });
+  const tsSpec: ModelSpec = {
+    kind: 'model', name: 'linear', service: 'ranking', inputs: [{ feature: 'ctr' }, { request: 'position' }],
+    output: { name: 'score', kind: 'score' }, artifact: { format: 'typescript', module: 'linear.ts', export: 'score' }, tags: {},
+  };
+  const trainedOn = { trainingSet: 'clicks_training', version: 'r1', partitions: [{ key: 'day=2024-05-01', version: 'r1', registryVersion: 3, rowCount: 10 }] };
+  // sigmoid(0.5·ctr − 1·visits + 0.25): rows (1, 0.75) → sigmoid(0) = 0.5; (0, 0) → sigmoid(0.25).
+  const tinyOnnx = denseOnnxModel({ inputWidth: 2, layers: [{ weights: [[0.5], [-1]], bias: [0.25], activation: 'sigmoid' }] });
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'flywheel-models-'));
+    store = new LocalObjectStore(join(root, 'store'));
+    await writeFile(join(root, 'linear.ts'), [
+      'export function score(params: { w: number[]; b: number }, rows: Record<string, number>[]) {',
+      '  return rows.map((r) => r.position < 0 ? Number.NaN : params.w[0]! * r.ctr + params.w[1]! * r.position + params.b);',
+      '}',
+    ].join('\n'));
+  });
+  afterAll(async () => rm(root, { recursive: true, force: true }));
+
+  it('scores a tiny ONNX model exactly (a 2-layer MLP with relu too)', async () => {
+    const tiny = await scorerModel(onnxSpec(), { version: 'v0', file: 'tiny.onnx', bytes: tinyOnnx, projectRoot: root });
+    const [zero, quarter] = await tiny.score([{ ctr: 1, visits: 0.75 }, { ctr: 0, visits: false }]);
+    expect(zero).toBe(0.5);
+    // ONNX Runtime computes sigmoid in float32: 1 / (1 + e^-0.25) = 0.562176500…, to float32 precision.
+    expect(Math.abs(quarter! - 0.5621765008857981)).toBeLessThan(2e-7);
+    // relu([x1 − x2, x2 − x1]) · [2, 3] + 1
+    const mlp = denseOnnxModel({ inputWidth: 2, layers: [{ weights: [[1, -1], [-1, 1]], bias: [0, 0], activation: 'relu' }, { weights: [[2], [3]], bias: [1] }] });
+    const scorer = await scorerModel({ ...onnxSpec(), output: { name: 's', kind: 'score' } }, { version: 'v0', file: 'mlp.onnx', bytes: mlp, projectRoot: root });
+    expect(Array.from(await scorer.score([{ ctr: 3, visits: 1 }, { ctr: 1, visits: 3 }, { ctr: 2, visits: 2 }]))).toEqual([5, 7, 1]);
+  });
+
+  it('refuses an ONNX artifact that is not ONNX or has the wrong width, and inputs that are not numbers', async () => {
+    await expect(scorerModel(onnxSpec(), { version: 'v9', file: 'x.onnx', bytes: new TextEncoder().encode('not a model'), projectRoot: root }))
+      .rejects.toThrow(/^model "tiny" version v9, artifact x\.onnx: not a loadable ONNX model: /);
+    await expect(scorerModel(onnxSpec(3), { version: 'v9', file: 'x.onnx', bytes: tinyOnnx, projectRoot: root }))
+      .rejects.toThrow(new ModelArtifactError({ model: 'tiny', version: 'v9', file: 'x.onnx', reason: 'input "input" has shape [batch, 2]; the model declares 3 inputs (ctr, visits, x3), so it must be [batch, 3]' }));
+    const tiny = await scorerModel(onnxSpec(), { version: 'v1', file: 'tiny.onnx', bytes: tinyOnnx, projectRoot: root });
+    await expect(tiny.score([{ ctr: 1, visits: 1 }, { ctr: 'high', visits: 1 }])).rejects.toThrow('model "tiny" version v1, row 1: input "ctr" is "high"; an ONNX model\'s inputs are numbers or booleans');
+    await expect(tiny.score([{ ctr: 1, visits: 1 }, { ctr: null, visits: 1 }])).rejects.toThrow('model "tiny" version v1, row 1: the model returned NaN (inputs null or missing: ctr)');
+  });
+
+  it('scores a TypeScript model with its JSON parameters, and names the row that gives NaN, a wrong count, or a throw', async () => {
+    const params = new TextEncoder().encode(JSON.stringify({ w: [2, -0.5], b: 1 }));
+    const linear = await scorerModel(tsSpec, { version: 'v2', file: 'params.json', bytes: params, projectRoot: root });
+    expect(linear.inputs).toEqual(['ctr', 'position']);
+    expect(Array.from(await linear.score([{ ctr: 0.25, position: 1 }, { ctr: 1, position: 4 }]))).toEqual([1, 1]);
+    const error = await linear.score([{ ctr: 0.25, position: 1 }, { ctr: 1, position: -1 }]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelScoringError);
+    expect(error).toMatchObject({ model: 'linear', version: 'v2', rowIndex: 1, message: 'model "linear" version v2, row 1: the model returned NaN' });
+    await expect(scorerModel(tsSpec, { version: 'v3', file: 'params.json', bytes: new TextEncoder().encode('{w:'), projectRoot: root }))
+      .rejects.toThrow(/^model "linear" version v3, artifact params\.json: not valid JSON \(a TypeScript model's artifact is its parameters as JSON\): /);
+    await expect(scorerModel({ ...tsSpec, artifact: { format: 'typescript', module: 'linear.ts', export: 'predict' } }, { version: 'v3', file: 'params.json', bytes: params, projectRoot: root }))
+      .rejects.toThrow('model "linear" version v3, artifact params.json: module linear.ts has no function export "predict" (exports: score)');
+    const broken = await scorerModel(tsSpec, { version: 'v4', file: 'params.json', bytes: new TextEncoder().encode('{}'), projectRoot: root });
+    await expect(broken.score([{ ctr: 1, position: 1 }])).rejects.toThrow(/^model "linear" version v4: the model threw: /);
+    const probability = await scorerModel({ ...tsSpec, output: { name: 'p', kind: 'probability' } }, { version: 'v5', file: 'params.json', bytes: params, projectRoot: root });
+    await expect(probability.score([{ ctr: 0, position: 0 }, { ctr: 1, position: 0 }])).rejects.toThrow('model "linear" version v5, row 1: the model returned 3, and output "p" is a probability (0 to 1)');
+  });
+
+  it('registers versions in the object store (idempotent by sha256), promotes one, and loads the promoted or a named version', async () => {
+    const now = new Date('2024-05-02T10:00:00.000Z');
+    await expect(loadModelVersion({ store, definitions: { ...validate(), models: { tiny: onnxSpec() } }, name: 'tiny' }))
+      .rejects.toThrow(new NotFoundError('promoted version of model', 'tiny', 'Register one: flywheel models register tiny <file> --trained-on <training set>'));
+    const first = await registerModelVersion(store, { spec: onnxSpec(), bytes: tinyOnnx, trainedOn, now });
+    const again = await registerModelVersion(store, { spec: onnxSpec(), bytes: tinyOnnx, trainedOn, now: new Date('2024-05-03T00:00:00Z') });
+    const mlp = denseOnnxModel({ inputWidth: 2, layers: [{ weights: [[0], [0]], bias: [0], activation: 'sigmoid' }] });
+    const second = await registerModelVersion(store, { spec: onnxSpec(), bytes: mlp, trainedOn, now });
+    expect([first.manifest.version, first.created, again.manifest.version, again.created, second.manifest.version]).toEqual(['v1', true, 'v1', false, 'v2']);
+    expect(first.manifest).toEqual({
+      formatVersion: 1, name: 'tiny', version: 'v1', format: 'onnx', artifact: 'model.onnx', sha256: first.manifest.sha256,
+      inputs: ['ctr', 'visits'], output: { name: 'p', kind: 'probability' }, trainedOn, registeredAt: '2024-05-02T10:00:00.000Z',
+    });
+    expect(first.manifest.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect((await store.list('models/tiny/')).map((o) => o.key)).toEqual([
+      'models/tiny/versions/v1/manifest.json', 'models/tiny/versions/v1/model.onnx', 'models/tiny/versions/v2/manifest.json', 'models/tiny/versions/v2/model.onnx',
+    ]);
+    await expect(promoteModelVersion(store, 'tiny', 'v3', now)).rejects.toThrow(new ModelRegistryError('tiny', 'no version v3; registered: v1, v2'));
+    expect(await promoteModelVersion(store, 'tiny', 'v2', now)).toEqual({ version: 'v2', promotedAt: '2024-05-02T10:00:00.000Z' });
+    expect(await readPromoted(store, 'tiny')).toEqual({ version: 'v2', promotedAt: '2024-05-02T10:00:00.000Z' });
+    expect((await listModelVersions(store, 'tiny')).map((v) => v.version)).toEqual(['v1', 'v2']);
+    const definitions = { ...validate(), models: { tiny: onnxSpec() } };
+    const promoted = await loadModelVersion({ store, definitions, name: 'tiny' });
+    expect([promoted.version, Array.from(await promoted.score([{ ctr: 5, visits: 5 }]))]).toEqual(['v2', [0.5]]);
+    const named = await loadModelVersion({ store, definitions, name: 'tiny', version: 'v1' });
+    expect([named.version, Array.from(await named.score([{ ctr: 1, visits: 0.75 }]))]).toEqual(['v1', [0.5]]);
+    await expect(loadModelVersion({ store, definitions, name: 'tiny', version: 'v7' })).rejects.toThrow(new NotFoundError('version v7 of model', 'tiny', 'Registered: v1, v2'));
+    await expect(loadModelVersion({ store, definitions, name: 'tine' })).rejects.toThrow(new NotFoundError('model', 'tine', 'Defined models: tiny'));
+    await expect(loadModelVersion({ store, definitions: { ...definitions, models: { tiny: onnxSpec(3) } }, name: 'tiny' }))
+      .rejects.toThrow('model "tiny" version v2, artifact models/tiny/versions/v2/model.onnx: the version was registered for inputs (ctr, visits); the definition now has (ctr, visits, x3); register a version for these inputs');
+  });
+});
