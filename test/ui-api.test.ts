@@ -16,6 +16,8 @@ import { createUiApp } from '../server/ui/ui-app.ts';
 import type { UiSources } from '../server/ui/ui-sources.ts';
 import { WarehouseAccess } from '../server/ui/warehouse-access.ts';
 import { loadDefinitions } from '../cli/project/load-definitions.ts';
+import { loadConfig } from '../runtime/load-config.ts';
+import { TemporalSchedules } from '../runtime/temporal-schedules.ts';
 import { REPO_ROOT, createTempProject, type TempProject } from './support/temp-project.ts';
 import { runWorker, temporalAddress, temporalNamespace, testTaskQueue } from './setup/temporal.ts';
 import { putSealedSegment } from './support/sealed-segments.ts';
@@ -35,6 +37,8 @@ const AS_OF = '2024-05-02T06:00:00.000Z';
 const NOW = '2024-05-02T07:00:00.000Z';
 const READ_TOKEN = 'ui-read-token';
 const WRITE_TOKEN = 'ui-write-token';
+/** DuckDB's first line for a table that does not exist (the engine's own words, as plan shows them). */
+const GHOST_ERROR = 'duckdb query failed: Catalog Error: Table with name ghost does not exist!';
 
 const DEFINITIONS = `
 import { entity, eventStream, featureView, labels, source, trainingSet } from 'flywheel';
@@ -56,6 +60,7 @@ let stateDir: string;
 let warehouse: string;
 let store: SqliteOnlineStore;
 let runs: RunFinder;
+let schedules: TemporalSchedules | undefined;
 let sources: UiSources;
 let app: ReturnType<typeof createUiApp>;
 const taskQueue = testTaskQueue();
@@ -110,6 +115,7 @@ export default defineConfig({ project: '${PROJECT}', definitions: './definitions
   const loop = await runWorker({ taskQueue, activities: createActivities(deps) }, () => project.cliAsync('loop', 'run', '--as-of', AS_OF));
   expect(loop.code, `${loop.stdout}\n${loop.stderr}`).toBe(0);
 
+  const { temporal } = (await loadConfig({ cwd: project.dir, profile: 'local' })).profile;
   runs = await connectRunFinder({ address: temporalAddress(), namespace: temporalNamespace(), taskQueue }, 'http://localhost:8233');
   sources = {
     project: PROJECT,
@@ -119,6 +125,8 @@ export default defineConfig({ project: '${PROJECT}', definitions: './definitions
     runs,
     temporalUi: { url: 'http://localhost:8233', namespace: temporalNamespace() },
     loadDefinitions: () => loadDefinitions(join(project.dir, 'definitions'), project.dir),
+    resolvePath: (path) => join(project.dir, path),
+    schedules: { temporal, connect: async () => (schedules ??= await TemporalSchedules.connectToRead(PROJECT, temporal)) },
     now: () => new Date(NOW),
   };
   app = createUiApp({ sources, tokens: TokenTable.parse(`${READ_TOKEN}=read;${WRITE_TOKEN}=write:*`), assetsDir: undefined });
@@ -126,6 +134,7 @@ export default defineConfig({ project: '${PROJECT}', definitions: './definitions
 
 afterAll(async () => {
   await runs?.close();
+  await schedules?.close();
   await store?.close();
   project?.remove();
 });
@@ -330,14 +339,79 @@ describe('the UI API', { timeout: 60_000 }, () => {
     expect(new Set(kind.body.runs.map((run) => run.object))).toEqual(new Set(['clicks', 'orders']));
   });
 
-  it('GET /api/plan: what flywheel plan would change, from the definitions folder now', async () => {
-    expect((await api('/api/plan')).body).toMatchObject({ format: 'flywheel.plan/v1', project: PROJECT, applied: { version: 1 }, hasChanges: false, changes: [] });
-    project.write('definitions/more.ts', `import { featureView } from 'flywheel';\nimport { user, profile } from './all.ts';\nexport const userCountry = featureView({ name: 'user_country', entities: [user], source: profile, features: { country: 'string' } });\n`);
+  it('GET /api/plan: the document flywheel plan --json prints, and the warehouse checks with their outcome', async () => {
+    const passing = [
+      { kind: 'source', object: 'profile', relation: 'table "profile"', outcome: 'pass', message: 'table "profile" has the 4 declared columns, each of a compatible type', issues: [] },
+      { kind: 'source', object: 'spine', relation: 'table "spine"', outcome: 'pass', message: 'table "spine" has the 3 declared columns, each of a compatible type', issues: [] },
+      { kind: 'eventStream', object: 'orders', relation: 'table "raw_orders"', outcome: 'pass', message: 'table "raw_orders" has the stream\'s keys, timestamp, fields and watermark, each of a compatible type', issues: [] },
+    ];
+    const cliPlan = () => {
+      const run = project.cli('plan', '--json');
+      expect(run.code, run.stderr).toBe(0);
+      return JSON.parse(run.stdout) as Record<string, unknown>;
+    };
+    // Nothing changed: nothing scheduled, so Temporal is not asked.
+    const unchanged = cliPlan();
+    expect(unchanged).toMatchObject({ format: 'flywheel.plan/v1', project: PROJECT, applied: { version: 1 }, hasChanges: false, summary: { add: 0, change: 0, remove: 0, breaking: 0 }, changes: [], schedules: [] });
+    expect((await api('/api/plan')).body).toEqual({ ...unchanged, warehouseChecks: passing, checksSummary: { pass: 3, fail: 0, skipped: 0 }, schedulesOn: null, schedulesUnavailable: null });
+
+    // A view with a materialization schedule: one to add, one schedule to create on Temporal, as the CLI says.
+    project.write('definitions/more.ts', `import { featureView } from 'flywheel';
+import { user, profile } from './all.ts';
+export const userCountry = featureView({ name: 'user_country', entities: [user], source: profile, features: { country: 'string' }, online: true, materialize: { every: '1h' } });
+`);
     try {
+      const scheduled = cliPlan();
       const { body } = await api('/api/plan');
-      expect(body).toMatchObject({ hasChanges: true, summary: { add: 1, change: 0, remove: 0, breaking: 0 }, changes: [{ action: 'add', kind: 'featureView', name: 'user_country', breaking: false }] });
+      expect(body).toEqual({ ...scheduled, warehouseChecks: passing, checksSummary: { pass: 3, fail: 0, skipped: 0 }, schedulesOn: { address: temporalAddress(), namespace: temporalNamespace() }, schedulesUnavailable: null });
+      expect(body).toMatchObject({
+        hasChanges: true, summary: { add: 1, change: 0, remove: 0, breaking: 0 }, changes: [{ action: 'add', kind: 'featureView', name: 'user_country', breaking: false }],
+        schedules: [{ action: 'create', id: `flywheel:${PROJECT}:materialization:user_country`, featureView: 'user_country', spec: 'every 1h' }],
+      });
+
+      // A source whose table is missing, one that declares a column the table lacks and another of the
+      // wrong type, a transformation over each (one not run), and one that runs but returns a string
+      // where the view declares a number: the page lists each check (flywheel plan stops at the first failure).
+      project.write('definitions/broken.ts', `import { featureView, source } from 'flywheel';
+import { profile, user } from './all.ts';
+export const ghost = source({ name: 'ghost', table: 'ghost', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp' } });
+export const profileTyped = source({ name: 'profile_typed', table: 'profile', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', country: 'int64', city: 'string' } });
+export const ghostView = featureView({ name: 'ghost_view', entities: [user], source: ghost, features: { n: 'int64' }, transformation: 'SELECT user_id, ts, 1 AS n FROM {{source}}' });
+export const scoreView = featureView({ name: 'score_view', entities: [user], source: profile, features: { score: 'float64' }, transformation: 'SELECT user_id, ts, country AS score FROM {{source}}' });
+`);
+      const broken = project.cli('plan');
+      expect(broken.code).toBe(1);
+      expect(broken.stderr).toContain('The warehouse does not match the definitions (4 problems)');
+      const checks = (await api<{ warehouseChecks: unknown[]; checksSummary: unknown; changes: { name: string }[] }>('/api/plan')).body;
+      expect(checks.changes.map((change) => change.name)).toEqual(['ghost', 'profile_typed', 'ghost_view', 'score_view', 'user_country']);
+      expect(checks.checksSummary).toEqual({ pass: 3, fail: 3, skipped: 1 });
+      expect(checks.warehouseChecks).toEqual([
+        {
+          kind: 'source', object: 'ghost', relation: 'table "ghost"', outcome: 'fail',
+          message: `cannot read table "ghost" in the warehouse: ${GHOST_ERROR}`,
+          issues: [{ kind: 'source', object: 'ghost', message: `cannot read table "ghost" in the warehouse: ${GHOST_ERROR}`, unreadable: true }],
+        },
+        passing[0],
+        {
+          kind: 'source', object: 'profile_typed', relation: 'table "profile"', outcome: 'fail',
+          message: 'column "country": declared int64 but the warehouse column is VARCHAR; column "city": no such column in table "profile" (its columns are user_id, ts, country, score)',
+          issues: [
+            { kind: 'source', object: 'profile_typed', column: 'country', message: 'declared int64 but the warehouse column is VARCHAR' },
+            { kind: 'source', object: 'profile_typed', column: 'city', message: 'no such column in table "profile" (its columns are user_id, ts, country, score)' },
+          ],
+        },
+        passing[1],
+        passing[2],
+        { kind: 'featureView', object: 'ghost_view', relation: 'transformation', outcome: 'skipped', message: 'not run: its source "ghost" failed its check', issues: [] },
+        {
+          kind: 'featureView', object: 'score_view', relation: 'transformation', outcome: 'fail',
+          message: 'column "score": declared float64 but the warehouse column is VARCHAR',
+          issues: [{ kind: 'featureView', object: 'score_view', column: 'score', message: 'declared float64 but the warehouse column is VARCHAR' }],
+        },
+      ]);
     } finally {
       project.write('definitions/more.ts', 'export {};\n');
+      project.write('definitions/broken.ts', 'export {};\n');
     }
   });
 

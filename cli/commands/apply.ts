@@ -6,9 +6,10 @@ import { hasScheduleChanges, planDocumentWithSchedules, type ApplyDocumentWithSc
 import { unsupportedTableChanges, type WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
 import { formatApplyText, formatNoChangesApplied, formatPlanText } from '../format/plan-text.ts';
 import { ScheduleApplyError } from '../schedules/errors.ts';
-import type { TemporalSchedules } from '../schedules/temporal-schedules.ts';
+import type { TemporalSchedules } from '../../runtime/temporal-schedules.ts';
 import { formatRetentionText } from '../format/retention-text.ts';
-import { withPreparedPlan, withRetention } from './plan.ts';
+import { withRetention } from '../../runtime/plan-document.ts';
+import { withPreparedPlan } from './plan.ts';
 
 export function registerApplyCommand(program: Command): void {
   program

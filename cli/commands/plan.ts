@@ -6,21 +6,19 @@ import { WarehouseRegistry, type RegistryVersion } from '../../connectors/regist
 import { describeOfflineStore, type OfflineStoreConfig } from '../../core/config.ts';
 import type { ProjectSpec } from '../../core/definitions/specs.ts';
 import { WarehouseSchemaError } from '../../core/plan/errors.ts';
-import { createPlan, toPlanDocument, type Plan } from '../../core/plan/plan.ts';
-import { desiredSchedules, diffSchedules, knownScheduleIds, planDocumentWithSchedules, schedulesInvolved, type SchedulePlan } from '../../core/plan/schedules.ts';
-import { checkEventStreamFromColumns, checkSourceColumns, checkTransformationColumns, describeSourceRelation, type WarehouseColumnIssue } from '../../core/plan/warehouse-columns.ts';
-import { changedRetentions, retentionCutoff, type RetentionChange } from '../../core/retention/cutoff.ts';
-import { compileCountExpired } from '../../core/sql/retention.ts';
-import { compileSelectAll } from '../../core/sql/tables.ts';
+import { createPlan, type Plan } from '../../core/plan/plan.ts';
+import { schedulesInvolved, type SchedulePlan } from '../../core/plan/schedules.ts';
+import type { WarehouseColumnIssue } from '../../core/plan/warehouse-columns.ts';
 import type { CompiledQuery } from '../../core/sql/compiled-query.ts';
-import { compileWarehouseObjects, planWarehouseObjects, sourceRelationQuery, transformationQuery, type WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
-import { ingestSweepDocument } from '../../core/ingest/sweep.ts';
+import { compileWarehouseObjects, planWarehouseObjects, type WarehouseObjectNode } from '../../core/sql/warehouse-objects.ts';
+import { countRetentionChanges, fullPlanDocument, planSchedules, type RetentionPlan } from '../../runtime/plan-document.ts';
+import type { TemporalSchedules } from '../../runtime/temporal-schedules.ts';
+import { checkWarehouseSources } from '../../runtime/warehouse-checks.ts';
 import { formatIngestSweepText } from '../format/ingest-sweep-text.ts';
 import { formatPlanText } from '../format/plan-text.ts';
 import { formatRetentionText } from '../format/retention-text.ts';
 import type { ResolvedConfig } from '../../runtime/load-config.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
-import type { TemporalSchedules } from '../schedules/temporal-schedules.ts';
 import { loadConfigFor } from './global-options.ts';
 
 /** Everything plan computes and apply carries out, with the open engine and registry. */
@@ -42,7 +40,7 @@ export interface PreparedPlan {
   readonly schedules: SchedulePlan | undefined;
   readonly temporalSchedules: TemporalSchedules | undefined;
   /** Streams whose retention changes, with the stored events the new retention deletes, counted at `countedAt`. */
-  readonly retention: { readonly countedAt: string; readonly changes: readonly RetentionChange[] };
+  readonly retention: RetentionPlan;
 }
 
 /**
@@ -72,12 +70,10 @@ export async function withPreparedPlan<T>(command: Command, work: (prepared: Pre
     }
     const { temporal } = config.profile;
     // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
-    const { TemporalSchedules } = await import('../schedules/temporal-schedules.ts');
+    const { TemporalSchedules } = await import('../../runtime/temporal-schedules.ts');
     const temporalSchedules = await TemporalSchedules.connect(config.project, temporal);
     try {
-      const existing = await temporalSchedules.read(knownScheduleIds(config.project, applied?.spec, desired));
-      const changes = diffSchedules(desiredSchedules({ project: config.project, spec: desired, taskQueues: temporal.taskQueues }), existing);
-      const schedules: SchedulePlan = { temporal: { address: temporal.address, namespace: temporal.namespace }, changes };
+      const schedules = await planSchedules({ project: config.project, applied: applied?.spec, desired, temporal, schedules: async () => temporalSchedules });
       return await work({ config, engine, registry, applied, desired, plan, objects, statements, schedules, temporalSchedules, retention });
     } finally {
       await temporalSchedules.close();
@@ -85,25 +81,6 @@ export async function withPreparedPlan<T>(command: Command, work: (prepared: Pre
   } finally {
     await engine.close();
   }
-}
-
-/**
- * For each applied stream whose retention the definitions change, the stored events older than the
- * new retention as of `countedAt`: what the next retention run deletes (docs/collect.md, "Retention").
- */
-async function countRetentionChanges(engine: OfflineEngine, applied: ProjectSpec | undefined, desired: ProjectSpec, countedAt: string): Promise<PreparedPlan['retention']> {
-  const changes: RetentionChange[] = [];
-  for (const { stream, beforeSeconds } of changedRetentions(applied, desired)) {
-    const cutoff = retentionCutoff(countedAt, stream.retentionSeconds);
-    const [row] = await engine.all<{ rows: number | bigint }>(compileCountExpired(stream, { cutoff }, engine.dialect));
-    changes.push({ stream: stream.name, beforeSeconds, afterSeconds: stream.retentionSeconds, cutoff, rows: Number(row?.rows ?? 0) });
-  }
-  return { countedAt, changes };
-}
-
-/** The plan document with `retention` (only when a stream's retention changes, so documents of other plans are as they were). */
-export function withRetention<T extends object>(document: T, retention: PreparedPlan['retention']): T & { retention?: readonly RetentionChange[] } {
-  return retention.changes.length > 0 ? { ...document, retention: retention.changes } : document;
 }
 
 /**
@@ -125,46 +102,6 @@ export function noDataHint(issues: readonly WarehouseColumnIssue[], project: Pro
   ].join('\n');
 }
 
-/**
- * Describes each source's relation in the warehouse and compares it with the declared columns, the
- * same for the table each `from` event stream loads, then for the output of each feature view's
- * transformation (only when its source is fine; a stream's transformation is described over the
- * stream's desired columns, since apply creates or alters its table).
- */
-export async function checkWarehouseSources(engine: OfflineEngine, project: ProjectSpec, resolvePath: (path: string) => string): Promise<WarehouseColumnIssue[]> {
-  const issues: WarehouseColumnIssue[] = [];
-  const describe = async (query: CompiledQuery, onError: (reason: string) => WarehouseColumnIssue) => {
-    try {
-      return await engine.describe(query);
-    } catch (error) {
-      issues.push(onError((error instanceof Error ? error.message : String(error)).split('\n')[0] ?? ''));
-      return undefined;
-    }
-  };
-  for (const name of Object.keys(project.sources).sort()) {
-    const source = project.sources[name]!;
-    const columns = await describe(sourceRelationQuery(source, engine.dialect, resolvePath), (reason) => ({ kind: 'source', object: name, message: `cannot read ${describeSourceRelation(source)} in the warehouse: ${reason}`, unreadable: true }));
-    if (columns) issues.push(...checkSourceColumns(source, columns));
-  }
-  // A `from` stream's external table is filled by another system; Flywheel's own stream tables are made by apply.
-  for (const name of Object.keys(project.eventStreams).sort()) {
-    const stream = project.eventStreams[name]!;
-    if (!stream.from) continue;
-    const table = stream.from.table;
-    const columns = await describe(compileSelectAll(table, engine.dialect), (reason) => ({ kind: 'eventStream', object: name, message: `cannot read table "${table}" in the warehouse: ${reason}`, unreadable: true }));
-    if (columns) issues.push(...checkEventStreamFromColumns(stream, columns));
-  }
-  const badSources = new Set(issues.filter((issue) => issue.kind === 'source').map((issue) => issue.object));
-  for (const name of Object.keys(project.featureViews).sort()) {
-    const view = project.featureViews[name]!;
-    const query = transformationQuery(view, project, engine.dialect, resolvePath);
-    if (!query || badSources.has(view.source)) continue;
-    const columns = await describe(query, (reason) => ({ kind: 'featureView', object: name, message: `its transformation does not run in the warehouse: ${reason}` }));
-    if (columns) issues.push(...checkTransformationColumns(view, project, columns));
-  }
-  return issues;
-}
-
 export function registerPlanCommand(program: Command): void {
   program
     .command('plan')
@@ -173,8 +110,7 @@ export function registerPlanCommand(program: Command): void {
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are (1 on errors)')
     .action(async (options: { json?: boolean; detailedExitcode?: boolean }, command: Command) => {
       const { plan, schedules, retention, config, desired } = await withPreparedPlan(command, async (prepared) => prepared);
-      const sweep = ingestSweepDocument(config.project, desired);
-      const document = { ...withRetention(planDocumentWithSchedules(toPlanDocument(plan), schedules), retention), ...(sweep ? { ingestSweep: sweep } : {}) };
+      const document = fullPlanDocument({ plan, schedules, retention, desired });
       process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : `${formatPlanText(plan, schedules)}${formatRetentionText(retention.changes, retention.countedAt)}${formatIngestSweepText(config.project, desired)}`);
       if (options.detailedExitcode && document.hasChanges) process.exitCode = 2;
     });

@@ -1,7 +1,9 @@
+import { resolve } from 'node:path';
 import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';
 import { createOfflineEngine } from '../../connectors/offline/create-offline-engine.ts';
 import type { OnlineStore } from '../../connectors/online-store/online-store.ts';
 import type { ResolvedConfig } from '../../runtime/load-config.ts';
+import type { TemporalSchedules } from '../../runtime/temporal-schedules.ts';
 import type { TokenTable } from '../../server/auth/bearer-tokens.ts';
 import { startUiServer, type RunningUiServer } from '../../server/ui/start-ui-server.ts';
 import { connectRunFinder, type RunFinder } from '../../server/ui/temporal-runs.ts';
@@ -56,6 +58,14 @@ export async function startProjectUi(config: ResolvedConfig, options: ProjectUiO
   } catch (error) {
     notes.push(`note: the online store cannot be opened (${firstLine(error)}); the feature views' skew histograms are left out`);
   }
+  // The Plan page's schedule reader connects when a plan first involves a schedule, and stays for the server's life.
+  let schedules: Promise<TemporalSchedules> | undefined;
+  const connectSchedules = () => {
+    schedules ??= import('../../runtime/temporal-schedules.ts').then(({ TemporalSchedules }) => TemporalSchedules.connectToRead(config.project, temporal));
+    schedules.catch(() => (schedules = undefined));
+    return schedules;
+  };
+  const closeSchedules = async () => (await schedules?.catch(() => undefined))?.close();
   const sources: UiSources = {
     project: config.project,
     warehouse: new WarehouseAccess(() => createOfflineEngine(config.profile.offline)),
@@ -65,6 +75,8 @@ export async function startProjectUi(config: ResolvedConfig, options: ProjectUiO
     ...(runsUnavailable ? { runsUnavailable } : {}),
     temporalUi: temporalUiUrl ? { url: temporalUiUrl, namespace: temporal.namespace } : undefined,
     loadDefinitions: () => loadDefinitions(config.definitionsDir, config.projectRoot),
+    resolvePath: (path) => resolve(config.projectRoot, path),
+    schedules: { temporal, connect: connectSchedules },
     now: () => new Date(),
   };
   const assetsDir = uiAssetsDir();
@@ -75,6 +87,7 @@ export async function startProjectUi(config: ResolvedConfig, options: ProjectUiO
   } catch (error) {
     await runs?.close();
     await onlineStore?.close();
+    await closeSchedules();
     throw error;
   }
   const openUrl = options.sessionToken ? `${server.url}/?token=${options.sessionToken}` : `${server.url}/`;
@@ -90,6 +103,7 @@ export async function startProjectUi(config: ResolvedConfig, options: ProjectUiO
       await server.close();
       await runs?.close();
       await onlineStore?.close();
+      await closeSchedules();
     },
   };
 }

@@ -8,7 +8,7 @@ import { formatCronCalendar, parseCron, type CronCalendar } from '../validation/
 
 /**
  * Schedules as plan sees them (a training set's builds, a feature view's materialization): the Temporal Schedules the definitions want, the ones
- * that exist (read by cli/schedules/temporal-schedules.ts), and the diff between the two, kept apart
+ * that exist (read by runtime/temporal-schedules.ts), and the diff between the two, kept apart
  * from carrying it out and from printing it (cli/format/plan-text.ts). Pure: no I/O, no Temporal.
  *
  * @example

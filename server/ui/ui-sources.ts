@@ -1,6 +1,8 @@
 import type { ObjectStore } from '../../connectors/object-store/object-store.ts';
 import type { OnlineStore } from '../../connectors/online-store/online-store.ts';
+import type { ResolvedTemporalConfig } from '../../core/config.ts';
 import type { ProjectSpec } from '../../core/definitions/specs.ts';
+import type { ScheduleReader } from '../../runtime/plan-document.ts';
 import type { RunFinder } from './temporal-runs.ts';
 import type { WarehouseAccess } from './warehouse-access.ts';
 
@@ -24,6 +26,17 @@ export interface UiSources {
   readonly temporalUi: { readonly url: string; readonly namespace: string } | undefined;
   /** The project's definitions as they are in its folder now (what `flywheel plan` compares). */
   loadDefinitions(): Promise<ProjectSpec>;
+  /** A definition's relative path (a Parquet source's) resolved against the project's folder, as plan resolves it. */
+  resolvePath(path: string): string;
+  /**
+   * The profile's Temporal, for the Plan page's schedule diff: where its schedules live, its task
+   * queues (part of each desired schedule), and a reader of them, connected when first needed (only
+   * when a schedule is or was declared). `connect` throws when Temporal is away; the page says so.
+   */
+  readonly schedules: {
+    readonly temporal: Pick<ResolvedTemporalConfig, 'address' | 'namespace' | 'taskQueues'>;
+    connect(): Promise<ScheduleReader>;
+  };
   /** The clock; tests fix it. */
   now(): Date;
 }

@@ -1,7 +1,5 @@
-import { WarehouseRegistry } from '../../../connectors/registry/warehouse-registry.ts';
 import { COLLECTION_OF_KIND, DEFINITION_KINDS, type DefinitionKind, type DefinitionSpec } from '../../../core/definitions/specs.ts';
 import { NotFoundError } from '../../../core/errors.ts';
-import { createPlan, toPlanDocument, type PlanDocument } from '../../../core/plan/plan.ts';
 import { definitionTypeScript } from '../definition-typescript.ts';
 import type { RunSummary } from '../temporal-runs.ts';
 import type { UiSources } from '../ui-sources.ts';
@@ -44,14 +42,6 @@ export interface RunsPage {
 export async function runsPage(sources: UiSources, filter: { kind?: string; object?: string }): Promise<RunsPage> {
   const { runs, unavailable } = await recentRuns(sources, { ...filter, limit: RUNS_LISTED });
   return { project: sources.project, kind: filter.kind ?? null, object: filter.object ?? null, runs, unavailable, temporalUi: sources.temporalUi?.url ?? null };
-}
-
-/** `GET /api/plan`: what `flywheel plan` would change, as its JSON document (format flywheel.plan/v1), against the definitions folder now. */
-export async function planPage(sources: UiSources): Promise<PlanDocument> {
-  // Definitions first, as plan does: a broken definition is reported without reading the warehouse.
-  const desired = await sources.loadDefinitions();
-  const applied = await sources.warehouse.read((engine) => new WarehouseRegistry(engine).latest(sources.project));
-  return toPlanDocument(createPlan({ project: sources.project, applied, desired }));
 }
 
 /** `GET /api/definitions/:kind/:name`: one applied definition, as TypeScript and as its stored spec. */

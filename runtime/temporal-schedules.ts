@@ -14,14 +14,14 @@ import {
   type ScheduleUpdateOptions,
 } from '@temporalio/client';
 import type { SearchAttributePair, TypedSearchAttributes } from '@temporalio/common';
-import type { ResolvedTemporalConfig } from '../../core/config.ts';
-import { FlywheelError } from '../../core/errors.ts';
-import { scheduleTargetOfId, type ScheduleState, type ScheduleTimes } from '../../core/plan/schedules.ts';
-import { CRON_FIELDS, type CronCalendar, type CronField } from '../../core/validation/cron.ts';
-import { connectClient } from '../../runtime/temporal-connection.ts';
-import { registerSearchAttributes } from '../../worker/search-attributes-registration.ts';
-import { FLYWHEEL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.ts';
-import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT } from '../../workflows/search-attributes.ts';
+import type { ResolvedTemporalConfig, TemporalConfig } from '../core/config.ts';
+import { FlywheelError } from '../core/errors.ts';
+import { scheduleTargetOfId, type ScheduleState, type ScheduleTimes } from '../core/plan/schedules.ts';
+import { CRON_FIELDS, type CronCalendar, type CronField } from '../core/validation/cron.ts';
+import { connectClient } from './temporal-connection.ts';
+import { registerSearchAttributes } from '../worker/search-attributes-registration.ts';
+import { FLYWHEEL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.ts';
+import { FLYWHEEL_KIND, FLYWHEEL_OBJECT, FLYWHEEL_PROJECT } from '../workflows/search-attributes.ts';
 
 /**
  * A project's schedules on Temporal (training sets' and feature views' materialization): read them as ScheduleState (what core/plan/schedules.ts
@@ -54,6 +54,16 @@ export class TemporalSchedules {
       await connection.close();
       throw error;
     }
+    return new TemporalSchedules(new Client({ connection, namespace: temporal.namespace }), project, { address: temporal.address, namespace: temporal.namespace });
+  }
+
+  /**
+   * Connects to read only (the UI's Plan page): no search attributes are registered, since reading
+   * changes nothing on the cluster. A cluster that has never seen Flywheel's attributes cannot list
+   * by them; `read` then fails with a FlywheelError saying so.
+   */
+  static async connectToRead(project: string, temporal: TemporalConfig): Promise<TemporalSchedules> {
+    const connection = await connectClient(temporal);
     return new TemporalSchedules(new Client({ connection, namespace: temporal.namespace }), project, { address: temporal.address, namespace: temporal.namespace });
   }
 
