@@ -1,8 +1,9 @@
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
-import type { ProjectSpec } from '../core/definitions/specs.ts';
+import type { ProjectSpec, SourceSpec } from '../core/definitions/specs.ts';
 import { checkEventStreamFromColumns, checkSourceColumns, checkTransformationColumns, describeSourceRelation, type WarehouseColumnIssue } from '../core/plan/warehouse-columns.ts';
 import type { CompiledQuery } from '../core/sql/compiled-query.ts';
 import { compileSelectAll } from '../core/sql/tables.ts';
+import { compileUniqueSample, UNIQUE_SAMPLE_COUNT, UNIQUE_SAMPLE_ROWS } from '../core/sql/unique-sample.ts';
 import { sourceRelationQuery, transformationQuery } from '../core/sql/warehouse-objects.ts';
 
 /**
@@ -55,7 +56,10 @@ export async function runWarehouseChecks(engine: OfflineEngine, project: Project
     const issues: WarehouseColumnIssue[] = 'reason' in described
       ? [{ kind: 'source', object: name, message: `cannot read ${relation} in the warehouse: ${described.reason}`, unreadable: true }]
       : checkSourceColumns(source, described.columns);
-    checks.push(outcomeOf({ kind: 'source', object: name, relation }, issues, `${relation} has the ${source.columns.length} declared columns, each of a compatible type`));
+    // A declared `unique` is checked on a sample once the columns are known to be there.
+    const unique = issues.length === 0 ? await checkUniqueSample(engine, source, resolvePath) : undefined;
+    if (unique?.issue) issues.push(unique.issue);
+    checks.push(outcomeOf({ kind: 'source', object: name, relation }, issues, `${relation} has the ${source.columns.length} declared columns, each of a compatible type${unique?.passed ?? ''}`));
   }
   // A `from` stream's external table is filled by another system; Flywheel's own stream tables are made by apply.
   for (const name of Object.keys(project.eventStreams).sort()) {
@@ -85,6 +89,35 @@ export async function runWarehouseChecks(engine: OfflineEngine, project: Project
     checks.push(outcomeOf(base, issues, 'its transformation returns the join keys, the timestamp and every feature, each of a compatible type'));
   }
   return checks;
+}
+
+/**
+ * A source's `unique` promise against its first UNIQUE_SAMPLE_ROWS rows: an issue naming the values
+ * two rows share, or what passed.
+ */
+async function checkUniqueSample(engine: OfflineEngine, source: SourceSpec, resolvePath: (path: string) => string): Promise<{ issue?: WarehouseColumnIssue; passed?: string } | undefined> {
+  const query = compileUniqueSample(source, engine.dialect, resolvePath);
+  if (!query || !source.unique) return undefined;
+  const columns = `(${source.unique.join(', ')})`;
+  const [repeated] = await engine.all(query);
+  if (!repeated) return { passed: `; unique ${columns} holds in its first ${UNIQUE_SAMPLE_ROWS.toLocaleString('en-US')} rows` };
+  const values = source.unique.map((column) => `${column} = ${formatValue(valueOf(repeated, column))}`).join(', ');
+  return {
+    issue: {
+      kind: 'source', object: source.name,
+      message: `declares unique ${columns}, but ${String(valueOf(repeated, UNIQUE_SAMPLE_COUNT))} rows share ${values}; remove \`unique\` or remove the repeated rows`,
+    },
+  };
+}
+
+// Engines may fold the case of unquoted result names; columns are matched as the warehouse resolves them.
+function valueOf(row: Record<string, unknown>, column: string): unknown {
+  return row[column] ?? Object.entries(row).find(([name]) => name.toLowerCase() === column.toLowerCase())?.[1];
+}
+
+// Engines return instants as ISO-8601 text; values are printed as they come.
+function formatValue(value: unknown): string {
+  return value instanceof Date ? value.toISOString() : String(value);
 }
 
 /** Every problem the checks found, in their order. */

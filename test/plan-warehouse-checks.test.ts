@@ -54,6 +54,38 @@ describe('plan against the warehouse', () => {
   });
 });
 
+describe('a source\'s unique promise, checked on a sample', () => {
+  const keyedDefinitions = (parquet: string) => `
+import { source } from 'flywheel';
+export const spend = source({ name: 'spend', parquet: '${parquet}', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', amount: 'float64' }, unique: ['user_id', 'ts'] });
+`;
+  beforeAll(async () => {
+    const engine = await openDuckDBEngine({ path: join(project.dir, '.flywheel', 'warehouse.duckdb') });
+    // Same time for two users (no tie), then the same user twice at one time (a tie).
+    const rows = `(1, TIMESTAMPTZ '2024-01-01 10:00:00+00', 5.0), (2, TIMESTAMPTZ '2024-01-01 10:00:00+00', 6.0), (1, TIMESTAMPTZ '2024-01-01 11:00:00+00', 7.0)`;
+    await engine.run({ sql: `COPY (SELECT * FROM (VALUES ${rows}) t(user_id, ts, amount)) TO '${join(project.dir, 'unique.parquet')}' (FORMAT parquet)`, parameters: [] });
+    await engine.run({ sql: `COPY (SELECT * FROM (VALUES ${rows}, (1, TIMESTAMPTZ '2024-01-01 11:00:00+00', 8.0)) t(user_id, ts, amount)) TO '${join(project.dir, 'tied.parquet')}' (FORMAT parquet)`, parameters: [] });
+    await engine.close();
+  });
+
+  it('passes when no two rows share the columns', () => {
+    project.write('definitions/defs.ts', keyedDefinitions('unique.parquet'));
+    const result = project.cli('plan');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
+  it('refuses the plan, naming the source, the values two rows share and how many', () => {
+    project.write('definitions/defs.ts', keyedDefinitions('tied.parquet'));
+    const result = project.cli('plan');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'error: The warehouse does not match a definition:\n' +
+        '  - source "spend": declares unique (user_id, ts), but 2 rows share user_id = 1, ts = 2024-01-01T11:00:00.000Z; remove `unique` or remove the repeated rows\n',
+    );
+  });
+});
+
 describe('plan on a warehouse without the data', () => {
   it('says that none of the sources can be read, where the warehouse is, and how to load data', () => {
     const empty = createTempProject({

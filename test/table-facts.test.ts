@@ -39,6 +39,26 @@ describe('table facts for a training set join', () => {
     expect(latest(2, new Map([['raw.spend', table([['user_id', 'ts']])]])).uniqueEventTimes).toBeUndefined();
   });
 
+  it('skips the tie-break of a view whose source declares a unique set within its keys and event time, whatever the source reads', () => {
+    const declared = (unique: string[], location: { parquet: string } | { query: string } | { table: string }, transformation?: string) => {
+      const src = source({ name: 'src', ...location, timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', amount: 'float64' }, unique } as Parameters<typeof source>[0]);
+      const view = featureView({ name: 'v', entities: [user], source: src, features: { amount: 'float64' }, ...(transformation ? { transformation } : {}) });
+      const models = featureService({ name: 'm', features: [view] });
+      const set = trainingSet({ name: 't', spine, features: models, output: { path: 't' } });
+      const p = validateProject([user, spine, src, view, models, set].map((definition) => ({ file: 'test', definition })));
+      return (resolveTrainingSet(p, 't').join.views[0] as LatestValueView).uniqueEventTimes;
+    };
+    expect(declared(['user_id', 'ts'], { parquet: 'data/spend/*.parquet' })).toBe(true);
+    expect(declared(['ts', 'user_id'], { query: 'SELECT * FROM raw.spend' })).toBe(true);
+    expect(declared(['user_id', 'ts'], { table: 'raw.spend' })).toBe(true);
+    // A subset is an even stronger promise.
+    expect(declared(['ts'], { parquet: 'x.parquet' })).toBe(true);
+    // A set with a column outside the keys and time says nothing about ties on (user_id, ts).
+    expect(declared(['user_id', 'ts', 'amount'], { parquet: 'x.parquet' })).toBeUndefined();
+    // A transformation's rows are not the source's.
+    expect(declared(['user_id', 'ts'], { parquet: 'x.parquet' }, 'SELECT user_id, ts, amount FROM {{source}}')).toBeUndefined();
+  });
+
   it('reads a spine that is a stored table from the table, numbered by row id; a view stays as it is', () => {
     const stored = joinWithTableFacts(resolved, new Map([['raw.spine', table([])]])).spine;
     expect(stored).toMatchObject({ relation: 'raw.spine', rowIds: true });

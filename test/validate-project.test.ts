@@ -132,6 +132,18 @@ describe('validateProject name rules', () => {
     ]);
   });
 
+  it('keeps a source\'s unique columns, and names an unknown, repeated or missing one', () => {
+    const keyed = source({ name: 'keyed', parquet: 'data/k.parquet', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp' }, unique: ['user_id', 'ts'] });
+    expect(validateProject(at('u.ts', keyed)).sources.keyed?.unique).toEqual(['user_id', 'ts']);
+    expect(validateProject(at('u.ts', txns)).sources.txns).not.toHaveProperty('unique');
+    const bad = (unique: string[]) => source({ name: 'bad', table: 't', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp' }, unique });
+    expect(issuesOf(at('u.ts', bad(['user_id', 'tz'])))).toEqual([
+      { file: 'u.ts', object: 'bad', field: 'unique', message: 'unknown column "tz"; the source\'s columns are user_id, ts' },
+    ]);
+    expect(issuesOf(at('u.ts', bad(['ts', 'ts'])))).toEqual([{ file: 'u.ts', object: 'bad', field: 'unique', message: 'a column is named twice in [ts, ts]' }]);
+    expect(issuesOf(at('u.ts', bad([])))).toEqual([{ file: 'u.ts', object: 'bad', field: 'unique', message: 'name at least one column' }]);
+  });
+
   it('accepts a selection object without a feature list as the whole view', () => {
     const project = validateProject(at('i.ts', user, txns, spend, featureService({ name: 'all', features: [{ view: spend } as never] })));
     expect(project.featureServices.all?.features).toEqual([{ view: 'spend', features: ['amount', 'country'] }]);

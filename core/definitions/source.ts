@@ -9,6 +9,13 @@ interface SourceCommon {
   createdTimestampField?: string;
   /** The columns the source provides and their types. Feature views are checked against these. */
   columns: Record<string, ValueType>;
+  /**
+   * Columns no two rows share all at once, e.g. `['user_id', 'ts']`: the owner's promise, like
+   * Snowflake's `RELY`, that lets a training set skip its tie-break for views over this source
+   * whose join keys and event time include these columns. Plan and apply check it on a sample;
+   * a broken promise is not detected beyond that (docs/point-in-time.md).
+   */
+  unique?: string[];
   description?: string;
   owner?: string;
   tags?: Record<string, string>;

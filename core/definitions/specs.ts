@@ -31,6 +31,8 @@ export interface SourceSpec {
   readonly timestampField: string;
   readonly createdTimestampField?: string;
   readonly columns: readonly ColumnSpec[];
+  /** Columns no two rows share all at once: the owner's promise, checked on a sample at plan (runtime/warehouse-checks.ts). */
+  readonly unique?: readonly string[];
   readonly description?: string;
   readonly owner?: string;
   readonly tags: Readonly<Record<string, string>>;

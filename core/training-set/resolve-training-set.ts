@@ -73,10 +73,22 @@ export function resolveTrainingSet(project: ProjectSpec, name: string, range: Ti
           ...(columns.createdTimestamp ? { createdTimestampField: columns.createdTimestamp } : {}),
           features: features.map((f) => f.name),
           ttlSeconds: view.ttlSeconds,
+          ...(declaredUnique(view, project, [...columns.joinKeys.map((k) => k.name), columns.timestamp]) ? { uniqueEventTimes: true } : {}),
         };
       }),
     },
   };
+}
+
+/**
+ * The view reads its source row for row (no transformation) and the source promises (`unique`) that a
+ * set of columns within the view's join keys and event time is unique: no two rows can tie.
+ */
+function declaredUnique(view: FeatureViewSpec, project: ProjectSpec, keysAndTime: readonly string[]): boolean {
+  const unique = view.transformation === undefined ? project.sources[view.source]?.unique : undefined;
+  if (unique === undefined) return false;
+  const covered = new Set(keysAndTime.map((c) => c.toLowerCase()));
+  return unique.every((c) => covered.has(c.toLowerCase()));
 }
 
 // The registry was validated when it was applied, so a dangling reference means it was edited by hand.

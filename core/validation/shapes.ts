@@ -66,6 +66,7 @@ export const sourceShape = z
     timestampField: identifier,
     createdTimestampField: identifier.optional(),
     columns,
+    unique: z.array(identifier).min(1, 'name at least one column').optional(),
     description: z.string().optional(),
     owner: z.string().optional(),
     tags,

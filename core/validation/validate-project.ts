@@ -137,13 +137,17 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
       if (type === undefined) at('source', name, field, `unknown column "${column}"; the source's columns are ${Object.keys(input.columns).join(', ')}`);
       else if (type !== 'timestamp') at('source', name, field, `column "${column}" has type ${type}; a time column must be a timestamp`);
     }
+    for (const column of input.unique ?? []) {
+      if (input.columns[column] === undefined) at('source', name, 'unique', `unknown column "${column}"; the source's columns are ${Object.keys(input.columns).join(', ')}`);
+    }
+    if (input.unique !== undefined && new Set(input.unique).size !== input.unique.length) at('source', name, 'unique', `a column is named twice in [${input.unique.join(', ')}]`);
     const location: SourceSpec['location'] =
       input.table !== undefined ? { type: 'table', table: input.table }
       : input.query !== undefined ? { type: 'query', query: input.query }
       : { type: 'parquet', path: input.parquet ?? '' };
     sources[name] = {
       kind: 'source', name, location, timestampField: input.timestampField, columns, tags: input.tags ?? {},
-      ...optional({ createdTimestampField: input.createdTimestampField, description: input.description, owner: input.owner }),
+      ...optional({ createdTimestampField: input.createdTimestampField, unique: input.unique, description: input.description, owner: input.owner }),
     };
   }
 
