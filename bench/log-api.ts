@@ -1,27 +1,28 @@
 /**
- * The log API's throughput with durable acknowledgements, against a floor: a minimal node:http server
- * that only reads the same body, JSON.parses it, appends it to a file and fdatasyncs before answering
- * (one write and one fdatasync per request: it has no group commit, and no validation, no ids, no
- * framing). Both run as child processes of this one, one at a time, alternately; autocannon drives
- * them from this process with the same body, connections and duration.
+ * The log API's throughput with durable acknowledgements, against a floor (bench/floors/log-floor.ts,
+ * issue 17 item 4): a minimal node:http server that only reads the same body, JSON.parses it, appends
+ * it to a file and answers after an fdatasync, with group commit (one fdatasync at a time, covering
+ * every request that arrived while the previous one ran), and no validation, no ids, no framing.
+ * Both run as child processes of this one, one at a time, alternately; autocannon drives them from
+ * this process with the same body, connections and duration. Goal: Flywheel ≥ 70% of the floor's
+ * events/s at batches of 100 and of 1,000 events.
  *
  *   npx tsx bench/log-api.ts [--batches 100,1000] [--connections 32] [--duration 8] [--runs 3]
  *
  * Reports events accepted per second (2xx requests × batch size), p50 and p99 latency, the ratio, and
  * the CPU time each server process used per event (user + system, all its threads): the load
  * generator shares the machine, so the CPU cost is the steadier measure of the work each does. For
- * Flywheel it also reports how many requests one fdatasync acknowledged (group commit).
+ * both it reports how many requests one fdatasync acknowledged (group commit).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, write } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startLogServer, TokenTable, type StreamSchema } from '../server/index.ts';
+import { startLogFloor } from './floors/log-floor.ts';
 
 const TOKEN = 'bench-token';
 const STREAM: StreamSchema = {
@@ -72,32 +73,15 @@ async function serveFlywheel(dir: string): Promise<void> {
   });
 }
 
-/** The floor: read, JSON.parse, append, fdatasync, answer. Nothing else. */
-function serveFloor(dir: string): void {
-  const fd = openSync(join(dir, 'floor.log'), 'a');
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const events = JSON.parse(body.toString('utf8')) as unknown[];
-      write(fd, Buffer.concat([body, Buffer.from('\n')]), (writeError) => {
-        if (writeError) throw writeError;
-        fdatasync(fd, (syncError) => {
-          if (syncError) throw syncError;
-          res.writeHead(200, { 'content-type': 'application/json' }).end(`{"accepted":${events.length}}`);
-        });
-      });
-    });
-  });
-  server.keepAliveTimeout = 65_000;
-  server.listen(0, '127.0.0.1', () => process.stdout.write(`listening on http://127.0.0.1:${(server.address() as AddressInfo).port} cpu=${cpuMicros()}\n`));
+/** The floor (bench/floors/log-floor.ts): read, JSON.parse, append, group-committed fdatasync, answer. */
+async function serveFloor(dir: string): Promise<void> {
+  const floor = await startLogFloor(dir);
+  process.stdout.write(`listening on ${floor.url} cpu=${cpuMicros()}\n`);
   process.once('SIGTERM', () => {
     const cpu = cpuMicros();
-    server.closeAllConnections();
-    server.close(() => {
-      closeSync(fd);
-      process.stdout.write(`stopped cpu=${cpu}\n`);
+    const { requests, syncs } = floor.stats();
+    void floor.close().then(() => {
+      process.stdout.write(`stopped cpu=${cpu} requests=${requests} syncs=${syncs}\n`);
       process.exit(0);
     });
   });
@@ -129,7 +113,7 @@ interface Run {
   readonly requestsPerSync?: number;
 }
 
-async function startChild(subject: Subject, dir: string): Promise<{ url: string; stop: () => Promise<number> }> {
+async function startChild(subject: Subject, dir: string): Promise<{ url: string; stop: () => Promise<{ cpu: number; requestsPerSync?: number }> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', subject, '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -143,13 +127,13 @@ async function startChild(subject: Subject, dir: string): Promise<{ url: string;
   });
   return {
     url,
-    /** Stops the server; resolves with the CPU microseconds it used while it served. */
+    /** Stops the server; resolves with the CPU microseconds it used while it served (and the floor's requests per fdatasync). */
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
-      const match = /stopped cpu=(\d+)/.exec(out);
+      const match = /stopped cpu=(\d+)(?: requests=(\d+) syncs=(\d+))?/.exec(out);
       if (!match) throw new Error(`${subject} server did not report its CPU time`);
-      return Number(match[1]) - cpuAtStart;
+      return { cpu: Number(match[1]) - cpuAtStart, ...(match[2] !== undefined ? { requestsPerSync: Number(match[2]) / Math.max(1, Number(match[3])) } : {}) };
     },
   };
 }
@@ -161,7 +145,7 @@ async function measure(subject: Subject, body: string, batch: number, options: {
   let cpuMicros: number;
   let requestsPerSync: number | undefined;
   try {
-    const path = subject === 'flywheel' ? '/v1/streams/clicks/events' : '/';
+    const path = '/v1/streams/clicks/events';
     result = await autocannon({
       url: server.url + path,
       method: 'POST',
@@ -177,7 +161,9 @@ async function measure(subject: Subject, body: string, batch: number, options: {
       requestsPerSync = appends / Math.max(1, syncs);
     }
   } finally {
-    cpuMicros = await server.stop();
+    const stopped = await server.stop();
+    cpuMicros = stopped.cpu;
+    requestsPerSync ??= stopped.requestsPerSync;
     rmSync(dir, { recursive: true, force: true });
   }
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
@@ -192,10 +178,28 @@ async function measure(subject: Subject, body: string, batch: number, options: {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-export async function benchLogApi(options: { batches: number[]; connections: number; duration: number; runs: number }): Promise<void> {
+/** Flywheel's goal: this share of the floor's events/s. */
+const GOAL = 0.7;
+const loadAverage = () => {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return '?';
+  }
+};
+
+export interface LogApiOptions {
+  readonly batches: number[];
+  readonly connections: number;
+  readonly duration: number;
+  readonly runs: number;
+}
+
+export async function benchLogApi(options: LogApiOptions): Promise<void> {
   process.stdout.write(`node ${process.version}, ${cpus().length} cores; ${options.connections} connections, ${options.duration} s per run, ${options.runs} runs each (alternating)\n`);
   for (const batch of options.batches) {
     const body = batchBody(batch);
+    const loadBefore = loadAverage();
     // Warm-up of each, untimed.
     await measure('flywheel', body, batch, { connections: options.connections, duration: 2 });
     await measure('floor', body, batch, { connections: options.connections, duration: 2 });
@@ -209,20 +213,21 @@ export async function benchLogApi(options: { batches: number[]; connections: num
       p50Ms: median(runs[subject].map((r) => r.p50Ms)),
       p99Ms: median(runs[subject].map((r) => r.p99Ms)),
       cpuMicrosPerEvent: median(runs[subject].map((r) => r.cpuMicrosPerEvent)),
+      requestsPerSync: median(runs[subject].map((r) => r.requestsPerSync ?? 0)),
     });
     const flywheel = summary('flywheel');
     const floor = summary('floor');
+    const ratio = flywheel.eventsPerSecond / floor.eventsPerSecond;
     const fmt = (s: ReturnType<typeof summary>) =>
       `${Math.round(s.eventsPerSecond).toLocaleString('en-US')} events/s, p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, ${s.cpuMicrosPerEvent.toFixed(2)} µs CPU/event`;
     process.stdout.write(
       `\nLog API, batches of ${batch} events (${body.length.toLocaleString('en-US')} bytes)\n` +
         `  Flywheel (validate, ids, framing, group commit, fdatasync): ${fmt(flywheel)}\n` +
-        `    runs: ${runs.flywheel.map((r) => Math.round(r.eventsPerSecond)).join(', ')} events/s; ` +
-        `${median(runs.flywheel.map((r) => r.requestsPerSync!)).toFixed(1)} requests per fdatasync\n` +
-        `  floor (JSON.parse, append, fdatasync per request): ${fmt(floor)}\n` +
-        `    runs: ${runs.floor.map((r) => Math.round(r.eventsPerSecond)).join(', ')} events/s\n` +
-        `  ratio: ${((100 * flywheel.eventsPerSecond) / floor.eventsPerSecond).toFixed(0)}% of the floor's events/s; ` +
-        `${(flywheel.cpuMicrosPerEvent / floor.cpuMicrosPerEvent).toFixed(1)}× its CPU per event\n`,
+        `    runs: ${runs.flywheel.map((r) => Math.round(r.eventsPerSecond)).join(', ')} events/s; ${flywheel.requestsPerSync.toFixed(1)} requests per fdatasync\n` +
+        `  floor (JSON.parse, append, group-committed fdatasync): ${fmt(floor)}\n` +
+        `    runs: ${runs.floor.map((r) => Math.round(r.eventsPerSecond)).join(', ')} events/s; ${floor.requestsPerSync.toFixed(1)} requests per fdatasync\n` +
+        `  ratio: ${(100 * ratio).toFixed(0)}% of the floor's events/s (goal ≥ ${100 * GOAL}%: ${ratio >= GOAL ? 'met' : 'not met'}); ` +
+        `${(flywheel.cpuMicrosPerEvent / floor.cpuMicrosPerEvent).toFixed(1)}× its CPU per event; load average ${loadBefore} → ${loadAverage()}\n`,
     );
   }
 }
@@ -239,7 +244,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     },
   });
   if (values.serve === 'flywheel') await serveFlywheel(values.dir!);
-  else if (values.serve === 'floor') serveFloor(values.dir!);
+  else if (values.serve === 'floor') await serveFloor(values.dir!);
   else {
     await benchLogApi({
       batches: values.batches.split(',').map(Number),
