@@ -1,18 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
 import { createOfflineEngine } from '../connectors/offline/create-offline-engine.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
+import { RedisOnlineStore } from '../connectors/online-store/redis/redis-online-store.ts';
 import { SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-online-store.ts';
 import { encodeRecords } from '../connectors/log-store/segment-log/index.ts';
 import type { OfflineStoreConfig } from '../core/config.ts';
 import { sql } from '../core/sql/compiled-query.ts';
+import type { ConsistencyReport } from '../core/training-set/consistency.ts';
 import { loadConfig } from '../runtime/load-config.ts';
 import { activityDepsFromConfig } from '../worker/activity-deps.ts';
 import type { FlywheelLoopResult, LoopStageOutcome } from '../workflows/flywheel-loop.ts';
 import { SNOWFLAKE_EMULATOR_TIMEOUT_MS, startSnowflakeEmulator, type SnowflakeEmulator } from './setup/snowflake-emulator.ts';
+import { deleteTestKeys, redisUrl, testKeyPrefix } from './setup/redis.ts';
 import { runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
 import { putSealedSegment } from './support/sealed-segments.ts';
 import { createTempProject, type TempProject } from './support/temp-project.ts';
@@ -34,13 +37,17 @@ export const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
 export const clicks = eventStream({ name: 'clicks', entities: [user], timestampField: 'ts', retention: '90d', fields: { item_id: 'int64' } });
 export const orders = eventStream({ name: 'orders', entities: [user], timestampField: 'ts', eventIdField: 'order_id', retention: '365d',
   fields: { order_id: 'string', amount: 'float64' }, from: { table: 'raw.raw_orders', watermark: 'ts', lookback: '1h' } });
-export const profile = source({ name: 'profile', table: 'raw.profile', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', country: 'string' } });
+export const profile = source({ name: 'profile', table: 'profile', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', country: 'string' } });
 export const spine = source({ name: 'spine', table: 'raw.spine', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', label: 'bool' } });
 export const userClicks = featureView({ name: 'user_clicks', entities: [user], source: clicks, aggregations: [{ function: 'count', windows: ['1d'] }] });
 export const userOrders = featureView({ name: 'user_orders', entities: [user], source: orders, aggregations: [{ column: 'amount', function: 'sum', windows: ['1d'] }] });
 export const userProfile = featureView({ name: 'user_profile', entities: [user], source: profile, features: { country: 'string' } });
 export const ordersTraining = trainingSet({ name: 'orders_training', spine, features: [userOrders, userClicks] });
 export const scoring = featureService({ name: 'scoring', features: [userOrders, userProfile] });
+// A logged service: what it served, labelled by a click within the hour, is the spine of a training set from the log.
+export const ranker = featureService({ name: 'ranker', features: [userOrders], logging: { sampleRate: 1 } });
+export const rankerClicked = labels({ name: 'ranker_clicked', decisions: ranker, outcomes: clicks, match: { by: 'keys' }, window: '1h', value: { kind: 'any' } });
+export const rankerTraining = trainingSet({ name: 'ranker_training', spine: { labels: rankerClicked }, features: [userOrders] });
 // An order is a decision; a click by the same user within the hour labels it.
 export const clickedAfter = labels({ name: 'clicked_after', decisions: orders, outcomes: clicks, match: { by: 'keys' }, window: '1h', value: { kind: 'any' } });
 `;
@@ -50,13 +57,15 @@ function seedStatements(kind: 'duckdb' | 'snowflake'): string[] {
   const [int, tz, text, float, bool] = kind === 'duckdb' ? ['BIGINT', 'TIMESTAMPTZ', 'VARCHAR', 'DOUBLE', 'BOOLEAN'] : ['NUMBER(19,0)', 'TIMESTAMP_TZ', 'VARCHAR', 'FLOAT', 'BOOLEAN'];
   const ts = (text: string) => (kind === 'duckdb' ? `TIMESTAMPTZ '${text}'` : `'${text}'::TIMESTAMP_TZ`);
   return [
-    // In a schema of their own, named with it: Flywheel's views live in its schema, and Snowflake resolves an
-    // unqualified name in a view against the view's schema (docs/snowflake.md).
+    // profile in the session's schema, named without one: the engine's dialect qualifies it with the session's
+    // database and schema, where Snowflake would otherwise look in the view's (flywheel). First: on Snowflake,
+    // CREATE SCHEMA makes the new schema the session's current one.
+    `CREATE TABLE profile (user_id ${int}, ts ${tz}, country ${text})`,
+    `INSERT INTO profile VALUES (1, ${ts('2024-04-01 00:00:00+00:00')}, 'DE'), (2, ${ts('2024-04-02 00:00:00+00:00')}, 'FR')`,
+    // The others in a schema of their own, named with it (raw.raw_orders).
     'CREATE SCHEMA raw',
     `CREATE TABLE raw.raw_orders (user_id ${int}, ts ${tz}, order_id ${text}, amount ${float})`,
     `INSERT INTO raw.raw_orders VALUES (1, ${ts('2024-05-01 10:00:00+00:00')}, 'o1', 20.0), (1, ${ts('2024-05-01 12:00:00+00:00')}, 'o2', 5.0), (2, ${ts('2024-05-01 11:00:00+00:00')}, 'o3', 7.5)`,
-    `CREATE TABLE raw.profile (user_id ${int}, ts ${tz}, country ${text})`,
-    `INSERT INTO raw.profile VALUES (1, ${ts('2024-04-01 00:00:00+00:00')}, 'DE'), (2, ${ts('2024-04-02 00:00:00+00:00')}, 'FR')`,
     `CREATE TABLE raw.spine (user_id ${int}, ts ${tz}, label ${bool})`,
     `INSERT INTO raw.spine VALUES (1, ${ts('2024-05-01 13:00:00+00:00')}, true), (2, ${ts('2024-05-01 14:00:00+00:00')}, false), (1, ${ts('2024-04-30 13:00:00+00:00')}, false)`,
   ];
@@ -244,10 +253,78 @@ export default defineConfig({ project: '${projectName}', definitions: './definit
     ]);
   }, 180_000);
 
+  it('backfills the training set with windowed aggregations over daily partitions', async () => {
+    const activities = createActivities(await deps());
+    const run = await runWorker({ taskQueue, activities }, () => project.cliAsync('backfill', 'orders_training', '--from', '2024-04-30', '--to', '2024-05-02', '--json'));
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ workflowId: `${projectName}/backfill/orders_training/2024-04-30..2024-05-02`, total: 2, succeeded: 2, rowCount: 3, failed: [] });
+    // Each spine row as of its time, the day before it: user 1 on 04-30 has no order nor click yet; on 05-01 at 13:00,
+    // o1 + o2 (20 + 5) and clicks c1, c2 and the late c4 (12:40); user 2 at 14:00, o3 + o4 (7.5 + 2.5) and no click.
+    expect(await datasetRows('orders_training', 'ts')).toEqual([
+      { user_id: 1, ts: '2024-04-30T13:00:00.000Z', label: false, amount_sum_1d: null, count_1d: 0 },
+      { user_id: 1, ts: '2024-05-01T13:00:00.000Z', label: true, amount_sum_1d: 25, count_1d: 3 },
+      { user_id: 2, ts: '2024-05-01T14:00:00.000Z', label: false, amount_sum_1d: 10, count_1d: 0 },
+    ]);
+  }, 240_000);
+
+  it('builds a training set from the decision log, with its consistency report', async () => {
+    // What ranker served (logged): r1 user 1 at 11:00 amount_sum_1d 20 (the join computes o1: 20); r2 user 1 at 12:30
+    // logged 20 (stale: the join computes o1 + o2 = 25); r3 user 2 at 12:00 logged missing (the join computes o3: 7.5).
+    const config = await loadConfig({ cwd: project.dir });
+    const served = (id: string, user: number, at: string, value: number | null) => JSON.stringify({
+      _event_id: `${id}:0`, user_id: user, served_at: at, decision_id: id, row_index: 0, amount_sum_1d: value, amount_sum_1d__status: value === null ? 'missing' : 'present',
+      user_orders__event_time: value === null ? null : at, context: null, _received_at: '2024-05-01T21:00:00.000Z',
+    });
+    await putSealedSegment(activityDepsFromConfig(config).objectStore, { stream: 'ranker_decisions', segmentId: 'seg-0001' },
+      encodeRecords([served('r1', 1, '2024-05-01T11:00:00Z', 20), served('r2', 1, '2024-05-01T12:30:00Z', 20), served('r3', 2, '2024-05-01T12:00:00Z', null)]));
+    const result = await loopRun('ingest:ranker_decisions', 'labels:ranker_clicked', 'trainingSet:ranker_training');
+    expect(stage(result, 'ingest:ranker_decisions')).toEqual({ status: 'succeeded', summary: '1 segment loaded, 3 rows' });
+    expect(stage(result, 'labels:ranker_clicked')).toEqual({ status: 'succeeded', summary: 'partitions: 1 built' });
+    expect(stage(result, 'trainingSet:ranker_training').summary).toMatch(/^3 rows in 1 partition, version \d{8}T\d{6}_[0-9a-f]{12}$/);
+    // Labels: a click of the user within the hour after the decision: only r2 (12:30; c4 at 12:40).
+    const rows = await datasetRows('ranker_training', 'decision_id');
+    expect(rows.map((row) => [row['decision_id'], row['user_id'], row['served_at'], row['label'], row['amount_sum_1d']])).toEqual([
+      ['r1', 1, '2024-05-01T11:00:00.000Z', 0, 20], ['r2', 1, '2024-05-01T12:30:00.000Z', 1, 20], ['r3', 2, '2024-05-01T12:00:00.000Z', 0, null],
+    ]);
+    const report = JSON.parse(readFileSync(join(project.dir, '.flywheel', 'objects', 'training_sets', 'ranker_training', '_consistency.json'), 'utf8')) as ConsistencyReport;
+    // Compared 3 (every row has its log row); r2 differs by 5 (5 / 25 relative), r3 is null against 7.5.
+    expect({ ...report, updatedAt: undefined }).toEqual({
+      formatVersion: 1, project: projectName, trainingSet: 'ranker_training', labels: 'ranker_clicked', decisionStream: 'ranker_decisions', service: 'ranker', updatedAt: undefined,
+      tolerance: { relative: { float64: 1e-9, float32: 0.000001 }, otherTypes: 'exact' },
+      rows: 3, rowsWithLog: 3,
+      partitions: [{
+        key: 'day=2024-05-01', version: expect.stringMatching(/^\d{8}T\d{6}_[0-9a-f]{12}$/), rows: 3, rowsWithLog: 3,
+        features: { amount_sum_1d: expect.objectContaining({ compared: 3, differing: 2, differingShare: 2 / 3 }) },
+      }],
+      features: {
+        amount_sum_1d: {
+          type: 'float64', source: { log: 3, join: 0 }, compared: 3, differing: 2, differingShare: 2 / 3, nullMismatches: 1,
+          absoluteDifference: { mean: 5, max: 5 }, relativeDifference: { mean: 0.2, max: 0.2 },
+        },
+      },
+    });
+  }, 240_000);
+
+  it('materializes a windowed view into Redis, in chunks', async () => {
+    const redis = new RedisOnlineStore({ url: redisUrl(), keyPrefix: testKeyPrefix() });
+    try {
+      const activities = createActivities({ ...(await deps()), onlineStore: redis });
+      const run = await runWorker({ taskQueue, activities }, () => project.cliAsync('materialize', 'user_orders', '--full', '--to', AS_OF, '--chunks', '3', '--json'));
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ view: 'user_orders', mode: 'full', from: null, to: AS_OF, chunks: 3, rows: 2, written: 2, skippedOlder: 0 });
+      const values = await redis.read([1, 2, 3].map((user) => ({ view: 'user_orders', key: [user], ttlSeconds: null })), new Date(AS_OF));
+      // As in SQLite: user 1 o1 + o2 (20 + 5), user 2 o3 + o4 (7.5 + 2.5); user 3 has no order.
+      expect(values.map((value) => value.values)).toEqual([{ amount_sum_1d: 25 }, { amount_sum_1d: 10 }, {}]);
+    } finally {
+      await deleteTestKeys(redisUrl(), redis.keyPrefix);
+      await redis.close();
+    }
+  }, 240_000);
+
   it('runs every stage of the loop at once, each after what it depends on, all succeeding', async () => {
     const result = await loopRun();
     expect(result.stages.map((s) => [s.id, s.status])).toEqual([
-      'ingest:clicks', 'ingest:orders', 'labels:clicked_after', 'trainingSet:orders_training',
+      'ingest:clicks', 'ingest:orders', 'ingest:ranker_decisions', 'labels:clicked_after', 'labels:ranker_clicked', 'trainingSet:orders_training', 'trainingSet:ranker_training',
       'materialize:user_clicks', 'materialize:user_orders', 'materialize:user_profile',
     ].map((id) => [id, 'succeeded']));
     expect(stage(result, 'ingest:clicks').summary).toBe('0 segments loaded, 0 rows');

@@ -3,7 +3,7 @@ import { entity, eventStream, featureView, source } from '../index.ts';
 import { IdentifierError } from '../core/errors.ts';
 import { duckdbDialect, type Dialect } from '../core/sql/dialect.ts';
 import { registryStatements } from '../core/sql/registry-sql.ts';
-import { snowflakeDialect, StagedLocationError } from '../core/sql/snowflake-dialect.ts';
+import { snowflakeDialect, snowflakeDialectIn, StagedLocationError } from '../core/sql/snowflake-dialect.ts';
 import {
   eventStreamTableName,
   featureViewColumns,
@@ -313,5 +313,25 @@ describe('event stream table model', () => {
     ]);
     // Snowflake widens only numbers of the same kind: int32 → float64 is refused too; anything → string as well.
     expect(unsupportedTableChanges(nodes, snowflakeDialect).map((issue) => issue.column)).toEqual(['event_ts', 'item_id', 'dwell_ms', 'page']);
+  });
+});
+
+describe("Snowflake's dialect in a session's database and schema", () => {
+  // A view resolves an unqualified table name against its own schema ("flywheel"), not the session's:
+  // the engine's dialect qualifies a one-part source table with the session's stored database and schema.
+  const inSession = snowflakeDialectIn({ database: 'RISK', schema: 'CARD_FRAUD' });
+  const columns = ['user_id', 'ts'];
+
+  it('qualifies a one-part table name with the stored (quoted) database and schema, the table unquoted', () => {
+    expect(inSession.existingTable('transactions', columns)).toBe('(SELECT user_id AS "user_id", ts AS "ts" FROM "RISK"."CARD_FRAUD".transactions)');
+    expect(snowflakeDialectIn({ database: 'my "db"', schema: 'public' }).existingTable('t', columns)).toBe('(SELECT user_id AS "user_id", ts AS "ts" FROM "my ""db"""."public".t)');
+  });
+
+  it('writes two- and three-part names as given, and is otherwise the Snowflake dialect', () => {
+    expect(inSession.existingTable('raw.transactions', columns)).toBe('(SELECT user_id AS "user_id", ts AS "ts" FROM raw.transactions)');
+    expect(inSession.existingTable('other.raw.transactions', columns)).toBe('(SELECT user_id AS "user_id", ts AS "ts" FROM other.raw.transactions)');
+    expect(snowflakeDialect.existingTable('transactions', columns)).toBe('(SELECT user_id AS "user_id", ts AS "ts" FROM transactions)');
+    expect(inSession.name).toBe('snowflake');
+    expect(inSession.asofLeftJoin).toBe(snowflakeDialect.asofLeftJoin);
   });
 });

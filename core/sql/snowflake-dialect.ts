@@ -26,8 +26,7 @@ export class StagedLocationError extends FlywheelError {
 export const snowflakeDialect: Dialect = {
   ...duckdbDialect,
   name: 'snowflake',
-  existingTable: (name, columns) =>
-    `(SELECT ${columns.map((c) => `${assertIdentifier(c)} AS "${c}"`).join(', ')} FROM ${parseQualifiedName(name).join('.')})`,
+  existingTable: (name, columns) => selectFromExisting(parseQualifiedName(name).join('.'), columns),
   // In a Snowflake single-quoted string a backslash starts an escape (`\n`, `\'`), so it is doubled too.
   stringLiteral: (value) => `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`,
   columnType: (type) => SNOWFLAKE_TYPES[type],
@@ -68,6 +67,33 @@ export const snowflakeDialect: Dialect = {
   // COUNT(DISTINCT …) OVER (… ORDER BY …) is not allowed in Snowflake.
   windowedDistinctCount: 'intervals',
 };
+
+/**
+ * Snowflake's dialect for a session in `location` (the engine's, as stored). A view resolves an
+ * unqualified table name against its own schema, not the session's, and Flywheel's views live in
+ * its own schema (`flywheel`); so a source's one-part table name is qualified here with the session's
+ * database and schema (quoted: their stored names), the table part left unquoted to keep Snowflake's
+ * case rules. Two- and three-part names are written as given (a schema resolves in the view's
+ * database, which is the session's).
+ */
+export function snowflakeDialectIn(location: { readonly database: string; readonly schema: string }): Dialect {
+  const namespace = `${quoteStoredName(location.database)}.${quoteStoredName(location.schema)}`;
+  return {
+    ...snowflakeDialect,
+    existingTable: (name, columns) => {
+      const parts = parseQualifiedName(name);
+      return selectFromExisting(parts.length === 1 ? `${namespace}.${parts[0]!}` : parts.join('.'), columns);
+    },
+  };
+}
+
+/** A stored name quoted exactly as stored (a `"` doubled). */
+const quoteStoredName = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** The columns of a table Flywheel did not create, each unquoted (Snowflake's case rules) and aliased to its declared name. */
+function selectFromExisting(from: string, columns: readonly string[]): string {
+  return `(SELECT ${columns.map((c) => `${assertIdentifier(c)} AS "${c}"`).join(', ')} FROM ${from})`;
+}
 
 /**
  * Staged Parquet and JSON lines both come to SQL as one VARIANT per row ($1); each column is that

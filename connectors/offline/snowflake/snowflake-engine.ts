@@ -6,7 +6,8 @@ import { ConfigError, FlywheelError } from '../../../core/errors.ts';
 import { assertIdentifier, parseQualifiedName } from '../../../core/identifiers.ts';
 import { sql, type CompiledQuery } from '../../../core/sql/compiled-query.ts';
 import type { StagedFiles, StagedFormat } from '../../../core/sql/staged-files.ts';
-import { snowflakeDialect } from '../../../core/sql/snowflake-dialect.ts';
+import type { Dialect } from '../../../core/sql/dialect.ts';
+import { snowflakeDialect, snowflakeDialectIn } from '../../../core/sql/snowflake-dialect.ts';
 import type { TableFacts } from '../../../core/training-set/table-facts.ts';
 import { SerialQueue } from '../duckdb/serial-queue.ts';
 import type { ObjectStore } from '../../object-store/object-store.ts';
@@ -111,7 +112,12 @@ class EngineCore {
     private readonly scratchSchema: string | undefined,
     /** The profile's external stage over the project's bucket, when it names one. */
     readonly unloadStage: UnloadStage | undefined,
-  ) {}
+  ) {
+    this.dialect = snowflakeDialectIn({ database, schema });
+  }
+
+  /** Snowflake's dialect in this session's database and schema (snowflakeDialectIn). */
+  readonly dialect: Dialect;
 
   private stageReady = new Map<string, Promise<{ stage: string; fileFormat: string }>>();
 
@@ -154,14 +160,17 @@ class EngineCore {
  * Parquet exports stream the rows through the driver and write the file with DuckDB in-process.
  */
 export class SnowflakeEngine implements OfflineEngine {
-  readonly dialect = snowflakeDialect;
+  /** Snowflake's dialect, with a source's one-part table name qualified by the session's database and schema. */
+  readonly dialect: Dialect;
 
   /** Use openSnowflakeEngine. */
   constructor(
     private readonly core: EngineCore,
     /** The tag, heartbeat and signal of this view's statements. */
     readonly context: StatementContext,
-  ) {}
+  ) {
+    this.dialect = core.dialect;
+  }
 
   /**
    * The same engine (session, queue) whose statements carry `context` instead: how an activity tags
