@@ -19,6 +19,8 @@ export const API_ERRORS = {
   unknown_service: 400,
   unknown_feature: 400,
   not_servable: 400,
+  unknown_model: 400,
+  unknown_filter: 400,
   invalid_entities: 400,
   unauthorized: 401,
   forbidden: 403,
@@ -29,9 +31,11 @@ export const API_ERRORS = {
   too_many_rows: 413,
   unsupported_media_type: 415,
   internal: 500,
+  model_failed: 500,
   storage_unavailable: 503,
   shutting_down: 503,
   online_store_unavailable: 503,
+  model_unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

@@ -7,6 +7,7 @@ import type { ServerMetrics } from './metrics.ts';
 import { healthBody, readinessChecks } from './operations.ts';
 import { readBody } from './read-body.ts';
 import type { FeatureServing } from './serving/feature-serving.ts';
+import type { DecisionApi } from './decide/decision-api.ts';
 import type { StreamLogFailure, StreamLogStats } from '../connectors/log-store/segment-log/index.ts';
 import type { OnlinePushStats } from './push/online-push.ts';
 import type { AcceptedBatch, StreamIngest } from './stream-ingest.ts';
@@ -38,6 +39,8 @@ export interface LogAppDeps {
   readonly logFailures?: () => Readonly<Record<string, StreamLogFailure>>;
   /** The serving API (`POST /v1/features`, docs/serving.md), when the server has an online store. */
   readonly serving?: FeatureServing;
+  /** The decision API (`POST /v1/decide`, docs/decide.md), when the project has models; its model versions show in /readyz. */
+  readonly decide?: DecisionApi;
   /** Prometheus metrics: observed for every request and shown by `GET /metrics`. */
   readonly metrics?: ServerMetrics;
 }
@@ -78,7 +81,9 @@ export function createLogApp(deps: LogAppDeps): Hono {
   app.get('/readyz', async (c) => {
     const checks = await readinessChecks(deps, shuttingDown(), withToken(c));
     const ready = Object.values(checks).every((check) => check === 'ok');
-    return c.json({ status: ready ? 'ready' : 'not_ready', checks }, ready ? 200 : 503);
+    // A model whose promoted version failed to load does not make the server unready: its last good version serves.
+    const models = deps.decide ? { models: deps.decide.modelStatus(withToken(c)) } : {};
+    return c.json({ status: ready ? 'ready' : 'not_ready', checks, ...models }, ready ? 200 : 503);
   });
 
   if (metrics) {
@@ -89,6 +94,8 @@ export function createLogApp(deps: LogAppDeps): Hono {
   }
 
   if (serving) app.post('/v1/features', (c) => serving.handle(c));
+  const decide = deps.decide;
+  if (decide) app.post('/v1/decide', (c) => decide.handle(c));
 
   app.post('/v1/streams/:stream/events', async (c) => {
     const name = c.req.param('stream');

@@ -12,6 +12,8 @@ import { OnlinePush, type OnlinePushOptions } from './push/online-push.ts';
 import { decisionLayoutsOf } from '../core/definitions/decision-stream.ts';
 import { createDecisionLog, type DecisionLog } from './serving/decision-log.ts';
 import { FeatureServing, type ServingOptions } from './serving/feature-serving.ts';
+import { warmUpServing, type ServingWarmUpOptions } from './serving/warm-up.ts';
+import { DecisionApi, type DecisionApiOptions } from './decide/decision-api.ts';
 import { StreamIngest } from './stream-ingest.ts';
 import type { StreamSchema } from './stream-schema.ts';
 
@@ -59,8 +61,19 @@ export interface LogServerOptions {
    * unless `serving.decisions` says where else. Default: no feature serving.
    */
   readonly serving?: ServingOptions | undefined;
+  /**
+   * The decision API, `POST /v1/decide` (docs/decide.md), over `serving`'s store and decision log:
+   * the project's models and where their versions come from. The server stops polling for
+   * promotions when it closes. Default: no decision API.
+   */
+  readonly decide?: Omit<DecisionApiOptions, 'serving' | 'decisions'> | undefined;
   /** The counters of a decision log given as `serving.decisions`, for `GET /metrics` and `/healthz`. */
   readonly decisionLogStats?: () => DecisionLogCounters;
+  /**
+   * Before listening, run synthetic requests through the serving path so its first requests are not
+   * served by code V8 has yet to compile (server/serving/warm-up.ts); `false` skips it. Default: on.
+   */
+  readonly servingWarmUp?: ServingWarmUpOptions | false;
   /** Start-up, recovery and shutdown messages. Default: stderr. */
   readonly log?: (line: string) => void;
   /** How long close() lets requests in flight finish before cutting their connections. Default 10 s. */
@@ -133,14 +146,18 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
   const serving: FeatureServing | undefined = options.serving
     ? new FeatureServing({ ...options.serving, ...(decisionLog ? { decisions: decisionLog } : {}) }, { tokens: options.tokens, maxBodyBytes: limits.maxBodyBytes, metrics, log })
     : undefined;
+  const decide = serving && options.decide
+    ? new DecisionApi({ ...options.decide, serving, ...((decisionLog ?? options.serving?.decisions) ? { decisions: decisionLog ?? options.serving!.decisions! } : {}) }, { tokens: options.tokens, maxBodyBytes: limits.maxBodyBytes, log })
+    : undefined;
   const app = createLogApp({
     streams, tokens: options.tokens, limits, isShuttingDown: () => shuttingDown,
     logStats: () => segmentLog.stats(), logFailures: () => segmentLog.failures(), ...(push ? { pushStats: () => push.stats() } : {}),
     ...(decisionLogStats ? { decisionStats: decisionLogStats } : {}),
-    metrics, ...(serving ? { serving } : {}),
+    metrics, ...(serving ? { serving } : {}), ...(decide ? { decide } : {}),
   });
   /** Closes the serving store unless the push owns it too (the push closes its store). */
   const closeServing = async () => {
+    options.decide?.versions.stop();
     if (!serving) return;
     serving.stop();
     if (serving.store === options.push?.store) return;
@@ -151,6 +168,10 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
     }
   };
 
+  if (options.serving && options.servingWarmUp !== false) {
+    const warmed = await warmUpServing(options.serving.project, options.serving.store, options.servingWarmUp);
+    if (warmed.requests > 0) log(`serving: warmed the request path with ${warmed.requests} synthetic requests in ${Math.round(warmed.ms)} ms`);
+  }
   const host = options.host ?? '127.0.0.1';
   let server: Server;
   try {

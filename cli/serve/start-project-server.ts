@@ -2,6 +2,7 @@ import { createOnlineStore, describeOnlineStore } from '../../connectors/online-
 import type { OnlineStoreConfig } from '../../core/config.ts';
 import { ObjectStoreSegmentStore, resolveNodeId } from '../../connectors/log-store/index.ts';
 import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';
+import { storeModelVersions } from '../../server/decide/store-model-versions.ts';
 import { pushedViewsOf, startLogServer, streamSchemasOf, type RunningLogServer, type TokenTable } from '../../server/index.ts';
 import type { ResolvedConfig } from '../../runtime/load-config.ts';
 import { loadDefinitions } from '../project/load-definitions.ts';
@@ -24,6 +25,8 @@ export interface ProjectServerOptions {
   readonly ingest: boolean;
   /** This node's id (`--node-id`); default FLYWHEEL_NODE_ID, else the host name and a hash of the state folder. */
   readonly nodeId?: string;
+  /** How often the decision API re-reads each model's promoted version (docs/decide.md). Default 5 s. */
+  readonly modelPollMs?: number;
   /** Warnings and closed segments (with `ingest: false`). Default: stderr. */
   readonly log?: (line: string) => void;
 }
@@ -48,8 +51,14 @@ export async function startProjectServer(config: ResolvedConfig, options: Projec
   const ingestion: IngestionStarter | undefined = options.ingest ? await startIngestion({ project: config.project, temporal: config.profile.temporal, log }) : undefined;
   // One online store for both: pushed views write to it, feature services are read from it. The server closes it.
   const store = pushed.length > 0 || services.length > 0 ? await createOnlineStore(config.profile.onlineStore, { project: config.project }) : undefined;
+  // Models are scored by POST /v1/decide, with the versions promoted in the object store.
+  const models = Object.keys(project.models ?? {});
+  const versions = store && models.length > 0
+    ? storeModelVersions({ project, store: createObjectStore(config.profile.objectStore), projectRoot: config.projectRoot, ...(options.modelPollMs !== undefined ? { pollMs: options.modelPollMs } : {}), log })
+    : undefined;
   let server: RunningLogServer;
   try {
+    await versions?.start();
     server = await startLogServer({
       stateDir: config.stateDir,
       streams,
@@ -72,9 +81,11 @@ export async function startProjectServer(config: ResolvedConfig, options: Projec
       // Feature views declared `push: true` get their latest values in the online store as events arrive.
       ...(store && pushed.length > 0 ? { push: { store, views: pushed } } : {}),
       ...(store && services.length > 0 ? { serving: { store, project } } : {}),
+      ...(versions ? { decide: { project, versions } } : {}),
       log,
     });
   } catch (error) {
+    versions?.stop();
     await ingestion?.close();
     throw error;
   }
@@ -82,6 +93,7 @@ export async function startProjectServer(config: ResolvedConfig, options: Projec
     `Log API for ${config.project} on ${server.url}: POST /v1/streams/<stream>/events for ${streams.map((s) => s.name).join(', ') || 'no streams'}. ` +
       `Node ${nodeId}: segments in ${config.stateDir}/segments until sealed, then in the object store.`,
     ...(services.length > 0 ? [`Serving API on ${server.url}: POST /v1/features for ${services.join(', ')}, from ${describeStore(config.profile.onlineStore)}.`] : []),
+    ...(versions ? [`Decision API on ${server.url}: POST /v1/decide for ${models.join(', ')}, with the versions promoted in the object store (re-read every ${(options.modelPollMs ?? 5_000) / 1000} s).`] : []),
     `Operations: GET ${server.url}/healthz, /readyz, /metrics.`,
   ];
   return {

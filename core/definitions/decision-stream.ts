@@ -19,6 +19,20 @@ import type { ColumnSpec, EventFieldSpec, EventStreamSpec, FeatureServiceLogging
  *   <view>__event_time      the event time of the values served from the view (null when missing)
  *   context                 the request's shared context as JSON text (null without one)
  *
+ * A service that a model reads (`model({ service })`, scored by `POST /v1/decide`) has seven more
+ * columns, after those, null in the rows `POST /v1/features` logs (docs/decide.md, "What is logged"):
+ *
+ *   model_name              the model that scored the decision
+ *   model_version           the version that scored it
+ *   model_score             the row's score (null: a filter removed the candidate before scoring)
+ *   model_rank              its place in the greedy order of the eligible candidates, from 0
+ *   shown_position          where it was shown, from 0 (null: not shown)
+ *   propensity              the chance the policy shows it there (null: not shown)
+ *   explored                whether the slate was the exploration branch's random one
+ *
+ * They come last and are nullable, so adding a model to a logged service only adds columns
+ * (`flywheel apply` alters the table) and training sets from the log read the features as before.
+ *
  * Features keep their names, so a training set can read the logged values in the columns it would
  * have computed. All features of a view come from one stored record, so they share one event time.
  *
@@ -34,6 +48,20 @@ export const SERVED_AT_COLUMN = 'served_at';
 export const CONTEXT_COLUMN = 'context';
 export const STATUS_COLUMN_SUFFIX = '__status';
 export const EVENT_TIME_COLUMN_SUFFIX = '__event_time';
+
+/** The columns a scored decision adds (see above), in order. */
+export const SCORING_COLUMNS = {
+  model: 'model_name',
+  version: 'model_version',
+  score: 'model_score',
+  rank: 'model_rank',
+  position: 'shown_position',
+  propensity: 'propensity',
+  explored: 'explored',
+} as const;
+
+/** What a layout needs of the project's models: which services they read. */
+export type ScoringModels = { readonly models?: Readonly<Record<string, { readonly service: string | undefined }>> };
 
 /** How long logged decisions are kept unless `logging.retention` says otherwise: a year. */
 export const DEFAULT_DECISION_RETENTION_SECONDS = 365 * 86_400;
@@ -92,10 +120,12 @@ export interface DecisionStreamLayout {
   readonly features: readonly DecisionFeature[];
   /** In the order the service first selects each view. */
   readonly views: readonly DecisionViewGroup[];
+  /** Whether a model reads the service: its rows carry the SCORING_COLUMNS. */
+  readonly scored: boolean;
 }
 
 /** The columns of a logged service's decision rows. Features of views that do not exist are left out (validation reports them). */
-export function decisionStreamLayout(service: LoggedFeatureService, project: Pick<ProjectSpec, 'entities' | 'featureViews'>): DecisionStreamLayout {
+export function decisionStreamLayout(service: LoggedFeatureService, project: Pick<ProjectSpec, 'entities' | 'featureViews'> & ScoringModels): DecisionStreamLayout {
   const entities: string[] = [];
   const keys: ColumnSpec[] = [];
   const features: DecisionFeature[] = [];
@@ -122,6 +152,7 @@ export function decisionStreamLayout(service: LoggedFeatureService, project: Pic
   return {
     service: service.name, stream: service.logging.stream, sampleRate: service.logging.sampleRate, entities, keys, features,
     views: [...views].map(([view, names]) => ({ view, eventTimeColumn: eventTimeColumn(view), features: names })),
+    scored: Object.values(project.models ?? {}).some((model) => model.service === service.name),
   };
 }
 
@@ -134,11 +165,25 @@ export function decisionStreamFields(layout: DecisionStreamLayout): EventFieldSp
     ...layout.features.map((f): EventFieldSpec => ({ name: f.statusColumn, type: 'string', nullable: false })),
     ...layout.views.map((v): EventFieldSpec => ({ name: v.eventTimeColumn, type: 'timestamp', nullable: true })),
     { name: CONTEXT_COLUMN, type: 'string', nullable: true },
+    ...(layout.scored ? scoringFields() : []),
+  ];
+}
+
+function scoringFields(): EventFieldSpec[] {
+  const c = SCORING_COLUMNS;
+  return [
+    { name: c.model, type: 'string', nullable: true },
+    { name: c.version, type: 'string', nullable: true },
+    { name: c.score, type: 'float64', nullable: true },
+    { name: c.rank, type: 'int32', nullable: true },
+    { name: c.position, type: 'int32', nullable: true },
+    { name: c.propensity, type: 'float64', nullable: true },
+    { name: c.explored, type: 'bool', nullable: true },
   ];
 }
 
 /** The event stream a logged service's decisions are stored in, as validation adds it to the project. */
-export function decisionStreamSpec(service: LoggedFeatureService, project: Pick<ProjectSpec, 'entities' | 'featureViews'>): EventStreamSpec {
+export function decisionStreamSpec(service: LoggedFeatureService, project: Pick<ProjectSpec, 'entities' | 'featureViews'> & ScoringModels): EventStreamSpec {
   const layout = decisionStreamLayout(service, project);
   return {
     kind: 'eventStream',
@@ -156,7 +201,7 @@ export function decisionStreamSpec(service: LoggedFeatureService, project: Pick<
 }
 
 /** The decision stream of every logged service of a project, by stream name. */
-export function decisionLayoutsOf(project: Pick<ProjectSpec, 'entities' | 'featureViews' | 'featureServices'>): Map<string, DecisionStreamLayout> {
+export function decisionLayoutsOf(project: Pick<ProjectSpec, 'entities' | 'featureViews' | 'featureServices'> & ScoringModels): Map<string, DecisionStreamLayout> {
   const layouts = new Map<string, DecisionStreamLayout>();
   for (const service of Object.values(project.featureServices)) {
     if (isLogged(service)) layouts.set(service.logging.stream, decisionStreamLayout(service, project));
@@ -170,7 +215,7 @@ export function decisionLayoutsOf(project: Pick<ProjectSpec, 'entities' | 'featu
  * starts with `_`, or is taken twice (ignoring case: a feature named `served_at`, a feature that is
  * also a join key, a feature `x__status` beside a feature `x`). Each as `{ field, message }` of the service.
  */
-export function decisionStreamProblems(service: LoggedFeatureService, project: Pick<ProjectSpec, 'entities' | 'featureViews'>): { field: string; message: string }[] {
+export function decisionStreamProblems(service: LoggedFeatureService, project: Pick<ProjectSpec, 'entities' | 'featureViews'> & ScoringModels): { field: string; message: string }[] {
   const problems: { field: string; message: string }[] = [];
   const layout = decisionStreamLayout(service, project);
   const stream = `decision stream "${layout.stream}"`;
@@ -193,6 +238,7 @@ export function decisionStreamProblems(service: LoggedFeatureService, project: P
     ...layout.features.map((f) => ({ name: f.statusColumn, what: `the status of feature "${f.name}"` })),
     ...layout.views.map((v) => ({ name: v.eventTimeColumn, what: `the event time of feature view "${v.view}"` })),
     { name: CONTEXT_COLUMN, what: 'the request context' },
+    ...(layout.scored ? Object.values(SCORING_COLUMNS).map((name) => ({ name, what: `the decision's ${name.replace('_', ' ')} (a model reads the service)` })) : []),
   ];
   const seen = new Map<string, string>();
   for (const column of columns) {

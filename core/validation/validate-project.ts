@@ -273,6 +273,8 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
   // Each logged service's decision stream joins the declared streams: planned, applied and ingested like them.
   const loggedTo = new Map<string, string>();
   const declaredStreams = Object.keys(eventStreams);
+  // A service a model reads logs the decisions of POST /v1/decide too: its stream has the scoring columns.
+  const scoringModels = { models: Object.fromEntries([...shaped.model].map(([name, input]) => [name, { service: input.service }])) };
   for (const service of Object.values(featureServices)) {
     if (!isLogged(service)) continue;
     const stream = service.logging.stream;
@@ -290,9 +292,9 @@ export function validateProject(loaded: readonly LoadedDefinition[]): ProjectSpe
       at('featureService', service.name, 'logging.stream', `feature service "${service.name}" logs its decisions to the event stream "${stream}", and so does feature service "${otherService}"; each service needs a decision stream of its own`);
     } else {
       loggedTo.set(lower, service.name);
-      const problems = decisionStreamProblems(service, { entities, featureViews });
+      const problems = decisionStreamProblems(service, { entities, featureViews, ...scoringModels });
       for (const problem of problems) at('featureService', service.name, problem.field, problem.message);
-      if (problems.length === 0) eventStreams[stream] = decisionStreamSpec(service, { entities, featureViews });
+      if (problems.length === 0) eventStreams[stream] = decisionStreamSpec(service, { entities, featureViews, ...scoringModels });
     }
   }
 

@@ -4,12 +4,14 @@ import {
   decisionEventId,
   decisionLayoutsOf,
   ROW_INDEX_COLUMN,
+  SCORING_COLUMNS,
   SERVED_AT_COLUMN,
   type DecisionStreamLayout,
+  type ScoringModels,
 } from '../../core/definitions/decision-stream.ts';
 import type { ProjectSpec } from '../../core/definitions/specs.ts';
 import { InvalidEventsError, type StreamIngest } from '../stream-ingest.ts';
-import type { DecisionSink, ServedDecision, ServedRow } from './served-decision.ts';
+import type { DecisionScoring, DecisionSink, ServedDecision, ServedRow } from './served-decision.ts';
 
 /**
  * The decision log (docs/serving.md, "Logging what was served"): the serving route offers each
@@ -32,7 +34,7 @@ export interface DecisionLogOptions {
   /** The log API's ingest of each stream, by name: it must hold the decision stream of every logged service. */
   readonly streams: ReadonlyMap<string, StreamIngest>;
   /** The project served: its logged feature services, their views and entities. */
-  readonly project: Pick<ProjectSpec, 'entities' | 'featureViews' | 'featureServices'>;
+  readonly project: Pick<ProjectSpec, 'entities' | 'featureViews' | 'featureServices'> & ScoringModels;
   /** Rows (of all decisions) waiting to be appended at most; a decision that does not fit is dropped. Default 100,000. */
   readonly maxQueuedRows?: number;
   /** Rows per append to a stream (whole decisions; a bigger decision goes alone). Default 10,000, the log API's batch limit. */
@@ -119,8 +121,21 @@ export function decisionEvents(decision: ServedDecision, layout: DecisionStreamL
     }
     for (const view of layout.views) event[view.eventTimeColumn] = groupEventTime(row, view.features);
     event[CONTEXT_COLUMN] = context;
+    if (layout.scored) writeScoring(event, decision.scoring, index);
     return event;
   });
+}
+
+/** A decision of `POST /v1/decide` fills the scoring columns; one of `POST /v1/features` leaves them null. */
+function writeScoring(event: Record<string, unknown>, scoring: DecisionScoring | undefined, index: number): void {
+  const row = scoring?.rows[index];
+  event[SCORING_COLUMNS.model] = scoring?.model ?? null;
+  event[SCORING_COLUMNS.version] = scoring?.version ?? null;
+  event[SCORING_COLUMNS.score] = row?.score ?? null;
+  event[SCORING_COLUMNS.rank] = row?.rank ?? null;
+  event[SCORING_COLUMNS.position] = row?.position ?? null;
+  event[SCORING_COLUMNS.propensity] = row?.propensity ?? null;
+  event[SCORING_COLUMNS.explored] = scoring?.explored ?? null;
 }
 
 function groupEventTime(row: ServedRow, features: readonly string[]): string | null {

@@ -213,7 +213,7 @@ export class FeatureServing {
 }
 
 /** The scopes of the request's bearer token; throws ApiError 401 without one or for an unknown one. */
-function bearerScopes(header: string | undefined, tokens: TokenTable): readonly TokenScope[] {
+export function bearerScopes(header: string | undefined, tokens: TokenTable): readonly TokenScope[] {
   const match = header === undefined ? null : /^Bearer[ ]+(\S+)\s*$/i.exec(header);
   if (!match) throw new ApiError('unauthorized', 'missing bearer token; send Authorization: Bearer <token>');
   const scopes = tokens.scopesOf(match[1]!);
@@ -222,7 +222,7 @@ function bearerScopes(header: string | undefined, tokens: TokenTable): readonly 
 }
 
 /** JSON, or no Content-Type at all. */
-function checkContentType(contentType: string | undefined): void {
+export function checkContentType(contentType: string | undefined): void {
   if (contentType === undefined || contentType === 'application/json') return;
   const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
   if (mediaType !== 'application/json') {
@@ -230,7 +230,7 @@ function checkContentType(contentType: string | undefined): void {
   }
 }
 
-function parseJson(text: string): unknown {
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -242,7 +242,7 @@ function parseJson(text: string): unknown {
 }
 
 /** The Node request under @hono/node-server (read directly: faster than its web stream), else undefined. */
-function incomingOf(c: Context): IncomingMessage | undefined {
+export function incomingOf(c: Context): IncomingMessage | undefined {
   const env = c.env as { incoming?: unknown } | undefined;
   return env?.incoming instanceof IncomingMessage ? env.incoming : undefined;
 }

@@ -47,6 +47,29 @@ export interface ServedDecision {
   readonly features: readonly string[];
   /** One per requested entity row, in request order. */
   readonly rows: readonly ServedRow[];
+  /** How `POST /v1/decide` scored and ranked the rows (docs/decide.md); undefined for `POST /v1/features`. */
+  readonly scoring?: DecisionScoring;
+}
+
+/** What a decision of `POST /v1/decide` adds to the rows it logs: the model version, and per row its score, rank and propensity. */
+export interface DecisionScoring {
+  readonly model: string;
+  readonly version: string;
+  /** Whether the slate came from the exploration branch (a uniformly random slate). */
+  readonly explored: boolean;
+  /** One per row, in request order. */
+  readonly rows: readonly ScoredRow[];
+}
+
+export interface ScoredRow {
+  /** The model's score; null for a candidate a filter removed (never scored). */
+  readonly score: number | null;
+  /** Its place in the greedy order of the eligible candidates, from 0 (the best score); null when filtered out. */
+  readonly rank: number | null;
+  /** Where it was shown, from 0 (the top); null when not shown. */
+  readonly position: number | null;
+  /** The chance the policy shows this candidate at this position (see server/decide/rank-candidates.ts); null when not shown. */
+  readonly propensity: number | null;
 }
 
 /**

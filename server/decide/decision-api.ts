@@ -1,0 +1,298 @@
+import type { Context } from 'hono';
+import { OnlineStoreUnavailableError } from '../../connectors/online-store/online-store-errors.ts';
+import { isoFromMicros } from '../../connectors/online-store/online-time.ts';
+import { ModelScoringError } from '../../core/models/errors.ts';
+import { parseFilterExpression, evaluateFilter, type FilterExpression } from '../../core/decide/filter-expression.ts';
+import type { ModelSpec, ProjectSpec } from '../../core/definitions/specs.ts';
+import { ApiError, toApiError } from '../api-errors.ts';
+import { allows, type TokenTable } from '../auth/bearer-tokens.ts';
+import { uuidv7 } from '../event-ids.ts';
+import { readBody } from '../read-body.ts';
+import { assembleFeatures, decisionOf, planReads } from '../serving/assemble-features.ts';
+import { bearerScopes, checkContentType, incomingOf, parseJson, type FeatureServing } from '../serving/feature-serving.ts';
+import { resolveServices, type ResolvedService, type ServingTarget } from '../serving/resolve-service.ts';
+import type { DecisionSink, ScoredRow } from '../serving/served-decision.ts';
+import { DEFAULT_SERVING_LIMITS, readEntityRows, type EntityIssue, type ServingLimits } from '../serving/serving-request.ts';
+import { describeValue } from '../validation/value-normalizers.ts';
+import { splitVersion } from './ab-split.ts';
+import { readDecideRequest, type DecideRequest } from './decide-request.ts';
+import { ModelUnavailableError, type ModelStatus, type ModelVersions, type ScoringModel } from './model-versions.ts';
+import { rankCandidates } from './rank-candidates.ts';
+
+/**
+ * `POST /v1/decide` (docs/decide.md): a context and candidates (or one entity) in; the candidates'
+ * features read from the online store through the serving path (one round trip for all of them),
+ * the model's declared filters applied, the rest scored by the promoted version of the model (or a
+ * named one, or the arm of an A/B split), ranked, cut to `topK`, with epsilon-greedy exploration;
+ * the slate out, and one decision logged with the model version and every candidate's features,
+ * score, rank and propensity.
+ *
+ * @example
+ * const decide = new DecisionApi({ project, serving, versions, decisions }, { tokens, maxBodyBytes, log });
+ * app.post('/v1/decide', (c) => decide.handle(c));
+ */
+
+/** A model as the route needs it: its service, which inputs are request fields, its filters parsed. */
+interface DecideModel {
+  readonly spec: ModelSpec;
+  /** Request fields the model reads (from the context, or each candidate). */
+  readonly requestFields: ReadonlySet<string>;
+  readonly filters: ReadonlyMap<string, FilterExpression>;
+}
+
+export interface DecisionApiOptions {
+  /** The project served: its models, and their feature services. */
+  readonly project: ProjectSpec;
+  /** The feature serving of the same server: its online store (behind its breaker). */
+  readonly serving: FeatureServing;
+  readonly versions: ModelVersions;
+  /** The decision log (the serving route's); default nothing is logged. */
+  readonly decisions?: DecisionSink;
+  readonly limits?: Partial<ServingLimits>;
+  /** Draws in [0, 1) for exploration. Default Math.random. For tests. */
+  readonly random?: () => number;
+  /** The reading instant, microseconds since the epoch. Default the clock. For tests. */
+  readonly nowMicros?: () => number;
+}
+
+export interface DecisionApiDeps {
+  readonly tokens: TokenTable;
+  readonly maxBodyBytes: number;
+  readonly log: (line: string) => void;
+}
+
+export class DecisionApi {
+  readonly #options: DecisionApiOptions;
+  readonly #deps: DecisionApiDeps;
+  readonly #models = new Map<string, DecideModel>();
+  readonly #services: Map<string, ResolvedService>;
+  readonly #limits: ServingLimits;
+  readonly #random: () => number;
+  readonly #nowMicros: () => number;
+
+  constructor(options: DecisionApiOptions, deps: DecisionApiDeps) {
+    this.#options = options;
+    this.#deps = deps;
+    this.#services = resolveServices(options.project);
+    this.#limits = { ...DEFAULT_SERVING_LIMITS, ...options.limits };
+    this.#random = options.random ?? Math.random;
+    this.#nowMicros = options.nowMicros ?? (() => Date.now() * 1000);
+    for (const spec of Object.values(options.project.models ?? {})) {
+      const filters = new Map<string, FilterExpression>();
+      // Validated at `flywheel plan`; a filter that does not parse here is left out and said once.
+      for (const [name, text] of Object.entries(spec.filters ?? {})) {
+        try {
+          filters.set(name, parseFilterExpression(text));
+        } catch (error) {
+          deps.log(`decide: model "${spec.name}" filter "${name}" is left out: ${(error as Error).message}`);
+        }
+      }
+      const requestFields = new Set(spec.inputs.flatMap((input) => ('request' in input ? [input.request] : [])));
+      this.#models.set(spec.name, { spec, requestFields, filters });
+    }
+  }
+
+  /**
+   * Per model, the version serving and the one promoted, for `/readyz`; with a valid token also why
+   * a promoted version is not serving (its load failed: the message may name the store's paths).
+   */
+  modelStatus(withToken: boolean): Record<string, ModelStatus> {
+    const status = this.#options.versions.status();
+    if (withToken) return status;
+    return Object.fromEntries(Object.entries(status).map(([name, s]) => [name, { serving: s.serving, promoted: s.promoted, ...(s.problem !== undefined ? { problem: 'the promoted version is not serving (details with a token)' } : {}) }]));
+  }
+
+  /** The route's handler. Throws ApiError (answered by the app's error handler). */
+  async handle(c: Context): Promise<Response> {
+    try {
+      return await this.#decide(c);
+    } catch (error) {
+      throw this.#toApiError(c, error);
+    }
+  }
+
+  async #decide(c: Context): Promise<Response> {
+    const scopes = bearerScopes(c.req.header('authorization'), this.#deps.tokens);
+    if (!scopes.some((s) => s.access === 'read')) throw new ApiError('forbidden', 'this token may not make decisions; it needs the scope read or read:<service>');
+    checkContentType(c.req.header('content-type'));
+    const bytes = await readBody(c.req.raw, this.#deps.maxBodyBytes, incomingOf(c));
+    const request = readDecideRequest(parseJson(bytes.toString('utf8')));
+    const model = this.#model(request.model);
+    const service = model.spec.service;
+    if (!allows(scopes, 'read', service)) throw new ApiError('forbidden', `this token may not read feature service "${service}", which model "${model.spec.name}" reads`);
+    const filters = request.filters.map((name, index) => {
+      const filter = model.filters.get(name);
+      if (!filter) {
+        const names = [...model.filters.keys()];
+        throw new ApiError('unknown_filter', `model "${model.spec.name}" has no filter "${name}"; its filters are ${names.join(', ') || '(none declared)'}`, { filter: name, index });
+      }
+      return filter;
+    });
+    const target = this.#target(service);
+    const version = this.#version(model, request);
+
+    // Join keys go to the store; request fields (inputs the model reads from the request) stay here.
+    const { keyRequest, contextFields, rowFields } = splitRequestFields(request, model.requestFields);
+    const rows = readEntityRows(keyRequest, target, this.#limits);
+    checkRequestInputs(model, contextFields, rowFields, this.#limits.maxIssues);
+
+    const plan = planReads(target, rows);
+    const [found, scorer] = await Promise.all([
+      plan.requests.length > 0 ? this.#options.serving.breaker.readEncoded(plan.requests) : Promise.resolve([]),
+      this.#options.versions.get(model.spec.name, version),
+    ]);
+    const nowMicros = this.#nowMicros();
+    const decisionId = uuidv7(Math.floor(nowMicros / 1000));
+    const assembled = assembleFeatures(target, rows, plan, found, { decisionId, nowMicros, metadata: true });
+    const served = decisionOf({ ...target, service }, rows, plan, assembled, decisionId, isoFromMicros(nowMicros));
+
+    const inputs = served.rows.map((row, index) => ({ ...row.values, ...contextFields, ...rowFields[index] }));
+    const eligible: number[] = [];
+    for (let index = 0; index < inputs.length; index++) if (filters.every((filter) => evaluateFilter(filter, inputs[index]!))) eligible.push(index);
+    const scores = new Float64Array(inputs.length).fill(Number.NaN);
+    if (eligible.length > 0) {
+      const scored = await score(scorer, eligible.map((index) => inputs[index]!), eligible);
+      eligible.forEach((index, at) => (scores[index] = scored[at]!));
+    }
+    const topK = request.single ? 1 : (request.topK ?? eligible.length);
+    const slate = rankCandidates(scores, eligible, { topK, epsilon: request.epsilon }, this.#random);
+
+    const rank = new Map(slate.greedy.map((index, at) => [index, at]));
+    const position = new Map(slate.shown.map((index, at) => [index, at]));
+    const scoredRows: ScoredRow[] = inputs.map((_, index) => {
+      const at = position.get(index);
+      return { score: rank.has(index) ? scores[index]! : null, rank: rank.get(index) ?? null, position: at ?? null, propensity: at === undefined ? null : slate.propensities[at]! };
+    });
+    const decisions = this.#options.decisions;
+    if (decisions?.logs(service)) {
+      const decision = { ...served, scoring: { model: model.spec.name, version: scorer.version, explored: slate.explored, rows: scoredRows } };
+      setImmediate(() => {
+        try {
+          decisions.offer(decision);
+        } catch (error) {
+          this.#deps.log(`decide: offering decision ${decisionId} to the decision log failed: ${(error as Error).message}`);
+        }
+      });
+    }
+    return c.json({
+      decision_id: decisionId,
+      model: model.spec.name,
+      version: scorer.version,
+      explored: slate.explored,
+      eligible: eligible.length,
+      items: slate.shown.map((index, at) => ({ candidate: index, keys: served.rows[index]!.keys, score: scores[index]!, propensity: slate.propensities[at]! })),
+    });
+  }
+
+  #model(name: string | undefined): DecideModel {
+    if (name === undefined) {
+      if (this.#models.size === 1) return [...this.#models.values()][0]!;
+      throw new ApiError('invalid_request', `name the model ("model": "<name>"); the models are ${[...this.#models.keys()].join(', ') || '(none)'}`);
+    }
+    const model = this.#models.get(name);
+    if (!model) throw new ApiError('unknown_model', `no model "${name}"; the models are ${[...this.#models.keys()].join(', ') || '(none)'}`, { model: name });
+    return model;
+  }
+
+  #target(service: string): ServingTarget {
+    const resolved = this.#services.get(service);
+    if (resolved === undefined) throw new ApiError('not_servable', `feature service "${service}" is not in the project served`);
+    if (resolved.kind === 'unservable') throw new ApiError('not_servable', `feature service "${service}" cannot be served: ${resolved.problem}`);
+    return resolved;
+  }
+
+  /** The version asked for, the split's arm for the context's key, or undefined (the promoted one). */
+  #version(model: DecideModel, request: DecideRequest): string | undefined {
+    if (request.split === undefined) return request.version;
+    const value = request.context?.[request.split.key];
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      throw new ApiError('invalid_request', `"split.key" is "${request.split.key}", so the context must give it (a string or a number), got ${describeValue(value)}`);
+    }
+    return splitVersion(model.spec.name, value, request.split.arms);
+  }
+
+  #toApiError(c: Context, error: unknown): ApiError {
+    if (error instanceof ApiError) return error;
+    if (error instanceof ModelUnavailableError) {
+      c.header('Retry-After', '1');
+      return new ApiError('model_unavailable', `${error.message}; nothing was decided`, { model: error.model, ...(error.version !== undefined ? { version: error.version } : {}) });
+    }
+    if (error instanceof OnlineStoreUnavailableError) {
+      c.header('Retry-After', '1');
+      return new ApiError('online_store_unavailable', `the online store ${error.store} is unavailable, so nothing was decided; retry in a moment (${error.message})`, { store: error.store });
+    }
+    const known = toApiError(error);
+    if (known.code !== 'internal') return known;
+    this.#deps.log(`decide: POST /v1/decide: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return new ApiError('internal', 'internal error; nothing was decided');
+  }
+}
+
+/** A model's failure on a candidate, answered 500 with the model, version and candidate: never a ranking of wrong scores. */
+class ScoringFailure extends ApiError {
+  constructor(model: ScoringModel, candidate: number | undefined, reason: string) {
+    super(
+      'model_failed',
+      `model "${model.name}" version "${model.version}" failed${candidate !== undefined ? ` on candidate ${candidate}` : ''}: ${reason}; nothing was decided`,
+      { model: model.name, version: model.version, ...(candidate !== undefined ? { candidate } : {}) },
+    );
+  }
+}
+
+/** Scores the eligible rows; every score must be a finite number, one per row. */
+async function score(model: ScoringModel, rows: readonly Record<string, unknown>[], eligible: readonly number[]): Promise<Float64Array> {
+  let scores: Float64Array;
+  try {
+    scores = await model.score(rows);
+  } catch (error) {
+    if (error instanceof ModelScoringError) throw new ScoringFailure(model, error.rowIndex === undefined ? undefined : eligible[error.rowIndex], error.reason);
+    throw new ScoringFailure(model, undefined, `it threw: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (scores.length !== rows.length) throw new ScoringFailure(model, undefined, `it returned ${scores.length} scores for ${rows.length} candidates`);
+  for (let at = 0; at < scores.length; at++) {
+    if (!Number.isFinite(scores[at]!)) throw new ScoringFailure(model, eligible[at], `it returned ${String(scores[at])}`);
+  }
+  return scores;
+}
+
+interface SplitFields {
+  /** The request as `POST /v1/features` reads it: join keys only. */
+  readonly keyRequest: Parameters<typeof readEntityRows>[0];
+  /** The context's request fields. */
+  readonly contextFields: Readonly<Record<string, unknown>>;
+  /** Each row's request fields. */
+  readonly rowFields: readonly Readonly<Record<string, unknown>>[];
+}
+
+function splitRequestFields(request: DecideRequest, requestFields: ReadonlySet<string>): SplitFields {
+  const keysOf = (fields: Record<string, unknown>, into: Record<string, unknown>) => {
+    const keys: Record<string, unknown> = {};
+    for (const name in fields) (requestFields.has(name) ? into : keys)[name] = fields[name];
+    return keys;
+  };
+  const contextFields: Record<string, unknown> = {};
+  const context = request.context === undefined ? undefined : keysOf(request.context as Record<string, unknown>, contextFields);
+  const rowFields: Record<string, unknown>[] = [];
+  const rows = request.rows.map((row) => {
+    const own: Record<string, unknown> = {};
+    rowFields.push(own);
+    return typeof row === 'object' && row !== null && !Array.isArray(row) ? keysOf(row as Record<string, unknown>, own) : row;
+  });
+  const body = request.single ? { entities: rows } : { candidates: rows, ...(context !== undefined ? { context } : {}) };
+  return { keyRequest: { body, service: undefined, features: undefined, metadata: true }, contextFields, rowFields };
+}
+
+/** Every request input the model reads must be given, by the context or by each row. */
+function checkRequestInputs(model: DecideModel, contextFields: Readonly<Record<string, unknown>>, rowFields: readonly Readonly<Record<string, unknown>>[], maxIssues: number): void {
+  const issues: EntityIssue[] = [];
+  let total = 0;
+  for (const field of model.requestFields) {
+    if (field in contextFields) continue;
+    rowFields.forEach((fields, index) => {
+      if (fields[field] !== undefined) return;
+      total++;
+      if (issues.length < maxIssues) issues.push({ index, field, message: `model "${model.spec.name}" reads request field "${field}"; give it in "context" or in every candidate` });
+    });
+  }
+  if (total > 0) throw new ApiError('invalid_entities', `${total} request field${total === 1 ? ' is' : 's are'} missing; nothing was decided`, issues);
+}

@@ -1,0 +1,181 @@
+/**
+ * The model versions a decision server scores with (docs/decide.md, "Which version scores"): each
+ * model's promoted version, re-read from the object store every `pollMs` (default 5 s), and named
+ * versions loaded on first use. Servers are stateless: what is promoted is `models/<name>/promoted.json`
+ * in the object store, so every node converges on a promotion within one poll.
+ *
+ * A promoted version that fails to load (a malformed artifact, a missing file, a store that does not
+ * answer) never replaces the last good one: the last good version keeps serving, and the failure is
+ * kept for `/readyz` until a later poll loads the promotion. A model that never loaded any version
+ * answers `503 model_unavailable`.
+ *
+ * @example
+ * const versions = new ModelVersions({ models: ['ranker'], load, promotedVersion, log });
+ * await versions.start();                  // the first poll, awaited
+ * const model = await versions.get('ranker');   // the promoted version (the last good one)
+ * versions.stop();
+ */
+
+/** A loaded version that scores rows (the models runtime's LoadedModel, connectors/model-runtime). */
+export interface ScoringModel {
+  readonly name: string;
+  readonly version: string;
+  readonly inputs: readonly string[];
+  score(rows: readonly Readonly<Record<string, unknown>>[]): Promise<Float64Array>;
+}
+
+export interface ModelVersionsOptions {
+  /** The models served, by name. */
+  readonly models: readonly string[];
+  /** Loads a version (the models runtime's `loadModelVersion`); throws when it cannot. */
+  readonly load: (name: string, version: string) => Promise<ScoringModel>;
+  /** The version promoted now (`models/<name>/promoted.json`), or undefined when none is. */
+  readonly promotedVersion: (name: string) => Promise<string | undefined>;
+  /** How often the promoted versions are re-read. Default 5,000 ms. */
+  readonly pollMs?: number;
+  /** Named versions kept loaded at most, per server, besides the promoted ones. Default 16. */
+  readonly maxNamedVersions?: number;
+  /** Promotions served and failures to load. */
+  readonly log: (line: string) => void;
+}
+
+/** What `/readyz` shows of one model. */
+export interface ModelStatus {
+  /** The version scoring requests without a version now, or null when none ever loaded. */
+  readonly serving: string | null;
+  /** The version promoted at the last poll, or null when none is promoted. */
+  readonly promoted: string | null;
+  /** Why the promoted version is not the one serving (its load failed), or why the last poll failed. */
+  readonly problem?: string;
+}
+
+/** Thrown by `get` when a model has no version to score with; the route answers 503 model_unavailable. */
+export class ModelUnavailableError extends Error {
+  constructor(
+    readonly model: string,
+    readonly version: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const DEFAULT_MODEL_POLL_MS = 5_000;
+
+interface State {
+  serving: ScoringModel | undefined;
+  promoted: string | null;
+  problem: string | undefined;
+}
+
+export class ModelVersions {
+  readonly #options: ModelVersionsOptions;
+  readonly #states = new Map<string, State>();
+  readonly #named = new Map<string, Promise<ScoringModel>>();
+  #timer: NodeJS.Timeout | undefined;
+  #polling: Promise<void> | undefined;
+
+  constructor(options: ModelVersionsOptions) {
+    this.#options = options;
+    for (const name of options.models) this.#states.set(name, { serving: undefined, promoted: null, problem: undefined });
+  }
+
+  get models(): string[] {
+    return [...this.#states.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.#states.has(name);
+  }
+
+  /** Polls once (awaited), then every `pollMs`. */
+  async start(): Promise<void> {
+    await this.poll();
+    this.#timer = setInterval(() => void this.poll(), this.#options.pollMs ?? DEFAULT_MODEL_POLL_MS);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Re-reads every model's promoted version and loads those that changed. One poll at a time. */
+  poll(): Promise<void> {
+    this.#polling ??= Promise.all(this.models.map((name) => this.#pollOne(name))).then(
+      () => void (this.#polling = undefined),
+      () => void (this.#polling = undefined),
+    );
+    return this.#polling;
+  }
+
+  /** The promoted version (the last good one), or a named version; throws ModelUnavailableError. */
+  async get(name: string, version?: string): Promise<ScoringModel> {
+    const state = this.#states.get(name);
+    if (!state) throw new ModelUnavailableError(name, version, `no model "${name}"`);
+    if (version === undefined) {
+      if (state.serving) return state.serving;
+      const why = state.problem ?? (state.promoted === null ? 'no version is promoted (flywheel models promote)' : 'its promoted version is not loaded yet');
+      throw new ModelUnavailableError(name, undefined, `model "${name}" has no version to score with: ${why}`);
+    }
+    if (state.serving?.version === version) return state.serving;
+    const id = `${name}@${version}`;
+    let loading = this.#named.get(id);
+    if (!loading) {
+      if (this.#named.size >= (this.#options.maxNamedVersions ?? 16)) this.#named.delete(this.#named.keys().next().value!);
+      loading = this.#options.load(name, version);
+      this.#named.set(id, loading);
+      // A failure is not kept: the next request tries again (the version may be registered since).
+      loading.catch(() => this.#named.delete(id));
+    }
+    try {
+      return await loading;
+    } catch (error) {
+      throw new ModelUnavailableError(name, version, `model "${name}" version "${version}" cannot be loaded: ${messageOf(error)}`);
+    }
+  }
+
+  status(): Record<string, ModelStatus> {
+    const out: Record<string, ModelStatus> = {};
+    for (const [name, state] of this.#states) {
+      out[name] = { serving: state.serving?.version ?? null, promoted: state.promoted, ...(state.problem !== undefined ? { problem: state.problem } : {}) };
+    }
+    return out;
+  }
+
+  async #pollOne(name: string): Promise<void> {
+    const state = this.#states.get(name)!;
+    let promoted: string | undefined;
+    try {
+      promoted = await this.#options.promotedVersion(name);
+    } catch (error) {
+      state.problem = `reading the promoted version failed: ${messageOf(error)}`;
+      return;
+    }
+    state.promoted = promoted ?? null;
+    if (promoted === undefined) {
+      state.problem = undefined;
+      return;
+    }
+    if (state.serving?.version === promoted) {
+      state.problem = undefined;
+      return;
+    }
+    try {
+      const loaded = await this.#options.load(name, promoted);
+      const before = state.serving?.version;
+      state.serving = loaded;
+      state.problem = undefined;
+      this.#options.log(`decide: model "${name}" now scores with version "${promoted}"${before !== undefined ? ` (was "${before}")` : ''}`);
+    } catch (error) {
+      const keeps = state.serving ? `; version "${state.serving.version}" keeps serving` : '; no version serves';
+      const problem = `promoted version "${promoted}" failed to load${keeps}: ${messageOf(error)}`;
+      if (state.problem !== problem) this.#options.log(`decide: model "${name}": ${problem}`);
+      state.problem = problem;
+    }
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
