@@ -10,7 +10,12 @@ const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be the NAME of an e
 const SNOWFLAKE_AUTH_FIELDS = ['passwordEnv', 'privateKeyPathEnv', 'privateKeyEnv', 'oauthTokenEnv'] as const;
 
 const offline = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('duckdb'), path: z.string().min(1), threads: z.number().int().positive().optional(), memoryLimit: z.string().optional() }),
+  z.strictObject({
+    type: z.literal('duckdb'), path: z.string().min(1), threads: z.number().int().positive().optional(),
+    // DuckDB's own units; a typo would otherwise reach DuckDB only when the engine opens, in a worker.
+    memoryLimit: z.string().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'must be an amount with a unit, e.g. "4GB" or "512MiB"').optional(),
+    tempDirectory: z.string().min(1).optional(),
+  }),
   z.strictObject({
     type: z.literal('snowflake'), account: z.string().min(1), username: z.string().min(1), database: z.string().min(1), schema: z.string().min(1),
     warehouse: z.string().optional(), role: z.string().optional(), passwordEnv: envName.optional(), privateKeyPathEnv: envName.optional(),

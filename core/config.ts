@@ -8,7 +8,16 @@
 import type { TaskQueues, TaskQueuesConfig } from './task-queues.ts';
 
 export type OfflineStoreConfig =
-  | { type: 'duckdb'; /** Database file, relative to the project root. */ path: string; threads?: number; memoryLimit?: string }
+  | {
+      type: 'duckdb';
+      /** Database file, relative to the project root. */
+      path: string;
+      threads?: number;
+      /** The most memory DuckDB may use, e.g. '4GB' or '4GiB' (DuckDB's default: 80% of RAM); beyond it, statements spill to `tempDirectory`. */
+      memoryLimit?: string;
+      /** Where DuckDB spills, relative to the project root. Default: `<stateDir>/duckdb-temp`. */
+      tempDirectory?: string;
+    }
   | {
       type: 'snowflake';
       account: string;

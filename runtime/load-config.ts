@@ -69,7 +69,11 @@ function resolveProfile(config: FlywheelConfig, configFile: string, requested: s
     throw new ConfigError(`no profile "${profileName}"; the profiles are ${Object.keys(config.profiles).join(', ')}`, { file: configFile, field: 'profiles' });
   }
   const abs = (path: string) => resolve(projectRoot, path);
-  const offline = profile.offline.type === 'duckdb' ? { ...profile.offline, path: abs(profile.offline.path) } : profile.offline;
+  const stateDir = abs(config.stateDir ?? '.flywheel');
+  // DuckDB spills into the state folder unless told otherwise (its own default is beside the database file).
+  const offline = profile.offline.type === 'duckdb'
+    ? { ...profile.offline, path: abs(profile.offline.path), tempDirectory: profile.offline.tempDirectory !== undefined ? abs(profile.offline.tempDirectory) : join(stateDir, 'duckdb-temp') }
+    : profile.offline;
   const objectStore = profile.objectStore.type === 'local' ? { ...profile.objectStore, root: abs(profile.objectStore.root) } : profile.objectStore;
   const onlineStore = profile.onlineStore.type === 'sqlite' ? { ...profile.onlineStore, path: abs(profile.onlineStore.path) } : profile.onlineStore;
   return {
@@ -77,7 +81,7 @@ function resolveProfile(config: FlywheelConfig, configFile: string, requested: s
     projectRoot,
     project: config.project,
     definitionsDir: abs(config.definitions),
-    stateDir: abs(config.stateDir ?? '.flywheel'),
+    stateDir,
     profileName,
     profile: { ...profile, offline, objectStore, onlineStore, temporal: resolveTemporal(config.project, profile.temporal) },
   };

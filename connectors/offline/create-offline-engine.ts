@@ -22,7 +22,7 @@ export async function createOfflineEngine(config: OfflineStoreConfig, options: O
     case 'duckdb': {
       // Imported here, not above: an engine's driver loads only when a profile opens that engine.
       const { openDuckDBEngine } = await import('./duckdb/duckdb-engine.ts');
-      return openDuckDBEngine({ path: config.path, threads: config.threads, memoryLimit: config.memoryLimit });
+      return openDuckDBEngine({ path: config.path, threads: config.threads, memoryLimit: config.memoryLimit, tempDirectory: config.tempDirectory });
     }
     case 'snowflake': {
       // Credentials are read here, on the worker, from the environment variables the profile names.

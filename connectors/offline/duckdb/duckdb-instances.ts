@@ -8,6 +8,12 @@ export interface DuckDBSettings {
   readonly threads?: number;
   /** DuckDB's `memory_limit`, e.g. '4GB' (DuckDB's default: 80% of RAM). */
   readonly memoryLimit?: string;
+  /**
+   * DuckDB's `temp_directory`: where statements that need more than the memory limit spill (sorts,
+   * hash tables, the working tables of the attached in-memory catalog). DuckDB's default is
+   * `<database file>.tmp`; for ':memory:' without one, nothing spills.
+   */
+  readonly tempDirectory?: string;
 }
 
 /** A database opened for one engine; `release` closes it when no other engine uses it. */
@@ -80,8 +86,11 @@ async function openInstance(path: string, settings: DuckDBSettings): Promise<Duc
   };
   if (settings.threads !== undefined) options['threads'] = String(settings.threads);
   if (settings.memoryLimit !== undefined) options['memory_limit'] = settings.memoryLimit;
+  if (settings.tempDirectory !== undefined) options['temp_directory'] = settings.tempDirectory;
   try {
     if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
+    // DuckDB creates only the last folder of its temp_directory, and only when it first spills.
+    if (settings.tempDirectory) await mkdir(settings.tempDirectory, { recursive: true });
     const instance = await DuckDBInstance.create(path, options);
     const connection = await instance.connect();
     try {
