@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { entity, featureService, featureView, model, source } from '../index.ts';
+import { DefinitionError } from '../core/errors.ts';
+import { validateProject } from '../core/validation/validate-project.ts';
 import { evaluateFilter, FilterExpressionError, parseFilterExpression } from '../core/decide/filter-expression.ts';
 import { splitVersion } from '../server/decide/ab-split.ts';
 import { readDecideRequest } from '../server/decide/decide-request.ts';
@@ -160,5 +163,32 @@ describe('the request of POST /v1/decide', () => {
     expect(error({ candidates: [], split: { key: 'u', shares: { 1: 0.5, 2: 0.4 } } })).toBe('invalid_request: "split.shares" must add up to 1, got 0.9');
     expect(error({ candidates: [], filters: 'in_stock' })).toBe('invalid_request: "filters" must be an array of the model\'s filter names, got string "in_stock"');
     expect(error({ entity: { user_id: 1 }, candidates: [] })).toBe('invalid_request: give "entity", or "context" with "candidates", not both');
+  });
+});
+
+describe('filters checked at flywheel plan', () => {
+  const item = entity({ name: 'item', joinKeys: { item_id: 'int64' } });
+  const src = source({ name: 'src', table: 'raw.src', timestampField: 'ts', columns: { item_id: 'int64', ts: 'timestamp', price: 'float64', available: 'bool' } });
+  const stats = featureView({ name: 'stats', entities: [item], source: src, features: { price: 'float64', available: 'bool' } });
+  const service = featureService({ name: 'ranking', features: [stats] });
+  const withFilters = (filters: Record<string, string>) =>
+    model({ name: 'ranker', service, inputs: ['price', { request: 'hour' }], output: { name: 'p', kind: 'probability' }, artifact: { format: 'onnx' }, filters });
+  const validate = (filters: Record<string, string>) => validateProject([item, src, stats, service, withFilters(filters)].map((definition) => ({ file: 'defs.ts', definition })));
+
+  it('accepts filters over the service\'s features and the request inputs', () => {
+    expect(validate({ in_stock: 'available = true', day: 'hour >= 6 AND price < 10' }).models.ranker?.filters).toEqual({ in_stock: 'available = true', day: 'hour >= 6 AND price < 10' });
+  });
+
+  it('reports a filter that does not parse, or reads what the model cannot see, naming the filter', () => {
+    try {
+      validate({ broken: 'price <=', colour: "colour = 'red' OR available" });
+      throw new Error('accepted');
+    } catch (error) {
+      expect(error).toBeInstanceOf(DefinitionError);
+      expect((error as DefinitionError).issues.map((i) => `${i.object} ${i.field}: ${i.message}`)).toEqual([
+        'ranker filters.broken: filter "price <=": the expression ends too early at character 9',
+        'ranker filters.colour: filter "colour" reads "colour", which is neither a feature of feature service "ranking" nor a request input of the model; it can read price, available, hour',
+      ]);
+    }
   });
 });

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { DefinitionKind, FeatureServiceSpec, ModelArtifactSpec, ModelInputSpec, ModelSpec, ScheduleSpec, SourceSpec } from '../definitions/specs.ts';
 import type { modelShape } from './shapes.ts';
+import { FilterExpressionError, parseFilterExpression } from '../decide/filter-expression.ts';
 
 export type ModelShaped = z.output<typeof modelShape>;
 
@@ -38,6 +39,21 @@ export function modelSpecOf(name: string, input: ModelShaped, context: ModelCont
       report(`inputs.${index}`, `model "${name}" input "${entry.feature}" is not a feature of feature service "${input.service}"; the service serves ${served.join(', ')}${closest(entry.feature, served, context)}. A field of the request is written { request: "${entry.feature}" }`);
     }
   });
+  // Filters (POST /v1/decide) read the service's features and the request inputs; checked here so a request never meets a bad one.
+  for (const [filter, text] of Object.entries(input.filters ?? {})) {
+    try {
+      const parsed = parseFilterExpression(text);
+      const readable = [...(served ?? []), ...inputs.flatMap((entry) => ('request' in entry ? [entry.request] : []))];
+      for (const feature of parsed.features) {
+        if (served && !readable.includes(feature)) {
+          report(`filters.${filter}`, `filter "${filter}" reads "${feature}", which is neither a feature of feature service "${input.service}" nor a request input of the model; it can read ${readable.join(', ')}`);
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof FilterExpressionError)) throw error;
+      report(`filters.${filter}`, error.message);
+    }
+  }
   let batch: ModelSpec['batch'];
   if (input.batch) {
     const spine = context.sources[input.batch.spine];
