@@ -28,7 +28,7 @@ export function benchProject(features: number): ProjectSpec {
 }
 
 /** The server over one Redis (`redisUrl`) or a Redis Cluster (`clusterUrls`). */
-export async function startFlywheelServing(options: ({ redisUrl: string } | { clusterUrls: string[] }) & { features: number }): Promise<RunningLogServer> {
+export async function startFlywheelServing(options: ({ redisUrl: string } | { clusterUrls: string[] }) & { features: number; warmUp?: boolean }): Promise<RunningLogServer> {
   const project = benchProject(options.features);
   const store: OnlineStore = 'clusterUrls' in options ? new RedisClusterOnlineStore({ urls: options.clusterUrls, keyPrefix: 'fw:bench:' }) : new RedisOnlineStore({ url: options.redisUrl, keyPrefix: 'fw:bench:' });
   await store.ping();
@@ -39,5 +39,6 @@ export async function startFlywheelServing(options: ({ redisUrl: string } | { cl
     port: 0,
     log: () => undefined,
     serving: { project, store },
+    ...(options.warmUp === false ? { servingWarmUp: false as const } : {}),
   });
 }

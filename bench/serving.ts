@@ -19,7 +19,8 @@
  *    candidates): for each size, a fresh Flywheel and a fresh floor are started (each warms itself
  *    before it says it listens: Flywheel's server runs synthetic requests through its request path
  *    at start-up), and answer `--first-requests` (1,000) sequential requests on a keep-alive
- *    connection, taking turns in blocks of 100; every one is measured. This client is warmed first
+ *    connection, taking turns in blocks of 100; every one is measured. A third server, Flywheel started
+ *    without its warm-up, takes the same turns, to show what the warm-up does. This client is warmed first
  *    (`--warm-client` requests to a throwaway floor), so its own compilation stays out of the figures.
  * 2. **Steady state**: one Flywheel and one floor (and the cluster's) answer `--warm-servers`
  *    unmeasured requests of every size, then latency for 1, 100 and 500 candidates as above (after
@@ -66,8 +67,8 @@ export function valuesOf(id: number, features: number): number[] {
 
 // --- child mode: one server, printing its URL, until SIGTERM -----------------------------------------
 
-async function serveFlywheel(redis: { redisUrl: string } | { clusterUrls: string[] }, features: number): Promise<void> {
-  const server = await startFlywheelServing({ ...redis, features });
+async function serveFlywheel(redis: { redisUrl: string } | { clusterUrls: string[] }, features: number, warmUp = true): Promise<void> {
+  const server = await startFlywheelServing({ ...redis, features, warmUp });
   process.stdout.write(`listening on ${server.url}\n`);
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
 }
@@ -75,8 +76,9 @@ async function serveFlywheel(redis: { redisUrl: string } | { clusterUrls: string
 // --- driver ------------------------------------------------------------------------------------------
 
 /** Flywheel on one Redis, the floor on the same Redis, Flywheel on the Redis Cluster. */
-type Subject = 'flywheel' | 'floor' | 'cluster';
-const SUBJECT_NAMES: Record<Subject, string> = { flywheel: 'Flywheel', floor: 'floor', cluster: 'Flywheel on Redis Cluster' };
+/** `unwarmed`: Flywheel without its start-up warm-up, beside it in the first-requests phase, to show what the warm-up does. */
+type Subject = 'flywheel' | 'floor' | 'cluster' | 'unwarmed';
+const SUBJECT_NAMES: Record<Subject, string> = { flywheel: 'Flywheel', floor: 'floor', cluster: 'Flywheel on Redis Cluster', unwarmed: 'Flywheel without warm-up' };
 
 interface AutocannonResult {
   readonly duration: number;
@@ -221,7 +223,7 @@ async function warmServers(urls: Partial<Record<Subject, URL>>, requests: number
 
 /** Sequential requests of `rows` random entities to both servers (takeTurns), the first `warmUpRequests` unmeasured. */
 async function latencies(urls: Partial<Record<Subject, URL>>, rows: number, requests: number, entities: number, paceMs: number, warmUpRequests: number): Promise<Partial<Record<Subject, Latency>> & { clientGc: ReturnType<ReturnType<typeof clientGcPauses>['stop']> }> {
-  const samples: Record<Subject, number[]> = { flywheel: [], floor: [], cluster: [] };
+  const samples: Record<Subject, number[]> = { flywheel: [], floor: [], cluster: [], unwarmed: [] };
   const warmUp = Math.min(warmUpRequests, requests);
   let gc: ReturnType<typeof clientGcPauses> | undefined;
   await takeTurns(urls, requests + warmUp, () => randomIds(rows, entities), {
@@ -305,11 +307,13 @@ export interface ServingBenchOptions {
   readonly redisUrl?: string;
   readonly cluster: boolean;
   readonly clusterUrls?: string[];
+  /** Phase 1 only. */
+  readonly skipSteady?: boolean;
 }
 
 /** What the run measured, for a caller that writes it down (bench/run.ts prints it). */
 export interface ServingFigures {
-  readonly firstRequests: Record<number, { flywheel: Latency; floor: Latency; flywheelStartMs: number; floorStartMs: number }>;
+  readonly firstRequests: Record<number, { flywheel: Latency; floor: Latency; unwarmed: Latency; flywheelStartMs: number; floorStartMs: number; unwarmedStartMs: number }>;
   readonly throughput: { flywheel: number; floor: number; cluster?: number };
 }
 
@@ -346,20 +350,24 @@ export async function benchServing(options: ServingBenchOptions): Promise<Servin
       children.push(flywheel);
       const floor = await startChild('floor', redis.url, options.features);
       children.push(floor);
-      const urls: Partial<Record<Subject, URL>> = { flywheel: new URL(flywheel.url + PATH), floor: new URL(floor.url + PATH) };
+      const unwarmed = await startChild('unwarmed', redis.url, options.features);
+      children.push(unwarmed);
+      const urls: Partial<Record<Subject, URL>> = { flywheel: new URL(flywheel.url + PATH), floor: new URL(floor.url + PATH), unwarmed: new URL(unwarmed.url + PATH) };
       const measured = await latencies(urls, rows, options.firstRequests, options.entities, 0, 0);
       // Checked after the measured requests (a check before them would be a request after start), before the figures count.
       await checkAnswers(urls, options.entities, options.features);
       await stopAll();
-      figures.firstRequests[rows] = { flywheel: measured.flywheel!, floor: measured.floor!, flywheelStartMs: flywheel.startMs, floorStartMs: floor.startMs };
+      figures.firstRequests[rows] = { flywheel: measured.flywheel!, floor: measured.floor!, unwarmed: measured.unwarmed!, flywheelStartMs: flywheel.startMs, floorStartMs: floor.startMs, unwarmedStartMs: unwarmed.startMs };
       const goal = FIRST_REQUESTS_P99_GOAL_MS[rows]!;
       process.stdout.write(
         `  ${rows === 1 ? '1 entity' : `${rows} candidates`}: Flywheel ${fmtLatency(measured.flywheel!)} (started in ${Math.round(flywheel.startMs)} ms, warm-up included); ` +
           `floor ${fmtLatency(measured.floor!)} (started in ${Math.round(floor.startMs)} ms); ` +
+          `Flywheel without warm-up ${fmtLatency(measured.unwarmed!)} (started in ${Math.round(unwarmed.startMs)} ms); ` +
           `goal p99 ≤ ${goal} ms: ${measured.flywheel!.p99 <= goal ? 'met' : 'not met'}; client GC ${measured.clientGc.count} pauses, ${measured.clientGc.totalMs.toFixed(1)} ms; load average ${await loadAverage()}\n`,
       );
     }
 
+    if (options.skipSteady) return { firstRequests: figures.firstRequests, throughput: { flywheel: 0, floor: 0 } };
     // --- 2. steady state ---
     const flywheel = await startChild('flywheel', redis.url, options.features);
     children.push(flywheel);
@@ -395,7 +403,7 @@ export async function benchServing(options: ServingBenchOptions): Promise<Servin
     const subjects = Object.keys(urls) as Subject[];
     for (const subject of subjects) await throughput(subject, urls[subject]!, { ...load, duration: 2 });
     const loadBefore = await loadAverage();
-    const runs: Record<Subject, number[]> = { flywheel: [], floor: [], cluster: [] };
+    const runs: Record<Subject, number[]> = { flywheel: [], floor: [], cluster: [], unwarmed: [] };
     for (let i = 0; i < 2; i++) {
       for (const subject of subjects) runs[subject].push((await throughput(subject, urls[subject]!, load)).rowsPerSecond);
     }
@@ -437,6 +445,7 @@ export function servingOptions(argv: string[]): ServingBenchOptions & { serve?: 
       'redis-url': { type: 'string' },
       'redis-cluster-urls': { type: 'string' },
       'skip-cluster': { type: 'boolean', default: false },
+      'skip-steady': { type: 'boolean', default: false },
     },
   });
   return {
@@ -453,7 +462,8 @@ export function servingOptions(argv: string[]): ServingBenchOptions & { serve?: 
     throughputRows: Number(values['throughput-rows']),
     paceMs: values.pace.split(',').map(Number),
     ...(values['redis-url'] ? { redisUrl: values['redis-url'] } : {}),
-    cluster: !values['skip-cluster'],
+    cluster: !values['skip-cluster'] && !values['skip-steady'],
+    skipSteady: values['skip-steady'],
     ...(values['redis-cluster-urls'] ? { clusterUrls: values['redis-cluster-urls'].split(',') } : {}),
   };
 }
@@ -461,6 +471,7 @@ export function servingOptions(argv: string[]): ServingBenchOptions & { serve?: 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { serve, ...options } = servingOptions(process.argv.slice(2));
   if (serve === 'flywheel') await serveFlywheel({ redisUrl: options.redisUrl! }, options.features);
+  else if (serve === 'unwarmed') await serveFlywheel({ redisUrl: options.redisUrl! }, options.features, false);
   else if (serve === 'cluster') await serveFlywheel({ clusterUrls: options.clusterUrls! }, options.features);
   else await benchServing(options);
 }

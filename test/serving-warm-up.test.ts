@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { entity, featureService, featureView, source } from '../index.ts';
+import { SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-online-store.ts';
+import type { ProjectSpec } from '../core/definitions/specs.ts';
+import { validateProject } from '../core/validation/validate-project.ts';
+import { startLogServer, TokenTable } from '../server/index.ts';
+import { warmUpServing } from '../server/serving/warm-up.ts';
+
+/**
+ * The serving warm-up at start-up (server/serving/warm-up.ts): it runs synthetic requests through
+ * the request path of every servable service, reads only (the store holds what it held), survives a
+ * store that does not answer, keeps to its time bound, and the server it warmed answers its first
+ * request exactly. Real SQLite files; its speed effect is measured in bench/serving.ts, not here.
+ */
+const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
+const country = entity({ name: 'country', joinKeys: { country_code: 'string' } });
+const src = source({ name: 'src', table: 'raw.src', timestampField: 'ts', columns: { user_id: 'int64', country_code: 'string', ts: 'timestamp', spend: 'float64', tax: 'float64' } });
+const userSpend = featureView({ name: 'user_spend', entities: [user], source: src, ttl: '1d', features: { spend: 'float64' } });
+const userCountry = featureView({ name: 'user_country', entities: [user, country], source: src, features: { tax: 'float64' } });
+const offline = featureView({ name: 'offline_only', entities: [user], source: src, online: false, features: { tax: 'float64' } });
+const project: ProjectSpec = validateProject(
+  [
+    user, country, src, userSpend, userCountry, offline,
+    featureService({ name: 'spend', features: [userSpend] }),
+    featureService({ name: 'both', features: [userSpend, userCountry] }),
+    // Not servable (its view is not online): skipped by the warm-up.
+    featureService({ name: 'offline', features: [offline] }),
+  ].map((definition) => ({ file: 'definitions/warm-up.ts', definition })),
+);
+
+let dir: string;
+let store: SqliteOnlineStore;
+const dbPath = () => join(dir, 'online.sqlite');
+const storedRows = () => {
+  const db = new Database(dbPath(), { readonly: true });
+  try {
+    return db.prepare('SELECT view, key, values_json FROM online_records ORDER BY view, key').all();
+  } finally {
+    db.close();
+  }
+};
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'flywheel-warm-up-'));
+  store = new SqliteOnlineStore({ path: dbPath() });
+  await store.write([{ view: 'user_spend', key: [7], values: { spend: 12.5 }, eventTime: new Date().toISOString() }]);
+});
+
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('serving warm-up', () => {
+  it('runs `rounds` requests of 1 and 100 rows for each servable service, reading only', async () => {
+    const before = storedRows();
+    const warmed = await warmUpServing(project, store, { rounds: 3 });
+    // 2 servable services (spend, both) × 3 rounds × 2 sizes; `offline` is skipped.
+    expect(warmed.requests).toBe(12);
+    expect(warmed.ms).toBeGreaterThan(0);
+    expect(storedRows()).toEqual(before);
+    expect(before).toHaveLength(1);
+  });
+
+  it('still warms the rest of the path when the store does not answer', async () => {
+    const closed = new SqliteOnlineStore({ path: join(dir, 'closed.sqlite') });
+    await closed.close();
+    const warmed = await warmUpServing(project, closed, { rounds: 2 });
+    expect(warmed.requests).toBe(8);
+  });
+
+  it('keeps to its time bound and service bound', async () => {
+    expect((await warmUpServing(project, store, { rounds: 5, maxMs: 0 })).requests).toBe(0);
+    expect((await warmUpServing(project, store, { rounds: 5, maxServices: 1 })).requests).toBe(10);
+  });
+
+  it('warms a server before it listens, which then answers its first request exactly; servingWarmUp: false skips it', async () => {
+    for (const servingWarmUp of [undefined, false] as const) {
+      const lines: string[] = [];
+      const server = await startLogServer({
+        stateDir: join(dir, `state-${String(servingWarmUp)}`), streams: [], tokens: TokenTable.parse('reader=read'), port: 0,
+        log: (line) => lines.push(line),
+        serving: { project, store: new SqliteOnlineStore({ path: dbPath() }) },
+        ...(servingWarmUp === false ? { servingWarmUp } : {}),
+      });
+      try {
+        const warmLines = lines.filter((l) => l.startsWith('serving: warmed the request path with '));
+        // Default rounds: 300 per service and size, unless the 1.5 s bound cut it short (a loaded machine).
+        if (servingWarmUp === false) expect(warmLines).toEqual([]);
+        else expect(warmLines).toHaveLength(1);
+        const response = await fetch(`${server.url}/v1/features`, {
+          method: 'POST', headers: { authorization: 'Bearer reader', 'content-type': 'application/json' },
+          body: JSON.stringify({ service: 'spend', entities: [{ user_id: 7 }, { user_id: 8 }], metadata: false }),
+        });
+        expect(response.status).toBe(200);
+        const body = (await response.json()) as { features: string[]; rows: unknown[] };
+        expect(body.features).toEqual(['spend']);
+        expect(body.rows).toEqual([{ values: [12.5] }, { values: [null] }]);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+});
