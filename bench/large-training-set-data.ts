@@ -49,20 +49,40 @@ export async function generateLargeData(engine: OfflineEngine, sizes: LargeDataS
   for (const sql of statements) await engine.run({ sql, parameters: [] });
 }
 
+/** Where the benchmark's feature rows (and, for Parquet, the spine) are read from. */
+export type LargeSourceKind = 'table' | 'view' | 'parquet';
+
+/** Writes the spine and the three feature tables as one Parquet file each in `dir` (for `source: 'parquet'`). */
+export async function exportLargeParquet(engine: OfflineEngine, dir: string): Promise<void> {
+  for (const table of ['spine', 'user_spend', 'user_activity', 'merchant_risk']) {
+    await engine.run({ sql: `COPY ${table} TO '${dir}/${table}.parquet' (FORMAT parquet, COMPRESSION zstd)`, parameters: [] });
+  }
+}
+
+/** The relation a hand-written query reads for `table` under each source kind. */
+export function largeRelation(table: string, kind: LargeSourceKind, parquetDir: string): string {
+  if (kind === 'parquet') return `read_parquet('${parquetDir}/${table}.parquet')`;
+  return kind === 'view' && table !== 'spine' ? `${table}_any` : table;
+}
+
 /**
  * The project's definitions for that data, built with the same builders a project uses. With
- * `constraints: false` the feature sources read the plain views, so Flywheel cannot know that no two
- * rows tie and runs its tie-break (docs/point-in-time.md).
+ * `constraints: false` (or `source: 'view'`) the feature sources read the plain views, and with
+ * `source: 'parquet'` the Parquet files of exportLargeParquet, so Flywheel cannot know that no two
+ * rows tie and runs its tie-break (docs/point-in-time.md), unless `unique` declares the sources'
+ * (key, ts) unique.
  */
-export function largeProject(partitionBy: 'day' | 'none', options: { constraints?: boolean } = {}): ProjectSpec {
-  const table = (name: string) => (options.constraints === false ? `${name}_any` : name);
+export function largeProject(partitionBy: 'day' | 'none', options: { constraints?: boolean; source?: LargeSourceKind; unique?: boolean; parquetDir?: string } = {}): ProjectSpec {
+  const kind = options.source ?? (options.constraints === false ? 'view' : 'table');
+  const at = (name: string) => (kind === 'parquet' ? { parquet: `${options.parquetDir ?? '.'}/${name}.parquet` } : { table: largeRelation(name, kind, '') });
+  const unique = (key: string) => (options.unique ? { unique: [key, 'ts'] } : {});
   const ts = 'timestamp' as const;
   const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
   const merchant = entity({ name: 'merchant', joinKeys: { merchant_id: 'int64' } });
-  const spine = source({ name: 'spine', table: 'spine', timestampField: 'ts', columns: { event_id: 'int64', user_id: 'int64', merchant_id: 'int64', ts, label: 'bool' } });
-  const spendSrc = source({ name: 'user_spend_src', table: table('user_spend'), timestampField: 'ts', columns: { user_id: 'int64', ts, amount_sum_1d: 'float64', txn_count_1d: 'int64' } });
-  const activitySrc = source({ name: 'user_activity_src', table: table('user_activity'), timestampField: 'ts', columns: { user_id: 'int64', ts, night_share: 'float64', distinct_merchants: 'int64' } });
-  const riskSrc = source({ name: 'merchant_risk_src', table: table('merchant_risk'), timestampField: 'ts', columns: { merchant_id: 'int64', ts, chargeback_rate: 'float64', txn_count_30d: 'int64' } });
+  const spine = source({ name: 'spine', ...at('spine'), timestampField: 'ts', columns: { event_id: 'int64', user_id: 'int64', merchant_id: 'int64', ts, label: 'bool' } });
+  const spendSrc = source({ name: 'user_spend_src', ...at('user_spend'), ...unique('user_id'), timestampField: 'ts', columns: { user_id: 'int64', ts, amount_sum_1d: 'float64', txn_count_1d: 'int64' } });
+  const activitySrc = source({ name: 'user_activity_src', ...at('user_activity'), ...unique('user_id'), timestampField: 'ts', columns: { user_id: 'int64', ts, night_share: 'float64', distinct_merchants: 'int64' } });
+  const riskSrc = source({ name: 'merchant_risk_src', ...at('merchant_risk'), ...unique('merchant_id'), timestampField: 'ts', columns: { merchant_id: 'int64', ts, chargeback_rate: 'float64', txn_count_30d: 'int64' } });
   const spend = featureView({ name: 'user_spend', entities: [user], source: spendSrc, ttl: '7d', features: { amount_sum_1d: 'float64', txn_count_1d: 'int64' } });
   const activity = featureView({ name: 'user_activity', entities: [user], source: activitySrc, ttl: '7d', features: { night_share: 'float64', distinct_merchants: 'int64' } });
   const risk = featureView({ name: 'merchant_risk', entities: [merchant], source: riskSrc, ttl: '30d', features: { chargeback_rate: 'float64', txn_count_30d: 'int64' } });
@@ -74,7 +94,12 @@ export function largeProject(partitionBy: 'day' | 'none', options: { constraints
 /**
  * The shortest hand-written DuckDB query a careful engineer would write for the same training set:
  * one ASOF LEFT JOIN per table with the ttl as a CASE, no tie-breaking, no ordering guarantees.
+ * `handWrittenJoin` reads the relations of a source kind (tables, the plain views, Parquet files).
  */
+export function handWrittenJoin(kind: LargeSourceKind, parquetDir: string): string {
+  return HAND_WRITTEN_JOIN.replace(/\b(FROM|JOIN) (spine|user_spend|user_activity|merchant_risk)\b/g, (_m, word: string, table: string) => `${word} ${largeRelation(table, kind, parquetDir)}`);
+}
+
 export const HAND_WRITTEN_JOIN = `
 SELECT s.event_id, s.user_id, s.merchant_id, s.ts, s.label,
   CASE WHEN a.ts >= s.ts - INTERVAL 7 DAY THEN a.amount_sum_1d END AS amount_sum_1d,
