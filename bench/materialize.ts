@@ -1,29 +1,39 @@
 /**
- * Materialization into Redis, end to end, against raw pipelined writes of the same rows:
+ * Materialization into Redis, end to end, against the strongest hand-written floor we could write:
  *
  * - Flywheel: the `materializeFeatureView` workflow (full run, 4 chunks, two at a time) on a real
  *   Temporal dev server: each chunk's activity computes the latest values of its entities in DuckDB
  *   (values encoded as JSON arrays by the engine), streams them out and writes them with the
  *   newer-wins script, heartbeating as it goes;
- * - the store alone: `writeEncoded` of the same rows, already in memory;
- * - the baseline: the same keys and the same value strings (same layout), already in memory,
- *   written by pipelined `SET`s of 2,000 per round trip with the same client library (node-redis),
- *   no newer-wins check.
+ * - its two stages alone: the read (the same 4 chunk queries, two at a time, streamed out of DuckDB
+ *   and dropped) and the write (`writeEncoded` of the same rows, already in memory);
+ * - the floor: the same keys, the same value strings byte for byte (the newer-wins rule's fixed-width
+ *   event time, written time, layout id, JSON array) and the same expiry, already in memory, written
+ *   by pipelined `SET key value PXAT expiry` with the same client library (node-redis), no
+ *   newer-wins check; two shapes (one connection, one pipeline of 2,000 at a time; two connections,
+ *   two pipelines of 2,000 in flight on each), the faster one is the floor;
+ * - for reference, not the floor: `MSET`s of 100 records (2,000 per pipeline, two connections), which
+ *   leave out the expiry the view's ttl asks for.
+ *
+ * Before any figure counts, a sample of 1,000 keys (first, last, spread) is read back from both the
+ * workflow's and the floor's keys: values equal byte for byte except the written time, expiries
+ * equal. Each subject's CPU time is counted for this process (node: the worker, DuckDB's threads,
+ * node-redis) and for redis-server, so the report shows where the time goes on the two shared cores.
  *
  * `--entities` entities with `--features` float64 features, one source row each, in a DuckDB file;
- * a redis-server started here. The three take turns, `--runs` times each after a warm-up; medians.
+ * a redis-server started here. The subjects take turns, `--runs` times each after a warm-up; medians.
  *
  *   npx tsx bench/materialize.ts [--entities 1000000] [--features 50] [--runs 3]
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClient } from 'redis';
 import { createObjectStore } from '../connectors/object-store/create-object-store.ts';
 import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts';
-import { layoutOf } from '../connectors/online-store/online-layouts.ts';
-import { encodeOnlineKey } from '../connectors/online-store/online-key.ts';
+import { prepareEncodedBatch } from '../connectors/online-store/online-records.ts';
+import { eventTimeField } from '../connectors/online-store/redis/redis-write-script.ts';
 import { RedisOnlineStore } from '../connectors/online-store/redis/redis-online-store.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import { compileEncodedLatestValues, LATEST_EVENT_MICROS, LATEST_VALUES_JSON } from '../core/sql/latest-values.ts';
@@ -35,29 +45,100 @@ import { startBenchStack } from './temporal-stack.ts';
 
 const PROJECT = 'bench';
 const VIEW = 'item_features';
+/** The floor's keys: as long as Flywheel's (`fw:bench:`), so both send the same bytes. */
+const FLOOR_PREFIX = 'fw:floor:';
+const PIPELINE_RECORDS = 2000;
 
-export async function benchMaterialize(options: { entities: number; features: number; runs: number; port: number }): Promise<void> {
+export interface MaterializeFigures {
+  entities: number;
+  features: number;
+  runs: number;
+  /** Median wall time (ms) and CPU seconds of this process and of redis-server, per subject. */
+  subjects: Record<SubjectName, { ms: number; nodeCpuS: number; redisCpuS: number }>;
+  /** The faster floor shape and its median. */
+  floor: { shape: 'floorOne' | 'floorTwo'; ms: number };
+  loadBefore: string;
+  loadAfter: string;
+}
+
+type SubjectName = 'workflow' | 'read' | 'writeEncoded' | 'floorOne' | 'floorTwo' | 'msetNoExpiry';
+
+export async function benchMaterialize(options: { entities: number; features: number; runs: number; port: number }): Promise<MaterializeFigures> {
   const dir = await mkdtemp(join(tmpdir(), 'flywheel-bench-materialize-'));
   const redis = await startRedis(dir);
   const warehousePath = join(dir, 'warehouse.duckdb');
   const project = benchProject(options.features);
-  const names = project.featureViews[VIEW]!.features.map((f) => f.name);
+  const view = project.featureViews[VIEW]!;
+  const names = view.features.map((f) => f.name);
   const store = new RedisOnlineStore({ url: redis.url, keyPrefix: `fw:${PROJECT}:` });
+  const loadBefore = await loadAverage();
   let stack: Awaited<ReturnType<typeof startBenchStack>> | undefined;
+  const clients: ReturnType<typeof createClient>[] = [];
   try {
     // The source: one row per entity within the view's 30-day ttl, two-decimal values.
     let rows: { key: number; eventMicros: number; values: string }[];
+    const engine = await openDuckDBEngine({ path: warehousePath });
+    const asOf = new Date().toISOString();
     {
-      const engine = await openDuckDBEngine({ path: warehousePath });
       const columns = names.map((n, i) => `round(((i * ${2_654_435_761 + i}) % 1000003) / 100.0, 2)::DOUBLE AS ${n}`).join(', ');
       await engine.run({ sql: `CREATE TABLE items AS SELECT i AS item_id, now() - to_seconds(i % 86400) AS ts, ${columns} FROM range(${options.entities}) t(i)`, parameters: [] });
       await new WarehouseRegistry(engine).save(PROJECT, project, { statements: warehouseObjectStatements({ desired: project, resolvePath: (p) => p, dialect: engine.dialect }) });
-      // The baseline's rows: what the workflow writes, computed once, untimed.
-      const query = compileEncodedLatestValues(project.featureViews[VIEW]!, project, engine.dialect, { asOf: new Date().toISOString() });
-      const found = await engine.all<Record<string, unknown>>(query);
+      // The floor's rows: what the workflow writes, computed once, untimed.
+      const found = await engine.all<Record<string, unknown>>(compileEncodedLatestValues(view, project, engine.dialect, { asOf }));
       rows = found.map((r) => ({ key: r.item_id as number, eventMicros: Number(r[LATEST_EVENT_MICROS]), values: r[LATEST_VALUES_JSON] as string }));
-      await engine.close();
     }
+    // The floor's strings, built untimed: key, value (its written time filled in per run) and expiry, as the store builds them.
+    const prepared = prepareEncodedBatch({ view: VIEW, features: names, rows: rows.map((r) => ({ key: [r.key], eventMicros: r.eventMicros, values: r.values })), ttlSeconds: view.ttlSeconds });
+    const floorKeys = prepared.map((p) => `${FLOOR_PREFIX}${VIEW}:${p.encodedKey}`);
+    const heads = prepared.map((p) => eventTimeField(p.eventMicros));
+    const tails = prepared.map((p) => `|${p.layout.id}|${p.values}`);
+    const expiries = prepared.map((p) => String(p.expireAtMillis));
+    for (let i = 0; i < 2; i++) {
+      const client = createClient({ url: redis.url });
+      await client.connect();
+      clients.push(client);
+    }
+    const redisPid = Number(/process_id:(\d+)/.exec(await clients[0]!.info('server'))![1]);
+
+    /** Writes every record by `command(i, writtenField)`: `connections` clients, `depth` pipelines of 2,000 in flight on each. */
+    const floorWrite = async (connections: number, depth: number, step: number, command: (i: number, written: string) => string[]) => {
+      const written = `|${Date.now() * 1000}`;
+      let next = 0;
+      await Promise.all(clients.slice(0, connections).map(async (client) => {
+        const inFlight: Promise<unknown>[] = [];
+        for (;;) {
+          const start = next;
+          next += PIPELINE_RECORDS;
+          if (start >= rows.length) break;
+          const pipeline: Promise<unknown>[] = [];
+          for (let i = start; i < Math.min(rows.length, start + PIPELINE_RECORDS); i += step) pipeline.push(client.sendCommand(command(i, written)));
+          inFlight.push(Promise.all(pipeline));
+          if (inFlight.length >= depth) await inFlight.shift();
+        }
+        await Promise.all(inFlight);
+      }));
+    };
+    const setWithExpiry = (i: number, written: string) => ['SET', floorKeys[i]!, `${heads[i]}${written}${tails[i]}`, 'PXAT', expiries[i]!];
+    const mset = (i: number, written: string) => {
+      const args = ['MSET'];
+      for (let j = i; j < Math.min(rows.length, i + 100); j++) args.push(floorKeys[j]!, `${heads[j]}${written}${tails[j]}`);
+      return args;
+    };
+
+    // The read stage alone, with the workflow's own chunk queries, before the worker opens the file.
+    const readStage = async () => {
+      let read = 0;
+      const chunk = async (c: number) => {
+        for await (const batch of engine.stream(compileEncodedLatestValues(view, project, engine.dialect, { asOf, bucket: { chunk: c, chunks: 4 } }), { batchRows: 2048 })) read += batch.rowCount;
+      };
+      await Promise.all([chunk(0), chunk(1)]);
+      await Promise.all([chunk(2), chunk(3)]);
+      if (read !== rows.length) throw new Error(`the read stage read ${read} rows, expected ${rows.length}`);
+    };
+    const samples = emptySamples();
+    for (let run = -1; run < options.runs; run++) await timed(samples, 'read', run, redisPid, readStage);
+    await engine.close();
+
     const scratchDir = join(dir, 'scratch');
     await mkdir(scratchDir);
     stack = await startBenchStack({
@@ -65,53 +146,29 @@ export async function benchMaterialize(options: { entities: number; features: nu
       objectStore: createObjectStore({ type: 'local', root: join(dir, 'objects') }), scratchDir, onlineStore: store,
     });
     const { client, taskQueue } = stack;
-
-    const layout = layoutOf(names);
-    const client2 = createClient({ url: redis.url });
-    await client2.connect();
-    const rawKeys = rows.map((r) => `fw:raw:${VIEW}:${encodeOnlineKey([r.key])}`);
-    const subjects = {
+    const subjects: Partial<Record<SubjectName, () => Promise<void>>> = {
       workflow: async () => {
         const result = await client.workflow.execute(materializeFeatureView, { taskQueue, workflowId: `bench-materialize-${Date.now()}`, args: [{ project: PROJECT, view: VIEW, full: true, chunks: 4 }] });
         if (result.rows !== options.entities) throw new Error(`the workflow wrote ${result.rows} rows, expected ${options.entities}`);
       },
       writeEncoded: async () => {
         for (let start = 0; start < rows.length; start += 2048) {
-          await store.writeEncoded({ view: VIEW, features: names, rows: rows.slice(start, start + 2048).map((r) => ({ key: [r.key], eventMicros: r.eventMicros, values: r.values })) });
+          await store.writeEncoded({ view: VIEW, features: names, ttlSeconds: view.ttlSeconds, rows: rows.slice(start, start + 2048).map((r) => ({ key: [r.key], eventMicros: r.eventMicros, values: r.values })) });
         }
       },
-      rawSet: async () => {
-        const writtenAt = Date.now() * 1000;
-        for (let start = 0; start < rows.length; start += 2000) {
-          const pending = [];
-          for (let i = start; i < Math.min(rows.length, start + 2000); i++) {
-            const r = rows[i]!;
-            pending.push(client2.sendCommand(['SET', rawKeys[i]!, `${r.eventMicros}|${writtenAt}|${layout.id}|${r.values}`]));
-          }
-          await Promise.all(pending);
-        }
-      },
+      msetNoExpiry: () => floorWrite(2, 1, 100, mset),
+      floorOne: () => floorWrite(1, 1, 1, setWithExpiry),
+      floorTwo: () => floorWrite(2, 2, 1, setWithExpiry),
     };
-    const samples: Record<keyof typeof subjects, number[]> = { workflow: [], writeEncoded: [], rawSet: [] };
     for (let run = -1; run < options.runs; run++) {
-      for (const [name, work] of Object.entries(subjects) as [keyof typeof subjects, () => Promise<void>][]) {
-        const start = performance.now();
-        await work();
-        if (run >= 0) samples[name].push(performance.now() - start);
-      }
+      for (const [name, work] of Object.entries(subjects) as [SubjectName, () => Promise<void>][]) await timed(samples, name, run, redisPid, work);
+      if (run === -1) await checkSameRecords(clients[0]!, prepared.map((p) => p.encodedKey));
     }
-    await client2.close();
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const perSecond = (ms: number) => Math.round(options.entities / (ms / 1000));
-    const [w, e, r] = [median(samples.workflow), median(samples.writeEncoded), median(samples.rawSet)];
-    process.stdout.write(
-      `\nMaterialization into Redis: ${options.entities.toLocaleString('en')} entities × ${options.features} features (median of ${options.runs})\n` +
-        `  workflow (DuckDB query + stream + newer-wins writes, 4 chunks): ${(w / 1000).toFixed(2)} s = ${perSecond(w).toLocaleString('en')} rows/s\n` +
-        `  writeEncoded of the same rows from memory: ${(e / 1000).toFixed(2)} s = ${perSecond(e).toLocaleString('en')} rows/s\n` +
-        `  raw pipelined SET of the same strings (baseline): ${(r / 1000).toFixed(2)} s = ${perSecond(r).toLocaleString('en')} rows/s\n` +
-        `  workflow: ${((r / w) * 100).toFixed(0)}% of the baseline's rate; writeEncoded: ${((r / e) * 100).toFixed(0)}%\n`,
-    );
+    const subjectFigures = Object.fromEntries(Object.entries(samples).map(([name, s]) => [name, { ms: median(s.ms), nodeCpuS: median(s.nodeCpuS), redisCpuS: median(s.redisCpuS) }])) as MaterializeFigures['subjects'];
+    const shape = subjectFigures.floorOne.ms <= subjectFigures.floorTwo.ms ? 'floorOne' : 'floorTwo';
+    return { entities: options.entities, features: options.features, runs: options.runs, subjects: subjectFigures, floor: { shape, ms: subjectFigures[shape].ms }, loadBefore, loadAfter: await loadAverage() };
   } finally {
+    for (const c of clients) await c.close();
     await stack?.stop();
     await store.close();
     await redis.stop();
@@ -119,7 +176,77 @@ export async function benchMaterialize(options: { entities: number; features: nu
   }
 }
 
+export function printMaterializeFigures(f: MaterializeFigures): void {
+  const line = (label: string, name: SubjectName) => {
+    const s = f.subjects[name];
+    return `  ${label}: ${(s.ms / 1000).toFixed(2)} s = ${perSecond(f.entities, s.ms).toLocaleString('en')} rows/s, ${((f.floor.ms / s.ms) * 100).toFixed(0)}% of the floor (CPU: node ${s.nodeCpuS.toFixed(1)} s, redis-server ${s.redisCpuS.toFixed(1)} s)\n`;
+  };
+  process.stdout.write(
+    `\nMaterialization into Redis: ${f.entities.toLocaleString('en')} entities × ${f.features} features (median of ${f.runs}; load average ${f.loadBefore} before, ${f.loadAfter} after)\n` +
+      line('workflow, end to end (4 chunks, two at a time)', 'workflow') +
+      line('  its read stage alone (the 4 chunk queries, streamed out of DuckDB)', 'read') +
+      line('  its write stage alone (writeEncoded from memory)', 'writeEncoded') +
+      line('floor: pipelined SET … PXAT, 1 connection', 'floorOne') +
+      line('floor: pipelined SET … PXAT, 2 connections × 2 pipelines', 'floorTwo') +
+      line('reference: MSET of 100, 2 connections, no expiry', 'msetNoExpiry') +
+      `  floor = ${f.floor.shape === 'floorOne' ? '1 connection' : '2 connections'}: ${(f.floor.ms / 1000).toFixed(2)} s; workflow at ${((f.floor.ms / f.subjects.workflow.ms) * 100).toFixed(0)}% of it (goal ≥ 60%: ${f.floor.ms / f.subjects.workflow.ms >= 0.6 ? 'met' : 'not met'})\n`,
+  );
+}
+
+/**
+ * Reads up to 1,000 sample records (first, last, spread evenly) from the workflow's keys and the floor's:
+ * the values must be equal byte for byte once the written time (the second field, which differs by
+ * when each ran) is masked, and so must their expiry times (PEXPIRETIME).
+ */
+async function checkSameRecords(client: ReturnType<typeof createClient>, encodedKeys: readonly string[]): Promise<void> {
+  const picks = new Set<number>();
+  for (let i = 0; i < 1000; i++) picks.add(Math.floor((i * (encodedKeys.length - 1)) / 999));
+  const mask = (value: string | null) => value?.replace(/^([^|]*)\|[^|]*\|/, '$1|<written>|') ?? null;
+  for (const i of picks) {
+    const flywheelKey = `fw:${PROJECT}:${VIEW}:${encodedKeys[i]}`;
+    const floorKey = `${FLOOR_PREFIX}${VIEW}:${encodedKeys[i]}`;
+    const [a, b] = await Promise.all([client.get(flywheelKey), client.get(floorKey)]);
+    if (a === null || mask(a) !== mask(b)) throw new Error(`${flywheelKey} and ${floorKey} differ: ${a?.slice(0, 60)} / ${b?.slice(0, 60)}`);
+    const [ea, eb] = await Promise.all([client.sendCommand(['PEXPIRETIME', flywheelKey]), client.sendCommand(['PEXPIRETIME', floorKey])]);
+    if (ea !== eb || Number(ea) <= 0) throw new Error(`${flywheelKey} expires at ${String(ea)}, ${floorKey} at ${String(eb)}`);
+  }
+  process.stdout.write(`  sample check: ${picks.size} records equal byte for byte (written time masked), expiries equal\n`);
+}
+
+function emptySamples(): Record<SubjectName, { ms: number[]; nodeCpuS: number[]; redisCpuS: number[] }> {
+  const names: SubjectName[] = ['workflow', 'read', 'writeEncoded', 'floorOne', 'floorTwo', 'msetNoExpiry'];
+  return Object.fromEntries(names.map((n) => [n, { ms: [], nodeCpuS: [], redisCpuS: [] }])) as never;
+}
+
+/** Runs `work`, and from run 0 on records its wall time and the CPU time of this process and of redis-server. */
+async function timed(samples: ReturnType<typeof emptySamples>, name: SubjectName, run: number, redisPid: number, work: () => Promise<void>): Promise<void> {
+  const cpu = process.cpuUsage();
+  const redisCpu = await processCpuSeconds(redisPid);
+  const start = performance.now();
+  await work();
+  const ms = performance.now() - start;
+  const used = process.cpuUsage(cpu);
+  if (run < 0) return;
+  samples[name].ms.push(ms);
+  samples[name].nodeCpuS.push((used.user + used.system) / 1e6);
+  samples[name].redisCpuS.push((await processCpuSeconds(redisPid)) - redisCpu);
+}
+
+/** User + system CPU seconds of a process, from /proc (Linux). */
+async function processCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+export async function loadAverage(): Promise<string> {
+  return (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+}
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const perSecond = (rows: number, ms: number) => Math.round(rows / (ms / 1000));
+
 if (process.argv[1] === new URL(import.meta.url).pathname) {
   const { values } = parseArgs({ options: { entities: { type: 'string', default: '1000000' }, features: { type: 'string', default: '50' }, runs: { type: 'string', default: '3' }, port: { type: 'string', default: '7299' } } });
-  await benchMaterialize({ entities: Number(values.entities), features: Number(values.features), runs: Number(values.runs), port: Number(values.port) });
+  printMaterializeFigures(await benchMaterialize({ entities: Number(values.entities), features: Number(values.features), runs: Number(values.runs), port: Number(values.port) }));
 }
