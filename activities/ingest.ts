@@ -9,7 +9,7 @@ import { compileWarehouseObjects, ingestQuarantineTableNode } from '../core/sql/
 import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
 import { isPrimaryKeyViolation } from '../connectors/offline/primary-key-violation.ts';
 import { rowRejectionReason } from '../connectors/offline/row-rejection.ts';
-import { writeQuarantineCount } from '../server/quarantine-counts.ts';
+import { writeQuarantineCount } from '../connectors/log-store/quarantine-counts.ts';
 import { ObjectStoreSegmentStore, type SealedSegmentRef } from '../connectors/log-store/index.ts';
 import { readSegmentPayloads } from '../connectors/log-store/segment-log/index.ts';
 import { stageSegmentLines } from '../connectors/log-store/segment-log/read-segment.ts';
@@ -108,7 +108,7 @@ export function createIngestActivities(deps: ActivityDeps) {
           }),
         () => ({ stage: 'load', segment: segmentId }),
       ).finally(() => engine.unstageFiles(goodFiles));
-      if (deps.stateDir) await writeQuarantineCount(deps.stateDir, stream.name, waiting);
+      await writeQuarantineCount(deps.objectStore, stream.name, waiting);
       return { stream: stream.name, batch: segmentId, rows, quarantined: refused.length, alreadyLoaded: false };
     } finally {
       await rm(`${scratch}.probe.ndjson`, { force: true });

@@ -4,7 +4,7 @@ import { findRefusedEvents } from '../core/ingest/find-refused-events.ts';
 import { compileIngestBatch, compileLedgerRows } from '../core/sql/ingest.ts';
 import { compileQuarantineCounts, compileQuarantineList, compileQuarantineReason, compileQuarantineRelease, type QuarantineRow } from '../core/sql/quarantine.ts';
 import { compileWarehouseObjects, ingestQuarantineTableNode } from '../core/sql/warehouse-objects.ts';
-import { writeQuarantineCount } from '../server/quarantine-counts.ts';
+import { writeQuarantineCount } from '../connectors/log-store/quarantine-counts.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
 import { activityScratch } from './scratch.ts';
 import { MAX_PROBES, quarantineReason } from './ingest.ts';
@@ -89,7 +89,7 @@ export function createQuarantineActivities(deps: ActivityDeps) {
                 }),
               () => ({ stage: 'load', events: taken.length }),
             ).finally(() => engine.unstageFiles(good));
-            if (deps.stateDir) await writeQuarantineCount(deps.stateDir, stream.name, waiting);
+            await writeQuarantineCount(deps.objectStore, stream.name, waiting);
             return { stream: stream.name, batch, events: kept.length, loaded, alreadyStored: taken.length - loaded, refused: refused.length, alreadyReplayed: false };
           } finally {
             await rm(`${scratch}.probe.ndjson`, { force: true });

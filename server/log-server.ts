@@ -5,7 +5,6 @@ import { PortInUseError } from './port-in-use-error.ts';
 import { createLogApp, DEFAULT_LIMITS, type LogApiLimits } from './app.ts';
 import type { TokenTable } from './auth/bearer-tokens.ts';
 import { ServerMetrics, type DecisionLogCounters } from './metrics.ts';
-import { readQuarantineCounts } from './quarantine-counts.ts';
 import { openSegmentLog, type OnSegmentClosed, type SegmentLog } from '../connectors/log-store/segment-log/index.ts';
 import { openNodeSegmentLog, type NodeSegmentLog, type SealedSegmentManifest, type SealedSegmentStore } from '../connectors/log-store/index.ts';
 import { OnlinePush, type OnlinePushOptions } from './push/online-push.ts';
@@ -48,6 +47,12 @@ export interface LogServerOptions {
     readonly nodeId: string;
     readonly onUploaded?: (segment: SealedSegmentManifest) => void | Promise<void>;
   };
+  /**
+   * Events of each stream in the ingest quarantine, for `/metrics`: where ingestion records them, the
+   * project's object store (connectors/log-store/quarantine-counts.ts), so every node reports the same.
+   * Without it `/metrics` has no quarantine gauge.
+   */
+  readonly quarantineCounts?: () => Promise<Readonly<Record<string, number>>>;
   /**
    * Pushed features: once a batch is durable, the latest values of the `push: true` views over its
    * stream are written to this online store in the background (server/push/online-push.ts). The
@@ -136,7 +141,7 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
   const decisionLogStats = decisionLog ? () => decisionLog.stats() : options.decisionLogStats;
   const metrics: ServerMetrics = new ServerMetrics({
     logStats: () => segmentLog.stats(),
-    quarantineCounts: () => readQuarantineCounts(options.stateDir),
+    ...(options.quarantineCounts ? { quarantineCounts: options.quarantineCounts } : {}),
     ...(nodeLog ? { pendingUploads: () => nodeLog.pendingUploads() } : {}),
     ...(push ? { pushStats: () => push.stats() } : {}),
     ...(decisionLogStats ? { decisionLogStats } : {}),

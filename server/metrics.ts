@@ -36,7 +36,7 @@ export interface MetricSources {
   readonly decisionLogStats?: () => DecisionLogCounters;
   /** Whether the online store is up (the serving breaker is closed); absent when the server does not serve features. */
   readonly storeAvailable?: () => boolean;
-  /** Events of each stream in the warehouse's ingest quarantine, as ingestion last recorded them in the state folder (server/quarantine-counts.ts). */
+  /** Events of each stream in the warehouse's ingest quarantine, as ingestion last recorded them in the object store (connectors/log-store/quarantine-counts.ts). */
   readonly quarantineCounts?: () => Promise<Readonly<Record<string, number>>>;
   /** Sealed segments per stream waiting for (or in) their upload to the object store (connectors/log-store). */
   readonly pendingUploads?: () => Readonly<Record<string, number>>;

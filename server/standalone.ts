@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ObjectStoreSegmentStore, resolveNodeId } from '../connectors/log-store/index.ts';
 import { createObjectStore } from '../connectors/object-store/create-object-store.ts';
+import { readQuarantineCounts } from '../connectors/log-store/quarantine-counts.ts';
 import type { ObjectStoreConfig } from '../core/config.ts';
 import { TokenTable } from './auth/bearer-tokens.ts';
 import { closeOnSignal } from './close-on-signal.ts';
@@ -44,13 +45,11 @@ const maxBatchEvents = num(values['max-batch-events']);
 const maxBytes = num(values['segment-max-bytes']);
 const maxAgeMs = num(values['segment-max-age-ms']);
 
-const objectStore = values['object-store'];
-const sealedSegments = objectStore === undefined
+const objectStoreFlag = values['object-store'];
+const objects = objectStoreFlag === undefined ? undefined : createObjectStore(objectStoreFlag.startsWith('{') ? (JSON.parse(objectStoreFlag) as ObjectStoreConfig) : { type: 'local', root: objectStoreFlag });
+const sealedSegments = objects === undefined
   ? undefined
-  : {
-      store: new ObjectStoreSegmentStore(createObjectStore(objectStore.startsWith('{') ? (JSON.parse(objectStore) as ObjectStoreConfig) : { type: 'local', root: objectStore })),
-      nodeId: resolveNodeId({ flag: values['node-id'], stateDir: values['state-dir'] }),
-    };
+  : { store: new ObjectStoreSegmentStore(objects), nodeId: resolveNodeId({ flag: values['node-id'], stateDir: values['state-dir'] }) };
 
 const server = await startLogServer({
   stateDir: values['state-dir'],
@@ -61,6 +60,7 @@ const server = await startLogServer({
   limits: { ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}), ...(maxBatchEvents !== undefined ? { maxBatchEvents } : {}) },
   segments: { ...(maxBytes !== undefined ? { maxBytes } : {}), ...(maxAgeMs !== undefined ? { maxAgeMs } : {}) },
   ...(sealedSegments ? { sealedSegments } : {}),
+  ...(objects ? { quarantineCounts: () => readQuarantineCounts(objects) } : {}),
 });
 process.stdout.write(`listening on ${server.url}\n`);
 await closeOnSignal(server);

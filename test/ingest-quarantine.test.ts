@@ -16,7 +16,7 @@ import { sql } from '../core/sql/compiled-query.ts';
 import { warehouseObjectStatements } from '../core/sql/warehouse-objects.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
 import { entity, eventStream } from '../index.ts';
-import { readQuarantineCounts } from '../server/quarantine-counts.ts';
+import { readQuarantineCounts } from '../connectors/log-store/quarantine-counts.ts';
 import { encodeRecords, streamSegmentsDir } from '../connectors/log-store/segment-log/index.ts';
 import { putSealedSegment, TEST_NODE } from './support/sealed-segments.ts';
 
@@ -145,7 +145,7 @@ describe('a segment the warehouse refuses in part', () => {
       { batch: 'node-1/seg-1', event_index: 3, event_id: 'd', event: loneSurrogate, error: SURROGATE_ERROR },
       { batch: 'node-1/seg-1', event_index: 5, event_id: 'f', event: nullPage, error: NOT_NULL_ERROR },
     ]);
-    expect(await readQuarantineCounts(stateDir)).toEqual({ clicks: 3 });
+    expect(await readQuarantineCounts(createObjectStore({ type: 'local', root: join(dir, 'objects') }))).toEqual({ clicks: 3 });
     expect(await readdir(join(dir, 'scratch'))).toEqual([]);
 
     // A retried activity (the first committed, then the worker died): nothing changes.
@@ -253,7 +253,7 @@ describe('replaying the quarantine', () => {
     ]);
     expect(await quarantined()).toEqual([{ batch: 'node-1/seg-1', event_index: 1, event_id: 'b', event: notANumber, error: CAST_ERROR }]);
     expect(await ledger()).toEqual([{ batch: 'node-1/seg-1', rows: 1 }, { batch: 'node-1/seg-2', rows: 1 }, { batch: 'replay:r0', rows: 0 }, { batch: 'replay:r1', rows: 1 }]);
-    expect(await readQuarantineCounts(stateDir)).toEqual({ clicks: 1 });
+    expect(await readQuarantineCounts(createObjectStore({ type: 'local', root: join(dir, 'objects') }))).toEqual({ clicks: 1 });
 
     // The same replay retried after it committed: nothing changes.
     expect(await replay('r1')).toEqual({ stream: 'clicks', batch: 'replay:r1', events: 0, loaded: 1, alreadyStored: 0, refused: 0, alreadyReplayed: true });
@@ -275,7 +275,7 @@ describe('replaying the quarantine', () => {
       ['a', '7', 'node-1/seg-1'], ['b', 'abc', 'replay:r3'], ['f', '7', 'replay:r1'], ['f2', '7', 'node-1/seg-2'],
     ]);
     expect(await quarantined()).toEqual([]);
-    expect(await readQuarantineCounts(stateDir)).toEqual({ clicks: 0 });
+    expect(await readQuarantineCounts(createObjectStore({ type: 'local', root: join(dir, 'objects') }))).toEqual({ clicks: 0 });
   });
 });
 

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { openDuckDBEngine } from '../connectors/offline/duckdb/duckdb-engine.ts'
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import { startLogServer, streamSchemasOf, TokenTable } from '../server/index.ts';
 import { encodeRecords } from '../connectors/log-store/segment-log/index.ts';
+import { readQuarantineCounts } from '../connectors/log-store/quarantine-counts.ts';
 import { ingestStream } from '../workflows/ingest.ts';
 import { connectClient, runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
 import { createTempProject, type TempProject } from './support/temp-project.ts';
@@ -123,7 +125,8 @@ describe('the ingest quarantine, end to end', { timeout: 180_000 }, () => {
       ],
     });
 
-    // Counted by status and by the log server's /metrics (which reads what ingestion recorded in the state folder).
+    // Counted by status and by the log server's /metrics, which reads what ingestion recorded in the object
+    // store: a node with a state folder of its own (another machine's) reports the same count.
     expect(await cli('status')).toMatch(/\nEvents in quarantine, refused by the warehouse \(flywheel streams quarantine <stream>\):\n {2}clicks {2}2\n$/);
     expect(JSON.parse(await cli('status', '--json')).streams).toEqual([{ stream: 'clicks', quarantined: 2 }]);
     const spec = (await (async () => {
@@ -134,7 +137,8 @@ describe('the ingest quarantine, end to end', { timeout: 180_000 }, () => {
         await engine.close();
       }
     })());
-    const server = await startLogServer({ stateDir, streams: streamSchemasOf(spec), tokens: TokenTable.parse('tok=write:*'), port: 0, log: () => undefined });
+    const nodeStateDir = mkdtempSync(join(tmpdir(), 'flywheel-quarantine-node-'));
+    const server = await startLogServer({ stateDir: nodeStateDir, streams: streamSchemasOf(spec), tokens: TokenTable.parse('tok=write:*'), port: 0, quarantineCounts: () => readQuarantineCounts(deps().objectStore), log: () => undefined });
     try {
       expect(await (await fetch(`${server.url}/metrics`)).text()).toMatch(/^flywheel_ingest_quarantined_events\{stream="clicks"\} 2$/m);
     } finally {
@@ -156,11 +160,12 @@ describe('the ingest quarantine, end to end', { timeout: 180_000 }, () => {
     const again = JSON.parse(await withWorker(() => cli('streams', 'quarantine', 'clicks', '--replay', '--json')));
     expect(again).toMatchObject({ stream: 'clicks', events: 1, loaded: 0, alreadyStored: 0, refused: 1, alreadyReplayed: false });
     expect(await query('SELECT count(*)::INTEGER AS n FROM flywheel.stream_clicks')).toEqual([{ n: 4 }]);
-    const server2 = await startLogServer({ stateDir, streams: streamSchemasOf(spec), tokens: TokenTable.parse('tok=write:*'), port: 0, log: () => undefined });
+    const server2 = await startLogServer({ stateDir: nodeStateDir, streams: streamSchemasOf(spec), tokens: TokenTable.parse('tok=write:*'), port: 0, quarantineCounts: () => readQuarantineCounts(deps().objectStore), log: () => undefined });
     try {
       expect(await (await fetch(`${server2.url}/metrics`)).text()).toMatch(/^flywheel_ingest_quarantined_events\{stream="clicks"\} 1$/m);
     } finally {
       await server2.close();
+      rmSync(nodeStateDir, { recursive: true, force: true });
     }
   });
 

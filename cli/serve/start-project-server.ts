@@ -2,6 +2,7 @@ import { createOnlineStore, describeOnlineStore } from '../../connectors/online-
 import type { OnlineStoreConfig } from '../../core/config.ts';
 import { ObjectStoreSegmentStore, resolveNodeId } from '../../connectors/log-store/index.ts';
 import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';
+import { readQuarantineCounts } from '../../connectors/log-store/quarantine-counts.ts';
 import { storeModelVersions } from '../../server/decide/store-model-versions.ts';
 import { pushedViewsOf, startLogServer, streamSchemasOf, type RunningLogServer, type TokenTable } from '../../server/index.ts';
 import type { ResolvedConfig } from '../../runtime/load-config.ts';
@@ -56,6 +57,7 @@ export async function startProjectServer(config: ResolvedConfig, options: Projec
   const versions = store && models.length > 0
     ? storeModelVersions({ project, store: createObjectStore(config.profile.objectStore), projectRoot: config.projectRoot, ...(options.modelPollMs !== undefined ? { pollMs: options.modelPollMs } : {}), log })
     : undefined;
+  const objects = createObjectStore(config.profile.objectStore);
   let server: RunningLogServer;
   try {
     await versions?.start();
@@ -74,10 +76,12 @@ export async function startProjectServer(config: ResolvedConfig, options: Projec
         ...(options.segmentAgeMs !== undefined ? { maxAgeMs: options.segmentAgeMs } : {}),
       },
       sealedSegments: {
-        store: new ObjectStoreSegmentStore(createObjectStore(config.profile.objectStore)),
+        store: new ObjectStoreSegmentStore(objects),
         nodeId,
         onUploaded: ingestion?.onUploaded ?? ((segment) => log(`uploaded segment ${segment.stream}/${segment.node}/${segment.segmentId} (${segment.events} events)`)),
       },
+      // Ingestion records the quarantine's counts in the object store, so every node reports them.
+      quarantineCounts: () => readQuarantineCounts(objects),
       // Feature views declared `push: true` get their latest values in the online store as events arrive.
       ...(store && pushed.length > 0 ? { push: { store, views: pushed } } : {}),
       ...(store && services.length > 0 ? { serving: { store, project } } : {}),
