@@ -12,6 +12,27 @@ export default defineConfig({
   defaultProfile: 'local',
   profiles: {
     local: localProfile(),
+    // The warehouse on Snowflake, everything else on this machine: prod's offline store, with the
+    // account named by environment variables (README, "On Snowflake"), and Redis for the online values.
+    // Pointed at a real account, or at the Snowflake emulator the tests run
+    // (test/card-fraud-snowflake.test.ts). The password stays in SNOWFLAKE_PASSWORD, read by the CLI
+    // and the worker when they open the engine.
+    snowflake: {
+      ...localProfile(),
+      offline: {
+        type: 'snowflake',
+        account: process.env.SNOWFLAKE_ACCOUNT ?? 'acme-risk01',
+        username: process.env.SNOWFLAKE_USER ?? 'FLYWHEEL_SVC',
+        database: process.env.SNOWFLAKE_DATABASE ?? 'RISK',
+        schema: process.env.SNOWFLAKE_SCHEMA ?? 'CARD_FRAUD',
+        ...(process.env.SNOWFLAKE_WAREHOUSE ? { warehouse: process.env.SNOWFLAKE_WAREHOUSE } : {}),
+        ...(process.env.SNOWFLAKE_ROLE ? { role: process.env.SNOWFLAKE_ROLE } : {}),
+        // Only for a proxy, PrivateLink or the emulator: https://<account>.snowflakecomputing.com otherwise.
+        ...(process.env.SNOWFLAKE_ACCESS_URL ? { accessUrl: process.env.SNOWFLAKE_ACCESS_URL } : {}),
+        passwordEnv: 'SNOWFLAKE_PASSWORD',
+      },
+      onlineStore: { type: 'redis', url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix: 'card_fraud:' },
+    },
     prod: {
       offline: {
         type: 'snowflake',
