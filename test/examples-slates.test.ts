@@ -59,6 +59,8 @@ beforeAll(async () => {
 export default defineConfig({ project: '${PROJECT}', definitions: './definitions', profiles: { local: localProfile({ temporalAddress: '${temporalAddress()}', taskQueue: '${taskQueue}' }) } });
 `,
     ...definitions,
+    // The ranker's scoring code (definitions/models.ts names it: '../model.ts').
+    'model.ts': readFileSync(join(exampleDir, 'model.ts'), 'utf8'),
   });
   config = await loadConfig({ cwd: project.dir, profile: 'local' });
   if (config.profile.offline.type !== 'duckdb') throw new Error('expected the local profile');
@@ -78,7 +80,7 @@ afterAll(async () => {
   project?.remove();
 });
 
-describe('the slates demo loop: serve, log, ingest, label, train, serve better', { timeout: 120_000 }, () => {
+describe('the slates demo loop: serve, log, ingest, label, train, serve better', { timeout: 180_000 }, () => {
   it('applies the example and turns the loop twice', async () => {
     const applied = project.cli('apply');
     expect(applied.code, applied.stderr).toBe(0);
@@ -103,7 +105,10 @@ describe('the slates demo loop: serve, log, ingest, label, train, serve better',
     }
     expect(commands).toEqual([
       'loop run --only materialize',
-      ...[0, 1].flatMap(() => ['loop run --only ingest,materialize', 'labels build clicked --include-open', `run training-set ${TRAINING_SET}`]),
+      ...[0, 1].flatMap((turn) => [
+        'loop run --only ingest,materialize', 'labels build clicked --include-open', `run training-set ${TRAINING_SET}`,
+        `models register ranker ${join(config.stateDir, `ranker-after-turn-${turn}.json`)} --trained-on ${TRAINING_SET} --json`, `models promote ranker v${turn + 1}`,
+      ]),
     ]);
   });
 
@@ -158,6 +163,36 @@ describe('the slates demo loop: serve, log, ingest, label, train, serve better',
     // The rating is the one input that is informative from turn 0 on.
     expect(result.turns[0]!.trained.weights.rating).toBeGreaterThan(0);
     expect(result.turns[1]!.heldOut.auc).toBeGreaterThan(0.5);
+  });
+
+  it('turn 1 asked POST /v1/decide for its slates: ranker v1 scored them, and each decision is logged with its version, scores, ranks and propensities', async () => {
+    expect(result.turns.map((t) => t.policy)).toEqual(['random', 'model-v1']);
+    expect(result.turns.map((t) => t.trained.version)).toEqual(['v1', 'v2']);
+    const [logged] = await query(`
+      SELECT count(DISTINCT decision_id)::INTEGER AS decisions, count(*)::INTEGER AS rows,
+             count(*) FILTER (WHERE model_version = 'v1' AND model_name = 'ranker')::INTEGER AS by_v1,
+             count(*) FILTER (WHERE model_score BETWEEN 0 AND 1)::INTEGER AS scored,
+             count(*) FILTER (WHERE shown_position IS NOT NULL AND propensity > 0 AND propensity <= 1)::INTEGER AS shown,
+             count(DISTINCT model_rank)::INTEGER AS ranks,
+             count(DISTINCT decision_id) FILTER (WHERE explored)::INTEGER AS explored
+      FROM flywheel.stream_ranking_decisions WHERE model_version IS NOT NULL`);
+    // Every slate of turn 1 (20 users x 2 rounds), every candidate scored and ranked 0..19, the 5 shown with a propensity.
+    expect(logged).toEqual({ decisions: 40, rows: 800, by_v1: 800, scored: 800, shown: 200, ranks: 20, explored: expect.any(Number) });
+    // Exploration share 0.5: both branches ran (40 slates; all on one side has probability 2^-39).
+    expect(logged!.explored).toBeGreaterThan(0);
+    expect(logged!.explored).toBeLessThan(40);
+    // A greedy slate's shown items have propensity 0.5 + 0.5 / 20; an explored one's 0.5 / 20 unless the item is greedy's at its position.
+    const propensities = await query(`SELECT DISTINCT propensity FROM flywheel.stream_ranking_decisions WHERE propensity IS NOT NULL ORDER BY propensity`);
+    expect(propensities.map((r) => r.propensity)).toEqual([0.5 / 20, 0.5 + 0.5 / 20]);
+    // Turn 0's decisions came from POST /v1/features: no model columns.
+    const [features] = await query(`SELECT count(*)::INTEGER AS n FROM flywheel.stream_ranking_decisions WHERE model_version IS NULL`);
+    expect(features!.n).toBe(result.turns[0]!.decisionRows);
+    // The inverse-propensity estimate of v1 (from turn 0's logs) is shown beside turn 1's measured CTR.
+    expect(result.turns[0]!.ipsCtr).toBeNull();
+    expect(result.turns[1]!.ipsCtr).toEqual(result.turns[0]!.trained.ips);
+    expect(result.turns[0]!.trained.ips.decisions).toBe(40);
+    expect(result.turns[1]!.trained.ips.decisions).toBe(40);
+    expect(Number.isFinite(result.turns[1]!.ipsCtr!.ctr)).toBe(true);
   });
 
   it('finds the traced click in the online store, the warehouse, the labels and the training set', () => {

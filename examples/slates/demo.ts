@@ -5,10 +5,10 @@
  *   1. make a world (users with hidden tastes, items with a hidden quality) and write its catalog
  *      into a DuckDB file;
  *   2. start Temporal (a dev server), `flywheel plan` and `flywheel apply`, and a worker here;
- *   3. turn the loop three times (slates-loop.ts): serve slates ranked by the current model, log
+ *   3. turn the loop three times (slates-loop.ts): ask POST /v1/decide for slates ranked by the promoted ranker, log
  *      impressions and clicks, let the windows close, ingest, materialize, build the labels and the
  *      training set from the logged decisions, read it, score the model on held-out labels, train
- *      the next one;
+ *      the next one, estimate it on the logged decisions (inverse propensity), register and promote it;
  *   4. print a row per turn, and where one click went: the log API, the online store, the
  *      warehouse, the label dataset, the training set, and the user's next slate;
  *   5. serve the Flywheel UI (docs/ui.md) over what the turns left, and print its address: the loop
@@ -139,23 +139,27 @@ function printTable(header: readonly string[], rows: readonly (readonly string[]
 
 function printTurns(turns: readonly TurnReport[]): void {
   printTable(
-    ['turn', 'ranked by', 'slates', 'decision rows', 'shown', 'clicks', 'late', 'labeled rows', 'positives', 'held-out AUC', 'previous ranker', 'CTR'],
+    ['turn', 'ranked by', 'slates', 'decision rows', 'shown', 'clicks', 'late', 'labeled rows', 'positives', 'held-out AUC', 'previous ranker', 'CTR', 'IPS estimate'],
     turns.map((t) => [
       String(t.turn), t.policy, String(t.slates), String(t.decisionRows), String(t.shown), String(t.clicks), String(t.lateClicks), String(t.labeledRows),
       String(t.positives), t.heldOut.auc.toFixed(3), t.heldOut.previousAuc === null ? '-' : t.heldOut.previousAuc.toFixed(3), `${(t.ctr * 100).toFixed(1)}%`,
+      t.ipsCtr === null ? '-' : `${(t.ipsCtr.ctr * 100).toFixed(1)}%`,
     ]),
-    'lllrrrrrrrrr',
+    'lllrrrrrrrrrr',
   );
   process.stdout.write('\n');
   say('decision rows: candidates the serving API logged (ranking_decisions); labeled rows: those rows in the training set, each labeled 1 when');
   say('its item was clicked within the window. Late clicks came after the window: labeled 0 (' + turns.map((t) => t.lateLabeledPositive).reduce((a, b) => a + b, 0) + ' of them labeled 1).');
   say('held-out AUC: the turn\'s ranker on the shown items of the turn\'s exploration slates (random order, labels no ranker trained on; turn 0');
   say('ranks at random: 0.5); previous ranker: the ranker of the turn before, on the same rows (each turn has other rows: compare within a row).');
-  say('CTR: clicks per shown item on the slates the ranker ordered.');
+  say('ranked by: the model version POST /v1/decide scored the turn\'s slates with (the promoted one; turn 0 has no model yet: a random shuffle).');
+  say('CTR: clicks per shown item on the slates the ranker ordered. IPS estimate: the same ranker\'s CTR estimated before it served, from the');
+  say('turn before\'s logged decisions: each logged click where it would have shown the same item at the same position, weighted by 1 / the');
+  say('logged propensity (turn 0: 1 / candidates, a uniform shuffle), per slot it would have filled.');
   process.stdout.write('\n');
   for (const t of turns) {
     const weights = Object.entries(t.trained.weights).filter(([, w]) => w !== 0).map(([name, w]) => `${name} ${w >= 0 ? '+' : ''}${w.toFixed(2)}`).join(', ');
-    say(`after turn ${t.turn}: ${t.trained.version} trained on ${t.trained.rows} shown rows (${t.trained.positives} clicked), train AUC ${t.trained.trainAuc.toFixed(3)}; weights ${weights}`);
+    say(`after turn ${t.turn}: ranker ${t.trained.version} trained on ${t.trained.rows} shown rows (${t.trained.positives} clicked), train AUC ${t.trained.trainAuc.toFixed(3)}, registered and promoted; IPS CTR ${(t.trained.ips.ctr * 100).toFixed(1)}% (${t.trained.ips.matched} matching slots of ${t.trained.ips.decisions} logged decisions); weights ${weights}`);
   }
 }
 

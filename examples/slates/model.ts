@@ -4,8 +4,8 @@
  * the loop that feeds it, not the model.
  *
  * `modelInputs` turns one row of features into the model's numbers. It runs on a served row (online,
- * to rank a slate) and on a training-set row (offline, to learn), so both sides compute the inputs
- * with the same code from the same feature names.
+ * in `POST /v1/decide`, through `scoreRanker`) and on a training-set row (offline, to learn), so both
+ * sides compute the inputs with the same code from the same feature names.
  */
 import { CATEGORIES } from './definitions/user-features.ts';
 
@@ -92,6 +92,16 @@ export function trainLogistic(inputs: readonly (readonly number[])[], labels: re
     for (let j = 0; j < d; j++) weights[j]! -= learningRate * (grad[j]! / n + l2 * weights[j]!);
   }
   return { inputs: [...MODEL_INPUTS], means, stds, weights, bias, rows: n, positives };
+}
+
+/**
+ * The ranker as a registered model version scores (the `ranker` model of definitions/models.ts,
+ * `artifact: { format: 'typescript', module: '../model.ts', export: 'scoreRanker' }`): its version's
+ * artifact is a LogisticModel as JSON (what trainLogistic returns), and `POST /v1/decide` hands it
+ * the served features of each candidate by name, the same rows `modelInputs` reads offline.
+ */
+export function scoreRanker(params: LogisticModel, rows: readonly FeatureRecord[]): number[] {
+  return rows.map((row) => predict(params, modelInputs(row)));
 }
 
 /** The model's click probability for one row of inputs. */

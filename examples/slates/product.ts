@@ -1,11 +1,15 @@
 /**
  * The simulated product: a feed that shows each user a slate of items, as an app would call Flywheel.
  *
- * For each request it picks ~20 candidate items, asks the serving API for the `ranking` features of
- * the user (context) and the candidates (`getFeatures`, which also logs the decision), ranks them
- * with the current model (or at random: turn 0, and the exploration share of every turn), shows the
- * top few and logs an impression per shown item. Then the hidden truth (world.ts) decides which shown
- * items the user clicks, and each click is logged through the log API after a random delay; a share
+ * For each request it picks ~20 candidate items and asks the decision API for the slate
+ * (`POST /v1/decide`): Flywheel reads the `ranking` features of the user (context) and the
+ * candidates, scores them with the promoted version of the `ranker` model, explores at random with
+ * the exploration share, and logs the decision (every candidate's features, score, rank and
+ * propensity). The app shows the top few and logs an impression per shown item. Turn 0 has no model
+ * yet (none is trained before the first logs): the app asks the serving API for the features
+ * (`getFeatures`, which logs them) and shows a random order, a uniform shuffle.
+ *
+ * Then the hidden truth (world.ts) decides which shown items the user clicks, and each click is logged through the log API after a random delay; a share
  * of them come after the label window (late: they must not count).
  *
  * A turn is `rounds` rounds of one request per user, `roundGapMs` apart, so a click of one round can
@@ -13,7 +17,6 @@
  */
 import type { FlywheelClient } from '../../client/index.ts';
 import { uuidv7 } from '../../client/event-id.ts';
-import { modelInputs, predict, type LogisticModel } from './model.ts';
 import { clickProbability, createRandom, type Item, type User, type World } from './world.ts';
 
 export const RANKING_SERVICE = 'ranking';
@@ -82,8 +85,7 @@ interface PlannedSlate {
   readonly user: User;
   readonly round: number;
   readonly candidates: readonly Item[];
-  readonly explore: boolean;
-  /** A random score per candidate: the order of an exploration slate. */
+  /** A random score per candidate: the order of a slate of turn 0. */
   readonly shuffle: readonly number[];
   /** Per shown position: the draw that decides a click, whether it is late, and its delay. */
   readonly clickDraws: readonly number[];
@@ -95,8 +97,8 @@ export interface PlayTurnArgs {
   readonly client: FlywheelClient;
   readonly world: World;
   readonly turn: number;
-  /** The ranker for this turn; none: every slate is random (turn 0). */
-  readonly model?: LogisticModel | undefined;
+  /** Where to ask for slates (`POST /v1/decide` with the promoted ranker); none: every slate is a random shuffle (turn 0). */
+  readonly decide?: { readonly url: string; readonly token: string } | undefined;
   readonly options: ProductOptions;
   /** Trace the first in-time click of this turn's first round that is its slate's only click. */
   readonly trace?: boolean;
@@ -106,7 +108,7 @@ export interface PlayTurnArgs {
 
 /** Serves one turn of slates and sends their impressions and clicks; resolves once every click was sent (late ones included) and delivered. */
 export async function playTurn(args: PlayTurnArgs): Promise<TurnTraffic> {
-  const { client, world, turn, model, options } = args;
+  const { client, world, turn, decide, options } = args;
   const random = createRandom(options.seed * 1_000 + turn);
   const plans: PlannedSlate[][] = [];
   for (let round = 0; round < options.rounds; round++) {
@@ -114,14 +116,12 @@ export async function playTurn(args: PlayTurnArgs): Promise<TurnTraffic> {
       user,
       round,
       candidates: random.sample(world.items, options.candidates),
-      explore: model === undefined || random.next() < options.exploreShare,
       shuffle: Array.from({ length: options.candidates }, () => random.next()),
       clickDraws: Array.from({ length: options.shown }, () => random.next()),
       lateDraws: Array.from({ length: options.shown }, () => random.next()),
       delayDraws: Array.from({ length: options.shown }, () => random.next()),
     })));
   }
-  const policy = model ? `model-v${turn}` : 'explore';
   const slates: Slate[] = [];
   const clicks: SentClick[] = [];
   const pending: Promise<void>[] = [];
@@ -129,16 +129,19 @@ export async function playTurn(args: PlayTurnArgs): Promise<TurnTraffic> {
   const started = performance.now();
 
   const serve = async (plan: PlannedSlate): Promise<void> => {
-    const response = await client.getFeatures({
-      service: RANKING_SERVICE,
-      context: { user_id: plan.user.userId },
-      candidates: plan.candidates.map((item) => ({ item_id: item.itemId })),
-    });
+    const candidates = plan.candidates.map((item) => ({ item_id: item.itemId }));
+    let response: { decisionId: string; order: readonly number[]; policy: string };
+    if (decide) {
+      const slate = await decideSlate(decide, { model: RANKER_MODEL, context: { user_id: plan.user.userId }, candidates, topK: options.shown, explore: { epsilon: options.exploreShare } });
+      response = { decisionId: slate.decision_id, order: slate.items.map((i) => i.candidate), policy: slate.explored ? 'explore' : `model-${slate.version}` };
+    } else {
+      const served = await client.getFeatures({ service: RANKING_SERVICE, context: { user_id: plan.user.userId }, candidates });
+      const order = plan.shuffle.map((score, index) => ({ score, index })).sort((a, b) => b.score - a.score || a.index - b.index).slice(0, options.shown).map((s) => s.index);
+      response = { decisionId: served.decisionId, order, policy: 'explore' };
+    }
     const servedAt = Date.now();
-    const scores = plan.explore || !model ? plan.shuffle : response.rows.map((row) => predict(model, modelInputs(row.values)));
-    const order = scores.map((score, index) => ({ score, index })).sort((a, b) => b.score - a.score || a.index - b.index).slice(0, options.shown).map((s) => s.index);
-    const shownItems = order.map((index) => plan.candidates[index]!);
-    const slatePolicy = plan.explore ? 'explore' : policy;
+    const shownItems = response.order.map((index) => plan.candidates[index]!);
+    const slatePolicy = response.policy;
     slates.push({ turn, round: plan.round, userId: plan.user.userId, decisionId: response.decisionId, policy: slatePolicy, servedAt, shownItems: shownItems.map((i) => i.itemId) });
     const ts = new Date(servedAt).toISOString();
     shownItems.forEach((item, position) => {
@@ -187,6 +190,26 @@ export async function playTurn(args: PlayTurnArgs): Promise<TurnTraffic> {
     impressions: slates.reduce((n, s) => n + s.shownItems.length, 0),
     decisionRows: slates.length * options.candidates,
   };
+}
+
+export const RANKER_MODEL = 'ranker';
+
+/** The answer of `POST /v1/decide` (docs/decide.md), as far as the app reads it. */
+interface DecidedSlate {
+  readonly decision_id: string;
+  readonly version: string;
+  readonly explored: boolean;
+  readonly items: readonly { readonly candidate: number; readonly score: number; readonly propensity: number }[];
+}
+
+/** Asks the decision API for a slate; any answer but 200 fails the turn (with the API's error). */
+async function decideSlate(decide: { readonly url: string; readonly token: string }, body: unknown): Promise<DecidedSlate> {
+  const response = await fetch(`${decide.url}/v1/decide`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${decide.token}` }, body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`POST /v1/decide answered ${response.status}: ${text}`);
+  return JSON.parse(text) as DecidedSlate;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -2,9 +2,11 @@
  * The closed loop of the slates example, as `npm run demo` runs it and test/examples-slates.test.ts
  * runs a short version of it. Each turn:
  *
- *   1. the product (product.ts) serves a turn of slates through the serving API, ranked by the
- *      current model, and logs impressions and clicks through the log API; the decisions are logged
- *      by the serving API itself (the `ranking` service logs every response);
+ *   1. the product (product.ts) asks the decision API (`POST /v1/decide`) for a turn of slates, ranked
+ *      by the promoted version of the `ranker` model with a share explored at random (turn 0, before
+ *      any model: a random shuffle of the serving API's candidates), and logs impressions and clicks
+ *      through the log API; the decisions are logged by the server itself (the `ranking` service logs
+ *      every response: features, and for /v1/decide the model version, score, rank and propensity);
  *   2. once every decision's label window has closed and every event is in the warehouse (the
  *      project server's ingestion workflows load each closed segment), the flywheel runs:
  *      `flywheel loop run --only ingest,materialize` (whatever is left to load, then the aggregations
@@ -13,13 +15,19 @@
  *      with the features as the decision log holds them);
  *   3. the training set's Parquet is read with DuckDB, joined with the impressions (only shown items
  *      can be clicked), the turn's model is scored on the turn's exploration slates (labels it never
- *      saw), and the next model is trained on every shown row so far.
+ *      saw), and the next model is trained on every shown row so far;
+ *   4. the next model is estimated on the turn's logged decisions (inverse propensity scoring: a
+ *      logged click counts 1 / its logged propensity where the next model would show the same item at
+ *      the same position), then registered (`flywheel models register ranker <weights.json>
+ *      --trained-on ranking_training`) and promoted; the next turn starts once the server scores with it.
  *
  * One click is followed through every store: accepted by the log API, pushed to the online store,
  * loaded into the warehouse, labeled, in the training set, and served with the user's next slate.
  *
  * Running a worker on the profile's task queue, and `flywheel apply`, are the caller's.
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFlywheelClient } from '../../client/index.ts';
 import { startProjectServer } from '../../cli/serve/start-project-server.ts';
@@ -33,7 +41,7 @@ import { queryWarehouse } from '../demo-stack.ts';
 import { partitionOf } from '../../core/training-set/partitions.ts';
 import { TokenTable } from '../../server/index.ts';
 import { auc, logLoss, modelInputs, predict, trainLogistic, type LogisticModel } from './model.ts';
-import { playTurn, sleep, type ProductOptions, type SentClick, type Slate, type TracedClick } from './product.ts';
+import { playTurn, RANKER_MODEL, sleep, type ProductOptions, type SentClick, type Slate, type TracedClick } from './product.ts';
 import type { World } from './world.ts';
 
 export const SLATES_TOKEN = 'slates-demo-token';
@@ -81,8 +89,13 @@ export interface TurnReport {
   readonly heldOut: { readonly rows: number; readonly positives: number; readonly auc: number; readonly previousAuc: number | null; readonly logLoss: number | null };
   /** Clicks per shown item on the slates the policy ranked (every slate in turn 0). */
   readonly ctr: number;
-  /** The model trained after this turn, on every shown row so far: the next turn's ranker. */
-  readonly trained: { readonly version: string; readonly rows: number; readonly positives: number; readonly trainAuc: number; readonly weights: Readonly<Record<string, number>> };
+  /**
+   * This turn's ranker's CTR as estimated before it served, by inverse propensity scoring on the turn
+   * before's logged decisions (see ipsEstimate); null in turn 0.
+   */
+  readonly ipsCtr: IpsEstimate | null;
+  /** The model trained after this turn, on every shown row so far: the next turn's ranker (`version`: as registered, `v1`, `v2`, ...). */
+  readonly trained: { readonly version: string; readonly ips: IpsEstimate; readonly rows: number; readonly positives: number; readonly trainAuc: number; readonly weights: Readonly<Record<string, number>> };
   readonly durationMs: number;
 }
 
@@ -136,13 +149,16 @@ export async function runSlatesLoop(options: SlatesLoopOptions): Promise<SlatesL
 
   const server = await startProjectServer(config, {
     tokens: TokenTable.parse(`${SLATES_TOKEN}=read,write:*`), host: '127.0.0.1', port: 0, ingest: true,
-    segmentAgeMs: options.segmentAgeMs ?? 1_000, log: (line) => say(`server: ${line}`),
+    // A promotion is served within a quarter of a second (5 s by default).
+    segmentAgeMs: options.segmentAgeMs ?? 1_000, modelPollMs: 250, log: (line) => say(`server: ${line}`),
   });
   const client = createFlywheelClient({ url: server.server.url, token: SLATES_TOKEN, flushIntervalMs: 50, onError: (error) => say(`client: ${error.message}`) });
   // A reader of the online store the server writes pushed features to (the same SQLite file or Redis).
   const online = await createOnlineStore(config.profile.onlineStore, { project: config.project });
   const reports: TurnReport[] = [];
   const models: LogisticModel[] = [];
+  /** The registered version of each model in `models`. */
+  const versions: string[] = [];
   const turnOf = new Map<string, number>();
   let trace: ClickTrace | undefined;
   let following: Promise<void> | undefined;
@@ -156,9 +172,10 @@ export async function runSlatesLoop(options: SlatesLoopOptions): Promise<SlatesL
     for (let turn = 0; turn < turns; turn++) {
       const started = performance.now();
       const model = models[turn - 1];
-      say(`Turn ${turn}: ${world.users.length} users x ${product.rounds} slates of ${product.candidates} candidates, ranked ${model ? `by model-v${turn} (${Math.round(product.exploreShare * 100)}% explored at random)` : 'at random'}...`);
+      say(`Turn ${turn}: ${world.users.length} users x ${product.rounds} slates of ${product.candidates} candidates, ranked ${model ? `by POST /v1/decide with ranker ${versions[turn - 1]} (${Math.round(product.exploreShare * 100)}% explored at random)` : 'at random'}...`);
       const traffic = await playTurn({
-        client, world, turn, model, options: product, trace: turn === traceTurn,
+        client, world, turn, options: product, trace: turn === traceTurn,
+        ...(model ? { decide: { url: server.server.url, token: SLATES_TOKEN } } : {}),
         onTraced: (traced) => {
           trace = { ...traced };
           following = followIntoOnlineStore(online, traced).then((seen) => {
@@ -198,10 +215,15 @@ export async function runSlatesLoop(options: SlatesLoopOptions): Promise<SlatesL
       lastExplored = explored;
       const trainRows = rows.filter((r) => r.shown_position !== null);
       const next = trainLogistic(trainRows.map((r) => modelInputs(r)), trainRows.map((r) => r.label));
+      // Turn 0's slates are a uniform shuffle made by the app (1 / candidates at each position); later turns' propensities are logged by /v1/decide.
+      const propensities = model ? await loggedPropensities(warehouse, traffic.slates) : undefined;
+      const ips = ipsEstimate(next, ofTurn, product.shown, (row) => (propensities ? propensities.get(`${row.decision_id}/${String(row.row_index)}`) : 1 / product.candidates));
+      const version = await registerAndPromote(options, config.stateDir, next, at, server.server.url);
       models.push(next);
+      versions.push(version);
       const report: TurnReport = {
         turn,
-        policy: model ? `model-v${turn}` : 'random',
+        policy: model ? `model-${versions[turn - 1]}` : 'random',
         slates: traffic.slates.length,
         decisionRows: await countDecisionRows(warehouse, traffic.slates),
         shown: traffic.impressions,
@@ -218,8 +240,9 @@ export async function runSlatesLoop(options: SlatesLoopOptions): Promise<SlatesL
           logLoss: model ? logLoss(explored.map((r) => predict(model, modelInputs(r))), heldOutLabels) : null,
         },
         ctr: policySlates.length === 0 ? 0 : policySlates.filter((r) => r.label === 1).length / policySlates.length,
+        ipsCtr: reports[turn - 1]?.trained.ips ?? null,
         trained: {
-          version: `model-v${turn + 1}`, rows: next.rows, positives: next.positives,
+          version, ips, rows: next.rows, positives: next.positives,
           trainAuc: auc(trainRows.map((r) => predict(next, modelInputs(r))), trainRows.map((r) => r.label)),
           weights: Object.fromEntries(next.inputs.map((name, j) => [name, next.stds[j] === 0 ? 0 : next.weights[j]!])),
         },
@@ -238,12 +261,79 @@ export async function runSlatesLoop(options: SlatesLoopOptions): Promise<SlatesL
   const labelsOfLast = lastExplored.map((r) => r.label);
   const rankers = [
     { ranker: 'random', auc: 0.5 },
-    ...models.slice(0, -1).map((model, i) => ({ ranker: `model-v${i + 1}`, auc: auc(lastExplored.map((r) => predict(model, modelInputs(r))), labelsOfLast) })),
+    ...models.slice(0, -1).map((model, i) => ({ ranker: `model-${versions[i]!}`, auc: auc(lastExplored.map((r) => predict(model, modelInputs(r))), labelsOfLast) })),
   ];
   return {
     turns: reports, trace, models, windowSeconds,
     lastHeldOut: { turn: reports.length - 1, rows: lastExplored.length, positives: labelsOfLast.filter((y) => y === 1).length, rankers },
   };
+}
+
+/** An inverse-propensity estimate of a ranker's CTR (clicks per shown slot) from logged decisions. */
+export interface IpsEstimate {
+  readonly ctr: number;
+  /** Decisions used, and the slots where the ranker would have shown what was shown (the only ones that count). */
+  readonly decisions: number;
+  readonly matched: number;
+}
+
+/**
+ * The CTR `ranker` would get showing its top `shown` of each logged decision's candidates: for each
+ * decision and position, when the logged slate showed the ranker's item there, its label counts
+ * 1 / (the chance the logging policy showed it there); the sum over every slot of every decision.
+ * Unbiased when a click depends on the user, the item and the position (as world.ts's do) and every
+ * logged propensity is above 0 (exploration puts every candidate anywhere with epsilon / candidates).
+ */
+export function ipsEstimate(ranker: LogisticModel, rows: readonly TrainingRow[], shown: number, propensity: (row: TrainingRow) => number | undefined): IpsEstimate {
+  const byDecision = new Map<string, TrainingRow[]>();
+  for (const row of rows) byDecision.set(row.decision_id, [...(byDecision.get(row.decision_id) ?? []), row]);
+  let sum = 0;
+  let matched = 0;
+  let slots = 0;
+  for (const candidates of byDecision.values()) {
+    const ordered = [...candidates].sort((a, b) => Number(a.row_index) - Number(b.row_index));
+    const scores = ordered.map((row) => predict(ranker, modelInputs(row)));
+    const top = scores.map((score, index) => ({ score, index })).sort((a, b) => b.score - a.score || a.index - b.index).slice(0, shown);
+    slots += top.length;
+    top.forEach(({ index }, position) => {
+      const row = ordered[index]!;
+      if (row.shown_position !== position) return;
+      const p = propensity(row);
+      if (p === undefined || !(p > 0)) throw new Error(`decision ${row.decision_id} row ${String(row.row_index)} was shown without a logged propensity`);
+      matched++;
+      sum += row.label / p;
+    });
+  }
+  return { ctr: slots === 0 ? 0 : sum / slots, decisions: byDecision.size, matched };
+}
+
+/** Each shown candidate's propensity as /v1/decide logged it, by `<decision id>/<row index>`. */
+async function loggedPropensities(warehouse: string, slates: readonly Slate[]): Promise<Map<string, number>> {
+  const rows = await queryWarehouse<{ decision_id: string; row_index: number; propensity: number }>(warehouse,
+    `SELECT decision_id, row_index, propensity FROM flywheel.stream_ranking_decisions
+     WHERE propensity IS NOT NULL AND decision_id IN (SELECT unnest(${stringList(slates.map((s) => s.decisionId))}))`);
+  return new Map(rows.map((r) => [`${r.decision_id}/${r.row_index}`, r.propensity]));
+}
+
+/**
+ * Registers the trained ranker (its weights as the version's JSON artifact, trained on the newest
+ * ranking_training) and promotes it through the CLI, then waits until the server scores with it
+ * (GET /readyz shows the version serving): the next turn's slates are all decided by it.
+ */
+async function registerAndPromote(options: SlatesLoopOptions, stateDir: string, ranker: LogisticModel, at: { turn: number; lastTurn: boolean }, url: string): Promise<string> {
+  const file = join(stateDir, `ranker-after-turn-${at.turn}.json`);
+  await writeFile(file, `${JSON.stringify(ranker)}\n`);
+  const registered = String(await options.flywheel(['models', 'register', RANKER_MODEL, file, '--trained-on', TRAINING_SET, '--json'], at));
+  const { manifest: { version } } = JSON.parse(registered) as { manifest: { version: string } };
+  await options.flywheel(['models', 'promote', RANKER_MODEL, version], at);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const ready = (await (await fetch(`${url}/readyz`, { headers: { authorization: `Bearer ${SLATES_TOKEN}` } })).json()) as { models?: Record<string, { serving: string | null; problem?: string }> };
+    const status = ready.models?.[RANKER_MODEL];
+    if (status?.serving === version) return version;
+    if (Date.now() > deadline) throw new Error(`the server does not score with ranker ${version} 15 s after its promotion: ${JSON.stringify(status)}`);
+    await sleep(50);
+  }
 }
 
 function windowOf(project: ProjectSpec): number {
