@@ -5,6 +5,7 @@ import type { SnowflakeProfile } from '../connectors/offline/snowflake/snowflake
 import { SnowflakeStatementCancelledError } from '../connectors/offline/snowflake/snowflake-errors.ts';
 import { sql } from '../core/sql/compiled-query.ts';
 import { snowflakeDialect } from '../core/sql/snowflake-dialect.ts';
+import { S3ObjectStore } from '../connectors/object-store/s3/s3-object-store.ts';
 import { describeOfflineEngineContract } from './contracts/offline-engine.contract.ts';
 
 /**
@@ -17,6 +18,11 @@ import { describeOfflineEngineContract } from './contracts/offline-engine.contra
  * SNOWFLAKE_PRIVATE_KEY_PATH or SNOWFLAKE_PRIVATE_KEY (with SNOWFLAKE_PRIVATE_KEY_PASSPHRASE when
  * encrypted), or SNOWFLAKE_OAUTH_TOKEN; optionally SNOWFLAKE_WAREHOUSE, SNOWFLAKE_ROLE and
  * SNOWFLAKE_ACCESS_URL. The role needs CREATE SCHEMA on the database (docs/snowflake.md).
+ *
+ * The unload to an external stage (which the emulator cannot run) runs when SNOWFLAKE_UNLOAD_STAGE
+ * (the stage, qualified: RISK.CARD_FRAUD.FLYWHEEL_BUCKET) and SNOWFLAKE_UNLOAD_STAGE_URL (its URL,
+ * s3://bucket/prefix/) are set too, with AWS credentials in the standard chain that can list and
+ * delete under that URL (and AWS_REGION for the bucket's region).
  */
 
 const CREDENTIALS = {
@@ -49,12 +55,27 @@ function liveProfile(schema: string): { profile: SnowflakeProfile } | { missing:
   };
 }
 
+/** The external stage and the bucket it writes to, from the environment; the variables missing otherwise. */
+function liveUnloadStage(): { stage: { name: string; url: string }; bucket: string; prefix: string } | { missing: string } {
+  const name = process.env['SNOWFLAKE_UNLOAD_STAGE'];
+  const url = process.env['SNOWFLAKE_UNLOAD_STAGE_URL'];
+  const missing = [['SNOWFLAKE_UNLOAD_STAGE', name], ['SNOWFLAKE_UNLOAD_STAGE_URL', url]].filter(([, value]) => !value).map(([key]) => key);
+  if (missing.length > 0 || !name || !url) return { missing: missing.join(', ') };
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  if (!match) throw new Error(`SNOWFLAKE_UNLOAD_STAGE_URL must be an s3:// URL (the stage's URL), got ${url}`);
+  return { stage: { name, url }, bucket: match[1]!, prefix: match[2]!.replace(/\/+$/, '') };
+}
+
 const SCHEMA = `FLYWHEEL_LIVE_${randomBytes(4).toString('hex').toUpperCase()}`;
 const live = liveProfile(SCHEMA);
 const q = snowflakeDialect.identifier;
 
+const unload = liveUnloadStage();
+
 if ('missing' in live) {
   console.log(`[snowflake-live] SKIPPED: no Snowflake account configured (missing ${live.missing}); see test/snowflake-live.test.ts and docs/snowflake.md`);
+} else if ('missing' in unload) {
+  console.log(`[snowflake-live] unload to an external stage SKIPPED: no stage configured (missing ${unload.missing}); see test/snowflake-live.test.ts`);
 }
 
 describe.skipIf('missing' in live)('Snowflake live', () => {
@@ -146,6 +167,34 @@ describe.skipIf('missing' in live)('Snowflake live', () => {
         status = row?.status ?? '';
       }
       expect(status).toMatch(/FAIL|ABORT|CANCEL/i);
+    }, 120_000);
+  });
+  describe.skipIf('missing' in unload)('unloading to an external stage over the bucket', () => {
+    const { stage, bucket, prefix } = 'stage' in unload ? unload : undefined!;
+    const store = new S3ObjectStore({ type: 's3', bucket, ...(prefix ? { prefix } : {}), ...(process.env['AWS_REGION'] ? { region: process.env['AWS_REGION'] } : {}) });
+    const runPrefix = `flywheel-live/${SCHEMA}/unload`;
+    afterAll(async () => {
+      await store.deletePrefix(`${runPrefix}/`);
+    }, 60_000);
+
+    it('writes every partition straight to the bucket with one COPY INTO @stage … PARTITION BY, and lists the files', async () => {
+      const engine = await openSnowflakeEngine({ ...profile, unloadStage: stage });
+      try {
+        const unloader = engine.unloadTo(store);
+        expect(unloader).toBeDefined();
+        const query = sql(`SELECT column1::NUMBER(19,0) AS ${q('user_id')}, column2::TIMESTAMP_TZ AS ${q('ts')} FROM VALUES (1, '2024-03-01 10:00:00+00:00'), (2, '2024-03-01 23:59:59+00:00'), (3, '2024-03-02 00:00:00+00:00')`);
+        const partitionKey = snowflakeDialect.partitionKey('day', snowflakeDialect.partitionStart('day', q('ts')));
+        const files = await unloader!.unloadPartitioned({ query, partitionKey }, runPrefix);
+        // Two rows on 03-01 (23:59:59 is still that day in UTC), one on 03-02; each file under its partition's folder.
+        const rows = new Map<string, number>();
+        for (const file of files) rows.set(file.partitionKey, (rows.get(file.partitionKey) ?? 0) + file.rowCount);
+        expect([...rows]).toEqual([['day=2024-03-01', 2], ['day=2024-03-02', 1]]);
+        const stored = await store.list(`${runPrefix}/`);
+        expect(stored.map((object) => object.key).sort()).toEqual(files.map((file) => file.path).sort());
+        for (const file of files) expect(file.path.startsWith(`${runPrefix}/${file.partitionKey}/`)).toBe(true);
+      } finally {
+        await engine.close();
+      }
     }, 120_000);
   });
 });
