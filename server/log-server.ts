@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { PortInUseError } from './port-in-use-error.ts';
@@ -12,6 +12,7 @@ import { decisionLayoutsOf } from '../core/definitions/decision-stream.ts';
 import { createDecisionLog, type DecisionLog } from './serving/decision-log.ts';
 import { FeatureServing, type ServingOptions } from './serving/feature-serving.ts';
 import { warmUpServing, type ServingWarmUpOptions } from './serving/warm-up.ts';
+import { withFeaturesRoute } from './serving/features-route.ts';
 import { DecisionApi, type DecisionApiOptions } from './decide/decision-api.ts';
 import { StreamIngest } from './stream-ingest.ts';
 import type { StreamSchema } from './stream-schema.ts';
@@ -181,7 +182,11 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
   let server: Server;
   try {
     server = await new Promise<Server>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8080 }, () => resolve(s as Server)) as Server;
+      // POST /v1/features is taken before the app (serving/features-route.ts).
+      const createServer = serving
+        ? (((serverOptions: ServerOptions, listener: RequestListener) => createHttpServer(serverOptions, withFeaturesRoute(serving, { metrics, isShuttingDown: () => shuttingDown }, listener))) as typeof createHttpServer)
+        : undefined;
+      const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8080, ...(createServer ? { createServer } : {}) }, () => resolve(s as Server)) as Server;
       s.once('error', reject);
     });
   } catch (error) {

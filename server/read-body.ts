@@ -39,6 +39,15 @@ export async function readBody(request: Request, limit: number, incoming?: Incom
   return bytes;
 }
 
+/** `readBody` for a Node request read without a web Request (the serving route's path without Hono). */
+export async function readIncomingBody(incoming: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = incoming.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) throw new BodyTooLargeError(limit, Number(declared));
+  const bytes = await readIncoming(incoming, limit);
+  if (!isUtf8(bytes)) throw new NotUtf8Error();
+  return bytes;
+}
+
 function readIncoming(incoming: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];

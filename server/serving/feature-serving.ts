@@ -1,4 +1,4 @@
-import { IncomingMessage } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import { OnlineStoreUnavailableError } from '../../connectors/online-store/online-store-errors.ts';
 import type { EncodedOnlineRecord, OnlineKeyRequest, OnlineStore } from '../../connectors/online-store/online-store.ts';
@@ -8,7 +8,7 @@ import { ApiError, toApiError } from '../api-errors.ts';
 import { allows, type TokenScope, type TokenTable } from '../auth/bearer-tokens.ts';
 import { uuidv7 } from '../event-ids.ts';
 import type { ServerMetrics } from '../metrics.ts';
-import { readBody } from '../read-body.ts';
+import { readBody, readIncomingBody } from '../read-body.ts';
 import { findJsonSyntaxError, lineAndColumn } from '../validation/json-syntax.ts';
 import { MalformedJsonError } from '../validation/parse-body.ts';
 import { assembleFeatures, decisionOf, planReads } from './assemble-features.ts';
@@ -115,20 +115,52 @@ export class FeatureServing {
     this.breaker.stop();
   }
 
-  /** The route's handler. Throws ApiError (answered by the app's error handler). */
+  /** The route's handler under Hono. Throws ApiError (answered by the app's error handler). */
   async handle(c: Context): Promise<Response> {
     try {
-      return await this.#serve(c);
+      const body = await this.#answer(c.req.header('authorization'), c.req.header('content-type'), () => readBody(c.req.raw, this.#deps.maxBodyBytes, incomingOf(c)));
+      return c.body(body as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/json' });
     } catch (error) {
-      throw this.#toApiError(c, error);
+      throw this.#toApiError(error, (name, value) => c.header(name, value));
     }
   }
 
-  async #serve(c: Context): Promise<Response> {
-    const scopes = bearerScopes(c.req.header('authorization'), this.#deps.tokens);
+  /**
+   * The same route on Node's request and response, without Hono's Request, Context and Response
+   * objects (server/serving/features-route.ts): answers, errors included, with the same statuses,
+   * headers and bodies as `handle` under the app's error handler. Never rejects; resolves with the
+   * status sent.
+   */
+  async handleNode(req: IncomingMessage, res: ServerResponse): Promise<number> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    let status = 200;
+    let body: Buffer | string;
+    try {
+      body = await this.#answer(req.headers.authorization, req.headers['content-type'], () => readIncomingBody(req, this.#deps.maxBodyBytes));
+    } catch (error) {
+      const apiError = this.#toApiError(error, (name, value) => {
+        headers[name.toLowerCase()] = value;
+      });
+      if (apiError.code === 'unauthorized') headers['www-authenticate'] = 'Bearer realm="flywheel"';
+      status = apiError.status;
+      body = JSON.stringify(apiError.toBody());
+    }
+    try {
+      res.writeHead(status, headers).end(body);
+    } catch (error) {
+      // The connection is gone (or the answer half sent): nothing more can be said to this client.
+      this.#deps.log(`serving: POST /v1/features: the answer could not be sent: ${error instanceof Error ? error.message : String(error)}`);
+      res.destroy();
+    }
+    return status;
+  }
+
+  /** The answer's body, from the request's authorization and content type and a reader of its body. */
+  async #answer(authorization: string | undefined, contentType: string | undefined, readBytes: () => Promise<Buffer>): Promise<Buffer> {
+    const scopes = bearerScopes(authorization, this.#deps.tokens);
     if (!scopes.some((s) => s.access === 'read')) throw new ApiError('forbidden', 'this token may not read features; it needs the scope read or read:<service>');
-    checkContentType(c.req.header('content-type'));
-    const bytes = await readBody(c.req.raw, this.#deps.maxBodyBytes, incomingOf(c));
+    checkContentType(contentType);
+    const bytes = await readBytes();
     const shape = checkRequestShape(parseJson(bytes.toString('utf8')));
     const target = this.#target(shape.service, shape.features, scopes);
     const rows = readEntityRows(shape, target, this.#limits);
@@ -151,7 +183,7 @@ export class FeatureServing {
         }
       });
     }
-    return c.body(assembled.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/json' });
+    return assembled.body;
   }
 
   #target(service: string | undefined, features: readonly string[] | undefined, scopes: readonly TokenScope[]): ServingTarget {
@@ -195,10 +227,11 @@ export class FeatureServing {
     }
   }
 
-  #toApiError(c: Context, error: unknown): ApiError {
+  /** The ApiError answered for `error`; `setHeader` adds the headers that go with it (Retry-After). */
+  #toApiError(error: unknown, setHeader: (name: string, value: string) => void): ApiError {
     if (error instanceof ApiError) return error;
     if (error instanceof OnlineStoreUnavailableError) {
-      c.header('Retry-After', '1');
+      setHeader('Retry-After', '1');
       return new ApiError(
         'online_store_unavailable',
         `the online store ${error.store} is unavailable, so no features were served; retry in a moment (${error.message})`,

@@ -258,30 +258,38 @@ export class RedisOnlineStore implements OnlineStore {
     for (let i = 0; i < keys.length; i++) args[i + 1] = this.#key(keys[i]!.view, keys[i]!.encodedKey);
     const reply = (await this.#command(args, operation)) as (string | null)[];
     const context = { store: this.name, operation };
-    const parsed = new Array<StoredRecord | undefined>(reply.length);
-    let unknown: string[] | undefined;
+    const found = new Array<EncodedOnlineRecord | undefined>(reply.length);
+    // Records of one request mostly share a layout: its id is looked up once per run of equal ids.
+    let lastId: string | undefined;
+    let lastLayout: OnlineLayout | undefined;
+    let unknown: { index: number; record: StoredRecord }[] | undefined;
     for (let i = 0; i < reply.length; i++) {
       const value = reply[i];
       if (value === null || value === undefined) {
-        parsed[i] = undefined;
+        found[i] = undefined; // no holes: callers may map over the answer
         continue;
       }
       const record = parseStored(value, args[i + 1]!, context);
-      parsed[i] = record;
-      if (!knownLayout(record.layoutId) && !unknown?.includes(record.layoutId)) (unknown ??= []).push(record.layoutId);
+      const layout = record.layoutId === lastId ? lastLayout : knownLayout(record.layoutId);
+      if (layout === undefined) {
+        (unknown ??= []).push({ index: i, record });
+        continue;
+      }
+      lastId = record.layoutId;
+      lastLayout = layout;
+      found[i] = { features: layout.features, values: record.values, eventMicros: record.eventMicros, writtenMicros: record.writtenMicros };
     }
     if (unknown !== undefined) {
-      const features = (await this.#command(['HMGET', this.#layoutsKey, ...unknown], operation)) as (string | null)[];
-      unknown.forEach((id, i) => {
+      const ids = [...new Set(unknown.map((u) => u.record.layoutId))];
+      const features = (await this.#command(['HMGET', this.#layoutsKey, ...ids], operation)) as (string | null)[];
+      ids.forEach((id, i) => {
         const json = features[i];
         if (json === null || json === undefined) throw new OnlineStoreError(`Online store ${this.name} holds records of layout ${id} but not the layout itself (${this.#layoutsKey})`, { store: this.name, operation });
         rememberLayout(id, json);
       });
-    }
-    const found = new Array<EncodedOnlineRecord | undefined>(parsed.length);
-    for (let i = 0; i < parsed.length; i++) {
-      const p = parsed[i];
-      found[i] = p && { features: knownLayout(p.layoutId)!.features, values: p.values, eventMicros: p.eventMicros, writtenMicros: p.writtenMicros };
+      for (const { index, record } of unknown) {
+        found[index] = { features: knownLayout(record.layoutId)!.features, values: record.values, eventMicros: record.eventMicros, writtenMicros: record.writtenMicros };
+      }
     }
     return found;
   }
