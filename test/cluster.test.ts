@@ -180,6 +180,7 @@ async function createEngineStage(): Promise<void> {
 }
 
 beforeAll(async () => {
+  const setupStarted = Date.now();
   [emulator, redis, bucket] = await Promise.all([startSnowflakeEmulator(), startRedisCluster(), createTestBucket()]);
   temporal = await connectClient();
   const files = { 'flywheel.config.ts': clusterConfig(), 'definitions/all.ts': DEFINITIONS };
@@ -195,6 +196,7 @@ beforeAll(async () => {
   [serveA, serveB, workerA, workerB] = await Promise.all([
     startServe(folders.serveA, 'api-a'), startServe(folders.serveB, 'api-b'), startWorker(folders.workerA), startWorker(folders.workerB),
   ]);
+  process.stderr.write(`[cluster] set up in ${((Date.now() - setupStarted) / 1000).toFixed(1)} s: emulator, Redis Cluster, bucket, apply, two nodes and two workers\n`);
 }, SNOWFLAKE_EMULATOR_TIMEOUT_MS);
 
 afterAll(async () => {
@@ -251,6 +253,7 @@ describe('Flywheel on two serve nodes and two workers sharing only Temporal, S3,
     let retriedOnOther = 0;
     let refusedWhileDown = 0;
     let onDiskAtKill: string[] = [];
+    let workerRestart: Promise<FlywheelProcess> | undefined;
     for (let k = 0; k < BATCHES; k++) {
       const batch = batchOf(k);
       const [first, second] = k % 2 === 0 ? [serveA, serveB] : [serveB, serveA];
@@ -267,11 +270,14 @@ describe('Flywheel on two serve nodes and two workers sharing only Temporal, S3,
         log(`SIGKILLed node api-a and worker A after batch ${k}; api-a left ${onDiskAtKill.length} file(s) of clicks on its disk`);
       }
       if (k === KILL_AFTER + WHILE_DOWN) {
-        // Back on the same folders (same node id): node A uploads what it left; worker A polls again.
-        [serveA, workerA] = await Promise.all([startServe(folders.serveA, 'api-a'), startWorker(folders.workerA)]);
-        log('restarted node api-a and worker A on their own folders');
+        // Back on the same folders (same node id): node A uploads what it left; worker A polls again once
+        // it has bundled its workflows, while the clients go on.
+        workerRestart = startWorker(folders.workerA);
+        serveA = await startServe(folders.serveA, 'api-a');
+        log('restarted node api-a on its own folder; worker A is starting on its own');
       }
     }
+    workerA = await workerRestart!;
     asOf = at(Math.ceil(Date.now() / 1000) * 1000);
     // The open segment of batch 10 was on A's disk when it died, then uploaded by A after its restart.
     expect(onDiskAtKill.some((name) => name.endsWith('.seg') || name.endsWith('.open'))).toBe(true);
@@ -299,6 +305,15 @@ describe('Flywheel on two serve nodes and two workers sharing only Temporal, S3,
       throw error;
     });
     log(`ingestion settled ${((Date.now() - ingestStarted) / 1000).toFixed(1)} s after the last send`);
+    // What the kill interrupted, for the record (timing decides it): activities that ran more than once.
+    let runs = 0;
+    let retried = 0;
+    for await (const run of temporal.workflow.list({ query: `WorkflowId STARTS_WITH '${project}/ingest/' AND WorkflowId != '${ingestSweepWorkflowId(project)}'` })) {
+      runs++;
+      const history = await temporal.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+      retried += (history.events ?? []).filter((event) => (event.activityTaskStartedEventAttributes?.attempt ?? 1) > 1).length;
+    }
+    log(`${runs} segment ingestion runs; ${retried} activity attempt(s) after a first one failed or timed out`);
 
     for (const stream of ['clicks', 'orders'] as const) {
       const stored = await warehouseIds(stream);
@@ -349,6 +364,7 @@ describe('Flywheel on two serve nodes and two workers sharing only Temporal, S3,
     let referenceStore: SqliteOnlineStore;
 
     beforeAll(async () => {
+      const started = Date.now();
       const taskQueue = testTaskQueue();
       reference = createTempProject({
         'flywheel.config.ts': `import { defineConfig, localProfile } from 'flywheel';
@@ -376,6 +392,7 @@ export default defineConfig({ project: '${project}_ref', definitions: './definit
       const run = await runWorker({ taskQueue, activities: createActivities({ ...deps, onlineStore: referenceStore }) }, () => reference.cliAsync('loop', 'run', '--as-of', asOf, '--json'));
       const result = JSON.parse(run.stdout) as FlywheelLoopResult;
       expect(result.stages.every((s) => s.status === 'succeeded'), run.stdout).toBe(true);
+      log(`single-machine run in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }, 180_000);
 
     afterAll(async () => {
