@@ -15,6 +15,7 @@ import { connectRunFinder, type RunFinder, type RunSummary } from '../server/ui/
 import { createUiApp } from '../server/ui/ui-app.ts';
 import type { UiSources } from '../server/ui/ui-sources.ts';
 import { WarehouseAccess } from '../server/ui/warehouse-access.ts';
+import { warehouseChangeToken } from '../connectors/offline/warehouse-change-token.ts';
 import { loadDefinitions } from '../cli/project/load-definitions.ts';
 import { loadConfig } from '../runtime/load-config.ts';
 import { TemporalSchedules } from '../runtime/temporal-schedules.ts';
@@ -119,7 +120,7 @@ export default defineConfig({ project: '${PROJECT}', definitions: './definitions
   runs = await connectRunFinder({ address: temporalAddress(), namespace: temporalNamespace(), taskQueue }, 'http://localhost:8233');
   sources = {
     project: PROJECT,
-    warehouse: new WarehouseAccess(() => openDuckDBEngine({ path: warehouse })),
+    warehouse: new WarehouseAccess(() => openDuckDBEngine({ path: warehouse }), { changeToken: warehouseChangeToken({ type: 'duckdb', path: warehouse })! }),
     objectStore: new LocalObjectStore(join(stateDir, 'objects')),
     onlineStore: store,
     runs,

@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import axe from 'axe-core';
@@ -44,6 +44,20 @@ const exampleDir = fileURLToPath(new URL('../examples/slates/', import.meta.url)
 const taskQueue = testTaskQueue();
 const world = createWorld({ users: 20, items: 120, seed: 5 });
 const TOKEN = 'browser-test-token';
+/** The User Timing mark the Loop page sets once its graph is painted (ui/src/pages/LoopPage.tsx). */
+const LOOP_GRAPH_PAINTED = 'flywheel:loop-graph-painted';
+/**
+ * The first render's bound: navigation start to the loop graph painted, a cold server (just started)
+ * and a cold browser (a new context, nothing cached). The target, under a second, is asserted while
+ * the machine is not oversubscribed (a 1-minute load average at most its cores). Beyond, CPU time is
+ * shared: on this 2-core machine at a load of 15 to 26 (other tests running), every step takes 7 to
+ * 13 times its CPU time, and 3 s is asserted instead. docs/ui.md gives the figures measured both ways.
+ */
+function firstRenderLimitMs(): { limitMs: number; why: string } {
+  const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  const cores = availableParallelism();
+  return load <= cores ? { limitMs: 1_000, why: `load ${load} on ${cores} cores` } : { limitMs: 3_000, why: `oversubscribed: load ${load} on ${cores} cores` };
+}
 
 let project: TempProject;
 let config: ResolvedConfig;
@@ -76,6 +90,28 @@ async function open(page: Page, path: string, heading: RegExp): Promise<string[]
   page.off('console', onConsole);
   page.off('pageerror', onError);
   return problems;
+}
+
+/** Milliseconds from navigation start to the loop graph's first paint, as the page marked it. */
+async function loopPaintedAt(page: Page): Promise<number> {
+  await page.waitForFunction((mark) => performance.getEntriesByName(mark).length > 0, LOOP_GRAPH_PAINTED, { timeout: 20_000 });
+  return page.evaluate((mark) => performance.getEntriesByName(mark)[0]!.startTime, LOOP_GRAPH_PAINTED);
+}
+
+/** Where a load's time went: the document, then each file and API call (start–end from navigation start, and the server's own time). */
+async function loadBreakdown(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    // The browser's PerformanceNavigationTiming and PerformanceResourceTiming, as far as read here (this file is typed without the DOM).
+    type Entry = { name: string; startTime: number; responseEnd: number; serverTiming?: { name: string; duration: number }[] };
+    const entries = (type: string) => (performance as unknown as { getEntriesByType(type: string): Entry[] }).getEntriesByType(type);
+    const ms = (value: number) => value.toFixed(0);
+    const [document] = entries('navigation');
+    const resources = entries('resource').map((entry) => {
+      const server = entry.serverTiming?.find((timing) => timing.name === 'app');
+      return `${new URL(entry.name).pathname} ${ms(entry.startTime)}-${ms(entry.responseEnd)}${server ? ` (server ${ms(server.duration)})` : ''}`;
+    });
+    return [`document ${ms(document!.startTime)}-${ms(document!.responseEnd)}`, ...resources].join(', ');
+  });
 }
 
 /** axe-core's serious and critical violations of the page as it is now. */
@@ -112,6 +148,8 @@ beforeAll(async () => {
 export default defineConfig({ project: '${PROJECT}', definitions: './definitions', profiles: { local: localProfile({ temporalAddress: '${temporalAddress()}', taskQueue: '${taskQueue}' }) } });
 `,
     ...definitions,
+    // The ranker's scoring code, beside the definitions as in the example (its model definition names '../model.ts').
+    'model.ts': readFileSync(join(exampleDir, 'model.ts'), 'utf8'),
   });
   config = await loadConfig({ cwd: project.dir, profile: 'local' });
   if (config.profile.offline.type !== 'duckdb') throw new Error('expected the local profile');
@@ -156,12 +194,11 @@ afterAll(async () => {
 });
 
 describe('the UI in a real browser, after a turn of the slates loop', { timeout: 120_000 }, () => {
-  it('Loop: the graph of every definition, coloured by health, renders in under a second; a node opens its page', async () => {
+  it('Loop: the graph of every definition, coloured by health, painted first within a second of navigation (3 s when the machine is oversubscribed); a node opens its page', async () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    const started = performance.now();
     const problems = await open(page, `/?token=${TOKEN}`, /^Loop$/);
-    await page.locator('a.node').first().waitFor();
-    const firstMs = performance.now() - started;
+    const firstMs = await loopPaintedAt(page);
+    const firstBreakdown = await loadBreakdown(page);
     expect(problems).toEqual([]);
     // The token left the address bar for the tab's session storage.
     expect(new URL(page.url()).search).toBe('');
@@ -187,17 +224,16 @@ describe('the UI in a real browser, after a turn of the slates loop', { timeout:
     expect(legend.map(Number).reduce((a, b) => a + b, 0)).toBe(graph.nodes.length);
     await check(page, 'loop');
 
-    // Warm loads, what a user sees coming back to the page: the best of three, since the test machine's
-    // two cores are shared with other tests (a load average of 20 triples every time here).
+    // Warm loads, what a user sees coming back to the page (the script cached, the server warm).
     const reloads: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const warmStart = performance.now();
       await page.reload();
-      await page.locator('a.node').first().waitFor();
-      reloads.push(performance.now() - warmStart);
+      reloads.push(await loopPaintedAt(page));
     }
-    process.stdout.write(`Loop page: first render ${firstMs.toFixed(0)} ms (cold server and browser), reloads ${reloads.map((ms) => ms.toFixed(0)).join(', ')} ms, ${graph.nodes.length} nodes\n`);
-    expect(Math.min(...reloads)).toBeLessThan(1_000);
+    const { limitMs, why } = firstRenderLimitMs();
+    process.stdout.write(`Loop page: first render ${firstMs.toFixed(0)} ms (cold server and browser: ${firstBreakdown}), reloads ${reloads.map((ms) => ms.toFixed(0)).join(', ')} ms, ${graph.nodes.length} nodes; bound ${limitMs} ms (${why})\n`);
+    expect(firstMs).toBeLessThan(limitMs);
+    expect(Math.max(...reloads)).toBeLessThan(limitMs);
 
     await page.locator('a.node[data-node="featureView:item_profile"]').click();
     await page.getByRole('heading', { level: 1, name: /Feature view item_profile/ }).waitFor();
@@ -295,7 +331,33 @@ describe('the UI in a real browser, after a turn of the slates loop', { timeout:
 
     expect(await open(page, `/plan?token=${TOKEN}`, /^Plan$/)).toEqual([]);
     expect(await page.getByTestId('plan-summary').textContent()).toBe('No changes: the applied version matches the definitions.');
+    // The warehouse checks flywheel plan makes: the catalog source and the one transformation, both passing.
+    const checkRows = async () => page.locator('tr[data-check]').evaluateAll((rows) => rows.map((row) => [row.getAttribute('data-check'), row.getAttribute('data-outcome')]));
+    expect(await checkRows()).toEqual([['source/items', 'pass'], ['featureView/user_category_clicks', 'pass']]);
+    expect(await page.getByTestId('schedules-note').textContent()).toBe('Neither the definitions nor the applied version schedule anything: Temporal is not asked.');
     await check(page, 'plan');
+
+    // A scheduled view and a source whose table is missing: the schedule to create on Temporal, and the failed check with the view over it not run.
+    project.write('definitions/more.ts', `import { featureView, source } from 'flywheel';
+import { item } from './entities.ts';
+import { items } from './sources.ts';
+export const ghost = source({ name: 'ghost', table: 'ghost', timestampField: 'ts', columns: { item_id: 'int64', ts: 'timestamp' } });
+export const ghostView = featureView({ name: 'ghost_view', entities: [item], source: ghost, features: { n: 'int64' }, transformation: 'SELECT item_id, ts, 1 AS n FROM {{source}}' });
+export const itemPrice = featureView({ name: 'item_price', entities: [item], source: items, features: { price: 'float64' }, online: true, materialize: { every: '1h' } });
+`);
+    try {
+      expect(await open(page, '/plan', /^Plan$/)).toEqual([]);
+      expect(await page.getByTestId('plan-summary').textContent()).toBe('3 to add, 0 to change, 0 to remove. Schedules: 1 to create, 0 to update, 0 to delete.');
+      expect(await page.locator('tr[data-change]').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-change')))).toEqual(['source/ghost', 'featureView/ghost_view', 'featureView/item_price']);
+      const schedule = page.locator(`tr[data-schedule="flywheel:${PROJECT}:materialization:item_price"] td`);
+      expect(await schedule.allTextContents()).toEqual(['create', `flywheel:${PROJECT}:materialization:item_price`, 'materialization of item_price', 'every 1h', '']);
+      expect(await checkRows()).toEqual([['source/ghost', 'fail'], ['source/items', 'pass'], ['featureView/ghost_view', 'skipped'], ['featureView/user_category_clicks', 'pass']]);
+      expect(await page.locator('tr[data-check="source/ghost"] td').nth(4).textContent()).toMatch(/^cannot read table "ghost" in the warehouse: .*ghost does not exist/);
+      expect(await page.getByTestId('checks-failed').textContent()).toBe('1 warehouse check fails: flywheel plan and flywheel apply stop until the warehouse matches the definitions.');
+      await check(page, 'plan-changes');
+    } finally {
+      project.write('definitions/more.ts', 'export {};\n');
+    }
     // The header's links go between pages.
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Loop' }).click();
     await page.getByRole('heading', { level: 1, name: /^Loop$/ }).waitFor();

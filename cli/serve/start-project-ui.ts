@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { createObjectStore } from '../../connectors/object-store/create-object-store.ts';
 import { createOfflineEngine } from '../../connectors/offline/create-offline-engine.ts';
+import { warehouseChangeToken } from '../../connectors/offline/warehouse-change-token.ts';
 import type { OnlineStore } from '../../connectors/online-store/online-store.ts';
 import type { ResolvedConfig } from '../../runtime/load-config.ts';
 import type { TemporalSchedules } from '../../runtime/temporal-schedules.ts';
@@ -68,7 +69,7 @@ export async function startProjectUi(config: ResolvedConfig, options: ProjectUiO
   const closeSchedules = async () => (await schedules?.catch(() => undefined))?.close();
   const sources: UiSources = {
     project: config.project,
-    warehouse: new WarehouseAccess(() => createOfflineEngine(config.profile.offline)),
+    warehouse: new WarehouseAccess(() => createOfflineEngine(config.profile.offline), warehouseOptions(config)),
     objectStore: createObjectStore(config.profile.objectStore),
     onlineStore,
     runs,
@@ -106,6 +107,12 @@ export async function startProjectUi(config: ResolvedConfig, options: ProjectUiO
       await closeSchedules();
     },
   };
+}
+
+/** The warehouse's change token, when its engine has one: the UI answers again from memory while it holds. */
+function warehouseOptions(config: ResolvedConfig): ConstructorParameters<typeof WarehouseAccess>[1] {
+  const changeToken = warehouseChangeToken(config.profile.offline);
+  return changeToken ? { changeToken } : {};
 }
 
 function firstLine(error: unknown): string {

@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { TokenTable } from '../auth/bearer-tokens.ts';
 import { PortInUseError } from '../port-in-use-error.ts';
+import { loopPage } from './api/loop-page.ts';
+import { projectOverview } from './api/other-pages.ts';
 import { cachedLayout } from './loop-layout.ts';
+import { createStaticAssets, type StaticAssets } from './static-assets.ts';
 import { createUiApp } from './ui-app.ts';
 import type { UiSources } from './ui-sources.ts';
 
@@ -26,9 +29,14 @@ export interface RunningUiServer {
 
 export const DEFAULT_UI_PORT = 8300;
 
+/** The longest the server waits for its warm-up before listening anyway (a slow warehouse or Temporal must not keep the UI away). */
+export const WARM_UP_LIMIT_MS = 10_000;
+
 export async function startUiServer(options: UiServerOptions): Promise<RunningUiServer> {
   const host = options.host ?? '127.0.0.1';
-  const app = createUiApp({ sources: options.sources, tokens: options.tokens, assetsDir: options.assetsDir });
+  const staticAssets = options.assetsDir ? createStaticAssets(options.assetsDir) : undefined;
+  await warmUp(options.sources, staticAssets);
+  const app = createUiApp({ sources: options.sources, tokens: options.tokens, assetsDir: options.assetsDir, ...(staticAssets ? { staticAssets } : {}) });
   let server: Server;
   try {
     server = await new Promise<Server>((resolve, reject) => {
@@ -40,8 +48,6 @@ export async function startUiServer(options: UiServerOptions): Promise<RunningUi
     throw error;
   }
   const port = (server.address() as AddressInfo).port;
-  // elkjs loads (~0.3 s) while the user opens the page, not when the Loop page asks for its first layout.
-  void cachedLayout({ nodes: [], edges: [] }).catch(() => undefined);
   const shown = host.includes(':') ? `[${host}]` : host;
   return {
     url: `http://${shown}:${port}`,
@@ -51,4 +57,18 @@ export async function startUiServer(options: UiServerOptions): Promise<RunningUi
       server.closeAllConnections();
     }),
   };
+}
+
+/**
+ * Before listening, does once what the first visit to the Loop page needs: loads elkjs and lays out
+ * the applied graph (kept for later loads, loop-layout.ts), loads the warehouse engine's library and
+ * the page's code, asks Temporal once, and reads and compresses the frontend's first files. The
+ * answers are thrown away: each request computes its own, from the state of that moment. A failure
+ * (nothing applied yet, Temporal away) is the pages' to show, not the start's.
+ */
+async function warmUp(sources: UiSources, assets: StaticAssets | undefined): Promise<void> {
+  const work = Promise.allSettled([cachedLayout({ nodes: [], edges: [] }), loopPage(sources), projectOverview(sources), assets?.warm()]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, WARM_UP_LIMIT_MS)))]);
+  clearTimeout(timer);
 }

@@ -9,7 +9,7 @@ import { definitionPage, projectOverview, runsPage } from './api/other-pages.ts'
 import { planPage } from './api/plan-page.ts';
 import { streamPage, streamsList } from './api/streams-page.ts';
 import { trainingSetPage } from './api/training-set-page.ts';
-import { staticFile } from './static-assets.ts';
+import { createStaticAssets, type StaticAssets } from './static-assets.ts';
 import type { UiSources } from './ui-sources.ts';
 
 /**
@@ -29,6 +29,8 @@ export interface UiAppOptions {
   readonly tokens: TokenTable;
   /** The built frontend's folder (with index.html); undefined: the API only, and pages answer 404 saying how to build it. */
   readonly assetsDir: string | undefined;
+  /** The files of `assetsDir`, already warmed (startUiServer); default: made here, read on first request. */
+  readonly staticAssets?: StaticAssets;
 }
 
 export const UI_ERROR_STATUS = {
@@ -54,6 +56,7 @@ class UiHttpError extends Error {
 export function createUiApp(options: UiAppOptions): Hono {
   const { sources, tokens } = options;
   const app = new Hono();
+  const assets = options.staticAssets ?? (options.assetsDir ? createStaticAssets(options.assetsDir) : undefined);
 
   app.use('*', async (c, next) => {
     await next();
@@ -73,7 +76,10 @@ export function createUiApp(options: UiAppOptions): Hono {
     if (!scopes) throw new UiHttpError('unauthorized', 'unknown token');
     if (!allows(scopes, 'read', '*')) throw new UiHttpError('forbidden', 'this token may not read: the UI needs the read scope (read or read:*)');
     c.header('Cache-Control', 'no-store');
+    const started = performance.now();
     await next();
+    // How long the answer took to compute, for the browser's resource timing (test/ui-browser.test.ts prints it).
+    c.header('Server-Timing', `app;dur=${(performance.now() - started).toFixed(1)}`);
   });
 
   const query = (c: Context, name: string) => c.req.query(name) || undefined;
@@ -92,10 +98,12 @@ export function createUiApp(options: UiAppOptions): Hono {
   });
 
   app.get('*', async (c) => {
-    if (!options.assetsDir) throw new UiHttpError('not_found', 'the UI frontend is not built: run `npm run build:ui` in the Flywheel checkout (the API under /api/ works without it)');
-    const file = await staticFile(options.assetsDir, c.req.path);
+    if (!assets) throw new UiHttpError('not_found', 'the UI frontend is not built: run `npm run build:ui` in the Flywheel checkout (the API under /api/ works without it)');
+    const file = await assets.file(c.req.path, c.req.header('accept-encoding'));
     if (!file) throw new UiHttpError('not_found', `no file ${c.req.path}`);
-    return c.body(file.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': file.contentType, 'cache-control': file.cacheControl });
+    return c.body(file.body as Uint8Array<ArrayBuffer>, 200, {
+      'content-type': file.contentType, 'cache-control': file.cacheControl, vary: 'Accept-Encoding', ...(file.contentEncoding ? { 'content-encoding': file.contentEncoding } : {}),
+    });
   });
 
   app.onError((raw, c) => {

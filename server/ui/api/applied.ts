@@ -14,7 +14,8 @@ export class NothingAppliedYetError extends FlywheelError {
 
 /** The latest applied registry version of the project. */
 export async function readApplied(sources: UiSources): Promise<RegistryVersion> {
-  const applied = await sources.warehouse.read((engine) => new WarehouseRegistry(engine).latest(sources.project));
+  // Kept while the warehouse is unchanged: every page asks for it, and a registry version never changes once written.
+  const applied = await sources.warehouse.readCached('registry:latest', (engine) => new WarehouseRegistry(engine).latest(sources.project));
   if (!applied) throw new NothingAppliedYetError(sources.project);
   return applied;
 }

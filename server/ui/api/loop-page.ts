@@ -1,5 +1,6 @@
 import { readDatasetManifest, readLabelDatasetManifest } from '../../../connectors/object-store/dataset-manifests.ts';
 import { WarehouseMaterializationState } from '../../../connectors/registry/materialization-state.ts';
+import { WarehouseRegistry, type RegistryVersion } from '../../../connectors/registry/warehouse-registry.ts';
 import { INGEST_SWEEP_EVERY_SECONDS } from '../../../core/ingest/sweep.ts';
 import { materializationStatuses, scheduleIntervalSeconds, STALE_AFTER_INTERVALS, type ViewMaterializationStatus } from '../../../core/materialization/status.ts';
 import { scheduleTimes } from '../../../core/plan/schedules.ts';
@@ -11,7 +12,7 @@ import { nodeStatus, RUN_KIND_OF_NODE, type NodeFacts, type NodeHealth } from '.
 import { compileStreamLoads } from '../sql/ui-queries.ts';
 import type { RunSummary } from '../temporal-runs.ts';
 import type { UiSources } from '../ui-sources.ts';
-import { readApplied } from './applied.ts';
+import { NothingAppliedYetError } from './applied.ts';
 import { latestRunByObject, recentRuns } from './runs-index.ts';
 
 /** `GET /api/loop`: the Loop page, every node placed, with its health, lag and last run. */
@@ -50,26 +51,31 @@ interface LoopFacts {
 
 export async function loopPage(sources: UiSources): Promise<LoopPage> {
   const now = sources.now();
-  const applied = await readApplied(sources);
-  const { spec } = applied;
-  const facts = await sources.warehouse.read(async (engine): Promise<Omit<LoopFacts, 'published'>> => {
+  // Temporal's visibility is asked while the warehouse is read (recentRuns never rejects: Temporal away is shown, not thrown).
+  const runsCall = recentRuns(sources);
+  // The registry and the state tables in one opening of the warehouse (each opening of a DuckDB file
+  // costs tens of milliseconds), kept while the warehouse is unchanged; ages are computed from them after.
+  const { applied, states, loads } = await sources.warehouse.readCached('loop:facts', async (engine) => {
+    const applied = await new WarehouseRegistry(engine).latest(sources.project);
+    if (!applied) throw new NothingAppliedYetError(sources.project);
     const states = await new WarehouseMaterializationState(engine).list(sources.project);
     const ledger = (await engine.tableFacts(ingestLedgerTableName())).isTable;
     const rows = ledger ? await engine.all<{ stream: string; last_loaded_at: string }>(compileStreamLoads(engine.dialect)) : [];
-    return { statuses: materializationStatuses(spec, states, now), loads: new Map(rows.map((row) => [row.stream, row.last_loaded_at])) };
+    return { applied, states, loads: new Map(rows.map((row) => [row.stream, row.last_loaded_at])) as ReadonlyMap<string, string> };
   });
+  const { spec } = applied;
+  const facts: Omit<LoopFacts, 'published'> = { statuses: materializationStatuses(spec, states, now), loads };
+  const graph = loopGraph(spec);
+  const started = performance.now();
+  const layoutCall = cachedLayout(graph).then((layout) => ({ layout, layoutMs: Math.round((performance.now() - started) * 10) / 10 }));
   const published = new Map<string, string | null>();
   await Promise.all([
     ...Object.values(spec.labels).map(async (labels) => published.set(`labels:${labels.name}`, (await readLabelDatasetManifest(sources.objectStore, labels))?.updatedAt ?? null)),
     ...Object.values(spec.trainingSets).map(async (set) => published.set(`trainingSet:${set.name}`, (await readDatasetManifest(sources.objectStore, set))?.updatedAt ?? null)),
   ]);
-  const { runs, unavailable } = await recentRuns(sources);
+  const { layout, layoutMs } = await layoutCall;
+  const { runs, unavailable } = await runsCall;
   const latest = latestRunByObject(runs);
-
-  const graph = loopGraph(spec);
-  const started = performance.now();
-  const layout = await cachedLayout(graph);
-  const layoutMs = Math.round((performance.now() - started) * 10) / 10;
   const placed = new Map(layout.nodes.map((node) => [node.id, node]));
   const health: Record<NodeHealth, number> = { fresh: 0, stale: 0, failing: 0, never: 0, static: 0 };
   const nodes = graph.nodes.map((node): LoopPageNode => {
@@ -86,7 +92,7 @@ export async function loopPage(sources: UiSources): Promise<LoopPage> {
   return { project: sources.project, registryVersion: applied.version, now: now.toISOString(), width: layout.width, height: layout.height, nodes, edges: layout.edges, health, runsUnavailable: unavailable, layoutMs };
 }
 
-function factsOf(node: LoopGraphNode, facts: LoopFacts, spec: Awaited<ReturnType<typeof readApplied>>['spec'], lastRun: RunSummary | undefined, now: Date): NodeFacts {
+function factsOf(node: LoopGraphNode, facts: LoopFacts, spec: RegistryVersion['spec'], lastRun: RunSummary | undefined, now: Date): NodeFacts {
   const base = lastRun ? { lastRun } : {};
   const kind: LoopNodeKind = node.kind;
   switch (kind) {

@@ -1,22 +1,25 @@
 /**
  * The Flywheel UI (docs/ui.md): a header with the project and its pages, then the page the address
- * names. Every page reads the read-only API under /api/ (server/ui/ui-app.ts).
+ * names. Every page reads the read-only API under /api/ (server/ui/ui-app.ts). The Loop page is part
+ * of this chunk, drawn first; every other page is loaded when first opened, so the first render
+ * never waits for ECharts (theirs alone).
  */
-import { StrictMode, useEffect } from 'react';
+import { lazy, StrictMode, Suspense, useEffect } from 'react';
 import { createRoot } from 'react-dom/client';
 import type { ProjectOverview } from '../../server/ui/api/other-pages.ts';
-import { captureTokenFromAddress, useApi } from './api.ts';
-import { FeatureViewPage } from './pages/FeatureViewPage.tsx';
-import { LabelsPage } from './pages/LabelsPage.tsx';
+import { useApi } from './api.ts';
 import { LoopPage } from './pages/LoopPage.tsx';
-import { DefinitionPage, NotFoundPage, RunsPage } from './pages/OtherPages.tsx';
-import { PlanPage } from './pages/PlanPage.tsx';
-import { StreamPage, StreamsListPage } from './pages/StreamsPage.tsx';
-import { TrainingSetPage } from './pages/TrainingSetPage.tsx';
 import { Link, match, useLocation } from './router.tsx';
-import './styles.css';
 
-captureTokenFromAddress();
+const FeatureViewPage = lazy(() => import('./pages/FeatureViewPage.tsx').then((m) => ({ default: m.FeatureViewPage })));
+const TrainingSetPage = lazy(() => import('./pages/TrainingSetPage.tsx').then((m) => ({ default: m.TrainingSetPage })));
+const LabelsPage = lazy(() => import('./pages/LabelsPage.tsx').then((m) => ({ default: m.LabelsPage })));
+const StreamsListPage = lazy(() => import('./pages/StreamsPage.tsx').then((m) => ({ default: m.StreamsListPage })));
+const StreamPage = lazy(() => import('./pages/StreamsPage.tsx').then((m) => ({ default: m.StreamPage })));
+const RunsPage = lazy(() => import('./pages/OtherPages.tsx').then((m) => ({ default: m.RunsPage })));
+const DefinitionPage = lazy(() => import('./pages/OtherPages.tsx').then((m) => ({ default: m.DefinitionPage })));
+const NotFoundPage = lazy(() => import('./pages/OtherPages.tsx').then((m) => ({ default: m.NotFoundPage })));
+const PlanPage = lazy(() => import('./pages/PlanPage.tsx').then((m) => ({ default: m.PlanPage })));
 
 function Page({ path, query }: { path: string; query: URLSearchParams }) {
   let params: Record<string, string> | undefined;
@@ -63,7 +66,9 @@ function App() {
         </nav>
       </header>
       <main id="main">
-        <Page key={`${path}?${query.toString()}`} path={path} query={query} />
+        <Suspense fallback={<p className="muted" role="status">Loading…</p>}>
+          <Page key={`${path}?${query.toString()}`} path={path} query={query} />
+        </Suspense>
       </main>
     </>
   );
