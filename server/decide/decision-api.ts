@@ -9,6 +9,7 @@ import { allows, type TokenTable } from '../auth/bearer-tokens.ts';
 import { uuidv7 } from '../event-ids.ts';
 import { readBody } from '../read-body.ts';
 import { assembleFeatures, decisionOf, planReads } from '../serving/assemble-features.ts';
+import { candidateInputs, keysOfRow } from './candidate-inputs.ts';
 import { bearerScopes, checkContentType, incomingOf, parseJson, type FeatureServing } from '../serving/feature-serving.ts';
 import { resolveServices, type ResolvedService, type ServingTarget } from '../serving/resolve-service.ts';
 import type { DecisionSink, ScoredRow } from '../serving/served-decision.ts';
@@ -143,10 +144,9 @@ export class DecisionApi {
     ]);
     const nowMicros = this.#nowMicros();
     const decisionId = uuidv7(Math.floor(nowMicros / 1000));
-    const assembled = assembleFeatures(target, rows, plan, found, { decisionId, nowMicros, metadata: true });
-    const served = decisionOf({ ...target, service }, rows, plan, assembled, decisionId, isoFromMicros(nowMicros));
-
-    const inputs = served.rows.map((row, index) => ({ ...row.values, ...contextFields, ...rowFields[index] }));
+    // The fragments are what is needed (the body of POST /v1/features is built too, values only: the cheaper form).
+    const assembled = assembleFeatures(target, rows, plan, found, { decisionId, nowMicros, metadata: false });
+    const inputs = candidateInputs(target, rows, plan, assembled, contextFields, rowFields);
     const eligible: number[] = [];
     for (let index = 0; index < inputs.length; index++) if (filters.every((filter) => evaluateFilter(filter, inputs[index]!))) eligible.push(index);
     const scores = new Float64Array(inputs.length).fill(Number.NaN);
@@ -163,12 +163,14 @@ export class DecisionApi {
       const at = position.get(index);
       return { score: rank.has(index) ? scores[index]! : null, rank: rank.get(index) ?? null, position: at ?? null, propensity: at === undefined ? null : slate.propensities[at]! };
     });
+    const keysOf = (index: number) => keysOfRow(target, rows, index);
     const decisions = this.#options.decisions;
     if (decisions?.logs(service)) {
-      const decision = { ...served, scoring: { model: model.spec.name, version: scorer.version, explored: slate.explored, rows: scoredRows } };
+      // Spelt out after the answer is on its way (statuses and event times too); the fragments it reads never change.
       setImmediate(() => {
         try {
-          decisions.offer(decision);
+          const served = decisionOf({ ...target, service }, rows, plan, assembled, decisionId, isoFromMicros(nowMicros));
+          decisions.offer({ ...served, scoring: { model: model.spec.name, version: scorer.version, explored: slate.explored, rows: scoredRows } });
         } catch (error) {
           this.#deps.log(`decide: offering decision ${decisionId} to the decision log failed: ${(error as Error).message}`);
         }
@@ -180,7 +182,7 @@ export class DecisionApi {
       version: scorer.version,
       explored: slate.explored,
       eligible: eligible.length,
-      items: slate.shown.map((index, at) => ({ candidate: index, keys: served.rows[index]!.keys, score: scores[index]!, propensity: slate.propensities[at]! })),
+      items: slate.shown.map((index, at) => ({ candidate: index, keys: keysOf(index), score: scores[index]!, propensity: slate.propensities[at]! })),
     });
   }
 
