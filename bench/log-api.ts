@@ -232,8 +232,10 @@ export async function benchLogApi(options: LogApiOptions): Promise<void> {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+/** bench/log-api.ts's options from its command line (bench/run.ts passes its own arguments). */
+export function logApiOptions(argv: string[]): LogApiOptions & { serve?: string; dir?: string } {
   const { values } = parseArgs({
+    args: argv,
     options: {
       serve: { type: 'string' },
       dir: { type: 'string' },
@@ -243,14 +245,19 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       runs: { type: 'string', default: '3' },
     },
   });
-  if (values.serve === 'flywheel') await serveFlywheel(values.dir!);
-  else if (values.serve === 'floor') await serveFloor(values.dir!);
-  else {
-    await benchLogApi({
-      batches: values.batches.split(',').map(Number),
-      connections: Number(values.connections),
-      duration: Number(values.duration),
-      runs: Number(values.runs),
-    });
-  }
+  return {
+    ...(values.serve !== undefined ? { serve: values.serve } : {}),
+    ...(values.dir !== undefined ? { dir: values.dir } : {}),
+    batches: values.batches.split(',').map(Number),
+    connections: Number(values.connections),
+    duration: Number(values.duration),
+    runs: Number(values.runs),
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { serve, dir, ...options } = logApiOptions(process.argv.slice(2));
+  if (serve === 'flywheel') await serveFlywheel(dir!);
+  else if (serve === 'floor') await serveFloor(dir!);
+  else await benchLogApi(options);
 }
