@@ -153,7 +153,7 @@ describe("the card-fraud example's Snowflake profile, end to end on the emulator
     expect(tables.map((t) => t.name)).toEqual(example.tables.map((t) => t.toUpperCase()).sort());
   });
 
-  it('applies on Snowflake: the views over the bare table names, the decision stream, and the materialization schedule on Temporal', async () => {
+  it('applies on Snowflake: the views over the bare table names, the decision stream, and the materialization schedule on Temporal, created then updated', async () => {
     const applied = snowflakeProject.cli('apply');
     expect(withoutNodeWarnings(applied.stderr)).toBe('');
     expect(applied.code).toBe(0);
@@ -173,6 +173,18 @@ describe("the card-fraud example's Snowflake profile, end to end on the emulator
     const again = snowflakeProject.cli('apply');
     expect(again.code).toBe(0);
     expect(again.stdout).toBe(`No changes. Registry version 1 is current.\n  schedule ${scheduleId} (unchanged)\n`);
+    // Every 2 hours instead: the schedule is updated in place, as on DuckDB (test/schedules.test.ts).
+    const features = readFileSync(join(exampleDir, 'definitions', 'user-features.ts'), 'utf8');
+    snowflakeProject.write('definitions/user-features.ts', features.replace("materialize: { every: '1h' }", "materialize: { every: '2h' }"));
+    const updated = snowflakeProject.cli('apply');
+    expect(withoutNodeWarnings(updated.stderr)).toBe('');
+    expect(updated.stdout).toContain(`  schedule ${scheduleId} (updated)\n`);
+    const client2 = await connectClient();
+    try {
+      expect(((await client2.schedule.getHandle(scheduleId).describe()).spec.intervals ?? []).map((interval) => interval.every)).toEqual([7_200_000]);
+    } finally {
+      await client2.connection.close();
+    }
     expect(duckdbProject.cli('apply').code).toBe(0);
   });
 
@@ -220,8 +232,8 @@ describe("the card-fraud example's Snowflake profile, end to end on the emulator
         const server = await startDemoServer(snowflakeConfig, { segmentAgeMs: 300, log: (line) => serverLog.push(line) });
         try {
           ({ response } = await scoreAuthorization(server.server.url, authorization));
-          // Until the segment is sealed, uploaded and loaded by the ingestion workflow (bounded: 90 s).
-          const deadline = Date.now() + 90_000;
+          // Until the segment is sealed, uploaded and loaded by the ingestion workflow (bounded: 120 s).
+          const deadline = Date.now() + 120_000;
           while (rows.length === 0 && Date.now() < deadline) {
             rows = await onSnowflake((engine) => engine.all(sql(`SELECT * FROM flywheel.stream_${stream} WHERE "decision_id" = ? ORDER BY "row_index"`, [response.decisionId])));
             if (rows.length === 0) await new Promise((resolve) => setTimeout(resolve, 500));
