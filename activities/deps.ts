@@ -48,6 +48,8 @@ export interface ActivityDeps {
    * Ingestion reads segments from here, so it runs on a worker that shares the server's disk.
    */
   readonly stateDir?: string;
+  /** The project's folder, where a TypeScript model's module path starts (docs/models.md); default the working directory. */
+  readonly projectRoot?: string;
   /** Where materialization writes the latest feature values; workers get it from the profile. */
   readonly onlineStore?: OnlineStore;
   /** Where materialization keeps each view's watermark: a table in the warehouse, next to the registry. */

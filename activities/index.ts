@@ -7,6 +7,7 @@
  * await Worker.create({ activities, taskQueue, workflowBundle });
  */
 import type { ActivityDeps } from './deps.ts';
+import { createBatchScoringActivities } from './batch-scoring.ts';
 import { createIngestActivities } from './ingest.ts';
 import { createLabelActivities } from './labels.ts';
 import { createLoopActivities } from './loop.ts';
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRetentionActivities(deps),
     ...createOnlineRetentionActivities(deps),
     ...createProjectGuardActivities(deps),
+    ...createBatchScoringActivities(deps),
   };
 }
 

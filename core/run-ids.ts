@@ -12,7 +12,7 @@
  */
 
 /** The kinds of run, as they appear in ids (the CLI's verbs). */
-export type RunIdKind = 'training-set' | 'backfill' | 'labels' | 'materialize' | 'loop' | 'retention' | 'ingest';
+export type RunIdKind = 'training-set' | 'backfill' | 'labels' | 'materialize' | 'loop' | 'retention' | 'ingest' | 'score';
 
 /**
  * An instant as short as it stays exact: `2024-03-01` at midnight UTC, `2024-03-01T06:00Z` on the

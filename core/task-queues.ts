@@ -56,6 +56,7 @@ export const WORKFLOW_WORKLOADS = {
   buildLabels: 'labels',
   buildLabelPartition: 'labels',
   materializeFeatureView: 'materialization',
+  batchScore: 'trainingSets',
   flywheelLoop: 'project',
 } as const satisfies Record<string, Workload | 'project'>;
 

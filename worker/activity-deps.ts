@@ -19,5 +19,6 @@ export function activityDepsFromConfig(config: ResolvedConfig): ActivityDeps {
     objectStore: createObjectStore(config.profile.objectStore),
     scratchDir,
     stateDir: config.stateDir,
+    projectRoot: config.projectRoot,
   };
 }

@@ -13,3 +13,4 @@ export { materializeFeatureView, materializeProgressQuery } from './materialize.
 export { flywheelLoop, loopProgressQuery } from './flywheel-loop.ts';
 export { buildLabels, buildLabelPartition, labelsProgressQuery } from './build-labels.ts';
 export { enforceRetention, retentionProgressQuery } from './enforce-retention.ts';
+export { batchScore, batchScoreProgressQuery } from './batch-score.ts';

@@ -1,3 +1,4 @@
+import { TransientError } from '../../core/errors.ts';
 import { ModelScoringError } from '../../core/models/errors.ts';
 import type { ModelSpec } from '../../core/definitions/specs.ts';
 import type { LoadedModel, RawScorer } from './loaded-model.ts';
@@ -20,6 +21,11 @@ export function checkedModel(spec: ModelSpec, version: string, inputs: readonly 
         scores = await raw(rows);
       } catch (cause) {
         if (cause instanceof ModelScoringError) throw cause;
+        // A model that says a retry may help (`retryable: true`, as a model calling a remote resource might):
+        // retried by the activity's policy rather than failing the run.
+        if (typeof cause === 'object' && cause !== null && (cause as { retryable?: unknown }).retryable === true) {
+          throw new TransientError(`model "${spec.name}" version ${version}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+        }
         throw fail(`the model threw: ${cause instanceof Error ? cause.message : String(cause)}`, undefined, cause);
       }
       if (scores === null || typeof scores !== 'object' || typeof scores.length !== 'number') {

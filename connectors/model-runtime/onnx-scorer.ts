@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import * as ort from 'onnxruntime-web';
+import type * as Ort from 'onnxruntime-web';
 import { ModelArtifactError, ModelScoringError } from '../../core/models/errors.ts';
 import type { ModelSpec } from '../../core/definitions/specs.ts';
 import type { RawScorer } from './loaded-model.ts';
@@ -11,12 +11,15 @@ import type { RawScorer } from './loaded-model.ts';
  * "Why onnxruntime-web"). One thread: a worker or serving process scores on its own thread and
  * Node's thread pool stays free; the .wasm files are read from the installed package, never fetched.
  */
-let configured = false;
-function configureRuntime(): void {
-  if (configured) return;
-  ort.env.wasm.numThreads = 1;
-  ort.env.wasm.wasmPaths = `${join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), '/')}`;
-  configured = true;
+let runtime: Promise<typeof Ort> | undefined;
+/** Loaded on first use: processes that never score an ONNX model (the CLI, most workers) skip its start-up. */
+function onnxRuntime(): Promise<typeof Ort> {
+  runtime ??= import('onnxruntime-web').then((ort) => {
+    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.wasmPaths = `${join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), '/')}`;
+    return ort;
+  });
+  return runtime;
 }
 
 /**
@@ -28,10 +31,10 @@ export async function onnxScorer(
   spec: ModelSpec,
   context: { version: string; file: string; bytes: Uint8Array; inputs: readonly string[] },
 ): Promise<RawScorer> {
-  configureRuntime();
+  const ort = await onnxRuntime();
   const artifactError = (reason: string, cause?: unknown) =>
     new ModelArtifactError({ model: spec.name, version: context.version, file: context.file, reason }, cause === undefined ? undefined : { cause });
-  let session: ort.InferenceSession;
+  let session: Ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(context.bytes);
   } catch (cause) {

@@ -1,0 +1,154 @@
+import { Context } from '@temporalio/activity';
+import type { ActivityDeps } from './deps.ts';
+import { withEngine } from './deps.ts';
+import { atBoundary } from './failures.ts';
+import { withHeartbeats } from './heartbeat.ts';
+import { NotFoundError } from '../core/errors.ts';
+import { ModelScoringError } from '../core/models/errors.ts';
+import {
+  compileCreatePredictions,
+  compileDeletePredictions,
+  compileInsertPredictions,
+  compileScoringChunk,
+  compileScoringFeatures,
+  compileScoringSpine,
+  resolveBatchScoring,
+  scoringTableName,
+  type ResolvedBatchScoring,
+} from '../core/models/batch-scoring.ts';
+import { compileDropTable } from '../core/sql/tables.ts';
+import type { CompiledQuery } from '../core/sql/compiled-query.ts';
+import type { ProjectSpec } from '../core/definitions/specs.ts';
+import { loadModelVersion } from '../connectors/model-runtime/load-model-version.ts';
+import { resolveModelVersion } from '../connectors/model-store/model-store.ts';
+import { batchDecisionStream, clearBatchDecisions, logBatchDecisions } from '../core/models/batch-decisions.ts';
+
+/** What a batch-scoring run works on, fixed by its first activity and passed by reference. */
+export interface BatchScoringPlan {
+  readonly model: string;
+  /** The model version scored (the promoted one when none was named), fixed for the run. */
+  readonly version: string;
+  readonly asOf: string;
+  readonly spine: string;
+  readonly registryVersion: number;
+  /** The run's table of spine rows with features (dropped by finishBatchScoring). */
+  readonly scoringTable: string;
+  readonly rowCount: number;
+  readonly chunkSize: number;
+  readonly chunks: number;
+  /** The decision stream the predictions are logged to, or null when the model's service does not log. */
+  readonly decisionStream: string | null;
+}
+
+export interface ScoreChunksProgress {
+  /** The next chunk to score; every chunk before it is written. */
+  readonly next: number;
+  readonly rowsScored: number;
+}
+
+/** Rows per INSERT statement (one chunk is several, in one transaction). */
+const INSERT_ROWS = 500;
+
+export function createBatchScoringActivities(deps: ActivityDeps) {
+  const appliedSpec = async (engine: Parameters<ActivityDeps['registry']>[0], registryVersion?: number): Promise<{ version: number; spec: ProjectSpec }> => {
+    const registry = deps.registry(engine);
+    const applied = registryVersion === undefined ? await registry.latest(deps.project) : await registry.get(deps.project, registryVersion);
+    if (!applied) throw new NotFoundError('registry', deps.project, 'Run `flywheel apply` first');
+    return applied;
+  };
+
+  return {
+    /**
+     * Pins the model version and registry version, computes the spine's features as of `asOf` into the
+     * run's scoring table, creates the predictions table if needed, and clears what an earlier run of
+     * the same (as_of, version) wrote, so a re-run replaces it rather than adding to it.
+     */
+    async planBatchScoring(input: { model: string; version?: string; asOf: string; spine?: string; chunkSize?: number; runKey: string }): Promise<BatchScoringPlan> {
+      // One spelling of the instant (milliseconds, Z), so every run as of it names its rows the same.
+      const asOf = new Date(input.asOf).toISOString();
+      return atBoundary(() =>
+        withHeartbeats(() => withEngine(deps, async (engine) => {
+          const applied = await appliedSpec(engine);
+          const resolved = resolveBatchScoring(applied.spec, input.model, input.spine);
+          const manifest = await resolveModelVersion(deps.objectStore, input.model, input.version);
+          const dialect = engine.dialect;
+          const spineTable = `${scoringTableName(input.model, input.runKey)}_spine`;
+          const scoringTable = scoringTableName(input.model, input.runKey);
+          await engine.run(asCreateTable(spineTable, compileScoringSpine(resolved, asOf, dialect), dialect));
+          await engine.run(asCreateTable(scoringTable, compileScoringFeatures(applied.spec, resolved, spineTable, dialect), dialect));
+          await engine.run(compileDropTable(spineTable, dialect));
+          const [{ n }] = (await engine.all<{ n: number }>({ sql: `SELECT count(*) AS ${dialect.identifier('n')} FROM ${dialect.qualified(scoringTable)}`, parameters: [] })) as [{ n: number }];
+          await engine.run(compileCreatePredictions(resolved, dialect));
+          const stream = batchDecisionStream(applied.spec, resolved);
+          await engine.transaction(async (tx) => {
+            await tx.run(compileDeletePredictions(input.model, asOf, manifest.version, dialect));
+            if (stream) await tx.run(clearBatchDecisions(stream, input.model, manifest.version, asOf, dialect));
+          });
+          const chunkSize = input.chunkSize ?? resolved.model.batch?.chunkSize ?? 10_000;
+          const rowCount = Number(n);
+          return {
+            model: input.model, version: manifest.version, asOf, spine: resolved.spine.name, registryVersion: applied.version,
+            scoringTable, rowCount, chunkSize, chunks: Math.ceil(rowCount / chunkSize), decisionStream: stream?.name ?? null,
+          };
+        })),
+      );
+    },
+
+    /**
+     * Scores chunks [from, to) of the plan, each in its own transaction (its old rows deleted, the new
+     * ones inserted, and logged as decisions), heartbeating the next chunk: a retry resumes there.
+     */
+    async scoreBatchChunks(input: { plan: BatchScoringPlan; runId: string; from: number; to: number }): Promise<ScoreChunksProgress> {
+      return atBoundary(async () => {
+        const context = Context.current();
+        let progress: ScoreChunksProgress = (context.info.heartbeatDetails as ScoreChunksProgress | undefined) ?? { next: input.from, rowsScored: 0 };
+        const { plan } = input;
+        await withHeartbeats(() => withEngine(deps, async (engine) => {
+          const applied = await appliedSpec(engine, plan.registryVersion);
+          const resolved = resolveBatchScoring(applied.spec, plan.model, plan.spine);
+          const model = await loadModelVersion({ store: deps.objectStore, definitions: applied.spec, name: plan.model, version: plan.version, ...(deps.projectRoot !== undefined ? { projectRoot: deps.projectRoot } : {}) });
+          const stream = batchDecisionStream(applied.spec, resolved);
+          const dialect = engine.dialect;
+          for (let chunk = progress.next; chunk < input.to; chunk++) {
+            const rows = { from: chunk * plan.chunkSize, to: Math.min(plan.rowCount, (chunk + 1) * plan.chunkSize) };
+            const read = await engine.all(compileScoringChunk(plan.scoringTable, resolved, rows, dialect));
+            const scores = await model.score(read).catch((error: unknown) => {
+              throw error instanceof ModelScoringError && error.rowIndex !== undefined ? withSpineRow(error, read[error.rowIndex]!, resolved) : error;
+            });
+            const scoredAt = new Date().toISOString();
+            const values = read.map((row, i) => [
+              ...resolved.keys.map((k) => row[k.name]), plan.asOf, plan.version, scores[i], row['spine_row'], input.runId, scoredAt,
+            ]);
+            await engine.transaction(async (tx) => {
+              await tx.run(compileDeletePredictions(plan.model, plan.asOf, plan.version, dialect, rows));
+              for (let i = 0; i < values.length; i += INSERT_ROWS) await tx.run(compileInsertPredictions(resolved, values.slice(i, i + INSERT_ROWS), dialect));
+              if (stream) for (const statement of logBatchDecisions(stream, { plan, resolved, runId: input.runId, rows: read, scores, chunk, scoredAt }, dialect)) await tx.run(statement);
+            });
+            progress = { next: chunk + 1, rowsScored: progress.rowsScored + read.length };
+            context.heartbeat(progress);
+          }
+        }), () => progress);
+        return progress;
+      });
+    },
+
+    /** Drops the run's scoring table. */
+    async finishBatchScoring(input: { plan: BatchScoringPlan }): Promise<void> {
+      return atBoundary(() => withEngine(deps, async (engine) => {
+        await engine.run(compileDropTable(input.plan.scoringTable, engine.dialect));
+      }));
+    },
+  };
+}
+
+export type BatchScoringActivities = ReturnType<typeof createBatchScoringActivities>;
+
+function asCreateTable(table: string, query: CompiledQuery, dialect: { qualified(name: string): string }): CompiledQuery {
+  return { sql: `CREATE OR REPLACE TABLE ${dialect.qualified(table)} AS\n${query.sql}`, parameters: query.parameters };
+}
+
+/** The model's error, naming the spine row by its keys rather than its place in the chunk. */
+function withSpineRow(error: ModelScoringError, row: Readonly<Record<string, unknown>>, resolved: ResolvedBatchScoring): ModelScoringError {
+  const keys = resolved.keys.map((k) => `${k.name}=${JSON.stringify(row[k.name])}`).join(', ');
+  return new ModelScoringError({ model: error.model, version: error.version, rowIndex: Number(row['spine_row']), reason: `${error.reason}; spine row ${keys}` }, { cause: error });
+}

@@ -1,0 +1,67 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadDefinitions } from '../project/load-definitions.ts';
+import { formatModelList } from '../format/models-text.ts';
+import { loadConfigFor } from './global-options.ts';
+
+/**
+ * `flywheel models register|promote|list` (docs/models.md): model versions in the object store.
+ * They need neither Temporal nor the warehouse: the definitions folder and the object store.
+ */
+export function registerModelsCommand(program: Command): void {
+  const models = program.command('models').description('register, promote and list model versions (kept in the object store)');
+
+  models
+    .command('register')
+    .description('store a new version of a model: its artifact (ONNX, or JSON parameters of a TypeScript model) and the training-set version it was trained on')
+    .argument('<name>', 'model name')
+    .argument('<file>', 'the artifact: a .onnx file, or a .json of parameters')
+    .requiredOption('--trained-on <dataset>', 'the training set it was trained on: <training set> or <training set>@<version>')
+    .option('--json', 'print the version manifest as JSON')
+    .action(async (name: string, file: string, options: { trainedOn: string; json?: boolean }, command: Command) => {
+      const { store, project, config } = await open(command);
+      const { registerModel } = await import('../models/register-model.ts');
+      const { manifest, created } = await registerModel({ store, project, projectRoot: config.projectRoot, name, file: resolve(file), trainedOn: options.trainedOn, now: new Date() });
+      process.stdout.write(options.json
+        ? `${JSON.stringify({ created, manifest }, null, 2)}\n`
+        : created
+          ? `Registered ${name} ${manifest.version} (sha256 ${manifest.sha256.slice(0, 12)}), trained on ${manifest.trainedOn.trainingSet}@${manifest.trainedOn.version}.\nPromote it: flywheel models promote ${name} ${manifest.version}\n`
+          : `Already registered: these bytes are ${name} ${manifest.version} (sha256 ${manifest.sha256.slice(0, 12)}); nothing stored.\n`);
+    });
+
+  models
+    .command('promote')
+    .description('make a version the one /v1/decide and batch scoring use by default')
+    .argument('<name>', 'model name')
+    .argument('<version>', 'a registered version, such as v3')
+    .action(async (name: string, version: string, _options: unknown, command: Command) => {
+      const { store, project } = await open(command);
+      const { modelSpecNamed } = await import('../../connectors/model-runtime/load-model-version.ts');
+      const { promoteModelVersion } = await import('../../connectors/model-store/model-store.ts');
+      modelSpecNamed(project, name);
+      await promoteModelVersion(store, name, version, new Date());
+      process.stdout.write(`Promoted ${name} ${version}.\n`);
+    });
+
+  models
+    .command('list')
+    .description('every model (or one) with its versions, the promoted one marked *, and what each was trained on')
+    .argument('[name]', 'only this model')
+    .option('--json', 'print JSON')
+    .action(async (name: string | undefined, options: { json?: boolean }, command: Command) => {
+      const { store, project } = await open(command);
+      const { modelSpecNamed } = await import('../../connectors/model-runtime/load-model-version.ts');
+      const { listModelVersions, readPromoted } = await import('../../connectors/model-store/model-store.ts');
+      const names = name !== undefined ? [modelSpecNamed(project, name).name] : Object.keys(project.models).sort();
+      const entries = await Promise.all(names.map(async (n) => ({ name: n, versions: await listModelVersions(store, n), promoted: await readPromoted(store, n) })));
+      process.stdout.write(options.json ? `${JSON.stringify(entries, null, 2)}\n` : formatModelList(entries));
+    });
+}
+
+async function open(command: Command) {
+  const config = await loadConfigFor(command);
+  const project = await loadDefinitions(config.definitionsDir, config.projectRoot);
+  // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
+  const { createObjectStore } = await import('../../connectors/object-store/create-object-store.ts');
+  return { store: createObjectStore(config.profile.objectStore), project, config };
+}

@@ -1,0 +1,247 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../activities/index.ts';
+import { createOfflineEngine } from '../connectors/offline/create-offline-engine.ts';
+import type { OfflineStoreConfig } from '../core/config.ts';
+import { denseOnnxModel } from '../core/models/onnx-writer.ts';
+import { sql } from '../core/sql/compiled-query.ts';
+import { loadConfig } from '../runtime/load-config.ts';
+import { activityDepsFromConfig } from '../worker/activity-deps.ts';
+import { SNOWFLAKE_EMULATOR_TIMEOUT_MS, startSnowflakeEmulator, type SnowflakeEmulator } from './setup/snowflake-emulator.ts';
+import { runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
+import { createTempProject, type CliResult, type TempProject } from './support/temp-project.ts';
+
+/**
+ * Models and batch scoring (issue 18, items 1 and 3) through the real CLI and a worker on the Temporal
+ * dev server, once on DuckDB and once on the Snowflake engine over the emulator, on the same data:
+ * a training set built, model versions registered (with their lineage) and promoted, and a spine
+ * scored as of a time into flywheel.predictions_<model> and the service's decision stream, with
+ * hand-computed predictions; a retried chunk, a re-run, and a model returning NaN.
+ */
+
+const AS_OF = '2024-05-02T00:00:00.000Z';
+const PASSWORD_ENV = 'FW_TEST_BATCH_SCORING_PASSWORD';
+
+const DEFINITIONS = `
+import { entity, featureService, featureView, model, source, trainingSet } from 'flywheel';
+export const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
+export const stats = source({ name: 'stats', table: 'raw.stats', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', ctr: 'float64', visits: 'int64' } });
+export const clickSpine = source({ name: 'click_spine', table: 'raw.click_spine', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', clicked: 'bool' } });
+export const toScore = source({ name: 'to_score', table: 'raw.to_score', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', position: 'int64' } });
+export const userStats = featureView({ name: 'user_stats', entities: [user], source: stats, features: { ctr: 'float64', visits: 'int64' } });
+export const ranking = featureService({ name: 'ranking', features: [userStats], logging: { sampleRate: 1 } });
+export const rankerTraining = trainingSet({ name: 'ranker_training', spine: clickSpine, features: ranking });
+export const ranker = model({
+  name: 'ranker', service: ranking, inputs: ['ctr', 'visits', { request: 'position' }], output: { name: 'score', kind: 'score' },
+  artifact: { format: 'typescript', module: '../models/ranker-model.ts' }, batch: { spine: toScore, chunkSize: 2 },
+});
+export const flaky = model({
+  name: 'flaky', service: ranking, inputs: ['ctr'], output: { name: 'p', kind: 'probability' },
+  artifact: { format: 'typescript', module: '../models/flaky-model.ts' }, batch: { spine: toScore, chunkSize: 2 },
+});
+export const tiny = model({ name: 'tiny', service: ranking, inputs: ['ctr', 'visits'], output: { name: 'p', kind: 'probability' }, artifact: { format: 'onnx' } });
+`;
+
+// w·(ctr, visits, position) + b, nulls as 0; NaN for the user named by nanFor (a broken version).
+const RANKER_MODULE = `
+export function score(params: { w: number[]; b: number; nanFor?: number }, rows: Record<string, number | null>[]) {
+  return rows.map((r) => params.nanFor !== undefined && r.user_id === params.nanFor ? Number.NaN
+    : params.w[0]! * (r.ctr ?? 0) + params.w[1]! * (r.visits ?? 0) + params.w[2]! * (r.position ?? 0) + params.b);
+}
+`;
+
+// Fails once, retryably, on the chunk holding user 3 (as a worker losing a remote resource would); then scores ctr, nulls as 0.5.
+const FLAKY_MODULE = `
+import { existsSync, writeFileSync } from 'node:fs';
+export function score(params: { marker: string }, rows: Record<string, number | null>[]) {
+  if (rows.some((r) => r.user_id === 3) && !existsSync(params.marker)) {
+    writeFileSync(params.marker, 'failed once');
+    throw Object.assign(new Error('lost the feature cache'), { retryable: true });
+  }
+  return rows.map((r) => r.ctr ?? 0.5);
+}
+`;
+
+function seedStatements(kind: 'duckdb' | 'snowflake'): string[] {
+  const [int, tz, float, bool] = kind === 'duckdb' ? ['BIGINT', 'TIMESTAMPTZ', 'DOUBLE', 'BOOLEAN'] : ['NUMBER(19,0)', 'TIMESTAMP_TZ', 'FLOAT', 'BOOLEAN'];
+  const ts = (text: string) => (kind === 'duckdb' ? `TIMESTAMPTZ '${text}'` : `'${text}'::TIMESTAMP_TZ`);
+  return [
+    'CREATE SCHEMA raw',
+    `CREATE TABLE raw.stats (user_id ${int}, ts ${tz}, ctr ${float}, visits ${int})`,
+    // User 1's second row comes after the as-of time: not used. User 3 has no stats.
+    `INSERT INTO raw.stats VALUES (1, ${ts('2024-05-01 00:00:00+00:00')}, 0.5, 2), (1, ${ts('2024-05-03 00:00:00+00:00')}, 0.9, 9), (2, ${ts('2024-05-01 12:00:00+00:00')}, 0.25, 4)`,
+    `CREATE TABLE raw.click_spine (user_id ${int}, ts ${tz}, clicked ${bool})`,
+    `INSERT INTO raw.click_spine VALUES (1, ${ts('2024-05-01 06:00:00+00:00')}, true), (2, ${ts('2024-05-01 18:00:00+00:00')}, false)`,
+    `CREATE TABLE raw.to_score (user_id ${int}, ts ${tz}, position ${int})`,
+    // User 2 twice with the same position: one row to score.
+    `INSERT INTO raw.to_score VALUES (2, ${ts('2024-04-01 00:00:00+00:00')}, 4), (1, ${ts('2024-04-01 00:00:00+00:00')}, 0), (3, ${ts('2024-04-01 00:00:00+00:00')}, 1), (2, ${ts('2024-04-02 00:00:00+00:00')}, 4)`,
+  ];
+}
+
+let emulator: SnowflakeEmulator | undefined;
+
+/** stderr without Node's process warnings (snowflake-sdk's AWS SDK warns that it will soon need Node 22). */
+const withoutNodeWarnings = (stderr: string) => stderr.replace(/\(node:\d+\) Warning: [\s\S]*?\(Use `node --trace-warnings \.\.\.` to show where the warning was created\)\n/g, '');
+
+beforeAll(async () => {
+  emulator = await startSnowflakeEmulator();
+}, SNOWFLAKE_EMULATOR_TIMEOUT_MS);
+
+afterAll(async () => {
+  await emulator?.stop();
+}, 30_000);
+
+function offlineFor(kind: 'duckdb' | 'snowflake'): string {
+  if (kind === 'duckdb') return `{ type: 'duckdb', path: '.flywheel/warehouse.duckdb' }`;
+  const options = emulator!.connectionOptions({ database: `FW_SCORE_${randomBytes(4).toString('hex').toUpperCase()}`, schema: 'PUBLIC' });
+  process.env[PASSWORD_ENV] = options.password;
+  return JSON.stringify({ type: 'snowflake', account: options.account, username: options.username, database: options.database, schema: options.schema, accessUrl: options.accessUrl, passwordEnv: PASSWORD_ENV });
+}
+
+describe.each(['duckdb', 'snowflake'] as const)('models and batch scoring on %s', (kind) => {
+  const taskQueue = testTaskQueue();
+  let project: TempProject;
+  let offline: OfflineStoreConfig;
+
+  async function withEngine<T>(use: (engine: Awaited<ReturnType<typeof createOfflineEngine>>) => Promise<T>): Promise<T> {
+    const engine = await createOfflineEngine(offline);
+    try {
+      return await use(engine);
+    } finally {
+      await engine.close();
+    }
+  }
+
+  /** Runs the CLI while a worker of this project serves the task queue. */
+  async function withWorker(...args: string[]): Promise<CliResult> {
+    const config = await loadConfig({ cwd: project.dir });
+    const activities = createActivities(activityDepsFromConfig(config));
+    return runWorker({ taskQueue, activities }, () => project.cliAsync(...args));
+  }
+
+  // A run prints its start and progress to stderr (one line per stage without a terminal); nothing else.
+  const ok = (result: CliResult) => {
+    expect(withoutNodeWarnings(result.stderr).split('\n').filter((line) => line !== '' && !/^Started |: \S.* \(\d+\/\d+\)$/.test(line))).toEqual([]);
+    expect(result.code).toBe(0);
+    return result.stdout;
+  };
+
+  const predictions = (model: string, output: string) =>
+    withEngine(async (engine) => (await engine.all(sql(`SELECT user_id, as_of, model_version, ${output}, spine_row FROM flywheel.predictions_${model} ORDER BY model_version, user_id`)))
+      .map((r) => [Number(r['user_id']), r['as_of'], r['model_version'], r[output] === null ? null : Number(r[output]), Number(r['spine_row'])]));
+
+  const decisions = (model: string) =>
+    withEngine(async (engine) => (await engine.all(sql(`SELECT decision_id, user_id, served_at, ctr, ctr__status, visits, model_name, model_version, model_score, context FROM flywheel.stream_ranking_decisions WHERE model_name = '${model}' ORDER BY decision_id`)))
+      .map((r) => [r['decision_id'], Number(r['user_id']), r['served_at'], r['ctr'] === null ? null : Number(r['ctr']), r['ctr__status'], r['visits'] === null ? null : Number(r['visits']), r['model_version'], Number(r['model_score']), JSON.parse(String(r['context']))]));
+
+  beforeAll(async () => {
+    project = createTempProject({
+      'flywheel.config.ts': `import { defineConfig } from 'flywheel';
+export default defineConfig({ project: 'score_${kind}', definitions: './definitions',
+  profiles: { local: {
+    offline: ${offlineFor(kind)},
+    objectStore: { type: 'local', root: '.flywheel/objects' },
+    onlineStore: { type: 'sqlite', path: '.flywheel/online.sqlite' },
+    temporal: { address: '${temporalAddress()}', namespace: 'default', taskQueue: '${taskQueue}' },
+  } } });
+`,
+      'definitions/all.ts': DEFINITIONS,
+      'models/ranker-model.ts': RANKER_MODULE,
+      'models/flaky-model.ts': FLAKY_MODULE,
+    });
+    mkdirSync(join(project.dir, '.flywheel'), { recursive: true });
+    offline = (await loadConfig({ cwd: project.dir })).profile.offline;
+    await withEngine(async (engine) => {
+      for (const statement of seedStatements(kind)) await engine.run(sql(statement));
+    });
+    writeFileSync(join(project.dir, 'ranker-v1.json'), JSON.stringify({ w: [2, 0.5, -0.25], b: 1 }));
+    writeFileSync(join(project.dir, 'ranker-nan.json'), JSON.stringify({ w: [2, 0.5, -0.25], b: 1, nanFor: 2 }));
+    writeFileSync(join(project.dir, 'flaky.json'), JSON.stringify({ marker: join(project.dir, 'flaky.marker') }));
+    writeFileSync(join(project.dir, 'tiny.onnx'), denseOnnxModel({ inputWidth: 2, layers: [{ weights: [[1], [0.0625]], bias: [0] }] }));
+    writeFileSync(join(project.dir, 'tiny-wide.onnx'), denseOnnxModel({ inputWidth: 3, layers: [{ weights: [[1], [1], [1]], bias: [0] }] }));
+    writeFileSync(join(project.dir, 'broken.json'), '{"w": [2, 0.5');
+    ok(project.cli('apply'));
+    ok(await withWorker('run', 'training-set', 'ranker_training'));
+  }, SNOWFLAKE_EMULATOR_TIMEOUT_MS);
+
+  afterAll(() => project?.remove());
+
+  it('registers versions with the training-set version they were trained on, refusing what does not fit, and promotes one', async () => {
+    const bad = (...args: string[]) => {
+      const result = project.cli('models', 'register', ...args);
+      expect(result.code).toBe(1);
+      return withoutNodeWarnings(result.stderr);
+    };
+    expect(bad('rankr', 'ranker-v1.json', '--trained-on', 'ranker_training')).toBe('error: model "rankr" not found. Defined models: flaky, ranker, tiny\n');
+    expect(bad('ranker', 'ranker-v1.json', '--trained-on', 'ranker_train')).toBe('error: training set "ranker_train" not found. Defined training sets: ranker_training\n');
+    expect(bad('ranker', 'ranker-v1.json', '--trained-on', 'ranker_training@20240101T000000_000000000000'))
+      .toMatch(/^error: model "ranker": training set "ranker_training" has no version "20240101T000000_000000000000"; its partitions' versions: \d{8}T\d{6}_[0-9a-f]{12}\n$/);
+    expect(bad('ranker', 'broken.json', '--trained-on', 'ranker_training'))
+      .toMatch(new RegExp(`^error: model "ranker", artifact ${join(project.dir, 'broken.json').replaceAll('/', '\\/')}: not valid JSON \\(a TypeScript model's artifact is its parameters as JSON\\): `));
+    expect(bad('tiny', 'tiny-wide.onnx', '--trained-on', 'ranker_training'))
+      .toBe(`error: model "tiny", artifact ${join(project.dir, 'tiny-wide.onnx')}: input "input" has shape [batch, 3]; the model declares 2 inputs (ctr, visits), so it must be [batch, 2]\n`);
+
+    const first = ok(project.cli('models', 'register', 'ranker', 'ranker-v1.json', '--trained-on', 'ranker_training', '--json'));
+    const { created, manifest } = JSON.parse(first) as { created: boolean; manifest: { version: string; trainedOn: { trainingSet: string; version: string; partitions: { key: string; rowCount: number }[] } } };
+    expect([created, manifest.version, manifest.trainedOn.trainingSet]).toEqual([true, 'v1', 'ranker_training']);
+    expect(manifest.trainedOn.partitions.map((p) => [p.key, p.rowCount])).toEqual([['day=2024-05-01', 2]]);
+    expect(ok(project.cli('models', 'register', 'ranker', 'ranker-v1.json', '--trained-on', `ranker_training@${manifest.trainedOn.version}`)))
+      .toBe('Already registered: these bytes are ranker v1 (sha256 ' + JSON.parse(first).manifest.sha256.slice(0, 12) + '); nothing stored.\n');
+    expect(ok(project.cli('models', 'register', 'ranker', 'ranker-nan.json', '--trained-on', 'ranker_training'))).toMatch(/^Registered ranker v2 \(sha256 [0-9a-f]{12}\), trained on ranker_training@\d{8}T\d{6}_[0-9a-f]{12}\.\nPromote it: flywheel models promote ranker v2\n$/);
+    ok(project.cli('models', 'register', 'flaky', 'flaky.json', '--trained-on', 'ranker_training'));
+    ok(project.cli('models', 'register', 'tiny', 'tiny.onnx', '--trained-on', 'ranker_training'));
+
+    const promote = project.cli('models', 'promote', 'ranker', 'v3');
+    expect([promote.code, withoutNodeWarnings(promote.stderr)]).toEqual([1, 'error: model "ranker": no version v3; registered: v1, v2\n']);
+    expect(ok(project.cli('models', 'promote', 'ranker', 'v1'))).toBe('Promoted ranker v1.\n');
+    ok(project.cli('models', 'promote', 'flaky', 'v1'));
+    const list = ok(project.cli('models', 'list', 'ranker'));
+    expect(list.replace(/registered \S+/g, 'registered T').replace(/@\S+/g, '@V').replace(/sha256 [0-9a-f]{12}/g, 'sha256 H')).toBe([
+      'ranker (promoted: v1)',
+      '* v1  typescript  registered T  trained on ranker_training@V (1 partition, 2 rows)  sha256 H',
+      '  v2  typescript  registered T  trained on ranker_training@V (1 partition, 2 rows)  sha256 H',
+      '',
+    ].join('\n'));
+  }, 120_000);
+
+  it('scores the spine as of a time into flywheel.predictions_<model> and logs each prediction as a decision', async () => {
+    const out = ok(await withWorker('score', 'ranker', '--as-of', '2024-05-02'));
+    expect(out).toBe([
+      `Scored 3 rows with ranker v1 as of ${AS_OF} in 2 chunks.`,
+      '  predictions: flywheel.predictions_ranker',
+      '  decisions:   flywheel.stream_ranking_decisions',
+      '',
+    ].join('\n'));
+    // 2·ctr + 0.5·visits − 0.25·position + 1, features as of 2024-05-02 (user 1's row of 05-03 not yet), user 3 without stats.
+    const expected = [[1, AS_OF, 'v1', 3, 0], [2, AS_OF, 'v1', 2.5, 1], [3, AS_OF, 'v1', 0.75, 2]];
+    expect(await predictions('ranker', 'score')).toEqual(expected);
+    expect(await decisions('ranker')).toEqual([
+      [`score:ranker:v1:${AS_OF}:0`, 1, AS_OF, 0.5, 'present', 2, 'v1', 3, { batch_run: `score_${kind}/score/ranker/2024-05-02`, spine: 'to_score', position: 0 }],
+      [`score:ranker:v1:${AS_OF}:1`, 2, AS_OF, 0.25, 'present', 4, 'v1', 2.5, { batch_run: `score_${kind}/score/ranker/2024-05-02`, spine: 'to_score', position: 4 }],
+      [`score:ranker:v1:${AS_OF}:2`, 3, AS_OF, null, 'missing', null, 'v1', 0.75, { batch_run: `score_${kind}/score/ranker/2024-05-02`, spine: 'to_score', position: 1 }],
+    ]);
+    // Run again: the same rows replaced, none added.
+    ok(await withWorker('score', 'ranker', '--as-of', AS_OF));
+    expect(await predictions('ranker', 'score')).toEqual(expected);
+    expect((await decisions('ranker')).length).toBe(3);
+  }, 240_000);
+
+  it('resumes a retried chunk run where it stopped, writing each row once', async () => {
+    ok(await withWorker('score', 'flaky', '--as-of', AS_OF));
+    expect(await predictions('flaky', 'p')).toEqual([[1, AS_OF, 'v1', 0.5, 0], [2, AS_OF, 'v1', 0.25, 1], [3, AS_OF, 'v1', 0.5, 2]]);
+    expect((await decisions('flaky')).map((d) => [d[0], d[7]])).toEqual([
+      [`score:flaky:v1:${AS_OF}:0`, 0.5], [`score:flaky:v1:${AS_OF}:1`, 0.25], [`score:flaky:v1:${AS_OF}:2`, 0.5],
+    ]);
+  }, 240_000);
+
+  it('fails a run whose model returns NaN, naming the row, and leaves other versions\' predictions alone', async () => {
+    const result = await withWorker('score', 'ranker', '--model-version', 'v2', '--as-of', AS_OF);
+    expect(result.code).toBe(1);
+    expect(withoutNodeWarnings(result.stderr).split('\n').filter((line) => !/^Started |: \S.* \(\d+\/\d+\)$/.test(line)).join('\n')).toBe(
+      `error: model "ranker" version v2, row 1: the model returned NaN; spine row user_id=2\n(run score_${kind}/score/ranker/2024-05-02; see it in the Temporal UI)\n`,
+    );
+    expect((await predictions('ranker', 'score')).map((r) => r[2])).toEqual(['v1', 'v1', 'v1']);
+  }, 240_000);
+});
