@@ -9,10 +9,14 @@ import { defineConfig, type Plugin } from 'vite';
  * dist/ui/, which `flywheel ui` serves and the package ships; nothing is fetched at run time.
  * `FLYWHEEL_UI_OUT` builds elsewhere (the tests build into a temporary folder).
  */
-export default defineConfig({
+export default defineConfig(({ command }) => ({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/',
   plugins: [react(), preloadApp()],
+  // A build is a production build whatever NODE_ENV the building process has: Vite takes NODE_ENV=test
+  // from a test runner and would bundle React's development build (larger, every effect run twice
+  // under StrictMode) and JSX with each element's source file and line.
+  ...(command === 'build' ? { define: { 'process.env.NODE_ENV': JSON.stringify('production') }, esbuild: { jsxDev: false } } : {}),
   logLevel: 'warn',
   build: {
     outDir: process.env.FLYWHEEL_UI_OUT ?? fileURLToPath(new URL('../dist/ui', import.meta.url)),
@@ -21,7 +25,7 @@ export default defineConfig({
     sourcemap: false,
     chunkSizeWarningLimit: 1200,
   },
-});
+}));
 
 /**
  * The entry (src/main.ts) starts the first API calls, then imports the app (src/app.tsx: React and
