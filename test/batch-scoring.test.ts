@@ -10,7 +10,7 @@ import { sql } from '../core/sql/compiled-query.ts';
 import { loadConfig } from '../runtime/load-config.ts';
 import { activityDepsFromConfig } from '../worker/activity-deps.ts';
 import { SNOWFLAKE_EMULATOR_TIMEOUT_MS, startSnowflakeEmulator, type SnowflakeEmulator } from './setup/snowflake-emulator.ts';
-import { runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
+import { connectClient, runWorker, temporalAddress, testTaskQueue } from './setup/temporal.ts';
 import { createTempProject, type CliResult, type TempProject } from './support/temp-project.ts';
 
 /**
@@ -244,4 +244,23 @@ export default defineConfig({ project: 'score_${kind}', definitions: './definiti
     );
     expect((await predictions('ranker', 'score')).map((r) => r[2])).toEqual(['v1', 'v1', 'v1']);
   }, 240_000);
+
+  it.runIf(kind === 'duckdb')('flywheel apply keeps a Temporal Schedule for a model whose batch has a schedule, and deletes it with the schedule', async () => {
+    const scheduled = DEFINITIONS.replace('batch: { spine: toScore, chunkSize: 2 },', "batch: { spine: toScore, chunkSize: 2, schedule: { cron: '0 4 * * *', paused: true } },");
+    expect(scheduled).not.toBe(DEFINITIONS);
+    project.write('definitions/all.ts', scheduled);
+    expect(ok(project.cli('apply'))).toContain('flywheel:score_duckdb:score:ranker');
+    const client = await connectClient();
+    try {
+      const description = await client.schedule.getHandle('flywheel:score_duckdb:score:ranker').describe();
+      expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'batchScore', workflowId: 'score_duckdb/score/ranker/scheduled', taskQueue, args: [{ project: 'score_duckdb', model: 'ranker' }] });
+      expect([description.state.paused, description.spec.calendars?.length]).toEqual([true, 1]);
+      project.write('definitions/all.ts', DEFINITIONS);
+      ok(project.cli('apply'));
+      await expect(client.schedule.getHandle('flywheel:score_duckdb:score:ranker').describe()).rejects.toThrow(/not found/i);
+    } finally {
+      await client.schedule.getHandle('flywheel:score_duckdb:score:ranker').delete().catch(() => undefined);
+      await client.connection.close();
+    }
+  }, 120_000);
 });

@@ -4,11 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entity, featureService, featureView, model, source } from '../index.ts';
 import type { Definition } from '../core/definitions/definition.ts';
-import type { ModelSpec } from '../core/definitions/specs.ts';
+import type { ModelSpec, ProjectSpec } from '../core/definitions/specs.ts';
 import { DefinitionError, NotFoundError } from '../core/errors.ts';
 import { ModelArtifactError, ModelRegistryError, ModelScoringError } from '../core/models/errors.ts';
 import { denseOnnxModel } from '../core/models/onnx-writer.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
+import { definitionHash } from '../core/plan/definition-hash.ts';
+import { desiredSchedules, knownScheduleIds, scheduleTargetOfId, schedulesInvolved } from '../core/plan/schedules.ts';
+import { resolveTaskQueues } from '../core/task-queues.ts';
 import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
 import { listModelVersions, promoteModelVersion, readPromoted, registerModelVersion } from '../connectors/model-store/model-store.ts';
 import { loadModelVersion, scorerModel } from '../connectors/model-runtime/load-model-version.ts';
@@ -62,6 +65,24 @@ describe('model definitions at plan', () => {
       'inputs: declare at least one input',
       'output.kind: expected score or probability, got "odds"',
     ]);
+  });
+});
+
+describe('model batch schedules', () => {
+  it('keeps a Temporal Schedule per model whose batch has a schedule; a project without models hashes as before', () => {
+    const spec = validate(model({ name: 'ranker', service: ranking, inputs: ['ctr'], output: { name: 's', kind: 'score' }, artifact: { format: 'onnx' }, batch: { spine, schedule: { cron: '0 4 * * *' } } }));
+    const searchAttributes = { FlywheelProject: 'demo', FlywheelKind: 'score', FlywheelObject: 'ranker' };
+    expect(desiredSchedules({ project: 'demo', spec, taskQueues: resolveTaskQueues('demo', { taskQueues: 'per-workload' }) })).toEqual([{
+      id: 'flywheel:demo:score:ranker', model: 'ranker',
+      times: { type: 'calendar', calendar: expect.anything(), cron: '0 4 * * *' }, paused: false, overlap: 'SKIP', catchupWindowSeconds: 86_400, searchAttributes,
+      action: { workflowType: 'batchScore', workflowId: 'demo/score/ranker/scheduled', taskQueue: 'flywheel-demo-training-sets', input: { project: 'demo', model: 'ranker' }, searchAttributes },
+    }]);
+    expect(scheduleTargetOfId('demo', 'flywheel:demo:score:ranker')).toEqual({ model: 'ranker' });
+    expect(knownScheduleIds('demo', undefined, spec)).toEqual(['flywheel:demo:score:ranker']);
+    expect([schedulesInvolved(undefined, spec), schedulesInvolved(undefined, validate())]).toEqual([true, false]);
+    // A spec stored before models existed has no `models`: it hashes as the same project with none.
+    const { models: _none, ...before } = validate();
+    expect(definitionHash(before as ProjectSpec)).toBe(definitionHash(validate()));
   });
 });
 

@@ -1,5 +1,5 @@
 import type { EventStreamSpec, FeatureViewSpec, LabelsSchedule, LabelsSpec, MaterializationSchedule, ProjectSpec, ScheduleSpec, TrainingSetSchedule, TrainingSetSpec } from '../definitions/specs.ts';
-import type { LoopSchedule, LoopSpec } from '../definitions/specs.ts';
+import type { LoopSchedule, LoopSpec, ModelSpec } from '../definitions/specs.ts';
 import type { ApplyDocument, PlanDocument } from './plan.ts';
 import { formatDuration } from '../duration.ts';
 import { scheduledRunIdBase, type RunIdKind } from '../run-ids.ts';
@@ -31,6 +31,9 @@ export const LOOP_WORKFLOW = 'flywheelLoop' satisfies FlywheelWorkflowType;
 
 /** The workflow a stream's retention schedule starts (exported by workflows/enforce-retention.ts under this name). */
 export const RETENTION_WORKFLOW = 'enforceRetention' satisfies FlywheelWorkflowType;
+
+/** The workflow a model's batch schedule starts (exported by workflows/batch-score.ts under this name). */
+export const BATCH_SCORE_WORKFLOW = 'batchScore' satisfies FlywheelWorkflowType;
 
 /** The overlap policy of every Flywheel schedule: a run still going when the next is due makes it skip. */
 export const SCHEDULE_OVERLAP = 'SKIP';
@@ -111,13 +114,29 @@ function retentionIdPrefix(project: string): string {
   return `flywheel:${project}:retention:`;
 }
 
+/** `flywheel:<project>:score:<model>`: the id of a model's batch-scoring schedule (docs/models.md). */
+export function modelScheduleId(project: string, model: string): string {
+  return `${modelIdPrefix(project)}${model}`;
+}
+
+/** The model a schedule id belongs to, or undefined if it is not a batch-scoring schedule of `project`. */
+export function modelOfScheduleId(project: string, id: string): string | undefined {
+  const prefix = modelIdPrefix(project);
+  return id.startsWith(prefix) && id.length > prefix.length ? id.slice(prefix.length) : undefined;
+}
+
+function modelIdPrefix(project: string): string {
+  return `flywheel:${project}:score:`;
+}
+
 /** What a schedule runs: a training set's builds, a feature view's materialization or a labels dataset's builds (exactly one of the names). */
 export type ScheduleTarget =
   | { readonly trainingSet: string; readonly featureView?: never; readonly labels?: never }
   | { readonly featureView: string; readonly trainingSet?: never; readonly labels?: never }
   | { readonly labels: string; readonly trainingSet?: never; readonly featureView?: never }
   | { /** A flywheel loop (docs/loop.md). */ readonly loop: string; readonly trainingSet?: never; readonly featureView?: never; readonly labels?: never }
-  | { /** An event stream's retention (docs/collect.md). */ readonly retention: string; readonly loop?: never; readonly trainingSet?: never; readonly featureView?: never; readonly labels?: never };
+  | { /** An event stream's retention (docs/collect.md). */ readonly retention: string; readonly loop?: never; readonly trainingSet?: never; readonly featureView?: never; readonly labels?: never }
+  | { /** A model's batch scoring (docs/models.md). */ readonly model: string; readonly retention?: never; readonly loop?: never; readonly trainingSet?: never; readonly featureView?: never; readonly labels?: never };
 
 /** The target of a Flywheel schedule id of `project`, or undefined for any other id. */
 export function scheduleTargetOfId(project: string, id: string): ScheduleTarget | undefined {
@@ -130,7 +149,9 @@ export function scheduleTargetOfId(project: string, id: string): ScheduleTarget 
   const loop = loopOfScheduleId(project, id);
   if (loop !== undefined) return { loop };
   const retention = streamOfRetentionScheduleId(project, id);
-  return retention !== undefined ? { retention } : undefined;
+  if (retention !== undefined) return { retention };
+  const model = modelOfScheduleId(project, id);
+  return model !== undefined ? { model } : undefined;
 }
 
 /** When a schedule fires. Flywheel writes calendars (from a cron) and intervals; anything else is `other`. */
@@ -200,6 +221,14 @@ export function scheduledRetentions(spec: ProjectSpec | undefined): (EventStream
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** The models of a project whose batch scoring declares a schedule, by name. */
+export function scheduledModels(spec: ProjectSpec | undefined): (ModelSpec & { readonly batch: NonNullable<ModelSpec['batch']> & { readonly schedule: ScheduleSpec } })[] {
+  // Specs applied before models existed have none.
+  return Object.values(spec?.models ?? {})
+    .filter((model): model is ModelSpec & { readonly batch: NonNullable<ModelSpec['batch']> & { readonly schedule: ScheduleSpec } } => model.batch?.schedule !== undefined)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
 /**
  * Whether plan must ask Temporal about schedules: when the definitions declare one, or the applied
  * registry version did (its schedule may still exist and need deleting). Apply deletes schedules
@@ -208,7 +237,7 @@ export function scheduledRetentions(spec: ProjectSpec | undefined): (EventStream
  * project that declares none and applied none needs no Temporal at all.
  */
 export function schedulesInvolved(applied: ProjectSpec | undefined, desired: ProjectSpec): boolean {
-  return [desired, applied].some((spec) => scheduledTrainingSets(spec).length > 0 || scheduledFeatureViews(spec).length > 0 || scheduledLabels(spec).length > 0 || scheduledLoops(spec).length > 0 || scheduledRetentions(spec).length > 0);
+  return [desired, applied].some((spec) => scheduledTrainingSets(spec).length > 0 || scheduledFeatureViews(spec).length > 0 || scheduledLabels(spec).length > 0 || scheduledLoops(spec).length > 0 || scheduledRetentions(spec).length > 0 || scheduledModels(spec).length > 0);
 }
 
 /** The ids to describe on Temporal for certain, whatever listing (eventually consistent) returns. */
@@ -219,6 +248,7 @@ export function knownScheduleIds(project: string, applied: ProjectSpec | undefin
     ...scheduledLabels(spec).map((labels) => labelsScheduleId(project, labels.name)),
     ...scheduledLoops(spec).map((loop) => loopScheduleId(project, loop.name)),
     ...scheduledRetentions(spec).map((stream) => retentionScheduleId(project, stream.name)),
+    ...scheduledModels(spec).map((model) => modelScheduleId(project, model.name)),
   ]);
   return [...new Set(ids)].sort();
 }
@@ -259,11 +289,13 @@ export function desiredSchedules(args: { project: string; spec: ProjectSpec; tas
     ...scheduledLoops(args.spec).map((loop) => state({ loop: loop.name }, loop.name, 'loop', loop.schedule, LOOP_WORKFLOW, { loop: loop.name, ...(stageQueues ? { taskQueues: stageQueues } : {}) })),
     // A run reads the stream's retention from the registry and deletes as of the time it was scheduled for.
     ...scheduledRetentions(args.spec).map((stream) => state({ retention: stream.name }, stream.name, 'retention', stream.retentionSchedule, RETENTION_WORKFLOW, { stream: stream.name })),
+    // A run scores the model's batch spine with the version promoted when it starts, as of when it starts.
+    ...scheduledModels(args.spec).map((model) => state({ model: model.name }, model.name, 'score', model.batch.schedule, BATCH_SCORE_WORKFLOW, { model: model.name })),
   ];
 }
 
 /** The run-id kind (core/run-ids.ts) of each schedule kind. */
-const RUN_ID_KIND: Readonly<Record<string, RunIdKind>> = { 'training-set': 'training-set', materialization: 'materialize', labels: 'labels', loop: 'loop', retention: 'retention' };
+const RUN_ID_KIND: Readonly<Record<string, RunIdKind>> = { 'training-set': 'training-set', materialization: 'materialize', labels: 'labels', loop: 'loop', retention: 'retention', score: 'score' };
 
 /** The id of the schedule of a target. */
 function scheduleIdOf(project: string, target: ScheduleTarget): string {
@@ -271,6 +303,7 @@ function scheduleIdOf(project: string, target: ScheduleTarget): string {
   if (target.featureView !== undefined) return materializationScheduleId(project, target.featureView);
   if (target.labels !== undefined) return labelsScheduleId(project, target.labels);
   if (target.loop !== undefined) return loopScheduleId(project, target.loop);
+  if ('model' in target && target.model !== undefined) return modelScheduleId(project, target.model);
   return retentionScheduleId(project, target.retention!);
 }
 
@@ -309,6 +342,7 @@ export type ScheduleChange = ScheduleTarget & (
 export function targetOf(state: ScheduleTarget): ScheduleTarget {
   if ('loop' in state && state.loop !== undefined) return { loop: state.loop };
   if ('retention' in state && state.retention !== undefined) return { retention: state.retention };
+  if ('model' in state && state.model !== undefined) return { model: state.model };
   if (state.trainingSet !== undefined) return { trainingSet: state.trainingSet };
   return state.featureView !== undefined ? { featureView: state.featureView } : { labels: state.labels! };
 }
