@@ -35,7 +35,7 @@ const PAGES = [
   { file: 'labels.png', path: '/labels/clicked', heading: /Labels/, height: 1300 },
   { file: 'stream.png', path: '/streams/clicks', heading: /Stream clicks/, height: 1100 },
   { file: 'runs.png', path: '/runs', heading: /^Runs$/, height: 800 },
-  { file: 'plan.png', path: '/plan', heading: /^Plan$/, height: 500 },
+  { file: 'plan.png', path: '/plan', heading: /^Plan$/, height: 1000 },
 ] as const;
 
 async function main(): Promise<void> {

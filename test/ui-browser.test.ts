@@ -335,6 +335,10 @@ describe('the UI in a real browser, after a turn of the slates loop', { timeout:
     const checkRows = async () => page.locator('tr[data-check]').evaluateAll((rows) => rows.map((row) => [row.getAttribute('data-check'), row.getAttribute('data-outcome')]));
     expect(await checkRows()).toEqual([['source/items', 'pass'], ['featureView/user_category_clicks', 'pass']]);
     expect(await page.getByTestId('schedules-note').textContent()).toBe('Neither the definitions nor the applied version schedule anything: Temporal is not asked.');
+    expect(await page.getByTestId('ingest-sweep').textContent()).toBe(
+      `The ingest sweep ${PROJECT}/ingest/sweep: every 10m, one long-lived workflow; it loads the closed segments whose ingestion did not start as they closed, and from tables by watermark. ` +
+        'The retention of clicks, impressions, ranking_decisions: every 1d from the sweep (streams without a retentionSchedule).',
+    );
     await check(page, 'plan');
 
     // A scheduled view and a source whose table is missing: the schedule to create on Temporal, and the failed check with the view over it not run.

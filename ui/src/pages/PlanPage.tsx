@@ -107,6 +107,14 @@ export function PlanPage() {
               </table>
             </Section>
           )}
+          {plan.ingestSweep && (
+            <Section title="Started by flywheel serve, not by apply">
+              <p data-testid="ingest-sweep">
+                The ingest sweep <code>{plan.ingestSweep.workflowId}</code>: every {formatAge(plan.ingestSweep.everySeconds)}, one long-lived workflow; it loads the closed segments whose ingestion did not start as they closed, and <code>from</code> tables by watermark.
+                {plan.ingestSweep.retention.streams.length > 0 && <> The retention of {plan.ingestSweep.retention.streams.join(', ')}: every {formatAge(plan.ingestSweep.retention.everySeconds)} from the sweep (streams without a <code>retentionSchedule</code>).</>}
+              </p>
+            </Section>
+          )}
           <Section title="Warehouse checks">
             <p className="muted" data-testid="checks-summary">
               {plan.checksSummary.pass} passed, {plan.checksSummary.fail} failed, {plan.checksSummary.skipped} not run: each source, each table an event stream loads, each feature view's transformation, against what the definitions declare.
