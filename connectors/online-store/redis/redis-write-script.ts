@@ -24,29 +24,18 @@ export function eventTimeField(micros: number): string {
  *   ARGV[3i]      when it expires, in ms since the epoch (its event time plus the view's ttl), or '' for never
  *
  * The script reads only the stored value's first 17 bytes (GETRANGE, not GET: a value is hundreds
- * of bytes, and copying it into Lua was a third of the script's time); a key twice in the batch is
- * checked against the time the batch gives it first. Two non-negative times of equal width compare
- * as strings; a time before 1970 (a `-`) is compared as a number. How it writes the records it keeps:
- * - a batch without expiries (a view without ttl): every newer record with one MSET (one `redis.call`
- *   instead of one per record);
- * - a batch with expiries: each newer record in order with one call, `SET key value PXAT expiry`
- *   (or a plain SET for a record without one, which clears any expiry the key had). One call per
- *   record instead of MSET and then a PEXPIREAT per key (with those two, redis-server spent about
- *   3.5 times the CPU per record of a plain `SET … PXAT`: bench/materialize.ts counts it). Redis
- *   deletes a key SET with an expiry already past, so a value older than its ttl is never served;
- *   an expiry at or before the epoch (which SET refuses) deletes the key the same way.
- * Either way the last written record of a key decides its value and expiry.
+ * of bytes, and copying it into Lua was a third of the script's time), and writes every newer
+ * record of the batch with one MSET (one `redis.call` instead of one per record); a key twice in
+ * the batch is checked against the time the batch gives it first. Two non-negative times of equal
+ * width compare as strings; a time before 1970 (a `-`) is compared as a number. MSET clears any
+ * expiry of the keys it sets; a written record with an expiry then gets it with PEXPIREAT (one call
+ * per such key: only views with a ttl pay for it), the last written record of a key deciding. An
+ * expiry already past removes the key at once: a value older than its ttl is never served.
  */
-export const WRITE_SCRIPT = `local expiring = false
-for i = 1, #KEYS do
-  if ARGV[3 * i] ~= '' then
-    expiring = true
-    break
-  end
-end
-local pending = {}
+export const WRITE_SCRIPT = `local pending = {}
 local sets = {}
-local written = 0
+local expires = {}
+local expiring = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
   local t = ARGV[3 * i - 2]
@@ -62,24 +51,17 @@ for i = 1, #KEYS do
   end
   if newer then
     pending[key] = t
-    written = written + 1
-    if not expiring then
-      sets[#sets + 1] = key
-      sets[#sets + 1] = ARGV[3 * i - 1]
-    else
-      local expiry = ARGV[3 * i]
-      if expiry == '' then
-        redis.call('SET', key, ARGV[3 * i - 1])
-      elseif tonumber(expiry) > 0 then
-        redis.call('SET', key, ARGV[3 * i - 1], 'PXAT', expiry)
-      else
-        redis.call('DEL', key)
-      end
-    end
+    sets[#sets + 1] = key
+    sets[#sets + 1] = ARGV[3 * i - 1]
+    if expires[key] == nil then expiring[#expiring + 1] = key end
+    expires[key] = ARGV[3 * i]
   end
 end
 if #sets > 0 then redis.call('MSET', unpack(sets)) end
-return written
+for _, key in ipairs(expiring) do
+  if expires[key] ~= '' then redis.call('PEXPIREAT', key, expires[key]) end
+end
+return #sets / 2
 `;
 
 /**
