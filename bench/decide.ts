@@ -105,7 +105,11 @@ async function serve(dir: string, redisUrl: string, features: number): Promise<v
     serving: { project, store }, decide: { project, versions },
   });
   process.stdout.write(`listening on ${server.url}\n`);
-  process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
+  // Keep-alive connections of the load generator may linger: exit at once after the close or within 2 s.
+  process.once('SIGTERM', () => {
+    setTimeout(() => process.exit(0), 2_000).unref();
+    void server.close().then(() => process.exit(0));
+  });
 }
 
 function post(agent: Agent, url: URL, path: string, body: string): Promise<{ ms: number; status: number; text: () => string }> {
@@ -252,7 +256,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`decide bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-});
+// Run as a script only (decideProject is importable without starting a benchmark).
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`decide bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}
