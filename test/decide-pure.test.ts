@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { entity, featureService, featureView, model, source } from '../index.ts';
 import { DefinitionError } from '../core/errors.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
+import { MODEL_INPUTS, type LogisticModel } from '../examples/slates/model.ts';
+import { ipsEstimate } from '../examples/slates/slates-loop.ts';
 import { evaluateFilter, FilterExpressionError, parseFilterExpression } from '../core/decide/filter-expression.ts';
 import { splitVersion } from '../server/decide/ab-split.ts';
 import { readDecideRequest } from '../server/decide/decide-request.ts';
@@ -190,5 +192,26 @@ describe('filters checked at flywheel plan', () => {
         'ranker filters.colour: filter "colour" reads "colour", which is neither a feature of feature service "ranking" nor a request input of the model; it can read price, available, hour',
       ]);
     }
+  });
+});
+
+describe('the slates demo\'s inverse-propensity estimate of the next ranker\'s CTR', () => {
+  // Only the rating counts: the ranker orders each decision's candidates by rating.
+  const byRating: LogisticModel = {
+    inputs: [...MODEL_INPUTS], means: MODEL_INPUTS.map(() => 0), stds: MODEL_INPUTS.map((_, j) => (j === 0 ? 1 : 0)),
+    weights: MODEL_INPUTS.map((_, j) => (j === 0 ? 1 : 0)), bias: 0, rows: 0, positives: 0,
+  };
+  const row = (decision: string, index: number, rating: number, shown: number | null, label: number) =>
+    ({ decision_id: decision, row_index: index, item_id: index, rating, shown_position: shown, shown_policy: 'explore', label }) as Parameters<typeof ipsEstimate>[1][number];
+
+  it('counts a logged click 1 / its propensity where the ranker would show the same item at the same position, per slot', () => {
+    const rows = [
+      // a: the ranker shows 1 then 0; the log showed 1 (clicked) then 2. One match, at position 0: 1 / 0.5 = 2.
+      row('a', 0, 3, null, 0), row('a', 1, 5, 0, 1), row('a', 2, 1, 1, 0),
+      // b: the ranker shows 0 then 1; the log showed them the other way round: no match, though both were clicked.
+      row('b', 0, 4, 1, 1), row('b', 1, 2, 0, 1), row('b', 2, 1, null, 0),
+    ];
+    // 4 slots, sum 2: CTR 0.5; contributions 2, 0, 0, 0: standard error sqrt((4 / 4 - 0.25) / 3) = 0.5.
+    expect(ipsEstimate(byRating, rows, 2, () => 0.5)).toEqual({ ctr: 0.5, standardError: 0.5, decisions: 2, matched: 1 });
   });
 });

@@ -143,7 +143,7 @@ function printTurns(turns: readonly TurnReport[]): void {
     turns.map((t) => [
       String(t.turn), t.policy, String(t.slates), String(t.decisionRows), String(t.shown), String(t.clicks), String(t.lateClicks), String(t.labeledRows),
       String(t.positives), t.heldOut.auc.toFixed(3), t.heldOut.previousAuc === null ? '-' : t.heldOut.previousAuc.toFixed(3), `${(t.ctr * 100).toFixed(1)}%`,
-      t.ipsCtr === null ? '-' : `${(t.ipsCtr.ctr * 100).toFixed(1)}%`,
+      t.ipsCtr === null ? '-' : `${(t.ipsCtr.ctr * 100).toFixed(1)}% ± ${(t.ipsCtr.standardError * 100).toFixed(1)}`,
     ]),
     'lllrrrrrrrrrr',
   );
@@ -155,11 +155,13 @@ function printTurns(turns: readonly TurnReport[]): void {
   say('ranked by: the model version POST /v1/decide scored the turn\'s slates with (the promoted one; turn 0 has no model yet: a random shuffle).');
   say('CTR: clicks per shown item on the slates the ranker ordered. IPS estimate: the same ranker\'s CTR estimated before it served, from the');
   say('turn before\'s logged decisions: each logged click where it would have shown the same item at the same position, weighted by 1 / the');
-  say('logged propensity (turn 0: 1 / candidates, a uniform shuffle), per slot it would have filled.');
+  say('logged propensity (turn 0: 1 / candidates, a uniform shuffle), per slot it would have filled; ± one standard error. A click on a');
+  say('matching explored slate weighs 1 / (0.3 / 20) = 67, so the estimate is noisy at this size, and it is measured on the turn before\'s users');
+  say('and features: the measured CTR also gains from what the features learned since.');
   process.stdout.write('\n');
   for (const t of turns) {
     const weights = Object.entries(t.trained.weights).filter(([, w]) => w !== 0).map(([name, w]) => `${name} ${w >= 0 ? '+' : ''}${w.toFixed(2)}`).join(', ');
-    say(`after turn ${t.turn}: ranker ${t.trained.version} trained on ${t.trained.rows} shown rows (${t.trained.positives} clicked), train AUC ${t.trained.trainAuc.toFixed(3)}, registered and promoted; IPS CTR ${(t.trained.ips.ctr * 100).toFixed(1)}% (${t.trained.ips.matched} matching slots of ${t.trained.ips.decisions} logged decisions); weights ${weights}`);
+    say(`after turn ${t.turn}: ranker ${t.trained.version} trained on ${t.trained.rows} shown rows (${t.trained.positives} clicked), train AUC ${t.trained.trainAuc.toFixed(3)}, registered and promoted; IPS CTR ${(t.trained.ips.ctr * 100).toFixed(1)}% ± ${(t.trained.ips.standardError * 100).toFixed(1)} (${t.trained.ips.matched} matching slots of ${t.trained.ips.decisions} logged decisions); weights ${weights}`);
   }
 }
 
