@@ -19,6 +19,7 @@ import { warehouseChangeToken } from '../connectors/offline/warehouse-change-tok
 import { loadDefinitions } from '../cli/project/load-definitions.ts';
 import { loadConfig } from '../runtime/load-config.ts';
 import { TemporalSchedules } from '../runtime/temporal-schedules.ts';
+import type { ResolvedTemporalConfig } from '../core/config.ts';
 import { REPO_ROOT, createTempProject, type TempProject } from './support/temp-project.ts';
 import { runWorker, temporalAddress, temporalNamespace, testTaskQueue } from './setup/temporal.ts';
 import { putSealedSegment } from './support/sealed-segments.ts';
@@ -62,6 +63,7 @@ let warehouse: string;
 let store: SqliteOnlineStore;
 let runs: RunFinder;
 let schedules: TemporalSchedules | undefined;
+let temporal: ResolvedTemporalConfig;
 let sources: UiSources;
 let app: ReturnType<typeof createUiApp>;
 const taskQueue = testTaskQueue();
@@ -116,7 +118,7 @@ export default defineConfig({ project: '${PROJECT}', definitions: './definitions
   const loop = await runWorker({ taskQueue, activities: createActivities(deps) }, () => project.cliAsync('loop', 'run', '--as-of', AS_OF));
   expect(loop.code, `${loop.stdout}\n${loop.stderr}`).toBe(0);
 
-  const { temporal } = (await loadConfig({ cwd: project.dir, profile: 'local' })).profile;
+  ({ temporal } = (await loadConfig({ cwd: project.dir, profile: 'local' })).profile);
   runs = await connectRunFinder({ address: temporalAddress(), namespace: temporalNamespace(), taskQueue }, 'http://localhost:8233');
   sources = {
     project: PROJECT,
@@ -369,6 +371,15 @@ export const userCountry = featureView({ name: 'user_country', entities: [user],
         hasChanges: true, summary: { add: 1, change: 0, remove: 0, breaking: 0 }, changes: [{ action: 'add', kind: 'featureView', name: 'user_country', breaking: false }],
         schedules: [{ action: 'create', id: `flywheel:${PROJECT}:materialization:user_country`, featureView: 'user_country', spec: 'every 1h' }],
       });
+
+      // Temporal away: the schedules are not compared, and the page says why; the rest is shown.
+      const away = createUiApp({
+        sources: { ...sources, schedules: { temporal: { ...sources.schedules.temporal, address: '127.0.0.1:1' }, connect: () => TemporalSchedules.connectToRead(PROJECT, { ...temporal, address: '127.0.0.1:1' }) } },
+        tokens: TokenTable.parse(`${READ_TOKEN}=read`), assetsDir: undefined,
+      });
+      const awayBody = (await (await away.request('/api/plan', { headers: { Authorization: `Bearer ${READ_TOKEN}` } })).json()) as Record<string, unknown>;
+      expect(awayBody).toMatchObject({ hasChanges: true, summary: { add: 1 }, schedules: [], schedulesOn: null, checksSummary: { pass: 3, fail: 0, skipped: 0 } });
+      expect(awayBody.schedulesUnavailable).toMatch(/^the schedules on Temporal at 127\.0\.0\.1:1 cannot be read: .+/);
 
       // A source whose table is missing, one that declares a column the table lacks and another of the
       // wrong type, a transformation over each (one not run), and one that runs but returns a string
