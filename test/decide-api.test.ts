@@ -8,6 +8,7 @@ import { promoteModelVersion, registerModelVersion } from '../connectors/model-s
 import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
 import type { OnlineRecord } from '../connectors/online-store/online-store.ts';
 import { microsFromIso } from '../connectors/online-store/online-time.ts';
+import { RedisOnlineStore } from '../connectors/online-store/redis/redis-online-store.ts';
 import { SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-online-store.ts';
 import { SCORING_COLUMNS } from '../core/definitions/decision-stream.ts';
 import type { ProjectSpec } from '../core/definitions/specs.ts';
@@ -17,6 +18,7 @@ import { splitVersion } from '../server/decide/ab-split.ts';
 import { storeModelVersions } from '../server/decide/store-model-versions.ts';
 import type { ModelVersions } from '../server/decide/model-versions.ts';
 import { startLogServer, streamSchemasOf, TokenTable, type RunningLogServer } from '../server/index.ts';
+import { deleteTestKeys, redisUrl, testKeyPrefix } from './setup/redis.ts';
 
 /**
  * POST /v1/decide (server/decide/, docs/decide.md) on a real server: features from a SQLite online
@@ -75,8 +77,8 @@ const closed: ClosedSegment[] = [];
 /** The exploration draws the server takes, in order; when empty, 0.99 (never explore). */
 const draws: number[] = [];
 
-async function decide(body: unknown, token = 'reader'): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${server.url}/v1/decide`, {
+async function decide(body: unknown, token = 'reader', url = server.url): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${url}/v1/decide`, {
     method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body),
   });
   return { status: response.status, body: await response.json() };
@@ -278,5 +280,40 @@ describe('POST /v1/decide', { timeout: 60_000 }, () => {
     expect(explored[0]!.context).toBe('{"user_id":42}');
     // Failed and refused requests log nothing: the decisions logged are the ones answered 200 (1 + 3 + 1 + 5 + 2).
     expect(byDecision.size).toBe(12);
+  });
+});
+
+describe('POST /v1/decide over Redis', { timeout: 60_000 }, () => {
+  const keyPrefix = testKeyPrefix();
+  let onRedis: RunningLogServer;
+
+  beforeAll(async () => {
+    const store = new RedisOnlineStore({ url: redisUrl(), keyPrefix });
+    await store.write(RECORDS);
+    // The same object store, where v1 is promoted again at the end of the suite above.
+    onRedis = await startLogServer({
+      stateDir: join(dir, 'state-redis'), streams: streamSchemasOf(project), tokens: TokenTable.parse('reader=read'), port: 0,
+      serving: { store, project, nowMicros: () => microsFromIso(NOW)! }, decide: { project, versions, nowMicros: () => microsFromIso(NOW)! }, log: () => undefined,
+    });
+  });
+
+  afterAll(async () => {
+    await onRedis?.close();
+    await deleteTestKeys(redisUrl(), keyPrefix);
+  });
+
+  it('answers the same slate and the same errors as over SQLite', async () => {
+    expect((await decide({ context: { user_id: 42, boost: 0.5 }, candidates: FIVE_ITEMS, topK: 3 }, 'reader', onRedis.url)).body).toEqual({
+      decision_id: expect.stringMatching(UUIDV7), model: 'ranker', version: 'v1', explored: false, eligible: 5,
+      items: [
+        { candidate: 4, keys: { item_id: 5, user_id: 42 }, score: 2.5, propensity: 1 },
+        { candidate: 2, keys: { item_id: 3, user_id: 42 }, score: 2, propensity: 1 },
+        { candidate: 0, keys: { item_id: 1, user_id: 42 }, score: 1.5, propensity: 1 },
+      ],
+    });
+    expect(await decide({ version: 'v2', context: { user_id: 42, boost: 0.5 }, candidates: FIVE_ITEMS, filters: ['in_stock'] }, 'reader', onRedis.url)).toEqual({
+      status: 500,
+      body: { error: { code: 'model_failed', message: 'model "ranker" version "v2" failed on candidate 3: the model returned NaN; nothing was decided', details: { model: 'ranker', version: 'v2', candidate: 3 } } },
+    });
   });
 });
