@@ -15,6 +15,8 @@ import type { ProjectSpec } from '../core/definitions/specs.ts';
 import { NotFoundError } from '../core/errors.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
 import { splitVersion } from '../server/decide/ab-split.ts';
+import { readPromotedSplit } from '../core/models/promoted-split.ts';
+import { decisionSampleFraction } from '../server/serving/decision-log.ts';
 import { storeModelVersions } from '../server/decide/store-model-versions.ts';
 import type { ModelVersions } from '../server/decide/model-versions.ts';
 import { startLogServer, streamSchemasOf, TokenTable, type RunningLogServer } from '../server/index.ts';
@@ -76,6 +78,8 @@ let server: RunningLogServer;
 const closed: ClosedSegment[] = [];
 /** The exploration draws the server takes, in order; when empty, 0.99 (never explore). */
 const draws: number[] = [];
+/** The decisions made under the split declared at promotion, with the version each user's arm must have logged. */
+const splitDecisions: { decisionId: string; version: string }[] = [];
 
 async function decide(body: unknown, token = 'reader', url = server.url): Promise<{ status: number; body: any }> {
   const response = await fetch(`${url}/v1/decide`, {
@@ -256,6 +260,50 @@ describe('POST /v1/decide', { timeout: 60_000 }, () => {
     expect(versions.status()).toEqual({ ranker: { serving: 'v1', promoted: 'v1' } });
   });
 
+  it('routes each request to the arm of the split declared at promotion, by the stable hash of its context key', async () => {
+    const arms = [{ version: 'v4', share: 0.7 }, { version: 'v1', share: 0.3 }];
+    await promoteModelVersion(objects, 'ranker', 'v4', new Date(NOW), readPromotedSplit('ranker', 'v4', 'v4=0.7,v1=0.3', 'user_id'));
+    await versions.poll();
+    expect(versions.status()).toEqual({ ranker: { serving: 'v4', promoted: 'v4', split: { key: 'user_id', arms } } });
+    // The arm of each user, by the hash the server uses; users 42 and 1..8 fall in both arms.
+    const users = [42, 1, 2, 3, 4, 5, 6, 7, 8];
+    const expected = users.map((userId) => splitVersion('ranker', userId, arms));
+    expect(new Set(expected)).toEqual(new Set(['v4', 'v1']));
+    for (const [at, userId] of users.entries()) {
+      const { status, body } = await decide({ context: { user_id: userId, boost: 0 }, candidates: [{ item_id: 2 }] });
+      // Item 2 costs 30; only user 42 has an affinity (2): v1 scores affinity - 3, v4 affinity - 6.
+      const affinity = userId === 42 ? 2 : 0;
+      expect([status, body.version, body.items[0].score]).toEqual([200, expected[at], affinity - (expected[at] === 'v1' ? 3 : 6)]);
+      splitDecisions.push({ decisionId: body.decision_id, version: expected[at]! });
+    }
+    // The hash against the cumulative shares, by hand: below 0.7 is v4, else v1.
+    expect(expected).toEqual(users.map((userId) => (decisionSampleFraction(`ranker\u0000${userId}`) < 0.7 ? 'v4' : 'v1')));
+    // An entity request is split by the entity's key.
+    expect((await decide({ entity: { user_id: 42, item_id: 2, boost: 0 } })).body.version).toBe(expected[0]);
+    // A named version, and a per-request split, override the declared split.
+    expect((await decide({ version: 'v1', context: { user_id: 42, boost: 0 }, candidates: [{ item_id: 2 }] })).body.version).toBe('v1');
+    expect((await decide({ split: { key: 'user_id', shares: { v1: 1 } }, context: { user_id: 42, boost: 0 }, candidates: [{ item_id: 2 }] })).body.version).toBe('v1');
+    // A request without the key is refused, naming it.
+    expect(await decide({ context: { boost: 0 }, candidates: [{ user_id: 42, item_id: 2 }] })).toEqual({
+      status: 400,
+      body: { error: { code: 'invalid_request', message: 'model "ranker" splits requests by "user_id" (flywheel models promote --split), so the context must give "user_id" (a string or a number), got undefined', details: { model: 'ranker', key: 'user_id' } } },
+    });
+    // An arm that does not load (v5 is malformed) leaves the last good split serving, named in /readyz.
+    await promoteModelVersion(objects, 'ranker', 'v1', new Date(NOW), readPromotedSplit('ranker', 'v1', 'v1=0.5,v5=0.5', 'user_id'));
+    await versions.poll();
+    expect(versions.status()).toEqual({
+      ranker: {
+        serving: 'v4', promoted: 'v1', split: { key: 'user_id', arms },
+        problem: expect.stringMatching(/^split arm "v5" failed to load; the split by "user_id" \(v4 0\.7, v1 0\.3\) keeps serving: model "ranker" version v5, artifact /),
+      },
+    });
+    expect((await decide({ context: { user_id: 42, boost: 0 }, candidates: [{ item_id: 2 }] })).body.version).toBe(expected[0]);
+    // A plain promotion clears the split.
+    await promote('v1');
+    expect(versions.status()).toEqual({ ranker: { serving: 'v1', promoted: 'v1' } });
+    expect((await decide({ context: { boost: 0 }, candidates: [{ user_id: 42, item_id: 2 }] })).body.version).toBe('v1');
+  });
+
   it('logs one decision per request: every candidate\'s features, the model version, score, rank, shown position and propensity', async () => {
     await server.close();
     const events: Record<string, unknown>[] = [];
@@ -278,8 +326,10 @@ describe('POST /v1/decide', { timeout: 60_000 }, () => {
       { item_id: 5, row_index: 4, price: null, available: null, affinity: 2, available__status: 'missing', model: 'ranker', version: 'v1', score: null, rank: null, position: null, propensity: null },
     ]);
     expect(explored[0]!.context).toBe('{"user_id":42}');
-    // Failed and refused requests log nothing: the decisions logged are the ones answered 200 (1 + 3 + 1 + 5 + 2).
-    expect(byDecision.size).toBe(12);
+    // Each decision of the declared split logged the version of its user's arm.
+    expect(splitDecisions.map(({ decisionId }) => byDecision.get(decisionId)![0]![c.version])).toEqual(splitDecisions.map(({ version }) => version));
+    // Failed and refused requests log nothing: the decisions logged are the ones answered 200 (1 + 3 + 1 + 5 + 2 + 14).
+    expect(byDecision.size).toBe(26);
   });
 });
 

@@ -31,16 +31,22 @@ export function registerModelsCommand(program: Command): void {
 
   models
     .command('promote')
-    .description('make a version the one /v1/decide and batch scoring use by default')
+    .description('make a version the one /v1/decide and batch scoring use by default; with --split and --by, /v1/decide splits requests between versions (a plain promote clears a split)')
     .argument('<name>', 'model name')
     .argument('<version>', 'a registered version, such as v3')
-    .action(async (name: string, version: string, _options: unknown, command: Command) => {
+    .option('--split <shares>', 'an A/B split for /v1/decide: <version>=<share>,... such as v3=0.9,v4=0.1 (shares in (0, 1], adding up to 1, the promoted version among them)')
+    .option('--by <context key>', 'the request context field whose stable hash picks each request\'s version (with --split)')
+    .action(async (name: string, version: string, options: { split?: string; by?: string }, command: Command) => {
       const { store, project } = await open(command);
       const { modelSpecNamed } = await import('../../connectors/model-runtime/load-model-version.ts');
       const { promoteModelVersion } = await import('../../connectors/model-store/model-store.ts');
+      const { readPromotedSplit } = await import('../../core/models/promoted-split.ts');
       modelSpecNamed(project, name);
-      await promoteModelVersion(store, name, version, new Date());
-      process.stdout.write(`Promoted ${name} ${version}.\n`);
+      const split = readPromotedSplit(name, version, options.split, options.by);
+      await promoteModelVersion(store, name, version, new Date(), split);
+      process.stdout.write(split
+        ? `Promoted ${name} ${version}; /v1/decide splits requests by "${split.key}": ${split.arms.map((arm) => `${arm.version} ${arm.share}`).join(', ')}.\n`
+        : `Promoted ${name} ${version}.\n`);
     });
 
   models

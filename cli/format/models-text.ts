@@ -5,7 +5,8 @@ export function formatModelList(models: readonly { name: string; versions: reado
   if (models.length === 0) return 'No models are defined.\n';
   const lines: string[] = [];
   for (const { name, versions, promoted } of models) {
-    lines.push(`${name}${promoted ? ` (promoted: ${promoted.version})` : versions.length > 0 ? ' (none promoted)' : ''}`);
+    const split = promoted?.split ? `, split by ${promoted.split.key}: ${promoted.split.arms.map((arm) => `${arm.version} ${arm.share}`).join(', ')}` : '';
+    lines.push(`${name}${promoted ? ` (promoted: ${promoted.version}${split})` : versions.length > 0 ? ' (none promoted)' : ''}`);
     if (versions.length === 0) lines.push('  no versions registered');
     for (const v of versions) {
       const rows = v.trainedOn.partitions.reduce((n, p) => n + p.rowCount, 0);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ObjectStore } from '../object-store/object-store.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { ModelRegistryError } from '../../core/models/errors.ts';
-import { artifactFileOf, modelKeys, versionNumber, type ModelVersionManifest, type PromotedModel, type TrainedOn } from '../../core/models/manifest.ts';
+import { artifactFileOf, modelKeys, versionNumber, type ModelVersionManifest, type PromotedModel, type PromotedSplit, type TrainedOn } from '../../core/models/manifest.ts';
 import type { ModelSpec } from '../../core/definitions/specs.ts';
 import { modelInputName } from '../../core/validation/model.ts';
 
@@ -64,14 +64,19 @@ export async function registerModelVersion(
   return { manifest, created: true };
 }
 
-/** Makes `version` the one serving and batch scoring use by default. */
-export async function promoteModelVersion(store: ObjectStore, name: string, version: string, now: Date): Promise<PromotedModel> {
-  const manifest = await readModelVersion(store, name, version);
-  if (!manifest) {
+/**
+ * Makes `version` the one serving and batch scoring use by default; with a split (read by
+ * core/models/promoted-split.ts), `/v1/decide` routes each request to an arm. A promotion without a
+ * split clears any split before it.
+ */
+export async function promoteModelVersion(store: ObjectStore, name: string, version: string, now: Date, split?: PromotedSplit): Promise<PromotedModel> {
+  for (const wanted of [version, ...(split?.arms ?? []).map((arm) => arm.version).filter((v) => v !== version)]) {
+    if (await readModelVersion(store, name, wanted)) continue;
     const known = (await listModelVersions(store, name)).map((v) => v.version);
-    throw new ModelRegistryError(name, `no version ${version}; ${known.length > 0 ? `registered: ${known.join(', ')}` : 'none is registered (flywheel models register)'}`);
+    const what = wanted === version ? `no version ${wanted}` : `--split names version ${wanted}, which is not registered`;
+    throw new ModelRegistryError(name, `${what}; ${known.length > 0 ? `registered: ${known.join(', ')}` : 'none is registered (flywheel models register)'}`);
   }
-  const promoted: PromotedModel = { version, promotedAt: now.toISOString() };
+  const promoted: PromotedModel = { version, promotedAt: now.toISOString(), ...(split ? { split } : {}) };
   await store.putBytes(modelKeys.promoted(name), `${JSON.stringify(promoted, null, 2)}\n`);
   return promoted;
 }

@@ -6,7 +6,7 @@ import type { ModelSpec } from '../definitions/specs.ts';
  *
  *   models/<name>/versions/<version>/<artifact file>   model.onnx, or params.json (TypeScript)
  *   models/<name>/versions/<version>/manifest.json     ModelVersionManifest; written last
- *   models/<name>/promoted.json                         PromotedModel
+ *   models/<name>/promoted.json                         PromotedModel (the version, and any A/B split)
  */
 export const modelKeys = {
   prefix: (name: string) => `models/${name}/`,
@@ -48,8 +48,19 @@ export interface ModelVersionManifest {
 }
 
 export interface PromotedModel {
+  /** The version batch scoring uses, and `/v1/decide` when there is no split. */
   readonly version: string;
   readonly promotedAt: string;
+  /** The A/B split `/v1/decide` routes requests by, when one is declared (`models promote --split`). */
+  readonly split?: PromotedSplit;
+}
+
+/** An A/B split declared at promotion: each request's version by the stable hash of its context's `key`. */
+export interface PromotedSplit {
+  /** The request context field hashed. */
+  readonly key: string;
+  /** In order (the cumulative shares are taken in this order); shares in (0, 1], adding up to 1. */
+  readonly arms: readonly { readonly version: string; readonly share: number }[];
 }
 
 /** `v12` → 12 (versions sort by number, not as text). */

@@ -100,7 +100,7 @@ export class DecisionApi {
   modelStatus(withToken: boolean): Record<string, ModelStatus> {
     const status = this.#options.versions.status();
     if (withToken) return status;
-    return Object.fromEntries(Object.entries(status).map(([name, s]) => [name, { serving: s.serving, promoted: s.promoted, ...(s.problem !== undefined ? { problem: 'the promoted version is not serving (details with a token)' } : {}) }]));
+    return Object.fromEntries(Object.entries(status).map(([name, s]) => [name, { serving: s.serving, promoted: s.promoted, ...(s.split ? { split: s.split } : {}), ...(s.problem !== undefined ? { problem: 'the promoted version is not serving (details with a token)' } : {}) }]));
   }
 
   /** The route's handler. Throws ApiError (answered by the app's error handler). */
@@ -203,14 +203,32 @@ export class DecisionApi {
     return resolved;
   }
 
-  /** The version asked for, the split's arm for the context's key, or undefined (the promoted one). */
+  /**
+   * The version asked for; else the arm of the request's split (an override) or of the split the
+   * promotion declares, by the context's key (an `entity` request: the entity's); else undefined
+   * (the promoted version).
+   */
   #version(model: DecideModel, request: DecideRequest): string | undefined {
-    if (request.split === undefined) return request.version;
-    const value = request.context?.[request.split.key];
-    if (typeof value !== 'string' && typeof value !== 'number') {
-      throw new ApiError('invalid_request', `"split.key" is "${request.split.key}", so the context must give it (a string or a number), got ${describeValue(value)}`);
+    if (request.version !== undefined) return request.version;
+    if (request.split !== undefined) {
+      const value = request.context?.[request.split.key];
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        throw new ApiError('invalid_request', `"split.key" is "${request.split.key}", so the context must give it (a string or a number), got ${describeValue(value)}`);
+      }
+      return splitVersion(model.spec.name, value, request.split.arms);
     }
-    return splitVersion(model.spec.name, value, request.split.arms);
+    const declared = this.#options.versions.split(model.spec.name);
+    if (declared === undefined) return undefined;
+    const fields = (request.single ? request.rows[0] : request.context) as Record<string, unknown> | undefined;
+    const value = fields?.[declared.key];
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      throw new ApiError(
+        'invalid_request',
+        `model "${model.spec.name}" splits requests by "${declared.key}" (flywheel models promote --split), so the ${request.single ? 'entity' : 'context'} must give "${declared.key}" (a string or a number), got ${describeValue(value)}`,
+        { model: model.spec.name, key: declared.key },
+      );
+    }
+    return splitVersion(model.spec.name, value, declared.arms);
   }
 
   #toApiError(c: Context, error: unknown): ApiError {

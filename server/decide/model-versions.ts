@@ -4,17 +4,23 @@
  * versions loaded on first use. Servers are stateless: what is promoted is `models/<name>/promoted.json`
  * in the object store, so every node converges on a promotion within one poll.
  *
+ * A promotion may declare an A/B split (`models promote --split v3=0.9,v4=0.1 --by user_id`): every
+ * arm's version is loaded, and the split serves (`split(name)`) only once all of them are; until then
+ * the last good promotion (version or split) keeps serving and the failing arm is named in `/readyz`.
+ *
  * A promoted version that fails to load (a malformed artifact, a missing file, a store that does not
  * answer) never replaces the last good one: the last good version keeps serving, and the failure is
  * kept for `/readyz` until a later poll loads the promotion. A model that never loaded any version
  * answers `503 model_unavailable`.
  *
  * @example
- * const versions = new ModelVersions({ models: ['ranker'], load, promotedVersion, log });
+ * const versions = new ModelVersions({ models: ['ranker'], load, promotion, log });
  * await versions.start();                  // the first poll, awaited
  * const model = await versions.get('ranker');   // the promoted version (the last good one)
  * versions.stop();
  */
+
+import type { PromotedSplit } from '../../core/models/manifest.ts';
 
 /** A loaded version that scores rows (the models runtime's LoadedModel, connectors/model-runtime). */
 export interface ScoringModel {
@@ -29,8 +35,8 @@ export interface ModelVersionsOptions {
   readonly models: readonly string[];
   /** Loads a version (the models runtime's `loadModelVersion`); throws when it cannot. */
   readonly load: (name: string, version: string) => Promise<ScoringModel>;
-  /** The version promoted now (`models/<name>/promoted.json`), or undefined when none is. */
-  readonly promotedVersion: (name: string) => Promise<string | undefined>;
+  /** What is promoted now (`models/<name>/promoted.json`): the version and any A/B split; undefined when none is. */
+  readonly promotion: (name: string) => Promise<{ readonly version: string; readonly split?: PromotedSplit } | undefined>;
   /** How often the promoted versions are re-read. Default 5,000 ms. */
   readonly pollMs?: number;
   /** Named versions kept loaded at most, per server, besides the promoted ones. Default 16. */
@@ -45,6 +51,8 @@ export interface ModelStatus {
   readonly serving: string | null;
   /** The version promoted at the last poll, or null when none is promoted. */
   readonly promoted: string | null;
+  /** The A/B split serving now, when the promotion serving declares one. */
+  readonly split?: PromotedSplit;
   /** Why the promoted version is not the one serving (its load failed), or why the last poll failed. */
   readonly problem?: string;
 }
@@ -64,6 +72,10 @@ export const DEFAULT_MODEL_POLL_MS = 5_000;
 
 interface State {
   serving: ScoringModel | undefined;
+  /** The split serving, with every arm's version loaded; undefined when the promotion serving has none. */
+  split: { readonly declared: PromotedSplit; readonly arms: ReadonlyMap<string, ScoringModel> } | undefined;
+  /** The promotion serving, as text: a poll that reads the same one loads nothing. */
+  servingPromotion: string | undefined;
   promoted: string | null;
   problem: string | undefined;
 }
@@ -77,7 +89,7 @@ export class ModelVersions {
 
   constructor(options: ModelVersionsOptions) {
     this.#options = options;
-    for (const name of options.models) this.#states.set(name, { serving: undefined, promoted: null, problem: undefined });
+    for (const name of options.models) this.#states.set(name, { serving: undefined, split: undefined, servingPromotion: undefined, promoted: null, problem: undefined });
   }
 
   get models(): string[] {
@@ -119,6 +131,8 @@ export class ModelVersions {
       throw new ModelUnavailableError(name, undefined, `model "${name}" has no version to score with: ${why}`);
     }
     if (state.serving?.version === version) return state.serving;
+    const arm = state.split?.arms.get(version);
+    if (arm) return arm;
     const id = `${name}@${version}`;
     let loading = this.#named.get(id);
     if (!loading) {
@@ -135,45 +149,69 @@ export class ModelVersions {
     }
   }
 
+  /** The A/B split the promotion serving declares (all its arms loaded), or undefined. */
+  split(name: string): PromotedSplit | undefined {
+    return this.#states.get(name)?.split?.declared;
+  }
+
   status(): Record<string, ModelStatus> {
     const out: Record<string, ModelStatus> = {};
     for (const [name, state] of this.#states) {
-      out[name] = { serving: state.serving?.version ?? null, promoted: state.promoted, ...(state.problem !== undefined ? { problem: state.problem } : {}) };
+      out[name] = { serving: state.serving?.version ?? null, promoted: state.promoted, ...(state.split ? { split: state.split.declared } : {}), ...(state.problem !== undefined ? { problem: state.problem } : {}) };
     }
     return out;
   }
 
   async #pollOne(name: string): Promise<void> {
     const state = this.#states.get(name)!;
-    let promoted: string | undefined;
+    let promotion: { readonly version: string; readonly split?: PromotedSplit } | undefined;
     try {
-      promoted = await this.#options.promotedVersion(name);
+      promotion = await this.#options.promotion(name);
     } catch (error) {
       state.problem = `reading the promoted version failed: ${messageOf(error)}`;
       return;
     }
-    state.promoted = promoted ?? null;
-    if (promoted === undefined) {
+    state.promoted = promotion?.version ?? null;
+    if (promotion === undefined) {
       state.problem = undefined;
       return;
     }
-    if (state.serving?.version === promoted) {
+    const promoted = promotion.version;
+    const declared = promotion.split;
+    const text = JSON.stringify({ version: promoted, split: declared ?? null });
+    if (state.servingPromotion === text) {
       state.problem = undefined;
       return;
     }
-    try {
-      const loaded = await this.#options.load(name, promoted);
-      const before = state.serving?.version;
-      state.serving = loaded;
-      state.problem = undefined;
-      this.#options.log(`decide: model "${name}" now scores with version "${promoted}"${before !== undefined ? ` (was "${before}")` : ''}`);
-    } catch (error) {
-      const keeps = state.serving ? `; version "${state.serving.version}" keeps serving` : '; no version serves';
-      const problem = `promoted version "${promoted}" failed to load${keeps}: ${messageOf(error)}`;
-      if (state.problem !== problem) this.#options.log(`decide: model "${name}": ${problem}`);
-      state.problem = problem;
+    // Every version the promotion needs, each loaded once (one already serving is kept as it is).
+    const wanted = [promoted, ...(declared?.arms ?? []).map((arm) => arm.version).filter((v) => v !== promoted)];
+    const loaded = new Map<string, ScoringModel>();
+    for (const version of wanted) {
+      const have = state.serving?.version === version ? state.serving : state.split?.arms.get(version);
+      try {
+        loaded.set(version, have ?? (await this.#options.load(name, version)));
+      } catch (error) {
+        const keeps = state.serving ? `; ${state.split ? `the split by "${state.split.declared.key}" (${describeArms(state.split.declared)})` : `version "${state.serving.version}"`} keeps serving` : '; no version serves';
+        const what = version === promoted ? `promoted version "${promoted}"` : `split arm "${version}"`;
+        const problem = `${what} failed to load${keeps}: ${messageOf(error)}`;
+        if (state.problem !== problem) this.#options.log(`decide: model "${name}": ${problem}`);
+        state.problem = problem;
+        return;
+      }
     }
+    const before = state.serving?.version;
+    state.serving = loaded.get(promoted)!;
+    state.split = declared ? { declared, arms: loaded } : undefined;
+    state.servingPromotion = text;
+    state.problem = undefined;
+    const how = declared ? `version "${promoted}", split by "${declared.key}" (${describeArms(declared)})` : `version "${promoted}"`;
+    this.#options.log(`decide: model "${name}" now scores with ${how}${before !== undefined ? ` (was "${before}")` : ''}`);
   }
+}
+
+/** `v4 0.7, v1 0.3` */
+function describeArms(split: PromotedSplit): string {
+  return split.arms.map((arm) => `${arm.version} ${arm.share}`).join(', ');
 }
 
 function messageOf(error: unknown): string {

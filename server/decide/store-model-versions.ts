@@ -25,7 +25,7 @@ export function storeModelVersions(args: {
   return new ModelVersions({
     models: Object.keys(project.models ?? {}),
     load: (name, version) => loadModelVersion({ store, definitions: project, name, version, projectRoot }),
-    promotedVersion: async (name) => (await readPromoted(store, name))?.version,
+    promotion: (name) => readPromoted(store, name),
     ...(args.pollMs !== undefined ? { pollMs: args.pollMs } : {}),
     log: args.log,
   });
