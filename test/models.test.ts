@@ -13,6 +13,7 @@ import { definitionHash } from '../core/plan/definition-hash.ts';
 import { desiredSchedules, knownScheduleIds, scheduleTargetOfId, schedulesInvolved } from '../core/plan/schedules.ts';
 import { resolveTaskQueues } from '../core/task-queues.ts';
 import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
+import { readPromotedSplit } from '../core/models/promoted-split.ts';
 import { listModelVersions, promoteModelVersion, readPromoted, registerModelVersion } from '../connectors/model-store/model-store.ts';
 import { loadModelVersion, scorerModel } from '../connectors/model-runtime/load-model-version.ts';
 
@@ -152,6 +153,46 @@ describe('model runtime', () => {
     await expect(probability.score([{ ctr: 0, position: 0 }, { ctr: 1, position: 0 }])).rejects.toThrow('model "linear" version v5, row 1: the model returned 3, and output "p" is a probability (0 to 1)');
   });
 
+  it('reads an A/B split of `models promote --split ... --by ...`, naming the part at fault', () => {
+    expect(readPromotedSplit('ranker', 'v3', undefined, undefined)).toBeUndefined();
+    expect(readPromotedSplit('ranker', 'v3', 'v3=0.7,v4=0.2,v5=0.1', ' user_id ')).toEqual({
+      key: 'user_id', arms: [{ version: 'v3', share: 0.7 }, { version: 'v4', share: 0.2 }, { version: 'v5', share: 0.1 }],
+    });
+    expect(readPromotedSplit('ranker', 'v3', 'v3=1', 'user_id')).toEqual({ key: 'user_id', arms: [{ version: 'v3', share: 1 }] });
+    const error = (split: string | undefined, by: string | undefined) => {
+      try {
+        readPromotedSplit('ranker', 'v3', split, by);
+      } catch (caught) {
+        expect(caught).toBeInstanceOf(ModelRegistryError);
+        return (caught as Error).message;
+      }
+      return 'no error';
+    };
+    expect([
+      error('v3=0.9,v4=0.1', undefined),
+      error(undefined, 'user_id'),
+      error('v3=0.9,v4', 'user_id'),
+      error('v3=0.9,v4=0.1,', 'user_id'),
+      error('v3=1.5', 'user_id'),
+      error('v3=0,v4=1', 'user_id'),
+      error('v3=0.5,v4=half', 'user_id'),
+      error('v3=0.5,v3=0.5', 'user_id'),
+      error('v3=0.5,v4=0.4', 'user_id'),
+      error('v4=0.5,v5=0.5', 'user_id'),
+    ]).toEqual([
+      'model "ranker": --split needs --by <context key>: the request context field whose hash picks each request\'s version',
+      'model "ranker": --by names the context key of an A/B split; give the split too: --split <version>=<share>,...',
+      'model "ranker": --split part 2 "v4" must be <version>=<share>, such as v4=0.1',
+      'model "ranker": --split part 3 "" must be <version>=<share>, such as v4=0.1',
+      'model "ranker": --split part 1 "v3=1.5": the share must be a number in (0, 1], got 1.5',
+      'model "ranker": --split part 1 "v3=0": the share must be a number in (0, 1], got 0',
+      'model "ranker": --split part 2 "v4=half": the share must be a number in (0, 1], got half',
+      'model "ranker": --split part 2 "v3=0.5": version v3 is named twice',
+      'model "ranker": --split shares add up to 0.9, not 1',
+      'model "ranker": --split must give the promoted version v3 a share (batch scoring uses it); it names v4, v5',
+    ]);
+  });
+
   it('registers versions in the object store (idempotent by sha256), promotes one, and loads the promoted or a named version', async () => {
     const now = new Date('2024-05-02T10:00:00.000Z');
     await expect(loadModelVersion({ store, definitions: { ...validate(), models: { tiny: onnxSpec() } }, name: 'tiny' }))
@@ -170,6 +211,13 @@ describe('model runtime', () => {
       'models/tiny/versions/v1/manifest.json', 'models/tiny/versions/v1/model.onnx', 'models/tiny/versions/v2/manifest.json', 'models/tiny/versions/v2/model.onnx',
     ]);
     await expect(promoteModelVersion(store, 'tiny', 'v3', now)).rejects.toThrow(new ModelRegistryError('tiny', 'no version v3; registered: v1, v2'));
+    // An A/B split declared at promotion: every arm registered, kept in promoted.json in the order given.
+    const split = readPromotedSplit('tiny', 'v2', 'v2=0.75, v1=0.25', 'user_id');
+    await expect(promoteModelVersion(store, 'tiny', 'v2', now, readPromotedSplit('tiny', 'v2', 'v2=0.5,v9=0.5', 'user_id')))
+      .rejects.toThrow(new ModelRegistryError('tiny', '--split names version v9, which is not registered; registered: v1, v2'));
+    expect(await promoteModelVersion(store, 'tiny', 'v2', now, split)).toEqual({ version: 'v2', promotedAt: '2024-05-02T10:00:00.000Z', split: { key: 'user_id', arms: [{ version: 'v2', share: 0.75 }, { version: 'v1', share: 0.25 }] } });
+    expect((await readPromoted(store, 'tiny'))?.split).toEqual(split);
+    // A plain promotion clears it.
     expect(await promoteModelVersion(store, 'tiny', 'v2', now)).toEqual({ version: 'v2', promotedAt: '2024-05-02T10:00:00.000Z' });
     expect(await readPromoted(store, 'tiny')).toEqual({ version: 'v2', promotedAt: '2024-05-02T10:00:00.000Z' });
     expect((await listModelVersions(store, 'tiny')).map((v) => v.version)).toEqual(['v1', 'v2']);
