@@ -195,6 +195,16 @@ export default defineConfig({ project: 'score_${kind}', definitions: './definiti
 
     const promote = project.cli('models', 'promote', 'ranker', 'v3');
     expect([promote.code, withoutNodeWarnings(promote.stderr)]).toEqual([1, 'error: model "ranker": no version v3; registered: v1, v2\n']);
+    // An A/B split for /v1/decide (docs/models.md, "A/B splits"): refused precisely, then declared, listed, and cleared by a plain promote.
+    const badSplit = (...args: string[]) => {
+      const result = project.cli('models', 'promote', 'ranker', 'v1', ...args);
+      return [result.code, withoutNodeWarnings(result.stderr)];
+    };
+    expect(badSplit('--split', 'v1=0.5,v2=0.4', '--by', 'user_id')).toEqual([1, 'error: model "ranker": --split shares add up to 0.9, not 1\n']);
+    expect(badSplit('--split', 'v1=0.5,v3=0.5', '--by', 'user_id')).toEqual([1, 'error: model "ranker": --split names version v3, which is not registered; registered: v1, v2\n']);
+    expect(ok(project.cli('models', 'promote', 'ranker', 'v1', '--split', 'v1=0.9,v2=0.1', '--by', 'user_id')))
+      .toBe('Promoted ranker v1; /v1/decide splits requests by "user_id": v1 0.9, v2 0.1.\n');
+    expect(ok(project.cli('models', 'list', 'ranker')).split('\n')[0]).toBe('ranker (promoted: v1, split by user_id: v1 0.9, v2 0.1)');
     expect(ok(project.cli('models', 'promote', 'ranker', 'v1'))).toBe('Promoted ranker v1.\n');
     ok(project.cli('models', 'promote', 'flaky', 'v1'));
     const list = ok(project.cli('models', 'list', 'ranker'));
