@@ -1,10 +1,11 @@
 import { decisionSampleFraction } from '../serving/decision-log.ts';
 
 /**
- * The A/B split of `POST /v1/decide` (docs/decide.md, "A/B splits"): a request may split traffic
- * between versions of its model by a context key, with declared shares:
+ * The A/B split of `POST /v1/decide` (docs/decide.md, "Which version scores"): traffic split between
+ * versions of a model by a context key, with shares declared at promotion
+ * (`flywheel models promote ranker v3 --split v3=0.9,v4=0.1 --by user_id`), or per request as an override:
  *
- *     "split": { "key": "user_id", "shares": { "3": 0.9, "4": 0.1 } }
+ *     "split": { "key": "user_id", "shares": { "v3": 0.9, "v4": 0.1 } }
  *
  * The arm is chosen by a stable hash of the model's name and the key's value (the same 32-bit hash
  * as the decision log's sampling, `decisionSampleFraction`, of `<model>\u0000<value>`), so a user
