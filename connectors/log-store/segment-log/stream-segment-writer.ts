@@ -69,6 +69,8 @@ interface OpenSegment {
   settled: Promise<void>;
   /** The cut back to `ackedBytes`, once a failure began it; refusals are answered after it. */
   cut: Promise<void> | undefined;
+  /** The segment given up after a failure (cut back, then closed); refusals wait for it when there is one. */
+  given: Promise<void> | undefined;
 }
 
 /** Counters of one stream's writer: `syncs` below `appends` is group commit at work. */
@@ -105,7 +107,8 @@ const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
  * All or nothing: when a write or an fdatasync fails, every append not acknowledged yet is refused,
  * and only after its segment was cut back (truncated and fsync'd) to the end of the last group
  * acknowledged, so no record of a refused append (a torn group's whole records, say) is found by
- * recovery after a restart. The segment is then closed with its acknowledged records. A failure for
+ * recovery after a restart. The segment is then closed with its acknowledged records, before the
+ * refusals are answered. A failure for
  * want of space (ENOSPC, EDQUOT, EFBIG) is tried again by the first append `retryAfterMs` later, in a
  * new segment, so the stream takes events again once space is freed, without a restart; any other
  * failure stops the stream until the process restarts.
@@ -267,10 +270,11 @@ export class StreamSegmentWriter {
     }
     this.current = undefined;
     clearTimeout(segment.timer);
-    this.refuseAfterCut(segment, written, this.failure);
     this.abandoning++; // counted now, so no append tries again before the close below has run
     const given = this.closes.then(() => this.abandon(segment)).finally(() => this.abandoning--);
+    segment.given = given;
     this.abandoned = Promise.all([this.abandoned, given]).then(() => undefined);
+    this.refuseAfterCut(segment, written, this.failure);
   }
 
   /**
@@ -301,14 +305,18 @@ export class StreamSegmentWriter {
     }
   }
 
-  /** Refuses `pendings` (written to `segment`) once the segment is cut back, or the cut failed. */
+  /**
+   * Refuses `pendings` (written to `segment`) once the segment is cut back, or the cut failed; when the
+   * segment is being given up, once it is closed too, so a refused client finds the acknowledged
+   * records already handed on for ingestion (abandon never throws).
+   */
   private refuseAfterCut(segment: OpenSegment, pendings: readonly PendingAppend[], cause: unknown): void {
     if (pendings.length === 0) return;
     const wrapped = new SegmentWriteError(this.options.stream, { cause });
     const refuse = () => {
       for (const pending of pendings) pending.reject(wrapped);
     };
-    void this.cutBack(segment).then(refuse, refuse);
+    void (segment.given ?? this.cutBack(segment)).then(refuse, refuse);
   }
 
   /**
@@ -414,7 +422,7 @@ export class StreamSegmentWriter {
       this.wake();
     }, this.options.maxSegmentAgeMs);
     timer.unref();
-    const segment: OpenSegment = { segmentId, path, handle, timer, bytes: 0, events: 0, ackedBytes: 0, ackedEvents: 0, settled: Promise.resolve(), cut: undefined };
+    const segment: OpenSegment = { segmentId, path, handle, timer, bytes: 0, events: 0, ackedBytes: 0, ackedEvents: 0, settled: Promise.resolve(), cut: undefined, given: undefined };
     this.current = segment;
     return segment;
   }
