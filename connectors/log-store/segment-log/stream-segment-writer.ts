@@ -108,10 +108,9 @@ const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
  * and only after its segment was cut back (truncated and fsync'd) to the end of the last group
  * acknowledged, so no record of a refused append (a torn group's whole records, say) is found by
  * recovery after a restart. The segment is then closed with its acknowledged records, before the
- * refusals are answered. A failure for
- * want of space (ENOSPC, EDQUOT, EFBIG) is tried again by the first append `retryAfterMs` later, in a
- * new segment, so the stream takes events again once space is freed, without a restart; any other
- * failure stops the stream until the process restarts.
+ * refusals are answered. A failure for want of space (ENOSPC, EDQUOT, EFBIG) is tried again by the
+ * first append `retryAfterMs` later, in a new segment, so the stream takes events again once space is
+ * freed, without a restart; any other failure stops the stream until the process restarts.
  */
 export class StreamSegmentWriter {
   private readonly queue: PendingAppend[] = [];
