@@ -22,7 +22,8 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
+import { percentile, timedPost } from './measure.ts';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,24 +113,7 @@ async function serve(dir: string, redisUrl: string, features: number): Promise<v
   });
 }
 
-function post(agent: Agent, url: URL, path: string, body: string): Promise<{ ms: number; status: number; text: () => string }> {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const req = httpRequest(
-      { agent, host: url.hostname, port: url.port, path, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ ms: performance.now() - start, status: res.statusCode ?? 0, text: () => Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
-const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 const summary = (samples: number[]) => {
   const sorted = [...samples].sort((a, b) => a - b);
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9) };
@@ -151,7 +135,7 @@ async function latencies(url: URL, options: Options): Promise<Record<Endpoint, R
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const samples: Record<Endpoint, number[]> = { features: [], decide: [] };
   const one = async (endpoint: Endpoint, keep: boolean) => {
-    const answer = await post(agent, url, PATHS[endpoint], bodyOf(endpoint, randomIds(options.candidates, options.entities)));
+    const answer = await timedPost(agent, new URL(PATHS[endpoint], url), TOKEN, bodyOf(endpoint, randomIds(options.candidates, options.entities)));
     if (answer.status !== 200) throw new Error(`${endpoint} answered ${answer.status}: ${answer.text().slice(0, 300)}`);
     if (keep) samples[endpoint].push(answer.ms);
   };

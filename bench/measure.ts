@@ -1,4 +1,6 @@
-/** Small helpers shared by benchmarks: median of repeated timings, and a printed report. */
+/** Small helpers shared by benchmarks: median of repeated timings, a printed report, a timed POST and percentiles. */
+import type { Agent} from 'node:http';
+import { request as httpRequest } from 'node:http';
 
 export async function medianMs(runs: number, work: () => Promise<unknown>): Promise<{ medianMs: number; samplesMs: number[] }> {
   const samplesMs: number[] = [];
@@ -45,3 +47,24 @@ export function report(result: BenchResult): void {
       `  ratio: ${ratio.toFixed(2)}x the baseline\n`,
   );
 }
+
+/** One POST with a bearer token over `agent`, timed from the request's start to the answer's last byte. */
+export function timedPost(agent: Agent, url: URL, token: string, body: string): Promise<{ ms: number; status: number; text: () => string }> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const req = httpRequest(
+      { agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ ms: performance.now() - start, status: res.statusCode ?? 0, text: () => Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The p-th percentile (nearest rank) of ascending samples. */
+export const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;

@@ -34,7 +34,8 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
+import { percentile, timedPost } from './measure.ts';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,24 +143,7 @@ function randomIds(n: number, entities: number): number[] {
  * is read whole but decoded only when asked for (errors, checks): decoding every answer (100 rows are
  * ~300 KB of JSON) made garbage whose GC pauses in this process landed in later samples of both servers.
  */
-function post(agent: Agent, url: URL, body: string): Promise<{ ms: number; status: number; text: () => string }> {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const req = httpRequest(
-      { agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ ms: performance.now() - start, status: res.statusCode ?? 0, text: () => Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
-const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 interface Latency {
   readonly p50: number;
@@ -205,7 +189,7 @@ async function takeTurns(
       for (const subject of subjects) {
         for (const [j, keys] of ids.entries()) {
           if (options.paceMs) await new Promise((resolve) => setTimeout(resolve, options.paceMs));
-          const { ms, status, text } = await post(agents[subject], urls[subject]!, bodyOf(subject, keys));
+          const { ms, status, text } = await timedPost(agents[subject], urls[subject]!, TOKEN, bodyOf(subject, keys));
           if (status !== 200) throw new Error(`${subject} answered ${status}: ${text().slice(0, 300)}`);
           options.onAnswer?.(subject, first + j, ms);
         }
@@ -282,7 +266,7 @@ async function checkAnswers(urls: Partial<Record<Subject, URL>>, entities: numbe
   const ids = [0, entities - 1, Math.floor(entities / 2)];
   const expected = ids.map((id) => valuesOf(id, features));
   for (const subject of Object.keys(urls) as Subject[]) {
-    const answer = await post(agent, urls[subject]!, bodyOf(subject, ids));
+    const answer = await timedPost(agent, urls[subject]!, TOKEN, bodyOf(subject, ids));
     const { status } = answer;
     const text = answer.text();
     const body = JSON.parse(text) as { rows: { values: unknown[]; statuses?: string[] }[] };
