@@ -20,6 +20,12 @@ export interface ObjectStore {
    */
   putFile(key: string, localPath: string, options?: { move?: boolean }): Promise<void>;
   putBytes(key: string, body: Uint8Array | string): Promise<void>;
+  /**
+   * Stores `body` under `key` only if no object has that key, atomically: of writers racing for one
+   * key exactly one gets `true`, the others `false` and the key keeps the winner's bytes. What claims
+   * a name (a model version's manifest) uses it; a local store links, S3 sends `If-None-Match: *`.
+   */
+  putBytesIfAbsent(key: string, body: Uint8Array | string): Promise<boolean>;
   /** The object's bytes, or undefined when there is none. */
   get(key: string): Promise<Uint8Array | undefined>;
   /** Downloads an object to a local file. Throws NotFoundError when there is none. */

@@ -23,6 +23,7 @@ export const OBJECT_STORE_CASES = [
   'round trips files',
   'reports missing keys',
   'overwrites atomically',
+  'creates only when absent',
   'lists sorted by key under a prefix',
   'deletes single objects',
   'deletes by prefix',
@@ -123,6 +124,19 @@ export function describeObjectStoreContract(
       expect(text(await store.get('model/current.bin'))).toBe('final');
       // No temporary files are left behind or listed.
       expect(await store.list('')).toEqual([{ key: 'model/current.bin', size: 5 }]);
+    });
+
+    test('creates only when absent', async () => {
+      expect(await store.putBytesIfAbsent('claims/v1.json', 'first')).toBe(true);
+      expect(await store.putBytesIfAbsent('claims/v1.json', 'second')).toBe(false);
+      expect(text(await store.get('claims/v1.json'))).toBe('first');
+      // Eight writers racing for one key: exactly one wins, and the key holds its bytes.
+      const racers = Array.from({ length: 8 }, (_, i) => `writer ${i}`);
+      const won = await Promise.all(racers.map((body) => store.putBytesIfAbsent('claims/v2.json', body)));
+      expect(won.filter(Boolean)).toHaveLength(1);
+      expect(text(await store.get('claims/v2.json'))).toBe(racers[won.indexOf(true)]);
+      // Nothing half-written or temporary is left beside them.
+      expect((await store.list('claims/')).map((o) => o.key)).toEqual(['claims/v1.json', 'claims/v2.json']);
     });
 
     test('lists sorted by key under a prefix', async () => {

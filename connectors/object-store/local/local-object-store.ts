@@ -58,6 +58,10 @@ export class LocalObjectStore implements ObjectStore {
     await this.write(key, (partial) => writeFile(partial, body));
   }
 
+  async putBytesIfAbsent(key: string, body: Uint8Array | string): Promise<boolean> {
+    return this.write(key, (partial) => writeFile(partial, body), { exclusive: true });
+  }
+
   async get(key: string): Promise<Uint8Array | undefined> {
     try {
       const bytes = await readFile(this.pathOf(key));
@@ -134,7 +138,8 @@ export class LocalObjectStore implements ObjectStore {
     return join(this.root, ...assertObjectKey(key).split('/'));
   }
 
-  private async write(key: string, fill: (partialPath: string) => Promise<void>): Promise<void> {
+  /** Writes the object whole, then puts it in place; `exclusive`: only if the key is free (false when it is not). */
+  private async write(key: string, fill: (partialPath: string) => Promise<void>, options: { exclusive?: boolean } = {}): Promise<boolean> {
     const target = this.pathOf(key);
     if (basename(target).endsWith(PARTIAL_SUFFIX)) throw new ObjectKeyError(key, `names ending in "${PARTIAL_SUFFIX}" are reserved for writes in progress`);
     const folder = dirname(target);
@@ -152,9 +157,20 @@ export class LocalObjectStore implements ObjectStore {
           throw error;
         }
       }
-      await rename(partial, target);
+      if (options.exclusive) {
+        // link() fails with EEXIST when the key is taken, where rename() would replace it: an atomic create-if-absent.
+        const created = await link(partial, target).then(() => true, (error: unknown) => {
+          if (errorCode(error) === 'EEXIST') return false;
+          throw error;
+        });
+        await discard(partial);
+        if (!created) return false;
+      } else {
+        await rename(partial, target);
+      }
       // Durable once this resolves: a log API node deletes its copy of a segment right after (connectors/log-store).
       await syncPath(folder);
+      return true;
     } catch (error) {
       await discard(partial);
       if (errorCode(error) === 'EISDIR') throw new ObjectKeyError(key, 'a folder of other objects has this name (a local store cannot hold both "a" and "a/b")');

@@ -113,6 +113,24 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * One PutObject with `If-None-Match: *`: S3 answers 412 PreconditionFailed when the key exists, and
+   * 409 ConditionalRequestConflict when a racing conditional write to it is in progress; either way
+   * this write did not happen (false), and the caller reads what is there.
+   */
+  async putBytesIfAbsent(key: string, body: Uint8Array | string): Promise<boolean> {
+    const s3Key = this.s3Key(key);
+    try {
+      const contentLength = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: s3Key, Body: body, ContentLength: contentLength, IfNoneMatch: '*' }));
+      return true;
+    } catch (error) {
+      const code = s3ErrorCode(error);
+      if (code === 'PreconditionFailed' || code === 'ConditionalRequestConflict') return false;
+      throw this.failure(error, 'PutObject', s3Key);
+    }
+  }
+
   async get(key: string): Promise<Uint8Array | undefined> {
     const s3Key = this.s3Key(key);
     try {
