@@ -80,13 +80,8 @@ export interface MaterializeChunkResult {
   readonly skippedOlder: number;
 }
 
-/**
- * A chunk's progress, heartbeated after each completed write: a retry resumes after `afterKey`,
- * the key of the last row written (its parts as the engine gives them: int64 beyond 2^53 as text).
- */
-interface ChunkProgress extends MaterializeChunkResult {
-  readonly afterKey?: readonly (string | number)[];
-}
+/** A chunk's progress, heartbeated after each completed write (what `temporal workflow describe` shows of a running chunk). */
+type ChunkProgress = MaterializeChunkResult;
 
 export interface FinishMaterializationInput {
   readonly plan: MaterializationPlan;
@@ -107,8 +102,9 @@ export interface FinishMaterializationResult {
  * Materialization of one online feature view: plan the run (full or incremental, from the stored
  * watermark), write each hash bucket of its entities to the online store, then record the new
  * watermark. Buckets are disjoint and the same for every attempt, rows are written with the values'
- * own event times and the store replaces on equal event times, so a retried chunk (which resumes
- * after the last key it wrote) or a re-run range writes exactly the same records again.
+ * own event times and the store replaces on equal event times, so a retried chunk (which starts its
+ * bucket again: its rows come unordered, see compileEncodedLatestValues) or a re-run range writes
+ * exactly the same records again.
  */
 export function createMaterializeActivities(deps: MaterializeDeps) {
   const stateStore = (engine: OfflineEngine): MaterializationStateStore => {
@@ -146,8 +142,9 @@ export function createMaterializeActivities(deps: MaterializeDeps) {
         const store = deps.onlineStore;
         if (!store) throw new MaterializationError(input.view, 'this worker has no online store; run it with the project\'s config (flywheel worker or flywheel dev)');
         const context = Context.current();
-        const resumed = context.info.heartbeatDetails as ChunkProgress | undefined;
-        let progress: ChunkProgress = resumed ?? { rows: 0, written: 0, skippedOlder: 0 };
+        // A retry writes its whole bucket again (the rows come unordered, so no key marks where the
+        // last attempt stopped): it counts from zero, and rewriting a record is harmless (equal event times replace).
+        let progress: ChunkProgress = { rows: 0, written: 0, skippedOlder: 0 };
 
         await withEngine(deps, async (engine) => {
           const { spec, view } = await onlineView(deps, engine, input.view, input.registryVersion);
@@ -156,11 +153,10 @@ export function createMaterializeActivities(deps: MaterializeDeps) {
             asOf: input.asOf,
             bucket: { chunk: input.chunk, chunks: input.chunks },
             ...(input.changedSince !== undefined ? { changedSince: input.changedSince } : {}),
-            ...(progress.afterKey ? { afterKey: progress.afterKey.map((part, i) => onlineKeyPart(part, joinKeys[i]!)) } : {}),
           });
           await withHeartbeats(
             () => writeStream(engine.stream(query, { batchRows: MATERIALIZE_BATCH_ROWS }), store, view, joinKeys, (done) => {
-              progress = { rows: progress.rows + done.rows, written: progress.written + done.written, skippedOlder: progress.skippedOlder + done.skippedOlder, afterKey: done.lastKey };
+              progress = { rows: progress.rows + done.rows, written: progress.written + done.written, skippedOlder: progress.skippedOlder + done.skippedOlder };
               context.heartbeat(progress);
             }, context.cancellationSignal),
             () => progress,
@@ -192,10 +188,8 @@ export function createMaterializeActivities(deps: MaterializeDeps) {
   };
 }
 
-/** What one completed write did, and the key of its last row. */
-interface WriteDone extends MaterializeChunkResult {
-  readonly lastKey: readonly (string | number)[];
-}
+/** What one completed write did. */
+type WriteDone = MaterializeChunkResult;
 
 /**
  * Writes every batch of `batches` (join keys, event micros, values JSON) with writeEncoded, one
@@ -214,10 +208,9 @@ async function writeStream(
   for await (const batch of batches) {
     if (signal.aborted) throw signal.reason;
     const rows = encodedRows(batch, joinKeys);
-    const lastKey = joinKeys.map((_, k) => batch.values[k]![batch.rowCount - 1] as string | number);
     if (inFlight) await inFlight;
     // The view's ttl rides with the rows: Redis sets each key to expire when its value does.
-    const write = store.writeEncoded({ view: view.name, features, rows, ttlSeconds: view.ttlSeconds }).then((result) => onWritten({ rows: rows.length, ...result, lastKey }));
+    const write = store.writeEncoded({ view: view.name, features, rows, ttlSeconds: view.ttlSeconds }).then((result) => onWritten({ rows: rows.length, ...result }));
     // Awaited before the next write or after the loop; until then a failure must not count as unhandled.
     write.catch(() => undefined);
     inFlight = write;

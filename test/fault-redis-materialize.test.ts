@@ -17,7 +17,7 @@ import { createTempProject, type TempProject } from './support/temp-project.ts';
  * Fault injection with real processes (docs/development.md, "Faults we test"): a redis-server of the
  * test's own, persistent (append-only file, fsync'd before each answer), is killed (SIGKILL) while a
  * materialization writes to it and started again on the same port and folder 1.5 s later. The run
- * must complete by itself (chunk activities fail as retryable, are retried after 2 s and resume), and
+ * must complete by itself (chunk activities fail as retryable, are retried after 2 s and write their bucket again), and
  * afterwards every value must be the offline value as of the run's instant, none older than before.
  *
  * The data: USERS users; each has an event at T1 (amount = user id); all but every tenth also one at

@@ -12,6 +12,7 @@ import { SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-onli
 import { WarehouseMaterializationState } from '../connectors/registry/materialization-state.ts';
 import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import type { ProjectSpec } from '../core/definitions/specs.ts';
+import { duckdbDialect } from '../core/sql/dialect.ts';
 import { compileEncodedLatestValues, compileLatestValues } from '../core/sql/latest-values.ts';
 import { materializeFeatureView, materializeProgressQuery, type MaterializeFeatureViewInput, type MaterializeFeatureViewResult } from '../workflows/materialize.ts';
 import { deleteTestKeys, redisUrl, testKeyPrefix } from './setup/redis.ts';
@@ -221,7 +222,9 @@ describe('compileEncodedLatestValues on DuckDB', () => {
     try {
       const spec = (await new WarehouseRegistry(engine).latest(PROJECT))!.spec;
       const view = spec.featureViews.thing_values!;
-      const rows = await engine.all(compileEncodedLatestValues(view, spec, engine.dialect, { asOf: at('12:00') }));
+      // Unordered (see compileEncodedLatestValues): sorted here by thing_id (1, 2, 3, 4, then 2^53 + 1), as compileLatestValues orders them.
+      const byKey = (a: Record<string, unknown>, b: Record<string, unknown>) => BigInt(String(a.thing_id)) < BigInt(String(b.thing_id)) ? -1 : 1;
+      const rows = (await engine.all(compileEncodedLatestValues(view, spec, engine.dialect, { asOf: at('12:00') }))).sort(byKey);
       expect(rows).toEqual([
         {
           thing_id: 1, region: 'eu', __fw_event_micros: 1_714_557_600_000_000,
@@ -248,7 +251,7 @@ describe('compileEncodedLatestValues on DuckDB', () => {
 
       // Timestamps are formatted from their UTC wall time, whatever the session's time zone.
       await engine.run({ sql: "SET TimeZone = 'Asia/Kolkata'", parameters: [] });
-      const elsewhere = await engine.all(compileEncodedLatestValues(view, spec, engine.dialect, { asOf: at('12:00') }));
+      const elsewhere = (await engine.all(compileEncodedLatestValues(view, spec, engine.dialect, { asOf: at('12:00') }))).sort(byKey);
       await engine.run({ sql: "SET TimeZone = 'UTC'", parameters: [] });
       expect(elsewhere).toEqual(rows);
 
@@ -257,10 +260,46 @@ describe('compileEncodedLatestValues on DuckDB', () => {
       for await (const batch of engine.stream(compileEncodedLatestValues(view, spec, engine.dialect, { asOf: at('12:00') }), { batchRows: 2 })) {
         for (let r = 0; r < batch.rowCount; r++) streamed.push(batch.values.map((column) => column[r]));
       }
-      expect(streamed).toEqual(rows.map((row) => Object.values(row)));
+      expect(streamed.sort((a, b) => byKey({ thing_id: a[0] }, { thing_id: b[0] }))).toEqual(rows.map((row) => Object.values(row)));
     } finally {
       await engine.close();
     }
+  });
+});
+
+describe('the value text DuckDB writes (what serving returns, spliced as it is)', () => {
+  /** One JSON array of `values` cast to `type`, encoded as the materialization query encodes a feature of that type. */
+  async function encoded(type: 'DOUBLE' | 'BIGINT', values: readonly string[]): Promise<string> {
+    const engine = await openDuckDBEngine({ path: ':memory:' });
+    try {
+      const columns = values.map((v, i) => `CAST(${v} AS ${type}) AS v${i}`).join(', ');
+      const array = duckdbDialect.jsonArray(values.map((_, i) => duckdbDialect.jsonValue(`v${i}`, type === 'DOUBLE' ? 'float64' : 'int64')));
+      const [row] = await engine.all<{ j: string }>({ sql: `SELECT ${array} AS j FROM (SELECT ${columns})`, parameters: [] });
+      return row!.j;
+    } finally {
+      await engine.close();
+    }
+  }
+
+  it('writes float64 edge values exactly: -0 as 0.0, NaN/±inf/NULL as null, whole numbers with .0, shortest digits, exponents without +', async () => {
+    const text = await encoded('DOUBLE', [
+      '-0.0', "'nan'", "'inf'", "'-inf'", 'NULL', '1e-300', '-1e-300', '5e-324', '1.0', '-3.0', '100.0', '0.1', 'CAST(0.1 AS DOUBLE) + CAST(0.2 AS DOUBLE)', '1e-7', '0.000001',
+      '1e16', '2.5e20', '1e21', '1.5e21', '1e300', '1.7976931348623157e308', '9007199254740993', '123456.789',
+    ]);
+    expect(text).toBe(
+      '[0.0,null,null,null,null,1e-300,-1e-300,5e-324,1.0,-3.0,100.0,0.1,0.30000000000000004,1e-7,0.000001,' +
+        '10000000000000000.0,250000000000000000000.0,1e21,1.5e21,1e300,1.7976931348623157e308,9007199254740992.0,123456.789]',
+    );
+    // Read back by any JSON parser: the same doubles (-0 became 0; what has no JSON became null).
+    expect(JSON.parse(text)).toEqual([
+      0, null, null, null, null, 1e-300, -1e-300, 5e-324, 1, -3, 100, 0.1, 0.30000000000000004, 1e-7, 0.000001,
+      1e16, 2.5e20, 1e21, 1.5e21, 1e300, 1.7976931348623157e308, 9007199254740992, 123456.789,
+    ]);
+  });
+
+  it('writes int64 values as numbers within ±(2^53 - 1) and as decimal strings beyond', async () => {
+    const text = await encoded('BIGINT', ['0', '-1', '9007199254740991', '-9007199254740991', '9007199254740992', '-9007199254740992', '9223372036854775807', '-9223372036854775808', 'NULL']);
+    expect(text).toBe('[0,-1,9007199254740991,-9007199254740991,"9007199254740992","-9007199254740992","9223372036854775807","-9223372036854775808",null]');
   });
 });
 
@@ -469,7 +508,7 @@ describe('materializeChunk', () => {
     return { store: wrapped, seen };
   }
 
-  it('heartbeats after each write and resumes after the last written key when retried', async () => {
+  it('heartbeats after each write, and writes the whole bucket again when retried', async () => {
     const input = { view: 'many_values', registryVersion: (await applied()).version, asOf: at('12:00'), chunk: 0, chunks: 1 };
 
     // The first attempt: 5000 users in batches of 2048; the second write fails.
@@ -480,13 +519,14 @@ describe('materializeChunk', () => {
     await expect(attempt1.run(createActivities(deps(first.store)).materializeChunk, input)).rejects.toThrow('the store went away');
     expect(first.seen).toEqual([2048]);
     const last = beats.at(-1);
-    expect(last).toEqual({ rows: 2048, written: 2048, skippedOlder: 0, afterKey: [2047] });
+    expect(last).toEqual({ rows: 2048, written: 2048, skippedOlder: 0 });
 
-    // The retry starts after user 2047 and counts on from the heartbeat.
+    // The retry (handed the last heartbeat, as Temporal does) writes all 5000 rows again and counts from zero:
+    // the rows come unordered, so nothing says which 2048 the first attempt wrote; rewriting them replaces them with themselves.
     const second = flakyStore(0);
     const attempt2 = new MockActivityEnvironment({ heartbeatDetails: last });
     expect(await attempt2.run(createActivities(deps(second.store)).materializeChunk, input)).toEqual({ rows: 5000, written: 5000, skippedOlder: 0 });
-    expect(second.seen).toEqual([2048, 904]);
+    expect(second.seen).toEqual([2048, 2048, 904]);
 
     const values = await store.read([0, 2047, 2048, 4999].map((user) => ({ view: 'many_values', key: [user], ttlSeconds: null })), new Date(at('12:00')));
     expect(values.map((v) => [v.values, v.eventTime])).toEqual([

@@ -76,7 +76,7 @@ const { materializeChunk } = proxyActivities<MaterializeActivities>({
  *
  * 1. `planMaterialization` decides the range and pins the registry version;
  * 2. the entity keys are split into disjoint hash buckets, each written by one `materializeChunk`
- *    activity (two at a time) that heartbeats and resumes after its last written key when retried;
+ *    activity (two at a time) that heartbeats, and writes its whole bucket again when retried;
  * 3. `finishMaterialization` records `to` as the new watermark, only after every chunk succeeded;
  * 4. for a view with a ttl, `sweepExpiredOnline` removes the stored records past it as of `to`
  *    (docs/online-store.md, "Expiry").

@@ -28,7 +28,7 @@ export interface LatestValuesOptions {
    * See entitiesOf for the rule. Absent: every entity (a full run).
    */
   readonly changedSince?: string;
-  /** Only entities whose join keys sort after these (in join-key order): where a retried chunk resumes. */
+  /** Only entities whose join keys sort after these (in join-key order): where a reader of compileLatestValues' ordered rows resumes. */
   readonly afterKey?: readonly (string | number | bigint)[];
 }
 
@@ -78,6 +78,13 @@ export function compileLatestValues(view: FeatureViewSpec, project: ProjectSpec,
  * see Dialect.jsonValue). Materialization hands these straight to OnlineStore.writeEncoded, so no
  * value is converted in JavaScript.
  *
+ * Unlike compileLatestValues, the rows come in no particular order. Nothing depends on it: each
+ * entity has one row, buckets are disjoint, and the online store's newer-wins rule decides between
+ * writes of one key from different runs, whatever their order. An ORDER BY would hold back every
+ * row of a chunk until the last one is sorted, so its first write would wait for its whole read
+ * (docs/benchmarks.md, "Materialization"). A retried chunk therefore starts again from its first
+ * row (docs/materialization.md).
+ *
  * @example
  * for await (const batch of engine.stream(compileEncodedLatestValues(view, project, engine.dialect, { asOf }))) ...
  * // columns user_id, __fw_event_micros, __fw_values: [1, 1709380800000000, '[30,"FR",null]']
@@ -90,7 +97,7 @@ export function compileEncodedLatestValues(view: FeatureViewSpec, project: Proje
   return {
     sql:
       `SELECT ${[...keys, `${dialect.epochMicros(id(LATEST_EVENT_TIME))} AS ${id(LATEST_EVENT_MICROS)}`, `${values} AS ${id(LATEST_VALUES_JSON)}`].join(', ')}\n` +
-      `FROM (\n${inner.sql}\n) AS __fw_latest\nORDER BY ${keys.join(', ')}`,
+      `FROM (\n${inner.sql}\n) AS __fw_latest`,
     parameters: inner.parameters,
   };
 }
