@@ -14,7 +14,11 @@ import { desiredSchedules, knownScheduleIds, scheduleTargetOfId, schedulesInvolv
 import { resolveTaskQueues } from '../core/task-queues.ts';
 import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
 import { readPromotedSplit } from '../core/models/promoted-split.ts';
-import { listModelVersions, promoteModelVersion, readPromoted, registerModelVersion } from '../connectors/model-store/model-store.ts';
+import { listModelVersions, promoteModelVersion, readPromoted, registerModelVersion, sha256Hex } from '../connectors/model-store/model-store.ts';
+import { bundleTypeScriptModel } from '../connectors/model-runtime/bundle-typescript-model.ts';
+import type { ObjectStore } from '../connectors/object-store/object-store.ts';
+import { S3ObjectStore } from '../connectors/object-store/s3/s3-object-store.ts';
+import { createTestBucket, deleteTestBucket, s3TestConfig } from './setup/s3.ts';
 import { loadModelVersion, scorerModel } from '../connectors/model-runtime/load-model-version.ts';
 
 const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
@@ -87,6 +91,12 @@ describe('model batch schedules', () => {
   });
 });
 
+const LINEAR_MODULE = [
+  'export function score(params: { w: number[]; b: number }, rows: Record<string, number>[]) {',
+  '  return rows.map((r) => r.position < 0 ? Number.NaN : params.w[0]! * r.ctr + params.w[1]! * r.position + params.b);',
+  '}',
+].join('\n');
+
 describe('model runtime', () => {
   let root: string;
   let store: LocalObjectStore;
@@ -105,11 +115,7 @@ describe('model runtime', () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'flywheel-models-'));
     store = new LocalObjectStore(join(root, 'store'));
-    await writeFile(join(root, 'linear.ts'), [
-      'export function score(params: { w: number[]; b: number }, rows: Record<string, number>[]) {',
-      '  return rows.map((r) => r.position < 0 ? Number.NaN : params.w[0]! * r.ctr + params.w[1]! * r.position + params.b);',
-      '}',
-    ].join('\n'));
+    await writeFile(join(root, 'linear.ts'), LINEAR_MODULE);
   });
   afterAll(async () => rm(root, { recursive: true, force: true }));
 
@@ -203,12 +209,13 @@ describe('model runtime', () => {
     const second = await registerModelVersion(store, { spec: onnxSpec(), bytes: mlp, trainedOn, now });
     expect([first.manifest.version, first.created, again.manifest.version, again.created, second.manifest.version]).toEqual(['v1', true, 'v1', false, 'v2']);
     expect(first.manifest).toEqual({
-      formatVersion: 1, name: 'tiny', version: 'v1', format: 'onnx', artifact: 'model.onnx', sha256: first.manifest.sha256,
+      formatVersion: 1, name: 'tiny', version: 'v1', format: 'onnx', artifact: `model.${first.manifest.sha256.slice(0, 12)}.onnx`, sha256: first.manifest.sha256,
       inputs: ['ctr', 'visits'], output: { name: 'p', kind: 'probability' }, trainedOn, registeredAt: '2024-05-02T10:00:00.000Z',
     });
     expect(first.manifest.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect((await store.list('models/tiny/')).map((o) => o.key)).toEqual([
-      'models/tiny/versions/v1/manifest.json', 'models/tiny/versions/v1/model.onnx', 'models/tiny/versions/v2/manifest.json', 'models/tiny/versions/v2/model.onnx',
+      'models/tiny/versions/v1/manifest.json', `models/tiny/versions/v1/model.${first.manifest.sha256.slice(0, 12)}.onnx`,
+      'models/tiny/versions/v2/manifest.json', `models/tiny/versions/v2/model.${second.manifest.sha256.slice(0, 12)}.onnx`,
     ]);
     await expect(promoteModelVersion(store, 'tiny', 'v3', now)).rejects.toThrow(new ModelRegistryError('tiny', 'no version v3; registered: v1, v2'));
     // An A/B split declared at promotion: every arm registered, kept in promoted.json in the order given.
@@ -229,6 +236,92 @@ describe('model runtime', () => {
     await expect(loadModelVersion({ store, definitions, name: 'tiny', version: 'v7' })).rejects.toThrow(new NotFoundError('version v7 of model', 'tiny', 'Registered: v1, v2'));
     await expect(loadModelVersion({ store, definitions, name: 'tine' })).rejects.toThrow(new NotFoundError('model', 'tine', 'Defined models: tiny'));
     await expect(loadModelVersion({ store, definitions: { ...definitions, models: { tiny: onnxSpec(3) } }, name: 'tiny' }))
-      .rejects.toThrow('model "tiny" version v2, artifact models/tiny/versions/v2/model.onnx: the version was registered for inputs (ctr, visits); the definition now has (ctr, visits, x3); register a version for these inputs');
+      .rejects.toThrow(`model "tiny" version v2, artifact models/tiny/versions/v2/model.${second.manifest.sha256.slice(0, 12)}.onnx: the version was registered for inputs (ctr, visits); the definition now has (ctr, visits, x3); register a version for these inputs`);
   });
+
+  it('keeps a TypeScript version\'s scoring code with it: editing the module after register changes new versions only', async () => {
+    const now = new Date('2024-05-02T10:00:00.000Z');
+    const definitions = { ...validate(), models: { linear: tsSpec } };
+    const params = new TextEncoder().encode(JSON.stringify({ w: [2, -0.5], b: 1 }));
+    const v1Code = await bundleTypeScriptModel(tsSpec as ModelSpec & { artifact: { format: 'typescript' } }, root);
+    const v1 = await registerModelVersion(store, { spec: tsSpec, bytes: params, code: { bytes: v1Code, module: 'linear.ts', export: 'score' }, trainedOn, now });
+    expect(v1.manifest.code).toEqual({ file: `score.${sha256Hex(v1Code).slice(0, 12)}.mjs`, sha256: sha256Hex(v1Code), module: 'linear.ts', export: 'score' });
+    expect(new TextDecoder().decode(await store.get(`models/linear/versions/v1/${v1.manifest.code!.file}`))).toContain('params.w[0] * r.ctr');
+    // The same params and the same code again: that version, nothing stored.
+    expect(await registerModelVersion(store, { spec: tsSpec, bytes: params, code: { bytes: await bundleTypeScriptModel(tsSpec as never, root), module: 'linear.ts', export: 'score' }, trainedOn, now }))
+      .toEqual({ manifest: v1.manifest, created: false });
+    // 2·0.25 − 0.5·1 + 1 = 1; 2·1 − 0.5·4 + 1 = 1.
+    const rows = [{ ctr: 0.25, position: 1 }, { ctr: 1, position: 4 }];
+    expect(Array.from(await (await loadModelVersion({ store, definitions, name: 'linear', version: 'v1', projectRoot: root })).score(rows))).toEqual([1, 1]);
+
+    // The module is edited (now w·x + b + 100, through a helper file): v1 still scores as registered.
+    await writeFile(join(root, 'offset.ts'), 'export const OFFSET = 100;\n');
+    await writeFile(join(root, 'linear.ts'), [
+      "import { OFFSET } from './offset.ts';",
+      'export function score(params: { w: number[]; b: number }, rows: Record<string, number>[]) {',
+      '  return rows.map((r) => params.w[0]! * r.ctr + params.w[1]! * r.position + params.b + OFFSET);',
+      '}',
+    ].join('\n'));
+    expect(Array.from(await (await loadModelVersion({ store, definitions, name: 'linear', version: 'v1', projectRoot: root })).score(rows))).toEqual([1, 1]);
+    // The same params with the new code are a new version, which scores with the edit (the helper bundled in).
+    const v2Code = await bundleTypeScriptModel(tsSpec as never, root);
+    const v2 = await registerModelVersion(store, { spec: tsSpec, bytes: params, code: { bytes: v2Code, module: 'linear.ts', export: 'score' }, trainedOn, now });
+    expect([v2.manifest.version, v2.created, v2.manifest.sha256 === v1.manifest.sha256]).toEqual(['v2', true, true]);
+    expect(new TextDecoder().decode(v2Code)).toContain('OFFSET = 100');
+    expect(Array.from(await (await loadModelVersion({ store, definitions, name: 'linear', version: 'v2', projectRoot: root })).score(rows))).toEqual([101, 101]);
+    expect(Array.from(await (await loadModelVersion({ store, definitions, name: 'linear', version: 'v1', projectRoot: root })).score(rows))).toEqual([1, 1]);
+
+    // Code whose bytes are not those the manifest names is refused; a module that does not build is named with its line.
+    await store.putBytes(`models/linear/versions/v1/${v1.manifest.code!.file}`, 'export function score() { return [7, 7]; }\n');
+    await expect(loadModelVersion({ store, definitions, name: 'linear', version: 'v1', projectRoot: root })).rejects.toThrow(new ModelArtifactError({
+      model: 'linear', version: 'v1', file: `models/linear/versions/v1/${v1.manifest.code!.file}`,
+      reason: `the scoring code's SHA-256 is ${sha256Hex(new TextEncoder().encode('export function score() { return [7, 7]; }\n'))}; the manifest says ${v1.manifest.code!.sha256}`,
+    }));
+    await writeFile(join(root, 'broken.ts'), 'export function score( {\n');
+    await expect(bundleTypeScriptModel({ ...tsSpec, artifact: { format: 'typescript', module: 'broken.ts', export: 'score' } }, root))
+      .rejects.toThrow(/^model "linear", artifact broken\.ts: cannot bundle the scoring module: broken\.ts:2: /);
+    await writeFile(join(root, 'linear.ts'), LINEAR_MODULE);
+  });
+
+  it('gives each of several registrations racing for the next number its own version (local folder)', async () => {
+    await registersRaceToDistinctVersions(store, 'race');
+  });
+
+  it('gives each of several registrations racing for the next number its own version (S3, versitygw)', async () => {
+    const bucket = await createTestBucket();
+    const s3 = new S3ObjectStore(s3TestConfig(bucket));
+    try {
+      await registersRaceToDistinctVersions(s3, 'race');
+    } finally {
+      s3.destroy();
+      await deleteTestBucket(bucket);
+    }
+  });
+
+  /**
+   * Six registrations of different bytes at once, then six of one more model's bytes at once: v1..v6
+   * each with its own bytes, then v7 once (the other five find it); nothing left beside the manifests.
+   */
+  async function registersRaceToDistinctVersions(target: ObjectStore, name: string): Promise<void> {
+    const spec = { ...onnxSpec(), name };
+    const now = new Date('2024-05-02T10:00:00.000Z');
+    const models = Array.from({ length: 6 }, (_, i) => denseOnnxModel({ inputWidth: 2, layers: [{ weights: [[i], [1]], bias: [0], activation: 'sigmoid' }] }));
+    const results = await Promise.all(models.map((bytes) => registerModelVersion(target, { spec, bytes, trainedOn, now })));
+    expect(results.map((r) => r.created)).toEqual([true, true, true, true, true, true]);
+    expect(results.map((r) => r.manifest.version).sort()).toEqual(['v1', 'v2', 'v3', 'v4', 'v5', 'v6']);
+    const listed = await listModelVersions(target, name);
+    expect(listed.map((v) => v.version)).toEqual(['v1', 'v2', 'v3', 'v4', 'v5', 'v6']);
+    for (const manifest of listed) {
+      const bytes = await target.get(`models/${name}/versions/${manifest.version}/${manifest.artifact}`);
+      expect(sha256Hex(bytes!)).toBe(manifest.sha256);
+      expect(manifest.sha256).toBe(results.find((r) => r.manifest.version === manifest.version)!.manifest.sha256);
+    }
+    const seventh = denseOnnxModel({ inputWidth: 2, layers: [{ weights: [[7], [7]], bias: [0], activation: 'sigmoid' }] });
+    const same = await Promise.all(Array.from({ length: 6 }, () => registerModelVersion(target, { spec, bytes: seventh, trainedOn, now })));
+    expect(same.map((r) => r.manifest.version)).toEqual(['v7', 'v7', 'v7', 'v7', 'v7', 'v7']);
+    expect(same.filter((r) => r.created)).toHaveLength(1);
+    const files = (await target.list(`models/${name}/`)).map((o) => o.key);
+    expect(files).toHaveLength(14);
+    expect(files.filter((key) => key.endsWith('/manifest.json'))).toHaveLength(7);
+  }
 });

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ObjectStore } from '../../connectors/object-store/object-store.ts';
 import { readDatasetManifest } from '../../connectors/object-store/dataset-manifests.ts';
-import { registerModelVersion } from '../../connectors/model-store/model-store.ts';
+import { registerModelVersion, sha256Hex } from '../../connectors/model-store/model-store.ts';
+import { bundleTypeScriptModel } from '../../connectors/model-runtime/bundle-typescript-model.ts';
 import { modelSpecNamed, scorerModel } from '../../connectors/model-runtime/load-model-version.ts';
 import type { ModelSpec, ProjectSpec } from '../../core/definitions/specs.ts';
 import { NotFoundError } from '../../core/errors.ts';
@@ -31,13 +32,18 @@ export async function registerModel(args: {
   } catch (cause) {
     throw new ModelArtifactError({ model: spec.name, file: args.file, reason: `cannot read the file: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}` }, { cause });
   }
-  await probe(spec, bytes, args.file, args.projectRoot);
-  return registerModelVersion(args.store, { spec, bytes, trainedOn, now: args.now });
+  // A TypeScript model's code becomes part of the version: bundled now, probed as bundled, stored beside the parameters.
+  const code = spec.artifact.format === 'typescript'
+    ? { bytes: await bundleTypeScriptModel({ ...spec, artifact: spec.artifact }, args.projectRoot), module: spec.artifact.module, export: spec.artifact.export }
+    : undefined;
+  await probe(spec, bytes, args.file, args.projectRoot, code);
+  return registerModelVersion(args.store, { spec, bytes, trainedOn, now: args.now, ...(code ? { code } : {}) });
 }
 
 /** Scores one row of zeros (false, 0) of the model's inputs: the artifact loads, takes that width and returns one finite score. */
-async function probe(spec: ModelSpec, bytes: Uint8Array, file: string, projectRoot: string): Promise<void> {
-  const loaded = await scorerModel(spec, { version: '(new)', file: basename(file), bytes, projectRoot }).catch((error: unknown) => {
+async function probe(spec: ModelSpec, bytes: Uint8Array, file: string, projectRoot: string, code?: { bytes: Uint8Array; module: string; export: string }): Promise<void> {
+  const bundled = code ? { ...code, sha256: sha256Hex(code.bytes) } : undefined;
+  const loaded = await scorerModel(spec, { version: '(new)', file: basename(file), bytes, projectRoot, ...(bundled ? { code: bundled } : {}) }).catch((error: unknown) => {
     if (error instanceof ModelArtifactError) throw new ModelArtifactError({ model: spec.name, file, reason: error.reason }, { cause: error });
     throw error;
   });

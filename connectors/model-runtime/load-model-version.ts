@@ -2,13 +2,13 @@ import type { ObjectStore } from '../object-store/object-store.ts';
 import type { ModelSpec, ProjectSpec } from '../../core/definitions/specs.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { ModelArtifactError } from '../../core/models/errors.ts';
-import { modelKeys } from '../../core/models/manifest.ts';
+import { modelKeys, type ModelVersionManifest } from '../../core/models/manifest.ts';
 import { modelInputName } from '../../core/validation/model.ts';
-import { resolveModelVersion } from '../model-store/model-store.ts';
+import { resolveModelVersion, sha256Hex } from '../model-store/model-store.ts';
 import { checkedModel } from './checked-scores.ts';
 import type { LoadedModel, RawScorer } from './loaded-model.ts';
 import { onnxScorer } from './onnx-scorer.ts';
-import { typeScriptScorer } from './typescript-scorer.ts';
+import { typeScriptScorer, type TypeScriptModelCode } from './typescript-scorer.ts';
 
 /**
  * Loads a model version (the promoted one unless `version` is given) from the object store and
@@ -39,11 +39,21 @@ export async function loadModelVersion(args: {
   }
   const bytes = await args.store.get(file);
   if (!bytes) throw new ModelArtifactError({ model: args.name, version: manifest.version, file, reason: 'the artifact is missing from the object store' });
-  return scorerModel(spec, { version: manifest.version, file, bytes, projectRoot: args.projectRoot ?? process.cwd() });
+  return scorerModel(spec, { version: manifest.version, file, bytes, projectRoot: args.projectRoot ?? process.cwd(), ...(manifest.code ? { code: await versionCode(args.store, manifest, manifest.code) } : {}) });
 }
 
-/** A LoadedModel from an artifact's bytes (shared by loading and by `models register`'s probe). */
-export async function scorerModel(spec: ModelSpec, context: { version: string; file: string; bytes: Uint8Array; projectRoot: string }): Promise<LoadedModel> {
+/** A TypeScript version's bundled code from the store, checked against the manifest's SHA-256. */
+async function versionCode(store: ObjectStore, manifest: ModelVersionManifest, code: NonNullable<ModelVersionManifest['code']>): Promise<TypeScriptModelCode> {
+  const file = modelKeys.artifact(manifest.name, manifest.version, code.file);
+  const bytes = await store.get(file);
+  if (!bytes) throw new ModelArtifactError({ model: manifest.name, version: manifest.version, file, reason: 'the scoring code is missing from the object store' });
+  const sha256 = sha256Hex(bytes);
+  if (sha256 !== code.sha256) throw new ModelArtifactError({ model: manifest.name, version: manifest.version, file, reason: `the scoring code's SHA-256 is ${sha256}; the manifest says ${code.sha256}` });
+  return { bytes, sha256, export: code.export, module: code.module };
+}
+
+/** A LoadedModel from an artifact's bytes (and a TypeScript version's code), shared by loading and by `models register`'s probe. */
+export async function scorerModel(spec: ModelSpec, context: { version: string; file: string; bytes: Uint8Array; projectRoot: string; code?: TypeScriptModelCode }): Promise<LoadedModel> {
   const inputs = spec.inputs.map(modelInputName);
   const raw: RawScorer = spec.artifact.format === 'onnx'
     ? await onnxScorer(spec, { ...context, inputs })

@@ -4,8 +4,13 @@ import type { ModelSpec } from '../definitions/specs.ts';
  * The object-store layout of models (docs/models.md, "Registry layout"): everything a stateless
  * serving node needs is under `models/`, so it reads no warehouse to load a version.
  *
- *   models/<name>/versions/<version>/<artifact file>   model.onnx, or params.json (TypeScript)
- *   models/<name>/versions/<version>/manifest.json     ModelVersionManifest; written last
+ *   models/<name>/versions/<version>/<artifact file>   model.<sha>.onnx, or params.<sha>.json (TypeScript)
+ *   models/<name>/versions/<version>/score.<sha>.mjs   a TypeScript model's scoring module, bundled at register
+ *   models/<name>/versions/<version>/manifest.json     ModelVersionManifest; written last, only if absent (it claims the number)
+ *
+ * Files beside a manifest carry the first 12 hex digits of their SHA-256 in their names, so two
+ * registrations racing for one number never write over each other's bytes; the one whose manifest
+ * lands owns the number (versions registered before this kept `model.onnx` / `params.json`).
  *   models/<name>/promoted.json                         PromotedModel (the version, and any A/B split)
  */
 export const modelKeys = {
@@ -16,9 +21,14 @@ export const modelKeys = {
   promoted: (name: string) => `models/${name}/promoted.json`,
 };
 
-/** The artifact file of a format. */
-export function artifactFileOf(format: ModelSpec['artifact']['format']): string {
-  return format === 'onnx' ? 'model.onnx' : 'params.json';
+/** The artifact file of a format, named by its bytes' SHA-256 (hex). */
+export function artifactFileOf(format: ModelSpec['artifact']['format'], sha256: string): string {
+  return format === 'onnx' ? `model.${sha256.slice(0, 12)}.onnx` : `params.${sha256.slice(0, 12)}.json`;
+}
+
+/** The file of a TypeScript model's bundled scoring module, named by its bytes' SHA-256 (hex). */
+export function codeFileOf(sha256: string): string {
+  return `score.${sha256.slice(0, 12)}.mjs`;
 }
 
 /** The training-set data a version was trained on; the partitions' manifests give the label and feature versions. */
@@ -41,6 +51,13 @@ export interface ModelVersionManifest {
   readonly artifact: string;
   /** SHA-256 of the artifact's bytes (hex); registering the same bytes again returns this version. */
   readonly sha256: string;
+  /**
+   * A TypeScript model's scoring code, part of the version: the definition's module bundled by
+   * esbuild into one ES module at register, loaded from here at serve and score time (so editing the
+   * module changes new versions, never registered ones). Absent for ONNX, and for TypeScript versions
+   * registered before code was bundled (those load the definition's module).
+   */
+  readonly code?: { readonly file: string; readonly sha256: string; readonly module: string; readonly export: string };
   readonly inputs: readonly string[];
   readonly output: ModelSpec['output'];
   readonly trainedOn: TrainedOn;
