@@ -28,6 +28,8 @@ export interface ProjectServerOptions {
   readonly nodeId?: string;
   /** How often the decision API re-reads each model's promoted version (docs/decide.md). Default 5 s. */
   readonly modelPollMs?: number;
+  /** The key of the decision API's exploration draws (docs/decide.md); default random at start. A demo sets it to repeat its runs. */
+  readonly explorationSecret?: string;
   /** Warnings and closed segments (with `ingest: false`). Default: stderr. */
   readonly log?: (line: string) => void;
 }
@@ -85,7 +87,7 @@ export async function startProjectServer(config: ResolvedConfig, options: Projec
       // Feature views declared `push: true` get their latest values in the online store as events arrive.
       ...(store && pushed.length > 0 ? { push: { store, views: pushed } } : {}),
       ...(store && services.length > 0 ? { serving: { store, project } } : {}),
-      ...(versions ? { decide: { project, versions } } : {}),
+      ...(versions ? { decide: { project, versions, ...(options.explorationSecret !== undefined ? { explorationSecret: options.explorationSecret } : {}) } } : {}),
       log,
     });
   } catch (error) {

@@ -48,6 +48,12 @@ export interface ModelInput {
    * parsed and checked at `flywheel plan`; a request names the ones it applies.
    */
   filters?: Record<string, string>;
+  /**
+   * How `/v1/decide` decides while no version has been promoted yet (docs/decide.md, "Cold start"):
+   * `'uniform-random'`, a uniformly random slate logged with propensity 1 / n per shown candidate and
+   * no version. Without it, such a request answers 503 `model_unavailable`.
+   */
+  coldStart?: 'uniform-random';
   owner?: string;
   description?: string;
   tags?: Record<string, string>;

@@ -378,6 +378,10 @@ export interface ModelBatchSpec {
  * A model (docs/models.md): the feature service it reads, its inputs in order, its output, and the
  * format of its versions' artifacts. Versions live in the object store, not in the registry.
  */
+/** Cold-start policies of a model: `uniform-random` shows the first k of a uniformly random order, each with propensity 1 / n. */
+export const MODEL_COLD_STARTS = ['uniform-random'] as const;
+export type ModelColdStart = (typeof MODEL_COLD_STARTS)[number];
+
 export interface ModelSpec {
   readonly kind: 'model';
   readonly name: string;
@@ -388,6 +392,8 @@ export interface ModelSpec {
   readonly batch?: ModelBatchSpec;
   /** Named filter expressions for `/v1/decide` (docs/decide.md); absent when none are declared. */
   readonly filters?: Readonly<Record<string, string>>;
+  /** How `/v1/decide` decides before any version is promoted (docs/decide.md, "Cold start"); absent: it answers 503. */
+  readonly coldStart?: ModelColdStart;
   readonly owner?: string;
   readonly description?: string;
   readonly tags: Readonly<Record<string, string>>;

@@ -81,6 +81,7 @@ export function modelSpecOf(name: string, input: ModelShaped, context: ModelCont
     kind: 'model', name, service: input.service, inputs, output: input.output, artifact, tags: input.tags ?? {},
     ...(batch ? { batch } : {}),
     ...(input.filters !== undefined ? { filters: input.filters } : {}),
+    ...(input.coldStart !== undefined ? { coldStart: input.coldStart } : {}),
     ...(input.owner !== undefined ? { owner: input.owner } : {}),
     ...(input.description !== undefined ? { description: input.description } : {}),
   };

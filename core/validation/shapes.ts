@@ -3,7 +3,7 @@ import { parseDuration } from '../duration.ts';
 import { identifierProblem, qualifiedNameProblem } from '../identifiers.ts';
 import { VALUE_TYPES } from '../types.ts';
 import { AGGREGATION_FUNCTIONS } from '../aggregations/functions.ts';
-import { PARTITION_UNITS } from '../definitions/specs.ts';
+import { MODEL_COLD_STARTS, PARTITION_UNITS } from '../definitions/specs.ts';
 import { MAX_DECLARED_STRING_LENGTH } from '../definitions/event-limits.ts';
 import { parseCron } from './cron.ts';
 
@@ -443,6 +443,7 @@ export const modelShape = z.strictObject({
     })
     .optional(),
   filters: z.record(identifier, z.string({ error: 'expected a filter expression' })).optional(),
+  coldStart: z.enum(MODEL_COLD_STARTS, { error: (issue) => `expected ${MODEL_COLD_STARTS.map((p) => `"${p}"`).join(' or ')} (how /v1/decide decides before any version is promoted), got ${JSON.stringify(issue.input)}` }).optional(),
   owner: z.string().optional(),
   description: z.string().optional(),
   tags,

@@ -13,7 +13,7 @@ import type { SplitArm } from './ab-split.ts';
  *       "candidates": [{ "item_id": 7 }, { "item_id": 9 }],   // or "entity": { "user_id": 42 } for one row
  *       "filters": ["in_stock"],                    // names of the model's declared filters
  *       "topK": 5,                                  // default: every eligible candidate
- *       "explore": { "epsilon": 0.1 }               // default: no exploration
+ *       "explore": { "epsilon": 0.1, "key": "r-81" } // default: no exploration; "key": optional, names the draws
  *     }
  *
  * What the join keys must be, and which fields are request inputs, depends on the model: the caller
@@ -32,7 +32,12 @@ export interface DecideRequest {
   readonly filters: readonly string[];
   readonly topK: number | undefined;
   readonly epsilon: number;
+  /** What the exploration draws are keyed by (exploration-draws.ts); undefined: the decision id. */
+  readonly exploreKey: string | undefined;
 }
+
+/** The longest `explore.key`, in characters. */
+export const MAX_EXPLORE_KEY_LENGTH = 256;
 
 const FIELDS = new Set(['model', 'version', 'split', 'context', 'candidates', 'entity', 'filters', 'topK', 'explore']);
 
@@ -55,16 +60,19 @@ export function readDecideRequest(body: unknown): DecideRequest {
     throw invalid(`"filters" must be an array of the model's filter names, got ${describeValue(filters)}`);
   }
   if (topK !== undefined && (typeof topK !== 'number' || !Number.isSafeInteger(topK) || topK < 1)) throw invalid(`"topK" must be a positive integer, got ${describeValue(topK)}`);
+  const splitRead = split === undefined ? undefined : readSplit(split);
+  const exploration = explore === undefined ? { epsilon: 0, key: undefined } : readExplore(explore);
   return {
     model: model as string | undefined,
     version: version as string | undefined,
-    split: split === undefined ? undefined : readSplit(split),
+    split: splitRead,
     context: context as Record<string, unknown> | undefined,
     rows: entity !== undefined ? [entity] : (candidates as unknown[]),
     single: entity !== undefined,
     filters: (filters as string[] | undefined) ?? [],
     topK: topK as number | undefined,
-    epsilon: explore === undefined ? 0 : readEpsilon(explore),
+    epsilon: exploration.epsilon,
+    exploreKey: exploration.key,
   };
 }
 
@@ -83,11 +91,16 @@ function readSplit(split: unknown): { key: string; arms: SplitArm[] } {
   return { key: split.key, arms };
 }
 
-function readEpsilon(explore: unknown): number {
-  if (!isObject(explore) || Object.keys(explore).some((k) => k !== 'epsilon')) throw invalid(`"explore" must be {"epsilon": <chance in [0, 1]>}, got ${describeValue(explore)}`);
-  const { epsilon } = explore;
+function readExplore(explore: unknown): { epsilon: number; key: string | undefined } {
+  if (!isObject(explore) || Object.keys(explore).some((k) => k !== 'epsilon' && k !== 'key')) {
+    throw invalid(`"explore" must be {"epsilon": <chance in [0, 1]>} with an optional "key": "<text>", got ${describeValue(explore)}`);
+  }
+  const { epsilon, key } = explore;
   if (typeof epsilon !== 'number' || !(epsilon >= 0 && epsilon <= 1)) throw invalid(`"explore.epsilon" must be a number in [0, 1], got ${describeValue(epsilon)}`);
-  return epsilon;
+  if (key !== undefined && (typeof key !== 'string' || key === '' || key.length > MAX_EXPLORE_KEY_LENGTH)) {
+    throw invalid(`"explore.key" must be a non-empty string of at most ${MAX_EXPLORE_KEY_LENGTH} characters (one per decision, such as a request id), got ${describeValue(key)}`);
+  }
+  return { epsilon, key: key as string | undefined };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

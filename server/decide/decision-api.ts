@@ -18,7 +18,8 @@ import { describeValue } from '../validation/value-normalizers.ts';
 import { splitVersion } from './ab-split.ts';
 import { readDecideRequest, type DecideRequest } from './decide-request.ts';
 import { ModelUnavailableError, type ModelStatus, type ModelVersions, type ScoringModel } from './model-versions.ts';
-import { rankCandidates } from './rank-candidates.ts';
+import { explorationDraws, secretOf } from './exploration-draws.ts';
+import { rankCandidates, uniformSlate } from './rank-candidates.ts';
 
 /**
  * `POST /v1/decide` (docs/decide.md): a context and candidates (or one entity) in; the candidates'
@@ -50,7 +51,12 @@ export interface DecisionApiOptions {
   /** The decision log (the serving route's); default nothing is logged. */
   readonly decisions?: DecisionSink;
   readonly limits?: Partial<ServingLimits>;
-  /** Draws in [0, 1) for exploration. Default Math.random. For tests. */
+  /**
+   * The key of the exploration draws (exploration-draws.ts): a run configured with the same one
+   * draws the same for the same `explore.key`. Default 32 random bytes made at start.
+   */
+  readonly explorationSecret?: string;
+  /** Draws in [0, 1) for exploration and cold starts, in place of the keyed ones. For tests. */
   readonly random?: () => number;
   /** The reading instant, microseconds since the epoch. Default the clock. For tests. */
   readonly nowMicros?: () => number;
@@ -68,7 +74,8 @@ export class DecisionApi {
   readonly #models = new Map<string, DecideModel>();
   readonly #services: Map<string, ResolvedService>;
   readonly #limits: ServingLimits;
-  readonly #random: () => number;
+  readonly #random: (() => number) | undefined;
+  readonly #secret: Buffer;
   readonly #nowMicros: () => number;
 
   constructor(options: DecisionApiOptions, deps: DecisionApiDeps) {
@@ -76,7 +83,8 @@ export class DecisionApi {
     this.#deps = deps;
     this.#services = resolveServices(options.project);
     this.#limits = { ...DEFAULT_SERVING_LIMITS, ...options.limits };
-    this.#random = options.random ?? Math.random;
+    this.#random = options.random;
+    this.#secret = secretOf(options.explorationSecret);
     this.#nowMicros = options.nowMicros ?? (() => Date.now() * 1000);
     for (const spec of Object.values(options.project.models ?? {})) {
       const filters = new Map<string, FilterExpression>();
@@ -131,6 +139,8 @@ export class DecisionApi {
     });
     const target = this.#target(service);
     const version = this.#version(model, request);
+    // No version was ever promoted and the model declares a cold-start policy: decide without scoring.
+    const coldStart = version === undefined && model.spec.coldStart !== undefined && this.#options.versions.unpromoted(model.spec.name);
 
     // Join keys go to the store; request fields (inputs the model reads from the request) stay here.
     const { keyRequest, contextFields, rowFields } = splitRequestFields(request, model.requestFields);
@@ -140,7 +150,7 @@ export class DecisionApi {
     const plan = planReads(target, rows);
     const [found, scorer] = await Promise.all([
       plan.requests.length > 0 ? this.#options.serving.breaker.readEncoded(plan.requests) : Promise.resolve([]),
-      this.#options.versions.get(model.spec.name, version),
+      coldStart ? undefined : this.#options.versions.get(model.spec.name, version),
     ]);
     const nowMicros = this.#nowMicros();
     const decisionId = uuidv7(Math.floor(nowMicros / 1000));
@@ -150,12 +160,15 @@ export class DecisionApi {
     const eligible: number[] = [];
     for (let index = 0; index < inputs.length; index++) if (filters.every((filter) => evaluateFilter(filter, inputs[index]!))) eligible.push(index);
     const scores = new Float64Array(inputs.length).fill(Number.NaN);
-    if (eligible.length > 0) {
+    if (scorer !== undefined && eligible.length > 0) {
       const scored = await score(scorer, eligible.map((index) => inputs[index]!), eligible);
       eligible.forEach((index, at) => (scores[index] = scored[at]!));
     }
     const topK = request.single ? 1 : (request.topK ?? eligible.length);
-    const slate = rankCandidates(scores, eligible, { topK, epsilon: request.epsilon }, this.#random);
+    // Keyed by the request's explore.key, else the decision id: the same key draws the same, whatever the order of arrival.
+    const draws = this.#random ?? explorationDraws(this.#secret, model.spec.name, request.exploreKey ?? decisionId);
+    const slate = scorer === undefined ? uniformSlate(eligible, topK, draws) : rankCandidates(scores, eligible, { topK, epsilon: request.epsilon }, draws);
+    const versionScored = scorer?.version ?? null;
 
     const rank = new Map(slate.greedy.map((index, at) => [index, at]));
     const position = new Map(slate.shown.map((index, at) => [index, at]));
@@ -170,7 +183,7 @@ export class DecisionApi {
       setImmediate(() => {
         try {
           const served = decisionOf({ ...target, service }, rows, plan, assembled, decisionId, isoFromMicros(nowMicros));
-          decisions.offer({ ...served, scoring: { model: model.spec.name, version: scorer.version, explored: slate.explored, rows: scoredRows } });
+          decisions.offer({ ...served, scoring: { model: model.spec.name, version: versionScored, explored: slate.explored, rows: scoredRows } });
         } catch (error) {
           this.#deps.log(`decide: offering decision ${decisionId} to the decision log failed: ${(error as Error).message}`);
         }
@@ -179,10 +192,10 @@ export class DecisionApi {
     return c.json({
       decision_id: decisionId,
       model: model.spec.name,
-      version: scorer.version,
+      version: versionScored,
       explored: slate.explored,
       eligible: eligible.length,
-      items: slate.shown.map((index, at) => ({ candidate: index, keys: keysOf(index), score: scores[index]!, propensity: slate.propensities[at]! })),
+      items: slate.shown.map((index, at) => ({ candidate: index, keys: keysOf(index), score: scorer === undefined ? null : scores[index]!, propensity: slate.propensities[at]! })),
     });
   }
 

@@ -78,6 +78,8 @@ interface State {
   servingPromotion: string | undefined;
   promoted: string | null;
   problem: string | undefined;
+  /** The last poll that read the promotion found none, and no version ever served: a cold start (docs/decide.md). */
+  unpromoted: boolean;
 }
 
 export class ModelVersions {
@@ -89,7 +91,7 @@ export class ModelVersions {
 
   constructor(options: ModelVersionsOptions) {
     this.#options = options;
-    for (const name of options.models) this.#states.set(name, { serving: undefined, split: undefined, servingPromotion: undefined, promoted: null, problem: undefined });
+    for (const name of options.models) this.#states.set(name, { serving: undefined, split: undefined, servingPromotion: undefined, promoted: null, problem: undefined, unpromoted: false });
   }
 
   get models(): string[] {
@@ -149,6 +151,15 @@ export class ModelVersions {
     }
   }
 
+  /**
+   * Whether the model has never had a version: the store was read and nothing is promoted, and no
+   * version ever served. Not when the store could not be read yet, nor while a promoted version loads.
+   */
+  unpromoted(name: string): boolean {
+    const state = this.#states.get(name);
+    return state !== undefined && state.unpromoted && state.serving === undefined;
+  }
+
   /** The A/B split the promotion serving declares (all its arms loaded), or undefined. */
   split(name: string): PromotedSplit | undefined {
     return this.#states.get(name)?.split?.declared;
@@ -172,6 +183,7 @@ export class ModelVersions {
       return;
     }
     state.promoted = promotion?.version ?? null;
+    state.unpromoted = promotion === undefined;
     if (promotion === undefined) {
       state.problem = undefined;
       return;

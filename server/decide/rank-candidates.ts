@@ -48,13 +48,7 @@ export function rankCandidates(scores: Float64Array, eligible: readonly number[]
   const explored = epsilon > 0 && n > 0 && random() < epsilon;
   let shown: number[];
   if (explored) {
-    // A partial Fisher-Yates shuffle: the first k of a uniform permutation.
-    const pool = [...eligible];
-    for (let i = 0; i < k; i++) {
-      const j = i + Math.min(n - i - 1, Math.floor(random() * (n - i)));
-      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-    }
-    shown = pool.slice(0, k);
+    shown = firstOfShuffle(eligible, k, random);
   } else {
     shown = greedy.slice(0, k);
   }
@@ -65,4 +59,26 @@ export function rankCandidates(scores: Float64Array, eligible: readonly number[]
 /** The chance the epsilon-greedy policy shows `candidate` at `position`, given its greedy order. */
 export function propensityOf(candidate: number, position: number, greedy: readonly number[], epsilon: number): number {
   return (1 - epsilon) * (greedy[position] === candidate ? 1 : 0) + epsilon / greedy.length;
+}
+
+/**
+ * The slate of a model's cold start (`coldStart: 'uniform-random'`, docs/decide.md): no version is
+ * promoted, so nothing scores; the slate is the first `topK` of a uniformly random permutation of
+ * the eligible candidates (the same partial shuffle as exploration, taking `topK` draws), each shown
+ * candidate with propensity exactly 1 / n, and no greedy order.
+ */
+export function uniformSlate(eligible: readonly number[], topK: number, random: () => number): RankedSlate {
+  const k = Math.min(topK, eligible.length);
+  return { shown: firstOfShuffle(eligible, k, random), propensities: new Array<number>(k).fill(1 / eligible.length), explored: true, greedy: [] };
+}
+
+/** A partial Fisher-Yates shuffle: the first k of a uniform permutation of `eligible`, one draw per position. */
+function firstOfShuffle(eligible: readonly number[], k: number, random: () => number): number[] {
+  const n = eligible.length;
+  const pool = [...eligible];
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.min(n - i - 1, Math.floor(random() * (n - i)));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, k);
 }

@@ -54,7 +54,8 @@ export interface ServedDecision {
 /** What a decision of `POST /v1/decide` adds to the rows it logs: the model version, and per row its score, rank and propensity. */
 export interface DecisionScoring {
   readonly model: string;
-  readonly version: string;
+  /** The version that scored; null for a cold start's decision (no version promoted yet, nothing scored). */
+  readonly version: string | null;
   /** Whether the slate came from the exploration branch (a uniformly random slate). */
   readonly explored: boolean;
   /** One per row, in request order. */
