@@ -2,7 +2,7 @@ import { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { routePath } from 'hono/route';
 import { ApiError, toApiError } from './api-errors.ts';
-import { allows, scopesOfHeader, type TokenTable } from './auth/bearer-tokens.ts';
+import { scopesOfHeader, type TokenTable } from './auth/bearer-tokens.ts';
 import type { ServerMetrics } from './metrics.ts';
 import { healthBody, readinessChecks } from './operations.ts';
 import { readBody } from './read-body.ts';
@@ -10,9 +10,8 @@ import type { FeatureServing } from './serving/feature-serving.ts';
 import type { DecisionApi } from './decide/decision-api.ts';
 import type { StreamLogFailure, StreamLogStats } from '../connectors/log-store/segment-log/index.ts';
 import type { OnlinePushStats } from './push/online-push.ts';
-import type { AcceptedBatch, StreamIngest } from './stream-ingest.ts';
-import type { EventIssue } from './validation/event-validator.ts';
-import { parseBatch, type BodyFormat } from './validation/parse-body.ts';
+import type { StreamIngest } from './stream-ingest.ts';
+import { postEvents } from './post-events.ts';
 
 export interface LogApiLimits {
   /** Largest request body in bytes. Default 10 MiB. */
@@ -97,23 +96,12 @@ export function createLogApp(deps: LogAppDeps): Hono {
   const decide = deps.decide;
   if (decide) app.post('/v1/decide', (c) => decide.handle(c));
 
+  // Taken on Node's request before the app while the server runs (server/events-route.ts); both call postEvents.
   app.post('/v1/streams/:stream/events', async (c) => {
-    const name = c.req.param('stream');
-    authorize(c, deps.tokens, name);
-    const stream = deps.streams.get(name);
-    if (!stream) throw new ApiError('unknown_stream', `no event stream "${name}"; the streams are ${[...deps.streams.keys()].join(', ') || '(none)'}`);
-    // A decision stream holds what was served: taking events for it over HTTP would let a client forge decisions.
-    if (stream.schema.loggedBy !== undefined) {
-      throw new ApiError('forbidden', `stream "${name}" is the decision log of feature service "${stream.schema.loggedBy}": only the serving path (POST /v1/features) writes it, so that logged decisions cannot be forged; no token may post events to it`);
-    }
-    const withIds = idsOption(c.req.query('ids'));
-    const format = bodyFormat(c.req.header('content-type'));
-    const receivedAt = new Date().toISOString();
-    const body = await readBody(c.req.raw, deps.limits.maxBodyBytes, incomingOf(c));
-    const accepted = acceptBatch(stream, body, format, deps.limits.maxBatchEvents, receivedAt);
-    // Serialized before waiting, so the ids need not outlive the fsync.
-    const answer = `{"accepted":${accepted.events},"duplicates":${accepted.duplicates}${withIds ? `,"ids":${accepted.idsJson()}` : ''}}`;
-    await accepted.durable;
+    const answer = await postEvents(deps, {
+      stream: c.req.param('stream'), authorization: c.req.header('authorization'), contentType: c.req.header('content-type'), ids: c.req.query('ids'),
+      readBody: (limit) => readBody(c.req.raw, limit, incomingOf(c)),
+    });
     return c.body(answer, 200, { 'content-type': 'application/json' });
   });
 
@@ -142,55 +130,8 @@ function routeOf(c: Context): string {
   return route === '*' || route === '/*' ? 'unmatched' : route;
 }
 
-function authorize(c: Context, tokens: TokenTable, stream: string): void {
-  const header = c.req.header('authorization');
-  const match = header === undefined ? null : /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-  if (!match) throw new ApiError('unauthorized', 'missing bearer token; send Authorization: Bearer <token>');
-  const scopes = tokens.scopesOf(match[1]!);
-  if (!scopes) throw new ApiError('unauthorized', 'unknown token');
-  if (!allows(scopes, 'write', stream)) throw new ApiError('forbidden', `this token may not write to stream "${stream}"`);
-}
-
-function bodyFormat(contentType: string | undefined): BodyFormat {
-  const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (mediaType === 'application/json') return 'json';
-  if (mediaType === 'application/x-ndjson' || mediaType === 'application/ndjson' || mediaType === 'application/jsonl') return 'ndjson';
-  throw new ApiError(
-    'unsupported_media_type',
-    `Content-Type must be application/json (an array of events) or application/x-ndjson (one event per line), got ${contentType ? JSON.stringify(contentType) : 'none'}`,
-  );
-}
-
-function idsOption(value: string | undefined): boolean {
-  if (value === undefined || value === 'true' || value === '1') return true;
-  if (value === 'false' || value === '0') return false;
-  throw new ApiError('bad_query', `ids must be true or false, got ${JSON.stringify(value)}`);
-}
-
-/**
- * Accepts a body (synchronously: nothing of the parsed batch outlives this call but the ids): a JSON
- * array by the fast path when it takes it, else parsed and accepted or refused with its problems.
- */
-function acceptBatch(stream: StreamIngest, body: Buffer, format: BodyFormat, maxEvents: number, receivedAt: string): AcceptedBatch {
-  const fast = format === 'json' ? stream.acceptJsonArray(body, maxEvents, receivedAt) : undefined;
-  if (fast) return fast;
-  const batch = parseBatch(body.toString('utf8'), format, maxEvents, body);
-  try {
-    return stream.accept(batch, receivedAt);
-  } catch (error) {
-    throw withLines(toApiError(error), batch.lines);
-  }
-}
-
 /** The Node request under @hono/node-server (read directly: faster than its web stream), else undefined. */
 function incomingOf(c: Context): IncomingMessage | undefined {
   const env = c.env as { incoming?: unknown } | undefined;
   return env?.incoming instanceof IncomingMessage ? env.incoming : undefined;
-}
-
-/** For NDJSON, each problem also names the line its event was on. */
-function withLines(error: ApiError, lines: readonly number[] | undefined): ApiError {
-  if (error.code !== 'invalid_events' || !lines) return error;
-  const issues = error.details as readonly EventIssue[];
-  return new ApiError(error.code, error.message, issues.map((issue) => ({ ...issue, line: lines[issue.index] })));
 }

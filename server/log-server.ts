@@ -13,6 +13,7 @@ import { createDecisionLog, type DecisionLog } from './serving/decision-log.ts';
 import { FeatureServing, type ServingOptions } from './serving/feature-serving.ts';
 import { warmUpServing, type ServingWarmUpOptions } from './serving/warm-up.ts';
 import { withFeaturesRoute } from './serving/features-route.ts';
+import { withEventsRoute } from './events-route.ts';
 import { DecisionApi, type DecisionApiOptions } from './decide/decision-api.ts';
 import { StreamIngest } from './stream-ingest.ts';
 import type { StreamSchema } from './stream-schema.ts';
@@ -182,11 +183,13 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
   let server: Server;
   try {
     server = await new Promise<Server>((resolve, reject) => {
-      // POST /v1/features is taken before the app (serving/features-route.ts).
-      const createServer = serving
-        ? (((serverOptions: ServerOptions, listener: RequestListener) => createHttpServer(serverOptions, withFeaturesRoute(serving, { metrics, isShuttingDown: () => shuttingDown }, listener))) as typeof createHttpServer)
-        : undefined;
-      const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8080, ...(createServer ? { createServer } : {}) }, () => resolve(s as Server)) as Server;
+      // POST /v1/streams/:stream/events and POST /v1/features are taken before the app (events-route.ts, serving/features-route.ts).
+      const routes = { metrics, isShuttingDown: () => shuttingDown };
+      const createServer = ((serverOptions: ServerOptions, listener: RequestListener) => {
+        const events = withEventsRoute({ streams, tokens: options.tokens, limits }, routes, listener);
+        return createHttpServer(serverOptions, serving ? withFeaturesRoute(serving, routes, events) : events);
+      }) as typeof createHttpServer;
+      const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8080, createServer }, () => resolve(s as Server)) as Server;
       s.once('error', reject);
     });
   } catch (error) {

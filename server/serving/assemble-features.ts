@@ -101,13 +101,27 @@ interface Fragments {
   /** Where `times` is undefined: the record's event time, the same for each of the selection's `timeCount` features. */
   readonly timeMicros: Float64Array;
   readonly timeCount: Int32Array;
+  /**
+   * The event times' fragments built so far, by feature count then event time: records written by one
+   * materialization often share their event time (a daily aggregate's midnight), and spelling the same
+   * instant out once per record was most of the cost of an answer with metadata (bench/serving.ts).
+   */
+  readonly timesByCount: Map<number, Map<number, string>>;
 }
 
-/** The event times' fragment at `at`, built on first use. */
+/** The event times' fragment at `at`, built on first use (or taken from another record of the same time and count). */
 function timesAt(fragments: Fragments, at: number): string {
   let times = fragments.times[at];
   if (times === undefined) {
-    times = repeatJoined(`"${isoFromMicros(fragments.timeMicros[at]!)}"`, fragments.timeCount[at]!);
+    const micros = fragments.timeMicros[at]!;
+    const count = fragments.timeCount[at]!;
+    let byMicros = fragments.timesByCount.get(count);
+    if (byMicros === undefined) fragments.timesByCount.set(count, (byMicros = new Map()));
+    times = byMicros.get(micros);
+    if (times === undefined) {
+      times = repeatJoined(`"${isoFromMicros(micros)}"`, count);
+      byMicros.set(micros, times);
+    }
     fragments.times[at] = times;
   }
   return times;
@@ -136,7 +150,7 @@ export function assembleFeatures(
   }
   const fragments: Fragments = {
     values: new Array<string>(total), statuses: new Array<string>(total), times: new Array<string | undefined>(total),
-    timeMicros: new Float64Array(total), timeCount: new Int32Array(total),
+    timeMicros: new Float64Array(total), timeCount: new Int32Array(total), timesByCount: new Map(),
   };
   for (let r = 0; r < requests.length; r++) {
     const view = views[viewOf[r]!]!;
