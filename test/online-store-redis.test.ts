@@ -4,6 +4,7 @@ import { OnlineStoreUnavailableError } from '../connectors/online-store/online-s
 import { layoutOf } from '../connectors/online-store/online-layouts.ts';
 import type { OnlineReadRequest, OnlineRecord, OnlineStore } from '../connectors/online-store/online-store.ts';
 import { redactUrl, RedisOnlineStore } from '../connectors/online-store/redis/redis-online-store.ts';
+import { eventTimeField } from '../connectors/online-store/redis/redis-write-script.ts';
 import { ConfigError } from '../core/errors.ts';
 import { describeOnlineStoreContract } from './contracts/online-store.contract.ts';
 import { deleteTestKeys, redisUrl, startDelayProxy, startRedisServer, testKeyPrefix, withRedisClient, type RunningRedis } from './setup/redis.ts';
@@ -52,6 +53,16 @@ async function timed<T>(work: Promise<T>): Promise<{ ms: number; result: T | und
     return { ms: performance.now() - start, result: undefined, error };
   }
 }
+
+describe('eventTimeField', () => {
+  it('writes every event time in 17 characters, so the write script compares non-negative times as text', () => {
+    // Around the 16-digit range (1973 to 2286) that skips padStart, and out to the largest safe integers.
+    expect([0, 1, 999_999_999_999_999, 1e15, 1_714_564_800_000_000, Number.MAX_SAFE_INTEGER].map(eventTimeField)).toEqual([
+      '00000000000000000', '00000000000000001', '00999999999999999', '01000000000000000', '01714564800000000', '09007199254740991',
+    ]);
+    expect([-1, -86_400_000_000, -Number.MAX_SAFE_INTEGER].map(eventTimeField)).toEqual(['-0000000000000001', '-0000086400000000', '-9007199254740991']);
+  });
+});
 
 describe('RedisOnlineStore', () => {
   const cleanups: (() => Promise<unknown>)[] = [];

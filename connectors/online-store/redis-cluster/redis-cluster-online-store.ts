@@ -549,8 +549,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
 function scriptCall(records: readonly PreparedRecord[], keys: readonly string[], writtenPrefix: string): ScriptCall {
   const args = ['EVALSHA', WRITE_SCRIPT_SHA, String(records.length), ...keys];
   for (const record of records) {
-    const eventTime = eventTimeField(record.eventMicros);
-    args.push(eventTime, `${eventTime}${writtenPrefix}${record.layout.id}|${record.values}`, record.expireAtMillis === undefined ? '' : String(record.expireAtMillis));
+    args.push(`${eventTimeField(record.eventMicros)}${writtenPrefix}${record.layout.id}|${record.values}`, record.expireAtMillis === undefined ? '' : String(record.expireAtMillis));
   }
   return { records, keys, args };
 }

@@ -217,8 +217,7 @@ export class RedisOnlineStore implements OnlineStore {
       const args = ['EVALSHA', WRITE_SCRIPT_SHA, String(batch.length)];
       for (const record of batch) args.push(this.#key(record.view, record.encodedKey));
       for (const record of batch) {
-        const eventTime = eventTimeField(record.eventMicros);
-        args.push(eventTime, `${eventTime}${writtenPrefix}${record.layout.id}|${record.values}`, record.expireAtMillis === undefined ? '' : String(record.expireAtMillis));
+        args.push(`${eventTimeField(record.eventMicros)}${writtenPrefix}${record.layout.id}|${record.values}`, record.expireAtMillis === undefined ? '' : String(record.expireAtMillis));
       }
       commands.push(args);
     }
