@@ -45,6 +45,7 @@ export type TaskQueues = { readonly project: string } & { readonly [W in Workloa
  */
 export const WORKFLOW_WORKLOADS = {
   ingestSegment: 'ingest',
+  loadStreamSegment: 'ingest',
   ingestPending: 'ingest',
   ingestStream: 'ingest',
   ingestSweep: 'ingest',

@@ -6,7 +6,7 @@
 export { buildTrainingSet, trainingSetProgressQuery } from './build-training-set.ts';
 export { scheduledTrainingSet } from './scheduled-training-set.ts';
 export { backfillTrainingSet, backfillProgressQuery } from './backfill-training-set.ts';
-export { ingestSegment, ingestPending, ingestStream } from './ingest.ts';
+export { ingestSegment, ingestPending, ingestStream, loadStreamSegment } from './ingest.ts';
 export { ingestSweep, ingestSweepQuery } from './ingest-sweep.ts';
 export { replayQuarantine } from './quarantine.ts';
 export { materializeFeatureView, materializeProgressQuery } from './materialize.ts';

@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { executeChild, proxyActivities, startChild, upsertSearchAttributes, workflowInfo, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import { executeChild, patched, proxyActivities, sleep, startChild, upsertSearchAttributes, workflowInfo, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import type { IngestActivities, IngestedBatch, SegmentRef } from '../activities/ingest.ts';
 import { runSearchAttributes } from './search-attributes.ts';
 
@@ -21,14 +21,66 @@ export function ingestSegmentWorkflowId(project: string, segment: SegmentRef): s
 }
 
 /**
+ * The id of a stream's load (`<project>/ingest-load/<stream>`): every segment of the stream is loaded
+ * by a run of loadStreamSegment with this id, and Temporal runs one workflow per id at a time, so two
+ * segments of a stream never load at once, whichever node announced them and whichever worker runs them.
+ */
+export function streamLoadWorkflowId(project: string, stream: string): string {
+  return `${project}/ingest-load/${stream}`;
+}
+
+/**
+ * How long a segment waits before it tries again to take its stream's load from another segment's,
+ * by try (then the last, repeated). A load on DuckDB takes tens of milliseconds to a few seconds, so
+ * the first waits are short; 2 s keeps a queue of waiting segments from flooding Temporal with tasks.
+ */
+const LOAD_TAKEN_WAITS_MS = [250, 500, 1_000, 2_000] as const;
+
+export interface LoadStreamSegmentInput extends SegmentRef {
+  readonly project: string;
+}
+
+/**
+ * Loads one segment into its stream's table (the ingestSegment activity); run only as the child of
+ * ingestSegment with the stream's load id (streamLoadWorkflowId). Its own workflow so that the id,
+ * one running per stream, is the lock.
+ */
+export async function loadStreamSegment(input: LoadStreamSegmentInput): Promise<IngestedBatch> {
+  return loadSegment({ stream: input.stream, node: input.node, segmentId: input.segmentId });
+}
+
+/**
+ * One loader per stream at a time (docs/collect.md): two loads of segments sharing event ids (a
+ * batch a client sent to two nodes) must not overlap. Each load's anti-join sees only what was
+ * committed when it began, so on Snowflake, which does not enforce primary keys, both would store the
+ * shared ids; on DuckDB one fails at its commit. Waits while another segment of the stream loads.
+ */
+async function loadWhenStreamFree(project: string, segment: SegmentRef): Promise<IngestedBatch> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await executeChild(loadStreamSegment, {
+        workflowId: streamLoadWorkflowId(project, segment.stream),
+        args: [{ project, ...segment }],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      });
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      await sleep(LOAD_TAKEN_WAITS_MS[Math.min(tries, LOAD_TAKEN_WAITS_MS.length - 1)]!);
+    }
+  }
+}
+
+/**
  * Loads one sealed log segment from the object store into its stream's table, then deletes it from
  * the store: exactly once (the rows and the ledger row commit together; a batch already in the
- * ledger is skipped), and the segment goes only after its rows are in the warehouse.
+ * ledger is skipped; no other segment of the stream loads meanwhile), and the segment goes only after
+ * its rows are in the warehouse.
  */
 export async function ingestSegment(input: IngestSegmentInput): Promise<IngestedBatch> {
   upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'ingest', object: input.stream }));
   const segment = { stream: input.stream, node: input.node, segmentId: input.segmentId };
-  const loaded = await loadSegment(segment);
+  // `patched`: runs started before the one-loader rule replay their direct activity call.
+  const loaded = patched('one-load-per-stream') ? await loadWhenStreamFree(input.project, segment) : await loadSegment(segment);
   await archiveSegment({ ...segment, keep: input.keep ?? false });
   return loaded;
 }
