@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { NativeConnection} from '@temporalio/worker';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
+import { holdOutcomeWhileServerAway, type HoldOptions } from './hold-outcome-while-server-away.ts';
 
 /** .ts running from the sources, .js compiled into the package's dist/: the workflows sit beside this file either way. */
 const MODULE_EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -22,6 +23,8 @@ export interface FlywheelWorkerOptions {
   readonly maxConcurrentActivities?: number;
   /** Workflow tasks handled at once on this queue (the SDK's default otherwise). */
   readonly maxConcurrentWorkflowTasks?: number;
+  /** Told when a finished activity's outcome is held because the server does not answer, and when it goes out. */
+  readonly onOutcomeHeld?: HoldOptions;
 }
 
 /** Bundles the workflows and the project guard once, for the workers of one process (one per task queue). */
@@ -42,7 +45,13 @@ export function createFlywheelWorker(options: FlywheelWorkerOptions): Promise<Wo
     taskQueue: options.taskQueue,
     activities: createActivities(options.deps),
     // Bundled from source, the workflows get the project guard; a prebuilt bundle brings its own interceptors.
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: [PROJECT_GUARD_PATH] } }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    interceptors: {
+      ...(options.workflowBundle ? {} : { workflowModules: [PROJECT_GUARD_PATH] }),
+      // An activity that ends while the server is away keeps its outcome until the server answers,
+      // instead of the SDK dropping it after 10 s and the run waiting for the heartbeat timeout.
+      activity: [holdOutcomeWhileServerAway(options.connection, options.onOutcomeHeld)],
+    },
     // DuckDB runs one writer per file; a few concurrent activities keep both cores busy without contention.
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 4,
     ...(options.maxConcurrentWorkflowTasks !== undefined ? { maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTasks } : {}),

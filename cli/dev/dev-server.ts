@@ -53,6 +53,8 @@ export interface DevServer {
   /** True when a server was already answering at the address and we did not start one. */
   readonly reused: boolean;
   readonly logFile: string | undefined;
+  /** The server process we started (none for a reused one), to tell whether it is still alive. */
+  readonly pid?: number;
   /** Stops the server we started (SIGINT, then SIGKILL after `timeoutMs`); a no-op for a reused one. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -129,7 +131,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     throw error;
   }
 
-  return { address, uiUrl, namespace, reused: false, logFile, stop };
+  return { address, uiUrl, namespace, reused: false, logFile, pid: child.pid, stop };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { isGrpcServiceError, ServiceError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { QueryDefinition, Workflow } from '@temporalio/common';
 import { FlywheelError } from '../../core/errors.ts';
 
@@ -20,9 +20,22 @@ export function explainWorkflowFailure(error: unknown, workflowId: string): unkn
 }
 
 /**
+ * How long a wait goes on while the Temporal server does not answer (restarted, failing over). The
+ * client gives up on one call after about 20 s of refused connections (its default retry policy);
+ * the run itself goes on on the server, so the wait asks again rather than ending the command.
+ */
+export const SERVER_AWAY_LIMIT_MS = 5 * 60_000;
+
+/** True for the client's "no server answered" (gRPC UNAVAILABLE once its own retries are spent). */
+export function isServerUnavailable(error: unknown): boolean {
+  return error instanceof ServiceError && isGrpcServiceError(error.cause) && error.cause.code === 14;
+}
+
+/**
  * Waits for a run's result, calling `onProgress` with its progress query every `intervalMs`. Query
  * failures (before the first workflow task, between continue-as-new runs, a worker restarting) are
- * skipped; the result decides. A failed run becomes a RunFailedError naming its cause.
+ * skipped; the result decides. While the server does not answer, the wait goes on for up to
+ * SERVER_AWAY_LIMIT_MS, saying so once on stderr. A failed run becomes a RunFailedError naming its cause.
  */
 export async function waitWithProgress<W extends Workflow, P>(
   handle: WorkflowHandle<W>,
@@ -42,7 +55,23 @@ export async function waitWithProgress<W extends Workflow, P>(
     }
   })();
   try {
-    return (await handle.result()) as Awaited<ReturnType<W>>;
+    // The limit counts from the first refused call of this wait.
+    let awaySince: number | undefined;
+    let notedAway = false;
+    for (;;) {
+      try {
+        return (await handle.result()) as Awaited<ReturnType<W>>;
+      } catch (error) {
+        if (!isServerUnavailable(error)) throw error;
+        // Each refused call already took the client's ~20 s of retries: no pause of our own is needed.
+        awaySince ??= Date.now();
+        if (Date.now() - awaySince >= SERVER_AWAY_LIMIT_MS) throw error;
+        if (!notedAway) {
+          notedAway = true;
+          process.stderr.write(`The Temporal server does not answer; still waiting for ${handle.workflowId} (up to ${SERVER_AWAY_LIMIT_MS / 60_000} minutes)\n`);
+        }
+      }
+    }
   } catch (error) {
     throw explainWorkflowFailure(error, handle.workflowId);
   } finally {
