@@ -1,6 +1,7 @@
 import { encodeOnlineKey } from '../../connectors/online-store/online-key.ts';
 import type { EncodedOnlineRecord, OnlineKeyPart, OnlineKeyRequest } from '../../connectors/online-store/online-store.ts';
 import { isExpired, isoFromMicros } from '../../connectors/online-store/online-time.ts';
+import { BodyWriter } from './body-writer.ts';
 import { repeatJoined, type ServingGroup, type ServingTarget } from './resolve-service.ts';
 import type { EntityRows } from './serving-request.ts';
 import type { ServedDecision, ServedFeatureStatus, ServedFeatureValue, ServedKeyValue, ServedRow } from './served-decision.ts';
@@ -157,42 +158,52 @@ export function assembleFeatures(
     fillFragments(fragments, base[r]!, view.groups.map((g) => groups[g]!), found[r], view.ttlSeconds, options.nowMicros);
   }
 
-  // The body goes out as UTF-8 parts of about 32K characters: a 500-row answer is megabytes of
-  // JSON, and one string that size would be allocated in V8's large-object space, where each one
-  // costs a major GC's attention; small strings die young in the nursery, the Buffers live off-heap.
-  const parts: Buffer[] = [];
-  let body = `{"decision_id":"${options.decisionId}","service":${target.service === undefined ? 'null' : JSON.stringify(target.service)},"features":${target.featuresJson},"rows":[`;
+  // Written straight into a Buffer (body-writer.ts): the values of each record as UTF-8, the statuses
+  // and event times (the same text row after row) from their bytes, encoded once per answer.
+  const head = `{"decision_id":"${options.decisionId}","service":${target.service === undefined ? 'null' : JSON.stringify(target.service)},"features":${target.featuresJson},"rows":[`;
   const at = new Int32Array(groups.length);
-  for (let row = 0; row < rows.count; row++) {
+  const place = (row: number) => {
     for (let g = 0; g < groups.length; g++) {
       const group = groups[g]!;
       const slot = slots[group.viewIndex]!;
       at[g] = base[typeof slot === 'number' ? slot : slot[row]!]! + group.indexInView;
     }
-    let values = '';
-    for (let g = 0; g < groups.length; g++) values += g === 0 ? fragments.values[at[g]!]! : `,${fragments.values[at[g]!]!}`;
-    if (options.metadata) {
-      let statuses = '';
-      let times = '';
-      for (let g = 0; g < groups.length; g++) {
-        statuses += g === 0 ? fragments.statuses[at[g]!]! : `,${fragments.statuses[at[g]!]!}`;
-        times += g === 0 ? timesAt(fragments, at[g]!) : `,${timesAt(fragments, at[g]!)}`;
-      }
-      body += `${row === 0 ? '' : ','}{"values":[${values}],"statuses":[${statuses}],"event_times":[${times}]}`;
-    } else {
-      body += `${row === 0 ? '' : ','}{"values":[${values}]}`;
-    }
-    if (body.length >= BODY_PART_CHARS) {
-      parts.push(Buffer.from(body));
-      body = '';
+  };
+  // Sized from the first row, so that most answers never grow the buffer.
+  let rowBytes = 64;
+  if (rows.count > 0) {
+    place(0);
+    for (let g = 0; g < groups.length; g++) {
+      rowBytes += fragments.values[at[g]!]!.length + 1;
+      if (options.metadata) rowBytes += fragments.statuses[at[g]!]!.length + timesAt(fragments, at[g]!).length + 2;
     }
   }
-  parts.push(Buffer.from(`${body}]}`));
-  return { body: parts.length === 1 ? parts[0]! : Buffer.concat(parts), fragments, base };
+  const body = new BodyWriter(head.length * 3 + 2 + Math.ceil(rows.count * rowBytes * 1.25));
+  body.text(head);
+  for (let row = 0; row < rows.count; row++) {
+    place(row);
+    body.repeated(row === 0 ? '{"values":[' : ',{"values":[');
+    for (let g = 0; g < groups.length; g++) {
+      if (g > 0) body.repeated(',');
+      body.text(fragments.values[at[g]!]!);
+    }
+    if (options.metadata) {
+      body.repeated('],"statuses":[');
+      for (let g = 0; g < groups.length; g++) {
+        if (g > 0) body.repeated(',');
+        body.repeated(fragments.statuses[at[g]!]!);
+      }
+      body.repeated('],"event_times":[');
+      for (let g = 0; g < groups.length; g++) {
+        if (g > 0) body.repeated(',');
+        body.repeated(timesAt(fragments, at[g]!));
+      }
+    }
+    body.repeated(']}');
+  }
+  body.repeated(']}');
+  return { body: body.finish(), fragments, base };
 }
-
-/** Characters of response JSON gathered in one string before they become a Buffer part. */
-const BODY_PART_CHARS = 32 * 1024;
 
 /** How a stored layout maps onto a selection: spliced as it is, or picked by index (-1: the record lacks the feature). */
 type Projection = 'splice' | Int32Array;

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { entity, featureService, featureView, source } from '../index.ts';
+import type { EncodedOnlineRecord } from '../connectors/online-store/online-store.ts';
+import { validateProject } from '../core/validation/validate-project.ts';
+import { assembleFeatures, planReads } from '../server/serving/assemble-features.ts';
+import { BodyWriter } from '../server/serving/body-writer.ts';
+import { resolveServices, type ServingTarget } from '../server/serving/resolve-service.ts';
+import { checkRequestShape, DEFAULT_SERVING_LIMITS, readEntityRows } from '../server/serving/serving-request.ts';
+
+// The answer of POST /v1/features is written straight into a Buffer (server/serving/body-writer.ts):
+// these check its exact bytes where that could go wrong: text of more than one byte per character,
+// an answer outgrowing the size guessed from its first row, two views, records missing or expired.
+
+describe('BodyWriter', () => {
+  it('writes strings as UTF-8 and repeated text from its bytes, growing as needed', () => {
+    const body = new BodyWriter(1);
+    body.text('{"a":"é€😀"');
+    for (let i = 0; i < 100; i++) body.repeated(',"x"');
+    body.text('}');
+    const expected = `{"a":"é€😀"${',"x"'.repeat(100)}}`;
+    expect(body.finish().toString('utf8')).toBe(expected);
+    expect(body.finish().length).toBe(Buffer.byteLength(expected));
+  });
+});
+
+const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
+const src = source({ name: 'src', table: 'raw.src', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', name: 'string', spend: 'float64', n: 'int64' } });
+const names = featureView({ name: 'user_names', entities: [user], source: src, features: { name: 'string' } });
+const stats = featureView({ name: 'user_stats', entities: [user], source: src, ttl: '1d', features: { spend: 'float64', n: 'int64' } });
+const project = validateProject([user, src, names, stats, featureService({ name: 'both', features: [names, stats] })].map((definition) => ({ file: 'definitions/body.ts', definition })));
+const target = resolveServices(project).get('both') as ServingTarget;
+
+const DAY = 86_400_000_000;
+const NOW = Date.UTC(2026, 11, 5, 12) * 1000;
+const T1 = NOW - 3_600_000_000; // an hour ago, 2026-12-05T11:00:00.000Z
+const T2 = NOW - 7_200_000_123; // 2026-12-05T09:59:59.999877Z
+
+function answer(ids: number[], records: Record<string, EncodedOnlineRecord | undefined>, metadata: boolean): string {
+  const rows = readEntityRows(checkRequestShape({ service: 'both', entities: ids.map((user_id) => ({ user_id })), metadata }), target, DEFAULT_SERVING_LIMITS);
+  const plan = planReads(target, rows);
+  const found = plan.requests.map((request) => records[`${request.view}:${String(request.key[0])}`]);
+  return assembleFeatures(target, rows, plan, found, { decisionId: 'd-1', nowMicros: NOW, metadata }).body.toString('utf8');
+}
+
+describe('assembleFeatures', () => {
+  const nameRecord = (text: string, micros: number): EncodedOnlineRecord => ({ features: Object.freeze(['name']), values: JSON.stringify([text]), eventMicros: micros, writtenMicros: micros });
+  const statsRecord = (spend: number, n: number, micros: number): EncodedOnlineRecord => ({ features: Object.freeze(['spend', 'n']), values: `[${spend},${n}]`, eventMicros: micros, writtenMicros: micros });
+  const long = 'ü'.repeat(5000);
+  const records = {
+    'user_names:1': nameRecord('a', T1),
+    'user_names:2': nameRecord(long, T2),
+    'user_stats:1': statsRecord(2.5, 3, T1),
+    'user_stats:2': statsRecord(1, 1, NOW - 2 * DAY), // expired (ttl 1d)
+    // user 3: no records at all
+  };
+  const head = '{"decision_id":"d-1","service":"both","features":["name","spend","n"],"rows":[';
+
+  it('with metadata: the values, statuses and event times of each row, a long multi-byte value past the first row\'s size', () => {
+    expect(answer([1, 2, 3, 1], records, true)).toBe(
+      head +
+        '{"values":["a",2.5,3],"statuses":["present","present","present"],"event_times":["2026-12-05T11:00:00.000Z","2026-12-05T11:00:00.000Z","2026-12-05T11:00:00.000Z"]},' +
+        `{"values":["${long}",null,null],"statuses":["present","expired","expired"],"event_times":["2026-12-05T09:59:59.999877Z","2026-12-03T12:00:00.000Z","2026-12-03T12:00:00.000Z"]},` +
+        '{"values":[null,null,null],"statuses":["missing","missing","missing"],"event_times":[null,null,null]},' +
+        '{"values":["a",2.5,3],"statuses":["present","present","present"],"event_times":["2026-12-05T11:00:00.000Z","2026-12-05T11:00:00.000Z","2026-12-05T11:00:00.000Z"]}]}',
+    );
+  });
+
+  it('values only, and no rows', () => {
+    expect(answer([2, 1], records, false)).toBe(`${head}{"values":["${long}",null,null]},{"values":["a",2.5,3]}]}`);
+    expect(answer([], records, true)).toBe(`${head}]}`);
+  });
+});
