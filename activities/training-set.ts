@@ -9,7 +9,7 @@ import { definitionHash } from '../core/plan/definition-hash.ts';
 import { compileColumnStats, readColumnStats, type ColumnStats } from '../core/sql/column-stats.ts';
 import { compileConsistency, readConsistency } from '../core/sql/consistency.ts';
 import { buildConsistencyReport, mergeConsistency, type ColumnSource, type PartitionConsistency } from '../core/training-set/consistency.ts';
-import { compileCountUnpartitioned, compileNoRows, compilePartitionedRows, compileUnloadRows, PARTITION_COLUMN, PARTITION_KEY_COLUMN } from '../core/sql/partition-sql.ts';
+import { compileCountUnpartitioned, compileNoRows, compilePartitionedRows, compilePartitionRows, compileUnloadRows, PARTITION_COLUMN, PARTITION_KEY_COLUMN } from '../core/sql/partition-sql.ts';
 import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
 import { compileDropTable, compileMaxOf, compileSelectAll } from '../core/sql/tables.ts';
 import { featureViewViewName, sourceViewName } from '../core/sql/warehouse-objects.ts';
@@ -201,7 +201,9 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
                 if (!partition) throw new Error(`partition key ${key} does not match partitionBy ${unit}`);
                 return partition;
               });
-              const job = { query: compilePartitionedRows(table, columnNames, unit, engine.dialect), keyColumn: PARTITION_KEY_COLUMN };
+              // Each partition's rows on their own as well, in spine order (rule 8), for an engine whose one-statement write would lose it.
+              const ordered = partitions.filter((p) => statsByKey.has(p.key)).map((p) => ({ key: p.key, query: compilePartitionRows(table, columnNames, p, engine.dialect) }));
+              const job = { query: compilePartitionedRows(table, columnNames, unit, engine.dialect), keyColumn: PARTITION_KEY_COLUMN, partitions: ordered };
               const unload = compileUnloadRows(table, columnNames, resolved.join.spine.timestampField, unit, engine.dialect);
               const files = filesByKey(await withHeartbeats(() => (unloader ? unloader.unloadPartitioned(unload, stagingPrefix) : engine.exportPartitionedParquet(job, join(localDir, '_partitions'))), heartbeat));
               // A partition of the range without rows still gets a file (of no rows): one written, shared by all of them.

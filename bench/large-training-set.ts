@@ -19,7 +19,8 @@
  * source; the tie-break line is then the same sources without the declaration.
  * --memory-limit runs Flywheel again, after the unlimited runs, with DuckDB's memory_limit set (it
  * spills to a temp folder beside the warehouse), and reports its time against the unlimited one.
- * --check compares Flywheel's published rows with the floor's (EXCEPT ALL both ways; the data has no ties).
+ * --check compares Flywheel's published rows with the floor's (EXCEPT ALL both ways; the data has no ties)
+ * and counts rows out of spine order within each published file (rule 8).
  * --scale 0.1 runs a tenth of the sizes: 1M spine rows × 3 views × 5M feature rows.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -173,8 +174,14 @@ async function compareWithFloor(engine: DuckDBEngine, published: string, floorFi
             (SELECT count(*) FROM (${flywheel})) AS flywheel, (SELECT count(*) FROM (${floor})) AS floor`,
     parameters: [],
   });
-  const same = row?.only_flywheel === 0 && row.only_floor === 0 && row.flywheel === row.floor;
-  return `${same ? 'yes' : 'NO'} (${row?.flywheel} rows against ${row?.floor}; ${row?.only_flywheel} only in Flywheel's, ${row?.only_floor} only in the floor's)`;
+  // Rule 8: spine order within each file (the generated spine's event_id grows with its order).
+  const [order] = await engine.all<{ out_of_order: number }>({
+    sql: `SELECT count(*) FILTER (WHERE event_id < prev) AS out_of_order FROM (SELECT event_id, lag(event_id) OVER (PARTITION BY filename ORDER BY file_row_number) AS prev
+            FROM read_parquet('${published}/*/part-*.parquet', filename = true, file_row_number = true))`,
+    parameters: [],
+  });
+  const same = row?.only_flywheel === 0 && row.only_floor === 0 && row.flywheel === row.floor && order?.out_of_order === 0;
+  return `${same ? 'yes' : 'NO'} (${row?.flywheel} rows against ${row?.floor}; ${row?.only_flywheel} only in Flywheel's, ${row?.only_floor} only in the floor's; ${order?.out_of_order} rows out of spine order in their file)`;
 }
 
 export function reportLarge(r: Awaited<ReturnType<typeof benchLargeTrainingSet>>): void {

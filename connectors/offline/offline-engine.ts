@@ -47,6 +47,14 @@ export interface PartitionedParquet {
   readonly query: CompiledQuery;
   /** A column of the query holding each row's partition key; it is not written to the files. */
   readonly keyColumn: string;
+  /**
+   * The same rows, partition by partition (without the key column), each query in the order its
+   * file must keep. An engine whose one-statement write loses that order uses these instead: DuckDB's
+   * `COPY … PARTITION_BY` is parallel and, when a partition's rows span two of its scan's row groups,
+   * writes them in the order its threads finish (issue #14349), so it writes one file per query,
+   * side by side. Omitted when no order is promised.
+   */
+  readonly partitions?: readonly { readonly key: string; readonly query: CompiledQuery }[];
 }
 
 /**
@@ -148,9 +156,9 @@ export interface OfflineEngine {
   /**
    * Writes the rows of a query as Parquet under `localDir`, one folder per partition key
    * (`<localDir>/<key>/part-00000.parquet`, more parts when the engine splits a large partition), in
-   * one statement whatever the number of partitions. Rows keep the query's order within each file
-   * where the engine keeps scan order (DuckDB). Returns the files by partition key, then name; a
-   * partition without rows gets no file. `localDir` is replaced.
+   * one statement whatever the number of partitions (DuckDB: one statement per partition of
+   * `job.partitions` when given, which keeps their order). Returns the files by partition key, then
+   * name; a partition without rows gets no file. `localDir` is replaced.
    */
   exportPartitionedParquet(job: PartitionedParquet, localDir: string): Promise<PartitionFile[]>;
   /**

@@ -30,7 +30,8 @@ export function compileCountUnpartitioned(table: string, dialect: Dialect): Comp
 
 /**
  * The rows of one partition of a working table, in its order. The table is clustered by partition
- * start (the join orders by it), so the engine reads only the row groups of that partition.
+ * start (the join orders by it), so the engine reads only the row groups of that partition. Written
+ * to its own file, it keeps spine order (PartitionedParquet.partitions).
  */
 export function compilePartitionRows(table: string, columns: readonly string[], partition: Pick<Partition, 'start'>, dialect: Dialect): CompiledQuery {
   const id = dialect.identifier;
@@ -47,7 +48,8 @@ export const PARTITION_KEY_COLUMN = '__fw_partition_key';
  * The rows of every partition of a working table with their partition key, for one partitioned
  * write (exportPartitionedParquet, or an unload straight to the object store): one statement
  * whatever the number of partitions. Rows without a partition (a null spine timestamp) are left
- * out; the table's scan order (partition, then spine order) is kept where the engine keeps it.
+ * out. No order within a partition is promised (DuckDB's parallel partitioned write loses it):
+ * compilePartitionRows gives each partition's rows in order.
  */
 export function compilePartitionedRows(table: string, columns: readonly string[], unit: PartitionUnit, dialect: Dialect): CompiledQuery {
   const id = dialect.identifier;

@@ -42,6 +42,7 @@ export const OFFLINE_ENGINE_CASES = [
   'stages Parquet files and reads them in order with the declared types',
   'refuses to stage a file it cannot reach, naming it',
   'exports partitions in one statement, each to its own folder',
+  'exports partitions in the order of their own queries, across row groups',
 ] as const;
 export type OfflineEngineCase = (typeof OFFLINE_ENGINE_CASES)[number];
 
@@ -334,6 +335,36 @@ export function describeOfflineEngineContract(
       // No rows: no files, and the folder is empty.
       expect(await engine.exportPartitionedParquet({ query: sql(`SELECT ${q('n')}, ${q('k')} FROM ${engine.dialect.qualified(table)} WHERE ${q('n')} > 9`), keyColumn: 'k' }, dir)).toEqual([]);
       expect(await readdir(dir)).toEqual([]);
+      await engine.run(sql(`DROP TABLE ${engine.dialect.qualified(table)}`));
+    });
+
+    test('exports partitions in the order of their own queries, across row groups', async () => {
+      // 300,000 rows in two partitions; day=2024-03-01 holds 200,000, more than one of DuckDB's row
+      // groups (122,880 rows), so a parallel PARTITION_BY write could put its second part first.
+      const q = engine.dialect.identifier;
+      const key = (n: string) => `CASE WHEN ${n} < 200000 THEN 'day=2024-03-01' ELSE 'day=2024-03-02' END`;
+      const table = await engine.createWorkingTable(`contract_order_${randomBytes(4).toString('hex')}`,
+        sql(`SELECT CAST(${q('i')} AS ${engine.dialect.columnType('int64')}) AS ${q('n')}, ${key(q('i'))} AS ${q('k')} FROM range(300000) AS t(${q('i')}) ORDER BY ${q('i')}`));
+      const rows = (k: string) => sql(`SELECT ${q('n')} FROM ${engine.dialect.qualified(table)} WHERE ${q('k')} = '${k}' ORDER BY ${q('n')}`);
+      const dir = join(scratch, 'ordered-parts');
+      const files = await engine.exportPartitionedParquet({
+        query: sql(`SELECT ${q('n')}, ${q('k')} FROM ${engine.dialect.qualified(table)}`), keyColumn: 'k',
+        partitions: [{ key: 'day=2024-03-02', query: rows('day=2024-03-02') }, { key: 'day=2024-03-01', query: rows('day=2024-03-01') }, { key: 'day=2024-03-03', query: rows('day=2024-03-03') }],
+      }, dir);
+      // By key; the partition without rows gets no file.
+      expect(files.map(({ partitionKey, path, rowCount }) => ({ partitionKey, path, rowCount }))).toEqual([
+        { partitionKey: 'day=2024-03-01', path: join(dir, 'day=2024-03-01', 'part-00000.parquet'), rowCount: 200_000 },
+        { partitionKey: 'day=2024-03-02', path: join(dir, 'day=2024-03-02', 'part-00000.parquet'), rowCount: 100_000 },
+      ]);
+      expect((await readdir(dir)).sort()).toEqual(['day=2024-03-01', 'day=2024-03-02']);
+      // Each file in its query's order: every row follows the one before it in the file, and the file holds exactly its partition's rows.
+      for (const [file, first, last] of [[files[0]!, 0, 199_999], [files[1]!, 200_000, 299_999]] as const) {
+        const relation = await stagedParquet([file.path], [['n', 'int64']]);
+        const [checked] = await engine.all(sql(`SELECT count(*) AS ${q('rows')}, min(${q('n')}) AS ${q('lo')}, max(${q('n')}) AS ${q('hi')},
+          count(*) FILTER (WHERE ${q('n')} <> ${q('prev')} + 1) AS ${q('out_of_order')}
+          FROM (SELECT ${q('n')}, lag(${q('n')}) OVER (ORDER BY ${q('pos')}) AS ${q('prev')} FROM (SELECT ${q('n')}, row_number() OVER () AS ${q('pos')} FROM ${relation}))`));
+        expect(checked).toEqual({ rows: last - first + 1, lo: first, hi: last, out_of_order: 0 });
+      }
       await engine.run(sql(`DROP TABLE ${engine.dialect.qualified(table)}`));
     });
 

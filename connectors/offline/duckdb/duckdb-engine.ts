@@ -297,14 +297,18 @@ export class DuckDBEngine implements OfflineEngine {
   async unstageFiles(): Promise<void> {}
 
   /**
-   * One `COPY … TO … (PARTITION_BY (key))` into a folder beside `localDir` that replaces it once
-   * written, so a failed export leaves no partial files; RETURN_STATS gives each file's rows and
-   * bytes. DuckDB keeps the query's order within each partition's file (preserve_insertion_order).
+   * Writes into a folder beside `localDir` that replaces it once written, so a failed export leaves
+   * no partial files. With `job.partitions` (an order to keep): one file per partition, written by
+   * exportParquetFiles side by side, each keeping its query's order, and a partition without rows
+   * gets no file. Without: one `COPY … TO … (PARTITION_BY (key))`, whose RETURN_STATS gives each
+   * file's rows and bytes; it is parallel, and rows of one partition that span two row groups of its
+   * scan land in the order its threads finish them, so it promises no order within a file.
    */
   async exportPartitionedParquet(job: PartitionedParquet, localDir: string): Promise<PartitionFile[]> {
     const target = resolve(localDir);
     const partial = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`);
     await mkdir(dirname(target), { recursive: true });
+    if (job.partitions) return this.exportPartitionFiles(job.partitions, partial, target);
     const key = assertIdentifier(job.keyColumn);
     const copy = {
       sql: `COPY (\n${withoutTrailingSemicolons(job.query.sql)}\n) TO ${duckdbDialect.stringLiteral(partial)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${duckdbDialect.identifier(key)}), RETURN_STATS)`,
@@ -328,6 +332,29 @@ export class DuckDBEngine implements OfflineEngine {
         await mkdir(dirname(path), { recursive: true });
         await rename(file.from, path);
         written.push({ partitionKey: file.partitionKey, path, rowCount: file.rowCount, bytes: file.bytes });
+      }
+      return written;
+    } finally {
+      await rm(partial, { recursive: true, force: true });
+    }
+  }
+
+  /** Each partition's query to `<target>/<key>/part-00000.parquet` through `partial`; partitions without rows leave no file. */
+  private async exportPartitionFiles(partitions: NonNullable<PartitionedParquet['partitions']>, partial: string, target: string): Promise<PartitionFile[]> {
+    const sorted = [...partitions].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const file = (root: string, key: string) => join(root, key, 'part-00000.parquet');
+    try {
+      const counts = await this.exportParquetFiles(sorted.map(({ key, query }) => ({ query, localPath: file(partial, key) })));
+      const written: PartitionFile[] = [];
+      await rm(target, { recursive: true, force: true });
+      await mkdir(target, { recursive: true });
+      for (const [index, { key }] of sorted.entries()) {
+        const rowCount = counts[index]!.rowCount;
+        if (rowCount === 0) continue;
+        const path = file(target, key);
+        await mkdir(dirname(path), { recursive: true });
+        await rename(file(partial, key), path);
+        written.push({ partitionKey: key, path, rowCount, bytes: (await stat(path)).size });
       }
       return written;
     } finally {
