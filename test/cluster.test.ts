@@ -163,17 +163,22 @@ async function withWarehouse<T>(use: (engine: OfflineEngine) => Promise<T>): Pro
 }
 
 /**
- * The engine's internal stage and JSON-lines file format, made once before the workers start: on the
- * emulator, two sessions running `CREATE STAGE IF NOT EXISTS` at once can both try to create it, and
- * one fails with a duplicate-key error (EMULATOR_CANNOT.concurrentCreateIfNotExists), which would fail
- * the first ingestion on one of the two workers. On Snowflake the statement is atomic.
+ * The engine's internal stage and both its file formats (JSON lines for ingestion, Parquet for the
+ * label and training-set partitions), made once before the workers start: on the emulator, two
+ * sessions running `CREATE STAGE IF NOT EXISTS` or `CREATE FILE FORMAT IF NOT EXISTS` at once can both
+ * try to create it, and one fails with a duplicate-key error
+ * (EMULATOR_CANNOT.concurrentCreateIfNotExists), which would fail the first ingestion, or the first
+ * label partition (two built at once, one per worker), on one of the two workers. On Snowflake the
+ * statements are atomic.
  */
 async function createEngineStage(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'flywheel-cluster-stage-'));
   try {
-    const path = join(dir, 'nothing.ndjson');
+    const path = join(dir, 'nothing');
     await writeFile(path, '');
-    await withWarehouse(async (engine) => engine.unstageFiles(await engine.stageFiles([path], { name: 'cluster-setup', format: 'jsonLines' })));
+    await withWarehouse(async (engine) => {
+      for (const format of ['jsonLines', 'parquet'] as const) await engine.unstageFiles(await engine.stageFiles([path], { name: 'cluster-setup', format }));
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -289,6 +294,12 @@ describe('Flywheel on two serve nodes and two workers sharing only Temporal, S3,
     expect(acknowledged.size).toBe(BATCHES * BATCH);
 
     // Ingestion, started by each node as its segments reach the object store, runs on either worker.
+    // The wait's bound, worst case: the load worker A ran when it was killed is noticed at its heartbeat
+    // timeout (60 s, workflows/ingest.ts), retried 1 s later on worker B, and meanwhile its stream's other
+    // segments wait (one load per stream at a time): at most 12 batches, so 16 segments or fewer per stream
+    // (a segment seals at 4 KiB or 2 s), each load 1-3 s on the emulator at load 15-25 (the load runs'
+    // durations are logged below), so 60 + 1 + 16 x 3 = 109 s, less the ~20 s between the kill and the
+    // last send. 150 s leaves a margin for slower runs; the 10-minute sweep is never needed.
     const ingestStarted = Date.now();
     const expected = (stream: string) => [...acknowledged.values()].filter((e) => e.stream === stream).length;
     await until(async () => {
@@ -297,7 +308,8 @@ describe('Flywheel on two serve nodes and two workers sharing only Temporal, S3,
       return clicks.size === expected('clicks') && orders.size === expected('orders') && sealed.length === 0;
     }, 'every acknowledged event in the warehouse and no sealed segment left in the object store', 150_000).catch(async (error: unknown) => {
       log(`warehouse: clicks ${(await warehouseIds('clicks')).size}/${expected('clicks')}, orders ${(await warehouseIds('orders')).size}/${expected('orders')}; sealed left: ${(await objects.list('_log/sealed/')).map((o) => o.key).join(', ')}`);
-      for await (const run of temporal.workflow.list({ query: `WorkflowId STARTS_WITH '${project}/ingest/'` })) {
+      // Segment ingestions (`<project>/ingest/…`) and their stream's loads (`<project>/ingest-load/<stream>`, where the activities run).
+      for await (const run of temporal.workflow.list({ query: `WorkflowId STARTS_WITH '${project}/ingest'` })) {
         const described = await temporal.workflow.getHandle(run.workflowId, run.runId).describe();
         const pending = described.raw.pendingActivities?.map((a) => `${a.activityType?.name} attempt ${a.attempt} ${a.lastFailure?.message ?? ''}`).join('; ');
         const failure = run.status.name === 'FAILED' ? await temporal.workflow.getHandle(run.workflowId, run.runId).result().catch((e: Error) => `${e.message}: ${(e.cause as Error | undefined)?.message ?? ''} ${((e.cause as Error | undefined)?.cause as Error | undefined)?.message ?? ''}`) : '';
@@ -309,12 +321,15 @@ describe('Flywheel on two serve nodes and two workers sharing only Temporal, S3,
     // What the kill interrupted, for the record (timing decides it): activities that ran more than once.
     let runs = 0;
     let retried = 0;
-    for await (const run of temporal.workflow.list({ query: `WorkflowId STARTS_WITH '${project}/ingest/' AND WorkflowId != '${ingestSweepWorkflowId(project)}'` })) {
-      runs++;
+    const loadSeconds: number[] = [];
+    for await (const run of temporal.workflow.list({ query: `WorkflowId STARTS_WITH '${project}/ingest' AND WorkflowId != '${ingestSweepWorkflowId(project)}'` })) {
+      if (run.workflowId.startsWith(`${project}/ingest/`)) runs++;
+      else if (run.closeTime) loadSeconds.push((run.closeTime.getTime() - run.startTime.getTime()) / 1000);
       const history = await temporal.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
       retried += (history.events ?? []).filter((event) => (event.activityTaskStartedEventAttributes?.attempt ?? 1) > 1).length;
     }
-    log(`${runs} segment ingestion runs; ${retried} activity attempt(s) after a first one failed or timed out`);
+    const loadTotal = loadSeconds.reduce((sum, seconds) => sum + seconds, 0);
+    log(`${runs} segment ingestion runs, ${loadSeconds.length} loads (${loadTotal.toFixed(1)} s in all, the longest ${Math.max(0, ...loadSeconds).toFixed(1)} s); ${retried} activity attempt(s) after a first one failed or timed out`);
 
     for (const stream of ['clicks', 'orders'] as const) {
       const stored = await warehouseIds(stream);
@@ -341,6 +356,8 @@ describe('Flywheel on two serve nodes and two workers sharing only Temporal, S3,
       'ingest:clicks', 'ingest:orders', 'labels:clicked_after', 'trainingSet:orders_training', 'materialize:user_clicks', 'materialize:user_orders',
     ].map((id) => [id, 'succeeded']));
     for (const stage of result.stages) log(`loop ${stage.id}: ${stage.summary ?? ''}`);
+    // A stage succeeds with some partitions failed (they are retried by the next run): none may here.
+    expect(result.stages.filter((stage) => /\b[1-9]\d* failed/.test(stage.summary ?? '')).map((stage) => stage.summary)).toEqual([]);
   }, 240_000);
 
   it('no process used a folder of another: each has its own, and nothing is left in any but the state a process keeps', () => {

@@ -52,7 +52,7 @@ export const EMULATOR_CANNOT = {
   chunkedResults: 'every result comes back inline in one JSON rowset; Snowflake sends large ones as chunks fetched from cloud storage',
   concurrentStatementsPerSession: 'statements of one session run one at a time (one DuckDB cursor per session); use one connection per concurrent statement',
   concurrentCreateIfNotExists:
-    'CREATE STAGE IF NOT EXISTS from two sessions at once can fail in one of them with a duplicate-key constraint error (fakesnow checks, then inserts); test/cluster.test.ts creates the stage before its two workers start',
+    'CREATE STAGE IF NOT EXISTS or CREATE FILE FORMAT IF NOT EXISTS from two sessions at once can fail in one of them with a duplicate-key constraint error (fakesnow checks, then inserts); test/cluster.test.ts creates the stage and both file formats before its two workers start',
   structuredTypes: 'OBJECT and ARRAY columns are answered as VARIANT (the same JSON value once parsed); structured OBJECT(...)/ARRAY(...) field metadata is absent',
   queryTagHistory:
     'INFORMATION_SCHEMA.QUERY_HISTORY[_BY_SESSION] lists the statements the emulator answered with their QUERY_TAG, with a subset of the columns; its arguments (RESULT_LIMIT, time ranges) are ignored',
