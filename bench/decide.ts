@@ -43,6 +43,7 @@ import { denseOnnxModel } from '../core/models/onnx-writer.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
 import { storeModelVersions } from '../server/decide/store-model-versions.ts';
 import { startLogServer, TokenTable } from '../server/index.ts';
+import { streamSchemasOf } from '../server/stream-schema.ts';
 import { startRedis } from './redis-server.ts';
 
 const TOKEN = 'bench-token';
@@ -58,21 +59,25 @@ interface Options {
   warmUp: number;
   connections: number;
   duration: number;
+  /** The ranking service logs every decision (sample rate 1) to its decision stream, as a logged service would. */
+  log: boolean;
+  /** Where the server writes a V8 CPU profile (`node --cpu-prof`), or undefined. */
+  cpuProf: string | undefined;
 }
 
 /** One view of `features` float features for `item`, a service of all of them, and an ONNX model over them. */
-export function decideProject(features: number): ProjectSpec {
+export function decideProject(features: number, options: { logged?: boolean } = {}): ProjectSpec {
   const names = Array.from({ length: features }, (_, i) => `f${i}`);
   const item = entity({ name: 'item', joinKeys: { item_id: 'int64' } });
   const items = source({ name: 'items', table: 'items', timestampField: 'ts', columns: { item_id: 'int64', ts: 'timestamp', ...Object.fromEntries(names.map((n) => [n, 'float64' as const])) } });
   const view = featureView({ name: 'item_features', entities: [item], source: items, ttl: '30d', online: true, features: Object.fromEntries(names.map((n) => [n, 'float64' as const])) });
-  const service = featureService({ name: 'ranking', features: [view] });
+  const service = featureService({ name: 'ranking', features: [view], ...(options.logged ? { logging: { sampleRate: 1 } } : {}) });
   const ranker = model({ name: MODEL, service, inputs: names, output: { name: 'click', kind: 'probability' }, artifact: { format: 'onnx' } });
   return validateProject([item, items, view, service, ranker].map((definition) => ({ file: 'bench/decide.ts', definition })));
 }
 
 /** Deterministic values in [0, 1) with two decimals. */
-function valuesOf(id: number, features: number): number[] {
+export function valuesOf(id: number, features: number): number[] {
   let x = (id * 2_654_435_761) >>> 0;
   return Array.from({ length: features }, () => {
     x = (Math.imul(x, 1_103_515_245) + 12_345) >>> 0;
@@ -81,7 +86,7 @@ function valuesOf(id: number, features: number): number[] {
 }
 
 /** A dense MLP `features → hidden (relu) → 1 (sigmoid)` with small deterministic weights. */
-function mlpBytes(features: number, hidden: number): { bytes: Uint8Array; parameters: number } {
+export function mlpBytes(features: number, hidden: number): { bytes: Uint8Array; parameters: number } {
   let seed = 7;
   const next = () => {
     seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
@@ -95,14 +100,14 @@ function mlpBytes(features: number, hidden: number): { bytes: Uint8Array; parame
 }
 
 /** The child: the server over the Redis and the object store the parent prepared. */
-async function serve(dir: string, redisUrl: string, features: number): Promise<void> {
-  const project = decideProject(features);
+async function serve(dir: string, redisUrl: string, features: number, logged: boolean): Promise<void> {
+  const project = decideProject(features, { logged });
   const store = new RedisOnlineStore({ url: redisUrl, keyPrefix: KEY_PREFIX });
   await store.ping();
   const versions = storeModelVersions({ project, store: new LocalObjectStore(join(dir, 'objects')), projectRoot: dir, log: (line) => process.stderr.write(`${line}\n`) });
   await versions.start();
   const server = await startLogServer({
-    stateDir: join(dir, 'state'), streams: [], tokens: TokenTable.parse(`${TOKEN}=read`), port: 0, log: () => undefined,
+    stateDir: join(dir, 'state'), streams: streamSchemasOf(project), tokens: TokenTable.parse(`${TOKEN}=read`), port: 0, log: () => undefined,
     serving: { project, store }, decide: { project, versions },
   });
   process.stdout.write(`listening on ${server.url}\n`);
@@ -164,19 +169,21 @@ async function main(): Promise<void> {
     options: {
       serve: { type: 'string' }, 'redis-url': { type: 'string' }, entities: { type: 'string' }, features: { type: 'string' }, hidden: { type: 'string' },
       candidates: { type: 'string' }, requests: { type: 'string' }, 'warm-up': { type: 'string' }, connections: { type: 'string' }, duration: { type: 'string' },
+      log: { type: 'boolean' }, 'cpu-prof': { type: 'string' },
     },
   });
   const options: Options = {
     entities: Number(values.entities ?? 10_000), features: Number(values.features ?? 50), hidden: Number(values.hidden ?? 192), candidates: Number(values.candidates ?? 100),
     requests: Number(values.requests ?? 2_000), warmUp: Number(values['warm-up'] ?? 300), connections: Number(values.connections ?? 10), duration: Number(values.duration ?? 10),
+    log: values.log ?? false, cpuProf: values['cpu-prof'],
   };
-  if (values.serve !== undefined) return serve(values.serve, values['redis-url']!, options.features);
+  if (values.serve !== undefined) return serve(values.serve, values['redis-url']!, options.features, options.log);
 
   const dir = await mkdtemp(join(tmpdir(), 'flywheel-bench-decide-'));
   const redis = await startRedis(dir);
   let child: ReturnType<typeof spawn> | undefined;
   try {
-    const project = decideProject(options.features);
+    const project = decideProject(options.features, { logged: options.log });
     const names = Array.from({ length: options.features }, (_, i) => `f${i}`);
     const store = new RedisOnlineStore({ url: redis.url, keyPrefix: KEY_PREFIX });
     const eventMicros = Date.now() * 1000;
@@ -191,7 +198,8 @@ async function main(): Promise<void> {
     const { manifest } = await registerModelVersion(objects, { spec: project.models[MODEL]!, bytes, trainedOn: { trainingSet: 'bench', version: 'none', partitions: [] }, now: new Date() });
     await promoteModelVersion(objects, MODEL, manifest.version, new Date());
 
-    child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', dir, '--redis-url', redis.url, '--features', String(options.features)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const profile = options.cpuProf === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProf];
+    child = spawn(process.execPath, [...profile, '--import', 'tsx', fileURLToPath(import.meta.url), '--serve', dir, '--redis-url', redis.url, '--features', String(options.features), ...(options.log ? ['--log'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<number | null>((resolve) => child!.once('exit', resolve));
     const url = new URL(await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -204,7 +212,7 @@ async function main(): Promise<void> {
     }));
 
     const load = () => (async () => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' '))();
-    process.stdout.write(`decide bench: ${options.entities} items x ${options.features} features in Redis, ONNX MLP ${options.features}-${options.hidden}-1 (${parameters} parameters), ${options.candidates} candidates per request; load ${await load()}\n`);
+    process.stdout.write(`decide bench: ${options.entities} items x ${options.features} features in Redis, ONNX MLP ${options.features}-${options.hidden}-1 (${parameters} parameters), ${options.candidates} candidates per request, ${options.log ? 'every decision logged' : 'no decision log'}; load ${await load()}\n`);
 
     const latency = await latencies(url, options);
     const fmt = (l: { p50: number; p99: number; p999: number }) => `p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, p99.9 ${l.p999.toFixed(2)} ms`;
