@@ -53,29 +53,40 @@ export async function onnxScorer(
       throw artifactError(`input "${inputName}" has shape [${meta.shape.join(', ')}]; the model declares ${context.inputs.length} inputs (${context.inputs.join(', ')}), so it must be [batch, ${context.inputs.length}]`);
     }
   }
-  const width = context.inputs.length;
+  const inputs = context.inputs;
+  const width = inputs.length;
   return async (rows) => {
+    // Plain loops: this fills 5,000 cells for a decide request of 100 candidates × 50 inputs, and a
+    // closure per cell (forEach, and the error's factory) was a sixth of the scorer's CPU (bench/decide.ts --cpu-prof).
     const data = new Float32Array(rows.length * width);
-    rows.forEach((row, r) => {
-      context.inputs.forEach((input, c) => {
-        data[r * width + c] = numericInput(row[input], () =>
-          new ModelScoringError({ model: spec.name, version: context.version, rowIndex: r, reason: `input "${input}" is ${JSON.stringify(row[input])}; an ONNX model's inputs are numbers or booleans` }));
-      });
-    });
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]!;
+      const offset = r * width;
+      for (let c = 0; c < width; c++) {
+        const value = row[inputs[c]!];
+        const number = numericInput(value);
+        if (number === undefined) {
+          throw new ModelScoringError({ model: spec.name, version: context.version, rowIndex: r, reason: `input "${inputs[c]!}" is ${JSON.stringify(value)}; an ONNX model's inputs are numbers or booleans` });
+        }
+        data[offset + c] = number;
+      }
+    }
     const results = await session.run({ [inputName]: new ort.Tensor('float32', data, [rows.length, width]) });
     const output = results[outputName]!;
     const perRow = output.dims.slice(1).reduce((a, b) => a * b, 1);
     if (output.dims[0] !== rows.length || perRow !== 1) {
       throw new ModelScoringError({ model: spec.name, version: context.version, reason: `output "${outputName}" has shape [${output.dims.join(', ')}] for ${rows.length} rows; expected [${rows.length}] or [${rows.length}, 1]` });
     }
-    return Array.from(output.data as Float32Array, Number);
+    // The float32 scores as they are: checkedModel reads them into float64 (the same numbers as Array.from(…, Number)).
+    return output.data as Float32Array;
   };
 }
 
-function numericInput(value: unknown, error: () => Error): number {
+/** An input as a number (booleans 1/0, null or missing NaN); undefined for anything else (a string, an object). */
+function numericInput(value: unknown): number | undefined {
   if (typeof value === 'number') return value;
   if (typeof value === 'boolean') return value ? 1 : 0;
   if (typeof value === 'bigint') return Number(value);
   if (value === null || value === undefined) return Number.NaN;
-  throw error();
+  return undefined;
 }
