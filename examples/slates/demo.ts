@@ -5,7 +5,8 @@
  *   1. make a world (users with hidden tastes, items with a hidden quality) and write its catalog
  *      into a DuckDB file;
  *   2. start Temporal (a dev server), `flywheel plan` and `flywheel apply`, and a worker here;
- *   3. turn the loop three times (slates-loop.ts): ask POST /v1/decide for slates ranked by the promoted ranker, log
+ *   3. turn the loop three times (slates-loop.ts): ask POST /v1/decide for slates ranked by the promoted ranker
+ *      (turn 0: the ranker's cold start, a uniformly random slate, as no version is promoted yet), log
  *      impressions and clicks, let the windows close, ingest, materialize, build the labels and the
  *      training set from the logged decisions, read it, score the model on held-out labels, train
  *      the next one, estimate it on the logged decisions (inverse propensity), register and promote it;
@@ -148,14 +149,15 @@ function printTurns(turns: readonly TurnReport[]): void {
     'lllrrrrrrrrrr',
   );
   process.stdout.write('\n');
-  say('decision rows: candidates the serving API logged (ranking_decisions); labeled rows: those rows in the training set, each labeled 1 when');
+  say('decision rows: candidates the decision API logged (ranking_decisions); labeled rows: those rows in the training set, each labeled 1 when');
   say('its item was clicked within the window. Late clicks came after the window: labeled 0 (' + turns.map((t) => t.lateLabeledPositive).reduce((a, b) => a + b, 0) + ' of them labeled 1).');
   say('held-out AUC: the turn\'s ranker on the shown items of the turn\'s exploration slates (random order, labels no ranker trained on; turn 0');
-  say('ranks at random: 0.5); previous ranker: the ranker of the turn before, on the same rows (each turn has other rows: compare within a row).');
-  say('ranked by: the model version POST /v1/decide scored the turn\'s slates with (the promoted one; turn 0 has no model yet: a random shuffle).');
+  say('is random: 0.5); previous ranker: the ranker of the turn before, on the same rows (each turn has other rows: compare within a row).');
+  say('ranked by: what decided the turn\'s slates, as POST /v1/decide answered: the promoted model version; turn 0 has none yet, so the');
+  say('ranker\'s declared cold start decided (coldStart: \'uniform-random\': a uniformly random slate, logged with propensity 1 / 20).');
   say('CTR: clicks per shown item on the slates the ranker ordered. IPS estimate: the same ranker\'s CTR estimated before it served, from the');
   say('turn before\'s logged decisions: each logged click where it would have shown the same item at the same position, weighted by 1 / the');
-  say('logged propensity (turn 0: 1 / candidates, a uniform shuffle), per slot it would have filled; ± one standard error. A click on a');
+  say('logged propensity (turn 0\'s cold start: 1 / candidates), per slot it would have filled; ± one standard error. A click on a');
   say('matching explored slate weighs 1 / (0.3 / 20) = 67, so the estimate is noisy at this size, and it is measured on the turn before\'s users');
   say('and features: the measured CTR also gains from what the features learned since.');
   process.stdout.write('\n');
@@ -203,6 +205,7 @@ function checkImproves(result: SlatesLoopResult): void {
   const worse = turns.slice(1).filter((t, i) => t.heldOut.previousAuc === null || t.heldOut.auc <= t.heldOut.previousAuc || t.ctr <= turns[i]!.ctr);
   if (worse.length === 0) say(`The ranker improved every turn: CTR ${turns.map((t) => `${(t.ctr * 100).toFixed(1)}%`).join(' → ')}, and each beat the one before on held-out labels.`);
   else say(`warning: turn ${worse.map((t) => t.turn).join(', ')} did not beat the turn before (small samples; try another --seed or more --users).`);
+  say(`Every decision was made and logged by POST /v1/decide; its exploration draws are keyed by each request (seed, turn, round, user), so --seed ${result.seed} prints this table again.`);
 }
 
 main().catch((error: unknown) => {

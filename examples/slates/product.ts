@@ -6,17 +6,21 @@
  * candidates, scores them with the promoted version of the `ranker` model, explores at random with
  * the exploration share, and logs the decision (every candidate's features, score, rank and
  * propensity). The app shows the top few and logs an impression per shown item. Turn 0 has no model
- * yet (none is trained before the first logs): the app asks the serving API for the features
- * (`getFeatures`, which logs them) and shows a random order, a uniform shuffle.
+ * yet (none is trained before the first logs): the same call is decided by the ranker's declared
+ * cold start (`coldStart: 'uniform-random'`), a uniformly random slate logged with propensity 1 / 20.
+ * Each request names its exploration draws (`explore.key`: seed, turn, round, user), so with the
+ * server's exploration secret fixed a run repeats whatever the order the requests arrive in.
  *
  * Then the hidden truth (world.ts) decides which shown items the user clicks, and each click is logged through the log API after a random delay; a share
  * of them come after the label window (late: they must not count).
  *
  * A turn is `rounds` rounds of one request per user, `roundGapMs` apart, so a click of one round can
- * reach the online store (pushed) before the user's next request.
+ * reach the online store (pushed) before the user's next request. Which of a user's clicks a slate
+ * is served knowing is decided by their planned times, not by the machine's speed (user-timeline.ts).
  */
 import type { FlywheelClient } from '../../client/index.ts';
 import { uuidv7 } from '../../client/event-id.ts';
+import { UserTimeline } from './user-timeline.ts';
 import { clickProbability, createRandom, type Item, type User, type World } from './world.ts';
 
 export const RANKING_SERVICE = 'ranking';
@@ -43,8 +47,10 @@ export interface Slate {
   readonly round: number;
   readonly userId: number;
   readonly decisionId: string;
-  /** `explore` (random order) or `model-v<n>`. */
+  /** `explore` (random order: an explored slate, or the cold start's) or `model-v<n>`. */
   readonly policy: string;
+  /** The model version that decided it; null for the cold start's (no version promoted yet). */
+  readonly version: string | null;
   readonly servedAt: number;
   /** The shown items, top first. */
   readonly shownItems: readonly number[];
@@ -85,8 +91,6 @@ interface PlannedSlate {
   readonly user: User;
   readonly round: number;
   readonly candidates: readonly Item[];
-  /** A random score per candidate: the order of a slate of turn 0. */
-  readonly shuffle: readonly number[];
   /** Per shown position: the draw that decides a click, whether it is late, and its delay. */
   readonly clickDraws: readonly number[];
   readonly lateDraws: readonly number[];
@@ -97,8 +101,10 @@ export interface PlayTurnArgs {
   readonly client: FlywheelClient;
   readonly world: World;
   readonly turn: number;
-  /** Where to ask for slates (`POST /v1/decide` with the promoted ranker); none: every slate is a random shuffle (turn 0). */
-  readonly decide?: { readonly url: string; readonly token: string } | undefined;
+  /** Where to ask for slates: `POST /v1/decide` (the promoted ranker, or the ranker's cold start before any is promoted). */
+  readonly decide: { readonly url: string; readonly token: string };
+  /** Resolves once the online store holds the user's click of this event time (pushed by the log API). */
+  readonly pushed: (userId: number, ts: string) => Promise<void>;
   readonly options: ProductOptions;
   /** Trace the first in-time click of this turn's first round that is its slate's only click. */
   readonly trace?: boolean;
@@ -116,7 +122,6 @@ export async function playTurn(args: PlayTurnArgs): Promise<TurnTraffic> {
       user,
       round,
       candidates: random.sample(world.items, options.candidates),
-      shuffle: Array.from({ length: options.candidates }, () => random.next()),
       clickDraws: Array.from({ length: options.shown }, () => random.next()),
       lateDraws: Array.from({ length: options.shown }, () => random.next()),
       delayDraws: Array.from({ length: options.shown }, () => random.next()),
@@ -126,23 +131,20 @@ export async function playTurn(args: PlayTurnArgs): Promise<TurnTraffic> {
   const clicks: SentClick[] = [];
   const pending: Promise<void>[] = [];
   let traceTaken = !args.trace;
+  const timeline = new UserTimeline(options.rounds, options.roundGapMs);
   const started = performance.now();
 
   const serve = async (plan: PlannedSlate): Promise<void> => {
+    const userId = plan.user.userId;
     const candidates = plan.candidates.map((item) => ({ item_id: item.itemId }));
-    let response: { decisionId: string; order: readonly number[]; policy: string };
-    if (decide) {
-      const slate = await decideSlate(decide, { model: RANKER_MODEL, context: { user_id: plan.user.userId }, candidates, topK: options.shown, explore: { epsilon: options.exploreShare } });
-      response = { decisionId: slate.decision_id, order: slate.items.map((i) => i.candidate), policy: slate.explored ? 'explore' : `model-${slate.version}` };
-    } else {
-      const served = await client.getFeatures({ service: RANKING_SERVICE, context: { user_id: plan.user.userId }, candidates });
-      const order = plan.shuffle.map((score, index) => ({ score, index })).sort((a, b) => b.score - a.score || a.index - b.index).slice(0, options.shown).map((s) => s.index);
-      response = { decisionId: served.decisionId, order, policy: 'explore' };
-    }
+    await timeline.beforeRequest(userId, plan.round);
+    const key = `seed-${options.seed}/turn-${turn}/round-${plan.round}/user-${userId}`;
+    const decided = await decideSlate(decide, { model: RANKER_MODEL, context: { user_id: userId }, candidates, topK: options.shown, explore: { epsilon: options.exploreShare, key } });
+    const response = { decisionId: decided.decision_id, order: decided.items.map((i) => i.candidate), policy: decided.explored ? 'explore' : `model-${decided.version}` };
     const servedAt = Date.now();
     const shownItems = response.order.map((index) => plan.candidates[index]!);
     const slatePolicy = response.policy;
-    slates.push({ turn, round: plan.round, userId: plan.user.userId, decisionId: response.decisionId, policy: slatePolicy, servedAt, shownItems: shownItems.map((i) => i.itemId) });
+    slates.push({ turn, round: plan.round, userId, decisionId: response.decisionId, policy: slatePolicy, version: decided.version, servedAt, shownItems: shownItems.map((i) => i.itemId) });
     const ts = new Date(servedAt).toISOString();
     shownItems.forEach((item, position) => {
       client.log('impressions', { user_id: plan.user.userId, item_id: item.itemId, ts, decision_id: response.decisionId, position, policy: slatePolicy });
@@ -156,7 +158,11 @@ export async function playTurn(args: PlayTurnArgs): Promise<TurnTraffic> {
       const draw = plan.delayDraws[position]!;
       // In time: well inside the window. Late: 0.5 to 2 s after it closed (measured from the decision).
       const delayMs = late ? (options.windowSeconds + 0.5 + 1.5 * draw) * 1000 : (0.2 + Math.min(3.3, options.windowSeconds * 0.6) * draw) * 1000;
+      const timed = timeline.addClick(userId, timeline.roundAt(plan.round) + delayMs, plan.round * options.shown + position);
       pending.push(sleep(Math.max(0, servedAt + delayMs - Date.now())).then(async () => {
+        // After the user's requests and clicks planned before it, and strictly later than the latest of those clicks.
+        const after = await timeline.beforeClick(userId, timed);
+        while (Date.now() <= after) await sleep(1);
         const clickedAt = Date.now();
         const click: SentClick = {
           eventId: uuidv7(clickedAt), decisionId: response.decisionId, userId: plan.user.userId, itemId: item.itemId,
@@ -167,12 +173,18 @@ export async function playTurn(args: PlayTurnArgs): Promise<TurnTraffic> {
           _event_id: click.eventId, user_id: click.userId, item_id: click.itemId, ts: click.ts,
           decision_id: click.decisionId, position, clicked_category: click.category,
         });
-        if (traceThis) {
-          await client.flush();
-          args.onTraced?.({ click, clickedAt, acceptedAt: Date.now() });
-        }
+        timed.sent.resolve(clickedAt);
+        await client.flush();
+        if (traceThis) args.onTraced?.({ click, clickedAt, acceptedAt: Date.now() });
+        await args.pushed(userId, click.ts);
+        timed.pushed.resolve();
+      }).catch((error: unknown) => {
+        timed.sent.reject(error);
+        timed.pushed.reject(error);
+        throw error;
       }));
     }
+    timeline.answered(userId, plan.round);
   };
 
   for (let round = 0; round < options.rounds; round++) {
@@ -186,7 +198,7 @@ export async function playTurn(args: PlayTurnArgs): Promise<TurnTraffic> {
   if (stats.failed > 0 || stats.dropped > 0) throw new Error(`the log API did not take every event: ${stats.failed} failed, ${stats.dropped} dropped`);
   return {
     slates: slates.sort((a, b) => a.round - b.round || a.userId - b.userId),
-    clicks,
+    clicks: clicks.sort((a, b) => a.ts.localeCompare(b.ts) || a.userId - b.userId || a.itemId - b.itemId),
     impressions: slates.reduce((n, s) => n + s.shownItems.length, 0),
     decisionRows: slates.length * options.candidates,
   };
@@ -197,9 +209,10 @@ export const RANKER_MODEL = 'ranker';
 /** The answer of `POST /v1/decide` (docs/decide.md), as far as the app reads it. */
 interface DecidedSlate {
   readonly decision_id: string;
-  readonly version: string;
+  /** null: decided by the model's cold start (no version promoted yet). */
+  readonly version: string | null;
   readonly explored: boolean;
-  readonly items: readonly { readonly candidate: number; readonly score: number; readonly propensity: number }[];
+  readonly items: readonly { readonly candidate: number; readonly score: number | null; readonly propensity: number }[];
 }
 
 /** Asks the decision API for a slate; any answer but 200 fails the turn (with the API's error). */

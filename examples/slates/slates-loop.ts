@@ -4,9 +4,9 @@
  *
  *   1. the product (product.ts) asks the decision API (`POST /v1/decide`) for a turn of slates, ranked
  *      by the promoted version of the `ranker` model with a share explored at random (turn 0, before
- *      any model: a random shuffle of the serving API's candidates), and logs impressions and clicks
- *      through the log API; the decisions are logged by the server itself (the `ranking` service logs
- *      every response: features, and for /v1/decide the model version, score, rank and propensity);
+ *      any version is promoted: the ranker's cold start, a uniformly random slate), and logs
+ *      impressions and clicks through the log API; the decisions are logged by the server itself
+ *      (features, model version, score, rank and propensity of every candidate);
  *   2. once every decision's label window has closed and every event is in the warehouse (the
  *      project server's ingestion workflows load each closed segment), the flywheel runs:
  *      `flywheel loop run --only ingest,materialize` (whatever is left to load, then the aggregations
@@ -45,6 +45,11 @@ import { playTurn, RANKER_MODEL, sleep, type ProductOptions, type SentClick, typ
 import type { World } from './world.ts';
 
 export const SLATES_TOKEN = 'slates-demo-token';
+/**
+ * The server's exploration secret (docs/decide.md): with it fixed, and each request's `explore.key`
+ * made of the seed, turn, round and user, every exploration draw of a run is the same on the next.
+ */
+export const SLATES_EXPLORATION_SECRET = 'slates-demo-exploration';
 export const LABELS = 'clicked';
 export const TRAINING_SET = 'ranking_training';
 
@@ -68,7 +73,7 @@ export const SLATES_DEFAULTS = {
 /** One row per turn: what was served, what came back, and how the turn's model did. */
 export interface TurnReport {
   readonly turn: number;
-  /** The policy of the turn's non-exploration slates: `random` (turn 0) or `model-v<n>`. */
+  /** What decided the turn's slates: `cold start` (turn 0: no version promoted; uniformly random) or `model-v<n>`, as /v1/decide answered. */
   readonly policy: string;
   readonly slates: number;
   /** Candidate rows of the turn's decisions in flywheel.stream_ranking_decisions. */
@@ -117,6 +122,8 @@ export interface SlatesLoopResult {
   /** model-v1, model-v2, ...: the model trained after each turn. */
   readonly models: readonly LogisticModel[];
   readonly windowSeconds: number;
+  /** The seed of the product's draws and of its requests' exploration keys: the same seed, the same table. */
+  readonly seed: number;
   /** Every ranker (random, then each model but the last) on the last turn's held-out rows. */
   readonly lastHeldOut: { readonly turn: number; readonly rows: number; readonly positives: number; readonly rankers: readonly { readonly ranker: string; readonly auc: number }[] };
 }
@@ -150,7 +157,7 @@ export async function runSlatesLoop(options: SlatesLoopOptions): Promise<SlatesL
   const server = await startProjectServer(config, {
     tokens: TokenTable.parse(`${SLATES_TOKEN}=read,write:*`), host: '127.0.0.1', port: 0, ingest: true,
     // A promotion is served within a quarter of a second (5 s by default).
-    segmentAgeMs: options.segmentAgeMs ?? 1_000, modelPollMs: 250, log: (line) => say(`server: ${line}`),
+    segmentAgeMs: options.segmentAgeMs ?? 1_000, modelPollMs: 250, explorationSecret: SLATES_EXPLORATION_SECRET, log: (line) => say(`server: ${line}`),
   });
   const client = createFlywheelClient({ url: server.server.url, token: SLATES_TOKEN, flushIntervalMs: 50, onError: (error) => say(`client: ${error.message}`) });
   // A reader of the online store the server writes pushed features to (the same SQLite file or Redis).
@@ -160,6 +167,8 @@ export async function runSlatesLoop(options: SlatesLoopOptions): Promise<SlatesL
   /** The registered version of each model in `models`. */
   const versions: string[] = [];
   const turnOf = new Map<string, number>();
+  /** Each decision's slate: the rows are put in the order the slates were planned, not served (a run repeats). */
+  const slateOf = new Map<string, Slate>();
   let trace: ClickTrace | undefined;
   let following: Promise<void> | undefined;
   let lastExplored: TrainingRow[] = [];
@@ -172,10 +181,11 @@ export async function runSlatesLoop(options: SlatesLoopOptions): Promise<SlatesL
     for (let turn = 0; turn < turns; turn++) {
       const started = performance.now();
       const model = models[turn - 1];
-      say(`Turn ${turn}: ${world.users.length} users x ${product.rounds} slates of ${product.candidates} candidates, ranked ${model ? `by POST /v1/decide with ranker ${versions[turn - 1]} (${Math.round(product.exploreShare * 100)}% explored at random)` : 'at random'}...`);
+      say(`Turn ${turn}: ${world.users.length} users x ${product.rounds} slates of ${product.candidates} candidates, decided by POST /v1/decide ${model ? `with ranker ${versions[turn - 1]} (${Math.round(product.exploreShare * 100)}% explored at random)` : 'by the ranker\'s cold start (no version promoted yet: uniformly random)'}...`);
       const traffic = await playTurn({
         client, world, turn, options: product, trace: turn === traceTurn,
-        ...(model ? { decide: { url: server.server.url, token: SLATES_TOKEN } } : {}),
+        decide: { url: server.server.url, token: SLATES_TOKEN },
+        pushed: (userId, ts) => waitForPushedClick(online, userId, ts),
         onTraced: (traced) => {
           trace = { ...traced };
           following = followIntoOnlineStore(online, traced).then((seen) => {
@@ -183,7 +193,10 @@ export async function runSlatesLoop(options: SlatesLoopOptions): Promise<SlatesL
           });
         },
       });
-      for (const slate of traffic.slates) turnOf.set(slate.decisionId, turn);
+      for (const slate of traffic.slates) {
+        turnOf.set(slate.decisionId, turn);
+        slateOf.set(slate.decisionId, slate);
+      }
       sent.decisionRows += traffic.decisionRows;
       sent.impressions += traffic.impressions;
       sent.clicks += traffic.clicks.length;
@@ -203,7 +216,10 @@ export async function runSlatesLoop(options: SlatesLoopOptions): Promise<SlatesL
       await options.flywheel(['run', 'training-set', TRAINING_SET], at);
 
       const training = await readTrainingSet(warehouse, objects, project);
-      const rows = training.rows.filter((r) => turnOf.has(r.decision_id));
+      const rows = training.rows.filter((r) => turnOf.has(r.decision_id)).sort((a, b) => {
+        const [x, y] = [slateOf.get(a.decision_id)!, slateOf.get(b.decision_id)!];
+        return x.turn - y.turn || x.round - y.round || x.userId - y.userId || Number(a.row_index) - Number(b.row_index);
+      });
       const ofTurn = rows.filter((r) => turnOf.get(r.decision_id) === turn);
       const shownOfTurn = ofTurn.filter((r) => r.shown_position !== null);
       const lateKeys = new Set(traffic.clicks.filter((c) => c.late).map((c) => `${c.decisionId}/${c.itemId}`));
@@ -215,15 +231,15 @@ export async function runSlatesLoop(options: SlatesLoopOptions): Promise<SlatesL
       lastExplored = explored;
       const trainRows = rows.filter((r) => r.shown_position !== null);
       const next = trainLogistic(trainRows.map((r) => modelInputs(r)), trainRows.map((r) => r.label));
-      // Turn 0's slates are a uniform shuffle made by the app (1 / candidates at each position); later turns' propensities are logged by /v1/decide.
-      const propensities = model ? await loggedPropensities(warehouse, traffic.slates) : undefined;
-      const ips = ipsEstimate(next, ofTurn, product.shown, (row) => (propensities ? propensities.get(`${row.decision_id}/${String(row.row_index)}`) : 1 / product.candidates));
+      // Every turn's propensities are as /v1/decide logged them (turn 0's cold start: 1 / candidates at each position).
+      const propensities = await loggedPropensities(warehouse, traffic.slates);
+      const ips = ipsEstimate(next, ofTurn, product.shown, (row) => propensities.get(`${row.decision_id}/${String(row.row_index)}`));
       const version = await registerAndPromote(options, config.stateDir, next, at, server.server.url);
       models.push(next);
       versions.push(version);
       const report: TurnReport = {
         turn,
-        policy: model ? `model-${versions[turn - 1]}` : 'random',
+        policy: policyOf(traffic.slates),
         slates: traffic.slates.length,
         decisionRows: await countDecisionRows(warehouse, traffic.slates),
         shown: traffic.impressions,
@@ -264,7 +280,7 @@ export async function runSlatesLoop(options: SlatesLoopOptions): Promise<SlatesL
     ...models.slice(0, -1).map((model, i) => ({ ranker: `model-${versions[i]!}`, auc: auc(lastExplored.map((r) => predict(model, modelInputs(r))), labelsOfLast) })),
   ];
   return {
-    turns: reports, trace, models, windowSeconds,
+    turns: reports, trace, models, windowSeconds, seed: product.seed,
     lastHeldOut: { turn: reports.length - 1, rows: lastExplored.length, positives: labelsOfLast.filter((y) => y === 1).length, rankers },
   };
 }
@@ -314,6 +330,24 @@ export function ipsEstimate(ranker: LogisticModel, rows: readonly TrainingRow[],
   const ctr = slots === 0 ? 0 : sum / slots;
   const standardError = slots < 2 ? 0 : Math.sqrt(Math.max(0, squares / slots - ctr * ctr) / (slots - 1));
   return { ctr, standardError, decisions: byDecision.size, matched };
+}
+
+/** What decided a turn's slates, as /v1/decide answered: `cold start` (no version), else `model-<version>` (each version once). */
+function policyOf(slates: readonly Slate[]): string {
+  const versions = [...new Set(slates.map((s) => s.version))];
+  return versions.map((v) => (v === null ? 'cold start' : `model-${v}`)).join(' + ');
+}
+
+/** Polls the online store until the user's pushed last click is this one (or a later one): the next slate is served knowing it. */
+async function waitForPushedClick(online: Awaited<ReturnType<typeof createOnlineStore>>, userId: number, ts: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  const clickTime = Date.parse(ts);
+  for (;;) {
+    const [value] = await online.read([{ view: 'user_last_click', key: [userId], ttlSeconds: null }], new Date());
+    if (value?.status === 'present' && Date.parse(value.eventTime) >= clickTime) return;
+    if (Date.now() > deadline) throw new Error(`user ${userId}'s click at ${ts} is not in the online store 10 s after the log API took it (user_last_click is pushed)`);
+    await sleep(5);
+  }
 }
 
 /** Each shown candidate's propensity as /v1/decide logged it, by `<decision id>/<row index>`. */
