@@ -295,11 +295,12 @@ describe('Flywheel on two serve nodes and two workers sharing only Temporal, S3,
 
     // Ingestion, started by each node as its segments reach the object store, runs on either worker.
     // The wait's bound, worst case: the load worker A ran when it was killed is noticed at its heartbeat
-    // timeout (60 s, workflows/ingest.ts), retried 1 s later on worker B, and meanwhile its stream's other
-    // segments wait (one load per stream at a time): at most 12 batches, so 16 segments or fewer per stream
-    // (a segment seals at 4 KiB or 2 s), each load 1-3 s on the emulator at load 15-25 (the load runs'
-    // durations are logged below), so 60 + 1 + 16 x 3 = 109 s, less the ~20 s between the kill and the
-    // last send. 150 s leaves a margin for slower runs; the 10-minute sweep is never needed.
+    // timeout (60 s, workflows/ingest.ts) and retried 1 s later on worker B, while its stream's later
+    // segments wait behind it (one load per stream at a time): 14 segments in a run, 7 per stream (a
+    // segment seals at 4 KiB or 2 s), each load 6-23 s on the emulator at load 20-28, mean 9-10 s (the
+    // load runs' durations are logged below), so 60 + 1 + 7 x 10 = 131 s after the kill, of which the
+    // 13 batches sent after it and worker A's restart take 20-40 s: 90-110 s after the last send. Measured:
+    // 16-38 s when no load was interrupted. The 10-minute sweep is never needed.
     const ingestStarted = Date.now();
     const expected = (stream: string) => [...acknowledged.values()].filter((e) => e.stream === stream).length;
     await until(async () => {
