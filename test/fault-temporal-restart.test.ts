@@ -172,13 +172,14 @@ async function diagnose(run: CliRun): Promise<string> {
   return lines.join('\n');
 }
 
-/** Waits until a run of `workflowType` has an activity started (the server then holds work in flight). */
-async function untilActivityStarted(client: Client, workflowType: string, timeoutMs = 30_000): Promise<string> {
+/** Waits until a run of `workflowType` has an activity (of `activityType`, if given) started (the server then holds work in flight). */
+async function untilActivityStarted(client: Client, workflowType: string, activityType?: string, timeoutMs = 30_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for await (const run of client.workflow.list({ query: `WorkflowType = '${workflowType}' AND ExecutionStatus = 'Running'` })) {
       const description = await client.workflow.getHandle(run.workflowId, run.runId).describe();
-      if ((description.raw.pendingActivities ?? []).some((activity) => Number(activity.state) === 2 /* STARTED */)) return run.workflowId;
+      const started = (description.raw.pendingActivities ?? []).filter((activity) => Number(activity.state) === 2 /* STARTED */);
+      if (started.some((activity) => activityType === undefined || activity.activityType?.name === activityType)) return run.workflowId;
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -289,21 +290,23 @@ describe('the Temporal dev server stopped and started again (same database file)
 
   it('an activity that ends while the server is away longer than the SDK retries its completion: the worker holds the outcome, the run completes', async () => {
     const heldBefore = held.length;
-    const run = cli('run', 'training-set', 'profile_training', '--from', '2024-05-01T00:00:00Z', '--to', '2024-05-02T00:00:00Z', '--json');
-    const workflowId = await withClient((client) => untilActivityStarted(client, 'buildTrainingSet'));
+    // Two days (200,000 rows) and the server stopped once their files are being written: that
+    // activity takes seconds, so it is still running when the server goes and ends while it is away.
+    const run = cli('run', 'training-set', 'profile_training', '--from', '2024-05-02T00:00:00Z', '--to', '2024-05-04T00:00:00Z', '--json');
+    const workflowId = await withClient((client) => untilActivityStarted(client, 'buildTrainingSet', 'writeTrainingSetFiles'));
     expect(run.child.exitCode).toBeNull();
     const awayMs = await restartServer(async () => {
-      // The activity in flight ends while the server is down (bounded: the one-day build takes a few seconds).
+      // The activity in flight ends while the server is down (bounded: writing two days takes seconds).
       const deadline = Date.now() + 60_000;
       while (held.length === heldBefore && Date.now() < deadline) await sleep(50);
-      expect(held.length, 'an outcome held by the worker within 60 s').toBe(heldBefore + 1);
+      if (held.length !== heldBefore + 1) throw new Error(`no outcome held by the worker within 60 s of the server stopping (held: ${held.length - heldBefore})\n${await diagnose(run)}`);
       // The fault itself: away for longer than the SDK's ~10 s of completion retries, counted from the hold.
       await sleep(SDK_COMPLETION_RETRY_MS + 1_000);
     });
     const result = await resultOf(run, 100_000);
     expect(result.stderr).not.toMatch(/error/i);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ workflowId, rowCount: SPINE_PER_DAY, partitions: [{ key: 'day=2024-05-01', rowCount: SPINE_PER_DAY }] });
+    expect(JSON.parse(result.stdout)).toMatchObject({ workflowId, rowCount: 2 * SPINE_PER_DAY, partitions: [{ key: 'day=2024-05-02', rowCount: SPINE_PER_DAY }, { key: 'day=2024-05-03', rowCount: SPINE_PER_DAY }] });
     // The held outcome went out once the server answered: the same activity attempt, not a retry after its heartbeat timeout.
     const heldActivity = held[heldBefore]!;
     expect(released.map((a) => [a.workflowExecution?.workflowId, a.activityId, a.attempt])).toContainEqual([heldActivity.workflowExecution?.workflowId, heldActivity.activityId, heldActivity.attempt]);
