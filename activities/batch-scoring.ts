@@ -8,28 +8,36 @@ import { ModelScoringError } from '../core/models/errors.ts';
 import {
   compileCreatePredictions,
   compileDeletePredictions,
+  compileDeleteRunChunkPredictions,
+  compileDeleteSpinePredictions,
   compileInsertPredictions,
   compileScoringChunk,
   compileScoringFeatures,
   compileScoringSpine,
   resolveBatchScoring,
   scoringTableName,
+  type BatchSpineInput,
   type ResolvedBatchScoring,
 } from '../core/models/batch-scoring.ts';
+import { BatchSpineError } from '../core/models/errors.ts';
+import type { OfflineEngine } from '../connectors/offline/offline-engine.ts';
 import { compileDropTable } from '../core/sql/tables.ts';
 import type { CompiledQuery } from '../core/sql/compiled-query.ts';
 import type { ProjectSpec } from '../core/definitions/specs.ts';
 import { loadModelVersion } from '../connectors/model-runtime/load-model-version.ts';
 import { resolveModelVersion } from '../connectors/model-store/model-store.ts';
-import { batchDecisionStream, clearBatchDecisions, logBatchDecisions } from '../core/models/batch-decisions.ts';
+import { batchDecisionStream, batchScope, clearBatchDecisions, logBatchDecisions, rowAsOf } from '../core/models/batch-decisions.ts';
 
 /** What a batch-scoring run works on, fixed by its first activity and passed by reference. */
 export interface BatchScoringPlan {
   readonly model: string;
   /** The model version scored (the promoted one when none was named), fixed for the run. */
   readonly version: string;
-  readonly asOf: string;
+  /** The instant every row is scored as of; null: each spine row as of its own time. */
+  readonly asOf: string | null;
+  /** The spine's source name, or its file's URI. */
   readonly spine: string;
+  readonly spineInput: BatchSpineInput;
   readonly registryVersion: number;
   /** The run's table of spine rows with features (dropped by finishBatchScoring). */
   readonly scoringTable: string;
@@ -63,31 +71,35 @@ export function createBatchScoringActivities(deps: ActivityDeps) {
      * run's scoring table, creates the predictions table if needed, and clears what an earlier run of
      * the same (as_of, version) wrote, so a re-run replaces it rather than adding to it.
      */
-    async planBatchScoring(input: { model: string; version?: string; asOf: string; spine?: string; chunkSize?: number; runKey: string }): Promise<BatchScoringPlan> {
+    async planBatchScoring(input: { model: string; version?: string; asOf: string | null; spine?: string; spineTimeColumn?: string; chunkSize?: number; runKey: string }): Promise<BatchScoringPlan> {
       // One spelling of the instant (milliseconds, Z), so every run as of it names its rows the same.
-      const asOf = new Date(input.asOf).toISOString();
+      const asOf = input.asOf === null ? null : new Date(input.asOf).toISOString();
       return atBoundary(() =>
         withHeartbeats(() => withEngine(deps, async (engine) => {
           const applied = await appliedSpec(engine);
-          const resolved = resolveBatchScoring(applied.spec, input.model, input.spine);
+          const spineInput = batchSpineInput(applied.spec, input.model, input.spine, input.spineTimeColumn);
+          const resolved = resolveBatchScoring(applied.spec, input.model, spineInput);
           const manifest = await resolveModelVersion(deps.objectStore, input.model, input.version);
           const dialect = engine.dialect;
           const spineTable = `${scoringTableName(input.model, input.runKey)}_spine`;
           const scoringTable = scoringTableName(input.model, input.runKey);
-          await engine.run(asCreateTable(spineTable, compileScoringSpine(resolved, asOf, dialect), dialect));
+          await withSpineRelation(engine, resolved, spineInput, input.runKey, (spine) =>
+            engine.run(asCreateTable(spineTable, compileScoringSpine(spine, asOf, dialect), dialect)));
           await engine.run(asCreateTable(scoringTable, compileScoringFeatures(applied.spec, resolved, spineTable, dialect), dialect));
           await engine.run(compileDropTable(spineTable, dialect));
           const [{ n }] = (await engine.all<{ n: number }>({ sql: `SELECT count(*) AS ${dialect.identifier('n')} FROM ${dialect.qualified(scoringTable)}`, parameters: [] })) as [{ n: number }];
           await engine.run(compileCreatePredictions(resolved, dialect));
           const stream = batchDecisionStream(applied.spec, resolved);
+          const spine = spineInput.kind === 'file' ? spineInput.uri : spineInput.name;
           await engine.transaction(async (tx) => {
-            await tx.run(compileDeletePredictions(input.model, asOf, manifest.version, dialect));
-            if (stream) await tx.run(clearBatchDecisions(stream, input.model, manifest.version, asOf, dialect));
+            // As of an instant: every row of that instant goes; each row at its own time: the rows of this spine's keys and times.
+            await tx.run(asOf === null ? compileDeleteSpinePredictions(resolved, scoringTable, manifest.version, dialect) : compileDeletePredictions(input.model, asOf, manifest.version, dialect));
+            if (stream) await tx.run(clearBatchDecisions(stream, input.model, manifest.version, batchScope({ asOf, spine }), dialect));
           });
           const chunkSize = input.chunkSize ?? resolved.model.batch?.chunkSize ?? 10_000;
           const rowCount = Number(n);
           return {
-            model: input.model, version: manifest.version, asOf, spine: resolved.spine.name, registryVersion: applied.version,
+            model: input.model, version: manifest.version, asOf, spine, spineInput, registryVersion: applied.version,
             scoringTable, rowCount, chunkSize, chunks: Math.ceil(rowCount / chunkSize), decisionStream: stream?.name ?? null,
           };
         })),
@@ -105,7 +117,7 @@ export function createBatchScoringActivities(deps: ActivityDeps) {
         const { plan } = input;
         await withHeartbeats(() => withEngine(deps, async (engine) => {
           const applied = await appliedSpec(engine, plan.registryVersion);
-          const resolved = resolveBatchScoring(applied.spec, plan.model, plan.spine);
+          const resolved = resolveBatchScoring(applied.spec, plan.model, plan.spineInput);
           const model = await loadModelVersion({ store: deps.objectStore, definitions: applied.spec, name: plan.model, version: plan.version, ...(deps.projectRoot !== undefined ? { projectRoot: deps.projectRoot } : {}) });
           const stream = batchDecisionStream(applied.spec, resolved);
           const dialect = engine.dialect;
@@ -117,10 +129,12 @@ export function createBatchScoringActivities(deps: ActivityDeps) {
             });
             const scoredAt = new Date().toISOString();
             const values = read.map((row, i) => [
-              ...resolved.keys.map((k) => row[k.name]), plan.asOf, plan.version, scores[i], row['spine_row'], input.runId, scoredAt,
+              ...resolved.keys.map((k) => row[k.name]), rowAsOf(row), plan.version, scores[i], row['spine_row'], input.runId, scoredAt,
             ]);
             await engine.transaction(async (tx) => {
-              await tx.run(compileDeletePredictions(plan.model, plan.asOf, plan.version, dialect, rows));
+              await tx.run(plan.asOf === null
+                ? compileDeleteRunChunkPredictions(plan.model, input.runId, plan.version, rows, dialect)
+                : compileDeletePredictions(plan.model, plan.asOf, plan.version, dialect, rows));
               for (let i = 0; i < values.length; i += INSERT_ROWS) await tx.run(compileInsertPredictions(resolved, values.slice(i, i + INSERT_ROWS), dialect));
               if (stream) for (const statement of logBatchDecisions(stream, { plan, resolved, runId: input.runId, rows: read, scores, chunk, scoredAt }, dialect)) await tx.run(statement);
             });
@@ -142,6 +156,40 @@ export function createBatchScoringActivities(deps: ActivityDeps) {
 }
 
 export type BatchScoringActivities = ReturnType<typeof createBatchScoringActivities>;
+
+/**
+ * `--spine`: a source by name, or a Parquet file by path or URI (a local path is made absolute by
+ * the CLI), whose time column is `spineTimeColumn`, else the model's batch spine source's time field.
+ */
+function batchSpineInput(project: ProjectSpec, model: string, spine: string | undefined, timeColumn: string | undefined): BatchSpineInput {
+  const batchSpine = project.models[model]?.batch?.spine;
+  if (spine === undefined) {
+    if (batchSpine === undefined) resolveBatchScoring(project, model); // throws: no batch spine, naming what to give
+    return { kind: 'source', name: batchSpine! };
+  }
+  if (!isFileSpine(spine)) return { kind: 'source', name: spine };
+  if (!/\.parquet$/i.test(spine)) throw new BatchSpineError(spine, 'a file spine is Parquet (.parquet); load a CSV into a source, or write it as Parquet');
+  const column = timeColumn ?? (batchSpine !== undefined ? project.sources[batchSpine]?.timestampField : undefined);
+  if (column === undefined) throw new BatchSpineError(spine, `give --spine-time-column: model "${model}" has no batch spine whose time field it could use`);
+  return { kind: 'file', uri: spine, timeColumn: column };
+}
+
+/** A path or URI rather than a source name (source names are identifiers). */
+function isFileSpine(spine: string): boolean {
+  return /[/\\.:]/.test(spine);
+}
+
+/** Runs `work` with the spine readable: a source as is, a file staged for the warehouse (and unstaged after). */
+async function withSpineRelation<T>(engine: OfflineEngine, resolved: ResolvedBatchScoring, input: BatchSpineInput, runKey: string, work: (spine: ResolvedBatchScoring) => Promise<T>): Promise<T> {
+  if (input.kind === 'source') return work(resolved);
+  const staged = await engine.stageFiles([input.uri], { name: `${runKey}-score-spine`, format: 'parquet' });
+  try {
+    const relation = engine.dialect.readStaged(staged, resolved.spine.columns.map((c) => [c.name, engine.dialect.columnType(c.type)] as const));
+    return await work({ ...resolved, relation });
+  } finally {
+    await engine.unstageFiles(staged);
+  }
+}
 
 function asCreateTable(table: string, query: CompiledQuery, dialect: { qualified(name: string): string }): CompiledQuery {
   return { sql: `CREATE OR REPLACE TABLE ${dialect.qualified(table)} AS\n${query.sql}`, parameters: query.parameters };

@@ -7,10 +7,15 @@ export interface BatchScoreInput {
   readonly model: string;
   /** A registered version; absent: the promoted one when the run plans (then fixed for the run). */
   readonly version?: string;
-  /** Score as of this instant (ISO-8601 with a zone); absent: when the run started (a scheduled run's scheduled time). */
+  /**
+   * Score every entity of the spine as of this instant (ISO-8601 with a zone). Absent with `spine`:
+   * each spine row as of its own time; absent without: when the run started (a scheduled run's time).
+   */
   readonly asOf?: string;
-  /** A source whose rows are scored; absent: the model's `batch.spine`. */
+  /** A source name or a Parquet file (path or URI) whose rows are scored; absent: the model's `batch.spine`. */
   readonly spine?: string;
+  /** A file spine's time column; absent: the time field of the model's batch spine source. */
+  readonly spineTimeColumn?: string;
   readonly chunkSize?: number;
 }
 
@@ -24,7 +29,9 @@ export interface BatchScoreProgress {
 export interface BatchScoreResult {
   readonly model: string;
   readonly version: string;
-  readonly asOf: string;
+  /** Null: each spine row was scored as of its own time. */
+  readonly asOf: string | null;
+  readonly spine: string;
   readonly rowCount: number;
   readonly chunks: number;
   readonly predictionsTable: string;
@@ -63,7 +70,7 @@ const CHUNKS_PER_ACTIVITY = 16;
  */
 export async function batchScore(input: BatchScoreInput): Promise<BatchScoreResult> {
   const info = workflowInfo();
-  const asOf = input.asOf ?? info.runStartTime.toISOString();
+  const asOf = input.asOf ?? (input.spine !== undefined ? null : info.runStartTime.toISOString());
   let progress: BatchScoreProgress = { stage: 'planning', chunks: 0, chunksDone: 0, rowsScored: 0 };
   setHandler(batchScoreProgressQuery, () => progress);
 
@@ -71,6 +78,7 @@ export async function batchScore(input: BatchScoreInput): Promise<BatchScoreResu
     model: input.model, asOf, runKey: runKey(info.runStartTime, info.runId),
     ...(input.version !== undefined ? { version: input.version } : {}),
     ...(input.spine !== undefined ? { spine: input.spine } : {}),
+    ...(input.spineTimeColumn !== undefined ? { spineTimeColumn: input.spineTimeColumn } : {}),
     ...(input.chunkSize !== undefined ? { chunkSize: input.chunkSize } : {}),
   });
   progress = { stage: 'scoring', chunks: plan.chunks, chunksDone: 0, rowsScored: 0 };
@@ -85,7 +93,7 @@ export async function batchScore(input: BatchScoreInput): Promise<BatchScoreResu
   }
   progress = { ...progress, stage: 'done' };
   return {
-    model: plan.model, version: plan.version, asOf: plan.asOf, rowCount: plan.rowCount, chunks: plan.chunks,
+    model: plan.model, version: plan.version, asOf: plan.asOf, spine: plan.spine, rowCount: plan.rowCount, chunks: plan.chunks,
     predictionsTable: `flywheel.predictions_${plan.model}`, decisionStream: plan.decisionStream,
   };
 }

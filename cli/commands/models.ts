@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadDefinitions } from '../project/load-definitions.ts';
-import { formatModelList } from '../format/models-text.ts';
+import { formatModelLineage, formatModelList } from '../format/models-text.ts';
 import { loadConfigFor } from './global-options.ts';
 
 /**
@@ -61,6 +61,39 @@ export function registerModelsCommand(program: Command): void {
       const names = name !== undefined ? [modelSpecNamed(project, name).name] : Object.keys(project.models).sort();
       const entries = await Promise.all(names.map(async (n) => ({ name: n, versions: await listModelVersions(store, n), promoted: await readPromoted(store, n) })));
       process.stdout.write(options.json ? `${JSON.stringify(entries, null, 2)}\n` : formatModelList(entries));
+    });
+
+  models
+    .command('show')
+    .description('one version: its artifact and code, and its lineage (the training-set version, each partition\'s feature views and labels)')
+    .argument('<name>', 'model name')
+    .argument('<version>', 'a registered version, such as v3')
+    .option('--json', 'print JSON')
+    .action(async (name: string, version: string, options: { json?: boolean }, command: Command) => {
+      const { store, project } = await open(command);
+      const { modelSpecNamed } = await import('../../connectors/model-runtime/load-model-version.ts');
+      const { modelVersionLineage } = await import('../models/model-lineage.ts');
+      modelSpecNamed(project, name);
+      const lineage = await modelVersionLineage(store, project, name, version);
+      process.stdout.write(options.json ? `${JSON.stringify(lineage, null, 2)}\n` : formatModelLineage(lineage));
+    });
+
+  models
+    .command('lineage')
+    .description('the lineage of a logged decision: the model version that made it, the training-set version it was trained on, and that set\'s feature and label versions')
+    .argument('<decision id>', 'a decision id, as /v1/decide returns it or batch scoring logs it')
+    .option('--json', 'print JSON')
+    .action(async (decisionId: string, options: { json?: boolean }, command: Command) => {
+      const { store, project, config } = await open(command);
+      const { createOfflineEngine } = await import('../../connectors/offline/create-offline-engine.ts');
+      const { decisionLineage } = await import('../models/model-lineage.ts');
+      const engine = await createOfflineEngine(config.profile.offline);
+      try {
+        const lineage = await decisionLineage(engine, store, project, decisionId);
+        process.stdout.write(options.json ? `${JSON.stringify(lineage, null, 2)}\n` : formatModelLineage(lineage));
+      } finally {
+        await engine.close();
+      }
     });
 }
 

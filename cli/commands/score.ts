@@ -1,6 +1,10 @@
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { FlywheelError } from '../../core/errors.ts';
+import { BatchSpineError } from '../../core/models/errors.ts';
+import { UsageError } from '../errors.ts';
 import { compactInstant, runId } from '../../core/run-ids.ts';
 import { connectClient } from '../../runtime/temporal-connection.ts';
 import type { BatchScoreInput, BatchScoreResult } from '../../workflows/batch-score.ts';
@@ -11,8 +15,9 @@ import { loadConfigFor } from './global-options.ts';
 
 interface ScoreOptions {
   modelVersion?: string;
-  asOf: string;
+  asOf?: string;
   spine?: string;
+  spineTimeColumn?: string;
   chunkSize?: number;
   json?: boolean;
 }
@@ -23,11 +28,16 @@ function parsePositiveInt(value: string): number {
   return n;
 }
 
+/** A source's name as is; a file's as `file-<first 12 hex digits of the SHA-256 of its path or URI>`. */
+function spineRunName(spine: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(spine) ? spine : `file-${createHash('sha256').update(spine).digest('hex').slice(0, 12)}`;
+}
+
 /** What `flywheel score` prints when the run is done. */
 export function formatBatchScoreResult(result: BatchScoreResult): string {
   const rows = result.rowCount.toLocaleString('en-US');
   return [
-    `Scored ${rows} ${result.rowCount === 1 ? 'row' : 'rows'} with ${result.model} ${result.version} as of ${result.asOf} in ${result.chunks} ${result.chunks === 1 ? 'chunk' : 'chunks'}.`,
+    `Scored ${rows} ${result.rowCount === 1 ? 'row' : 'rows'} with ${result.model} ${result.version} ${result.asOf === null ? `each as of its own time (spine ${result.spine})` : `as of ${result.asOf}`} in ${result.chunks} ${result.chunks === 1 ? 'chunk' : 'chunks'}.`,
     `  predictions: ${result.predictionsTable}`,
     `  decisions:   ${result.decisionStream === null ? 'not logged (the model\'s feature service has no logging)' : `flywheel.stream_${result.decisionStream}`}`,
     '',
@@ -43,22 +53,35 @@ export function registerScoreCommand(program: Command): void {
     .command('score')
     .description('score every row of a spine as of a time with a model version; predictions go to flywheel.predictions_<model>')
     .argument('<model>', 'model name')
-    .requiredOption('--as-of <instant>', 'compute features and score as of this instant (a date is its UTC midnight)')
+    .option('--as-of <instant>', 'score every entity of the model\'s batch spine with features as of this instant (a date is its UTC midnight)')
     // Not --version: that is the program's own flag wherever it is written (commander reads program options after subcommands too).
     .option('--model-version <version>', 'a registered version, such as v3 (default: the promoted one)')
-    .option('--spine <source>', 'score the rows of this source (default: the model\'s batch.spine)')
+    .option('--spine <source or file>', 'score each row of this source or Parquet file (path or URI) with features as of the row\'s own time, like a training set')
+    .option('--spine-time-column <column>', 'a file spine\'s time column (default: the time field of the model\'s batch spine source)')
     .option('--chunk-size <rows>', 'rows per chunk (default: the model\'s batch.chunkSize, else 10,000)', parsePositiveInt)
     .option('--json', 'print the result as JSON')
     .action(async (model: string, options: ScoreOptions, command: Command) => {
-      const asOf = parseInstant(options.asOf, '--as-of');
+      if ((options.asOf === undefined) === (options.spine === undefined)) {
+        throw new UsageError(options.asOf === undefined
+          ? 'give --as-of <instant> (every entity of the model\'s batch spine as of then) or --spine <source or file> (each row as of its own time)'
+          : '--as-of and --spine do not go together: --as-of scores every entity of the model\'s batch spine as of one time; --spine scores each of its rows as of the row\'s own time');
+      }
+      if (options.spineTimeColumn !== undefined && options.spine === undefined) throw new UsageError('--spine-time-column goes with a file --spine');
+      const asOf = options.asOf === undefined ? undefined : parseInstant(options.asOf, '--as-of');
+      // A file spine is read by the worker: a local path made absolute here, a URI as given.
+      const spine = options.spine === undefined || !/[/\\.]/.test(options.spine) || /^[a-z][a-z0-9+.-]*:\/\//i.test(options.spine) ? options.spine : resolve(options.spine);
+      // Refused before a run starts (the worker checks it too).
+      if (spine !== undefined && /[/\\.:]/.test(spine) && !/\.parquet$/i.test(spine)) throw new BatchSpineError(spine, 'a file spine is Parquet (.parquet); load a CSV into a source, or write it as Parquet');
       const config = await loadConfigFor(command);
       const temporal = config.profile.temporal;
       // Refused here, before a workflow starts: a name that is not an applied model.
       await checkRunTarget(config, 'model', model);
       const input: BatchScoreInput = {
-        project: config.project, model, asOf,
+        project: config.project, model,
+        ...(asOf !== undefined ? { asOf } : {}),
         ...(options.modelVersion !== undefined ? { version: options.modelVersion } : {}),
-        ...(options.spine !== undefined ? { spine: options.spine } : {}),
+        ...(spine !== undefined ? { spine } : {}),
+        ...(options.spineTimeColumn !== undefined ? { spineTimeColumn: options.spineTimeColumn } : {}),
         ...(options.chunkSize !== undefined ? { chunkSize: options.chunkSize } : {}),
       };
       // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
@@ -68,7 +91,8 @@ export function registerScoreCommand(program: Command): void {
       const connection = await connectClient(temporal);
       try {
         const client = new Client({ connection, namespace: temporal.namespace });
-        const workflowId = runId(config.project, 'score', model, compactInstant(asOf));
+        // A spine run is named by its spine (a file by the hash of its URI), so a second run of it while one is going is refused.
+        const workflowId = runId(config.project, 'score', model, asOf !== undefined ? compactInstant(asOf) : `spine-${spineRunName(spine!)}`);
         const taskQueue = temporal.taskQueues.trainingSets;
         let handle;
         try {

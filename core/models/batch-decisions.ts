@@ -11,8 +11,9 @@ import type { ResolvedBatchScoring } from './batch-scoring.ts';
  * transaction as the chunk's predictions; `_batch` names the run's chunk, so a retried chunk replaces
  * its rows and a re-run of the same (model, version, as_of) replaces the run's.
  *
- *   decision_id      `score:<model>:<version>:<as_of>:<spine row>` (row_index 0)
- *   served_at        as_of
+ *   decision_id      `score:<model>:<version>:<as_of>:<spine row>`, or for a spine scored at each row's own
+ *                    time `score:<model>:<version>:spine=<spine>:<row's as_of>:<spine row>` (row_index 0)
+ *   served_at        as_of (the run's instant, or a spine row's own time)
  *   <feature>        the value computed point in time; `<feature>__status` present or missing
  *   <view>__event_time  null (the join does not carry it)
  *   context          JSON: {"batch_run": <run id>, "spine": <source>, <request inputs>}
@@ -24,16 +25,29 @@ export function batchDecisionStream(project: ProjectSpec, resolved: ResolvedBatc
   return stream === undefined ? undefined : project.eventStreams[stream];
 }
 
-const batchPrefix = (model: string, version: string, asOf: string) => `score:${model}:${version}:${asOf}:`;
-
-export function batchDecisionId(model: string, version: string, asOf: string, spineRow: number): string {
-  return `${batchPrefix(model, version, asOf)}${spineRow}`;
+/**
+ * What a run's decisions are replaced by: its as-of instant, or (a spine scored at each row's own
+ * time) `spine=<source or file>`, so a re-run of the same spine and version replaces them.
+ */
+export function batchScope(plan: { readonly asOf: string | null; readonly spine: string }): string {
+  return plan.asOf ?? `spine=${plan.spine}`;
 }
 
-/** Deletes every decision a run of (model, version, as_of) logged. */
-export function clearBatchDecisions(stream: EventStreamSpec, model: string, version: string, asOf: string, dialect: Dialect): CompiledQuery {
+const batchPrefix = (model: string, version: string, scope: string) => `score:${model}:${version}:${scope}:`;
+
+/**
+ * As of an instant: `score:<model>:<version>:<as_of>:<spine row>`; each row at its own time:
+ * `score:<model>:<version>:spine=<spine>:<the row's as_of>:<spine row>`. Stable for a run's row, so a
+ * chunk done again writes the same ids; different spines scored at one instant never share one.
+ */
+export function batchDecisionId(plan: { readonly model: string; readonly version: string; readonly asOf: string | null; readonly spine: string }, rowAsOfText: string, spineRow: number): string {
+  return `${batchPrefix(plan.model, plan.version, batchScope(plan))}${plan.asOf === null ? `${rowAsOfText}:` : ''}${spineRow}`;
+}
+
+/** Deletes every decision a run of (model, version, scope) logged. */
+export function clearBatchDecisions(stream: EventStreamSpec, model: string, version: string, scope: string, dialect: Dialect): CompiledQuery {
   // A prefix compared with substr, not LIKE: names hold `_`, and the engines escape LIKE differently.
-  const prefix = batchPrefix(model, version, asOf);
+  const prefix = batchPrefix(model, version, scope);
   return {
     sql: `DELETE FROM ${dialect.qualified(eventStreamTableName(stream.name))} WHERE substr(${dialect.identifier(BATCH_COLUMN)}, 1, ${prefix.length}) = ?`,
     parameters: [prefix],
@@ -41,7 +55,7 @@ export function clearBatchDecisions(stream: EventStreamSpec, model: string, vers
 }
 
 export interface BatchDecisionRows {
-  readonly plan: { readonly model: string; readonly version: string; readonly asOf: string; readonly spine: string };
+  readonly plan: { readonly model: string; readonly version: string; readonly asOf: string | null; readonly spine: string };
   readonly resolved: ResolvedBatchScoring;
   readonly runId?: string;
   /** The chunk's rows as read from the scoring table (keys, request columns, features, spine_row). */
@@ -52,7 +66,7 @@ export interface BatchDecisionRows {
 }
 
 const FIXED: Readonly<Record<string, (row: Readonly<Record<string, unknown>>, i: number, input: BatchDecisionRows) => unknown>> = {
-  decision_id: (row, _i, { plan }) => batchDecisionId(plan.model, plan.version, plan.asOf, Number(row['spine_row'])),
+  decision_id: (row, _i, { plan }) => batchDecisionId(plan, rowAsOf(row), Number(row['spine_row'])),
   row_index: () => 0,
   model_name: (_row, _i, { plan }) => plan.model,
   model_version: (_row, _i, { plan }) => plan.version,
@@ -61,16 +75,21 @@ const FIXED: Readonly<Record<string, (row: Readonly<Record<string, unknown>>, i:
     JSON.stringify({ batch_run: runId ?? null, spine: plan.spine, ...Object.fromEntries(resolved.requestColumns.map((c) => [c, row[c] ?? null])) }),
 };
 
+/** A chunk row's time (its `as_of`, the run's instant or the spine row's own), as an ISO instant. */
+export function rowAsOf(row: Readonly<Record<string, unknown>>): string {
+  return new Date(row['as_of'] as string | Date).toISOString();
+}
+
 /** Statements that delete the chunk's earlier rows and insert its decisions. */
 export function logBatchDecisions(stream: EventStreamSpec, input: BatchDecisionRows, dialect: Dialect): CompiledQuery[] {
   const table = dialect.qualified(eventStreamTableName(stream.name));
-  const batch = `${batchPrefix(input.plan.model, input.plan.version, input.plan.asOf)}${input.chunk}`;
+  const batch = `${batchPrefix(input.plan.model, input.plan.version, batchScope(input.plan))}${input.chunk}`;
   const columns = eventStreamTableColumns(stream);
   const valueOf = (column: (typeof columns)[number], row: Readonly<Record<string, unknown>>, i: number): unknown => {
     if (column.name === EVENT_ID_COLUMN) return `${FIXED['decision_id']!(row, i, input) as string}:0`;
     if (column.name === BATCH_COLUMN) return batch;
     if (column.name === RECEIVED_AT_COLUMN) return input.scoredAt;
-    if (column.name === stream.timestampField) return input.plan.asOf;
+    if (column.name === stream.timestampField) return rowAsOf(row);
     const fixed = FIXED[column.name];
     if (fixed) return fixed(row, i, input);
     if (column.name.endsWith('__status')) {

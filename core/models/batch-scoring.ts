@@ -29,10 +29,22 @@ export function scoringTableName(model: string, runKey: string, schema: string =
   return `${schema}.scoring_${model}_${runKey}`;
 }
 
+/**
+ * Where a run's spine rows come from: a source (by name) or a Parquet file (a local path or an
+ * object-store URI). `asOf` scores every distinct row as of one instant (the entities of a table);
+ * without it each row is scored as of its own time (`timeColumn`), point in time like a training set.
+ */
+export type BatchSpineInput =
+  | { readonly kind: 'source'; readonly name: string }
+  | { readonly kind: 'file'; readonly uri: string; readonly timeColumn: string };
+
 /** What a batch run of a model reads and writes, every reference followed. */
 export interface ResolvedBatchScoring {
   readonly model: ModelSpec;
+  /** The spine's columns and time: a source, or (for a file) one described from the model's keys and request inputs. */
   readonly spine: SourceSpec;
+  /** The relation the spine's rows are read from when it is not the source's view (a staged file). */
+  readonly relation?: string;
   /** The join keys of the service's entities, each once, in order: the predictions' key. */
   readonly keys: readonly ColumnSpec[];
   /** The spine columns a request input reads. */
@@ -43,13 +55,15 @@ export interface ResolvedBatchScoring {
   readonly serviceFeatures: readonly string[];
 }
 
-export function resolveBatchScoring(project: ProjectSpec, modelName: string, spineName?: string): ResolvedBatchScoring {
+export function resolveBatchScoring(project: ProjectSpec, modelName: string, spineInput?: string | BatchSpineInput): ResolvedBatchScoring {
   const model = project.models[modelName];
   if (!model) throw new NotFoundError('model', modelName, `Defined models: ${Object.keys(project.models).sort().join(', ') || 'none'}`);
-  const name = spineName ?? model.batch?.spine;
-  if (name === undefined) throw new NotFoundError('batch spine of model', modelName, 'Give --spine <source>, or batch: { spine } in the model');
+  const input: BatchSpineInput | undefined = typeof spineInput === 'string' ? { kind: 'source', name: spineInput } : spineInput;
+  if (input?.kind === 'file') return resolveFileSpine(project, model, input);
+  const name = input?.name ?? model.batch?.spine;
+  if (name === undefined) throw new NotFoundError('batch spine of model', modelName, 'Give --spine <source or file>, or batch: { spine } in the model');
   const spine = project.sources[name];
-  if (!spine) throw new NotFoundError('source', name, `Sources: ${Object.keys(project.sources).sort().join(', ') || 'none'}`);
+  if (!spine) throw new NotFoundError('source', name, `Sources: ${Object.keys(project.sources).sort().join(', ') || 'none'}. A file spine is a path or URI ending in .parquet`);
   const service = project.featureServices[model.service];
   if (!service) throw new NotFoundError('feature service', model.service);
   const keys: ColumnSpec[] = [];
@@ -71,16 +85,50 @@ export function resolveBatchScoring(project: ProjectSpec, modelName: string, spi
   };
 }
 
+/** The name a file spine goes by inside the run (its URI is the plan's `spine`). */
+export const FILE_SPINE_NAME = '__file_spine';
+
 /**
- * The spine as of `asOf`: each distinct (keys, request columns) row of the spine source, stamped with
- * `asOf` as its time (a parameter), to be stored as the run's spine table.
+ * A file spine: its columns are the service's entity keys, the model's request inputs (typed as the
+ * model's batch spine source types them, else as float64) and its time column.
  */
-export function compileScoringSpine(resolved: ResolvedBatchScoring, asOf: string, dialect: Dialect): CompiledQuery {
+function resolveFileSpine(project: ProjectSpec, model: ModelSpec, input: Extract<BatchSpineInput, { kind: 'file' }>): ResolvedBatchScoring {
+  const declared = model.batch?.spine !== undefined ? project.sources[model.batch.spine] : undefined;
+  const service = project.featureServices[model.service];
+  if (!service) throw new NotFoundError('feature service', model.service);
+  const keys: ColumnSpec[] = [];
+  for (const selection of service.features) {
+    for (const entity of project.featureViews[selection.view]?.entities ?? []) {
+      for (const key of project.entities[entity]?.joinKeys ?? []) if (!keys.some((k) => k.name === key.name)) keys.push(key);
+    }
+  }
+  const requestColumns = model.inputs.flatMap((i) => ('request' in i ? [i.request] : []));
+  const columns: ColumnSpec[] = [
+    ...keys,
+    ...requestColumns.map((name) => ({ name, type: declared?.columns.find((c) => c.name === name)?.type ?? ('float64' as const) })),
+    { name: input.timeColumn, type: 'timestamp' as const },
+  ];
+  const spine: SourceSpec = { kind: 'source', name: FILE_SPINE_NAME, location: { type: 'parquet', path: input.uri }, timestampField: input.timeColumn, columns, tags: {} };
+  return {
+    model, spine, keys, requestColumns,
+    features: model.inputs.flatMap((i) => ('feature' in i ? [i.feature] : [])),
+    serviceFeatures: service.features.flatMap((selection) => selection.features),
+  };
+}
+
+/**
+ * The run's spine: with `asOf`, each distinct (keys, request columns) row of the spine stamped with
+ * `asOf` (a parameter), the entities of a table as of one time; without it, each distinct row at its
+ * own time (the spine's timestamp column), point in time like a training set's spine.
+ */
+export function compileScoringSpine(resolved: ResolvedBatchScoring, asOf: string | null, dialect: Dialect): CompiledQuery {
   const id = (c: string) => dialect.identifier(c);
   const columns = [...resolved.keys.map((k) => k.name), ...resolved.requestColumns];
+  const relation = resolved.relation ?? dialect.qualified(sourceViewName(resolved.spine.name));
+  const time = asOf === null ? dialect.asInstant(id(resolved.spine.timestampField)) : dialect.asInstant('?');
   return {
-    sql: `SELECT DISTINCT ${columns.map(id).join(', ')}, ${dialect.asInstant('?')} AS ${id(AS_OF_COLUMN)} FROM ${dialect.qualified(sourceViewName(resolved.spine.name))}`,
-    parameters: [asOf],
+    sql: `SELECT DISTINCT ${columns.map(id).join(', ')}, ${time} AS ${id(AS_OF_COLUMN)} FROM ${relation}${asOf === null ? ` WHERE ${id(resolved.spine.timestampField)} IS NOT NULL` : ''}`,
+    parameters: asOf === null ? [] : [asOf],
   };
 }
 
@@ -103,7 +151,8 @@ export function compileScoringFeatures(project: ProjectSpec, resolved: ResolvedB
   const resolvedSet = resolveTrainingSet(withSet, name);
   const join = compilePointInTimeJoin({ ...resolvedSet.join, spine: { ...resolvedSet.join.spine, relation: spineTable, columns: spineColumns } }, dialect);
   const id = (c: string) => dialect.identifier(c);
-  const order = resolved.keys.map((k) => id(k.name)).concat(resolved.requestColumns.map(id)).join(', ');
+  // Keys, then time (one time in a run as of an instant), then request columns: each row's place is fixed by its values.
+  const order = resolved.keys.map((k) => id(k.name)).concat(id(AS_OF_COLUMN), ...resolved.requestColumns.map(id)).join(', ');
   const keep = [...spineColumns, ...resolved.serviceFeatures].map(id).join(', ');
   return {
     sql: `SELECT ${keep}, ROW_NUMBER() OVER (ORDER BY ${order}) - 1 AS ${id(SPINE_ROW_COLUMN)} FROM (\n${join.sql}\n) AS ${id('scored')}`,
@@ -139,10 +188,33 @@ export function compileDeletePredictions(model: string, asOf: string, version: s
   };
 }
 
+/**
+ * Deletes what an earlier run wrote for the spine rows of this one, each at its own time: every
+ * prediction of `version` with the keys and `as_of` of a row of the scoring table.
+ */
+export function compileDeleteSpinePredictions(resolved: ResolvedBatchScoring, scoringTable: string, version: string, dialect: Dialect): CompiledQuery {
+  const id = (c: string) => dialect.identifier(c);
+  const predictions = dialect.qualified(predictionsTableName(resolved.model.name));
+  const match = [...resolved.keys.map((k) => `${id('s')}.${id(k.name)} = ${predictions}.${id(k.name)}`), `${dialect.asInstant(`${id('s')}.${id(AS_OF_COLUMN)}`)} = ${dialect.asInstant(`${predictions}.${id(AS_OF_COLUMN)}`)}`];
+  return {
+    sql: `DELETE FROM ${predictions} WHERE ${id(MODEL_VERSION_COLUMN)} = ? AND EXISTS (SELECT 1 FROM ${dialect.qualified(scoringTable)} AS ${id('s')} WHERE ${match.join(' AND ')})`,
+    parameters: [version],
+  };
+}
+
+/** Deletes what an earlier attempt of this run wrote for rows [from, to) of its spine (a chunk done again replaces itself). */
+export function compileDeleteRunChunkPredictions(model: string, runId: string, version: string, rows: { from: number; to: number }, dialect: Dialect): CompiledQuery {
+  const id = (c: string) => dialect.identifier(c);
+  return {
+    sql: `DELETE FROM ${dialect.qualified(predictionsTableName(model))} WHERE ${id(RUN_ID_COLUMN)} = ? AND ${id(MODEL_VERSION_COLUMN)} = ? AND ${id(SPINE_ROW_COLUMN)} >= ? AND ${id(SPINE_ROW_COLUMN)} < ?`,
+    parameters: [runId, version, rows.from, rows.to],
+  };
+}
+
 /** One chunk of the run's scoring table: rows [from, to) in spine order. */
 export function compileScoringChunk(table: string, resolved: ResolvedBatchScoring, rows: { from: number; to: number }, dialect: Dialect): CompiledQuery {
   const id = (c: string) => dialect.identifier(c);
-  const columns = [...resolved.keys.map((k) => k.name), ...resolved.requestColumns, ...resolved.serviceFeatures, SPINE_ROW_COLUMN];
+  const columns = [...resolved.keys.map((k) => k.name), ...resolved.requestColumns, AS_OF_COLUMN, ...resolved.serviceFeatures, SPINE_ROW_COLUMN];
   return {
     sql: `SELECT ${columns.map(id).join(', ')} FROM ${dialect.qualified(table)} WHERE ${id(SPINE_ROW_COLUMN)} >= ? AND ${id(SPINE_ROW_COLUMN)} < ? ORDER BY ${id(SPINE_ROW_COLUMN)}`,
     parameters: [rows.from, rows.to],

@@ -47,3 +47,14 @@ export class ModelRegistryError extends FlywheelError {
     this.model = model;
   }
 }
+
+/** Thrown when a batch-scoring run's `--spine` cannot be read as a spine (a file of another format, no time column to use). */
+export class BatchSpineError extends FlywheelError {
+  readonly spine: string;
+  readonly reason: string;
+  constructor(spine: string, reason: string) {
+    super(`--spine ${spine}: ${reason}`);
+    this.spine = spine;
+    this.reason = reason;
+  }
+}
