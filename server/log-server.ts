@@ -12,9 +12,11 @@ import { decisionLayoutsOf } from '../core/definitions/decision-stream.ts';
 import { createDecisionLog, type DecisionLog } from './serving/decision-log.ts';
 import { FeatureServing, type ServingOptions } from './serving/feature-serving.ts';
 import { warmUpServing, type ServingWarmUpOptions } from './serving/warm-up.ts';
+import { warmUpServingOverHttp } from './serving/warm-up-over-http.ts';
 import { withFeaturesRoute } from './serving/features-route.ts';
 import { withEventsRoute } from './events-route.ts';
 import { DecisionApi, type DecisionApiOptions } from './decide/decision-api.ts';
+import { withDecideRoute } from './decide/decide-route.ts';
 import { StreamIngest } from './stream-ingest.ts';
 import type { StreamSchema } from './stream-schema.ts';
 
@@ -178,16 +180,20 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
   if (options.serving && options.servingWarmUp !== false) {
     const warmed = await warmUpServing(options.serving.project, options.serving.store, options.servingWarmUp);
     if (warmed.requests > 0) log(`serving: warmed the request path with ${warmed.requests} synthetic requests in ${Math.round(warmed.ms)} ms`);
+    // Then the HTTP path around it, over loopback, on a server and a token of its own (serving/warm-up-over-http.ts).
+    const overHttp = await warmUpServingOverHttp(options.serving, limits.maxBodyBytes);
+    if (overHttp.requests > 0) log(`serving: warmed the HTTP path with ${overHttp.requests} synthetic requests over loopback in ${Math.round(overHttp.ms)} ms`);
   }
   const host = options.host ?? '127.0.0.1';
   let server: Server;
   try {
     server = await new Promise<Server>((resolve, reject) => {
-      // POST /v1/streams/:stream/events and POST /v1/features are taken before the app (events-route.ts, serving/features-route.ts).
+      // POST /v1/streams/:stream/events, /v1/decide and /v1/features are taken before the app (events-route.ts, decide/decide-route.ts, serving/features-route.ts).
       const routes = { metrics, isShuttingDown: () => shuttingDown };
       const createServer = ((serverOptions: ServerOptions, listener: RequestListener) => {
         const events = withEventsRoute({ streams, tokens: options.tokens, limits }, routes, listener);
-        return createHttpServer(serverOptions, serving ? withFeaturesRoute(serving, routes, events) : events);
+        const decided = decide ? withDecideRoute(decide, routes, events) : events;
+        return createHttpServer(serverOptions, serving ? withFeaturesRoute(serving, routes, decided) : decided);
       }) as typeof createHttpServer;
       const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 8080, createServer }, () => resolve(s as Server)) as Server;
       s.once('error', reject);

@@ -9,6 +9,7 @@ import type { ProjectSpec } from '../core/definitions/specs.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
 import { startLogServer, TokenTable } from '../server/index.ts';
 import { warmUpServing } from '../server/serving/warm-up.ts';
+import { warmUpServingOverHttp } from '../server/serving/warm-up-over-http.ts';
 
 /**
  * The serving warm-up at start-up (server/serving/warm-up.ts): it runs synthetic requests through
@@ -76,6 +77,35 @@ describe('serving warm-up', () => {
   it('keeps to its time bound and service bound', async () => {
     expect((await warmUpServing(project, store, { rounds: 5, maxMs: 0 })).requests).toBe(0);
     expect((await warmUpServing(project, store, { rounds: 5, maxServices: 1 })).requests).toBe(10);
+  });
+
+  it('sends real requests over loopback to a server of its own: 1 and 100 rows, with and without metadata, reading only', async () => {
+    const before = storedRows();
+    const warmed = await warmUpServingOverHttp({ project, store }, 1024 * 1024, { rounds: 2 });
+    // 2 servable services × 2 sizes × with and without metadata × 2 rounds.
+    expect(warmed.requests).toBe(16);
+    expect(storedRows()).toEqual(before);
+    // A store that does not answer: each request is answered 503, and the warm-up still ends.
+    const closed = new SqliteOnlineStore({ path: join(dir, 'closed.sqlite') });
+    await closed.close();
+    expect((await warmUpServingOverHttp({ project, store: closed }, 1024 * 1024, { rounds: 1 })).requests).toBe(8);
+    expect((await warmUpServingOverHttp({ project, store }, 1024 * 1024, { rounds: 5, maxMs: 0 })).requests).toBe(0);
+  });
+
+  it('leaves no synthetic request in the metrics of the server it warmed', async () => {
+    const lines: string[] = [];
+    const server = await startLogServer({
+      stateDir: join(dir, 'state-metrics'), streams: [], tokens: TokenTable.parse('reader=read'), port: 0,
+      log: (line) => lines.push(line), serving: { project, store: new SqliteOnlineStore({ path: dbPath() }) },
+    });
+    try {
+      expect(lines.filter((l) => /^serving: warmed the HTTP path with \d+ synthetic requests over loopback in \d+ ms$/.test(l))).toHaveLength(1);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).not.toContain('route="/v1/features"');
+      expect(metrics).not.toContain('flywheel_served_rows_total{');
+    } finally {
+      await server.close();
+    }
   });
 
   it('warms a server before it listens, which then answers its first request exactly; servingWarmUp: false skips it', async () => {

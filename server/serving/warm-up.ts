@@ -77,7 +77,7 @@ function syntheticRecord(project: ProjectSpec, view: string): EncodedOnlineRecor
 }
 
 /** `{"service": …, "entities": [{<every key>: <a made-up value>}, …]}` of `size` rows; undefined for a key type not made up here. */
-function syntheticBody(target: ServingTarget, size: number): string | undefined {
+export function syntheticBody(target: ServingTarget, size: number): string | undefined {
   const entities: Record<string, unknown>[] = [];
   for (let i = 0; i < size; i++) {
     const row: Record<string, unknown> = {};

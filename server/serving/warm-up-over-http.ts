@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { TokenTable } from '../auth/bearer-tokens.ts';
+import { FeatureServing, type ServingOptions } from './feature-serving.ts';
+import { FEATURES_PATH, withFeaturesRoute } from './features-route.ts';
+import { resolveServices, type ServingTarget } from './resolve-service.ts';
+import { syntheticBody } from './warm-up.ts';
+
+/**
+ * The second half of the serving warm-up (server/serving/warm-up.ts does the first, in process): real
+ * `POST /v1/features` requests over loopback, so that what a request meets before and after the
+ * serving core is compiled too: Node's HTTP parser and response, the route taken before the app
+ * (features-route.ts), the token check, the body read, the store breaker, the decision id.
+ *
+ * They go to a server of their own, on 127.0.0.1 and a port of its own, closed before the real one
+ * listens, answered by a FeatureServing of their own over the same store (the same code, so the
+ * compiled code is shared): with a token made up for it and known to no one else, no metrics (the
+ * real server's counters show no synthetic request) and no decision log (no synthetic decision is
+ * logged). The request bodies are warm-up.ts's synthetic rows, 1 and 100 per servable service, with
+ * and without metadata. Best effort and bounded: a store that does not answer gets its 503s, and
+ * nothing here stops the server from starting.
+ */
+export interface HttpWarmUpOptions {
+  /** Requests per service and body. Default 100. */
+  readonly rounds?: number;
+  /** Stop after this long. Default 1,000 ms. */
+  readonly maxMs?: number;
+  /** Services warmed at most (the first ones by name). Default 20. */
+  readonly maxServices?: number;
+}
+
+export async function warmUpServingOverHttp(
+  serving: Pick<ServingOptions, 'project' | 'store' | 'limits'>,
+  maxBodyBytes: number,
+  options: HttpWarmUpOptions = {},
+): Promise<{ requests: number; ms: number }> {
+  const start = performance.now();
+  const deadline = start + (options.maxMs ?? 1000);
+  const rounds = options.rounds ?? 100;
+  const token = randomBytes(24).toString('hex');
+  const targets = [...resolveServices(serving.project).values()].filter((t): t is ServingTarget => t.kind === 'target').slice(0, options.maxServices ?? 20);
+  const bodies: string[] = [];
+  for (const target of targets) {
+    for (const size of [1, 100]) {
+      const body = syntheticBody(target, size);
+      if (body === undefined) continue;
+      bodies.push(body, JSON.stringify({ ...(JSON.parse(body) as object), metadata: false }));
+    }
+  }
+  if (bodies.length === 0) return { requests: 0, ms: performance.now() - start };
+
+  const features = new FeatureServing(
+    { project: serving.project, store: serving.store, ...(serving.limits ? { limits: serving.limits } : {}) },
+    { tokens: TokenTable.parse(`${token}=read`, 'the serving warm-up'), maxBodyBytes, log: () => undefined },
+  );
+  const server = createServer(withFeaturesRoute(features, { isShuttingDown: () => false }, (_req, res) => res.writeHead(404).end()));
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  let requests = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    const { port } = server.address() as AddressInfo;
+    for (let round = 0; round < rounds && performance.now() < deadline; round++) {
+      for (const body of bodies) {
+        await post(agent, port, token, body);
+        requests++;
+      }
+    }
+  } catch {
+    // Best effort: whatever was warmed stays warmed.
+  } finally {
+    agent.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    features.stop();
+  }
+  return { requests, ms: performance.now() - start };
+}
+
+/** One request, its answer read to the end (whatever its status). */
+function post(agent: Agent, port: number, token: string, body: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path: FEATURES_PATH, method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.once('end', resolve);
+        res.once('error', reject);
+      },
+    );
+    req.once('error', reject);
+    req.end(body);
+  });
+}
