@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import { OnlineStoreUnavailableError } from '../../connectors/online-store/online-store-errors.ts';
 import { isoFromMicros } from '../../connectors/online-store/online-time.ts';
@@ -7,7 +8,7 @@ import type { ModelSpec, ProjectSpec } from '../../core/definitions/specs.ts';
 import { ApiError, toApiError } from '../api-errors.ts';
 import { allows, type TokenTable } from '../auth/bearer-tokens.ts';
 import { uuidv7 } from '../event-ids.ts';
-import { readBody } from '../read-body.ts';
+import { readBody, readIncomingBody } from '../read-body.ts';
 import { assembleFeatures, decisionOf, planReads } from '../serving/assemble-features.ts';
 import { candidateInputs, keysOfRow } from './candidate-inputs.ts';
 import { bearerScopes, checkContentType, incomingOf, parseJson, type FeatureServing } from '../serving/feature-serving.ts';
@@ -111,20 +112,52 @@ export class DecisionApi {
     return Object.fromEntries(Object.entries(status).map(([name, s]) => [name, { serving: s.serving, promoted: s.promoted, ...(s.split ? { split: s.split } : {}), ...(s.problem !== undefined ? { problem: 'the promoted version is not serving (details with a token)' } : {}) }]));
   }
 
-  /** The route's handler. Throws ApiError (answered by the app's error handler). */
+  /** The route's handler under Hono. Throws ApiError (answered by the app's error handler). */
   async handle(c: Context): Promise<Response> {
     try {
-      return await this.#decide(c);
+      const body = await this.#decide(c.req.header('authorization'), c.req.header('content-type'), () => readBody(c.req.raw, this.#deps.maxBodyBytes, incomingOf(c)));
+      return c.body(body, 200, { 'content-type': 'application/json' });
     } catch (error) {
-      throw this.#toApiError(c, error);
+      throw this.#toApiError(error, (name, value) => c.header(name, value));
     }
   }
 
-  async #decide(c: Context): Promise<Response> {
-    const scopes = bearerScopes(c.req.header('authorization'), this.#deps.tokens);
+  /**
+   * The same route on Node's request and response, without Hono's Request, Context and Response
+   * (server/decide/decide-route.ts takes it before the app, as the serving route is): answers, errors
+   * included, with the same statuses, headers and bodies as `handle` under the app's error handler.
+   * Never rejects; resolves with the status sent.
+   */
+  async handleNode(req: IncomingMessage, res: ServerResponse): Promise<number> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    let status = 200;
+    let body: string;
+    try {
+      body = await this.#decide(req.headers.authorization, req.headers['content-type'], () => readIncomingBody(req, this.#deps.maxBodyBytes));
+    } catch (error) {
+      const apiError = this.#toApiError(error, (name, value) => {
+        headers[name.toLowerCase()] = value;
+      });
+      if (apiError.code === 'unauthorized') headers['www-authenticate'] = 'Bearer realm="flywheel"';
+      status = apiError.status;
+      body = JSON.stringify(apiError.toBody());
+    }
+    try {
+      res.writeHead(status, headers).end(body);
+    } catch (error) {
+      // The connection is gone (or the answer half sent): nothing more can be said to this client.
+      this.#deps.log(`decide: POST /v1/decide: the answer could not be sent: ${error instanceof Error ? error.message : String(error)}`);
+      res.destroy();
+    }
+    return status;
+  }
+
+  /** The answer's JSON, from the request's authorization and content type and a reader of its body. */
+  async #decide(authorization: string | undefined, contentType: string | undefined, readBytes: () => Promise<Buffer>): Promise<string> {
+    const scopes = bearerScopes(authorization, this.#deps.tokens);
     if (!scopes.some((s) => s.access === 'read')) throw new ApiError('forbidden', 'this token may not make decisions; it needs the scope read or read:<service>');
-    checkContentType(c.req.header('content-type'));
-    const bytes = await readBody(c.req.raw, this.#deps.maxBodyBytes, incomingOf(c));
+    checkContentType(contentType);
+    const bytes = await readBytes();
     const request = readDecideRequest(parseJson(bytes.toString('utf8')));
     const model = this.#model(request.model);
     const service = model.spec.service;
@@ -189,7 +222,7 @@ export class DecisionApi {
         }
       });
     }
-    return c.json({
+    return JSON.stringify({
       decision_id: decisionId,
       model: model.spec.name,
       version: versionScored,
@@ -244,14 +277,15 @@ export class DecisionApi {
     return splitVersion(model.spec.name, value, declared.arms);
   }
 
-  #toApiError(c: Context, error: unknown): ApiError {
+  /** The ApiError answered for `error`; `setHeader` adds the headers that go with it (Retry-After). */
+  #toApiError(error: unknown, setHeader: (name: string, value: string) => void): ApiError {
     if (error instanceof ApiError) return error;
     if (error instanceof ModelUnavailableError) {
-      c.header('Retry-After', '1');
+      setHeader('Retry-After', '1');
       return new ApiError('model_unavailable', `${error.message}; nothing was decided`, { model: error.model, ...(error.version !== undefined ? { version: error.version } : {}) });
     }
     if (error instanceof OnlineStoreUnavailableError) {
-      c.header('Retry-After', '1');
+      setHeader('Retry-After', '1');
       return new ApiError('online_store_unavailable', `the online store ${error.store} is unavailable, so nothing was decided; retry in a moment (${error.message})`, { store: error.store });
     }
     const known = toApiError(error);
