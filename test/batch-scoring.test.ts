@@ -7,6 +7,8 @@ import { createOfflineEngine } from '../connectors/offline/create-offline-engine
 import type { OfflineStoreConfig } from '../core/config.ts';
 import { denseOnnxModel } from '../core/models/onnx-writer.ts';
 import { sql } from '../core/sql/compiled-query.ts';
+import { compileIngestBatch } from '../core/sql/ingest.ts';
+import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts';
 import { loadConfig } from '../runtime/load-config.ts';
 import { activityDepsFromConfig } from '../worker/activity-deps.ts';
 import { SNOWFLAKE_EMULATOR_TIMEOUT_MS, startSnowflakeEmulator, type SnowflakeEmulator } from './setup/snowflake-emulator.ts';
@@ -25,13 +27,16 @@ const AS_OF = '2024-05-02T00:00:00.000Z';
 const PASSWORD_ENV = 'FW_TEST_BATCH_SCORING_PASSWORD';
 
 const DEFINITIONS = `
-import { entity, featureService, featureView, model, source, trainingSet } from 'flywheel';
+import { entity, eventStream, featureService, featureView, labels, model, source, trainingSet } from 'flywheel';
 export const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
 export const stats = source({ name: 'stats', table: 'raw.stats', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', ctr: 'float64', visits: 'int64' } });
 export const clickSpine = source({ name: 'click_spine', table: 'raw.click_spine', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', clicked: 'bool' } });
 export const toScore = source({ name: 'to_score', table: 'raw.to_score', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', position: 'int64' } });
+export const scorePoints = source({ name: 'score_points', table: 'raw.score_points', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', position: 'int64' } });
 export const userStats = featureView({ name: 'user_stats', entities: [user], source: stats, features: { ctr: 'float64', visits: 'int64' } });
 export const ranking = featureService({ name: 'ranking', features: [userStats], logging: { sampleRate: 1 } });
+export const conversions = eventStream({ name: 'conversions', entities: [user], timestampField: 'ts', fields: { decision_id: 'string' }, retention: '365d' });
+export const converted = labels({ name: 'converted', decisions: ranking, outcomes: conversions, match: { by: 'decision_id', outcomeField: 'decision_id' }, window: '7d', value: { kind: 'any' } });
 export const rankerTraining = trainingSet({ name: 'ranker_training', spine: clickSpine, features: ranking });
 export const ranker = model({
   name: 'ranker', service: ranking, inputs: ['ctr', 'visits', { request: 'position' }], output: { name: 'score', kind: 'score' },
@@ -77,6 +82,9 @@ function seedStatements(kind: 'duckdb' | 'snowflake'): string[] {
     `CREATE TABLE raw.to_score (user_id ${int}, ts ${tz}, position ${int})`,
     // User 2 twice with the same position: one row to score.
     `INSERT INTO raw.to_score VALUES (2, ${ts('2024-04-01 00:00:00+00:00')}, 4), (1, ${ts('2024-04-01 00:00:00+00:00')}, 0), (3, ${ts('2024-04-01 00:00:00+00:00')}, 1), (2, ${ts('2024-04-02 00:00:00+00:00')}, 4)`,
+    // A training-set-shaped spine: user 1 before and after its second stats row, user 2 before any stats and after.
+    `CREATE TABLE raw.score_points (user_id ${int}, ts ${tz}, position ${int})`,
+    `INSERT INTO raw.score_points VALUES (1, ${ts('2024-05-04 00:00:00+00:00')}, 1), (2, ${ts('2024-04-30 00:00:00+00:00')}, 2), (1, ${ts('2024-05-02 00:00:00+00:00')}, 1), (2, ${ts('2024-05-03 00:00:00+00:00')}, 2)`,
   ];
 }
 
@@ -214,7 +222,7 @@ export default defineConfig({ project: 'score_${kind}', definitions: './definiti
       '  v2  typescript  registered T  trained on ranker_training@V (1 partition, 2 rows)  sha256 H',
       '',
     ].join('\n'));
-  }, 120_000);
+  }, 300_000);
 
   it('scores the spine as of a time into flywheel.predictions_<model> and logs each prediction as a decision', async () => {
     const out = ok(await withWorker('score', 'ranker', '--as-of', '2024-05-02'));
@@ -253,6 +261,109 @@ export default defineConfig({ project: 'score_${kind}', definitions: './definiti
       `error: model "ranker" version v2, row 1: the model returned NaN; spine row user_id=2\n(run score_${kind}/score/ranker/2024-05-02; see it in the Temporal UI)\n`,
     );
     expect((await predictions('ranker', 'score')).map((r) => r[2])).toEqual(['v1', 'v1', 'v1']);
+  }, 240_000);
+
+  it('scores each row of a --spine source as of its own time, point in time, and replaces them on a re-run', async () => {
+    const run = `score_${kind}/score/ranker/spine-score_points`;
+    expect(ok(await withWorker('score', 'ranker', '--spine', 'score_points'))).toBe([
+      'Scored 4 rows with ranker v1 each as of its own time (spine score_points) in 2 chunks.',
+      '  predictions: flywheel.predictions_ranker',
+      '  decisions:   flywheel.stream_ranking_decisions',
+      '',
+    ].join('\n'));
+    // 2·ctr + 0.5·visits − 0.25·position + 1 with the features as of each row's time: user 1 on 05-02 (0.5, 2) and
+    // on 05-04 (0.9, 9, the row of 05-03); user 2 on 04-30 (no stats yet) and on 05-03 (0.25, 4).
+    const expected = [
+      [1, '2024-05-02T00:00:00.000Z', 'v1', 2.75, 0, run], [1, '2024-05-04T00:00:00.000Z', 'v1', 7.05, 1, run],
+      [2, '2024-04-30T00:00:00.000Z', 'v1', 0.5, 2, run], [2, '2024-05-03T00:00:00.000Z', 'v1', 3, 3, run],
+    ];
+    const spinePredictions = () => withEngine(async (engine) => (await engine.all(sql(`SELECT user_id, as_of, model_version, score, spine_row, run_id FROM flywheel.predictions_ranker WHERE run_id = '${run}' ORDER BY user_id, as_of`)))
+      .map((r) => [Number(r['user_id']), r['as_of'], r['model_version'], Number(r['score']), Number(r['spine_row']), r['run_id']]));
+    expect(await spinePredictions()).toEqual(expected);
+    const spineDecisions = async () => (await decisions('ranker')).filter((d) => (d[8] as { spine: string }).spine === 'score_points').map((d) => [d[0], d[1], d[2], d[3], d[4], d[7]]);
+    expect(await spineDecisions()).toEqual([
+      ['score:ranker:v1:spine=score_points:2024-04-30T00:00:00.000Z:2', 2, '2024-04-30T00:00:00.000Z', null, 'missing', 0.5],
+      ['score:ranker:v1:spine=score_points:2024-05-02T00:00:00.000Z:0', 1, '2024-05-02T00:00:00.000Z', 0.5, 'present', 2.75],
+      ['score:ranker:v1:spine=score_points:2024-05-03T00:00:00.000Z:3', 2, '2024-05-03T00:00:00.000Z', 0.25, 'present', 3],
+      ['score:ranker:v1:spine=score_points:2024-05-04T00:00:00.000Z:1', 1, '2024-05-04T00:00:00.000Z', 0.9, 'present', 7.05],
+    ]);
+    // Again: the same four rows, none added; --as-of with --spine is refused, naming what each means.
+    ok(await withWorker('score', 'ranker', '--spine', 'score_points'));
+    expect(await spinePredictions()).toEqual(expected);
+    expect(await spineDecisions()).toHaveLength(4);
+    const both = project.cli('score', 'ranker', '--spine', 'score_points', '--as-of', AS_OF);
+    expect([both.code, withoutNodeWarnings(both.stderr)]).toEqual([1, "error: --as-of and --spine do not go together: --as-of scores every entity of the model's batch spine as of one time; --spine scores each of its rows as of the row's own time\n"]);
+  }, 240_000);
+
+  it('scores a Parquet file given as --spine, each row as of its own time', async () => {
+    const file = join(project.dir, 'points.parquet');
+    const local = await createOfflineEngine({ type: 'duckdb', path: join(project.dir, 'scratch.duckdb') });
+    try {
+      await local.exportParquet(sql(`SELECT * FROM (VALUES (1, TIMESTAMPTZ '2024-05-04 00:00:00+00:00', 0), (3, TIMESTAMPTZ '2024-05-04 00:00:00+00:00', 4)) AS t(user_id, ts, position)`), file);
+    } finally {
+      await local.close();
+    }
+    const result = ok(await withWorker('score', 'ranker', '--spine', 'points.parquet', '--json'));
+    const run = (JSON.parse(result) as { spine: string }).spine;
+    expect(run).toBe(file);
+    // User 1 on 05-04: 2·0.9 + 0.5·9 + 1 = 7.3; user 3 without stats: −0.25·4 + 1 = 0.
+    expect(await withEngine(async (engine) => (await engine.all(sql(`SELECT user_id, as_of, score FROM flywheel.predictions_ranker WHERE spine_row < 2 AND run_id LIKE '%/spine-file-%' ORDER BY user_id`)))
+      .map((r) => [Number(r['user_id']), r['as_of'], Number(r['score'])]))).toEqual([[1, '2024-05-04T00:00:00.000Z', 7.3], [3, '2024-05-04T00:00:00.000Z', 0]]);
+    const csv = project.cli('score', 'ranker', '--spine', 'points.csv');
+    expect([csv.code, withoutNodeWarnings(csv.stderr)]).toEqual([1, `error: --spine ${join(project.dir, 'points.csv')}: a file spine is Parquet (.parquet); load a CSV into a source, or write it as Parquet\n`]);
+  }, 240_000);
+
+  it('answers the lineage of a logged decision: the version, its code, the training-set version and its partitions\' feature views', async () => {
+    const shown = JSON.parse(ok(project.cli('models', 'show', 'ranker', 'v1', '--json'))) as {
+      model: { sha256: string; code: { file: string; sha256: string }; trainedOn: { version: string } };
+      partitions: { key: string; version: string; registryVersion: number; manifest: string; featureViews: { name: string; definitionHash: string }[]; sourceWatermarks: Record<string, string> }[];
+    };
+    const [partition] = shown.partitions;
+    expect([shown.partitions.length, partition!.key, partition!.manifest, partition!.featureViews.map((v) => v.name), partition!.sourceWatermarks]).toEqual([
+      1, 'day=2024-05-01', 'current', ['user_stats'], { user_stats: '2024-05-03T00:00:00.000Z' },
+    ]);
+    const text = ok(project.cli('models', 'lineage', `score:ranker:v1:${AS_OF}:1`)).replace(/registered \S+/, 'registered T');
+    expect(text).toBe([
+      `decision score:ranker:v1:${AS_OF}:1  served at ${AS_OF}  in flywheel.stream_ranking_decisions`,
+      `model ranker v1  typescript  registered T  artifact params.${shown.model.sha256.slice(0, 12)}.json (sha256 ${shown.model.sha256.slice(0, 12)})  code ${shown.model.code.file} from models/ranker-model.ts (sha256 ${shown.model.code.sha256.slice(0, 12)})`,
+      `trained on ranker_training@${shown.model.trainedOn.version}`,
+      `  partition day=2024-05-01  version ${partition!.version}  registry version ${partition!.registryVersion}  2 rows`,
+      `    feature view user_stats  definition ${partition!.featureViews[0]!.definitionHash.slice(0, 12)}  source watermark 2024-05-03T00:00:00.000Z`,
+      '',
+    ].join('\n'));
+    const unknown = project.cli('models', 'lineage', 'score:ranker:v9:nope');
+    expect([unknown.code, withoutNodeWarnings(unknown.stderr)]).toEqual([1, 'error: scored decision "score:ranker:v9:nope" not found. Looked in flywheel.stream_ranking_decisions (decisions reach them when their stream is ingested)\n']);
+  }, 120_000);
+
+  it('labels batch decisions with their outcomes like any decision', async () => {
+    // A conversion that names the decision on user 1 of 05-02 (spine score_points), a day after it; stored by the ingestion statements.
+    const clicked = 'score:ranker:v1:spine=score_points:2024-05-02T00:00:00.000Z:0';
+    const ndjson = join(project.dir, 'conversions.ndjson');
+    writeFileSync(ndjson, `${JSON.stringify({ _event_id: 'c1', _received_at: '2024-05-03T00:00:00.000Z', user_id: 1, ts: '2024-05-03T00:00:00.000Z', decision_id: clicked })}\n`);
+    await withEngine(async (engine) => {
+      const stream = (await new WarehouseRegistry(engine).latest(`score_${kind}`))!.spec.eventStreams['conversions']!;
+      const files = await engine.stageFiles([ndjson], { name: 'conversions-1', format: 'jsonLines' });
+      try {
+        await engine.transaction(async (tx) => {
+          for (const statement of compileIngestBatch(stream, { batch: 'conversions-1', stagingRelation: { kind: 'staged', files }, loadedAt: '2024-05-03T00:00:00.000Z' }, engine.dialect)) await tx.run(statement);
+        });
+      } finally {
+        await engine.unstageFiles(files);
+      }
+    });
+    ok(await withWorker('labels', 'build', 'converted', '--from', '2024-04-30', '--to', '2024-05-05'));
+    const local = await createOfflineEngine({ type: 'duckdb', path: ':memory:' });
+    try {
+      const rows = await local.all(sql(`SELECT decision_id, user_id, served_at, label, outcome_count FROM read_parquet('${join(project.dir, '.flywheel/objects/labels/converted')}/*/*.parquet', hive_partitioning = false) WHERE decision_id LIKE 'score:ranker:v1:spine=score_points:%' ORDER BY decision_id`));
+      expect(rows.map((r) => [r['decision_id'], Number(r['user_id']), new Date(r['served_at'] as string).toISOString(), Number(r['label']), Number(r['outcome_count'])])).toEqual([
+        ['score:ranker:v1:spine=score_points:2024-04-30T00:00:00.000Z:2', 2, '2024-04-30T00:00:00.000Z', 0, 0],
+        [clicked, 1, '2024-05-02T00:00:00.000Z', 1, 1],
+        ['score:ranker:v1:spine=score_points:2024-05-03T00:00:00.000Z:3', 2, '2024-05-03T00:00:00.000Z', 0, 0],
+        ['score:ranker:v1:spine=score_points:2024-05-04T00:00:00.000Z:1', 1, '2024-05-04T00:00:00.000Z', 0, 0],
+      ]);
+    } finally {
+      await local.close();
+    }
   }, 240_000);
 
   it.runIf(kind === 'duckdb')('flywheel apply keeps a Temporal Schedule for a model whose batch has a schedule, and deletes it with the schedule', async () => {
