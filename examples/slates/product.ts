@@ -160,10 +160,12 @@ export async function playTurn(args: PlayTurnArgs): Promise<TurnTraffic> {
       const delayMs = late ? (options.windowSeconds + 0.5 + 1.5 * draw) * 1000 : (0.2 + Math.min(3.3, options.windowSeconds * 0.6) * draw) * 1000;
       const timed = timeline.addClick(userId, timeline.roundAt(plan.round) + delayMs, plan.round * options.shown + position);
       pending.push(sleep(Math.max(0, servedAt + delayMs - Date.now())).then(async () => {
-        // After the user's requests and clicks planned before it, and strictly later than the latest of those clicks.
+        // Sent after the user's requests and clicks planned before it. Its event time is when it was planned to
+        // happen (its delay after the slate), not when a loaded machine got to send it, so its label does not
+        // depend on the machine; and strictly after the user's earlier clicks, so the latest click is the planned one.
         const after = await timeline.beforeClick(userId, timed);
-        while (Date.now() <= after) await sleep(1);
-        const clickedAt = Date.now();
+        const clickedAt = Math.max(servedAt + delayMs, after + 1);
+        while (Date.now() <= clickedAt) await sleep(1);
         const click: SentClick = {
           eventId: uuidv7(clickedAt), decisionId: response.decisionId, userId: plan.user.userId, itemId: item.itemId,
           position, category: item.category, late, ts: new Date(clickedAt).toISOString(),
