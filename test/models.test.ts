@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { entity, featureService, featureView, model, source } from '../index.ts';
+import { entity, featureService, featureView, model, source, trainingSet } from '../index.ts';
 import type { Definition } from '../core/definitions/definition.ts';
 import type { ModelSpec, ProjectSpec } from '../core/definitions/specs.ts';
 import { DefinitionError, NotFoundError } from '../core/errors.ts';
@@ -19,6 +19,8 @@ import { bundleTypeScriptModel } from '../connectors/model-runtime/bundle-typesc
 import type { ObjectStore } from '../connectors/object-store/object-store.ts';
 import { S3ObjectStore } from '../connectors/object-store/s3/s3-object-store.ts';
 import { createTestBucket, deleteTestBucket, s3TestConfig } from './setup/s3.ts';
+import { modelVersionLineage } from '../cli/models/model-lineage.ts';
+import { formatModelLineage } from '../cli/format/models-text.ts';
 import { loadModelVersion, scorerModel } from '../connectors/model-runtime/load-model-version.ts';
 
 const user = entity({ name: 'user', joinKeys: { user_id: 'int64' } });
@@ -324,4 +326,43 @@ describe('model runtime', () => {
     expect(files).toHaveLength(14);
     expect(files.filter((key) => key.endsWith('/manifest.json'))).toHaveLength(7);
   }
+});
+
+describe('model lineage', () => {
+  it('says which partitions trained on are still that build, which were rebuilt since, and which are gone', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'flywheel-lineage-'));
+    try {
+      const store = new LocalObjectStore(join(root, 'store'));
+      const clickSpine = source({ name: 'click_spine', table: 'click_spine', timestampField: 'ts', columns: { user_id: 'int64', ts: 'timestamp', clicked: 'bool' } });
+      const project = validate(clickSpine, trainingSet({ name: 'clicks_training', spine: clickSpine, features: ranking, output: { path: 'training/clicks' } }));
+      const spec: ModelSpec = { kind: 'model', name: 'tiny', service: 'ranking', inputs: [{ feature: 'ctr' }, { feature: 'visits' }], output: { name: 'p', kind: 'probability' }, artifact: { format: 'onnx' }, tags: {} };
+      const trainedOn = { trainingSet: 'clicks_training', version: 'r1', partitions: ['day=2024-05-01', 'day=2024-05-02', 'day=2024-05-03'].map((key) => ({ key, version: 'r1', registryVersion: 3, rowCount: 10 })) };
+      await registerModelVersion(store, { spec, bytes: denseOnnxModel({ inputWidth: 2, layers: [{ weights: [[1], [1]], bias: [0], activation: 'sigmoid' }] }), trainedOn, now: new Date('2024-05-04T00:00:00Z') });
+      const partition = (key: string, version: string) => JSON.stringify({
+        formatVersion: 1, project: 'p', trainingSet: 'clicks_training', partition: { key }, version, createdAt: '2024-05-03T00:00:00Z', registryVersion: 3, rowCount: 10, schema: [],
+        featureViews: [{ name: 'user_stats', definitionHash: 'abcdef0123456789' }], sourceWatermarks: { user_stats: '2024-05-01T12:00:00.000Z' }, files: [], columnStats: {},
+        spine: { labels: 'clicked', partitions: [{ key, version: 2, build: 'b1' }] },
+      });
+      await store.putBytes('training/clicks/_partitions/day=2024-05-01.json', partition('day=2024-05-01', 'r1'));
+      await store.putBytes('training/clicks/_partitions/day=2024-05-02.json', partition('day=2024-05-02', 'r2'));
+      const lineage = await modelVersionLineage(store, project, 'tiny', 'v1');
+      expect(lineage.partitions.map((p) => [p.key, p.manifest, p.currentVersion ?? null])).toEqual([
+        ['day=2024-05-01', 'current', null], ['day=2024-05-02', 'rebuilt', 'r2'], ['day=2024-05-03', 'missing', null],
+      ]);
+      expect(formatModelLineage(lineage).split('\n').slice(1)).toEqual([
+        'trained on clicks_training@r1',
+        '  partition day=2024-05-01  version r1  registry version 3  10 rows',
+        '    feature view user_stats  definition abcdef012345  source watermark 2024-05-01T12:00:00.000Z',
+        '    labels clicked: day=2024-05-01 version 2',
+        '  partition day=2024-05-02  version r1  registry version 3  10 rows',
+        '    rebuilt since (now version r2); the manifest of the build trained on is replaced',
+        '  partition day=2024-05-03  version r1  registry version 3  10 rows',
+        '    its manifest is gone (the partition was deleted)',
+        '',
+      ]);
+      await expect(modelVersionLineage(store, project, 'tiny', 'v4')).rejects.toThrow(new NotFoundError('version v4 of model', 'tiny', 'Registered: v1'));
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
 });
