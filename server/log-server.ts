@@ -17,6 +17,7 @@ import { withFeaturesRoute } from './serving/features-route.ts';
 import { withEventsRoute } from './events-route.ts';
 import { DecisionApi, type DecisionApiOptions } from './decide/decision-api.ts';
 import { withDecideRoute } from './decide/decide-route.ts';
+import { warmUpDecide } from './decide/warm-up.ts';
 import { StreamIngest } from './stream-ingest.ts';
 import type { StreamSchema } from './stream-schema.ts';
 
@@ -183,6 +184,11 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
     // Then the HTTP path around it, over loopback, on a server and a token of its own (serving/warm-up-over-http.ts).
     const overHttp = await warmUpServingOverHttp(options.serving, limits.maxBodyBytes);
     if (overHttp.requests > 0) log(`serving: warmed the HTTP path with ${overHttp.requests} synthetic requests over loopback in ${Math.round(overHttp.ms)} ms`);
+    // Then what POST /v1/decide adds: the model's rows, each model's serving version scoring, ranking (decide/warm-up.ts).
+    if (options.decide) {
+      const decided = await warmUpDecide(options.serving.project, options.decide.versions);
+      if (decided.decisions > 0) log(`decide: warmed the decision path with ${decided.decisions} synthetic decisions in ${Math.round(decided.ms)} ms`);
+    }
   }
   const host = options.host ?? '127.0.0.1';
   let server: Server;

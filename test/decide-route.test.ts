@@ -12,6 +12,7 @@ import { createLogApp, DEFAULT_LIMITS } from '../server/app.ts';
 import { DecisionApi } from '../server/decide/decision-api.ts';
 import type { ModelVersions } from '../server/decide/model-versions.ts';
 import { storeModelVersions } from '../server/decide/store-model-versions.ts';
+import { warmUpDecide } from '../server/decide/warm-up.ts';
 import { startLogServer, TokenTable, type RunningLogServer } from '../server/index.ts';
 import { FeatureServing } from '../server/serving/feature-serving.ts';
 
@@ -163,5 +164,27 @@ describe('the decide route before the app', { timeout: 60_000 }, () => {
     const after = await (await fetch(`${server.url}/metrics`)).text();
     expect(count(after, 200) - count(before, 200)).toBe(1);
     expect(count(after, 401) - count(before, 401)).toBe(1);
+  });
+});
+
+describe('the decide warm-up at start', { timeout: 60_000 }, () => {
+  it('makes synthetic decisions of 1 and 100 candidates per model with its serving version, bounded by rounds and time', async () => {
+    expect((await warmUpDecide(project, versions, { rounds: 3 })).decisions).toBe(6);
+    expect((await warmUpDecide(project, versions, { rounds: 3, maxMs: 0 })).decisions).toBe(0);
+  });
+
+  it('skips a model without a version to score with', async () => {
+    const none = storeModelVersions({ project, store: new LocalObjectStore(join(dir, 'no-objects')), projectRoot: dir, pollMs: 60_000, log: () => undefined });
+    await none.start();
+    expect((await warmUpDecide(project, none, { rounds: 3 })).decisions).toBe(0);
+    none.stop();
+  });
+
+  it('is said once in the log of a server starting', async () => {
+    const lines: string[] = [];
+    const store = new SqliteOnlineStore({ path: join(dir, 'online.sqlite') });
+    const started = await startLogServer({ stateDir: join(dir, 'state-2'), streams: [], tokens: TokenTable.parse(TOKENS), port: 0, log: (line) => lines.push(line), serving: { project, store }, decide: { project, versions } });
+    await started.close();
+    expect(lines.filter((line) => /^decide: warmed the decision path with \d+ synthetic decisions in \d+ ms$/.test(line))).toHaveLength(1);
   });
 });
