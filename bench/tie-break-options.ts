@@ -8,6 +8,9 @@
  * - QUALIFY: Flywheel's tie-break, a `row_number()` window over every row of each view;
  * - ties only: ASOF over the raw rows, then the groups with more than one row (GROUP BY … HAVING)
  *   reduced by the same window and joined over the match;
+ * - GROUP BY + min(struct), DISTINCT ON: the reduction as a hash aggregate or DuckDB's DISTINCT ON instead of a window;
+ * - struct ASOF key: no reduction, the ASOF join's inequality on (time, each feature reversed) picks rule 3's row;
+ * - ties at matches only: ASOF over the raw rows, then only the matched (key, ts) pairs with more than one row reduced;
  * - detection alone: the passes that would prove a view has no ties (GROUP BY … HAVING, count DISTINCT of a hash).
  *
  * Wall time depends on what else the machine runs; the CPU time of this process (DuckDB runs in it) is
@@ -59,6 +62,14 @@ function variants(dir: string): Record<string, string> {
      SELECT s.event_id, s.user_id, s.merchant_id, s.ts, s.label, ${VIEWS.flatMap((v, i) => v.features.map((f) => `${ttl(`v${i}`, v.ttlDays, value(i, f))} AS ${f}`)).join(', ')}
      FROM sp s ${VIEWS.map((v, i) => `ASOF LEFT JOIN v${i} ON s.${v.key} = v${i}.${v.key} AND s.ts >= v${i}.vts${extraJoins(i, v.key)}`).join(' ')}${ordered ? ' ORDER BY s.r' : ''}`;
   const raw = VIEWS.map((v, i) => `v${i} AS (SELECT ${v.key}, ts AS vts, ${v.features.join(', ')} FROM ${file(v.file)})`);
+  // A feature's part of the struct key: a flag (1 for a value, 0 for null or NaN, which lose) and the value reversed
+  // (~x for integers, -x for doubles). The spine's side has flag 2 at the first feature, above every row at its time.
+  const isDouble = (f: string) => !f.startsWith('txn_count') && f !== 'distinct_merchants';
+  const structKey = (v: (typeof VIEWS)[number], time: string, spineSide: boolean) => `struct_pack(t := ${time}, ${v.features.map((f, j) => {
+    const type = isDouble(f) ? 'DOUBLE' : 'BIGINT';
+    if (spineSide) return `${f}_n := ${j === 0 ? '2' : 'NULL'}::TINYINT, ${f}_v := NULL::${type}`;
+    return `${f}_n := (${f} IS NOT NULL${isDouble(f) ? ` AND NOT isnan(${f})` : ''})::TINYINT, ${f}_v := ${isDouble(f) ? '-' : '~'}${f}`;
+  }).join(', ')})`;
   return {
     floor: out(`SELECT s.event_id, s.user_id, s.merchant_id, s.ts, s.label, ${VIEWS.flatMap((v, i) => v.features.map((f) => `CASE WHEN a${i}.ts >= s.ts - INTERVAL ${v.ttlDays} DAY THEN a${i}.${f} END AS ${f}`)).join(', ')}
       FROM ${file('spine')} s ${VIEWS.map((v, i) => `ASOF LEFT JOIN ${file(v.file)} a${i} ON s.${v.key} = a${i}.${v.key} AND s.ts >= a${i}.ts`).join(' ')}`),
@@ -73,6 +84,28 @@ function variants(dir: string): Record<string, string> {
       ])],
       (i, f) => `CASE WHEN w${i}.vts IS NULL THEN v${i}.${f} ELSE w${i}.${f} END`,
       (i, key) => ` LEFT JOIN w${i} ON w${i}.${key} = v${i}.${key} AND w${i}.vts = v${i}.vts`, true)),
+    // Dedupe by a hash aggregate instead of a window: the smallest features win (min of a struct compares field by field, nulls last).
+    'GROUP BY + min(struct)': out(join3(
+      VIEWS.map((v, i) => `v${i} AS (SELECT ${v.key}, ts AS vts, min(struct_pack(${v.features.map((f) => `${f} := ${f}`).join(', ')})) AS w FROM ${file(v.file)} GROUP BY ${v.key}, ts)`),
+      (i, f) => `v${i}.w.${f}`, () => '', true)),
+    'DISTINCT ON': out(join3(
+      VIEWS.map((v, i) => `v${i} AS (SELECT DISTINCT ON (${v.key}, ts) ${v.key}, ts AS vts, ${v.features.join(', ')} FROM ${file(v.file)} ORDER BY ${v.key}, ts, ${v.features.map(order).join(', ')})`),
+      (i, f) => `v${i}.${f}`, () => '', true)),
+    // The tie-break inside the ASOF's own sort: the join's inequality on a struct (time, then per feature a
+    // not-null flag and the value reversed), so the greatest key at or before the spine row's is the row rule 3 keeps.
+    'struct ASOF key': out(`WITH ${[spine, ...VIEWS.map((v, i) => `v${i} AS (SELECT ${v.key}, ts AS vts, ${structKey(v, 'ts', false)} AS k, ${v.features.join(', ')} FROM ${file(v.file)})`)].join(',\n')}
+      SELECT s.event_id, s.user_id, s.merchant_id, s.ts, s.label, ${VIEWS.flatMap((v, i) => v.features.map((f) => `${ttl(`v${i}`, v.ttlDays, `v${i}.${f}`)} AS ${f}`)).join(', ')}
+      FROM sp s ${VIEWS.map((v, i) => `ASOF LEFT JOIN v${i} ON s.${v.key} = v${i}.${v.key} AND ${structKey(v, 's.ts', true)} >= v${i}.k`).join(' ')} ORDER BY s.r`),
+    // Ties only where the ASOF matched: ASOF over the raw rows, then the matched (key, ts) pairs probe the
+    // rows (a hash SEMI join, no sort of every row) and only pairs holding more than one row are reduced.
+    'ties at matches only': out(`WITH ${[spine, ...raw,
+      `j AS MATERIALIZED (SELECT s.*, ${VIEWS.flatMap((v, i) => [`v${i}.vts AS m${i}`, ...v.features.map((f) => `v${i}.${f} AS ${f}`)]).join(', ')} FROM sp s ${VIEWS.map((v, i) => `ASOF LEFT JOIN v${i} ON s.${v.key} = v${i}.${v.key} AND s.ts >= v${i}.vts`).join(' ')})`,
+      ...VIEWS.flatMap((v, i) => [
+        `p${i} AS (SELECT DISTINCT ${v.key}, m${i} AS vts FROM j WHERE m${i} IS NOT NULL)`,
+        `w${i} AS (SELECT ${v.key}, vts, ${v.features.join(', ')} FROM (SELECT v.*, count(*) OVER (PARTITION BY v.${v.key}, v.vts) AS n FROM v${i} v SEMI JOIN p${i} USING (${v.key}, vts)) WHERE n > 1 QUALIFY row_number() OVER (PARTITION BY ${v.key}, vts ORDER BY ${v.features.map(order).join(', ')}) = 1)`,
+      ])].join(',\n')}
+      SELECT j.event_id, j.user_id, j.merchant_id, j.ts, j.label, ${VIEWS.flatMap((v, i) => v.features.map((f) => `CASE WHEN j.m${i} >= j.ts - INTERVAL ${v.ttlDays} DAY THEN (CASE WHEN w${i}.vts IS NOT NULL THEN w${i}.${f} ELSE j.${f} END) END AS ${f}`)).join(', ')}
+      FROM j ${VIEWS.map((v, i) => `LEFT JOIN w${i} ON w${i}.${v.key} = j.${v.key} AND w${i}.vts = j.m${i}`).join(' ')} ORDER BY j.r`),
     'detection alone: GROUP BY HAVING': `SELECT ${VIEWS.map((v) => `(SELECT count(*) FROM (SELECT ${v.key}, ts FROM ${file(v.file)} GROUP BY ALL HAVING count(*) > 1))`).join(', ')}`,
     'detection alone: count DISTINCT hash': `SELECT ${VIEWS.map((v) => `(SELECT count(*) - count(DISTINCT hash(${v.key}, ts)) FROM ${file(v.file)})`).join(', ')}`,
   };
