@@ -142,6 +142,7 @@ export async function playTurn(args: PlayTurnArgs): Promise<TurnTraffic> {
     const decided = await decideSlate(decide, { model: RANKER_MODEL, context: { user_id: userId }, candidates, topK: options.shown, explore: { epsilon: options.exploreShare, key } });
     const response = { decisionId: decided.decision_id, order: decided.items.map((i) => i.candidate), policy: decided.explored ? 'explore' : `model-${decided.version}` };
     const servedAt = Date.now();
+    const decidedAt = uuidv7Millis(response.decisionId);
     const shownItems = response.order.map((index) => plan.candidates[index]!);
     const slatePolicy = response.policy;
     slates.push({ turn, round: plan.round, userId, decisionId: response.decisionId, policy: slatePolicy, version: decided.version, servedAt, shownItems: shownItems.map((i) => i.itemId) });
@@ -161,10 +162,11 @@ export async function playTurn(args: PlayTurnArgs): Promise<TurnTraffic> {
       const timed = timeline.addClick(userId, timeline.roundAt(plan.round) + delayMs, plan.round * options.shown + position);
       pending.push(sleep(Math.max(0, servedAt + delayMs - Date.now())).then(async () => {
         // Sent after the user's requests and clicks planned before it. Its event time is when it was planned to
-        // happen (its delay after the slate), not when a loaded machine got to send it, so its label does not
-        // depend on the machine; and strictly after the user's earlier clicks, so the latest click is the planned one.
+        // happen, its delay after the server decided (the millisecond in the decision id, the label window's start),
+        // not when a loaded machine got to answer or send it, so its label does not depend on the machine; and
+        // strictly after the user's earlier clicks, so the latest click is the planned one.
         const after = await timeline.beforeClick(userId, timed);
-        const clickedAt = Math.max(servedAt + delayMs, after + 1);
+        const clickedAt = Math.max(decidedAt + delayMs, after + 1);
         while (Date.now() <= clickedAt) await sleep(1);
         const click: SentClick = {
           eventId: uuidv7(clickedAt), decisionId: response.decisionId, userId: plan.user.userId, itemId: item.itemId,
@@ -225,6 +227,11 @@ async function decideSlate(decide: { readonly url: string; readonly token: strin
   const text = await response.text();
   if (response.status !== 200) throw new Error(`POST /v1/decide answered ${response.status}: ${text}`);
   return JSON.parse(text) as DecidedSlate;
+}
+
+/** The millisecond a UUIDv7 was made at (its first 48 bits): the server's clock when it decided. */
+function uuidv7Millis(id: string): number {
+  return Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
 }
 
 export function sleep(ms: number): Promise<void> {
