@@ -97,9 +97,14 @@ interface CliRun {
   stderr(): string;
 }
 
+/** CLI processes still running; afterAll ends them (a failed case would otherwise leave one waiting up to 5 minutes for the server). */
+const cliChildren = new Set<ChildProcess>();
+
 /** The CLI in the project, as a child process we can watch: its result, and whether it is still running. */
 function cli(...args: string[]): CliRun {
   const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'flywheel.js'), ...args], { cwd: project.dir });
+  cliChildren.add(child);
+  child.once('exit', () => cliChildren.delete(child));
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -252,6 +257,7 @@ export default defineConfig({ project: '${PROJECT}', definitions: './definitions
 }, 120_000);
 
 afterAll(async () => {
+  for (const child of cliChildren) child.kill('SIGKILL');
   worker?.shutdown();
   await workerRun?.catch(() => undefined);
   await workerConnection?.close();
