@@ -221,6 +221,19 @@ async function main(): Promise<void> {
 
     // The model alone, in this process: the same version scoring batches of `candidates` rows.
     const loaded = await loadModelVersion({ store: objects, definitions: project, name: MODEL, projectRoot: dir });
+    // The server's ranking against a reference scoring of the same features here: 20 greedy decisions, candidates and scores exactly.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    for (let i = 0; i < 20; i++) {
+      const ids = randomIds(options.candidates, options.entities);
+      const answer = await timedPost(agent, new URL(PATHS.decide, url), TOKEN, JSON.stringify({ model: MODEL, candidates: ids.map((id) => ({ item_id: id })), topK: 10 }));
+      const items = (JSON.parse(answer.text()) as { items: { candidate: number; score: number }[] }).items;
+      const scores = await loaded.score(ids.map((id) => Object.fromEntries(valuesOf(id, options.features).map((v, f) => [names[f]!, v]))));
+      const expected = ids.map((_, c) => c).sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, 10).map((c) => ({ candidate: c, score: scores[c]! }));
+      const got = items.map(({ candidate, score }) => ({ candidate, score }));
+      if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`decide's ranking differs from the reference scoring: ${JSON.stringify(got)} against ${JSON.stringify(expected)}`);
+    }
+    agent.destroy();
+    process.stdout.write('ranking: 20 greedy decisions equal a reference scoring of the same features (candidates and scores)\n');
     const batches = Array.from({ length: 16 }, () => randomIds(options.candidates, options.entities).map((id) => Object.fromEntries(valuesOf(id, options.features).map((v, i) => [names[i]!, v]))));
     for (let i = 0; i < options.warmUp; i++) await loaded.score(batches[i % batches.length]!);
     const scoring: number[] = [];
