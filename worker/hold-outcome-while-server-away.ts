@@ -17,8 +17,8 @@ import type { ActivityInterceptorsFactory, NativeConnection } from '@temporalio/
  *
  * The hold is bounded by how long the server waits for the attempt (its heartbeat timeout, else its
  * start-to-close timeout): past that the server has timed the attempt out and runs it again anyway.
- * A cancelled attempt (the worker shutting down, or the server cancelling it) is not held. While the
- * server answers, the cost is one GetSystemInfo call per finished activity.
+ * A cancelled attempt (the worker shutting down, or the server cancelling it) is not held, nor is a
+ * local activity. While the server answers, the cost is one GetSystemInfo call per finished activity.
  *
  * @example
  * Worker.create({ ..., interceptors: { activity: [holdOutcomeWhileServerAway(connection)] } });
@@ -27,6 +27,8 @@ export function holdOutcomeWhileServerAway(connection: NativeConnection, options
   return (ctx) => ({
     inbound: {
       async execute(input, next) {
+        // A local activity's outcome travels in its workflow task, which the server retries by itself.
+        if (ctx.info.isLocal) return next(input);
         let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
         try {
           outcome = { ok: true, value: await next(input) };
