@@ -159,12 +159,12 @@ export async function playTurn(args: PlayTurnArgs): Promise<TurnTraffic> {
       const draw = plan.delayDraws[position]!;
       // In time: well inside the window. Late: 0.5 to 2 s after it closed (measured from the decision).
       const delayMs = late ? (options.windowSeconds + 0.5 + 1.5 * draw) * 1000 : (0.2 + Math.min(3.3, options.windowSeconds * 0.6) * draw) * 1000;
-      const timed = timeline.addClick(userId, timeline.roundAt(plan.round) + delayMs, plan.round * options.shown + position);
+      const timed = timeline.addClick(userId, timeline.roundAt(plan.round) + delayMs, plan.round * options.shown + position, item.category);
       pending.push(sleep(Math.max(0, servedAt + delayMs - Date.now())).then(async () => {
         // Sent after the user's requests and clicks planned before it. Its event time is when it was planned to
         // happen, its delay after the server decided (the millisecond in the decision id, the label window's start),
         // not when a loaded machine got to answer or send it, so its label does not depend on the machine; and
-        // strictly after the user's earlier clicks, so the latest click is the planned one.
+        // strictly after the user's earlier clicks of another category, so the latest click's category is the planned one.
         const after = await timeline.beforeClick(userId, timed);
         const clickedAt = Math.max(decidedAt + delayMs, after + 1);
         while (Date.now() <= clickedAt) await sleep(1);

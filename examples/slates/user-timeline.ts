@@ -10,7 +10,9 @@
  *
  * - a request goes out only once every click planned before it is in the online store;
  * - a click goes out only once every request planned at or before it is answered, and after every
- *   click planned before it, with a later event time (so "the latest click" is the planned one).
+ *   click of another category planned before it, with a later event time (so the latest click's
+ *   category, what the ranker reads, is the planned one; a click of the same category keeps its own
+ *   time, which leaves its label alone).
  *
  * Only the same user's events wait on each other, so users stay concurrent. Waiting never runs in a
  * circle: each event waits only for events planned strictly before it (ties: the request first, then
@@ -41,6 +43,8 @@ export interface TimedClick {
   readonly at: number;
   /** Tie-break among clicks planned at the same time: their round and position. */
   readonly order: number;
+  /** The clicked item's category: the pushed feature's value. */
+  readonly category: string;
   /** Resolves with the click's event time (epoch ms) once it is logged. */
   readonly sent: Deferred<number>;
   /** Resolves once the online store holds it. */
@@ -75,21 +79,21 @@ export class UserTimeline {
   }
 
   /** Adds a click of the user, planned `at` ms from the turn's start. */
-  addClick(userId: number, at: number, order: number): TimedClick {
-    const click: TimedClick = { at, order, sent: deferred<number>(), pushed: deferred<void>() };
+  addClick(userId: number, at: number, order: number, category: string): TimedClick {
+    const click: TimedClick = { at, order, category, sent: deferred<number>(), pushed: deferred<void>() };
     this.#clicks.set(userId, [...(this.#clicks.get(userId) ?? []), click]);
     return click;
   }
 
   /**
    * Resolves, once the click may be logged, with the event time (epoch ms) of the user's latest click
-   * planned before it (0 when none): the click's own event time must come after it.
+   * of another category planned before it (0 when none): the click's own event time must come after it.
    */
   async beforeClick(userId: number, click: TimedClick): Promise<number> {
     const rounds = Array.from({ length: this.#rounds }, (_, round) => round).filter((round) => this.roundAt(round) <= click.at);
     // Every request planned before the click is answered, so every click planned before it is added by now.
     await Promise.all(rounds.map((round) => this.#answer(userId, round).promise));
-    const earlier = (this.#clicks.get(userId) ?? []).filter((other) => other.at < click.at || (other.at === click.at && other.order < click.order));
+    const earlier = (this.#clicks.get(userId) ?? []).filter((other) => other.category !== click.category && (other.at < click.at || (other.at === click.at && other.order < click.order)));
     const times = await Promise.all(earlier.map((other) => other.sent.promise));
     return Math.max(0, ...times);
   }
