@@ -3,6 +3,7 @@ import { parseDuration } from '../../core/duration.ts';
 import { TokenTable } from '../../server/auth/bearer-tokens.ts';
 import { closeOnSignal } from '../../server/close-on-signal.ts';
 import { namingPortFlag } from '../serve/port-in-use.ts';
+import { explorationSecretFromEnv } from '../serve/exploration-secret.ts';
 import { loadConfigFor } from './global-options.ts';
 
 interface ServeOptions {
@@ -20,7 +21,7 @@ interface ServeOptions {
  * `flywheel serve`: the log API for the project's event streams (docs/collect-api.md) and the
  * serving API for its feature services (docs/serving.md), one server. Segments go to
  * `<stateDir>/segments/` until sealed, then to the profile's object store under the node id (docs/deployment.md); features are read from the profile's online store; tokens come from
- * FLYWHEEL_TOKENS. Ctrl-C or SIGTERM stops accepting, lets requests in flight finish and closes the
+ * FLYWHEEL_TOKENS, the decision API's exploration secret from FLYWHEEL_EXPLORATION_SECRET. Ctrl-C or SIGTERM stops accepting, lets requests in flight finish and closes the
  * open segments and the online store.
  */
 export function registerServeCommand(program: Command): Command {
@@ -38,6 +39,7 @@ export function registerServeCommand(program: Command): Command {
     .option('--node-id <id>', 'this node\'s id, under which its sealed segments go to the object store (default: $FLYWHEEL_NODE_ID, else the host name and a hash of the state folder)')
     .action(async (options: ServeOptions, command: Command) => {
       const config = await loadConfigFor(command);
+      const explorationSecret = explorationSecretFromEnv();
       // Loaded when the command runs, not at start: `flywheel --help` never loads them (docs/development.md, "Startup").
       const { startProjectServer } = await import('../serve/start-project-server.ts');
       const running = await namingPortFlag('--port', () => startProjectServer(config, {
@@ -50,6 +52,7 @@ export function registerServeCommand(program: Command): Command {
         segmentAgeMs: options.segmentAge * 1000,
         ingest: options.ingest,
         ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
+        ...(explorationSecret !== undefined ? { explorationSecret } : {}),
       }));
       const [first, ...rest] = running.description;
       process.stderr.write(`${[`${first} Ctrl-C stops it.`, ...rest].join('\n')}\n`);
