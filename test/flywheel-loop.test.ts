@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, ScheduleDescription } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
 import type { MaterializeDeps } from '../activities/materialize.ts';
@@ -266,6 +267,29 @@ describe('the flywheel loop', () => {
     const unknown = await loopRun('--only', 'ingest:nope');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('Unknown loop stage "ingest:nope": give a kind (ingest, labels, trainingSet, materialize) or a stage id; the loop\'s stages are ingest:clicks, ingest:orders, ');
+  });
+
+  it('a labels stage whose run completed with a partition failed is a failed stage: the loop says which, and exits 3', async () => {
+    // Fault injection at the activity boundary: the partition's write fails for good (as a full disk
+    // that outlived its retries would), the labels run completes with it counted as failed.
+    const activities = createActivities(deps());
+    const faulty = {
+      ...activities,
+      writeLabelPartition: async (run: Parameters<typeof activities.writeLabelPartition>[0]) => {
+        throw ApplicationFailure.nonRetryable(`no space left writing ${run.partition.key} (injected)`, 'InjectedFault');
+      },
+    };
+    // A new order of May 1st: its day's label partition has to be built again.
+    await sql(`INSERT INTO raw_orders VALUES (2, '2024-05-01 15:00:00+00', 'o4', 3.0)`);
+    const run = await runWorker({ taskQueue, activities: faulty }, () => project.cliAsync('loop', 'run', '--only', 'ingest:orders,labels', '--as-of', AS_OF, '--json'));
+    expect(run.code).toBe(3);
+    const result = JSON.parse(run.stdout) as FlywheelLoopResult;
+    expect(result).toMatchObject({ succeeded: 1, failed: 1, skipped: 0 });
+    expect(byId(result)['labels:clicked_after']).toMatchObject({ status: 'failed', summary: 'partitions: 0 built, 1 failed' });
+    // May 1st is rebuilt for the click (c3) and the order (o4) loaded since version 1, and its write fails.
+    expect(byId(result)['labels:clicked_after']!.error).toBe(
+      '1 of 1 label partition failed; first: day=2024-05-01: late outcomes: 1 outcome loaded after version 1; late decisions: 1 decision loaded after version 1; failed: no space left writing day=2024-05-01 (injected)',
+    );
   });
 
   it('the schedule starts the declared loop: its stages only, as of the time it was scheduled for', async () => {

@@ -3,7 +3,7 @@ import { entity, eventStream, featureService, featureView, loop, source, trainin
 import type { Definition } from '../core/definitions/definition.ts';
 import type { LabelsSpec, ProjectSpec, TrainingSetSpec } from '../core/definitions/specs.ts';
 import { DefinitionError } from '../core/errors.ts';
-import { summarizeStageResult } from '../core/loop/stage-summary.ts';
+import { stageShortfall, summarizeStageResult } from '../core/loop/stage-summary.ts';
 import { definitionHash } from '../core/plan/definition-hash.ts';
 import { desiredSchedules, scheduleTargetOfId, schedulesInvolved } from '../core/plan/schedules.ts';
 import { resolveTaskQueues } from '../core/task-queues.ts';
@@ -249,5 +249,20 @@ describe('summarizeStageResult', () => {
     expect(summarizeStageResult('trainingSet', { rowCount: 10, partitions: [{}], version: 'v1' })).toBe('10 rows in 1 partition, version v1');
     expect(summarizeStageResult('materialize', { mode: 'full', reason: 'no watermark yet', rows: 1, written: 1, watermark: 'w' })).toBe('full (no watermark yet): 1 entity, 1 written, watermark w');
     expect(summarizeStageResult('materialize', undefined)).toBe('run: 0 entities, 0 written');
+  });
+});
+
+describe('stageShortfall', () => {
+  it('fails a labels stage whose run counted failed partitions, naming the first; anything else passes', () => {
+    const partitions = [
+      { key: 'day=2024-05-01', action: 'built', reason: 'new' },
+      { key: 'day=2024-05-02', action: 'failed', reason: 'new; failed: disk full' },
+      { key: 'day=2024-05-03', action: 'failed', reason: 'new; failed: disk full' },
+    ];
+    expect(stageShortfall('labels', { failed: 2, partitions })).toBe('2 of 3 label partitions failed; first: day=2024-05-02: new; failed: disk full');
+    expect(stageShortfall('labels', { failed: 1 })).toBe('1 label partition failed');
+    expect(stageShortfall('labels', { failed: 0, partitions })).toBeUndefined();
+    expect(stageShortfall('labels', undefined)).toBeUndefined();
+    expect(stageShortfall('trainingSet', { failed: 3 })).toBeUndefined();
   });
 });

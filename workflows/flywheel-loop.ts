@@ -6,6 +6,7 @@ import {
   executeChild,
   isCancellation,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -13,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { LoopActivities } from '../activities/loop.ts';
 import { dependentsOf, type LoopStage, type LoopStageKind } from '../core/loop/plan-loop.ts';
-import { summarizeStageResult } from '../core/loop/stage-summary.ts';
+import { stageShortfall, summarizeStageResult } from '../core/loop/stage-summary.ts';
 import { instantInput } from './instant-input.ts';
 import { runSearchAttributes } from './search-attributes.ts';
 import { PartitionRunner } from './partition-runner.ts';
@@ -53,9 +54,9 @@ export interface LoopStageOutcome {
   readonly workflowId?: string;
   readonly startedAt?: string;
   readonly durationMs?: number;
-  /** Succeeded: what the child did (`1,204 rows in 1 partition, version …`). */
+  /** What the child did (`1,204 rows in 1 partition, version …`): a succeeded stage, or a failed one whose child completed with partitions failed. */
   readonly summary?: string;
-  /** Failed: the innermost cause of the child's failure. */
+  /** Failed: the innermost cause of the child's failure, or which of its partitions failed (`2 of 9 label partitions failed; first: …`). */
   readonly error?: string;
   /** Skipped: why (`ingest:clicks failed`). */
   readonly reason?: string;
@@ -135,6 +136,12 @@ export async function flywheelLoop(input: FlywheelLoopInput): Promise<FlywheelLo
   const update = (id: string, change: Partial<LoopStageOutcome>) => outcomes.set(id, { ...outcomes.get(id)!, ...change });
   phase = 'running';
 
+  const skipDependents = (failedId: string) => {
+    for (const id of dependentsOf(stages, failedId)) {
+      if (outcomes.get(id)!.status === 'pending') update(id, { status: 'skipped', reason: `${failedId} failed` });
+    }
+  };
+
   const runStage = async (stage: LoopStage): Promise<void> => {
     const workflowId = `${info.workflowId}/${stage.id}`;
     // The sandbox's clock is the time of the workflow task, the same on every replay.
@@ -151,14 +158,21 @@ export async function flywheelLoop(input: FlywheelLoopInput): Promise<FlywheelLo
         // Terminating or timing out the loop asks its running stages to stop cleanly.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       });
-      update(stage.id, { status: 'succeeded', summary: clip(summarizeStageResult(stage.kind, result)) });
+      const summary = clip(summarizeStageResult(stage.kind, result));
+      // A child that completed with partitions failed (labels) is a failed stage: its dependents would
+      // read what it left out. Loops in flight before this rule keep the old outcome on replay.
+      const shortfall = stageShortfall(stage.kind, result);
+      if (shortfall !== undefined && patched('loop-stage-fails-on-failed-partitions')) {
+        update(stage.id, { status: 'failed', summary, error: clip(shortfall) });
+        skipDependents(stage.id);
+      } else {
+        update(stage.id, { status: 'succeeded', summary });
+      }
     } catch (error) {
       // The loop being cancelled ends it; a stage cancelled on its own (in the UI) is a failed stage.
       if (isCancellation(error) && CancellationScope.current().consideredCancelled) throw error;
       update(stage.id, { status: 'failed', error: clip(rootMessage(error)) });
-      for (const id of dependentsOf(stages, stage.id)) {
-        if (outcomes.get(id)!.status === 'pending') update(id, { status: 'skipped', reason: `${stage.id} failed` });
-      }
+      skipDependents(stage.id);
     } finally {
       update(stage.id, { durationMs: new Date().getTime() - started.getTime() });
     }

@@ -42,3 +42,22 @@ export function summarizeStageResult(kind: LoopStageKind, result: unknown): stri
     }
   }
 }
+
+/**
+ * Why a stage whose child workflow completed still did not do its work, or undefined when it did. A
+ * labels run builds each partition on its own and completes with the failed ones counted (so one bad
+ * day never blocks the others' publication); to the loop that stage has failed: a training set built
+ * after it would read labels with partitions missing, so its dependents are skipped, as for a child
+ * that failed outright. Pure, like summarizeStageResult.
+ */
+export function stageShortfall(kind: LoopStageKind, result: unknown): string | undefined {
+  if (kind !== 'labels') return undefined;
+  const r = (result ?? {}) as { failed?: unknown; partitions?: unknown };
+  const failed = typeof r.failed === 'number' ? r.failed : 0;
+  if (failed === 0) return undefined;
+  const partitions = Array.isArray(r.partitions) ? (r.partitions as { key?: unknown; action?: unknown; reason?: unknown }[]) : [];
+  const first = partitions.find((p) => p.action === 'failed');
+  const total = partitions.length > 0 ? ` of ${partitions.length}` : '';
+  const example = first ? `; first: ${String(first.key)}: ${String(first.reason)}` : '';
+  return `${failed}${total} label partition${failed === 1 ? '' : 's'} failed${example}`;
+}
