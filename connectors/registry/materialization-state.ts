@@ -1,6 +1,7 @@
 import type { MaterializationMode, MaterializationState } from '../../core/materialization/run-plan.ts';
 import { materializationStateStatements, type MaterializationStateStatements } from '../../core/sql/materialization-state-sql.ts';
 import { DEFAULT_WAREHOUSE_SCHEMA } from '../../core/sql/warehouse-objects.ts';
+import { EngineQueryError } from '../offline/engine-query-error.ts';
 import type { OfflineEngine } from '../offline/offline-engine.ts';
 
 /**
@@ -43,12 +44,11 @@ export class WarehouseMaterializationState {
    */
   async record(next: MaterializationState, accept: (current: MaterializationState | undefined) => boolean): Promise<{ recorded: boolean; previous: MaterializationState | undefined }> {
     // Two runs recording a view's first state at once: the later one meets the earlier one's table
-    // or row ("Duplicate key", a catalog or write-write conflict). Reading again and letting `accept` decide against the
-    // row now stored is what a serial order would have done.
+    // or row (a duplicate key, a catalog or write-write conflict). Reading again and letting `accept`
+    // decide against the row now stored is what a serial order would have done.
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.engine.run(this.statements.createSchema());
-        await this.engine.run(this.statements.createTable());
+        await this.ensureTable();
         return await this.engine.transaction(async (tx) => {
           const [row] = await tx.all(this.statements.get(next.project, next.featureView));
           const previous = row ? toState(row) : undefined;
@@ -58,8 +58,30 @@ export class WarehouseMaterializationState {
           return { recorded: true, previous };
         });
       } catch (error) {
-        const message = error instanceof Error ? `${error.message} ${String((error as { cause?: unknown }).cause ?? '')}` : String(error);
-        if (attempt >= 5 || !/Duplicate key|conflict/i.test(message)) throw error;
+        // A transaction that failed wrote nothing (it was rolled back), whatever the engine said about
+        // why: DuckDB names the conflict, the Snowflake emulator says "Unhandled exception" for the other
+        // run's row at INSERT or COMMIT. Deciding again is safe; a statement that always fails fails 5 times.
+        if (attempt >= 5 || !(error instanceof EngineQueryError || /Duplicate key|conflict/i.test(String(error)))) throw error;
+      }
+    }
+  }
+
+  /**
+   * Creates the schema and table if needed. Two runs creating them at once can fail one `CREATE … IF
+   * NOT EXISTS` (of the schema or of the table) with an error that does not say why (the Snowflake
+   * emulator answers "Unhandled exception" for its catalog's duplicate key): when the table is there
+   * afterwards, the other run made it, which is all this wanted.
+   */
+  private async ensureTable(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.engine.run(this.statements.createSchema());
+        await this.engine.run(this.statements.createTable());
+        return;
+      } catch (error) {
+        if (await this.tableExists().catch(() => false)) return;
+        // The schema's creation lost the race: the next attempt finds it there and goes on to the table.
+        if (attempt >= 3) throw error;
       }
     }
   }
