@@ -1,3 +1,5 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from './deps.ts';
 import { withEngine } from './deps.ts';
@@ -26,7 +28,9 @@ import type { CompiledQuery } from '../core/sql/compiled-query.ts';
 import type { ProjectSpec } from '../core/definitions/specs.ts';
 import { loadModelVersion } from '../connectors/model-runtime/load-model-version.ts';
 import { resolveModelVersion } from '../connectors/model-store/model-store.ts';
-import { batchDecisionStream, batchScope, clearBatchDecisions, logBatchDecisions, rowAsOf } from '../core/models/batch-decisions.ts';
+import { batchDecisionNode, batchDecisionRecords, batchDecisionSegmentId, batchDecisionStream, rowAsOf } from '../core/models/batch-decisions.ts';
+import { ObjectStoreSegmentStore, type SealedSegmentRef } from '../connectors/log-store/index.ts';
+import { encodeRecords } from '../connectors/log-store/segment-log/index.ts';
 
 /** What a batch-scoring run works on, fixed by its first activity and passed by reference. */
 export interface BatchScoringPlan {
@@ -46,12 +50,34 @@ export interface BatchScoringPlan {
   readonly chunks: number;
   /** The decision stream the predictions are logged to, or null when the model's service does not log. */
   readonly decisionStream: string | null;
+  /** Every logged decision's `_received_at` (the run's start): a chunk done again logs the same bytes. */
+  readonly loggedAt?: string;
 }
 
 export interface ScoreChunksProgress {
   /** The next chunk to score; every chunk before it is written. */
   readonly next: number;
   readonly rowsScored: number;
+  /**
+   * The sealed segments of the decision stream holding the decisions of chunks [from, to) (none when
+   * the service does not log), for the workflow to ingest: one per chunk, named by run and chunk.
+   */
+  readonly segments?: readonly SealedSegmentRef[];
+}
+
+/**
+ * Writes a chunk's decisions as a sealed segment in the object store, as a log API node uploads one
+ * (its bytes, then its manifest): from a scratch file of this call's own.
+ */
+async function logSealedSegment(store: ObjectStoreSegmentStore, ref: SealedSegmentRef, records: readonly string[], scratchDir: string): Promise<void> {
+  const dir = await mkdtemp(join(scratchDir, 'batch-decisions-'));
+  try {
+    const path = join(dir, `${ref.segmentId}.seg`);
+    await writeFile(path, encodeRecords(records));
+    await store.upload(ref, path, records.length);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Rows per INSERT statement (one chunk is several, in one transaction). */
@@ -68,10 +94,11 @@ export function createBatchScoringActivities(deps: ActivityDeps) {
   return {
     /**
      * Pins the model version and registry version, computes the spine's features as of `asOf` into the
-     * run's scoring table, creates the predictions table if needed, and clears what an earlier run of
-     * the same (as_of, version) wrote, so a re-run replaces it rather than adding to it.
+     * run's scoring table, creates the predictions table if needed, and clears the predictions an
+     * earlier run of the same (as_of, version) wrote, so a re-run replaces them rather than adding to
+     * them (its logged decisions stay: a log keeps them, and ingestion stores their ids once).
      */
-    async planBatchScoring(input: { model: string; version?: string; asOf: string | null; spine?: string; spineTimeColumn?: string; chunkSize?: number; runKey: string }): Promise<BatchScoringPlan> {
+    async planBatchScoring(input: { model: string; version?: string; asOf: string | null; spine?: string; spineTimeColumn?: string; chunkSize?: number; runKey: string; loggedAt?: string }): Promise<BatchScoringPlan> {
       // One spelling of the instant (milliseconds, Z), so every run as of it names its rows the same.
       const asOf = input.asOf === null ? null : new Date(input.asOf).toISOString();
       return atBoundary(() =>
@@ -91,36 +118,40 @@ export function createBatchScoringActivities(deps: ActivityDeps) {
           await engine.run(compileCreatePredictions(resolved, dialect));
           const stream = batchDecisionStream(applied.spec, resolved);
           const spine = spineInput.kind === 'file' ? spineInput.uri : spineInput.name;
-          await engine.transaction(async (tx) => {
-            // As of an instant: every row of that instant goes; each row at its own time: the rows of this spine's keys and times.
-            await tx.run(asOf === null ? compileDeleteSpinePredictions(resolved, scoringTable, manifest.version, dialect) : compileDeletePredictions(input.model, asOf, manifest.version, dialect));
-            if (stream) await tx.run(clearBatchDecisions(stream, input.model, manifest.version, batchScope({ asOf, spine }), dialect));
-          });
+          // As of an instant: every row of that instant goes; each row at its own time: the rows of this spine's keys and times.
+          // Logged decisions stay: a re-run logs the same ids, which ingestion does not store again.
+          await engine.run(asOf === null ? compileDeleteSpinePredictions(resolved, scoringTable, manifest.version, dialect) : compileDeletePredictions(input.model, asOf, manifest.version, dialect));
           const chunkSize = input.chunkSize ?? resolved.model.batch?.chunkSize ?? 10_000;
           const rowCount = Number(n);
           return {
             model: input.model, version: manifest.version, asOf, spine, spineInput, registryVersion: applied.version,
             scoringTable, rowCount, chunkSize, chunks: Math.ceil(rowCount / chunkSize), decisionStream: stream?.name ?? null,
+            loggedAt: input.loggedAt ?? new Date().toISOString(),
           };
         })),
       );
     },
 
     /**
-     * Scores chunks [from, to) of the plan, each in its own transaction (its old rows deleted, the new
-     * ones inserted, and logged as decisions), heartbeating the next chunk: a retry resumes there.
+     * Scores chunks [from, to) of the plan: each chunk's decisions written as a sealed segment of the
+     * decision stream (the same id and bytes when done again), then its predictions in one transaction
+     * (its old rows deleted, the new ones inserted), heartbeating the next chunk: a retry resumes there.
+     * Returns the chunks' segments for the workflow to ingest.
      */
     async scoreBatchChunks(input: { plan: BatchScoringPlan; runId: string; from: number; to: number }): Promise<ScoreChunksProgress> {
       return atBoundary(async () => {
         const context = Context.current();
         let progress: ScoreChunksProgress = (context.info.heartbeatDetails as ScoreChunksProgress | undefined) ?? { next: input.from, rowsScored: 0 };
         const { plan } = input;
+        const segmentStore = new ObjectStoreSegmentStore(deps.objectStore);
+        const chunkSegment = (stream: string, chunk: number): SealedSegmentRef => ({ stream, node: batchDecisionNode(plan.model), segmentId: batchDecisionSegmentId(plan, input.runId, chunk) });
         await withHeartbeats(() => withEngine(deps, async (engine) => {
           const applied = await appliedSpec(engine, plan.registryVersion);
           const resolved = resolveBatchScoring(applied.spec, plan.model, plan.spineInput);
           const model = await loadModelVersion({ store: deps.objectStore, definitions: applied.spec, name: plan.model, version: plan.version, ...(deps.projectRoot !== undefined ? { projectRoot: deps.projectRoot } : {}) });
           const stream = batchDecisionStream(applied.spec, resolved);
           const dialect = engine.dialect;
+          const loggedAt = plan.loggedAt ?? new Date().toISOString();
           for (let chunk = progress.next; chunk < input.to; chunk++) {
             const rows = { from: chunk * plan.chunkSize, to: Math.min(plan.rowCount, (chunk + 1) * plan.chunkSize) };
             const read = await engine.all(compileScoringChunk(plan.scoringTable, resolved, rows, dialect));
@@ -131,18 +162,23 @@ export function createBatchScoringActivities(deps: ActivityDeps) {
             const values = read.map((row, i) => [
               ...resolved.keys.map((k) => row[k.name]), rowAsOf(row), plan.version, scores[i], row['spine_row'], input.runId, scoredAt,
             ]);
+            if (stream) {
+              const records = batchDecisionRecords(stream, { plan, resolved, runId: input.runId, rows: read, scores, receivedAt: loggedAt });
+              await logSealedSegment(segmentStore, chunkSegment(stream.name, chunk), records, deps.scratchDir);
+            }
             await engine.transaction(async (tx) => {
               await tx.run(plan.asOf === null
                 ? compileDeleteRunChunkPredictions(plan.model, input.runId, plan.version, rows, dialect)
                 : compileDeletePredictions(plan.model, plan.asOf, plan.version, dialect, rows));
               for (let i = 0; i < values.length; i += INSERT_ROWS) await tx.run(compileInsertPredictions(resolved, values.slice(i, i + INSERT_ROWS), dialect));
-              if (stream) for (const statement of logBatchDecisions(stream, { plan, resolved, runId: input.runId, rows: read, scores, chunk, scoredAt }, dialect)) await tx.run(statement);
             });
             progress = { next: chunk + 1, rowsScored: progress.rowsScored + read.length };
             context.heartbeat(progress);
           }
         }), () => progress);
-        return progress;
+        // Every chunk of the range, also those an earlier attempt wrote: their segments are the same.
+        const chunks = Array.from({ length: input.to - input.from }, (_, i) => input.from + i);
+        return { ...progress, segments: plan.decisionStream === null ? [] : chunks.map((chunk) => chunkSegment(plan.decisionStream!, chunk)) };
       });
     },
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
@@ -144,6 +144,33 @@ describe.each(['duckdb', 'snowflake'] as const)('models and batch scoring on %s'
     withEngine(async (engine) => (await engine.all(sql(`SELECT decision_id, user_id, served_at, ctr, ctr__status, visits, model_name, model_version, model_score, context FROM flywheel.stream_ranking_decisions WHERE model_name = '${model}' ORDER BY decision_id`)))
       .map((r) => [r['decision_id'], Number(r['user_id']), r['served_at'], r['ctr'] === null ? null : Number(r['ctr']), r['ctr__status'], r['visits'] === null ? null : Number(r['visits']), r['model_version'], Number(r['model_score']), JSON.parse(String(r['context']))]));
 
+  /** Each logged decision's `_event_id`, `_received_at` (ISO) and `_batch` (`<node>/<segment id>`). */
+  const loggedAs = (model: string) =>
+    withEngine(async (engine) => (await engine.all(sql(`SELECT _event_id, _received_at, _batch FROM flywheel.stream_ranking_decisions WHERE model_name = '${model}' ORDER BY _event_id`)))
+      .map((r) => [r['_event_id'], new Date(r['_received_at'] as string).toISOString(), r['_batch']]));
+
+  /** The decision stream's sealed segments still in the object store (waiting to be ingested). */
+  const sealedDecisionSegments = () => {
+    const dir = join(project.dir, '.flywheel/objects/_log/sealed/ranking_decisions');
+    return existsSync(dir) ? readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.seg')) : [];
+  };
+
+  /**
+   * When the latest run of a workflow id started, as the workflow saw it (the `loggedAt` it gave
+   * planBatchScoring, read from its history): the `_received_at` its logged decisions carry.
+   */
+  async function runStartTime(workflowId: string): Promise<string> {
+    const client = await connectClient();
+    try {
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      const plan = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'planBatchScoring')!;
+      const [payload] = plan.activityTaskScheduledEventAttributes!.input!.payloads!;
+      return (JSON.parse(Buffer.from(payload!.data!).toString('utf8')) as { loggedAt: string }).loggedAt;
+    } finally {
+      await client.connection.close();
+    }
+  }
+
   beforeAll(async () => {
     project = createTempProject({
       'flywheel.config.ts': `import { defineConfig } from 'flywheel';
@@ -240,11 +267,31 @@ export default defineConfig({ project: 'score_${kind}', definitions: './definiti
       [`score:ranker:v1:${AS_OF}:1`, 2, AS_OF, 0.25, 'present', 4, 'v1', 2.5, { batch_run: `score_${kind}/score/ranker/2024-05-02`, spine: 'to_score', position: 4 }],
       [`score:ranker:v1:${AS_OF}:2`, 3, AS_OF, null, 'missing', null, 'v1', 0.75, { batch_run: `score_${kind}/score/ranker/2024-05-02`, spine: 'to_score', position: 1 }],
     ]);
-    // Run again: the same rows replaced, none added.
+    // Logged through the log path: node batch-ranker, one segment per chunk (rows 0 and 1, then 2), each
+    // event's id its decision id with row index 0, received when the run started; the segments loaded and gone.
+    const run = `score_${kind}/score/ranker/2024-05-02`;
+    const firstStart = await runStartTime(run);
+    const logged = await loggedAs('ranker');
+    expect(logged.map((r) => [r[0], r[1], r[2]])).toEqual([
+      [`score:ranker:v1:${AS_OF}:0:0`, firstStart, logged[0]![2]],
+      [`score:ranker:v1:${AS_OF}:1:0`, firstStart, logged[0]![2]],
+      [`score:ranker:v1:${AS_OF}:2:0`, firstStart, logged[2]![2]],
+    ]);
+    expect([logged[0]![2], logged[2]![2]]).toEqual([expect.stringMatching(/^batch-ranker\/[0-9a-f]{16}-000000$/), expect.stringMatching(/^batch-ranker\/[0-9a-f]{16}-000001$/)]);
+    expect(sealedDecisionSegments()).toEqual([]);
+    // Run again (the same run id, so the same segments, which the ingest ledger finds loaded): the
+    // predictions replaced, each decision once, as first logged.
     ok(await withWorker('score', 'ranker', '--as-of', AS_OF));
+    expect(await runStartTime(run)).not.toBe(firstStart);
     expect(await predictions('ranker', 'score')).toEqual(expected);
-    expect((await decisions('ranker')).length).toBe(3);
-  }, 240_000);
+    expect(await loggedAs('ranker')).toEqual(logged);
+    // Again in one chunk of 3 (other segment ids, not in the ledger): ingestion's dedupe on event ids stores none of them again.
+    expect(ok(await withWorker('score', 'ranker', '--as-of', AS_OF, '--chunk-size', '3')).split('\n')[0]).toBe(`Scored 3 rows with ranker v1 as of ${AS_OF} in 1 chunk.`);
+    expect(await predictions('ranker', 'score')).toEqual(expected);
+    expect(await loggedAs('ranker')).toEqual(logged);
+    expect(await decisions('ranker')).toHaveLength(3);
+    expect(sealedDecisionSegments()).toEqual([]);
+  }, 300_000);
 
   it('resumes a retried chunk run where it stopped, writing each row once', async () => {
     ok(await withWorker('score', 'flaky', '--as-of', AS_OF));

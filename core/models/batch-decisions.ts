@@ -1,15 +1,15 @@
+import { createHash } from 'node:crypto';
 import type { EventStreamSpec, ProjectSpec } from '../definitions/specs.ts';
-import type { CompiledQuery } from '../sql/compiled-query.ts';
-import type { Dialect } from '../sql/dialect.ts';
-import { BATCH_COLUMN, EVENT_ID_COLUMN, eventStreamTableColumns, eventStreamTableName, RECEIVED_AT_COLUMN } from '../sql/warehouse-objects.ts';
+import { BATCH_COLUMN, EVENT_ID_COLUMN, eventStreamTableColumns, RECEIVED_AT_COLUMN } from '../sql/warehouse-objects.ts';
 import type { ResolvedBatchScoring } from './batch-scoring.ts';
 
 /**
  * Batch predictions logged as decisions (docs/models.md, "Logged as decisions"): one row per scored
  * spine row in the model's service's decision stream, as `POST /v1/decide` logs one, so outcomes
- * that follow become labels like any other. Written straight into the stream's table in the same
- * transaction as the chunk's predictions; `_batch` names the run's chunk, so a retried chunk replaces
- * its rows and a re-run of the same (model, version, as_of) replaces the run's.
+ * that follow become labels like any other. Logged through the log path: each chunk's decisions are a
+ * sealed segment of the stream under node `batch-<model>` (batchDecisionRecords), loaded by the
+ * ingest workflow, whose dedupe on `_event_id` keeps a chunk done again (or a re-run) from storing a
+ * decision twice.
  *
  *   decision_id      `score:<model>:<version>:<as_of>:<spine row>`, or for a spine scored at each row's own
  *                    time `score:<model>:<version>:spine=<spine>:<row's as_of>:<spine row>` (row_index 0)
@@ -26,8 +26,8 @@ export function batchDecisionStream(project: ProjectSpec, resolved: ResolvedBatc
 }
 
 /**
- * What a run's decisions are replaced by: its as-of instant, or (a spine scored at each row's own
- * time) `spine=<source or file>`, so a re-run of the same spine and version replaces them.
+ * What a run's decisions are named by: its as-of instant, or (a spine scored at each row's own time)
+ * `spine=<source or file>`, so a re-run of the same spine and version logs the same ids.
  */
 export function batchScope(plan: { readonly asOf: string | null; readonly spine: string }): string {
   return plan.asOf ?? `spine=${plan.spine}`;
@@ -44,14 +44,19 @@ export function batchDecisionId(plan: { readonly model: string; readonly version
   return `${batchPrefix(plan.model, plan.version, batchScope(plan))}${plan.asOf === null ? `${rowAsOfText}:` : ''}${spineRow}`;
 }
 
-/** Deletes every decision a run of (model, version, scope) logged. */
-export function clearBatchDecisions(stream: EventStreamSpec, model: string, version: string, scope: string, dialect: Dialect): CompiledQuery {
-  // A prefix compared with substr, not LIKE: names hold `_`, and the engines escape LIKE differently.
-  const prefix = batchPrefix(model, version, scope);
-  return {
-    sql: `DELETE FROM ${dialect.qualified(eventStreamTableName(stream.name))} WHERE substr(${dialect.identifier(BATCH_COLUMN)}, 1, ${prefix.length}) = ?`,
-    parameters: [prefix],
-  };
+/** The node id a model's batch decisions are logged under, beside the log API nodes' (`batch-<model>`). */
+export function batchDecisionNode(model: string): string {
+  return `batch-${model}`.slice(0, 64);
+}
+
+/**
+ * A chunk's segment id: `<16 hex of the SHA-256 of (run, model, version, scope, chunk size)>-<chunk, 6
+ * digits>`. The same for a chunk done again in its run (so a retry writes the same segment, which the
+ * ingest ledger then skips), different for another version, scope or chunking under the same run id.
+ */
+export function batchDecisionSegmentId(plan: { readonly model: string; readonly version: string; readonly asOf: string | null; readonly spine: string; readonly chunkSize: number }, runId: string, chunk: number): string {
+  const run = createHash('sha256').update(JSON.stringify([runId, plan.model, plan.version, batchScope(plan), plan.chunkSize])).digest('hex').slice(0, 16);
+  return `${run}-${String(chunk).padStart(6, '0')}`;
 }
 
 export interface BatchDecisionRows {
@@ -61,8 +66,8 @@ export interface BatchDecisionRows {
   /** The chunk's rows as read from the scoring table (keys, request columns, features, spine_row). */
   readonly rows: readonly Readonly<Record<string, unknown>>[];
   readonly scores: Float64Array;
-  readonly chunk: number;
-  readonly scoredAt: string;
+  /** Every record's `_received_at`: fixed for the run (its start), so a chunk done again logs the same bytes. */
+  readonly receivedAt: string;
 }
 
 const FIXED: Readonly<Record<string, (row: Readonly<Record<string, unknown>>, i: number, input: BatchDecisionRows) => unknown>> = {
@@ -80,15 +85,16 @@ export function rowAsOf(row: Readonly<Record<string, unknown>>): string {
   return new Date(row['as_of'] as string | Date).toISOString();
 }
 
-/** Statements that delete the chunk's earlier rows and insert its decisions. */
-export function logBatchDecisions(stream: EventStreamSpec, input: BatchDecisionRows, dialect: Dialect): CompiledQuery[] {
-  const table = dialect.qualified(eventStreamTableName(stream.name));
-  const batch = `${batchPrefix(input.plan.model, input.plan.version, batchScope(input.plan))}${input.chunk}`;
-  const columns = eventStreamTableColumns(stream);
+/**
+ * The chunk's decisions as the log API would log them: one JSON object per row with the stream's
+ * columns (`_event_id` `<decision_id>:0`, `_received_at`; `_batch` is the ingest's), the payloads of
+ * the chunk's sealed segment.
+ */
+export function batchDecisionRecords(stream: EventStreamSpec, input: BatchDecisionRows): string[] {
+  const columns = eventStreamTableColumns(stream).filter((c) => c.name !== BATCH_COLUMN);
   const valueOf = (column: (typeof columns)[number], row: Readonly<Record<string, unknown>>, i: number): unknown => {
     if (column.name === EVENT_ID_COLUMN) return `${FIXED['decision_id']!(row, i, input) as string}:0`;
-    if (column.name === BATCH_COLUMN) return batch;
-    if (column.name === RECEIVED_AT_COLUMN) return input.scoredAt;
+    if (column.name === RECEIVED_AT_COLUMN) return input.receivedAt;
     if (column.name === stream.timestampField) return rowAsOf(row);
     const fixed = FIXED[column.name];
     if (fixed) return fixed(row, i, input);
@@ -96,17 +102,15 @@ export function logBatchDecisions(stream: EventStreamSpec, input: BatchDecisionR
       const feature = column.name.slice(0, -'__status'.length);
       return row[feature] === null || row[feature] === undefined ? 'missing' : 'present';
     }
-    return row[column.name] ?? null;
+    return jsonValue(row[column.name] ?? null, column.type);
   };
-  const placeholders = columns.map((c) => (c.type === 'timestamp' ? dialect.asInstant('?') : c.type === 'string' ? '?' : `CAST(? AS ${dialect.columnType(c.type)})`)).join(', ');
-  const statements: CompiledQuery[] = [{ sql: `DELETE FROM ${table} WHERE ${dialect.identifier(BATCH_COLUMN)} = ?`, parameters: [batch] }];
-  const INSERT_ROWS = 500;
-  for (let start = 0; start < input.rows.length; start += INSERT_ROWS) {
-    const slice = input.rows.slice(start, start + INSERT_ROWS);
-    statements.push({
-      sql: `INSERT INTO ${table} (${columns.map((c) => dialect.identifier(c.name)).join(', ')}) SELECT ${placeholders}${slice.length > 1 ? ` UNION ALL SELECT ${placeholders}`.repeat(slice.length - 1) : ''}`,
-      parameters: slice.flatMap((row, j) => columns.map((c) => valueOf(c, row, start + j))),
-    });
-  }
-  return statements;
+  return input.rows.map((row, i) => JSON.stringify(Object.fromEntries(columns.map((c) => [c.name, valueOf(c, row, i)]))));
+}
+
+/** A warehouse value as the log API's JSON carries it: instants as ISO text, 64-bit integers as numbers (as text past 2^53). */
+function jsonValue(value: unknown, type: string): unknown {
+  if (value === null) return null;
+  if (type === 'timestamp') return new Date(value as string | Date).toISOString();
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  return value;
 }
