@@ -248,8 +248,8 @@ describe("the card-fraud example's Snowflake profile, end to end on the emulator
 
     expect(materialized.map((m) => [m.view, m.mode, m.watermarkAdvanced])).toEqual(views.map((view) => [view, 'full', true]));
     expect(materialized.every((m) => m.written > 0 && m.written === m.rows)).toBe(true);
-    // The server says only that it warmed its request path: no error, no dropped log.
-    expect(serverLog.filter((line) => !line.startsWith('serving: warmed the request path'))).toEqual([]);
+    // The server says only that it warmed its request path (and its HTTP path): no error, no dropped log.
+    expect(serverLog.filter((line) => !/^serving: warmed the (request|HTTP) path /.test(line))).toEqual([]);
 
     const features = spec.featureServices.fraud_model!.features.flatMap((selection) => selection.features);
     expect(response.features).toEqual(features);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
 import { ModelArtifactError } from '../../core/models/errors.ts';
@@ -9,6 +10,14 @@ import type { ModelSpec } from '../../core/definitions/specs.ts';
  * is fixed with its parameters (docs/models.md, "A TypeScript model's code"). Paths in the output
  * are relative to the project root, so the same sources give the same bytes from any directory.
  */
+/**
+ * In a source checkout (index.ts beside this package's sources; bin/flywheel.js), a project's
+ * `import 'flywheel'` loads the sources under the `flywheel-source` export condition, as the CLI
+ * loads the definitions: the bundle must resolve it the same way (a checkout may have no dist/). An
+ * installed package has no index.ts, and `flywheel` resolves to its dist/ as usual.
+ */
+const SOURCE_CONDITIONS = existsSync(new URL('../../index.ts', import.meta.url)) ? ['flywheel-source'] : [];
+
 export async function bundleTypeScriptModel(spec: ModelSpec & { artifact: { format: 'typescript' } }, projectRoot: string): Promise<Uint8Array> {
   try {
     const result = await build({
@@ -18,6 +27,7 @@ export async function bundleTypeScriptModel(spec: ModelSpec & { artifact: { form
       format: 'esm',
       platform: 'node',
       target: 'node20',
+      conditions: SOURCE_CONDITIONS,
       write: false,
       logLevel: 'silent',
       legalComments: 'none',
