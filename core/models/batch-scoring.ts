@@ -1,4 +1,4 @@
-import type { ColumnSpec, ModelSpec, ProjectSpec, SourceSpec, TrainingSetSpec } from '../definitions/specs.ts';
+import type { ColumnSpec, FeatureServiceSpec, ModelSpec, ProjectSpec, SourceSpec, TrainingSetSpec } from '../definitions/specs.ts';
 import { NotFoundError } from '../errors.ts';
 import { compilePointInTimeJoin } from '../sql/point-in-time.ts';
 import type { CompiledQuery } from '../sql/compiled-query.ts';
@@ -64,14 +64,7 @@ export function resolveBatchScoring(project: ProjectSpec, modelName: string, spi
   if (name === undefined) throw new NotFoundError('batch spine of model', modelName, 'Give --spine <source or file>, or batch: { spine } in the model');
   const spine = project.sources[name];
   if (!spine) throw new NotFoundError('source', name, `Sources: ${Object.keys(project.sources).sort().join(', ') || 'none'}. A file spine is a path or URI ending in .parquet`);
-  const service = project.featureServices[model.service];
-  if (!service) throw new NotFoundError('feature service', model.service);
-  const keys: ColumnSpec[] = [];
-  for (const selection of service.features) {
-    for (const entity of project.featureViews[selection.view]?.entities ?? []) {
-      for (const key of project.entities[entity]?.joinKeys ?? []) if (!keys.some((k) => k.name === key.name)) keys.push(key);
-    }
-  }
+  const { service, keys } = serviceKeys(project, model);
   const columns = new Set(spine.columns.map((c) => c.name));
   const requestColumns = model.inputs.flatMap((input) => ('request' in input ? [input.request] : []));
   const missing = [...keys.map((k) => k.name), ...requestColumns].filter((c) => !columns.has(c));
@@ -85,6 +78,19 @@ export function resolveBatchScoring(project: ProjectSpec, modelName: string, spi
   };
 }
 
+/** The model's feature service and the entity keys its views are read by, each once, in the service's order. */
+function serviceKeys(project: ProjectSpec, model: ModelSpec): { service: FeatureServiceSpec; keys: ColumnSpec[] } {
+  const service = project.featureServices[model.service];
+  if (!service) throw new NotFoundError('feature service', model.service);
+  const keys: ColumnSpec[] = [];
+  for (const selection of service.features) {
+    for (const entity of project.featureViews[selection.view]?.entities ?? []) {
+      for (const key of project.entities[entity]?.joinKeys ?? []) if (!keys.some((k) => k.name === key.name)) keys.push(key);
+    }
+  }
+  return { service, keys };
+}
+
 /** The name a file spine goes by inside the run (its URI is the plan's `spine`). */
 export const FILE_SPINE_NAME = '__file_spine';
 
@@ -94,14 +100,7 @@ export const FILE_SPINE_NAME = '__file_spine';
  */
 function resolveFileSpine(project: ProjectSpec, model: ModelSpec, input: Extract<BatchSpineInput, { kind: 'file' }>): ResolvedBatchScoring {
   const declared = model.batch?.spine !== undefined ? project.sources[model.batch.spine] : undefined;
-  const service = project.featureServices[model.service];
-  if (!service) throw new NotFoundError('feature service', model.service);
-  const keys: ColumnSpec[] = [];
-  for (const selection of service.features) {
-    for (const entity of project.featureViews[selection.view]?.entities ?? []) {
-      for (const key of project.entities[entity]?.joinKeys ?? []) if (!keys.some((k) => k.name === key.name)) keys.push(key);
-    }
-  }
+  const { service, keys } = serviceKeys(project, model);
   const requestColumns = model.inputs.flatMap((i) => ('request' in i ? [i.request] : []));
   const columns: ColumnSpec[] = [
     ...keys,

@@ -6,6 +6,7 @@ import { ModelScoringError } from '../../core/models/errors.ts';
 import { parseFilterExpression, evaluateFilter, type FilterExpression } from '../../core/decide/filter-expression.ts';
 import type { ModelSpec, ProjectSpec } from '../../core/definitions/specs.ts';
 import { ApiError, toApiError } from '../api-errors.ts';
+import { sendJsonAnswer } from '../node-route.ts';
 import { allows, type TokenTable } from '../auth/bearer-tokens.ts';
 import { uuidv7 } from '../event-ids.ts';
 import { readBody, readIncomingBody } from '../read-body.ts';
@@ -128,28 +129,13 @@ export class DecisionApi {
    * included, with the same statuses, headers and bodies as `handle` under the app's error handler.
    * Never rejects; resolves with the status sent.
    */
-  async handleNode(req: IncomingMessage, res: ServerResponse): Promise<number> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    let status = 200;
-    let body: string;
-    try {
-      body = await this.#decide(req.headers.authorization, req.headers['content-type'], () => readIncomingBody(req, this.#deps.maxBodyBytes));
-    } catch (error) {
-      const apiError = this.#toApiError(error, (name, value) => {
-        headers[name.toLowerCase()] = value;
-      });
-      if (apiError.code === 'unauthorized') headers['www-authenticate'] = 'Bearer realm="flywheel"';
-      status = apiError.status;
-      body = JSON.stringify(apiError.toBody());
-    }
-    try {
-      res.writeHead(status, headers).end(body);
-    } catch (error) {
-      // The connection is gone (or the answer half sent): nothing more can be said to this client.
-      this.#deps.log(`decide: POST /v1/decide: the answer could not be sent: ${error instanceof Error ? error.message : String(error)}`);
-      res.destroy();
-    }
-    return status;
+  handleNode(req: IncomingMessage, res: ServerResponse): Promise<number> {
+    return sendJsonAnswer(
+      res,
+      () => this.#decide(req.headers.authorization, req.headers['content-type'], () => readIncomingBody(req, this.#deps.maxBodyBytes)),
+      (error, setHeader) => this.#toApiError(error, setHeader),
+      (error) => this.#deps.log(`decide: POST /v1/decide: the answer could not be sent: ${error instanceof Error ? error.message : String(error)}`),
+    );
   }
 
   /** The answer's JSON, from the request's authorization and content type and a reader of its body. */

@@ -5,6 +5,7 @@ import type { EncodedOnlineRecord, OnlineKeyRequest, OnlineStore } from '../../c
 import { isoFromMicros } from '../../connectors/online-store/online-time.ts';
 import type { ProjectSpec } from '../../core/definitions/specs.ts';
 import { ApiError, toApiError } from '../api-errors.ts';
+import { sendJsonAnswer } from '../node-route.ts';
 import { allows, type TokenScope, type TokenTable } from '../auth/bearer-tokens.ts';
 import { uuidv7 } from '../event-ids.ts';
 import type { ServerMetrics } from '../metrics.ts';
@@ -131,28 +132,13 @@ export class FeatureServing {
    * headers and bodies as `handle` under the app's error handler. Never rejects; resolves with the
    * status sent.
    */
-  async handleNode(req: IncomingMessage, res: ServerResponse): Promise<number> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    let status = 200;
-    let body: Buffer | string;
-    try {
-      body = await this.#answer(req.headers.authorization, req.headers['content-type'], () => readIncomingBody(req, this.#deps.maxBodyBytes));
-    } catch (error) {
-      const apiError = this.#toApiError(error, (name, value) => {
-        headers[name.toLowerCase()] = value;
-      });
-      if (apiError.code === 'unauthorized') headers['www-authenticate'] = 'Bearer realm="flywheel"';
-      status = apiError.status;
-      body = JSON.stringify(apiError.toBody());
-    }
-    try {
-      res.writeHead(status, headers).end(body);
-    } catch (error) {
-      // The connection is gone (or the answer half sent): nothing more can be said to this client.
-      this.#deps.log(`serving: POST /v1/features: the answer could not be sent: ${error instanceof Error ? error.message : String(error)}`);
-      res.destroy();
-    }
-    return status;
+  handleNode(req: IncomingMessage, res: ServerResponse): Promise<number> {
+    return sendJsonAnswer(
+      res,
+      () => this.#answer(req.headers.authorization, req.headers['content-type'], () => readIncomingBody(req, this.#deps.maxBodyBytes)),
+      (error, setHeader) => this.#toApiError(error, setHeader),
+      (error) => this.#deps.log(`serving: POST /v1/features: the answer could not be sent: ${error instanceof Error ? error.message : String(error)}`),
+    );
   }
 
   /** The answer's body, from the request's authorization and content type and a reader of its body. */
