@@ -90,7 +90,7 @@ describe('RedisOnlineStore', () => {
     const after = Date.now();
 
     await withRedisClient(server.url, async (client) => {
-      expect((await client.keys('*')).sort()).toEqual(['fw:card_fraud:__layouts', 'fw:card_fraud:user_stats:["42"]', 'fw:card_fraud:user_stats:[42,"FR"]']);
+      expect((await client.keys('*')).sort()).toEqual(['fw:card_fraud:__expiry', 'fw:card_fraud:__layouts', 'fw:card_fraud:user_stats:["42"]', 'fw:card_fraud:user_stats:[42,"FR"]']);
       const stored = (await client.get('fw:card_fraud:user_stats:[42,"FR"]'))!;
       const [eventTime, writtenAt, layoutId, ...rest] = stored.split('|');
       const layout = layoutOf(['count', 'name', 'ratio', 'flag', 'nothing']);
@@ -168,7 +168,12 @@ describe('RedisOnlineStore', () => {
     // records and runs GETRANGE (the stored event time) per record and one MSET inside Redis.
     expect(write.ms).toBeGreaterThanOrEqual(replyDelayMs - 5);
     expect(write.ms).toBeLessThan(2 * replyDelayMs);
-    expect(await commandCounts(server.url)).toEqual({ 'script|load': 1, hsetnx: 1, evalsha: 5, getrange: 500, mset: 5 });
+    // Before them, per view, the expiry bound script (redis-expiry-bound.ts): a fresh prefix, so
+    // it marks the prefix tracked (EXISTS, HSETNX) and sets each view's bound (HGET, HEXISTS, HSET, HGET).
+    expect(await commandCounts(server.url)).toEqual({
+      'script|load': 1, evalsha: 5, getrange: 500, mset: 5,
+      eval: 2, exists: 2, hsetnx: 1 + 2, hget: 4, hexists: 2, hset: 2,
+    });
 
     const requests: OnlineReadRequest[] = records.map((r, i) => ({ view: r.view, key: r.key, ttlSeconds: null, ...(i % 4 === 1 ? { features: ['s'] } : {}) }));
     await withRedisClient(server.url, (client) => client.configResetStat());

@@ -25,7 +25,9 @@ import type {
   OnlineValue,
   OnlineWriteResult,
 } from '../online-store.ts';
-import { DELETE_EXPIRED_SCRIPT, eventTimeField, WRITE_SCRIPT, WRITE_SCRIPT_SHA } from './redis-write-script.ts';
+import { randomUUID } from 'node:crypto';
+import { expiryBoundsKey, SWEEP_BEGIN_SCRIPT, SWEEP_END_SCRIPT, SWEEP_PAGE_SCRIPT, WRITE_BOUND_SCRIPT, writeBound } from './redis-expiry-bound.ts';
+import { eventTimeField, WRITE_SCRIPT, WRITE_SCRIPT_SHA } from './redis-write-script.ts';
 
 /**
  * The production online store: one Redis string per (view, key),
@@ -153,24 +155,37 @@ export class RedisOnlineStore implements OnlineStore {
   /**
    * Keys written with a ttl expire on their own (PEXPIREAT); this sweep finds the others (written
    * before their view had a ttl, or by a writer that gave none): SCAN the view's keys a page at a
-   * time and remove the expired ones with a script that checks and removes in one step.
+   * time and remove the expired ones with a script that checks and removes in one step. When the
+   * view's expiry bound says every key expires by itself within the ttl, there are none, and it
+   * returns at once (redis-expiry-bound.ts; a sweep as of a later instant than the clock's still
+   * scans: Redis expires keys by its own clock).
    */
   async deleteExpired(view: string, ttlSeconds: number, now: Date, limit: number): Promise<{ deleted: number; done: boolean }> {
     checkView(view);
     const before = expiredBeforeMicros(view, ttlSeconds, now);
     checkSweepLimit(view, limit);
     await this.#ready('deleteExpired');
+    const ttlMicros = String(Math.round(ttlSeconds * 1_000_000));
+    const token = randomUUID();
+    const bounds = expiryBoundsKey(this.keyPrefix);
+    const begun = await this.#command(['EVAL', SWEEP_BEGIN_SCRIPT, '2', bounds, this.#layoutsKey, view, ttlMicros, token], 'deleteExpired');
+    if (begun === 'skip' && now.getTime() <= Date.now()) return { deleted: 0, done: true };
     const match = `${escapeGlob(`${this.keyPrefix}${view}:`)}*`;
     let deleted = 0;
+    let unbounded = 0;
     let cursor = '0';
     do {
       const [next, keys] = (await this.#command(['SCAN', cursor, 'MATCH', match, 'COUNT', '1000'], 'deleteExpired')) as [string, string[]];
       if (keys.length > 0) {
-        deleted += Number(await this.#command(['EVAL', DELETE_EXPIRED_SCRIPT, String(keys.length), ...keys, String(before), String(limit - deleted)], 'deleteExpired'));
+        const [removed, kept] = (await this.#command(['EVAL', SWEEP_PAGE_SCRIPT, String(keys.length), ...keys, String(before), String(limit - deleted), ttlMicros], 'deleteExpired')) as [number, number];
+        deleted += Number(removed);
+        unbounded += Number(kept);
       }
       cursor = next;
     } while (cursor !== '0' && deleted < limit);
-    return { deleted, done: cursor === '0' && deleted < limit };
+    const done = cursor === '0' && deleted < limit;
+    if (begun !== 'skip') await this.#command(['EVAL', SWEEP_END_SCRIPT, '1', bounds, view, ttlMicros, token, done && unbounded === 0 ? '1' : '0'], 'deleteExpired');
+    return { deleted, done };
   }
 
   async ping(): Promise<void> {
@@ -208,6 +223,15 @@ export class RedisOnlineStore implements OnlineStore {
 
   async #writePipeline(records: readonly PreparedRecord[], writtenPrefix: string, operation: string): Promise<number> {
     const commands: string[][] = [];
+    // Each view's expiry bound kept true before its records land (redis-expiry-bound.ts), and
+    // before the layouts: a prefix without them yet is one whose every record keeps bounds.
+    const byView = new Map<string, PreparedRecord[]>();
+    for (const record of records) {
+      const same = byView.get(record.view);
+      if (same) same.push(record);
+      else byView.set(record.view, [record]);
+    }
+    for (const [view, same] of byView) commands.push(['EVAL', WRITE_BOUND_SCRIPT, '2', expiryBoundsKey(this.keyPrefix), this.#layoutsKey, view, writeBound(same)]);
     // Every layout of the pipeline, registered before its records (HSETNX: a no-op once there).
     const layouts = new Set<OnlineLayout>(records.map((r) => r.layout));
     for (const layout of layouts) commands.push(['HSETNX', this.#layoutsKey, layout.id, JSON.stringify(layout.features)]);
