@@ -7,7 +7,9 @@
  *   the newer-wins script, heartbeating as it goes; then the run sweeps the view's expired records;
  * - its stages alone: the read (the same 4 chunk queries, two at a time, streamed out of DuckDB
  *   and dropped), the write (`writeEncoded` of the same rows, already in memory) and the expiry
- *   sweep the workflow ends with for a view with a ttl (`deleteExpired`, which finds nothing here);
+ *   sweep the workflow ends with for a view with a ttl (`deleteExpired`, which returns at once: every
+ *   key was written with the ttl, so the view's expiry bound is known), and the same sweep forced to
+ *   SCAN every key as it did before bounds (`sweepScan`);
  * - the floor: the same keys, the same value strings byte for byte (the newer-wins rule's fixed-width
  *   event time, written time, layout id, JSON array) and the same expiry, already in memory, written
  *   by pipelined `SET key value PXAT expiry` with the same client library (node-redis), no
@@ -64,7 +66,7 @@ export interface MaterializeFigures {
   loadAfter: string;
 }
 
-type SubjectName = 'workflow' | 'read' | 'writeEncoded' | 'sweep' | 'floorOne' | 'floorTwo' | 'floorScript' | 'msetNoExpiry';
+type SubjectName = 'workflow' | 'read' | 'writeEncoded' | 'sweep' | 'sweepScan' | 'floorOne' | 'floorTwo' | 'floorScript' | 'msetNoExpiry';
 type FloorShape = 'floorOne' | 'floorTwo' | 'floorScript';
 const FLOOR_SHAPES: readonly FloorShape[] = ['floorOne', 'floorTwo', 'floorScript'];
 
@@ -170,10 +172,17 @@ export async function benchMaterialize(options: { entities: number; features: nu
           await store.writeEncoded({ view: VIEW, features: names, ttlSeconds: view.ttlSeconds, rows: rows.slice(start, start + 2048).map((r) => ({ key: [r.key], eventMicros: r.eventMicros, values: r.values })) });
         }
       },
-      // The workflow's last step for a view with a ttl (sweepExpiredOnline), alone: SCAN every key of the view and check its event time.
+      // The workflow's last step for a view with a ttl (sweepExpiredOnline), alone: every key was
+      // written with the view's ttl, so the view's expiry bound lets it return without a SCAN.
       sweep: async () => {
         const swept = await store.deleteExpired(VIEW, view.ttlSeconds!, new Date(), Number.MAX_SAFE_INTEGER);
         if (swept.deleted !== 0 || !swept.done) throw new Error(`the sweep removed ${swept.deleted} records of fresh values`);
+      },
+      // The same sweep as it ran before expiry bounds (SCAN every key of the view and check its
+      // event time): one as of a minute from now scans whatever the bound (redis-expiry-bound.ts).
+      sweepScan: async () => {
+        const swept = await store.deleteExpired(VIEW, view.ttlSeconds!, new Date(Date.now() + 60_000), Number.MAX_SAFE_INTEGER);
+        if (swept.deleted !== 0 || !swept.done) throw new Error(`the scanning sweep removed ${swept.deleted} records of fresh values`);
       },
       msetNoExpiry: () => floorWrite(2, 1, 100, mset),
       floorOne: () => floorWrite(1, 1, 1, setWithExpiry),
@@ -206,7 +215,8 @@ export function printMaterializeFigures(f: MaterializeFigures): void {
       line('workflow, end to end (4 chunks, two at a time)', 'workflow') +
       line('  its read stage alone (the 4 chunk queries, streamed out of DuckDB)', 'read') +
       line('  its write stage alone (writeEncoded from memory)', 'writeEncoded') +
-      line('  its expiry sweep alone (deleteExpired: SCAN of the view\'s keys, nothing to remove)', 'sweep') +
+      line('  its expiry sweep alone (deleteExpired: the view\'s expiry bound is known, no SCAN)', 'sweep') +
+      line('  the expiry sweep as before bounds (a SCAN of the view\'s keys, nothing to remove)', 'sweepScan') +
       line('floor: pipelined SET … PXAT, 1 connection', 'floorOne') +
       line('floor: pipelined SET … PXAT, 2 connections × 2 pipelines', 'floorTwo') +
       line('floor: the same SETs, 100 to a call of a script without the newer-wins check', 'floorScript') +
@@ -236,7 +246,7 @@ async function checkSameRecords(client: ReturnType<typeof createClient>, encoded
 }
 
 function emptySamples(): Record<SubjectName, { ms: number[]; nodeCpuS: number[]; redisCpuS: number[] }> {
-  const names: SubjectName[] = ['workflow', 'read', 'writeEncoded', 'sweep', 'floorOne', 'floorTwo', 'floorScript', 'msetNoExpiry'];
+  const names: SubjectName[] = ['workflow', 'read', 'writeEncoded', 'sweep', 'sweepScan', 'floorOne', 'floorTwo', 'floorScript', 'msetNoExpiry'];
   return Object.fromEntries(names.map((n) => [n, { ms: [], nodeCpuS: [], redisCpuS: [] }])) as never;
 }
 
