@@ -97,14 +97,14 @@ async function main(): Promise<void> {
       const nowMicros = Date.now() * 1000;
       const decisionId = uuidv7(Math.floor(nowMicros / 1000));
       const assembled = time('5 assemble fragments', () => assembleFeatures(target, rows, plan, found, { decisionId, nowMicros, metadata: false }));
-      const inputs = time('6 model rows (decode)', () => candidateInputs(target, rows, plan, assembled, {}, Array.from({ length: rows.count }, () => ({}))));
+      const inputs = time('6 model rows (decode)', () => candidateInputs(target, rows, plan, assembled, { inputs: names, requestFields: new Set() }, {}, Array.from({ length: rows.count }, () => ({}))));
       const data = time('7 input tensor filled', () => {
         const out = new Float32Array(inputs.length * features);
-        for (let r = 0; r < inputs.length; r++) for (let c = 0; c < features; c++) out[r * features + c] = inputs[r]![names[c]!] as number;
+        for (let r = 0; r < inputs.length; r++) for (let c = 0; c < features; c++) out[r * features + c] = inputs.value(r, c) as number;
         return out;
       });
       await timeAsync('8 session.run alone (WASM)', () => session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', data, [inputs.length, features]) }));
-      const eligible = inputs.map((_, i) => i);
+      const eligible = Array.from({ length: inputs.length }, (_, i) => i);
       const scores = await timeAsync('9 score() as the route calls it', () => model.score(inputs));
       const slate = time('10 rank + explore', () => rankCandidates(scores, eligible, { topK: 10, epsilon: 0.1 }, Math.random));
       time('11 response encoded', () => JSON.stringify({ decision_id: decisionId, model: MODEL, version: 'v1', explored: slate.explored, eligible: eligible.length, items: slate.shown.map((index, at) => ({ candidate: index, keys: { item_id: rows.columns[0]![index] }, score: scores[index], propensity: slate.propensities[at] })) }));
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
       const served = time('L1 decision spelt out (decisionOf)', () => decisionOf({ ...target, service: 'ranking' }, rows, plan, assembled, decisionId, isoFromMicros(nowMicros)));
       const rank = new Map(slate.greedy.map((index, at) => [index, at]));
       const position = new Map(slate.shown.map((index, at) => [index, at]));
-      const scoring = { model: MODEL, version: 'v1', explored: slate.explored, rows: inputs.map((_, index) => ({ score: scores[index]!, rank: rank.get(index) ?? null, position: position.get(index) ?? null, propensity: position.has(index) ? slate.propensities[position.get(index)!]! : null })) };
+      const scoring = { model: MODEL, version: 'v1', explored: slate.explored, rows: Array.from({ length: inputs.length }, (_, index) => ({ score: scores[index]!, rank: rank.get(index) ?? null, position: position.get(index) ?? null, propensity: position.has(index) ? slate.propensities[position.get(index)!]! : null })) };
       const events = time('L2 decision events built', () => decisionEvents({ ...served, scoring }, layout));
       const accepted = time('L3 ingest: validate + frame', () => ingest.accept({ events }, new Date().toISOString()));
       await timeAsync('L4 durable (append + fsync)', () => accepted.durable);

@@ -2,6 +2,7 @@ import { TransientError } from '../../core/errors.ts';
 import { ModelScoringError } from '../../core/models/errors.ts';
 import type { ModelSpec } from '../../core/definitions/specs.ts';
 import type { LoadedModel, RawScorer } from './loaded-model.ts';
+import { rowsAsInputs } from './model-inputs.ts';
 
 /**
  * Wraps a raw scorer into a LoadedModel whose scores are checked: one per row, finite, and in [0, 1]
@@ -14,8 +15,9 @@ export function checkedModel(spec: ModelSpec, version: string, inputs: readonly 
     name: spec.name,
     version,
     inputs,
-    async score(rows) {
-      if (rows.length === 0) return new Float64Array(0);
+    async score(given) {
+      if (given.length === 0) return new Float64Array(0);
+      const rows = rowsAsInputs(given, inputs);
       let scores: ArrayLike<number>;
       try {
         scores = await raw(rows);
@@ -36,7 +38,7 @@ export function checkedModel(spec: ModelSpec, version: string, inputs: readonly 
       for (let i = 0; i < rows.length; i++) {
         const value = scores[i];
         if (typeof value !== 'number') throw fail(`the model returned ${describe(value)}, not a number`, i);
-        if (!Number.isFinite(value)) throw fail(`the model returned ${String(value)}${nullInputs(rows[i]!, inputs)}`, i);
+        if (!Number.isFinite(value)) throw fail(`the model returned ${String(value)}${nullInputs(rows.row(i), inputs)}`, i);
         if (spec.output.kind === 'probability' && (value < 0 || value > 1)) {
           throw fail(`the model returned ${value}, and output "${spec.output.name}" is a probability (0 to 1)`, i);
         }

@@ -1,3 +1,5 @@
+import type { ModelInputs } from './model-inputs.ts';
+
 /**
  * A model version ready to score: rows in (each with the model's inputs by name), one score per row
  * out, in order. Scores are checked before they are returned (finite; in [0, 1] for a probability),
@@ -8,8 +10,9 @@ export interface LoadedModel {
   readonly version: string;
   /** Input names, in the order the model reads them. */
   readonly inputs: readonly string[];
-  score(rows: readonly Readonly<Record<string, unknown>>[]): Promise<Float64Array>;
+  /** Rows as objects by input name, or read by input position (model-inputs.ts). */
+  score(rows: readonly Readonly<Record<string, unknown>>[] | ModelInputs): Promise<Float64Array>;
 }
 
 /** What a scorer turns rows into: raw scores, checked by checkScores afterwards. */
-export type RawScorer = (rows: readonly Readonly<Record<string, unknown>>[]) => Promise<ArrayLike<number>>;
+export type RawScorer = (rows: ModelInputs) => Promise<ArrayLike<number>>;

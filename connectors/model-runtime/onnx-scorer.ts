@@ -60,10 +60,9 @@ export async function onnxScorer(
     // closure per cell (forEach, and the error's factory) was a sixth of the scorer's CPU (bench/decide.ts --cpu-prof).
     const data = new Float32Array(rows.length * width);
     for (let r = 0; r < rows.length; r++) {
-      const row = rows[r]!;
       const offset = r * width;
       for (let c = 0; c < width; c++) {
-        const value = row[inputs[c]!];
+        const value = rows.value(r, c);
         const number = numericInput(value);
         if (number === undefined) {
           throw new ModelScoringError({ model: spec.name, version: context.version, rowIndex: r, reason: `input "${inputs[c]!}" is ${JSON.stringify(value)}; an ONNX model's inputs are numbers or booleans` });

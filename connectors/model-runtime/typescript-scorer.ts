@@ -7,6 +7,7 @@ import { importTypeScript } from '../../runtime/import-typescript.ts';
 import { ModelArtifactError } from '../../core/models/errors.ts';
 import type { ModelSpec } from '../../core/definitions/specs.ts';
 import type { RawScorer } from './loaded-model.ts';
+import { rowObjectsOf } from './model-inputs.ts';
 
 /** `score(params, rows)`: what a TypeScript model's module exports (docs/models.md). */
 export type TypeScriptScoreFunction = (params: unknown, rows: readonly Readonly<Record<string, unknown>>[]) => ArrayLike<number>;
@@ -51,7 +52,7 @@ export async function typeScriptScorer(
   if (typeof score !== 'function') {
     throw fail(`module ${moduleName} has no function export "${exportName}" (exports: ${Object.keys(module).join(', ') || 'none'})`);
   }
-  return async (rows) => (score as TypeScriptScoreFunction)(params, rows);
+  return async (rows) => (score as TypeScriptScoreFunction)(params, rowObjectsOf(rows));
 }
 
 /**

@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import { OnlineStoreUnavailableError } from '../../connectors/online-store/online-store-errors.ts';
 import { isoFromMicros } from '../../connectors/online-store/online-time.ts';
+import type { ModelInputs } from '../../connectors/model-runtime/model-inputs.ts';
 import { ModelScoringError } from '../../core/models/errors.ts';
+import { modelInputName } from '../../core/validation/model.ts';
 import { parseFilterExpression, evaluateFilter, type FilterExpression } from '../../core/decide/filter-expression.ts';
 import type { ModelSpec, ProjectSpec } from '../../core/definitions/specs.ts';
 import { ApiError, toApiError } from '../api-errors.ts';
@@ -10,7 +12,7 @@ import { sendJsonAnswer } from '../node-route.ts';
 import { allows, type TokenTable } from '../auth/bearer-tokens.ts';
 import { uuidv7 } from '../event-ids.ts';
 import { readBody, readIncomingBody } from '../read-body.ts';
-import { assembleFeatures, decisionOf, planReads } from '../serving/assemble-features.ts';
+import { assembleFragments, decisionOf, planReads } from '../serving/assemble-features.ts';
 import { candidateInputs, keysOfRow } from './candidate-inputs.ts';
 import { bearerScopes, checkContentType, incomingOf, parseJson, type FeatureServing } from '../serving/feature-serving.ts';
 import { resolveServices, type ResolvedService, type ServingTarget } from '../serving/resolve-service.ts';
@@ -41,6 +43,8 @@ interface DecideModel {
   readonly spec: ModelSpec;
   /** Request fields the model reads (from the context, or each candidate). */
   readonly requestFields: ReadonlySet<string>;
+  /** Its inputs' names, in the order the model reads them. */
+  readonly inputs: readonly string[];
   readonly filters: ReadonlyMap<string, FilterExpression>;
 }
 
@@ -99,7 +103,7 @@ export class DecisionApi {
         }
       }
       const requestFields = new Set(spec.inputs.flatMap((input) => ('request' in input ? [input.request] : [])));
-      this.#models.set(spec.name, { spec, requestFields, filters });
+      this.#models.set(spec.name, { spec, requestFields, inputs: spec.inputs.map(modelInputName), filters });
     }
   }
 
@@ -173,14 +177,14 @@ export class DecisionApi {
     ]);
     const nowMicros = this.#nowMicros();
     const decisionId = uuidv7(Math.floor(nowMicros / 1000));
-    // The fragments are what is needed (the body of POST /v1/features is built too, values only: the cheaper form).
-    const assembled = assembleFeatures(target, rows, plan, found, { decisionId, nowMicros, metadata: false });
-    const inputs = candidateInputs(target, rows, plan, assembled, contextFields, rowFields);
+    // The fragments are what is needed: no body of POST /v1/features is built.
+    const assembled = assembleFragments(target, plan, found, nowMicros);
+    const inputs = candidateInputs(target, rows, plan, assembled, model, contextFields, rowFields);
     const eligible: number[] = [];
-    for (let index = 0; index < inputs.length; index++) if (filters.every((filter) => evaluateFilter(filter, inputs[index]!))) eligible.push(index);
+    for (let index = 0; index < inputs.length; index++) if (filters.length === 0 || filters.every((filter) => evaluateFilter(filter, inputs.row(index)))) eligible.push(index);
     const scores = new Float64Array(inputs.length).fill(Number.NaN);
     if (scorer !== undefined && eligible.length > 0) {
-      const scored = await score(scorer, eligible.map((index) => inputs[index]!), eligible);
+      const scored = await score(scorer, eligible.length === inputs.length ? inputs : inputs.subset(eligible), eligible);
       eligible.forEach((index, at) => (scores[index] = scored[at]!));
     }
     const topK = request.single ? 1 : (request.topK ?? eligible.length);
@@ -191,7 +195,7 @@ export class DecisionApi {
 
     const rank = new Map(slate.greedy.map((index, at) => [index, at]));
     const position = new Map(slate.shown.map((index, at) => [index, at]));
-    const scoredRows: ScoredRow[] = inputs.map((_, index) => {
+    const scoredRows: ScoredRow[] = Array.from({ length: inputs.length }, (_, index) => {
       const at = position.get(index);
       return { score: rank.has(index) ? scores[index]! : null, rank: rank.get(index) ?? null, position: at ?? null, propensity: at === undefined ? null : slate.propensities[at]! };
     });
@@ -293,7 +297,7 @@ class ScoringFailure extends ApiError {
 }
 
 /** Scores the eligible rows; every score must be a finite number, one per row. */
-async function score(model: ScoringModel, rows: readonly Record<string, unknown>[], eligible: readonly number[]): Promise<Float64Array> {
+async function score(model: ScoringModel, rows: ModelInputs, eligible: readonly number[]): Promise<Float64Array> {
   let scores: Float64Array;
   try {
     scores = await model.score(rows);

@@ -21,13 +21,14 @@
  */
 
 import type { PromotedSplit } from '../../core/models/manifest.ts';
+import type { ModelInputs } from '../../connectors/model-runtime/model-inputs.ts';
 
 /** A loaded version that scores rows (the models runtime's LoadedModel, connectors/model-runtime). */
 export interface ScoringModel {
   readonly name: string;
   readonly version: string;
   readonly inputs: readonly string[];
-  score(rows: readonly Readonly<Record<string, unknown>>[]): Promise<Float64Array>;
+  score(rows: readonly Readonly<Record<string, unknown>>[] | ModelInputs): Promise<Float64Array>;
 }
 
 export interface ModelVersionsOptions {

@@ -1,7 +1,8 @@
 import type { EncodedOnlineRecord } from '../../connectors/online-store/online-store.ts';
 import type { ProjectSpec } from '../../core/definitions/specs.ts';
+import { modelInputName } from '../../core/validation/model.ts';
 import { uuidv7 } from '../event-ids.ts';
-import { assembleFeatures, planReads } from '../serving/assemble-features.ts';
+import { assembleFragments, planReads } from '../serving/assemble-features.ts';
 import { resolveServices } from '../serving/resolve-service.ts';
 import { checkRequestShape, DEFAULT_SERVING_LIMITS, readEntityRows } from '../serving/serving-request.ts';
 import { syntheticBody } from '../serving/warm-up.ts';
@@ -52,6 +53,7 @@ export async function warmUpDecide(project: ProjectSpec, versions: ModelVersions
     }
     const records = target.views.map((view) => syntheticRecord(project, view.view));
     const contextFields = Object.fromEntries(spec.inputs.flatMap((input) => ('request' in input ? [[input.request, 0.5]] : [])));
+    const modelInputs = { inputs: spec.inputs.map(modelInputName), requestFields: new Set(Object.keys(contextFields)) };
     const requests = SIZES.map((size) => {
       const body = syntheticBody(target, size);
       return body === undefined ? undefined : readEntityRows(checkRequestShape(JSON.parse(body)), target, DEFAULT_SERVING_LIMITS);
@@ -63,15 +65,15 @@ export async function warmUpDecide(project: ProjectSpec, versions: ModelVersions
         const found: (EncodedOnlineRecord | undefined)[] = plan.requests.map((_, r) => records[plan.viewOf[r]!]);
         const nowMicros = Date.now() * 1000;
         const decisionId = uuidv7(Math.floor(nowMicros / 1000));
-        const assembled = assembleFeatures(target, rows, plan, found, { decisionId, nowMicros, metadata: false });
-        const inputs = candidateInputs(target, rows, plan, assembled, contextFields, Array.from({ length: rows.count }, () => ({})));
+        const assembled = assembleFragments(target, plan, found, nowMicros);
+        const inputs = candidateInputs(target, rows, plan, assembled, modelInputs, contextFields, Array.from({ length: rows.count }, () => ({})));
         let scores: Float64Array;
         try {
           scores = await scorer.score(inputs);
         } catch {
           break warming; // a model that refuses made-up values: the rest of its path is warmed by real requests
         }
-        const eligible = inputs.map((_, index) => index);
+        const eligible = Array.from({ length: inputs.length }, (_, index) => index);
         const slate = rankCandidates(scores, eligible, { topK: 10, epsilon: round % 2 === 0 ? 0.1 : 0 }, Math.random);
         JSON.stringify({ decision_id: decisionId, model: spec.name, version: scorer.version, explored: slate.explored, eligible: eligible.length, items: slate.shown.map((index, at) => ({ candidate: index, score: scores[index]!, propensity: slate.propensities[at]! })) });
         decisions++;

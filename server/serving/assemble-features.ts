@@ -129,20 +129,18 @@ function timesAt(fragments: Fragments, at: number): string {
 }
 
 /**
- * The response body:
- * `{"decision_id":"…","service":"…","features":[…],"rows":[{"values":[…],"statuses":[…],"event_times":[…]},…]}`.
- * `fragments` is kept for the decision log (decisionOf).
+ * The JSON fragments of every stored record read (values, statuses, event times), without the
+ * answer's body: what `/v1/decide` reads its candidates' inputs from. Fragments of request r for its
+ * view's j-th group are at `base[r] + j`.
  */
-export function assembleFeatures(
+export function assembleFragments(
   target: ServingTarget,
-  rows: EntityRows,
   plan: ReadPlan,
   found: readonly (EncodedOnlineRecord | undefined)[],
-  options: AssembleOptions,
-): { body: Buffer; fragments: Fragments; base: Int32Array } {
-  const { requests, viewOf, slots } = plan;
+  nowMicros: number,
+): { fragments: Fragments; base: Int32Array } {
+  const { requests, viewOf } = plan;
   const { groups, views } = target;
-  // Fragments of request r for its view's j-th group are at base[r] + j.
   const base = new Int32Array(requests.length);
   let total = 0;
   for (let r = 0; r < requests.length; r++) {
@@ -155,8 +153,26 @@ export function assembleFeatures(
   };
   for (let r = 0; r < requests.length; r++) {
     const view = views[viewOf[r]!]!;
-    fillFragments(fragments, base[r]!, view.groups.map((g) => groups[g]!), found[r], view.ttlSeconds, options.nowMicros);
+    fillFragments(fragments, base[r]!, view.groups.map((g) => groups[g]!), found[r], view.ttlSeconds, nowMicros);
   }
+  return { fragments, base };
+}
+
+/**
+ * The response body:
+ * `{"decision_id":"…","service":"…","features":[…],"rows":[{"values":[…],"statuses":[…],"event_times":[…]},…]}`.
+ * `fragments` is kept for the decision log (decisionOf).
+ */
+export function assembleFeatures(
+  target: ServingTarget,
+  rows: EntityRows,
+  plan: ReadPlan,
+  found: readonly (EncodedOnlineRecord | undefined)[],
+  options: AssembleOptions,
+): { body: Buffer; fragments: Fragments; base: Int32Array } {
+  const { slots } = plan;
+  const { groups } = target;
+  const { fragments, base } = assembleFragments(target, plan, found, options.nowMicros);
 
   // Written straight into a Buffer (body-writer.ts): the values of each record as UTF-8, the statuses
   // and event times (the same text row after row) from their bytes, encoded once per answer.
