@@ -31,6 +31,7 @@ import { withEngine, type ActivityDeps } from './deps.ts';
 import { activityScratch } from './scratch.ts';
 import { atBoundary } from './failures.ts';
 import { withHeartbeats } from './heartbeat.ts';
+import { mapBounded, OBJECT_WRITE_CONCURRENCY, ResumeTracker, type ResumePoint } from './bounded-concurrency.ts';
 
 /** What a training-set run is about; every activity of the run gets it (names and times only). */
 export interface TrainingSetRunRef extends TimeRange {
@@ -227,9 +228,9 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
           }
 
           progress = { stage: 'stage', done: 0, total: written.length };
-          const partitions: StagedRun['partitions'][number][] = [];
           const logged = resolved.labelsSpine?.log && log ? { stream: resolved.labelsSpine.log.stream, service: resolved.labelsSpine.log.service, features: log.features.map((f) => f.name) } : undefined;
-          for (const { partition, files, stats: known, consistency } of written) {
+          // Partitions staged side by side (OBJECT_WRITE_CONCURRENCY), each file to its own key; listed in partition order.
+          const partitions = await mapBounded(written, OBJECT_WRITE_CONCURRENCY, async ({ partition, files, stats: known, consistency }): Promise<StagedRun['partitions'][number]> => {
             const stats = known ?? (await fileStats(engine, files.map((f) => ('local' in f ? f.local : deps.objectStore.uri(f.stagedKey))), resolved.columns, `ts-${run.runKey}-${partition.key}`));
             const stagedFiles: StagedRun['partitions'][number]['files'][number][] = [];
             for (const [index, file] of files.entries()) {
@@ -243,13 +244,13 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
               stagedFiles.push({ stagedKey, rowCount: file.rowCount, bytes: file.bytes });
             }
             const rowCount = stagedFiles.reduce((sum, f) => sum + f.rowCount, 0);
-            partitions.push({
+            progress = { ...progress, done: progress.done + 1 };
+            return {
               partition, rowCount, files: stagedFiles, columnStats: stats,
               ...(spine ? { spine: spineLineage(spine, partition, logged) } : {}),
               ...(consistency ? { consistency } : {}),
-            });
-            progress = { ...progress, done: progress.done + 1 };
-          }
+            };
+          });
 
           const sourceWatermarks: Record<string, string | null> = {};
           for (const { view } of resolved.views) {
@@ -273,8 +274,9 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
 
     /**
      * Publishes staged partitions: copies each partition's files over the published ones, removes
-     * files the new version no longer has, then writes the partition's manifest. A retry resumes
-     * after the last partition it finished (heartbeat details) and redoes at most one.
+     * files the new version no longer has, then writes the partition's manifest; a few partitions at
+     * a time. A retry skips the partitions it finished (heartbeat details) and redoes only those that
+     * were in flight.
      */
     async publishTrainingSet(input: { run: TrainingSetRunRef; plan: TrainingSetPlan; stagedRunKey: string; createdAt: string; updateIndex: boolean }): Promise<PublishedDataset> {
       return atBoundary(async () => {
@@ -284,9 +286,11 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
         const bytes = await deps.objectStore.get(input.stagedRunKey);
         if (!bytes) throw new NotFoundError('staged run', input.stagedRunKey, 'Its files were already published or removed');
         const staged = JSON.parse(new TextDecoder().decode(bytes)) as StagedRun;
-        const resumeAt = (context.info.heartbeatDetails as { next?: number } | undefined)?.next ?? 0;
+        // Partitions published side by side; the heartbeat says which are done, so a retry skips exactly those.
+        const resume = new ResumeTracker(context.info.heartbeatDetails as ResumePoint | undefined);
+        const pending = staged.partitions.map((_, i) => i).filter((i) => resume.pending(i));
 
-        for (let i = resumeAt; i < staged.partitions.length; i++) {
+        await mapBounded(pending, OBJECT_WRITE_CONCURRENCY, async (i) => {
           const { partition, files, rowCount, columnStats, spine, consistency } = staged.partitions[i]!;
           const published = await promotePartitionFiles(deps.objectStore, layout, partition, files);
           const manifest: PartitionManifest = {
@@ -307,8 +311,8 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
             ...(consistency ? { consistency } : {}),
           };
           await deps.objectStore.putBytes(layout.partitionManifest(partition), `${JSON.stringify(manifest, null, 2)}\n`);
-          context.heartbeat({ next: i + 1 });
-        }
+          context.heartbeat(resume.finished(i));
+        });
 
         if (input.updateIndex) await rebuildIndex(deps, run.trainingSet, plan.outputPath, plan.partitionBy);
         await deps.objectStore.deletePrefix(`${layout.staging(run.runKey)}/`);

@@ -270,6 +270,7 @@ describe('buildTrainingSet workflow', () => {
   it('retries a publish that failed midway without writing anything twice', async () => {
     const store = new LocalObjectStore(objectsRoot);
     let failed = false;
+    const manifestWrites: string[] = [];
     // The second partition's manifest write fails after its files were copied, as if the store dropped the connection.
     const flaky: ObjectStore = Object.assign(Object.create(store) as ObjectStore, {
       putBytes: async (key: string, body: Uint8Array | string) => {
@@ -277,7 +278,8 @@ describe('buildTrainingSet workflow', () => {
           failed = true;
           throw new TransientError('connection reset by the object store');
         }
-        return store.putBytes(key, body);
+        await store.putBytes(key, body);
+        if (key.includes('/_partitions/')) manifestWrites.push(key.slice(key.lastIndexOf('/') + 1));
       },
     });
     const client = await connectClient();
@@ -286,6 +288,8 @@ describe('buildTrainingSet workflow', () => {
         client.workflow.execute(buildTrainingSet, { taskQueue, workflowId: `retry-${taskQueue}`, args: [{ project: 'pit_test', trainingSet: 'fraud_training', from: '2024-03-01', to: '2024-03-04' }] }),
       );
       expect(failed).toBe(true);
+      // Partitions are published a few at a time; the retry skips the ones its first attempt finished.
+      expect(manifestWrites.sort()).toEqual(['day=2024-03-01.json', 'day=2024-03-02.json', 'day=2024-03-03.json']);
       const folder = join(objectsRoot, 'datasets', 'fraud');
       for (const day of ['2024-03-01', '2024-03-02', '2024-03-03']) {
         expect(await readdir(join(folder, `day=${day}`))).toEqual(['part-00000.parquet']);
