@@ -6,12 +6,9 @@ let poolOffset = POOL_BYTES;
 let lastMs = -1;
 let sequence = 0;
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-/** The two ASCII codes of each byte's hex digits, at 2 × byte. */
-const HEX_CODES = new Uint8Array(512);
-for (let i = 0; i < 256; i++) {
-  HEX_CODES[2 * i] = HEX[i]!.charCodeAt(0);
-  HEX_CODES[2 * i + 1] = HEX[i]!.charCodeAt(1);
-}
+/** The two ASCII codes of each byte's hex digits as one little-endian 16-bit value (first digit first). */
+const HEX_PAIRS = new Uint16Array(256);
+for (let i = 0; i < 256; i++) HEX_PAIRS[i] = HEX[i]!.charCodeAt(0) | (HEX[i]!.charCodeAt(1) << 8);
 /** The 16 bytes of the latest id, laid out as in the UUID. */
 const bytes = new Uint8Array(16);
 
@@ -34,18 +31,26 @@ export function uuidv7(now = Date.now()): string {
 }
 
 /**
- * Writes the text of a new UUIDv7 (as `uuidv7` makes them, in the same sequence) into `target` at
- * `offset`: 36 ASCII bytes, with no string made.
+ * Writes the text of a new UUIDv7 (as `uuidv7` makes them, in the same sequence) at `offset` of the
+ * buffer `target` views: 36 ASCII bytes, with no string made, four characters per store (the log
+ * API's fast path writes one per event; a byte-wise loop cost about twice as much).
  */
-export function writeUuidv7(target: Uint8Array, offset: number, now = Date.now()): void {
+export function writeUuidv7Words(target: DataView, offset: number, now = Date.now()): void {
   next(now);
-  let at = offset;
-  for (let i = 0; i < 16; i++) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) target[at++] = 0x2d; // -
-    const code = 2 * bytes[i]!;
-    target[at++] = HEX_CODES[code]!;
-    target[at++] = HEX_CODES[code + 1]!;
-  }
+  const b = bytes;
+  const h = HEX_PAIRS;
+  target.setUint32(offset, h[b[0]!]! | (h[b[1]!]! << 16), true);
+  target.setUint32(offset + 4, h[b[2]!]! | (h[b[3]!]! << 16), true);
+  target.setUint8(offset + 8, 0x2d); // -
+  target.setUint32(offset + 9, h[b[4]!]! | (h[b[5]!]! << 16), true);
+  target.setUint8(offset + 13, 0x2d);
+  target.setUint32(offset + 14, h[b[6]!]! | (h[b[7]!]! << 16), true);
+  target.setUint8(offset + 18, 0x2d);
+  target.setUint32(offset + 19, h[b[8]!]! | (h[b[9]!]! << 16), true);
+  target.setUint8(offset + 23, 0x2d);
+  target.setUint32(offset + 24, h[b[10]!]! | (h[b[11]!]! << 16), true);
+  target.setUint32(offset + 28, h[b[12]!]! | (h[b[13]!]! << 16), true);
+  target.setUint32(offset + 32, h[b[14]!]! | (h[b[15]!]! << 16), true);
 }
 
 /** Sets `bytes` to the next id. */

@@ -1,8 +1,8 @@
 import { FlywheelError } from '../core/errors.ts';
-import { UUID_LENGTH, uuidv7, writeUuidv7 } from './event-ids.ts';
+import { UUID_LENGTH, uuidv7, writeUuidv7Words } from './event-ids.ts';
 import { RecentIds } from './recent-ids.ts';
 import { listSegments, readSegmentPayloads, RECORD_HEADER_BYTES, RecordBuilder, streamSegmentsDir, type SegmentLog } from '../connectors/log-store/segment-log/index.ts';
-import { crc32Copy, crc32Finish, crc32Start, crc32Update, CrcOfConstant } from '../connectors/log-store/segment-log/crc32.ts';
+import { crc32CopyWords, crc32Finish, crc32Start, CrcOfConstant } from '../connectors/log-store/segment-log/crc32.ts';
 import type { StreamSchema } from './stream-schema.ts';
 import { addStoredEvent } from './stored-event.ts';
 import { BatchScanner } from './validation/batch-scanner.ts';
@@ -159,6 +159,8 @@ export class StreamIngest {
     const earlier: Promise<void>[] = [];
     const inBatch = new Set<string>();
     const now = Date.now();
+    // Copies and checksums read and write four bytes at a time through views made once per request.
+    const source = new DataView(body.buffer, body.byteOffset, body.byteLength);
     for (let n = 0; n < count; n++) {
       const start = starts[n]!;
       const close = closes[n]!;
@@ -169,14 +171,15 @@ export class StreamIngest {
         // An id assigned now: new by construction. The record's CRC is carried along as it is written.
         const at = records.open(close - start + suffixes.maxBytes);
         const out = records.bytes;
-        let crc = crc32Copy(crc32Start(), body, start, close, out, at);
+        const view = records.view;
+        let crc = crc32CopyWords(crc32Start(), source, start, close, view, at);
         let end = at + (close - start);
         out.set(suffixes.id.bytes, end);
         crc = suffixes.id.append(crc);
         end += suffixes.id.bytes.length;
-        writeUuidv7(out, end, now);
-        crc = crc32Update(crc, out, end, end + UUID_LENGTH);
-        ids.quoted(out, end, end + UUID_LENGTH);
+        writeUuidv7Words(view, end, now);
+        // The id goes to the answer in the same pass that adds it to the record's checksum.
+        crc = ids.quotedCrc(crc, view, end, end + UUID_LENGTH);
         end += UUID_LENGTH;
         out.set(suffixes.afterId.bytes, end);
         crc = suffixes.afterId.append(crc);
@@ -196,13 +199,14 @@ export class StreamIngest {
       fresh.push(id);
       const at = records.open(close - start + suffixes.maxBytes + (idFromField ? idEnd - idStart : 0));
       const out = records.bytes;
-      let crc = crc32Copy(crc32Start(), body, start, close, out, at);
+      const view = records.view;
+      let crc = crc32CopyWords(crc32Start(), source, start, close, view, at);
       let end = at + (close - start);
       if (idFromField) {
         out.set(suffixes.id.bytes, end);
         crc = suffixes.id.append(crc);
         end += suffixes.id.bytes.length;
-        crc = crc32Copy(crc, body, idStart, idEnd, out, end);
+        crc = crc32CopyWords(crc, source, idStart, idEnd, view, end);
         end += idEnd - idStart;
         out.set(suffixes.afterId.bytes, end);
         crc = suffixes.afterId.append(crc);
@@ -305,9 +309,11 @@ function copyBytes(source: Uint8Array, start: number, end: number, target: Uint8
 /** A growing buffer of UTF-8 text, written byte by byte or by ranges of other buffers. */
 class ByteText {
   private buffer: Buffer;
+  private words: DataView;
   private length = 0;
   constructor(expectedBytes: number) {
     this.buffer = Buffer.allocUnsafe(Math.max(64, expectedBytes));
+    this.words = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
   }
   byte(b: number): void {
     if (this.length === this.buffer.length) this.grow(1);
@@ -320,6 +326,15 @@ class ByteText {
     this.length = copyBytes(source, start, end, this.buffer, this.length);
     this.buffer[this.length++] = QUOTE;
   }
+  /** `"` + `source[start, end)` + `"`; returns the CRC running value `running` carried over those bytes (crc32CopyWords). */
+  quotedCrc(running: number, source: DataView, start: number, end: number): number {
+    if (this.length + end - start + 2 > this.buffer.length) this.grow(end - start + 2);
+    this.buffer[this.length++] = QUOTE;
+    const crc = crc32CopyWords(running, source, start, end, this.words, this.length);
+    this.length += end - start;
+    this.buffer[this.length++] = QUOTE;
+    return crc;
+  }
   text(): string {
     return this.buffer.toString('utf8', 0, this.length);
   }
@@ -327,6 +342,7 @@ class ByteText {
     const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
     this.buffer.copy(bigger, 0, 0, this.length);
     this.buffer = bigger;
+    this.words = new DataView(bigger.buffer, bigger.byteOffset, bigger.byteLength);
   }
 }
 

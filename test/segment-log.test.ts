@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { crc32Of } from '../connectors/log-store/segment-log/crc32.ts';
+import { crc32CopyWords, crc32Finish, crc32Of, crc32Start } from '../connectors/log-store/segment-log/crc32.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   encodeRecords,
@@ -109,6 +109,23 @@ describe('segment log', () => {
     for (const [start, end] of [[0, 0], [0, 1], [3, 11], [7, 4999], [0, 5000]] as const) {
       expect(crc32Of(bytes, start, end)).toBe(crc32(bytes.subarray(start, end)));
     }
+  });
+
+  it('copies a range and checksums it exactly as zlib does, at any offsets and lengths (crc32CopyWords)', () => {
+    const bytes = randomBytes(300);
+    const view = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+    for (const [start, end, at] of [[0, 0, 0], [0, 1, 5], [3, 10, 1], [1, 9, 2], [5, 14, 3], [7, 143, 0], [0, 300, 11]] as const) {
+      const target = Buffer.alloc(320, 0xee);
+      const crc = crc32Finish(crc32CopyWords(crc32Start(), view(bytes), start, end, view(target), at));
+      expect(crc).toBe(crc32(bytes.subarray(start, end)));
+      expect(target.subarray(at, at + end - start)).toEqual(bytes.subarray(start, end));
+      // Nothing written outside the range.
+      expect([...target.subarray(0, at), ...target.subarray(at + end - start)].every((b) => b === 0xee)).toBe(true);
+    }
+    // Carried across parts, it is the checksum of the whole.
+    const target = Buffer.alloc(300);
+    const running = crc32CopyWords(crc32CopyWords(crc32Start(), view(bytes), 0, 13, view(target), 0), view(bytes), 13, 300, view(target), 13);
+    expect(crc32Finish(running)).toBe(crc32(bytes));
   });
 
   it('reads records larger than its read buffer', async () => {

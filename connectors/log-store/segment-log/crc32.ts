@@ -4,7 +4,7 @@
  * records this is faster than calling zlib once per record, whose per-call overhead dominates.
  *
  * The CRC of a payload can also be carried along as it is built: `crc32Start`, then `crc32Update` or
- * `crc32Copy` for each part, `CrcOfConstant.append` for a part known in advance (in a few steps
+ * `crc32CopyWords` for each part, `CrcOfConstant.append` for a part known in advance (in a few steps
  * whatever its length), then `crc32Finish`.
  */
 const TABLES = new Int32Array(256 * 8);
@@ -50,35 +50,30 @@ export function crc32Update(running: number, bytes: Uint8Array, start: number, e
   return c;
 }
 
-/** Copies `source[start, end)` to `target` at `at` and returns the running value after those bytes (one pass for both). */
-export function crc32Copy(running: number, source: Uint8Array, start: number, end: number, target: Uint8Array, at: number): number {
+/**
+ * Copies `source[start, end)` to `target` at `at` and returns the running value after those bytes (one
+ * pass for both), reading and writing through DataViews four bytes per load and store: about half the
+ * CPU of a byte-wise copy on events of about 140 bytes. The views are the caller's, made once per
+ * buffer: a DataView made per call cost more than the loads it saves.
+ */
+export function crc32CopyWords(running: number, source: DataView, start: number, end: number, target: DataView, at: number): number {
   const t = TABLES;
   let c = running;
   let i = start;
   let o = at;
   for (; i + 8 <= end; i += 8, o += 8) {
-    const b0 = source[i]!;
-    const b1 = source[i + 1]!;
-    const b2 = source[i + 2]!;
-    const b3 = source[i + 3]!;
-    const b4 = source[i + 4]!;
-    const b5 = source[i + 5]!;
-    const b6 = source[i + 6]!;
-    const b7 = source[i + 7]!;
-    target[o] = b0;
-    target[o + 1] = b1;
-    target[o + 2] = b2;
-    target[o + 3] = b3;
-    target[o + 4] = b4;
-    target[o + 5] = b5;
-    target[o + 6] = b6;
-    target[o + 7] = b7;
-    const a = c ^ (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24));
-    c = t[1792 + (a & 0xff)]! ^ t[1536 + ((a >>> 8) & 0xff)]! ^ t[1280 + ((a >>> 16) & 0xff)]! ^ t[1024 + (a >>> 24)]! ^ t[768 + b4]! ^ t[512 + b5]! ^ t[256 + b6]! ^ t[b7]!;
+    const w0 = source.getInt32(i, true);
+    const w1 = source.getInt32(i + 4, true);
+    target.setInt32(o, w0, true);
+    target.setInt32(o + 4, w1, true);
+    const a = c ^ w0;
+    c =
+      t[1792 + (a & 0xff)]! ^ t[1536 + ((a >>> 8) & 0xff)]! ^ t[1280 + ((a >>> 16) & 0xff)]! ^ t[1024 + (a >>> 24)]! ^
+      t[768 + (w1 & 0xff)]! ^ t[512 + ((w1 >>> 8) & 0xff)]! ^ t[256 + ((w1 >>> 16) & 0xff)]! ^ t[w1 >>> 24]!;
   }
   for (; i < end; i++, o++) {
-    const b = source[i]!;
-    target[o] = b;
+    const b = source.getUint8(i);
+    target.setUint8(o, b);
     c = t[(c ^ b) & 0xff]! ^ (c >>> 8);
   }
   return c;

@@ -9,12 +9,15 @@ import { RECORD_HEADER_BYTES } from './record-framing.ts';
  */
 export class RecordBuilder {
   private buffer: Buffer;
+  /** A view of `buffer`, for writers that copy words (crc32CopyWords). */
+  private words: DataView;
   private length = 0;
   /** Records added so far. */
   count = 0;
 
   constructor(expectedBytes = 64 * 1024) {
     this.buffer = Buffer.allocUnsafe(Math.max(1024, expectedBytes));
+    this.words = viewOf(this.buffer);
   }
 
   /** Adds a record whose payload is `text` (UTF-8). */
@@ -47,6 +50,11 @@ export class RecordBuilder {
     return this.buffer;
   }
 
+  /** A DataView of `bytes` (replaced with it). */
+  get view(): DataView {
+    return this.words;
+  }
+
   /**
    * Ends the record opened at `payloadStart` (from `open`), its payload ending at `payloadEnd`; `crc`
    * is its payload's CRC-32 when the caller computed it while writing it.
@@ -62,8 +70,8 @@ export class RecordBuilder {
 
   private seal(payloadStart: number, payloadLength: number, crc = crc32Of(this.buffer, payloadStart, payloadStart + payloadLength)): void {
     const header = payloadStart - RECORD_HEADER_BYTES;
-    this.buffer.writeUInt32LE(payloadLength, header);
-    this.buffer.writeUInt32LE(crc, header + 4);
+    this.words.setUint32(header, payloadLength, true);
+    this.words.setUint32(header + 4, crc, true);
     this.length = payloadStart + payloadLength;
     this.count++;
   }
@@ -73,7 +81,12 @@ export class RecordBuilder {
     const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
     this.buffer.copy(bigger, 0, 0, this.length);
     this.buffer = bigger;
+    this.words = viewOf(bigger);
   }
+}
+
+function viewOf(bytes: Buffer): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Frames `payloads` (one JSON text each) into one buffer, ready for a single write. */
