@@ -7,12 +7,17 @@
  * this process with the same body, connections and duration. Goal: Flywheel ≥ 70% of the floor's
  * events/s at batches of 100 and of 1,000 events.
  *
- *   npx tsx bench/log-api.ts [--batches 100,1000] [--connections 32] [--duration 8] [--runs 3]
+ *   npx tsx bench/log-api.ts [--batches 100,1000] [--connections 32] [--duration 8] [--runs 3] [--warm-up 2]
  *
  * Reports events accepted per second (2xx requests × batch size), p50 and p99 latency, the ratio, and
  * the CPU time each server process used per event (user + system, all its threads): the load
  * generator shares the machine, so the CPU cost is the steadier measure of the work each does. For
  * both it reports how many requests one fdatasync acknowledged (group commit).
+ *
+ * Each timed run is preceded by a warm-up of the same server process (`--warm-up` seconds of the same
+ * load, untimed), and the CPU time and sync counters are taken from its end: the figures are of servers
+ * whose code V8 has compiled, not of their first seconds (before 2026-12-05 the warm-up ran in a
+ * process of its own, so each timed run also paid its server's compilation).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -64,6 +69,8 @@ function cpuMicros(): number {
 async function serveFlywheel(dir: string): Promise<void> {
   const server = await startLogServer({ stateDir: dir, streams: [STREAM], tokens: TokenTable.parse(`${TOKEN}=write:*`), port: 0, log: () => undefined });
   process.stdout.write(`listening on ${server.url} cpu=${cpuMicros()}\n`);
+  // The end of the warm-up: the CPU time used so far (the sync counters are read from /healthz).
+  process.on('SIGUSR2', () => process.stdout.write(`mark cpu=${cpuMicros()}\n`));
   process.once('SIGTERM', () => {
     const cpu = cpuMicros();
     void server.close().then(() => {
@@ -77,6 +84,10 @@ async function serveFlywheel(dir: string): Promise<void> {
 async function serveFloor(dir: string): Promise<void> {
   const floor = await startLogFloor(dir);
   process.stdout.write(`listening on ${floor.url} cpu=${cpuMicros()}\n`);
+  process.on('SIGUSR2', () => {
+    const { requests, syncs } = floor.stats();
+    process.stdout.write(`mark cpu=${cpuMicros()} requests=${requests} syncs=${syncs}\n`);
+  });
   process.once('SIGTERM', () => {
     const cpu = cpuMicros();
     const { requests, syncs } = floor.stats();
@@ -113,7 +124,15 @@ interface Run {
   readonly requestsPerSync?: number;
 }
 
-async function startChild(subject: Subject, dir: string): Promise<{ url: string; stop: () => Promise<{ cpu: number; requestsPerSync?: number }> }> {
+interface Child {
+  readonly url: string;
+  /** Marks the end of the warm-up: what `stop` reports is counted from here. */
+  mark(): Promise<void>;
+  /** Stops the server; resolves with the CPU microseconds it used since the mark (and the floor's requests per fdatasync since then). */
+  stop(): Promise<{ cpu: number; requestsPerSync?: number }>;
+}
+
+async function startChild(subject: Subject, dir: string): Promise<Child> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', subject, '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -125,40 +144,66 @@ async function startChild(subject: Subject, dir: string): Promise<{ url: string;
     });
     void exited.then((code) => reject(new Error(`${subject} server exited with ${code}`)));
   });
+  let marked = { cpu: cpuAtStart, requests: 0, syncs: 0 };
   return {
     url,
-    /** Stops the server; resolves with the CPU microseconds it used while it served (and the floor's requests per fdatasync). */
+    mark: async () => {
+      const seen = out.length;
+      child.kill('SIGUSR2');
+      const match = await new Promise<RegExpExecArray>((resolve, reject) => {
+        const look = () => {
+          const found = /mark cpu=(\d+)(?: requests=(\d+) syncs=(\d+))?\n/.exec(out.slice(seen));
+          if (found) {
+            child.stdout.off('data', look);
+            resolve(found);
+          }
+        };
+        child.stdout.on('data', look);
+        void exited.then((code) => reject(new Error(`${subject} server exited with ${code}`)));
+        look();
+      });
+      marked = { cpu: Number(match[1]), requests: Number(match[2] ?? 0), syncs: Number(match[3] ?? 0) };
+    },
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
       const match = /stopped cpu=(\d+)(?: requests=(\d+) syncs=(\d+))?/.exec(out);
       if (!match) throw new Error(`${subject} server did not report its CPU time`);
-      return { cpu: Number(match[1]) - cpuAtStart, ...(match[2] !== undefined ? { requestsPerSync: Number(match[2]) / Math.max(1, Number(match[3])) } : {}) };
+      const requestsPerSync = match[2] !== undefined ? (Number(match[2]) - marked.requests) / Math.max(1, Number(match[3]) - marked.syncs) : undefined;
+      return { cpu: Number(match[1]) - marked.cpu, ...(requestsPerSync !== undefined ? { requestsPerSync } : {}) };
     },
   };
 }
 
-async function measure(subject: Subject, body: string, batch: number, options: { connections: number; duration: number }): Promise<Run> {
+/** Flywheel's appends and syncs so far, from /healthz (the per-stream counters are shown to a valid token only). */
+async function flywheelSyncs(url: string): Promise<{ appends: number; syncs: number }> {
+  const health = (await (await fetch(`${url}/healthz`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { log: Record<string, { appends: number; syncs: number }> };
+  return health.log[STREAM.name]!;
+}
+
+async function measure(subject: Subject, body: string, batch: number, options: { connections: number; duration: number; warmUp: number }): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), `flywheel-bench-log-${subject}-`));
   const server = await startChild(subject, dir);
   let result: AutocannonResult;
   let cpuMicros: number;
   let requestsPerSync: number | undefined;
   try {
-    const path = '/v1/streams/clicks/events';
-    result = await autocannon({
-      url: server.url + path,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-      body,
-      connections: options.connections,
-      duration: options.duration,
-    });
-    if (subject === 'flywheel') {
-      // The per-stream counters are shown to a valid token only.
-      const health = (await (await fetch(`${server.url}/healthz`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { log: Record<string, { appends: number; syncs: number }> };
-      const { appends, syncs } = health.log[STREAM.name]!;
-      requestsPerSync = appends / Math.max(1, syncs);
+    const load = (duration: number) =>
+      autocannon({
+        url: `${server.url}/v1/streams/clicks/events`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body,
+        connections: options.connections,
+        duration,
+      });
+    if (options.warmUp > 0) await load(options.warmUp);
+    const before = subject === 'flywheel' ? await flywheelSyncs(server.url) : undefined;
+    await server.mark();
+    result = await load(options.duration);
+    if (before) {
+      const after = await flywheelSyncs(server.url);
+      requestsPerSync = (after.appends - before.appends) / Math.max(1, after.syncs - before.syncs);
     }
   } finally {
     const stopped = await server.stop();
@@ -193,16 +238,17 @@ export interface LogApiOptions {
   readonly connections: number;
   readonly duration: number;
   readonly runs: number;
+  /** Seconds of load on each server process before its timed run (untimed). */
+  readonly warmUp: number;
 }
 
 export async function benchLogApi(options: LogApiOptions): Promise<void> {
-  process.stdout.write(`node ${process.version}, ${cpus().length} cores; ${options.connections} connections, ${options.duration} s per run, ${options.runs} runs each (alternating)\n`);
+  process.stdout.write(
+    `node ${process.version}, ${cpus().length} cores; ${options.connections} connections, ${options.duration} s per run after ${options.warmUp} s of warm-up in the same process, ${options.runs} runs each (alternating)\n`,
+  );
   for (const batch of options.batches) {
     const body = batchBody(batch);
     const loadBefore = loadAverage();
-    // Warm-up of each, untimed.
-    await measure('flywheel', body, batch, { connections: options.connections, duration: 2 });
-    await measure('floor', body, batch, { connections: options.connections, duration: 2 });
     const runs: Record<Subject, Run[]> = { flywheel: [], floor: [] };
     for (let i = 0; i < options.runs; i++) {
       runs.flywheel.push(await measure('flywheel', body, batch, options));
@@ -243,6 +289,7 @@ export function logApiOptions(argv: string[]): LogApiOptions & { serve?: string;
       connections: { type: 'string', default: '32' },
       duration: { type: 'string', default: '8' },
       runs: { type: 'string', default: '3' },
+      'warm-up': { type: 'string', default: '2' },
     },
   });
   return {
@@ -252,6 +299,7 @@ export function logApiOptions(argv: string[]): LogApiOptions & { serve?: string;
     connections: Number(values.connections),
     duration: Number(values.duration),
     runs: Number(values.runs),
+    warmUp: Number(values['warm-up']),
   };
 }
 
