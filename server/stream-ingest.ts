@@ -139,6 +139,42 @@ export class StreamIngest {
   }
 
   /**
+   * The write that stored the event `id` already, if this stream remembers it: a caller building
+   * records itself (`acceptStored`) leaves that event out and waits for this write instead.
+   */
+  storedBy(id: string): Promise<void> | undefined {
+    return this.recent.get(id);
+  }
+
+  /**
+   * Appends events the server wrote itself, already framed in their stored form: `records` holds
+   * `ids.length` records, the JSON of the event whose `_event_id` is `ids[i]` with its `_received_at`
+   * (the decision log's, server/serving/decision-records.ts, built from typed values: the checks meant
+   * for client input are not run again). The caller left out the ids `storedBy` knows, and passes the
+   * writes that stored them as `earlier`; the rest is done as `accept` does it after its checks: the
+   * ids remembered, the online push shown each event, one append.
+   */
+  acceptStored(records: Buffer, ids: readonly string[], earlier: readonly Promise<void>[] = []): AcceptedBatch {
+    const writes = [...earlier];
+    if (ids.length > 0) {
+      const seen = this.options.storedEvents?.();
+      if (seen) {
+        for (let at = 0; at < records.length; ) {
+          const length = records.readUInt32LE(at);
+          seen.add(JSON.parse(records.toString('utf8', at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length)) as Record<string, unknown>);
+          at += RECORD_HEADER_BYTES + length;
+        }
+      }
+      const write = this.log.append(this.schema.name, records, ids.length);
+      this.recent.add([...ids], write);
+      writes.push(write);
+      if (seen) void write.then(() => seen.stored(), () => undefined);
+    }
+    const durable = allDone(writes);
+    return { events: ids.length + earlier.length, idsJson: () => JSON.stringify(ids), duplicates: earlier.length, durable };
+  }
+
+  /**
    * The fast path for a JSON array body (UTF-8 checked), with what `accept` does: when the batch is
    * one the `BatchScanner` takes whole (every event valid and already in its stored form, at most
    * `maxEvents` of them), its events are stored from the body's bytes as they came, with no parse,

@@ -160,7 +160,7 @@ describe('POST /v1/decide', { timeout: 60_000 }, () => {
     // 0.1 < 0.5: explore. Shuffle of [0, 1, 3]: position 0 takes 0 + floor(0.7 * 3) = 2 -> [3, 1, 0]; position 1 takes
     // 1 + floor(0.2 * 2) = 1. Shown 3 then 1, neither greedy's at its position: 0.5 / 3 each.
     draws.push(0.1, 0.7, 0.2);
-    const explored = await decide({ context: { user_id: 42, boost: 0.5 }, candidates: FIVE_ITEMS, filters: ['in_stock'], topK: 2, explore: { epsilon: 0.5 } });
+    const explored = await decide({ context: { user_id: 42, boost: 0.5 }, candidates: FIVE_ITEMS, filters: ['in_stock'], topK: 2, explore: { epsilon: 0.5, key: 'request-7' } });
     expect(explored.body).toMatchObject({
       explored: true, eligible: 3,
       items: [{ candidate: 3, keys: { item_id: 4, user_id: 42 }, score: 1, propensity: 0.5 / 3 }, { candidate: 1, keys: { item_id: 2, user_id: 42 }, score: -0.5, propensity: 0.5 / 3 }],
@@ -326,6 +326,9 @@ describe('POST /v1/decide', { timeout: 60_000 }, () => {
       { item_id: 5, row_index: 4, price: null, available: null, affinity: 2, available__status: 'missing', model: 'ranker', version: 'v1', score: null, rank: null, position: null, propensity: null },
     ]);
     expect(explored[0]!.context).toBe('{"user_id":42}');
+    // The request's explore.key is logged on each of its rows, so its draws can be recomputed; a decision keyed by its id logs null.
+    expect(explored.map((row) => row[c.exploreKey])).toEqual(['request-7', 'request-7', 'request-7', 'request-7', 'request-7']);
+    expect(new Set(events.filter((event) => event.explored !== true).map((event) => event[c.exploreKey]))).toEqual(new Set([null]));
     // Each decision of the declared split logged the version of its user's arm.
     expect(splitDecisions.map(({ decisionId }) => byDecision.get(decisionId)![0]![c.version])).toEqual(splitDecisions.map(({ version }) => version));
     // Failed and refused requests log nothing: the decisions logged are the ones answered 200 (1 + 3 + 1 + 5 + 2 + 14).

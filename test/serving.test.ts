@@ -11,6 +11,8 @@ import { SqliteOnlineStore } from '../connectors/online-store/sqlite/sqlite-onli
 import type { ProjectSpec } from '../core/definitions/specs.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
 import { startLogServer, TokenTable, type RunningLogServer, type ServedDecision, type ServingOptions } from '../server/index.ts';
+import { isServedFragments } from '../server/serving/served-decision.ts';
+import { spellOut } from '../server/serving/served-fragments.ts';
 import { deleteTestKeys, redisUrl, startRedisServer, testKeyPrefix, withRedisClient, type RunningRedis } from './setup/redis.ts';
 import { startRedisCluster } from './setup/redis-cluster.ts';
 
@@ -128,7 +130,7 @@ function describeServing(name: string, open: () => Promise<StoreUnderTest>): voi
       stateDir = mkdtempSync(join(tmpdir(), 'flywheel-serving-'));
       const serving: ServingOptions = {
         store: counted.store, project, nowMicros: () => NOW_MICROS, limits: { maxRows: 600, maxIssues: 3 },
-        decisions: { logs: (service) => service === 'fraud_model', offer: (decision) => void offered.push(decision) },
+        decisions: { logs: (service) => service === 'fraud_model', offer: (decision) => void offered.push(isServedFragments(decision) ? spellOut(decision) : decision) },
       };
       server = await startLogServer({ stateDir, streams: [], tokens: TokenTable.parse(TOKENS), port: 0, log: (line) => void lines.push(line), serving });
     });

@@ -19,7 +19,7 @@ import type { ColumnSpec, EventFieldSpec, EventStreamSpec, FeatureServiceLogging
  *   <view>__event_time      the event time of the values served from the view (null when missing)
  *   context                 the request's shared context as JSON text (null without one)
  *
- * A service that a model reads (`model({ service })`, scored by `POST /v1/decide`) has seven more
+ * A service that a model reads (`model({ service })`, scored by `POST /v1/decide`) has eight more
  * columns, after those, null in the rows `POST /v1/features` logs (docs/decide.md, "What is logged"):
  *
  *   model_name              the model that scored the decision
@@ -29,6 +29,7 @@ import type { ColumnSpec, EventFieldSpec, EventStreamSpec, FeatureServiceLogging
  *   shown_position          where it was shown, from 0 (null: not shown)
  *   propensity              the chance the policy shows it there (null: not shown)
  *   explored                whether the slate was the exploration branch's random one
+ *   explore_key             the request's `explore.key`, which keyed its draws (null: keyed by the decision id)
  *
  * They come last and are nullable, so adding a model to a logged service only adds columns
  * (`flywheel apply` alters the table) and training sets from the log read the features as before.
@@ -58,6 +59,7 @@ export const SCORING_COLUMNS = {
   position: 'shown_position',
   propensity: 'propensity',
   explored: 'explored',
+  exploreKey: 'explore_key',
 } as const;
 
 /** What a layout needs of the project's models: which services they read. */
@@ -179,6 +181,7 @@ function scoringFields(): EventFieldSpec[] {
     { name: c.position, type: 'int32', nullable: true },
     { name: c.propensity, type: 'float64', nullable: true },
     { name: c.explored, type: 'bool', nullable: true },
+    { name: c.exploreKey, type: 'string', nullable: true },
   ];
 }
 

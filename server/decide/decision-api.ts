@@ -12,7 +12,8 @@ import { sendJsonAnswer } from '../node-route.ts';
 import { allows, type TokenTable } from '../auth/bearer-tokens.ts';
 import { uuidv7 } from '../event-ids.ts';
 import { readBody, readIncomingBody } from '../read-body.ts';
-import { assembleFragments, decisionOf, planReads } from '../serving/assemble-features.ts';
+import { assembleFragments, planReads } from '../serving/assemble-features.ts';
+import { fragmentsOf } from '../serving/served-fragments.ts';
 import { candidateInputs, keysOfRow } from './candidate-inputs.ts';
 import { bearerScopes, checkContentType, incomingOf, parseJson, type FeatureServing } from '../serving/feature-serving.ts';
 import { resolveServices, type ResolvedService, type ServingTarget } from '../serving/resolve-service.ts';
@@ -193,24 +194,18 @@ export class DecisionApi {
     const slate = scorer === undefined ? uniformSlate(eligible, topK, draws) : rankCandidates(scores, eligible, { topK, epsilon: request.epsilon }, draws);
     const versionScored = scorer?.version ?? null;
 
-    const rank = new Map(slate.greedy.map((index, at) => [index, at]));
-    const position = new Map(slate.shown.map((index, at) => [index, at]));
-    const scoredRows: ScoredRow[] = Array.from({ length: inputs.length }, (_, index) => {
-      const at = position.get(index);
-      return { score: rank.has(index) ? scores[index]! : null, rank: rank.get(index) ?? null, position: at ?? null, propensity: at === undefined ? null : slate.propensities[at]! };
-    });
     const keysOf = (index: number) => keysOfRow(target, rows, index);
     const decisions = this.#options.decisions;
     if (decisions?.logs(service)) {
-      // Spelt out after the answer is on its way (statuses and event times too); the fragments it reads never change.
-      setImmediate(() => {
-        try {
-          const served = decisionOf({ ...target, service }, rows, plan, assembled, decisionId, isoFromMicros(nowMicros));
-          decisions.offer({ ...served, scoring: { model: model.spec.name, version: versionScored, explored: slate.explored, rows: scoredRows } });
-        } catch (error) {
-          this.#deps.log(`decide: offering decision ${decisionId} to the decision log failed: ${(error as Error).message}`);
-        }
+      // Offered as the answer's fragments, nothing spelt out here: the log writes its rows later, a bounded slice per turn of the event loop.
+      const rank = new Map(slate.greedy.map((index, at) => [index, at]));
+      const position = new Map(slate.shown.map((index, at) => [index, at]));
+      const scoredRows: ScoredRow[] = Array.from({ length: inputs.length }, (_, index) => {
+        const at = position.get(index);
+        return { score: rank.has(index) ? scores[index]! : null, rank: rank.get(index) ?? null, position: at ?? null, propensity: at === undefined ? null : slate.propensities[at]! };
       });
+      const scoring = { model: model.spec.name, version: versionScored, explored: slate.explored, rows: scoredRows, ...(request.exploreKey !== undefined ? { exploreKey: request.exploreKey } : {}) };
+      decisions.offer(fragmentsOf({ ...target, service }, rows, plan, assembled, decisionId, isoFromMicros(nowMicros), scoring));
     }
     return JSON.stringify({
       decision_id: decisionId,
