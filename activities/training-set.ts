@@ -9,7 +9,7 @@ import { definitionHash } from '../core/plan/definition-hash.ts';
 import { compileColumnStats, readColumnStats, type ColumnStats } from '../core/sql/column-stats.ts';
 import { compileConsistency, readConsistency } from '../core/sql/consistency.ts';
 import { buildConsistencyReport, mergeConsistency, type ColumnSource, type PartitionConsistency } from '../core/training-set/consistency.ts';
-import { compileCountUnpartitioned, compileNoRows, compilePartitionedRows, compilePartitionRows, compileUnloadRows, PARTITION_COLUMN, PARTITION_KEY_COLUMN } from '../core/sql/partition-sql.ts';
+import { compileNoRows, compilePartitionedRows, compilePartitionRows, compileUnloadRows, PARTITION_COLUMN, PARTITION_KEY_COLUMN } from '../core/sql/partition-sql.ts';
 import { compilePointInTimeJoin } from '../core/sql/point-in-time.ts';
 import { compileDropTable, compileMaxOf, compileSelectAll } from '../core/sql/tables.ts';
 import { featureViewViewName, sourceViewName } from '../core/sql/warehouse-objects.ts';
@@ -194,8 +194,8 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
                   .filter((row) => row.g !== null).map((row) => [keyOf(row.g), readConsistency(row, compared)]))
                 : undefined;
               const keys = [...new Set([...(plan.partitions ?? (unit === 'none' ? ['all'] : [])), ...statsByKey.keys()])].sort();
-              const [nulls] = await engine.all<{ n: number }>(compileCountUnpartitioned(table, engine.dialect));
-              skippedNullTimestamps = Number(nulls?.n ?? 0);
+              // The group without a partition holds the spine rows with a null timestamp: counted in the same pass.
+              skippedNullTimestamps = Number(grouped.find((row) => row.g === null)?.n ?? 0);
               progress = { stage: 'export', done: 0, total: keys.length };
               const partitions = keys.map((key) => {
                 const partition = partitionFromKey(key, unit);

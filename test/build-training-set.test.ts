@@ -374,4 +374,25 @@ describe('buildTrainingSet workflow', () => {
       await restore.close();
     }
   });
+
+  it('counts the spine rows left out for a null timestamp in the statistics pass, and publishes the rest', async () => {
+    const engine = await openDuckDBEngine({ path: warehouse });
+    await engine.run({ sql: `INSERT INTO labels VALUES (1, NULL, true), (4, NULL, false)`, parameters: [] });
+    await engine.close();
+    const client = await connectClient();
+    try {
+      const result = await runWorker({ taskQueue, activities: createActivities(depsWith(new LocalObjectStore(objectsRoot))) }, () =>
+        client.workflow.execute(buildTrainingSet, { taskQueue, workflowId: `null-ts-${taskQueue}`, args: [{ project: 'pit_test', trainingSet: 'fraud_training' }] }),
+      );
+      expect(result).toMatchObject({
+        rowCount: 5, skippedNullTimestamps: 2,
+        partitions: [{ key: 'day=2024-03-01', rowCount: 1 }, { key: 'day=2024-03-02', rowCount: 3 }, { key: 'day=2024-03-03', rowCount: 1 }],
+      });
+    } finally {
+      await client.connection.close();
+      const restore = await openDuckDBEngine({ path: warehouse });
+      await restore.run({ sql: 'DELETE FROM labels WHERE ts IS NULL', parameters: [] });
+      await restore.close();
+    }
+  });
 });

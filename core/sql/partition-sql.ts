@@ -23,11 +23,6 @@ export function partitionStartSql(timestampColumn: string, unit: PartitionUnit, 
  */
 export const PARTITION_COLUMN = '__fw_partition';
 
-/** How many rows of a working table have no partition (a null spine timestamp), as `n`. */
-export function compileCountUnpartitioned(table: string, dialect: Dialect): CompiledQuery {
-  return { sql: `SELECT count(*) AS ${dialect.identifier('n')} FROM ${dialect.qualified(table)} WHERE ${dialect.identifier(PARTITION_COLUMN)} IS NULL`, parameters: [] };
-}
-
 /**
  * The rows of one partition of a working table, in its order. The table is clustered by partition
  * start (the join orders by it), so the engine reads only the row groups of that partition. Written
