@@ -192,15 +192,8 @@ export function createMaterializeActivities(deps: MaterializeDeps) {
 type WriteDone = MaterializeChunkResult;
 
 /**
- * Writes in flight per chunk while it reads the next batch: two, so Redis runs one batch's scripts
- * while this process settles the previous one and builds the next (with one, the two took turns).
- * Batches of a chunk hold distinct entities, so the order they land in does not matter.
- */
-const WRITES_IN_FLIGHT = 2;
-
-/**
- * Writes every batch of `batches` (join keys, event micros, values JSON) with writeEncoded, up to
- * WRITES_IN_FLIGHT writes at once while the next batch is read. `onWritten` is called after each write.
+ * Writes every batch of `batches` (join keys, event micros, values JSON) with writeEncoded, one
+ * write in flight while the next batch is read. `onWritten` is called after each write, in order.
  */
 async function writeStream(
   batches: AsyncIterable<EngineBatch>,
@@ -211,24 +204,18 @@ async function writeStream(
   signal: AbortSignal,
 ): Promise<void> {
   const features = view.features.map((f) => f.name);
-  const inFlight: Promise<void>[] = [];
-  try {
-    for await (const batch of batches) {
-      if (signal.aborted) throw signal.reason;
-      const rows = encodedRows(batch, joinKeys);
-      if (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift();
-      // The view's ttl rides with the rows: Redis sets each key to expire when its value does.
-      const write = store.writeEncoded({ view: view.name, features, rows, ttlSeconds: view.ttlSeconds }).then((result) => onWritten({ rows: rows.length, ...result }));
-      // Awaited in turn or after the loop; until then a failure must not count as unhandled.
-      write.catch(() => undefined);
-      inFlight.push(write);
-    }
-    while (inFlight.length > 0) await inFlight.shift();
-  } catch (error) {
-    // No write outlives its attempt: the others settle before the failure is reported (and the retry starts).
-    await Promise.allSettled(inFlight);
-    throw error;
+  let inFlight: Promise<void> | undefined;
+  for await (const batch of batches) {
+    if (signal.aborted) throw signal.reason;
+    const rows = encodedRows(batch, joinKeys);
+    if (inFlight) await inFlight;
+    // The view's ttl rides with the rows: Redis sets each key to expire when its value does.
+    const write = store.writeEncoded({ view: view.name, features, rows, ttlSeconds: view.ttlSeconds }).then((result) => onWritten({ rows: rows.length, ...result }));
+    // Awaited before the next write or after the loop; until then a failure must not count as unhandled.
+    write.catch(() => undefined);
+    inFlight = write;
   }
+  if (inFlight) await inFlight;
 }
 
 /** The rows of a batch of compileEncodedLatestValues: keys first, then the event micros and the values JSON. */

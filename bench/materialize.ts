@@ -66,7 +66,7 @@ export interface MaterializeFigures {
   loadAfter: string;
 }
 
-type SubjectName = 'workflow' | 'read' | 'writeEncoded' | 'writeEncodedTwo' | 'sweep' | 'sweepScan' | 'floorOne' | 'floorTwo' | 'floorScript' | 'msetNoExpiry';
+type SubjectName = 'workflow' | 'read' | 'writeEncoded' | 'sweep' | 'sweepScan' | 'floorOne' | 'floorTwo' | 'floorScript' | 'msetNoExpiry';
 type FloorShape = 'floorOne' | 'floorTwo' | 'floorScript';
 const FLOOR_SHAPES: readonly FloorShape[] = ['floorOne', 'floorTwo', 'floorScript'];
 
@@ -172,15 +172,6 @@ export async function benchMaterialize(options: { entities: number; features: nu
           await store.writeEncoded({ view: VIEW, features: names, ttlSeconds: view.ttlSeconds, rows: rows.slice(start, start + 2048).map((r) => ({ key: [r.key], eventMicros: r.eventMicros, values: r.values })) });
         }
       },
-      // The same, two writes in flight as each chunk of the workflow keeps them (activities/materialize.ts, WRITES_IN_FLIGHT).
-      writeEncodedTwo: async () => {
-        const inFlight: Promise<unknown>[] = [];
-        for (let start = 0; start < rows.length; start += 2048) {
-          if (inFlight.length >= 2) await inFlight.shift();
-          inFlight.push(store.writeEncoded({ view: VIEW, features: names, ttlSeconds: view.ttlSeconds, rows: rows.slice(start, start + 2048).map((r) => ({ key: [r.key], eventMicros: r.eventMicros, values: r.values })) }));
-        }
-        await Promise.all(inFlight);
-      },
       // The workflow's last step for a view with a ttl (sweepExpiredOnline), alone: every key was
       // written with the view's ttl, so the view's expiry bound lets it return without a SCAN.
       sweep: async () => {
@@ -223,8 +214,7 @@ export function printMaterializeFigures(f: MaterializeFigures): void {
     `\nMaterialization into Redis: ${f.entities.toLocaleString('en')} entities × ${f.features} features (median of ${f.runs}; load average ${f.loadBefore} before, ${f.loadAfter} after)\n` +
       line('workflow, end to end (4 chunks, two at a time)', 'workflow') +
       line('  its read stage alone (the 4 chunk queries, streamed out of DuckDB)', 'read') +
-      line('  its write stage alone (writeEncoded from memory, one write at a time)', 'writeEncoded') +
-      line('  the same, two writes in flight (as each chunk writes now)', 'writeEncodedTwo') +
+      line('  its write stage alone (writeEncoded from memory)', 'writeEncoded') +
       line('  its expiry sweep alone (deleteExpired: the view\'s expiry bound is known, no SCAN)', 'sweep') +
       line('  the expiry sweep as before bounds (a SCAN of the view\'s keys, nothing to remove)', 'sweepScan') +
       line('floor: pipelined SET … PXAT, 1 connection', 'floorOne') +
@@ -256,7 +246,7 @@ async function checkSameRecords(client: ReturnType<typeof createClient>, encoded
 }
 
 function emptySamples(): Record<SubjectName, { ms: number[]; nodeCpuS: number[]; redisCpuS: number[] }> {
-  const names: SubjectName[] = ['workflow', 'read', 'writeEncoded', 'writeEncodedTwo', 'sweep', 'sweepScan', 'floorOne', 'floorTwo', 'floorScript', 'msetNoExpiry'];
+  const names: SubjectName[] = ['workflow', 'read', 'writeEncoded', 'sweep', 'sweepScan', 'floorOne', 'floorTwo', 'floorScript', 'msetNoExpiry'];
   return Object.fromEntries(names.map((n) => [n, { ms: [], nodeCpuS: [], redisCpuS: [] }])) as never;
 }
 
