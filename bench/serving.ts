@@ -20,15 +20,19 @@
  *    before it says it listens: Flywheel's server runs synthetic requests through its request path
  *    at start-up), and answer `--first-requests` (1,000) sequential requests on a keep-alive
  *    connection, taking turns in blocks of 100; every one is measured. A third server, Flywheel started
- *    without its warm-up, takes the same turns, to show what the warm-up does. This client is warmed first
- *    (`--warm-client` requests to a throwaway floor), so its own compilation stays out of the figures.
+ *    without its warm-up, takes the same turns, to show what the warm-up does. The client is a process
+ *    of its own (`--measure-first`, with a young generation of 64 MB), warmed first (`--warm-client`
+ *    requests to a throwaway floor) before the servers start, so neither the driver's heap (a million
+ *    entities loaded) nor the client's own compilation is in the figures; its GC pauses are reported.
  * 2. **Steady state**: one Flywheel and one floor (and the cluster's) answer `--warm-servers`
  *    unmeasured requests of every size, then latency for 1, 100 and 500 candidates as above (after
  *    `--warm-up` more untimed, back to back and with `--pace` ms between requests), then throughput:
  *    autocannon with `--connections` connections of `--throughput-rows`-candidate requests (100) for
  *    `--duration` seconds, best of 2 each, alternating, in entity rows per second (goal: Flywheel ≥ 70%
  *    of the floor); Flywheel both as asked by default (values, statuses and event times: an answer
- *    about six times the floor's) and asked for `"metadata": false` (the same values as the floor's).
+ *    about six times the floor's) and asked for `"metadata": false` (the same values as the floor's);
+ *    and a second floor answering the default answer's bytes (serving-floor.ts `--metadata`), to show
+ *    what those bytes cost any server apart from building them.
  *
  *   npx tsx bench/serving.ts [--entities 1000000] [--features 50] [--first-requests 1000] [--warm-client 3000] [--requests 2000] [--warm-up 200] [--warm-servers 5000] [--pace 0] [--duration 10] [--connections 10] [--throughput-rows 100] [--redis-url redis://…] [--skip-cluster | --redis-cluster-urls redis://…,redis://…]
  */
@@ -75,12 +79,79 @@ async function serveFlywheel(redis: { redisUrl: string } | { clusterUrls: string
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
 }
 
+// --- client mode: the first requests after start, measured from a process of their own ---------------
+
+/**
+ * The client of phase 1 in a process of its own (`--measure-first`), so that what the driver did
+ * before (loading a million entities, starting servers) leaves no heap to collect and no compiled
+ * state behind in the process that measures. It warms itself against a throwaway floor
+ * (`--warm-url`, `--warm-client` requests of 1 and 100 rows), prints `warmed`, then reads one line on
+ * stdin, `{"flywheel": url, "floor": url, "unwarmed": url}` (fresh servers, started after it
+ * warmed), measures `--first-requests` requests of `--rows` rows to each (takeTurns) and prints one
+ * line `first-requests {…}`: each server's latencies and this process's GC pauses while measuring.
+ */
+async function measureFirstRequests(options: ServingBenchOptions & { rows: number; warmUrl: string }): Promise<void> {
+  await takeTurns({ floor: new URL(options.warmUrl + PATH) }, options.warmClient, (i) => randomIds(i % 2 === 0 ? 1 : 100, options.entities));
+  process.stdout.write('warmed\n');
+  const line = await new Promise<string>((resolve) => {
+    let input = '';
+    process.stdin.on('data', (chunk: Buffer) => {
+      input += chunk.toString();
+      if (input.includes('\n')) resolve(input.slice(0, input.indexOf('\n')));
+    });
+  });
+  process.stdin.pause();
+  const urls = Object.fromEntries(Object.entries(JSON.parse(line) as Record<string, string>).map(([subject, url]) => [subject, new URL(url + PATH)])) as Partial<Record<Subject, URL>>;
+  const measured = await latencies(urls, options.rows, options.firstRequests, options.entities, 0, 0);
+  process.stdout.write(`first-requests ${JSON.stringify(measured)}\n`);
+}
+
+/**
+ * Starts the measuring client (measureFirstRequests) and waits until it has warmed; `measure` hands
+ * it the fresh servers and resolves with what it measured. `--max-semi-space-size=64`: a young
+ * generation large enough that the client's own scavenges (it reads answers of a few hundred
+ * kilobytes) are rare, so they land in few of the servers' samples; they are still counted.
+ */
+async function startMeasuringClient(options: ServingBenchOptions, rows: number, warmUrl: string): Promise<{ measure: (urls: Partial<Record<Subject, string>>) => Promise<Partial<Record<Subject, Latency>> & { clientGc: ClientGc }> }> {
+  const args = [
+    '--max-semi-space-size=64', '--import', 'tsx', fileURLToPath(import.meta.url), '--measure-first', '--rows', String(rows), '--warm-url', warmUrl,
+    '--warm-client', String(options.warmClient), '--first-requests', String(options.firstRequests), '--entities', String(options.entities),
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  /** Resolves with the first match of `pattern` in the client's output (polled: the output is a few lines). */
+  const next = async (pattern: RegExp): Promise<RegExpExecArray> => {
+    let code: number | null | undefined;
+    void exited.then((c) => (code = c));
+    for (;;) {
+      const match = pattern.exec(out);
+      if (match) return match;
+      if (code !== undefined) throw new Error(`the measuring client exited with ${code}: ${out.slice(-300)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  await next(/^warmed$/m);
+  return {
+    measure: async (urls) => {
+      child.stdin.end(`${JSON.stringify(urls)}\n`);
+      const match = await next(/^first-requests (.*)$/m);
+      await exited;
+      return JSON.parse(match[1]!) as Partial<Record<Subject, Latency>> & { clientGc: ClientGc };
+    },
+  };
+}
+
 // --- driver ------------------------------------------------------------------------------------------
 
 /** Flywheel on one Redis, the floor on the same Redis, Flywheel on the Redis Cluster. */
 /** `unwarmed`: Flywheel without its start-up warm-up, beside it in the first-requests phase, to show what the warm-up does. */
-type Subject = 'flywheel' | 'floor' | 'cluster' | 'unwarmed';
-const SUBJECT_NAMES: Record<Subject, string> = { flywheel: 'Flywheel', floor: 'floor', cluster: 'Flywheel on Redis Cluster', unwarmed: 'Flywheel without warm-up' };
+/** `metadataFloor`: the floor answering the bytes of Flywheel's default answer (serving-floor.ts `--metadata`), in the throughput phase only. */
+type Subject = 'flywheel' | 'floor' | 'cluster' | 'unwarmed' | 'metadataFloor';
+const SUBJECT_NAMES: Record<Subject, string> = { flywheel: 'Flywheel', floor: 'floor', cluster: 'Flywheel on Redis Cluster', unwarmed: 'Flywheel without warm-up', metadataFloor: 'floor with metadata' };
 
 interface AutocannonResult {
   readonly duration: number;
@@ -99,8 +170,8 @@ const FLOOR_SCRIPT = fileURLToPath(new URL('./floors/serving-floor.ts', import.m
 async function startChild(subject: Subject, redisUrl: string, features: number): Promise<{ url: string; startMs: number; stop: () => Promise<void> }> {
   const where = subject === 'cluster' ? ['--redis-cluster-urls', redisUrl] : ['--redis-url', redisUrl];
   const args =
-    subject === 'floor'
-      ? [FLOOR_SCRIPT, '--redis-url', redisUrl, '--key-prefix', KEY_PREFIX, '--view', VIEW]
+    subject === 'floor' || subject === 'metadataFloor'
+      ? [FLOOR_SCRIPT, '--redis-url', redisUrl, '--key-prefix', KEY_PREFIX, '--view', VIEW, ...(subject === 'metadataFloor' ? ['--metadata', String(features)] : [])]
       : [fileURLToPath(import.meta.url), '--serve', subject, ...where, '--features', String(features)];
   const spawned = performance.now();
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
@@ -151,8 +222,10 @@ interface Latency {
   readonly p999: number;
 }
 
+type ClientGc = { count: number; major: number; longestMs: number; totalMs: number };
+
 /** This process's GC pauses from now until `stop()`: the client's own pauses land in both servers' samples. */
-function clientGcPauses(): { stop(): { count: number; major: number; longestMs: number; totalMs: number } } {
+function clientGcPauses(): { stop(): ClientGc } {
   const entries: PerformanceEntry[] = [];
   const observer = new PerformanceObserver((list) => entries.push(...list.getEntries()));
   observer.observe({ entryTypes: ['gc'] });
@@ -208,7 +281,7 @@ async function warmServers(urls: Partial<Record<Subject, URL>>, requests: number
 
 /** Sequential requests of `rows` random entities to both servers (takeTurns), the first `warmUpRequests` unmeasured. */
 async function latencies(urls: Partial<Record<Subject, URL>>, rows: number, requests: number, entities: number, paceMs: number, warmUpRequests: number): Promise<Partial<Record<Subject, Latency>> & { clientGc: ReturnType<ReturnType<typeof clientGcPauses>['stop']> }> {
-  const samples: Record<Subject, number[]> = { flywheel: [], floor: [], cluster: [], unwarmed: [] };
+  const samples: Record<Subject, number[]> = { flywheel: [], floor: [], cluster: [], unwarmed: [], metadataFloor: [] };
   const warmUp = Math.min(warmUpRequests, requests);
   let gc: ReturnType<typeof clientGcPauses> | undefined;
   await takeTurns(urls, requests + warmUp, () => randomIds(rows, entities), {
@@ -301,7 +374,7 @@ export interface ServingBenchOptions {
 /** What the run measured, for a caller that writes it down (bench/run.ts prints it). */
 export interface ServingFigures {
   readonly firstRequests: Record<number, { flywheel: Latency; floor: Latency; unwarmed: Latency; flywheelStartMs: number; floorStartMs: number; unwarmedStartMs: number }>;
-  readonly throughput: { flywheel: number; flywheelValuesOnly: number; floor: number; cluster?: number };
+  readonly throughput: { flywheel: number; flywheelValuesOnly: number; floor: number; metadataFloor?: number; cluster?: number };
 }
 
 const fmtLatency = (l: Latency) => `p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, p99.9 ${l.p999.toFixed(2)} ms`;
@@ -327,20 +400,23 @@ export async function benchServing(options: ServingBenchOptions): Promise<Servin
     process.stdout.write(`loaded (writeEncoded, newer-wins script) in ${(loadedMs / 1000).toFixed(1)} s = ${Math.round(options.entities / (loadedMs / 1000)).toLocaleString('en')} rows/s\n`);
 
     // --- 1. the first requests after start ---
-    const warmer = await startChild('floor', redis.url, options.features);
-    children.push(warmer);
-    await takeTurns({ floor: new URL(warmer.url + PATH) }, options.warmClient, (i) => randomIds(i % 2 === 0 ? 1 : 100, options.entities));
-    await stopAll();
-    process.stdout.write(`\nThe first ${options.firstRequests} requests after start (fresh servers; this client warmed by ${options.warmClient} requests to a throwaway floor); load average ${await loadAverage()}\n`);
+    process.stdout.write(
+      `\nThe first ${options.firstRequests} requests after start (fresh servers, started after the client warmed; ` +
+        `the client a process of its own, warmed by ${options.warmClient} requests to a throwaway floor); load average ${await loadAverage()}\n`,
+    );
     for (const rows of [1, 100]) {
+      const warmer = await startChild('floor', redis.url, options.features);
+      children.push(warmer);
+      const client = await startMeasuringClient(options, rows, warmer.url);
+      await stopAll();
       const flywheel = await startChild('flywheel', redis.url, options.features);
       children.push(flywheel);
       const floor = await startChild('floor', redis.url, options.features);
       children.push(floor);
       const unwarmed = await startChild('unwarmed', redis.url, options.features);
       children.push(unwarmed);
+      const measured = await client.measure({ flywheel: flywheel.url, floor: floor.url, unwarmed: unwarmed.url });
       const urls: Partial<Record<Subject, URL>> = { flywheel: new URL(flywheel.url + PATH), floor: new URL(floor.url + PATH), unwarmed: new URL(unwarmed.url + PATH) };
-      const measured = await latencies(urls, rows, options.firstRequests, options.entities, 0, 0);
       // Checked after the measured requests (a check before them would be a request after start), before the figures count.
       await checkAnswers(urls, options.entities, options.features);
       await stopAll();
@@ -369,6 +445,11 @@ export async function benchServing(options: ServingBenchOptions): Promise<Servin
       urls.cluster = new URL(onCluster.url + PATH);
     }
     await checkAnswers(urls, options.entities, options.features);
+    // Throughput only: the bytes of the default answer from the least server that can send them.
+    const metadataFloor = await startChild('metadataFloor', redis.url, options.features);
+    children.push(metadataFloor);
+    const metadataFloorUrl = new URL(metadataFloor.url + PATH);
+    await checkAnswers({ metadataFloor: metadataFloorUrl }, options.entities, options.features);
 
     const warmed = performance.now();
     await warmServers(urls, options.warmServers, options.entities);
@@ -389,24 +470,28 @@ export async function benchServing(options: ServingBenchOptions): Promise<Servin
     const load = { connections: options.connections, duration: options.duration, entities: options.entities, rows: options.throughputRows };
     const subjects = Object.keys(urls) as Subject[];
     for (const subject of subjects) await throughput(subject, urls[subject]!, { ...load, duration: 2 });
+    await throughput('metadataFloor', metadataFloorUrl, { ...load, duration: 2 });
     const loadBefore = await loadAverage();
     await throughput('flywheel', urls.flywheel!, { ...load, duration: 2, valuesOnly: true });
-    const runs: Record<Subject, number[]> = { flywheel: [], floor: [], cluster: [], unwarmed: [] };
+    const runs: Record<Subject, number[]> = { flywheel: [], floor: [], cluster: [], unwarmed: [], metadataFloor: [] };
     const valuesOnlyRuns: number[] = [];
     for (let i = 0; i < 2; i++) {
       for (const subject of subjects) {
         runs[subject].push((await throughput(subject, urls[subject]!, load)).rowsPerSecond);
         if (subject === 'flywheel') valuesOnlyRuns.push((await throughput(subject, urls[subject]!, { ...load, valuesOnly: true })).rowsPerSecond);
       }
+      runs.metadataFloor.push((await throughput('metadataFloor', metadataFloorUrl, load)).rowsPerSecond);
     }
     const best = (xs: number[]) => Math.max(...xs);
     const ratio = best(runs.flywheel) / best(runs.floor);
     const valuesOnlyRatio = best(valuesOnlyRuns) / best(runs.floor);
-    figures.throughput = { flywheel: best(runs.flywheel), flywheelValuesOnly: best(valuesOnlyRuns), floor: best(runs.floor), ...(urls.cluster ? { cluster: best(runs.cluster) } : {}) };
+    figures.throughput = { flywheel: best(runs.flywheel), flywheelValuesOnly: best(valuesOnlyRuns), floor: best(runs.floor), metadataFloor: best(runs.metadataFloor), ...(urls.cluster ? { cluster: best(runs.cluster) } : {}) };
     process.stdout.write(
       `\nThroughput, ${options.connections} connections × ${options.throughputRows} candidates, ${options.duration} s, best of 2: Flywheel ${Math.round(best(runs.flywheel)).toLocaleString('en')} entity rows/s (runs ${runs.flywheel.map(Math.round).join(', ')}); ` +
         `Flywheel asked for values only ("metadata": false, the floor's answer) ${Math.round(best(valuesOnlyRuns)).toLocaleString('en')} entity rows/s (runs ${valuesOnlyRuns.map(Math.round).join(', ')}); ` +
         `floor ${Math.round(best(runs.floor)).toLocaleString('en')} entity rows/s (runs ${runs.floor.map(Math.round).join(', ')}); ` +
+        `floor answering the default answer's bytes (--metadata) ${Math.round(best(runs.metadataFloor)).toLocaleString('en')} entity rows/s (runs ${runs.metadataFloor.map(Math.round).join(', ')}), ` +
+        `${(100 * best(runs.metadataFloor) / best(runs.floor)).toFixed(0)}% of the floor; Flywheel's default answer at ${(100 * best(runs.flywheel) / best(runs.metadataFloor)).toFixed(0)}% of it; ` +
         `Flywheel at ${(100 * ratio).toFixed(0)}% of the floor, values only ${(100 * valuesOnlyRatio).toFixed(0)}%; goal ≥ ${100 * THROUGHPUT_GOAL}%: ${ratio >= THROUGHPUT_GOAL ? 'met' : 'not met'}, values only ${valuesOnlyRatio >= THROUGHPUT_GOAL ? 'met' : 'not met'}` +
         (urls.cluster ? `; Flywheel on Redis Cluster ${Math.round(best(runs.cluster)).toLocaleString('en')} entity rows/s, ${(best(runs.cluster) / best(runs.flywheel)).toFixed(2)}× Flywheel on one Redis` : '') +
         `; load average ${loadBefore} → ${await loadAverage()}\n`,
@@ -421,7 +506,7 @@ export async function benchServing(options: ServingBenchOptions): Promise<Servin
 }
 
 /** `bench/serving.ts`'s options from its command line (bench/run.ts passes its own arguments). */
-export function servingOptions(argv: string[]): ServingBenchOptions & { serve?: string } {
+export function servingOptions(argv: string[]): ServingBenchOptions & { serve?: string; measureFirst?: { rows: number; warmUrl: string } } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -441,10 +526,14 @@ export function servingOptions(argv: string[]): ServingBenchOptions & { serve?: 
       'redis-cluster-urls': { type: 'string' },
       'skip-cluster': { type: 'boolean', default: false },
       'skip-steady': { type: 'boolean', default: false },
+      'measure-first': { type: 'boolean', default: false },
+      rows: { type: 'string', default: '1' },
+      'warm-url': { type: 'string' },
     },
   });
   return {
     ...(values.serve !== undefined ? { serve: values.serve } : {}),
+    ...(values['measure-first'] ? { measureFirst: { rows: Number(values.rows), warmUrl: values['warm-url']! } } : {}),
     entities: Number(values.entities),
     features: Number(values.features),
     firstRequests: Number(values['first-requests']),
@@ -464,8 +553,9 @@ export function servingOptions(argv: string[]): ServingBenchOptions & { serve?: 
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { serve, ...options } = servingOptions(process.argv.slice(2));
-  if (serve === 'flywheel') await serveFlywheel({ redisUrl: options.redisUrl! }, options.features);
+  const { serve, measureFirst, ...options } = servingOptions(process.argv.slice(2));
+  if (measureFirst) await measureFirstRequests({ ...options, ...measureFirst });
+  else if (serve === 'flywheel') await serveFlywheel({ redisUrl: options.redisUrl! }, options.features);
   else if (serve === 'unwarmed') await serveFlywheel({ redisUrl: options.redisUrl! }, options.features, false);
   else if (serve === 'cluster') await serveFlywheel({ clusterUrls: options.clusterUrls! }, options.features);
   else await benchServing(options);
