@@ -250,6 +250,11 @@ async function main(): Promise<void> {
       for (const endpoint of ['features', 'decide'] as const) rates[endpoint] = Math.max(rates[endpoint], await throughput(url, endpoint, options));
     }
     process.stdout.write(`throughput, ${options.connections} connections, best of 2: features ${Math.round(rates.features)} candidates/s, decide ${Math.round(rates.decide)} candidates/s (${((rates.decide / rates.features) * 100).toFixed(0)}% of serving alone); load ${await load()}\n`);
+    if (options.log) {
+      // Every decision offered is logged, or dropped and counted (docs/decide.md): what the log did during the run.
+      const health = (await (await fetch(new URL('/healthz', url))).json()) as { decisions?: Record<string, number> };
+      process.stdout.write(`decision log (GET /healthz): ${JSON.stringify(health.decisions)}\n`);
+    }
   } finally {
     if (child && child.exitCode === null) {
       const gone = new Promise((resolve) => child!.once('exit', resolve));

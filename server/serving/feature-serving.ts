@@ -12,7 +12,8 @@ import type { ServerMetrics } from '../metrics.ts';
 import { readBody, readIncomingBody } from '../read-body.ts';
 import { findJsonSyntaxError, lineAndColumn } from '../validation/json-syntax.ts';
 import { MalformedJsonError } from '../validation/parse-body.ts';
-import { assembleFeatures, decisionOf, planReads } from './assemble-features.ts';
+import { assembleFeatures, planReads } from './assemble-features.ts';
+import { fragmentsOf } from './served-fragments.ts';
 import { FeatureReferenceError, resolveFeatureList, resolveServices, type ResolvedService, type ServingTarget } from './resolve-service.ts';
 import type { DecisionSink } from './served-decision.ts';
 import { checkRequestShape, DEFAULT_SERVING_LIMITS, readEntityRows, type ServingLimits } from './serving-request.ts';
@@ -160,14 +161,8 @@ export class FeatureServing {
     const service = target.service;
     const decisions = this.#decisions;
     if (service !== undefined && decisions !== undefined && decisions.logs(service)) {
-      // Spelt out after the answer is on its way; the fragments it reads never change.
-      setImmediate(() => {
-        try {
-          decisions.offer(decisionOf({ ...target, service }, rows, plan, assembled, decisionId, isoFromMicros(nowMicros)));
-        } catch (error) {
-          this.#deps.log(`serving: offering decision ${decisionId} to the decision log failed: ${error instanceof Error ? error.message : String(error)}`);
-        }
-      });
+      // Offered as the answer's fragments, nothing spelt out here: the log writes its rows later, a bounded slice per turn of the event loop.
+      decisions.offer(fragmentsOf({ ...target, service }, rows, plan, assembled, decisionId, isoFromMicros(nowMicros)));
     }
     return assembled.body;
   }
