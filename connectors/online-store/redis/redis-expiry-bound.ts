@@ -31,7 +31,9 @@ import { EVENT_TIME_WIDTH } from './redis-write-script.ts';
  *
  * Not covered: a writer of an older release (one that does not run WRITE_BOUND_SCRIPT) writing
  * keys without an expiry into a view whose bound is known: its keys are not swept until a writer of
- * this release writes the view without a ttl. The Redis Cluster store keeps no bounds and always sweeps.
+ * this release writes the view without a ttl; a layouts hash removed while records stay (by hand, or
+ * evicted under an `allkeys-*` policy) would make the prefix look fresh. The Redis Cluster store keeps
+ * no bounds and always sweeps.
  */
 
 /** The hash of bounds under a key prefix. */
