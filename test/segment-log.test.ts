@@ -60,6 +60,25 @@ describe('segment log', () => {
     expect(await readAll(segment!.path)).toEqual(Array.from({ length: 400 }, (_, i) => event(i)));
   });
 
+  it('acknowledges appends arriving over many event-loop turns, in order, each once (those made while a sync runs wait for its end)', async () => {
+    log = await openSegmentLog({ stateDir, streams: ['clicks'] });
+    const acknowledged: number[] = [];
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 100; i++) {
+      writes.push(append(log, 'clicks', [event(i)]).then(() => void acknowledged.push(i)));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(writes);
+    expect(acknowledged).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    const stats = log.stats().clicks!;
+    expect(stats).toMatchObject({ appends: 100, records: 100 });
+    expect(stats.syncs).toBeLessThanOrEqual(100);
+    await log.close();
+    log = undefined;
+    const [segment] = files('clicks');
+    expect(await readAll(join(streamSegmentsDir(stateDir, 'clicks'), segment!))).toEqual(Array.from({ length: 100 }, (_, i) => event(i)));
+  });
+
   it('rolls over by size without splitting an append, and by age', async () => {
     const closed: ClosedSegment[] = [];
     const one = encodeRecords([JSON.stringify(event(0))]).length;

@@ -20,13 +20,6 @@ export interface StreamSegmentWriterOptions {
   readonly ids: SegmentIdClock;
   readonly maxSegmentBytes: number;
   readonly maxSegmentAgeMs: number;
-  /**
-   * fdatasyncs that may run at once (each acknowledges what was written before it started). Default 1,
-   * as the log floor does: measured against 2 (docs/benchmarks.md#log-api), one sync at a time shares
-   * each among about 14 requests instead of 8 at batches of 100, and costs less CPU per event, since a
-   * write into the page cache no longer contends with a second sync of the same file.
-   */
-  readonly maxSyncsInFlight?: number;
   /** Called once a segment is closed; the writer does not wait for it. */
   readonly onClosed: (segment: ClosedSegment) => void;
   /**
@@ -44,7 +37,6 @@ export interface StreamLogFailure {
 }
 
 export const DEFAULT_RETRY_AFTER_MS = 1000;
-export const DEFAULT_MAX_SYNCS_IN_FLIGHT = 1;
 
 /** errno codes of a write refused for want of space: the disk or quota is full, or the file size limit reached. */
 const OUT_OF_SPACE = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
@@ -95,14 +87,25 @@ export interface StreamLogStats {
  */
 const WRITE_AT_ONCE_BYTES = 128 * 1024;
 
+/**
+ * While an fdatasync runs, appends wait in memory until this many bytes are queued; more are written
+ * then (synced after it), so the memory held is bounded. At batches of 1,000 events (240 KB of
+ * records each) waiting for the sync cost more system CPU than it saved.
+ */
+const WRITE_DURING_SYNC_BYTES = 1024 * 1024;
+
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_APPEND;
 
 /**
- * Appends one stream's records to its open segment with group commit: appends are written (into the
- * page cache) at the end of the event-loop turn they arrived in, or at once when 128 KiB are queued,
- * all of them in one write; while a segment is being opened they queue up for the next write. fdatasyncs run back to back, one at a time (`maxSyncsInFlight`), each
- * acknowledging every append written before it started, so writes never wait for the disk and one
- * fdatasync covers all that arrived during the previous one. A group is acknowledged only when its
+ * Appends one stream's records to its open segment with group commit, as the log floor
+ * (bench/floors/log-floor.ts) does: one fdatasync at a time, each acknowledging every append written
+ * before it started. While none runs, appends are written (into the page cache) at the end of the
+ * event-loop turn they arrived in, or at once when 128 KiB are queued, all of them in one write, and
+ * synced at once; while one runs, they wait in memory, and its end writes all that arrived meanwhile
+ * in one write and starts the next sync for them (a write into the file being synced waited for the
+ * sync in the kernel, blocking the event loop; and with two syncs in flight each was shared by about
+ * 8 requests instead of 14 at batches of 100, for more CPU per event: docs/benchmarks.md#log-api).
+ * While a segment is being opened appends queue up for its first write. A group is acknowledged only when its
  * own fdatasync and every earlier one succeeded, so acknowledgements come in order and every
  * acknowledged record lies before any byte that may be torn.
  *
@@ -159,6 +162,8 @@ export class StreamSegmentWriter {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ records, count, resolve, reject });
       this.queuedBytes += records.length;
+      // While an fdatasync runs, appends wait in memory (up to WRITE_DURING_SYNC_BYTES): its end writes them, all at once, and syncs them.
+      if (this.syncsInFlight > 0 && this.queuedBytes < WRITE_DURING_SYNC_BYTES) return;
       if (this.queuedBytes >= WRITE_AT_ONCE_BYTES) this.wake();
       else this.wakeSoon();
     });
@@ -229,7 +234,7 @@ export class StreamSegmentWriter {
 
   private hasWork(): boolean {
     if (this.failure) return false;
-    return this.queue.length > 0 || (this.expired !== undefined && this.expired === this.current) || (this.closing && this.current !== undefined);
+    return this.mayWrite() || (this.expired !== undefined && this.expired === this.current) || (this.closing && this.current !== undefined);
   }
 
   private async drain(): Promise<void> {
@@ -241,7 +246,7 @@ export class StreamSegmentWriter {
           this.expired = undefined;
           if (expired === this.current) this.closeCurrent();
         }
-        if (this.queue.length > 0) {
+        if (this.mayWrite()) {
           await this.writeGroup();
           continue;
         }
@@ -251,6 +256,16 @@ export class StreamSegmentWriter {
     } catch (error) {
       this.fail(error as Error);
     }
+  }
+
+  /**
+   * Appends are written only while no fdatasync runs (as the log floor does), unless the writer is
+   * closing: a write into the page cache of the file being synced waited for the sync in the kernel,
+   * blocking the event loop (a sixth of the main thread's time at batches of 10, bench/log-api.ts
+   * under `--cpu-prof`), and what arrives meanwhile is written, and synced, together when it ends.
+   */
+  private mayWrite(): boolean {
+    return this.queue.length > 0 && (this.syncsInFlight === 0 || this.closing || this.queuedBytes >= WRITE_DURING_SYNC_BYTES);
   }
 
   /**
@@ -367,13 +382,13 @@ export class StreamSegmentWriter {
   }
 
   /**
-   * Starts the fdatasync that makes the groups written so far durable, unless `maxSyncsInFlight` run
-   * already (`force` aside): then the next one to finish starts it, so writes never wait for a sync.
+   * Starts the fdatasync that makes the groups written so far durable, unless one runs already
+   * (`force` aside, to close a segment): then its end starts it.
    * The groups are acknowledged once it and all earlier ones succeed.
    */
   private syncUnsynced(segment: OpenSegment, force: boolean): void {
     if (this.unsynced.length === 0 || this.failure) return;
-    if (!force && this.syncsInFlight >= (this.options.maxSyncsInFlight ?? DEFAULT_MAX_SYNCS_IN_FLIGHT)) return;
+    if (!force && this.syncsInFlight > 0) return;
     const group = this.unsynced;
     this.unsynced = [];
     const end = segment.bytes;
@@ -385,6 +400,8 @@ export class StreamSegmentWriter {
         this.syncsInFlight--;
         // What was written meanwhile is in the current segment (a segment is closed only once synced).
         if (this.current) this.syncUnsynced(this.current, false);
+        // What arrived meanwhile waited for this sync to end (mayWrite).
+        if (this.mayWrite()) this.wake();
       },
       () => {
         this.syncsInFlight--; // the failure is reported through `durable` below
