@@ -18,8 +18,15 @@ export interface LatestEventTime {
 /** The last instant written with a four-digit year (so `iso` stays 24 characters), 9999-12-31T23:59:59.999Z. */
 const MAX_INSTANT_MS = 253402300799999;
 
+/** The bound computed last, and for which `receivedAt`. */
+let last: { readonly receivedAt: string; readonly bound: LatestEventTime } | undefined;
+
 export function latestEventTimeOf(schema: StreamSchema, receivedAt: string): LatestEventTime {
   const aheadSeconds = schema.maxEventTimeAheadSeconds ?? DEFAULT_MAX_EVENT_TIME_AHEAD_SECONDS;
+  // The requests of one millisecond share it: parsing and formatting two dates per request showed in the log API's profile.
+  if (last !== undefined && last.receivedAt === receivedAt && last.bound.aheadSeconds === aheadSeconds) return last.bound;
   const ms = Math.min(Date.parse(receivedAt) + aheadSeconds * 1000, MAX_INSTANT_MS);
-  return { ms, iso: new Date(ms).toISOString(), aheadSeconds };
+  const bound = { ms, iso: new Date(ms).toISOString(), aheadSeconds };
+  last = { receivedAt, bound };
+  return bound;
 }
