@@ -198,6 +198,8 @@ class QueuedDecisionLog implements DecisionLog {
   readonly #layouts = new Map<string, DecisionStreamLayout>();
   /** By stream name, made on first use. */
   readonly #encoders = new Map<string, DecisionRecordEncoder>();
+  /** By stream name: the bytes per row of its last decision. */
+  readonly #rowBytes = new Map<string, number>();
   readonly #maxQueuedRows: number;
   readonly #rowsPerAppend: number;
   readonly #rowsPerTurn: number;
@@ -308,7 +310,8 @@ class QueuedDecisionLog implements DecisionLog {
     const ingest = this.#streams.get(queued.layout.stream);
     if (queued.encoding === undefined) {
       queued.encoding = ingest === undefined ? null : (this.#encoderOf(queued.layout, ingest).start(queued.decision, receivedAt) ?? null);
-      queued.records = new RecordBuilder(queued.rows * 1024);
+      // Sized by the stream's last decision, so a decision's records are rarely copied to a bigger buffer.
+      queued.records = new RecordBuilder(Math.ceil(queued.rows * (this.#rowBytes.get(queued.layout.stream) ?? 1024) * 1.1) + 1024);
     }
     if (queued.encoding === null || ingest === undefined) return 0;
     const { decisionId } = queued.decision;
@@ -341,9 +344,11 @@ class QueuedDecisionLog implements DecisionLog {
   #appendStored(queued: Queued): void {
     const stream = queued.layout.stream;
     const ingest = this.#streams.get(stream)!;
+    const records = queued.records!.finish();
+    if (queued.rows > 0) this.#rowBytes.set(stream, records.length / queued.rows);
     let durable: Promise<void>;
     try {
-      durable = ingest.acceptStored(queued.records!.finish(), queued.ids, queued.earlier).durable;
+      durable = ingest.acceptStored(records, queued.ids, queued.earlier).durable;
     } catch (error) {
       this.#fail(1, describe(error));
       return;
