@@ -166,6 +166,15 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const FLOOR_SCRIPT = fileURLToPath(new URL('./floors/serving-floor.ts', import.meta.url));
 
+/** The process id of each server started, by its URL's origin: throughput() reads its CPU time. */
+const serverPids = new Map<string, number>();
+
+/** CPU seconds (user + system) the process `pid` has used so far, from /proc (Linux). */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Starts a server as a child process; `startMs` is how long it took from spawn to listening (its warm-up included). */
 async function startChild(subject: Subject, redisUrl: string, features: number): Promise<{ url: string; startMs: number; stop: () => Promise<void> }> {
   const where = subject === 'cluster' ? ['--redis-cluster-urls', redisUrl] : ['--redis-url', redisUrl];
@@ -188,6 +197,7 @@ async function startChild(subject: Subject, redisUrl: string, features: number):
     });
     void exited.then((code) => reject(new Error(`${subject} server exited with ${code}`)));
   });
+  serverPids.set(new URL(url).origin, child.pid!);
   return {
     url,
     startMs: performance.now() - spawned,
@@ -301,9 +311,17 @@ async function latencies(urls: Partial<Record<Subject, URL>>, rows: number, requ
 }
 
 /** `valuesOnly`: Flywheel asked for `"metadata": false`, an answer of the same values as the floor's (no statuses, no event times). */
-async function throughput(subject: Subject, url: URL, options: { connections: number; duration: number; entities: number; rows: number; valuesOnly?: boolean }): Promise<{ rowsPerSecond: number; p99Ms: number }> {
+/**
+ * `serverCpuMs` and `clientCpuMs`: CPU milliseconds per request of the server's process and of this
+ * one (autocannon) over the run: on a shared 2-core machine throughput swings with the load, CPU per
+ * request much less.
+ */
+async function throughput(subject: Subject, url: URL, options: { connections: number; duration: number; entities: number; rows: number; valuesOnly?: boolean }): Promise<{ rowsPerSecond: number; p99Ms: number; serverCpuMs: number; clientCpuMs: number }> {
   const bodyOfIds = (ids: number[]) => (options.valuesOnly ? JSON.stringify({ service: SERVICE, metadata: false, entities: ids.map((id) => ({ item_id: id })) }) : bodyOf(subject, ids));
   const requests = Array.from({ length: 64 }, () => ({ method: 'POST', path: PATH, body: bodyOfIds(randomIds(options.rows, options.entities)) }));
+  const pid = serverPids.get(url.origin)!;
+  const serverBefore = await cpuSecondsOf(pid);
+  const clientBefore = process.cpuUsage();
   const result = await autocannon({
     url: url.origin,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
@@ -314,7 +332,14 @@ async function throughput(subject: Subject, url: URL, options: { connections: nu
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(`${subject}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`);
   }
-  return { rowsPerSecond: (result['2xx'] * options.rows) / result.duration, p99Ms: result.latency.p99 };
+  const client = process.cpuUsage(clientBefore);
+  const answered = result['2xx'];
+  return {
+    rowsPerSecond: (answered * options.rows) / result.duration,
+    p99Ms: result.latency.p99,
+    serverCpuMs: ((await cpuSecondsOf(pid)) - serverBefore) * 1000 / answered,
+    clientCpuMs: (client.user + client.system) / 1000 / answered,
+  };
 }
 
 /** Writes every entity through a Flywheel store (writeEncoded, the newer-wins script); returns how long it took. */
@@ -475,12 +500,19 @@ export async function benchServing(options: ServingBenchOptions): Promise<Servin
     await throughput('flywheel', urls.flywheel!, { ...load, duration: 2, valuesOnly: true });
     const runs: Record<Subject, number[]> = { flywheel: [], floor: [], cluster: [], unwarmed: [], metadataFloor: [] };
     const valuesOnlyRuns: number[] = [];
+    /** CPU ms per request (server, client), the least of the runs, by what was measured. */
+    const cpu = new Map<string, { server: number; client: number }>();
+    const keep = (name: string, run: Awaited<ReturnType<typeof throughput>>) => {
+      const seen = cpu.get(name);
+      cpu.set(name, { server: Math.min(seen?.server ?? Infinity, run.serverCpuMs), client: Math.min(seen?.client ?? Infinity, run.clientCpuMs) });
+      return run.rowsPerSecond;
+    };
     for (let i = 0; i < 2; i++) {
       for (const subject of subjects) {
-        runs[subject].push((await throughput(subject, urls[subject]!, load)).rowsPerSecond);
-        if (subject === 'flywheel') valuesOnlyRuns.push((await throughput(subject, urls[subject]!, { ...load, valuesOnly: true })).rowsPerSecond);
+        runs[subject].push(keep(SUBJECT_NAMES[subject], await throughput(subject, urls[subject]!, load)));
+        if (subject === 'flywheel') valuesOnlyRuns.push(keep('Flywheel, values only', await throughput(subject, urls[subject]!, { ...load, valuesOnly: true })));
       }
-      runs.metadataFloor.push((await throughput('metadataFloor', metadataFloorUrl, load)).rowsPerSecond);
+      runs.metadataFloor.push(keep(SUBJECT_NAMES.metadataFloor, await throughput('metadataFloor', metadataFloorUrl, load)));
     }
     const best = (xs: number[]) => Math.max(...xs);
     const ratio = best(runs.flywheel) / best(runs.floor);
@@ -495,6 +527,9 @@ export async function benchServing(options: ServingBenchOptions): Promise<Servin
         `Flywheel at ${(100 * ratio).toFixed(0)}% of the floor, values only ${(100 * valuesOnlyRatio).toFixed(0)}%; goal ≥ ${100 * THROUGHPUT_GOAL}%: ${ratio >= THROUGHPUT_GOAL ? 'met' : 'not met'}, values only ${valuesOnlyRatio >= THROUGHPUT_GOAL ? 'met' : 'not met'}` +
         (urls.cluster ? `; Flywheel on Redis Cluster ${Math.round(best(runs.cluster)).toLocaleString('en')} entity rows/s, ${(best(runs.cluster) / best(runs.flywheel)).toFixed(2)}× Flywheel on one Redis` : '') +
         `; load average ${loadBefore} → ${await loadAverage()}\n`,
+    );
+    process.stdout.write(
+      `CPU ms per request, server / client (autocannon), least of 2 runs: ${[...cpu].map(([name, c]) => `${name} ${c.server.toFixed(3)} / ${c.client.toFixed(3)}`).join('; ')}\n`,
     );
   } finally {
     await stopAll();
