@@ -7,8 +7,8 @@
  * measures the whole request; the difference is theirs.
  *
  * Stages: the body parsed and checked; the rows' keys read; the reads planned; the online store's
- * MGET (a real round trip); the answer's fragments assembled; the model's rows built; the input
- * tensor filled; `session.run` alone (onnxruntime-web, WASM, one thread) on that tensor; `score` as
+ * MGET (a real round trip); the answer's fragments assembled; each candidate's fragments located; the
+ * input tensor filled straight from their text; `session.run` alone (onnxruntime-web, WASM, one thread) on that tensor; `score` as
  * the route calls it (tensor, run and checks); ranking and exploration; the response encoded; and
  * what the decision log does later off the request's path (the decision spelt out, its 100 events
  * built, validated and framed by the stream's ingest into a segment log with fsync: `--log`).
@@ -28,7 +28,7 @@ import { readDecideRequest } from '../server/decide/decide-request.ts';
 import { rankCandidates } from '../server/decide/rank-candidates.ts';
 import { uuidv7 } from '../server/event-ids.ts';
 import { openSegmentLog } from '../connectors/log-store/segment-log/index.ts';
-import { assembleFeatures, decisionOf, planReads } from '../server/serving/assemble-features.ts';
+import { assembleFragments, decisionOf, planReads } from '../server/serving/assemble-features.ts';
 import { decisionEvents } from '../server/serving/decision-log.ts';
 import { resolveServices, type ServingTarget } from '../server/serving/resolve-service.ts';
 import { DEFAULT_SERVING_LIMITS, readEntityRows } from '../server/serving/serving-request.ts';
@@ -96,11 +96,11 @@ async function main(): Promise<void> {
       const found = await timeAsync('4 online store MGET (Redis)', () => store.readEncoded(plan.requests));
       const nowMicros = Date.now() * 1000;
       const decisionId = uuidv7(Math.floor(nowMicros / 1000));
-      const assembled = time('5 assemble fragments', () => assembleFeatures(target, rows, plan, found, { decisionId, nowMicros, metadata: false }));
-      const inputs = time('6 model rows (decode)', () => candidateInputs(target, rows, plan, assembled, { inputs: names, requestFields: new Set() }, {}, Array.from({ length: rows.count }, () => ({}))));
+      const assembled = time('5 assemble fragments', () => assembleFragments(target, plan, found, nowMicros));
+      const inputs = time('6 candidates\' fragments located', () => candidateInputs(target, rows, plan, assembled, { inputs: names, requestFields: new Set() }, {}, Array.from({ length: rows.count }, () => ({}))));
       const data = time('7 input tensor filled', () => {
         const out = new Float32Array(inputs.length * features);
-        for (let r = 0; r < inputs.length; r++) for (let c = 0; c < features; c++) out[r * features + c] = inputs.value(r, c) as number;
+        inputs.fillNumbers(out);
         return out;
       });
       await timeAsync('8 session.run alone (WASM)', () => session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', data, [inputs.length, features]) }));

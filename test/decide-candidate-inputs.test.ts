@@ -3,6 +3,7 @@ import { entity, featureService, featureView, model, source } from '../index.ts'
 import { validateProject } from '../core/validation/validate-project.ts';
 import { denseOnnxModel } from '../core/models/onnx-writer.ts';
 import { scorerModel } from '../connectors/model-runtime/index.ts';
+import { fillNumbersOf, RowObjects } from '../connectors/model-runtime/model-inputs.ts';
 import type { EncodedOnlineRecord } from '../connectors/online-store/online-store.ts';
 import { candidateInputs } from '../server/decide/candidate-inputs.ts';
 import { assembleFragments, planReads } from '../server/serving/assemble-features.ts';
@@ -29,6 +30,9 @@ const features = Object.freeze(['price', 'affinity']);
 const stored: Record<number, EncodedOnlineRecord> = {
   1: { features, values: '[2.5,0.75]', eventMicros: NOW - 1_000_000, writtenMicros: NOW },
   2: { features, values: '[-0,null]', eventMicros: NOW - 1_000_000, writtenMicros: NOW },
+  // Not what a float64 view stores, but what the readers must survive: a nested value and a string.
+  4: { features, values: '[[1,2],1e-300]', eventMicros: NOW - 1_000_000, writtenMicros: NOW },
+  5: { features, values: '["cheap",true]', eventMicros: NOW - 1_000_000, writtenMicros: NOW },
 };
 
 function inputsOf(ids: number[], context: Record<string, unknown>, own: Record<string, unknown>[]) {
@@ -58,6 +62,27 @@ describe('the candidates as a model reads them', () => {
     expect(subset.row(0)).toEqual({ price: null, affinity: null, boost: 3 });
   });
 
+  it('fills a model\'s float32 inputs straight from the stored text as the value-by-value path does, and stops at the first value that is not a number', () => {
+    const inputs = inputsOf([1, 2, 3, 1], { boost: 10 }, [{}, { boost: 20 }, {}, { boost: true }]);
+    const fast = new Float32Array(12);
+    expect(inputs.fillNumbers(fast)).toBe(-1);
+    const slow = new Float32Array(12);
+    expect(fillNumbersOf(new RowObjects([0, 1, 2, 3].map((r) => inputs.row(r)), ['affinity', 'boost', 'price']), 3, slow)).toBe(-1);
+    expect(Array.from(fast)).toEqual(Array.from(slow));
+    expect(Array.from(fast)).toEqual([0.75, 10, 2.5, Number.NaN, 20, -0, Number.NaN, 10, Number.NaN, 0.75, 1, 2.5]);
+    // A subset, in its own order.
+    const subset = new Float32Array(6);
+    expect(inputs.subset([3, 0]).fillNumbers(subset)).toBe(-1);
+    expect(Array.from(subset)).toEqual([0.75, 1, 2.5, 0.75, 10, 2.5]);
+    // Item 4's price is an array (parsed by JSON.parse, then refused): row 1, input 2 is cell 5; its affinity 1e-300 is 0 in float32.
+    const nested = new Float32Array(6);
+    expect(inputsOf([1, 4], { boost: 1 }, [{}, {}]).fillNumbers(nested)).toBe(5);
+    expect(Array.from(nested.subarray(0, 5))).toEqual([0.75, 1, 2.5, 0, 1]);
+    // Item 5's price is a string: cell 2 of row 0; a request field that is a string: cell 1.
+    expect(inputsOf([5], { boost: 1 }, [{}]).fillNumbers(new Float32Array(3))).toBe(2);
+    expect(inputsOf([1], { boost: 'high' }, [{}]).fillNumbers(new Float32Array(3))).toBe(1);
+  });
+
   it('scores the same with an ONNX model as the row objects do, and names the row of a null input', async () => {
     // score = 2·affinity + 1·boost − 0.5·price, a linear layer written as ONNX.
     const bytes = denseOnnxModel({ inputWidth: 3, layers: [{ weights: [[2], [1], [-0.5]], bias: [0], activation: 'none' }] });
@@ -66,5 +91,6 @@ describe('the candidates as a model reads them', () => {
     expect(Array.from(await scorer.score(inputs))).toEqual([1.25, 4.25]);
     expect(Array.from(await scorer.score([inputs.row(0), inputs.row(1)]))).toEqual([1.25, 4.25]);
     await expect(scorer.score(inputsOf([1, 2], { boost: 1 }, [{}, {}]))).rejects.toThrow('model "ranker" version v1, row 1: the model returned NaN (inputs null or missing: affinity)');
+    await expect(scorer.score(inputsOf([1, 5], { boost: 1 }, [{}, {}]))).rejects.toThrow('model "ranker" version v1, row 1: input "price" is "cheap"; an ONNX model\'s inputs are numbers or booleans');
   });
 });

@@ -11,6 +11,35 @@ export interface ModelInputs {
   value(row: number, input: number): unknown;
   /** Row `row` as an object by name: what a TypeScript model reads, and what error messages name. */
   row(row: number): Readonly<Record<string, unknown>>;
+  /**
+   * Optional: fills `out[row × inputs + input]` with every value as `numericInput` reads it, and
+   * returns -1; or stops at the first value that is not numeric and returns its cell. For inputs that
+   * can do it without boxing each value (the decide path's, read from stored text).
+   */
+  fillNumbers?(out: Float32Array): number;
+}
+
+/** An input as a number (booleans 1/0, null or missing NaN); undefined for anything else (a string, an object). */
+export function numericInput(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'bigint') return Number(value);
+  if (value === null || value === undefined) return Number.NaN;
+  return undefined;
+}
+
+/** `fillNumbers` for any ModelInputs, one value at a time. */
+export function fillNumbersOf(inputs: ModelInputs, width: number, out: Float32Array): number {
+  if (inputs.fillNumbers !== undefined) return inputs.fillNumbers(out);
+  for (let r = 0; r < inputs.length; r++) {
+    const offset = r * width;
+    for (let c = 0; c < width; c++) {
+      const number = numericInput(inputs.value(r, c));
+      if (number === undefined) return offset + c;
+      out[offset + c] = number;
+    }
+  }
+  return -1;
 }
 
 /** Rows as objects by input name, read as ModelInputs. */

@@ -1,8 +1,9 @@
-import type { ModelInputs } from '../../connectors/model-runtime/model-inputs.ts';
+import { numericInput, type ModelInputs } from '../../connectors/model-runtime/model-inputs.ts';
 import type { ReadPlan } from '../serving/assemble-features.ts';
 import type { ServingTarget } from '../serving/resolve-service.ts';
 import type { ServedKeyValue } from '../serving/served-decision.ts';
 import type { EntityRows } from '../serving/serving-request.ts';
+import { NOT_NUMERIC, NUMERIC, readFragmentNumbers } from './fragment-numbers.ts';
 
 /**
  * The rows a model scores in `POST /v1/decide`: each candidate's served values by feature name (null
@@ -26,22 +27,33 @@ export function candidateInputs(
 ): CandidateInputs {
   const { fragments, base } = assembled;
   const groups = target.groups.length;
-  const parsed = new Map<number, readonly unknown[]>();
-  const values = new Array<readonly unknown[]>(rows.count * groups);
+  // The fragment each (candidate, group) reads: candidates sharing a stored record share its fragment.
+  const records = new Int32Array(rows.count * groups);
   for (let row = 0; row < rows.count; row++) {
     for (let g = 0; g < groups; g++) {
       const group = target.groups[g]!;
       const slot = plan.slots[group.viewIndex]!;
-      const at = base[typeof slot === 'number' ? slot : slot[row]!]! + group.indexInView;
-      let record = parsed.get(at);
-      if (record === undefined) {
-        record = JSON.parse(`[${fragments.values[at]!}]`) as unknown[];
-        parsed.set(at, record);
-      }
-      values[row * groups + g] = record;
+      records[row * groups + g] = base[typeof slot === 'number' ? slot : slot[row]!]! + group.indexInView;
     }
   }
-  return new CandidateInputs(target, sourcesOf(target, request.inputs, request.requestFields), values, contextFields, rowFields, undefined);
+  const sources = sourcesOf(target, request.inputs, request.requestFields);
+  return new CandidateInputs({ target, sources, fragments: fragments.values, records, parsed: new Map(), contextFields, rowFields, rows: new Array(rowFields.length) }, undefined);
+}
+
+/** What the candidates of one request are read from; shared by a subset. */
+interface CandidateData {
+  readonly target: ServingTarget;
+  readonly sources: InputSources;
+  /** The serving path's value fragments (assemble-features.ts). */
+  readonly fragments: readonly string[];
+  /** The fragment of candidate r, group g at r × groups + g. */
+  readonly records: Int32Array;
+  /** Fragments parsed so far, for `value` and `row` (fillNumbers reads the text itself). */
+  readonly parsed: Map<number, readonly unknown[]>;
+  readonly contextFields: Readonly<Record<string, unknown>>;
+  readonly rowFields: readonly Readonly<Record<string, unknown>>[];
+  /** Row objects made so far, by candidate. */
+  readonly rows: (Record<string, unknown> | undefined)[];
 }
 
 /**
@@ -49,70 +61,146 @@ export function candidateInputs(
  * (the eligible ones, when filters left some out); row numbers are then positions in it.
  */
 export class CandidateInputs implements ModelInputs {
-  readonly #target: ServingTarget;
-  readonly #sources: InputSources;
-  /** Row r's values of group g at r × groups + g. */
-  readonly #values: readonly (readonly unknown[])[];
-  readonly #contextFields: Readonly<Record<string, unknown>>;
-  readonly #rowFields: readonly Readonly<Record<string, unknown>>[];
+  readonly #data: CandidateData;
   readonly #order: readonly number[] | undefined;
-  readonly #rows: (Record<string, unknown> | undefined)[];
 
-  constructor(
-    target: ServingTarget,
-    sources: InputSources,
-    values: readonly (readonly unknown[])[],
-    contextFields: Readonly<Record<string, unknown>>,
-    rowFields: readonly Readonly<Record<string, unknown>>[],
-    order: readonly number[] | undefined,
-  ) {
-    this.#target = target;
-    this.#sources = sources;
-    this.#values = values;
-    this.#contextFields = contextFields;
-    this.#rowFields = rowFields;
+  constructor(data: CandidateData, order: readonly number[] | undefined) {
+    this.#data = data;
     this.#order = order;
-    this.#rows = new Array<Record<string, unknown> | undefined>(rowFields.length);
   }
 
   get length(): number {
-    return this.#order === undefined ? this.#rowFields.length : this.#order.length;
+    return this.#order === undefined ? this.#data.rowFields.length : this.#order.length;
   }
 
   /** The candidates at `indexes` (candidate numbers, not positions in a subset), in that order. */
   subset(indexes: readonly number[]): CandidateInputs {
-    return new CandidateInputs(this.#target, this.#sources, this.#values, this.#contextFields, this.#rowFields, indexes);
+    return new CandidateInputs(this.#data, indexes);
   }
 
   value(row: number, input: number): unknown {
-    const candidate = this.#order === undefined ? row : this.#order[row]!;
-    const sources = this.#sources;
-    // A request field: the candidate's own, else the context's, as the row object has it.
-    if (sources.request[input] === 1) {
-      const name = sources.names[input]!;
-      const own = this.#rowFields[candidate]!;
-      if (Object.hasOwn(own, name)) return own[name];
-      if (Object.hasOwn(this.#contextFields, name)) return this.#contextFields[name];
-    }
+    const candidate = this.#candidate(row);
+    const { sources } = this.#data;
+    const given = this.#requestField(candidate, input);
+    if (given !== NOT_GIVEN) return given;
     const group = sources.group[input]!;
     if (group < 0) return undefined;
-    return this.#values[candidate * this.#target.groups.length + group]![sources.index[input]!] ?? null;
+    return this.#parsed(this.#data.records[candidate * this.#data.target.groups.length + group]!)[sources.index[input]!] ?? null;
   }
 
   row(row: number): Readonly<Record<string, unknown>> {
-    const candidate = this.#order === undefined ? row : this.#order[row]!;
-    let made = this.#rows[candidate];
+    const candidate = this.#candidate(row);
+    const { rows, target, records, contextFields, rowFields } = this.#data;
+    let made = rows[candidate];
     if (made === undefined) {
-      const groups = this.#target.groups.length;
-      made = rowMakerOf(this.#target)(this.#values.slice(candidate * groups, (candidate + 1) * groups));
-      for (const name in this.#contextFields) made[name] = this.#contextFields[name];
-      const own = this.#rowFields[candidate]!;
+      const groups = target.groups.length;
+      const values = Array.from({ length: groups }, (_, g) => this.#parsed(records[candidate * groups + g]!));
+      made = rowMakerOf(target)(values);
+      for (const name in contextFields) made[name] = contextFields[name];
+      const own = rowFields[candidate]!;
       for (const name in own) made[name] = own[name];
-      this.#rows[candidate] = made;
+      rows[candidate] = made;
     }
     return made;
   }
+
+  /**
+   * Every input of every row into `out`, read from the fragments' text once per stored record
+   * (fragment-numbers.ts): no value is boxed, no record parsed into an array. A request field goes
+   * the general way (`value`): one per row at most, usually none.
+   */
+  fillNumbers(out: Float32Array): number {
+    const { sources, fragments, records, target } = this.#data;
+    const groups = target.groups.length;
+    const width = sources.names.length;
+    // Where each fragment read starts in `numbers`, or -1; sized for the fragments the model's inputs read.
+    const starts = new Int32Array(fragments.length).fill(-1);
+    const counts = new Int32Array(fragments.length);
+    let total = 0;
+    const rows = this.length;
+    for (let r = 0; r < rows; r++) {
+      const candidate = this.#candidate(r);
+      for (let g = 0; g < groups; g++) {
+        if (sources.groupRead[g] !== 1) continue;
+        const at = records[candidate * groups + g]!;
+        if (starts[at] !== -1) continue;
+        starts[at] = total;
+        counts[at] = target.groups[g]!.features.length;
+        total += counts[at]!;
+      }
+    }
+    const numbers = new Float64Array(total);
+    const kinds = new Uint8Array(total);
+    for (let at = 0; at < starts.length; at++) {
+      const start = starts[at]!;
+      if (start < 0) continue;
+      const text = fragments[at]!;
+      const count = counts[at]!;
+      if (!readFragmentNumbers(text, count, numbers, kinds, start)) this.#readParsed(at, count, numbers, kinds, start);
+    }
+    for (let r = 0; r < rows; r++) {
+      const candidate = this.#candidate(r);
+      const offset = r * width;
+      for (let c = 0; c < width; c++) {
+        if (sources.request[c] === 1) {
+          const given = this.#requestField(candidate, c);
+          if (given !== NOT_GIVEN) {
+            const number = numericInput(given);
+            if (number === undefined) return offset + c;
+            out[offset + c] = number;
+            continue;
+          }
+        }
+        const group = sources.group[c]!;
+        if (group < 0) {
+          out[offset + c] = Number.NaN;
+          continue;
+        }
+        const cell = starts[records[candidate * groups + group]!]! + sources.index[c]!;
+        if (kinds[cell] !== NUMERIC) return offset + c;
+        out[offset + c] = numbers[cell]!;
+      }
+    }
+    return -1;
+  }
+
+  #candidate(row: number): number {
+    return this.#order === undefined ? row : this.#order[row]!;
+  }
+
+  /** A request input's value given by the candidate, else by the context, else NOT_GIVEN. */
+  #requestField(candidate: number, input: number): unknown {
+    const { sources, rowFields, contextFields } = this.#data;
+    if (sources.request[input] !== 1) return NOT_GIVEN;
+    const name = sources.names[input]!;
+    const own = rowFields[candidate]!;
+    if (Object.hasOwn(own, name)) return own[name];
+    if (Object.hasOwn(contextFields, name)) return contextFields[name];
+    return NOT_GIVEN;
+  }
+
+  #parsed(at: number): readonly unknown[] {
+    const { parsed, fragments } = this.#data;
+    let values = parsed.get(at);
+    if (values === undefined) {
+      values = JSON.parse(`[${fragments[at]!}]`) as unknown[];
+      parsed.set(at, values);
+    }
+    return values;
+  }
+
+  /** A fragment fragment-numbers.ts does not read (a nested value): parsed, then read value by value. */
+  #readParsed(at: number, count: number, numbers: Float64Array, kinds: Uint8Array, start: number): void {
+    const values = this.#parsed(at);
+    for (let i = 0; i < count; i++) {
+      const number = numericInput(values[i] ?? null);
+      numbers[start + i] = number ?? Number.NaN;
+      kinds[start + i] = number === undefined ? NOT_NUMERIC : NUMERIC;
+    }
+  }
 }
+
+const NOT_GIVEN = Symbol('not given');
 
 /** Where each of a model's inputs comes from: a served feature (group, index), a request field, or both in that order of precedence. */
 interface InputSources {
@@ -122,6 +210,8 @@ interface InputSources {
   readonly index: Int32Array;
   /** 1 when the input is a request field the model reads (the context's or the candidate's). */
   readonly request: Uint8Array;
+  /** 1 for each serving group some input reads. */
+  readonly groupRead: Uint8Array;
 }
 
 const sourcesByTarget = new WeakMap<ServingTarget, Map<string, InputSources>>();
@@ -142,7 +232,9 @@ function sourcesOf(target: ServingTarget, inputs: readonly string[], requestFiel
         }
       }
     }));
-    sources = { names: inputs, group, index, request: Uint8Array.from(inputs, (name) => (requestFields.has(name) ? 1 : 0)) };
+    const groupRead = new Uint8Array(target.groups.length);
+    for (const g of group) if (g >= 0) groupRead[g] = 1;
+    sources = { names: inputs, group, index, request: Uint8Array.from(inputs, (name) => (requestFields.has(name) ? 1 : 0)), groupRead };
     byInputs.set(key, sources);
   }
   return sources;
