@@ -12,6 +12,7 @@ import { streamSchemaFromSpec } from '../server/stream-schema.ts';
 import { createDecisionLog, decisionEvents } from '../server/serving/decision-log.ts';
 import { DecisionRecordEncoder } from '../server/serving/decision-records.ts';
 import type { ServedFragments } from '../server/serving/served-decision.ts';
+import { NumberKind, numbersPiece } from '../server/serving/numbers-piece.ts';
 import { spellOut } from '../server/serving/served-fragments.ts';
 
 /**
@@ -180,6 +181,29 @@ describe('the direct encoding of a decision', () => {
     // An int32 past its range, a float32 past its: each refused by its column's normalizer.
     expect(text({ ...plain, values: (at) => (at === 0 ? JSON.stringify(['x', 2 ** 31, '2026-11-20T08:00:00.000Z', true]).slice(1, -1) : plain.values(at)) })).toBeUndefined();
     expect(text({ ...plain, values: (at) => (at === 1 ? '0.5,3,4e38' : plain.values(at)) })).toBeUndefined();
+  });
+});
+
+describe('a numeric selection read byte by byte', () => {
+  const piece = (text: string, kinds: number[]) => {
+    const prefixes = kinds.map((_, i) => Buffer.from(`,"f${i}":`));
+    const out = Buffer.alloc(256);
+    const end = numbersPiece(Buffer.from(text, 'latin1'), prefixes, Uint8Array.from(kinds), out);
+    return end < 0 ? undefined : out.toString('latin1', 0, end);
+  };
+  const { float64, float32, int32, int64 } = NumberKind;
+
+  it('copies what it takes as it is, and leaves the rest to JSON.parse and the normalizers', () => {
+    expect(piece('0.25,-3,null,-0.5', [float64, int32, int64, float32])).toBe(',"f0":0.25,"f1":-3,"f2":null,"f3":-0.5');
+    expect(piece('123456789,999999999999999', [int32, int64])).toBe(',"f0":123456789,"f1":999999999999999');
+    // -0 and -0.0 (JSON.stringify writes 0), exponents, a fraction in an integer column, a digit past the quick range check,
+    // a string, white space, a leading zero, a missing value, one too many.
+    for (const [text, kinds] of [
+      ['-0', [float64]], ['-0.0', [float64]], ['1e5', [float64]], ['2.5', [int32]], ['1234567890', [int32]], ['1234567890123456', [int64]],
+      ['"7"', [int64]], [' 1', [float64]], ['01', [float64]], ['1,', [float64, float64]], ['1,2', [float64]], ['nul', [float64]],
+    ] as const) {
+      expect(piece(text, [...kinds])).toBeUndefined();
+    }
   });
 });
 

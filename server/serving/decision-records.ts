@@ -327,9 +327,11 @@ export class DecisionEncoding {
     const kinds = plan.numberKinds[g];
     if (kinds !== undefined) {
       // A selection of numbers only: checked and copied byte by byte, with no parse (else read below).
+      // One byte per character is enough: outside its strings JSON text is ASCII, and numbersPiece
+      // refuses a string at its opening quote, before any character it might hold.
       const bytes = Buffer.from(source, 'latin1');
       const out = Buffer.allocUnsafe(plan.prefixBytes[g]! + bytes.length + 2 * prefixes.length);
-      const end = source.length === bytes.length ? numbersPiece(bytes, prefixes, kinds, out) : -1;
+      const end = numbersPiece(bytes, prefixes, kinds, out);
       if (end >= 0) {
         piece = out.subarray(0, end);
         this.#values.set(at, piece);
