@@ -307,6 +307,8 @@ async function score(model: ScoringModel, rows: ModelInputs, eligible: readonly 
   return scores;
 }
 
+const NO_FIELDS: Readonly<Record<string, unknown>> = Object.freeze({});
+
 interface SplitFields {
   /** The request as `POST /v1/features` reads it: join keys only. */
   readonly keyRequest: Parameters<typeof readEntityRows>[0];
@@ -317,6 +319,11 @@ interface SplitFields {
 }
 
 function splitRequestFields(request: DecideRequest, requestFields: ReadonlySet<string>): SplitFields {
+  if (requestFields.size === 0) {
+    // A model that reads no request field (most): the rows go to the store as they came.
+    const body = request.single ? { entities: request.rows } : { candidates: request.rows, ...(request.context !== undefined ? { context: request.context } : {}) };
+    return { keyRequest: { body, service: undefined, features: undefined, metadata: true }, contextFields: NO_FIELDS, rowFields: new Array<Readonly<Record<string, unknown>>>(request.rows.length).fill(NO_FIELDS) };
+  }
   const keysOf = (fields: Record<string, unknown>, into: Record<string, unknown>) => {
     const keys: Record<string, unknown> = {};
     for (const name in fields) (requestFields.has(name) ? into : keys)[name] = fields[name];
