@@ -214,9 +214,18 @@ async function main(): Promise<void> {
     const load = () => (async () => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' '))();
     process.stdout.write(`decide bench: ${options.entities} items x ${options.features} features in Redis, ONNX MLP ${options.features}-${options.hidden}-1 (${parameters} parameters), ${options.candidates} candidates per request, ${options.log ? 'every decision logged' : 'no decision log'}; load ${await load()}\n`);
 
+    // The server's CPU seconds over the latency part (user + system, from /proc; clock ticks of 10 ms): on a shared machine
+    // a steadier measure of what a request costs than its wall time.
+    const serverCpu = async () => {
+      const fields = (await readFile(`/proc/${child!.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    };
+    const cpuBefore = await serverCpu();
     const latency = await latencies(url, options);
+    const cpuUsed = (await serverCpu()) - cpuBefore;
     const fmt = (l: { p50: number; p99: number; p999: number }) => `p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, p99.9 ${l.p999.toFixed(2)} ms`;
     process.stdout.write(`latency, one client, ${options.requests} requests each: features ${fmt(latency.features)}; decide ${fmt(latency.decide)}; load ${await load()}\n`);
+    process.stdout.write(`server CPU over the latency part: ${cpuUsed.toFixed(2)} s for ${2 * (options.requests + options.warmUp)} requests, ${((cpuUsed * 1000) / (2 * (options.requests + options.warmUp))).toFixed(3)} ms per request (features and decide alike)\n`);
     process.stdout.write(`goal decide p99 <= 5 ms: ${latency.decide.p99 <= 5 ? 'met' : 'NOT met'}\n`);
 
     // The model alone, in this process: the same version scoring batches of `candidates` rows.
