@@ -20,127 +20,101 @@ const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
 /**
  * Reads `count` comma-separated JSON values of `text` into `out[at…at+count)` (and their kinds into
  * `kinds`); false when the text is not `count` such values (a nested array or object, a malformed
- * fragment): the caller then reads it with JSON.parse.
+ * fragment): the caller then reads it with JSON.parse. One pass over the characters: a number's
+ * digits are accumulated as they are checked (a first version that found each number's end, then
+ * read it, cost twice JSON.parse's time per value; this one about the same, bench/decide-stages.ts).
  */
 export function readFragmentNumbers(text: string, count: number, out: Float64Array, kinds: Uint8Array, at: number): boolean {
   const end = text.length;
+  if (count === 0) return text.trim() === '';
   let i = 0;
-  for (let n = 0; n < count; n++) {
-    while (i < end && isSpace(text.charCodeAt(i))) i++;
-    if (i >= end) return false;
-    const c = text.charCodeAt(i);
-    if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
+  let n = 0;
+  let c = text.charCodeAt(0);
+  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++i);
+  for (;;) {
+    if (n === count) return false;
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       const start = i;
-      i = numberEnd(text, i);
-      if (i < 0) return false;
-      out[at + n] = numberOf(text, start, i);
+      const negative = c === 0x2d;
+      if (negative) c = text.charCodeAt(++i);
+      let mantissa = 0;
+      let digits = 0;
+      let scale = 0;
+      if (c === 0x30) {
+        c = text.charCodeAt(++i);
+      } else if (c >= 0x31 && c <= 0x39) {
+        do {
+          mantissa = mantissa * 10 + (c - 0x30);
+          digits++;
+          c = text.charCodeAt(++i);
+        } while (c >= 0x30 && c <= 0x39);
+      } else {
+        return false;
+      }
+      if (c === 0x2e) {
+        c = text.charCodeAt(++i);
+        if (!(c >= 0x30 && c <= 0x39)) return false;
+        do {
+          if (digits > 0 || c !== 0x30) digits++;
+          mantissa = mantissa * 10 + (c - 0x30);
+          scale--;
+          c = text.charCodeAt(++i);
+        } while (c >= 0x30 && c <= 0x39);
+      }
+      if (c === 0x65 || c === 0x45) {
+        c = text.charCodeAt(++i);
+        let sign = 1;
+        if (c === 0x2b || c === 0x2d) {
+          if (c === 0x2d) sign = -1;
+          c = text.charCodeAt(++i);
+        }
+        if (!(c >= 0x30 && c <= 0x39)) return false;
+        let exponent = 0;
+        do {
+          if (exponent < 100_000) exponent = exponent * 10 + (c - 0x30);
+          c = text.charCodeAt(++i);
+        } while (c >= 0x30 && c <= 0x39);
+        scale += sign * exponent;
+      }
+      // Clinger's fast path: an exact mantissa below 2^53 and an exact power of ten, one rounding.
+      if (digits <= 15 && scale >= -22 && scale <= 22) {
+        const magnitude = scale >= 0 ? mantissa * POWERS_OF_TEN[scale]! : mantissa / POWERS_OF_TEN[-scale]!;
+        out[at + n] = negative ? -magnitude : magnitude;
+      } else {
+        out[at + n] = Number(text.slice(start, i));
+      }
       kinds[at + n] = NUMERIC;
-    } else if (c === 0x6e /* n */ && text.startsWith('null', i)) {
+    } else if (c === 0x6e) {
+      if (text.charCodeAt(i + 1) !== 0x75 || text.charCodeAt(i + 2) !== 0x6c || text.charCodeAt(i + 3) !== 0x6c) return false;
       out[at + n] = Number.NaN;
       kinds[at + n] = NUMERIC;
-      i += 4;
-    } else if (c === 0x74 /* t */ && text.startsWith('true', i)) {
+      c = text.charCodeAt((i += 4));
+    } else if (c === 0x74) {
+      if (text.charCodeAt(i + 1) !== 0x72 || text.charCodeAt(i + 2) !== 0x75 || text.charCodeAt(i + 3) !== 0x65) return false;
       out[at + n] = 1;
       kinds[at + n] = NUMERIC;
-      i += 4;
-    } else if (c === 0x66 /* f */ && text.startsWith('false', i)) {
+      c = text.charCodeAt((i += 4));
+    } else if (c === 0x66) {
+      if (text.charCodeAt(i + 1) !== 0x61 || text.charCodeAt(i + 2) !== 0x6c || text.charCodeAt(i + 3) !== 0x73 || text.charCodeAt(i + 4) !== 0x65) return false;
       out[at + n] = 0;
       kinds[at + n] = NUMERIC;
-      i += 5;
-    } else if (c === 0x22 /* " */) {
-      i = stringEnd(text, i);
-      if (i < 0) return false;
+      c = text.charCodeAt((i += 5));
+    } else if (c === 0x22) {
+      for (c = text.charCodeAt(++i); c !== 0x22; c = text.charCodeAt(++i)) {
+        if (i >= end) return false;
+        if (c === 0x5c) i++; // an escape: the next character is part of the string
+      }
       out[at + n] = Number.NaN;
       kinds[at + n] = NOT_NUMERIC;
+      c = text.charCodeAt(++i);
     } else {
       return false;
     }
-    while (i < end && isSpace(text.charCodeAt(i))) i++;
-    if (n < count - 1) {
-      if (text.charCodeAt(i) !== 0x2c /* , */) return false;
-      i++;
-    }
+    n++;
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++i);
+    if (i >= end) return n === count;
+    if (c !== 0x2c) return false;
+    c = text.charCodeAt(++i);
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++i);
   }
-  return i === end;
-}
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
-
-/** The end of the JSON number at `i` (RFC 8259 grammar), or -1 when there is none. */
-function numberEnd(text: string, i: number): number {
-  if (text.charCodeAt(i) === 0x2d) i++;
-  const first = text.charCodeAt(i);
-  if (first === 0x30) i++;
-  else if (first >= 0x31 && first <= 0x39) while (isDigit(text.charCodeAt(i))) i++;
-  else return -1;
-  if (text.charCodeAt(i) === 0x2e /* . */) {
-    i++;
-    if (!isDigit(text.charCodeAt(i))) return -1;
-    while (isDigit(text.charCodeAt(i))) i++;
-  }
-  const e = text.charCodeAt(i);
-  if (e === 0x65 || e === 0x45) {
-    i++;
-    const sign = text.charCodeAt(i);
-    if (sign === 0x2b || sign === 0x2d) i++;
-    if (!isDigit(text.charCodeAt(i))) return -1;
-    while (isDigit(text.charCodeAt(i))) i++;
-  }
-  return i;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
-}
-
-/** The double of a well-formed JSON number `text[start, end)`, as JSON.parse gives it. */
-function numberOf(text: string, start: number, end: number): number {
-  let i = start;
-  const negative = text.charCodeAt(i) === 0x2d;
-  if (negative) i++;
-  let mantissa = 0;
-  let digits = 0;
-  let scale = 0;
-  let fraction = false;
-  for (; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x2e) {
-      fraction = true;
-      continue;
-    }
-    if (c < 0x30 || c > 0x39) break;
-    // Leading zeros are not significant digits.
-    if (digits > 0 || c !== 0x30) digits++;
-    mantissa = mantissa * 10 + (c - 0x30);
-    if (fraction) scale--;
-  }
-  if (i < end) {
-    // The exponent.
-    i++;
-    let exponentSign = 1;
-    const sign = text.charCodeAt(i);
-    if (sign === 0x2b || sign === 0x2d) {
-      if (sign === 0x2d) exponentSign = -1;
-      i++;
-    }
-    let exponent = 0;
-    for (; i < end && exponent < 10_000; i++) exponent = exponent * 10 + (text.charCodeAt(i) - 0x30);
-    if (i < end) return Number(text.slice(start, end));
-    scale += exponentSign * exponent;
-  }
-  if (digits > 15 || scale < -22 || scale > 22) return Number(text.slice(start, end));
-  const magnitude = scale >= 0 ? mantissa * POWERS_OF_TEN[scale]! : mantissa / POWERS_OF_TEN[-scale]!;
-  return negative ? -magnitude : magnitude;
-}
-
-/** The end of the JSON string at `i` (its closing quote's next index), or -1 when it does not close. */
-function stringEnd(text: string, i: number): number {
-  for (i++; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x5c /* \ */) i++;
-    else if (c === 0x22) return i + 1;
-  }
-  return -1;
 }
