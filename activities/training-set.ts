@@ -25,7 +25,7 @@ import { PartitionRangeError, partitionFromKey, partitionOf, partitionsInRange, 
 import { resolveTrainingSet, type ResolvedTrainingSet, type TimeRange } from '../core/training-set/resolve-training-set.ts';
 import { factTables, joinWithTableFacts } from '../core/training-set/table-facts.ts';
 import type { OfflineEngine, PartitionFile } from '../connectors/offline/offline-engine.ts';
-import { promotePartitionFiles, readPartitionManifests } from './dataset-files.ts';
+import { promotePartitionFiles, readJsonObject, readPartitionManifests } from './dataset-files.ts';
 import { loadLabelsSpine, logJoinAsStored, spineLineage } from './labels-spine.ts';
 import { withEngine, type ActivityDeps } from './deps.ts';
 import { activityScratch } from './scratch.ts';
@@ -292,6 +292,12 @@ export function createTrainingSetActivities(deps: ActivityDeps) {
 
         await mapBounded(pending, OBJECT_WRITE_CONCURRENCY, async (i) => {
           const { partition, files, rowCount, columnStats, spine, consistency } = staged.partitions[i]!;
+          // A retry whose previous attempt published this partition but whose last heartbeat did not
+          // reach the server (sent just before the failure): its manifest already names this run.
+          if (context.info.attempt > 1 && (await readJsonObject<PartitionManifest>(deps.objectStore, layout.partitionManifest(partition)))?.version === run.runKey) {
+            context.heartbeat(resume.finished(i));
+            return;
+          }
           const published = await promotePartitionFiles(deps.objectStore, layout, partition, files);
           const manifest: PartitionManifest = {
             formatVersion: 1,
