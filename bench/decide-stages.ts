@@ -8,7 +8,7 @@
  *
  * Stages: the body parsed and checked; the rows' keys read; the reads planned; the online store's
  * MGET (a real round trip); the answer's fragments assembled; each candidate's fragments located; the
- * input tensor filled straight from their text; `session.run` alone (onnxruntime-web, WASM, one thread) on that tensor; `score` as
+ * input tensor filled by the typed loop; `session.run` alone (onnxruntime-web, WASM, one thread) on that tensor; `score` as
  * the route calls it (tensor, run and checks); ranking and exploration; the response encoded; and
  * what the decision log does later off the request's path (the decision spelt out, its 100 events
  * built, validated and framed by the stream's ingest into a segment log with fsync: `--log`).

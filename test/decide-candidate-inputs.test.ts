@@ -62,7 +62,7 @@ describe('the candidates as a model reads them', () => {
     expect(subset.row(0)).toEqual({ price: null, affinity: null, boost: 3 });
   });
 
-  it('fills a model\'s float32 inputs straight from the stored text as the value-by-value path does, and stops at the first value that is not a number', () => {
+  it('fills a model\'s float32 inputs from the parsed records as the value-by-value path does, and stops at the first value that is not a number', () => {
     const inputs = inputsOf([1, 2, 3, 1], { boost: 10 }, [{}, { boost: 20 }, {}, { boost: true }]);
     const fast = new Float32Array(12);
     expect(inputs.fillNumbers(fast)).toBe(-1);
