@@ -18,11 +18,14 @@
  * 3. **Throughput**: autocannon, `--connections` (10) connections for `--duration` (10) s on each
  *    endpoint, best of 2, alternating, in candidates per second; decide's as a share of serving's.
  *
- *   npx tsx bench/decide.ts [--entities 10000] [--features 50] [--hidden 192] [--candidates 100] [--requests 2000] [--warm-up 300] [--connections 10] [--duration 10]
+ * `--server-node-options "<flags>"` starts the server process with those Node flags (not this one).
+ *
+ *   npx tsx bench/decide.ts [--entities 10000] [--features 50] [--hidden 192] [--candidates 100] [--requests 2000] [--warm-up 300] [--connections 10] [--duration 10] [--server-node-options "--max-semi-space-size=64"]
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Agent } from 'node:http';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { percentile, timedPost } from './measure.ts';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -63,6 +66,8 @@ interface Options {
   log: boolean;
   /** Where the server writes a V8 CPU profile (`node --cpu-prof`), or undefined. */
   cpuProf: string | undefined;
+  /** Node flags for the server process only (`--server-node-options=--max-semi-space-size=64`, as docs/deployment.md recommends for serving nodes). */
+  serverNodeOptions: string[];
 }
 
 /** One view of `features` float features for `item`, a service of all of them, and an ONNX model over them. */
@@ -110,6 +115,21 @@ async function serve(dir: string, redisUrl: string, features: number, logged: bo
     stateDir: join(dir, 'state'), streams: streamSchemasOf(project), tokens: TokenTable.parse(`${TOKEN}=read`), port: 0, log: () => undefined,
     serving: { project, store }, decide: { project, versions },
   });
+  // The server's garbage collections, said on SIGUSR2 (the bench asks before and after its latency part).
+  const collections = { minor: 0, minorMs: 0, major: 0, majorMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+        collections.minor++;
+        collections.minorMs += entry.duration;
+      } else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+        collections.major++;
+        collections.majorMs += entry.duration;
+      }
+    }
+  }).observe({ entryTypes: ['gc'] });
+  process.on('SIGUSR2', () => process.stdout.write(`collections ${JSON.stringify(collections)}\n`));
   process.stdout.write(`listening on ${server.url}\n`);
   // Keep-alive connections of the load generator may linger: exit at once after the close or within 2 s.
   process.once('SIGTERM', () => {
@@ -169,13 +189,13 @@ async function main(): Promise<void> {
     options: {
       serve: { type: 'string' }, 'redis-url': { type: 'string' }, entities: { type: 'string' }, features: { type: 'string' }, hidden: { type: 'string' },
       candidates: { type: 'string' }, requests: { type: 'string' }, 'warm-up': { type: 'string' }, connections: { type: 'string' }, duration: { type: 'string' },
-      log: { type: 'boolean' }, 'cpu-prof': { type: 'string' },
+      log: { type: 'boolean' }, 'cpu-prof': { type: 'string' }, 'server-node-options': { type: 'string' },
     },
   });
   const options: Options = {
     entities: Number(values.entities ?? 10_000), features: Number(values.features ?? 50), hidden: Number(values.hidden ?? 192), candidates: Number(values.candidates ?? 100),
     requests: Number(values.requests ?? 2_000), warmUp: Number(values['warm-up'] ?? 300), connections: Number(values.connections ?? 10), duration: Number(values.duration ?? 10),
-    log: values.log ?? false, cpuProf: values['cpu-prof'],
+    log: values.log ?? false, cpuProf: values['cpu-prof'], serverNodeOptions: (values['server-node-options'] ?? '').split(/\s+/).filter((flag) => flag !== ''),
   };
   if (values.serve !== undefined) return serve(values.serve, values['redis-url']!, options.features, options.log);
 
@@ -199,10 +219,10 @@ async function main(): Promise<void> {
     await promoteModelVersion(objects, MODEL, manifest.version, new Date());
 
     const profile = options.cpuProf === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProf];
-    child = spawn(process.execPath, [...profile, '--import', 'tsx', fileURLToPath(import.meta.url), '--serve', dir, '--redis-url', redis.url, '--features', String(options.features), ...(options.log ? ['--log'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn(process.execPath, [...options.serverNodeOptions, ...profile, '--import', 'tsx', fileURLToPath(import.meta.url), '--serve', dir, '--redis-url', redis.url, '--features', String(options.features), ...(options.log ? ['--log'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<number | null>((resolve) => child!.once('exit', resolve));
+    let out = '';
     const url = new URL(await new Promise<string>((resolve, reject) => {
-      let out = '';
       child!.stdout!.on('data', (chunk: Buffer) => {
         out += chunk.toString();
         const match = /listening on (\S+)/.exec(out);
@@ -212,7 +232,7 @@ async function main(): Promise<void> {
     }));
 
     const load = () => (async () => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' '))();
-    process.stdout.write(`decide bench: ${options.entities} items x ${options.features} features in Redis, ONNX MLP ${options.features}-${options.hidden}-1 (${parameters} parameters), ${options.candidates} candidates per request, ${options.log ? 'every decision logged' : 'no decision log'}; load ${await load()}\n`);
+    process.stdout.write(`decide bench: ${options.entities} items x ${options.features} features in Redis, ONNX MLP ${options.features}-${options.hidden}-1 (${parameters} parameters), ${options.candidates} candidates per request, ${options.log ? 'every decision logged' : 'no decision log'}, server node flags: ${options.serverNodeOptions.join(' ') || '(none)'}; load ${await load()}\n`);
 
     // The server's CPU seconds over the latency part (user + system, from /proc; clock ticks of 10 ms): on a shared machine
     // a steadier measure of what a request costs than its wall time.
@@ -220,12 +240,29 @@ async function main(): Promise<void> {
       const fields = (await readFile(`/proc/${child!.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
       return (Number(fields[11]) + Number(fields[12])) / 100;
     };
+    // The server's collections so far, as it says them on SIGUSR2.
+    type Collections = { minor: number; minorMs: number; major: number; majorMs: number };
+    const serverCollections = async (): Promise<Collections> => {
+      const seen = out.length;
+      child!.kill('SIGUSR2');
+      for (let waited = 0; waited < 5_000; waited += 10) {
+        const match = /collections (\{[^\n]*\})\n/.exec(out.slice(seen));
+        if (match) return JSON.parse(match[1]!) as Collections;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error('the server did not say its collections');
+    };
     const cpuBefore = await serverCpu();
+    const collectionsBefore = await serverCollections();
     const latency = await latencies(url, options);
     const cpuUsed = (await serverCpu()) - cpuBefore;
+    const collectionsAfter = await serverCollections();
     const fmt = (l: { p50: number; p99: number; p999: number }) => `p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, p99.9 ${l.p999.toFixed(2)} ms`;
     process.stdout.write(`latency, one client, ${options.requests} requests each: features ${fmt(latency.features)}; decide ${fmt(latency.decide)}; load ${await load()}\n`);
     process.stdout.write(`server CPU over the latency part: ${cpuUsed.toFixed(2)} s for ${2 * (options.requests + options.warmUp)} requests, ${((cpuUsed * 1000) / (2 * (options.requests + options.warmUp))).toFixed(3)} ms per request (features and decide alike)\n`);
+    const minor = collectionsAfter.minor - collectionsBefore.minor;
+    const major = collectionsAfter.major - collectionsBefore.major;
+    process.stdout.write(`server collections over the latency part (${2 * (options.requests + options.warmUp)} requests): ${minor} minor (${(collectionsAfter.minorMs - collectionsBefore.minorMs).toFixed(1)} ms in all, one per ${Math.round((2 * (options.requests + options.warmUp)) / Math.max(minor, 1))} requests), ${major} major (${(collectionsAfter.majorMs - collectionsBefore.majorMs).toFixed(1)} ms)\n`);
     process.stdout.write(`goal decide p99 <= 5 ms: ${latency.decide.p99 <= 5 ? 'met' : 'NOT met'}\n`);
 
     // The model alone, in this process: the same version scoring batches of `candidates` rows.
