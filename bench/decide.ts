@@ -10,7 +10,7 @@
  * - one server process (`flywheel serve`'s server with serving and decide), this process the client.
  *
  * 1. **Latency, one client**: `--requests` (2,000) sequential requests of `--candidates` (100)
- *    random items on a keep-alive connection, after `--warm-up` (300) untimed ones, the two endpoints
+ *    random items on a keep-alive connection, after `--warm-up` (2,000) untimed ones each, the two endpoints
  *    taking turns in blocks of 100 so both see the same machine: p50, p99, p99.9 (goal: decide p99 ≤ 5 ms).
  *    Decide asks for the top 10 with epsilon 0.1.
  * 2. **The model's share**: the same model loaded here scores `--requests` batches of 100 rows
@@ -18,9 +18,15 @@
  * 3. **Throughput**: autocannon, `--connections` (10) connections for `--duration` (10) s on each
  *    endpoint, best of 2, alternating, in candidates per second; decide's as a share of serving's.
  *
+ * Steady state is what the latency part measures: after 300 requests per endpoint the server was
+ * still compiling its hot paths and growing its young generation (most requests over 3.5 ms fell in
+ * the first 5 s: decide p99 5.0-5.2 ms, serving's 4.1 ms), after 2,000 it was not (2.5 and 1.7 ms);
+ * `--warm-up 300` shows the former. A freshly started server's first requests are issue 17's
+ * measure (bench/serving.ts).
+ *
  * `--server-node-options "<flags>"` starts the server process with those Node flags (not this one).
  *
- *   npx tsx bench/decide.ts [--entities 10000] [--features 50] [--hidden 192] [--candidates 100] [--requests 2000] [--warm-up 300] [--connections 10] [--duration 10] [--server-node-options "--max-semi-space-size=64"]
+ *   npx tsx bench/decide.ts [--entities 10000] [--features 50] [--hidden 192] [--candidates 100] [--requests 2000] [--warm-up 2000] [--connections 10] [--duration 10] [--server-node-options "--max-semi-space-size=64"]
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -104,18 +110,15 @@ export function mlpBytes(features: number, hidden: number): { bytes: Uint8Array;
   return { bytes, parameters: features * hidden + hidden + hidden + 1 };
 }
 
-/** The child: the server over the Redis and the object store the parent prepared. */
-async function serve(dir: string, redisUrl: string, features: number, logged: boolean): Promise<void> {
-  const project = decideProject(features, { logged });
-  const store = new RedisOnlineStore({ url: redisUrl, keyPrefix: KEY_PREFIX });
-  await store.ping();
-  const versions = storeModelVersions({ project, store: new LocalObjectStore(join(dir, 'objects')), projectRoot: dir, log: (line) => process.stderr.write(`${line}\n`) });
-  await versions.start();
-  const server = await startLogServer({
-    stateDir: join(dir, 'state'), streams: streamSchemasOf(project), tokens: TokenTable.parse(`${TOKEN}=read`), port: 0, log: () => undefined,
-    serving: { project, store }, decide: { project, versions },
-  });
-  // The server's garbage collections, said on SIGUSR2 (the bench asks before and after its latency part).
+interface Collections {
+  minor: number;
+  minorMs: number;
+  major: number;
+  majorMs: number;
+}
+
+/** This process's garbage collections from now on, counted as they happen. */
+function countCollections(): Collections {
   const collections = { minor: 0, minorMs: 0, major: 0, majorMs: 0 };
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
@@ -129,6 +132,22 @@ async function serve(dir: string, redisUrl: string, features: number, logged: bo
       }
     }
   }).observe({ entryTypes: ['gc'] });
+  return collections;
+}
+
+/** The child: the server over the Redis and the object store the parent prepared. */
+async function serve(dir: string, redisUrl: string, features: number, logged: boolean): Promise<void> {
+  const project = decideProject(features, { logged });
+  const store = new RedisOnlineStore({ url: redisUrl, keyPrefix: KEY_PREFIX });
+  await store.ping();
+  const versions = storeModelVersions({ project, store: new LocalObjectStore(join(dir, 'objects')), projectRoot: dir, log: (line) => process.stderr.write(`${line}\n`) });
+  await versions.start();
+  const server = await startLogServer({
+    stateDir: join(dir, 'state'), streams: streamSchemasOf(project), tokens: TokenTable.parse(`${TOKEN}=read`), port: 0, log: () => undefined,
+    serving: { project, store }, decide: { project, versions },
+  });
+  // The server's garbage collections, said on SIGUSR2 (the bench asks before and after its latency part).
+  const collections = countCollections();
   process.on('SIGUSR2', () => process.stdout.write(`collections ${JSON.stringify(collections)}\n`));
   process.stdout.write(`listening on ${server.url}\n`);
   // Keep-alive connections of the load generator may linger: exit at once after the close or within 2 s.
@@ -194,7 +213,7 @@ async function main(): Promise<void> {
   });
   const options: Options = {
     entities: Number(values.entities ?? 10_000), features: Number(values.features ?? 50), hidden: Number(values.hidden ?? 192), candidates: Number(values.candidates ?? 100),
-    requests: Number(values.requests ?? 2_000), warmUp: Number(values['warm-up'] ?? 300), connections: Number(values.connections ?? 10), duration: Number(values.duration ?? 10),
+    requests: Number(values.requests ?? 2_000), warmUp: Number(values['warm-up'] ?? 2_000), connections: Number(values.connections ?? 10), duration: Number(values.duration ?? 10),
     log: values.log ?? false, cpuProf: values['cpu-prof'], serverNodeOptions: (values['server-node-options'] ?? '').split(/\s+/).filter((flag) => flag !== ''),
   };
   if (values.serve !== undefined) return serve(values.serve, values['redis-url']!, options.features, options.log);
@@ -240,8 +259,8 @@ async function main(): Promise<void> {
       const fields = (await readFile(`/proc/${child!.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
       return (Number(fields[11]) + Number(fields[12])) / 100;
     };
-    // The server's collections so far, as it says them on SIGUSR2.
-    type Collections = { minor: number; minorMs: number; major: number; majorMs: number };
+    // The server's collections so far, as it says them on SIGUSR2; and this process's (the client's).
+    const clientCollections = countCollections();
     const serverCollections = async (): Promise<Collections> => {
       const seen = out.length;
       child!.kill('SIGUSR2');
@@ -254,7 +273,10 @@ async function main(): Promise<void> {
     };
     const cpuBefore = await serverCpu();
     const collectionsBefore = await serverCollections();
+    const clientBefore = { ...clientCollections };
     const latency = await latencies(url, options);
+    const clientMinor = clientCollections.minor - clientBefore.minor;
+    const clientMajor = clientCollections.major - clientBefore.major;
     const cpuUsed = (await serverCpu()) - cpuBefore;
     const collectionsAfter = await serverCollections();
     const fmt = (l: { p50: number; p99: number; p999: number }) => `p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, p99.9 ${l.p999.toFixed(2)} ms`;
@@ -263,6 +285,7 @@ async function main(): Promise<void> {
     const minor = collectionsAfter.minor - collectionsBefore.minor;
     const major = collectionsAfter.major - collectionsBefore.major;
     process.stdout.write(`server collections over the latency part (${2 * (options.requests + options.warmUp)} requests): ${minor} minor (${(collectionsAfter.minorMs - collectionsBefore.minorMs).toFixed(1)} ms in all, one per ${Math.round((2 * (options.requests + options.warmUp)) / Math.max(minor, 1))} requests), ${major} major (${(collectionsAfter.majorMs - collectionsBefore.majorMs).toFixed(1)} ms)\n`);
+    process.stdout.write(`client (this process) collections over the latency part: ${clientMinor} minor (${(clientCollections.minorMs - clientBefore.minorMs).toFixed(1)} ms), ${clientMajor} major (${(clientCollections.majorMs - clientBefore.majorMs).toFixed(1)} ms)\n`);
     process.stdout.write(`goal decide p99 <= 5 ms: ${latency.decide.p99 <= 5 ? 'met' : 'NOT met'}\n`);
 
     // The model alone, in this process: the same version scoring batches of `candidates` rows.
