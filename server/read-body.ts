@@ -48,43 +48,62 @@ export async function readIncomingBody(incoming: IncomingMessage, limit: number)
   return bytes;
 }
 
+/** What a body being read has so far; kept on its request so that the listeners are the same four functions for every request (no closures made per request). */
+interface BodyInProgress {
+  readonly chunks: Buffer[];
+  size: number;
+  readonly limit: number;
+  readonly resolve: (body: Buffer) => void;
+  readonly reject: (error: Error) => void;
+}
+const IN_PROGRESS = Symbol('flywheel.bodyInProgress');
+type Reading = IncomingMessage & { [IN_PROGRESS]?: BodyInProgress };
+
 function readIncoming(incoming: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = () => {
-      incoming.off('data', onData);
-      incoming.off('end', onEnd);
-      incoming.off('error', onError);
-      incoming.off('close', onClose);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        incoming.resume(); // let the rest drain so the answer can be read on a keep-alive connection
-        reject(new BodyTooLargeError(limit));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(new IncompleteBodyError({ cause: error }));
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new IncompleteBodyError());
-    };
+    (incoming as Reading)[IN_PROGRESS] = { chunks: [], size: 0, limit, resolve, reject };
     incoming.on('data', onData);
     incoming.on('end', onEnd);
     incoming.on('error', onError);
     incoming.on('close', onClose);
   });
+}
+
+/** Stops listening, and gives what was read (once: undefined after). */
+function finish(incoming: Reading): BodyInProgress | undefined {
+  const body = incoming[IN_PROGRESS];
+  incoming[IN_PROGRESS] = undefined;
+  incoming.off('data', onData);
+  incoming.off('end', onEnd);
+  incoming.off('error', onError);
+  incoming.off('close', onClose);
+  return body;
+}
+
+function onData(this: Reading, chunk: Buffer): void {
+  const body = this[IN_PROGRESS];
+  if (body === undefined) return;
+  body.size += chunk.length;
+  if (body.size > body.limit) {
+    finish(this);
+    this.resume(); // let the rest drain so the answer can be read on a keep-alive connection
+    body.reject(new BodyTooLargeError(body.limit));
+    return;
+  }
+  body.chunks.push(chunk);
+}
+
+function onEnd(this: Reading): void {
+  const body = finish(this);
+  body?.resolve(body.chunks.length === 1 ? body.chunks[0]! : Buffer.concat(body.chunks, body.size));
+}
+
+function onError(this: Reading, error: Error): void {
+  finish(this)?.reject(new IncompleteBodyError({ cause: error }));
+}
+
+function onClose(this: Reading): void {
+  finish(this)?.reject(new IncompleteBodyError());
 }
 
 async function readWebStream(request: Request, limit: number): Promise<Buffer> {
