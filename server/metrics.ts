@@ -1,7 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { OnlinePushStats } from './push/online-push.ts';
 import type { StreamLogStats } from '../connectors/log-store/segment-log/index.ts';
-import { RequestTallies } from './request-tallies.ts';
 
 /**
  * The server's Prometheus metrics (`GET /metrics`, docs/serving.md "Metrics"), in a registry of its
@@ -48,13 +47,20 @@ export type StoreReadOutcome = 'ok' | 'unavailable' | 'error';
 const REQUEST_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
+interface RequestSeries {
+  readonly count: { inc(): void };
+  readonly duration: { observe(value: number): void };
+}
+
 export class ServerMetrics {
   readonly registry = new Registry();
-  /** Requests counted in plain numbers, handed to prom-client at scrape time (server/request-tallies.ts). */
-  readonly #requestTallies = new RequestTallies(REQUEST_BUCKETS);
+  readonly #requests: Counter<'route' | 'method' | 'status'>;
+  readonly #requestDuration: Histogram<'route' | 'method' | 'status'>;
   readonly #storeRead: Histogram<'outcome'>;
   readonly #keysRead: Counter;
   readonly #servedRows: Counter<'service'>;
+  /** Label children by `route method status`: a request's observation is two map lookups. */
+  readonly #series = new Map<string, RequestSeries>();
   /** Label children of the store read histogram (by outcome) and of served rows (by service), for the same reason. */
   readonly #storeReadSeries = new Map<StoreReadOutcome, { observe(value: number): void }>();
   readonly #servedRowsSeries = new Map<string, { inc(value: number): void }>();
@@ -62,19 +68,10 @@ export class ServerMetrics {
   constructor(sources: MetricSources = {}) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    const tallies = this.#requestTallies;
-    new Counter({
-      name: 'flywheel_http_requests_total', help: 'HTTP requests answered, by route, method and status', labelNames: ['route', 'method', 'status'], registers,
-      collect() {
-        tallies.exportCounts(this);
-      },
-    });
-    new Histogram({
+    this.#requests = new Counter({ name: 'flywheel_http_requests_total', help: 'HTTP requests answered, by route, method and status', labelNames: ['route', 'method', 'status'], registers });
+    this.#requestDuration = new Histogram({
       name: 'flywheel_http_request_duration_seconds', help: 'Time from a request to its answer, by route, method and status',
       labelNames: ['route', 'method', 'status'], buckets: REQUEST_BUCKETS, registers,
-      collect() {
-        tallies.exportDurations(this);
-      },
     });
     this.#storeRead = new Histogram({
       name: 'flywheel_online_store_read_duration_seconds', help: "One round trip of serving's reads to the online store, by outcome",
@@ -150,7 +147,13 @@ export class ServerMetrics {
 
   /** One answered request. `route` is the route's pattern (`/v1/streams/:stream/events`), never the raw path. */
   observeRequest(route: string, method: string, status: number, seconds: number): void {
-    this.#requestTallies.observe(route, method, status, seconds);
+    const id = `${route} ${method} ${status}`;
+    const series = labelChild(this.#series, id, () => {
+      const labels = { route, method, status: String(status) };
+      return { count: this.#requests.labels(labels), duration: this.#requestDuration.labels(labels) };
+    });
+    series.count.inc();
+    series.duration.observe(seconds);
   }
 
   /** One readEncoded round trip of serving, and how many keys it read. */
