@@ -73,6 +73,8 @@ async function main(): Promise<void> {
     const schema = streamSchemasOf(project).find((s) => s.name === layout.stream)!;
     const ingest = new StreamIngest(schema, segmentLog, { recentIds: 1000, maxIssues: 100 });
 
+    // The model's inputs as the decide path keeps them: one object, so their sources are computed once.
+    const modelInputs = { inputs: names, requestFields: new Set<string>() };
     const samples = new Map<string, number[]>();
     let keep = false;
     const time = <T>(stage: string, work: () => T): T => {
@@ -97,7 +99,7 @@ async function main(): Promise<void> {
       const nowMicros = Date.now() * 1000;
       const decisionId = uuidv7(Math.floor(nowMicros / 1000));
       const assembled = time('5 assemble fragments', () => assembleFragments(target, plan, found, nowMicros));
-      const inputs = time('6 candidates\' fragments located', () => candidateInputs(target, rows, plan, assembled, { inputs: names, requestFields: new Set() }, {}, Array.from({ length: rows.count }, () => ({}))));
+      const inputs = time('6 candidates\' fragments located', () => candidateInputs(target, rows, plan, assembled, modelInputs, {}, Array.from({ length: rows.count }, () => ({}))));
       const data = time('7 input tensor filled', () => {
         const out = new Float32Array(inputs.length * features);
         inputs.fillNumbers(out);

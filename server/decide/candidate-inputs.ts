@@ -35,7 +35,7 @@ export function candidateInputs(
       records[row * groups + g] = base[typeof slot === 'number' ? slot : slot[row]!]! + group.indexInView;
     }
   }
-  const sources = sourcesOf(target, request.inputs, request.requestFields);
+  const sources = sourcesOf(target, request);
   return new CandidateInputs({ target, sources, fragments: fragments.values, records, parsed: new Array(fragments.values.length), contextFields, rowFields, rows: new Array(rowFields.length) }, undefined);
 }
 
@@ -188,14 +188,15 @@ interface InputSources {
   readonly groupRead: Uint8Array;
 }
 
-const sourcesByTarget = new WeakMap<ServingTarget, Map<string, InputSources>>();
+/** Per target, per model (the object the decide path keeps for it): computed once, not per request. */
+const sourcesByTarget = new WeakMap<ServingTarget, WeakMap<object, InputSources>>();
 
-function sourcesOf(target: ServingTarget, inputs: readonly string[], requestFields: ReadonlySet<string>): InputSources {
-  let byInputs = sourcesByTarget.get(target);
-  if (byInputs === undefined) sourcesByTarget.set(target, (byInputs = new Map()));
-  const key = `${inputs.join('\u0000')}\u0001${[...requestFields].join('\u0000')}`;
-  let sources = byInputs.get(key);
+function sourcesOf(target: ServingTarget, model: { readonly inputs: readonly string[]; readonly requestFields: ReadonlySet<string> }): InputSources {
+  let byModel = sourcesByTarget.get(target);
+  if (byModel === undefined) sourcesByTarget.set(target, (byModel = new WeakMap()));
+  let sources = byModel.get(model);
   if (sources === undefined) {
+    const { inputs, requestFields } = model;
     const group = new Int32Array(inputs.length).fill(-1);
     const index = new Int32Array(inputs.length);
     target.groups.forEach((g, at) => g.features.forEach((name, i) => {
@@ -209,7 +210,7 @@ function sourcesOf(target: ServingTarget, inputs: readonly string[], requestFiel
     const groupRead = new Uint8Array(target.groups.length);
     for (const g of group) if (g >= 0) groupRead[g] = 1;
     sources = { names: inputs, group, index, request: Uint8Array.from(inputs, (name) => (requestFields.has(name) ? 1 : 0)), groupRead };
-    byInputs.set(key, sources);
+    byModel.set(model, sources);
   }
   return sources;
 }

@@ -339,12 +339,7 @@ export class DecisionEncoding {
       }
     }
     piece = null;
-    let values: unknown;
-    try {
-      values = JSON.parse(`[${source}]`);
-    } catch {
-      values = undefined;
-    }
+    const values = parsedFragment(source);
     if (Array.isArray(values) && values.length === prefixes.length) {
       const first = plan.firstFeature[g]!;
       const bytes = Buffer.from(source, 'utf8');
@@ -380,12 +375,7 @@ export class DecisionEncoding {
     let piece = pieces.get(source);
     if (piece !== undefined) return piece;
     piece = null;
-    let statuses: unknown;
-    try {
-      statuses = JSON.parse(`[${source}]`);
-    } catch {
-      statuses = undefined;
-    }
+    const statuses = parsedFragment(source);
     const prefixes = this.#parts.plan.statusPrefixes[g]!;
     if (Array.isArray(statuses) && statuses.length === prefixes.length && statuses.every((s) => s === 'present' || s === 'missing' || s === 'expired')) {
       piece = Buffer.from(prefixes.map((prefix, i) => prefix + JSON.stringify(statuses[i])).join(''));
@@ -413,12 +403,7 @@ export class DecisionEncoding {
       return known;
     }
     let text: string | undefined;
-    let times: unknown;
-    try {
-      times = JSON.parse(`[${source}]`);
-    } catch {
-      times = undefined;
-    }
+    const times = parsedFragment(source);
     if (Array.isArray(times)) {
       const first: unknown = times.find((time) => time !== null);
       if (first === undefined) text = 'null';
@@ -505,4 +490,13 @@ function numberText(value: number | null | undefined, normalize: Normalizer): st
 
 function wellFormed(text: string): boolean {
   return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** A fragment (`v1,v2,…`) parsed as the array it is a piece of, or undefined when it is not JSON. */
+function parsedFragment(source: string): unknown {
+  try {
+    return JSON.parse(`[${source}]`) as unknown;
+  } catch {
+    return undefined;
+  }
 }
