@@ -91,6 +91,7 @@ function counting(store: OnlineStore): { store: OnlineStore; reads: OnlineKeyReq
         reads.push([...requests]);
         return store.readEncoded(requests);
       },
+      sampleKeys: (view, limit) => store.sampleKeys(view, limit),
       deleteView: (view) => store.deleteView(view),
       deleteExpired: (view, ttlSeconds, now, limit) => store.deleteExpired(view, ttlSeconds, now, limit),
       ping: () => store.ping(),

@@ -25,6 +25,25 @@ export function encodeOnlineKey(key: readonly OnlineKeyPart[]): string {
   return `${encoded}]`;
 }
 
+/**
+ * A key back from its stored form (encodeOnlineKey's inverse), or undefined for a text that is not
+ * one or a key JSON numbers cannot give back exactly (an integer beyond 2^53, stored from a bigint).
+ */
+export function decodeOnlineKey(encoded: string): OnlineKeyPart[] | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(encoded);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) return undefined;
+  for (const part of parsed) {
+    if (typeof part === 'string') continue;
+    if (typeof part !== 'number' || !Number.isSafeInteger(part)) return undefined;
+  }
+  return parsed as OnlineKeyPart[];
+}
+
 /** Why a key part cannot be stored, or undefined when it can. */
 export function keyPartProblem(part: unknown): string | undefined {
   switch (typeof part) {

@@ -159,6 +159,14 @@ export interface OnlineStore {
    * This is the serving API's read: it splices `values` into its response without parsing them.
    */
   readEncoded(requests: readonly OnlineKeyRequest[]): Promise<(EncodedOnlineRecord | undefined)[]>;
+  /**
+   * Up to `limit` keys of `view` that have a stored record, in no promised order (the first the
+   * engine finds). For warming a reader with real records (server/serving/warm-up.ts), not for
+   * listing a view: the work is bounded, so it may return fewer than `limit` while the view holds
+   * more (Redis reads a few SCAN pages at most). Keys it cannot give back exactly (an int64 beyond
+   * 2^53) are left out.
+   */
+  sampleKeys(view: string, limit: number): Promise<OnlineKeyPart[][]>;
   /** Deletes every record of a view. */
   deleteView(view: string): Promise<void>;
   /**

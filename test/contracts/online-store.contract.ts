@@ -32,6 +32,7 @@ export const ONLINE_STORE_CASES = [
   'answers ping and refuses calls after close',
   'writes encoded rows with the same rules',
   'reads records undecoded, sharing one features array per layout',
+  'samples stored keys of one view, at most the limit',
   'rejects invalid encoded batches before writing',
   'orders event times before 1970 and repeated keys of one call',
   'removes expired records in bounded sweeps, keeping those exactly ttl old',
@@ -556,6 +557,28 @@ export function describeOnlineStoreContract(
       const second = await another();
       expect((await second.readEncoded([{ view: 'b', key: [1] }]))[0]?.features).toStrictEqual(['z']);
       expect(await store.readEncoded([])).toEqual([]);
+    });
+
+    test('samples stored keys of one view, at most the limit', async () => {
+      await store.write([
+        rec('a', [1], { x: 1 }),
+        rec('a', [2], { x: 2 }),
+        rec('a', ['k:1'], { x: 3 }),
+        rec('ab', [9], { x: 4 }),
+        rec('b', [1, 'FR'], { y: 5 }),
+      ]);
+      const sorted = (keys: unknown[][]) => keys.map((k) => JSON.stringify(k)).sort();
+      // `ab` shares `a`'s first letter: its keys are not `a`'s.
+      expect(sorted(await store.sampleKeys('a', 10))).toStrictEqual(['["k:1"]', '[1]', '[2]']);
+      expect(sorted(await store.sampleKeys('b', 10))).toStrictEqual(['[1,"FR"]']);
+      const two = await store.sampleKeys('a', 2);
+      expect(two).toHaveLength(2);
+      for (const key of two) expect(['["k:1"]', '[1]', '[2]']).toContain(JSON.stringify(key));
+      // Each sampled key reads back its record.
+      expect((await store.readEncoded(two.map((key) => ({ view: 'a', key })))).every((found) => found !== undefined)).toBe(true);
+      expect(await store.sampleKeys('empty', 5)).toStrictEqual([]);
+      await expect(store.sampleKeys('a', 0)).rejects.toThrow(InvalidOnlineRecordError);
+      await expect(store.sampleKeys('bad view', 1)).rejects.toThrow(InvalidOnlineRecordError);
     });
 
     test('rejects invalid encoded batches before writing', async () => {

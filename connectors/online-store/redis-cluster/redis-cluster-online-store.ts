@@ -19,6 +19,7 @@ import {
 import type {
   EncodedOnlineBatch,
   EncodedOnlineRecord,
+  OnlineKeyPart,
   OnlineKeyRequest,
   OnlineReadRequest,
   OnlineRecord,
@@ -26,7 +27,7 @@ import type {
   OnlineValue,
   OnlineWriteResult,
 } from '../online-store.ts';
-import { escapeGlob, isNoScript, parseStored, redactUrl, TRANSIENT_REPLIES, withCommandDeadline, type StoredRecord } from '../redis/redis-online-store.ts';
+import { escapeGlob, isNoScript, parseStored, redactUrl, SAMPLE_SCAN_PAGES, sampledKeys, TRANSIENT_REPLIES, withCommandDeadline, type StoredRecord } from '../redis/redis-online-store.ts';
 import { DELETE_EXPIRED_SCRIPT, EVENT_TIME_WIDTH, eventTimeField, WRITE_SCRIPT, WRITE_SCRIPT_SHA } from '../redis/redis-write-script.ts';
 import { groupBySlot, slotOf } from './slot-groups.ts';
 
@@ -168,6 +169,27 @@ export class RedisClusterOnlineStore implements OnlineStore {
 
   async readEncoded(requests: readonly OnlineKeyRequest[]): Promise<(EncodedOnlineRecord | undefined)[]> {
     return this.#fetch(prepareKeys(requests), 'readEncoded');
+  }
+
+  /** The masters in turn, SAMPLE_SCAN_PAGES SCAN pages at most in all, until `limit` keys. */
+  async sampleKeys(view: string, limit: number): Promise<OnlineKeyPart[][]> {
+    checkView(view);
+    checkSweepLimit(view, limit);
+    await this.#ready('sampleKeys');
+    const prefix = `${this.keyPrefix}${view}:`;
+    const match = `${escapeGlob(prefix)}*`;
+    const keys: OnlineKeyPart[][] = [];
+    let pages = 0;
+    for (const master of [...this.#cluster.masters]) {
+      let cursor = '0';
+      do {
+        const [next, found] = (await this.#onNode(master, ['SCAN', cursor, 'MATCH', match, 'COUNT', SCAN_COUNT], 'sampleKeys')) as [string, string[]];
+        keys.push(...sampledKeys(found, prefix, limit - keys.length));
+        cursor = next;
+      } while (cursor !== '0' && keys.length < limit && ++pages < SAMPLE_SCAN_PAGES);
+      if (keys.length >= limit || pages >= SAMPLE_SCAN_PAGES) break;
+    }
+    return keys;
   }
 
   /** SCANs every master for the view's keys (masters in parallel) and UNLINKs each page, one command per slot. */

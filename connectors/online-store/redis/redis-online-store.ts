@@ -1,6 +1,7 @@
 import { createClient, ErrorReply } from 'redis';
 import { ConfigError, FlywheelError } from '../../../core/errors.ts';
 import { OnlineStoreError, OnlineStoreUnavailableError } from '../online-store-errors.ts';
+import { decodeOnlineKey } from '../online-key.ts';
 import { knownLayout, rememberLayout, type OnlineLayout } from '../online-layouts.ts';
 import {
   checkSweepLimit,
@@ -18,6 +19,7 @@ import {
 import type {
   EncodedOnlineBatch,
   EncodedOnlineRecord,
+  OnlineKeyPart,
   OnlineKeyRequest,
   OnlineReadRequest,
   OnlineRecord,
@@ -137,6 +139,24 @@ export class RedisOnlineStore implements OnlineStore {
 
   async readEncoded(requests: readonly OnlineKeyRequest[]): Promise<(EncodedOnlineRecord | undefined)[]> {
     return this.#fetch(prepareKeys(requests), 'readEncoded');
+  }
+
+  /** At most SAMPLE_SCAN_PAGES SCAN pages of the view's keys: a view that is a small part of a large keyspace may give fewer than `limit`. */
+  async sampleKeys(view: string, limit: number): Promise<OnlineKeyPart[][]> {
+    checkView(view);
+    checkSweepLimit(view, limit);
+    await this.#ready('sampleKeys');
+    const prefix = `${this.keyPrefix}${view}:`;
+    const match = `${escapeGlob(prefix)}*`;
+    const keys: OnlineKeyPart[][] = [];
+    let cursor = '0';
+    let pages = 0;
+    do {
+      const [next, found] = (await this.#command(['SCAN', cursor, 'MATCH', match, 'COUNT', '1000'], 'sampleKeys')) as [string, string[]];
+      keys.push(...sampledKeys(found, prefix, limit - keys.length));
+      cursor = next;
+    } while (cursor !== '0' && keys.length < limit && ++pages < SAMPLE_SCAN_PAGES);
+    return keys;
   }
 
   async deleteView(view: string): Promise<void> {
@@ -428,6 +448,22 @@ export function redactUrl(url: string): string {
 
 export function isNoScript(error: unknown): boolean {
   return error instanceof ErrorReply && error.message.startsWith('NOSCRIPT');
+}
+
+/** SCAN pages read at most by sampleKeys (each looks at about 1,000 keys of the whole keyspace). */
+export const SAMPLE_SCAN_PAGES = 10;
+
+/** The keys of `view` among Redis keys `<prefix><encoded key>` (SCAN's page), at most `limit`. */
+export function sampledKeys(redisKeys: readonly string[], prefix: string, limit: number): OnlineKeyPart[][] {
+  const keys: OnlineKeyPart[][] = [];
+  for (const redisKey of redisKeys) {
+    if (keys.length >= limit) break;
+    // MATCH is a glob: a view `a` with prefix `fw:a:` never matches `fw:ab:…`, yet check the prefix itself.
+    if (!redisKey.startsWith(prefix)) continue;
+    const key = decodeOnlineKey(redisKey.slice(prefix.length));
+    if (key !== undefined) keys.push(key);
+  }
+  return keys;
 }
 
 /** Escapes `*?[]\` so a key prefix matches itself in SCAN MATCH. */

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { FlywheelError } from '../../../core/errors.ts';
 import { OnlineStoreError, OnlineStoreUnavailableError } from '../online-store-errors.ts';
+import { decodeOnlineKey } from '../online-key.ts';
 import { knownLayout, rememberLayout, type OnlineLayout } from '../online-layouts.ts';
 import {
   checkSweepLimit,
@@ -20,6 +21,7 @@ import {
 import type {
   EncodedOnlineBatch,
   EncodedOnlineRecord,
+  OnlineKeyPart,
   OnlineKeyRequest,
   OnlineReadRequest,
   OnlineRecord,
@@ -108,6 +110,7 @@ export class SqliteOnlineStore implements OnlineStore {
   readonly #loadLayout: Database.Statement<[string], { features: string }>;
   readonly #read: Database.Statement<[string], ReadRow>;
   readonly #deleteView: Database.Statement<[string]>;
+  readonly #sampleKeys: Database.Statement<[string, number], { key: string }>;
   readonly #deleteExpired: Database.Statement<[string, string, number, number]>;
   readonly #writeBatch: (records: readonly PreparedRecord[], writtenMicros: number) => number;
   #closed = false;
@@ -132,6 +135,8 @@ export class SqliteOnlineStore implements OnlineStore {
       this.#loadLayout = this.#db.prepare('SELECT features FROM online_layouts WHERE id = ?');
       this.#read = this.#db.prepare(SQLITE_READ);
       this.#deleteView = this.#db.prepare('DELETE FROM online_records WHERE view = ?');
+      // The first keys of the view in the primary key's order: one index range read.
+      this.#sampleKeys = this.#db.prepare('SELECT key FROM online_records WHERE view = ? ORDER BY key LIMIT ?');
       this.#deleteExpired = this.#db.prepare(SQLITE_DELETE_EXPIRED);
     } catch (error) {
       this.#db.close();
@@ -207,6 +212,24 @@ export class SqliteOnlineStore implements OnlineStore {
     const row = this.#loadLayout.get(id);
     if (!row) throw new OnlineStoreError(`Online store ${this.name} holds records of layout ${id} but not the layout itself`, { store: this.name, operation: 'read' });
     return rememberLayout(id, row.features);
+  }
+
+  async sampleKeys(view: string, limit: number): Promise<OnlineKeyPart[][]> {
+    checkView(view);
+    checkSweepLimit(view, limit);
+    this.#assertOpen('sampleKeys');
+    let rows: { key: string }[];
+    try {
+      rows = this.#sampleKeys.all(view, limit);
+    } catch (error) {
+      throw this.#failure(error, 'sampleKeys');
+    }
+    const keys: OnlineKeyPart[][] = [];
+    for (const { key } of rows) {
+      const decoded = decodeOnlineKey(key);
+      if (decoded !== undefined) keys.push(decoded);
+    }
+    return keys;
   }
 
   async deleteView(view: string): Promise<void> {
