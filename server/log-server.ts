@@ -13,6 +13,7 @@ import { createDecisionLog, type DecisionLog } from './serving/decision-log.ts';
 import { FeatureServing, type ServingOptions } from './serving/feature-serving.ts';
 import { warmUpServing, type ServingWarmUpOptions } from './serving/warm-up.ts';
 import { warmUpServingOverHttp } from './serving/warm-up-over-http.ts';
+import { warmUpRequests } from './serving/warm-up-requests.ts';
 import { withFeaturesRoute } from './serving/features-route.ts';
 import { withEventsRoute } from './events-route.ts';
 import { DecisionApi, type DecisionApiOptions } from './decide/decision-api.ts';
@@ -179,11 +180,18 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
   };
 
   if (options.serving && options.servingWarmUp !== false) {
-    const warmed = await warmUpServing(options.serving.project, options.serving.store, options.servingWarmUp);
-    if (warmed.requests > 0) log(`serving: warmed the request path with ${warmed.requests} synthetic requests in ${Math.round(warmed.ms)} ms`);
+    // The bodies both warm-ups send, once: keys sampled from the store (real records) and synthetic ones (serving/warm-up-requests.ts).
+    const chosen = await warmUpRequests(options.serving.project, options.serving.store, { deadline: performance.now() + 1000, ...(options.servingWarmUp?.maxServices !== undefined ? { maxServices: options.servingWarmUp.maxServices } : {}) });
+    const warmed = await warmUpServing(options.serving.project, options.serving.store, options.servingWarmUp, chosen);
+    if (warmed.requests > 0) {
+      log(
+        `serving: warmed the request path with ${warmed.requests} requests in ${Math.round(warmed.ms)} ms ` +
+          `(${warmed.realRequests} of them of ${warmed.sampledKeys} keys sampled from the store, ${warmed.recordsRead} stored records read)`,
+      );
+    }
     // Then the HTTP path around it, over loopback, on a server and a token of its own (serving/warm-up-over-http.ts).
-    const overHttp = await warmUpServingOverHttp(options.serving, limits.maxBodyBytes);
-    if (overHttp.requests > 0) log(`serving: warmed the HTTP path with ${overHttp.requests} synthetic requests over loopback in ${Math.round(overHttp.ms)} ms`);
+    const overHttp = await warmUpServingOverHttp(options.serving, limits.maxBodyBytes, {}, chosen);
+    if (overHttp.requests > 0) log(`serving: warmed the HTTP path with ${overHttp.requests} requests over loopback in ${Math.round(overHttp.ms)} ms (${overHttp.realRequests} of them of sampled keys)`);
     // Then what POST /v1/decide adds: the model's rows, each model's serving version scoring, ranking (decide/warm-up.ts).
     if (options.decide) {
       const decided = await warmUpDecide(options.serving.project, options.decide.versions);

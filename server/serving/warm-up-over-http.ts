@@ -4,8 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { TokenTable } from '../auth/bearer-tokens.ts';
 import { FeatureServing, type ServingOptions } from './feature-serving.ts';
 import { FEATURES_PATH, withFeaturesRoute } from './features-route.ts';
-import { resolveServices, type ServingTarget } from './resolve-service.ts';
-import { syntheticBody } from './warm-up.ts';
+import { warmUpRequests, type WarmUpRequests } from './warm-up-requests.ts';
 
 /**
  * The second half of the serving warm-up (server/serving/warm-up.ts does the first, in process): real
@@ -17,12 +16,12 @@ import { syntheticBody } from './warm-up.ts';
  * listens, answered by a FeatureServing of their own over the same store (the same code, so the
  * compiled code is shared): with a token made up for it and known to no one else, no metrics (the
  * real server's counters show no synthetic request) and no decision log (no synthetic decision is
- * logged). The request bodies are warm-up.ts's synthetic rows, 1 and 100 per servable service, with
- * and without metadata. Best effort and bounded: a store that does not answer gets its 503s, and
- * nothing here stops the server from starting.
+ * logged). The request bodies are warm-up-requests.ts's, 1 and 100 rows per servable service of
+ * keys sampled from the store and of synthetic keys, with and without metadata. Best effort and
+ * bounded: a store that does not answer gets its 503s, and nothing here stops the server from starting.
  */
 export interface HttpWarmUpOptions {
-  /** Requests per service and body. Default 100. */
+  /** Requests per service and body. Default 300. */
   readonly rounds?: number;
   /** Stop after this long. Default 1,000 ms. */
   readonly maxMs?: number;
@@ -34,21 +33,18 @@ export async function warmUpServingOverHttp(
   serving: Pick<ServingOptions, 'project' | 'store' | 'limits'>,
   maxBodyBytes: number,
   options: HttpWarmUpOptions = {},
-): Promise<{ requests: number; ms: number }> {
+  chosen?: WarmUpRequests,
+): Promise<{ requests: number; realRequests: number; ms: number }> {
   const start = performance.now();
   const deadline = start + (options.maxMs ?? 1000);
-  const rounds = options.rounds ?? 100;
+  const rounds = options.rounds ?? 300;
   const token = randomBytes(24).toString('hex');
-  const targets = [...resolveServices(serving.project).values()].filter((t): t is ServingTarget => t.kind === 'target').slice(0, options.maxServices ?? 20);
-  const bodies: string[] = [];
-  for (const target of targets) {
-    for (const size of [1, 100]) {
-      const body = syntheticBody(target, size);
-      if (body === undefined) continue;
-      bodies.push(body, JSON.stringify({ ...(JSON.parse(body) as object), metadata: false }));
-    }
+  const requests = chosen ?? (await warmUpRequests(serving.project, serving.store, { deadline, ...(options.maxServices !== undefined ? { maxServices: options.maxServices } : {}) }));
+  const bodies: { text: string; real: boolean }[] = [];
+  for (const { bodies: ofService } of requests.services) {
+    for (const body of ofService) bodies.push(body, { text: JSON.stringify({ ...(JSON.parse(body.text) as object), metadata: false }), real: body.real });
   }
-  if (bodies.length === 0) return { requests: 0, ms: performance.now() - start };
+  if (bodies.length === 0) return { requests: 0, realRequests: 0, ms: performance.now() - start };
 
   const features = new FeatureServing(
     { project: serving.project, store: serving.store, ...(serving.limits ? { limits: serving.limits } : {}) },
@@ -56,7 +52,8 @@ export async function warmUpServingOverHttp(
   );
   const server = createServer(withFeaturesRoute(features, { isShuttingDown: () => false }, (_req, res) => res.writeHead(404).end()));
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  let requests = 0;
+  let sent = 0;
+  let realRequests = 0;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -65,8 +62,9 @@ export async function warmUpServingOverHttp(
     const { port } = server.address() as AddressInfo;
     for (let round = 0; round < rounds && performance.now() < deadline; round++) {
       for (const body of bodies) {
-        await post(agent, port, token, body);
-        requests++;
+        await post(agent, port, token, body.text);
+        sent++;
+        if (body.real) realRequests++;
       }
     }
   } catch {
@@ -77,7 +75,7 @@ export async function warmUpServingOverHttp(
     await new Promise<void>((resolve) => server.close(() => resolve()));
     features.stop();
   }
-  return { requests, ms: performance.now() - start };
+  return { requests: sent, realRequests, ms: performance.now() - start };
 }
 
 /** One request, its answer read to the end (whatever its status). */
