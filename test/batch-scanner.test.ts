@@ -218,3 +218,128 @@ describe('BatchScanner and StreamIngest.acceptJsonArray', () => {
     }
   });
 });
+
+describe('BatchScanner: events laid out as the one before (keys compared as whole words)', () => {
+  // The scanner checks an event written `{"k1":v1,"k2":v2,...}` with the keys of the event before it
+  // (at first, the declared order) by a shorter path; anything else goes through the general scan.
+  // Both must give the same answer: the same offsets and ids, or both leave the batch.
+  const WITH_SECOND_TIME: StreamSchema = { ...SCHEMA, name: 'views', fields: [...SCHEMA.fields, { name: 'seen_at', type: 'timestamp', nullable: true }] };
+
+  function scanned(scanner: BatchScanner, body: Buffer, latest: string) {
+    const batch = scanner.scan(body, 20, latest);
+    if (batch === undefined) return undefined;
+    const n = batch.count;
+    return { n, starts: [...batch.starts.subarray(0, n)], closes: [...batch.closes.subarray(0, n)], idStarts: [...batch.idStarts.subarray(0, n)], idEnds: [...batch.idEnds.subarray(0, n)], idFromField: batch.idFromField };
+  }
+
+  it('takes what the general scan takes, with the same offsets and ids, on random batches of events laid out alike', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x80000000;
+    };
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const timestamps = [
+      '"2026-11-26T10:00:00.000Z"', '"2026-11-26T23:59:59.999Z"', '"2026-11-26T00:00:00.000Z"', `"${LATEST}"`, '"2026-11-27T10:00:00.124Z"',
+      '"2026-11-27T09:59:59.999Z"', '"2026-11-27T23:59:59.999Z"', '"2026-11-28T00:00:00.000Z"', '"2026-11-26T24:00:00.000Z"', '"2026-11-26T10:60:00.000Z"',
+      '"2026-11-26T10:00:60.000Z"', '"2026-11-26T1a:00:00.000Z"', '"2026-11-26T10:00:00.0a0Z"', '"2026-11-26X10:00:00.000Z"', '"2026-11-26T10:00:00.000z"',
+      '"2026-11-26T10:00:00.000Z', '"2026-11-26T10:00:00Z"', '"2024-02-29T10:00:00.000Z"', '"2023-02-29T10:00:00.000Z"', '"0001-01-01T00:00:00.000Z"', 'null', '1',
+    ];
+    const values: Record<string, readonly string[]> = {
+      user_id: ['1', '-7', '123456789012345', '1234567890123456', '1.0', 'null', '"1"'],
+      item_id: ['0', '2147483647', '2147483648', '-2147483648', '1e3'],
+      page: ['"/p"', '""', '"a\\"b"', '"é"', '"\\ud800"', '"tab\\t"', 'null', '7'],
+      dwell_ms: ['null', '-17', '0', '01', 'nul', 'nulll'],
+      price: ['2.5', '-0.0', '1e308', '1e400', 'null', '.5'],
+      ratio: ['0.25', '3.5e38', '1e3', 'null'],
+      in_stock: ['true', 'false', 'null', 'fals', 'falsy', 'tru', 'truee', '0'],
+      day: ['"2024-05-01"', '"2023-02-29"', 'null', '"2024-5-01"'],
+      é: ['"ü"', 'null', '"x"'],
+      seen_at: timestamps,
+      ts: timestamps,
+      order_id: ['"o-1"', '"o-2"', '"o\\"3"', '""', 'null', '5'],
+      order_no: ['1', '2', '-0', '0', 'null', '"3"'],
+      _event_id: ['"a"', '"b"', '""', '"ü"', 'null', '1'],
+      nope: ['1'],
+    };
+    const good: Record<string, string> = {
+      user_id: '1', ts: '"2026-11-26T10:00:00.000Z"', item_id: '2', page: '"/p"', dwell_ms: '-17', price: '2.5', ratio: '0.25', in_stock: 'true',
+      day: '"2024-05-01"', é: '"ü"', seen_at: '"2026-11-26T11:00:00.000Z"', order_id: '"o-1"', order_no: '3', _event_id: '"a"',
+    };
+    const layoutOf = (schema: StreamSchema): string[] => {
+      const declared = [...schema.keys.map((k) => k.name), schema.timestampField, ...schema.fields.map((f) => f.name)];
+      if (random() < 0.3) return declared; // the layout a new scanner expects first
+      const names = declared.filter((name) => random() < 0.8 || name === schema.timestampField);
+      if (schema.eventIdField === undefined && random() < 0.2) names.push('_event_id');
+      if (random() < 0.03) names.push(pick(['nope', 'user_id', 'ts']));
+      return names.sort(() => random() - 0.5);
+    };
+    const eventOf = (layout: readonly string[]) => {
+      const value = (name: string) => {
+        // Times: a quarter of them awkward (most events of a batch share a day: only its first is checked whole).
+        if (name === 'ts' || name === 'seen_at') return random() < 0.75 ? `"2026-11-26T${pick(['00', '09', '23'])}:${pick(['00', '59'])}:${pick(['00', '30', '59'])}.${pick(['000', '999'])}Z"` : pick(timestamps);
+        if (random() < 0.98) return name === '_event_id' ? pick(['"a"', '"b"', '"c"']) : good[name]!;
+        return pick(values[name]!);
+      };
+      const space = () => (random() < 0.97 ? '' : pick([' ', '\t']));
+      // Now and then a key one byte off (`"user_ie":`, `"page";`, `"ts"":`): a name of no column, or no key at all.
+      const key = (name: string) => {
+        const text = `"${name}"${space()}:`;
+        if (random() > 0.02) return text;
+        const at = Math.floor(random() * text.length);
+        return text.slice(0, at) + pick(['x', '"', ';', 'e', '_', '']) + text.slice(at + 1);
+      };
+      return `{${space()}${layout.map((name) => `${key(name)}${space()}${value(name)}`).join(`${space()},${space()}`)}${space()}}`;
+    };
+    let taken = 0;
+    let total = 0;
+    for (const schema of [SCHEMA, WITH_ID_FIELD, WITH_INT_ID_FIELD, WITH_SECOND_TIME]) {
+      // One of each, kept across the bodies: the layout learned from one batch is tried on the next.
+      const laidOut = new BatchScanner(schema);
+      const general = new BatchScanner(schema, { matchLayout: false });
+      const bodies: string[] = [];
+      let layout = layoutOf(schema);
+      for (let b = 0; b < 800; b++) {
+        if (random() < 0.3) layout = layoutOf(schema);
+        const events = Array.from({ length: 1 + Math.floor(random() * 5) }, () => eventOf(random() < 0.9 ? layout : layoutOf(schema)));
+        let body = `[${events.join(',')}]`;
+        if (random() < 0.1) {
+          const at = Math.floor(random() * body.length);
+          const how = random();
+          body = how < 0.33 ? body.slice(0, at) + body.slice(at + 1) : how < 0.66 ? body.slice(0, at) + body[at] + body.slice(at) : body.slice(0, at) + pick(['"', ',', '{', '}', ']', '0', ' ', '\\', '\n', ':']) + body.slice(at + 1);
+        }
+        bodies.push(body);
+        // The latest event time moves (a scan forgets the dates it saw before): the bound of the test's RECEIVED_AT, or a day earlier.
+        const latest = random() < 0.8 ? LATEST : '2026-11-26T10:00:00.000Z';
+        const bytes = Buffer.from(body);
+        const fast = scanned(laidOut, bytes, latest);
+        expect(fast, body).toEqual(scanned(general, bytes, latest));
+        total++;
+        if (fast !== undefined) taken++;
+      }
+      // And what the fast path stores is what the general path stores (compare: answers and records).
+      expect(compare(schema, bodies, 20)).toBeGreaterThan(40);
+    }
+    // Many bodies are valid and taken (about one in nine: a tenth are cut, a quarter of the times and a fiftieth of the keys are awkward); every one is compared.
+    expect(taken).toBeGreaterThan(total / 10);
+  });
+
+  it('takes events laid out in the declared order and in the order the batch before used', () => {
+    const scanner = new BatchScanner(SCHEMA);
+    const declared = '{"user_id":1,"ts":"2026-11-26T10:00:00.000Z","item_id":7,"page":"/p","dwell_ms":null,"price":1.5,"ratio":0.5,"in_stock":false,"day":"2024-05-01","é":"x"}';
+    const other = '{"page":"/p","ts":"2026-11-26T10:00:00.000Z","user_id":1,"item_id":7,"_event_id":"e-1"}';
+    const body = (events: string[]) => Buffer.from(`[${events.join(',')}]`);
+    expect(scanner.scan(body([declared, declared]), 10, LATEST)?.count).toBe(2);
+    const batch = scanner.scan(body([other, other.replace('e-1', 'e-2')]), 10, LATEST)!;
+    expect([batch.count, batch.idEnds[1]! - batch.idStarts[1]!]).toEqual([2, 3]);
+    expect(body([other]).toString('utf8', batch.idStarts[0], batch.idEnds[0])).toBe('e-1');
+    // The same day as the latest event time: the time decides, on the event before and on the one after.
+    expect(scanner.scan(body([other.replace('2026-11-26T10:00:00.000Z', LATEST)]), 10, LATEST)?.count).toBe(1);
+    expect(scanner.scan(body([other, other.replace('2026-11-26T10:00:00.000Z', '2026-11-27T10:00:00.124Z')]), 10, LATEST)).toBeUndefined();
+    expect(scanner.scan(body([other.replace('2026-11-26T10:00:00.000Z', '2026-11-27T10:00:00.122Z'), other.replace('2026-11-26T10:00:00.000Z', '2026-11-27T10:00:00.124Z')]), 10, LATEST)).toBeUndefined();
+    // A date seen in one scan is not trusted in the next, whose latest event time is earlier.
+    expect(scanner.scan(body([other]), 10, '2026-11-26T09:59:59.999Z')).toBeUndefined();
+    // A key the layout has twice is never taken: `user_id` again after the layout's last key.
+    expect(scanner.scan(body([other, other.replace('}', ',"user_id":2}')]), 10, LATEST)).toBeUndefined();
+  });
+});

@@ -39,6 +39,41 @@ interface ScanColumn {
   readonly maxLength: number;
   /** The stream's event time: checked against the latest event time the batch may carry. */
   readonly eventTime: boolean;
+  /** Its values are the events' ids (the client's `_event_id`, or the stream's `eventIdField`). */
+  readonly isId: boolean;
+  /** `{"name":`, this column's key as an event's first. */
+  readonly firstKey: KeyBytes;
+  /** `,"name":`, this column's key after a value. */
+  readonly nextKey: KeyBytes;
+}
+
+/**
+ * A key as it is written when nothing separates it from what is around it, as 32-bit words to compare
+ * with the body's: the words at offsets 0, 4, 8, ... then the last four bytes (overlapping the one
+ * before when the length is not a multiple of four; every key is at least `{"":` long).
+ */
+class KeyBytes {
+  readonly words: Int32Array;
+  constructor(readonly bytes: Buffer) {
+    const count = Math.ceil(bytes.length / 4);
+    this.words = new Int32Array(count);
+    for (let w = 0; w < count - 1; w++) this.words[w] = bytes.readInt32LE(4 * w);
+    this.words[count - 1] = bytes.readInt32LE(bytes.length - 4);
+  }
+
+  /** The body (viewed by `words`) has these bytes at `at` (the caller checks `at + length` is within it). */
+  at(words: DataView, at: number): boolean {
+    const own = this.words;
+    const last = own.length - 1;
+    for (let w = 0; w < last; w++) if (words.getInt32(at + 4 * w, true) !== own[w]) return false;
+    return words.getInt32(at + this.bytes.length - 4, true) === own[last];
+  }
+}
+
+/** Options of a BatchScanner; the defaults are what the log API runs. */
+export interface BatchScannerOptions {
+  /** Events laid out as the one before are checked key by key as whole words (`layout`); off, every event takes the general scan (for tests that compare the two). */
+  readonly matchLayout?: boolean;
 }
 
 // Local on purpose (event-spans.ts and batch-scanner.ts each keep theirs): imported from a shared
@@ -64,6 +99,8 @@ const LOWER_E = 0x65;
 const UPPER_E = 0x45;
 /** Returned by the value checks when the scanner leaves the batch to the general path. */
 const BAIL = -1;
+/** Returned by the scan of an event as laid out as the one before it, when it is not: the general scan decides. */
+const NOT_AS_LAID_OUT = -2;
 
 /**
  * The fast path of the log API for the common batch: a JSON array of events that are valid and
@@ -90,6 +127,26 @@ export class BatchScanner {
   private readonly usable: boolean;
   /** The columns of the latest event scanned, in the order of its keys. */
   private readonly order: (ScanColumn | undefined)[] = [];
+  /**
+   * The keys of the latest event the general scan took (at first, the columns in their declared order),
+   * in order: `layout[0, layoutLength)`, each column once, the required ones all there. An event written
+   * as `{"k1":v1,"k2":v2,...}` with these keys, nothing between them, is checked key by key as whole
+   * words (`scanAsLaidOut`); any other goes through the general scan.
+   */
+  private readonly layout: ScanColumn[];
+  private layoutLength: number;
+  private readonly matchLayout: boolean;
+  /**
+   * The date (`YYYY-MM-DD`, as three overlapping words) of the latest canonical timestamp checked in
+   * this scan, known to be a calendar date from year 0001; and how it compares with the latest event
+   * time's date (-1 before, 0 the same day). Most events of a batch share their day: only its time is
+   * checked then. Forgotten at each scan (the latest event time changes).
+   */
+  private dateKnown = false;
+  private date0 = 0;
+  private date1 = 0;
+  private date2 = 0;
+  private dateOrder = 0;
   private starts = new Int32Array(1024);
   private closes = new Int32Array(1024);
   private idStarts = new Int32Array(1024);
@@ -97,7 +154,11 @@ export class BatchScanner {
   /** The latest event time of the batch being scanned, `YYYY-MM-DDTHH:MM:SS.sssZ` as bytes. */
   private readonly latest: Buffer = Buffer.alloc(24);
 
-  constructor(readonly schema: StreamSchema) {
+  constructor(
+    readonly schema: StreamSchema,
+    options: BatchScannerOptions = {},
+  ) {
+    this.matchLayout = options.matchLayout ?? true;
     const columns = new Map<string, { kind: Kind; required: boolean }>();
     const add = (name: string, type: ValueType, required: boolean) => {
       if (!columns.has(name)) columns.set(name, { kind: KIND_OF[type], required });
@@ -122,12 +183,17 @@ export class BatchScanner {
       // Ids taken as written: strings, or whole numbers (whose text is what String(number) gives).
       (idKind === KIND.clientId || idKind === KIND.string || idKind === KIND.int64 || idKind === KIND.int32);
     const maxLengths = stringLengthLimits(schema);
-    const scanColumns: ScanColumn[] = names.map((name, bit) => ({
-      name: Buffer.from(name, 'utf8'), kind: columns.get(name)!.kind, required: columns.get(name)!.required, bit,
-      maxLength: maxLengths.get(name) ?? DEFAULT_MAX_STRING_LENGTH, eventTime: name === schema.timestampField,
-    }));
+    const column = (name: string, kind: Kind, required: boolean, bit: number, maxLength: number): ScanColumn => ({
+      name: Buffer.from(name, 'utf8'), kind, required, bit, maxLength, eventTime: name === schema.timestampField,
+      isId: kind === KIND.clientId || name === schema.eventIdField,
+      firstKey: new KeyBytes(Buffer.from(`{"${name}":`, 'utf8')), nextKey: new KeyBytes(Buffer.from(`,"${name}":`, 'utf8')),
+    });
+    const scanColumns: ScanColumn[] = names.map((name, bit) => column(name, columns.get(name)!.kind, columns.get(name)!.required, bit, maxLengths.get(name) ?? DEFAULT_MAX_STRING_LENGTH));
+    // The declared order: the layout events are first expected in (before any `_event_id`, which is optional).
+    this.layout = [...scanColumns];
+    this.layoutLength = scanColumns.length;
     // A client's `_event_id` is checked as a column too; on a stream with an `eventIdField` the general path stores it otherwise.
-    if (schema.eventIdField === undefined) scanColumns.push({ name: Buffer.from(EVENT_ID), kind: KIND.clientId, required: false, bit: scanColumns.length, maxLength: MAX_EVENT_ID_LENGTH, eventTime: false });
+    if (schema.eventIdField === undefined) scanColumns.push(column(EVENT_ID, KIND.clientId, false, scanColumns.length, MAX_EVENT_ID_LENGTH));
     this.byLength = [];
     for (const column of scanColumns) (this.byLength[column.name.length] ??= []).push(column);
     for (let i = 0; i < this.byLength.length; i++) this.byLength[i] ??= [];
@@ -143,6 +209,8 @@ export class BatchScanner {
   scan(body: Uint8Array, maxEvents: number, latestEventTime: string): ScannedBatch | undefined {
     if (!this.usable) return undefined;
     this.latest.write(latestEventTime, 0, 24, 'latin1');
+    this.dateKnown = false;
+    const words = new DataView(body.buffer, body.byteOffset, body.byteLength);
     const end = body.length;
     let i = skipSpace(body, 0, end);
     if (i >= end || body[i] !== OPEN_BRACKET) return undefined;
@@ -154,7 +222,8 @@ export class BatchScanner {
       for (;;) {
         if (count === maxEvents) return undefined;
         if (count === this.starts.length) this.grow();
-        const close = this.scanEvent(body, i, end, count);
+        let close = this.matchLayout ? this.scanAsLaidOut(body, words, i, end, count) : NOT_AS_LAID_OUT;
+        if (close === NOT_AS_LAID_OUT) close = this.scanEvent(body, words, i, end, count);
         if (close === BAIL) return undefined;
         this.starts[count] = i;
         this.closes[count] = close;
@@ -174,15 +243,46 @@ export class BatchScanner {
     return { count, starts: this.starts, closes: this.closes, idStarts: this.idStarts, idEnds: this.idEnds, idFromField: this.idColumn !== undefined };
   }
 
+  /**
+   * The common case of `scanEvent`: the event at `i` written as `{"k1":v1,"k2":v2,...}` with the keys
+   * of `layout`, in its order, nothing between keys and values. Its keys are compared as whole words,
+   * with no search and no check for a key seen twice (the layout has each column once, the required
+   * ones all there); each value is checked as the general scan checks it. Returns the offset of its
+   * closing brace, or NOT_AS_LAID_OUT for anything else (another layout, whitespace, an invalid value,
+   * the body's end): the general scan then decides, so this takes only events the general scan takes,
+   * with the same result.
+   */
+  private scanAsLaidOut(body: Uint8Array, words: DataView, i: number, end: number, n: number): number {
+    const layout = this.layout;
+    const length = this.layoutLength;
+    this.idStarts[n] = -1;
+    this.idEnds[n] = -1;
+    for (let k = 0; k < length; k++) {
+      const column = layout[k]!;
+      const key = k === 0 ? column.firstKey : column.nextKey;
+      const valueStart = i + key.bytes.length;
+      if (valueStart >= end || !key.at(words, i)) return NOT_AS_LAID_OUT;
+      i = this.scanValue(body, words, valueStart, end, column);
+      if (i === BAIL) return NOT_AS_LAID_OUT;
+      if (column.isId) {
+        const quoted = body[valueStart] === QUOTE ? 1 : 0;
+        this.idStarts[n] = valueStart + quoted;
+        this.idEnds[n] = i - quoted;
+      }
+    }
+    return i < end && body[i] === CLOSE_BRACE ? i : NOT_AS_LAID_OUT;
+  }
+
   /** Checks the event object at `i`; returns the offset of its closing brace, or BAIL. */
-  private scanEvent(body: Uint8Array, i: number, end: number, n: number): number {
+  private scanEvent(body: Uint8Array, words: DataView, i: number, end: number, n: number): number {
     if (i >= end || body[i] !== OPEN_BRACE) return BAIL;
     let seen = 0;
     this.idStarts[n] = -1;
     this.idEnds[n] = -1;
     i = skipInlineSpace(body, i + 1, end);
     if (i >= end || body[i] !== QUOTE) return BAIL; // `{}` is never valid: the timestamp is required
-    for (let k = 0; ; k++) {
+    let k = 0;
+    for (; ; k++) {
       // A key: plain text (an escaped key could spell a column's name otherwise). Events of a batch
       // mostly list their keys in the same order: the key the previous event had here is tried first.
       const keyStart = i + 1;
@@ -208,9 +308,9 @@ export class BatchScanner {
       if (i >= end || body[i] !== COLON) return BAIL;
       i = skipInlineSpace(body, i + 1, end);
       if (i >= end) return BAIL;
-      const valueEnd = this.scanValue(body, i, end, column);
+      const valueEnd = this.scanValue(body, words, i, end, column);
       if (valueEnd === BAIL) return BAIL;
-      if (column.kind === KIND.clientId || column === this.idColumn) {
+      if (column.isId) {
         // Strings: the text between the quotes; numbers: their digits.
         const quoted = body[i] === QUOTE ? 1 : 0;
         this.idStarts[n] = i + quoted;
@@ -225,7 +325,19 @@ export class BatchScanner {
       if (i >= end || body[i] !== QUOTE) return BAIL;
     }
     if ((seen & this.requiredMask) !== this.requiredMask) return BAIL;
+    this.learnLayout(k + 1);
     return i;
+  }
+
+  /** The next events are first expected laid out as this one (`order[0, keys)`, just taken by the general scan). */
+  private learnLayout(keys: number): void {
+    if (keys === this.layoutLength) {
+      let same = true;
+      for (let k = 0; k < keys && same; k++) same = this.layout[k] === this.order[k];
+      if (same) return;
+    }
+    for (let k = 0; k < keys; k++) this.layout[k] = this.order[k]!;
+    this.layoutLength = keys;
   }
 
   private columnAt(body: Uint8Array, start: number, end: number): ScanColumn | undefined {
@@ -236,26 +348,28 @@ export class BatchScanner {
   }
 
   /** Checks the value at `i` for `column`; returns the offset just after it, or BAIL. */
-  private scanValue(body: Uint8Array, i: number, end: number, column: ScanColumn): number {
+  private scanValue(body: Uint8Array, words: DataView, i: number, end: number, column: ScanColumn): number {
     const c = body[i]!;
     if (c === 0x6e /* n */) {
       if (column.required || column.kind === KIND.clientId) return BAIL;
-      return literalEnd(body, i, end, NULL_BYTES);
+      return i + 4 <= end && words.getInt32(i, true) === NULL_WORD ? i + 4 : BAIL;
     }
     switch (column.kind) {
       case KIND.int32:
-        return integerEnd(body, i, end, 9, column === this.idColumn);
+        return integerEnd(body, i, end, 9, column.isId);
       case KIND.int64:
-        return integerEnd(body, i, end, 15, column === this.idColumn);
+        return integerEnd(body, i, end, 15, column.isId);
       case KIND.float32:
         return numberEnd(body, i, end, 38);
       case KIND.float64:
         return numberEnd(body, i, end, 300);
       case KIND.bool:
-        return c === 0x74 /* t */ ? literalEnd(body, i, end, TRUE_BYTES) : c === 0x66 /* f */ ? literalEnd(body, i, end, FALSE_BYTES) : BAIL;
+        if (i + 4 > end) return BAIL;
+        if (words.getInt32(i, true) === TRUE_WORD) return i + 4;
+        return i + 5 <= end && words.getInt32(i, true) === FALS_WORD && body[i + 4] === 0x65 /* e */ ? i + 5 : BAIL;
       case KIND.string: {
         if (c !== QUOTE) return BAIL;
-        const close = stringEnd(body, i, end, column === this.idColumn);
+        const close = stringEnd(body, i, end, column.isId);
         // At most as many bytes as the limit in characters is within it (a character is at least one byte); more is counted by the general path.
         return close !== BAIL && close - i - 2 > column.maxLength ? BAIL : close;
       }
@@ -268,9 +382,7 @@ export class BatchScanner {
       }
       case KIND.timestamp: {
         if (c !== QUOTE) return BAIL;
-        const close = canonicalTimestampEnd(body, i, end);
-        // Canonical timestamps compare as text: a later one is refused by the general path.
-        return close !== BAIL && column.eventTime && isAfter(body, i + 1, this.latest, 24) ? BAIL : close;
+        return this.timestampEnd(body, words, i, end, column.eventTime);
       }
       case KIND.date: {
         if (c !== QUOTE) return BAIL;
@@ -279,6 +391,40 @@ export class BatchScanner {
         return close !== BAIL && column.eventTime && isAfter(body, i + 1, this.latest, 10) ? BAIL : close;
       }
     }
+  }
+
+  /**
+   * `canonicalTimestampEnd`, and for the event time no later than the latest one (canonical timestamps
+   * compare as text: a later one is refused by the general path); a date seen just before in this scan
+   * is not checked again, nor compared with the latest one's.
+   */
+  private timestampEnd(body: Uint8Array, words: DataView, open: number, end: number, eventTime: boolean): number {
+    const s = open + 1;
+    if (s + 25 > end) return BAIL;
+    const w0 = words.getInt32(s, true);
+    const w1 = words.getInt32(s + 4, true);
+    const w2 = words.getInt32(s + 6, true);
+    if (!this.dateKnown || w0 !== this.date0 || w1 !== this.date1 || w2 !== this.date2) {
+      const close = canonicalTimestampEnd(body, open, end);
+      if (close === BAIL) return BAIL;
+      const order = compareBytes(body, s, this.latest, 0, 10);
+      if (eventTime && (order > 0 || (order === 0 && compareBytes(body, s + 10, this.latest, 10, 14) > 0))) return BAIL;
+      if (order > 0) return close; // not remembered: only an event time's order matters, and a later one is refused
+      this.dateKnown = true;
+      this.date0 = w0;
+      this.date1 = w1;
+      this.date2 = w2;
+      this.dateOrder = order;
+      return close;
+    }
+    // The same day as the timestamp before: `THH:MM:SS.sssZ"` left to check.
+    if (body[s + 10] !== 0x54 /* T */ || body[s + 13] !== COLON || body[s + 16] !== COLON || body[s + 19] !== DOT || body[s + 23] !== 0x5a /* Z */ || body[s + 24] !== QUOTE) return BAIL;
+    const hour = digitsAt(body, s + 11, 2);
+    const minute = digitsAt(body, s + 14, 2);
+    const second = digitsAt(body, s + 17, 2);
+    if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || digitsAt(body, s + 20, 3) < 0) return BAIL;
+    if (eventTime && this.dateOrder === 0 && compareBytes(body, s + 10, this.latest, 10, 14) > 0) return BAIL;
+    return s + 25;
   }
 
   private grow(): void {
@@ -304,15 +450,25 @@ function isAfter(body: Uint8Array, at: number, bound: Uint8Array, length: number
   return false;
 }
 
+/** The order of `a[at, at + length)` and `b[bt, bt + length)`, byte by byte: -1, 0 or 1. */
+function compareBytes(a: Uint8Array, at: number, b: Uint8Array, bt: number, length: number): number {
+  for (let k = 0; k < length; k++) {
+    const d = a[at + k]! - b[bt + k]!;
+    if (d !== 0) return d > 0 ? 1 : -1;
+  }
+  return 0;
+}
+
 /** `body` has the bytes of `name` at `at` (the caller checks `at + name.length` is within the body). */
 function startsWith(body: Uint8Array, at: number, name: Uint8Array): boolean {
   for (let k = 0; k < name.length; k++) if (body[at + k] !== name[k]) return false;
   return true;
 }
 
-const NULL_BYTES = Buffer.from('null');
-const TRUE_BYTES = Buffer.from('true');
-const FALSE_BYTES = Buffer.from('false');
+/** `null`, `true` and the first four bytes of `false`, each read as one little-endian word. */
+const NULL_WORD = Buffer.from('null').readInt32LE(0);
+const TRUE_WORD = Buffer.from('true').readInt32LE(0);
+const FALS_WORD = Buffer.from('fals').readInt32LE(0);
 
 /** JSON whitespace, newlines included: between the array's elements. */
 function skipSpace(body: Uint8Array, i: number, end: number): number {
@@ -332,13 +488,6 @@ function skipInlineSpace(body: Uint8Array, i: number, end: number): number {
     i++;
   }
   return i;
-}
-
-/** The offset after `literal` at `i`, when it is there and followed by a delimiter. */
-function literalEnd(body: Uint8Array, i: number, end: number, literal: Uint8Array): number {
-  if (i + literal.length > end) return BAIL;
-  for (let k = 0; k < literal.length; k++) if (body[i + k] !== literal[k]) return BAIL;
-  return i + literal.length;
 }
 
 /**
