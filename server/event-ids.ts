@@ -11,6 +11,8 @@ const HEX_PAIRS = new Uint16Array(256);
 for (let i = 0; i < 256; i++) HEX_PAIRS[i] = HEX[i]!.charCodeAt(0) | (HEX[i]!.charCodeAt(1) << 8);
 /** The 16 bytes of the latest id, laid out as in the UUID. */
 const bytes = new Uint8Array(16);
+/** The millisecond `bytes[0, 6)` holds (the same for every id of a millisecond). */
+let bytesMs = -1;
 
 /** Length of a UUID's text. */
 export const UUID_LENGTH = 36;
@@ -39,10 +41,17 @@ export function writeUuidv7Words(target: DataView, offset: number, now = Date.no
   next(now);
   const b = bytes;
   const h = HEX_PAIRS;
-  target.setUint32(offset, h[b[0]!]! | (h[b[1]!]! << 16), true);
-  target.setUint32(offset + 4, h[b[2]!]! | (h[b[3]!]! << 16), true);
+  // The millisecond's text (`xxxxxxxx-xxxx`) is the same for every id of that millisecond: spelt once.
+  if (millisecondTextOf !== lastMs) {
+    millisecondText0 = h[b[0]!]! | (h[b[1]!]! << 16);
+    millisecondText1 = h[b[2]!]! | (h[b[3]!]! << 16);
+    millisecondText2 = h[b[4]!]! | (h[b[5]!]! << 16);
+    millisecondTextOf = lastMs;
+  }
+  target.setUint32(offset, millisecondText0, true);
+  target.setUint32(offset + 4, millisecondText1, true);
   target.setUint8(offset + 8, 0x2d); // -
-  target.setUint32(offset + 9, h[b[4]!]! | (h[b[5]!]! << 16), true);
+  target.setUint32(offset + 9, millisecondText2, true);
   target.setUint8(offset + 13, 0x2d);
   target.setUint32(offset + 14, h[b[6]!]! | (h[b[7]!]! << 16), true);
   target.setUint8(offset + 18, 0x2d);
@@ -52,6 +61,12 @@ export function writeUuidv7Words(target: DataView, offset: number, now = Date.no
   target.setUint32(offset + 28, h[b[12]!]! | (h[b[13]!]! << 16), true);
   target.setUint32(offset + 32, h[b[14]!]! | (h[b[15]!]! << 16), true);
 }
+
+/** The text of `bytes[0, 6)` (the millisecond `millisecondTextOf`) as `writeUuidv7Words` writes it, four characters per word. */
+let millisecondTextOf = -1;
+let millisecondText0 = 0;
+let millisecondText1 = 0;
+let millisecondText2 = 0;
 
 /** Sets `bytes` to the next id. */
 function next(now: number): void {
@@ -71,16 +86,19 @@ function next(now: number): void {
       sequence = 0;
     }
   }
-  const ms = lastMs;
-  const high = Math.floor(ms / 0x1000000); // top 24 bits of 48
-  const low = ms % 0x1000000;
   const b = bytes;
-  b[0] = (high >>> 16) & 0xff;
-  b[1] = (high >>> 8) & 0xff;
-  b[2] = high & 0xff;
-  b[3] = (low >>> 16) & 0xff;
-  b[4] = (low >>> 8) & 0xff;
-  b[5] = low & 0xff;
+  if (bytesMs !== lastMs) {
+    const ms = lastMs;
+    const high = Math.floor(ms / 0x1000000); // top 24 bits of 48
+    const low = ms % 0x1000000;
+    b[0] = (high >>> 16) & 0xff;
+    b[1] = (high >>> 8) & 0xff;
+    b[2] = high & 0xff;
+    b[3] = (low >>> 16) & 0xff;
+    b[4] = (low >>> 8) & 0xff;
+    b[5] = low & 0xff;
+    bytesMs = ms;
+  }
   b[6] = 0x70 | (sequence >>> 8);
   b[7] = sequence & 0xff;
   b[8] = 0x80 | (pool[r + 2]! & 0x3f);

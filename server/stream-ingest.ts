@@ -206,20 +206,16 @@ export class StreamIngest {
       if (idStart === -1) {
         // An id assigned now: new by construction. The record's CRC is carried along as it is written.
         const at = records.open(close - start + suffixes.maxBytes);
-        const out = records.bytes;
         const view = records.view;
         let crc = crc32CopyWords(crc32Start(), source, start, close, view, at);
-        let end = at + (close - start);
-        out.set(suffixes.id.bytes, end);
+        let end = suffixes.id.writeTo(view, at + (close - start));
         crc = suffixes.id.append(crc);
-        end += suffixes.id.bytes.length;
         writeUuidv7Words(view, end, now);
         // The id goes to the answer in the same pass that adds it to the record's checksum.
         crc = ids.quotedCrc(crc, view, end, end + UUID_LENGTH);
-        end += UUID_LENGTH;
-        out.set(suffixes.afterId.bytes, end);
+        end = suffixes.afterId.writeTo(view, end + UUID_LENGTH);
         crc = suffixes.afterId.append(crc);
-        records.close(at, end + suffixes.afterId.bytes.length, crc32Finish(crc));
+        records.close(at, end, crc32Finish(crc));
         continue;
       }
       // The client's id (or the event's own): plain text, so its JSON is its bytes in quotes.
@@ -234,23 +230,19 @@ export class StreamIngest {
       inBatch.add(id);
       fresh.push(id);
       const at = records.open(close - start + suffixes.maxBytes + (idFromField ? idEnd - idStart : 0));
-      const out = records.bytes;
       const view = records.view;
       let crc = crc32CopyWords(crc32Start(), source, start, close, view, at);
       let end = at + (close - start);
       if (idFromField) {
-        out.set(suffixes.id.bytes, end);
+        end = suffixes.id.writeTo(view, end);
         crc = suffixes.id.append(crc);
-        end += suffixes.id.bytes.length;
         crc = crc32CopyWords(crc, source, idStart, idEnd, view, end);
         end += idEnd - idStart;
-        out.set(suffixes.afterId.bytes, end);
+        end = suffixes.afterId.writeTo(view, end);
         crc = suffixes.afterId.append(crc);
-        end += suffixes.afterId.bytes.length;
       } else {
-        out.set(suffixes.received.bytes, end);
+        end = suffixes.received.writeTo(view, end);
         crc = suffixes.received.append(crc);
-        end += suffixes.received.bytes.length;
       }
       records.close(at, end, crc32Finish(crc));
     }

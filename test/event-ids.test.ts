@@ -23,5 +23,17 @@ describe('event ids', () => {
     // One millisecond: rand_a counts up, so the ids sort in the order they were made.
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(5);
+    // The next millisecond: its own text, written into the buffer as uuidv7 spells it, and still in order.
+    writeUuidv7Words(view, 3, now + 1);
+    const next = target.toString('latin1', 3, 3 + UUID_LENGTH);
+    const after = uuidv7(now + 1);
+    expect([next.slice(0, 13), after.slice(0, 13)]).toEqual(['01a24553-0bbc', '01a24553-0bbc']);
+    expect(next).toMatch(UUID_V7);
+    expect([last, next, after].sort()).toEqual([last, next, after]);
+    // An earlier clock reading (the clock stepped back) keeps the ids in order: the latest millisecond goes on.
+    writeUuidv7Words(view, 3, now);
+    const back = target.toString('latin1', 3, 3 + UUID_LENGTH);
+    expect(back.slice(0, 13)).toBe('01a24553-0bbc');
+    expect(back > after).toBe(true);
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { crc32CopyWords, crc32Finish, crc32Of, crc32Start } from '../connectors/log-store/segment-log/crc32.ts';
+import { crc32CopyWords, crc32Finish, crc32Of, crc32Start, crc32Update, CrcOfConstant } from '../connectors/log-store/segment-log/crc32.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   encodeRecords,
@@ -133,7 +133,8 @@ describe('segment log', () => {
   it('copies a range and checksums it exactly as zlib does, at any offsets and lengths (crc32CopyWords)', () => {
     const bytes = randomBytes(300);
     const view = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
-    for (const [start, end, at] of [[0, 0, 0], [0, 1, 5], [3, 10, 1], [1, 9, 2], [5, 14, 3], [7, 143, 0], [0, 300, 11]] as const) {
+    // Lengths 0 to 13 (each remainder of eight, with and without the four-byte step), 136, 300; offsets aligned and not.
+    for (const [start, end, at] of [[0, 0, 0], [0, 1, 5], [3, 10, 1], [1, 9, 2], [5, 14, 3], [7, 143, 0], [0, 300, 11], [2, 6, 4], [1, 6, 7], [9, 20, 1], [0, 12, 3], [4, 14, 2], [6, 19, 5], [3, 5, 0], [8, 11, 6]] as const) {
       const target = Buffer.alloc(320, 0xee);
       const crc = crc32Finish(crc32CopyWords(crc32Start(), view(bytes), start, end, view(target), at));
       expect(crc).toBe(crc32(bytes.subarray(start, end)));
@@ -145,6 +146,22 @@ describe('segment log', () => {
     const target = Buffer.alloc(300);
     const running = crc32CopyWords(crc32CopyWords(crc32Start(), view(bytes), 0, 13, view(target), 0), view(bytes), 13, 300, view(target), 13);
     expect(crc32Finish(running)).toBe(crc32(bytes));
+  });
+
+  it('writes a constant run of bytes at any offset, and carries a checksum over it as zlib does (CrcOfConstant)', () => {
+    const view = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+    for (const text of ['', 'a', 'ab', 'abc', 'abcd', 'abcde', ',"_event_id":"', '","_received_at":"2026-11-26T10:00:00.123Z"}', 'x'.repeat(64)]) {
+      const constant = new CrcOfConstant(Buffer.from(text));
+      for (const at of [0, 1, 2, 3, 5]) {
+        const target = Buffer.alloc(80, 0xee);
+        expect(constant.writeTo(view(target), at)).toBe(at + text.length);
+        expect(target.toString('latin1', at, at + text.length)).toBe(text);
+        // Nothing written outside the range.
+        expect([...target.subarray(0, at), ...target.subarray(at + text.length)].every((b) => b === 0xee)).toBe(true);
+      }
+      const before = Buffer.from('{"user_id":1');
+      expect(crc32Finish(constant.append(crc32Update(crc32Start(), before, 0, before.length)))).toBe(crc32(Buffer.concat([before, Buffer.from(text)])));
+    }
   });
 
   it('reads records larger than its read buffer', async () => {
