@@ -7,13 +7,15 @@
  * This process is the client: it loads `--entities` entities into a redis-server of its own, warms
  * itself with `--warm-client` requests to a throwaway floor, then starts the server (`flywheel`,
  * `unwarmed` or `floor`) and sends it `--requests` requests of `--rows` random entities, one at a
- * time on a keep-alive connection.
+ * time on a keep-alive connection, then as many again; it prints the server's CPU time per request
+ * over each (all its threads, from /proc: a server still compiling spends more on the first ones),
+ * steadier than latency on a shared machine.
  *
  *   npx tsx bench/serving-first-trace.ts [--subject flywheel|unwarmed|floor] [--rows 1] [--requests 1000] [--entities 20000] [--slow-ms 2] [--server-node-options "--trace-gc"] [--server-log /tmp/server.log]
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +48,13 @@ const FLOOR = fileURLToPath(new URL('./floors/serving-floor.ts', import.meta.url
 const randomIds = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * entities));
 const bodyOf = (ids: number[]) => JSON.stringify({ service: 'ranking', entities: ids.map((id) => ({ item_id: id })) });
 
-async function startChild(subject: string, redisUrl: string, nodeOptions: string[], logTo?: string): Promise<{ url: string; startMs: number; stop(): Promise<void> }> {
+/** CPU milliseconds (user + system, all threads: V8's compiler and GC threads too) process `pid` has used so far, from /proc (Linux). */
+async function cpuMsOf(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function startChild(subject: string, redisUrl: string, nodeOptions: string[], logTo?: string): Promise<{ url: string; pid: number; startMs: number; stop(): Promise<void> }> {
   const args = subject === 'floor' ? [FLOOR, '--redis-url', redisUrl, '--key-prefix', KEY_PREFIX, '--view', VIEW] : [SERVING, '--serve', subject, '--redis-url', redisUrl, '--features', String(features)];
   const spawned = performance.now();
   const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', logTo ? 'pipe' : 'inherit'], env: { ...process.env, FLYWHEEL_TOKENS: `${TOKEN}=read` } });
@@ -63,7 +71,7 @@ async function startChild(subject: string, redisUrl: string, nodeOptions: string
     });
     void exited.then(() => reject(new Error(`${subject} exited: ${out}`)));
   });
-  return { url, startMs: performance.now() - spawned, stop: async () => { child.kill('SIGTERM'); await exited; log?.end(); } };
+  return { url, pid: child.pid!, startMs: performance.now() - spawned, stop: async () => { child.kill('SIGTERM'); await exited; log?.end(); } };
 }
 
 async function send(url: URL, count: number, sizeOf: (i: number) => number): Promise<number[]> {
@@ -95,8 +103,18 @@ try {
   await warmer.stop();
   const nodeOptions = values['server-node-options'].split(' ').filter((s) => s !== '');
   const server = await startChild(values.subject, redis.url, nodeOptions, values['server-log']);
+  const cpuAtStart = await cpuMsOf(server.pid);
   const times = await send(new URL(`${server.url}/v1/features`), Number(values.requests), () => rows);
+  const cpuFirst = (await cpuMsOf(server.pid)) - cpuAtStart;
+  // The same number of requests again: what they cost once the first ones have compiled what they need.
+  const again = await send(new URL(`${server.url}/v1/features`), Number(values.requests), () => rows);
+  const cpuAgain = (await cpuMsOf(server.pid)) - cpuAtStart - cpuFirst;
   await server.stop();
+  const againSorted = [...again].sort((a, b) => a - b);
+  process.stdout.write(
+    `server CPU per request: first ${values.requests} ${(cpuFirst / times.length).toFixed(3)} ms, next ${values.requests} ${(cpuAgain / again.length).toFixed(3)} ms ` +
+      `(start-up ${cpuAtStart} ms); next ${values.requests}: p50 ${percentile(againSorted, 50).toFixed(2)} p99 ${percentile(againSorted, 99).toFixed(2)} ms\n`,
+  );
   const slowMs = Number(values['slow-ms']);
   const sorted = [...times].sort((a, b) => a - b);
   process.stdout.write(`${values.subject}, ${rows} rows, started in ${Math.round(server.startMs)} ms: p50 ${percentile(sorted, 50).toFixed(2)} p99 ${percentile(sorted, 99).toFixed(2)} max ${sorted.at(-1)!.toFixed(2)} ms\n`);

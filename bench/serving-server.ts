@@ -16,6 +16,7 @@ import { source } from '../core/definitions/source.ts';
 import type { ProjectSpec } from '../core/definitions/specs.ts';
 import { validateProject } from '../core/validation/validate-project.ts';
 import { startLogServer, TokenTable, type RunningLogServer } from '../server/index.ts';
+import type { ServingWarmUpOptions } from '../server/serving/warm-up.ts';
 
 /** The benchmark's project: `item` entities with `features` float64 features in `item_features`, all served by `ranking`. */
 export function benchProject(features: number): ProjectSpec {
@@ -28,7 +29,7 @@ export function benchProject(features: number): ProjectSpec {
 }
 
 /** The server over one Redis (`redisUrl`) or a Redis Cluster (`clusterUrls`). */
-export async function startFlywheelServing(options: ({ redisUrl: string } | { clusterUrls: string[] }) & { features: number; warmUp?: boolean }): Promise<RunningLogServer> {
+export async function startFlywheelServing(options: ({ redisUrl: string } | { clusterUrls: string[] }) & { features: number; warmUp?: boolean | ServingWarmUpOptions; log?: (line: string) => void }): Promise<RunningLogServer> {
   const project = benchProject(options.features);
   const store: OnlineStore = 'clusterUrls' in options ? new RedisClusterOnlineStore({ urls: options.clusterUrls, keyPrefix: 'fw:bench:' }) : new RedisOnlineStore({ url: options.redisUrl, keyPrefix: 'fw:bench:' });
   await store.ping();
@@ -37,8 +38,8 @@ export async function startFlywheelServing(options: ({ redisUrl: string } | { cl
     streams: [],
     tokens: TokenTable.fromEnv(),
     port: 0,
-    log: () => undefined,
+    log: options.log ?? (() => undefined),
     serving: { project, store },
-    ...(options.warmUp === false ? { servingWarmUp: false as const } : {}),
+    ...(options.warmUp === false ? { servingWarmUp: false as const } : typeof options.warmUp === 'object' ? { servingWarmUp: options.warmUp } : {}),
   });
 }

@@ -51,6 +51,7 @@ import { RedisClusterOnlineStore } from '../connectors/online-store/redis-cluste
 import { RedisOnlineStore } from '../connectors/online-store/redis/redis-online-store.ts';
 import { startRedisCluster } from '../test/setup/redis-cluster.ts';
 import { startRedis } from './redis-server.ts';
+import type { ServingWarmUpOptions } from '../server/serving/warm-up.ts';
 import { startFlywheelServing } from './serving-server.ts';
 
 export const VIEW = 'item_features';
@@ -73,8 +74,9 @@ export function valuesOf(id: number, features: number): number[] {
 
 // --- child mode: one server, printing its URL, until SIGTERM -----------------------------------------
 
-async function serveFlywheel(redis: { redisUrl: string } | { clusterUrls: string[] }, features: number, warmUp = true): Promise<void> {
-  const server = await startFlywheelServing({ ...redis, features, warmUp });
+async function serveFlywheel(redis: { redisUrl: string } | { clusterUrls: string[] }, features: number, warmUp: boolean | ServingWarmUpOptions = true): Promise<void> {
+  // Its start-up lines (what the warm-up did) on stdout: the driver reads only `listening on`; bench/serving-first-trace.ts keeps them.
+  const server = await startFlywheelServing({ ...redis, features, warmUp, log: (line) => process.stdout.write(`${line}\n`) });
   process.stdout.write(`listening on ${server.url}\n`);
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
 }
@@ -590,7 +592,8 @@ export function servingOptions(argv: string[]): ServingBenchOptions & { serve?: 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { serve, measureFirst, ...options } = servingOptions(process.argv.slice(2));
   if (measureFirst) await measureFirstRequests({ ...options, ...measureFirst });
-  else if (serve === 'flywheel') await serveFlywheel({ redisUrl: options.redisUrl! }, options.features);
+  // FLYWHEEL_BENCH_WARM_UP: the server's warm-up options as JSON (ServingWarmUpOptions), to try other bounds (bench/serving-first-trace.ts passes it on).
+  else if (serve === 'flywheel') await serveFlywheel({ redisUrl: options.redisUrl! }, options.features, process.env.FLYWHEEL_BENCH_WARM_UP ? (JSON.parse(process.env.FLYWHEEL_BENCH_WARM_UP) as ServingWarmUpOptions) : true);
   else if (serve === 'unwarmed') await serveFlywheel({ redisUrl: options.redisUrl! }, options.features, false);
   else if (serve === 'cluster') await serveFlywheel({ clusterUrls: options.clusterUrls! }, options.features);
   else await benchServing(options);

@@ -190,7 +190,7 @@ export async function startLogServer(options: LogServerOptions): Promise<Running
       );
     }
     // Then the HTTP path around it, over loopback, on a server and a token of its own (serving/warm-up-over-http.ts).
-    const overHttp = await warmUpServingOverHttp(options.serving, limits.maxBodyBytes, {}, chosen);
+    const overHttp = await warmUpServingOverHttp(options.serving, limits.maxBodyBytes, options.servingWarmUp?.overHttp ?? {}, chosen);
     if (overHttp.requests > 0) log(`serving: warmed the HTTP path with ${overHttp.requests} requests over loopback in ${Math.round(overHttp.ms)} ms (${overHttp.realRequests} of them of sampled keys)`);
     // Then what POST /v1/decide adds: the model's rows, each model's serving version scoring, ranking (decide/warm-up.ts).
     if (options.decide) {

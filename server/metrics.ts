@@ -65,9 +65,10 @@ export class ServerMetrics {
   readonly #storeReadSeries = new Map<StoreReadOutcome, { observe(value: number): void }>();
   readonly #servedRowsSeries = new Map<string, { inc(value: number): void }>();
 
-  constructor(sources: MetricSources = {}) {
+  /** `processMetrics: false`: without prom-client's process metrics (a throwaway instance, such as the serving warm-up's, adds no GC observer). */
+  constructor(sources: MetricSources = {}, options: { readonly processMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.#requests = new Counter({ name: 'flywheel_http_requests_total', help: 'HTTP requests answered, by route, method and status', labelNames: ['route', 'method', 'status'], registers });
     this.#requestDuration = new Histogram({
       name: 'flywheel_http_request_duration_seconds', help: 'Time from a request to its answer, by route, method and status',

@@ -118,7 +118,7 @@ describe('serving warm-up', () => {
       serving: { project, store: new RedisOnlineStore({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'fw:warm:', connectTimeoutMs: 200 }) },
     });
     try {
-      // The sample waits at most 1 s, the in-process warm-up 1.5 s, the one over HTTP 1 s.
+      // The sample waits at most 1 s, the in-process warm-up 1 s, the one over HTTP 2 s.
       expect(performance.now() - started).toBeLessThan(6000);
       expect(lines.find((l) => l.startsWith('serving: warmed the request path with '))).toMatch(/ \(0 of them of 0 keys sampled from the store, 0 stored records read\)$/);
       const response = await fetch(`${server.url}/v1/features`, {
@@ -177,7 +177,7 @@ describe('serving warm-up', () => {
       });
       try {
         const warmLines = lines.filter((l) => l.startsWith('serving: warmed the request path with '));
-        // Default rounds: 300 per service and size, unless the 1.5 s bound cut it short (a loaded machine).
+        // Default rounds: 300 per service and body, unless the 1 s bound cut it short (a loaded machine).
         if (servingWarmUp === false) expect(warmLines).toEqual([]);
         else expect(warmLines).toHaveLength(1);
         const response = await fetch(`${server.url}/v1/features`, {
