@@ -79,6 +79,22 @@ describe('segment log', () => {
     expect(await readAll(join(streamSegmentsDir(stateDir, 'clicks'), segment!))).toEqual(Array.from({ length: 100 }, (_, i) => event(i)));
   });
 
+  it('acknowledges the appends of a sync before it writes what arrived while that sync ran (as the log floor answers first)', async () => {
+    log = await openSegmentLog({ stateDir, streams: ['clicks'] });
+    await append(log, 'clicks', [event(0)]); // the segment opened
+    const path = join(streamSegmentsDir(stateDir, 'clicks'), files('clicks')[0]!);
+    const before = statSync(path).size;
+    let sizeWhenAcknowledged = -1;
+    const first = append(log, 'clicks', [event(1)]).then(() => void (sizeWhenAcknowledged = statSync(path).size));
+    // The writer's turn ran first (its immediate was queued before this one): the first append is written and its sync runs.
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = append(log, 'clicks', [event(2)]);
+    await Promise.all([first, second]);
+    // When the first was acknowledged, the second (queued during its sync) was not written yet.
+    expect(sizeWhenAcknowledged).toBe(before + encodeRecords([JSON.stringify(event(1))]).length);
+    expect(statSync(path).size).toBe(sizeWhenAcknowledged + encodeRecords([JSON.stringify(event(2))]).length);
+  });
+
   it('rolls over by size without splitting an append, and by age', async () => {
     const closed: ClosedSegment[] = [];
     const one = encodeRecords([JSON.stringify(event(0))]).length;
