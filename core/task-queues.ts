@@ -50,6 +50,7 @@ export const WORKFLOW_WORKLOADS = {
   ingestStream: 'ingest',
   ingestSweep: 'ingest',
   replayQuarantine: 'ingest',
+  replayStreamQuarantine: 'ingest',
   enforceRetention: 'ingest',
   buildTrainingSet: 'trainingSets',
   scheduledTrainingSet: 'trainingSets',

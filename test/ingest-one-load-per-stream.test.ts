@@ -9,6 +9,7 @@ import { WarehouseRegistry } from '../connectors/registry/warehouse-registry.ts'
 import { ObjectStoreSegmentStore } from '../connectors/log-store/index.ts';
 import { encodeRecords } from '../connectors/log-store/segment-log/index.ts';
 import { ingestSegment, ingestSegmentWorkflowId, loadStreamSegment, streamLoadWorkflowId } from '../workflows/ingest.ts';
+import { replayQuarantine, replayQuarantineWorkflowId } from '../workflows/quarantine.ts';
 import { connectClient, runWorker, testTaskQueue } from './setup/temporal.ts';
 import { putSealedSegment } from './support/sealed-segments.ts';
 import { createTempProject, type TempProject } from './support/temp-project.ts';
@@ -54,9 +55,10 @@ async function query(sql: string) {
 const start = (segment: ReturnType<typeof ref>) =>
   client.workflow.start(ingestSegment, { taskQueue, workflowId: ingestSegmentWorkflowId(PROJECT, segment), args: [{ project: PROJECT, ...segment }] });
 
-/** Tries the segment's ingestion made to take its stream's load while another held it. */
-async function refusedStarts(segment: ReturnType<typeof ref>): Promise<number> {
-  const history = await client.workflow.getHandle(ingestSegmentWorkflowId(PROJECT, segment)).fetchHistory();
+/** Tries the workflow made to take its stream's load while another held it. */
+async function refusedStarts(segmentOrWorkflowId: ReturnType<typeof ref> | string): Promise<number> {
+  const workflowId = typeof segmentOrWorkflowId === 'string' ? segmentOrWorkflowId : ingestSegmentWorkflowId(PROJECT, segmentOrWorkflowId);
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
   return (history.events ?? []).filter((event) => event.startChildWorkflowExecutionFailedEventAttributes).length;
 }
 
@@ -131,5 +133,24 @@ describe("a stream's segments load one at a time", () => {
     while (closed.length < 4) closed = await new Promise((resolve) => setTimeout(resolve, 200)).then(completedLoads);
     expect(closed).toHaveLength(4);
     for (let i = 1; i < closed.length; i++) expect(closed[i]![0]).toBeGreaterThanOrEqual(closed[i - 1]![1]);
+  }, 60_000);
+
+  it("replays the quarantine only while no load of the stream runs: it waits for the stream's load like a segment", async () => {
+    const holder = await client.workflow.start(loadStreamSegment, {
+      taskQueue: `${taskQueue}-nobody`, workflowId: streamLoadWorkflowId(PROJECT, 'clicks'), args: [{ project: PROJECT, ...ref('api-x', 'held-2') }],
+    });
+    const replayId = replayQuarantineWorkflowId(PROJECT, 'clicks');
+    const result = await runWorker({ taskQueue, activities: createActivities(deps()) }, async () => {
+      const handle = await client.workflow.start(replayQuarantine, { taskQueue, workflowId: replayId, args: [{ project: PROJECT, stream: 'clicks' }] });
+      while ((await refusedStarts(replayId)) < 2) await new Promise((resolve) => setTimeout(resolve, 100));
+      // Nothing replayed while the load is held: no ledger row of a replay yet.
+      expect(await query(`SELECT count(*)::INTEGER AS n FROM flywheel.ingest_ledger WHERE starts_with(batch, 'replay:')`)).toEqual([{ n: 0 }]);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+      await holder.terminate('the other load ended');
+      return { replayed: await handle.result(), runId: handle.firstExecutionRunId };
+    });
+    // The quarantine is empty here: the replay tries nothing, and records its batch (named after the replay's run) once.
+    expect(result.replayed).toEqual({ stream: 'clicks', batch: `replay:${result.runId}`, events: 0, loaded: 0, alreadyStored: 0, refused: 0, alreadyReplayed: false });
+    expect(await query(`SELECT batch, rows::INTEGER AS rows FROM flywheel.ingest_ledger WHERE starts_with(batch, 'replay:')`)).toEqual([{ batch: `replay:${result.runId}`, rows: 0 }]);
   }, 60_000);
 });

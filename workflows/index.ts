@@ -8,7 +8,7 @@ export { scheduledTrainingSet } from './scheduled-training-set.ts';
 export { backfillTrainingSet, backfillProgressQuery } from './backfill-training-set.ts';
 export { ingestSegment, ingestPending, ingestStream, loadStreamSegment } from './ingest.ts';
 export { ingestSweep, ingestSweepQuery } from './ingest-sweep.ts';
-export { replayQuarantine } from './quarantine.ts';
+export { replayQuarantine, replayStreamQuarantine } from './quarantine.ts';
 export { materializeFeatureView, materializeProgressQuery } from './materialize.ts';
 export { flywheelLoop, loopProgressQuery } from './flywheel-loop.ts';
 export { buildLabels, buildLabelPartition, labelsProgressQuery } from './build-labels.ts';

@@ -53,14 +53,16 @@ export async function loadStreamSegment(input: LoadStreamSegmentInput): Promise<
  * One loader per stream at a time (docs/collect.md): two loads of segments sharing event ids (a
  * batch a client sent to two nodes) must not overlap. Each load's anti-join sees only what was
  * committed when it began, so on Snowflake, which does not enforce primary keys, both would store the
- * shared ids; on DuckDB one fails at its commit. Waits while another segment of the stream loads.
+ * shared ids; on DuckDB one fails at its COMMIT. Runs `load` as the child workflow with the stream's
+ * load id (streamLoadWorkflowId), waiting while another load of the stream (a segment's, or a
+ * quarantine replay's) holds it.
  */
-async function loadWhenStreamFree(project: string, segment: SegmentRef): Promise<IngestedBatch> {
+export async function whenStreamFree<A, R>(project: string, stream: string, load: (input: A) => Promise<R>, input: A): Promise<R> {
   for (let tries = 0; ; tries++) {
     try {
-      return await executeChild(loadStreamSegment, {
-        workflowId: streamLoadWorkflowId(project, segment.stream),
-        args: [{ project, ...segment }],
+      return await executeChild(load, {
+        workflowId: streamLoadWorkflowId(project, stream),
+        args: [input],
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       });
     } catch (error) {
@@ -80,7 +82,7 @@ export async function ingestSegment(input: IngestSegmentInput): Promise<Ingested
   upsertSearchAttributes(runSearchAttributes({ project: input.project, kind: 'ingest', object: input.stream }));
   const segment = { stream: input.stream, node: input.node, segmentId: input.segmentId };
   // `patched`: runs started before the one-loader rule replay their direct activity call.
-  const loaded = patched('one-load-per-stream') ? await loadWhenStreamFree(input.project, segment) : await loadSegment(segment);
+  const loaded = patched('one-load-per-stream') ? await whenStreamFree(input.project, input.stream, loadStreamSegment, { project: input.project, ...segment }) : await loadSegment(segment);
   await archiveSegment({ ...segment, keep: input.keep ?? false });
   return loaded;
 }
