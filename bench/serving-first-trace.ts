@@ -9,7 +9,10 @@
  * `unwarmed` or `floor`) and sends it `--requests` requests of `--rows` random entities, one at a
  * time on a keep-alive connection, then as many again; it prints the server's CPU time per request
  * over each (all its threads, from /proc: a server still compiling spends more on the first ones),
- * steadier than latency on a shared machine.
+ * steadier than latency on a shared machine. With `--trace-opt`/`--trace-deopt`, mind that V8 prints
+ * its traces through C's buffered stdout: where they fall against the server's `listening on` line in
+ * the log is off by up to a buffer's worth of lines, so the CPU ratio, not the trace's position, says
+ * whether the server still compiles during its first requests.
  *
  *   npx tsx bench/serving-first-trace.ts [--subject flywheel|unwarmed|floor] [--rows 1] [--requests 1000] [--entities 20000] [--slow-ms 2] [--server-node-options "--trace-gc"] [--server-log /tmp/server.log]
  */

@@ -16,9 +16,9 @@
  * is the client. Every phase first checks that both answer the stored values for a sample of keys.
  *
  * 1. **The first requests after start** (the goal: p99 ≤ 2 ms for 1 entity, ≤ 3 ms for 100
- *    candidates): for each size, a fresh Flywheel and a fresh floor are started (each warms itself
- *    before it says it listens: Flywheel's server runs synthetic requests through its request path
- *    at start-up), and answer `--first-requests` (1,000) sequential requests on a keep-alive
+ *    candidates): for each size, a fresh Flywheel and a fresh floor are started (Flywheel warms
+ *    itself before it says it listens: requests of keys sampled from the store and of made-up keys
+ *    through its request path, in process and over loopback; the floor does not), and answer `--first-requests` (1,000) sequential requests on a keep-alive
  *    connection, taking turns in blocks of 100; every one is measured. A third server, Flywheel started
  *    without its warm-up, takes the same turns, to show what the warm-up does. The client is a process
  *    of its own (`--measure-first`, with a young generation of 64 MB), warmed first (`--warm-client`
