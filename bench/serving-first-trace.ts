@@ -9,12 +9,11 @@
  * `unwarmed` or `floor`) and sends it `--requests` requests of `--rows` random entities, one at a
  * time on a keep-alive connection, then as many again; it prints the server's CPU time per request
  * over each (all its threads, from /proc: a server still compiling spends more on the first ones),
- * steadier than latency on a shared machine. With `--trace-opt`/`--trace-deopt`, mind that V8 prints
- * its traces through C's buffered stdout: where they fall against the server's `listening on` line in
- * the log is off by up to a buffer's worth of lines, so the CPU ratio, not the trace's position, says
- * whether the server still compiles during its first requests.
+ * steadier than latency on a shared machine. With `--trace-opt`/`--trace-deopt`, add `--line-buffered`:
+ * V8 prints its traces through C's buffered stdout, and without it where they fall against the
+ * server's `listening on` line is off by up to a buffer's worth of lines.
  *
- *   npx tsx bench/serving-first-trace.ts [--subject flywheel|unwarmed|floor] [--rows 1] [--requests 1000] [--entities 20000] [--slow-ms 2] [--server-node-options "--trace-gc"] [--server-log /tmp/server.log]
+ *   npx tsx bench/serving-first-trace.ts [--subject flywheel|unwarmed|floor] [--rows 1] [--requests 1000] [--entities 20000] [--slow-ms 2] ["--server-node-options=--trace-gc --trace-opt"] [--line-buffered] [--server-log /tmp/server.log]
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -40,6 +39,7 @@ const { values } = parseArgs({
     'slow-ms': { type: 'string', default: '2' },
     'server-node-options': { type: 'string', default: '' },
     'server-log': { type: 'string' },
+    'line-buffered': { type: 'boolean', default: false },
   },
 });
 const entities = Number(values.entities);
@@ -60,7 +60,9 @@ async function cpuMsOf(pid: number): Promise<number> {
 async function startChild(subject: string, redisUrl: string, nodeOptions: string[], logTo?: string): Promise<{ url: string; pid: number; startMs: number; stop(): Promise<void> }> {
   const args = subject === 'floor' ? [FLOOR, '--redis-url', redisUrl, '--key-prefix', KEY_PREFIX, '--view', VIEW] : [SERVING, '--serve', subject, '--redis-url', redisUrl, '--features', String(features)];
   const spawned = performance.now();
-  const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', logTo ? 'pipe' : 'inherit'], env: { ...process.env, FLYWHEEL_TOKENS: `${TOKEN}=read` } });
+  // stdbuf -oL: V8's traces line-buffered, so they fall in order with the server's own lines (coreutils; Linux).
+  const command = values['line-buffered'] ? ['stdbuf', '-oL', process.execPath] : [process.execPath];
+  const child = spawn(command[0]!, [...command.slice(1), ...nodeOptions, '--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', logTo ? 'pipe' : 'inherit'], env: { ...process.env, FLYWHEEL_TOKENS: `${TOKEN}=read` } });
   const log = logTo ? createWriteStream(logTo) : undefined;
   if (log) child.stderr!.pipe(log);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
