@@ -26,7 +26,8 @@
  *    entities loaded) nor the client's own compilation is in the figures; its GC pauses are reported.
  * 2. **Steady state**: one Flywheel and one floor (and the cluster's) answer `--warm-servers`
  *    unmeasured requests of every size, then latency for 1, 100 and 500 candidates as above (after
- *    `--warm-up` more untimed, back to back and with `--pace` ms between requests), then throughput:
+ *    `--warm-up` more untimed, back to back and with `--pace` ms between requests; back to back, the
+ *    client is a process of its own as in phase 1, `--steady`), then throughput:
  *    autocannon with `--connections` connections of `--throughput-rows`-candidate requests (100) for
  *    `--duration` seconds, best of 2 each, alternating, in entity rows per second (goal: Flywheel ≥ 70%
  *    of the floor); Flywheel both as asked by default (values, statuses and event times: an answer
@@ -104,7 +105,8 @@ async function measureFirstRequests(options: ServingBenchOptions & { rows: numbe
   });
   process.stdin.pause();
   const urls = Object.fromEntries(Object.entries(JSON.parse(line) as Record<string, string>).map(([subject, url]) => [subject, new URL(url + PATH)])) as Partial<Record<Subject, URL>>;
-  const measured = await latencies(urls, options.rows, options.firstRequests, options.entities, 0, 0);
+  // Steady state (`--steady`): the servers are warm already; the first `--warm-up` requests go unmeasured as in the driver's own latencies().
+  const measured = await latencies(urls, options.rows, options.firstRequests, options.entities, 0, options.steady ? options.warmUp : 0);
   process.stdout.write(`first-requests ${JSON.stringify(measured)}\n`);
 }
 
@@ -114,10 +116,16 @@ async function measureFirstRequests(options: ServingBenchOptions & { rows: numbe
  * generation large enough that the client's own scavenges (it reads answers of a few hundred
  * kilobytes) are rare, so they land in few of the servers' samples; they are still counted.
  */
-async function startMeasuringClient(options: ServingBenchOptions, rows: number, warmUrl: string): Promise<{ measure: (urls: Partial<Record<Subject, string>>) => Promise<Partial<Record<Subject, Latency>> & { clientGc: ClientGc }> }> {
+async function startMeasuringClient(
+  options: ServingBenchOptions,
+  rows: number,
+  warmUrl: string,
+  steady?: { requests: number; warmUp: number },
+): Promise<{ measure: (urls: Partial<Record<Subject, string>>) => Promise<Partial<Record<Subject, Latency>> & { clientGc: ClientGc }> }> {
   const args = [
     '--max-semi-space-size=64', '--import', 'tsx', fileURLToPath(import.meta.url), '--measure-first', '--rows', String(rows), '--warm-url', warmUrl,
-    '--warm-client', String(options.warmClient), '--first-requests', String(options.firstRequests), '--entities', String(options.entities),
+    '--warm-client', String(options.warmClient), '--first-requests', String(steady?.requests ?? options.firstRequests), '--entities', String(options.entities),
+    ...(steady ? ['--steady', '--warm-up', String(steady.warmUp)] : []),
   ];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
@@ -396,6 +404,8 @@ export interface ServingBenchOptions {
   readonly clusterUrls?: string[];
   /** Phase 1 only. */
   readonly skipSteady?: boolean;
+  /** The measuring client (`--measure-first`) measures warm servers, its first `warmUp` requests unmeasured. */
+  readonly steady?: boolean;
 }
 
 /** What the run measured, for a caller that writes it down (bench/run.ts prints it). */
@@ -484,7 +494,13 @@ export async function benchServing(options: ServingBenchOptions): Promise<Servin
     for (const rows of [1, 100, 500]) {
       const requests = rows === 1 ? options.requests : Math.max(200, Math.round(options.requests / (rows / 50)));
       for (const paceMs of options.paceMs) {
-        const measured = await latencies(urls, rows, requests, options.entities, paceMs, options.warmUp);
+        // Back to back, the client is a process of its own as in phase 1 (warmed against the floor, which is warm already):
+        // the driver, which loaded a million entities, collected its old generation 36-38 times over the 100-candidate
+        // phase, mostly while it read Flywheel's larger answers, so its pauses were charged to Flywheel.
+        const measured =
+          paceMs === 0
+            ? await (await startMeasuringClient(options, rows, floor.url, { requests, warmUp: options.warmUp })).measure(Object.fromEntries(Object.entries(urls).map(([s, u]) => [s, u.origin])))
+            : await latencies(urls, rows, requests, options.entities, paceMs, options.warmUp);
         const line = (s: Subject) => `${SUBJECT_NAMES[s]} ${fmtLatency(measured[s]!)}`;
         const pace = paceMs === 0 ? 'back to back' : `${paceMs} ms between requests`;
         const { clientGc } = measured;
@@ -564,6 +580,7 @@ export function servingOptions(argv: string[]): ServingBenchOptions & { serve?: 
       'skip-cluster': { type: 'boolean', default: false },
       'skip-steady': { type: 'boolean', default: false },
       'measure-first': { type: 'boolean', default: false },
+      steady: { type: 'boolean', default: false },
       rows: { type: 'string', default: '1' },
       'warm-url': { type: 'string' },
     },
@@ -585,6 +602,7 @@ export function servingOptions(argv: string[]): ServingBenchOptions & { serve?: 
     ...(values['redis-url'] ? { redisUrl: values['redis-url'] } : {}),
     cluster: !values['skip-cluster'] && !values['skip-steady'],
     skipSteady: values['skip-steady'],
+    steady: values.steady,
     ...(values['redis-cluster-urls'] ? { clusterUrls: values['redis-cluster-urls'].split(',') } : {}),
   };
 }
