@@ -26,8 +26,8 @@ export const fraudModel = featureService({ name: 'fraud_model', features: [userD
 `,
 };
 
-function startServe(dir: string) {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'flywheel.js'), 'serve', '--port', '0', '--no-ingest'], {
+function startServe(dir: string, extraArgs: string[] = []) {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'flywheel.js'), 'serve', '--port', '0', '--no-ingest', ...extraArgs], {
     cwd: dir, env: { ...process.env, FLYWHEEL_TOKENS: 'tok=read,write:*' },
   });
   let stderr = '';
@@ -55,6 +55,8 @@ describe('flywheel serve with feature services', () => {
     const url = await serve.url;
     expect(serve.stderr()).toContain(`Serving API on ${url}: POST /v1/features for fraud_model, from sqlite:${storePath}.`);
     expect(serve.stderr()).toContain(`Operations: GET ${url}/healthz, /readyz, /metrics.`);
+    // Warmed before it listened, on the one stored key too (server/serving/warm-up.ts).
+    expect(serve.stderr()).toMatch(/^serving: warmed the request path with \d+ requests in \d+ ms \(\d+ of them of 1 keys sampled from the store, \d+ stored records read\)$/m);
 
     const answer = await fetch(`${url}/v1/features`, {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok' },
@@ -96,5 +98,23 @@ describe('flywheel serve with feature services', () => {
       [`${served.decision_id}:0`, 1, 12.5, 3, 'present'],
       [`${served.decision_id}:1`, 2, null, null, 'missing'],
     ]);
+  });
+
+  it('--no-warm-up listens without warming the serving path, and answers the same', async () => {
+    project = createTempProject(FILES);
+    const store = new SqliteOnlineStore({ path: join(project.dir, '.flywheel', 'online.sqlite') });
+    await store.write([{ view: 'user_daily', key: [1], values: { spend: 12.5, visits: 3 }, eventTime: '2026-11-25T00:00:00Z' }]);
+    await store.close();
+    const serve = startServe(project.dir, ['--no-warm-up']);
+    const url = await serve.url;
+    expect(serve.stderr()).not.toContain('serving: warmed');
+    const answer = await fetch(`${url}/v1/features`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer tok' },
+      body: JSON.stringify({ service: 'fraud_model', entities: [{ user_id: 1 }], metadata: false }),
+    });
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { rows: unknown[] }).rows).toEqual([{ values: [12.5, 3] }]);
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
   });
 });

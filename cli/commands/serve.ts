@@ -14,6 +14,7 @@ interface ServeOptions {
   segmentSize: number;
   segmentAge: number;
   ingest: boolean;
+  warmUp: boolean;
   nodeId?: string;
 }
 
@@ -36,6 +37,7 @@ export function registerServeCommand(program: Command): Command {
     .addOption(new Option('--segment-size <size>', 'close a segment at this size (bytes, or with KiB/MiB/GiB)').argParser(parseSize).default(64 * 1024 * 1024, '64MiB'))
     .addOption(new Option('--segment-age <duration>', 'close a segment this long after it was opened (10s, 1m)').argParser(parseSeconds).default(10, '10s'))
     .option('--no-ingest', 'only accept events: do not start ingestion workflows on Temporal')
+    .option('--no-warm-up', 'listen at once, without first warming the serving path (about 2 s; docs/serving.md)')
     .option('--node-id <id>', 'this node\'s id, under which its sealed segments go to the object store (default: $FLYWHEEL_NODE_ID, else the host name and a hash of the state folder)')
     .action(async (options: ServeOptions, command: Command) => {
       const config = await loadConfigFor(command);
@@ -51,6 +53,7 @@ export function registerServeCommand(program: Command): Command {
         segmentBytes: options.segmentSize,
         segmentAgeMs: options.segmentAge * 1000,
         ingest: options.ingest,
+        ...(options.warmUp ? {} : { warmUp: false }),
         ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
         ...(explorationSecret !== undefined ? { explorationSecret } : {}),
       }));

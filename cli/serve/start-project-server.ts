@@ -24,6 +24,8 @@ export interface ProjectServerOptions {
   readonly segmentAgeMs?: number;
   /** Start an ingestion workflow on Temporal for each segment uploaded to the object store. */
   readonly ingest: boolean;
+  /** False (`--no-warm-up`): listen without warming the serving path first (docs/serving.md). Default: warmed. */
+  readonly warmUp?: boolean;
   /** This node's id (`--node-id`); default FLYWHEEL_NODE_ID, else the host name and a hash of the state folder. */
   readonly nodeId?: string;
   /** How often the decision API re-reads each model's promoted version (docs/decide.md). Default 5 s. */
@@ -87,6 +89,7 @@ export async function startProjectServer(config: ResolvedConfig, options: Projec
       // Feature views declared `push: true` get their latest values in the online store as events arrive.
       ...(store && pushed.length > 0 ? { push: { store, views: pushed } } : {}),
       ...(store && services.length > 0 ? { serving: { store, project } } : {}),
+      ...(options.warmUp === false ? { servingWarmUp: false as const } : {}),
       ...(versions ? { decide: { project, versions, ...(options.explorationSecret !== undefined ? { explorationSecret: options.explorationSecret } : {}) } } : {}),
       log,
     });
