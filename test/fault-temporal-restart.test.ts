@@ -7,7 +7,6 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ActivityDeps } from '../activities/deps.ts';
-import { freePort } from '../cli/dev/child-process.ts';
 import { isTemporalReachable, startDevServer, type DevServer } from '../cli/dev/dev-server.ts';
 import { locateTemporalCli } from '../cli/dev/temporal-cli.ts';
 import { LocalObjectStore } from '../connectors/object-store/local/local-object-store.ts';
@@ -18,6 +17,7 @@ import { encodeRecords } from '../connectors/log-store/segment-log/index.ts';
 import { createFlywheelWorker } from '../worker/create-worker.ts';
 import { REPO_ROOT, createTempProject, type TempProject } from './support/temp-project.ts';
 import { putSealedSegment } from './support/sealed-segments.ts';
+import { restartablePort } from './support/restartable-port.ts';
 
 /**
  * Fault injection with real processes (docs/development.md, "Faults we test"): a Temporal dev server
@@ -215,7 +215,10 @@ async function withClient<T>(work: (client: Client) => Promise<T>): Promise<T> {
 
 beforeAll(async () => {
   cliPath = await locateTemporalCli({ build: false });
-  [port, uiPort] = [await freePort(), await freePort()];
+  // Restarted on the same ports: drawn where no client's local port can take them while it is down.
+  port = await restartablePort();
+  do uiPort = await restartablePort();
+  while (uiPort === port);
   project = createTempProject({
     'flywheel.config.ts': `import { defineConfig, localProfile } from 'flywheel';
 export default defineConfig({ project: '${PROJECT}', definitions: './definitions',

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { expect, inject } from 'vitest';
 import type {} from './global-setup.ts'; // the `ProvidedContext` keys
-import { freePort } from '../../cli/dev/child-process.ts';
+import { restartablePort } from '../support/restartable-port.ts';
 
 /**
  * Real redis-server processes for tests: the shared one global-setup.ts starts for the whole run
@@ -126,7 +126,8 @@ export interface RunningRedis {
 export async function startRedisServer(options: StartRedisOptions = {}): Promise<RunningRedis> {
   const executable = locateRedisServer();
   const dir = mkdtempSync(join(tmpdir(), 'flywheel-redis-'));
-  let port = options.port ?? (await freePort(HOST));
+  // restart() starts it again on this port: drawn where no client's local port can take it while it is down.
+  let port = options.port ?? (await restartablePort(HOST));
   let child: ChildProcess;
   const killOnExit = () => child?.kill('SIGKILL');
   process.once('exit', killOnExit);
@@ -154,7 +155,7 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
         rmSync(dir, { recursive: true, force: true });
         throw error;
       }
-      port = await freePort(HOST);
+      port = await restartablePort(HOST);
     }
   }
 
