@@ -27,7 +27,7 @@ import type {
   OnlineValue,
   OnlineWriteResult,
 } from '../online-store.ts';
-import { escapeGlob, isNoScript, parseStored, redactUrl, SAMPLE_SCAN_PAGES, sampledKeys, TRANSIENT_REPLIES, withCommandDeadline, type StoredRecord } from '../redis/redis-online-store.ts';
+import { escapeGlob, isNoScript, parseStored, redactUrl, sampleKeysByScan, TRANSIENT_REPLIES, withCommandDeadline, type ScanPage, type StoredRecord } from '../redis/redis-online-store.ts';
 import { DELETE_EXPIRED_SCRIPT, EVENT_TIME_WIDTH, eventTimeField, WRITE_SCRIPT, WRITE_SCRIPT_SHA } from '../redis/redis-write-script.ts';
 import { groupBySlot, slotOf } from './slot-groups.ts';
 
@@ -176,20 +176,9 @@ export class RedisClusterOnlineStore implements OnlineStore {
     checkView(view);
     checkSweepLimit(view, limit);
     await this.#ready('sampleKeys');
-    const prefix = `${this.keyPrefix}${view}:`;
-    const match = `${escapeGlob(prefix)}*`;
-    const keys: OnlineKeyPart[][] = [];
-    let pages = 0;
-    for (const master of [...this.#cluster.masters]) {
-      let cursor = '0';
-      do {
-        const [next, found] = (await this.#onNode(master, ['SCAN', cursor, 'MATCH', match, 'COUNT', SCAN_COUNT], 'sampleKeys')) as [string, string[]];
-        keys.push(...sampledKeys(found, prefix, limit - keys.length));
-        cursor = next;
-      } while (cursor !== '0' && keys.length < limit && ++pages < SAMPLE_SCAN_PAGES);
-      if (keys.length >= limit || pages >= SAMPLE_SCAN_PAGES) break;
-    }
-    return keys;
+    const scans = [...this.#cluster.masters].map((master): ScanPage => (cursor, match) =>
+      this.#onNode(master, ['SCAN', cursor, 'MATCH', match, 'COUNT', SCAN_COUNT], 'sampleKeys') as Promise<[string, string[]]>);
+    return sampleKeysByScan(scans, `${this.keyPrefix}${view}:`, limit);
   }
 
   /** SCANs every master for the view's keys (masters in parallel) and UNLINKs each page, one command per slot. */

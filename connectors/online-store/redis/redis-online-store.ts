@@ -146,17 +146,8 @@ export class RedisOnlineStore implements OnlineStore {
     checkView(view);
     checkSweepLimit(view, limit);
     await this.#ready('sampleKeys');
-    const prefix = `${this.keyPrefix}${view}:`;
-    const match = `${escapeGlob(prefix)}*`;
-    const keys: OnlineKeyPart[][] = [];
-    let cursor = '0';
-    let pages = 0;
-    do {
-      const [next, found] = (await this.#command(['SCAN', cursor, 'MATCH', match, 'COUNT', '1000'], 'sampleKeys')) as [string, string[]];
-      keys.push(...sampledKeys(found, prefix, limit - keys.length));
-      cursor = next;
-    } while (cursor !== '0' && keys.length < limit && ++pages < SAMPLE_SCAN_PAGES);
-    return keys;
+    const scan: ScanPage = (cursor, match) => this.#command(['SCAN', cursor, 'MATCH', match, 'COUNT', '1000'], 'sampleKeys') as Promise<[string, string[]]>;
+    return sampleKeysByScan([scan], `${this.keyPrefix}${view}:`, limit);
   }
 
   async deleteView(view: string): Promise<void> {
@@ -451,10 +442,33 @@ export function isNoScript(error: unknown): boolean {
 }
 
 /** SCAN pages read at most by sampleKeys (each looks at about 1,000 keys of the whole keyspace). */
-export const SAMPLE_SCAN_PAGES = 10;
+const SAMPLE_SCAN_PAGES = 10;
+
+/** One SCAN page of a node: the next cursor and the keys it found. */
+export type ScanPage = (cursor: string, match: string) => Promise<[string, string[]]>;
+
+/**
+ * Up to `limit` keys under `prefix` (`<key prefix><view>:`), read by SCAN from each node in turn
+ * (one for a single Redis, every master of a cluster), SAMPLE_SCAN_PAGES pages at most in all.
+ */
+export async function sampleKeysByScan(nodes: readonly ScanPage[], prefix: string, limit: number): Promise<OnlineKeyPart[][]> {
+  const match = `${escapeGlob(prefix)}*`;
+  const keys: OnlineKeyPart[][] = [];
+  let pages = 0;
+  for (const scan of nodes) {
+    let cursor = '0';
+    do {
+      const [next, found] = await scan(cursor, match);
+      keys.push(...sampledKeys(found, prefix, limit - keys.length));
+      cursor = next;
+    } while (cursor !== '0' && keys.length < limit && ++pages < SAMPLE_SCAN_PAGES);
+    if (keys.length >= limit || pages >= SAMPLE_SCAN_PAGES) break;
+  }
+  return keys;
+}
 
 /** The keys of `view` among Redis keys `<prefix><encoded key>` (SCAN's page), at most `limit`. */
-export function sampledKeys(redisKeys: readonly string[], prefix: string, limit: number): OnlineKeyPart[][] {
+function sampledKeys(redisKeys: readonly string[], prefix: string, limit: number): OnlineKeyPart[][] {
   const keys: OnlineKeyPart[][] = [];
   for (const redisKey of redisKeys) {
     if (keys.length >= limit) break;
