@@ -242,7 +242,28 @@ export interface LogApiOptions {
   readonly warmUp: number;
 }
 
-export async function benchLogApi(options: LogApiOptions): Promise<void> {
+/** One batch size's figures: each server's median over the runs, its runs' events/s, and the load average around them. */
+export interface LogApiBatchFigures {
+  readonly batch: number;
+  readonly bodyBytes: number;
+  readonly flywheel: LogApiSummary;
+  readonly floor: LogApiSummary;
+  readonly runs: Record<Subject, number[]>;
+  readonly loadBefore: string;
+  readonly loadAfter: string;
+}
+
+export interface LogApiSummary {
+  readonly eventsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly cpuMicrosPerEvent: number;
+  readonly requestsPerSync: number;
+}
+
+/** Runs every batch size and prints its lines; returns what it printed, one entry per batch size (the issue-17 scorecard reads them). */
+export async function benchLogApi(options: LogApiOptions): Promise<LogApiBatchFigures[]> {
+  const figures: LogApiBatchFigures[] = [];
   process.stdout.write(
     `node ${process.version}, ${cpus().length} cores; ${options.connections} connections, ${options.duration} s per run after ${options.warmUp} s of warm-up in the same process, ${options.runs} runs each (alternating)\n`,
   );
@@ -254,7 +275,7 @@ export async function benchLogApi(options: LogApiOptions): Promise<void> {
       runs.flywheel.push(await measure('flywheel', body, batch, options));
       runs.floor.push(await measure('floor', body, batch, options));
     }
-    const summary = (subject: Subject) => ({
+    const summary = (subject: Subject): LogApiSummary => ({
       eventsPerSecond: median(runs[subject].map((r) => r.eventsPerSecond)),
       p50Ms: median(runs[subject].map((r) => r.p50Ms)),
       p99Ms: median(runs[subject].map((r) => r.p99Ms)),
@@ -264,7 +285,8 @@ export async function benchLogApi(options: LogApiOptions): Promise<void> {
     const flywheel = summary('flywheel');
     const floor = summary('floor');
     const ratio = flywheel.eventsPerSecond / floor.eventsPerSecond;
-    const fmt = (s: ReturnType<typeof summary>) =>
+    const loadAfter = loadAverage();
+    const fmt = (s: LogApiSummary) =>
       `${Math.round(s.eventsPerSecond).toLocaleString('en-US')} events/s, p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, ${s.cpuMicrosPerEvent.toFixed(2)} µs CPU/event`;
     process.stdout.write(
       `\nLog API, batches of ${batch} events (${body.length.toLocaleString('en-US')} bytes)\n` +
@@ -273,9 +295,14 @@ export async function benchLogApi(options: LogApiOptions): Promise<void> {
         `  floor (JSON.parse, append, group-committed fdatasync): ${fmt(floor)}\n` +
         `    runs: ${runs.floor.map((r) => Math.round(r.eventsPerSecond)).join(', ')} events/s; ${floor.requestsPerSync.toFixed(1)} requests per fdatasync\n` +
         `  ratio: ${(100 * ratio).toFixed(0)}% of the floor's events/s (goal ≥ ${100 * GOAL}%: ${ratio >= GOAL ? 'met' : 'not met'}); ` +
-        `${(flywheel.cpuMicrosPerEvent / floor.cpuMicrosPerEvent).toFixed(1)}× its CPU per event; load average ${loadBefore} → ${loadAverage()}\n`,
+        `${(flywheel.cpuMicrosPerEvent / floor.cpuMicrosPerEvent).toFixed(1)}× its CPU per event; load average ${loadBefore} → ${loadAfter}\n`,
     );
+    figures.push({
+      batch, bodyBytes: body.length, flywheel, floor, loadBefore, loadAfter,
+      runs: { flywheel: runs.flywheel.map((r) => r.eventsPerSecond), floor: runs.floor.map((r) => r.eventsPerSecond) },
+    });
   }
+  return figures;
 }
 
 /** bench/log-api.ts's options from its command line (bench/run.ts passes its own arguments). */
