@@ -83,13 +83,13 @@ export async function benchIssue17(options: Issue17Options): Promise<{ figures: 
   const finish = async () => {
     const rows = scorecardRows(figures as Issue17Figures);
     const table =
-      `Machine: ${machine}. Load average (1, 5, 15 min) before → after each case: ${loads.join('; ') || 'no case ran'}.` +
+      `Machine: ${machine}. Load average (1, 5, 15 min) before → after each case (its wall time): ${loads.join('; ') || 'no case ran'}.` +
       (leaks.length > 0 ? ` Left running and stopped: ${leaks.join('; ')}.` : '') +
       `\n\n${scorecardTable(rows)}`;
     process.stdout.write(`\n${table}`);
     if (options.out) {
       await writeFile(options.out, table);
-      await writeFile(options.out.replace(/(\.[^./]*)?$/, '.json'), `${JSON.stringify({ commit, machine, scale: options.scale, loads, leaks, figures }, null, 2)}\n`);
+      await writeFile(figuresPath(options.out), `${JSON.stringify({ commit, machine, scale: options.scale, loads, leaks, figures }, null, 2)}\n`);
     }
     return { figures: figures as Issue17Figures, table };
   };
@@ -103,8 +103,9 @@ export async function benchIssue17(options: Issue17Options): Promise<{ figures: 
       }
       process.stdout.write(`\n== ${name} (full scale: ${CASE_COMMANDS[name]})\n`);
       const before = loadLine();
+      const started = performance.now();
       const result = await runCaseProcess(name, options.scale, join(dir, `${name}.json`));
-      loads.push(`${name} ${before} → ${loadLine()}`);
+      loads.push(`${name} ${before} → ${loadLine()} (${Math.round((performance.now() - started) / 1000)} s)`);
       leaks.push(...(await stopLeftovers(name)));
       if ('error' in result) {
         figures[FIGURE_KEY[name]] = { notRun: `${result.check ? 'its same-output check failed' : 'failed'}: ${result.error.split('\n')[0]}` };
@@ -191,6 +192,12 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   } catch {
     // Gone already.
   }
+}
+
+/** The raw figures' file beside the table's: `scorecard.md` → `scorecard.json` (`x.json` → `x.json.json`, not the table's own file). */
+export function figuresPath(out: string): string {
+  const beside = out.replace(/(\.[^./]*)?$/, '.json');
+  return beside === out ? `${out}.json` : beside;
 }
 
 const loadLine = () => loadavg().map((l) => l.toFixed(2)).join(' ');

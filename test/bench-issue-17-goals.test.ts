@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { scorecardRows, scorecardTable, type Issue17Figures, type ScoreRow } from '../bench/issue-17-goals.ts';
+import { figuresPath, issue17Options } from '../bench/issue-17.ts';
 
 /**
  * The issue-17 scorecard's judging (bench/issue-17-goals.ts) on hand-made figures: every ratio and
@@ -124,5 +125,29 @@ describe('issue-17 scorecard goals', () => {
         '|---|---|---|---|---|---|---|\n' +
         '| 4 | log API, batches of 100 | 752,047 events/s | group-commit floor 1,109,276 events/s | 68% | ≥ 70% | not run: a\\|b |\n',
     );
+  });
+});
+
+describe('issue-17 scorecard options', () => {
+  it('runs every case at small scale by default, in the issue order', () => {
+    expect(issue17Options([])).toEqual({ scale: 'small', cases: ['peers', 'training-parquet', 'training-view', 'training-table', 'training-10m', 'serving', 'log-api', 'materialize'] });
+  });
+
+  it('--only keeps the cases named (in the issue order), --skip leaves them out, --scale and --out pass through', () => {
+    expect(issue17Options(['--only', 'materialize, serving', '--scale', 'full', '--out', 'card.md'])).toEqual({ scale: 'full', cases: ['serving', 'materialize'], out: 'card.md' });
+    expect(issue17Options(['--skip', 'peers,training-10m']).cases).toEqual(['training-parquet', 'training-view', 'training-table', 'serving', 'log-api', 'materialize']);
+  });
+
+  it('refuses an unknown case, an unknown scale, and --only with --skip, saying which', () => {
+    expect(() => issue17Options(['--only', 'serving,feast'])).toThrow('--only: unknown case "feast"; the cases are peers, training-parquet, training-view, training-table, training-10m, serving, log-api, materialize');
+    expect(() => issue17Options(['--scale', 'medium'])).toThrow('--scale must be small or full, got "medium"');
+    expect(() => issue17Options(['--only', 'serving', '--skip', 'peers'])).toThrow('--only and --skip: give one of them');
+  });
+
+  it('writes the raw figures beside the table, never over it', () => {
+    expect(figuresPath('/tmp/scorecard.md')).toBe('/tmp/scorecard.json');
+    expect(figuresPath('scorecard')).toBe('scorecard.json');
+    expect(figuresPath('out/scorecard.json')).toBe('out/scorecard.json.json');
+    expect(figuresPath('./v1.2/card')).toBe('./v1.2/card.json');
   });
 });
