@@ -3,7 +3,7 @@
  * one command, as one Markdown table, one line per goal of the issue, each with its ratio and whether
  * its goal is met (bench/issue-17-goals.ts).
  *
- *   npm run bench -- issue-17 [--scale small|full] [--only <case,...> | --skip <case,...>] [--out <file.md>]
+ *   npm run bench -- issue-17 [--scale small|full] [--only <case,...> | --skip <case,...>] [--out <file.md>] [--case-timeout <minutes>]
  *
  * Cases (bench/issue-17-cases.ts), run one after another, each in a child process of its own:
  * peers (Feast 0.67.0), training-parquet / training-view / training-table (1M × 3 × 5M with `unique`
@@ -17,7 +17,8 @@
  * stops the scorecard with an error naming it (the table of the cases before it is printed first):
  * no ratio is printed for figures that were not checked. After each case, any process it started and
  * left running (found by a marker in its environment) is reported and stopped, so the next case
- * starts on a machine without it.
+ * starts on a machine without it. A case still running after `--case-timeout` minutes (90 at full
+ * scale, 20 at small) is stopped and counts as failed.
  *
  * `--out <file>` also writes the table (with the machine line and the commit) to the file, and the
  * raw figures as JSON beside it (`<file>` with `.json` for its extension).
@@ -48,6 +49,8 @@ export interface Issue17Options {
   readonly scale: Scale;
   readonly cases: readonly CaseName[];
   readonly out?: string;
+  /** A case still running after this many minutes is stopped (it and what it started) and counts as failed. */
+  readonly caseTimeoutMinutes: number;
 }
 
 /** A case that failed: the scorecard stops, naming it. */
@@ -58,7 +61,7 @@ export class ScorecardCaseFailedError extends Error {
 }
 
 export function issue17Options(argv: string[]): Issue17Options {
-  const { values } = parseArgs({ args: argv, options: { scale: { type: 'string', default: 'small' }, only: { type: 'string' }, skip: { type: 'string' }, out: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { scale: { type: 'string', default: 'small' }, only: { type: 'string' }, skip: { type: 'string' }, out: { type: 'string' }, 'case-timeout': { type: 'string' } } });
   if (values.scale !== 'small' && values.scale !== 'full') throw new Error(`--scale must be small or full, got "${values.scale}"`);
   if (values.only !== undefined && values.skip !== undefined) throw new Error('--only and --skip: give one of them');
   const list = (option: string, text: string) => {
@@ -69,7 +72,10 @@ export function issue17Options(argv: string[]): Issue17Options {
   const only = values.only !== undefined ? list('only', values.only) : undefined;
   const skip = values.skip !== undefined ? list('skip', values.skip) : [];
   const cases = CASES.filter((c) => (only ? only.includes(c) : !skip.includes(c)));
-  return { scale: values.scale, cases, ...(values.out !== undefined ? { out: values.out } : {}) };
+  // The longest case at full scale (Feast's materialization of 1M entities, or the 10M training set twice) takes about 20 minutes on 2 cores.
+  const caseTimeoutMinutes = Number(values['case-timeout'] ?? (values.scale === 'full' ? 90 : 20));
+  if (!(caseTimeoutMinutes > 0)) throw new Error(`--case-timeout must be a number of minutes above 0, got "${values['case-timeout']}"`);
+  return { scale: values.scale, cases, caseTimeoutMinutes, ...(values.out !== undefined ? { out: values.out } : {}) };
 }
 
 export async function benchIssue17(options: Issue17Options): Promise<{ figures: Issue17Figures; table: string }> {
@@ -104,7 +110,7 @@ export async function benchIssue17(options: Issue17Options): Promise<{ figures: 
       process.stdout.write(`\n== ${name} (full scale: ${CASE_COMMANDS[name]})\n`);
       const before = loadLine();
       const started = performance.now();
-      const result = await runCaseProcess(name, options.scale, join(dir, `${name}.json`));
+      const result = await runCaseProcess(name, options.scale, join(dir, `${name}.json`), options.caseTimeoutMinutes);
       loads.push(`${name} ${before} → ${loadLine()} (${Math.round((performance.now() - started) / 1000)} s)`);
       leaks.push(...(await stopLeftovers(name)));
       if ('error' in result) {
@@ -122,16 +128,24 @@ export async function benchIssue17(options: Issue17Options): Promise<{ figures: 
 }
 
 /** Runs one case in a child process (its output shown as it comes); resolves with its figures or its error. */
-async function runCaseProcess(name: CaseName, scale: Scale, figuresFile: string): Promise<{ figures: unknown } | { error: string; check: boolean }> {
+async function runCaseProcess(name: CaseName, scale: Scale, figuresFile: string, timeoutMinutes: number): Promise<{ figures: unknown } | { error: string; check: boolean }> {
   const child = spawn(process.execPath, ['--import', 'tsx', CASES_SCRIPT, '--case', name, '--scale', scale, '--figures', figuresFile], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, [MARKER]: `${process.pid}-${name}-${randomUUID()}` },
     cwd: REPO_ROOT,
   });
+  // Past its time the case is stopped; what it started is stopped after it by stopLeftovers (found by the marker).
+  let timedOut = false;
+  const kill = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+  }, timeoutMinutes * 60_000);
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (c, signal) => resolve(c ?? (signal ? 128 : null)));
-  });
+  }).finally(() => clearTimeout(kill));
+  if (timedOut) return { error: `still running after ${timeoutMinutes} min (--case-timeout); stopped`, check: false };
   const written = await readFile(figuresFile, 'utf8').then((text) => JSON.parse(text) as { figures?: unknown; error?: string; check?: boolean }, () => undefined);
   if (code === 0 && written && 'figures' in written) return { figures: written.figures };
   return { error: written?.error ?? `its process exited with ${code} before it wrote its figures (see its output above)`, check: written?.check ?? false };

@@ -130,11 +130,12 @@ describe('issue-17 scorecard goals', () => {
 
 describe('issue-17 scorecard options', () => {
   it('runs every case at small scale by default, in the issue order', () => {
-    expect(issue17Options([])).toEqual({ scale: 'small', cases: ['peers', 'training-parquet', 'training-view', 'training-table', 'training-10m', 'serving', 'log-api', 'materialize'] });
+    expect(issue17Options([])).toEqual({ scale: 'small', caseTimeoutMinutes: 20, cases: ['peers', 'training-parquet', 'training-view', 'training-table', 'training-10m', 'serving', 'log-api', 'materialize'] });
   });
 
   it('--only keeps the cases named (in the issue order), --skip leaves them out, --scale and --out pass through', () => {
-    expect(issue17Options(['--only', 'materialize, serving', '--scale', 'full', '--out', 'card.md'])).toEqual({ scale: 'full', cases: ['serving', 'materialize'], out: 'card.md' });
+    expect(issue17Options(['--only', 'materialize, serving', '--scale', 'full', '--out', 'card.md'])).toEqual({ scale: 'full', caseTimeoutMinutes: 90, cases: ['serving', 'materialize'], out: 'card.md' });
+    expect(issue17Options(['--case-timeout', '2.5']).caseTimeoutMinutes).toBe(2.5);
     expect(issue17Options(['--skip', 'peers,training-10m']).cases).toEqual(['training-parquet', 'training-view', 'training-table', 'serving', 'log-api', 'materialize']);
   });
 
@@ -142,6 +143,7 @@ describe('issue-17 scorecard options', () => {
     expect(() => issue17Options(['--only', 'serving,feast'])).toThrow('--only: unknown case "feast"; the cases are peers, training-parquet, training-view, training-table, training-10m, serving, log-api, materialize');
     expect(() => issue17Options(['--scale', 'medium'])).toThrow('--scale must be small or full, got "medium"');
     expect(() => issue17Options(['--only', 'serving', '--skip', 'peers'])).toThrow('--only and --skip: give one of them');
+    expect(() => issue17Options(['--case-timeout', 'soon'])).toThrow('--case-timeout must be a number of minutes above 0, got "soon"');
   });
 
   it('writes the raw figures beside the table, never over it', () => {
