@@ -151,9 +151,12 @@ export function assembleFragments(
     values: new Array<string>(total), statuses: new Array<string>(total), times: new Array<string | undefined>(total),
     timeMicros: new Float64Array(total), timeCount: new Int32Array(total), timesByCount: new Map(),
   };
+  // Per request, not per record: each view's groups, and the projection of the last (layout, group) seen.
+  const groupsOf = views.map((view) => view.groups.map((g) => groups[g]!));
+  const memo: ProjectionMemo = { layout: undefined, group: undefined, projection: 'splice' };
   for (let r = 0; r < requests.length; r++) {
-    const view = views[viewOf[r]!]!;
-    fillFragments(fragments, base[r]!, view.groups.map((g) => groups[g]!), found[r], view.ttlSeconds, nowMicros);
+    const v = viewOf[r]!;
+    fillFragments(fragments, base[r]!, groupsOf[v]!, found[r], views[v]!.ttlSeconds, nowMicros, memo);
   }
   return { fragments, base };
 }
@@ -227,6 +230,25 @@ type Projection = 'splice' | Int32Array;
 /** Per stored layout (the frozen array records of one feature list share), per selection. */
 const projections = new WeakMap<readonly string[], WeakMap<ServingGroup, Projection>>();
 
+/**
+ * The last projection looked up, for one answer: its records mostly share one layout, so most of
+ * them find their projection here rather than in the two WeakMaps.
+ */
+interface ProjectionMemo {
+  layout: readonly string[] | undefined;
+  group: ServingGroup | undefined;
+  projection: Projection;
+}
+
+function memoizedProjection(memo: ProjectionMemo, layout: readonly string[], group: ServingGroup): Projection {
+  if (memo.layout !== layout || memo.group !== group) {
+    memo.projection = projectionOf(layout, group);
+    memo.layout = layout;
+    memo.group = group;
+  }
+  return memo.projection;
+}
+
 function projectionOf(layout: readonly string[], group: ServingGroup): Projection {
   let byGroup = projections.get(layout);
   if (byGroup === undefined) projections.set(layout, (byGroup = new WeakMap()));
@@ -247,6 +269,7 @@ function fillFragments(
   record: EncodedOnlineRecord | undefined,
   ttlSeconds: number | null,
   nowMicros: number,
+  memo: ProjectionMemo,
 ): void {
   if (record === undefined) {
     for (let j = 0; j < groups.length; j++) {
@@ -271,7 +294,7 @@ function fillFragments(
   let parsed: unknown[] | undefined;
   for (let j = 0; j < groups.length; j++) {
     const group = groups[j]!;
-    const projection = projectionOf(record.features, group);
+    const projection = memoizedProjection(memo, record.features, group);
     const text = record.values;
     if (projection === 'splice' && text.charCodeAt(0) === 0x5b && text.charCodeAt(text.length - 1) === 0x5d) {
       out.values[first + j] = text.slice(1, -1);

@@ -553,6 +553,11 @@ export function describeOnlineStoreContract(
       // No ttl at this level: a record from 1970 comes back as it is.
       await store.write([rec('old', [1], { n: 1 }, '1970-01-02T00:00:00Z')]);
       expect((await store.readEncoded([{ view: 'old', key: [1] }]))[0]?.eventMicros).toBe(86_400_000_000);
+      // And one from before 1970: a negative instant, read as it was written.
+      await store.write([rec('older', [1], { n: 1 }, '1969-12-31T23:59:59.999999Z')]);
+      const [older] = await store.readEncoded([{ view: 'older', key: [1] }]);
+      expect(older?.eventMicros).toBe(-1);
+      expect(older?.writtenMicros).toBeGreaterThan(0);
       // A store opened after the write (a fresh process would have no layouts cached) reads the layout back.
       const second = await another();
       expect((await second.readEncoded([{ view: 'b', key: [1] }]))[0]?.features).toStrictEqual(['z']);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createCluster, ErrorReply } from 'redis';
 import { ConfigError, FlywheelError } from '../../../core/errors.ts';
 import { OnlineStoreError, OnlineStoreUnavailableError } from '../online-store-errors.ts';
-import { knownLayout, rememberLayout, type OnlineLayout } from '../online-layouts.ts';
+import { rememberLayout, type OnlineLayout } from '../online-layouts.ts';
 import {
   checkSweepLimit,
   checkView,
@@ -27,7 +27,8 @@ import type {
   OnlineValue,
   OnlineWriteResult,
 } from '../online-store.ts';
-import { escapeGlob, isNoScript, parseStored, redactUrl, sampleKeysByScan, TRANSIENT_REPLIES, withCommandDeadline, type ScanPage, type StoredRecord } from '../redis/redis-online-store.ts';
+import { escapeGlob, isNoScript, redactUrl, sampleKeysByScan, TRANSIENT_REPLIES, withCommandDeadline, type ScanPage } from '../redis/redis-online-store.ts';
+import { completeRecords, decodeStoredReplies, pendingLayoutIds } from '../redis/stored-records.ts';
 import { DELETE_EXPIRED_SCRIPT, EVENT_TIME_WIDTH, eventTimeField, WRITE_SCRIPT, WRITE_SCRIPT_SHA } from '../redis/redis-write-script.ts';
 import { groupBySlot, slotOf } from './slot-groups.ts';
 
@@ -340,16 +341,9 @@ export class RedisClusterOnlineStore implements OnlineStore {
     const values = this.#perNodeReads ? await this.#getPerNode(keys, operation) : await this.#getPerSlot(keys, operation);
 
     const context = { store: this.name, operation };
-    const parsed = new Array<StoredRecord | undefined>(keys.length);
-    let unknown: string[] | undefined;
-    for (let i = 0; i < keys.length; i++) {
-      const value = values[i];
-      if (value === null || value === undefined) continue;
-      const record = parseStored(value, keys[i]!, context);
-      parsed[i] = record;
-      if (!knownLayout(record.layoutId) && !unknown?.includes(record.layoutId)) (unknown ??= []).push(record.layoutId);
-    }
-    if (unknown !== undefined) {
+    const decoded = decodeStoredReplies(values, (i) => keys[i]!, context);
+    const unknown = pendingLayoutIds(decoded.pending);
+    if (unknown.length > 0) {
       const features = (await this.#one(['HMGET', this.#layoutsKey, ...unknown], this.#layoutsKey, true, operation)) as (string | null)[];
       unknown.forEach((id, i) => {
         const json = features[i];
@@ -357,12 +351,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
         rememberLayout(id, json);
       });
     }
-    const found = new Array<EncodedOnlineRecord | undefined>(keys.length);
-    for (let i = 0; i < keys.length; i++) {
-      const p = parsed[i];
-      found[i] = p && { features: knownLayout(p.layoutId)!.features, values: p.values, eventMicros: p.eventMicros, writtenMicros: p.writtenMicros };
-    }
-    return found;
+    return completeRecords(decoded);
   }
 
   /**

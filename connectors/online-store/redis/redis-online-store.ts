@@ -2,7 +2,8 @@ import { createClient, ErrorReply } from 'redis';
 import { ConfigError, FlywheelError } from '../../../core/errors.ts';
 import { OnlineStoreError, OnlineStoreUnavailableError } from '../online-store-errors.ts';
 import { decodeOnlineKey } from '../online-key.ts';
-import { knownLayout, rememberLayout, type OnlineLayout } from '../online-layouts.ts';
+import { rememberLayout, type OnlineLayout } from '../online-layouts.ts';
+import { completeRecords, decodeStoredReplies, pendingLayoutIds } from './stored-records.ts';
 import {
   checkSweepLimit,
   checkView,
@@ -292,40 +293,17 @@ export class RedisOnlineStore implements OnlineStore {
     for (let i = 0; i < keys.length; i++) args[i + 1] = this.#key(keys[i]!.view, keys[i]!.encodedKey);
     const reply = (await this.#command(args, operation)) as (string | null)[];
     const context = { store: this.name, operation };
-    const found = new Array<EncodedOnlineRecord | undefined>(reply.length);
-    // Records of one request mostly share a layout: its id is looked up once per run of equal ids.
-    let lastId: string | undefined;
-    let lastLayout: OnlineLayout | undefined;
-    let unknown: { index: number; record: StoredRecord }[] | undefined;
-    for (let i = 0; i < reply.length; i++) {
-      const value = reply[i];
-      if (value === null || value === undefined) {
-        found[i] = undefined; // no holes: callers may map over the answer
-        continue;
-      }
-      const record = parseStored(value, args[i + 1]!, context);
-      const layout = record.layoutId === lastId ? lastLayout : knownLayout(record.layoutId);
-      if (layout === undefined) {
-        (unknown ??= []).push({ index: i, record });
-        continue;
-      }
-      lastId = record.layoutId;
-      lastLayout = layout;
-      found[i] = { features: layout.features, values: record.values, eventMicros: record.eventMicros, writtenMicros: record.writtenMicros };
-    }
-    if (unknown !== undefined) {
-      const ids = [...new Set(unknown.map((u) => u.record.layoutId))];
+    const decoded = decodeStoredReplies(reply, (i) => args[i + 1]!, context);
+    const ids = pendingLayoutIds(decoded.pending);
+    if (ids.length > 0) {
       const features = (await this.#command(['HMGET', this.#layoutsKey, ...ids], operation)) as (string | null)[];
       ids.forEach((id, i) => {
         const json = features[i];
         if (json === null || json === undefined) throw new OnlineStoreError(`Online store ${this.name} holds records of layout ${id} but not the layout itself (${this.#layoutsKey})`, { store: this.name, operation });
         rememberLayout(id, json);
       });
-      for (const { index, record } of unknown) {
-        found[index] = { features: knownLayout(record.layoutId)!.features, values: record.values, eventMicros: record.eventMicros, writtenMicros: record.writtenMicros };
-      }
     }
-    return found;
+    return completeRecords(decoded);
   }
 
   get #layoutsKey(): string {
@@ -483,20 +461,4 @@ function sampledKeys(redisKeys: readonly string[], prefix: string, limit: number
 /** Escapes `*?[]\` so a key prefix matches itself in SCAN MATCH. */
 export function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
-export interface StoredRecord {
-  readonly eventMicros: number;
-  readonly writtenMicros: number;
-  readonly layoutId: string;
-  readonly values: string;
-}
-
-/** A stored value, `<event µs>|<written µs>|<layout id>|<JSON array>`, cut at its first three bars. */
-export function parseStored(value: string, key: string, context: { store: string; operation: string }): StoredRecord {
-  const a = value.indexOf('|');
-  const b = value.indexOf('|', a + 1);
-  const c = value.indexOf('|', b + 1);
-  if (a < 0 || b < 0 || c < 0) throw new OnlineStoreError(`Online store ${context.store}: the value of ${key} is not a Flywheel record (${value.slice(0, 40)}…)`, context);
-  return { eventMicros: Number(value.slice(0, a)), writtenMicros: Number(value.slice(a + 1, b)), layoutId: value.slice(b + 1, c), values: value.slice(c + 1) };
 }

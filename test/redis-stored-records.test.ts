@@ -1,0 +1,71 @@
+import { describe, expect, test } from 'vitest';
+import { OnlineStoreError } from '../connectors/online-store/online-store-errors.ts';
+import { layoutOf, rememberLayout } from '../connectors/online-store/online-layouts.ts';
+import { completeRecords, decodeStoredReplies, parseStored, pendingLayoutIds } from '../connectors/online-store/redis/stored-records.ts';
+
+/**
+ * The decoding of Redis's stored values (`<event µs>|<written µs>|<layout id>|<JSON array>`) that the
+ * Redis and Redis Cluster stores share: its fast paths (the previous record's layout id compared in
+ * place, digits summed instead of Number) must give exactly what cutting at the bars and Number give.
+ */
+const context = { store: 'redis://test', operation: 'readEncoded' };
+const keyOf = (i: number) => `fw:v:[${i}]`;
+const plain = (records: ReturnType<typeof decodeStoredReplies>['found']) =>
+  records.map((r) => r && { features: [...r.features], values: r.values, eventMicros: r.eventMicros, writtenMicros: r.writtenMicros });
+
+describe('decodeStoredReplies', () => {
+  const xy = layoutOf(['x', 'y']);
+  const z = layoutOf(['z']);
+
+  test('records of known layouts, a missing key and a change of layout between records', () => {
+    const decoded = decodeStoredReplies(
+      [`1714564800000001|1714564800000002|${xy.id}|[1,"p"]`, null, `1714564800000000|1714564800000003|${xy.id}|[2,"q"]`, `5|6|${z.id}|[false]`, `7|8|${xy.id}|[3,"r|s"]`],
+      keyOf,
+      context,
+    );
+    expect(decoded.pending).toBeUndefined();
+    expect(plain(decoded.found)).toStrictEqual([
+      { features: ['x', 'y'], values: '[1,"p"]', eventMicros: 1_714_564_800_000_001, writtenMicros: 1_714_564_800_000_002 },
+      undefined,
+      { features: ['x', 'y'], values: '[2,"q"]', eventMicros: 1_714_564_800_000_000, writtenMicros: 1_714_564_800_000_003 },
+      { features: ['z'], values: '[false]', eventMicros: 5, writtenMicros: 6 },
+      { features: ['x', 'y'], values: '[3,"r|s"]', eventMicros: 7, writtenMicros: 8 },
+    ]);
+    expect(decoded.found[0]!.features).toBe(xy.features);
+  });
+
+  test('times as Number reads them: before 1970, zero, at and beyond 2^53, more than 16 digits', () => {
+    const times = ['-1', '0', '9007199254740991', '9007199254740993', '9999999999999999', '12345678901234567890', '-86400000000'];
+    const decoded = decodeStoredReplies(times.map((t) => `${t}|${t}|${xy.id}|[1,2]`), keyOf, context);
+    expect(decoded.found.map((r) => r!.eventMicros)).toStrictEqual(times.map(Number));
+    expect(decoded.found.map((r) => r!.writtenMicros)).toStrictEqual(times.map(Number));
+    expect(decoded.found[3]!.eventMicros).toBe(Number('9007199254740993'));
+  });
+
+  test('a layout this process has not seen is pending until its features are read', () => {
+    // A made-up layout id: its features are remembered as a store's HMGET would return them.
+    const fresh = layoutOf(['late_a', 'late_b']);
+    const decoded = decodeStoredReplies([`1|2|${xy.id}|[1,2]`, `3|4|${'f'.repeat(16)}|[9]`, `3|4|${'f'.repeat(16)}|[8]`, null], keyOf, context);
+    expect(pendingLayoutIds(decoded.pending)).toStrictEqual(['ffffffffffffffff']);
+    expect(decoded.found[1]).toBeUndefined();
+    expect(decoded.pending!.map((p) => p.index)).toStrictEqual([1, 2]);
+    // Its layout read: here one really known, to show completeRecords takes the process's instance.
+    expect(rememberLayout(fresh.id, JSON.stringify(['late_a', 'late_b']))).toBe(fresh);
+    const again = decodeStoredReplies([`3|4|${fresh.id}|[9,8]`], keyOf, context);
+    expect(again.pending).toBeUndefined();
+    expect(plain(completeRecords(again))).toStrictEqual([{ features: ['late_a', 'late_b'], values: '[9,8]', eventMicros: 3, writtenMicros: 4 }]);
+  });
+
+  test('a value that is not a Flywheel record names its key, also after a record of the same layout', () => {
+    for (const bad of ['not a record', '1|2', `1|2|${xy.id}`, `1|2|${xy.id.slice(0, 8)}`]) {
+      const call = () => decodeStoredReplies([`1|2|${xy.id}|[1,2]`, bad], keyOf, context);
+      expect(call).toThrow(OnlineStoreError);
+      expect(call).toThrow(`Online store redis://test: the value of fw:v:[1] is not a Flywheel record (${bad.slice(0, 40)}…)`);
+    }
+  });
+
+  test('parseStored cuts at the first three bars', () => {
+    expect(parseStored(`-5|6|${xy.id}|["a|b"]`, 'k', context)).toStrictEqual({ eventMicros: -5, writtenMicros: 6, layoutId: xy.id, values: '["a|b"]' });
+    expect(() => parseStored('1|2', 'k', context)).toThrow('the value of k is not a Flywheel record');
+  });
+});
