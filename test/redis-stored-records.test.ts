@@ -5,8 +5,8 @@ import { completeRecords, decodeStoredReplies, parseStored, pendingLayoutIds } f
 
 /**
  * The decoding of Redis's stored values (`<event µs>|<written µs>|<layout id>|<JSON array>`) that the
- * Redis and Redis Cluster stores share: its fast paths (the previous record's layout id compared in
- * place, digits summed instead of Number) must give exactly what cutting at the bars and Number give.
+ * Redis and Redis Cluster stores share: its fast path (the previous record's layout id compared in
+ * place) and its write time read late must give exactly what cutting at the bars and Number give.
  */
 const context = { store: 'redis://test', operation: 'readEncoded' };
 const keyOf = (i: number) => `fw:v:[${i}]`;

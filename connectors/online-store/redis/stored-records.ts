@@ -105,21 +105,11 @@ class DecodedRecord implements EncodedOnlineRecord {
 }
 
 /**
- * The integer spelt by `text[from, to)`, as `Number(text.slice(from, to))` gives it: a loop over its
- * digits, about twice as fast (an instant in microseconds has 16 digits), and exact while the result
- * is a safe integer (every step is then an exact sum of integers below 2^53). A sign (an instant
- * before 1970), anything else, or a result beyond 2^53 goes to Number.
+ * The number spelt by `text[from, to)`. Number on a substring: a loop summing the digits measured
+ * twice as slow as this in the serving process (20 against 9 µs per 100 records).
  */
 function micros(text: string, from: number, to: number): number {
-  const length = to - from;
-  if (length < 1 || length > 16) return Number(text.slice(from, to));
-  let n = 0;
-  for (let i = from; i < to; i++) {
-    const digit = text.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) return Number(text.slice(from, to));
-    n = n * 10 + digit;
-  }
-  return n <= Number.MAX_SAFE_INTEGER ? n : Number(text.slice(from, to));
+  return Number(text.slice(from, to));
 }
 
 /** The layout ids of `pending` records, each once: what the store reads (one HMGET) before completeRecords. */
