@@ -65,8 +65,10 @@ describe('assembleFeatures', () => {
     );
   });
 
-  it('values only, and no rows', () => {
+  it('values only (one string written once, the long multi-byte value included), and no rows', () => {
     expect(answer([2, 1], records, false)).toBe(`${head}{"values":["${long}",null,null]},{"values":["a",2.5,3]}]}`);
     expect(answer([], records, true)).toBe(`${head}]}`);
+    expect(answer([], records, false)).toBe(`${head}]}`);
+    expect(answer([3, 3], records, false)).toBe(`${head}{"values":[null,null,null]},{"values":[null,null,null]}]}`);
   });
 });
