@@ -9,7 +9,7 @@
  * peers (Feast 0.67.0), training-parquet / training-view / training-table (1M × 3 × 5M with `unique`
  * declared, against the one-file and per-day floors), training-10m (10M × 3 × 50M without keys, and
  * under `memoryLimit` 4GB), serving, log-api, materialize. `--scale full` runs the issue's sizes (about
- * an hour on 2 cores); `--scale small` (the default) every case at a size that runs in minutes, for
+ * 35 minutes on a quiet 2-core machine); `--scale small` (the default) every case at a size that runs in minutes, for
  * trying the command: its figures are not the issue's.
  *
  * A case whose tools are missing (the Feast environment, the Temporal CLI, redis-server) is not run
