@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { OnlineStoreError } from '../connectors/online-store/online-store-errors.ts';
 import { layoutOf, rememberLayout } from '../connectors/online-store/online-layouts.ts';
-import { completeRecords, decodeStoredReplies, parseStored, pendingLayoutIds } from '../connectors/online-store/redis/stored-records.ts';
+import { completeRecords, decodeStoredReplies, parseStored, pendingLayoutIds, withLayouts } from '../connectors/online-store/redis/stored-records.ts';
 
 /**
  * The decoding of Redis's stored values (`<event µs>|<written µs>|<layout id>|<JSON array>`) that the
@@ -54,6 +54,18 @@ describe('decodeStoredReplies', () => {
     const again = decodeStoredReplies([`3|4|${fresh.id}|[9,8]`], keyOf, context);
     expect(again.pending).toBeUndefined();
     expect(plain(completeRecords(again))).toStrictEqual([{ features: ['late_a', 'late_b'], values: '[9,8]', eventMicros: 3, writtenMicros: 4 }]);
+  });
+
+  test('withLayouts reads the pending layouts once, and names a layout the store does not hold', async () => {
+    const asked: string[][] = [];
+    const known = decodeStoredReplies([`1|2|${xy.id}|[1,2]`], keyOf, context);
+    expect(await withLayouts(known, async (ids) => (asked.push(ids), []), 'fw:layouts', context)).toBe(known.found);
+    expect(asked).toStrictEqual([]);
+    const missing = decodeStoredReplies([`1|2|${'e'.repeat(16)}|[1]`, `3|4|${'e'.repeat(16)}|[2]`], keyOf, context);
+    await expect(withLayouts(missing, async (ids) => (asked.push(ids), [null]), 'fw:layouts', context)).rejects.toThrow(
+      `Online store redis://test holds records of layout ${'e'.repeat(16)} but not the layout itself (fw:layouts)`,
+    );
+    expect(asked).toStrictEqual([['e'.repeat(16)]]);
   });
 
   test('a value that is not a Flywheel record names its key, also after a record of the same layout', () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createCluster, ErrorReply } from 'redis';
 import { ConfigError, FlywheelError } from '../../../core/errors.ts';
 import { OnlineStoreError, OnlineStoreUnavailableError } from '../online-store-errors.ts';
-import { rememberLayout, type OnlineLayout } from '../online-layouts.ts';
+import type { OnlineLayout } from '../online-layouts.ts';
 import {
   checkSweepLimit,
   checkView,
@@ -28,7 +28,7 @@ import type {
   OnlineWriteResult,
 } from '../online-store.ts';
 import { escapeGlob, isNoScript, redactUrl, sampleKeysByScan, TRANSIENT_REPLIES, withCommandDeadline, type ScanPage } from '../redis/redis-online-store.ts';
-import { completeRecords, decodeStoredReplies, pendingLayoutIds } from '../redis/stored-records.ts';
+import { decodeStoredReplies, withLayouts } from '../redis/stored-records.ts';
 import { DELETE_EXPIRED_SCRIPT, EVENT_TIME_WIDTH, eventTimeField, WRITE_SCRIPT, WRITE_SCRIPT_SHA } from '../redis/redis-write-script.ts';
 import { groupBySlot, slotOf } from './slot-groups.ts';
 
@@ -342,16 +342,8 @@ export class RedisClusterOnlineStore implements OnlineStore {
 
     const context = { store: this.name, operation };
     const decoded = decodeStoredReplies(values, (i) => keys[i]!, context);
-    const unknown = pendingLayoutIds(decoded.pending);
-    if (unknown.length > 0) {
-      const features = (await this.#one(['HMGET', this.#layoutsKey, ...unknown], this.#layoutsKey, true, operation)) as (string | null)[];
-      unknown.forEach((id, i) => {
-        const json = features[i];
-        if (json === null || json === undefined) throw new OnlineStoreError(`Online store ${this.name} holds records of layout ${id} but not the layout itself (${this.#layoutsKey})`, context);
-        rememberLayout(id, json);
-      });
-    }
-    return completeRecords(decoded);
+    const readLayouts = async (ids: string[]) => (await this.#one(['HMGET', this.#layoutsKey, ...ids], this.#layoutsKey, true, operation)) as (string | null)[];
+    return withLayouts(decoded, readLayouts, this.#layoutsKey, context);
   }
 
   /**

@@ -2,8 +2,8 @@ import { createClient, ErrorReply } from 'redis';
 import { ConfigError, FlywheelError } from '../../../core/errors.ts';
 import { OnlineStoreError, OnlineStoreUnavailableError } from '../online-store-errors.ts';
 import { decodeOnlineKey } from '../online-key.ts';
-import { rememberLayout, type OnlineLayout } from '../online-layouts.ts';
-import { completeRecords, decodeStoredReplies, pendingLayoutIds } from './stored-records.ts';
+import type { OnlineLayout } from '../online-layouts.ts';
+import { decodeStoredReplies, withLayouts } from './stored-records.ts';
 import {
   checkSweepLimit,
   checkView,
@@ -294,16 +294,8 @@ export class RedisOnlineStore implements OnlineStore {
     const reply = (await this.#command(args, operation)) as (string | null)[];
     const context = { store: this.name, operation };
     const decoded = decodeStoredReplies(reply, (i) => args[i + 1]!, context);
-    const ids = pendingLayoutIds(decoded.pending);
-    if (ids.length > 0) {
-      const features = (await this.#command(['HMGET', this.#layoutsKey, ...ids], operation)) as (string | null)[];
-      ids.forEach((id, i) => {
-        const json = features[i];
-        if (json === null || json === undefined) throw new OnlineStoreError(`Online store ${this.name} holds records of layout ${id} but not the layout itself (${this.#layoutsKey})`, { store: this.name, operation });
-        rememberLayout(id, json);
-      });
-    }
-    return completeRecords(decoded);
+    const readLayouts = async (ids: string[]) => (await this.#command(['HMGET', this.#layoutsKey, ...ids], operation)) as (string | null)[];
+    return withLayouts(decoded, readLayouts, this.#layoutsKey, context);
   }
 
   get #layoutsKey(): string {

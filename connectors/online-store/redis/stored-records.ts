@@ -1,5 +1,5 @@
 import { OnlineStoreError } from '../online-store-errors.ts';
-import { knownLayout, type OnlineLayout } from '../online-layouts.ts';
+import { knownLayout, rememberLayout, type OnlineLayout } from '../online-layouts.ts';
 import type { EncodedOnlineRecord } from '../online-store.ts';
 
 /**
@@ -67,7 +67,8 @@ export function decodeStoredReplies(values: readonly (string | null | undefined)
       const id = value.slice(b + 1, c);
       layout = knownLayout(id);
       if (layout === undefined) {
-        (pending ??= []).push({ index: i, record: { eventMicros: Number(value.slice(0, a)), writtenMicros: Number(value.slice(a + 1, b)), layoutId: id, values: value.slice(c + 1) } });
+        // Rare (a layout first seen by this process): cut again whole.
+        (pending ??= []).push({ index: i, record: parseStored(value, keyOf(i), context) });
         continue;
       }
       lastId = id;
@@ -115,6 +116,28 @@ function micros(text: string, from: number, to: number): number {
 /** The layout ids of `pending` records, each once: what the store reads (one HMGET) before completeRecords. */
 export function pendingLayoutIds(pending: DecodedReplies['pending']): string[] {
   return pending === undefined ? [] : [...new Set(pending.map((p) => p.record.layoutId))];
+}
+
+/**
+ * The records of a read, every one with its layout: the layouts of pending records are read (one
+ * `readLayouts` call: the store's HMGET of its layouts hash, `layoutsKey`) and remembered first.
+ */
+export async function withLayouts(
+  decoded: DecodedReplies,
+  readLayouts: (ids: string[]) => Promise<readonly (string | null | undefined)[]>,
+  layoutsKey: string,
+  context: StoredContext,
+): Promise<(EncodedOnlineRecord | undefined)[]> {
+  const ids = pendingLayoutIds(decoded.pending);
+  if (ids.length > 0) {
+    const features = await readLayouts(ids);
+    ids.forEach((id, i) => {
+      const json = features[i];
+      if (json === null || json === undefined) throw new OnlineStoreError(`Online store ${context.store} holds records of layout ${id} but not the layout itself (${layoutsKey})`, context);
+      rememberLayout(id, json);
+    });
+  }
+  return completeRecords(decoded);
 }
 
 /** Fills in `found` for the pending records, once their layouts are known (rememberLayout); returns `found`. */
