@@ -72,7 +72,7 @@ interface Options {
   log: boolean;
   /** Where the server writes a V8 CPU profile (`node --cpu-prof`), or undefined. */
   cpuProf: string | undefined;
-  /** Node flags for the server process only (`--server-node-options=--max-semi-space-size=64`, as docs/deployment.md recommends for serving nodes). */
+  /** Node flags for the server process only (`--server-node-options=--max-semi-space-size=64`: a larger young generation, measured in docs/benchmarks.md#decide; `flywheel serve` keeps Node's defaults). */
   serverNodeOptions: string[];
 }
 
