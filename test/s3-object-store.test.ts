@@ -17,6 +17,8 @@ import {
 } from '../connectors/object-store/s3/s3-errors.ts';
 import { S3ObjectStore } from '../connectors/object-store/s3/s3-object-store.ts';
 import { ConfigError, NotFoundError } from '../core/errors.ts';
+import { builtModuleVersion, cachedToolPath } from '../cli/dev/go-tool.ts';
+import { locateVersitygw, VERSITYGW } from '../cli/dev/versitygw.ts';
 import { describeObjectStoreContract } from './contracts/object-store.contract.ts';
 import { AWS_ENV_NAMES, createTestBucket, deleteTestBucket, s3Endpoint, s3TestConfig, s3TestCredentials } from './setup/s3.ts';
 
@@ -370,6 +372,14 @@ describe('createObjectStore (S3)', () => {
 
 describe('the shared versitygw', () => {
   const port = Number(new URL(s3Endpoint()).port);
+
+  it('is the pinned build when it is the cached one (v1.7.0 let two racing `If-None-Match: *` creates win)', async (context) => {
+    const executable = await locateVersitygw({ build: false });
+    if (executable !== cachedToolPath(VERSITYGW)) context.skip(`versitygw comes from ${executable}, not the repository's cache`);
+    const built = await builtModuleVersion(executable);
+    if (built === undefined) context.skip('`go` is not on PATH to read the version the binary was built from');
+    expect(built).toBe(VERSITYGW.version);
+  });
 
   it('listens on 127.0.0.1 only', async () => {
     // Every listening TCP socket on its port is bound to 127.0.0.1 (never 0.0.0.0 or ::).

@@ -107,11 +107,15 @@ export async function findGoTool(tool: GoTool, options: LocateGoToolOptions = {}
   const cached = cachedToolPath(tool, repoRoot);
   if (existsSync(cached)) {
     const version = await versionOf(cached, env);
-    if (version !== undefined) {
-      onProgress(`Using ${tool.title} ${cached} (${version})`);
+    // A cached build of an older pin is rebuilt: the pin moves when the older one is wrong for the
+    // tests (versitygw v1.7.0 let two racing If-None-Match PUTs both win). Go stamps the module's
+    // version into the binary; without Go to read it, the cached binary is used as it is.
+    const built = version === undefined ? undefined : await builtModuleVersion(cached, env);
+    if (version !== undefined && (built === undefined || built === tool.version || !build)) {
+      onProgress(`Using ${tool.title} ${cached} (${version}${built !== undefined && built !== tool.version ? `; built from ${built}, not the pinned ${tool.version}` : ''})`);
       return { path: cached };
     }
-    attempts.push(`${cached}: exists but does not run`);
+    attempts.push(version === undefined ? `${cached}: exists but does not run` : `${cached}: built from ${built}, not the pinned ${tool.version}`);
   } else {
     attempts.push(`${cached}: not built yet`);
   }
@@ -148,6 +152,22 @@ async function buildGoTool(tool: GoTool, repoRoot: string, env: NodeJS.ProcessEn
   } finally {
     clearInterval(ticker);
   }
+}
+
+/** The main module's version Go stamped into `executable` (`go version -m`), or undefined without Go or a stamp. */
+export async function builtModuleVersion(executable: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const output = await new Promise<string | undefined>((resolve) => {
+    execFile('go', ['version', '-m', executable], { env, timeout: 30_000 }, (error, stdout) => resolve(error ? undefined : stdout));
+  });
+  return output === undefined ? undefined : goModuleVersion(output);
+}
+
+/**
+ * The main module's version in `go version -m` output (its `mod` line: `\tmod\t<module>\t<version>\t<sum>`),
+ * or undefined when there is none (a binary built from a checkout says `(devel)`, which is returned).
+ */
+export function goModuleVersion(output: string): string | undefined {
+  return /^\tmod\t\S+\t(\S+)/m.exec(output)?.[1];
 }
 
 /** The first line of `<exe> --version`, or undefined when it does not run. */

@@ -22,12 +22,17 @@ import { findGoTool, GoToolNotFoundError, tail, type GoTool, type LocateGoToolOp
  * await server.stop();
  */
 
-/** versitygw v1.7.0, built from source like the Temporal CLI (about a minute and a half cold). */
+/**
+ * versitygw v1.8.0, built from source like the Temporal CLI (about a minute and a half cold). Not
+ * v1.7.0: its posix backend checked `If-None-Match: *` and wrote the object in two steps, so two of
+ * eight racing creates could both win (versity/versitygw#2288, fixed in v1.8.0), which failed the
+ * object-store contract's race case in about a third of the runs here.
+ */
 export const VERSITYGW: GoTool = {
   title: 'versitygw (the S3-compatible server the S3 tests run against)',
   binary: 'versitygw',
   module: 'github.com/versity/versitygw/cmd/versitygw',
-  version: 'v1.7.0',
+  version: 'v1.8.0',
   envVar: 'FLYWHEEL_VERSITYGW',
   ensureCommand: 'npx tsx scripts/ensure-versitygw.ts',
   homepage: 'https://github.com/versity/versitygw',
