@@ -111,11 +111,12 @@ export async function findGoTool(tool: GoTool, options: LocateGoToolOptions = {}
     // tests (versitygw v1.7.0 let two racing If-None-Match PUTs both win). Go stamps the module's
     // version into the binary; without Go to read it, the cached binary is used as it is.
     const built = version === undefined ? undefined : await builtModuleVersion(cached, env);
-    if (version !== undefined && (built === undefined || built === tool.version || !build)) {
-      onProgress(`Using ${tool.title} ${cached} (${version}${built !== undefined && built !== tool.version ? `; built from ${built}, not the pinned ${tool.version}` : ''})`);
+    const stale = built !== undefined && built !== tool.version ? `built from ${built}, not the pinned ${tool.version}` : undefined;
+    if (version !== undefined && (stale === undefined || !build)) {
+      onProgress(`Using ${tool.title} ${cached} (${version}${stale ? `; ${stale}` : ''})`);
       return { path: cached };
     }
-    attempts.push(version === undefined ? `${cached}: exists but does not run` : `${cached}: built from ${built}, not the pinned ${tool.version}`);
+    attempts.push(`${cached}: ${stale ?? 'exists but does not run'}`);
   } else {
     attempts.push(`${cached}: not built yet`);
   }
@@ -156,9 +157,7 @@ async function buildGoTool(tool: GoTool, repoRoot: string, env: NodeJS.ProcessEn
 
 /** The main module's version Go stamped into `executable` (`go version -m`), or undefined without Go or a stamp. */
 export async function builtModuleVersion(executable: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  const output = await new Promise<string | undefined>((resolve) => {
-    execFile('go', ['version', '-m', executable], { env, timeout: 30_000 }, (error, stdout) => resolve(error ? undefined : stdout));
-  });
+  const output = await stdoutOf('go', ['version', '-m', executable], env);
   return output === undefined ? undefined : goModuleVersion(output);
 }
 
@@ -175,11 +174,14 @@ function versionOf(executable: string, env: NodeJS.ProcessEnv): Promise<string |
   return firstLine(executable, ['--version'], env);
 }
 
-function firstLine(executable: string, args: string[], env: NodeJS.ProcessEnv): Promise<string | undefined> {
+async function firstLine(executable: string, args: string[], env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  return (await stdoutOf(executable, args, env))?.trim().split('\n')[0];
+}
+
+/** What a short command printed, or undefined when it does not run or fails. */
+function stdoutOf(executable: string, args: string[], env: NodeJS.ProcessEnv): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile(executable, args, { env, timeout: 30_000 }, (error, stdout) => {
-      resolve(error ? undefined : stdout.trim().split('\n')[0] ?? '');
-    });
+    execFile(executable, args, { env, timeout: 30_000 }, (error, stdout) => resolve(error ? undefined : stdout));
   });
 }
 
