@@ -114,6 +114,13 @@ export interface EncodedOnlineRecord {
   readonly values: string;
   readonly eventMicros: number;
   readonly writtenMicros: number;
+  /**
+   * The stored value's UTF-8 bytes, when the store read the record as bytes (the Redis store): its
+   * JSON array, the same text as `values`, is `bytes[valuesStart, bytes.length)`. Serving copies
+   * those bytes into its answer rather than decoding them into `values` and encoding them again.
+   */
+  readonly bytes?: Buffer;
+  readonly valuesStart?: number;
 }
 
 export interface OnlineKeyRequest {

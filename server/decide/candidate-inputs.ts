@@ -1,5 +1,5 @@
 import { numericInput, type ModelInputs } from '../../connectors/model-runtime/model-inputs.ts';
-import type { ReadPlan } from '../serving/assemble-features.ts';
+import { valuesAt, type Fragments, type ReadPlan } from '../serving/assemble-features.ts';
 import type { ServingTarget } from '../serving/resolve-service.ts';
 import type { ServedKeyValue } from '../serving/served-decision.ts';
 import type { EntityRows } from '../serving/serving-request.ts';
@@ -19,7 +19,7 @@ export function candidateInputs(
   target: ServingTarget,
   rows: EntityRows,
   plan: ReadPlan,
-  assembled: { fragments: { readonly values: readonly string[] }; base: Int32Array },
+  assembled: { fragments: Fragments; base: Int32Array },
   request: { readonly inputs: readonly string[]; readonly requestFields: ReadonlySet<string> },
   contextFields: Readonly<Record<string, unknown>>,
   rowFields: readonly Readonly<Record<string, unknown>>[],
@@ -36,15 +36,15 @@ export function candidateInputs(
     }
   }
   const sources = sourcesOf(target, request);
-  return new CandidateInputs({ target, sources, fragments: fragments.values, records, parsed: new Array(fragments.values.length), contextFields, rowFields, rows: new Array(rowFields.length) }, undefined);
+  return new CandidateInputs({ target, sources, fragments, records, parsed: new Array(fragments.values.length), contextFields, rowFields, rows: new Array(rowFields.length) }, undefined);
 }
 
 /** What the candidates of one request are read from; shared by a subset. */
 interface CandidateData {
   readonly target: ServingTarget;
   readonly sources: InputSources;
-  /** The serving path's value fragments (assemble-features.ts). */
-  readonly fragments: readonly string[];
+  /** The serving path's fragments (assemble-features.ts): the values' text of each is valuesAt's. */
+  readonly fragments: Fragments;
   /** The fragment of candidate r, group g at r × groups + g. */
   readonly records: Int32Array;
   /** Fragments parsed so far, by fragment index. */
@@ -167,7 +167,7 @@ export class CandidateInputs implements ModelInputs {
     const { parsed, fragments } = this.#data;
     let values = parsed[at];
     if (values === undefined) {
-      values = JSON.parse(`[${fragments[at]!}]`) as unknown[];
+      values = JSON.parse(`[${valuesAt(fragments, at)}]`) as unknown[];
       parsed[at] = values;
     }
     return values;

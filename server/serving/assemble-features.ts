@@ -94,8 +94,17 @@ export interface AssembleOptions {
  * writing an instant in ISO-8601 cost more than the rest of a record's fragments, and an answer with
  * `"metadata": false` never shows it.
  */
-interface Fragments {
-  readonly values: string[];
+export interface Fragments {
+  /** The values' text, or undefined where `spliced` holds the record whose bytes are the values (valuesAt). */
+  readonly values: (string | undefined)[];
+  /**
+   * Where `values` is undefined: the record read as bytes whose JSON array is spliced whole, its
+   * values `bytes[valuesStart + 1, bytes.length - 1)`. An answer copies those bytes (writeValues);
+   * the text is decoded only for what reads it as text (the decision log, a model's inputs).
+   */
+  readonly spliced: (EncodedOnlineRecord | undefined)[];
+  /** Whether any entry of `spliced` is set. */
+  anySpliced: boolean;
   readonly statuses: string[];
   /** The event times' text, or undefined until `timesAt` builds it from `timeMicros` and `timeCount`. */
   readonly times: (string | undefined)[];
@@ -108,6 +117,36 @@ interface Fragments {
    * instant out once per record was most of the cost of an answer with metadata (bench/serving.ts).
    */
   readonly timesByCount: Map<number, Map<number, string>>;
+}
+
+/** The values' fragment at `at`, decoded from the record's bytes on first use. */
+export function valuesAt(fragments: Fragments, at: number): string {
+  let values = fragments.values[at];
+  if (values === undefined) {
+    const record = fragments.spliced[at]!;
+    values = record.bytes!.toString('utf8', record.valuesStart! + 1, record.bytes!.length - 1);
+    fragments.values[at] = values;
+  }
+  return values;
+}
+
+/** Appends the values' fragment at `at` to `body`: the record's bytes as they were read, or the text. */
+function writeValues(body: BodyWriter, fragments: Fragments, at: number): void {
+  const values = fragments.values[at];
+  if (values !== undefined) {
+    body.text(values);
+    return;
+  }
+  const record = fragments.spliced[at]!;
+  body.bytes(record.bytes!, record.valuesStart! + 1, record.bytes!.length - 1);
+}
+
+/** The values' fragment's length at `at`, in bytes where it is bytes, else in UTF-16 units (to size a body). */
+function valuesLength(fragments: Fragments, at: number): number {
+  const values = fragments.values[at];
+  if (values !== undefined) return values.length;
+  const record = fragments.spliced[at]!;
+  return record.bytes!.length - record.valuesStart! - 2;
 }
 
 /** The event times' fragment at `at`, built on first use (or taken from another record of the same time and count). */
@@ -148,8 +187,8 @@ export function assembleFragments(
     total += views[viewOf[r]!]!.groups.length;
   }
   const fragments: Fragments = {
-    values: new Array<string>(total), statuses: new Array<string>(total), times: new Array<string | undefined>(total),
-    timeMicros: new Float64Array(total), timeCount: new Int32Array(total), timesByCount: new Map(),
+    values: new Array<string | undefined>(total), spliced: new Array<EncodedOnlineRecord | undefined>(total), statuses: new Array<string>(total), times: new Array<string | undefined>(total),
+    timeMicros: new Float64Array(total), timeCount: new Int32Array(total), timesByCount: new Map(), anySpliced: false,
   };
   // Per request, not per record: each view's groups, and the projection of the last (layout, group) seen.
   const groupsOf = views.map((view) => view.groups.map((g) => groups[g]!));
@@ -188,13 +227,13 @@ export function assembleFeatures(
       at[g] = base[typeof slot === 'number' ? slot : slot[row]!]! + group.indexInView;
     }
   };
-  if (!options.metadata) return { body: valuesOnlyBody(head, groups.length, rows.count, place, at, fragments.values), fragments, base };
+  if (!options.metadata && !fragments.anySpliced) return { body: valuesOnlyBody(head, groups.length, rows.count, place, at, fragments.values as string[]), fragments, base };
   // Sized from the first row, so that most answers never grow the buffer.
   let rowBytes = 64;
   if (rows.count > 0) {
     place(0);
     for (let g = 0; g < groups.length; g++) {
-      rowBytes += fragments.values[at[g]!]!.length + 1;
+      rowBytes += valuesLength(fragments, at[g]!) + 1;
       if (options.metadata) rowBytes += fragments.statuses[at[g]!]!.length + timesAt(fragments, at[g]!).length + 2;
     }
   }
@@ -205,7 +244,7 @@ export function assembleFeatures(
     body.repeated(row === 0 ? '{"values":[' : ',{"values":[');
     for (let g = 0; g < groups.length; g++) {
       if (g > 0) body.repeated(',');
-      body.text(fragments.values[at[g]!]!);
+      writeValues(body, fragments, at[g]!);
     }
     if (options.metadata) {
       body.repeated('],"statuses":[');
@@ -226,9 +265,11 @@ export function assembleFeatures(
 }
 
 /**
- * The answer without metadata: every row's values only, built as one string and written as UTF-8 at
- * once. With nothing repeated to copy as bytes, writing it piece by piece into the BodyWriter cost
- * more: 27–30 against 11 µs of CPU for 100 rows of 50 numbers (a loop over each way alone).
+ * The answer without metadata when every value is text (no record was read as bytes: the SQLite and
+ * Redis Cluster stores): every row's values only, built as one string and written as UTF-8 at once.
+ * With nothing repeated to copy as bytes, writing it piece by piece into the BodyWriter cost more:
+ * 27–30 against 11 µs of CPU for 100 rows of 50 numbers (a loop over each way alone). Records read as
+ * bytes take the BodyWriter path instead, their bytes copied as they are.
  */
 function valuesOnlyBody(head: string, groupCount: number, rowCount: number, place: (row: number) => void, at: Int32Array, values: readonly string[]): Buffer {
   let text = head;
@@ -312,9 +353,20 @@ function fillFragments(
     return;
   }
   let parsed: unknown[] | undefined;
+  const bytes = record.bytes;
   for (let j = 0; j < groups.length; j++) {
     const group = groups[j]!;
     const projection = memoizedProjection(memo, record.features, group);
+    if (projection === 'splice' && bytes !== undefined && bytes[record.valuesStart!] === 0x5b && bytes[bytes.length - 1] === 0x5d) {
+      out.values[first + j] = undefined;
+      out.spliced[first + j] = record;
+      out.anySpliced = true;
+      out.statuses[first + j] = group.present;
+      out.times[first + j] = undefined;
+      out.timeMicros[first + j] = record.eventMicros;
+      out.timeCount[first + j] = group.features.length;
+      continue;
+    }
     const text = record.values;
     if (projection === 'splice' && text.charCodeAt(0) === 0x5b && text.charCodeAt(text.length - 1) === 0x5d) {
       out.values[first + j] = text.slice(1, -1);
@@ -365,7 +417,7 @@ export function decisionOf(
     let entry = parsed.get(at);
     if (entry === undefined) {
       entry = {
-        values: JSON.parse(`[${fragments.values[at]!}]`) as ServedFeatureValue[],
+        values: JSON.parse(`[${valuesAt(fragments, at)}]`) as ServedFeatureValue[],
         statuses: JSON.parse(`[${fragments.statuses[at]!}]`) as ServedFeatureStatus[],
         times: JSON.parse(`[${timesAt(fragments, at)}]`) as (string | null)[],
       };

@@ -31,6 +31,12 @@ export class BodyWriter {
     this.#length += bytes.length;
   }
 
+  /** Appends `source[start, end)`, bytes already encoded (a stored record's values as read). */
+  bytes(source: Buffer, start: number, end: number): void {
+    this.#reserve(end - start);
+    this.#length += source.copy(this.#buffer, this.#length, start, end);
+  }
+
   /** The bytes written so far (a view of the writer's buffer). */
   finish(): Buffer {
     return this.#buffer.subarray(0, this.#length);

@@ -1,5 +1,5 @@
 import { isoFromMicros } from '../../connectors/online-store/online-time.ts';
-import type { assembleFeatures, ReadPlan } from './assemble-features.ts';
+import { valuesAt, type assembleFeatures, type ReadPlan } from './assemble-features.ts';
 import { repeatJoined, type ServingTarget } from './resolve-service.ts';
 import type { EntityRows } from './serving-request.ts';
 import type { DecisionScoring, ServedDecision, ServedFeatureStatus, ServedFeatureValue, ServedFragments, ServedKeyValue, ServedRow } from './served-decision.ts';
@@ -53,7 +53,7 @@ export function fragmentsOf(
       const slot = plan.slots[group.viewIndex]!;
       return base[typeof slot === 'number' ? slot : slot[row]!]! + group.indexInView;
     },
-    values: (at) => fragments.values[at]!,
+    values: (at) => valuesAt(fragments, at),
     statuses: (at) => fragments.statuses[at]!,
     // An event time not spelt out by the answer (it had no metadata) is the record's, for each of its features.
     eventTimes: (at) => fragments.times[at] ?? timesOf(at),
