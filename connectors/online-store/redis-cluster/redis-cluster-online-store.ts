@@ -28,7 +28,7 @@ import type {
   OnlineWriteResult,
 } from '../online-store.ts';
 import { escapeGlob, isNoScript, redactUrl, sampleKeysByScan, TRANSIENT_REPLIES, withCommandDeadline, type ScanPage } from '../redis/redis-online-store.ts';
-import { decodeStoredReplies, withLayouts } from '../redis/stored-records.ts';
+import { decodeStoredBytes, READ_AS_BYTES, withLayouts } from '../redis/stored-records.ts';
 import { DELETE_EXPIRED_SCRIPT, EVENT_TIME_WIDTH, eventTimeField, WRITE_SCRIPT, WRITE_SCRIPT_SHA } from '../redis/redis-write-script.ts';
 import { groupBySlot, slotOf } from './slot-groups.ts';
 
@@ -87,6 +87,8 @@ const SCAN_COUNT = '1000';
 type Reply = unknown;
 type Cluster = ReturnType<typeof createCluster>;
 type ClusterNode = Cluster['masters'][number];
+/** How a reply is decoded (READ_AS_BYTES for records); node-redis's default (text) when absent. */
+type ReadOptions = typeof READ_AS_BYTES;
 
 /** One script call: up to 100 records of one slot, and the command that writes them. */
 interface ScriptCall {
@@ -341,7 +343,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
     const values = this.#perNodeReads ? await this.#getPerNode(keys, operation) : await this.#getPerSlot(keys, operation);
 
     const context = { store: this.name, operation };
-    const decoded = decodeStoredReplies(values, (i) => keys[i]!, context);
+    const decoded = decodeStoredBytes(values, (i) => keys[i]!, context);
     const readLayouts = async (ids: string[]) => (await this.#one(['HMGET', this.#layoutsKey, ...ids], this.#layoutsKey, true, operation)) as (string | null)[];
     return withLayouts(decoded, readLayouts, this.#layoutsKey, context);
   }
@@ -353,7 +355,7 @@ export class RedisClusterOnlineStore implements OnlineStore {
    * #getPerSlot, which follows MOVED and ASK; a Redis that cannot run the script (before 7.0) turns
    * this path off for the store.
    */
-  async #getPerNode(keys: readonly string[], operation: string): Promise<(string | null)[]> {
+  async #getPerNode(keys: readonly string[], operation: string): Promise<(Buffer | null)[]> {
     const slots = this.#cluster.slots;
     const byNode = new Map<ClusterNode, number[]>();
     for (let i = 0; i < keys.length; i++) {
@@ -371,12 +373,12 @@ export class RedisClusterOnlineStore implements OnlineStore {
       }
     }
     const settled = await this.#withDeadline(Promise.allSettled(calls.map((call) => call.reply)), operation);
-    const values = new Array<string | null>(keys.length);
+    const values = new Array<Buffer | null>(keys.length);
     let again: number[] | undefined;
     for (const [c, reply] of settled.entries()) {
       const { positions } = calls[c]!;
       if (reply.status === 'fulfilled') {
-        const found = reply.value as (string | null)[];
+        const found = reply.value as (Buffer | null)[];
         for (let j = 0; j < positions.length; j++) values[positions[j]!] = found[j] ?? null;
         continue;
       }
@@ -393,14 +395,14 @@ export class RedisClusterOnlineStore implements OnlineStore {
     return values;
   }
 
-  /** The read script on one node: EVALSHA, or EVAL when the node does not have it yet (which caches it). */
+  /** The read script on one node, its values as bytes: EVALSHA, or EVAL when the node does not have it yet (which caches it). */
   async #readScriptOn(node: ClusterNode, keys: readonly string[]): Promise<Reply> {
     const client = await this.#cluster.nodeClient(node);
     try {
-      return await client.sendCommand<Reply>(['EVALSHA', READ_SCRIPT_SHA, '0', ...keys]);
+      return await client.sendCommand<Reply>(['EVALSHA', READ_SCRIPT_SHA, '0', ...keys], READ_AS_BYTES);
     } catch (error) {
       if (!isNoScript(error)) throw error;
-      return client.sendCommand<Reply>(['EVAL', READ_SCRIPT, '0', ...keys]);
+      return client.sendCommand<Reply>(['EVAL', READ_SCRIPT, '0', ...keys], READ_AS_BYTES);
     }
   }
 
@@ -409,16 +411,16 @@ export class RedisClusterOnlineStore implements OnlineStore {
    * node-redis), so still one pipeline per shard; TRYAGAIN (the slot's keys split by a migration in
    * progress) is answered with single-key GETs, which follow ASK to either side.
    */
-  async #getPerSlot(keys: readonly string[], operation: string): Promise<(string | null)[]> {
+  async #getPerSlot(keys: readonly string[], operation: string): Promise<(Buffer | null)[]> {
     const groups = groupBySlot(keys);
-    const replies = await this.#send(groups.map((group) => ['MGET', ...group.map((i) => keys[i]!)]), groups.map((group) => keys[group[0]!]!), true, operation);
-    const values = new Array<string | null>(keys.length);
+    const replies = await this.#send(groups.map((group) => ['MGET', ...group.map((i) => keys[i]!)]), groups.map((group) => keys[group[0]!]!), true, operation, READ_AS_BYTES);
+    const values = new Array<Buffer | null>(keys.length);
     for (const [g, reply] of replies.entries()) {
       const group = groups[g]!;
-      let found: (string | null)[];
-      if (reply.status === 'fulfilled') found = reply.value as (string | null)[];
+      let found: (Buffer | null)[];
+      if (reply.status === 'fulfilled') found = reply.value as (Buffer | null)[];
       else if (isTryAgain(reply.reason) && group.length > 1) {
-        found = (await this.#settle(group.map((i) => ['GET', keys[i]!]), group.map((i) => keys[i]!), true, operation)) as (string | null)[];
+        found = (await this.#settle(group.map((i) => ['GET', keys[i]!]), group.map((i) => keys[i]!), true, operation, READ_AS_BYTES)) as (Buffer | null)[];
       } else throw this.#failure(reply.reason, operation);
       group.forEach((position, j) => {
         values[position] = found[j] ?? null;
@@ -434,8 +436,8 @@ export class RedisClusterOnlineStore implements OnlineStore {
   }
 
   /** Commands sent at once, each routed by its key; any failure throws. */
-  async #settle(commands: readonly string[][], routeKeys: readonly string[], readonly: boolean, operation: string): Promise<Reply[]> {
-    const replies = await this.#send(commands, routeKeys, readonly, operation);
+  async #settle(commands: readonly string[][], routeKeys: readonly string[], readonly: boolean, operation: string, options?: ReadOptions): Promise<Reply[]> {
+    const replies = await this.#send(commands, routeKeys, readonly, operation, options);
     return replies.map((reply) => {
       if (reply.status === 'rejected') throw this.#failure(reply.reason, operation);
       return reply.value;
@@ -447,9 +449,9 @@ export class RedisClusterOnlineStore implements OnlineStore {
    * MOVED and ASK), so the commands of one shard leave in one write; settles each. Connection
    * failures and timeouts throw; error replies are returned for the caller.
    */
-  async #send(commands: readonly string[][], routeKeys: readonly string[], readonly: boolean, operation: string): Promise<PromiseSettledResult<Reply>[]> {
+  async #send(commands: readonly string[][], routeKeys: readonly string[], readonly: boolean, operation: string, options?: ReadOptions): Promise<PromiseSettledResult<Reply>[]> {
     const sent = new Array<Promise<Reply>>(commands.length);
-    for (let i = 0; i < commands.length; i++) sent[i] = this.#cluster.sendCommand<Reply>(routeKeys[i], readonly, commands[i]!);
+    for (let i = 0; i < commands.length; i++) sent[i] = this.#cluster.sendCommand<Reply>(routeKeys[i], readonly, commands[i]!, options);
     const settled = await this.#withDeadline(Promise.allSettled(sent), operation);
     for (const reply of settled) {
       if (reply.status === 'rejected' && !(reply.reason instanceof ErrorReply)) throw this.#failure(reply.reason, operation);

@@ -1,9 +1,9 @@
-import { createClient, ErrorReply, RESP_TYPES, type TypeMapping } from 'redis';
+import { createClient, ErrorReply, type TypeMapping } from 'redis';
 import { ConfigError, FlywheelError } from '../../../core/errors.ts';
 import { OnlineStoreError, OnlineStoreUnavailableError } from '../online-store-errors.ts';
 import { decodeOnlineKey } from '../online-key.ts';
 import type { OnlineLayout } from '../online-layouts.ts';
-import { decodeStoredBytes, withLayouts } from './stored-records.ts';
+import { decodeStoredBytes, READ_AS_BYTES, withLayouts } from './stored-records.ts';
 import {
   checkSweepLimit,
   checkView,
@@ -70,8 +70,6 @@ export interface RedisOnlineStoreOptions {
 const WRITE_PIPELINE_RECORDS = 2000;
 /** Records per script call: large enough to amortize the call, small enough not to block Redis for long (~0.1 ms). */
 const RECORDS_PER_SCRIPT_CALL = 100;
-/** Bulk strings as Buffers (views of the socket's chunks): how MGET reads records, for decodeStoredBytes. */
-const AS_BYTES = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as const;
 /** Error replies a retry may fix (a loading, busy or failing-over server). Shared with the Redis Cluster store. */
 export const TRANSIENT_REPLIES = new Set(['LOADING', 'BUSY', 'TRYAGAIN', 'MASTERDOWN', 'CLUSTERDOWN', 'READONLY', 'OOM', 'NOREPLICAS']);
 
@@ -293,7 +291,7 @@ export class RedisOnlineStore implements OnlineStore {
     const args = new Array<string>(keys.length + 1);
     args[0] = 'MGET';
     for (let i = 0; i < keys.length; i++) args[i + 1] = this.#key(keys[i]!.view, keys[i]!.encodedKey);
-    const reply = (await this.#command(args, operation, AS_BYTES)) as (Buffer | null)[];
+    const reply = (await this.#command(args, operation, READ_AS_BYTES)) as (Buffer | null)[];
     const context = { store: this.name, operation };
     const decoded = decodeStoredBytes(reply, (i) => args[i + 1]!, context);
     const readLayouts = async (ids: string[]) => (await this.#command(['HMGET', this.#layoutsKey, ...ids], operation)) as (string | null)[];

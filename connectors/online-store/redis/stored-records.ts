@@ -1,3 +1,4 @@
+import { RESP_TYPES } from 'redis';
 import { OnlineStoreError } from '../online-store-errors.ts';
 import { knownLayout, rememberLayout, type OnlineLayout } from '../online-layouts.ts';
 import type { EncodedOnlineRecord } from '../online-store.ts';
@@ -5,7 +6,7 @@ import type { EncodedOnlineRecord } from '../online-store.ts';
 /**
  * Stored values as Redis holds them, `<event µs>|<written µs>|<layout id>|<JSON array>`
  * (docs/online-store.md), decoded for `readEncoded`: the Redis store's MGET reply and the Redis
- * Cluster store's read-script replies go through the same loop.
+ * Cluster store's read-script and MGET replies go through the same loop, as bytes.
  */
 
 export interface StoredRecord {
@@ -38,79 +39,18 @@ export interface DecodedReplies {
 }
 
 /**
- * Decodes a read's replies, `keyOf(i)` naming reply `i` in errors. The serving hot path: records of
- * one read mostly share a layout, so the previous record's layout id is compared where it stands in
- * the value (no substring, no lookup); only a new id is cut out and looked up.
+ * How both Redis stores ask node-redis for their reads' values: bulk strings as Buffers, each a view
+ * of the socket's chunk (a copy only when a value spans two chunks), never a JavaScript string.
  */
-export function decodeStoredReplies(values: readonly (string | null | undefined)[], keyOf: (index: number) => string, context: StoredContext): DecodedReplies {
-  const found = new Array<EncodedOnlineRecord | undefined>(values.length);
-  let pending: { index: number; record: StoredRecord }[] | undefined;
-  let lastId = '';
-  let lastLayout: OnlineLayout | undefined;
-  for (let i = 0; i < values.length; i++) {
-    const value = values[i];
-    if (value === null || value === undefined) {
-      found[i] = undefined; // no holes: callers may map over the answer
-      continue;
-    }
-    const a = value.indexOf('|');
-    const b = a < 0 ? -1 : value.indexOf('|', a + 1);
-    if (b < 0) throw notARecord(value, keyOf(i), context);
-    let layout: OnlineLayout | undefined;
-    let c: number;
-    if (lastLayout !== undefined && value.startsWith(lastId, b + 1) && value.charCodeAt(b + 1 + lastId.length) === BAR) {
-      layout = lastLayout;
-      c = b + 1 + lastId.length;
-    } else {
-      c = value.indexOf('|', b + 1);
-      if (c < 0) throw notARecord(value, keyOf(i), context);
-      const id = value.slice(b + 1, c);
-      layout = knownLayout(id);
-      if (layout === undefined) {
-        // Rare (a layout first seen by this process): cut again whole.
-        (pending ??= []).push({ index: i, record: parseStored(value, keyOf(i), context) });
-        continue;
-      }
-      lastId = id;
-      lastLayout = layout;
-    }
-    found[i] = new DecodedRecord(layout.features, value, c, micros(value, 0, a), a + 1, b);
-  }
-  return { found, pending };
-}
+export const READ_AS_BYTES = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as const;
 
 /**
- * A record read: its values cut out of the stored text, its write time left in it until asked for
- * (serving never asks; `read` does), which spares each record of a read a substring and a number.
- */
-class DecodedRecord implements EncodedOnlineRecord {
-  readonly features: readonly string[];
-  readonly values: string;
-  readonly eventMicros: number;
-  readonly #stored: string;
-  readonly #writtenFrom: number;
-  readonly #writtenTo: number;
-
-  constructor(features: readonly string[], stored: string, lastBar: number, eventMicros: number, writtenFrom: number, writtenTo: number) {
-    this.features = features;
-    this.values = stored.slice(lastBar + 1);
-    this.eventMicros = eventMicros;
-    this.#stored = stored;
-    this.#writtenFrom = writtenFrom;
-    this.#writtenTo = writtenTo;
-  }
-
-  get writtenMicros(): number {
-    return micros(this.#stored, this.#writtenFrom, this.#writtenTo);
-  }
-}
-
-/**
- * decodeStoredReplies over replies read as bytes (the Redis store's MGET, each reply a view of the
- * socket's chunk, not a copy): the same records, errors and pending layouts, but a record's JSON array
- * stays bytes until someone asks for `values` (ByteRecord). Serving copies those bytes into its answer:
- * decoding 100 replies into strings and encoding their arrays again into the answer was about a fifth
- * of the serving process's CPU per request at 100 candidates (bench/serving.ts, values only).
+ * Decodes a read's replies (READ_AS_BYTES), `keyOf(i)` naming reply `i` in errors. The serving hot
+ * path: records of one read mostly share a layout, so the previous record's layout id is compared
+ * where it stands in the value (no substring, no lookup); only a new id is cut out and looked up. A
+ * record's JSON array stays bytes until someone asks for `values` (ByteRecord): serving copies those
+ * bytes into its answer. Decoding the replies into strings and encoding their arrays again into the
+ * answer was about a fifth of the serving process's CPU per request at 100 candidates (values only).
  */
 export function decodeStoredBytes(values: readonly (Buffer | null | undefined)[], keyOf: (index: number) => string, context: StoredContext): DecodedReplies {
   const found = new Array<EncodedOnlineRecord | undefined>(values.length);
@@ -205,14 +145,6 @@ function microsOfBytes(bytes: Buffer, from: number, to: number): number {
 
 const MINUS = 0x2d;
 const ZERO = 0x30;
-
-/**
- * The number spelt by `text[from, to)`. Number on a substring: a loop summing the digits measured
- * twice as slow as this in the serving process (20 against 9 µs per 100 records).
- */
-function micros(text: string, from: number, to: number): number {
-  return Number(text.slice(from, to));
-}
 
 /** The layout ids of `pending` records, each once: what the store reads (one HMGET) before completeRecords. */
 export function pendingLayoutIds(pending: DecodedReplies['pending']): string[] {
