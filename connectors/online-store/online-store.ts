@@ -115,7 +115,7 @@ export interface EncodedOnlineRecord {
   readonly eventMicros: number;
   readonly writtenMicros: number;
   /**
-   * The stored value's UTF-8 bytes, when the store read the record as bytes (the Redis store): its
+   * The stored value's UTF-8 bytes, when the store read the record as bytes (the Redis stores): its
    * JSON array, the same text as `values`, is `bytes[valuesStart, bytes.length)`. Serving copies
    * those bytes into its answer rather than decoding them into `values` and encoding them again.
    */

@@ -1,4 +1,4 @@
-import { createClient, ErrorReply, type TypeMapping } from 'redis';
+import { createClient, ErrorReply } from 'redis';
 import { ConfigError, FlywheelError } from '../../../core/errors.ts';
 import { OnlineStoreError, OnlineStoreUnavailableError } from '../online-store-errors.ts';
 import { decodeOnlineKey } from '../online-key.ts';
@@ -315,7 +315,7 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   /** One command; its error reply, a connection failure or a timeout throws. */
-  async #command(args: string[], operation: string, options?: { readonly typeMapping: TypeMapping }): Promise<Reply> {
+  async #command(args: string[], operation: string, options?: typeof READ_AS_BYTES): Promise<Reply> {
     try {
       return await this.#withDeadline(this.#client.sendCommand<Reply>(args, options), operation);
     } catch (error) {

@@ -60,7 +60,7 @@ export function decodeStoredBytes(values: readonly (Buffer | null | undefined)[]
   for (let i = 0; i < values.length; i++) {
     const bytes = values[i];
     if (bytes === null || bytes === undefined) {
-      found[i] = undefined;
+      found[i] = undefined; // no holes: callers may map over the answer
       continue;
     }
     const a = bytes.indexOf(BAR);
@@ -76,6 +76,7 @@ export function decodeStoredBytes(values: readonly (Buffer | null | undefined)[]
       if (c < 0) throw notARecord(bytes.toString('utf8'), keyOf(i), context);
       layout = knownLayout(bytes.toString('latin1', b + 1, c));
       if (layout === undefined) {
+        // Rare (a layout first seen by this process): cut again whole, as text.
         (pending ??= []).push({ index: i, record: parseStored(bytes.toString('utf8'), keyOf(i), context) });
         continue;
       }
