@@ -86,7 +86,7 @@ export async function runCase(name: CaseName, scale: Scale): Promise<unknown> {
       const { benchMaterialize, printMaterializeFigures } = await import('./materialize.ts');
       const f = await benchMaterialize({ entities: full ? 1_000_000 : 100_000, features: 50, runs: full ? 3 : 1, port: 7299 });
       printMaterializeFigures(f);
-      return { entities: f.entities, features: f.features, workflowMs: f.subjects.workflow.ms, floorMs: f.floor.ms, floorShape: FLOOR_SHAPES[f.floor.shape] ?? f.floor.shape } satisfies MaterializeFigures;
+      return { entities: f.entities, features: f.features, workflowMs: f.subjects.workflow.ms, floorMs: f.floor.ms, floorShape: FLOOR_SHAPES[f.floor.shape] ?? f.floor.shape, endToEndMs: f.subjects.floorEndToEnd.ms } satisfies MaterializeFigures;
     }
   }
 }

@@ -43,7 +43,7 @@ const figures: Issue17Figures = {
   // 752,047 / 1,109,276 = 67.8%; no run at batches of 1,000.
   logApi: { figures: { batches: [{ batch: 100, flywheel: 752_047, floor: 1_109_276 }] } },
   // 6,000 / 10,000 ms = 60%: at the boundary.
-  materialize: { figures: { entities: 1_000_000, features: 50, workflowMs: 10_000, floorMs: 6_000, floorShape: 'SET … PXAT, 100 to a script call' } },
+  materialize: { figures: { entities: 1_000_000, features: 50, workflowMs: 10_000, floorMs: 6_000, floorShape: 'SET … PXAT, 100 to a script call', endToEndMs: 9_000 } },
 };
 
 describe('issue-17 scorecard goals', () => {
@@ -75,7 +75,8 @@ describe('issue-17 scorecard goals', () => {
       { item: 4, case: 'log API, batches of 1,000', flywheel: '—', floorOrPeer: '—', ratio: '—', goal: '≥ 70%', met: 'not run: no run at batches of 1,000' },
       {
         item: 4, case: 'materialization into Redis, workflow end to end, 1M × 50', flywheel: '10.00 s = 100,000 rows/s',
-        floorOrPeer: 'raw pipelined writes (SET … PXAT, 100 to a script call) 6.00 s = 166,667 rows/s', ratio: '60%', goal: '≥ 60%', met: 'yes',
+        floorOrPeer: 'raw pipelined writes (SET … PXAT, 100 to a script call) 6.00 s = 166,667 rows/s; a hand-written run that also reads the table: 9.00 s, 67% of the floor',
+        ratio: '60%', goal: '≥ 60%', met: 'yes',
       },
     ]);
   });
